@@ -6,6 +6,10 @@
 
 use std::process::ExitCode;
 
+pub mod diag;
+pub mod manifest;
+pub mod phone;
+
 /// Runs the command line and maps the outcome to an exit code.
 pub fn run() -> ExitCode {
     ExitCode::SUCCESS

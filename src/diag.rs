@@ -1,0 +1,234 @@
+//! Diagnostics: every problem a user can cause, with where it is and what to do.
+//!
+//! A diagnostic names the file, line and column, the task and the field path, says what
+//! was expected and gives a `hint:` for the next step. It is rendered as text (with the
+//! offending line and a caret on a terminal), as JSON for tools, or as GitHub Actions
+//! annotations. Phone numbers in messages and source excerpts are masked on the way out.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::phone::mask_phones_in_text;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    #[serde(skip)]
+    pub len: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(file: &Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            len: 1,
+            task: None,
+            field: None,
+            message: message.into(),
+            expected: None,
+            hint: None,
+        }
+    }
+
+    pub fn warning(file: &Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, message)
+        }
+    }
+
+    pub fn at(mut self, line: usize, column: usize, len: usize) -> Diagnostic {
+        self.line = line;
+        self.column = column;
+        self.len = len.max(1);
+        self
+    }
+
+    pub fn task(mut self, task: Option<&str>) -> Diagnostic {
+        self.task = task.map(str::to_string);
+        self
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Diagnostic {
+        let field = field.into();
+        self.field = (!field.is_empty()).then_some(field);
+        self
+    }
+
+    pub fn expected(mut self, expected: impl Into<String>) -> Diagnostic {
+        self.expected = Some(expected.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    fn location(&self) -> String {
+        if self.line == 0 {
+            self.file.display().to_string()
+        } else {
+            format!("{}:{}:{}", self.file.display(), self.line, self.column)
+        }
+    }
+
+    /// Masks phone numbers in every free-text part (a last line of defence: the code that
+    /// builds diagnostics already avoids quoting values).
+    pub fn masked(mut self) -> Diagnostic {
+        self.message = mask_phones_in_text(&self.message);
+        self.expected = self.expected.map(|s| mask_phones_in_text(&s));
+        self.hint = self.hint.map(|s| mask_phones_in_text(&s));
+        self
+    }
+}
+
+/// Text rendering. `source` gives the offending line for the excerpt with a caret; pass
+/// `None` when not writing to a terminal.
+pub fn render_text(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
+    let (label, paint) = match d.severity {
+        Severity::Error => ("error", "\x1b[1;31m"),
+        Severity::Warning => ("warning", "\x1b[1;33m"),
+    };
+    let (on, bold, off) = if color { (paint, "\x1b[1m", "\x1b[0m") } else { ("", "", "") };
+    let mut out = String::new();
+    let _ = writeln!(out, "{on}{label}{off}{bold}: {}{off}", d.message);
+    let _ = writeln!(out, "  --> {}", d.location());
+    if let Some(text) = source.filter(|_| d.line > 0) {
+        if let Some(line) = text.lines().nth(d.line - 1) {
+            let line = mask_phones_in_text(line);
+            let width = d.line.to_string().len();
+            let pad = " ".repeat(width);
+            let col = d.column.saturating_sub(1);
+            let lead: String = line.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{} | {}", d.line, line);
+            let _ = writeln!(out, "{pad} | {lead}{on}{}{off}", "^".repeat(d.len.min(80)));
+        }
+    }
+    match (&d.task, &d.field) {
+        (Some(t), Some(f)) => {
+            let _ = writeln!(out, "   = task: {t}, field: {f}");
+        }
+        (Some(t), None) => {
+            let _ = writeln!(out, "   = task: {t}");
+        }
+        (None, Some(f)) => {
+            let _ = writeln!(out, "   = field: {f}");
+        }
+        (None, None) => {}
+    }
+    if let Some(e) = &d.expected {
+        let _ = writeln!(out, "   = expected: {e}");
+    }
+    if let Some(h) = &d.hint {
+        let _ = writeln!(out, "   = hint: {h}");
+    }
+    out
+}
+
+/// GitHub Actions workflow commands, so CI shows each problem on the pull request's diff.
+pub fn render_github(d: &Diagnostic) -> String {
+    let level = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut message = d.message.clone();
+    if let Some(t) = &d.task {
+        let _ = write!(message, " (task {t}");
+        if let Some(f) = &d.field {
+            let _ = write!(message, ", field {f}");
+        }
+        message.push(')');
+    }
+    if let Some(e) = &d.expected {
+        let _ = write!(message, "; expected {e}");
+    }
+    if let Some(h) = &d.hint {
+        let _ = write!(message, "; hint: {h}");
+    }
+    format!(
+        "::{level} file={},line={},col={}::{}\n",
+        escape_property(&d.file.display().to_string()),
+        d.line.max(1),
+        d.column.max(1),
+        escape_data(&message)
+    )
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Sorts diagnostics by file and position, errors before warnings at the same place.
+pub fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.severity).cmp(&(&b.file, b.line, b.column, b.severity))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_has_location_caret_and_hint() {
+        let d = Diagnostic::error(Path::new("tasks/a.yaml"), "recall_count must be at most 3")
+            .at(2, 17, 1)
+            .task(Some("renewal"))
+            .field("spec.recall_count")
+            .expected("an integer from 0 to 3")
+            .hint("lower it");
+        let out = render_text(&d, Some("spec:\n  recall_count: 5\n"), false);
+        assert!(out.contains("--> tasks/a.yaml:2:17"), "{out}");
+        assert!(out.contains("2 |   recall_count: 5\n  |                 ^"), "{out}");
+        assert!(out.contains("task: renewal, field: spec.recall_count"), "{out}");
+        assert!(out.contains("hint: lower it"), "{out}");
+    }
+
+    #[test]
+    fn excerpts_mask_phone_numbers() {
+        let d = Diagnostic::error(Path::new("a.yaml"), "bad").at(1, 3, 1);
+        let out = render_text(&d, Some("- 13700000001\n"), false);
+        assert!(!out.contains("13700000001"), "{out}");
+        assert!(out.contains("137****0001"), "{out}");
+    }
+
+    #[test]
+    fn github_annotations_escape() {
+        let d = Diagnostic::error(Path::new("a,b.yaml"), "line1\nline2").at(3, 4, 1);
+        assert_eq!(render_github(&d), "::error file=a%2Cb.yaml,line=3,col=4::line1%0Aline2\n");
+    }
+}

@@ -1,0 +1,693 @@
+//! Typed values from the YAML tree: a serde `Deserializer` over [`Node`].
+//!
+//! The spec types are plain serde structs (the same types give the JSON Schema), and this
+//! deserializer gives every error a position and a field path. Two things make it report
+//! *all* problems of a task rather than the first:
+//!
+//! - Unknown keys are found against the struct's field list, recorded, and skipped, so the
+//!   rest of the mapping is still read.
+//! - [`read`] retries after a type error with the offending field set aside ("poisoned"),
+//!   until the value reads or a required field is what failed.
+//!
+//! Error messages never quote a scalar from the input: it may be a phone number.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
+
+use super::path::{FieldPath, Seg};
+use super::yaml::{is_null_text, parse_bool, parse_int, Node, Pos, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorKind {
+    UnknownField {
+        field: String,
+        expected: Vec<&'static str>,
+    },
+    UnknownVariant {
+        variant: String,
+        expected: Vec<&'static str>,
+    },
+    MissingField(&'static str),
+    InvalidType {
+        expected: String,
+        found: String,
+    },
+    InvalidValue(String),
+    Custom(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub pos: Option<Pos>,
+    pub path: FieldPath,
+}
+
+impl Error {
+    fn new(kind: ErrorKind) -> Error {
+        Error {
+            kind,
+            pos: None,
+            path: FieldPath::root(),
+        }
+    }
+
+    /// Gives an error raised by a visitor the node it was raised at, once.
+    fn locate(mut self, node: &Node, path: &PathRef<'_>) -> Error {
+        if self.pos.is_none() {
+            self.pos = Some(node.pos);
+            self.path = path.materialize();
+            if let ErrorKind::MissingField(field) = self.kind {
+                self.path = self.path.k(field);
+            }
+            if let ErrorKind::InvalidType { found, .. } = &mut self.kind {
+                if found.is_empty() {
+                    *found = node.kind_name().to_string();
+                }
+            }
+        }
+        self
+    }
+
+    /// What went wrong, in a sentence (no input values quoted).
+    pub fn message(&self) -> String {
+        match &self.kind {
+            ErrorKind::UnknownField { field, .. } => format!("unknown field `{field}`"),
+            ErrorKind::UnknownVariant { .. } => "unknown value".to_string(),
+            ErrorKind::MissingField(field) => format!("missing required field `{field}`"),
+            ErrorKind::InvalidType { expected, found } => {
+                format!("expected {expected}, found {found}")
+            }
+            ErrorKind::InvalidValue(msg) | ErrorKind::Custom(msg) => msg.clone(),
+        }
+    }
+
+    /// The values that would have been accepted, when there is a closed set.
+    pub fn expected(&self) -> Option<String> {
+        match &self.kind {
+            ErrorKind::UnknownField { expected, .. } | ErrorKind::UnknownVariant { expected, .. } => {
+                Some(format!("one of {}", join_ticked(expected)))
+            }
+            ErrorKind::InvalidType { expected, .. } => Some(expected.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match &self.kind {
+            ErrorKind::UnknownField { field, expected } => Some(match closest(field, expected) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "remove it; `callform schema` lists every field".to_string(),
+            }),
+            ErrorKind::UnknownVariant { variant, expected } => {
+                closest(variant, expected).map(|best| format!("did you mean `{best}`?"))
+            }
+            ErrorKind::MissingField(field) => Some(format!("add `{field}:` here")),
+            ErrorKind::InvalidType { expected, found }
+                if found == "a string" && (expected.contains("integer") || expected.contains("boolean")) =>
+            {
+                Some("write the value without quotes".to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn join_ticked(items: &[&str]) -> String {
+    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The nearest candidate by edit distance, when it is near enough to be a likely typo.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_lowercase()), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn friendly(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "usize" | "isize" => {
+            "an integer".to_string()
+        }
+        "f32" | "f64" => "a number".to_string(),
+        "a sequence" => "a list".to_string(),
+        "a map" => "a mapping".to_string(),
+        "a boolean" | "a string" => expected.to_string(),
+        e if e.starts_with("struct ") => "a mapping".to_string(),
+        e => e.to_string(),
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl de::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error::new(ErrorKind::Custom(msg.to_string()))
+    }
+
+    fn invalid_type(_unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Error::new(ErrorKind::InvalidType {
+            expected: friendly(&exp.to_string()),
+            found: String::new(),
+        })
+    }
+
+    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let what = match unexp {
+            de::Unexpected::Signed(n) => format!("{n} is out of range"),
+            de::Unexpected::Unsigned(n) => format!("{n} is out of range"),
+            _ => "invalid value".to_string(),
+        };
+        Error::new(ErrorKind::InvalidValue(format!(
+            "{what}: expected {}",
+            friendly(&exp.to_string())
+        )))
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        Error::new(ErrorKind::UnknownField {
+            field: field.to_string(),
+            expected: expected.to_vec(),
+        })
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        Error::new(ErrorKind::UnknownVariant {
+            variant: variant.to_string(),
+            expected: expected.to_vec(),
+        })
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Error::new(ErrorKind::MissingField(field))
+    }
+}
+
+/// A path kept as a chain of borrowed links, turned into a [`FieldPath`] only on error.
+#[derive(Clone, Copy)]
+pub enum PathRef<'a> {
+    Root(&'a FieldPath),
+    Key(&'a PathRef<'a>, &'a str),
+    Index(&'a PathRef<'a>, usize),
+}
+
+impl PathRef<'_> {
+    fn materialize(&self) -> FieldPath {
+        let mut segs = Vec::new();
+        let mut cur = self;
+        loop {
+            match cur {
+                PathRef::Root(base) => {
+                    let mut all = base.0.clone();
+                    segs.reverse();
+                    all.extend(segs);
+                    return FieldPath(all);
+                }
+                PathRef::Key(parent, k) => {
+                    segs.push(Seg::Key(k.to_string()));
+                    cur = parent;
+                }
+                PathRef::Index(parent, i) => {
+                    segs.push(Seg::Index(*i));
+                    cur = parent;
+                }
+            }
+        }
+    }
+}
+
+struct Ctx {
+    /// Errors that did not stop the read (unknown keys).
+    soft: RefCell<Vec<Error>>,
+    /// Fields that failed in an earlier attempt and are now read as absent.
+    poisoned: Vec<FieldPath>,
+}
+
+/// Reads a `T` from `node` (which sits at `base` in its document), collecting every
+/// problem. `Err` carries all of them, in document order.
+pub fn read<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Result<T, Vec<Error>> {
+    let mut poisoned = Vec::new();
+    let mut hard: Vec<Error> = Vec::new();
+    let mut soft: Vec<Error> = Vec::new();
+    loop {
+        let cx = Ctx {
+            soft: RefCell::new(Vec::new()),
+            poisoned: poisoned.clone(),
+        };
+        let result = T::deserialize(De {
+            node,
+            path: PathRef::Root(base),
+            cx: &cx,
+        });
+        soft.extend(cx.soft.into_inner());
+        match result {
+            Ok(value) if soft.is_empty() && hard.is_empty() => return Ok(value),
+            Ok(_) => return Err(finish(soft, hard)),
+            Err(err) => {
+                // A required field that was set aside is "missing" now: already reported.
+                let repeated = matches!(err.kind, ErrorKind::MissingField(_))
+                    && poisoned.iter().any(|p| *p == err.path);
+                if repeated || err.path.is_empty() || poisoned.len() >= 32 || poisoned.contains(&err.path) {
+                    if !repeated {
+                        hard.push(err);
+                    }
+                    return Err(finish(soft, hard));
+                }
+                // Set aside the whole field: an element of a list cannot be skipped alone.
+                let mut field = err.path.clone();
+                while matches!(field.0.last(), Some(Seg::Index(_))) {
+                    field.0.pop();
+                }
+                if field.is_empty() || poisoned.contains(&field) {
+                    hard.push(err);
+                    return Err(finish(soft, hard));
+                }
+                poisoned.push(field);
+                hard.push(err);
+            }
+        }
+    }
+}
+
+fn finish(soft: Vec<Error>, hard: Vec<Error>) -> Vec<Error> {
+    let mut all = soft;
+    all.extend(hard);
+    all.sort_by_key(|e| e.pos.map(|p| (p.line, p.col)));
+    let mut seen = Vec::new();
+    all.retain(|e| {
+        let fresh = !seen.contains(e);
+        if fresh {
+            seen.push(e.clone());
+        }
+        fresh
+    });
+    all
+}
+
+struct De<'a> {
+    node: &'a Node,
+    path: PathRef<'a>,
+    cx: &'a Ctx,
+}
+
+impl<'a> De<'a> {
+    fn scalar(&self) -> Option<(&'a str, bool)> {
+        match &self.node.value {
+            Value::Scalar { text, plain } => Some((text.as_str(), *plain)),
+            _ => None,
+        }
+    }
+
+    fn type_error(&self, expected: &str) -> Error {
+        Error::new(ErrorKind::InvalidType {
+            expected: expected.to_string(),
+            found: String::new(),
+        })
+        .locate(self.node, &self.path)
+    }
+
+    fn int(&self) -> Result<i64, Error> {
+        match self.scalar() {
+            Some((text, true)) => parse_int(text).ok_or_else(|| {
+                if text.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() {
+                    Error::new(ErrorKind::InvalidValue(
+                        "integer out of range (at most 9223372036854775807)".into(),
+                    ))
+                    .locate(self.node, &self.path)
+                } else {
+                    self.type_error("an integer")
+                }
+            }),
+            _ => Err(self.type_error("an integer")),
+        }
+    }
+}
+
+macro_rules! int_methods {
+    ($($method:ident),*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            let n = self.int()?;
+            visitor.visit_i64(n).map_err(|e: Error| e.locate(self.node, &self.path))
+        }
+    )*};
+}
+
+impl<'de, 'a> de::Deserializer<'de> for De<'a> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let result = match &self.node.value {
+            Value::Scalar { text, plain: true } => {
+                if is_null_text(text) {
+                    visitor.visit_unit()
+                } else if let Some(b) = parse_bool(text) {
+                    visitor.visit_bool(b)
+                } else if let Some(n) = parse_int(text) {
+                    visitor.visit_i64(n)
+                } else {
+                    visitor.visit_str(text)
+                }
+            }
+            Value::Scalar { text, plain: false } => visitor.visit_str(text),
+            Value::Seq(items) => visitor.visit_seq(Seq {
+                items,
+                next: 0,
+                path: &self.path,
+                cx: self.cx,
+            }),
+            Value::Map(entries) => visitor.visit_map(Map {
+                entries,
+                next: 0,
+                fields: None,
+                value: None,
+                path: &self.path,
+                cx: self.cx,
+            }),
+        };
+        result.map_err(|e: Error| e.locate(self.node, &self.path))
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.scalar() {
+            Some((text, true)) => match parse_bool(text) {
+                Some(b) => visitor.visit_bool(b).map_err(|e: Error| e.locate(self.node, &self.path)),
+                None => Err(self.type_error("a boolean (true or false)")),
+            },
+            _ => Err(self.type_error("a boolean (true or false)")),
+        }
+    }
+
+    int_methods!(
+        deserialize_i8,
+        deserialize_i16,
+        deserialize_i32,
+        deserialize_i64,
+        deserialize_u8,
+        deserialize_u16,
+        deserialize_u32,
+        deserialize_u64
+    );
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_f64(visitor)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.scalar() {
+            Some((text, true)) => match text.parse::<f64>() {
+                Ok(f) if f.is_finite() => visitor.visit_f64(f).map_err(|e: Error| e.locate(self.node, &self.path)),
+                _ => Err(self.type_error("a number")),
+            },
+            _ => Err(self.type_error("a number")),
+        }
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    /// Strings accept any scalar but null and booleans: ids written without quotes
+    /// (`robot_id: 11`, a line number with a leading zero) keep their exact text.
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.scalar() {
+            Some((text, true)) if is_null_text(text) || parse_bool(text).is_some() => {
+                Err(self.type_error("a string"))
+            }
+            Some((text, _)) => visitor.visit_str(text).map_err(|e: Error| e.locate(self.node, &self.path)),
+            None => Err(self.type_error("a string")),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
+        Err(self.type_error("bytes"))
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
+        Err(self.type_error("bytes"))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        if self.node.is_null() {
+            visitor.visit_none().map_err(|e: Error| e.locate(self.node, &self.path))
+        } else {
+            let (node, path) = (self.node, self.path);
+            visitor.visit_some(self).map_err(|e: Error| e.locate(node, &path))
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        if self.node.is_null() {
+            visitor.visit_unit().map_err(|e: Error| e.locate(self.node, &self.path))
+        } else {
+            Err(self.type_error("nothing (null)"))
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+        let (node, path) = (self.node, self.path);
+        visitor.visit_newtype_struct(self).map_err(|e: Error| e.locate(node, &path))
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match &self.node.value {
+            Value::Seq(items) => visitor
+                .visit_seq(Seq {
+                    items,
+                    next: 0,
+                    path: &self.path,
+                    cx: self.cx,
+                })
+                .map_err(|e: Error| e.locate(self.node, &self.path)),
+            _ => Err(self.type_error("a list")),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, _len: usize, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.map(None, visitor, "a mapping")
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.map(Some(fields), visitor, "a mapping")
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        match self.scalar() {
+            Some((text, _)) if !self.node.is_null() => visitor
+                .visit_enum(text.into_deserializer())
+                .map_err(|e: Error| e.locate(self.node, &self.path)),
+            _ => Err(self.type_error("a name")),
+        }
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_unit()
+    }
+}
+
+impl<'a> De<'a> {
+    fn map<'de, V: Visitor<'de>>(
+        self,
+        fields: Option<&'static [&'static str]>,
+        visitor: V,
+        expected: &str,
+    ) -> Result<V::Value, Error> {
+        match &self.node.value {
+            Value::Map(entries) => visitor
+                .visit_map(Map {
+                    entries,
+                    next: 0,
+                    fields,
+                    value: None,
+                    path: &self.path,
+                    cx: self.cx,
+                })
+                .map_err(|e: Error| e.locate(self.node, &self.path)),
+            _ => Err(self.type_error(expected)),
+        }
+    }
+}
+
+struct Seq<'a> {
+    items: &'a [Node],
+    next: usize,
+    path: &'a PathRef<'a>,
+    cx: &'a Ctx,
+}
+
+impl<'de> de::SeqAccess<'de> for Seq<'_> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+        let Some(node) = self.items.get(self.next) else {
+            return Ok(None);
+        };
+        let path = PathRef::Index(self.path, self.next);
+        self.next += 1;
+        seed.deserialize(De { node, path, cx: self.cx }).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len() - self.next)
+    }
+}
+
+struct Map<'a> {
+    entries: &'a [(Node, Node)],
+    next: usize,
+    fields: Option<&'static [&'static str]>,
+    value: Option<(&'a Node, &'a str)>,
+    path: &'a PathRef<'a>,
+    cx: &'a Ctx,
+}
+
+impl<'de> de::MapAccess<'de> for Map<'_> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+        while let Some((key, value)) = self.entries.get(self.next) {
+            self.next += 1;
+            let name = key.as_str().unwrap_or_default();
+            if let Some(fields) = self.fields {
+                if !fields.contains(&name) {
+                    let err = Error::new(ErrorKind::UnknownField {
+                        field: name.to_string(),
+                        expected: fields.to_vec(),
+                    });
+                    let located = Error {
+                        pos: Some(key.pos),
+                        path: PathRef::Key(self.path, name).materialize(),
+                        ..err
+                    };
+                    self.cx.soft.borrow_mut().push(located);
+                    continue;
+                }
+                if !self.cx.poisoned.is_empty() {
+                    let here = PathRef::Key(self.path, name).materialize();
+                    if self.cx.poisoned.contains(&here) {
+                        continue;
+                    }
+                }
+            }
+            self.value = Some((value, name));
+            let key_path = PathRef::Key(self.path, name);
+            return seed
+                .deserialize(De {
+                    node: key,
+                    path: key_path,
+                    cx: self.cx,
+                })
+                .map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
+        let Some((node, name)) = self.value.take() else {
+            return Err(de::Error::custom("value requested before key"));
+        };
+        seed.deserialize(De {
+            node,
+            path: PathRef::Key(self.path, name),
+            cx: self.cx,
+        })
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len() - self.next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::yaml::parse;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct T {
+        name: String,
+        count: u8,
+        flag: Option<bool>,
+        list: Option<Vec<i64>>,
+    }
+
+    fn read_t(text: &str) -> Result<T, Vec<Error>> {
+        let docs = parse(text).unwrap();
+        read::<T>(&docs[0].root, &FieldPath::root().k("spec"))
+    }
+
+    #[test]
+    fn reads_values() {
+        let t = read_t("count: 3\nname: 055169101407\nflag: true\nlist: [1, 2]\n").unwrap();
+        assert_eq!(t.count, 3);
+        assert_eq!(t.name, "055169101407");
+        assert_eq!(t.list, Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn reports_every_problem_with_positions() {
+        let errs = read_t("count: 300\nnmae: x\nflag: \"yes\"\nlist: [1, x]\n").unwrap_err();
+        let paths: Vec<String> = errs.iter().map(|e| e.path.to_string()).collect();
+        assert_eq!(
+            paths,
+            ["spec.name", "spec.count", "spec.nmae", "spec.flag", "spec.list[1]"],
+            "{errs:#?}"
+        );
+        let unknown = &errs[2];
+        assert_eq!(unknown.pos.map(|p| (p.line, p.col)), Some((2, 1)));
+        assert_eq!(unknown.hint().as_deref(), Some("did you mean `name`?"));
+        assert!(errs[3].message().contains("expected a boolean"), "{}", errs[3].message());
+        // A missing field is reported where its mapping starts.
+        assert!(matches!(errs[0].kind, ErrorKind::MissingField("name")));
+    }
+
+    #[test]
+    fn quoted_numbers_are_not_integers() {
+        let errs = read_t("count: \"3\"\nname: a\n").unwrap_err();
+        assert_eq!(errs[0].hint().as_deref(), Some("write the value without quotes"));
+    }
+}

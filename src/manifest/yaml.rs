@@ -1,0 +1,429 @@
+//! The YAML reader: text → a tree of nodes that remember where they came from.
+//!
+//! serde_yaml can only locate syntax and type errors; callform wants a line and column on
+//! every diagnostic, the semantic ones too (a limit, a missing field, a duplicate name). So
+//! manifests are read with `saphyr-parser`'s event stream into a small tree of [`Node`]s that
+//! carry their [`Pos`], and typed values are read from that tree by `manifest::de`.
+//!
+//! The reader is also the first line of defence against hostile input: nesting is capped
+//! (so neither this builder nor anything that walks or drops the tree can exhaust the
+//! stack), aliases are expanded against a node budget (so a "billion laughs" document fails
+//! fast instead of eating memory), and duplicate keys are errors, as a reviewer would expect.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+/// Deepest nesting a manifest may use. Real task files stay under ten.
+pub const MAX_DEPTH: usize = 64;
+/// Most nodes one file may expand to through aliases, beyond the nodes it spells out.
+const ALIAS_BUDGET: usize = 100_000;
+
+/// A position in a source file: 1-based line and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+    /// Length of the marked text in characters on its first line (at least 1), for the caret.
+    pub len: usize,
+}
+
+impl Pos {
+    fn from_span(span: &Span) -> Pos {
+        let len = if span.end.line() == span.start.line() {
+            span.end.col().saturating_sub(span.start.col()).max(1)
+        } else {
+            1
+        };
+        Pos {
+            line: span.start.line(),
+            col: span.start.col() + 1,
+            len,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A scalar as written. `plain` scalars are resolved by type on demand (YAML 1.2 core
+    /// schema); quoted and block scalars are always strings.
+    Scalar { text: String, plain: bool },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub pos: Pos,
+}
+
+impl Node {
+    pub fn is_null(&self) -> bool {
+        matches!(&self.value, Value::Scalar { text, plain: true } if is_null_text(text))
+    }
+
+    /// The value of `key` when this node is a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The key node of `key` when this node is a mapping (where a diagnostic about the key points).
+    pub fn key_node(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(k, _)| k),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Scalar { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match &self.value {
+            Value::Scalar { text, plain } => {
+                if !plain {
+                    "a string"
+                } else if is_null_text(text) {
+                    "nothing (null)"
+                } else if parse_bool(text).is_some() {
+                    "a boolean"
+                } else if parse_int(text).is_some() {
+                    "an integer"
+                } else if text.parse::<f64>().is_ok() {
+                    "a number"
+                } else {
+                    "a string"
+                }
+            }
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+pub fn is_null_text(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// YAML 1.2 core-schema integers, into i64 exactly (never through f64).
+pub fn parse_int(text: &str) -> Option<i64> {
+    let (neg, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = if let Some(hex) = digits.strip_prefix("0x") {
+        i128::from_str_radix(hex, 16).ok()?
+    } else if let Some(oct) = digits.strip_prefix("0o") {
+        i128::from_str_radix(oct, 8).ok()?
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse::<i128>().ok()?
+    } else {
+        return None;
+    };
+    i64::try_from(if neg { -magnitude } else { magnitude }).ok()
+}
+
+/// One YAML document of a file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub root: Node,
+}
+
+/// A problem found while reading YAML: where, and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Reads every document of `text`. An empty file (or one holding only comments) has none.
+pub fn parse(text: &str) -> Result<Vec<Document>, SyntaxError> {
+    let mut builder = Builder::default();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| SyntaxError {
+            pos: Pos {
+                line: e.marker().line(),
+                col: e.marker().col() + 1,
+                len: 1,
+            },
+            message: e.info().to_string(),
+        })?;
+        builder.event(event, &span)?;
+    }
+    Ok(builder.documents)
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        pos: Pos,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        pending_key: Option<Node>,
+        pos: Pos,
+        anchor: usize,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    documents: Vec<Document>,
+    anchors: HashMap<usize, Node>,
+    /// Nodes created by alias expansion so far in this file.
+    expanded: usize,
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), SyntaxError> {
+        let pos = Pos::from_span(span);
+        match event {
+            Event::Scalar(text, style, anchor, _tag) => {
+                let node = Node {
+                    value: Value::Scalar {
+                        text: text.into_owned(),
+                        plain: matches!(style, ScalarStyle::Plain),
+                    },
+                    pos,
+                };
+                self.remember(anchor, &node);
+                self.push_node(node)?;
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.open(pos)?;
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    pos,
+                    anchor,
+                });
+            }
+            Event::MappingStart(anchor, _) => {
+                self.open(pos)?;
+                self.stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    pending_key: None,
+                    pos,
+                    anchor,
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match self.stack.pop() {
+                    Some(Frame::Seq { items, pos, anchor }) => (
+                        Node {
+                            value: Value::Seq(items),
+                            pos,
+                        },
+                        anchor,
+                    ),
+                    Some(Frame::Map { entries, pos, anchor, .. }) => (
+                        Node {
+                            value: Value::Map(entries),
+                            pos,
+                        },
+                        anchor,
+                    ),
+                    None => {
+                        return Err(SyntaxError {
+                            pos,
+                            message: "unbalanced end of a collection".into(),
+                        })
+                    }
+                };
+                self.remember(anchor, &node);
+                self.push_node(node)?;
+            }
+            Event::Alias(id) => {
+                let Some(target) = self.anchors.get(&id) else {
+                    return Err(SyntaxError {
+                        pos,
+                        message: "alias to an unknown anchor".into(),
+                    });
+                };
+                let size = count_nodes(target);
+                self.expanded = self.expanded.saturating_add(size);
+                if self.expanded > ALIAS_BUDGET {
+                    return Err(SyntaxError {
+                        pos,
+                        message: format!(
+                            "aliases expand to more than {ALIAS_BUDGET} nodes; \
+                             write the values out instead of nesting aliases"
+                        ),
+                    });
+                }
+                let mut node = target.clone();
+                node.pos = pos;
+                self.push_node(node)?;
+            }
+            Event::DocumentStart(_) => {
+                self.anchors.clear();
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn open(&self, pos: Pos) -> Result<(), SyntaxError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(SyntaxError {
+                pos,
+                message: format!("nesting deeper than {MAX_DEPTH} levels"),
+            });
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+    }
+
+    fn push_node(&mut self, node: Node) -> Result<(), SyntaxError> {
+        match self.stack.last_mut() {
+            None => self.documents.push(Document { root: node }),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => {
+                    if !matches!(node.value, Value::Scalar { .. }) {
+                        return Err(SyntaxError {
+                            pos: node.pos,
+                            message: "a mapping key must be a plain value, not a list or mapping"
+                                .into(),
+                        });
+                    }
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == node.value) {
+                        return Err(SyntaxError {
+                            pos: node.pos,
+                            message: format!(
+                                "duplicate key `{}` (first at line {})",
+                                node.as_str().unwrap_or_default(),
+                                first.pos.line
+                            ),
+                        });
+                    }
+                    *pending_key = Some(node);
+                }
+                Some(key) => entries.push((key, node)),
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Counts nodes iteratively (trees are shallow, but aliases can make them wide).
+fn count_nodes(node: &Node) -> usize {
+    let mut count = 0usize;
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        count += 1;
+        match &n.value {
+            Value::Scalar { .. } => {}
+            Value::Seq(items) => todo.extend(items.iter()),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let docs = parse("a: 1\nb:\n  - x\n").unwrap();
+        let root = &docs[0].root;
+        let b = root.get("b").unwrap();
+        let Value::Seq(items) = &b.value else {
+            panic!("not a list")
+        };
+        assert_eq!((items[0].pos.line, items[0].pos.col), (3, 5));
+        assert_eq!(root.key_node("b").unwrap().pos.line, 2);
+    }
+
+    #[test]
+    fn several_documents() {
+        let docs = parse("a: 1\n---\na: 2\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert!(parse("# only a comment\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.pos.line, 3);
+        assert!(err.message.contains("first at line 1"), "{}", err.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let text = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert!(parse(&text).is_err());
+        let block: String = (0..10_000).map(|i| format!("{}- \n", " ".repeat(i))).collect();
+        assert!(parse(&block).is_err());
+    }
+
+    #[test]
+    fn alias_bombs_fail_fast() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for c in 'b'..='k' {
+            text.push_str(&format!(
+                "{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+            prev = c;
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("aliases expand"), "{}", err.message);
+    }
+
+    #[test]
+    fn small_aliases_work() {
+        let docs = parse("base: &b {x: 1}\nother: *b\n").unwrap();
+        assert_eq!(docs[0].root.get("other").unwrap().get("x").unwrap().as_str(), Some("1"));
+    }
+
+    #[test]
+    fn integers_are_exact() {
+        assert_eq!(parse_int("9007199254740993"), Some(9_007_199_254_740_993));
+        assert_eq!(parse_int("-12"), Some(-12));
+        assert_eq!(parse_int("0x1f"), Some(31));
+        assert_eq!(parse_int("99999999999999999999"), None);
+        assert_eq!(parse_int("1.5"), None);
+        assert_eq!(parse_int(""), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! Phone numbers: normalising, checking and masking.
+//!
+//! Numbers are personal data. They are normalised (`+86`/`0086`, spaces, dashes) before they
+//! are checked or digested, and anything callform prints or stores shows them masked
+//! (`137****0001`). [`mask_phones_in_text`] is the last line of defence for free text such
+//! as a source line quoted under a diagnostic.
+
+/// What kind of mainland number a normalised number is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Mobile,
+    FixedLine,
+}
+
+/// Normalises a mainland number: drops spaces and dashes and a `+86`/`0086` prefix, then
+/// checks the result is a mobile (`1[3-9]` + 9 digits) or fixed-line (`0` + 9–11 digits)
+/// number. The error never contains the number itself.
+pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
+    let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{3000}')).collect();
+    let digits = compact
+        .strip_prefix("+86")
+        .or_else(|| compact.strip_prefix("0086"))
+        .unwrap_or(&compact);
+    if digits.is_empty() {
+        return Err("an empty phone number");
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a phone number with characters other than digits, spaces, dashes and a +86 prefix");
+    }
+    classify(digits)
+        .map(|kind| (digits.to_string(), kind))
+        .ok_or("not a mainland number: expected a mobile number (11 digits starting 13–19) or a fixed line (0 and 9–11 more digits)")
+}
+
+fn classify(d: &str) -> Option<Kind> {
+    let b = d.as_bytes();
+    if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) {
+        Some(Kind::Mobile)
+    } else if (10..=12).contains(&b.len()) && b[0] == b'0' {
+        Some(Kind::FixedLine)
+    } else {
+        None
+    }
+}
+
+/// `13700000001` → `137****0001`. Short strings keep at most their last two characters.
+pub fn mask(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    let n = chars.len();
+    if n >= 8 {
+        let head: String = chars[..3].iter().collect();
+        let tail: String = chars[n - 4..].iter().collect();
+        format!("{head}****{tail}")
+    } else if n > 2 {
+        let tail: String = chars[n - 2..].iter().collect();
+        format!("{}{tail}", "*".repeat(n - 2))
+    } else {
+        "*".repeat(n)
+    }
+}
+
+/// Masks every run of digits in `text` that looks like a mainland number, with or without a
+/// `+86`/`86` prefix. Other numbers (ids, times, counts) are left alone.
+pub fn mask_phones_in_text(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut last = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let run = &text[start..i];
+            let body = if run.len() == 13 && run.starts_with("86") { &run[2..] } else if run.len() == 15 && run.starts_with("0086") { &run[4..] } else { run };
+            if classify(body).is_some() {
+                out.push_str(&text[last..start]);
+                out.push_str(&mask(run));
+                last = i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_prefixes_spaces_and_dashes() {
+        assert_eq!(normalize("+86 137-0000-0001").unwrap(), ("13700000001".into(), Kind::Mobile));
+        assert_eq!(normalize("0086 13700000001").unwrap().0, "13700000001");
+        assert_eq!(normalize("0551-69101407").unwrap(), ("055169101407".into(), Kind::FixedLine));
+    }
+
+    #[test]
+    fn rejects_non_mainland_numbers() {
+        for bad in ["12345678901", "1370000000", "137000000012", "+1 415 555 0100", "1370000000x", "", "0123"] {
+            assert!(normalize(bad).is_err(), "{bad}");
+        }
+        // The error never quotes the number.
+        assert!(!normalize("23700000001").unwrap_err().contains("237"));
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask("13700000001"), "137****0001");
+        assert_eq!(mask("12345"), "***45");
+        assert_eq!(
+            mask_phones_in_text("call 13700000001 or 055169101407, id 215870475195883520 at 09:00"),
+            "call 137****0001 or 055****1407, id 215870475195883520 at 09:00"
+        );
+        assert_eq!(mask_phones_in_text("+8613700000001"), "+861****0001");
+    }
+}
