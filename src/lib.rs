@@ -6,11 +6,27 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
+pub mod cli;
+pub mod commands;
 pub mod diag;
 pub mod manifest;
 pub mod phone;
+pub mod project;
 
 /// Runs the command line and maps the outcome to an exit code.
 pub fn run() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = cli::Cli::parse();
+    match cli::dispatch(cli) {
+        Ok(outcome) => ExitCode::from(outcome.code()),
+        Err(err) => {
+            // A closed pipe (`callform plan | head`) is not an error.
+            if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -75,7 +75,7 @@ impl Error {
     pub fn message(&self) -> String {
         match &self.kind {
             ErrorKind::UnknownField { field, .. } => format!("unknown field `{field}`"),
-            ErrorKind::UnknownVariant { .. } => "unknown value".to_string(),
+            ErrorKind::UnknownVariant { variant, .. } => format!("unknown value `{variant}`"),
             ErrorKind::MissingField(field) => format!("missing required field `{field}`"),
             ErrorKind::InvalidType { expected, found } => {
                 format!("expected {expected}, found {found}")
@@ -236,8 +236,9 @@ struct Ctx {
 }
 
 /// Reads a `T` from `node` (which sits at `base` in its document), collecting every
-/// problem. `Err` carries all of them, in document order.
-pub fn read<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Result<T, Vec<Error>> {
+/// problem. `Err` carries all of them, in document order; `Ok` may still carry unknown
+/// keys, which did not stop the value from being read (so the rules can run on it too).
+pub fn read<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Result<(T, Vec<Error>), Vec<Error>> {
     let mut poisoned = Vec::new();
     let mut hard: Vec<Error> = Vec::new();
     let mut soft: Vec<Error> = Vec::new();
@@ -253,7 +254,7 @@ pub fn read<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Result<T,
         });
         soft.extend(cx.soft.into_inner());
         match result {
-            Ok(value) if soft.is_empty() && hard.is_empty() => return Ok(value),
+            Ok(value) if hard.is_empty() => return Ok((value, finish(soft, Vec::new()))),
             Ok(_) => return Err(finish(soft, hard)),
             Err(err) => {
                 // A required field that was set aside is "missing" now: already reported.
@@ -657,7 +658,7 @@ mod tests {
 
     fn read_t(text: &str) -> Result<T, Vec<Error>> {
         let docs = parse(text).unwrap();
-        read::<T>(&docs[0].root, &FieldPath::root().k("spec"))
+        read::<T>(&docs[0].root, &FieldPath::root().k("spec")).map(|(t, _)| t)
     }
 
     #[test]
@@ -683,6 +684,15 @@ mod tests {
         assert!(errs[3].message().contains("expected a boolean"), "{}", errs[3].message());
         // A missing field is reported where its mapping starts.
         assert!(matches!(errs[0].kind, ErrorKind::MissingField("name")));
+    }
+
+    #[test]
+    fn unknown_keys_alone_still_give_a_value() {
+        let docs = parse("name: a\ncount: 1\nextra: 2\n").unwrap();
+        let (t, soft) = read::<T>(&docs[0].root, &FieldPath::root()).unwrap();
+        assert_eq!(t.count, 1);
+        assert_eq!(soft.len(), 1);
+        assert_eq!(soft[0].path.to_string(), "extra");
     }
 
     #[test]

@@ -1,5 +1,453 @@
-//! Task manifests: reading, typing and checking them.
+//! Task manifests: finding, reading, typing and checking them.
+//!
+//! A manifest directory holds task files (`*.yaml`, `*.yml`, searched recursively, one task
+//! per YAML document). [`load`] reads them all and returns every task that is valid plus
+//! every problem found, so `validate` can report all of them in one run. Nothing here
+//! touches the network or the state.
 
+pub mod aliyun;
+pub mod callees;
+pub mod check;
+pub mod codes;
 pub mod de;
+pub mod longlonglong;
 pub mod path;
+pub mod schema;
+pub mod time;
+pub mod volcengine;
+pub mod xfyeta;
 pub mod yaml;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::diag::Diagnostic;
+use check::Checker;
+use path::FieldPath;
+use volcengine::PhoneItem;
+
+/// The four supported vendors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    Xfyeta,
+    Longlonglong,
+    Aliyun,
+    Volcengine,
+}
+
+impl Vendor {
+    pub const ALL: [Vendor; 4] = [Vendor::Xfyeta, Vendor::Longlonglong, Vendor::Aliyun, Vendor::Volcengine];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Vendor::Xfyeta => "xfyeta",
+            Vendor::Longlonglong => "longlonglong",
+            Vendor::Aliyun => "aliyun",
+            Vendor::Volcengine => "volcengine",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Vendor> {
+        Vendor::ALL.into_iter().find(|v| v.key() == key)
+    }
+}
+
+impl fmt::Display for Vendor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// A vendor's own parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Spec {
+    Xfyeta(xfyeta::XfyetaSpec),
+    Longlonglong(longlonglong::LonglonglongSpec),
+    Aliyun(aliyun::AliyunSpec),
+    Volcengine(volcengine::VolcengineSpec),
+}
+
+/// The numbers a task calls, normalised, from the manifest or the file it names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Callees {
+    /// The vendor takes no list in the create call (xfyeta, longlonglong).
+    #[default]
+    None,
+    /// Aliyun's `Caller`.
+    Numbers(Vec<String>),
+    /// Volcengine's `PhoneList`, with per-callee fields.
+    Items(Vec<PhoneItem>),
+}
+
+impl Callees {
+    pub fn len(&self) -> usize {
+        match self {
+            Callees::None => 0,
+            Callees::Numbers(n) => n.len(),
+            Callees::Items(i) => i.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where a task was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// callform's key for the task (state, plan, `--target`).
+    pub name: String,
+    pub vendor: Vendor,
+    /// The provider block in `callform.yaml` (default: the vendor's key).
+    pub provider: String,
+    pub labels: BTreeMap<String, String>,
+    pub spec: Spec,
+    pub callees: Callees,
+    pub source: Source,
+}
+
+impl Task {
+    /// The name the vendor shows: the vendor's own parameter, defaulting to `name`.
+    pub fn vendor_name(&self) -> &str {
+        let own = match &self.spec {
+            Spec::Xfyeta(s) => s.task_name.as_deref(),
+            Spec::Longlonglong(s) => s.name.as_deref(),
+            Spec::Aliyun(s) => s.task_name.as_deref(),
+            Spec::Volcengine(s) => s.name.as_deref(),
+        };
+        own.unwrap_or(&self.name)
+    }
+}
+
+/// A file the manifests consist of or name, with its content digest (for stale plans).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub sha256: [u8; 32],
+}
+
+#[derive(Debug, Default)]
+pub struct Manifests {
+    pub tasks: Vec<Task>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every file read, manifests and the files they name, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// Texts of the manifests, for source excerpts under diagnostics.
+    pub texts: HashMap<PathBuf, String>,
+}
+
+impl Manifests {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// The envelope of a task document; `spec` is read separately, by vendor.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    name: String,
+    vendor: Vendor,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[allow(dead_code)]
+    spec: serde::de::IgnoredAny,
+}
+
+/// Finds the task files under `dir` (or reads `dir` itself when it is a file).
+pub fn find_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    if !dir.is_dir() {
+        return Err(Diagnostic::error(dir, "no such manifest directory").hint("pass the directory that holds your task files"));
+    }
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Diagnostic::error(&d, format!("cannot read the directory: {e}")))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Diagnostic::error(&d, format!("cannot read the directory: {e}")))?;
+            let path = entry.path();
+            let path = path.strip_prefix(".").map(Path::to_path_buf).unwrap_or(path);
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let ty = entry.file_type().map_err(|e| Diagnostic::error(&path, format!("cannot read: {e}")))?;
+            if ty.is_dir() {
+                todo.push(path);
+            } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && name != "callform.yaml" && name != "callform.yml" {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Reads, types and checks every task under `dir`. Date-times are read in `tz`; `now`
+/// decides what counts as "in the past".
+///
+/// `providers` (provider name → vendor, from callform.yaml) is checked against each task's
+/// `provider` when there is a project file.
+pub fn load(dir: &Path, tz: &TimeZone, now: Timestamp, providers: Option<&BTreeMap<String, Vendor>>) -> Manifests {
+    let mut out = Manifests::default();
+    let files = match find_files(dir) {
+        Ok(f) => f,
+        Err(d) => {
+            out.diagnostics.push(d);
+            return out;
+        }
+    };
+    let mut seen: HashMap<String, Source> = HashMap::new();
+    for file in files {
+        let text = match callees::read_text(&file, &file) {
+            Ok(t) => t,
+            Err(d) => {
+                out.diagnostics.push(d);
+                continue;
+            }
+        };
+        out.files.push(SourceFile { path: file.clone(), sha256: Sha256::digest(text.as_bytes()).into() });
+        let docs = match yaml::parse(&text) {
+            Ok(docs) => docs,
+            Err(e) => {
+                out.diagnostics.push(
+                    Diagnostic::error(&file, format!("invalid YAML: {}", e.message))
+                        .at(e.pos.line, e.pos.col, e.pos.len)
+                        .hint("fix the syntax; `callform validate` reads the whole file once it parses"),
+                );
+                out.texts.insert(file, text);
+                continue;
+            }
+        };
+        for doc in &docs {
+            if doc.root.is_null() {
+                continue;
+            }
+            if let Some(task) = load_task(&file, &doc.root, tz, now, providers, &mut out) {
+                if let Some(first) = seen.get(&task.name) {
+                    let pos = FieldPath::root().k("name").locate(&doc.root, false);
+                    out.diagnostics.push(
+                        Diagnostic::error(&file, format!("duplicate task name `{}`", task.name))
+                            .at(pos.line, pos.col, pos.len)
+                            .task(Some(&task.name))
+                            .field("name")
+                            .expected("names unique across the manifest directory")
+                            .hint(format!("first defined at {}:{}; rename one of them", first.file.display(), first.line)),
+                    );
+                    continue;
+                }
+                seen.insert(task.name.clone(), task.source.clone());
+                out.tasks.push(task);
+            }
+        }
+        out.texts.insert(file, text);
+    }
+    out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    crate::diag::sort(&mut out.diagnostics);
+    out
+}
+
+fn de_diagnostics<'a>(file: &'a Path, task: Option<&str>, errors: Vec<de::Error>) -> impl Iterator<Item = Diagnostic> + 'a {
+    let task = task.map(str::to_string);
+    errors.into_iter().map(move |e| {
+        let pos = e.pos.unwrap_or_default();
+        let mut d = Diagnostic::error(file, e.message()).at(pos.line, pos.col, pos.len).task(task.as_deref()).field(e.path.to_string());
+        if let Some(x) = e.expected() {
+            d = d.expected(x);
+        }
+        if let Some(h) = e.hint() {
+            d = d.hint(h);
+        }
+        d
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+fn load_task(
+    file: &Path,
+    root: &yaml::Node,
+    tz: &TimeZone,
+    now: Timestamp,
+    providers: Option<&BTreeMap<String, Vendor>>,
+    out: &mut Manifests,
+) -> Option<Task> {
+    let base = FieldPath::root();
+    // The task name, as early as possible, so even envelope errors can name the task.
+    let guess = root.get("name").and_then(|n| n.as_str()).map(str::to_string);
+    let env: Envelope = match de::read(root, &base) {
+        Ok((env, unknown)) => {
+            out.diagnostics.extend(de_diagnostics(file, guess.as_deref(), unknown));
+            env
+        }
+        Err(errors) => {
+            out.diagnostics.extend(de_diagnostics(file, guess.as_deref(), errors));
+            return None;
+        }
+    };
+    let name = env.name;
+    let mut ok = true;
+    if !valid_name(&name) {
+        let pos = base.k("name").locate(root, false);
+        out.diagnostics.push(
+            Diagnostic::error(file, format!("invalid task name `{name}`"))
+                .at(pos.line, pos.col, pos.len)
+                .task(Some(&name))
+                .field("name")
+                .expected("`[a-z0-9][a-z0-9_-]{0,62}`: lowercase letters, digits, `_` and `-`, at most 63")
+                .hint("this is callform's key for the task; the vendor-visible name goes in the spec"),
+        );
+        ok = false;
+    }
+    let provider = env.provider.clone().unwrap_or_else(|| env.vendor.key().to_string());
+    if let Some(providers) = providers {
+        let pos = base.k("provider").locate(root, false);
+        let problem = match providers.get(&provider) {
+            Some(v) if *v != env.vendor => Some(format!("provider `{provider}` is for {v}, but this task is for {}", env.vendor)),
+            None if env.provider.is_some() => Some(format!("no provider `{provider}` in callform.yaml")),
+            _ => None,
+        };
+        if let Some(message) = problem {
+            let mut names: Vec<&str> = providers.iter().filter(|(_, v)| **v == env.vendor).map(|(k, _)| k.as_str()).collect();
+            names.sort_unstable();
+            out.diagnostics.push(
+                Diagnostic::error(file, message)
+                    .at(pos.line, pos.col, pos.len)
+                    .task(Some(&name))
+                    .field("provider")
+                    .expected(if names.is_empty() { format!("a provider block for {} in callform.yaml", env.vendor) } else { format!("one of {}", names.join(", ")) })
+                    .hint("add the provider block to callform.yaml, or fix the name"),
+            );
+            ok = false;
+        }
+    }
+    let spec_node = root.get("spec")?;
+    let sp = base.k("spec");
+    let spec = match env.vendor {
+        Vendor::Xfyeta => de::read(spec_node, &sp).map(|(s, u)| (Spec::Xfyeta(s), u)),
+        Vendor::Longlonglong => de::read(spec_node, &sp).map(|(s, u)| (Spec::Longlonglong(s), u)),
+        Vendor::Aliyun => de::read(spec_node, &sp).map(|(s, u)| (Spec::Aliyun(s), u)),
+        Vendor::Volcengine => de::read(spec_node, &sp).map(|(s, u)| (Spec::Volcengine(s), u)),
+    };
+    let spec = match spec {
+        Ok((s, unknown)) => {
+            ok &= unknown.is_empty();
+            out.diagnostics.extend(de_diagnostics(file, Some(&name), unknown));
+            s
+        }
+        Err(errors) => {
+            out.diagnostics.extend(de_diagnostics(file, Some(&name), errors));
+            return None;
+        }
+    };
+
+    let mut cx = Checker { file, root, task: &name, tz, now, diags: Vec::new() };
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let callees = resolve_callees(&spec, &mut cx, dir, out);
+    match &spec {
+        Spec::Xfyeta(s) => s.check(&mut cx, &name),
+        Spec::Longlonglong(s) => s.check(&mut cx, &name),
+        Spec::Aliyun(s) => s.check(&mut cx, &name, callees.as_ref().map(Callees::len)),
+        Spec::Volcengine(s) => s.check(&mut cx, &name, callees.as_ref().map(Callees::len)),
+    }
+    ok &= !cx.diags.iter().any(Diagnostic::is_error);
+    out.diagnostics.extend(cx.diags);
+    let callees = callees?;
+    let line = root.pos.line;
+    ok.then(|| Task {
+        provider,
+        vendor: env.vendor,
+        labels: env.labels.unwrap_or_default(),
+        name,
+        spec,
+        callees,
+        source: Source { file: file.to_path_buf(), line },
+    })
+}
+
+/// Reads the callee list, inline or from the file the spec names. `None` when it could
+/// not be read or holds invalid numbers (already reported).
+fn resolve_callees(spec: &Spec, cx: &mut Checker<'_>, dir: &Path, out: &mut Manifests) -> Option<Callees> {
+    let p = cx.spec();
+    let (inline_numbers, inline_items, file, field) = match spec {
+        Spec::Aliyun(s) => (s.callees.as_ref(), None, s.callees_file.as_ref(), "callees_file"),
+        Spec::Volcengine(s) => (None, s.phone_list.as_ref(), s.phone_list_file.as_ref(), "phone_list_file"),
+        _ => return Some(Callees::None),
+    };
+    let before = cx.diags.iter().filter(|d| d.is_error()).count();
+    let mut file_errors = false;
+    let callees = if let Some(list) = inline_numbers {
+        Callees::Numbers(cx.phones(&p.k("callees"), list))
+    } else if let Some(items) = inline_items {
+        let mut normalised = Vec::with_capacity(items.len());
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let at = p.k("phone_list").i(i).k("phone");
+            if let Some(n) = cx.phone(&at, &item.phone) {
+                if let Some(first) = seen.get(&n) {
+                    let d = cx
+                        .warning(&at, format!("number {} at position {i} repeats position {first}", crate::phone::mask(&n)))
+                        .hint("the vendor reports duplicates as failures: remove one");
+                    cx.push(d);
+                } else {
+                    seen.insert(n.clone(), i);
+                }
+                normalised.push(PhoneItem { phone: n, ..item.clone() });
+            }
+        }
+        Callees::Items(normalised)
+    } else if let Some(rel) = file {
+        let path = dir.join(rel);
+        let text = match callees::read_text(&path, &path) {
+            Ok(t) => t,
+            Err(d) => {
+                let pos = p.k(field).locate(cx.root, false);
+                let d = Diagnostic { file: cx.file.to_path_buf(), line: pos.line, column: pos.col, len: pos.len, ..d }
+                    .task(Some(cx.task))
+                    .field(p.k(field).to_string());
+                cx.push(Diagnostic { message: format!("{}: {}", path.display(), d.message), ..d });
+                return None;
+            }
+        };
+        out.files.push(SourceFile { path: path.clone(), sha256: Sha256::digest(text.as_bytes()).into() });
+        let mut diags = Vec::new();
+        let callees = match spec {
+            Spec::Aliyun(_) => Callees::Numbers(callees::parse_numbers(&text, &path, cx.task, &mut diags)),
+            _ => Callees::Items(callees::parse_phone_csv(&text, &path, cx.task, &mut diags)),
+        };
+        file_errors = diags.iter().any(Diagnostic::is_error);
+        cx.diags.extend(diags);
+        callees
+    } else {
+        return None;
+    };
+    let after = cx.diags.iter().filter(|d| d.is_error()).count();
+    (after == before && !file_errors).then_some(callees)
+}

@@ -1,0 +1,3 @@
+//! One function per command. Commands print; the modules they call never do.
+
+pub mod validate;

@@ -1,0 +1,232 @@
+//! Files of numbers to call, named by a manifest (`callees_file`, `phone_list_file`).
+//!
+//! Their problems are reported at their own file and line. The numbers are normalised here
+//! and never leave this process in clear: messages show them masked.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::diag::Diagnostic;
+use crate::manifest::volcengine::PhoneItem;
+use crate::phone;
+
+/// Most bytes callform reads from one manifest or callee file.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a file named by a manifest, with the size cap. `shown` is the path to print.
+pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::error(shown, format!("cannot read the file: {e}")).hint("check the path: it is relative to the manifest that names it")
+    })?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(shown, format!("the file is {} bytes; callform reads at most {MAX_FILE_BYTES}", meta.len()))
+            .hint("split it across several tasks"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(shown, format!("cannot read the file: {e}")))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = valid.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            Err(Diagnostic::error(shown, "the file is not valid UTF-8 text")
+                .at(line, col, 1)
+                .expected("UTF-8 text")
+                .hint("save the file as UTF-8"))
+        }
+    }
+}
+
+/// One number per line; blank lines and `#` comments are skipped.
+pub fn parse_numbers(text: &str, shown: &Path, task: &str, diags: &mut Vec<Diagnostic>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let raw = line.trim();
+        if raw.is_empty() || raw.starts_with('#') {
+            continue;
+        }
+        let lineno = i + 1;
+        match phone::normalize(raw) {
+            Ok((n, _)) => {
+                if let Some(first) = seen.get(&n) {
+                    diags.push(
+                        Diagnostic::warning(shown, format!("number {} repeats line {first}", phone::mask(&n)))
+                            .at(lineno, 1, raw.chars().count())
+                            .task(Some(task))
+                            .hint("the vendor reports duplicates as failures: remove one"),
+                    );
+                } else {
+                    seen.insert(n.clone(), lineno);
+                }
+                out.push(n);
+            }
+            Err(why) => diags.push(
+                Diagnostic::error(shown, format!("invalid phone number {}", phone::mask(raw)))
+                    .at(lineno, 1, raw.chars().count())
+                    .task(Some(task))
+                    .expected(why),
+            ),
+        }
+    }
+    out
+}
+
+const CSV_COLUMNS: &[&str] = &["phone", "tts_content", "ext", "param.NAME", "sms.NAME"];
+
+/// A CSV file with a header row: `phone` (required), `tts_content`, `ext`, `param.NAME`
+/// (into PhoneParamJson) and `sms.NAME` (into SmsParamJson).
+pub fn parse_phone_csv(text: &str, shown: &Path, task: &str, diags: &mut Vec<Diagnostic>) -> Vec<PhoneItem> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            diags.push(Diagnostic::error(shown, format!("cannot read the CSV header: {}", csv_reason(&e))).at(1, 1, 1).task(Some(task)));
+            return Vec::new();
+        }
+    };
+    enum Col {
+        Phone,
+        Tts,
+        Ext,
+        Param(String),
+        Sms(String),
+    }
+    let mut cols = Vec::new();
+    let mut ok = true;
+    for h in headers.iter() {
+        let col = match h {
+            "phone" => Col::Phone,
+            "tts_content" => Col::Tts,
+            "ext" => Col::Ext,
+            _ if h.starts_with("param.") && h.len() > 6 => Col::Param(h[6..].to_string()),
+            _ if h.starts_with("sms.") && h.len() > 4 => Col::Sms(h[4..].to_string()),
+            _ => {
+                let mut d = Diagnostic::error(shown, format!("unknown CSV column `{h}`"))
+                    .at(1, 1, 1)
+                    .task(Some(task))
+                    .expected(format!("one of {}", CSV_COLUMNS.join(", ")));
+                if let Some(best) = crate::manifest::de::closest(h, &["phone", "tts_content", "ext"]) {
+                    d = d.hint(format!("did you mean `{best}`?"));
+                }
+                diags.push(d);
+                ok = false;
+                continue;
+            }
+        };
+        cols.push(col);
+    }
+    if !cols.iter().any(|c| matches!(c, Col::Phone)) {
+        diags.push(
+            Diagnostic::error(shown, "the CSV file has no `phone` column")
+                .at(1, 1, 1)
+                .task(Some(task))
+                .hint("the first line must be a header naming the columns, e.g. `phone,tts_content`"),
+        );
+        return Vec::new();
+    }
+    if !ok {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0) as usize;
+                diags.push(Diagnostic::error(shown, format!("malformed CSV: {}", csv_reason(&e))).at(line, 1, 1).task(Some(task)));
+                return Vec::new();
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let mut item = PhoneItem { phone: String::new(), phone_param_json: None, sms_param_json: None, tts_content: None, ext: None };
+        let mut params = BTreeMap::new();
+        let mut sms = BTreeMap::new();
+        for (col, value) in cols.iter().zip(record.iter()) {
+            match col {
+                Col::Phone => item.phone = value.to_string(),
+                Col::Tts if !value.is_empty() => item.tts_content = Some(value.to_string()),
+                Col::Ext if !value.is_empty() => item.ext = Some(value.to_string()),
+                Col::Param(k) if !value.is_empty() => {
+                    params.insert(k.clone(), value.to_string());
+                }
+                Col::Sms(k) if !value.is_empty() => {
+                    sms.insert(k.clone(), value.to_string());
+                }
+                _ => {}
+            }
+        }
+        item.phone_param_json = (!params.is_empty()).then_some(params);
+        item.sms_param_json = (!sms.is_empty()).then_some(sms);
+        match phone::normalize(&item.phone) {
+            Ok((n, _)) => {
+                if let Some(first) = seen.get(&n) {
+                    diags.push(
+                        Diagnostic::warning(shown, format!("number {} repeats line {first}", phone::mask(&n)))
+                            .at(line as usize, 1, 1)
+                            .task(Some(task))
+                            .hint("the vendor reports duplicates as failures: remove one"),
+                    );
+                } else {
+                    seen.insert(n.clone(), line);
+                }
+                item.phone = n;
+                out.push(item);
+            }
+            Err(why) => diags.push(
+                Diagnostic::error(shown, format!("invalid phone number {}", phone::mask(&item.phone)))
+                    .at(line as usize, 1, 1)
+                    .task(Some(task))
+                    .field("phone")
+                    .expected(why),
+            ),
+        }
+    }
+    out
+}
+
+/// A CSV error without the record's contents (they may hold numbers).
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("a row has {len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_string(),
+        _ => "unreadable CSV".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_file() {
+        let mut d = Vec::new();
+        let n = parse_numbers("# list\n137 0000 0001\n\n+8613700000002\n13700000001\nabc\n", Path::new("n.txt"), "t", &mut d);
+        assert_eq!(n, ["13700000001", "13700000002", "13700000001"]);
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].line, d[0].is_error()), (5, false));
+        assert_eq!((d[1].line, d[1].is_error()), (6, true));
+        assert!(d.iter().all(|d| !d.message.contains("13700000001")));
+    }
+
+    #[test]
+    fn csv_file() {
+        let mut d = Vec::new();
+        let items = parse_phone_csv("phone,tts_content,param.name\n13700000001,您好,张三\n13700000002,,\n", Path::new("p.csv"), "t", &mut d);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].phone_param_json.as_ref().unwrap()["name"], "张三");
+        assert_eq!(items[1].tts_content, None);
+
+        let mut d = Vec::new();
+        parse_phone_csv("phnoe\n13700000001\n", Path::new("p.csv"), "t", &mut d);
+        assert_eq!(d[0].hint.as_deref(), Some("did you mean `phone`?"));
+
+        let mut d = Vec::new();
+        parse_phone_csv("phone,ext\n13700000001\n", Path::new("p.csv"), "t", &mut d);
+        assert!(d[0].message.contains("1 fields where the header has 2"), "{:?}", d[0]);
+    }
+}

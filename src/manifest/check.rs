@@ -1,0 +1,265 @@
+//! The rule checker: what vendor rules use to report a problem at the right place.
+//!
+//! Rules live beside each vendor's spec type (`manifest::xfyeta` and so on); this file holds
+//! the context they report into and the checks several vendors share (ranges, lists,
+//! windows, date order, URLs, phone numbers, vendor-visible names).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use super::path::FieldPath;
+use super::time::{parse_window, ClockFormat, LocalDateTime};
+use super::yaml::Node;
+use crate::diag::Diagnostic;
+use crate::phone;
+
+pub struct Checker<'a> {
+    pub file: &'a Path,
+    pub root: &'a Node,
+    pub task: &'a str,
+    pub tz: &'a TimeZone,
+    pub now: Timestamp,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn spec(&self) -> FieldPath {
+        FieldPath::root().k("spec")
+    }
+
+    fn located(&self, d: Diagnostic, path: &FieldPath, key: bool) -> Diagnostic {
+        let pos = path.locate(self.root, key);
+        d.at(pos.line, pos.col, pos.len).task(Some(self.task)).field(path.to_string())
+    }
+
+    /// An error pointing at the value of `path` (or its nearest existing ancestor).
+    pub fn error(&self, path: &FieldPath, message: impl Into<String>) -> Diagnostic {
+        self.located(Diagnostic::error(self.file, message), path, false)
+    }
+
+    /// An error pointing at the key of `path`: for fields that are not allowed there.
+    pub fn error_at_key(&self, path: &FieldPath, message: impl Into<String>) -> Diagnostic {
+        self.located(Diagnostic::error(self.file, message), path, true)
+    }
+
+    pub fn warning(&self, path: &FieldPath, message: impl Into<String>) -> Diagnostic {
+        self.located(Diagnostic::warning(self.file, message), path, false)
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// `value` within `lo..=hi` (`hi` None: no upper bound).
+    pub fn range(&mut self, path: &FieldPath, value: Option<i64>, lo: i64, hi: Option<i64>, why: &str) {
+        let Some(v) = value else { return };
+        if v < lo || hi.is_some_and(|hi| v > hi) {
+            let expected = match hi {
+                Some(hi) => format!("an integer from {lo} to {hi}"),
+                None => format!("an integer of at least {lo}"),
+            };
+            let name = path.0.last().map(|_| path.to_string()).unwrap_or_default();
+            let d = self
+                .error(path, format!("{} is {v}, outside the allowed range", short(&name)))
+                .expected(format!("{expected} ({why})"));
+            self.push(d);
+        }
+    }
+
+    /// `field` must be present (because of `why`).
+    pub fn require(&mut self, path: &FieldPath, present: bool, why: &str) {
+        if !present {
+            let field = short(&path.to_string()).to_string();
+            let d = self
+                .error(path, format!("missing required field `{field}`"))
+                .expected(why.to_string())
+                .hint(format!("add `{field}:`"));
+            self.push(d);
+        }
+    }
+
+    /// `field` must not be present (because of `why`).
+    pub fn forbid(&mut self, path: &FieldPath, present: bool, why: &str) {
+        if present {
+            let field = short(&path.to_string()).to_string();
+            let d = self
+                .error_at_key(path, format!("`{field}` is not allowed here: {why}"))
+                .hint(format!("remove `{field}`"));
+            self.push(d);
+        }
+    }
+
+    /// A list length within `lo..=hi`.
+    pub fn list_len(&mut self, path: &FieldPath, len: usize, lo: usize, hi: usize, why: &str) {
+        if len < lo || len > hi {
+            let d = self
+                .error(path, format!("{} has {len} items", short(&path.to_string())))
+                .expected(format!("from {lo} to {hi} items ({why})"));
+            self.push(d);
+        }
+    }
+
+    /// The vendor-visible task name: not blank, one line, at most `max_chars` characters
+    /// (counted as characters, not bytes).
+    pub fn vendor_name(&mut self, path: &FieldPath, name: &str, max_chars: Option<usize>, vendor: &str) {
+        if name.trim().is_empty() {
+            let d = self.error(path, "the task name is empty").expected("a non-empty name");
+            self.push(d);
+        }
+        if name.chars().any(char::is_control) {
+            let d = self
+                .error(path, "the task name contains a control character or line break")
+                .expected("a single line of text");
+            self.push(d);
+        }
+        if let Some(max) = max_chars {
+            let n = name.chars().count();
+            if n > max {
+                let d = self
+                    .error(path, format!("the task name is {n} characters long; {vendor} allows at most {max}"))
+                    .expected(format!("at most {max} characters"))
+                    .hint(format!("shorten it, or set a shorter vendor-visible name under `{}`", short(&path.to_string())));
+                self.push(d);
+            }
+        }
+    }
+
+    /// `end` after `start`; a start in the past is a warning.
+    pub fn date_order(&mut self, start_path: &FieldPath, start: Option<&LocalDateTime>, end_path: &FieldPath, end: Option<&LocalDateTime>) {
+        if let (Some(s), Some(e)) = (start, end) {
+            if e <= s {
+                let d = self
+                    .error(end_path, format!("{} is not after {}", short(&end_path.to_string()), short(&start_path.to_string())))
+                    .expected(format!("a date-time later than {s}"));
+                self.push(d);
+            }
+        }
+        if let Some(s) = start {
+            if let Ok(at) = s.instant(self.tz) {
+                if at < self.now {
+                    let d = self
+                        .warning(start_path, format!("{} ({s}) is in the past", short(&start_path.to_string())))
+                        .hint("the vendor may start the task at once, or refuse it");
+                    self.push(d);
+                }
+            }
+        }
+    }
+
+    /// A daily window `BEGIN-END` with begin < end. Returns it when valid.
+    pub fn window(&mut self, path: &FieldPath, text: &str, format: ClockFormat) -> Option<(Time, Time)> {
+        let shape = match format {
+            ClockFormat::Seconds => "HH:MM:SS-HH:MM:SS",
+            _ => "HH:MM-HH:MM",
+        };
+        match parse_window(text, format) {
+            None => {
+                let d = self.error(path, "not a daily time window").expected(format!("`{shape}`, e.g. a 24-hour clock"));
+                self.push(d);
+                None
+            }
+            Some((a, b)) if a >= b => {
+                let d = self
+                    .error(path, "the window ends before it begins")
+                    .expected(format!("`{shape}` with the begin before the end"))
+                    .hint("a window cannot cross midnight: split it in two");
+                self.push(d);
+                None
+            }
+            Some(w) => Some(w),
+        }
+    }
+
+    /// Two clock times as separate fields (`begin`/`end`), begin < end.
+    pub fn clock_pair(&mut self, begin_path: &FieldPath, begin: &str, end_path: &FieldPath, end: &str, format: ClockFormat) {
+        let shape = if format == ClockFormat::Seconds { "HH:MM:SS" } else { "HH:MM" };
+        let b = super::time::parse_clock(begin, format);
+        let e = super::time::parse_clock(end, format);
+        if b.is_none() {
+            let d = self.error(begin_path, "not a clock time").expected(format!("`{shape}`"));
+            self.push(d);
+        }
+        if e.is_none() {
+            let d = self.error(end_path, "not a clock time").expected(format!("`{shape}`"));
+            self.push(d);
+        }
+        if let (Some(b), Some(e)) = (b, e) {
+            if b >= e {
+                let d = self.error(end_path, "the end is not after the begin").expected(format!("`{shape}` later than the begin"));
+                self.push(d);
+            }
+        }
+    }
+
+    /// Daily windows must not overlap (callform's rule: the vendor's behaviour is undefined).
+    pub fn no_overlap(&mut self, path: &FieldPath, windows: &[(usize, (Time, Time))]) {
+        let mut sorted: Vec<_> = windows.to_vec();
+        sorted.sort_by_key(|(_, (a, _))| *a);
+        for pair in sorted.windows(2) {
+            let (i, (_, end)) = pair[0];
+            let (j, (begin, _)) = pair[1];
+            if begin < end {
+                let d = self
+                    .error(&path.i(j), format!("this window overlaps window {i}"))
+                    .expected("windows that do not overlap")
+                    .hint("merge the two windows");
+                self.push(d);
+            }
+        }
+    }
+
+    pub fn https_url(&mut self, path: &FieldPath, url: Option<&str>) {
+        let Some(url) = url else { return };
+        let ok = url.strip_prefix("https://").is_some_and(|rest| {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty() && !host.contains(char::is_whitespace)
+        }) && !url.contains(char::is_whitespace);
+        if !ok {
+            let d = self.error(path, "not an absolute https:// URL").expected("`https://host/path`");
+            self.push(d);
+        }
+    }
+
+    /// Normalises one phone number, reporting it (masked) when invalid.
+    pub fn phone(&mut self, path: &FieldPath, raw: &str) -> Option<String> {
+        match phone::normalize(raw) {
+            Ok((n, _)) => Some(n),
+            Err(why) => {
+                let d = self
+                    .error(path, format!("invalid phone number {}", phone::mask(raw.trim())))
+                    .expected(why.to_string());
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    /// Normalises a list of numbers; duplicates are a warning naming the positions.
+    pub fn phones(&mut self, path: &FieldPath, raw: &[String]) -> Vec<String> {
+        let mut out = Vec::with_capacity(raw.len());
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(raw.len());
+        for (i, r) in raw.iter().enumerate() {
+            if let Some(n) = self.phone(&path.i(i), r) {
+                if let Some(first) = seen.get(&n) {
+                    let d = self
+                        .warning(&path.i(i), format!("number {} at position {i} repeats position {first}", phone::mask(&n)))
+                        .hint("the vendor reports duplicates as failures: remove one");
+                    self.push(d);
+                } else {
+                    seen.insert(n.clone(), i);
+                }
+                out.push(n);
+            }
+        }
+        out
+    }
+}
+
+/// The last segment of a dotted path, for messages (`spec.recall_count` → `recall_count`).
+pub fn short(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}

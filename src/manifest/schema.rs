@@ -1,0 +1,47 @@
+//! The JSON Schema of task manifests, for editors (`callform schema`).
+//!
+//! Generated from the same types the loader reads, so it cannot drift from them. Rules that
+//! span fields (limits, fields required together) are checked by `callform validate`, not
+//! by the schema.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+
+use super::{aliyun, longlonglong, volcengine, xfyeta};
+
+/// A callform task: one YAML document in a manifest directory.
+#[derive(JsonSchema)]
+#[serde(tag = "vendor", rename_all = "lowercase")]
+#[allow(dead_code)]
+enum TaskDocument {
+    /// iFlytek task/create
+    Xfyeta(Envelope<xfyeta::XfyetaSpec>),
+    /// longlonglong task create (old and new 2.0)
+    Longlonglong(Envelope<longlonglong::LonglonglongSpec>),
+    /// Aliyun Dyvmsapi CreateRobotTask
+    Aliyun(Envelope<aliyun::AliyunSpec>),
+    /// Volcengine vms CreateTask
+    Volcengine(Envelope<volcengine::VolcengineSpec>),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Envelope<S> {
+    /// callform's key for the task: `[a-z0-9][a-z0-9_-]{0,62}`, unique in the directory.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$"))]
+    name: String,
+    /// A provider block in callform.yaml; defaults to the vendor's key.
+    provider: Option<String>,
+    /// Free-form labels, never sent to the vendor.
+    labels: Option<BTreeMap<String, String>>,
+    /// The vendor's own parameters, in snake_case.
+    spec: S,
+}
+
+/// The schema as pretty JSON.
+pub fn json() -> String {
+    let schema = schemars::schema_for!(TaskDocument);
+    serde_json::to_string_pretty(&schema).unwrap_or_else(|_| "{}".to_string())
+}

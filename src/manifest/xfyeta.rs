@@ -1,0 +1,90 @@
+//! iFlytek (`xfyeta`) task/create: the spec and its rules.
+//!
+//! Wire facts the driver must honour: the flag is spelled `trubo_mode` on the wire (the
+//! manifest says `turbo_mode`), `line_num` travels as one `;`-joined string, `robot_id` as a
+//! JSON string, `time_begin`/`time_end` as 13-digit millisecond timestamps.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::check::Checker;
+use super::time::{ClockFormat, LocalDateTime};
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct XfyetaSpec {
+    /// `task_name`: the name shown in the vendor console. Defaults to the task's `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_name: Option<String>,
+    /// `line_num`: the calling line numbers (at least one); sent `;`-joined.
+    pub line_num: Vec<String>,
+    /// `robot_id`: the dialogue (话术) id; sent as a string.
+    pub robot_id: String,
+    /// `recall_count`: redial attempts, 0–3 (vendor default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall_count: Option<i64>,
+    /// `time_recall_wait`: seconds to wait before a redial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_recall_wait: Option<i64>,
+    /// `time_range`: daily calling windows `HH:MM:SS-HH:MM:SS` (vendor local time).
+    pub time_range: Vec<String>,
+    /// `time_begin`: when the task starts (project timezone); sent as a millisecond timestamp.
+    pub time_begin: LocalDateTime,
+    /// `time_end`: when the task ends (project timezone); sent as a millisecond timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_end: Option<LocalDateTime>,
+    /// `voice_code`: the TTS voice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_code: Option<String>,
+    /// `trubo_mode` on the wire (the vendor's spelling): high-performance mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turbo_mode: Option<bool>,
+}
+
+impl XfyetaSpec {
+    pub fn check(&self, cx: &mut Checker<'_>, name: &str) {
+        let p = cx.spec();
+        let task_name = self.task_name.as_deref().unwrap_or(name);
+        cx.vendor_name(&p.k("task_name"), task_name, None, "xfyeta");
+
+        let lines = p.k("line_num");
+        cx.list_len(&lines, self.line_num.len(), 1, usize::MAX, "at least one calling line");
+        for (i, line) in self.line_num.iter().enumerate() {
+            if line.contains(';') || line.contains('；') {
+                let d = cx
+                    .error(&lines.i(i), "a line number contains `;`")
+                    .expected("one number per list item: callform joins them with `;`")
+                    .hint("split it into separate items");
+                cx.push(d);
+            } else if line.trim().is_empty() {
+                let d = cx.error(&lines.i(i), "an empty line number").expected("a calling line number");
+                cx.push(d);
+            }
+        }
+        if self.robot_id.trim().is_empty() {
+            let d = cx.error(&p.k("robot_id"), "robot_id is empty").expected("the dialogue id from the console");
+            cx.push(d);
+        }
+
+        cx.range(&p.k("recall_count"), self.recall_count, 0, Some(3), "the vendor allows at most 3 redials");
+        cx.range(&p.k("time_recall_wait"), self.time_recall_wait, 0, None, "seconds");
+        if self.time_recall_wait.is_some() && self.recall_count.unwrap_or(0) == 0 {
+            let d = cx
+                .warning(&p.k("time_recall_wait"), "time_recall_wait has no effect without redials")
+                .hint("set recall_count to 1–3, or remove time_recall_wait");
+            cx.push(d);
+        }
+
+        let ranges = p.k("time_range");
+        cx.list_len(&ranges, self.time_range.len(), 1, usize::MAX, "at least one calling window");
+        let windows: Vec<_> = self
+            .time_range
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| cx.window(&ranges.i(i), w, ClockFormat::Seconds).map(|w| (i, w)))
+            .collect();
+        cx.no_overlap(&ranges, &windows);
+
+        cx.date_order(&p.k("time_begin"), Some(&self.time_begin), &p.k("time_end"), self.time_end.as_ref());
+    }
+}

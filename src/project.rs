@@ -1,0 +1,377 @@
+//! The project file, `callform.yaml`: timezone, state path and provider settings.
+//!
+//! It is found in the manifest directory or its nearest parent, like Cargo.toml, and none
+//! is needed for `validate` or `plan`. Credentials are only `${ENV_VAR}` references, read
+//! from the environment at apply time: a literal secret is an error, so a key can never be
+//! committed by way of this file.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use crate::diag::Diagnostic;
+use crate::manifest::path::FieldPath;
+use crate::manifest::{de, yaml, Vendor};
+
+pub const FILE_NAMES: [&str; 2] = ["callform.yaml", "callform.yml"];
+pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+pub const DEFAULT_STATE: &str = "callform.state.json";
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project file, when there is one.
+    pub file: Option<PathBuf>,
+    pub timezone_name: String,
+    pub timezone: TimeZone,
+    pub state_path: PathBuf,
+    pub providers: BTreeMap<String, Provider>,
+}
+
+/// A credential: the name of the environment variable that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvRef(pub String);
+
+impl EnvRef {
+    /// The value, or an error naming the variable (never a value).
+    pub fn resolve(&self) -> Result<String, String> {
+        match std::env::var(&self.0) {
+            Ok(v) if !v.is_empty() => Ok(v),
+            _ => Err(format!("environment variable {} is not set", self.0)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub vendor: Vendor,
+    pub endpoint: Option<String>,
+    pub parallelism: Option<usize>,
+    pub connect_timeout_ms: Option<u64>,
+    pub request_timeout_ms: Option<u64>,
+    /// Volcengine's signing region.
+    pub region: Option<String>,
+    /// longlonglong's account id (not a secret: it is in every URL).
+    pub user_id: Option<String>,
+    /// Credential field → environment variable.
+    pub credentials: BTreeMap<String, EnvRef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    providers: Option<BTreeMap<String, RawProvider>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    #[serde(default)]
+    vendor: Option<Vendor>,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    parallelism: Option<usize>,
+    #[serde(default)]
+    connect_timeout_ms: Option<u64>,
+    #[serde(default)]
+    request_timeout_ms: Option<u64>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    access_key_secret: Option<String>,
+    #[serde(default)]
+    access_key: Option<String>,
+    #[serde(default)]
+    secret_key: Option<String>,
+}
+
+/// The credential fields each vendor takes.
+pub fn credential_fields(vendor: Vendor) -> &'static [&'static str] {
+    match vendor {
+        Vendor::Xfyeta => &["token"],
+        Vendor::Longlonglong => &["token"],
+        Vendor::Aliyun => &["access_key_id", "access_key_secret"],
+        Vendor::Volcengine => &["access_key", "secret_key"],
+    }
+}
+
+/// The vendor's production endpoint.
+pub fn default_endpoint(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::Xfyeta => "https://www.xfyeta.com",
+        Vendor::Longlonglong => "https://ai.api.longlonglong.cn",
+        Vendor::Aliyun => "https://dyvmsapi.aliyuncs.com",
+        Vendor::Volcengine => "https://cloud-vms.volcengineapi.com",
+    }
+}
+
+/// `CALLFORM_<VENDOR>_ENDPOINT`, which wins over callform.yaml.
+pub fn endpoint_env_var(vendor: Vendor) -> String {
+    format!("CALLFORM_{}_ENDPOINT", vendor.key().to_uppercase())
+}
+
+/// Endpoints must be `https://`, except loopback addresses (the emulator).
+pub fn check_endpoint(url: &str) -> Result<(), String> {
+    if let Some(rest) = url.strip_prefix("https://") {
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err("the endpoint has no host".into());
+        }
+        return Ok(());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if loopback {
+            return Ok(());
+        }
+        return Err("plain http:// is only allowed for loopback addresses (the emulator)".into());
+    }
+    Err("the endpoint must start with https://".into())
+}
+
+impl Project {
+    /// The settings used when there is no project file.
+    pub fn defaults(manifest_dir: &Path) -> Project {
+        let base = if manifest_dir.is_file() { manifest_dir.parent().unwrap_or(Path::new(".")) } else { manifest_dir };
+        Project {
+            file: None,
+            timezone_name: DEFAULT_TIMEZONE.to_string(),
+            timezone: TimeZone::get(DEFAULT_TIMEZONE).unwrap_or(TimeZone::UTC),
+            state_path: base.join(DEFAULT_STATE),
+            providers: BTreeMap::new(),
+        }
+    }
+
+    /// The endpoint for a task's provider: environment, then callform.yaml, then the vendor's.
+    pub fn endpoint(&self, provider: &str, vendor: Vendor) -> String {
+        if let Ok(v) = std::env::var(endpoint_env_var(vendor)) {
+            if !v.is_empty() {
+                return v.trim_end_matches('/').to_string();
+            }
+        }
+        self.providers
+            .get(provider)
+            .and_then(|p| p.endpoint.clone())
+            .unwrap_or_else(|| default_endpoint(vendor).to_string())
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+/// Finds `callform.yaml` in `start` or its nearest parent.
+pub fn find(start: &Path) -> Option<PathBuf> {
+    let start = if start.is_file() { start.parent()? } else { start };
+    let start = std::path::absolute(start).ok()?;
+    let mut dir = Some(start.as_path());
+    while let Some(d) = dir {
+        for name in FILE_NAMES {
+            let candidate = d.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// Loads the project for a manifest directory. Problems come back as diagnostics; the
+/// returned project is usable (defaults fill what was wrong) only when there are no errors.
+pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
+    let mut project = Project::defaults(manifest_dir);
+    let Some(file) = find(manifest_dir) else {
+        return (project, Vec::new());
+    };
+    let shown = pathdiff(&file);
+    let mut diags = Vec::new();
+    let text = match crate::manifest::callees::read_text(&file, &shown) {
+        Ok(t) => t,
+        Err(d) => return (project, vec![d]),
+    };
+    let docs = match yaml::parse(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            let d = Diagnostic::error(&shown, format!("invalid YAML: {}", e.message)).at(e.pos.line, e.pos.col, e.pos.len);
+            return (project, vec![d]);
+        }
+    };
+    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    project.state_path = dir.join(DEFAULT_STATE);
+    project.file = Some(shown.clone());
+    let Some(root) = docs.first().map(|d| &d.root).filter(|r| !r.is_null()) else {
+        return (project, diags);
+    };
+    let base = FieldPath::root();
+    let raw: RawProject = match de::read(root, &base) {
+        Ok((r, unknown)) if unknown.is_empty() => r,
+        Ok((_, errors)) | Err(errors) => {
+            for e in errors {
+                let pos = e.pos.unwrap_or_default();
+                let mut d = Diagnostic::error(&shown, e.message()).at(pos.line, pos.col, pos.len).field(e.path.to_string());
+                if let Some(x) = e.expected() {
+                    d = d.expected(x);
+                }
+                if let Some(h) = e.hint() {
+                    d = d.hint(h);
+                }
+                diags.push(d);
+            }
+            return (project, diags);
+        }
+    };
+    let at = |path: &FieldPath, message: String| {
+        let pos = path.locate(root, false);
+        Diagnostic::error(&shown, message).at(pos.line, pos.col, pos.len).field(path.to_string())
+    };
+    if let Some(tz) = raw.timezone {
+        match TimeZone::get(&tz) {
+            Ok(zone) => {
+                project.timezone = zone;
+                project.timezone_name = tz;
+            }
+            Err(_) => diags.push(
+                at(&base.k("timezone"), format!("unknown timezone `{tz}`"))
+                    .expected("an IANA timezone name such as `Asia/Shanghai`"),
+            ),
+        }
+    }
+    if let Some(state) = raw.state {
+        project.state_path = dir.join(state);
+    }
+    for (name, raw) in raw.providers.unwrap_or_default() {
+        let pp = base.k("providers").k(&name);
+        let vendor = match raw.vendor.or_else(|| Vendor::from_key(&name)) {
+            Some(v) => v,
+            None => {
+                diags.push(
+                    at(&pp, format!("provider `{name}` does not say which vendor it is for"))
+                        .expected("`vendor: xfyeta | longlonglong | aliyun | volcengine`")
+                        .hint("add `vendor:`; it may be left out only when the block is named after the vendor"),
+                );
+                continue;
+            }
+        };
+        if let Some(ep) = &raw.endpoint {
+            if let Err(why) = check_endpoint(ep) {
+                diags.push(at(&pp.k("endpoint"), format!("invalid endpoint: {why}")).expected("`https://host`"));
+            }
+        }
+        if raw.parallelism == Some(0) {
+            diags.push(at(&pp.k("parallelism"), "parallelism is 0".into()).expected("at least 1"));
+        }
+        let given = [
+            ("token", raw.token),
+            ("access_key_id", raw.access_key_id),
+            ("access_key_secret", raw.access_key_secret),
+            ("access_key", raw.access_key),
+            ("secret_key", raw.secret_key),
+        ];
+        let allowed = credential_fields(vendor);
+        let mut credentials = BTreeMap::new();
+        for (field, value) in given {
+            let Some(value) = value else { continue };
+            if !allowed.contains(&field) {
+                diags.push(
+                    at(&pp.k(field), format!("`{field}` is not a {vendor} credential"))
+                        .expected(format!("{vendor} takes {}", allowed.join(", "))),
+                );
+                continue;
+            }
+            match env_ref(&value) {
+                Some(var) => {
+                    credentials.insert(field.to_string(), EnvRef(var));
+                }
+                // The value is not echoed: it may be the secret itself.
+                None => diags.push(
+                    at(&pp.k(field), format!("`{field}` holds a literal value; credentials are only read from the environment"))
+                        .expected("`\"${ENV_VAR}\"`, the name of an environment variable")
+                        .hint("remove the secret from this file (and from git history), export it, and write e.g. `\"${XFYETA_TOKEN}\"`"),
+                ),
+            }
+        }
+        if raw.region.is_some() && vendor != Vendor::Volcengine {
+            diags.push(at(&pp.k("region"), "`region` is only used by volcengine".into()));
+        }
+        if raw.user_id.is_some() && vendor != Vendor::Longlonglong {
+            diags.push(at(&pp.k("user_id"), "`user_id` is only used by longlonglong".into()));
+        }
+        if vendor == Vendor::Longlonglong && raw.user_id.as_deref().is_some_and(|u| u.trim().is_empty()) {
+            diags.push(at(&pp.k("user_id"), "user_id is empty".into()).expected("the main account id"));
+        }
+        project.providers.insert(
+            name.clone(),
+            Provider {
+                name,
+                vendor,
+                endpoint: raw.endpoint.map(|e| e.trim_end_matches('/').to_string()),
+                parallelism: raw.parallelism,
+                connect_timeout_ms: raw.connect_timeout_ms,
+                request_timeout_ms: raw.request_timeout_ms,
+                region: raw.region,
+                user_id: raw.user_id,
+                credentials,
+            },
+        );
+    }
+    (project, diags)
+}
+
+/// `${NAME}` → `NAME` (letters, digits, `_`, not starting with a digit).
+fn env_ref(value: &str) -> Option<String> {
+    let name = value.strip_prefix("${")?.strip_suffix('}')?;
+    let ok = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then(|| name.to_string())
+}
+
+/// A path as the user would write it: relative to the current directory when inside it.
+pub fn pathdiff(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_refs() {
+        assert_eq!(env_ref("${XFYETA_TOKEN}").as_deref(), Some("XFYETA_TOKEN"));
+        assert_eq!(env_ref("sk-123"), None);
+        assert_eq!(env_ref("${1X}"), None);
+        assert_eq!(env_ref("${A B}"), None);
+    }
+
+    #[test]
+    fn endpoints() {
+        assert!(check_endpoint("https://dyvmsapi.aliyuncs.com").is_ok());
+        assert!(check_endpoint("http://127.0.0.1:8080").is_ok());
+        assert!(check_endpoint("http://[::1]:8080").is_ok());
+        assert!(check_endpoint("http://localhost:1").is_ok());
+        assert!(check_endpoint("http://10.0.0.1:8080").is_err());
+        assert!(check_endpoint("http://example.com").is_err());
+        assert!(check_endpoint("ftp://x").is_err());
+    }
+}
