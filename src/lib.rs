@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+pub mod canonical;
 pub mod cli;
 pub mod commands;
 pub mod diag;

@@ -1,0 +1,209 @@
+//! The canonical form of a task: what the plan compares and the state keeps.
+//!
+//! It is the typed spec as JSON (only the keys the manifest sets: defaults are never filled
+//! in, so a newer callform that learns a default does not turn unchanged tasks into
+//! changes), plus the vendor, the provider and the project timezone (date-times are wall
+//! clock in it, so changing the zone changes when calls happen).
+//!
+//! Personal data never appears in it: callee lists become a count and a digest keyed with
+//! the state's random salt, and other numbers (calling lines) are masked with a short keyed
+//! tag, so a change of any digit still changes the form. The spec digest is the SHA-256 of
+//! this form's canonical JSON (sorted keys), so it needs no key of its own.
+//!
+//! The form has a version. A change to it must bump [`CANONICAL_VERSION`] and teach
+//! [`upgrade`] to bring older stored forms up to date, so that old state plans no change.
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{Callees, Spec, Task};
+use crate::phone;
+
+pub const CANONICAL_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Canonical {
+    pub form: Value,
+    pub digest: String,
+}
+
+/// HMAC-SHA256 of `data` keyed with the state's salt, as hex.
+pub fn keyed_hex(salt: &str, data: &[u8]) -> String {
+    // Any key length is valid for HMAC, so this cannot fail; fall back to a plain hash
+    // rather than panic if the library ever says otherwise.
+    match Hmac::<Sha256>::new_from_slice(salt.as_bytes()) {
+        Ok(mut mac) => {
+            mac.update(data);
+            hex(&mac.finalize().into_bytes())
+        }
+        Err(_) => hex(&Sha256::digest([salt.as_bytes(), data].concat())),
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// `sha256:<hex>` of the canonical JSON of `form`.
+pub fn digest(form: &Value) -> String {
+    // serde_json's Map is a BTreeMap here (no preserve_order), so keys come out sorted.
+    let bytes = serde_json::to_vec(form).unwrap_or_default();
+    format!("sha256:{}", hex(&Sha256::digest(&bytes)))
+}
+
+/// A masked number with a keyed tag: `055****1407#3fa29c`.
+fn tagged(salt: &str, number: &str) -> String {
+    let tag = keyed_hex(salt, number.as_bytes());
+    format!("{}#{}", phone::mask(number), &tag[..6])
+}
+
+fn callee_summary(salt: &str, callees: &Callees) -> Value {
+    let data = match callees {
+        Callees::None => return Value::Null,
+        Callees::Numbers(n) => serde_json::to_vec(n),
+        Callees::Items(items) => serde_json::to_vec(items),
+    }
+    .unwrap_or_default();
+    json!({"count": callees.len(), "digest": format!("hmac-sha256:{}", keyed_hex(salt, &data))})
+}
+
+/// The canonical form of `task` and its digest. `salt` is the state's.
+pub fn canonical(task: &Task, timezone: &str, salt: &str) -> Canonical {
+    let mut spec = match serde_json::to_value(&task.spec) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    match &task.spec {
+        Spec::Aliyun(_) => {
+            spec.remove("callees");
+            spec.remove("callees_file");
+            spec.insert("callees".into(), callee_summary(salt, &task.callees));
+        }
+        Spec::Volcengine(_) => {
+            spec.remove("phone_list");
+            spec.remove("phone_list_file");
+            spec.insert("phone_list".into(), callee_summary(salt, &task.callees));
+            mask_list(&mut spec, "number_list", salt);
+        }
+        Spec::Xfyeta(_) => mask_list(&mut spec, "line_num", salt),
+        Spec::Longlonglong(_) => {}
+    }
+    let form = json!({
+        "vendor": task.vendor.key(),
+        "provider": task.provider,
+        "timezone": timezone,
+        "spec": Value::Object(spec),
+    });
+    let digest = digest(&form);
+    Canonical { form, digest }
+}
+
+fn mask_list(spec: &mut Map<String, Value>, key: &str, salt: &str) {
+    if let Some(Value::Array(items)) = spec.get_mut(key) {
+        for item in items.iter_mut() {
+            if let Value::String(s) = item {
+                let number = phone::normalize(s).map(|(n, _)| n).unwrap_or_else(|_| s.clone());
+                *item = Value::String(tagged(salt, &number));
+            }
+        }
+    }
+}
+
+/// Brings a stored canonical form of `version` up to [`CANONICAL_VERSION`]. `None` when
+/// the version is unknown (a newer callform wrote it).
+pub fn upgrade(form: &Value, version: u32) -> Option<Value> {
+    match version {
+        1 => Some(form.clone()),
+        _ => None,
+    }
+}
+
+/// Flattens a canonical form into `path = value` lines, for review and diffs. Lists of
+/// scalars stay on one line; lists of mappings are expanded by index.
+pub fn flatten(form: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    walk(form, String::new(), &mut out);
+    out
+}
+
+fn walk(v: &Value, path: String, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                walk(child, p, out);
+            }
+        }
+        Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+            for (i, child) in items.iter().enumerate() {
+                walk(child, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => out.push((path, v.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::aliyun::AliyunSpec;
+    use crate::manifest::{Source, Vendor};
+
+    fn task(callees: &[&str], interval: Option<i64>) -> Task {
+        Task {
+            name: "t".into(),
+            vendor: Vendor::Aliyun,
+            provider: "aliyun".into(),
+            labels: Default::default(),
+            spec: Spec::Aliyun(AliyunSpec {
+                task_name: None,
+                dialog_id: 1,
+                callees: Some(callees.iter().map(|s| s.to_string()).collect()),
+                callees_file: None,
+                corp_name: None,
+                is_self_line: None,
+                number_status_ident: None,
+                retry_type: None,
+                recall_times: None,
+                recall_interval: interval,
+                recall_state_codes: None,
+            }),
+            callees: Callees::Numbers(callees.iter().map(|s| s.to_string()).collect()),
+            source: Source { file: "t.yaml".into(), line: 1 },
+        }
+    }
+
+    #[test]
+    fn no_personal_data_and_stable() {
+        let a = canonical(&task(&["13700000001"], None), "Asia/Shanghai", "salt");
+        let text = a.form.to_string();
+        assert!(!text.contains("13700000001"), "{text}");
+        assert_eq!(a.form["spec"]["callees"]["count"], 1);
+        assert_eq!(a, canonical(&task(&["13700000001"], None), "Asia/Shanghai", "salt"));
+        // Any change of number, spec, zone or salt changes the digest.
+        assert_ne!(a.digest, canonical(&task(&["13700000002"], None), "Asia/Shanghai", "salt").digest);
+        assert_ne!(a.digest, canonical(&task(&["13700000001"], Some(5)), "Asia/Shanghai", "salt").digest);
+        assert_ne!(a.digest, canonical(&task(&["13700000001"], None), "UTC", "salt").digest);
+        assert_ne!(a.digest, canonical(&task(&["13700000001"], None), "Asia/Shanghai", "other").digest);
+    }
+
+    #[test]
+    fn flattens_for_review() {
+        let v = json!({"spec": {"a": 1, "list": [1, 2], "objs": [{"x": "y"}]}});
+        assert_eq!(
+            flatten(&v),
+            [
+                ("spec.a".to_string(), "1".to_string()),
+                ("spec.list".to_string(), "[1,2]".to_string()),
+                ("spec.objs[0].x".to_string(), "\"y\"".to_string())
+            ]
+        );
+    }
+}
