@@ -138,7 +138,7 @@ pub enum StateError {
     },
 
     /// The journal cannot be folded into the state.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}\nhint: {}", path.display(), source.hint())]
     Fold {
         path: PathBuf,
         #[source]

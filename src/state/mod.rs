@@ -23,6 +23,31 @@
 //!   written meanwhile by another process, or a file that does not load, is never overwritten.
 //! - `serial` is bumped by each save and only once the new version is on disk.
 //!
+//! The state file (format version 1). Any new field bumps [`FORMAT_VERSION`], and unknown
+//! fields are refused, so an older callform never rewrites a newer file and drops what it
+//! does not understand:
+//!
+//! ```text
+//! {
+//!   "format_version": 1,
+//!   "lineage": "<32 hex>",
+//!   "serial": 7,
+//!   "salt": "<32 hex>",
+//!   "tasks": {
+//!     "renewal-2026q1": {
+//!       "vendor": "aliyun", "provider": "aliyun", "endpoint": "https://dyvmsapi.aliyuncs.com",
+//!       "status": "created",                 // or "uncertain" (then no task_id, a reason)
+//!       "task_id": "1234", "spec_digest": "sha256:…", "canonical_version": 1,
+//!       "spec": { … }, "created_at": "2026-03-01T08:00:02Z",
+//!       "request_id": "…", "warnings": ["…"],          // optional
+//!       "uncertain_reason": "…",                       // optional
+//!       "superseded": [{"task_id": "…", "endpoint": "…", "spec_digest": "…",
+//!                       "created_at": "…", "superseded_at": "…"}]   // optional
+//!     }
+//!   }
+//! }
+//! ```
+//!
 //! Apply's sequence: [`lock::StateLock::acquire`] → [`recover`] (load, and fold a journal
 //! left by a dead run into `P`) → [`journal::Journal::create`] → per create: record the intent,
 //! send, record the outcome → [`journal::Journal::close`] → [`commit_journal`] → unlock.
@@ -359,6 +384,10 @@ fn parse_error(path: &Path, e: &serde_json::Error) -> StateError {
         .unwrap_or(message);
     let message = if e.is_eof() {
         format!("{message} (the file is truncated)")
+    } else if message.starts_with("unknown field") {
+        // Fields are only ever added with a new format version, but say it anyway: dropping a
+        // field we do not know on the next save could lose what a newer callform recorded.
+        format!("{message} (written by a newer callform? then upgrade callform)")
     } else {
         message
     };
@@ -642,7 +671,7 @@ mod tests {
         );
         refused(
             &with(&|m| drop(m.insert("extra".into(), 1.into()))),
-            &["unknown field `extra`"],
+            &["unknown field `extra`", "upgrade callform"],
         );
         refused(
             &with(&|m| {
@@ -697,6 +726,72 @@ mod tests {
         fs::remove_dir(backup_path(&path)).unwrap();
         save(&path, &mut state).unwrap();
         assert_eq!(state.serial, 2);
+    }
+
+    /// A state as callform 0.1 writes it. It must keep loading, unchanged, in every later
+    /// version; a format change gets a new FORMAT_VERSION and a migration instead.
+    const V1: &str = r#"{
+  "format_version": 1,
+  "lineage": "0123456789abcdef0123456789abcdef",
+  "serial": 3,
+  "salt": "fedcba9876543210fedcba9876543210",
+  "tasks": {
+    "renewal-2026q1": {
+      "vendor": "aliyun",
+      "provider": "aliyun",
+      "endpoint": "https://dyvmsapi.aliyuncs.com",
+      "status": "created",
+      "task_id": "100234",
+      "spec_digest": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+      "canonical_version": 1,
+      "spec": {
+        "task_name": "续费提醒2026Q1",
+        "callees": {
+          "count": 2,
+          "digest": "hmac-sha256:00"
+        }
+      },
+      "created_at": "2026-03-01T08:00:02Z",
+      "request_id": "A1B2",
+      "superseded": [
+        {
+          "task_id": "100111",
+          "endpoint": "https://dyvmsapi.aliyuncs.com",
+          "spec_digest": "sha256:00",
+          "created_at": "2026-02-01T08:00:00Z",
+          "superseded_at": "2026-03-01T08:00:00Z"
+        }
+      ]
+    },
+    "winback": {
+      "vendor": "xfyeta",
+      "provider": "xfyeta",
+      "endpoint": "https://www.xfyeta.com",
+      "status": "uncertain",
+      "spec_digest": "sha256:01",
+      "canonical_version": 1,
+      "spec": {},
+      "created_at": "2026-03-01T08:00:03Z",
+      "uncertain_reason": "callform stopped before the vendor's answer was recorded"
+    }
+  }
+}
+"#;
+
+    #[test]
+    fn a_version_1_state_loads_and_is_written_back_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        fs::write(&path, V1).unwrap();
+        let mut state = load(&path).unwrap().unwrap();
+        assert_eq!(state.tasks["winback"].status, TaskStatus::Uncertain);
+        assert_eq!(
+            state.tasks["renewal-2026q1"].superseded[0].task_id,
+            "100111"
+        );
+        save(&path, &mut state).unwrap();
+        let written = fs::read_to_string(&path).unwrap();
+        assert_eq!(written, V1.replace("\"serial\": 3", "\"serial\": 4"));
     }
 
     #[test]
