@@ -330,6 +330,7 @@ fn a_journal_folded_by_a_save_that_died_before_removing_it_is_skipped() {
         loaded.journal,
         Some(Folded {
             run: Some("0123456789abcdef".into()),
+            base_serial: Some(1),
             already_folded: true,
             ..Folded::default()
         })
@@ -353,7 +354,7 @@ fn a_journal_is_not_skipped_when_the_newer_state_lacks_its_records() {
     let err = load(&path).unwrap_err();
     assert!(err.to_string().contains("task `a` is missing"), "{err}");
     assert!(
-        err.to_string().contains("Do not delete the journal"),
+        err.to_string().contains("only then remove the journal"),
         "{err}"
     );
 }

@@ -37,7 +37,7 @@
 //!   error) and the salt (when the first apply died there is no state file, and the salt is
 //!   the key of the digests in the recorded specs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -49,8 +49,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::{
-    journal_path, now_rfc3339, random_hex, save, sync_dir, State, StateError, TaskRecord,
-    TaskStatus,
+    check_on_disk, journal_path, now_rfc3339, random_hex, save, sync_dir, State, StateError,
+    TaskRecord, TaskStatus,
 };
 use crate::state::Superseded;
 
@@ -118,6 +118,10 @@ pub enum Outcome {
 pub struct Folded {
     /// The run id from the header (`None` for a journal without a complete header).
     pub run: Option<String>,
+    /// The serial of the state the run started from (from the header). A plan made while
+    /// this journal was pending saw that serial; after [`super::recover`] saved the replayed
+    /// state, the same content has the next serial.
+    pub base_serial: Option<u64>,
     /// The state already contained the journal (its serial is past the journal's base).
     pub already_folded: bool,
     /// Tasks now `created`.
@@ -178,9 +182,15 @@ impl FoldError {
                 "the journal was copied here or the --state path changed; find the state it \
                  belongs to. Do not delete it: it holds records of creates"
             }
-            FoldError::StateOlder { .. } | FoldError::NotReflected { .. } => {
-                "the state file was replaced or written by another process during the run; \
-                 restore the newest state. Do not delete the journal: it holds records of creates"
+            FoldError::StateOlder { .. } => {
+                "the state file was replaced by an older copy; restore the newest state. \
+                 Do not delete the journal: it holds records of creates"
+            }
+            FoldError::NotReflected { .. } => {
+                "the state was written during or after the run without folding this journal \
+                 (every writer must take the lock and recover first). Restore the newest state \
+                 that holds these tasks, or record them with `callform state import`; only then \
+                 remove the journal"
             }
             _ => {
                 "the journal was edited or written by a faulty callform; inspect it (one JSON \
@@ -348,11 +358,8 @@ impl Replay {
         }
     }
 
-    fn finish(self, run: Option<String>) -> Folded {
-        let mut folded = Folded {
-            run,
-            ..Folded::default()
-        };
+    fn finish(self) -> Folded {
+        let mut folded = Folded::default();
         for (name, end, replaces) in self.touched {
             if let (Some(old), true) = (replaces, end != End::Failed) {
                 folded.superseded.push((name.clone(), old));
@@ -419,6 +426,7 @@ pub fn fold(state: &mut State, entries: &[Entry]) -> Result<Folded, FoldError> {
         check_reflected(state, entries, *base_serial)?;
         return Ok(Folded {
             run: Some(run.clone()),
+            base_serial: Some(*base_serial),
             already_folded: true,
             ..Folded::default()
         });
@@ -429,7 +437,10 @@ pub fn fold(state: &mut State, entries: &[Entry]) -> Result<Folded, FoldError> {
         replay.apply(&mut work, entry, i + 1)?;
     }
     *state = work;
-    Ok(replay.finish(Some(run.clone())))
+    let mut folded = replay.finish();
+    folded.run = Some(run.clone());
+    folded.base_serial = Some(*base_serial);
+    Ok(folded)
 }
 
 /// A journal is skipped as already folded only if the state holds what it recorded: every
@@ -441,16 +452,24 @@ fn check_reflected(state: &State, entries: &[Entry], base_serial: u64) -> Result
         state_serial: state.serial,
         detail,
     };
+    // A create that failed has nothing to hold.
+    let failed: HashSet<&str> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Outcome {
+                name,
+                outcome: Outcome::Failed { .. },
+                ..
+            } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
     for entry in entries {
         match entry {
-            Entry::Intent { name, .. } if !state.tasks.contains_key(name) => {
-                // Unless the create failed, in which case there is nothing to hold.
-                let failed = entries.iter().any(|e| {
-                    matches!(e, Entry::Outcome { name: n, outcome: Outcome::Failed { .. }, .. } if n == name)
-                });
-                if !failed {
-                    return Err(missing(format!("task `{name}` is missing")));
-                }
+            Entry::Intent { name, .. }
+                if !state.tasks.contains_key(name) && !failed.contains(name.as_str()) =>
+            {
+                return Err(missing(format!("task `{name}` is missing")));
             }
             Entry::Outcome {
                 name,
@@ -587,12 +606,30 @@ impl Journal {
         let line = line_of(&path, &header)?;
         let file = {
             let target = path.clone();
-            tokio::task::spawn_blocking(move || create_file(&target, &line))
-                .await
-                .map_err(|e| StateError::JournalWrite {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })??
+            let state_path = state_path.to_path_buf();
+            let base = state.clone();
+            tokio::task::spawn_blocking(move || {
+                // A run on another version than the one on disk could not be committed, and
+                // its creates would wait in a journal that no longer fits: refuse it before
+                // anything is sent.
+                if check_on_disk(&state_path, &base)?.is_none() && base.serial != 0 {
+                    // Deleted since the load: a crash would leave a journal with no state.
+                    return Err(StateError::io(
+                        &state_path,
+                        "read",
+                        io::Error::new(
+                            io::ErrorKind::NotFound,
+                            "it was deleted since it was loaded",
+                        ),
+                    ));
+                }
+                create_file(&target, &line)
+            })
+            .await
+            .map_err(|e| StateError::JournalWrite {
+                path: path.clone(),
+                reason: e.to_string(),
+            })??
         };
         let shared = Arc::new(Shared::default());
         let (queue, inbox) = mpsc::channel();
@@ -898,6 +935,24 @@ mod tests {
         // Only the accepted entries were written.
         let entries = read_journal(&state_path).unwrap().unwrap();
         assert_eq!(entries.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_journal_only_starts_from_the_state_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut state = State::new();
+        let stale = state.clone();
+        super::super::save(&path, &mut state).unwrap();
+
+        let err = Journal::create(&path, &stale).await.unwrap_err();
+        assert!(matches!(err, StateError::SerialConflict { .. }), "{err:?}");
+        let err = Journal::create(&path, &State::new()).await.unwrap_err();
+        assert!(matches!(err, StateError::LineageConflict { .. }), "{err:?}");
+        fs::remove_file(&path).unwrap();
+        let err = Journal::create(&path, &state).await.unwrap_err();
+        assert!(err.to_string().contains("deleted since"), "{err}");
+        assert!(!journal_path(&path).exists());
     }
 
     #[tokio::test]

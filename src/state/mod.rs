@@ -212,6 +212,10 @@ pub fn load_detailed(path: &Path) -> Result<Loaded, StateError> {
                     salt: salt.to_string(),
                     tasks: BTreeMap::new(),
                 };
+                validate(&state).map_err(|reason| StateError::Invalid {
+                    path: journal_file.clone(),
+                    reason: format!("its header cannot start a state: {reason}"),
+                })?;
                 let folded = fold(&mut state, &entries).map_err(fold_err)?;
                 (Some(state), folded)
             }
@@ -247,29 +251,8 @@ pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
         path: path.to_path_buf(),
         reason: format!("refusing to write it: {reason}"),
     })?;
-    let previous = match fs::read(path) {
-        Ok(bytes) => Some(bytes),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(StateError::io(path, "read", e)),
-    };
-    if let Some(bytes) = &previous {
-        // Optimistic check on top of the lock: never write over a version we did not load.
-        let on_disk = parse_state(path, bytes)?;
-        if on_disk.lineage != state.lineage {
-            return Err(StateError::LineageConflict {
-                path: path.to_path_buf(),
-                on_disk: on_disk.lineage,
-                ours: state.lineage.clone(),
-            });
-        }
-        if on_disk.serial != state.serial {
-            return Err(StateError::SerialConflict {
-                path: path.to_path_buf(),
-                expected: state.serial,
-                on_disk: on_disk.serial,
-            });
-        }
-    }
+    // Optimistic check on top of the lock: never write over a version we did not load.
+    let previous = check_on_disk(path, state)?;
 
     let mut next = state.clone();
     next.serial += 1;
@@ -324,6 +307,36 @@ pub fn now_rfc3339() -> String {
     jiff::Timestamp::from_second(now.as_second())
         .unwrap_or(now)
         .to_string()
+}
+
+/// Checks that the file at `path` is the version `state` was loaded from (same lineage and
+/// serial; absent if `state` was never saved) and returns its bytes.
+pub(crate) fn check_on_disk(path: &Path, state: &State) -> Result<Option<Vec<u8>>, StateError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // Saved states have serial 1 or more. A file that vanished since the load is put
+            // back whole by the save: `state` holds everything it held.
+            return Ok(None);
+        }
+        Err(e) => return Err(StateError::io(path, "read", e)),
+    };
+    let on_disk = parse_state(path, &bytes)?;
+    if on_disk.lineage != state.lineage {
+        return Err(StateError::LineageConflict {
+            path: path.to_path_buf(),
+            on_disk: on_disk.lineage,
+            ours: state.lineage.clone(),
+        });
+    }
+    if on_disk.serial != state.serial {
+        return Err(StateError::SerialConflict {
+            path: path.to_path_buf(),
+            expected: state.serial,
+            on_disk: on_disk.serial,
+        });
+    }
+    Ok(Some(bytes))
 }
 
 fn read_state(path: &Path) -> Result<Option<State>, StateError> {
