@@ -5,6 +5,15 @@
 //! of tasks in the state. The journal is folded into the state when the run ends, and replayed
 //! on load if the run died.
 //!
+//! ```text
+//! {"op":"begin","lineage":"<32 hex>","salt":"<32 hex>","base_serial":7,"run":"<16 hex>","at":"2026-03-01T08:00:00Z"}
+//! {"op":"intent","name":"renewal","vendor":"aliyun","provider":"aliyun","endpoint":"https://…","spec_digest":"sha256:…","canonical_version":1,"spec":{…},"at":"…"}
+//! {"op":"intent","name":"winback","vendor":"xfyeta",…,"replaces":"T-OLD"}
+//! {"op":"outcome","name":"renewal","at":"…","outcome":{"result":"created","task_id":"1234","request_id":"…","warnings":[]}}
+//! {"op":"outcome","name":"winback","at":"…","outcome":{"result":"failed","code":"…","message":"…"}}
+//! {"op":"outcome","name":"x","at":"…","outcome":{"result":"uncertain","reason":"HTTP 502 after the request was sent"}}
+//! ```
+//!
 //! Invariants and why they hold:
 //!
 //! - **Intent before request.** [`Journal::record`] returns only once its entry is on disk

@@ -51,6 +51,12 @@
 //! Apply's sequence: [`lock::StateLock::acquire`] → [`recover`] (load, and fold a journal
 //! left by a dead run into `P`) → [`journal::Journal::create`] → per create: record the intent,
 //! send, record the outcome → [`journal::Journal::close`] → [`commit_journal`] → unlock.
+//!
+//! Every other command that writes the state (`state rm`, `state import`) does the same
+//! without the journal: lock → [`recover`] → change → [`save`] → unlock. Going through
+//! [`recover`] matters: a journal left beside a state that was then changed without it can
+//! no longer be told apart from one whose creates were lost, and [`load`] refuses it.
+//! Readers (`plan`, `state list`) just [`load`].
 
 pub mod error;
 pub mod journal;
