@@ -1,0 +1,201 @@
+//! The one error type of the state store.
+//!
+//! Every variant names the file it is about and ends with a `hint:` line that says what to
+//! do next, because most of these errors stop an apply on purpose: continuing could create a
+//! task twice or forget one that exists. None of them is ever resolved by writing over a file
+//! that could not be read.
+
+use std::io;
+use std::path::PathBuf;
+
+use super::journal::FoldError;
+use super::lock::LockInfo;
+
+/// An error from loading, saving, locking or journalling the state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// An operating-system error on one of the state's files.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The state file exists but holds nothing.
+    #[error(
+        "{}: the state file is empty\n\
+         hint: it was left untouched; restore the previous version from {}.backup",
+        path.display(),
+        path.display()
+    )]
+    Empty { path: PathBuf },
+
+    /// The state file is not JSON, is truncated, or does not have the state's shape.
+    #[error(
+        "{}:{line}:{column}: the state file cannot be read: {message}\n\
+         hint: it was left untouched; if it was damaged, restore the previous version from {}.backup",
+        path.display(),
+        path.display()
+    )]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// The state file was written by a newer callform.
+    #[error(
+        "{}: the state file has format version {found}, this callform reads up to version {supported}\n\
+         hint: it was written by a newer callform; upgrade callform (the file was left untouched)",
+        path.display()
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u64,
+        supported: u32,
+    },
+
+    /// The state file parses but breaks one of the state's rules.
+    #[error(
+        "{}: the state file is invalid: {reason}\n\
+         hint: it was left untouched; if it was edited by hand or damaged, restore the previous version from {}.backup",
+        path.display(),
+        path.display()
+    )]
+    Invalid { path: PathBuf, reason: String },
+
+    /// `save` found a state on disk that is not the one the caller loaded.
+    #[error(
+        "{}: the state on disk changed since it was loaded (serial {on_disk}, expected {expected})\n\
+         hint: another callform wrote it meanwhile; nothing was written. Run the command again",
+        path.display()
+    )]
+    SerialConflict {
+        path: PathBuf,
+        expected: u64,
+        on_disk: u64,
+    },
+
+    /// `save` was asked to replace a state with one of another lineage.
+    #[error(
+        "{}: refusing to replace state lineage {on_disk} with a different state (lineage {ours})\n\
+         hint: nothing was written; check the --state path, or move the existing file away if it really is unwanted",
+        path.display()
+    )]
+    LineageConflict {
+        path: PathBuf,
+        on_disk: String,
+        ours: String,
+    },
+
+    /// Another process holds the lock.
+    #[error(
+        "{}: the state is locked by {} (pid {} on {}) since {}, running `{}`\n\
+         hint: if that process is gone, run `callform state unlock`",
+        path.display(),
+        info.holder,
+        info.pid,
+        info.host,
+        info.started_at,
+        info.operation
+    )]
+    Locked { path: PathBuf, info: Box<LockInfo> },
+
+    /// A lock file exists but cannot be read; it still blocks.
+    #[error(
+        "{}: the state is locked, but the lock file cannot be read ({reason})\n\
+         hint: another callform may be taking the lock right now; if none is running, run `callform state unlock`",
+        path.display()
+    )]
+    LockUnreadable { path: PathBuf, reason: String },
+
+    /// `unlock` found no lock.
+    #[error("{}: the state is not locked\nhint: there is nothing to unlock", path.display())]
+    NotLocked { path: PathBuf },
+
+    /// `Journal::create` found a journal that has not been folded into the state.
+    #[error(
+        "{}: a journal from an earlier run is still there\n\
+         hint: load the state and save it (apply does this under the lock) so that its records are folded in first",
+        path.display()
+    )]
+    JournalExists { path: PathBuf },
+
+    /// A journal line other than the last cannot be read.
+    #[error(
+        "{}:{line}: the journal is damaged: {message}\n\
+         hint: it holds records of creates that may not be in the state; do not delete it. \
+         Inspect the line (one JSON object per line) and repair or remove only that line",
+        path.display()
+    )]
+    JournalCorrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+
+    /// The journal cannot be folded into the state.
+    #[error("{}: {source}\nhint: {}", path.display(), source.hint())]
+    Fold {
+        path: PathBuf,
+        #[source]
+        source: FoldError,
+    },
+
+    /// A journal was found, but no state, and the journal did not start from an empty state.
+    #[error(
+        "{}: the journal continues state serial {base_serial}, but {} does not exist\n\
+         hint: the state file was moved or deleted; put it back (or restore {}.backup). \
+         Do not delete the journal: it holds records of creates",
+        journal.display(),
+        path.display(),
+        path.display()
+    )]
+    StateMissing {
+        path: PathBuf,
+        journal: PathBuf,
+        base_serial: u64,
+    },
+
+    /// `commit_journal` found no journal to fold.
+    #[error(
+        "{}: the journal of this run is missing\n\
+         hint: nothing was written; something removed it during the run. \
+         The tasks it recorded must be checked in the vendor console",
+        path.display()
+    )]
+    JournalMissing { path: PathBuf },
+
+    /// Recording an entry failed; the journal accepts nothing more.
+    #[error(
+        "{}: cannot record in the journal: {reason}\n\
+         hint: stop sending requests; what was recorded before stays on disk and is folded in by the next apply",
+        path.display()
+    )]
+    JournalWrite { path: PathBuf, reason: String },
+
+    /// The caller tried to record an entry that contradicts the state or the run so far.
+    #[error(
+        "{}: refusing to record this entry: {source}\n\
+         hint: this is a bug in callform; the request must not be sent",
+        path.display()
+    )]
+    JournalRejected {
+        path: PathBuf,
+        #[source]
+        source: FoldError,
+    },
+}
+
+impl StateError {
+    pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str, source: io::Error) -> Self {
+        StateError::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    }
+}

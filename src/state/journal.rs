@@ -1,0 +1,979 @@
+//! The journal: every create is durable on its own, before and after its request.
+//!
+//! A run appends to `P.journal` (JSON Lines) instead of rewriting the state after each
+//! create, so recording one entry costs one append and one `fdatasync`, whatever the number
+//! of tasks in the state. The journal is folded into the state when the run ends, and replayed
+//! on load if the run died.
+//!
+//! ```text
+//! {"op":"begin","lineage":"<32 hex>","salt":"<32 hex>","base_serial":7,"run":"<16 hex>","at":"2026-03-01T08:00:00Z"}
+//! {"op":"intent","name":"renewal","vendor":"aliyun","provider":"aliyun","endpoint":"https://…","spec_digest":"sha256:…","canonical_version":1,"spec":{…},"at":"…"}
+//! {"op":"intent","name":"winback","vendor":"xfyeta",…,"replaces":"T-OLD"}
+//! {"op":"outcome","name":"renewal","at":"…","outcome":{"result":"created","task_id":"1234","request_id":"…","warnings":[]}}
+//! {"op":"outcome","name":"winback","at":"…","outcome":{"result":"failed","code":"…","message":"…"}}
+//! {"op":"outcome","name":"x","at":"…","outcome":{"result":"uncertain","reason":"HTTP 502 after the request was sent"}}
+//! ```
+//!
+//! Invariants and why they hold:
+//!
+//! - **Intent before request.** [`Journal::record`] returns only once its entry is on disk
+//!   (`fdatasync`), and apply sends a create only after its `Intent` was recorded. A run
+//!   killed at any moment leaves, for every request that may have left, an intent on disk;
+//!   replayed without an outcome it becomes `uncertain`, never "not created".
+//! - **Group commit.** One writer thread owns the file. It takes every entry waiting in its
+//!   channel, writes them with one `write`, syncs once, and only then wakes each waiter. No
+//!   entry is acknowledged before the sync that covers it. Entries reach the file in the order
+//!   they were accepted, so an outcome always follows its intent.
+//! - **`fdatasync` is enough** for entries: the file only grows, and `fdatasync` also flushes
+//!   the size change needed to read the data back. The header is written with `sync_all` and
+//!   the directory is fsynced after the file is created: the file's name lives in the
+//!   directory, and without that sync a crash could lose the whole journal.
+//! - **A failed write or sync poisons the journal.** After a failed `fsync` the kernel may have
+//!   dropped the dirty pages and a later `fsync` can succeed without them, and a partial write
+//!   would leave a torn line in the middle. So the writer refuses everything after the first
+//!   failure; apply must stop sending.
+//! - **Torn last line.** Only the last write can be incomplete after a crash, so the reader
+//!   ignores a last line that is not complete JSON; a damaged line before it is an error.
+//! - **Checked before written.** Each entry is replayed on an in-memory copy of the state
+//!   before it is queued, with the same rules as [`fold`], so a journal this writer produced
+//!   always folds; an entry that contradicts the state (a create of a task that exists, a
+//!   replace of another id, an outcome without intent) is refused and its request must not be
+//!   sent.
+//! - **Folding once.** The header holds the serial of the state the run started from. A state
+//!   with a greater serial was saved with the journal folded in (the save succeeded, the
+//!   removal did not happen): the journal is skipped, after checking that its records are
+//!   indeed in the state. The header also holds the lineage (a journal of another state is an
+//!   error) and the salt (when the first apply died there is no state file, and the salt is
+//!   the key of the digests in the recorded specs).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::{
+    check_on_disk, journal_path, now_rfc3339, random_hex, save, sync_dir, State, StateError,
+    TaskRecord, TaskStatus,
+};
+use crate::state::Superseded;
+
+/// Why an intent without an outcome is uncertain.
+pub const STOPPED_REASON: &str = "callform stopped before the vendor's answer was recorded";
+
+/// Why a success without a task id is uncertain.
+pub const NO_ID_REASON: &str = "the vendor reported success but gave no task id";
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Entry {
+    /// The first line: which state, at which serial, this run started from.
+    Begin {
+        lineage: String,
+        /// The state's salt, for a run that started with no state file.
+        salt: String,
+        base_serial: u64,
+        run: String,
+        at: String,
+    },
+    /// Written and made durable BEFORE the request is sent.
+    Intent {
+        name: String,
+        vendor: String,
+        provider: String,
+        endpoint: String,
+        spec_digest: String,
+        canonical_version: u32,
+        spec: serde_json::Value,
+        at: String,
+        /// The old task id when this is a `--replace`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    /// Written right after the answer.
+    Outcome {
+        name: String,
+        at: String,
+        outcome: Outcome,
+    },
+}
+
+/// What the vendor answered to a create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The task exists, with this id.
+    Created {
+        task_id: String,
+        #[serde(default)]
+        request_id: Option<String>,
+        #[serde(default)]
+        warnings: Vec<String>,
+    },
+    /// Nothing was created.
+    Failed { code: String, message: String },
+    /// The task may exist at the vendor.
+    Uncertain { reason: String },
+}
+
+/// What folding a journal changed, for messages. Names are in journal order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Folded {
+    /// The run id from the header (`None` for a journal without a complete header).
+    pub run: Option<String>,
+    /// The serial of the state the run started from (from the header). A plan made while
+    /// this journal was pending saw that serial; after [`super::recover`] saved the replayed
+    /// state, the same content has the next serial.
+    pub base_serial: Option<u64>,
+    /// The state already contained the journal (its serial is past the journal's base).
+    pub already_folded: bool,
+    /// Tasks now `created`.
+    pub created: Vec<String>,
+    /// Creates that failed: nothing was created, the previous record (if any) stays.
+    pub failed: Vec<String>,
+    /// Tasks now `uncertain` because the vendor's answer was ambiguous.
+    pub uncertain: Vec<String>,
+    /// Tasks now `uncertain` because the run stopped before their answer was recorded.
+    pub interrupted: Vec<String>,
+    /// `(name, old task id)` for each replace that did not fail: the old task may still run.
+    pub superseded: Vec<(String, String)>,
+}
+
+/// Why a journal cannot be folded into a state (or an entry cannot be recorded).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FoldError {
+    #[error("the journal does not start with a `begin` line")]
+    NoBegin,
+    #[error("line {line} is a second `begin`")]
+    BeginNotFirst { line: usize },
+    #[error("the journal belongs to another state (lineage {journal}, this state's is {state})")]
+    LineageMismatch { journal: String, state: String },
+    #[error("the journal's salt differs from the state's (lineage {lineage})")]
+    SaltMismatch { lineage: String },
+    #[error(
+        "the journal continues state serial {base_serial}, but the state is at serial {state_serial}, an older version"
+    )]
+    StateOlder { base_serial: u64, state_serial: u64 },
+    #[error(
+        "the journal continues state serial {base_serial} and the state is at serial {state_serial}, \
+         but it does not contain the journal's records: {detail}"
+    )]
+    NotReflected {
+        base_serial: u64,
+        state_serial: u64,
+        detail: String,
+    },
+    #[error("task `{name}`: a second intent before the first one's outcome")]
+    DuplicateIntent { name: String },
+    #[error("task `{name}`: an intent to create a task that is already in the state")]
+    AlreadyInState { name: String },
+    #[error("task `{name}`: a replace of {replaces}, but {found}")]
+    ReplaceMismatch {
+        name: String,
+        replaces: String,
+        found: String,
+    },
+    #[error("task `{name}`: an outcome without a pending intent")]
+    OutcomeWithoutIntent { name: String },
+}
+
+impl FoldError {
+    /// What to do about it when loading.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            FoldError::LineageMismatch { .. } | FoldError::SaltMismatch { .. } => {
+                "the journal was copied here or the --state path changed; find the state it \
+                 belongs to. Do not delete it: it holds records of creates"
+            }
+            FoldError::StateOlder { .. } => {
+                "the state file was replaced by an older copy; restore the newest state. \
+                 Do not delete the journal: it holds records of creates"
+            }
+            FoldError::NotReflected { .. } => {
+                "the state was written during or after the run without folding this journal \
+                 (every writer must take the lock and recover first). Restore the newest state \
+                 that holds these tasks, or record them with `callform state import`; only then \
+                 remove the journal"
+            }
+            _ => {
+                "the journal was edited or written by a faulty callform; inspect it (one JSON \
+                 object per line). Do not delete it: it holds records of creates"
+            }
+        }
+    }
+}
+
+/// Replays entries on a state, with every rule checked before anything changes.
+#[derive(Debug, Default)]
+struct Replay {
+    /// Names with an intent but no outcome yet, and the record the intent displaced.
+    pending: HashMap<String, Option<TaskRecord>>,
+    /// Journal order of the names touched, and how each ended.
+    touched: Vec<(String, End, Option<String>)>,
+    position: HashMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    Interrupted,
+    Created,
+    Failed,
+    Uncertain,
+}
+
+impl Replay {
+    /// Applies one entry (not the header), or changes nothing and says why not.
+    /// `line` is the entry's 1-based line in the journal, for messages.
+    fn apply(&mut self, state: &mut State, entry: &Entry, line: usize) -> Result<(), FoldError> {
+        match entry {
+            Entry::Begin { .. } => Err(FoldError::BeginNotFirst { line }),
+            Entry::Intent {
+                name,
+                vendor,
+                provider,
+                endpoint,
+                spec_digest,
+                canonical_version,
+                spec,
+                at,
+                replaces,
+            } => {
+                if self.pending.contains_key(name) {
+                    return Err(FoldError::DuplicateIntent { name: name.clone() });
+                }
+                let previous = state.tasks.get(name);
+                let superseded = match (previous, replaces) {
+                    (None, None) => Vec::new(),
+                    (Some(_), None) => {
+                        return Err(FoldError::AlreadyInState { name: name.clone() })
+                    }
+                    (None, Some(old)) => {
+                        return Err(FoldError::ReplaceMismatch {
+                            name: name.clone(),
+                            replaces: old.clone(),
+                            found: "the task is not in the state".into(),
+                        })
+                    }
+                    (Some(record), Some(old)) => {
+                        if record.status != TaskStatus::Created
+                            || record.task_id.as_deref() != Some(old.as_str())
+                        {
+                            return Err(FoldError::ReplaceMismatch {
+                                name: name.clone(),
+                                replaces: old.clone(),
+                                found: match (&record.status, &record.task_id) {
+                                    (TaskStatus::Created, Some(id)) => {
+                                        format!("the state has task id {id}")
+                                    }
+                                    _ => "the task is uncertain in the state".into(),
+                                },
+                            });
+                        }
+                        // The old id moves into the new record: it is never lost, whatever
+                        // happens to the new create.
+                        let mut superseded = record.superseded.clone();
+                        superseded.push(Superseded {
+                            task_id: old.clone(),
+                            endpoint: record.endpoint.clone(),
+                            spec_digest: record.spec_digest.clone(),
+                            created_at: record.created_at.clone(),
+                            superseded_at: at.clone(),
+                        });
+                        superseded
+                    }
+                };
+                let record = TaskRecord {
+                    vendor: vendor.clone(),
+                    provider: provider.clone(),
+                    endpoint: endpoint.clone(),
+                    status: TaskStatus::Uncertain,
+                    task_id: None,
+                    spec_digest: spec_digest.clone(),
+                    canonical_version: *canonical_version,
+                    spec: spec.clone(),
+                    created_at: at.clone(),
+                    request_id: None,
+                    warnings: Vec::new(),
+                    uncertain_reason: Some(STOPPED_REASON.to_string()),
+                    superseded,
+                };
+                let previous = state.tasks.insert(name.clone(), record);
+                self.pending.insert(name.clone(), previous);
+                self.end(name, End::Interrupted, replaces.clone());
+                Ok(())
+            }
+            Entry::Outcome { name, at, outcome } => {
+                let (Some(previous), Some(record)) =
+                    (self.pending.remove(name), state.tasks.get_mut(name))
+                else {
+                    return Err(FoldError::OutcomeWithoutIntent { name: name.clone() });
+                };
+                match outcome {
+                    Outcome::Created {
+                        task_id,
+                        request_id,
+                        warnings,
+                    } => {
+                        record.request_id = request_id.clone();
+                        record.warnings = warnings.clone();
+                        if task_id.is_empty() {
+                            record.uncertain_reason = Some(NO_ID_REASON.to_string());
+                            self.end(name, End::Uncertain, None);
+                        } else {
+                            record.status = TaskStatus::Created;
+                            record.task_id = Some(task_id.clone());
+                            record.created_at = at.clone();
+                            record.uncertain_reason = None;
+                            self.end(name, End::Created, None);
+                        }
+                    }
+                    Outcome::Failed { .. } => {
+                        match previous {
+                            Some(previous) => state.tasks.insert(name.clone(), previous),
+                            None => state.tasks.remove(name),
+                        };
+                        self.end(name, End::Failed, None);
+                    }
+                    Outcome::Uncertain { reason } => {
+                        record.uncertain_reason = Some(reason.clone());
+                        self.end(name, End::Uncertain, None);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Notes how `name` ended so far; `replaces` is set by its intent and kept by outcomes.
+    fn end(&mut self, name: &str, end: End, replaces: Option<String>) {
+        match self.position.get(name) {
+            Some(&i) => {
+                let slot = &mut self.touched[i];
+                slot.1 = end;
+                if replaces.is_some() || end == End::Interrupted {
+                    slot.2 = replaces;
+                }
+            }
+            None => {
+                self.position.insert(name.to_string(), self.touched.len());
+                self.touched.push((name.to_string(), end, replaces));
+            }
+        }
+    }
+
+    fn finish(self) -> Folded {
+        let mut folded = Folded::default();
+        for (name, end, replaces) in self.touched {
+            if let (Some(old), true) = (replaces, end != End::Failed) {
+                folded.superseded.push((name.clone(), old));
+            }
+            match end {
+                End::Interrupted => folded.interrupted.push(name),
+                End::Created => folded.created.push(name),
+                End::Failed => folded.failed.push(name),
+                End::Uncertain => folded.uncertain.push(name),
+            }
+        }
+        folded
+    }
+}
+
+/// The header's lineage, salt and base serial, if the journal has a header.
+pub(crate) fn begin_of(entries: &[Entry]) -> Option<(&str, &str, u64)> {
+    match entries.first() {
+        Some(Entry::Begin {
+            lineage,
+            salt,
+            base_serial,
+            ..
+        }) => Some((lineage, salt, *base_serial)),
+        _ => None,
+    }
+}
+
+/// Folds journal entries (header first, as [`read_journal`] returns them) into `state`.
+/// All or nothing: on error `state` is unchanged. An empty list (a journal whose header never
+/// reached the disk) changes nothing. A journal the state already contains is skipped.
+pub fn fold(state: &mut State, entries: &[Entry]) -> Result<Folded, FoldError> {
+    let Some(first) = entries.first() else {
+        return Ok(Folded::default());
+    };
+    let Entry::Begin {
+        lineage,
+        salt,
+        base_serial,
+        run,
+        ..
+    } = first
+    else {
+        return Err(FoldError::NoBegin);
+    };
+    if *lineage != state.lineage {
+        return Err(FoldError::LineageMismatch {
+            journal: lineage.clone(),
+            state: state.lineage.clone(),
+        });
+    }
+    if *salt != state.salt {
+        return Err(FoldError::SaltMismatch {
+            lineage: lineage.clone(),
+        });
+    }
+    if state.serial < *base_serial {
+        return Err(FoldError::StateOlder {
+            base_serial: *base_serial,
+            state_serial: state.serial,
+        });
+    }
+    if state.serial > *base_serial {
+        check_reflected(state, entries, *base_serial)?;
+        return Ok(Folded {
+            run: Some(run.clone()),
+            base_serial: Some(*base_serial),
+            already_folded: true,
+            ..Folded::default()
+        });
+    }
+    let mut work = state.clone();
+    let mut replay = Replay::default();
+    for (i, entry) in entries.iter().enumerate().skip(1) {
+        replay.apply(&mut work, entry, i + 1)?;
+    }
+    *state = work;
+    let mut folded = replay.finish();
+    folded.run = Some(run.clone());
+    folded.base_serial = Some(*base_serial);
+    Ok(folded)
+}
+
+/// A journal is skipped as already folded only if the state holds what it recorded: every
+/// intent has a record and every created id is there. Otherwise the state was written by
+/// someone else meanwhile, and skipping would lose creates.
+fn check_reflected(state: &State, entries: &[Entry], base_serial: u64) -> Result<(), FoldError> {
+    let missing = |detail: String| FoldError::NotReflected {
+        base_serial,
+        state_serial: state.serial,
+        detail,
+    };
+    // A create that failed has nothing to hold.
+    let failed: HashSet<&str> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Outcome {
+                name,
+                outcome: Outcome::Failed { .. },
+                ..
+            } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    for entry in entries {
+        match entry {
+            Entry::Intent { name, .. }
+                if !state.tasks.contains_key(name) && !failed.contains(name.as_str()) =>
+            {
+                return Err(missing(format!("task `{name}` is missing")));
+            }
+            Entry::Outcome {
+                name,
+                outcome: Outcome::Created { task_id, .. },
+                ..
+            } if !task_id.is_empty() => {
+                let held = state.tasks.get(name).is_some_and(|r| {
+                    r.task_id.as_deref() == Some(task_id.as_str())
+                        || r.superseded.iter().any(|s| s.task_id == *task_id)
+                });
+                if !held {
+                    return Err(missing(format!("task `{name}` lacks id {task_id}")));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads the journal of the state at `state_path`: `None` when there is none. A last line cut
+/// short by a crash is ignored; any other damaged line is an error.
+pub fn read_journal(state_path: &Path) -> Result<Option<Vec<Entry>>, StateError> {
+    let path = journal_path(state_path);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StateError::io(&path, "read", e)),
+    };
+    let lines: Vec<(usize, &[u8])> = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, line)| (i + 1, line))
+        .collect();
+    let mut entries = Vec::with_capacity(lines.len());
+    for (k, &(line_no, line)) in lines.iter().enumerate() {
+        match serde_json::from_slice::<Entry>(line) {
+            Ok(entry) => entries.push(entry),
+            // Cut short (or filled with zeros) by a crash during the last write: its entries
+            // were never acknowledged, so no request depended on them.
+            Err(e) if k + 1 == lines.len() && (e.is_eof() || e.is_syntax()) => {}
+            Err(e) => {
+                return Err(StateError::JournalCorrupt {
+                    path,
+                    line: line_no,
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(Some(entries))
+}
+
+/// Removes the journal of the state at `state_path`; call it only after a successful save of
+/// a state that contains the journal's entries. The directory is fsynced so the removal is not
+/// undone by a crash; a journal that came back would be recognised as folded by its serial,
+/// but would have to be checked and removed again.
+pub fn remove_journal(state_path: &Path) -> Result<(), StateError> {
+    let path = journal_path(state_path);
+    match fs::remove_file(&path) {
+        Ok(()) => sync_dir(&path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StateError::io(&path, "remove", e)),
+    }
+}
+
+/// Ends a run: folds the journal on disk into `state` (the state the run started from,
+/// unchanged since [`Journal::create`]), saves it and removes the journal. Call it after
+/// [`Journal::close`]. Folding what is on disk, rather than what the run believes, makes the
+/// saved state hold exactly what is durable.
+pub fn commit_journal(path: &Path, state: &mut State) -> Result<Folded, StateError> {
+    let journal = journal_path(path);
+    let Some(entries) = read_journal(path)? else {
+        return Err(StateError::JournalMissing { path: journal });
+    };
+    let folded = fold(state, &entries).map_err(|source| StateError::Fold {
+        path: journal,
+        source,
+    })?;
+    if !folded.already_folded {
+        save(path, state)?;
+    }
+    remove_journal(path)?;
+    Ok(folded)
+}
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+/// The writer side of a run's journal. Shared by reference between concurrent creates.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    run: String,
+    queue: mpsc::Sender<(Vec<u8>, Ack)>,
+    /// The state as the journal so far leaves it, to refuse contradicting entries.
+    check: Mutex<Check>,
+    shared: Arc<Shared>,
+    writer: thread::JoinHandle<Result<(), String>>,
+}
+
+#[derive(Debug)]
+struct Check {
+    state: State,
+    replay: Replay,
+    /// Lines accepted so far, the header included.
+    lines: usize,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    syncs: AtomicU64,
+    /// Held by a test to keep the writer from starting its next batch.
+    #[cfg(test)]
+    gate: Mutex<()>,
+    #[cfg(test)]
+    queued: AtomicU64,
+}
+
+impl Journal {
+    /// Starts the journal of a run on `state` (the state as loaded for this run, or
+    /// `State::new()` when there is none yet). Fails if a journal already exists: it must be
+    /// folded first. The header is on disk, and the file's name too, when this returns.
+    pub async fn create(state_path: &Path, state: &State) -> Result<Journal, StateError> {
+        let path = journal_path(state_path);
+        let run = random_hex(8);
+        let header = Entry::Begin {
+            lineage: state.lineage.clone(),
+            salt: state.salt.clone(),
+            base_serial: state.serial,
+            run: run.clone(),
+            at: now_rfc3339(),
+        };
+        let line = line_of(&path, &header)?;
+        let file = {
+            let target = path.clone();
+            let state_path = state_path.to_path_buf();
+            let base = state.clone();
+            tokio::task::spawn_blocking(move || {
+                // A run on another version than the one on disk could not be committed, and
+                // its creates would wait in a journal that no longer fits: refuse it before
+                // anything is sent.
+                if check_on_disk(&state_path, &base)?.is_none() && base.serial != 0 {
+                    // Deleted since the load: a crash would leave a journal with no state.
+                    return Err(StateError::io(
+                        &state_path,
+                        "read",
+                        io::Error::new(
+                            io::ErrorKind::NotFound,
+                            "it was deleted since it was loaded",
+                        ),
+                    ));
+                }
+                create_file(&target, &line)
+            })
+            .await
+            .map_err(|e| StateError::JournalWrite {
+                path: path.clone(),
+                reason: e.to_string(),
+            })??
+        };
+        let shared = Arc::new(Shared::default());
+        let (queue, inbox) = mpsc::channel();
+        let writer = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("callform-journal".into())
+                .spawn(move || write_loop(file, inbox, &shared))
+                .map_err(|e| StateError::io(&path, "start the writer of", e))?
+        };
+        Ok(Journal {
+            path,
+            run,
+            queue,
+            check: Mutex::new(Check {
+                state: state.clone(),
+                replay: Replay::default(),
+                lines: 1,
+            }),
+            shared,
+            writer,
+        })
+    }
+
+    /// Appends `entry` and returns once it is on disk. Concurrent calls share one sync.
+    /// An entry that contradicts the state or the run so far is refused and not written.
+    pub async fn record(&self, entry: Entry) -> Result<(), StateError> {
+        let line = line_of(&self.path, &entry)?;
+        let (ack, acked) = oneshot::channel();
+        {
+            // Checked and queued under one lock, so the file's order is the checked order.
+            let mut check = self.check.lock().unwrap_or_else(PoisonError::into_inner);
+            let Check {
+                state,
+                replay,
+                lines,
+            } = &mut *check;
+            replay.apply(state, &entry, *lines + 1).map_err(|source| {
+                StateError::JournalRejected {
+                    path: self.path.clone(),
+                    source,
+                }
+            })?;
+            *lines += 1;
+            self.queue
+                .send((line, ack))
+                .map_err(|_| self.write_error("the journal writer stopped"))?;
+            #[cfg(test)]
+            self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        }
+        acked
+            .await
+            .map_err(|_| self.write_error("the journal writer stopped"))?
+            .map_err(|reason| StateError::JournalWrite {
+                path: self.path.clone(),
+                reason,
+            })
+    }
+
+    /// Stops the writer once everything queued is on disk. Fails if any write failed.
+    pub async fn close(self) -> Result<(), StateError> {
+        let Journal {
+            path,
+            queue,
+            writer,
+            ..
+        } = self;
+        drop(queue);
+        let joined = tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .map_err(|e| e.to_string());
+        match joined {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(reason))) => Err(StateError::JournalWrite { path, reason }),
+            Ok(Err(_)) => Err(StateError::JournalWrite {
+                path,
+                reason: "the journal writer panicked".into(),
+            }),
+            Err(reason) => Err(StateError::JournalWrite { path, reason }),
+        }
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This run's id, as in the header.
+    pub fn run(&self) -> &str {
+        &self.run
+    }
+
+    /// How many times the writer synced entries (the header's sync not counted); fewer than
+    /// the entries recorded when concurrent records shared a sync.
+    pub fn syncs(&self) -> u64 {
+        self.shared.syncs.load(Ordering::SeqCst)
+    }
+
+    fn write_error(&self, reason: &str) -> StateError {
+        StateError::JournalWrite {
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn line_of(path: &Path, entry: &Entry) -> Result<Vec<u8>, StateError> {
+    // Compact JSON never contains a raw newline (strings escape it), so one entry is one line.
+    let mut line = serde_json::to_vec(entry).map_err(|e| StateError::JournalWrite {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+fn create_file(path: &Path, header: &[u8]) -> Result<File, StateError> {
+    let mut file = match OpenOptions::new().append(true).create_new(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(StateError::JournalExists {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(StateError::io(path, "create", e)),
+    };
+    let written = file
+        .write_all(header)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StateError::io(path, "write", e))
+        .and_then(|()| sync_dir(path));
+    if let Err(e) = written {
+        // Nothing was recorded yet, so nothing can be lost by removing it.
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(file)
+}
+
+/// The writer thread: batches whatever is queued, one write and one sync per batch.
+fn write_loop(
+    mut file: File,
+    inbox: mpsc::Receiver<(Vec<u8>, Ack)>,
+    shared: &Shared,
+) -> Result<(), String> {
+    let mut failure: Option<String> = None;
+    while let Ok(first) = inbox.recv() {
+        #[cfg(test)]
+        let _gate = shared.gate.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut batch = vec![first];
+        batch.extend(inbox.try_iter());
+        let result = match &failure {
+            Some(reason) => Err(reason.clone()),
+            None => {
+                let mut buf = Vec::with_capacity(batch.iter().map(|(line, _)| line.len()).sum());
+                for (line, _) in &batch {
+                    buf.extend_from_slice(line);
+                }
+                let written = file.write_all(&buf).and_then(|()| {
+                    shared.syncs.fetch_add(1, Ordering::SeqCst);
+                    file.sync_data()
+                });
+                written.map_err(|e| {
+                    let reason = format!("write or sync failed: {e}");
+                    failure = Some(reason.clone());
+                    reason
+                })
+            }
+        };
+        for (_, ack) in batch {
+            // A waiter that went away (its task was cancelled) needs no answer.
+            let _ = ack.send(result.clone());
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn intent(name: &str) -> Entry {
+        Entry::Intent {
+            name: name.into(),
+            vendor: "aliyun".into(),
+            provider: "aliyun".into(),
+            endpoint: "https://dyvmsapi.aliyuncs.com".into(),
+            spec_digest: format!("sha256:{name}"),
+            canonical_version: 1,
+            spec: serde_json::json!({"task_name": name}),
+            at: "2026-01-01T00:00:00Z".into(),
+            replaces: None,
+        }
+    }
+
+    fn created(name: &str, id: &str) -> Entry {
+        Entry::Outcome {
+            name: name.into(),
+            at: "2026-01-01T00:00:01Z".into(),
+            outcome: Outcome::Created {
+                task_id: id.into(),
+                request_id: None,
+                warnings: vec![],
+            },
+        }
+    }
+
+    // The std guard is held across the wait on purpose: it blocks the writer thread, which
+    // never runs on the runtime.
+    #[allow(clippy::await_holding_lock)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_records_share_syncs_and_all_reach_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_path = dir.path().join("s.json");
+        let state = State::new();
+        let journal = Arc::new(Journal::create(&state_path, &state).await.unwrap());
+
+        // Hold the writer after its first entry until all 50 are queued: the rest must then
+        // go out in one batch, whatever the machine's speed.
+        let gate = journal.shared.gate.lock().unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let journal = Arc::clone(&journal);
+            tasks.spawn(async move { journal.record(intent(&format!("t{i:02}"))).await });
+        }
+        while journal.shared.queued.load(Ordering::SeqCst) < 50 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(gate);
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let syncs = journal.syncs();
+        assert!(syncs <= 2, "{syncs} syncs for 50 entries");
+
+        let entries = read_journal(&state_path).unwrap().unwrap();
+        assert_eq!(entries.len(), 51);
+        let mut names: Vec<_> = entries[1..]
+            .iter()
+            .map(|e| match e {
+                Entry::Intent { name, .. } => name.clone(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            (0..50).map(|i| format!("t{i:02}")).collect::<Vec<_>>()
+        );
+        Arc::into_inner(journal).unwrap().close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn record_refuses_entries_that_contradict_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_path = dir.path().join("s.json");
+        let mut state = State::new();
+        let mut seed = state.clone();
+        fold(
+            &mut seed,
+            &[
+                Entry::Begin {
+                    lineage: state.lineage.clone(),
+                    salt: state.salt.clone(),
+                    base_serial: 0,
+                    run: "r".into(),
+                    at: "t".into(),
+                },
+                intent("old"),
+                created("old", "T-1"),
+            ],
+        )
+        .unwrap();
+        state.tasks = seed.tasks;
+        let journal = Journal::create(&state_path, &state).await.unwrap();
+
+        let err = journal.record(intent("old")).await.unwrap_err();
+        assert!(matches!(err, StateError::JournalRejected { .. }), "{err:?}");
+        let err = journal.record(created("new", "T-2")).await.unwrap_err();
+        assert!(
+            err.to_string().contains("without a pending intent"),
+            "{err}"
+        );
+        journal.record(intent("new")).await.unwrap();
+        let err = journal.record(intent("new")).await.unwrap_err();
+        assert!(err.to_string().contains("second intent"), "{err}");
+        let err = journal
+            .record(Entry::Begin {
+                lineage: state.lineage.clone(),
+                salt: state.salt.clone(),
+                base_serial: 0,
+                run: "x".into(),
+                at: "t".into(),
+            })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("begin"), "{err}");
+        journal.record(created("new", "T-2")).await.unwrap();
+        journal.close().await.unwrap();
+
+        // Only the accepted entries were written.
+        let entries = read_journal(&state_path).unwrap().unwrap();
+        assert_eq!(entries.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_journal_only_starts_from_the_state_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut state = State::new();
+        let stale = state.clone();
+        super::super::save(&path, &mut state).unwrap();
+
+        let err = Journal::create(&path, &stale).await.unwrap_err();
+        assert!(matches!(err, StateError::SerialConflict { .. }), "{err:?}");
+        let err = Journal::create(&path, &State::new()).await.unwrap_err();
+        assert!(matches!(err, StateError::LineageConflict { .. }), "{err:?}");
+        fs::remove_file(&path).unwrap();
+        let err = Journal::create(&path, &state).await.unwrap_err();
+        assert!(err.to_string().contains("deleted since"), "{err}");
+        assert!(!journal_path(&path).exists());
+    }
+
+    #[tokio::test]
+    async fn a_second_journal_is_refused_until_the_first_is_folded() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_path = dir.path().join("s.json");
+        let state = State::new();
+        let journal = Journal::create(&state_path, &state).await.unwrap();
+        let err = Journal::create(&state_path, &state).await.unwrap_err();
+        assert!(matches!(err, StateError::JournalExists { .. }), "{err:?}");
+        journal.close().await.unwrap();
+        let err = Journal::create(&state_path, &state).await.unwrap_err();
+        assert!(matches!(err, StateError::JournalExists { .. }), "{err:?}");
+    }
+}

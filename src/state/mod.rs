@@ -1,0 +1,827 @@
+//! The state: what callform has created at the vendors, and the files that keep it.
+//!
+//! A created task dials real people, so the state must never lose a record (the next apply
+//! would create the task again) and never be replaced by a stale or foreign copy. For a state
+//! path `P` (default `callform.state.json`) four files live side by side:
+//!
+//! - `P` — the state: pretty JSON with a trailing newline, tasks sorted by name.
+//! - `P.backup` — the previous version, refreshed on every save.
+//! - `P.lock` — held by the one process allowed to write ([`lock`]).
+//! - `P.journal` — the creates of the running apply, one durable line each ([`journal`]).
+//!
+//! Invariants kept here:
+//!
+//! - [`load`] never writes. A file that does not load is reported with its position and a
+//!   hint, and left byte for byte as it was. A journal left by a run that died is replayed in
+//!   memory on top of the state, so every reader sees every create that may exist.
+//! - [`save`] replaces `P` atomically: the new version is written to a temporary file in the
+//!   same directory and fsynced *before* the rename, so after a crash `P` is either the whole
+//!   old version or the whole new one, never a mix or an empty file. The directory is fsynced
+//!   after the rename, because the rename lives in the directory: until then a crash may bring
+//!   back the old name, and a journal removed after the save could then be lost with it.
+//! - [`save`] only replaces the version the caller loaded: same lineage, same serial. A state
+//!   written meanwhile by another process, or a file that does not load, is never overwritten.
+//! - `serial` is bumped by each save and only once the new version is on disk.
+//!
+//! The state file (format version 1). Any new field bumps [`FORMAT_VERSION`], and unknown
+//! fields are refused, so an older callform never rewrites a newer file and drops what it
+//! does not understand:
+//!
+//! ```text
+//! {
+//!   "format_version": 1,
+//!   "lineage": "<32 hex>",
+//!   "serial": 7,
+//!   "salt": "<32 hex>",
+//!   "tasks": {
+//!     "renewal-2026q1": {
+//!       "vendor": "aliyun", "provider": "aliyun", "endpoint": "https://dyvmsapi.aliyuncs.com",
+//!       "status": "created",                 // or "uncertain" (then no task_id, a reason)
+//!       "task_id": "1234", "spec_digest": "sha256:…", "canonical_version": 1,
+//!       "spec": { … }, "created_at": "2026-03-01T08:00:02Z",
+//!       "request_id": "…", "warnings": ["…"],          // optional
+//!       "uncertain_reason": "…",                       // optional
+//!       "superseded": [{"task_id": "…", "endpoint": "…", "spec_digest": "…",
+//!                       "created_at": "…", "superseded_at": "…"}]   // optional
+//!     }
+//!   }
+//! }
+//! ```
+//!
+//! Apply's sequence: [`lock::StateLock::acquire`] → [`recover`] (load, and fold a journal
+//! left by a dead run into `P`) → [`journal::Journal::create`] → per create: record the intent,
+//! send, record the outcome → [`journal::Journal::close`] → [`commit_journal`] → unlock.
+//!
+//! Every other command that writes the state (`state rm`, `state import`) does the same
+//! without the journal: lock → [`recover`] → change → [`save`] → unlock. Going through
+//! [`recover`] matters: a journal left beside a state that was then changed without it can
+//! no longer be told apart from one whose creates were lost, and [`load`] refuses it.
+//! Readers (`plan`, `state list`) just [`load`].
+
+pub mod error;
+pub mod journal;
+pub mod lock;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use error::StateError;
+pub use journal::{
+    commit_journal, fold, read_journal, remove_journal, Entry, FoldError, Folded, Journal, Outcome,
+};
+pub use lock::{unlock, LockInfo, StateLock};
+
+/// The state format this callform reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The state file's contents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub format_version: u32,
+    /// 32 lowercase hex characters, random, fixed when the state is created. A journal, a
+    /// saved plan or a save that names another lineage belongs to another state.
+    pub lineage: String,
+    /// Bumped on every save.
+    pub serial: u64,
+    /// 32 lowercase hex characters, random: the key of the personal-data digests in specs.
+    pub salt: String,
+    /// Keyed by callform task name.
+    pub tasks: BTreeMap<String, TaskRecord>,
+}
+
+/// One task callform created (or may have created) at a vendor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRecord {
+    pub vendor: String,
+    pub provider: String,
+    pub endpoint: String,
+    pub status: TaskStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// `sha256:<hex>` of the canonical spec.
+    pub spec_digest: String,
+    pub canonical_version: u32,
+    /// The canonical spec, already free of personal data.
+    pub spec: serde_json::Value,
+    /// RFC 3339 UTC; for an uncertain task, when the intent was recorded.
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncertain_reason: Option<String>,
+    /// Tasks this one replaced (`--replace`): they may still run at the vendor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<Superseded>,
+}
+
+/// Whether the vendor confirmed the create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// The vendor answered with a task id.
+    Created,
+    /// The task may exist at the vendor; callform will not create it again by itself.
+    Uncertain,
+}
+
+/// A task replaced by a newer one with `--replace`; kept so its id is never lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Superseded {
+    pub task_id: String,
+    pub endpoint: String,
+    pub spec_digest: String,
+    pub created_at: String,
+    pub superseded_at: String,
+}
+
+impl State {
+    /// A new, empty state with a random lineage and salt, serial 0 (never saved).
+    pub fn new() -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: random_hex(16),
+            serial: 0,
+            salt: random_hex(16),
+            tasks: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+/// A loaded state together with what happened to its journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// `None` when neither a state file nor a journal with records exists.
+    pub state: Option<State>,
+    /// `None` when there is no journal file; otherwise what replaying it changed (or that it
+    /// had already been folded into the state, see [`Folded::already_folded`]).
+    pub journal: Option<Folded>,
+}
+
+/// Loads the state at `path` and replays its journal, if any, in memory. `None` when there is
+/// no state (and no journal with records). Never writes.
+pub fn load(path: &Path) -> Result<Option<State>, StateError> {
+    load_detailed(path).map(|loaded| loaded.state)
+}
+
+/// Like [`load`], and also says whether a journal was found and what replaying it changed.
+pub fn load_detailed(path: &Path) -> Result<Loaded, StateError> {
+    let state = read_state(path)?;
+    let journal_file = journal_path(path);
+    let Some(entries) = read_journal(path)? else {
+        return Ok(Loaded {
+            state,
+            journal: None,
+        });
+    };
+    let fold_err = |source| StateError::Fold {
+        path: journal_file.clone(),
+        source,
+    };
+    let (state, folded) = match state {
+        Some(mut state) => {
+            let folded = fold(&mut state, &entries).map_err(fold_err)?;
+            (Some(state), folded)
+        }
+        None => match journal::begin_of(&entries) {
+            // Only a torn header: the run died before it could send anything.
+            None => (None, Folded::default()),
+            Some((_, _, base_serial)) if base_serial != 0 => {
+                return Err(StateError::StateMissing {
+                    path: path.to_path_buf(),
+                    journal: journal_file,
+                    base_serial,
+                })
+            }
+            // The first apply died: start from the state that run began with. Its salt is
+            // the one the specs' digests were computed with, so it comes from the header.
+            Some((lineage, salt, _)) => {
+                let mut state = State {
+                    format_version: FORMAT_VERSION,
+                    lineage: lineage.to_string(),
+                    serial: 0,
+                    salt: salt.to_string(),
+                    tasks: BTreeMap::new(),
+                };
+                validate(&state).map_err(|reason| StateError::Invalid {
+                    path: journal_file.clone(),
+                    reason: format!("its header cannot start a state: {reason}"),
+                })?;
+                let folded = fold(&mut state, &entries).map_err(fold_err)?;
+                (Some(state), folded)
+            }
+        },
+    };
+    Ok(Loaded {
+        state,
+        journal: Some(folded),
+    })
+}
+
+/// Loads the state for writing, under the lock: when a journal left by a run that died was
+/// replayed, the result is saved and the journal removed, so that a new run can start its own.
+/// The lock is asked for as proof that no other process is writing.
+pub fn recover(path: &Path, _lock: &StateLock) -> Result<Loaded, StateError> {
+    let mut loaded = load_detailed(path)?;
+    if let Some(folded) = &loaded.journal {
+        if !folded.already_folded {
+            if let Some(state) = loaded.state.as_mut() {
+                save(path, state)?;
+            }
+        }
+        remove_journal(path)?;
+    }
+    Ok(loaded)
+}
+
+/// Writes `state` to `path` atomically, keeping the previous version in `P.backup`, and bumps
+/// `state.serial`. Refuses to replace a state of another lineage or serial, or one that does
+/// not load. A failed save leaves `P` and `state.serial` as they were.
+pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
+    validate(state).map_err(|reason| StateError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("refusing to write it: {reason}"),
+    })?;
+    // Optimistic check on top of the lock: never write over a version we did not load.
+    let previous = check_on_disk(path, state)?;
+
+    let mut next = state.clone();
+    next.serial += 1;
+    let mut bytes = serde_json::to_vec_pretty(&next).map_err(|e| StateError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("cannot serialise it: {e}"),
+    })?;
+    bytes.push(b'\n');
+
+    let permissions = fs::metadata(path).ok().map(|m| m.permissions());
+    let temp = write_temp(path, &bytes, permissions.clone())?;
+    let result = (|| {
+        if let Some(previous) = &previous {
+            // The backup is written and fsynced before P is replaced, so at every moment at
+            // least one complete copy of the previous version exists.
+            let backup = sibling(path, ".backup");
+            let backup_temp = write_temp(&backup, previous, permissions)?;
+            rename(&backup_temp, &backup).inspect_err(|_| {
+                let _ = fs::remove_file(&backup_temp);
+            })?;
+        }
+        rename(&temp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    // Makes both renames durable; only after this may a journal folded into `next` go.
+    sync_dir(path)?;
+    state.serial = next.serial;
+    Ok(())
+}
+
+/// The lock file of the state at `path`.
+pub fn lock_path(path: &Path) -> PathBuf {
+    sibling(path, ".lock")
+}
+
+/// The journal of the state at `path`.
+pub fn journal_path(path: &Path) -> PathBuf {
+    sibling(path, ".journal")
+}
+
+/// The backup of the state at `path`.
+pub fn backup_path(path: &Path) -> PathBuf {
+    sibling(path, ".backup")
+}
+
+/// Now, as RFC 3339 UTC with seconds precision (`2026-01-31T08:00:00Z`).
+pub fn now_rfc3339() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
+}
+
+/// Checks that the file at `path` is the version `state` was loaded from (same lineage and
+/// serial; absent if `state` was never saved) and returns its bytes.
+pub(crate) fn check_on_disk(path: &Path, state: &State) -> Result<Option<Vec<u8>>, StateError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // Saved states have serial 1 or more. A file that vanished since the load is put
+            // back whole by the save: `state` holds everything it held.
+            return Ok(None);
+        }
+        Err(e) => return Err(StateError::io(path, "read", e)),
+    };
+    let on_disk = parse_state(path, &bytes)?;
+    if on_disk.lineage != state.lineage {
+        return Err(StateError::LineageConflict {
+            path: path.to_path_buf(),
+            on_disk: on_disk.lineage,
+            ours: state.lineage.clone(),
+        });
+    }
+    if on_disk.serial != state.serial {
+        return Err(StateError::SerialConflict {
+            path: path.to_path_buf(),
+            expected: state.serial,
+            on_disk: on_disk.serial,
+        });
+    }
+    Ok(Some(bytes))
+}
+
+fn read_state(path: &Path) -> Result<Option<State>, StateError> {
+    match fs::read(path) {
+        Ok(bytes) => parse_state(path, &bytes).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StateError::io(path, "read", e)),
+    }
+}
+
+fn parse_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(StateError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    // The version is looked at first, so that a newer format says "upgrade callform" rather
+    // than complaining about a field it does not know.
+    #[derive(Deserialize)]
+    struct Probe {
+        format_version: Option<serde_json::Value>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| parse_error(path, &e))?;
+    let invalid = |reason: String| StateError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match probe.format_version {
+        None => return Err(invalid("it has no `format_version`".into())),
+        Some(serde_json::Value::Number(n)) => match n.as_u64() {
+            Some(v) if v > u64::from(FORMAT_VERSION) => {
+                return Err(StateError::NewerFormat {
+                    path: path.to_path_buf(),
+                    found: v,
+                    supported: FORMAT_VERSION,
+                })
+            }
+            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            _ => return Err(invalid(format!("unknown `format_version` {n}"))),
+        },
+        Some(other) => {
+            return Err(invalid(format!(
+                "`format_version` is {other}, not a number"
+            )))
+        }
+    }
+    let state: State = serde_json::from_slice(bytes).map_err(|e| parse_error(path, &e))?;
+    validate(&state).map_err(invalid)?;
+    Ok(state)
+}
+
+fn parse_error(path: &Path, e: &serde_json::Error) -> StateError {
+    let message = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = message
+        .strip_suffix(&suffix)
+        .map(str::to_string)
+        .unwrap_or(message);
+    let message = if e.is_eof() {
+        format!("{message} (the file is truncated)")
+    } else if message.starts_with("unknown field") {
+        // Fields are only ever added with a new format version, but say it anyway: dropping a
+        // field we do not know on the next save could lose what a newer callform recorded.
+        format!("{message} (written by a newer callform? then upgrade callform)")
+    } else {
+        message
+    };
+    StateError::Parse {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message,
+    }
+}
+
+/// The rules serde cannot express; checked on load and before every save.
+fn validate(state: &State) -> Result<(), String> {
+    if state.format_version != FORMAT_VERSION {
+        return Err(format!("unknown `format_version` {}", state.format_version));
+    }
+    if !is_hex32(&state.lineage) {
+        return Err(format!(
+            "`lineage` must be 32 lowercase hex characters, found {:?}",
+            state.lineage
+        ));
+    }
+    if !is_hex32(&state.salt) {
+        return Err("`salt` must be 32 lowercase hex characters".into());
+    }
+    for (name, record) in &state.tasks {
+        if record.status == TaskStatus::Created
+            && record.task_id.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(format!("task `{name}` is `created` but has no `task_id`"));
+        }
+        if record.superseded.iter().any(|s| s.task_id.is_empty()) {
+            return Err(format!("task `{name}` has a superseded task without an id"));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn is_hex32(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `bytes` random bytes as lowercase hex.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // A salt or lineage must never be predictable; without the OS generator there is no
+    // honest fallback.
+    getrandom::fill(&mut buf).expect("the operating system's random number generator failed");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `path` with `suffix` appended to its file name: `a/s.json` + `.lock` → `a/s.json.lock`.
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name: OsString = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The directory holding `path`, for fsyncs.
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Makes the entries of the directory holding `path` (creations, renames, removals) durable.
+pub(crate) fn sync_dir(path: &Path) -> Result<(), StateError> {
+    let dir = parent_dir(path);
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StateError::io(dir, "sync directory", e))
+}
+
+/// Writes `bytes` to a new temporary file beside `target` and fsyncs it; returns its path.
+fn write_temp(
+    target: &Path,
+    bytes: &[u8],
+    permissions: Option<fs::Permissions>,
+) -> Result<PathBuf, StateError> {
+    let temp = sibling(target, &format!(".tmp-{}", random_hex(6)));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| StateError::io(&temp, "create", e))?;
+    let result = (|| {
+        file.write_all(bytes)?;
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
+        // The data must be on disk before the rename makes it visible under the real name.
+        file.sync_all()
+    })();
+    if let Err(e) = result {
+        drop(file);
+        let _ = fs::remove_file(&temp);
+        return Err(StateError::io(&temp, "write", e));
+    }
+    Ok(temp)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), StateError> {
+    fs::rename(from, to).map_err(|e| StateError::io(to, "replace", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(task_id: &str) -> TaskRecord {
+        TaskRecord {
+            vendor: "xfyeta".into(),
+            provider: "xfyeta".into(),
+            endpoint: "https://www.xfyeta.com".into(),
+            status: TaskStatus::Created,
+            task_id: Some(task_id.into()),
+            spec_digest: "sha256:00".into(),
+            canonical_version: 1,
+            spec: serde_json::json!({"task_name": "续费提醒", "line_num": ["1", "2"]}),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            request_id: Some("req-1".into()),
+            warnings: vec!["FailList[0]: type 2, 空号 (138****0000)".into()],
+            uncertain_reason: None,
+            superseded: vec![],
+        }
+    }
+
+    fn saved(dir: &Path) -> (PathBuf, State) {
+        let path = dir.join("callform.state.json");
+        let mut state = State::new();
+        state.tasks.insert("renewal".into(), record("T-1"));
+        save(&path, &mut state).unwrap();
+        (path, state)
+    }
+
+    #[test]
+    fn new_states_have_random_lineage_and_salt() {
+        let (a, b) = (State::new(), State::new());
+        for s in [&a.lineage, &a.salt, &b.lineage] {
+            assert!(is_hex32(s), "{s}");
+        }
+        assert_ne!(a.lineage, b.lineage);
+        assert_ne!(a.lineage, a.salt);
+        assert_eq!((a.serial, a.tasks.len()), (0, 0));
+    }
+
+    #[test]
+    fn now_is_rfc3339_utc_to_the_second() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), "2026-01-01T00:00:00Z".len(), "{now}");
+        assert!(now.ends_with('Z'));
+        now.parse::<jiff::Timestamp>().unwrap();
+    }
+
+    #[test]
+    fn save_then_load_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, state) = saved(dir.path());
+        assert_eq!(state.serial, 1);
+        assert_eq!(load(&path).unwrap(), Some(state));
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("}\n"), "{text}");
+        assert!(text.contains("\n  \"lineage\""), "pretty: {text}");
+    }
+
+    #[test]
+    fn a_missing_state_loads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(&dir.path().join("none.json")).unwrap(), None);
+    }
+
+    #[test]
+    fn tasks_are_written_sorted_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut state = State::new();
+        for name in ["zeta", "alpha", "mid"] {
+            state.tasks.insert(name.into(), record(name));
+        }
+        save(&path, &mut state).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let at = |k: &str| text.find(&format!("\"{k}\": {{")).unwrap();
+        assert!(at("alpha") < at("mid") && at("mid") < at("zeta"));
+    }
+
+    #[test]
+    fn save_bumps_the_serial_and_keeps_the_previous_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut state) = saved(dir.path());
+        let first = fs::read(&path).unwrap();
+        state.tasks.insert("second".into(), record("T-2"));
+        save(&path, &mut state).unwrap();
+        assert_eq!(state.serial, 2);
+        assert_eq!(fs::read(backup_path(&path)).unwrap(), first);
+        assert_eq!(load(&path).unwrap().unwrap().serial, 2);
+        // No temporary files left behind.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    /// Writes `bytes` as the state, checks that load fails with a message containing each of
+    /// `expected`, and that the file was not touched.
+    fn refused(bytes: &[u8], expected: &[&str]) -> StateError {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("callform.state.json");
+        fs::write(&path, bytes).unwrap();
+        let err = load(&path).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("hint:"), "{message}");
+        for part in expected {
+            assert!(message.contains(part), "{part:?} not in {message}");
+        }
+        // And save refuses to write over it.
+        let mut other = State::new();
+        assert!(save(&path, &mut other).is_err());
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+        assert_eq!(other.serial, 0);
+        err
+    }
+
+    #[test]
+    fn damaged_files_are_errors_and_stay_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = saved(dir.path());
+        let good = fs::read(&path).unwrap();
+
+        let err = refused(&good[..good.len() / 2], &["truncated", ".backup"]);
+        assert!(matches!(err, StateError::Parse { .. }), "{err:?}");
+        let err = refused(b"", &["empty", ".backup"]);
+        assert!(matches!(err, StateError::Empty { .. }));
+        refused(b"  \n", &["empty"]);
+        let err = refused(b"{\n  \"format_version\": 1,\n  oops\n}\n", &[":3:3:"]);
+        assert!(matches!(err, StateError::Parse { line: 3, .. }), "{err:?}");
+        refused(b"not json at all", &[":1:2:"]);
+        refused(b"[1, 2]", &["cannot be read"]);
+    }
+
+    #[test]
+    fn unknown_versions_missing_fields_and_bad_ids_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = saved(dir.path());
+        let good: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let with = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+            let mut v = good.clone();
+            f(v.as_object_mut().unwrap());
+            serde_json::to_vec_pretty(&v).unwrap()
+        };
+
+        let err = refused(
+            &with(&|m| {
+                m.insert("format_version".into(), 2.into());
+                m.insert("new_field".into(), true.into());
+            }),
+            &["format version 2", "upgrade callform"],
+        );
+        assert!(matches!(err, StateError::NewerFormat { found: 2, .. }));
+        refused(
+            &with(&|m| drop(m.remove("format_version"))),
+            &["format_version"],
+        );
+        refused(
+            &with(&|m| drop(m.insert("format_version".into(), 0.into()))),
+            &["unknown"],
+        );
+        refused(
+            &with(&|m| drop(m.remove("serial"))),
+            &["missing field `serial`"],
+        );
+        refused(
+            &with(&|m| drop(m.insert("lineage".into(), "ABC".into()))),
+            &["lineage"],
+        );
+        refused(
+            &with(&|m| drop(m.insert("salt".into(), "".into()))),
+            &["salt"],
+        );
+        refused(
+            &with(&|m| drop(m.insert("extra".into(), 1.into()))),
+            &["unknown field `extra`", "upgrade callform"],
+        );
+        refused(
+            &with(&|m| {
+                let task = &mut m["tasks"]["renewal"];
+                task.as_object_mut().unwrap().remove("task_id");
+            }),
+            &["no `task_id`"],
+        );
+    }
+
+    #[test]
+    fn save_refuses_a_stale_or_foreign_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, state) = saved(dir.path());
+        let on_disk = fs::read(&path).unwrap();
+
+        let mut stale = state.clone();
+        let mut current = state.clone();
+        save(&path, &mut current).unwrap();
+        let err = save(&path, &mut stale).unwrap_err();
+        assert!(matches!(
+            err,
+            StateError::SerialConflict {
+                on_disk: 2,
+                expected: 1,
+                ..
+            }
+        ));
+        assert_eq!(stale.serial, 1);
+
+        let mut foreign = State::new();
+        let err = save(&path, &mut foreign).unwrap_err();
+        assert!(matches!(err, StateError::LineageConflict { .. }), "{err:?}");
+        assert_eq!(fs::read(backup_path(&path)).unwrap(), on_disk);
+    }
+
+    #[test]
+    fn a_failed_save_leaves_the_state_and_serial_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut state) = saved(dir.path());
+        let before = fs::read(&path).unwrap();
+        // A directory where the backup goes makes the save fail after the temporary file
+        // was written (root ignores permissions, so a read-only directory would not).
+        fs::create_dir(backup_path(&path)).unwrap();
+        state.tasks.insert("second".into(), record("T-2"));
+        assert!(save(&path, &mut state).is_err());
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert_eq!(state.serial, 1);
+        let leftovers = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 2, "temporary files removed");
+
+        fs::remove_dir(backup_path(&path)).unwrap();
+        save(&path, &mut state).unwrap();
+        assert_eq!(state.serial, 2);
+    }
+
+    /// A state as callform 0.1 writes it. It must keep loading, unchanged, in every later
+    /// version; a format change gets a new FORMAT_VERSION and a migration instead.
+    const V1: &str = r#"{
+  "format_version": 1,
+  "lineage": "0123456789abcdef0123456789abcdef",
+  "serial": 3,
+  "salt": "fedcba9876543210fedcba9876543210",
+  "tasks": {
+    "renewal-2026q1": {
+      "vendor": "aliyun",
+      "provider": "aliyun",
+      "endpoint": "https://dyvmsapi.aliyuncs.com",
+      "status": "created",
+      "task_id": "100234",
+      "spec_digest": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+      "canonical_version": 1,
+      "spec": {
+        "task_name": "续费提醒2026Q1",
+        "callees": {
+          "count": 2,
+          "digest": "hmac-sha256:00"
+        }
+      },
+      "created_at": "2026-03-01T08:00:02Z",
+      "request_id": "A1B2",
+      "superseded": [
+        {
+          "task_id": "100111",
+          "endpoint": "https://dyvmsapi.aliyuncs.com",
+          "spec_digest": "sha256:00",
+          "created_at": "2026-02-01T08:00:00Z",
+          "superseded_at": "2026-03-01T08:00:00Z"
+        }
+      ]
+    },
+    "winback": {
+      "vendor": "xfyeta",
+      "provider": "xfyeta",
+      "endpoint": "https://www.xfyeta.com",
+      "status": "uncertain",
+      "spec_digest": "sha256:01",
+      "canonical_version": 1,
+      "spec": {},
+      "created_at": "2026-03-01T08:00:03Z",
+      "uncertain_reason": "callform stopped before the vendor's answer was recorded"
+    }
+  }
+}
+"#;
+
+    #[test]
+    fn a_version_1_state_loads_and_is_written_back_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        fs::write(&path, V1).unwrap();
+        let mut state = load(&path).unwrap().unwrap();
+        assert_eq!(state.tasks["winback"].status, TaskStatus::Uncertain);
+        assert_eq!(
+            state.tasks["renewal-2026q1"].superseded[0].task_id,
+            "100111"
+        );
+        save(&path, &mut state).unwrap();
+        let written = fs::read_to_string(&path).unwrap();
+        assert_eq!(written, V1.replace("\"serial\": 3", "\"serial\": 4"));
+    }
+
+    #[test]
+    fn save_refuses_to_write_an_invalid_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut state = State::new();
+        let mut broken = record("x");
+        broken.task_id = None;
+        state.tasks.insert("t".into(), broken);
+        assert!(save(&path, &mut state).is_err());
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,581 @@
+//! The state store as apply uses it: lock, recover, journal every create, commit — and what
+//! the next run finds when a run dies at each step. A crash is simulated by dropping the
+//! journal without committing it, or by writing journal lines by hand.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use callform::state::{
+    self, backup_path, commit_journal, journal_path, load, load_detailed, lock_path, read_journal,
+    recover, save, Entry, Folded, Journal, Outcome, State, StateError, StateLock, TaskStatus,
+};
+
+const T0: &str = "2026-03-01T08:00:00Z";
+const T1: &str = "2026-03-01T08:00:02Z";
+
+fn intent(name: &str) -> Entry {
+    Entry::Intent {
+        name: name.into(),
+        vendor: "volcengine".into(),
+        provider: "volcengine".into(),
+        endpoint: "https://cloud-vms.volcengineapi.com".into(),
+        spec_digest: format!("sha256:{name}"),
+        canonical_version: 1,
+        spec: serde_json::json!({"name": name, "callees": {"count": 2, "digest": "hmac-sha256:ab"}}),
+        at: T0.into(),
+        replaces: None,
+    }
+}
+
+fn replace(name: &str, old: &str) -> Entry {
+    let Entry::Intent {
+        name,
+        vendor,
+        provider,
+        endpoint,
+        canonical_version,
+        spec,
+        ..
+    } = intent(name)
+    else {
+        unreachable!()
+    };
+    Entry::Intent {
+        name,
+        vendor,
+        provider,
+        endpoint,
+        spec_digest: "sha256:v2".into(),
+        canonical_version,
+        spec,
+        at: T1.into(),
+        replaces: Some(old.into()),
+    }
+}
+
+fn outcome(name: &str, outcome: Outcome) -> Entry {
+    Entry::Outcome {
+        name: name.into(),
+        at: T1.into(),
+        outcome,
+    }
+}
+
+fn created(name: &str, id: &str) -> Entry {
+    outcome(
+        name,
+        Outcome::Created {
+            task_id: id.into(),
+            request_id: Some(format!("req-{id}")),
+            warnings: vec!["FailList[1]: 空号 (139****1234)".into()],
+        },
+    )
+}
+
+fn failed(name: &str) -> Entry {
+    outcome(
+        name,
+        Outcome::Failed {
+            code: "InvalidParameter".into(),
+            message: "bad".into(),
+        },
+    )
+}
+
+fn begin(state: &State) -> Entry {
+    Entry::Begin {
+        lineage: state.lineage.clone(),
+        salt: state.salt.clone(),
+        base_serial: state.serial,
+        run: "0123456789abcdef".into(),
+        at: T0.into(),
+    }
+}
+
+fn write_journal(path: &Path, entries: &[Entry]) {
+    let mut text = String::new();
+    for entry in entries {
+        text.push_str(&serde_json::to_string(entry).unwrap());
+        text.push('\n');
+    }
+    fs::write(journal_path(path), text).unwrap();
+}
+
+fn append_raw(path: &Path, bytes: &[u8]) {
+    let mut all = fs::read(journal_path(path)).unwrap();
+    all.extend_from_slice(bytes);
+    fs::write(journal_path(path), all).unwrap();
+}
+
+/// A directory with a saved state holding one created task, `old` = `T-OLD`.
+fn setup() -> (tempfile::TempDir, PathBuf, State) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callform.state.json");
+    let mut state = State::new();
+    let entries = [begin(&state), intent("old"), created("old", "T-OLD")];
+    state::fold(&mut state, &entries).unwrap();
+    save(&path, &mut state).unwrap();
+    (dir, path, state)
+}
+
+/// Every file in the directory with its bytes, to show a load wrote nothing.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn a_whole_apply_records_every_create_and_leaves_only_state_and_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callform.state.json");
+
+    let lock = StateLock::acquire(&path, "apply").unwrap();
+    let loaded = recover(&path, &lock).unwrap();
+    assert_eq!(loaded.state, None);
+    let mut state = State::new();
+    let journal = Journal::create(&path, &state).await.unwrap();
+    journal.record(intent("a")).await.unwrap();
+    // The intent is on disk before the request would leave.
+    assert_eq!(read_journal(&path).unwrap().unwrap().len(), 2);
+    journal.record(created("a", "T-A")).await.unwrap();
+    journal.record(intent("b")).await.unwrap();
+    journal.record(failed("b")).await.unwrap();
+    journal.record(intent("c")).await.unwrap();
+    journal
+        .record(outcome(
+            "c",
+            Outcome::Uncertain {
+                reason: "HTTP 502 after the request was sent".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    journal.close().await.unwrap();
+    let folded = commit_journal(&path, &mut state).unwrap();
+    lock.release().unwrap();
+
+    assert_eq!(folded.created, ["a"]);
+    assert_eq!(folded.failed, ["b"]);
+    assert_eq!(folded.uncertain, ["c"]);
+    assert!(folded.interrupted.is_empty());
+    let on_disk = load(&path).unwrap().unwrap();
+    assert_eq!(on_disk, state);
+    assert_eq!(on_disk.serial, 1);
+    let a = &on_disk.tasks["a"];
+    assert_eq!(
+        (a.status, a.task_id.as_deref(), a.request_id.as_deref()),
+        (TaskStatus::Created, Some("T-A"), Some("req-T-A"))
+    );
+    assert_eq!(a.warnings.len(), 1);
+    assert_eq!(a.created_at, T1);
+    assert!(!on_disk.tasks.contains_key("b"));
+    let c = &on_disk.tasks["c"];
+    assert_eq!(c.status, TaskStatus::Uncertain);
+    assert_eq!(
+        c.uncertain_reason.as_deref(),
+        Some("HTTP 502 after the request was sent")
+    );
+    let names: Vec<_> = snapshot(dir.path()).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["callform.state.json"]);
+}
+
+#[tokio::test]
+async fn a_run_killed_mid_request_leaves_uncertain_tasks_that_the_next_run_records() {
+    let (dir, path, state) = setup();
+    let state_bytes = fs::read(&path).unwrap();
+    let journal = Journal::create(&path, &state).await.unwrap();
+    let mut size = fs::metadata(journal_path(&path)).unwrap().len();
+    for entry in [
+        intent("sent"),
+        intent("answered"),
+        created("answered", "T-9"),
+    ] {
+        let line = serde_json::to_string(&entry).unwrap().len() as u64 + 1;
+        journal.record(entry).await.unwrap();
+        // Append only: each record adds its own line and rewrites nothing.
+        size += line;
+        assert_eq!(fs::metadata(journal_path(&path)).unwrap().len(), size);
+    }
+    assert_eq!(fs::read(&path).unwrap(), state_bytes);
+    drop(journal); // killed: no close, no commit
+
+    // Any reader sees the replayed journal, and loading writes nothing.
+    let before = snapshot(dir.path());
+    let loaded = load_detailed(&path).unwrap();
+    assert_eq!(snapshot(dir.path()), before);
+    let folded = loaded.journal.unwrap();
+    assert_eq!(folded.interrupted, ["sent"]);
+    assert_eq!(folded.created, ["answered"]);
+    let replayed = loaded.state.unwrap();
+    assert_eq!(
+        replayed.serial, state.serial,
+        "replay does not bump the serial"
+    );
+    let sent = &replayed.tasks["sent"];
+    assert_eq!(sent.status, TaskStatus::Uncertain);
+    assert_eq!(sent.task_id, None);
+    assert_eq!(sent.created_at, T0);
+    assert_eq!(
+        sent.uncertain_reason.as_deref(),
+        Some("callform stopped before the vendor's answer was recorded")
+    );
+
+    // The next apply folds it in under the lock, then may start its own journal.
+    let lock = StateLock::acquire(&path, "apply").unwrap();
+    let recovered = recover(&path, &lock).unwrap();
+    let mut state = recovered.state.unwrap();
+    assert_eq!(state.serial, 2);
+    assert!(!journal_path(&path).exists());
+    assert_eq!(load(&path).unwrap().unwrap(), state);
+    let journal = Journal::create(&path, &state).await.unwrap();
+    // `sent` may exist at the vendor: creating it again is refused.
+    assert!(journal.record(intent("sent")).await.is_err());
+    journal.close().await.unwrap();
+    commit_journal(&path, &mut state).unwrap();
+    assert_eq!(state.serial, 3);
+}
+
+#[test]
+fn the_first_apply_dying_leaves_a_journal_that_becomes_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let fresh = State::new();
+    write_journal(&path, &[begin(&fresh), intent("a"), created("a", "T-A")]);
+
+    let state = load(&path).unwrap().unwrap();
+    assert_eq!(state.lineage, fresh.lineage);
+    assert_eq!(state.salt, fresh.salt, "the run's salt, not a new one");
+    assert_eq!(state.tasks["a"].task_id.as_deref(), Some("T-A"));
+    assert!(!path.exists());
+
+    let lock = StateLock::acquire(&path, "apply").unwrap();
+    let recovered = recover(&path, &lock).unwrap();
+    assert_eq!(recovered.state.unwrap().serial, 1);
+    assert_eq!(load(&path).unwrap().unwrap().salt, fresh.salt);
+    assert!(!journal_path(&path).exists());
+}
+
+#[test]
+fn a_journal_without_its_state_file_is_an_error() {
+    let (_dir, path, state) = setup();
+    write_journal(&path, &[begin(&state), intent("a")]);
+    fs::remove_file(&path).unwrap();
+    let err = load(&path).unwrap_err();
+    assert!(
+        matches!(err, StateError::StateMissing { base_serial: 1, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("Do not delete the journal"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_torn_last_line_is_ignored_and_a_torn_middle_line_is_an_error() {
+    let (_dir, path, state) = setup();
+    write_journal(&path, &[begin(&state), intent("a"), intent("b")]);
+    let line = serde_json::to_string(&created("b", "T-B")).unwrap();
+    append_raw(&path, &line.as_bytes()[..line.len() / 2]);
+    let entries = read_journal(&path).unwrap().unwrap();
+    assert_eq!(entries.len(), 3);
+    let replayed = load(&path).unwrap().unwrap();
+    assert_eq!(replayed.tasks["b"].status, TaskStatus::Uncertain);
+
+    // Zeros where a write's data never reached the disk count as torn too.
+    write_journal(&path, &[begin(&state), intent("a")]);
+    append_raw(&path, &[0; 40]);
+    assert_eq!(read_journal(&path).unwrap().unwrap().len(), 2);
+
+    // A complete last line with a newline is read, of course.
+    write_journal(&path, &[begin(&state), intent("a"), created("a", "T-A")]);
+    assert_eq!(read_journal(&path).unwrap().unwrap().len(), 3);
+
+    write_journal(&path, &[begin(&state), intent("a")]);
+    append_raw(&path, b"{\"op\":\"outcome\",\"na\n");
+    append_raw(&path, format!("{line}\n").as_bytes());
+    let before = fs::read(journal_path(&path)).unwrap();
+    let err = load(&path).unwrap_err();
+    assert!(
+        matches!(err, StateError::JournalCorrupt { line: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(".journal:3:"), "{err}");
+    assert_eq!(fs::read(journal_path(&path)).unwrap(), before);
+}
+
+#[test]
+fn a_journal_folded_by_a_save_that_died_before_removing_it_is_skipped() {
+    let (_dir, path, mut state) = setup();
+    let entries = [begin(&state), intent("a"), created("a", "T-A")];
+    write_journal(&path, &entries);
+    // The end of a run, up to the save; the removal never happened.
+    state::fold(&mut state, &entries).unwrap();
+    save(&path, &mut state).unwrap();
+
+    let loaded = load_detailed(&path).unwrap();
+    assert_eq!(loaded.state.as_ref(), Some(&state));
+    assert_eq!(
+        loaded.journal,
+        Some(Folded {
+            run: Some("0123456789abcdef".into()),
+            base_serial: Some(1),
+            already_folded: true,
+            ..Folded::default()
+        })
+    );
+    let lock = StateLock::acquire(&path, "apply").unwrap();
+    let recovered = recover(&path, &lock).unwrap();
+    assert_eq!(
+        recovered.state.unwrap().serial,
+        state.serial,
+        "not saved again"
+    );
+    assert!(!journal_path(&path).exists());
+}
+
+#[test]
+fn a_journal_is_not_skipped_when_the_newer_state_lacks_its_records() {
+    let (_dir, path, mut state) = setup();
+    write_journal(&path, &[begin(&state), intent("a"), created("a", "T-A")]);
+    // Someone saved meanwhile without folding the journal.
+    save(&path, &mut state).unwrap();
+    let err = load(&path).unwrap_err();
+    assert!(err.to_string().contains("task `a` is missing"), "{err}");
+    assert!(
+        err.to_string().contains("only then remove the journal"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_state_older_than_its_journal_is_an_error() {
+    let (_dir, path, mut state) = setup();
+    let mut ahead = state.clone();
+    ahead.serial += 1;
+    save(&path, &mut state).unwrap();
+    fs::copy(backup_path(&path), &path).unwrap(); // restored an older copy
+    write_journal(&path, &[begin(&ahead), intent("a")]);
+    let err = load(&path).unwrap_err();
+    assert!(err.to_string().contains("an older version"), "{err}");
+}
+
+#[test]
+fn a_journal_of_another_state_is_an_error_and_nothing_is_touched() {
+    let (dir, path, _) = setup();
+    write_journal(&path, &[begin(&State::new()), intent("a")]);
+    let before = snapshot(dir.path());
+    let err = load(&path).unwrap_err();
+    assert!(
+        err.to_string().contains("belongs to another state"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("hint:"), "{err}");
+    let lock = StateLock::acquire(&path, "apply").unwrap();
+    assert!(recover(&path, &lock).is_err());
+    drop(lock);
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn a_replace_keeps_the_old_id_whatever_happens_to_the_new_create() {
+    let (_dir, _path, state) = setup();
+    let old = state.tasks["old"].clone();
+
+    // Created: the new id is current, the old one is superseded.
+    let mut done = state.clone();
+    let folded = state::fold(
+        &mut done,
+        &[
+            begin(&state),
+            replace("old", "T-OLD"),
+            created("old", "T-NEW"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        folded.superseded,
+        [("old".to_string(), "T-OLD".to_string())]
+    );
+    let record = &done.tasks["old"];
+    assert_eq!(record.task_id.as_deref(), Some("T-NEW"));
+    assert_eq!(record.spec_digest, "sha256:v2");
+    assert_eq!(record.superseded.len(), 1);
+    let gone = &record.superseded[0];
+    assert_eq!(
+        (
+            gone.task_id.as_str(),
+            gone.spec_digest.as_str(),
+            gone.endpoint.as_str()
+        ),
+        ("T-OLD", old.spec_digest.as_str(), old.endpoint.as_str())
+    );
+    assert_eq!(
+        (gone.created_at.as_str(), gone.superseded_at.as_str()),
+        (T1, T1)
+    );
+
+    // Interrupted: uncertain, and the old id is still held.
+    let mut died = state.clone();
+    state::fold(&mut died, &[begin(&state), replace("old", "T-OLD")]).unwrap();
+    let record = &died.tasks["old"];
+    assert_eq!(record.status, TaskStatus::Uncertain);
+    assert_eq!(record.superseded[0].task_id, "T-OLD");
+
+    // Failed: nothing was created, the previous record is back as it was.
+    let mut refused = state.clone();
+    let folded = state::fold(
+        &mut refused,
+        &[begin(&state), replace("old", "T-OLD"), failed("old")],
+    )
+    .unwrap();
+    assert!(folded.superseded.is_empty());
+    assert_eq!(refused.tasks["old"], old);
+
+    // A second replace keeps both old ids.
+    let mut twice = done.clone();
+    twice.serial = 7;
+    let mut header = begin(&twice);
+    if let Entry::Begin { base_serial, .. } = &mut header {
+        *base_serial = 7;
+    }
+    state::fold(
+        &mut twice,
+        &[header, replace("old", "T-NEW"), created("old", "T-3")],
+    )
+    .unwrap();
+    let ids: Vec<_> = twice.tasks["old"]
+        .superseded
+        .iter()
+        .map(|s| s.task_id.as_str())
+        .collect();
+    assert_eq!(ids, ["T-OLD", "T-NEW"]);
+}
+
+#[test]
+fn inconsistent_journals_are_refused_and_leave_the_state_unchanged() {
+    let (_dir, _path, state) = setup();
+    let cases: Vec<(Vec<Entry>, &str)> = vec![
+        (vec![intent("a")], "does not start with a `begin`"),
+        (vec![begin(&state), intent("old")], "already in the state"),
+        (
+            vec![begin(&state), replace("old", "T-X")],
+            "the state has task id T-OLD",
+        ),
+        (
+            vec![begin(&state), replace("new", "T-X")],
+            "not in the state",
+        ),
+        (
+            vec![begin(&state), created("a", "T-A")],
+            "without a pending intent",
+        ),
+        (
+            vec![begin(&state), intent("a"), intent("a")],
+            "second intent",
+        ),
+        (
+            vec![begin(&state), intent("a"), begin(&state)],
+            "line 3 is a second `begin`",
+        ),
+    ];
+    for (entries, expected) in cases {
+        let mut work = state.clone();
+        let err = state::fold(&mut work, &entries).unwrap_err();
+        assert!(err.to_string().contains(expected), "{err} / {expected}");
+        assert_eq!(work, state);
+    }
+    let mut other_salt = state.clone();
+    other_salt.salt = State::new().salt;
+    assert!(state::fold(&mut other_salt, &[begin(&state)]).is_err());
+}
+
+#[test]
+fn a_success_without_a_task_id_is_uncertain() {
+    let (_dir, _path, mut state) = setup();
+    let base = state.clone();
+    let folded = state::fold(&mut state, &[begin(&base), intent("a"), created("a", "")]).unwrap();
+    assert_eq!(folded.uncertain, ["a"]);
+    assert_eq!(state.tasks["a"].status, TaskStatus::Uncertain);
+}
+
+#[test]
+fn an_empty_or_header_torn_journal_is_removed_by_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    fs::write(journal_path(&path), b"{\"op\":\"begin\",\"line").unwrap();
+    let loaded = load_detailed(&path).unwrap();
+    assert_eq!(loaded.state, None);
+    assert_eq!(loaded.journal, Some(Folded::default()));
+    let lock = StateLock::acquire(&path, "apply").unwrap();
+    recover(&path, &lock).unwrap();
+    assert!(!journal_path(&path).exists());
+    assert!(!path.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_creates_are_all_durable() {
+    let (_dir, path, mut state) = setup();
+    let journal = Arc::new(Journal::create(&path, &state).await.unwrap());
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let (journal, barrier) = (Arc::clone(&journal), Arc::clone(&barrier));
+        tasks.spawn(async move {
+            let name = format!("task-{i:02}");
+            barrier.wait().await;
+            journal.record(intent(&name)).await?;
+            journal.record(created(&name, &format!("T-{i}"))).await
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+    }
+    let syncs = journal.syncs();
+    assert!((1..=100).contains(&syncs), "{syncs}");
+    Arc::into_inner(journal).unwrap().close().await.unwrap();
+
+    let folded = commit_journal(&path, &mut state).unwrap();
+    assert_eq!(folded.created.len(), 50);
+    let on_disk = load(&path).unwrap().unwrap();
+    assert_eq!(on_disk.tasks.len(), 51);
+    assert!(on_disk
+        .tasks
+        .values()
+        .all(|t| t.status == TaskStatus::Created));
+}
+
+#[test]
+fn the_lock_blocks_a_second_apply_until_unlocked() {
+    let (_dir, path, _) = setup();
+    fs::write(
+        lock_path(&path),
+        r#"{"holder":"ci","pid":77,"host":"runner-3","started_at":"2026-03-01T07:59:00Z","operation":"apply"}"#,
+    )
+    .unwrap();
+    let err = StateLock::acquire(&path, "apply").unwrap_err().to_string();
+    for part in [
+        "ci",
+        "pid 77",
+        "runner-3",
+        "2026-03-01T07:59:00Z",
+        "`apply`",
+        "callform state unlock",
+    ] {
+        assert!(err.contains(part), "{part} not in {err}");
+    }
+    let holder = state::unlock(&path).unwrap().unwrap();
+    assert_eq!((holder.holder.as_str(), holder.pid), ("ci", 77));
+    StateLock::acquire(&path, "apply").unwrap();
+}
