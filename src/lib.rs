@@ -4,8 +4,6 @@
 //! compares them with the state (`plan`, `state`), `apply` runs the plan through the drivers
 //! and records every result, and `render` shows plans to people and tools.
 
-pub mod state;
-
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,6 +15,7 @@ pub mod diag;
 pub mod manifest;
 pub mod phone;
 pub mod project;
+pub mod state;
 
 /// Runs the command line and maps the outcome to an exit code.
 pub fn run() -> ExitCode {
