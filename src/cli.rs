@@ -21,6 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// Check manifests offline and report every problem (exit 1 when any is an error).
     Validate(ValidateArgs),
+    /// Show what apply would do: create, replace, blocked, uncertain, orphaned, no-op.
+    Plan(PlanArgs),
+    /// Show a saved plan file, or (without one) the tasks in the state.
+    Show(ShowArgs),
+    /// Look at and repair the state: list, show, rm, import, unlock.
+    State(StateArgs),
     /// Print the JSON Schema of task manifests, for editors.
     Schema,
 }
@@ -44,6 +50,84 @@ pub struct ValidateArgs {
     pub format: DiagFormat,
     #[command(flatten)]
     pub color: ColorArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like, for people.
+    Text,
+    /// The plan as data (the saved-plan format, docs/plan-format.md).
+    Json,
+    /// A pull-request comment: summary, table of actions, collapsible diffs.
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The manifest directory (searched recursively for *.yaml and *.yml).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Save the plan to FILE, for `callform apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Exit 2 when the plan has changes (0 when none, 1 on errors or blocked changes).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan only these tasks (repeatable; `*` and `?` globs).
+    #[arg(long, value_name = "NAME")]
+    pub target: Vec<String>,
+    /// Replace this changed task with a new vendor task (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub replace: Vec<String>,
+    /// The state file (default: from callform.yaml, else beside the manifests).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved with `callform plan --out FILE`.
+    pub plan: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// The manifest directory, to find callform.yaml and the state (without PLANFILE).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The state file (without PLANFILE).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub command: StateCommand,
+    /// The manifest directory, to find callform.yaml (and the manifests, for import).
+    #[arg(long, global = true, default_value = ".")]
+    pub dir: PathBuf,
+    /// The state file (default: from callform.yaml, else beside the manifests).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the tasks in the state with their vendor ids.
+    List,
+    /// Show one task's record as JSON.
+    Show { name: String },
+    /// Forget a task (for an uncertain one that does not exist at the vendor: the next apply creates it).
+    Rm { name: String },
+    /// Record a manifest's task as created with the vendor's TASK_ID (resolves an uncertain task).
+    Import { name: String, task_id: String },
+    /// Remove a stale lock left by a process that is gone.
+    Unlock,
 }
 
 #[derive(Debug, Args, Clone, Copy)]
@@ -84,6 +168,9 @@ impl Outcome {
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Validate(args) => commands::validate::run(&args),
+        Command::Plan(args) => commands::plan::run(&args),
+        Command::Show(args) => commands::show::run(&args),
+        Command::State(args) => commands::state::run(&args),
         Command::Schema => {
             println!("{}", crate::manifest::schema::json());
             Ok(Outcome::Success)

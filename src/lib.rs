@@ -14,7 +14,9 @@ pub mod commands;
 pub mod diag;
 pub mod manifest;
 pub mod phone;
+pub mod plan;
 pub mod project;
+pub mod render;
 pub mod state;
 
 /// Runs the command line and maps the outcome to an exit code.

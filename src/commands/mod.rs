@@ -1,3 +1,6 @@
 //! One function per command. Commands print; the modules they call never do.
 
+pub mod plan;
+pub mod show;
+pub mod state;
 pub mod validate;

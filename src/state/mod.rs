@@ -450,6 +450,12 @@ pub(crate) fn is_hex32(s: &str) -> bool {
 }
 
 /// `bytes` random bytes as lowercase hex.
+/// A fresh salt, as [`State::new`] makes (a plan made before any state exists records the
+/// one the first apply will give the new state).
+pub fn random_salt() -> String {
+    random_hex(16)
+}
+
 pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     // A salt or lineage must never be predictable; without the OS generator there is no
@@ -479,6 +485,15 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), StateError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| StateError::io(dir, "sync directory", e))
+}
+
+/// Replaces `target` with `bytes` atomically (temp file, fsync, rename, fsync of the
+/// directory): readers see the old file or the new one, never a torn one. Used for saved
+/// plans too.
+pub fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let temp = write_temp(target, bytes, None)?;
+    rename(&temp, target)?;
+    sync_dir(target)
 }
 
 /// Writes `bytes` to a new temporary file beside `target` and fsyncs it; returns its path.

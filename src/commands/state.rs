@@ -1,0 +1,192 @@
+//! `callform state list | show | rm | import | unlock`: look at and repair the state.
+//!
+//! Every command that changes the state takes the lock, folds any journal a crashed run
+//! left (`state::recover`), changes one record and saves atomically, so a repair can never
+//! lose what an earlier run recorded.
+
+use std::path::{Path, PathBuf};
+
+use crate::canonical::{canonical, CANONICAL_VERSION};
+use crate::cli::{Outcome, StateArgs, StateCommand};
+use crate::commands::validate::load;
+use crate::project;
+use crate::state::{self, State, StateLock, TaskRecord, TaskStatus};
+
+fn state_path(dir: &Path, explicit: Option<&Path>) -> PathBuf {
+    explicit.map(Path::to_path_buf).unwrap_or_else(|| project::load(dir).0.state_path)
+}
+
+pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
+    let dir = args.dir.as_path();
+    match &args.command {
+        StateCommand::List => list(dir, args.state.as_deref()),
+        StateCommand::Show { name } => show(&state_path(dir, args.state.as_deref()), name),
+        StateCommand::Rm { name } => rm(&state_path(dir, args.state.as_deref()), name),
+        StateCommand::Import { name, task_id } => import(dir, args.state.as_deref(), name, task_id),
+        StateCommand::Unlock => unlock(&state_path(dir, args.state.as_deref())),
+    }
+}
+
+fn load_existing(path: &Path) -> anyhow::Result<State> {
+    state::load(path)?.ok_or_else(|| anyhow::anyhow!("no state at {}\nhint: nothing has been applied yet, or pass --state PATH", path.display()))
+}
+
+pub fn list(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Outcome> {
+    let path = state_path(dir, explicit);
+    let Some(st) = state::load(&path)? else {
+        println!("No state at {}: nothing has been applied yet.", path.display());
+        return Ok(Outcome::Success);
+    };
+    println!("# {} (lineage {}, serial {})", path.display(), st.lineage, st.serial);
+    let width = st.tasks.keys().map(String::len).max().unwrap_or(4).max(4);
+    println!("{:<width$}  {:<12}  {:<9}  {:<24}  ENDPOINT", "NAME", "VENDOR", "STATUS", "TASK ID");
+    for (name, rec) in &st.tasks {
+        let status = match rec.status {
+            TaskStatus::Created => "created",
+            TaskStatus::Uncertain => "uncertain",
+        };
+        println!(
+            "{name:<width$}  {:<12}  {status:<9}  {:<24}  {}",
+            rec.vendor,
+            rec.task_id.as_deref().unwrap_or("-"),
+            rec.endpoint
+        );
+    }
+    let uncertain = st.tasks.values().filter(|r| r.status == TaskStatus::Uncertain).count();
+    if uncertain > 0 {
+        eprintln!(
+            "warning: {uncertain} task(s) are uncertain: check the vendor console, then `callform state import NAME TASK_ID` or `callform state rm NAME`"
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+fn show(path: &Path, name: &str) -> anyhow::Result<Outcome> {
+    let st = load_existing(path)?;
+    let Some(rec) = st.tasks.get(name) else {
+        anyhow::bail!("no task `{name}` in {}{}", path.display(), suggest(&st, name));
+    };
+    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "name": name, "record": rec }))?);
+    Ok(Outcome::Success)
+}
+
+fn suggest(st: &State, name: &str) -> String {
+    let names: Vec<&str> = st.tasks.keys().map(String::as_str).collect();
+    crate::manifest::de::closest(name, &names).map(|n| format!("\nhint: did you mean `{n}`?")).unwrap_or_default()
+}
+
+fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
+    let lock = StateLock::acquire(path, "state rm")?;
+    let mut st = state::recover(path, &lock)?.state.ok_or_else(|| anyhow::anyhow!("no state at {}", path.display()))?;
+    let Some(rec) = st.tasks.remove(name) else {
+        anyhow::bail!("no task `{name}` in {}{}", path.display(), suggest(&st, name));
+    };
+    // A replacement that ended uncertain: if it does not exist, the task it replaced is
+    // still the live one. Put that one back so its id is never lost.
+    let mut restored = None;
+    if rec.status == TaskStatus::Uncertain {
+        if let Some((last, rest)) = rec.superseded.split_last() {
+            restored = Some(last.task_id.clone());
+            st.tasks.insert(
+                name.to_string(),
+                TaskRecord {
+                    vendor: rec.vendor.clone(),
+                    provider: rec.provider.clone(),
+                    endpoint: last.endpoint.clone(),
+                    status: TaskStatus::Created,
+                    task_id: Some(last.task_id.clone()),
+                    spec_digest: last.spec_digest.clone(),
+                    canonical_version: CANONICAL_VERSION,
+                    spec: serde_json::Value::Null,
+                    created_at: last.created_at.clone(),
+                    request_id: None,
+                    warnings: vec!["restored by `state rm` after an uncertain replacement; its spec is not known".into()],
+                    uncertain_reason: None,
+                    superseded: rest.to_vec(),
+                },
+            );
+        }
+    }
+    state::save(path, &mut st)?;
+    lock.release()?;
+    match (rec.status, &rec.task_id) {
+        (TaskStatus::Created, Some(id)) => eprintln!(
+            "Removed `{name}` from the state. Vendor task {id} on {} still exists: stop it in the vendor console if it should not run.",
+            rec.endpoint
+        ),
+        _ => eprintln!("Removed `{name}` from the state. The next apply creates it if it is still in the manifests."),
+    }
+    match restored {
+        Some(id) => eprintln!(
+            "`{name}` is recorded again as the task it was replacing ({id}); plan shows it as changed until you replace it again."
+        ),
+        None => {
+            for s in &rec.superseded {
+                eprintln!("warning: task {} on {} was replaced by `{name}` and may still be running", s.task_id, s.endpoint);
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn import(dir: &Path, explicit: Option<&Path>, name: &str, task_id: &str) -> anyhow::Result<Outcome> {
+    if task_id.trim().is_empty() || task_id.chars().any(char::is_control) {
+        anyhow::bail!("the task id is empty or contains control characters");
+    }
+    let (project, manifests) = load(dir);
+    if manifests.has_errors() {
+        anyhow::bail!("the manifests in {} have errors; run `callform validate` first", dir.display());
+    }
+    let Some(task) = manifests.tasks.iter().find(|t| t.name == name) else {
+        let names: Vec<&str> = manifests.tasks.iter().map(|t| t.name.as_str()).collect();
+        let hint = crate::manifest::de::closest(name, &names).map(|n| format!("\nhint: did you mean `{n}`?")).unwrap_or_default();
+        anyhow::bail!("no task `{name}` in the manifests under {}: import records a manifest's task as created{hint}", dir.display());
+    };
+    let path = explicit.map(Path::to_path_buf).unwrap_or_else(|| project.state_path.clone());
+    let lock = StateLock::acquire(&path, "state import")?;
+    let mut st = state::recover(&path, &lock)?.state.unwrap_or_default();
+    let mut superseded = Vec::new();
+    if let Some(rec) = st.tasks.get(name) {
+        if rec.status == TaskStatus::Created {
+            anyhow::bail!(
+                "`{name}` is already in the state as task {}\nhint: `callform state rm {name}` first if that record is wrong",
+                rec.task_id.as_deref().unwrap_or("?")
+            );
+        }
+        superseded = rec.superseded.clone();
+    }
+    let canon = canonical(task, &project.timezone_name, &st.salt);
+    st.tasks.insert(
+        name.to_string(),
+        TaskRecord {
+            vendor: task.vendor.key().to_string(),
+            provider: task.provider.clone(),
+            endpoint: project.endpoint(&task.provider, task.vendor),
+            status: TaskStatus::Created,
+            task_id: Some(task_id.to_string()),
+            spec_digest: canon.digest,
+            canonical_version: CANONICAL_VERSION,
+            spec: canon.form,
+            created_at: state::now_rfc3339(),
+            request_id: None,
+            warnings: vec!["imported: callform did not see the vendor's answer".into()],
+            uncertain_reason: None,
+            superseded,
+        },
+    );
+    state::save(&path, &mut st)?;
+    lock.release()?;
+    eprintln!("Imported `{name}` as vendor task {task_id}, with the spec in the manifests as its applied spec.");
+    Ok(Outcome::Success)
+}
+
+fn unlock(path: &Path) -> anyhow::Result<Outcome> {
+    match state::unlock(path)? {
+        Some(info) => eprintln!(
+            "Removed the lock held by {} (pid {} on {}, {} since {}).",
+            info.holder, info.pid, info.host, info.operation, info.started_at
+        ),
+        None => eprintln!("Removed an unreadable lock file."),
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,447 @@
+//! The planner: manifests + state → one action per task.
+//!
+//! A plan is plain data (and the saved-plan file format, documented in
+//! `docs/plan-format.md`): `apply` executes it and nothing else. The planner never talks to
+//! a vendor and never writes state. Its rules, from the strongest:
+//!
+//! - a task recorded as `uncertain` is never sent again until `state import`/`state rm`
+//!   resolves it;
+//! - a task recorded on another endpoint or vendor is `blocked` (ids from an emulator in a
+//!   production state mean lost tasks, and the reverse);
+//! - a changed spec is `blocked` (these APIs cannot update a created task) unless named in
+//!   `--replace`;
+//! - a task in state but not in the manifests is `orphaned`: callform never deletes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use similar::{capture_diff_slices, Algorithm, ChangeTag};
+
+use crate::canonical::{self, canonical, keyed_hex, CANONICAL_VERSION};
+use crate::manifest::{Manifests, Task};
+use crate::project::Project;
+use crate::state::{State, TaskStatus};
+
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Replace,
+    Blocked,
+    Uncertain,
+    Orphaned,
+    NoOp,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Replace => "replace",
+            Action::Blocked => "blocked",
+            Action::Uncertain => "uncertain",
+            Action::Orphaned => "orphaned",
+            Action::NoOp => "no-op",
+        }
+    }
+
+    /// Whether apply sends a create for it.
+    pub fn sends(self) -> bool {
+        matches!(self, Action::Create | Action::Replace)
+    }
+}
+
+/// One field that differs between the state and the manifests (values as JSON text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedTask {
+    pub name: String,
+    pub action: Action,
+    pub vendor: String,
+    pub provider: String,
+    /// The endpoint the create goes to (for orphaned and uncertain tasks: the recorded one).
+    pub endpoint: String,
+    /// `file:line` of the manifest document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The vendor task id recorded in state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_spec_digest: Option<String>,
+    /// The canonical spec from the manifests (no personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What the user can do, one step per line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// `--show-requests`: the request the driver would send, secrets and numbers masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateRef {
+    pub path: String,
+    pub exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+}
+
+/// A file the plan was made from, with a keyed digest of its content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileDigest {
+    pub path: String,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub replace: usize,
+    pub blocked: usize,
+    pub uncertain: usize,
+    pub orphaned: usize,
+    pub no_op: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub callform_version: String,
+    pub canonical_version: u32,
+    pub created_at: String,
+    pub manifest_dir: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_file: Option<String>,
+    pub timezone: String,
+    pub state: StateRef,
+    /// The key of the personal-data digests: the state's, or (no state yet) the one the
+    /// first apply will give the new state.
+    pub salt: String,
+    pub files: Vec<FileDigest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<String>,
+    pub summary: Summary,
+    pub tasks: Vec<PlannedTask>,
+}
+
+impl Plan {
+    pub fn has_blocked(&self) -> bool {
+        self.summary.blocked > 0
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.summary.create + self.summary.replace > 0
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only tasks matching one of these names or globs (`*`, `?`).
+    pub targets: Vec<String>,
+    /// Changed tasks to replace with a new vendor task.
+    pub replace: Vec<String>,
+}
+
+/// `*` matches any run of characters, `?` one character.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// The keyed digest of each file the manifests consist of or name.
+pub fn file_digests(manifests: &Manifests, salt: &str) -> Vec<FileDigest> {
+    manifests
+        .files
+        .iter()
+        .map(|f| FileDigest { path: f.path.display().to_string(), digest: format!("hmac-sha256:{}", keyed_hex(salt, &f.sha256)) })
+        .collect()
+}
+
+/// Makes the plan. Errors are the user's (`--replace` of a task that cannot be replaced).
+pub fn plan(
+    manifests: &Manifests,
+    project: &Project,
+    state: Option<&State>,
+    state_path: &str,
+    manifest_dir: &str,
+    options: &Options,
+) -> Result<Plan, String> {
+    let salt = state.map(|s| s.salt.clone()).unwrap_or_else(crate::state::random_salt);
+    let targeted = |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| glob_match(t, name));
+    let empty = BTreeMap::new();
+    let recorded = state.map(|s| &s.tasks).unwrap_or(&empty);
+
+    let mut tasks: Vec<&Task> = manifests.tasks.iter().filter(|t| targeted(&t.name)).collect();
+    tasks.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::with_capacity(tasks.len());
+    let mut replaced = BTreeSet::new();
+    for task in &tasks {
+        let endpoint = project.endpoint(&task.provider, task.vendor);
+        let canon = canonical(task, &project.timezone_name, &salt);
+        let mut p = PlannedTask {
+            name: task.name.clone(),
+            action: Action::Create,
+            vendor: task.vendor.key().to_string(),
+            provider: task.provider.clone(),
+            endpoint: endpoint.clone(),
+            source: Some(format!("{}:{}", task.source.file.display(), task.source.line)),
+            task_id: None,
+            spec_digest: Some(canon.digest.clone()),
+            old_spec_digest: None,
+            spec: Some(canon.form.clone()),
+            changes: Vec::new(),
+            reason: None,
+            hints: Vec::new(),
+            warnings: Vec::new(),
+            request: None,
+        };
+        if let Some(rec) = recorded.get(&task.name) {
+            p.task_id = rec.task_id.clone();
+            p.old_spec_digest = Some(rec.spec_digest.clone());
+            for s in &rec.superseded {
+                p.warnings.push(format!(
+                    "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
+                    s.task_id, s.endpoint
+                ));
+            }
+            let old_form = canonical::upgrade(&rec.spec, rec.canonical_version);
+            if rec.status == TaskStatus::Uncertain {
+                uncertain(&mut p, rec.uncertain_reason.as_deref());
+                p.endpoint = rec.endpoint.clone();
+            } else if rec.vendor != task.vendor.key() {
+                p.action = Action::Blocked;
+                p.reason = Some(format!("the task was created on {}; the manifest now says {}", rec.vendor, task.vendor));
+                p.hints = vec![
+                    format!("restore `vendor: {}`, or", rec.vendor),
+                    "rename the task to create a new one (the old one keeps running: stop it in the vendor console)".into(),
+                ];
+            } else if rec.endpoint != endpoint {
+                p.action = Action::Blocked;
+                p.reason = Some(format!("the task was created on {}, but {} is configured now", rec.endpoint, endpoint));
+                p.hints = vec![
+                    "restore the endpoint (callform.yaml or CALLFORM_<VENDOR>_ENDPOINT), or".into(),
+                    "use a separate state file (`--state PATH`) for the other endpoint: ids from one endpoint mean nothing on another".into(),
+                ];
+            } else if let Some(old_form) = old_form {
+                let old_digest = if rec.canonical_version == CANONICAL_VERSION { rec.spec_digest.clone() } else { canonical::digest(&old_form) };
+                if old_digest == canon.digest {
+                    p.action = Action::NoOp;
+                    p.spec = None;
+                } else {
+                    p.changes = field_changes(&old_form, &canon.form);
+                    if options.replace.iter().any(|r| r == &task.name) {
+                        p.action = Action::Replace;
+                        replaced.insert(task.name.clone());
+                        p.warnings.push(format!(
+                            "the current task {} keeps running at the vendor: stop it in the console after the replacement is created",
+                            rec.task_id.as_deref().unwrap_or("?")
+                        ));
+                    } else {
+                        p.action = Action::Blocked;
+                        p.reason = Some("the spec changed, and these vendor APIs cannot update a created task".into());
+                        p.hints = vec![
+                            "revert the change, or".into(),
+                            "rename the task (`name:`) to create a new one (stop the old one in the vendor console), or".into(),
+                            format!("replace it: `--replace {}` creates a new task and keeps the old id in state as superseded", task.name),
+                        ];
+                    }
+                }
+            } else {
+                p.action = Action::Blocked;
+                p.reason = Some(format!(
+                    "the state was written by a newer callform (canonical form version {})",
+                    rec.canonical_version
+                ));
+                p.hints = vec!["upgrade callform".into()];
+            }
+        }
+        out.push(p);
+    }
+
+    let in_manifests: BTreeSet<&str> = manifests.tasks.iter().map(|t| t.name.as_str()).collect();
+    for (name, rec) in recorded {
+        if in_manifests.contains(name.as_str()) || !targeted(name) {
+            continue;
+        }
+        let mut p = PlannedTask {
+            name: name.clone(),
+            action: Action::Orphaned,
+            vendor: rec.vendor.clone(),
+            provider: rec.provider.clone(),
+            endpoint: rec.endpoint.clone(),
+            source: None,
+            task_id: rec.task_id.clone(),
+            spec_digest: None,
+            old_spec_digest: Some(rec.spec_digest.clone()),
+            spec: None,
+            changes: Vec::new(),
+            reason: Some("in the state but no longer in the manifests; callform never deletes a vendor task".into()),
+            hints: vec![
+                "the vendor task still runs: stop it in the vendor console if it should not, then".into(),
+                format!("forget it with `callform state rm {name}`, or restore its manifest"),
+            ],
+            warnings: Vec::new(),
+            request: None,
+        };
+        if rec.status == TaskStatus::Uncertain {
+            uncertain(&mut p, rec.uncertain_reason.as_deref());
+        }
+        out.push(p);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+
+    for r in &options.replace {
+        if !replaced.contains(r) {
+            let why = match out.iter().find(|p| &p.name == r) {
+                None => "no task of that name is planned (check the name and --target)".to_string(),
+                Some(p) if p.action == Action::NoOp => {
+                    "its spec is unchanged; a replacement would call the same people again. To create it anew, `callform state rm` it first".to_string()
+                }
+                Some(p) if p.action == Action::Create => "it does not exist yet; it will simply be created".to_string(),
+                Some(p) => format!("it is {} ({})", p.action.as_str(), p.reason.clone().unwrap_or_default()),
+            };
+            return Err(format!("--replace {r}: cannot replace: {why}"));
+        }
+    }
+
+    let mut summary = Summary::default();
+    for p in &out {
+        match p.action {
+            Action::Create => summary.create += 1,
+            Action::Replace => summary.replace += 1,
+            Action::Blocked => summary.blocked += 1,
+            Action::Uncertain => summary.uncertain += 1,
+            Action::Orphaned => summary.orphaned += 1,
+            Action::NoOp => summary.no_op += 1,
+        }
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        callform_version: env!("CARGO_PKG_VERSION").to_string(),
+        canonical_version: CANONICAL_VERSION,
+        created_at: crate::state::now_rfc3339(),
+        manifest_dir: manifest_dir.to_string(),
+        project_file: project.file.as_ref().map(|f| f.display().to_string()),
+        timezone: project.timezone_name.clone(),
+        state: StateRef {
+            path: state_path.to_string(),
+            exists: state.is_some(),
+            lineage: state.map(|s| s.lineage.clone()),
+            serial: state.map(|s| s.serial),
+        },
+        files: file_digests(manifests, &salt),
+        salt,
+        targets: options.targets.clone(),
+        replace: options.replace.clone(),
+        summary,
+        tasks: out,
+    })
+}
+
+fn uncertain(p: &mut PlannedTask, reason: Option<&str>) {
+    p.action = Action::Uncertain;
+    p.spec = None;
+    p.reason = Some(format!(
+        "an earlier create may or may not have reached the vendor ({}); callform will not send it again by itself",
+        reason.unwrap_or("no answer was recorded")
+    ));
+    p.hints = vec![
+        "look for the task in the vendor console, then:".into(),
+        format!("if it exists: `callform state import {} TASK_ID`", p.name),
+        format!("if it does not: `callform state rm {}` (the next apply creates it)", p.name),
+    ];
+}
+
+/// Field-level differences between two canonical forms, found with `similar` on their
+/// flattened `path = value` lines.
+pub fn field_changes(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let a = canonical::flatten(old);
+    let b = canonical::flatten(new);
+    let la: Vec<String> = a.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    let lb: Vec<String> = b.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    let mut changes: BTreeMap<String, FieldChange> = BTreeMap::new();
+    for op in capture_diff_slices(Algorithm::Myers, &la, &lb) {
+        for change in op.iter_changes(&la, &lb) {
+            let line = change.value();
+            let Some((field, value)) = line.split_once(" = ") else { continue };
+            let entry = changes.entry(field.to_string()).or_insert_with(|| FieldChange { field: field.to_string(), old: None, new: None });
+            match change.tag() {
+                ChangeTag::Delete => entry.old = Some(value.to_string()),
+                ChangeTag::Insert => entry.new = Some(value.to_string()),
+                ChangeTag::Equal => {}
+            }
+        }
+    }
+    changes.into_values().filter(|c| c.old != c.new).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("renewal-*", "renewal-2027q1"));
+        assert!(glob_match("*q?", "renewal-2027q1"));
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("renewal-*", "overdue"));
+        assert!(!glob_match("a?", "a"));
+        assert!(glob_match("*", ""));
+    }
+
+    #[test]
+    fn changes_are_per_field() {
+        let old = json!({"spec": {"a": 1, "b": [1, 2], "gone": true}});
+        let new = json!({"spec": {"a": 2, "b": [1, 2], "added": "x"}});
+        let c = field_changes(&old, &new);
+        let fields: Vec<_> = c.iter().map(|c| (c.field.as_str(), c.old.as_deref(), c.new.as_deref())).collect();
+        assert_eq!(
+            fields,
+            [("spec.a", Some("1"), Some("2")), ("spec.added", None, Some("\"x\"")), ("spec.gone", Some("true"), None)]
+        );
+    }
+}

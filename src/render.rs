@@ -1,0 +1,250 @@
+//! Plans for people and tools: `text` (Terraform-like), `json` (the saved-plan format) and
+//! `markdown` (a pull-request comment).
+//!
+//! Rendering is pure: it takes a plan and returns a string. Plans hold no clear numbers
+//! (the canonical form masks them), and every string is passed through the phone masker
+//! once more on the way out, in case a future field forgets.
+
+use std::fmt::Write as _;
+
+use crate::canonical;
+use crate::phone::mask_phones_in_text;
+use crate::plan::{Action, Plan, PlannedTask};
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+}
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Replace => "-/+",
+        Action::Blocked => "!",
+        Action::Uncertain => "?",
+        Action::Orphaned => "~",
+        Action::NoOp => " ",
+    }
+}
+
+fn paint_action(p: &Paint, action: Action, s: &str) -> String {
+    match action {
+        Action::Create => p.green(s),
+        Action::Replace => p.yellow(s),
+        Action::Blocked => p.red(s),
+        Action::Uncertain | Action::Orphaned => p.yellow(s),
+        Action::NoOp => s.to_string(),
+    }
+}
+
+fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
+    let head = format!("{} {}", symbol(t.action), t.action.as_str());
+    let mut meta = format!("{}, provider {}", t.vendor, t.provider);
+    if let Some(id) = &t.task_id {
+        let _ = write!(meta, ", task {id}");
+    }
+    if let Some(src) = &t.source {
+        let _ = write!(meta, ", {src}");
+    }
+    let _ = writeln!(out, "  {} {}  ({meta})", paint_action(p, t.action, &format!("{head:<10}")), p.bold(&t.name));
+    if let Some(reason) = &t.reason {
+        let _ = writeln!(out, "      {reason}");
+    }
+    match t.action {
+        Action::Create => {
+            if let Some(spec) = &t.spec {
+                // vendor and provider are in the heading already.
+                for (k, v) in canonical::flatten(spec).into_iter().filter(|(k, _)| k.starts_with("spec.")) {
+                    let _ = writeln!(out, "      {} {k} = {v}", p.green("+"));
+                }
+            }
+        }
+        Action::Replace | Action::Blocked => {
+            for c in &t.changes {
+                match (&c.old, &c.new) {
+                    (Some(o), Some(n)) => {
+                        let _ = writeln!(out, "      {} {}: {o} → {n}", p.yellow("~"), c.field);
+                    }
+                    (Some(o), None) => {
+                        let _ = writeln!(out, "      {} {} = {o}", p.red("-"), c.field);
+                    }
+                    (None, Some(n)) => {
+                        let _ = writeln!(out, "      {} {} = {n}", p.green("+"), c.field);
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(req) = &t.request {
+        let _ = writeln!(out, "      request:");
+        for line in request_lines(req) {
+            let _ = writeln!(out, "        {line}");
+        }
+    }
+    for h in &t.hints {
+        let _ = writeln!(out, "      hint: {h}");
+    }
+    for w in &t.warnings {
+        let _ = writeln!(out, "      {} {w}", p.yellow("warning:"));
+    }
+}
+
+/// A request (from `--show-requests`) as a short HTTP-like listing.
+fn request_lines(req: &serde_json::Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    let method = req["method"].as_str().unwrap_or("POST");
+    let url = req["url"].as_str().unwrap_or("");
+    lines.push(format!("{method} {url}"));
+    if let Some(headers) = req["headers"].as_array() {
+        for h in headers {
+            if let (Some(k), Some(v)) = (h[0].as_str(), h[1].as_str()) {
+                lines.push(format!("{k}: {v}"));
+            }
+        }
+    }
+    if !req["body"].is_null() {
+        let body = serde_json::to_string_pretty(&req["body"]).unwrap_or_default();
+        lines.extend(body.lines().map(str::to_string));
+    }
+    lines
+}
+
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    format!(
+        "Plan: {} to create, {} to replace, {} unchanged, {} blocked, {} uncertain, {} orphaned.",
+        s.create, s.replace, s.no_op, s.blocked, s.uncertain, s.orphaned
+    )
+}
+
+/// Terraform-like text. Unchanged tasks are counted, not listed.
+pub fn text(plan: &Plan, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut out = String::new();
+    let listed: Vec<&PlannedTask> = plan.tasks.iter().filter(|t| t.action != Action::NoOp).collect();
+    if listed.is_empty() {
+        let _ = writeln!(out, "No changes. The vendor tasks match the manifests ({} unchanged).", plan.summary.no_op);
+    } else {
+        let _ = writeln!(out, "callform will perform the following actions:\n");
+        for t in listed {
+            task_lines(t, &p, &mut out);
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{}", p.bold(&summary_line(plan)));
+    }
+    for t in plan.tasks.iter().filter(|t| t.action == Action::NoOp && !t.warnings.is_empty()) {
+        for w in &t.warnings {
+            let _ = writeln!(out, "{} {}: {w}", p.yellow("warning:"), t.name);
+        }
+    }
+    if plan.has_blocked() {
+        let _ = writeln!(out, "\n{}", p.red("The plan is blocked: see the hints above. apply will not run it."));
+    }
+    mask_phones_in_text(&out)
+}
+
+/// The JSON plan (the saved-plan format, `docs/plan-format.md`).
+pub fn json(plan: &Plan) -> String {
+    let text = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_string());
+    mask_phones_in_text(&text) + "\n"
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A pull-request comment: summary line, a table of actions, a collapsible diff per changed task.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let s = &plan.summary;
+    let status = if plan.has_blocked() {
+        "❌ **blocked**"
+    } else if plan.has_changes() {
+        "📝 changes"
+    } else {
+        "✅ no changes"
+    };
+    let _ = writeln!(out, "### callform plan: {status}\n");
+    let _ = writeln!(
+        out,
+        "**{}** to create, **{}** to replace, **{}** unchanged, **{}** blocked, **{}** uncertain, **{}** orphaned\n",
+        s.create, s.replace, s.no_op, s.blocked, s.uncertain, s.orphaned
+    );
+    let listed: Vec<&PlannedTask> = plan.tasks.iter().filter(|t| t.action != Action::NoOp).collect();
+    if !listed.is_empty() {
+        let _ = writeln!(out, "| action | task | vendor | provider | source |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for t in &listed {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} | {} |",
+                t.action.as_str(),
+                md_escape(&t.name),
+                t.vendor,
+                md_escape(&t.provider),
+                t.source.as_deref().map(md_escape).unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
+    for t in &listed {
+        let _ = writeln!(out, "<details><summary><code>{}</code> {} {}</summary>\n", md_escape(&t.name), symbol(t.action), t.action.as_str());
+        if let Some(reason) = &t.reason {
+            let _ = writeln!(out, "{}\n", md_escape(reason));
+        }
+        let mut diff = String::new();
+        match t.action {
+            Action::Create => {
+                if let Some(spec) = &t.spec {
+                    for (k, v) in canonical::flatten(spec).into_iter().filter(|(k, _)| k.starts_with("spec.")) {
+                        let _ = writeln!(diff, "+ {k} = {v}");
+                    }
+                }
+            }
+            _ => {
+                for c in &t.changes {
+                    if let Some(o) = &c.old {
+                        let _ = writeln!(diff, "- {} = {o}", c.field);
+                    }
+                    if let Some(n) = &c.new {
+                        let _ = writeln!(diff, "+ {} = {n}", c.field);
+                    }
+                }
+            }
+        }
+        if !diff.is_empty() {
+            let _ = writeln!(out, "```diff\n{diff}```\n");
+        }
+        for h in &t.hints {
+            let _ = writeln!(out, "- {}", md_escape(h));
+        }
+        for w in &t.warnings {
+            let _ = writeln!(out, "- ⚠️ {}", md_escape(w));
+        }
+        let _ = writeln!(out, "</details>\n");
+    }
+    mask_phones_in_text(&out)
+}
