@@ -12,6 +12,7 @@ pub mod canonical;
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod driver;
 pub mod manifest;
 pub mod phone;
 pub mod plan;

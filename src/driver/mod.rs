@@ -1,0 +1,157 @@
+//! Drivers: pure translations between a task and one vendor's wire format.
+//!
+//! A driver turns a validated task into the exact HTTP request its vendor page describes
+//! ([`build`]) and the vendor's answer into a created id or a vendor error ([`parse`]). It
+//! does no I/O, reads no clock and holds no state: signing, sending, timeouts and retries
+//! are the transport's (`crate::transport`), so every wire choice can be checked against a
+//! golden file.
+//!
+//! A create succeeded only when the success code *and* a non-empty id are there. A 2xx
+//! answer that cannot be read, or a success code without an id, means the task may exist:
+//! [`Parsed::Unreadable`], which apply records as `uncertain`, never as failed.
+
+pub mod aliyun;
+pub mod longlonglong;
+pub mod volcengine;
+pub mod xfyeta;
+
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::manifest::{Spec, Task, Vendor};
+
+/// How the transport must sign a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signing {
+    /// Nothing to sign (the credential is already in the query or a header).
+    None,
+    /// Aliyun ACS3-HMAC-SHA256, RPC style: parameters in the query, action and version in headers.
+    Aliyun { access_key_id: String, access_key_secret: String, action: String, version: String },
+    /// Volcengine HMAC-SHA256.
+    Volcengine { access_key: String, secret_key: String, region: String, service: String },
+}
+
+/// One HTTP request, before signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: &'static str,
+    /// The path below the endpoint, starting with `/`.
+    pub path: String,
+    /// Query parameters, not yet encoded, in the order they are sent.
+    pub query: Vec<(String, String)>,
+    /// Headers other than the signing ones (`Content-Type`, longlonglong's bearer token).
+    pub headers: Vec<(String, String)>,
+    /// The body bytes (JSON), if any.
+    pub body: Option<Vec<u8>>,
+    pub signing: Signing,
+    /// Every secret value in this request, to be masked wherever the request is shown
+    /// or an error mentions it (xfyeta's token travels in the URL).
+    pub secrets: Vec<String>,
+}
+
+/// What a driver needs besides the task: resolved credentials and the project timezone.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The project timezone, in which manifest date-times are written.
+    pub timezone: TimeZone,
+    pub credentials: Credentials,
+}
+
+/// Resolved credentials (values, not variable names). Never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: Option<String>,
+    pub user_id: Option<String>,
+    pub access_key_id: Option<String>,
+    pub access_key_secret: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub region: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(***)")
+    }
+}
+
+/// The class of a vendor error, which decides what the transport and apply do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Throttling: nothing was created; retry with backoff.
+    Throttled,
+    /// Bad credentials or signature: nothing was created; the provider is misconfigured.
+    Auth,
+    /// A business error (bad parameter, unknown dialogue…): nothing was created.
+    Business,
+    /// The vendor failed (5xx): the task may exist.
+    Server,
+}
+
+/// The driver's reading of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Created { task_id: String, request_id: Option<String>, warnings: Vec<String> },
+    VendorError { class: ErrorClass, code: String, message: String, request_id: Option<String> },
+    /// A 2xx answer that is not what the page describes: the task may exist.
+    Unreadable(String),
+}
+
+/// A request that cannot be built (a credential missing, a time that does not exist…).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildError(pub String);
+
+/// Builds the create request for `task`.
+pub fn build(task: &Task, cx: &Context) -> Result<Request, BuildError> {
+    match &task.spec {
+        Spec::Xfyeta(s) => xfyeta::build(task, s, cx),
+        Spec::Longlonglong(s) => longlonglong::build(task, s, cx),
+        Spec::Aliyun(s) => aliyun::build(task, s, cx),
+        Spec::Volcengine(s) => volcengine::build(task, s, cx),
+    }
+}
+
+/// Reads the vendor's answer to a create.
+pub fn parse(vendor: Vendor, status: u16, body: &[u8]) -> Parsed {
+    match vendor {
+        Vendor::Xfyeta => xfyeta::parse(status, body),
+        Vendor::Longlonglong => longlonglong::parse(status, body),
+        Vendor::Aliyun => aliyun::parse(status, body),
+        Vendor::Volcengine => volcengine::parse(status, body),
+    }
+}
+
+/// The request as `{method, url, headers, body}` with every secret replaced by `***`: what
+/// the golden files hold. With `mask_phones`, phone numbers are masked too, as
+/// `plan --show-requests` shows it. Query values are shown unencoded, for reading.
+pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_json::Value {
+    let mask = |s: &str| {
+        let mut out = s.to_string();
+        for secret in request.secrets.iter().filter(|s| !s.is_empty()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+        if mask_phones {
+            out = crate::phone::mask_phones_in_text(&out);
+        }
+        out
+    };
+    let query: Vec<String> = request.query.iter().map(|(k, v)| format!("{k}={}", mask(v))).collect();
+    let url = if query.is_empty() { format!("{endpoint}{}", request.path) } else { format!("{endpoint}{}?{}", request.path, query.join("&")) };
+    let headers: Vec<serde_json::Value> =
+        request.headers.iter().map(|(k, v)| serde_json::json!([k, mask(v)])).collect();
+    let body = request.body.as_ref().map(|b| match serde_json::from_slice::<serde_json::Value>(b) {
+        Ok(v) => serde_json::from_str(&mask(&v.to_string())).unwrap_or(serde_json::Value::Null),
+        Err(_) => serde_json::Value::String(mask(&String::from_utf8_lossy(b))),
+    });
+    serde_json::json!({"method": request.method, "url": mask(&url), "headers": headers, "body": body})
+}
+
+/// A required credential, or an error naming the field (never a value).
+pub fn need<'a>(value: &'a Option<String>, field: &str, vendor: Vendor) -> Result<&'a str, BuildError> {
+    value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| BuildError(format!("the {vendor} provider has no `{field}`: set it in callform.yaml as \"${{ENV_VAR}}\" and export the variable")))
+}
