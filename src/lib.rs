@@ -4,6 +4,8 @@
 //! compares them with the state (`plan`, `state`), `apply` runs the plan through the drivers
 //! and records every result, and `render` shows plans to people and tools.
 
+pub mod sign;
+
 use std::process::ExitCode;
 
 /// Runs the command line and maps the outcome to an exit code.
