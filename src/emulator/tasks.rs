@@ -71,14 +71,15 @@ pub(crate) struct Tasks {
 
 impl Tasks {
     /// Records a new task and returns its id, shaped like the vendor's own ids: xfyeta
-    /// and Aliyun numeric strings, longlonglong a UUID, Volcengine an opaque string.
+    /// and Aliyun numeric strings, longlonglong a UUID. Volcengine's `TaskOpenId` is an
+    /// opaque string; a number in a range of its own keeps ids distinct across vendors.
     pub fn create(&mut self, vendor: Vendor, name: String, request: RecordedRequest) -> String {
         let n = self.records.len() as u64 + 1;
         let task_id = match vendor {
             Vendor::Xfyeta => (1000 + n).to_string(),
             Vendor::Longlonglong => uuid_v4(),
             Vendor::Aliyun => (4_001_000_000 + n).to_string(),
-            Vendor::Volcengine => format!("{}", 7_000_000 + n),
+            Vendor::Volcengine => (7_000_000 + n).to_string(),
         };
         self.records.push(TaskRecord {
             vendor,

@@ -15,6 +15,7 @@
 
 use super::credentials::Credentials;
 use super::params::{civil, header, ACS_DATE, X_DATE};
+use super::server::locked;
 use crate::sign;
 use axum::http::{HeaderMap, StatusCode};
 use jiff::{SignedDuration, Timestamp};
@@ -179,6 +180,13 @@ pub(crate) fn aliyun(
     let signed = signed_header_values(&parsed.signed_headers, req.headers, &ALIYUN_MUST_SIGN)
         .map_err(incomplete)?;
 
+    let nonce = header(req.headers, "x-acs-signature-nonce")
+        .map_err(incomplete)?
+        .unwrap_or_default();
+    if nonce.trim().is_empty() {
+        return Err(incomplete("x-acs-signature-nonce is empty".into()));
+    }
+
     let expected = sign::aliyun_signature(
         &creds.aliyun_access_key_secret,
         req.method,
@@ -198,13 +206,7 @@ pub(crate) fn aliyun(
 
     // Only a correctly signed request uses up its nonce, so forged requests cannot
     // burn the nonces of genuine ones.
-    let nonce = header(req.headers, "x-acs-signature-nonce")
-        .map_err(incomplete)?
-        .unwrap_or_default();
-    let fresh = nonces
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .first_use(nonce, Instant::now());
+    let fresh = locked(nonces).first_use(nonce, Instant::now());
     if !fresh {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
