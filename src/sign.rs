@@ -129,16 +129,7 @@ pub fn aliyun_signature(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Signature {
-    let (canonical_headers, signed_headers) = canonical_headers(headers);
-    let canonical_request = [
-        method,
-        path,
-        &aliyun_canonical_query(query),
-        &canonical_headers,
-        &signed_headers,
-        &sha256_hex(body),
-    ]
-    .join("\n");
+    let (canonical_request, signed_headers) = canonical_request(method, path, query, headers, body);
     let string_to_sign = format!(
         "{ALIYUN_ALGORITHM}\n{}",
         sha256_hex(canonical_request.as_bytes())
@@ -174,16 +165,7 @@ pub fn volcengine_signature(
     // The scope's day is the first 8 characters of X-Date (UTC), never a local date.
     let day = x_date.get(..8).unwrap_or(x_date);
     let credential_scope = format!("{day}/{region}/{service}/request");
-    let (canonical_headers, signed_headers) = canonical_headers(headers);
-    let canonical_request = [
-        method,
-        path,
-        &aliyun_canonical_query(query),
-        &canonical_headers,
-        &signed_headers,
-        &sha256_hex(body),
-    ]
-    .join("\n");
+    let (canonical_request, signed_headers) = canonical_request(method, path, query, headers, body);
     let string_to_sign = format!(
         "{VOLCENGINE_ALGORITHM}\n{x_date}\n{credential_scope}\n{}",
         sha256_hex(canonical_request.as_bytes())
@@ -198,6 +180,29 @@ pub fn volcengine_signature(
         signed_headers,
         signature,
     }
+}
+
+/// The canonical request both schemes hash, and its `SignedHeaders`:
+/// `METHOD \n path \n query \n CanonicalHeaders \n SignedHeaders \n HexEncode(Hash(body))`.
+/// (Volcengine's query is canonicalised exactly as Aliyun's.)
+fn canonical_request(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (String, String) {
+    let (canonical_headers, signed_headers) = canonical_headers(headers);
+    let request = [
+        method,
+        path,
+        &aliyun_canonical_query(query),
+        &canonical_headers,
+        &signed_headers,
+        &sha256_hex(body),
+    ]
+    .join("\n");
+    (request, signed_headers)
 }
 
 /// `CanonicalHeaders` and `SignedHeaders` of both schemes: lowercase names, sorted,
