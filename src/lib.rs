@@ -4,6 +4,9 @@
 //! compares them with the state (`plan`, `state`), `apply` runs the plan through the drivers
 //! and records every result, and `render` shows plans to people and tools.
 
+pub mod emulator;
+pub mod sign;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -1,0 +1,92 @@
+//! The emulator's own endpoints under `/_emulator/`, for tests and curious people:
+//!
+//! - `GET /_emulator/tasks[?vendor=X]`: created tasks in creation order (see `tasks.rs`).
+//! - `GET /_emulator/faults`: the fault rules in force.
+//! - `POST /_emulator/faults` with `{"match": "...", "kind": "...", "times": N}`: adds a
+//!   rule (see `faults.rs`); answers 201 with the rule.
+//! - `DELETE /_emulator/faults[?match=X]`: removes the rules with that pattern, or all;
+//!   answers `{"removed": n}`. Tests sharing an emulator should delete only their own.
+//!
+//! Errors are `{"error": "..."}` with HTTP 400.
+
+use super::faults::FaultRule;
+use super::params::query_pairs;
+use super::server::{locked, Emulator};
+use super::tasks::Vendor;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::sync::Arc;
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": message.into() })),
+    )
+        .into_response()
+}
+
+/// The single optional query parameter `name` (and no other).
+fn only_param(uri: &Uri, name: &str) -> Result<Option<String>, String> {
+    let pairs = query_pairs(uri.query().unwrap_or(""))?;
+    let mut found = None;
+    for (k, v) in pairs {
+        if k != name {
+            return Err(format!("unknown query parameter {k:?} (only {name:?})"));
+        }
+        if found.replace(v).is_some() {
+            return Err(format!("query parameter {name:?} given twice"));
+        }
+    }
+    Ok(found)
+}
+
+pub(crate) async fn tasks(State(emu): State<Arc<Emulator>>, uri: Uri) -> Response {
+    let vendor = match only_param(&uri, "vendor") {
+        Ok(v) => v,
+        Err(e) => return bad_request(e),
+    };
+    let vendor = match vendor
+        .as_deref()
+        .map(|key| Vendor::from_key(key).ok_or(key))
+    {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(key)) => {
+            let keys: Vec<_> = Vendor::ALL.iter().map(|v| v.key()).collect();
+            return bad_request(format!(
+                "unknown vendor {key:?}; expected one of {}",
+                keys.join(", ")
+            ));
+        }
+    };
+    Json(locked(&emu.tasks).list(vendor)).into_response()
+}
+
+pub(crate) async fn list_faults(State(emu): State<Arc<Emulator>>) -> Response {
+    Json(locked(&emu.rules).list()).into_response()
+}
+
+pub(crate) async fn add_fault(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let rule: FaultRule = match serde_json::from_slice(&body) {
+        Ok(rule) => rule,
+        Err(e) => return bad_request(format!("a fault rule is {{\"match\": \"...\", \"kind\": \"5xx|throttle|reset|hang_after_create|business_error\", \"times\": N}}: {e}")),
+    };
+    match locked(&emu.rules).add(rule.clone()) {
+        Ok(()) => (StatusCode::CREATED, Json(rule)).into_response(),
+        Err(e) => bad_request(e),
+    }
+}
+
+pub(crate) async fn clear_faults(State(emu): State<Arc<Emulator>>, uri: Uri) -> Response {
+    match only_param(&uri, "match") {
+        Ok(pattern) => {
+            let removed = locked(&emu.rules).clear(pattern.as_deref());
+            Json(json!({ "removed": removed })).into_response()
+        }
+        Err(e) => bad_request(e),
+    }
+}

@@ -1,0 +1,277 @@
+//! Fault injection: the global shares in [`Faults`] (drawn per request) and the
+//! per-request rules tests add at run time through `POST /_emulator/faults`.
+//!
+//! Rules are matched on a substring of the vendor-visible task name, so tests running in
+//! parallel against one emulator each fault only their own tasks. A rule applies to the
+//! next `times` matching requests (unlimited when `times` is absent), and rules win over
+//! the global shares. Faults are decided only for requests that passed authentication
+//! and validation: an invalid request is answered as invalid and never uses up a rule.
+//!
+//! What each kind does (see `create.rs`): `throttle` and `business_error` answer the
+//! vendor's error and create nothing; `5xx`, `reset` and `hang_after_create` create the
+//! task first — the cases where a client cannot know whether its task exists.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Global faults, applied to every vendor request. `Default` is no fault at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// Added before every vendor API request is handled.
+    pub latency: Duration,
+    /// Share (0..=1) of creates answered HTTP 500 after the task was created.
+    pub error_5xx_rate: f64,
+    /// Share of requests answered with the vendor's throttling error (nothing created).
+    pub throttle_rate: f64,
+    /// Share of creates whose connection is reset after the task was created.
+    pub reset_rate: f64,
+    /// Share of creates answered only after `hang`, the task already created.
+    pub hang_after_create_rate: f64,
+    /// How long a `hang_after_create` waits before answering.
+    pub hang: Duration,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            latency: Duration::ZERO,
+            error_5xx_rate: 0.0,
+            throttle_rate: 0.0,
+            reset_rate: 0.0,
+            hang_after_create_rate: 0.0,
+            hang: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Faults {
+    /// Refuses shares outside 0..=1 (or NaN), naming the field.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        for (name, rate) in self.rates() {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "emulator fault {name} must be between 0 and 1, got {rate}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn rates(&self) -> [(&'static str, f64); 4] {
+        [
+            ("throttle_rate", self.throttle_rate),
+            ("error_5xx_rate", self.error_5xx_rate),
+            ("reset_rate", self.reset_rate),
+            ("hang_after_create_rate", self.hang_after_create_rate),
+        ]
+    }
+
+    /// One draw per kind, in the order throttle, 5xx, reset, hang: the first that hits
+    /// wins, so a throttled request is never also a 5xx.
+    pub(crate) fn draw(&self) -> Option<FaultKind> {
+        let kinds = [
+            FaultKind::Throttle,
+            FaultKind::ServerError,
+            FaultKind::Reset,
+            FaultKind::HangAfterCreate,
+        ];
+        kinds
+            .into_iter()
+            .zip(self.rates())
+            .find(|(_, (_, rate))| *rate > 0.0 && random_unit() < *rate)
+            .map(|(kind, _)| kind)
+    }
+}
+
+/// A fault a request can meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FaultKind {
+    /// Creates the task, then answers HTTP 500.
+    #[serde(rename = "5xx")]
+    ServerError,
+    /// Answers the vendor's throttling error; creates nothing.
+    #[serde(rename = "throttle")]
+    Throttle,
+    /// Creates the task, then drops the connection without an answer.
+    #[serde(rename = "reset")]
+    Reset,
+    /// Creates the task, then waits `Faults::hang` before answering.
+    #[serde(rename = "hang_after_create")]
+    HangAfterCreate,
+    /// Answers the vendor's business error; creates nothing.
+    #[serde(rename = "business_error")]
+    BusinessError,
+}
+
+/// A run-time rule: `{"match": "<substring of the task name>", "kind": "...", "times": N}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// Substring of the vendor-visible task name; `""` matches every task.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    pub kind: FaultKind,
+    /// How many more matching requests it applies to; `None` = every one.
+    #[serde(default)]
+    pub times: Option<u64>,
+}
+
+/// The rules in force, in the order they were added.
+#[derive(Debug, Default)]
+pub(crate) struct FaultRules {
+    rules: Vec<FaultRule>,
+}
+
+impl FaultRules {
+    pub fn add(&mut self, rule: FaultRule) -> Result<(), String> {
+        if rule.times == Some(0) {
+            return Err("times must be at least 1 (leave it out for every request)".to_string());
+        }
+        self.rules.push(rule);
+        Ok(())
+    }
+
+    /// Removes the rules whose pattern is `pattern` (all of them when `None`); returns
+    /// how many were removed.
+    pub fn clear(&mut self, pattern: Option<&str>) -> usize {
+        let before = self.rules.len();
+        self.rules
+            .retain(|r| pattern.is_some_and(|p| r.pattern != p));
+        before - self.rules.len()
+    }
+
+    pub fn list(&self) -> Vec<FaultRule> {
+        self.rules.clone()
+    }
+
+    /// The fault of the first rule matching `task_name`, using up one of its `times`.
+    pub fn take(&mut self, task_name: &str) -> Option<FaultKind> {
+        let index = self
+            .rules
+            .iter()
+            .position(|r| task_name.contains(&r.pattern))?;
+        let rule = &mut self.rules[index];
+        let kind = rule.kind;
+        match &mut rule.times {
+            Some(1) => {
+                self.rules.remove(index);
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        Some(kind)
+    }
+}
+
+/// 64 random bits. The OS generator can fail only in broken environments; the fallback
+/// (clock and a counter) is good enough for fault draws and emulator ids.
+pub(crate) fn random_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static FALLBACK: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+    getrandom::u64().unwrap_or_else(|_| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        FALLBACK.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed) ^ nanos
+    })
+}
+
+/// A uniform draw in [0, 1).
+fn random_unit() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(pattern: &str, kind: FaultKind, times: Option<u64>) -> FaultRule {
+        FaultRule {
+            pattern: pattern.into(),
+            kind,
+            times,
+        }
+    }
+
+    #[test]
+    fn rule_json_uses_the_documented_names() {
+        let parsed: FaultRule =
+            serde_json::from_str(r#"{"match":"t1","kind":"5xx","times":2}"#).unwrap();
+        assert_eq!(parsed, rule("t1", FaultKind::ServerError, Some(2)));
+        let parsed: FaultRule =
+            serde_json::from_str(r#"{"match":"","kind":"hang_after_create"}"#).unwrap();
+        assert_eq!(parsed.times, None);
+        assert!(serde_json::from_str::<FaultRule>(r#"{"match":"x","kind":"explode"}"#).is_err());
+        assert!(
+            serde_json::from_str::<FaultRule>(r#"{"match":"x","kind":"reset","time":1}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn rules_apply_to_matching_names_times_times() {
+        let mut rules = FaultRules::default();
+        rules
+            .add(rule("alpha", FaultKind::Throttle, Some(2)))
+            .unwrap();
+        rules.add(rule("beta", FaultKind::Reset, None)).unwrap();
+        assert_eq!(rules.take("gamma"), None);
+        assert_eq!(rules.take("x-alpha-1"), Some(FaultKind::Throttle));
+        assert_eq!(rules.take("x-alpha-1"), Some(FaultKind::Throttle));
+        assert_eq!(rules.take("x-alpha-1"), None);
+        for _ in 0..5 {
+            assert_eq!(rules.take("beta"), Some(FaultKind::Reset));
+        }
+        assert!(rules.add(rule("z", FaultKind::Reset, Some(0))).is_err());
+    }
+
+    #[test]
+    fn clear_removes_one_pattern_or_all() {
+        let mut rules = FaultRules::default();
+        rules.add(rule("a", FaultKind::Throttle, None)).unwrap();
+        rules.add(rule("b", FaultKind::Throttle, None)).unwrap();
+        rules.add(rule("a", FaultKind::Reset, None)).unwrap();
+        assert_eq!(rules.clear(Some("a")), 2);
+        assert_eq!(rules.list().len(), 1);
+        assert_eq!(rules.clear(None), 1);
+        assert!(rules.list().is_empty());
+    }
+
+    #[test]
+    fn global_draws_follow_the_shares() {
+        assert_eq!(Faults::default().draw(), None);
+        let always_throttle = Faults {
+            throttle_rate: 1.0,
+            error_5xx_rate: 1.0,
+            ..Faults::default()
+        };
+        assert_eq!(always_throttle.draw(), Some(FaultKind::Throttle));
+        let always_hang = Faults {
+            hang_after_create_rate: 1.0,
+            ..Faults::default()
+        };
+        assert_eq!(always_hang.draw(), Some(FaultKind::HangAfterCreate));
+    }
+
+    #[test]
+    fn shares_outside_zero_to_one_are_refused() {
+        assert!(Faults::default().check().is_ok());
+        let bad = Faults {
+            reset_rate: 1.5,
+            ..Faults::default()
+        };
+        assert!(bad.check().unwrap_err().contains("reset_rate"));
+        let nan = Faults {
+            throttle_rate: f64::NAN,
+            ..Faults::default()
+        };
+        assert!(nan.check().is_err());
+    }
+
+    #[test]
+    fn random_unit_is_in_range() {
+        for _ in 0..1000 {
+            let x = random_unit();
+            assert!((0.0..1.0).contains(&x));
+        }
+    }
+}

@@ -1,0 +1,766 @@
+//! longlonglong `POST /agent-api/new/user/{user_id}/task` with `Authorization: Bearer …`
+//! (vendor-docs/longlonglong-task-create.md): one route, two payloads chosen by
+//! `task_type` — 7 (new 2.0) and 6 (old 2.0).
+//!
+//! Success: `{"code":200,"status":"success","message":"创建任务成功","data":{"id":"<uuid>"}}`.
+//! Errors are `{"code":≠200,"status":"error","message":…}`; the page documents none, so
+//! these are the emulator's choice (HTTP status = code, except the business error):
+//!
+//! | code | HTTP | when |
+//! |------|------|------|
+//! | 401  | 401  | missing or wrong bearer token |
+//! | 403  | 403  | the path's user id is not the token's account |
+//! | 422  | 422  | invalid parameter (the message names it) |
+//! | 429  | 429  | throttle fault |
+//! | 500  | 200  | business error fault: `话术组不存在` (no such script group) |
+//! | 500  | 500  | 5xx fault |
+//!
+//! The business error keeps HTTP 200 so that it cannot be taken for a server error (a
+//! 5xx means "the task may exist"; a business error means it does not).
+//!
+//! Rules come from the page and limits.md: `task_type` always sent; `task_extras.line`
+//! and `task_extras.holiday` always sent (maybe empty) and an empty `line` needs
+//! `maximumcall` 0; the fields of one payload are refused under the other; dates as
+//! `YYYY-MM-DD HH:MM:SS`, holidays `{begin, end}` as `YYYY-MM-DD HH:MM`; the `redial_*`
+//! switches as integers 0/1. Nested `destination_extension` ids are accepted as integers
+//! or digit strings, because the page itself shows both.
+
+use super::conn::ConnHandle;
+use super::create::{create as create_task, Answers, NewTask};
+use super::params::{
+    clock_hm, clock_hms, date_time, header, integer, is_json_content_type, string, window, Checked,
+    Obj, ParamError, DATE_TIME, DATE_TIME_MINUTES,
+};
+use super::server::{Emulator, Incoming};
+use super::tasks::{RecordedRequest, Vendor};
+use crate::sign::constant_time_eq;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+const TOP_LEVEL: [&str; 17] = [
+    "sub_user_id",
+    "bridge_group_id",
+    "destination_extension",
+    "is_group_switch",
+    "dial_time_id",
+    "maximumcall",
+    "name",
+    "enable_type",
+    "group_type",
+    "task_type",
+    "is_call_in",
+    "remark",
+    "end_action",
+    "background_id",
+    "llm_intention_id",
+    "score_scheme_id",
+    "task_extras",
+];
+/// Top-level fields of the old (6) payload only.
+const OLD_ONLY: [&str; 2] = ["new_call_rules", "group_switch_rule"];
+const EXTRAS: [&str; 5] = [
+    "start_time",
+    "stop_time",
+    "holiday",
+    "line",
+    "interval_time",
+];
+/// `task_extras` fields of the new (7) payload only.
+const EXTRAS_NEW_ONLY: [&str; 9] = [
+    "destination_extension_list",
+    "destination_extension_with_variable_list",
+    "destination_extension_multi_config",
+    "pop_mode",
+    "redial_enabled",
+    "redial_new_number_policy",
+    "redial_interval",
+    "redial_max_times",
+    "redial_conditions",
+];
+const DA_STATUS: [i64; 10] = [2, 3, 4, 5, 6, 7, 8, 9, 10, 12];
+const NEW: i64 = 7;
+const OLD: i64 = 6;
+
+fn answer(status: StatusCode, code: i64, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "code": code, "status": "error", "message": message })),
+    )
+        .into_response()
+}
+
+fn invalid(e: &ParamError) -> Response {
+    answer(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        422,
+        &format!("参数错误: {e}"),
+    )
+}
+
+struct LonglonglongAnswers;
+
+impl Answers for LonglonglongAnswers {
+    fn created(&self, task_id: &str) -> Response {
+        Json(json!({
+            "code": 200,
+            "status": "success",
+            "message": "创建任务成功",
+            "data": { "id": task_id }
+        }))
+        .into_response()
+    }
+    fn throttled(&self) -> Response {
+        answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            "请求过于频繁,请稍后再试",
+        )
+    }
+    fn server_error(&self) -> Response {
+        answer(StatusCode::INTERNAL_SERVER_ERROR, 500, "服务器内部错误")
+    }
+    fn business_error(&self) -> Response {
+        answer(StatusCode::OK, 500, "话术组不存在")
+    }
+}
+
+pub(crate) async fn create(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path(user_id): Path<String>,
+    incoming: Incoming,
+) -> Response {
+    let bearer = header(&incoming.headers, "authorization")
+        .ok()
+        .flatten()
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let token_ok = bearer.is_some_and(|t| {
+        constant_time_eq(t.as_bytes(), emu.credentials.longlonglong_token.as_bytes())
+    });
+    if !token_ok {
+        return answer(
+            StatusCode::UNAUTHORIZED,
+            401,
+            "Unauthenticated: missing or invalid bearer token",
+        );
+    }
+    if user_id != emu.credentials.longlonglong_user_id {
+        return answer(
+            StatusCode::FORBIDDEN,
+            403,
+            "无权操作该用户 (the path's user_id is not this token's account)",
+        );
+    }
+    if incoming.uri.query().is_some_and(|q| !q.is_empty()) {
+        return invalid(&ParamError::invalid(
+            "query",
+            "this API takes no query parameters",
+        ));
+    }
+    let content_type = header(&incoming.headers, "content-type").ok().flatten();
+    if !is_json_content_type(content_type) {
+        return invalid(&ParamError::invalid(
+            "Content-Type",
+            "must be application/json",
+        ));
+    }
+    let body: Value = match serde_json::from_slice(&incoming.body) {
+        Ok(v) => v,
+        Err(e) => return invalid(&ParamError::invalid("body", format!("is not JSON: {e}"))),
+    };
+    let name = match validate(&body) {
+        Ok(name) => name,
+        Err(e) => return invalid(&e),
+    };
+    let task = NewTask {
+        vendor: Vendor::Longlonglong,
+        name,
+        request: RecordedRequest {
+            method: incoming.method.to_string(),
+            path: incoming.uri.path().to_string(),
+            query: Vec::new(),
+            content_type: content_type.map(str::to_string),
+            body: Some(body),
+        },
+    };
+    create_task(&emu, &conn, task, &LonglonglongAnswers).await
+}
+
+/// Checks a task-create body of either payload; returns the task name.
+pub(crate) fn validate(body: &Value) -> Checked<String> {
+    let obj = Obj::body(body)?;
+    let task_type = obj.req_int("task_type")?;
+    if task_type != NEW && task_type != OLD {
+        return Err(ParamError::invalid(
+            "task_type",
+            format!("must be 6 (old 2.0) or 7 (new 2.0), got {task_type}"),
+        ));
+    }
+    if task_type == NEW {
+        only_with(&obj, &OLD_ONLY, OLD)?;
+    }
+    let known: Vec<&str> = TOP_LEVEL.iter().chain(&OLD_ONLY).copied().collect();
+    obj.allow_only(&known)?;
+
+    let name = obj.req_text("name")?;
+    positive_id(&obj, "destination_extension")?;
+    positive_id(&obj, "dial_time_id")?;
+    let maximumcall = obj.req_int_in("maximumcall", 0, i64::MAX)?;
+    obj.opt_text("sub_user_id")?;
+    if obj.opt_int("bridge_group_id")?.is_some() {
+        positive_id(&obj, "bridge_group_id")?;
+    }
+    let group_switch = if task_type == NEW {
+        obj.opt_int_in("is_group_switch", 0, 3)?
+    } else {
+        obj.opt_int_in("is_group_switch", 0, 1)?
+    };
+    for flag in ["enable_type", "is_call_in", "end_action"] {
+        obj.opt_int_in(flag, 0, 1)?;
+    }
+    if let Some(group_type) = obj.opt_str("group_type")? {
+        if group_type != "group" && group_type != "robot" {
+            return Err(ParamError::invalid(
+                "group_type",
+                format!("must be group or robot, got {group_type:?}"),
+            ));
+        }
+    }
+    obj.opt_str("remark")?;
+    for id in ["background_id", "llm_intention_id", "score_scheme_id"] {
+        if obj.has(id) {
+            positive_id(&obj, id)?;
+        }
+    }
+
+    let extras = obj.req_obj("task_extras")?;
+    if task_type == OLD {
+        only_with(&extras, &EXTRAS_NEW_ONLY, NEW)?;
+    }
+    let known: Vec<&str> = EXTRAS.iter().chain(&EXTRAS_NEW_ONLY).copied().collect();
+    extras.allow_only(&known)?;
+    let start = date_time(
+        extras.req_str("start_time")?,
+        &extras.path("start_time"),
+        DATE_TIME,
+    )?;
+    let stop = date_time(
+        extras.req_str("stop_time")?,
+        &extras.path("stop_time"),
+        DATE_TIME,
+    )?;
+    if stop <= start {
+        return Err(ParamError::invalid(
+            extras.path("stop_time"),
+            "must be after start_time",
+        ));
+    }
+    holidays(&extras)?;
+    let lines = lines(&extras, task_type)?;
+    if lines == 0 && maximumcall != 0 {
+        return Err(ParamError::invalid(
+            "maximumcall",
+            "must be 0 when task_extras.line is empty (the page's rule)",
+        ));
+    }
+    extras.opt_int_in("interval_time", 0, i64::MAX)?;
+
+    if task_type == NEW {
+        new_payload(&extras, group_switch)?;
+    } else {
+        old_payload(&obj, group_switch)?;
+    }
+    Ok(name.to_string())
+}
+
+/// Refuses, under the other payload, the fields that belong to `task_type` only.
+fn only_with(obj: &Obj<'_>, fields: &[&str], task_type: i64) -> Checked<()> {
+    match fields.iter().find(|f| obj.has(f)) {
+        Some(field) => Err(ParamError::invalid(
+            obj.path(field),
+            format!("is a field of the task_type {task_type} payload only"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn positive_id(obj: &Obj<'_>, key: &str) -> Checked<i64> {
+    obj.req_int_in(key, 1, i64::MAX)
+}
+
+/// A script-group id nested in a list: an integer or a string of digits (the page's
+/// examples show both).
+fn group_id(obj: &Obj<'_>, key: &str) -> Checked<()> {
+    let path = obj.path(key);
+    match obj.req_value(key)? {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+        Value::String(s) => Err(ParamError::invalid(
+            path,
+            format!("must be a script-group id, got {s:?}"),
+        )),
+        other => {
+            let id = integer(other, &path)?;
+            if id > 0 {
+                Ok(())
+            } else {
+                Err(ParamError::invalid(
+                    path,
+                    format!("must be a positive id, got {id}"),
+                ))
+            }
+        }
+    }
+}
+
+fn holidays(extras: &Obj<'_>) -> Checked<()> {
+    for (i, item) in extras.req_array("holiday")?.iter().enumerate() {
+        let holiday = Obj::at(item, format!("{}[{i}]", extras.path("holiday")))?;
+        holiday.allow_only(&["begin", "end"])?;
+        let begin = date_time(
+            holiday.req_str("begin")?,
+            &holiday.path("begin"),
+            DATE_TIME_MINUTES,
+        )?;
+        let end = date_time(
+            holiday.req_str("end")?,
+            &holiday.path("end"),
+            DATE_TIME_MINUTES,
+        )?;
+        if end <= begin {
+            return Err(ParamError::invalid(
+                holiday.path("end"),
+                "must be after begin",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `task_extras.line` (new: `[{id, limit}]`, old: `[id]`); returns its length.
+fn lines(extras: &Obj<'_>, task_type: i64) -> Checked<usize> {
+    let items = extras.req_array("line")?;
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("{}[{i}]", extras.path("line"));
+        if task_type == NEW {
+            let line = Obj::at(item, path)?;
+            line.allow_only(&["id", "limit"])?;
+            line.req_text("id")?;
+            line.req_int_in("limit", 1, i64::MAX)?;
+        } else if item.is_object() {
+            return Err(ParamError::invalid(
+                path,
+                "line objects are for task_type 7; old 2.0 takes line ids",
+            ));
+        } else {
+            super::params::non_blank(string(item, &path)?, &path)?;
+        }
+    }
+    Ok(items.len())
+}
+
+fn new_payload(extras: &Obj<'_>, group_switch: Option<i64>) -> Checked<()> {
+    extras.req_int_in("pop_mode", 0, 2)?;
+    extras.req_int_in("redial_enabled", 0, 1)?;
+    extras.opt_int_in("redial_new_number_policy", 0, 1)?;
+    extras.opt_int_in("redial_interval", 0, 60)?;
+    extras.opt_int_in("redial_max_times", 0, 3)?;
+    if let Some(conditions) = extras.opt_obj("redial_conditions")? {
+        conditions.allow_only(&["da_status", "pop_mode"])?;
+        if let Some(statuses) = conditions.opt_array("da_status")? {
+            for (i, status) in statuses.iter().enumerate() {
+                let path = format!("{}[{i}]", conditions.path("da_status"));
+                let status = integer(status, &path)?;
+                if !DA_STATUS.contains(&status) {
+                    return Err(ParamError::invalid(
+                        path,
+                        format!("must be one of 2,3,4,5,6,7,8,9,10,12, got {status}"),
+                    ));
+                }
+            }
+        }
+        conditions.opt_int_in("pop_mode", 0, 2)?;
+    }
+
+    let by_time = extras.opt_array("destination_extension_list")?;
+    for (i, item) in by_time.into_iter().flatten().enumerate() {
+        let slot = Obj::at(
+            item,
+            format!("{}[{i}]", extras.path("destination_extension_list")),
+        )?;
+        slot.allow_only(&["begin", "end", "destination_extension"])?;
+        let range = format!("{}-{}", slot.req_str("begin")?, slot.req_str("end")?);
+        window(&range, &slot.path("begin"), "HH:MM", clock_hm)?;
+        group_id(&slot, "destination_extension")?;
+    }
+
+    let by_variable = extras.opt_array("destination_extension_with_variable_list")?;
+    if let Some(groups) = by_variable {
+        if groups.len() > 100 {
+            return Err(ParamError::invalid(
+                extras.path("destination_extension_with_variable_list"),
+                format!("holds at most 100 groups, got {}", groups.len()),
+            ));
+        }
+        for (i, item) in groups.iter().enumerate() {
+            let group = Obj::at(
+                item,
+                format!(
+                    "{}[{i}]",
+                    extras.path("destination_extension_with_variable_list")
+                ),
+            )?;
+            group.allow_only(&["mode", "values", "destination_extension", "sort"])?;
+            group.req_int_in("mode", 0, 1)?;
+            let values = group.req_array("values")?;
+            if values.is_empty() || values.len() > 10 {
+                return Err(ParamError::invalid(
+                    group.path("values"),
+                    "must hold 1 to 10 keywords",
+                ));
+            }
+            let mut seen = HashSet::new();
+            for (j, value) in values.iter().enumerate() {
+                let path = format!("{}[{j}]", group.path("values"));
+                let value = super::params::non_blank(string(value, &path)?, &path)?;
+                if !seen.insert(value) {
+                    return Err(ParamError::invalid(
+                        path,
+                        format!("repeats the keyword {value:?}"),
+                    ));
+                }
+            }
+            group_id(&group, "destination_extension")?;
+            group.req_int("sort")?;
+        }
+    }
+
+    let multi = extras.opt_obj("destination_extension_multi_config")?;
+    if let Some(multi) = &multi {
+        multi.allow_only(&["dial_mode", "list"])?;
+        multi.req_int_in("dial_mode", 0, 1)?;
+        let list = multi.req_array("list")?;
+        if list.is_empty() {
+            return Err(ParamError::invalid(
+                multi.path("list"),
+                "must hold at least one script group",
+            ));
+        }
+        for (i, item) in list.iter().enumerate() {
+            let entry = Obj::at(item, format!("{}[{i}]", multi.path("list")))?;
+            entry.allow_only(&["destination_extension", "sort"])?;
+            group_id(&entry, "destination_extension")?;
+            entry.req_int("sort")?;
+        }
+    }
+
+    let required = match group_switch {
+        Some(1) if by_time.is_none_or(Vec::is_empty) => Some("destination_extension_list"),
+        Some(2) if by_variable.is_none_or(Vec::is_empty) => {
+            Some("destination_extension_with_variable_list")
+        }
+        Some(3) if multi.is_none() => Some("destination_extension_multi_config"),
+        _ => None,
+    };
+    match required {
+        Some(field) => Err(ParamError::invalid(
+            extras.path(field),
+            format!(
+                "is required with is_group_switch {}",
+                group_switch.unwrap_or_default()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn old_payload(obj: &Obj<'_>, group_switch: Option<i64>) -> Checked<()> {
+    for (i, item) in obj
+        .opt_array("new_call_rules")?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let rule = Obj::at(item, format!("new_call_rules[{i}]"))?;
+        rule.allow_only(&["re_call_time", "call_interval", "rule_id"])?;
+        let path = rule.path("re_call_time");
+        let at = rule.req_str("re_call_time")?;
+        let secs = clock_hms(at)
+            .ok_or_else(|| ParamError::invalid(&path, format!("must be HH:MM:SS, got {at:?}")))?;
+        let allowed =
+            (10 * 3600..=11 * 3600).contains(&secs) || (13 * 3600..=22 * 3600).contains(&secs);
+        if !allowed {
+            return Err(ParamError::invalid(
+                path,
+                format!("must lie within 10:00-11:00 or 13:00-22:00, got {at}"),
+            ));
+        }
+        rule.opt_int_in("call_interval", 1, i64::MAX)?;
+        rule.opt_int("rule_id")?;
+    }
+    let rules = obj.opt_array("group_switch_rule")?;
+    for (i, item) in rules.into_iter().flatten().enumerate() {
+        let rule = Obj::at(item, format!("group_switch_rule[{i}]"))?;
+        rule.allow_only(&["switch_start", "switch_end", "group_id", "default_group_id"])?;
+        let range = format!(
+            "{}-{}",
+            rule.req_str("switch_start")?,
+            rule.req_str("switch_end")?
+        );
+        window(&range, &rule.path("switch_start"), "HH:MM", clock_hm)?;
+        group_id(&rule, "group_id")?;
+        if rule.has("default_group_id") {
+            group_id(&rule, "default_group_id")?;
+        }
+    }
+    if group_switch == Some(1) && rules.is_none_or(Vec::is_empty) {
+        return Err(ParamError::invalid(
+            "group_switch_rule",
+            "is required with is_group_switch 1",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change to a valid body that must make it invalid.
+    type Change = Box<dyn FnOnce(&mut Value)>;
+
+    /// The page's new 2.0 example (is_group_switch 2 with its variable groups).
+    fn new_example() -> Value {
+        json!({
+            "name": "测试api接口创建-222",
+            "destination_extension": 123,
+            "maximumcall": 2,
+            "dial_time_id": 123,
+            "background_id": 123,
+            "is_group_switch": 2,
+            "task_extras": {
+                "start_time": "2024-11-01 13:25:26",
+                "stop_time": "2025-11-01 13:25:26",
+                "line": [{"id": "XXXXX", "limit": 2}],
+                "destination_extension_list": [{"begin": "09:00", "end": "12:00", "destination_extension": 123}],
+                "destination_extension_with_variable_list": [
+                    {"mode": 1, "values": ["男", "男的"], "destination_extension": 11, "sort": 1},
+                    {"mode": 0, "values": ["女", "女性"], "destination_extension": 12, "sort": 0},
+                    {"mode": 0, "values": ["未知"], "destination_extension": 10, "sort": 4}
+                ],
+                "destination_extension_multi_config": {
+                    "dial_mode": 0,
+                    "list": [{"destination_extension": "13601", "sort": 1}, {"destination_extension": "13716", "sort": 2}]
+                },
+                "holiday": [{"begin": "2024-11-01 13:25", "end": "2024-11-03 13:25"}],
+                "pop_mode": 1,
+                "redial_enabled": 0,
+                "redial_new_number_policy": 0,
+                "redial_interval": 3,
+                "redial_max_times": 3,
+                "redial_conditions": {"da_status": [2, 3, 4, 6, 8, 9, 12]}
+            },
+            "task_type": 7,
+            "llm_intention_id": 123,
+            "score_scheme_id": 123
+        })
+    }
+
+    /// The page's old 2.0 example, with `task_type` sent as callform always does.
+    fn old_example() -> Value {
+        json!({
+            "name": "测试api接口创建-222",
+            "destination_extension": 123,
+            "maximumcall": 1,
+            "dial_time_id": 123,
+            "background_id": 123,
+            "is_call_in": 0,
+            "task_type": 6,
+            "task_extras": {
+                "start_time": "2024-11-01 13:25:26",
+                "stop_time": "2025-11-01 13:25:26",
+                "holiday": [{"begin": "2024-11-01 13:25", "end": "2024-11-03 13:25"}],
+                "line": ["xxxx"],
+                "interval_time": 0
+            },
+            "new_call_rules": [
+                {"re_call_time": "10:00:00", "call_interval": 60, "rule_id": 123},
+                {"re_call_time": "11:00:00", "call_interval": 60, "rule_id": 123}
+            ],
+            "group_switch_rule": [{"switch_start": "09:00", "switch_end": "12:00", "group_id": 123, "default_group_id": 123}],
+            "llm_intention_id": 123,
+            "score_scheme_id": 123
+        })
+    }
+
+    fn refused(mut body: Value, change: impl FnOnce(&mut Value)) -> ParamError {
+        change(&mut body);
+        validate(&body).expect_err("should be refused")
+    }
+
+    #[test]
+    fn the_page_examples_pass() {
+        assert_eq!(validate(&new_example()).unwrap(), "测试api接口创建-222");
+        assert_eq!(validate(&old_example()).unwrap(), "测试api接口创建-222");
+    }
+
+    #[test]
+    fn payload_fields_are_refused_under_the_other_task_type() {
+        let err = refused(new_example(), |b| b["new_call_rules"] = json!([]));
+        assert_eq!(err.param, "new_call_rules");
+        let err = refused(old_example(), |b| b["task_extras"]["pop_mode"] = json!(1));
+        assert_eq!(err.param, "task_extras.pop_mode");
+        let err = refused(old_example(), |b| {
+            b["task_extras"]["line"] = json!([{"id": "x", "limit": 1}])
+        });
+        assert_eq!(err.param, "task_extras.line[0]");
+        let err = refused(new_example(), |b| b["task_extras"]["line"] = json!(["x"]));
+        assert_eq!(err.param, "task_extras.line[0]");
+    }
+
+    #[test]
+    fn wire_mistakes_are_refused_with_the_parameter_named() {
+        let cases: Vec<(&str, Change)> = vec![
+            (
+                "task_type",
+                Box::new(|b| {
+                    b.as_object_mut().unwrap().remove("task_type");
+                }),
+            ),
+            ("task_type", Box::new(|b| b["task_type"] = json!(5))),
+            (
+                "task_extras.line",
+                Box::new(|b| {
+                    b["task_extras"].as_object_mut().unwrap().remove("line");
+                }),
+            ),
+            (
+                "task_extras.holiday",
+                Box::new(|b| {
+                    b["task_extras"].as_object_mut().unwrap().remove("holiday");
+                }),
+            ),
+            (
+                "maximumcall",
+                Box::new(|b| b["task_extras"]["line"] = json!([])),
+            ),
+            (
+                "task_extras.start_time",
+                Box::new(|b| b["task_extras"]["start_time"] = json!("2024/11/1 13:25")),
+            ),
+            (
+                "task_extras.stop_time",
+                Box::new(|b| b["task_extras"]["stop_time"] = json!("2024-10-01 13:25:26")),
+            ),
+            (
+                "task_extras.holiday[0].start",
+                Box::new(|b| {
+                    b["task_extras"]["holiday"] =
+                        json!([{"start": "2024-11-01 13:25", "end": "2024-11-03 13:25"}])
+                }),
+            ),
+            (
+                "task_extras.holiday[0].begin",
+                Box::new(|b| {
+                    b["task_extras"]["holiday"] =
+                        json!([{"begin": "2024-11-01 13:25:00", "end": "2024-11-03 13:25"}])
+                }),
+            ),
+            (
+                "task_extras.redial_enabled",
+                Box::new(|b| b["task_extras"]["redial_enabled"] = json!(true)),
+            ),
+            (
+                "task_extras.redial_enabled",
+                Box::new(|b| {
+                    b["task_extras"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("redial_enabled");
+                }),
+            ),
+            (
+                "task_extras.redial_new_number_policy",
+                Box::new(|b| b["task_extras"]["redial_new_number_policy"] = json!(false)),
+            ),
+            (
+                "task_extras.redial_interval",
+                Box::new(|b| b["task_extras"]["redial_interval"] = json!(61)),
+            ),
+            (
+                "task_extras.redial_max_times",
+                Box::new(|b| b["task_extras"]["redial_max_times"] = json!(4)),
+            ),
+            (
+                "task_extras.redial_conditions.da_status[0]",
+                Box::new(|b| b["task_extras"]["redial_conditions"]["da_status"] = json!([11])),
+            ),
+            (
+                "task_extras.pop_mode",
+                Box::new(|b| b["task_extras"]["pop_mode"] = json!(3)),
+            ),
+            (
+                "task_extras.destination_extension_with_variable_list[0].values[1]",
+                Box::new(|b| {
+                    b["task_extras"]["destination_extension_with_variable_list"][0]["values"] =
+                        json!(["男", "男"])
+                }),
+            ),
+            (
+                "task_extras.destination_extension_with_variable_list",
+                Box::new(|b| {
+                    b["task_extras"]["destination_extension_with_variable_list"] = json!([])
+                }),
+            ),
+            (
+                "task_extras.destination_extension_list[0].begin",
+                Box::new(|b| {
+                    b["task_extras"]["destination_extension_list"][0]["end"] = json!("08:00")
+                }),
+            ),
+            (
+                "is_group_switch",
+                Box::new(|b| b["is_group_switch"] = json!(4)),
+            ),
+            ("group_type", Box::new(|b| b["group_type"] = json!("bot"))),
+            (
+                "destination_extension",
+                Box::new(|b| b["destination_extension"] = json!("123")),
+            ),
+            (
+                "bridge_group_id",
+                Box::new(|b| b["bridge_group_id"] = json!(null)),
+            ),
+            (
+                "task_extras.foo",
+                Box::new(|b| b["task_extras"]["foo"] = json!(1)),
+            ),
+        ];
+        for (param, change) in cases {
+            assert_eq!(refused(new_example(), change).param, param);
+        }
+    }
+
+    #[test]
+    fn old_payload_rules() {
+        let err = refused(old_example(), |b| {
+            b["new_call_rules"][0]["re_call_time"] = json!("12:00:00")
+        });
+        assert_eq!(err.param, "new_call_rules[0].re_call_time");
+        let err = refused(old_example(), |b| b["is_group_switch"] = json!(2));
+        assert_eq!(err.param, "is_group_switch");
+        let err = refused(old_example(), |b| {
+            b["is_group_switch"] = json!(1);
+            b.as_object_mut().unwrap().remove("group_switch_rule");
+        });
+        assert_eq!(err.param, "group_switch_rule");
+        let mut empty_lines = old_example();
+        empty_lines["task_extras"]["line"] = json!([]);
+        empty_lines["maximumcall"] = json!(0);
+        assert!(validate(&empty_lines).is_ok());
+    }
+}

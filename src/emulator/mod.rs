@@ -1,0 +1,48 @@
+//! A loopback HTTP server that imitates the four vendors' create-task APIs strictly, for
+//! `callform emulator`, `apply --sandbox` and the test suite.
+//!
+//! It checks tokens and recomputes both signatures (`verify.rs`), validates parameters
+//! from the vendor pages and `vendor-docs/limits.md` (one file per vendor), answers in
+//! each vendor's own shapes, records what it created (`GET /_emulator/tasks`) and
+//! injects faults on request (`faults.rs`, `POST /_emulator/faults`).
+//!
+//! The validators are written from the vendor pages, never from callform's drivers, so
+//! that a driver's mistake cannot hide behind the same mistake here. Where limits.md adds
+//! callform's own rules (non-overlapping windows, end after start), the emulator enforces
+//! them too: a request that breaks them should never have left callform, and a test that
+//! sends one should fail loudly.
+//!
+//! Layout, in the order a request meets it: `server.rs` (routes, start, stop), `conn.rs`
+//! (connections the `reset` fault can break), a vendor module (`xfyeta.rs`,
+//! `longlonglong.rs`, `aliyun.rs`, `volcengine.rs`) using `verify.rs` and `params.rs`,
+//! then `create.rs` (fault, record, answer) with `tasks.rs` and `faults.rs`;
+//! `control.rs` serves `/_emulator/*`.
+
+mod aliyun;
+mod conn;
+mod control;
+mod create;
+mod credentials;
+mod faults;
+mod longlonglong;
+mod params;
+mod server;
+mod tasks;
+mod verify;
+mod volcengine;
+mod xfyeta;
+
+pub use credentials::{
+    Credentials, SANDBOX_ALIYUN_ACCESS_KEY_ID, SANDBOX_ALIYUN_ACCESS_KEY_SECRET,
+    SANDBOX_LONGLONGLONG_TOKEN, SANDBOX_LONGLONGLONG_USER_ID, SANDBOX_VOLCENGINE_ACCESS_KEY,
+    SANDBOX_VOLCENGINE_SECRET_KEY, SANDBOX_XFYETA_TOKEN,
+};
+pub use faults::{FaultKind, FaultRule, Faults};
+pub use server::{run, spawn, Running};
+
+/// Everything the emulator needs to start. `Default`: sandbox credentials, no faults.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub credentials: Credentials,
+    pub faults: Faults,
+}

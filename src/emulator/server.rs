@@ -1,0 +1,330 @@
+//! The HTTP server: the shared state, the routes, and starting and stopping.
+//!
+//! One server serves all four vendors, as their paths do not collide — except Aliyun
+//! and Volcengine, which both use `/`. A request to `/` carrying any `x-acs-*` header or
+//! an `ACS3-…` Authorization is Aliyun's; every other one is Volcengine's, so a
+//! malformed request still gets an answer in some vendor's shape.
+//!
+//! The server only ever listens on loopback (127.0.0.0/8 or ::1): it accepts the
+//! sandbox credentials, which are public, so it must not be reachable from elsewhere.
+
+use super::conn::{ConnHandle, ResettableListener};
+use super::control;
+use super::credentials::Credentials;
+use super::faults::{FaultRules, Faults};
+use super::tasks::Tasks;
+use super::verify::NonceCache;
+use super::{aliyun, longlonglong, volcengine, xfyeta, Config};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Large enough for Volcengine's 10,000-number PhoneList with per-number parameters.
+const BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// How long [`Running::shutdown`] waits for requests in flight before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// State shared by all handlers.
+pub(crate) struct Emulator {
+    pub credentials: Credentials,
+    pub faults: Faults,
+    pub tasks: Mutex<Tasks>,
+    pub rules: Mutex<FaultRules>,
+    pub nonces: Mutex<NonceCache>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Emulator {
+    /// Resolves once shutdown was requested.
+    pub async fn shutting_down(&self) {
+        let mut rx = self.shutdown.clone();
+        // An error means the sender is gone, which is a shutdown too.
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Locks a mutex; a panic in another handler must not take the emulator down with it,
+/// and none of the guarded values can be left half-updated by one.
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running emulator. Dropping it stops the server too (without waiting).
+#[derive(Debug)]
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// `http://ADDR`, the endpoint to give callform.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish (a hang is cut short), and
+    /// returns when the server is gone or after a short grace period.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Refuses any address that is not loopback.
+fn ensure_loopback(addr: SocketAddr) -> io::Result<()> {
+    if addr.ip().to_canonical().is_loopback() {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the emulator listens only on loopback (127.0.0.0/8 or ::1), not {addr}: \
+                 it accepts public sandbox credentials"
+            ),
+        ))
+    }
+}
+
+/// Serves on an already bound listener (must be loopback; refuse anything else). Spawns on the current tokio runtime.
+pub async fn spawn(listener: TcpListener, config: Config) -> io::Result<Running> {
+    let addr = listener.local_addr()?;
+    ensure_loopback(addr)?;
+    config
+        .faults
+        .check()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let (stop, shutdown) = watch::channel(false);
+    let emulator = Arc::new(Emulator {
+        credentials: config.credentials,
+        faults: config.faults,
+        tasks: Mutex::default(),
+        rules: Mutex::default(),
+        nonces: Mutex::default(),
+        shutdown,
+    });
+    let stopping = Arc::clone(&emulator);
+    let server = axum::serve(
+        ResettableListener(listener),
+        router(emulator).into_make_service_with_connect_info::<ConnHandle>(),
+    )
+    .with_graceful_shutdown(async move { stopping.shutting_down().await });
+    let task = tokio::spawn(async move {
+        if let Err(e) = server.await {
+            eprintln!("callform emulator stopped: {e}");
+        }
+    });
+    Ok(Running {
+        addr,
+        stop,
+        task: Some(task),
+    })
+}
+
+/// For the `callform emulator --listen ADDR` subcommand: binds (loopback only), prints one line
+/// `callform emulator listening on http://127.0.0.1:PORT` to stdout, and serves until Ctrl-C/SIGTERM.
+pub async fn run(listen: &str, config: Config) -> anyhow::Result<()> {
+    let addr = parse_listen(listen)?;
+    ensure_loopback(addr)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let running = spawn(listener, config).await?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "callform emulator listening on {}", running.url())?;
+        out.flush()?;
+    }
+    stop_signal().await?;
+    running.shutdown().await;
+    Ok(())
+}
+
+/// `IP:PORT`, or `localhost:PORT` for 127.0.0.1 (never resolved: a resolver could
+/// answer a non-loopback address).
+fn parse_listen(listen: &str) -> anyhow::Result<SocketAddr> {
+    let expected = "expected a loopback IP:PORT such as 127.0.0.1:0 or [::1]:8080";
+    if let Some(port) = listen.strip_prefix("localhost:") {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--listen {listen:?}: {expected}"))?;
+        return Ok(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port));
+    }
+    listen
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--listen {listen:?}: {expected}"))
+}
+
+/// Ctrl-C, or SIGTERM (what a CI runner sends on cancel).
+async fn stop_signal() -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+fn router(emulator: Arc<Emulator>) -> Router {
+    let vendors = Router::new()
+        .route("/openapi/outbound/v1/task/create", post(xfyeta::create))
+        .route(
+            "/agent-api/new/user/{user_id}/task",
+            post(longlonglong::create),
+        )
+        .route("/", get(signed_root).post(signed_root))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&emulator),
+            latency,
+        ));
+    let control = Router::new()
+        .route("/_emulator/tasks", get(control::tasks))
+        .route(
+            "/_emulator/faults",
+            get(control::list_faults)
+                .post(control::add_fault)
+                .delete(control::clear_faults),
+        );
+    vendors
+        .merge(control)
+        .fallback(not_found)
+        .with_state(emulator)
+}
+
+/// `Faults::latency`, before every vendor request (not the `/_emulator` ones, which
+/// tests use to look and should stay fast).
+async fn latency(State(emu): State<Arc<Emulator>>, request: Request, next: Next) -> Response {
+    if !emu.faults.latency.is_zero() {
+        tokio::time::sleep(emu.faults.latency).await;
+    }
+    next.run(request).await
+}
+
+async fn signed_root(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    incoming: Incoming,
+) -> Response {
+    if aliyun::claims(&incoming.headers) {
+        aliyun::create(&emu, &conn, incoming).await
+    } else {
+        volcengine::create(&emu, &conn, incoming).await
+    }
+}
+
+async fn not_found(uri: Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({ "error": format!("the emulator has no route {}", uri.path()) })),
+    )
+        .into_response()
+}
+
+/// A request as a vendor module receives it: everything, the body read whole.
+pub(crate) struct Incoming {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Incoming {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Incoming, Response> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
+            let message =
+                format!("the request body could not be read (limit {BODY_LIMIT} bytes): {e}");
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(serde_json::json!({ "error": message })),
+            )
+                .into_response()
+        })?;
+        Ok(Incoming {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_are_accepted() {
+        for ok in [
+            "127.0.0.1:0",
+            "127.1.2.3:80",
+            "[::1]:0",
+            "[::ffff:127.0.0.1]:0",
+        ] {
+            assert!(ensure_loopback(ok.parse().unwrap()).is_ok(), "{ok}");
+        }
+        for bad in ["0.0.0.0:0", "192.168.1.2:80", "[::]:0", "8.8.8.8:53"] {
+            let err = ensure_loopback(bad.parse().unwrap()).unwrap_err();
+            assert!(err.to_string().contains("loopback"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn listen_addresses_parse_without_resolving() {
+        assert_eq!(
+            parse_listen("localhost:8080").unwrap(),
+            "127.0.0.1:8080".parse().unwrap()
+        );
+        assert_eq!(parse_listen("[::1]:0").unwrap(), "[::1]:0".parse().unwrap());
+        assert!(parse_listen("example.com:80").is_err());
+        assert!(parse_listen("localhost:x").is_err());
+    }
+
+    #[tokio::test]
+    async fn spawn_refuses_bad_shares() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = Config {
+            faults: Faults {
+                reset_rate: 2.0,
+                ..Faults::default()
+            },
+            ..Config::default()
+        };
+        assert!(spawn(listener, config).await.is_err());
+    }
+}

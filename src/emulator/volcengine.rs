@@ -1,0 +1,723 @@
+//! Volcengine vms `POST /?Action=CreateTask&Version=2022-01-01` with a JSON body, signed
+//! with HMAC-SHA256 for service `vms` (vendor-docs/volcengine-vms-create-task.md).
+//!
+//! Success: `{"ResponseMetadata":{RequestId,Action,Version,Service,Region},
+//! "Result":{"TaskOpenId":"…","FailList":[…]}}`, the region echoed from the request's
+//! credential scope (any region is accepted). `FailList` reports, like the real service,
+//! every repeated number of `PhoneList` after its first occurrence as
+//! `{"Index":i,"Phone":"…","Type":"REDUPLICATED_ITEM","Desc":"重复项目"}`.
+//!
+//! Errors: `ResponseMetadata.Error{Code, CodeN?, Message}`, codes from the vendor's
+//! public error table and this API's page:
+//!
+//! | Code | HTTP | when |
+//! |------|------|------|
+//! | `MissingParameter` | 400 | Action/Version or a required body field absent |
+//! | `InvalidActionOrVersion` | 404 | not CreateTask 2022-01-01 over POST |
+//! | `MissingAuthenticationToken`, `InvalidAuthorization`, `MissingRequestInfo` | 401/400 | no or malformed Authorization |
+//! | `InvalidAccessKey` | 401 | unknown access key |
+//! | `ServiceNotFound` | 404 | scope service is not `vms` |
+//! | `InvalidTimestamp` | 400 | bad `X-Date`, or more than 15 min off |
+//! | `SignatureDoesNotMatch` | 401 | wrong signature, or body ≠ `X-Content-Sha256` |
+//! | `InvalidParameter` | 400 | invalid or unknown field (the message names it) |
+//! | `SelectNumberOverLimit` | 400 | `NumberList` over 1,000 |
+//! | `RequestLimitExceeded` | 429 | throttle fault |
+//! | `QuotaExceeded` | 400 | business error fault: too many running tasks (the account limit of 50) |
+//! | `InternalError` | 500 | 5xx fault |
+//!
+//! Integers must be JSON integers: the page's example sends some as strings, callform
+//! does not (limits.md), and the emulator refuses them so a driver cannot drift back.
+//! `ForbidTimeList.Times` are plain `HH:MM-HH:MM` strings and `Weekdays` 1–7 (1 = Sunday),
+//! again not the example's JSON-inside-a-string or 0.
+
+use super::conn::ConnHandle;
+use super::create::{create as create_task, Answers, NewTask};
+use super::params::{
+    clock_hm, date_time, header, integer, is_https_url, is_json_content_type, is_mainland_number,
+    query_pairs, string, window, Checked, Obj, ParamError, Problem, DATE_TIME,
+};
+use super::server::{Emulator, Incoming};
+use super::tasks::{RecordedRequest, Vendor};
+use super::verify::{self, SignedRequest};
+use crate::sign;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jiff::Timestamp;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+const ACTION: &str = "CreateTask";
+const VERSION: &str = "2022-01-01";
+/// The region reported before the request's own is known (the vendor SDK's default).
+const DEFAULT_REGION: &str = "cn-north-1";
+const PARAMS: [&str; 21] = [
+    "Name",
+    "Resource",
+    "NumberPoolNo",
+    "StartTime",
+    "EndTime",
+    "Concurrency",
+    "Start",
+    "PhoneList",
+    "Type",
+    "SmsConfig",
+    "ForbidTimeList",
+    "NumberList",
+    "MaxRingDuration",
+    "RingAgainTimes",
+    "RingAgainInterval",
+    "FinishWhenListEnd",
+    "Unique",
+    "SelectNumberType",
+    "SelectNumberRule",
+    "CallRecordPostUrl",
+    "AudioPostUrl",
+];
+const PHONE_FIELDS: [&str; 5] = [
+    "Phone",
+    "PhoneParamJson",
+    "SmsParamJson",
+    "TtsContent",
+    "Ext",
+];
+
+struct VolcengineAnswers {
+    request_id: String,
+    region: String,
+    fail_list: Vec<Value>,
+}
+
+impl VolcengineAnswers {
+    fn metadata(&self) -> Map<String, Value> {
+        let mut meta = Map::new();
+        meta.insert("RequestId".into(), json!(self.request_id));
+        meta.insert("Action".into(), json!(ACTION));
+        meta.insert("Version".into(), json!(VERSION));
+        meta.insert("Service".into(), json!("vms"));
+        meta.insert("Region".into(), json!(self.region));
+        meta
+    }
+
+    fn error(
+        &self,
+        status: StatusCode,
+        code: &str,
+        code_n: Option<u32>,
+        message: &str,
+    ) -> Response {
+        let mut error = Map::new();
+        error.insert("Code".into(), json!(code));
+        if let Some(n) = code_n {
+            error.insert("CodeN".into(), json!(n));
+        }
+        error.insert("Message".into(), json!(message));
+        let mut meta = self.metadata();
+        meta.insert("Error".into(), Value::Object(error));
+        (status, Json(json!({ "ResponseMetadata": meta }))).into_response()
+    }
+
+    fn invalid(&self, e: &ParamError) -> Response {
+        match e.problem {
+            Problem::Missing => self.error(
+                StatusCode::BAD_REQUEST,
+                "MissingParameter",
+                None,
+                &format!("The required parameter {} is missing.", e.param),
+            ),
+            Problem::Invalid | Problem::Unknown => self.error(
+                StatusCode::BAD_REQUEST,
+                e.code.unwrap_or("InvalidParameter"),
+                None,
+                &format!(
+                    "The specified parameter {} is invalid: {}.",
+                    e.param, e.reason
+                ),
+            ),
+        }
+    }
+}
+
+impl Answers for VolcengineAnswers {
+    fn created(&self, task_id: &str) -> Response {
+        Json(json!({
+            "ResponseMetadata": self.metadata(),
+            "Result": { "TaskOpenId": task_id, "FailList": self.fail_list }
+        }))
+        .into_response()
+    }
+    fn throttled(&self) -> Response {
+        self.error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RequestLimitExceeded",
+            None,
+            "The request has exceeded the request limit, please try again later.",
+        )
+    }
+    fn server_error(&self) -> Response {
+        self.error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            Some(100014),
+            "Service has some internal Error. Pls Contact With Admin.",
+        )
+    }
+    fn business_error(&self) -> Response {
+        self.error(
+            StatusCode::BAD_REQUEST,
+            "QuotaExceeded",
+            None,
+            "RunningTask has exceeded the quota.",
+        )
+    }
+}
+
+/// The region of the credential scope, if the Authorization has one, so that even
+/// early errors echo the caller's region.
+fn claimed_region(headers: &HeaderMap) -> Option<String> {
+    let auth = header(headers, "authorization").ok().flatten()?;
+    let parsed = sign::parse_authorization(auth).ok()?;
+    parsed.credential.split('/').nth(2).map(str::to_string)
+}
+
+pub(crate) async fn create(emu: &Emulator, conn: &ConnHandle, incoming: Incoming) -> Response {
+    let mut answers = VolcengineAnswers {
+        request_id: request_id(),
+        region: claimed_region(&incoming.headers).unwrap_or_else(|| DEFAULT_REGION.to_string()),
+        fail_list: Vec::new(),
+    };
+    let query = match query_pairs(incoming.uri.query().unwrap_or("")) {
+        Ok(q) => q,
+        Err(reason) => return answers.invalid(&ParamError::invalid("query", reason)),
+    };
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    for name in ["Action", "Version"] {
+        if get(name).is_none() {
+            return answers.error(
+                StatusCode::BAD_REQUEST,
+                "MissingParameter",
+                Some(100002),
+                &format!("The request is missing {name} parameter."),
+            );
+        }
+    }
+    if get("Action") != Some(ACTION)
+        || get("Version") != Some(VERSION)
+        || incoming.method != Method::POST
+    {
+        return answers.error(
+            StatusCode::NOT_FOUND,
+            "InvalidActionOrVersion",
+            Some(100008),
+            &format!(
+                "Could not find operation {} for version {} over {} (the emulator serves POST {ACTION} {VERSION}).",
+                get("Action").unwrap_or_default(),
+                get("Version").unwrap_or_default(),
+                incoming.method
+            ),
+        );
+    }
+    if let Some((name, _)) = query.iter().find(|(k, _)| k != "Action" && k != "Version") {
+        return answers.invalid(&ParamError::unknown(
+            format!("query.{name}"),
+            &["Action", "Version"],
+        ));
+    }
+    if query.len() != 2 {
+        return answers.invalid(&ParamError::invalid(
+            "query",
+            "Action and Version are given once each",
+        ));
+    }
+    let request = SignedRequest {
+        method: incoming.method.as_str(),
+        path: incoming.uri.path(),
+        query: &query,
+        headers: &incoming.headers,
+        body: &incoming.body,
+    };
+    match verify::volcengine(&request, &emu.credentials, Timestamp::now()) {
+        Ok(region) => answers.region = region,
+        Err(e) => return answers.error(e.status, e.code, e.code_n, &e.message),
+    }
+    let content_type = header(&incoming.headers, "content-type").ok().flatten();
+    if !is_json_content_type(content_type) {
+        return answers.invalid(&ParamError::invalid(
+            "Content-Type",
+            "must be application/json",
+        ));
+    }
+    let body: Value = match serde_json::from_slice(&incoming.body) {
+        Ok(v) => v,
+        Err(e) => {
+            return answers.invalid(&ParamError::invalid("body", format!("is not JSON: {e}")))
+        }
+    };
+    let valid = match validate(&body) {
+        Ok(valid) => valid,
+        Err(e) => return answers.invalid(&e),
+    };
+    answers.fail_list = valid.fail_list;
+    let task = NewTask {
+        vendor: Vendor::Volcengine,
+        name: valid.name,
+        request: RecordedRequest {
+            method: incoming.method.to_string(),
+            path: incoming.uri.path().to_string(),
+            query,
+            content_type: content_type.map(str::to_string),
+            body: Some(body),
+        },
+    };
+    create_task(emu, conn, task, &answers).await
+}
+
+/// Volcengine's request ids: the UTC time to the second, then random hex.
+fn request_id() -> String {
+    let now = Timestamp::now().strftime("%Y%m%d%H%M%S");
+    format!("{now}{:016X}", super::faults::random_u64())
+}
+
+/// A valid CreateTask body.
+#[derive(Debug)]
+pub(crate) struct Valid {
+    pub name: String,
+    /// The numbers the service refuses (repeats), in the answer's shape.
+    pub fail_list: Vec<Value>,
+}
+
+pub(crate) fn validate(body: &Value) -> Checked<Valid> {
+    let obj = Obj::body(body)?;
+    obj.allow_only(&PARAMS)?;
+    let name = obj.req_text("Name")?;
+    obj.req_text("Resource")?;
+    obj.req_text("NumberPoolNo")?;
+    let start = date_time(obj.req_str("StartTime")?, "StartTime", DATE_TIME)?;
+    let end = date_time(obj.req_str("EndTime")?, "EndTime", DATE_TIME)?;
+    if end <= start {
+        return Err(ParamError::invalid("EndTime", "must be after StartTime"));
+    }
+    obj.req_int_in("Concurrency", 1, i64::MAX)?;
+    obj.req_bool("Start")?;
+    let fail_list = phone_list(&obj)?;
+
+    obj.opt_int_in("Type", 0, 3)?;
+    obj.opt_int_in("MaxRingDuration", 1, i64::MAX)?;
+    obj.opt_int_in("RingAgainTimes", 0, 5)?;
+    obj.opt_int_in("RingAgainInterval", 5, 1440)?;
+    obj.opt_bool("FinishWhenListEnd")?;
+    obj.opt_bool("Unique")?;
+    for url in ["CallRecordPostUrl", "AudioPostUrl"] {
+        if let Some(value) = obj.opt_str(url)? {
+            if !is_https_url(value) {
+                return Err(ParamError::invalid(
+                    url,
+                    format!("must be an absolute https:// URL, got {value:?}"),
+                ));
+            }
+        }
+    }
+    number_selection(&obj)?;
+    forbid_times(&obj)?;
+    sms_config(&obj)?;
+    Ok(Valid {
+        name: name.to_string(),
+        fail_list,
+    })
+}
+
+/// Checks `PhoneList` (1–10,000 items) and returns the FailList of its repeats.
+fn phone_list(obj: &Obj<'_>) -> Checked<Vec<Value>> {
+    let items = obj.req_array("PhoneList")?;
+    if items.is_empty() || items.len() > 10_000 {
+        return Err(ParamError::invalid(
+            "PhoneList",
+            format!("holds 1 to 10000 numbers, got {}", items.len()),
+        ));
+    }
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    let mut fail_list = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let entry = Obj::at(item, format!("PhoneList[{i}]"))?;
+        entry.allow_only(&PHONE_FIELDS)?;
+        let phone = entry.req_str("Phone")?;
+        if !is_mainland_number(phone) {
+            return Err(ParamError::invalid(
+                entry.path("Phone"),
+                format!("is not a mainland number: {phone:?}"),
+            ));
+        }
+        for field in ["PhoneParamJson", "SmsParamJson"] {
+            if let Some(text) = entry.opt_str(field)? {
+                let parsed: Result<Value, _> = serde_json::from_str(text);
+                if !parsed.is_ok_and(|v| v.is_object()) {
+                    return Err(ParamError::invalid(
+                        entry.path(field),
+                        "must be a string holding a JSON object (JSON text, not an object)",
+                    ));
+                }
+            }
+        }
+        entry.opt_str("TtsContent")?;
+        entry.opt_str("Ext")?;
+        if first_seen.insert(phone, i).is_some() {
+            fail_list.push(json!({ "Index": i, "Phone": phone, "Type": "REDUPLICATED_ITEM", "Desc": "重复项目" }));
+        }
+    }
+    Ok(fail_list)
+}
+
+fn number_selection(obj: &Obj<'_>) -> Checked<()> {
+    let select_type = obj.opt_int_in("SelectNumberType", 0, 1)?;
+    let rule = obj.opt_int("SelectNumberRule")?;
+    if let Some(rule) = rule {
+        if rule != 5 {
+            return Err(ParamError::invalid(
+                "SelectNumberRule",
+                format!("only 5 is supported, got {rule}"),
+            ));
+        }
+        if select_type.is_some() {
+            return Err(ParamError::invalid(
+                "SelectNumberRule",
+                "is not sent together with SelectNumberType (按照规则选号不设置该值)",
+            ));
+        }
+    }
+    let numbers = obj.opt_array("NumberList")?;
+    match (select_type, numbers) {
+        (Some(1), None) => Err(ParamError::missing("NumberList")),
+        (Some(1), Some(list)) => {
+            if list.is_empty() {
+                return Err(ParamError::invalid(
+                    "NumberList",
+                    "must hold at least one number with SelectNumberType 1",
+                ));
+            }
+            if list.len() > 1000 {
+                return Err(ParamError::invalid(
+                    "NumberList",
+                    format!("holds at most 1000 numbers, got {}", list.len()),
+                )
+                .with_code("SelectNumberOverLimit"));
+            }
+            for (i, number) in list.iter().enumerate() {
+                let path = format!("NumberList[{i}]");
+                let number = string(number, &path)?;
+                if !is_mainland_number(number) {
+                    return Err(ParamError::invalid(
+                        path,
+                        format!("is not a mainland number: {number:?}"),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        (_, Some(_)) => Err(ParamError::invalid(
+            "NumberList",
+            "is sent only with SelectNumberType 1",
+        )),
+        (_, None) => Ok(()),
+    }
+}
+
+fn forbid_times(obj: &Obj<'_>) -> Checked<()> {
+    for (i, item) in obj
+        .opt_array("ForbidTimeList")?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let entry = Obj::at(item, format!("ForbidTimeList[{i}]"))?;
+        entry.allow_only(&["Times", "Weekdays"])?;
+        let times = entry.req_array("Times")?;
+        if times.is_empty() {
+            return Err(ParamError::invalid(
+                entry.path("Times"),
+                "must hold at least one window",
+            ));
+        }
+        for (j, time) in times.iter().enumerate() {
+            let path = format!("{}[{j}]", entry.path("Times"));
+            window(string(time, &path)?, &path, "HH:MM-HH:MM", clock_hm)?;
+        }
+        let weekdays = entry.req_array("Weekdays")?;
+        if weekdays.is_empty() {
+            return Err(ParamError::invalid(
+                entry.path("Weekdays"),
+                "must hold at least one day",
+            ));
+        }
+        for (j, day) in weekdays.iter().enumerate() {
+            let path = format!("{}[{j}]", entry.path("Weekdays"));
+            let day = integer(day, &path)?;
+            if !(1..=7).contains(&day) {
+                return Err(ParamError::invalid(
+                    path,
+                    format!("must be 1 (Sunday) to 7 (Saturday), got {day}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sms_config(obj: &Obj<'_>) -> Checked<()> {
+    for (i, item) in obj
+        .opt_array("SmsConfig")?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let entry = Obj::at(item, format!("SmsConfig[{i}]"))?;
+        entry.allow_only(&["TemplateId", "Sign", "StatusSet"])?;
+        entry.req_text("TemplateId")?;
+        entry.req_text("Sign")?;
+        let statuses = entry.req_array("StatusSet")?;
+        if statuses.is_empty() {
+            return Err(ParamError::invalid(
+                entry.path("StatusSet"),
+                "must hold at least one status",
+            ));
+        }
+        for (j, status) in statuses.iter().enumerate() {
+            let path = format!("{}[{j}]", entry.path("StatusSet"));
+            if integer(status, &path)? < 0 {
+                return Err(ParamError::invalid(path, "must not be negative"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change to a valid body that must make it invalid.
+    type Change = Box<dyn FnOnce(&mut Value)>;
+
+    /// The page's example with callform's wire choices (integers, plain windows, 1–7).
+    fn valid() -> Value {
+        json!({
+            "PhoneList": [{
+                "Phone": "13344445555",
+                "PhoneParamJson": "{\"key1\":\"value1\",\"key2\":\"value2\"}\n",
+                "SmsParamJson": "{\"key1\":\"value1\"}",
+                "TtsContent": "4YrHU",
+                "Ext": "123456"
+            }],
+            "SmsConfig": [{"TemplateId": "1234", "Sign": "【ABCD】", "StatusSet": [0]}],
+            "ForbidTimeList": [{"Weekdays": [1, 7], "Times": ["09:00-10:00", "15:00-16:00"]}],
+            "Name": "通知任务",
+            "Resource": "abcdef",
+            "NumberPoolNo": "NP123456",
+            "StartTime": "2021-05-18 20:11:42",
+            "EndTime": "2021-05-19 20:11:42",
+            "Start": true,
+            "MaxRingDuration": 20,
+            "RingAgainTimes": 0,
+            "RingAgainInterval": 5,
+            "Concurrency": 100,
+            "FinishWhenListEnd": true,
+            "Unique": true,
+            "Type": 0,
+            "SelectNumberRule": 5,
+            "CallRecordPostUrl": "https://abc.com",
+            "AudioPostUrl": "https://abc.com"
+        })
+    }
+
+    fn refused(change: impl FnOnce(&mut Value)) -> ParamError {
+        let mut body = valid();
+        change(&mut body);
+        validate(&body).expect_err("should be refused")
+    }
+
+    #[test]
+    fn a_valid_body_passes_with_an_empty_fail_list() {
+        let valid = validate(&valid()).unwrap();
+        assert_eq!(valid.name, "通知任务");
+        assert!(valid.fail_list.is_empty());
+    }
+
+    #[test]
+    fn repeated_numbers_are_reported_after_their_first_occurrence() {
+        let mut body = valid();
+        body["PhoneList"] = json!([
+            {"Phone": "13344445555"}, {"Phone": "13255556666"}, {"Phone": "13344445555"}, {"Phone": "13344445555"}
+        ]);
+        let fail_list = validate(&body).unwrap().fail_list;
+        assert_eq!(
+            fail_list,
+            vec![
+                json!({"Index": 2, "Phone": "13344445555", "Type": "REDUPLICATED_ITEM", "Desc": "重复项目"}),
+                json!({"Index": 3, "Phone": "13344445555", "Type": "REDUPLICATED_ITEM", "Desc": "重复项目"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_page_examples_wire_quirks_are_refused() {
+        assert_eq!(
+            refused(|b| b["MaxRingDuration"] = json!("20")).param,
+            "MaxRingDuration"
+        );
+        assert_eq!(
+            refused(|b| b["RingAgainTimes"] = json!("0")).param,
+            "RingAgainTimes"
+        );
+        assert_eq!(
+            refused(|b| b["ForbidTimeList"] =
+                json!([{"Weekdays": [1], "Times": ["[\"09:00-10:00\"]"]}]))
+            .param,
+            "ForbidTimeList[0].Times[0]"
+        );
+        assert_eq!(
+            refused(|b| b["ForbidTimeList"] = json!([{"Weekdays": [0], "Times": ["09:00-10:00"]}]))
+                .param,
+            "ForbidTimeList[0].Weekdays[0]"
+        );
+    }
+
+    #[test]
+    fn wire_mistakes_are_refused_with_the_parameter_named() {
+        let cases: Vec<(&str, Change)> = vec![
+            ("name", Box::new(|b| b["name"] = json!("x"))),
+            (
+                "Name",
+                Box::new(|b| {
+                    b.as_object_mut().unwrap().remove("Name");
+                }),
+            ),
+            (
+                "Start",
+                Box::new(|b| {
+                    b.as_object_mut().unwrap().remove("Start");
+                }),
+            ),
+            ("Start", Box::new(|b| b["Start"] = json!("true"))),
+            ("Concurrency", Box::new(|b| b["Concurrency"] = json!(0))),
+            (
+                "StartTime",
+                Box::new(|b| b["StartTime"] = json!("2021-05-18T20:11:42")),
+            ),
+            (
+                "EndTime",
+                Box::new(|b| b["EndTime"] = json!("2021-05-17 20:11:42")),
+            ),
+            ("PhoneList", Box::new(|b| b["PhoneList"] = json!([]))),
+            (
+                "PhoneList[0].Phone",
+                Box::new(|b| b["PhoneList"] = json!([{"Phone": "qOUFbQIX0Oo"}])),
+            ),
+            (
+                "PhoneList[0].Phone",
+                Box::new(|b| b["PhoneList"] = json!([{"TtsContent": "x"}])),
+            ),
+            (
+                "PhoneList[0].PhoneParamJson",
+                Box::new(|b| {
+                    b["PhoneList"] = json!([{"Phone": "13344445555", "PhoneParamJson": {"k": "v"}}])
+                }),
+            ),
+            (
+                "PhoneList[0].SmsParamJson",
+                Box::new(|b| {
+                    b["PhoneList"] = json!([{"Phone": "13344445555", "SmsParamJson": "not json"}])
+                }),
+            ),
+            (
+                "PhoneList[0].phone",
+                Box::new(|b| b["PhoneList"] = json!([{"Phone": "13344445555", "phone": "1"}])),
+            ),
+            ("Type", Box::new(|b| b["Type"] = json!(4))),
+            (
+                "RingAgainTimes",
+                Box::new(|b| b["RingAgainTimes"] = json!(6)),
+            ),
+            (
+                "RingAgainInterval",
+                Box::new(|b| b["RingAgainInterval"] = json!(4)),
+            ),
+            (
+                "RingAgainInterval",
+                Box::new(|b| b["RingAgainInterval"] = json!(1441)),
+            ),
+            (
+                "MaxRingDuration",
+                Box::new(|b| b["MaxRingDuration"] = json!(0)),
+            ),
+            (
+                "SelectNumberRule",
+                Box::new(|b| b["SelectNumberRule"] = json!(4)),
+            ),
+            (
+                "SelectNumberRule",
+                Box::new(|b| b["SelectNumberType"] = json!(0)),
+            ),
+            (
+                "NumberList",
+                Box::new(|b| b["NumberList"] = json!(["13344445555"])),
+            ),
+            (
+                "CallRecordPostUrl",
+                Box::new(|b| b["CallRecordPostUrl"] = json!("http://abc.com")),
+            ),
+            (
+                "AudioPostUrl",
+                Box::new(|b| b["AudioPostUrl"] = json!("abc.com")),
+            ),
+            (
+                "SmsConfig[0].Sign",
+                Box::new(|b| b["SmsConfig"] = json!([{"TemplateId": "1", "StatusSet": [1]}])),
+            ),
+            (
+                "SmsConfig[0].StatusSet",
+                Box::new(|b| {
+                    b["SmsConfig"] = json!([{"TemplateId": "1", "Sign": "s", "StatusSet": []}])
+                }),
+            ),
+            (
+                "FinishWhenListEnd",
+                Box::new(|b| b["FinishWhenListEnd"] = json!(1)),
+            ),
+        ];
+        for (param, change) in cases {
+            assert_eq!(refused(change).param, param);
+        }
+    }
+
+    #[test]
+    fn number_lists_go_with_select_number_type_one() {
+        let mut body = valid();
+        let object = body.as_object_mut().unwrap();
+        object.remove("SelectNumberRule");
+        object.insert("SelectNumberType".into(), json!(1));
+        assert_eq!(
+            validate(&body).unwrap_err(),
+            ParamError::missing("NumberList")
+        );
+        body["NumberList"] = json!(["13344445555", "13255556666"]);
+        assert!(validate(&body).is_ok());
+        body["NumberList"] = json!(vec!["13344445555"; 1001]);
+        assert_eq!(
+            validate(&body).unwrap_err().code,
+            Some("SelectNumberOverLimit")
+        );
+    }
+
+    #[test]
+    fn phone_lists_hold_at_most_ten_thousand() {
+        let mut body = valid();
+        body["PhoneList"] = json!(vec![json!({"Phone": "13344445555"}); 10_000]);
+        assert_eq!(validate(&body).unwrap().fail_list.len(), 9_999);
+        body["PhoneList"] = json!(vec![json!({"Phone": "13344445555"}); 10_001]);
+        assert_eq!(validate(&body).unwrap_err().param, "PhoneList");
+    }
+}
