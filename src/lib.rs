@@ -4,9 +4,6 @@
 //! compares them with the state (`plan`, `state`), `apply` runs the plan through the drivers
 //! and records every result, and `render` shows plans to people and tools.
 
-pub mod emulator;
-pub mod sign;
-
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -16,11 +13,13 @@ pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod driver;
+pub mod emulator;
 pub mod manifest;
 pub mod phone;
 pub mod plan;
 pub mod project;
 pub mod render;
+pub mod sign;
 pub mod state;
 
 /// Runs the command line and maps the outcome to an exit code.
