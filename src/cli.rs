@@ -23,10 +23,14 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show what apply would do: create, replace, blocked, uncertain, orphaned, no-op.
     Plan(PlanArgs),
+    /// Create the planned tasks (from a manifest directory or a saved plan) and record them.
+    Apply(ApplyArgs),
     /// Show a saved plan file, or (without one) the tasks in the state.
     Show(ShowArgs),
     /// Look at and repair the state: list, show, rm, import, unlock.
     State(StateArgs),
+    /// Serve all four vendor APIs on loopback, for tests and trials (prints its address).
+    Emulator(EmulatorArgs),
     /// Print the JSON Schema of task manifests, for editors.
     Schema,
 }
@@ -84,8 +88,67 @@ pub struct PlanArgs {
     /// The state file (default: from callform.yaml, else beside the manifests).
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Print, per task, the exact request its driver would send (secrets and numbers masked).
+    #[arg(long)]
+    pub show_requests: bool,
+    /// Plan against the sandbox state (`*.sandbox.state.json`) used by `apply --sandbox`.
+    #[arg(long)]
+    pub sandbox: bool,
     #[command(flatten)]
     pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A manifest directory, or a plan file saved with `callform plan --out FILE` (which is
+    /// applied exactly, and refused when stale).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Apply without asking (required when there is no terminal to confirm on).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Creates in flight at once, over all providers (per-provider limits: callform.yaml).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub parallelism: u32,
+    /// Apply only these tasks (repeatable; `*` and `?` globs). Not with a plan file.
+    #[arg(long, value_name = "NAME")]
+    pub target: Vec<String>,
+    /// Replace this changed task with a new vendor task (repeatable). Not with a plan file.
+    #[arg(long, value_name = "NAME")]
+    pub replace: Vec<String>,
+    /// Run against an in-process emulator with a state file of its own: no vendor account needed.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// The state file (default: from callform.yaml, else beside the manifests).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Where to listen (loopback only); port 0 picks a free one. The address is printed.
+    #[arg(long, default_value = "127.0.0.1:8790")]
+    pub listen: String,
+    /// Added to every vendor request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share (0–1) of creates answered with a 5xx after the task was created.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share (0–1) of requests answered with the vendor's throttling error.
+    #[arg(long, default_value_t = 0.0)]
+    pub throttle_rate: f64,
+    /// Share (0–1) of creates whose connection is reset after the task was created.
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Share (0–1) of creates that hang after the task was created.
+    #[arg(long, default_value_t = 0.0)]
+    pub hang_rate: f64,
+    /// How long a hang lasts, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub hang_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -169,7 +232,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Plan(args) => commands::plan::run(&args),
+        Command::Apply(args) => commands::apply::run(&args),
         Command::Show(args) => commands::show::run(&args),
+        Command::Emulator(args) => commands::emulator::run(&args),
         Command::State(args) => commands::state::run(&args),
         Command::Schema => {
             println!("{}", crate::manifest::schema::json());

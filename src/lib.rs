@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+pub mod apply;
 pub mod canonical;
 pub mod cli;
 pub mod commands;
@@ -21,6 +22,7 @@ pub mod project;
 pub mod render;
 pub mod sign;
 pub mod state;
+pub mod transport;
 
 /// Runs the command line and maps the outcome to an exit code.
 pub fn run() -> ExitCode {

@@ -165,6 +165,8 @@ pub struct Options {
     pub targets: Vec<String>,
     /// Changed tasks to replace with a new vendor task.
     pub replace: Vec<String>,
+    /// The salt to use when there is no state yet (a saved plan's, when applying it).
+    pub salt: Option<String>,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -209,7 +211,10 @@ pub fn plan(
     manifest_dir: &str,
     options: &Options,
 ) -> Result<Plan, String> {
-    let salt = state.map(|s| s.salt.clone()).unwrap_or_else(crate::state::random_salt);
+    let salt = state
+        .map(|s| s.salt.clone())
+        .or_else(|| options.salt.clone())
+        .unwrap_or_else(crate::state::random_salt);
     let targeted = |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| glob_match(t, name));
     let empty = BTreeMap::new();
     let recorded = state.map(|s| &s.tasks).unwrap_or(&empty);

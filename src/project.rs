@@ -28,6 +28,23 @@ pub struct Project {
     pub timezone: TimeZone,
     pub state_path: PathBuf,
     pub providers: BTreeMap<String, Provider>,
+    /// `--sandbox`: every task goes to the in-process emulator, recorded as [`SANDBOX_ENDPOINT`].
+    pub sandbox: bool,
+}
+
+/// The endpoint recorded for tasks created in the sandbox. It is no real address, so
+/// sandbox state can never be mistaken for, or used against, a real endpoint.
+pub const SANDBOX_ENDPOINT: &str = "sandbox://callform-emulator";
+
+/// The conventional variables read when a provider has no block in callform.yaml
+/// (the same ones `callform emulator` reads).
+pub fn default_credential_vars(vendor: Vendor) -> &'static [(&'static str, &'static str)] {
+    match vendor {
+        Vendor::Xfyeta => &[("token", "XFYETA_TOKEN")],
+        Vendor::Longlonglong => &[("token", "LONGLONGLONG_TOKEN")],
+        Vendor::Aliyun => &[("access_key_id", "ALIBABA_CLOUD_ACCESS_KEY_ID"), ("access_key_secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")],
+        Vendor::Volcengine => &[("access_key", "VOLCENGINE_ACCESS_KEY"), ("secret_key", "VOLCENGINE_SECRET_KEY")],
+    }
 }
 
 /// A credential: the name of the environment variable that holds it.
@@ -158,11 +175,67 @@ impl Project {
             timezone: TimeZone::get(DEFAULT_TIMEZONE).unwrap_or(TimeZone::UTC),
             state_path: base.join(DEFAULT_STATE),
             providers: BTreeMap::new(),
+            sandbox: false,
+        }
+    }
+
+    /// The state file for `--sandbox`: its own, beside the real one
+    /// (`callform.state.json` → `callform.sandbox.state.json`).
+    pub fn sandbox_state_path(&self) -> PathBuf {
+        let name = self.state_path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let sandboxed = match name.strip_suffix(".state.json") {
+            Some(stem) => format!("{stem}.sandbox.state.json"),
+            None => format!("{name}.sandbox"),
+        };
+        self.state_path.with_file_name(sandboxed)
+    }
+
+    /// The credentials of a provider, read from the environment now. Errors name the
+    /// variable, never a value.
+    pub fn credentials(&self, provider: &str, vendor: Vendor) -> Result<crate::driver::Credentials, String> {
+        let block = self.providers.get(provider);
+        let mut refs: BTreeMap<String, EnvRef> = match block {
+            Some(p) => p.credentials.clone(),
+            None => default_credential_vars(vendor).iter().map(|(f, v)| (f.to_string(), EnvRef(v.to_string()))).collect(),
+        };
+        let mut creds = crate::driver::Credentials {
+            user_id: block.and_then(|p| p.user_id.clone()).or_else(|| std::env::var("LONGLONGLONG_USER_ID").ok().filter(|v| !v.is_empty())),
+            region: block.and_then(|p| p.region.clone()),
+            ..Default::default()
+        };
+        for field in credential_fields(vendor) {
+            let Some(env) = refs.remove(*field) else {
+                return Err(format!("provider `{provider}` has no `{field}` in callform.yaml (write `{field}: \"${{ENV_VAR}}\"`)"));
+            };
+            let value = env.resolve().map_err(|e| format!("provider `{provider}`: {e} (it holds `{field}`)"))?;
+            match *field {
+                "token" => creds.token = Some(value),
+                "access_key_id" => creds.access_key_id = Some(value),
+                "access_key_secret" => creds.access_key_secret = Some(value),
+                "access_key" => creds.access_key = Some(value),
+                "secret_key" => creds.secret_key = Some(value),
+                _ => {}
+            }
+        }
+        if vendor == Vendor::Longlonglong && creds.user_id.is_none() {
+            return Err(format!("provider `{provider}` has no `user_id` (the longlonglong main account id) in callform.yaml"));
+        }
+        Ok(creds)
+    }
+
+    /// The environment variables that hold a provider's credentials, for messages.
+    pub fn credential_vars(&self, provider: &str, vendor: Vendor) -> Vec<String> {
+        match self.providers.get(provider) {
+            Some(p) => p.credentials.values().map(|e| e.0.clone()).collect(),
+            None => default_credential_vars(vendor).iter().map(|(_, v)| v.to_string()).collect(),
         }
     }
 
     /// The endpoint for a task's provider: environment, then callform.yaml, then the vendor's.
     pub fn endpoint(&self, provider: &str, vendor: Vendor) -> String {
+        if self.sandbox {
+            return SANDBOX_ENDPOINT.to_string();
+        }
         if let Ok(v) = std::env::var(endpoint_env_var(vendor)) {
             if !v.is_empty() {
                 return v.trim_end_matches('/').to_string();

@@ -22,8 +22,9 @@ pub struct Prepared {
 
 /// Loads project, manifests and state and makes the plan. Problems are printed to stderr
 /// and come back as `Err(Outcome::Failure)`.
-pub fn prepare(dir: &Path, state_override: Option<&Path>, options: &plan::Options, color: bool) -> Result<Prepared, Outcome> {
-    let (project, manifests) = load(dir);
+pub fn prepare(dir: &Path, state_override: Option<&Path>, sandbox: bool, options: &plan::Options, color: bool) -> Result<Prepared, Outcome> {
+    let (mut project, manifests) = load(dir);
+    project.sandbox = sandbox;
     // Diagnostics go to stderr: stdout is the plan.
     let _ = print_diagnostics(&mut std::io::stderr().lock(), &manifests, crate::cli::DiagFormat::Text, color);
     if manifests.has_errors() {
@@ -31,7 +32,13 @@ pub fn prepare(dir: &Path, state_override: Option<&Path>, options: &plan::Option
         eprintln!("error: the manifests have {errors} error(s); no plan was made (run `callform validate` for details)");
         return Err(Outcome::Failure);
     }
-    let state_path = state_override.map(Path::to_path_buf).unwrap_or_else(|| project.state_path.clone());
+    let state_path = state_override.map(Path::to_path_buf).unwrap_or_else(|| {
+        if sandbox {
+            project.sandbox_state_path()
+        } else {
+            project.state_path.clone()
+        }
+    });
     let state = match state::load(&state_path) {
         Ok(s) => s,
         Err(e) => {
@@ -58,12 +65,15 @@ pub fn prepare(dir: &Path, state_override: Option<&Path>, options: &plan::Option
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let color = args.color.stdout();
-    let options = plan::Options { targets: args.target.clone(), replace: args.replace.clone() };
-    let prepared = match prepare(&args.dir, args.state.as_deref(), &options, color) {
+    let options = plan::Options { targets: args.target.clone(), replace: args.replace.clone(), salt: None };
+    let prepared = match prepare(&args.dir, args.state.as_deref(), args.sandbox, &options, color) {
         Ok(p) => p,
         Err(outcome) => return Ok(outcome),
     };
-    let plan = prepared.plan;
+    let mut plan = prepared.plan;
+    if args.show_requests {
+        attach_requests(&mut plan, &prepared.manifests, &prepared.project);
+    }
     print_plan(&plan, args.format, color)?;
     if let Some(out) = &args.out {
         if plan.has_blocked() {
@@ -74,6 +84,33 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
         eprintln!("Saved the plan to {}. Apply exactly this plan with: callform apply {}", out.display(), out.display());
     }
     Ok(exit_for(&plan, args.detailed_exitcode))
+}
+
+/// `--show-requests`: the request each create would send, built with placeholder
+/// credentials (so a reviewer needs none) and shown with secrets and numbers masked.
+fn attach_requests(plan: &mut Plan, manifests: &Manifests, project: &Project) {
+    const PLACEHOLDER: &str = "placeholder-credential";
+    for p in plan.tasks.iter_mut().filter(|p| p.action.sends()) {
+        let Some(task) = manifests.tasks.iter().find(|t| t.name == p.name) else { continue };
+        let block = project.providers.get(&task.provider);
+        let credentials = crate::driver::Credentials {
+            token: Some(PLACEHOLDER.into()),
+            user_id: Some(block.and_then(|b| b.user_id.clone()).unwrap_or_else(|| "USER_ID".into())),
+            access_key_id: Some(PLACEHOLDER.into()),
+            access_key_secret: Some(PLACEHOLDER.into()),
+            access_key: Some(PLACEHOLDER.into()),
+            secret_key: Some(PLACEHOLDER.into()),
+            region: block.and_then(|b| b.region.clone()),
+        };
+        let cx = crate::driver::Context { timezone: project.timezone.clone(), credentials };
+        p.request = Some(match crate::driver::build(task, &cx) {
+            Ok(mut req) => {
+                req.secrets.push(PLACEHOLDER.into());
+                crate::driver::display(&req, &p.endpoint, true)
+            }
+            Err(e) => serde_json::json!({"error": e.to_string()}),
+        });
+    }
 }
 
 pub fn print_plan(plan: &Plan, format: PlanFormat, color: bool) -> std::io::Result<()> {

@@ -145,7 +145,16 @@ pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_js
         Ok(v) => serde_json::from_str(&mask(&v.to_string())).unwrap_or(serde_json::Value::Null),
         Err(_) => serde_json::Value::String(mask(&String::from_utf8_lossy(b))),
     });
-    serde_json::json!({"method": request.method, "url": mask(&url), "headers": headers, "body": body})
+    let mut shown = serde_json::json!({"method": request.method, "url": mask(&url), "headers": headers, "body": body});
+    let signature = match &request.signing {
+        Signing::None => None,
+        Signing::Aliyun { .. } => Some("ACS3-HMAC-SHA256 over host and the x-acs-* headers, added when sent"),
+        Signing::Volcengine { .. } => Some("HMAC-SHA256 over content-type, host, x-content-sha256 and x-date, added when sent"),
+    };
+    if let Some(sig) = signature {
+        shown["signature"] = serde_json::Value::String(sig.to_string());
+    }
+    shown
 }
 
 /// A required credential, or an error naming the field (never a value).

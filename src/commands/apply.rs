@@ -1,0 +1,375 @@
+//! `callform apply [DIR | PLANFILE]`: create the planned tasks and record every result.
+//!
+//! The order matters: lock the state, fold any journal a dead run left, plan (or check a
+//! saved plan is still exactly what would be done), ask, resolve every credential and
+//! build every request — and only then send anything. A problem found before the first
+//! send leaves the vendors and the state untouched.
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::apply::{self, Finished, Limits, Result_};
+use crate::cli::{ApplyArgs, DiagFormat, Outcome};
+use crate::commands::show::read_plan;
+use crate::commands::validate::{load, print_diagnostics};
+use crate::driver::{self, ErrorClass};
+use crate::emulator;
+use crate::manifest::Vendor;
+use crate::plan::{self, Plan};
+use crate::project::Project;
+use crate::render;
+use crate::state::{self, State, StateLock};
+use crate::transport::{Policy, Transport};
+
+pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    let color = args.color.stdout();
+    let saved = if args.path.is_file() {
+        if !args.target.is_empty() || !args.replace.is_empty() {
+            anyhow::bail!("a saved plan is applied exactly as it was made: --target and --replace belong to `callform plan`");
+        }
+        Some(read_plan(&args.path)?)
+    } else {
+        None
+    };
+    let dir = saved.as_ref().map(|p| PathBuf::from(&p.manifest_dir)).unwrap_or_else(|| args.path.clone());
+    let (mut project, manifests) = load(&dir);
+    print_diagnostics(&mut std::io::stderr().lock(), &manifests, DiagFormat::Text, color)?;
+    if manifests.has_errors() {
+        eprintln!("error: the manifests have errors; nothing was applied (run `callform validate {}`)", dir.display());
+        return Ok(Outcome::Failure);
+    }
+
+    // The sandbox: an in-process emulator on loopback, and a state file of its own.
+    let sandbox = if args.sandbox {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let running = emulator::spawn(listener, emulator::Config::default()).await?;
+        project.sandbox = true;
+        Some(running)
+    } else {
+        None
+    };
+    let state_path = match (&args.state, &saved) {
+        (Some(p), _) => p.clone(),
+        (None, Some(plan)) => PathBuf::from(&plan.state.path),
+        (None, None) if args.sandbox => project.sandbox_state_path(),
+        (None, None) => project.state_path.clone(),
+    };
+
+    let lock = StateLock::acquire(&state_path, "apply")?;
+    let loaded = state::recover(&state_path, &lock)?;
+    if let Some(folded) = &loaded.journal {
+        if !folded.already_folded {
+            eprintln!(
+                "Recovered the records of an interrupted run: {} created, {} uncertain.",
+                folded.created.len(),
+                folded.uncertain.len() + folded.interrupted.len()
+            );
+        }
+    }
+    let current = loaded.state;
+    let options = match &saved {
+        Some(p) => plan::Options { targets: p.targets.clone(), replace: p.replace.clone(), salt: Some(p.salt.clone()) },
+        None => plan::Options { targets: args.target.clone(), replace: args.replace.clone(), salt: None },
+    };
+    let plan = match plan::plan(&manifests, &project, current.as_ref(), &state_path.display().to_string(), &dir.display().to_string(), &options) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::Failure);
+        }
+    };
+    if let Some(saved) = &saved {
+        if let Err(why) = check_fresh(saved, &plan, current.as_ref()) {
+            eprintln!("error: the saved plan {} is stale: {why}\nhint: make a new plan with `callform plan --out FILE` and review it", args.path.display());
+            return Ok(Outcome::Failure);
+        }
+    } else {
+        print!("{}", render::text(&plan, color));
+    }
+    if plan.has_blocked() {
+        return Ok(Outcome::Failure);
+    }
+    if !plan.has_changes() {
+        if saved.is_some() {
+            println!("No changes.");
+        }
+        return Ok(Outcome::Success);
+    }
+    if saved.is_none() && !args.auto_approve && !confirm()? {
+        eprintln!("Apply cancelled: nothing was sent.");
+        return Ok(Outcome::Failure);
+    }
+
+    let base = sandbox.as_ref().map(emulator::Running::url);
+    let state = current.unwrap_or_else(|| State { salt: plan.salt.clone(), ..State::new() });
+    let context_for = |provider: &str, vendor: Vendor| context(&project, provider, vendor, base.as_deref());
+    let sends = match apply::prepare_sends(&plan, &manifests, Some(&state), &context_for) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("Nothing was sent.");
+            return Ok(Outcome::Failure);
+        }
+    };
+
+    let policy = policy(&project, &plan);
+    let transport = Arc::new(Transport::new(policy, base.is_some() || all_loopback(&plan)).map_err(anyhow::Error::msg)?);
+    let limits = Limits {
+        parallelism: args.parallelism as usize,
+        per_provider: project.providers.iter().filter_map(|(k, p)| p.parallelism.map(|n| (k.clone(), n))).collect(),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    watch_signals(Arc::clone(&cancel));
+
+    let total = sends.len();
+    let progress = Progress::new(total);
+    let (finished, _state) = apply::run(&state_path, state, sends, transport, &limits, Arc::clone(&cancel), &|f| progress.finish(f)).await?;
+    progress.done();
+    lock.release()?;
+    if let Some(running) = sandbox {
+        running.shutdown().await;
+    }
+    Ok(report(&finished, &project, cancel.load(Ordering::SeqCst)))
+}
+
+/// The provider's driver context and where its requests go.
+fn context(project: &Project, provider: &str, vendor: Vendor, sandbox: Option<&str>) -> Result<(driver::Context, String), String> {
+    let credentials = match sandbox {
+        Some(_) => sandbox_credentials(vendor, project.providers.get(provider).and_then(|p| p.region.clone())),
+        None => project.credentials(provider, vendor)?,
+    };
+    let base_url = match sandbox {
+        Some(url) => url.to_string(),
+        None => {
+            let endpoint = project.endpoint(provider, vendor);
+            crate::project::check_endpoint(&endpoint).map_err(|e| format!("provider `{provider}` endpoint {endpoint}: {e}"))?;
+            endpoint
+        }
+    };
+    Ok((driver::Context { timezone: project.timezone.clone(), credentials }, base_url))
+}
+
+/// The emulator's sandbox credentials, whatever callform.yaml says.
+fn sandbox_credentials(vendor: Vendor, region: Option<String>) -> driver::Credentials {
+    let c = emulator::Credentials::sandbox();
+    let mut out = driver::Credentials { region, ..Default::default() };
+    match vendor {
+        Vendor::Xfyeta => out.token = Some(c.xfyeta_token),
+        Vendor::Longlonglong => {
+            out.token = Some(c.longlonglong_token);
+            out.user_id = Some(c.longlonglong_user_id);
+        }
+        Vendor::Aliyun => {
+            out.access_key_id = Some(c.aliyun_access_key_id);
+            out.access_key_secret = Some(c.aliyun_access_key_secret);
+        }
+        Vendor::Volcengine => {
+            out.access_key = Some(c.volcengine_access_key);
+            out.secret_key = Some(c.volcengine_secret_key);
+        }
+    }
+    out
+}
+
+fn all_loopback(plan: &Plan) -> bool {
+    plan.tasks.iter().filter(|t| t.action.sends()).all(|t| t.endpoint.starts_with("http://"))
+}
+
+/// Timeouts: the shortest configured for the providers in this run, else the defaults.
+fn policy(project: &Project, plan: &Plan) -> Policy {
+    let mut policy = Policy::default();
+    for t in plan.tasks.iter().filter(|t| t.action.sends()) {
+        if let Some(p) = project.providers.get(&t.provider) {
+            if let Some(ms) = p.connect_timeout_ms {
+                policy.connect_timeout = policy.connect_timeout.min(Duration::from_millis(ms.max(1)));
+            }
+            if let Some(ms) = p.request_timeout_ms {
+                policy.request_timeout = policy.request_timeout.min(Duration::from_millis(ms.max(1)));
+            }
+        }
+    }
+    policy
+}
+
+/// A saved plan is applied only if it is still exactly what would be done now.
+fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), String> {
+    match (saved.state.exists, state) {
+        (false, Some(_)) => return Err("a state was created since the plan was made".into()),
+        (true, None) => return Err(format!("the state {} it was made against is gone", saved.state.path)),
+        (true, Some(s)) => {
+            if saved.state.lineage.as_deref() != Some(s.lineage.as_str()) {
+                return Err("it was made against another state (lineage differs)".into());
+            }
+            if saved.state.serial != Some(s.serial) {
+                return Err(format!(
+                    "the state changed since (serial {} then, {} now)",
+                    saved.state.serial.unwrap_or(0),
+                    s.serial
+                ));
+            }
+        }
+        (false, None) => {}
+    }
+    let then: HashMap<&str, &str> = saved.files.iter().map(|f| (f.path.as_str(), f.digest.as_str())).collect();
+    let now: HashMap<&str, &str> = fresh.files.iter().map(|f| (f.path.as_str(), f.digest.as_str())).collect();
+    for (path, digest) in &now {
+        match then.get(path) {
+            None => return Err(format!("{path} is new since the plan")),
+            Some(d) if d != digest => return Err(format!("{path} changed since the plan")),
+            _ => {}
+        }
+    }
+    if let Some(path) = then.keys().find(|p| !now.contains_key(*p)) {
+        return Err(format!("{path} is gone since the plan"));
+    }
+    let actions = |p: &Plan| -> Vec<(String, plan::Action, Option<String>, String)> {
+        p.tasks.iter().map(|t| (t.name.clone(), t.action, t.spec_digest.clone(), t.endpoint.clone())).collect()
+    };
+    if actions(saved) != actions(fresh) {
+        return Err("the same manifests and state now plan differently (an endpoint or setting changed)".into());
+    }
+    Ok(())
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("there is no terminal to confirm on: review the plan and pass --auto-approve, or apply a saved plan file");
+    }
+    print!("\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+/// First Ctrl-C or SIGTERM: no new sends; in-flight ones finish and are recorded. A second
+/// one exits at once (the journal already holds every intent; the next run folds it).
+fn watch_signals(cancel: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let got = match term.as_mut() {
+                Some(t) => tokio::select! { r = tokio::signal::ctrl_c() => r.is_ok(), r = t.recv() => r.is_some() },
+                None => tokio::signal::ctrl_c().await.is_ok(),
+            };
+            #[cfg(not(unix))]
+            let got = tokio::signal::ctrl_c().await.is_ok();
+            if !got {
+                return;
+            }
+            if cancel.swap(true, Ordering::SeqCst) {
+                eprintln!("Stopping now. Requests in flight are recorded as uncertain by the next run.");
+                std::process::exit(130);
+            }
+            eprintln!("Stopping: no new creates are sent; waiting for the ones in flight to be answered and recorded (signal again to stop at once).");
+        }
+    });
+}
+
+/// A progress bar on a terminal; one line per finished task otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} creating [{bar:30}] {pos}/{len} {elapsed}") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn finish(&self, f: &Finished) {
+        let line = match &f.result {
+            Result_::Created { task_id, .. } => format!("created   {} ({} task {task_id})", f.name, f.vendor),
+            Result_::Failed { code, .. } => format!("failed    {} ({} {code})", f.name, f.vendor),
+            Result_::Uncertain { .. } => format!("uncertain {} ({})", f.name, f.vendor),
+            Result_::Skipped => format!("skipped   {} (stopped before sending)", f.name),
+        };
+        match &self.bar {
+            Some(bar) => {
+                if !matches!(f.result, Result_::Created { .. }) {
+                    bar.println(&line);
+                }
+                bar.inc(1);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The summary on stdout, and the exit code: 1 when anything failed, is uncertain or was skipped.
+fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
+    let mut finished: Vec<&Finished> = finished.iter().collect();
+    finished.sort_by(|a, b| a.name.cmp(&b.name));
+    let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
+    let created = count(|r| matches!(r, Result_::Created { .. }));
+    let failed = count(|r| matches!(r, Result_::Failed { .. }));
+    let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
+    let skipped = count(|r| matches!(r, Result_::Skipped));
+    let verdict = if stopped { "Apply stopped" } else if failed + uncertain > 0 { "Apply finished with problems" } else { "Apply complete" };
+    println!("\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
+    for f in &finished {
+        if let Result_::Created { warnings, .. } = &f.result {
+            for w in warnings {
+                println!("  warning: {}: {w}", f.name);
+            }
+        }
+    }
+    let failures: Vec<&&Finished> = finished.iter().filter(|f| matches!(f.result, Result_::Failed { .. })).collect();
+    if !failures.is_empty() {
+        println!("\nFailed (nothing was created for these; fix and apply again):");
+        for f in failures {
+            if let Result_::Failed { class, code, message, request_id } = &f.result {
+                let rid = request_id.as_deref().map(|r| format!(" (request id {r})")).unwrap_or_default();
+                if *class == Some(ErrorClass::Auth) {
+                    let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
+                    println!("  {}: authentication failed for provider `{}`: {code}: {message}{rid}\n    hint: check the credentials in {vars}", f.name, f.provider);
+                } else {
+                    println!("  {}: {} {code}: {message}{rid}", f.name, f.vendor);
+                }
+            }
+        }
+    }
+    let uncertain_list: Vec<&&Finished> = finished.iter().filter(|f| matches!(f.result, Result_::Uncertain { .. })).collect();
+    if !uncertain_list.is_empty() {
+        println!("\nUncertain (the task may exist at the vendor; callform will not create it again by itself):");
+        for f in uncertain_list {
+            if let Result_::Uncertain { reason } = &f.result {
+                println!("  {}: {reason}", f.name);
+                println!("    hint: find it in the {} console, then `callform state import {} TASK_ID`, or `callform state rm {}` if it is not there", f.vendor, f.name, f.name);
+            }
+        }
+    }
+    if created + failed + uncertain + skipped == 0 {
+        return Outcome::Success;
+    }
+    if failed + uncertain + skipped > 0 || stopped {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    }
+}

@@ -1,0 +1,33 @@
+//! `callform emulator`: the four vendor APIs on loopback, with optional faults.
+
+use std::time::Duration;
+
+use crate::cli::{EmulatorArgs, Outcome};
+use crate::emulator::{self, Config, Credentials, Faults};
+
+pub fn run(args: &EmulatorArgs) -> anyhow::Result<Outcome> {
+    for (flag, share) in [
+        ("--error-rate", args.error_rate),
+        ("--throttle-rate", args.throttle_rate),
+        ("--reset-rate", args.reset_rate),
+        ("--hang-rate", args.hang_rate),
+    ] {
+        if !(0.0..=1.0).contains(&share) {
+            anyhow::bail!("{flag} is a share of requests: expected a number from 0 to 1");
+        }
+    }
+    let config = Config {
+        credentials: Credentials::from_env(),
+        faults: Faults {
+            latency: Duration::from_millis(args.latency_ms),
+            error_5xx_rate: args.error_rate,
+            throttle_rate: args.throttle_rate,
+            reset_rate: args.reset_rate,
+            hang_after_create_rate: args.hang_rate,
+            hang: Duration::from_millis(args.hang_ms),
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(emulator::run(&args.listen, config))?;
+    Ok(Outcome::Success)
+}

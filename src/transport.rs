@@ -1,0 +1,253 @@
+//! The one transport: signs, sends, times out and retries — for every driver.
+//!
+//! The rule that keeps customers from being called twice: a request is retried only when
+//! nothing can have been created. That is a failure before the connection was made (DNS,
+//! connection refused, TLS: nothing was written), HTTP 429, or a throttling answer the
+//! driver recognises. A timeout, a reset or a 5xx after the request was written is
+//! [`Delivery::Uncertain`], never retried. Every attempt is signed afresh (new date, and
+//! for Aliyun a new nonce), as the vendors require.
+//!
+//! Secrets never reach an error: reqwest errors carry the URL (xfyeta's token is in it),
+//! so they are stripped of it, and every message is scrubbed of the request's secrets.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::driver::{self, ErrorClass, Parsed, Request, Signing};
+use crate::manifest::Vendor;
+use crate::sign;
+
+/// How long to wait, and how often to retry what is safe to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_attempts: 5,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// The vendor answered; the driver read the answer.
+    Answered { parsed: Parsed, status: u16, attempts: u32 },
+    /// No attempt reached the vendor (connection never made): nothing was created.
+    NotSent { reason: String, attempts: u32 },
+    /// The request may have reached the vendor but no answer was read: the task may exist.
+    Uncertain { reason: String, attempts: u32 },
+}
+
+pub struct Transport {
+    client: reqwest::Client,
+    policy: Policy,
+}
+
+impl Transport {
+    pub fn new(policy: Policy, loopback: bool) -> Result<Transport, String> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("callform/", env!("CARGO_PKG_VERSION")));
+        if loopback {
+            // The emulator is on this machine: never route it through a proxy.
+            builder = builder.no_proxy();
+        }
+        let client = builder.build().map_err(|e| format!("cannot start the HTTP client: {}", e.without_url()))?;
+        Ok(Transport { client, policy })
+    }
+
+    /// Sends `request` to `base_url` (scheme and authority, no trailing slash), retrying
+    /// only where nothing can have been created.
+    pub async fn send(&self, vendor: Vendor, request: &Request, base_url: &str) -> Delivery {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.policy.max_attempts;
+            let prepared = match prepare(request, base_url) {
+                Ok(p) => p,
+                Err(reason) => return Delivery::NotSent { reason, attempts: attempt },
+            };
+            let mut builder = self.client.post(&prepared.url).headers(prepared.headers);
+            if let Some(body) = &request.body {
+                builder = builder.body(body.clone());
+            }
+            match builder.send().await {
+                Err(e) => {
+                    let reason = scrub(&describe(&e), request);
+                    if e.is_connect() && !last {
+                        tokio::time::sleep(self.backoff(attempt, None)).await;
+                        continue;
+                    }
+                    if e.is_connect() {
+                        return Delivery::NotSent { reason, attempts: attempt };
+                    }
+                    return Delivery::Uncertain { reason, attempts: attempt };
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let body = match response.bytes().await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            return Delivery::Uncertain {
+                                reason: scrub(&format!("HTTP {status}, then the answer broke off: {}", describe(&e)), request),
+                                attempts: attempt,
+                            }
+                        }
+                    };
+                    let parsed = driver::parse(vendor, status, &body);
+                    let throttled = status == 429
+                        || matches!(parsed, Parsed::VendorError { class: ErrorClass::Throttled, .. });
+                    if throttled && !last {
+                        tokio::time::sleep(self.backoff(attempt, retry_after)).await;
+                        continue;
+                    }
+                    return Delivery::Answered { parsed: scrub_parsed(parsed, request), status, attempts: attempt };
+                }
+            }
+        }
+    }
+
+    /// Exponential backoff with full jitter, or the vendor's Retry-After (capped).
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(after) = retry_after {
+            return after.min(self.policy.max_backoff);
+        }
+        let exp = self.policy.base_backoff.saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
+        let cap = exp.min(self.policy.max_backoff);
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        let frac = f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX);
+        cap.mul_f64(0.5 + frac / 2.0)
+    }
+}
+
+struct Prepared {
+    url: String,
+    headers: HeaderMap,
+}
+
+/// The URL and headers of one attempt, signed now.
+fn prepare(request: &Request, base_url: &str) -> Result<Prepared, String> {
+    let parsed = reqwest::Url::parse(base_url).map_err(|e| format!("invalid endpoint: {e}"))?;
+    let host = match (parsed.host_str(), parsed.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => return Err("the endpoint has no host".into()),
+    };
+    let query = request
+        .query
+        .iter()
+        .map(|(k, v)| format!("{}={}", sign::percent_encode(k), sign::percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let url = if query.is_empty() { format!("{base_url}{}", request.path) } else { format!("{base_url}{}?{query}", request.path) };
+    let body: &[u8] = request.body.as_deref().unwrap_or(&[]);
+    let mut pairs: Vec<(String, String)> = request.headers.clone();
+    match &request.signing {
+        Signing::None => {}
+        Signing::Aliyun { access_key_id, access_key_secret, action, version } => {
+            let mut nonce = [0u8; 16];
+            getrandom::fill(&mut nonce).map_err(|e| format!("no randomness for the signature nonce: {e}"))?;
+            let signed = vec![
+                ("host".to_string(), host.clone()),
+                ("x-acs-action".to_string(), action.clone()),
+                ("x-acs-version".to_string(), version.clone()),
+                ("x-acs-date".to_string(), jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                ("x-acs-signature-nonce".to_string(), crate::canonical::hex(&nonce)),
+                ("x-acs-content-sha256".to_string(), sign::sha256_hex(body)),
+            ];
+            let auth = sign::aliyun_authorization(access_key_id, access_key_secret, request.method, &request.path, &request.query, &signed, body);
+            pairs.extend(signed.into_iter().filter(|(k, _)| k != "host"));
+            pairs.push(("Authorization".to_string(), auth));
+        }
+        Signing::Volcengine { access_key, secret_key, region, service } => {
+            let content_type = request
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| "application/json".to_string());
+            let signed = vec![
+                ("Content-Type".to_string(), content_type),
+                ("Host".to_string(), host.clone()),
+                ("X-Date".to_string(), jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string()),
+                ("X-Content-Sha256".to_string(), sign::sha256_hex(body)),
+            ];
+            let auth = sign::volcengine_authorization(access_key, secret_key, region, service, request.method, &request.path, &request.query, &signed, body);
+            pairs.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+            pairs.extend(signed.into_iter().filter(|(k, _)| k != "Host"));
+            pairs.push(("Authorization".to_string(), auth));
+        }
+    }
+    let mut headers = HeaderMap::new();
+    for (k, v) in pairs {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k}"))?;
+        // The value may be a secret: do not echo it.
+        let value = HeaderValue::from_str(&v).map_err(|_| format!("header {k} has a value that cannot be sent"))?;
+        headers.insert(name, value);
+    }
+    Ok(Prepared { url, headers })
+}
+
+/// A reqwest error without its URL (which can hold a token), with its causes.
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "the request failed"
+    };
+    let mut text = kind.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Replaces every secret of `request` in `text`, and masks phone numbers.
+pub fn scrub(text: &str, request: &Request) -> String {
+    let mut out = text.to_string();
+    for secret in request.secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(secret.as_str(), "***");
+        out = out.replace(&sign::percent_encode(secret), "***");
+    }
+    crate::phone::mask_phones_in_text(&out)
+}
+
+fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
+    match parsed {
+        Parsed::VendorError { class, code, message, request_id } => {
+            Parsed::VendorError { class, code: scrub(&code, request), message: scrub(&message, request), request_id }
+        }
+        Parsed::Unreadable(m) => Parsed::Unreadable(scrub(&m, request)),
+        created => created,
+    }
+}
