@@ -1,0 +1,383 @@
+//! Apply end to end: the built binary against one emulator on 127.0.0.1, over real HTTP.
+//!
+//! Every test works on its own copy of the examples with its own task names (a prefix), so
+//! the tests can share the emulator and run in parallel. The credentials are canaries: no
+//! test output, state, journal or plan file may contain them, nor a full phone number.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+const XF_TOKEN: &str = "CANARY-xf-Token-91c2";
+const LLL_TOKEN: &str = "CANARY-lll-Token-44e1";
+const LLL_USER: &str = "5832d184-dd53-42a0-8ace-0bf8d660f4cc";
+const ALI_ID: &str = "LTAICanaryKeyId";
+const ALI_SECRET: &str = "CANARY-ali-Secret-7d9e";
+const VOLC_AK: &str = "AKLTCanaryAccess";
+const VOLC_SK: &str = "CANARY-volc-Secret-3b8f";
+const CANARIES: [&str; 4] = [XF_TOKEN, LLL_TOKEN, ALI_SECRET, VOLC_SK];
+const NUMBERS: [&str; 4] = ["13700000001", "13700000004", "13700000011", "13700000013"];
+
+struct Emulator {
+    runtime: tokio::runtime::Runtime,
+    url: String,
+    _running: Mutex<callform::emulator::Running>,
+}
+
+fn emulator() -> &'static Emulator {
+    static EMU: OnceLock<Emulator> = OnceLock::new();
+    EMU.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let running = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let config = callform::emulator::Config {
+                credentials: callform::emulator::Credentials {
+                    xfyeta_token: XF_TOKEN.into(),
+                    longlonglong_user_id: LLL_USER.into(),
+                    longlonglong_token: LLL_TOKEN.into(),
+                    aliyun_access_key_id: ALI_ID.into(),
+                    aliyun_access_key_secret: ALI_SECRET.into(),
+                    volcengine_access_key: VOLC_AK.into(),
+                    volcengine_secret_key: VOLC_SK.into(),
+                },
+                faults: callform::emulator::Faults { hang: std::time::Duration::from_secs(3), ..Default::default() },
+            };
+            callform::emulator::spawn(listener, config).await.unwrap()
+        });
+        let url = running.url();
+        Emulator { runtime, url, _running: Mutex::new(running) }
+    })
+}
+
+fn get(path: &str) -> Value {
+    let e = emulator();
+    e.runtime.block_on(async { reqwest::get(format!("{}{path}", e.url)).await.unwrap().json::<Value>().await.unwrap() })
+}
+
+fn post_fault(rule: Value) {
+    let e = emulator();
+    e.runtime.block_on(async {
+        let r = reqwest::Client::new().post(format!("{}/_emulator/faults", e.url)).json(&rule).send().await.unwrap();
+        assert!(r.status().is_success(), "fault rule refused: {}", r.text().await.unwrap());
+    });
+}
+
+/// Tasks the emulator created whose vendor-visible name starts with `prefix`.
+fn created(prefix: &str) -> Vec<Value> {
+    get("/_emulator/tasks").as_array().unwrap().iter().filter(|t| t["name"].as_str().unwrap_or("").starts_with(prefix)).cloned().collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if !entry.file_name().to_string_lossy().contains("state.json") {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the examples in a temp dir. With a prefix, every task name and vendor-visible
+/// name starts with it, so this test's tasks are its own at the shared emulator.
+fn examples(prefix: Option<&str>) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), tmp.path());
+    let project = tmp.path().join("callform.yaml");
+    let text = std::fs::read_to_string(&project).unwrap().replace("    parallelism: 4\n", "    parallelism: 4\n    request_timeout_ms: 1500\n");
+    std::fs::write(&project, text).unwrap();
+    let tasks = tmp.path().join("tasks");
+    if let Some(p) = prefix {
+        rename_tasks(&tasks, p);
+    }
+    (tmp, tasks)
+}
+
+fn rename_tasks(dir: &Path, prefix: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rename_tasks(&path, prefix);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut out = String::new();
+            for line in text.lines() {
+                let renamed = if let Some(rest) = line.strip_prefix("name: ") {
+                    format!("name: {prefix}{rest}")
+                } else if let Some(rest) = line.strip_prefix("  task_name: ") {
+                    format!("  task_name: {prefix}{rest}")
+                } else if let Some(rest) = line.strip_prefix("  name: ") {
+                    format!("  name: {prefix}{rest}")
+                } else {
+                    line.to_string()
+                };
+                out.push_str(&renamed);
+                out.push('\n');
+            }
+            // Tasks without a vendor-visible name get one, so the emulator shows the prefix.
+            if !out.contains("  task_name: ") && !out.contains("  name: ") {
+                out = out.replace("spec:\n", &format!("spec:\n  name: {prefix}unnamed\n"));
+                if out.contains("vendor: xfyeta") || out.contains("vendor: aliyun") {
+                    out = out.replace(&format!("  name: {prefix}unnamed\n"), &format!("  task_name: {prefix}unnamed\n"));
+                }
+            }
+            std::fs::write(&path, out).unwrap();
+        }
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn callform(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
+    let e = emulator();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
+    cmd.args(args).arg(dir).env("NO_COLOR", "1");
+    for v in ["XFYETA", "LONGLONGLONG", "ALIYUN", "VOLCENGINE"] {
+        cmd.env(format!("CALLFORM_{v}_ENDPOINT"), &e.url);
+    }
+    for (k, v) in [
+        ("XFYETA_TOKEN", XF_TOKEN),
+        ("LONGLONGLONG_TOKEN", LLL_TOKEN),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", ALI_ID),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ALI_SECRET),
+        ("VOLCENGINE_ACCESS_KEY", VOLC_AK),
+        ("VOLCENGINE_SECRET_KEY", VOLC_SK),
+    ] {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    for secret in CANARIES {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "a secret leaked: {}{}", run.stdout, run.stderr);
+    }
+    for n in NUMBERS {
+        assert!(!run.stdout.contains(n) && !run.stderr.contains(n), "a number leaked: {}{}", run.stdout, run.stderr);
+    }
+    run
+}
+
+fn state(dir: &Path) -> Value {
+    let path = dir.parent().unwrap().join("callform.state.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// No file callform wrote next to the state holds a secret or a clear number.
+fn assert_files_clean(dir: &Path) {
+    for entry in std::fs::read_dir(dir.parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.contains("state.json") || name.ends_with(".plan.json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for s in CANARIES.iter().chain(NUMBERS.iter()) {
+                assert!(!text.contains(s), "{name} holds {s}");
+            }
+        }
+    }
+}
+
+#[test]
+fn each_vendor_end_to_end_sends_exactly_the_golden_request() {
+    let (_tmp, tasks) = examples(None);
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Apply complete: 5 created, 0 failed, 0 uncertain"), "{}", run.stdout);
+
+    let st = state(&tasks);
+    let all = get("/_emulator/tasks");
+    for name in ["delivery-notice", "overdue-notice-jan", "payment-followup", "renewal-reminder-2027q1", "satisfaction-survey"] {
+        let rec = &st["tasks"][name];
+        assert_eq!(rec["status"], "created", "{name}");
+        let id = rec["task_id"].as_str().unwrap();
+        let at_vendor: Vec<&Value> = all.as_array().unwrap().iter().filter(|t| t["task_id"] == id).collect();
+        assert_eq!(at_vendor.len(), 1, "{name}: exactly one vendor task with id {id}");
+        let received = &at_vendor[0]["request"];
+        let golden: Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        // Same path and parameters, same body.
+        let url = golden["url"].as_str().unwrap().trim_start_matches("https://ENDPOINT");
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        assert_eq!(received["path"], path, "{name}");
+        let mut want: Vec<(String, String)> = query.split('&').filter(|q| !q.is_empty()).map(|q| {
+            let (k, v) = q.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        }).collect();
+        let mut got: Vec<(String, String)> = received["query"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string())).collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{name}: query");
+        assert_eq!(received["body"], golden["body"], "{name}: body");
+    }
+
+    // A second plan and apply change nothing.
+    let run = callform(&["plan", "--detailed-exitcode"], &tasks, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let before = get("/_emulator/tasks").as_array().unwrap().len();
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 0);
+    assert_eq!(get("/_emulator/tasks").as_array().unwrap().len(), before, "the second apply created something");
+    assert_files_clean(&tasks);
+}
+
+#[test]
+fn a_wrong_secret_is_an_authentication_failure_naming_the_provider() {
+    let (_tmp, tasks) = examples(Some("auth-"));
+    let wrong = "CANARY-wrong-Secret-0000";
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[("ALIBABA_CLOUD_ACCESS_KEY_SECRET", wrong)]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("authentication failed for provider `aliyun`"), "{}", run.stdout);
+    assert!(run.stdout.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "the hint names the variable: {}", run.stdout);
+    assert!(!run.stdout.contains(wrong) && !run.stderr.contains(wrong));
+    // The other vendors' tasks were created; nothing of the refused one exists.
+    assert_eq!(created("auth-").len(), 4);
+    let st = state(&tasks);
+    assert!(st["tasks"].get("auth-overdue-notice-jan").is_none(), "a refused create is not recorded");
+    assert_files_clean(&tasks);
+}
+
+#[test]
+fn a_business_error_fails_that_task_only() {
+    let (_tmp, tasks) = examples(Some("biz-"));
+    post_fault(serde_json::json!({"match": "biz-续保提醒", "kind": "business_error"}));
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("4 created, 1 failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("biz-renewal-reminder-2027q1: xfyeta 10001"), "{}", run.stdout);
+    assert_eq!(created("biz-").len(), 4);
+    // Fixed at the vendor, the next apply creates just that one.
+    let e = emulator();
+    e.runtime.block_on(async { reqwest::Client::new().delete(format!("{}/_emulator/faults?match=biz-续保提醒", e.url)).send().await.unwrap() });
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("1 created"), "{}", run.stdout);
+    assert_eq!(created("biz-").len(), 5);
+}
+
+#[test]
+fn throttling_is_retried_and_succeeds() {
+    let (_tmp, tasks) = examples(Some("thr-"));
+    post_fault(serde_json::json!({"match": "thr-欠费提醒", "kind": "throttle", "times": 2}));
+    post_fault(serde_json::json!({"match": "thr-配送通知", "kind": "throttle", "times": 1}));
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(created("thr-").len(), 5, "each throttled task created once, after its retries");
+}
+
+fn uncertain_case(prefix: &str, kind: &str, vendor_name: &str, task: &str) {
+    let (_tmp, tasks) = examples(Some(prefix));
+    post_fault(serde_json::json!({"match": format!("{prefix}{vendor_name}"), "kind": kind, "times": 1}));
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("4 created, 0 failed, 1 uncertain"), "{kind}: {}", run.stdout);
+    assert!(run.stdout.contains(&format!("callform state import {prefix}{task} TASK_ID")), "{}", run.stdout);
+    let st = state(&tasks);
+    assert_eq!(st["tasks"][format!("{prefix}{task}")]["status"], "uncertain");
+    // The task does exist at the vendor (the fault struck after the create) — once.
+    let n = created(prefix).iter().filter(|t| t["name"].as_str().unwrap().contains(vendor_name)).count();
+    assert_eq!(n, 1);
+    // No later apply creates it again by itself.
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert!(run.stdout.contains("uncertain"), "{}", run.stdout);
+    let n = created(prefix).iter().filter(|t| t["name"].as_str().unwrap().contains(vendor_name)).count();
+    assert_eq!(n, 1, "{kind}: an uncertain task was sent again");
+    assert_files_clean(&tasks);
+}
+
+#[test]
+fn a_5xx_after_the_create_is_uncertain_and_never_sent_again() {
+    uncertain_case("5xx-", "5xx", "满意度回访", "satisfaction-survey");
+}
+
+#[test]
+fn a_reset_after_the_create_is_uncertain_and_never_sent_again() {
+    uncertain_case("rst-", "reset", "欠费提醒", "overdue-notice-jan");
+}
+
+#[test]
+fn a_hang_after_the_create_is_uncertain_and_never_sent_again() {
+    uncertain_case("hang-", "hang_after_create", "续保提醒", "renewal-reminder-2027q1");
+}
+
+#[test]
+fn without_a_terminal_apply_needs_auto_approve_and_sends_nothing() {
+    let (_tmp, tasks) = examples(Some("ask-"));
+    let run = callform(&["apply"], &tasks, &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
+    assert!(created("ask-").is_empty());
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
+    let (tmp, tasks) = examples(Some("sp-"));
+    let plan = tmp.path().join("reviewed.plan.json");
+    let run = callform(&["plan", "--out", plan.to_str().unwrap()], &tasks, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // A callee file changes after review: the plan is stale.
+    let numbers = tmp.path().join("tasks/numbers/overdue-jan.txt");
+    let original = std::fs::read_to_string(&numbers).unwrap();
+    std::fs::write(&numbers, format!("{original}13700000009\n")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
+    let out = cmd.args(["apply"]).arg(&plan).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("stale") && err.contains("overdue-jan.txt changed"), "{err}");
+    assert!(created("sp-").is_empty(), "a stale plan sent something");
+    // Restored, the plan applies as reviewed, without asking.
+    std::fs::write(&numbers, original).unwrap();
+    let e = emulator();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
+    cmd.arg("apply").arg(&plan).env("NO_COLOR", "1");
+    for v in ["XFYETA", "LONGLONGLONG", "ALIYUN", "VOLCENGINE"] {
+        cmd.env(format!("CALLFORM_{v}_ENDPOINT"), &e.url);
+    }
+    for (k, v) in [("XFYETA_TOKEN", XF_TOKEN), ("LONGLONGLONG_TOKEN", LLL_TOKEN), ("ALIBABA_CLOUD_ACCESS_KEY_ID", ALI_ID), ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ALI_SECRET), ("VOLCENGINE_ACCESS_KEY", VOLC_AK), ("VOLCENGINE_SECRET_KEY", VOLC_SK)] {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(created("sp-").len(), 5);
+    // Applied once, the same plan is stale: the state moved on.
+    let out = Command::new(env!("CARGO_BIN_EXE_callform")).arg("apply").arg(&plan).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a state was created since"));
+    assert_eq!(created("sp-").len(), 5);
+    assert_files_clean(&tasks);
+}
+
+#[test]
+fn the_sandbox_needs_no_account_and_never_mixes_with_real_state() {
+    let (tmp, tasks) = examples(None);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
+    let out = cmd.args(["apply", "--sandbox", "--auto-approve"]).arg(&tasks).env_clear().env("PATH", std::env::var("PATH").unwrap()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let sandbox_state = tmp.path().join("callform.sandbox.state.json");
+    assert!(sandbox_state.exists() && !tmp.path().join("callform.state.json").exists());
+    let text = std::fs::read_to_string(&sandbox_state).unwrap();
+    assert!(text.contains("sandbox://callform-emulator"));
+    // Second run: nothing to do.
+    let out = Command::new(env!("CARGO_BIN_EXE_callform")).args(["apply", "--sandbox", "--auto-approve"]).arg(&tasks).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
+    // The sandbox state used against a real endpoint: blocked, never a create.
+    let out = Command::new(env!("CARGO_BIN_EXE_callform")).args(["plan", "--state"]).arg(&sandbox_state).arg(&tasks).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("was created on sandbox://callform-emulator"));
+}

@@ -1,0 +1,120 @@
+//! SIGKILL in the middle of an apply, at several points, then apply again: the vendor
+//! (the emulator, in its own process, on 127.0.0.1) holds every task at most once, and the
+//! state accounts for every task the vendor holds — created with its id, or uncertain.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const TASKS: usize = 300;
+
+fn write_tasks(dir: &Path) {
+    std::fs::create_dir_all(dir.join("tasks")).unwrap();
+    std::fs::write(
+        dir.join("callform.yaml"),
+        "providers:\n  xfyeta: {token: \"${XFYETA_TOKEN}\"}\n  aliyun: {access_key_id: \"${ALIBABA_CLOUD_ACCESS_KEY_ID}\", access_key_secret: \"${ALIBABA_CLOUD_ACCESS_KEY_SECRET}\"}\n",
+    )
+    .unwrap();
+    for f in 0..10 {
+        let mut text = String::new();
+        for i in (f * TASKS / 10)..((f + 1) * TASKS / 10) {
+            if i % 2 == 0 {
+                text.push_str(&format!(
+                    "---\nname: crash-{i:04}\nvendor: xfyeta\nspec:\n  line_num: [\"055169101407\"]\n  robot_id: \"7\"\n  time_range: [\"09:00:00-12:00:00\"]\n  time_begin: 2027-01-04 09:00\n"
+                ));
+            } else {
+                text.push_str(&format!(
+                    "---\nname: crash-{i:04}\nvendor: aliyun\nspec:\n  dialog_id: 99\n  callees: [\"1370000{i:04}\"]\n"
+                ));
+            }
+        }
+        std::fs::write(dir.join(format!("tasks/f{f}.yaml")), text).unwrap();
+    }
+}
+
+fn env(cmd: &mut Command, url: &str) {
+    for v in ["XFYETA", "ALIYUN"] {
+        cmd.env(format!("CALLFORM_{v}_ENDPOINT"), url);
+    }
+    cmd.env("XFYETA_TOKEN", "crash-token")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAICrashKey")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "crash-secret")
+        .env("NO_COLOR", "1");
+}
+
+fn journal_lines(state: &Path) -> usize {
+    std::fs::read_to_string(state.with_file_name("callform.state.json.journal")).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+#[test]
+fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tasks(tmp.path());
+    let tasks = tmp.path().join("tasks");
+    let state = tmp.path().join("callform.state.json");
+
+    // The emulator in a process of its own, with a little latency so kills land mid-flight.
+    let mut emu = Command::new(env!("CARGO_BIN_EXE_callform"));
+    emu.args(["emulator", "--listen", "127.0.0.1:0", "--latency-ms", "15"]);
+    env(&mut emu, "");
+    let mut emulator = emu.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap().to_string();
+
+    // Kill after the journal has reached these many lines (intents and outcomes).
+    for kill_at in [10, 120, 300] {
+        let mut apply = Command::new(env!("CARGO_BIN_EXE_callform"));
+        apply.args(["apply", "--auto-approve", "--parallelism", "20"]).arg(&tasks);
+        env(&mut apply, &url);
+        let mut child = apply.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while journal_lines(&state) < kill_at && Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    // Then apply to the end.
+    let mut apply = Command::new(env!("CARGO_BIN_EXE_callform"));
+    apply.args(["apply", "--auto-approve", "--parallelism", "20"]).arg(&tasks);
+    env(&mut apply, &url);
+    let out = apply.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let at_vendor: Value = rt.block_on(async { reqwest::get(format!("{url}/_emulator/tasks")).await.unwrap().json().await.unwrap() });
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+
+    let st: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let records = st["tasks"].as_object().unwrap();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for t in at_vendor.as_array().unwrap() {
+        let name = t["name"].as_str().unwrap().to_string();
+        let id = t["task_id"].as_str().unwrap().to_string();
+        assert!(seen.insert(name.clone(), id.clone()).is_none(), "{name} was created twice at the vendor");
+        let rec = records.get(&name).unwrap_or_else(|| panic!("{name} exists at the vendor but not in the state"));
+        match rec["status"].as_str().unwrap() {
+            "created" => assert_eq!(rec["task_id"].as_str(), Some(id.as_str()), "{name}: wrong id in state"),
+            "uncertain" => {}
+            other => panic!("{name}: status {other}"),
+        }
+    }
+    // Every task is accounted for: created (at the vendor with that id) or uncertain.
+    assert_eq!(records.len(), TASKS, "{stdout}");
+    for (name, rec) in records {
+        if rec["status"] == "created" {
+            assert_eq!(seen.get(name).map(String::as_str), rec["task_id"].as_str(), "{name}: created in state but not at the vendor");
+        }
+    }
+    assert!(!state.with_file_name("callform.state.json.journal").exists(), "the last run folded its journal");
+}
