@@ -1,12 +1,641 @@
-//! Placeholder until the longlonglong driver lands.
+//! `longlonglong` `POST /agent-api/new/user/{user_id}/task` with `Authorization: Bearer …`
+//! (vendor-docs/longlonglong-task-create.md).
+//!
+//! Wire quirks, each from the page (and limits.md where the page is ambiguous):
+//! - one endpoint, two payloads: `task_type` 6 (old 2.0, the vendor default) or 7 (new
+//!   2.0) is always sent, so the payload never depends on a default; the fields of one
+//!   payload are refused by validation under the other and never sent;
+//! - `task_extras.line` and `task_extras.holiday` are sent even when empty (`[]`), which
+//!   the page requires; `line` items are plain ids (old) or `{id, limit}` (new);
+//! - `start_time`/`stop_time` are Beijing wall-clock `YYYY-MM-DD HH:MM:SS` and holidays
+//!   `{begin, end}` Beijing `YYYY-MM-DD HH:MM` (the examples' `begin`, not two table
+//!   cells' `start`), converted from the project timezone; daily `HH:MM` windows go as
+//!   written;
+//! - switches (`is_call_in`, `end_action`, `redial_enabled`, `redial_new_number_policy`)
+//!   are integers 0/1 and enumerations their codes; `group_type` stays a string;
+//! - ids are i64 and written exactly (some exceed 2^53); the multi-config
+//!   `destination_extension` is a string, as the page's example has it;
+//! - `user_id` is percent-encoded as one path segment.
+//!
+//! Answers: `{"code":200,"status":"success","message":…,"data":{"id":…}}`, any other
+//! `code` an error. The page lists no error codes: the HTTP status decides the class, and
+//! a 2xx answer whose `code` is 401/403 or 429 says so itself.
 
-use super::{BuildError, Context, Parsed, Request};
-use crate::manifest::{longlonglong::LonglonglongSpec, Task};
+use serde::Serialize;
+use serde_json::Value;
 
-pub fn build(_task: &Task, _spec: &LonglonglongSpec, _cx: &Context) -> Result<Request, BuildError> {
-    Err(BuildError("the longlonglong driver is not built yet".into()))
+use super::{
+    beijing, is_success, json_body, json_content_type, message, need, off_shape, status_class,
+    text, BuildError, Context, ErrorClass, Parsed, Request, Signing,
+};
+use crate::manifest::longlonglong::{
+    GroupSwitchRule, GroupType, Holiday, Line, LonglonglongSpec, NewCallRule, TaskExtras, TaskType,
+};
+use crate::manifest::time::LocalDateTime;
+use crate::manifest::{Task, Vendor};
+
+/// The request body: the page's top-level parameters.
+#[derive(Serialize)]
+struct Body<'a> {
+    name: &'a str,
+    task_type: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bridge_group_id: Option<i64>,
+    destination_extension: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_group_switch: Option<i64>,
+    dial_time_id: i64,
+    maximumcall: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enable_type: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_call_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remark: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_action: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    background_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    llm_intention_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score_scheme_id: Option<i64>,
+    task_extras: Extras<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_call_rules: Option<Vec<CallRule<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_switch_rule: Option<Vec<SwitchRule<'a>>>,
 }
 
-pub fn parse(_status: u16, _body: &[u8]) -> Parsed {
-    Parsed::Unreadable("the longlonglong driver is not built yet".into())
+#[derive(Serialize)]
+struct Extras<'a> {
+    start_time: String,
+    stop_time: String,
+    holiday: Vec<HolidayWire>,
+    line: Vec<LineWire<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination_extension_list: Option<Vec<Timed<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination_extension_with_variable_list: Option<Vec<Variable<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination_extension_multi_config: Option<Multi<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pop_mode: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redial_enabled: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redial_new_number_policy: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redial_interval: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redial_max_times: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redial_conditions: Option<Conditions>,
+}
+
+#[derive(Serialize)]
+struct HolidayWire {
+    begin: String,
+    end: String,
+}
+
+/// Old 2.0 sends line ids, new 2.0 `{id, limit}` objects.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum LineWire<'a> {
+    Id(&'a str),
+    WithLimit { id: &'a str, limit: i64 },
+}
+
+#[derive(Serialize)]
+struct Timed<'a> {
+    begin: &'a str,
+    end: &'a str,
+    destination_extension: i64,
+}
+
+#[derive(Serialize)]
+struct Variable<'a> {
+    mode: i64,
+    values: &'a [String],
+    destination_extension: i64,
+    sort: i64,
+}
+
+#[derive(Serialize)]
+struct Multi<'a> {
+    dial_mode: i64,
+    list: Vec<MultiItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct MultiItem<'a> {
+    destination_extension: &'a str,
+    sort: i64,
+}
+
+#[derive(Serialize)]
+struct Conditions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    da_status: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pop_mode: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct CallRule<'a> {
+    re_call_time: &'a str,
+    call_interval: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct SwitchRule<'a> {
+    switch_start: &'a str,
+    switch_end: &'a str,
+    group_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default_group_id: Option<i64>,
+}
+
+pub fn build(task: &Task, spec: &LonglonglongSpec, cx: &Context) -> Result<Request, BuildError> {
+    let user_id = need(&cx.credentials.user_id, "user_id", Vendor::Longlonglong)?;
+    let token = need(&cx.credentials.token, "token", Vendor::Longlonglong)?;
+    let body = Body {
+        name: task.vendor_name(),
+        task_type: spec.task_type().code(),
+        sub_user_id: spec.sub_user_id.as_deref(),
+        bridge_group_id: spec.bridge_group_id,
+        destination_extension: spec.destination_extension,
+        is_group_switch: spec.is_group_switch.map(|s| s.code()),
+        dial_time_id: spec.dial_time_id,
+        maximumcall: spec.maximumcall,
+        enable_type: spec.enable_type.map(|e| e.code()),
+        group_type: spec.group_type.map(|g| match g {
+            GroupType::Group => "group",
+            GroupType::Robot => "robot",
+        }),
+        is_call_in: spec.is_call_in.map(|f| f.code()),
+        remark: spec.remark.as_deref(),
+        end_action: spec.end_action.map(|f| f.code()),
+        background_id: spec.background_id,
+        llm_intention_id: spec.llm_intention_id,
+        score_scheme_id: spec.score_scheme_id,
+        task_extras: extras(&spec.task_extras, spec.task_type(), cx)?,
+        new_call_rules: spec.new_call_rules.as_deref().map(call_rules),
+        group_switch_rule: spec.group_switch_rule.as_deref().map(switch_rules),
+    };
+    Ok(Request {
+        method: "POST",
+        path: format!("/agent-api/new/user/{}/task", path_segment(user_id)),
+        query: Vec::new(),
+        headers: vec![
+            json_content_type(),
+            ("Authorization".into(), format!("Bearer {token}")),
+        ],
+        body: Some(json_body(&body)?),
+        signing: Signing::None,
+        secrets: vec![token.into()],
+    })
+}
+
+fn extras<'a>(
+    e: &'a TaskExtras,
+    task_type: TaskType,
+    cx: &Context,
+) -> Result<Extras<'a>, BuildError> {
+    let at = |t: &LocalDateTime, field: &str, format: &str| {
+        beijing(t, cx, &format!("task_extras.{field}")).map(|b| b.strftime(format).to_string())
+    };
+    let holiday = e
+        .holiday
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, Holiday { begin, end })| {
+            Ok(HolidayWire {
+                begin: at(begin, &format!("holiday[{i}].begin"), "%Y-%m-%d %H:%M")?,
+                end: at(end, &format!("holiday[{i}].end"), "%Y-%m-%d %H:%M")?,
+            })
+        })
+        .collect::<Result<_, BuildError>>()?;
+    let line = e
+        .line
+        .iter()
+        .flatten()
+        .map(|line| match (task_type, line) {
+            (TaskType::Old, Line::Id(id)) => Ok(LineWire::Id(id)),
+            (TaskType::New, Line::WithLimit { id, limit }) => {
+                Ok(LineWire::WithLimit { id, limit: *limit })
+            }
+            (TaskType::Old, _) => Err(BuildError(
+                "old 2.0 (task_type 6) takes plain line ids".into(),
+            )),
+            (TaskType::New, _) => Err(BuildError(
+                "new 2.0 (task_type 7) takes `{id, limit}` lines".into(),
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Extras {
+        start_time: at(&e.start_time, "start_time", "%Y-%m-%d %H:%M:%S")?,
+        stop_time: at(&e.stop_time, "stop_time", "%Y-%m-%d %H:%M:%S")?,
+        holiday,
+        line,
+        interval_time: e.interval_time,
+        destination_extension_list: e.destination_extension_list.as_ref().map(|list| {
+            list.iter()
+                .map(|t| Timed {
+                    begin: &t.begin,
+                    end: &t.end,
+                    destination_extension: t.destination_extension,
+                })
+                .collect()
+        }),
+        destination_extension_with_variable_list: e
+            .destination_extension_with_variable_list
+            .as_ref()
+            .map(|list| {
+                list.iter()
+                    .map(|g| Variable {
+                        mode: g.mode.code(),
+                        values: &g.values,
+                        destination_extension: g.destination_extension,
+                        sort: g.sort,
+                    })
+                    .collect()
+            }),
+        destination_extension_multi_config: e.destination_extension_multi_config.as_ref().map(
+            |m| Multi {
+                dial_mode: m.dial_mode.code(),
+                list: m
+                    .list
+                    .iter()
+                    .map(|i| MultiItem {
+                        destination_extension: &i.destination_extension,
+                        sort: i.sort,
+                    })
+                    .collect(),
+            },
+        ),
+        pop_mode: e.pop_mode.map(|p| p.code()),
+        redial_enabled: e.redial_enabled.map(|f| f.code()),
+        redial_new_number_policy: e.redial_new_number_policy.map(|f| f.code()),
+        redial_interval: e.redial_interval,
+        redial_max_times: e.redial_max_times,
+        redial_conditions: e.redial_conditions.as_ref().map(|c| Conditions {
+            da_status: c
+                .da_status
+                .as_ref()
+                .map(|s| s.iter().map(|d| d.code()).collect()),
+            pop_mode: c.pop_mode.map(|p| p.code()),
+        }),
+    })
+}
+
+fn call_rules(rules: &[NewCallRule]) -> Vec<CallRule<'_>> {
+    rules
+        .iter()
+        .map(|r| CallRule {
+            re_call_time: &r.re_call_time,
+            call_interval: r.call_interval,
+            rule_id: r.rule_id,
+        })
+        .collect()
+}
+
+fn switch_rules(rules: &[GroupSwitchRule]) -> Vec<SwitchRule<'_>> {
+    rules
+        .iter()
+        .map(|r| SwitchRule {
+            switch_start: &r.switch_start,
+            switch_end: &r.switch_end,
+            group_id: r.group_id,
+            default_group_id: r.default_group_id,
+        })
+        .collect()
+}
+
+/// Percent-encodes a path segment: RFC 3986 unreserved bytes stay, every other byte is
+/// `%XX`. A segment of dots is encoded too, or a URL library would resolve it as `.`/`..`.
+fn path_segment(s: &str) -> String {
+    let all_dots = s.bytes().all(|b| b == b'.');
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') || (b == b'.' && !all_dots)
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn parse(status: u16, body: &[u8]) -> Parsed {
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return off_shape(status, body, "the answer is not JSON");
+    };
+    match text(answer.get("code")) {
+        Some(code) if code == "200" && is_success(status) => match text(answer.pointer("/data/id"))
+        {
+            Some(task_id) => Parsed::Created {
+                task_id,
+                request_id: None,
+                warnings: Vec::new(),
+            },
+            None => off_shape(status, body, "code 200 but no data.id"),
+        },
+        Some(code) if code != "200" => Parsed::VendorError {
+            class: class(status, &code),
+            message: message(answer.get("message")),
+            code,
+            request_id: None,
+        },
+        Some(_) => off_shape(status, body, "a success `code` under an error status"),
+        None => off_shape(status, body, "the answer has no `code`"),
+    }
+}
+
+/// The status decides. A 2xx answer carrying an HTTP-like `code` of 401/403 or 429 is
+/// taken at its word; any other code (the vendor's business errors come as 500 under
+/// HTTP 200) is a business error.
+fn class(status: u16, code: &str) -> ErrorClass {
+    match (status_class(status), code) {
+        (ErrorClass::Business, "401" | "403") => ErrorClass::Auth,
+        (ErrorClass::Business, "429") => ErrorClass::Throttled,
+        (class, _) => class,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::Credentials;
+    use crate::manifest::codes::Flag;
+    use crate::manifest::longlonglong::{DaStatus, PopMode, RedialConditions};
+    use crate::manifest::{Callees, Source, Spec};
+    use jiff::tz::TimeZone;
+
+    fn dt(s: &str) -> LocalDateTime {
+        LocalDateTime::parse(s).unwrap()
+    }
+
+    fn old() -> LonglonglongSpec {
+        LonglonglongSpec {
+            name: None,
+            task_type: None,
+            sub_user_id: None,
+            bridge_group_id: None,
+            destination_extension: 297,
+            is_group_switch: None,
+            dial_time_id: 5,
+            maximumcall: 0,
+            enable_type: None,
+            group_type: None,
+            is_call_in: None,
+            remark: None,
+            end_action: None,
+            background_id: None,
+            llm_intention_id: None,
+            score_scheme_id: None,
+            task_extras: TaskExtras {
+                start_time: dt("2027-01-04 09:00"),
+                stop_time: dt("2027-01-31 18:00"),
+                holiday: None,
+                line: None,
+                interval_time: None,
+                destination_extension_list: None,
+                destination_extension_with_variable_list: None,
+                destination_extension_multi_config: None,
+                pop_mode: None,
+                redial_enabled: None,
+                redial_new_number_policy: None,
+                redial_interval: None,
+                redial_max_times: None,
+                redial_conditions: None,
+            },
+            new_call_rules: None,
+            group_switch_rule: None,
+        }
+    }
+
+    fn cx(tz: &str, user_id: &str) -> Context {
+        Context {
+            timezone: TimeZone::get(tz).unwrap(),
+            credentials: Credentials {
+                token: Some("tok-2".into()),
+                user_id: Some(user_id.into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn build_with(spec: LonglonglongSpec, cx: &Context) -> Result<Request, BuildError> {
+        let task = Task {
+            name: "followup".into(),
+            vendor: Vendor::Longlonglong,
+            provider: "longlonglong".into(),
+            labels: Default::default(),
+            spec: Spec::Longlonglong(spec.clone()),
+            callees: Callees::None,
+            source: Source {
+                file: "t.yaml".into(),
+                line: 1,
+            },
+        };
+        build(&task, &spec, cx)
+    }
+
+    fn body(r: &Request) -> Value {
+        serde_json::from_slice(r.body.as_ref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn old_default_sends_task_type_and_empty_lists() {
+        let r = build_with(old(), &cx("Asia/Shanghai", "u-1")).unwrap();
+        assert_eq!(r.path, "/agent-api/new/user/u-1/task");
+        assert!(r
+            .headers
+            .contains(&("Authorization".into(), "Bearer tok-2".into())));
+        assert_eq!(r.secrets, vec!["tok-2".to_string()]);
+        let b = body(&r);
+        assert_eq!(b["task_type"], 6);
+        assert_eq!(b["name"], "followup");
+        assert_eq!(b["task_extras"]["line"], serde_json::json!([]));
+        assert_eq!(b["task_extras"]["holiday"], serde_json::json!([]));
+        assert_eq!(b["task_extras"]["start_time"], "2027-01-04 09:00:00");
+        for absent in [
+            "is_group_switch",
+            "remark",
+            "new_call_rules",
+            "group_switch_rule",
+            "sub_user_id",
+        ] {
+            assert!(b.get(absent).is_none(), "{absent}");
+        }
+        assert!(b["task_extras"].get("pop_mode").is_none());
+    }
+
+    #[test]
+    fn user_id_is_one_encoded_path_segment() {
+        let r = build_with(old(), &cx("Asia/Shanghai", "a/b c?")).unwrap();
+        assert_eq!(r.path, "/agent-api/new/user/a%2Fb%20c%3F/task");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("5832d184-dd53.x_~"), "5832d184-dd53.x_~");
+    }
+
+    #[test]
+    fn ids_beyond_2_pow_53_are_exact_in_the_body() {
+        let mut s = old();
+        s.destination_extension = 215_870_475_195_883_520;
+        s.bridge_group_id = Some(i64::MAX);
+        let r = build_with(s, &cx("Asia/Shanghai", "u")).unwrap();
+        let raw = String::from_utf8(r.body.unwrap()).unwrap();
+        assert!(
+            raw.contains(r#""destination_extension":215870475195883520"#),
+            "{raw}"
+        );
+        assert!(
+            raw.contains(r#""bridge_group_id":9223372036854775807"#),
+            "{raw}"
+        );
+    }
+
+    #[test]
+    fn a_utc_project_shifts_beijing_strings_by_eight_hours() {
+        let mut s = old();
+        s.task_extras.stop_time = dt("2027-01-31 18:00");
+        s.task_extras.holiday = Some(vec![Holiday {
+            begin: dt("2027-01-10 20:00"),
+            end: dt("2027-01-11 08:00"),
+        }]);
+        let b = body(&build_with(s, &cx("UTC", "u")).unwrap());
+        let x = &b["task_extras"];
+        assert_eq!(x["start_time"], "2027-01-04 17:00:00");
+        assert_eq!(x["stop_time"], "2027-02-01 02:00:00");
+        assert_eq!(
+            x["holiday"],
+            serde_json::json!([{"begin": "2027-01-11 04:00", "end": "2027-01-11 16:00"}])
+        );
+    }
+
+    #[test]
+    fn new_payload_sends_codes_and_switches_as_integers() {
+        let mut s = old();
+        s.task_type = Some(TaskType::New);
+        s.end_action = Some(Flag(true));
+        s.task_extras.line = Some(vec![Line::WithLimit {
+            id: "L1".into(),
+            limit: 2,
+        }]);
+        s.task_extras.pop_mode = Some(PopMode::Reverse);
+        s.task_extras.redial_enabled = Some(Flag(true));
+        s.task_extras.redial_new_number_policy = Some(Flag(false));
+        s.task_extras.redial_conditions = Some(RedialConditions {
+            da_status: Some(vec![DaStatus::NoAnswer, DaStatus::UserBlocked]),
+            pop_mode: None,
+        });
+        let b = body(&build_with(s, &cx("Asia/Shanghai", "u")).unwrap());
+        let x = &b["task_extras"];
+        assert_eq!(b["task_type"], 7);
+        assert_eq!(b["end_action"], 1);
+        assert_eq!(x["line"], serde_json::json!([{"id": "L1", "limit": 2}]));
+        assert_eq!(x["pop_mode"], 2);
+        assert_eq!(x["redial_enabled"], 1);
+        assert_eq!(x["redial_new_number_policy"], 0);
+        assert_eq!(
+            x["redial_conditions"],
+            serde_json::json!({"da_status": [4, 12]})
+        );
+    }
+
+    #[test]
+    fn a_line_of_the_other_payload_is_refused() {
+        let mut s = old();
+        s.task_extras.line = Some(vec![Line::WithLimit {
+            id: "L1".into(),
+            limit: 2,
+        }]);
+        assert!(build_with(s, &cx("Asia/Shanghai", "u")).is_err());
+    }
+
+    #[test]
+    fn missing_credentials_name_the_field() {
+        let mut c = cx("UTC", "u");
+        c.credentials.user_id = None;
+        assert!(build_with(old(), &c).unwrap_err().0.contains("`user_id`"));
+        let mut c = cx("UTC", "u");
+        c.credentials.token = Some(String::new());
+        assert!(build_with(old(), &c).unwrap_err().0.contains("`token`"));
+    }
+
+    #[test]
+    fn reads_the_created_id() {
+        let ok = r#"{"code":200,"status":"success","message":"创建任务成功","data":{"id":"ec33b068-4aa1-40da-abe5-8f411b6f88d5"}}"#;
+        assert_eq!(
+            parse(200, ok.as_bytes()),
+            Parsed::Created {
+                task_id: "ec33b068-4aa1-40da-abe5-8f411b6f88d5".into(),
+                request_id: None,
+                warnings: vec![]
+            }
+        );
+        let numeric = r#"{"code":"200","data":{"id":9007199254740993}}"#;
+        assert!(
+            matches!(parse(200, numeric.as_bytes()), Parsed::Created { task_id, .. } if task_id == "9007199254740993")
+        );
+    }
+
+    #[test]
+    fn success_without_an_id_is_unreadable() {
+        for body in [
+            r#"{"code":200,"status":"success","data":{}}"#,
+            r#"{"code":200,"data":null}"#,
+            "OK",
+            r#"{"status":"success"}"#,
+        ] {
+            assert!(
+                matches!(parse(200, body.as_bytes()), Parsed::Unreadable(_)),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_classes() {
+        let class = |status, body: &str| match parse(status, body.as_bytes()) {
+            Parsed::VendorError { class, code, .. } => (class, code),
+            other => panic!("{other:?}"),
+        };
+        let err = |code: i64| format!(r#"{{"code":{code},"status":"error","message":"x"}}"#);
+        assert_eq!(class(200, &err(500)), (ErrorClass::Business, "500".into()));
+        assert_eq!(class(422, &err(422)), (ErrorClass::Business, "422".into()));
+        assert_eq!(class(401, &err(401)).0, ErrorClass::Auth);
+        assert_eq!(class(403, &err(403)).0, ErrorClass::Auth);
+        assert_eq!(class(200, &err(401)).0, ErrorClass::Auth);
+        assert_eq!(class(429, &err(429)).0, ErrorClass::Throttled);
+        assert_eq!(class(200, &err(429)).0, ErrorClass::Throttled);
+        assert_eq!(class(500, &err(500)).0, ErrorClass::Server);
+        assert_eq!(
+            class(502, "<html>Bad Gateway</html>"),
+            (ErrorClass::Server, "HTTP 502".into())
+        );
+        assert_eq!(class(401, "").0, ErrorClass::Auth);
+    }
+
+    #[test]
+    fn messages_are_masked() {
+        let body = r#"{"code":500,"status":"error","message":"号码 13700000001 重复"}"#;
+        let Parsed::VendorError { message, .. } = parse(200, body.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(message, "号码 137****0001 重复");
+    }
 }

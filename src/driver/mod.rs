@@ -15,9 +15,12 @@ pub mod longlonglong;
 pub mod volcengine;
 pub mod xfyeta;
 
-use jiff::tz::TimeZone;
+use jiff::civil::DateTime;
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::manifest::time::LocalDateTime;
 use crate::manifest::{Spec, Task, Vendor};
 
 /// How the transport must sign a request.
@@ -163,4 +166,115 @@ pub fn need<'a>(value: &'a Option<String>, field: &str, vendor: Vendor) -> Resul
         .as_deref()
         .filter(|v| !v.is_empty())
         .ok_or_else(|| BuildError(format!("the {vendor} provider has no `{field}`: set it in callform.yaml as \"${{ENV_VAR}}\" and export the variable")))
+}
+
+// Wire pieces the four drivers share: times, JSON bodies, ids and codes as text, and the
+// reading of answers that are not in the vendor's shape.
+
+/// The instant a manifest date-time names in the project timezone. A wall-clock time the
+/// zone skips (a daylight-saving gap) is refused rather than moved: a task that dials
+/// people starts when its manifest says or not at all. A repeated hour takes the earlier
+/// instant, as `LocalDateTime::instant` does.
+pub(crate) fn instant(
+    t: &LocalDateTime,
+    cx: &Context,
+    field: &str,
+) -> Result<Timestamp, BuildError> {
+    let zoned = cx.timezone.to_ambiguous_zoned(t.0);
+    if matches!(zoned.offset(), AmbiguousOffset::Gap { .. }) {
+        let zone = cx.timezone.iana_name().unwrap_or("the project timezone");
+        return Err(BuildError(format!(
+            "`{field}` {t} does not exist in {zone} (the clocks skip it): write a time that does"
+        )));
+    }
+    zoned
+        .compatible()
+        .map(|z| z.timestamp())
+        .map_err(|e| BuildError(format!("`{field}` {t}: {e}")))
+}
+
+/// The Beijing wall-clock time (`Asia/Shanghai`, what the vendors' servers assume) of a
+/// manifest date-time written in the project timezone.
+pub(crate) fn beijing(
+    t: &LocalDateTime,
+    cx: &Context,
+    field: &str,
+) -> Result<DateTime, BuildError> {
+    let shanghai = TimeZone::get("Asia/Shanghai")
+        .map_err(|e| BuildError(format!("no Asia/Shanghai timezone: {e}")))?;
+    Ok(instant(t, cx, field)?.to_zoned(shanghai).datetime())
+}
+
+/// `Content-Type: application/json`, exactly: the Volcengine signature covers it byte for byte.
+pub(crate) fn json_content_type() -> (String, String) {
+    ("Content-Type".into(), "application/json".into())
+}
+
+pub(crate) fn json_body<T: Serialize>(body: &T) -> Result<Vec<u8>, BuildError> {
+    serde_json::to_vec(body).map_err(|e| BuildError(format!("cannot write the request body: {e}")))
+}
+
+/// An id or code that a vendor may send as a string or as an integer, as text. Empty
+/// strings are no id, and neither is a fraction or an integer too large for serde_json to
+/// hold exactly (it arrives as a float): its digits may already be lost.
+pub(crate) fn text(value: Option<&serde_json::Value>) -> Option<String> {
+    match value? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A vendor message as it may be shown and stored: phone numbers masked.
+pub(crate) fn message(value: Option<&serde_json::Value>) -> String {
+    crate::phone::mask_phones_in_text(value.and_then(serde_json::Value::as_str).unwrap_or(""))
+}
+
+pub(crate) fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// What the HTTP status alone says about an error.
+pub(crate) fn status_class(status: u16) -> ErrorClass {
+    match status {
+        429 => ErrorClass::Throttled,
+        401 | 403 => ErrorClass::Auth,
+        500..=599 => ErrorClass::Server,
+        _ => ErrorClass::Business,
+    }
+}
+
+/// An answer that is not in the vendor's shape (`problem` says how). After a 2xx the task
+/// may exist: [`Parsed::Unreadable`]. Otherwise it is an error classed by the status alone,
+/// with the code `HTTP <status>`.
+pub(crate) fn off_shape(status: u16, body: &[u8], problem: &str) -> Parsed {
+    let text = format!("{problem}: {}", excerpt(body));
+    if is_success(status) {
+        Parsed::Unreadable(format!("HTTP {status}, {text}"))
+    } else {
+        Parsed::VendorError {
+            class: status_class(status),
+            code: format!("HTTP {status}"),
+            message: text,
+            request_id: None,
+        }
+    }
+}
+
+/// The start of an answer's body for a message: one line, phone numbers masked, at most
+/// 200 characters.
+fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.is_empty() {
+        return "(empty body)".into();
+    }
+    // Masked before it is cut, so that a number cut in two cannot slip through unmasked.
+    let masked = crate::phone::mask_phones_in_text(&line);
+    let mut cut: String = masked.chars().take(MAX).collect();
+    if masked.chars().count() > MAX {
+        cut.push('…');
+    }
+    cut
 }

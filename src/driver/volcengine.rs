@@ -1,12 +1,530 @@
-//! Placeholder until the volcengine driver lands.
+//! Volcengine vms `POST /?Action=CreateTask&Version=2022-01-01`, JSON body, signed with
+//! HMAC-SHA256 for service `vms` (vendor-docs/volcengine-vms-create-task.md, signing.md).
+//!
+//! Wire quirks, where the page's own example must not be copied (limits.md):
+//! - keys are PascalCase exactly as the page's table (`RingAgainTimes`);
+//! - `MaxRingDuration`, `RingAgainTimes`, `RingAgainInterval` are JSON integers (the
+//!   example sends some as strings);
+//! - `ForbidTimeList[].Times` and `NumberList` are plain string lists (the example nests a
+//!   JSON text inside one string), and `Weekdays` are the vendor's 1 (Sunday)–7 codes;
+//! - `PhoneParamJson`/`SmsParamJson` are JSON *text*, each a map serialised to a string;
+//! - `StartTime`/`EndTime` are Beijing wall-clock `yyyy-MM-dd HH:mm:ss`, converted from
+//!   the project timezone; `Start` is always sent (its default is not documented);
+//! - `Content-Type` is exactly `application/json` (the signature covers it byte for byte;
+//!   the example's `; charset=UTF-8` is not used); the signing region is the provider's,
+//!   default `cn-north-1` (the vendor SDK's for this service).
+//!
+//! Answers: `ResponseMetadata.Error{Code, Message}` is an error; otherwise
+//! `Result.TaskOpenId` is the task and `Result.FailList` the numbers the vendor refused,
+//! turned into warnings with each number masked.
 
-use super::{BuildError, Context, Parsed, Request};
-use crate::manifest::{volcengine::VolcengineSpec, Task};
+use std::collections::BTreeMap;
 
-pub fn build(_task: &Task, _spec: &VolcengineSpec, _cx: &Context) -> Result<Request, BuildError> {
-    Err(BuildError("the volcengine driver is not built yet".into()))
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{
+    beijing, is_success, json_body, json_content_type, message, need, off_shape, status_class,
+    text, BuildError, Context, ErrorClass, Parsed, Request, Signing,
+};
+use crate::manifest::time::LocalDateTime;
+use crate::manifest::volcengine::{PhoneItem, VolcengineSpec};
+use crate::manifest::{Callees, Task, Vendor};
+use crate::phone;
+
+const DEFAULT_REGION: &str = "cn-north-1";
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Body<'a> {
+    name: &'a str,
+    resource: &'a str,
+    number_pool_no: &'a str,
+    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
+    task_type: Option<i64>,
+    start_time: String,
+    end_time: String,
+    start: bool,
+    concurrency: i64,
+    phone_list: Vec<Phone<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forbid_time_list: Option<Vec<Forbid<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms_config: Option<Vec<Sms<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    select_number_type: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number_list: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    select_number_rule: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_ring_duration: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ring_again_times: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ring_again_interval: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finish_when_list_end: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unique: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_record_post_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audio_post_url: Option<&'a str>,
 }
 
-pub fn parse(_status: u16, _body: &[u8]) -> Parsed {
-    Parsed::Unreadable("the volcengine driver is not built yet".into())
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Phone<'a> {
+    phone: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_param_json: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms_param_json: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tts_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ext: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Forbid<'a> {
+    times: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weekdays: Option<Vec<i64>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Sms<'a> {
+    template_id: &'a str,
+    sign: &'a str,
+    status_set: &'a [i64],
+}
+
+pub fn build(task: &Task, spec: &VolcengineSpec, cx: &Context) -> Result<Request, BuildError> {
+    let c = &cx.credentials;
+    let access_key = need(&c.access_key, "access_key", Vendor::Volcengine)?;
+    let secret_key = need(&c.secret_key, "secret_key", Vendor::Volcengine)?;
+    let region = c
+        .region
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or(DEFAULT_REGION);
+    let Callees::Items(items) = &task.callees else {
+        return Err(BuildError(format!(
+            "task `{}` has no resolved phone list (`PhoneList`)",
+            task.name
+        )));
+    };
+    let at = |t: &LocalDateTime, field| {
+        beijing(t, cx, field).map(|b| b.strftime("%Y-%m-%d %H:%M:%S").to_string())
+    };
+    let body = Body {
+        name: task.vendor_name(),
+        resource: &spec.resource,
+        number_pool_no: &spec.number_pool_no,
+        task_type: spec.task_type.map(|t| t.code()),
+        start_time: at(&spec.start_time, "start_time")?,
+        end_time: at(&spec.end_time, "end_time")?,
+        start: spec.start,
+        concurrency: spec.concurrency,
+        phone_list: items.iter().map(phone_item).collect::<Result<_, _>>()?,
+        forbid_time_list: spec.forbid_time_list.as_ref().map(|list| {
+            list.iter()
+                .map(|f| Forbid {
+                    times: &f.times,
+                    weekdays: f
+                        .weekdays
+                        .as_ref()
+                        .map(|w| w.iter().map(|d| d.code()).collect()),
+                })
+                .collect()
+        }),
+        sms_config: spec.sms_config.as_ref().map(|list| {
+            list.iter()
+                .map(|s| Sms {
+                    template_id: &s.template_id,
+                    sign: &s.sign,
+                    status_set: &s.status_set,
+                })
+                .collect()
+        }),
+        select_number_type: spec.select_number_type.map(|t| t.code()),
+        number_list: spec.number_list.as_deref().map(normalised).transpose()?,
+        select_number_rule: spec.select_number_rule,
+        max_ring_duration: spec.max_ring_duration,
+        ring_again_times: spec.ring_again_times,
+        ring_again_interval: spec.ring_again_interval,
+        finish_when_list_end: spec.finish_when_list_end,
+        unique: spec.unique,
+        call_record_post_url: spec.call_record_post_url.as_deref(),
+        audio_post_url: spec.audio_post_url.as_deref(),
+    };
+    Ok(Request {
+        method: "POST",
+        path: "/".into(),
+        query: vec![
+            ("Action".into(), "CreateTask".into()),
+            ("Version".into(), "2022-01-01".into()),
+        ],
+        headers: vec![json_content_type()],
+        body: Some(json_body(&body)?),
+        signing: Signing::Volcengine {
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            region: region.into(),
+            service: "vms".into(),
+        },
+        secrets: vec![access_key.into(), secret_key.into()],
+    })
+}
+
+fn phone_item(item: &PhoneItem) -> Result<Phone<'_>, BuildError> {
+    let json_text = |map: &Option<BTreeMap<String, String>>| {
+        map.as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| BuildError(format!("PhoneList: {e}")))
+    };
+    Ok(Phone {
+        phone: &item.phone,
+        phone_param_json: json_text(&item.phone_param_json)?,
+        sms_param_json: json_text(&item.sms_param_json)?,
+        tts_content: item.tts_content.as_deref(),
+        ext: item.ext.as_deref(),
+    })
+}
+
+/// `NumberList` as the manifest wrote it, normalised as validation checked it.
+fn normalised(numbers: &[String]) -> Result<Vec<String>, BuildError> {
+    numbers
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            phone::normalize(n)
+                .map(|(n, _)| n)
+                .map_err(|why| BuildError(format!("number_list[{i}]: {why}")))
+        })
+        .collect()
+}
+
+pub fn parse(status: u16, body: &[u8]) -> Parsed {
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return off_shape(status, body, "the answer is not JSON");
+    };
+    let request_id = text(answer.pointer("/ResponseMetadata/RequestId"));
+    if let Some(error) = answer
+        .pointer("/ResponseMetadata/Error")
+        .filter(|e| !e.is_null())
+    {
+        let code = text(error.get("Code")).unwrap_or_else(|| format!("HTTP {status}"));
+        return Parsed::VendorError {
+            class: class(status, &code),
+            message: message(error.get("Message")),
+            code,
+            request_id,
+        };
+    }
+    if !is_success(status) {
+        return off_shape(status, body, "an error without ResponseMetadata.Error");
+    }
+    match text(answer.pointer("/Result/TaskOpenId")) {
+        Some(task_id) => Parsed::Created {
+            task_id,
+            request_id,
+            warnings: fail_list(answer.pointer("/Result/FailList")),
+        },
+        None => off_shape(
+            status,
+            body,
+            "no ResponseMetadata.Error and no Result.TaskOpenId",
+        ),
+    }
+}
+
+/// One warning per refused number: `PhoneList[3] 137****0001: REDUPLICATED_ITEM 重复项目`.
+/// The task exists, so a `FailList` in an unexpected shape is a warning too, not a failure.
+fn fail_list(list: Option<&Value>) -> Vec<String> {
+    let Some(list) = list.filter(|l| !l.is_null()) else {
+        return Vec::new();
+    };
+    let Some(items) = list.as_array() else {
+        return vec![
+            "the answer's FailList could not be read: check the task's numbers in the console"
+                .into(),
+        ];
+    };
+    items
+        .iter()
+        .map(|item| {
+            let index = text(item.get("Index")).unwrap_or_else(|| "?".into());
+            let number = text(item.get("Phone"))
+                .map(|p| format!(" {}", phone::mask(&p)))
+                .unwrap_or_default();
+            let reason = [message(item.get("Type")), message(item.get("Desc"))]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("PhoneList[{index}]{number}: {reason}")
+        })
+        .collect()
+}
+
+/// The code decides (limits.md and the vendor's public error table), then the status.
+fn class(status: u16, code: &str) -> ErrorClass {
+    match code {
+        "RequestLimitExceeded" | "FlowLimitExceeded" => ErrorClass::Throttled,
+        "InvalidAccessKey" | "SignatureDoesNotMatch" => ErrorClass::Auth,
+        _ if code.starts_with("InvalidCredential") => ErrorClass::Auth,
+        "InternalError" => ErrorClass::Server,
+        _ => status_class(status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::Credentials;
+    use crate::manifest::volcengine::{ForbidTime, SelectNumberType, TaskType, Weekday};
+    use crate::manifest::{Source, Spec};
+    use jiff::tz::TimeZone;
+
+    fn spec() -> VolcengineSpec {
+        VolcengineSpec {
+            name: None,
+            resource: "tts-1".into(),
+            number_pool_no: "NP1".into(),
+            task_type: Some(TaskType::Tts),
+            start_time: LocalDateTime::parse("2027-01-04 09:00").unwrap(),
+            end_time: LocalDateTime::parse("2027-01-31 18:00").unwrap(),
+            start: false,
+            concurrency: 10,
+            phone_list: None,
+            phone_list_file: Some("p.csv".into()),
+            forbid_time_list: Some(vec![ForbidTime {
+                times: vec!["12:00-13:30".into()],
+                weekdays: Some(vec![Weekday::Sunday]),
+            }]),
+            sms_config: None,
+            select_number_type: Some(SelectNumberType::NumberList),
+            number_list: Some(vec!["+86 133-4444-5555".into()]),
+            select_number_rule: None,
+            max_ring_duration: Some(30),
+            ring_again_times: Some(2),
+            ring_again_interval: None,
+            finish_when_list_end: None,
+            unique: None,
+            call_record_post_url: None,
+            audio_post_url: None,
+        }
+    }
+
+    fn item() -> PhoneItem {
+        PhoneItem {
+            phone: "13700000011".into(),
+            phone_param_json: Some(BTreeMap::from([("name".to_string(), "张先生".to_string())])),
+            sms_param_json: None,
+            tts_content: Some("您好".into()),
+            ext: None,
+        }
+    }
+
+    fn build_in(tz: TimeZone, region: Option<&str>) -> Result<Request, BuildError> {
+        let task = Task {
+            name: "delivery".into(),
+            vendor: Vendor::Volcengine,
+            provider: "volcengine".into(),
+            labels: Default::default(),
+            spec: Spec::Volcengine(spec()),
+            callees: Callees::Items(vec![item()]),
+            source: Source {
+                file: "t.yaml".into(),
+                line: 1,
+            },
+        };
+        let credentials = Credentials {
+            access_key: Some("AK".into()),
+            secret_key: Some("SK".into()),
+            region: region.map(String::from),
+            ..Default::default()
+        };
+        build(
+            &task,
+            &spec(),
+            &Context {
+                timezone: tz,
+                credentials,
+            },
+        )
+    }
+
+    fn body(r: &Request) -> Value {
+        serde_json::from_slice(r.body.as_ref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn wire_types_follow_the_table_not_the_example() {
+        let r = build_in(TimeZone::get("Asia/Shanghai").unwrap(), None).unwrap();
+        let b = body(&r);
+        assert_eq!(b["Name"], "delivery");
+        assert_eq!(b["Type"], 3);
+        assert_eq!(b["Start"], false);
+        assert_eq!(b["MaxRingDuration"], 30);
+        assert_eq!(b["RingAgainTimes"], 2);
+        assert_eq!(
+            b["ForbidTimeList"],
+            serde_json::json!([{"Times": ["12:00-13:30"], "Weekdays": [1]}])
+        );
+        assert_eq!(b["NumberList"], serde_json::json!(["13344445555"]));
+        assert_eq!(b["SelectNumberType"], 1);
+        assert_eq!(
+            b["PhoneList"],
+            serde_json::json!([{"Phone": "13700000011", "PhoneParamJson": "{\"name\":\"张先生\"}", "TtsContent": "您好"}])
+        );
+        for absent in [
+            "RingAgainInterval",
+            "SmsConfig",
+            "SelectNumberRule",
+            "Unique",
+            "AudioPostUrl",
+        ] {
+            assert!(b.get(absent).is_none(), "{absent}");
+        }
+        assert_eq!(
+            r.query,
+            vec![
+                ("Action".into(), "CreateTask".into()),
+                ("Version".into(), "2022-01-01".into())
+            ]
+        );
+        assert_eq!(
+            r.headers,
+            vec![("Content-Type".to_string(), "application/json".to_string())]
+        );
+        assert_eq!(
+            r.signing,
+            Signing::Volcengine {
+                access_key: "AK".into(),
+                secret_key: "SK".into(),
+                region: "cn-north-1".into(),
+                service: "vms".into()
+            }
+        );
+    }
+
+    #[test]
+    fn region_from_the_provider() {
+        let r = build_in(TimeZone::UTC, Some("cn-beijing")).unwrap();
+        assert!(matches!(r.signing, Signing::Volcengine { region, .. } if region == "cn-beijing"));
+    }
+
+    #[test]
+    fn a_utc_project_shifts_beijing_strings_by_eight_hours() {
+        let b = body(&build_in(TimeZone::UTC, None).unwrap());
+        assert_eq!(
+            (b["StartTime"].as_str(), b["EndTime"].as_str()),
+            (Some("2027-01-04 17:00:00"), Some("2027-02-01 02:00:00"))
+        );
+        let b = body(&build_in(TimeZone::get("Asia/Shanghai").unwrap(), None).unwrap());
+        assert_eq!(b["StartTime"], "2027-01-04 09:00:00");
+    }
+
+    #[test]
+    fn created_with_the_refused_numbers_masked() {
+        let ok = r#"{"ResponseMetadata":{"RequestId":"2025052719","Action":"CreateTask"},
+            "Result":{"TaskOpenId":"123","FailList":[
+                {"Index":3,"Phone":"13700000001","Type":"REDUPLICATED_ITEM","Desc":"重复项目"},
+                {"Index":4,"Phone":13700000002,"Type":"INVALID","Desc":"号码13700000002无效"}]}}"#;
+        let Parsed::Created {
+            task_id,
+            request_id,
+            warnings,
+        } = parse(200, ok.as_bytes())
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (task_id.as_str(), request_id.as_deref()),
+            ("123", Some("2025052719"))
+        );
+        assert_eq!(
+            warnings,
+            [
+                "PhoneList[3] 137****0001: REDUPLICATED_ITEM 重复项目",
+                "PhoneList[4] 137****0002: INVALID 号码137****0002无效"
+            ]
+        );
+        let numeric = r#"{"ResponseMetadata":{"RequestId":"R"},"Result":{"TaskOpenId":77}}"#;
+        assert_eq!(
+            parse(200, numeric.as_bytes()),
+            Parsed::Created {
+                task_id: "77".into(),
+                request_id: Some("R".into()),
+                warnings: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn no_task_id_is_unreadable() {
+        for body in [
+            r#"{"ResponseMetadata":{"RequestId":"R"},"Result":{}}"#,
+            r#"{"ResponseMetadata":{"RequestId":"R"},"Result":{"TaskOpenId":""}}"#,
+            r#"{"ResponseMetadata":{"RequestId":"R"}}"#,
+            "not json",
+        ] {
+            assert!(
+                matches!(parse(200, body.as_bytes()), Parsed::Unreadable(_)),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_classes() {
+        let class = |status, code: &str| {
+            let body = format!(
+                r#"{{"ResponseMetadata":{{"RequestId":"R","Error":{{"Code":"{code}","Message":"m"}}}}}}"#
+            );
+            match parse(status, body.as_bytes()) {
+                Parsed::VendorError {
+                    class,
+                    code: c,
+                    request_id,
+                    ..
+                } => {
+                    assert_eq!((c.as_str(), request_id.as_deref()), (code, Some("R")));
+                    class
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(class(429, "RequestLimitExceeded"), ErrorClass::Throttled);
+        assert_eq!(class(400, "FlowLimitExceeded"), ErrorClass::Throttled);
+        assert_eq!(class(429, "SomethingElse"), ErrorClass::Throttled);
+        assert_eq!(class(401, "InvalidAccessKey"), ErrorClass::Auth);
+        assert_eq!(class(401, "SignatureDoesNotMatch"), ErrorClass::Auth);
+        assert_eq!(class(400, "InvalidCredentialScope"), ErrorClass::Auth);
+        assert_eq!(class(403, "AccessDenied"), ErrorClass::Auth);
+        assert_eq!(class(500, "InternalError"), ErrorClass::Server);
+        assert_eq!(class(200, "InternalError"), ErrorClass::Server);
+        assert_eq!(class(503, "ServiceUnavailable"), ErrorClass::Server);
+        assert_eq!(class(400, "InvalidParameter"), ErrorClass::Business);
+        assert_eq!(class(400, "QuotaExceeded"), ErrorClass::Business);
+        assert!(
+            matches!(parse(504, b""), Parsed::VendorError { class: ErrorClass::Server, code, .. } if code == "HTTP 504")
+        );
+    }
+
+    #[test]
+    fn error_messages_are_masked() {
+        let body = r#"{"ResponseMetadata":{"Error":{"Code":"InvalidParameter","Message":"Phone 13700000001 invalid"}}}"#;
+        let Parsed::VendorError { message, .. } = parse(400, body.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(message, "Phone 137****0001 invalid");
+    }
 }

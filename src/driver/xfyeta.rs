@@ -1,12 +1,366 @@
-//! Placeholder until the xfyeta driver lands.
+//! iFlytek (`xfyeta`) `POST /openapi/outbound/v1/task/create?token=…`
+//! (vendor-docs/xfyeta-task-create.md).
+//!
+//! Wire quirks, each from the page:
+//! - the token travels in the query, so the URL itself is secret: the token is listed in
+//!   [`Request::secrets`] and nothing else signs the request;
+//! - the high-performance flag is spelled `trubo_mode` (the manifest says `turbo_mode`);
+//! - `line_num` is one `;`-joined string, and `robot_id` a JSON string even when it looks
+//!   like a number;
+//! - `time_begin`/`time_end` are 13-digit millisecond Unix timestamps of the manifest
+//!   date-time read in the project timezone (seconds would land in 1970); absolute
+//!   instants, so unlike the other vendors nothing is converted to Beijing time;
+//! - `time_recall_wait` is in seconds and the `time_range` windows go as written (the
+//!   vendor's local time); optional fields absent from the manifest are not sent.
+//!
+//! Answers: `{"code":0,"message":"ok","result":{"task_id":"129"}}`, any other `code` an
+//! error. The page lists no error codes, so the class comes from the HTTP status, and a
+//! message that says the token is bad is an `Auth` error.
 
-use super::{BuildError, Context, Parsed, Request};
-use crate::manifest::{xfyeta::XfyetaSpec, Task};
+use serde::Serialize;
+use serde_json::Value;
 
-pub fn build(_task: &Task, _spec: &XfyetaSpec, _cx: &Context) -> Result<Request, BuildError> {
-    Err(BuildError("the xfyeta driver is not built yet".into()))
+use super::{
+    instant, is_success, json_body, json_content_type, message, need, off_shape, status_class,
+    text, BuildError, Context, ErrorClass, Parsed, Request, Signing,
+};
+use crate::manifest::time::LocalDateTime;
+use crate::manifest::xfyeta::XfyetaSpec;
+use crate::manifest::{Task, Vendor};
+
+const PATH: &str = "/openapi/outbound/v1/task/create";
+
+/// The request body, in the page's order.
+#[derive(Serialize)]
+struct Body<'a> {
+    task_name: &'a str,
+    line_num: String,
+    robot_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recall_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_recall_wait: Option<i64>,
+    time_range: &'a [String],
+    time_begin: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_end: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    voice_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trubo_mode: Option<bool>,
 }
 
-pub fn parse(_status: u16, _body: &[u8]) -> Parsed {
-    Parsed::Unreadable("the xfyeta driver is not built yet".into())
+pub fn build(task: &Task, spec: &XfyetaSpec, cx: &Context) -> Result<Request, BuildError> {
+    let token = need(&cx.credentials.token, "token", Vendor::Xfyeta)?;
+    let millis = |t: &LocalDateTime, field| instant(t, cx, field).map(|at| at.as_millisecond());
+    let body = Body {
+        task_name: task.vendor_name(),
+        line_num: spec.line_num.join(";"),
+        robot_id: &spec.robot_id,
+        recall_count: spec.recall_count,
+        time_recall_wait: spec.time_recall_wait,
+        time_range: &spec.time_range,
+        time_begin: millis(&spec.time_begin, "time_begin")?,
+        time_end: spec
+            .time_end
+            .as_ref()
+            .map(|t| millis(t, "time_end"))
+            .transpose()?,
+        voice_code: spec.voice_code.as_deref(),
+        trubo_mode: spec.turbo_mode,
+    };
+    Ok(Request {
+        method: "POST",
+        path: PATH.into(),
+        query: vec![("token".into(), token.into())],
+        headers: vec![json_content_type()],
+        body: Some(json_body(&body)?),
+        signing: Signing::None,
+        secrets: vec![token.into()],
+    })
+}
+
+pub fn parse(status: u16, body: &[u8]) -> Parsed {
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return off_shape(status, body, "the answer is not JSON");
+    };
+    match text(answer.get("code")) {
+        Some(code) if code == "0" && is_success(status) => {
+            match text(answer.pointer("/result/task_id")) {
+                Some(task_id) => Parsed::Created {
+                    task_id,
+                    request_id: None,
+                    warnings: Vec::new(),
+                },
+                None => off_shape(status, body, "code 0 but no result.task_id"),
+            }
+        }
+        Some(code) if code != "0" => {
+            let message = message(answer.get("message"));
+            Parsed::VendorError {
+                class: class(status, &message),
+                code,
+                message,
+                request_id: None,
+            }
+        }
+        Some(_) => off_shape(status, body, "a success `code` under an error status"),
+        None => off_shape(status, body, "the answer has no `code`"),
+    }
+}
+
+/// The status decides; a business-looking answer whose message says the token is bad is
+/// an `Auth` error (the page documents no codes to tell by).
+fn class(status: u16, message: &str) -> ErrorClass {
+    match status_class(status) {
+        ErrorClass::Business if says_bad_token(message) => ErrorClass::Auth,
+        class => class,
+    }
+}
+
+fn says_bad_token(message: &str) -> bool {
+    const BAD: [&str; 12] = [
+        "invalid",
+        "expired",
+        "illegal",
+        "wrong",
+        "not exist",
+        "无效",
+        "过期",
+        "错误",
+        "非法",
+        "不存在",
+        "失效",
+        "不正确",
+    ];
+    let m = message.to_lowercase();
+    let bad_token = m.contains("token") && BAD.iter().any(|w| m.contains(w));
+    bad_token
+        || ["unauthorized", "未授权", "鉴权失败", "认证失败"]
+            .iter()
+            .any(|w| m.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::{Credentials, Request};
+    use crate::manifest::{Callees, Source, Spec};
+    use jiff::tz::TimeZone;
+
+    fn spec() -> XfyetaSpec {
+        XfyetaSpec {
+            task_name: None,
+            line_num: vec!["055169101407".into(), "055169101408".into()],
+            robot_id: "11".into(),
+            recall_count: None,
+            time_recall_wait: None,
+            time_range: vec!["09:00:00-12:00:00".into()],
+            time_begin: LocalDateTime::parse("2027-01-04 09:00").unwrap(),
+            time_end: None,
+            voice_code: None,
+            turbo_mode: Some(true),
+        }
+    }
+
+    fn build_in(spec: XfyetaSpec, tz: &str) -> Result<Request, BuildError> {
+        let task = Task {
+            name: "renewal".into(),
+            vendor: Vendor::Xfyeta,
+            provider: "xfyeta".into(),
+            labels: Default::default(),
+            spec: Spec::Xfyeta(spec.clone()),
+            callees: Callees::None,
+            source: Source {
+                file: "t.yaml".into(),
+                line: 1,
+            },
+        };
+        let cx = Context {
+            timezone: TimeZone::get(tz).unwrap(),
+            credentials: Credentials {
+                token: Some("tok-1".into()),
+                ..Default::default()
+            },
+        };
+        build(&task, &spec, &cx)
+    }
+
+    fn body(r: &Request) -> Value {
+        serde_json::from_slice(r.body.as_ref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sends_the_vendor_spellings_and_leaves_out_what_is_unset() {
+        let r = build_in(spec(), "Asia/Shanghai").unwrap();
+        assert_eq!(r.path, PATH);
+        assert_eq!(r.query, vec![("token".to_string(), "tok-1".to_string())]);
+        assert_eq!(r.secrets, vec!["tok-1".to_string()]);
+        assert_eq!(r.signing, Signing::None);
+        let b = body(&r);
+        assert_eq!(b["task_name"], "renewal");
+        assert_eq!(b["line_num"], "055169101407;055169101408");
+        assert_eq!(b["robot_id"], "11");
+        assert_eq!(b["trubo_mode"], true);
+        let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+        for absent in [
+            "turbo_mode",
+            "recall_count",
+            "time_recall_wait",
+            "time_end",
+            "voice_code",
+        ] {
+            assert!(b.get(absent).is_none(), "{absent} in {keys:?}");
+        }
+    }
+
+    #[test]
+    fn times_are_absolute_milliseconds_of_the_project_timezone() {
+        // 09:00 in Shanghai is 01:00Z; 09:00 in UTC is eight hours later.
+        let sh = body(&build_in(spec(), "Asia/Shanghai").unwrap());
+        assert_eq!(sh["time_begin"], 1_799_024_400_000_i64);
+        let utc = body(&build_in(spec(), "UTC").unwrap());
+        assert_eq!(utc["time_begin"], 1_799_024_400_000_i64 + 8 * 3_600_000);
+        assert_eq!(utc["time_begin"].to_string().len(), 13);
+    }
+
+    #[test]
+    fn a_time_the_clocks_skip_is_refused() {
+        let mut s = spec();
+        s.time_begin = LocalDateTime::parse("2027-03-28 02:30").unwrap();
+        let err = build_in(s, "Europe/Berlin").unwrap_err();
+        assert!(
+            err.0.contains("time_begin") && err.0.contains("does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_token_names_the_field() {
+        let task = Task {
+            name: "t".into(),
+            vendor: Vendor::Xfyeta,
+            provider: "xfyeta".into(),
+            labels: Default::default(),
+            spec: Spec::Xfyeta(spec()),
+            callees: Callees::None,
+            source: Source {
+                file: "t.yaml".into(),
+                line: 1,
+            },
+        };
+        let cx = Context {
+            timezone: TimeZone::UTC,
+            credentials: Credentials::default(),
+        };
+        assert!(build(&task, &spec(), &cx)
+            .unwrap_err()
+            .0
+            .contains("`token`"));
+    }
+
+    fn error(status: u16, body: &str) -> (ErrorClass, String, String) {
+        match parse(status, body.as_bytes()) {
+            Parsed::VendorError {
+                class,
+                code,
+                message,
+                ..
+            } => (class, code, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_the_created_id_as_text() {
+        for body in [
+            r#"{"code":0,"message":"ok","result":{"task_id":"129"}}"#,
+            r#"{"code":0,"result":{"task_id":129}}"#,
+        ] {
+            assert_eq!(
+                parse(200, body.as_bytes()),
+                Parsed::Created {
+                    task_id: "129".into(),
+                    request_id: None,
+                    warnings: vec![]
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn success_without_an_id_or_unreadable_may_have_created_the_task() {
+        for body in [
+            r#"{"code":0,"message":"ok","result":{}}"#,
+            r#"{"code":0,"message":"ok","result":{"task_id":""}}"#,
+            r#"{"code":0,"result":{"task_id":1.5}}"#,
+            r#"{"message":"ok"}"#,
+            "<html>gateway</html>",
+            "",
+        ] {
+            assert!(
+                matches!(parse(200, body.as_bytes()), Parsed::Unreadable(_)),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_classes() {
+        assert_eq!(
+            error(200, r#"{"code":10001,"message":"robot not found"}"#),
+            (
+                ErrorClass::Business,
+                "10001".into(),
+                "robot not found".into()
+            )
+        );
+        assert_eq!(
+            error(200, r#"{"code":10003,"message":"invalid token"}"#).0,
+            ErrorClass::Auth
+        );
+        assert_eq!(
+            error(200, r#"{"code":"E1","message":"token已过期"}"#).0,
+            ErrorClass::Auth
+        );
+        assert_eq!(
+            error(401, r#"{"code":1,"message":"no"}"#).0,
+            ErrorClass::Auth
+        );
+        assert_eq!(
+            error(429, r#"{"code":10429,"message":"slow down"}"#).0,
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            error(500, r#"{"code":10500,"message":"internal"}"#).0,
+            ErrorClass::Server
+        );
+        assert_eq!(
+            error(503, "Service Unavailable"),
+            (
+                ErrorClass::Server,
+                "HTTP 503".into(),
+                "the answer is not JSON: Service Unavailable".into()
+            )
+        );
+        assert_eq!(error(429, "").0, ErrorClass::Throttled);
+        assert_eq!(error(404, "not found").0, ErrorClass::Business);
+        assert_eq!(error(403, "<html/>").0, ErrorClass::Auth);
+        // A success code under an error status is not a success.
+        assert_eq!(
+            error(500, r#"{"code":0,"result":{"task_id":"1"}}"#).1,
+            "HTTP 500"
+        );
+    }
+
+    #[test]
+    fn messages_never_show_a_number_in_clear() {
+        let (_, _, m) = error(200, r#"{"code":2,"message":"号码13700000001不在白名单"}"#);
+        assert_eq!(m, "号码137****0001不在白名单");
+        let (_, _, m) = error(502, "bad gateway for 13700000001");
+        assert!(
+            !m.contains("13700000001") && m.contains("137****0001"),
+            "{m}"
+        );
+    }
 }
