@@ -72,6 +72,12 @@ pub fn mask_phones_in_text(text: &str) -> String {
             while i < bytes.len() && bytes[i].is_ascii_digit() {
                 i += 1;
             }
+            // A run inside a word (a hex digest, an id like `x13700000001y`) is not a
+            // number someone wrote: masking it would corrupt the digest.
+            let glued = (start > 0 && bytes[start - 1].is_ascii_alphabetic()) || (i < bytes.len() && bytes[i].is_ascii_alphabetic());
+            if glued {
+                continue;
+            }
             let run = &text[start..i];
             let body = if run.len() == 13 && run.starts_with("86") { &run[2..] } else if run.len() == 15 && run.starts_with("0086") { &run[4..] } else { run };
             if classify(body).is_some() {
@@ -116,5 +122,9 @@ mod tests {
             "call 137****0001 or 055****1407, id 215870475195883520 at 09:00"
         );
         assert_eq!(mask_phones_in_text("+8613700000001"), "+861****0001");
+        assert_eq!(mask_phones_in_text("号码13700000001。"), "号码137****0001。");
+        // Digits inside a hex digest are left alone.
+        let digest = "hmac-sha256:0a88c0400ce08206811959f5726f";
+        assert_eq!(mask_phones_in_text(digest), digest);
     }
 }

@@ -43,6 +43,9 @@ pub struct StateLock {
     /// What this process wrote, to recognise its own lock when releasing it.
     contents: Vec<u8>,
     released: bool,
+    /// A lock left by a process of this host that no longer runs (killed), which
+    /// `acquire` removed before taking the lock; for the caller to mention.
+    pub replaced_stale: Option<LockInfo>,
 }
 
 impl StateLock {
@@ -61,9 +64,18 @@ impl StateLock {
             .map_err(|e| StateError::io(&path, "write", io::Error::other(e)))?;
         contents.push(b'\n');
 
+        let mut replaced_stale = None;
         let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if let Ok(Some(stale)) = read_info(&path) {
+                    if let Some(file) = break_if_dead(&path, &stale)? {
+                        replaced_stale = Some(stale);
+                        file
+                    } else {
+                        return Err(StateError::Locked { path, info: Box::new(stale) });
+                    }
+                } else {
                 return Err(match read_info(&path) {
                     Ok(Some(info)) => StateError::Locked {
                         path,
@@ -77,6 +89,7 @@ impl StateLock {
                     },
                     Err(reason) => StateError::LockUnreadable { path, reason },
                 });
+                }
             }
             Err(e) => return Err(StateError::io(&path, "create", e)),
         };
@@ -94,6 +107,7 @@ impl StateLock {
             path,
             contents,
             released: false,
+            replaced_stale,
         })
     }
 
@@ -172,6 +186,39 @@ fn current_user() -> String {
         .map(|v| v.trim().to_string())
         .find(|v| !v.is_empty())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Whether process `pid` of this host has ended: only answered where /proc tells.
+fn is_gone(pid: u32) -> bool {
+    Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A lock whose holder ran on this host and is no longer running (a SIGKILL, a crash)
+/// holds nothing: move it aside, check it is still that lock, remove it and take a new one.
+/// Any doubt (another host, a live pid, a lock that changed meanwhile) keeps it held.
+fn break_if_dead(path: &Path, stale: &LockInfo) -> Result<Option<fs::File>, StateError> {
+    if stale.host != current_host() || !is_gone(stale.pid) || stale.pid == std::process::id() {
+        return Ok(None);
+    }
+    let aside = path.with_extension(format!("lock.stale-{}", std::process::id()));
+    if fs::rename(path, &aside).is_err() {
+        return Ok(None);
+    }
+    match read_info(&aside) {
+        Ok(Some(moved)) if moved.pid == stale.pid && moved.started_at == stale.started_at => {
+            let _ = fs::remove_file(&aside);
+        }
+        _ => {
+            // Another process took the lock between our read and the rename: give it back.
+            let _ = fs::rename(&aside, path);
+            return Ok(None);
+        }
+    }
+    match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+        Err(e) => Err(StateError::io(path, "create", e)),
+    }
 }
 
 fn current_host() -> String {

@@ -779,11 +779,11 @@ mod tests {
       "spec_digest": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
       "canonical_version": 1,
       "spec": {
-        "task_name": "续费提醒2026Q1",
         "callees": {
           "count": 2,
           "digest": "hmac-sha256:00"
-        }
+        },
+        "task_name": "续费提醒2026Q1"
       },
       "created_at": "2026-03-01T08:00:02Z",
       "request_id": "A1B2",
