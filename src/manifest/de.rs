@@ -286,15 +286,18 @@ fn finish(soft: Vec<Error>, hard: Vec<Error>) -> Vec<Error> {
     let mut all = soft;
     all.extend(hard);
     all.sort_by_key(|e| e.pos.map(|p| (p.line, p.col)));
-    let mut seen = Vec::new();
-    all.retain(|e| {
-        let fresh = !seen.contains(e);
-        if fresh {
-            seen.push(e.clone());
+    // Retries report the same error again at the same place: after the sort, repeats sit
+    // among the errors of their position, so only those are compared (a mapping with many
+    // unknown keys stays linear).
+    let mut out: Vec<Error> = Vec::with_capacity(all.len());
+    for e in all {
+        let key = |x: &Error| x.pos.map(|p| (p.line, p.col));
+        let group = out.iter().rposition(|x| key(x) != key(&e)).map_or(0, |i| i + 1);
+        if !out[group..].contains(&e) {
+            out.push(e);
         }
-        fresh
-    });
-    all
+    }
+    out
 }
 
 struct De<'a> {
