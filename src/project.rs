@@ -127,6 +127,14 @@ pub fn endpoint_env_var(vendor: Vendor) -> String {
 
 /// Endpoints must be `https://`, except loopback addresses (the emulator).
 pub fn check_endpoint(url: &str) -> Result<(), String> {
+    // The host is what follows a `user:password@` part: `http://127.0.0.1:80@example.com`
+    // goes to example.com. callform never puts credentials in a URL, so refuse any.
+    fn authority(rest: &str) -> &str {
+        rest.split(['/', '?', '#', '\\']).next().unwrap_or("")
+    }
+    if ["https://", "http://"].iter().any(|s| url.strip_prefix(s).is_some_and(|rest| authority(rest).contains('@'))) {
+        return Err("the endpoint has a `user@` part; credentials are only read from the environment".into());
+    }
     if let Some(rest) = url.strip_prefix("https://") {
         if rest.is_empty() || rest.starts_with('/') {
             return Err("the endpoint has no host".into());
@@ -134,7 +142,7 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
         return Ok(());
     }
     if let Some(rest) = url.strip_prefix("http://") {
-        let authority = rest.split('/').next().unwrap_or("");
+        let authority = authority(rest);
         let host = match authority.strip_prefix('[') {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
@@ -373,5 +381,11 @@ mod tests {
         assert!(check_endpoint("http://10.0.0.1:8080").is_err());
         assert!(check_endpoint("http://example.com").is_err());
         assert!(check_endpoint("ftp://x").is_err());
+        // The host is after any `user@`: these all go to example.com.
+        assert!(check_endpoint("http://127.0.0.1:80@example.com/").is_err());
+        assert!(check_endpoint("http://[::1]@example.com").is_err());
+        assert!(check_endpoint("http://localhost:1@example.com").is_err());
+        assert!(check_endpoint("https://user:secret@example.com").is_err());
+        assert!(check_endpoint("http://127.0.0.1:8080/path?q=a@b").is_ok());
     }
 }
