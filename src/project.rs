@@ -267,17 +267,8 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
     }
     for (name, raw) in raw.providers.unwrap_or_default() {
         let pp = base.k("providers").k(&name);
-        let vendor = match raw.vendor.or_else(|| Vendor::from_key(&name)) {
-            Some(v) => v,
-            None => {
-                diags.push(
-                    at(&pp, format!("provider `{name}` does not say which vendor it is for"))
-                        .expected("`vendor: xfyeta | longlonglong | aliyun | volcengine`")
-                        .hint("add `vendor:`; it may be left out only when the block is named after the vendor"),
-                );
-                continue;
-            }
-        };
+        // Checks that need no vendor come first, so a block of unknown vendor is not let
+        // off: a literal secret is an error wherever it sits.
         if let Some(ep) = &raw.endpoint {
             if let Err(why) = check_endpoint(ep) {
                 diags.push(at(&pp.k("endpoint"), format!("invalid endpoint: {why}")).expected("`https://host`"));
@@ -293,10 +284,34 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
             ("access_key", raw.access_key),
             ("secret_key", raw.secret_key),
         ];
-        let allowed = credential_fields(vendor);
-        let mut credentials = BTreeMap::new();
+        let mut refs = Vec::new();
         for (field, value) in given {
             let Some(value) = value else { continue };
+            let var = env_ref(&value);
+            if var.is_none() {
+                // The value is not echoed: it may be the secret itself.
+                diags.push(
+                    at(&pp.k(field), format!("`{field}` holds a literal value; credentials are only read from the environment"))
+                        .expected("`\"${ENV_VAR}\"`, the name of an environment variable")
+                        .hint("remove the secret from this file (and from git history), export it, and write e.g. `\"${XFYETA_TOKEN}\"`"),
+                );
+            }
+            refs.push((field, var));
+        }
+        let vendor = match raw.vendor.or_else(|| Vendor::from_key(&name)) {
+            Some(v) => v,
+            None => {
+                diags.push(
+                    at(&pp, format!("provider `{name}` does not say which vendor it is for"))
+                        .expected("`vendor: xfyeta | longlonglong | aliyun | volcengine`")
+                        .hint("add `vendor:`; it may be left out only when the block is named after the vendor"),
+                );
+                continue;
+            }
+        };
+        let allowed = credential_fields(vendor);
+        let mut credentials = BTreeMap::new();
+        for (field, var) in refs {
             if !allowed.contains(&field) {
                 diags.push(
                     at(&pp.k(field), format!("`{field}` is not a {vendor} credential"))
@@ -304,16 +319,8 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
                 );
                 continue;
             }
-            match env_ref(&value) {
-                Some(var) => {
-                    credentials.insert(field.to_string(), EnvRef(var));
-                }
-                // The value is not echoed: it may be the secret itself.
-                None => diags.push(
-                    at(&pp.k(field), format!("`{field}` holds a literal value; credentials are only read from the environment"))
-                        .expected("`\"${ENV_VAR}\"`, the name of an environment variable")
-                        .hint("remove the secret from this file (and from git history), export it, and write e.g. `\"${XFYETA_TOKEN}\"`"),
-                ),
+            if let Some(var) = var {
+                credentials.insert(field.to_string(), EnvRef(var));
             }
         }
         if raw.region.is_some() && vendor != Vendor::Volcengine {
