@@ -173,6 +173,8 @@ struct Envelope {
 }
 
 /// Finds the task files under `dir` (or reads `dir` itself when it is a file).
+// A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
 pub fn find_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     if dir.is_file() {
         return Ok(vec![dir.to_path_buf()]);
