@@ -204,7 +204,6 @@ fn run_format(dir: &Path, format: &str) -> (Option<i32>, String, String) {
     let out: Output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_callform"))
         .args(["validate", ".", "--format", format])
         .current_dir(dir)
-        .env_remove("CALLFORM_XFYETA_ENDPOINT")
         .timeout(Duration::from_secs(120))
         .output()
         .expect("run callform");
@@ -1937,6 +1936,57 @@ fn a_literal_secret_is_never_echoed_in_any_format() {
     }
 }
 
+/// The current UTC wall-clock time as a manifest date-time (`YYYY-MM-DD HH:MM`).
+fn utc_wall_clock_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3_600,
+        rem % 3_600 / 60
+    )
+}
+
+/// Manifest date-times are wall-clock times in the project timezone: the same text is past
+/// in UTC+14 and future in UTC-11.
+#[test]
+fn the_project_timezone_decides_what_is_past() {
+    let task = set(XFYETA, "spec.time_begin", &utc_wall_clock_now());
+    for (timezone, past) in [
+        (Some("Pacific/Kiritimati"), true),
+        (Some("Pacific/Pago_Pago"), false),
+        (None, true), // Asia/Shanghai, UTC+8
+    ] {
+        let project = match timezone {
+            Some(tz) => set(PROJECT, "timezone", tz),
+            None => remove(PROJECT, "timezone"),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "callform.yaml", &project);
+        write(dir.path(), "task.yaml", &task);
+        let run = validate(dir.path());
+        let warned = run
+            .diagnostics()
+            .iter()
+            .any(|d| d["field"] == "spec.time_begin" && d["severity"] == "warning");
+        assert_eq!(warned, past, "{timezone:?}:\n{}", run.summary());
+        assert!(run.errors().is_empty(), "{timezone:?}:\n{}", run.summary());
+    }
+}
+
 #[test]
 fn no_project_file_is_needed() {
     let dir = tempfile::tempdir().unwrap();
@@ -1950,8 +2000,7 @@ fn no_project_file_is_needed() {
 // Robustness: hostile or broken files give an error (or nothing), never a panic or a hang.
 
 fn only_file(name: &str, content: impl AsRef<[u8]>) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "callform.yaml", PROJECT);
+    let dir = project_dir(&[]);
     write(dir.path(), name, content);
     validate(dir.path())
 }
