@@ -289,9 +289,9 @@ fn finish(soft: Vec<Error>, hard: Vec<Error>) -> Vec<Error> {
     // Retries report the same error again at the same place: after the sort, repeats sit
     // among the errors of their position, so only those are compared (a mapping with many
     // unknown keys stays linear).
+    let key = |x: &Error| x.pos.map(|p| (p.line, p.col));
     let mut out: Vec<Error> = Vec::with_capacity(all.len());
     for e in all {
-        let key = |x: &Error| x.pos.map(|p| (p.line, p.col));
         let group = out.iter().rposition(|x| key(x) != key(&e)).map_or(0, |i| i + 1);
         if !out[group..].contains(&e) {
             out.push(e);
