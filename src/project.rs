@@ -144,6 +144,14 @@ pub fn endpoint_env_var(vendor: Vendor) -> String {
 
 /// Endpoints must be `https://`, except loopback addresses (the emulator).
 pub fn check_endpoint(url: &str) -> Result<(), String> {
+    // The host is what follows a `user:password@` part: `http://127.0.0.1:80@example.com`
+    // goes to example.com. callform never puts credentials in a URL, so refuse any.
+    fn authority(rest: &str) -> &str {
+        rest.split(['/', '?', '#', '\\']).next().unwrap_or("")
+    }
+    if ["https://", "http://"].iter().any(|s| url.strip_prefix(s).is_some_and(|rest| authority(rest).contains('@'))) {
+        return Err("the endpoint has a `user@` part; credentials are only read from the environment".into());
+    }
     if let Some(rest) = url.strip_prefix("https://") {
         if rest.is_empty() || rest.starts_with('/') {
             return Err("the endpoint has no host".into());
@@ -151,7 +159,7 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
         return Ok(());
     }
     if let Some(rest) = url.strip_prefix("http://") {
-        let authority = rest.split('/').next().unwrap_or("");
+        let authority = authority(rest);
         let host = match authority.strip_prefix('[') {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
@@ -332,17 +340,8 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
     }
     for (name, raw) in raw.providers.unwrap_or_default() {
         let pp = base.k("providers").k(&name);
-        let vendor = match raw.vendor.or_else(|| Vendor::from_key(&name)) {
-            Some(v) => v,
-            None => {
-                diags.push(
-                    at(&pp, format!("provider `{name}` does not say which vendor it is for"))
-                        .expected("`vendor: xfyeta | longlonglong | aliyun | volcengine`")
-                        .hint("add `vendor:`; it may be left out only when the block is named after the vendor"),
-                );
-                continue;
-            }
-        };
+        // Checks that need no vendor come first, so a block of unknown vendor is not let
+        // off: a literal secret is an error wherever it sits.
         if let Some(ep) = &raw.endpoint {
             if let Err(why) = check_endpoint(ep) {
                 diags.push(at(&pp.k("endpoint"), format!("invalid endpoint: {why}")).expected("`https://host`"));
@@ -358,10 +357,34 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
             ("access_key", raw.access_key),
             ("secret_key", raw.secret_key),
         ];
-        let allowed = credential_fields(vendor);
-        let mut credentials = BTreeMap::new();
+        let mut refs = Vec::new();
         for (field, value) in given {
             let Some(value) = value else { continue };
+            let var = env_ref(&value);
+            if var.is_none() {
+                // The value is not echoed: it may be the secret itself.
+                diags.push(
+                    at(&pp.k(field), format!("`{field}` holds a literal value; credentials are only read from the environment"))
+                        .expected("`\"${ENV_VAR}\"`, the name of an environment variable")
+                        .hint("remove the secret from this file (and from git history), export it, and write e.g. `\"${XFYETA_TOKEN}\"`"),
+                );
+            }
+            refs.push((field, var));
+        }
+        let vendor = match raw.vendor.or_else(|| Vendor::from_key(&name)) {
+            Some(v) => v,
+            None => {
+                diags.push(
+                    at(&pp, format!("provider `{name}` does not say which vendor it is for"))
+                        .expected("`vendor: xfyeta | longlonglong | aliyun | volcengine`")
+                        .hint("add `vendor:`; it may be left out only when the block is named after the vendor"),
+                );
+                continue;
+            }
+        };
+        let allowed = credential_fields(vendor);
+        let mut credentials = BTreeMap::new();
+        for (field, var) in refs {
             if !allowed.contains(&field) {
                 diags.push(
                     at(&pp.k(field), format!("`{field}` is not a {vendor} credential"))
@@ -369,16 +392,8 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
                 );
                 continue;
             }
-            match env_ref(&value) {
-                Some(var) => {
-                    credentials.insert(field.to_string(), EnvRef(var));
-                }
-                // The value is not echoed: it may be the secret itself.
-                None => diags.push(
-                    at(&pp.k(field), format!("`{field}` holds a literal value; credentials are only read from the environment"))
-                        .expected("`\"${ENV_VAR}\"`, the name of an environment variable")
-                        .hint("remove the secret from this file (and from git history), export it, and write e.g. `\"${XFYETA_TOKEN}\"`"),
-                ),
+            if let Some(var) = var {
+                credentials.insert(field.to_string(), EnvRef(var));
             }
         }
         if raw.region.is_some() && vendor != Vendor::Volcengine {
@@ -446,5 +461,11 @@ mod tests {
         assert!(check_endpoint("http://10.0.0.1:8080").is_err());
         assert!(check_endpoint("http://example.com").is_err());
         assert!(check_endpoint("ftp://x").is_err());
+        // The host is after any `user@`: these all go to example.com.
+        assert!(check_endpoint("http://127.0.0.1:80@example.com/").is_err());
+        assert!(check_endpoint("http://[::1]@example.com").is_err());
+        assert!(check_endpoint("http://localhost:1@example.com").is_err());
+        assert!(check_endpoint("https://user:secret@example.com").is_err());
+        assert!(check_endpoint("http://127.0.0.1:8080/path?q=a@b").is_ok());
     }
 }

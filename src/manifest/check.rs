@@ -199,15 +199,21 @@ impl<'a> Checker<'a> {
     pub fn no_overlap(&mut self, path: &FieldPath, windows: &[(usize, (Time, Time))]) {
         let mut sorted: Vec<_> = windows.to_vec();
         sorted.sort_by_key(|(_, (a, _))| *a);
-        for pair in sorted.windows(2) {
-            let (i, (_, end)) = pair[0];
-            let (j, (begin, _)) = pair[1];
-            if begin < end {
-                let d = self
-                    .error(&path.i(j), format!("this window overlaps window {i}"))
-                    .expected("windows that do not overlap")
-                    .hint("merge the two windows");
-                self.push(d);
+        // Compare each window with the one reaching latest so far, not only its neighbour:
+        // in 09–18, 10–11, 12–13 the third overlaps the first.
+        let mut reach: Option<(usize, Time)> = None;
+        for &(j, (begin, end)) in &sorted {
+            if let Some((i, latest)) = reach {
+                if begin < latest {
+                    let d = self
+                        .error(&path.i(j), format!("this window overlaps window {i}"))
+                        .expected("windows that do not overlap")
+                        .hint("merge the two windows");
+                    self.push(d);
+                }
+            }
+            if reach.is_none_or(|(_, latest)| end > latest) {
+                reach = Some((j, end));
             }
         }
     }

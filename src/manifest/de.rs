@@ -259,7 +259,7 @@ pub fn read<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Result<(T
             Err(err) => {
                 // A required field that was set aside is "missing" now: already reported.
                 let repeated = matches!(err.kind, ErrorKind::MissingField(_))
-                    && poisoned.iter().any(|p| *p == err.path);
+                    && poisoned.contains(&err.path);
                 if repeated || err.path.is_empty() || poisoned.len() >= 32 || poisoned.contains(&err.path) {
                     if !repeated {
                         hard.push(err);
@@ -286,15 +286,18 @@ fn finish(soft: Vec<Error>, hard: Vec<Error>) -> Vec<Error> {
     let mut all = soft;
     all.extend(hard);
     all.sort_by_key(|e| e.pos.map(|p| (p.line, p.col)));
-    let mut seen = Vec::new();
-    all.retain(|e| {
-        let fresh = !seen.contains(e);
-        if fresh {
-            seen.push(e.clone());
+    // Retries report the same error again at the same place: after the sort, repeats sit
+    // among the errors of their position, so only those are compared (a mapping with many
+    // unknown keys stays linear).
+    let key = |x: &Error| x.pos.map(|p| (p.line, p.col));
+    let mut out: Vec<Error> = Vec::with_capacity(all.len());
+    for e in all {
+        let group = out.iter().rposition(|x| key(x) != key(&e)).map_or(0, |i| i + 1);
+        if !out[group..].contains(&e) {
+            out.push(e);
         }
-        fresh
-    });
-    all
+    }
+    out
 }
 
 struct De<'a> {
@@ -566,7 +569,9 @@ impl<'de> de::SeqAccess<'de> for Seq<'_> {
         };
         let path = PathRef::Index(self.path, self.next);
         self.next += 1;
-        seed.deserialize(De { node, path, cx: self.cx }).map(Some)
+        // A type's own check (a date-time that does not parse) fails after the value was
+        // read: its error belongs to this element, not to the enclosing list.
+        seed.deserialize(De { node, path, cx: self.cx }).map(Some).map_err(|e| e.locate(node, &path))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -628,11 +633,9 @@ impl<'de> de::MapAccess<'de> for Map<'_> {
         let Some((node, name)) = self.value.take() else {
             return Err(de::Error::custom("value requested before key"));
         };
-        seed.deserialize(De {
-            node,
-            path: PathRef::Key(self.path, name),
-            cx: self.cx,
-        })
+        let path = PathRef::Key(self.path, name);
+        // As for list elements: an error raised once the value was read is this field's.
+        seed.deserialize(De { node, path, cx: self.cx }).map_err(|e| e.locate(node, &path))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -693,6 +696,38 @@ mod tests {
         assert_eq!(t.count, 1);
         assert_eq!(soft.len(), 1);
         assert_eq!(soft[0].path.to_string(), "extra");
+    }
+
+    #[derive(Debug)]
+    struct Even;
+
+    impl<'de> Deserialize<'de> for Even {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let n = i64::deserialize(d)?;
+            if n % 2 == 0 {
+                Ok(Even)
+            } else {
+                Err(de::Error::custom("not even"))
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct WithCheck {
+        one: Even,
+        many: Vec<Even>,
+    }
+
+    #[test]
+    fn errors_raised_after_reading_a_value_point_at_it() {
+        let docs = parse("one: 3\nmany: [2, 5]\n").unwrap();
+        let errs = read::<WithCheck>(&docs[0].root, &FieldPath::root().k("spec")).unwrap_err();
+        let at: Vec<(String, usize, usize)> = errs
+            .iter()
+            .map(|e| (e.path.to_string(), e.pos.unwrap().line, e.pos.unwrap().col))
+            .collect();
+        assert_eq!(at, [("spec.one".to_string(), 1, 6), ("spec.many[1]".to_string(), 2, 11)]);
     }
 
     #[test]

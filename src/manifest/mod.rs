@@ -173,6 +173,8 @@ struct Envelope {
 }
 
 /// Finds the task files under `dir` (or reads `dir` itself when it is a file).
+// A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
 pub fn find_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     if dir.is_file() {
         return Ok(vec![dir.to_path_buf()]);
@@ -244,22 +246,25 @@ pub fn load(dir: &Path, tz: &TimeZone, now: Timestamp, providers: Option<&BTreeM
             if doc.root.is_null() {
                 continue;
             }
-            if let Some(task) = load_task(&file, &doc.root, tz, now, providers, &mut out) {
-                if let Some(first) = seen.get(&task.name) {
-                    let pos = FieldPath::root().k("name").locate(&doc.root, false);
+            let task = load_task(&file, &doc.root, tz, now, providers, &mut out);
+            // Names are checked whether or not the tasks are otherwise valid: fixing one
+            // error must not reveal a duplicate that was there all along.
+            if let Some(name) = doc.root.get("name").and_then(yaml::Node::as_str) {
+                let pos = FieldPath::root().k("name").locate(&doc.root, false);
+                if let Some(first) = seen.get(name) {
                     out.diagnostics.push(
-                        Diagnostic::error(&file, format!("duplicate task name `{}`", task.name))
+                        Diagnostic::error(&file, format!("duplicate task name `{name}`"))
                             .at(pos.line, pos.col, pos.len)
-                            .task(Some(&task.name))
+                            .task(Some(name))
                             .field("name")
                             .expected("names unique across the manifest directory")
                             .hint(format!("first defined at {}:{}; rename one of them", first.file.display(), first.line)),
                     );
                     continue;
                 }
-                seen.insert(task.name.clone(), task.source.clone());
-                out.tasks.push(task);
+                seen.insert(name.to_string(), Source { file: file.clone(), line: pos.line });
             }
+            out.tasks.extend(task);
         }
         out.texts.insert(file, text);
     }

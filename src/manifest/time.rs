@@ -18,10 +18,16 @@ pub struct LocalDateTime(pub DateTime);
 
 impl LocalDateTime {
     pub fn parse(text: &str) -> Option<LocalDateTime> {
-        let text = text.trim();
-        let (date, time) = text.split_once(' ')?;
+        let (date, time) = text.trim().split_once(' ')?;
+        // Exactly `YYYY-MM-DD`: a general ISO 8601 parser would also take `20261201` or
+        // `2026-12-01[Asia/Tokyo]`, and silently drop the zone the user wrote.
+        let b = date.as_bytes();
+        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
+            return None;
+        }
         let date: jiff::civil::Date = date.parse().ok()?;
-        let time = parse_clock(time.trim(), ClockFormat::MinutesOrSeconds)?;
+        let time = parse_clock(time, ClockFormat::MinutesOrSeconds)?;
         Some(LocalDateTime(date.to_datetime(time)))
     }
 
@@ -122,6 +128,10 @@ mod tests {
         assert!(!t.has_seconds());
         assert!(LocalDateTime::parse("2026-12-01 09:00:30").unwrap().has_seconds());
         for bad in ["2026-12-01", "2026-13-01 09:00", "2026-12-01 24:00", "2026-12-01T09:00", "2026/12/01 09:00", "2026-12-01 9:00"] {
+            assert!(LocalDateTime::parse(bad).is_none(), "{bad}");
+        }
+        // Only the documented shape: no ISO 8601 variants, no zone annotation to drop.
+        for bad in ["20261201 09:00", "2026-12-01[Asia/Tokyo] 09:00", "+002026-12-01 09:00", "2026-12-01  09:00"] {
             assert!(LocalDateTime::parse(bad).is_none(), "{bad}");
         }
     }

@@ -185,6 +185,9 @@ enum Frame {
     Map {
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
+        /// Key text → line of its first occurrence: duplicate keys are found in constant
+        /// time, so a mapping with a million keys cannot stall the reader.
+        keys: HashMap<String, usize>,
         pos: Pos,
         anchor: usize,
     },
@@ -227,6 +230,7 @@ impl Builder {
                 self.stack.push(Frame::Map {
                     entries: Vec::new(),
                     pending_key: None,
+                    keys: HashMap::new(),
                     pos,
                     anchor,
                 });
@@ -310,6 +314,7 @@ impl Builder {
             Some(Frame::Map {
                 entries,
                 pending_key,
+                keys,
                 ..
             }) => match pending_key.take() {
                 None => {
@@ -320,16 +325,14 @@ impl Builder {
                                 .into(),
                         });
                     }
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == node.value) {
+                    let text = node.as_str().unwrap_or_default();
+                    if let Some(first) = keys.get(text) {
                         return Err(SyntaxError {
                             pos: node.pos,
-                            message: format!(
-                                "duplicate key `{}` (first at line {})",
-                                node.as_str().unwrap_or_default(),
-                                first.pos.line
-                            ),
+                            message: format!("duplicate key `{text}` (first at line {first})"),
                         });
                     }
+                    keys.insert(text.to_string(), node.pos.line);
                     *pending_key = Some(node);
                 }
                 Some(key) => entries.push((key, node)),
