@@ -259,7 +259,7 @@ pub fn read<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Result<(T
             Err(err) => {
                 // A required field that was set aside is "missing" now: already reported.
                 let repeated = matches!(err.kind, ErrorKind::MissingField(_))
-                    && poisoned.iter().any(|p| *p == err.path);
+                    && poisoned.contains(&err.path);
                 if repeated || err.path.is_empty() || poisoned.len() >= 32 || poisoned.contains(&err.path) {
                     if !repeated {
                         hard.push(err);
