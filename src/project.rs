@@ -278,26 +278,32 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 /// Loads the project for a manifest directory. Problems come back as diagnostics; the
 /// returned project is usable (defaults fill what was wrong) only when there are no errors.
 pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
-    let mut project = Project::defaults(manifest_dir);
+    let project = Project::defaults(manifest_dir);
     let Some(file) = find(manifest_dir) else {
         return (project, Vec::new());
     };
     let shown = pathdiff(&file);
-    let mut diags = Vec::new();
     let text = match crate::manifest::callees::read_text(&file, &shown) {
         Ok(t) => t,
         Err(d) => return (project, vec![d]),
     };
-    let docs = match yaml::parse(&text) {
+    load_text(project, &file, &shown, &text)
+}
+
+/// Reads the project file `file` (named `shown` in diagnostics) from its `text`, over the
+/// settings in `project` (the defaults). The same contract as [`load`], without the disk.
+pub fn load_text(mut project: Project, file: &Path, shown: &Path, text: &str) -> (Project, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let docs = match yaml::parse(text) {
         Ok(d) => d,
         Err(e) => {
-            let d = Diagnostic::error(&shown, format!("invalid YAML: {}", e.message)).at(e.pos.line, e.pos.col, e.pos.len);
+            let d = Diagnostic::error(shown, format!("invalid YAML: {}", e.message)).at(e.pos.line, e.pos.col, e.pos.len);
             return (project, vec![d]);
         }
     };
     let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     project.state_path = dir.join(DEFAULT_STATE);
-    project.file = Some(shown.clone());
+    project.file = Some(shown.to_path_buf());
     let Some(root) = docs.first().map(|d| &d.root).filter(|r| !r.is_null()) else {
         return (project, diags);
     };
@@ -307,7 +313,7 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
         Ok((_, errors)) | Err(errors) => {
             for e in errors {
                 let pos = e.pos.unwrap_or_default();
-                let mut d = Diagnostic::error(&shown, e.message()).at(pos.line, pos.col, pos.len).field(e.path.to_string());
+                let mut d = Diagnostic::error(shown, e.message()).at(pos.line, pos.col, pos.len).field(e.path.to_string());
                 if let Some(x) = e.expected() {
                     d = d.expected(x);
                 }
@@ -321,7 +327,7 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
     };
     let at = |path: &FieldPath, message: String| {
         let pos = path.locate(root, false);
-        Diagnostic::error(&shown, message).at(pos.line, pos.col, pos.len).field(path.to_string())
+        Diagnostic::error(shown, message).at(pos.line, pos.col, pos.len).field(path.to_string())
     };
     if let Some(tz) = raw.timezone {
         match TimeZone::get(&tz) {

@@ -25,6 +25,13 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
             .hint("split it across several tasks"));
     }
     let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(shown, format!("cannot read the file: {e}")))?;
+    decode(bytes, shown)
+}
+
+/// The text of a file's bytes, or an error at the first byte that is not UTF-8.
+// A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+pub fn decode(bytes: Vec<u8>, shown: &Path) -> Result<String, Diagnostic> {
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
         Err(e) => {

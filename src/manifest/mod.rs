@@ -229,48 +229,78 @@ pub fn load(dir: &Path, tz: &TimeZone, now: Timestamp, providers: Option<&BTreeM
                 continue;
             }
         };
-        out.files.push(SourceFile { path: file.clone(), sha256: Sha256::digest(text.as_bytes()).into() });
-        let docs = match yaml::parse(&text) {
-            Ok(docs) => docs,
-            Err(e) => {
-                out.diagnostics.push(
-                    Diagnostic::error(&file, format!("invalid YAML: {}", e.message))
-                        .at(e.pos.line, e.pos.col, e.pos.len)
-                        .hint("fix the syntax; `callform validate` reads the whole file once it parses"),
-                );
-                out.texts.insert(file, text);
-                continue;
-            }
-        };
-        for doc in &docs {
-            if doc.root.is_null() {
-                continue;
-            }
-            let task = load_task(&file, &doc.root, tz, now, providers, &mut out);
-            // Names are checked whether or not the tasks are otherwise valid: fixing one
-            // error must not reveal a duplicate that was there all along.
-            if let Some(name) = doc.root.get("name").and_then(yaml::Node::as_str) {
-                let pos = FieldPath::root().k("name").locate(&doc.root, false);
-                if let Some(first) = seen.get(name) {
-                    out.diagnostics.push(
-                        Diagnostic::error(&file, format!("duplicate task name `{name}`"))
-                            .at(pos.line, pos.col, pos.len)
-                            .task(Some(name))
-                            .field("name")
-                            .expected("names unique across the manifest directory")
-                            .hint(format!("first defined at {}:{}; rename one of them", first.file.display(), first.line)),
-                    );
-                    continue;
-                }
-                seen.insert(name.to_string(), Source { file: file.clone(), line: pos.line });
-            }
-            out.tasks.extend(task);
-        }
-        out.texts.insert(file, text);
+        read_file(file, text, tz, now, providers, &mut seen, &mut out);
     }
+    finish(&mut out);
+    out
+}
+
+/// Reads, types and checks the tasks in `text`, the content of the manifest file `file`,
+/// as [`load`] does for each file it finds. Callee files the tasks name are read relative
+/// to `file`'s directory. This is the loader without the directory walk: what the fuzz
+/// target drives, since it must take any text.
+pub fn load_text(file: &Path, text: &str, tz: &TimeZone, now: Timestamp, providers: Option<&BTreeMap<String, Vendor>>) -> Manifests {
+    let mut out = Manifests::default();
+    read_file(file.to_path_buf(), text.to_string(), tz, now, providers, &mut HashMap::new(), &mut out);
+    finish(&mut out);
+    out
+}
+
+/// One manifest file: its digest, its documents and their tasks. `seen` holds the task
+/// names of the files read before it, so duplicates across files are reported.
+fn read_file(
+    file: PathBuf,
+    text: String,
+    tz: &TimeZone,
+    now: Timestamp,
+    providers: Option<&BTreeMap<String, Vendor>>,
+    seen: &mut HashMap<String, Source>,
+    out: &mut Manifests,
+) {
+    out.files.push(SourceFile { path: file.clone(), sha256: Sha256::digest(text.as_bytes()).into() });
+    let docs = match yaml::parse(&text) {
+        Ok(docs) => docs,
+        Err(e) => {
+            out.diagnostics.push(
+                Diagnostic::error(&file, format!("invalid YAML: {}", e.message))
+                    .at(e.pos.line, e.pos.col, e.pos.len)
+                    .hint("fix the syntax; `callform validate` reads the whole file once it parses"),
+            );
+            out.texts.insert(file, text);
+            return;
+        }
+    };
+    for doc in &docs {
+        if doc.root.is_null() {
+            continue;
+        }
+        let task = load_task(&file, &doc.root, tz, now, providers, out);
+        // Names are checked whether or not the tasks are otherwise valid: fixing one
+        // error must not reveal a duplicate that was there all along.
+        if let Some(name) = doc.root.get("name").and_then(yaml::Node::as_str) {
+            let pos = FieldPath::root().k("name").locate(&doc.root, false);
+            if let Some(first) = seen.get(name) {
+                out.diagnostics.push(
+                    Diagnostic::error(&file, format!("duplicate task name `{name}`"))
+                        .at(pos.line, pos.col, pos.len)
+                        .task(Some(name))
+                        .field("name")
+                        .expected("names unique across the manifest directory")
+                        .hint(format!("first defined at {}:{}; rename one of them", first.file.display(), first.line)),
+                );
+                continue;
+            }
+            seen.insert(name.to_string(), Source { file: file.clone(), line: pos.line });
+        }
+        out.tasks.extend(task);
+    }
+    out.texts.insert(file, text);
+}
+
+/// Puts what was collected in the order callers rely on.
+fn finish(out: &mut Manifests) {
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     crate::diag::sort(&mut out.diagnostics);
-    out
 }
 
 fn de_diagnostics<'a>(file: &'a Path, task: Option<&str>, errors: Vec<de::Error>) -> impl Iterator<Item = Diagnostic> + 'a {
@@ -455,4 +485,32 @@ fn resolve_callees(spec: &Spec, cx: &mut Checker<'_>, dir: &Path, out: &mut Mani
     };
     let after = cx.diags.iter().filter(|d| d.is_error()).count();
     (after == before && !file_errors).then_some(callees)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_text_reads_a_file_as_load_does() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/aliyun/overdue-notice.yaml");
+        let now = Timestamp::from_second(1_767_225_600).unwrap();
+        let from_disk = load(&file, &TimeZone::UTC, now, None);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let from_text = load_text(&file, &text, &TimeZone::UTC, now, None);
+        assert_eq!(from_text.tasks, from_disk.tasks);
+        assert_eq!(from_text.diagnostics, from_disk.diagnostics);
+        assert_eq!(from_text.files, from_disk.files);
+        assert_eq!(from_text.tasks.len(), 1);
+    }
+
+    #[test]
+    fn duplicate_names_within_one_text() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/xfyeta/renewal-reminder.yaml");
+        let one = std::fs::read_to_string(&file).unwrap();
+        let text = format!("{one}\n---\n{one}");
+        let out = load_text(&file, &text, &TimeZone::UTC, Timestamp::UNIX_EPOCH, None);
+        assert_eq!(out.tasks.len(), 1);
+        assert!(out.diagnostics.iter().any(|d| d.message.starts_with("duplicate task name")), "{:?}", out.diagnostics);
+    }
 }

@@ -134,9 +134,17 @@ pub fn parse_int(text: &str) -> Option<i64> {
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
+    // `from_str_radix` takes a sign of its own; only digits may follow `0x`/`0o`, or
+    // `-0x-8000…` would read as i128::MIN and overflow when negated.
     let magnitude = if let Some(hex) = digits.strip_prefix("0x") {
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
         i128::from_str_radix(hex, 16).ok()?
     } else if let Some(oct) = digits.strip_prefix("0o") {
+        if oct.is_empty() || !oct.bytes().all(|b| matches!(b, b'0'..=b'7')) {
+            return None;
+        }
         i128::from_str_radix(oct, 8).ok()?
     } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse::<i128>().ok()?
@@ -428,5 +436,17 @@ mod tests {
         assert_eq!(parse_int("99999999999999999999"), None);
         assert_eq!(parse_int("1.5"), None);
         assert_eq!(parse_int(""), None);
+    }
+
+    #[test]
+    fn signs_inside_hex_and_octal_are_not_integers() {
+        // Panicked ("attempt to negate with overflow") from any manifest integer field.
+        assert_eq!(parse_int("-0x-80000000000000000000000000000000"), None);
+        assert_eq!(parse_int("0x-1"), None);
+        assert_eq!(parse_int("0x+1f"), None);
+        assert_eq!(parse_int("-0o-7"), None);
+        assert_eq!(parse_int("0o8"), None);
+        assert_eq!(parse_int("-0x8000000000000000"), Some(i64::MIN));
+        assert_eq!(parse_int("0o17"), Some(15));
     }
 }
