@@ -41,9 +41,20 @@ pub struct Send {
 /// How one create ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Result_ {
-    Created { task_id: String, request_id: Option<String>, warnings: Vec<String> },
-    Failed { class: Option<ErrorClass>, code: String, message: String, request_id: Option<String> },
-    Uncertain { reason: String },
+    Created {
+        task_id: String,
+        request_id: Option<String>,
+        warnings: Vec<String>,
+    },
+    Failed {
+        class: Option<ErrorClass>,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
+    Uncertain {
+        reason: String,
+    },
     /// Not started because the run was stopped.
     Skipped,
 }
@@ -56,15 +67,22 @@ pub struct Finished {
     pub result: Result_,
 }
 
+/// A provider's driver context and the base URL its requests go to.
+pub type ContextFor<'a> = &'a dyn Fn(&str, Vendor) -> Result<(driver::Context, String), String>;
+
 /// Builds the requests for every create in `plan`. Any problem (a missing credential, a
 /// request that cannot be built) stops the apply before anything is sent.
 pub fn prepare_sends(
     plan: &Plan,
     manifests: &Manifests,
     state: Option<&State>,
-    context_for: &dyn Fn(&str, Vendor) -> Result<(driver::Context, String), String>,
+    context_for: ContextFor<'_>,
 ) -> Result<Vec<Send>, Vec<String>> {
-    let by_name: HashMap<&str, &crate::manifest::Task> = manifests.tasks.iter().map(|t| (t.name.as_str(), t)).collect();
+    let by_name: HashMap<&str, &crate::manifest::Task> = manifests
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
     let mut sends = Vec::new();
     let mut errors = Vec::new();
     for p in plan.tasks.iter().filter(|p| p.action.sends()) {
@@ -86,7 +104,13 @@ pub fn prepare_sends(
                 continue;
             }
         };
-        let replaces = if p.action == Action::Replace { state.and_then(|s| s.tasks.get(&p.name)).and_then(|r| r.task_id.clone()) } else { None };
+        let replaces = if p.action == Action::Replace {
+            state
+                .and_then(|s| s.tasks.get(&p.name))
+                .and_then(|r| r.task_id.clone())
+        } else {
+            None
+        };
         sends.push(Send {
             name: p.name.clone(),
             vendor: task.vendor,
@@ -131,8 +155,15 @@ pub async fn run(
     let global = Arc::new(Semaphore::new(limits.parallelism.max(1)));
     let mut per_provider: HashMap<String, Arc<Semaphore>> = HashMap::new();
     for s in &sends {
-        let n = limits.per_provider.get(&s.provider).copied().unwrap_or(usize::MAX >> 4).max(1);
-        per_provider.entry(s.provider.clone()).or_insert_with(|| Arc::new(Semaphore::new(n)));
+        let n = limits
+            .per_provider
+            .get(&s.provider)
+            .copied()
+            .unwrap_or(usize::MAX >> 4)
+            .max(1);
+        per_provider
+            .entry(s.provider.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(n)));
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut handles = Vec::with_capacity(sends.len());
@@ -140,7 +171,10 @@ pub async fn run(
         let journal = Arc::clone(&journal);
         let transport = Arc::clone(&transport);
         let global = Arc::clone(&global);
-        let provider_sem = per_provider.get(&send.provider).cloned().unwrap_or_else(|| Arc::new(Semaphore::new(1)));
+        let provider_sem = per_provider
+            .get(&send.provider)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Semaphore::new(1)));
         let cancel = Arc::clone(&cancel);
         let tx = tx.clone();
         handles.push(tokio::spawn(async move {
@@ -166,10 +200,26 @@ pub async fn run(
     Ok((finished, state))
 }
 
-async fn one(send: Send, journal: &Journal, transport: &Transport, global: &Semaphore, provider: &Semaphore, cancel: &AtomicBool) -> Finished {
-    let done = |result| Finished { name: send.name.clone(), vendor: send.vendor, provider: send.provider.clone(), result };
-    let Ok(_g) = global.acquire().await else { return done(Result_::Skipped) };
-    let Ok(_p) = provider.acquire().await else { return done(Result_::Skipped) };
+async fn one(
+    send: Send,
+    journal: &Journal,
+    transport: &Transport,
+    global: &Semaphore,
+    provider: &Semaphore,
+    cancel: &AtomicBool,
+) -> Finished {
+    let done = |result| Finished {
+        name: send.name.clone(),
+        vendor: send.vendor,
+        provider: send.provider.clone(),
+        result,
+    };
+    let Ok(_g) = global.acquire().await else {
+        return done(Result_::Skipped);
+    };
+    let Ok(_p) = provider.acquire().await else {
+        return done(Result_::Skipped);
+    };
     if cancel.load(Ordering::SeqCst) {
         return done(Result_::Skipped);
     }
@@ -193,34 +243,116 @@ async fn one(send: Send, journal: &Journal, transport: &Transport, global: &Sema
             request_id: None,
         });
     }
-    let delivery = transport.send(send.vendor, &send.request, &send.base_url).await;
+    let delivery = transport
+        .send(send.vendor, &send.request, &send.base_url)
+        .await;
     let (outcome, result) = match delivery {
-        Delivery::Answered { parsed: Parsed::Created { task_id, request_id, warnings }, .. } => (
-            Outcome::Created { task_id: task_id.clone(), request_id: request_id.clone(), warnings: warnings.clone() },
-            Result_::Created { task_id, request_id, warnings },
+        Delivery::Answered {
+            parsed:
+                Parsed::Created {
+                    task_id,
+                    request_id,
+                    warnings,
+                },
+            ..
+        } => (
+            Outcome::Created {
+                task_id: task_id.clone(),
+                request_id: request_id.clone(),
+                warnings: warnings.clone(),
+            },
+            Result_::Created {
+                task_id,
+                request_id,
+                warnings,
+            },
         ),
-        Delivery::Answered { parsed: Parsed::VendorError { class: ErrorClass::Server, code, message, .. }, status, .. } => {
-            let reason = format!("the vendor failed (HTTP {status}, {code}: {message}) after receiving the request");
-            (Outcome::Uncertain { reason: reason.clone() }, Result_::Uncertain { reason })
+        Delivery::Answered {
+            parsed:
+                Parsed::VendorError {
+                    class: ErrorClass::Server,
+                    code,
+                    message,
+                    ..
+                },
+            status,
+            ..
+        } => {
+            let reason = format!(
+                "the vendor failed (HTTP {status}, {code}: {message}) after receiving the request"
+            );
+            (
+                Outcome::Uncertain {
+                    reason: reason.clone(),
+                },
+                Result_::Uncertain { reason },
+            )
         }
-        Delivery::Answered { parsed: Parsed::VendorError { class, code, message, request_id }, .. } => (
-            Outcome::Failed { code: code.clone(), message: message.clone() },
-            Result_::Failed { class: Some(class), code, message, request_id },
+        Delivery::Answered {
+            parsed:
+                Parsed::VendorError {
+                    class,
+                    code,
+                    message,
+                    request_id,
+                },
+            ..
+        } => (
+            Outcome::Failed {
+                code: code.clone(),
+                message: message.clone(),
+            },
+            Result_::Failed {
+                class: Some(class),
+                code,
+                message,
+                request_id,
+            },
         ),
-        Delivery::Answered { parsed: Parsed::Unreadable(m), status, .. } => {
+        Delivery::Answered {
+            parsed: Parsed::Unreadable(m),
+            status,
+            ..
+        } => {
             let reason = format!("HTTP {status} with an answer callform cannot read: {m}");
-            (Outcome::Uncertain { reason: reason.clone() }, Result_::Uncertain { reason })
+            (
+                Outcome::Uncertain {
+                    reason: reason.clone(),
+                },
+                Result_::Uncertain { reason },
+            )
         }
         Delivery::NotSent { reason, attempts } => {
-            let message = format!("{reason} (after {attempts} attempt(s); nothing reached the vendor)");
-            (Outcome::Failed { code: "not_sent".into(), message: message.clone() }, Result_::Failed { class: None, code: "not_sent".into(), message, request_id: None })
+            let message =
+                format!("{reason} (after {attempts} attempt(s); nothing reached the vendor)");
+            (
+                Outcome::Failed {
+                    code: "not_sent".into(),
+                    message: message.clone(),
+                },
+                Result_::Failed {
+                    class: None,
+                    code: "not_sent".into(),
+                    message,
+                    request_id: None,
+                },
+            )
         }
         Delivery::Uncertain { reason, .. } => {
             let reason = format!("no answer was read after the request was sent: {reason}");
-            (Outcome::Uncertain { reason: reason.clone() }, Result_::Uncertain { reason })
+            (
+                Outcome::Uncertain {
+                    reason: reason.clone(),
+                },
+                Result_::Uncertain { reason },
+            )
         }
     };
-    let entry = Entry::Outcome { name: send.name.clone(), at: state::now_rfc3339(), outcome };
+    let entry = Entry::Outcome {
+        name: send.name.clone(),
+        at: state::now_rfc3339(),
+        outcome,
+    };
     if let Err(e) = journal.record(entry).await {
         // The intent is durable but the answer is not: the fold makes the task uncertain,
         // which is what the user must be told, whatever the vendor said.

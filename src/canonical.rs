@@ -109,7 +109,9 @@ fn mask_list(spec: &mut Map<String, Value>, key: &str, salt: &str) {
     if let Some(Value::Array(items)) = spec.get_mut(key) {
         for item in items.iter_mut() {
             if let Value::String(s) = item {
-                let number = phone::normalize(s).map(|(n, _)| n).unwrap_or_else(|_| s.clone());
+                let number = phone::normalize(s)
+                    .map(|(n, _)| n)
+                    .unwrap_or_else(|_| s.clone());
                 *item = Value::String(tagged(salt, &number));
             }
         }
@@ -137,7 +139,11 @@ fn walk(v: &Value, path: String, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(m) => {
             for (k, child) in m {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 walk(child, p, out);
             }
         }
@@ -176,7 +182,10 @@ mod tests {
                 recall_state_codes: None,
             }),
             callees: Callees::Numbers(callees.iter().map(|s| s.to_string()).collect()),
-            source: Source { file: "t.yaml".into(), line: 1 },
+            source: Source {
+                file: "t.yaml".into(),
+                line: 1,
+            },
         }
     }
 
@@ -186,12 +195,27 @@ mod tests {
         let text = a.form.to_string();
         assert!(!text.contains("13700000001"), "{text}");
         assert_eq!(a.form["spec"]["callees"]["count"], 1);
-        assert_eq!(a, canonical(&task(&["13700000001"], None), "Asia/Shanghai", "salt"));
+        assert_eq!(
+            a,
+            canonical(&task(&["13700000001"], None), "Asia/Shanghai", "salt")
+        );
         // Any change of number, spec, zone or salt changes the digest.
-        assert_ne!(a.digest, canonical(&task(&["13700000002"], None), "Asia/Shanghai", "salt").digest);
-        assert_ne!(a.digest, canonical(&task(&["13700000001"], Some(5)), "Asia/Shanghai", "salt").digest);
-        assert_ne!(a.digest, canonical(&task(&["13700000001"], None), "UTC", "salt").digest);
-        assert_ne!(a.digest, canonical(&task(&["13700000001"], None), "Asia/Shanghai", "other").digest);
+        assert_ne!(
+            a.digest,
+            canonical(&task(&["13700000002"], None), "Asia/Shanghai", "salt").digest
+        );
+        assert_ne!(
+            a.digest,
+            canonical(&task(&["13700000001"], Some(5)), "Asia/Shanghai", "salt").digest
+        );
+        assert_ne!(
+            a.digest,
+            canonical(&task(&["13700000001"], None), "UTC", "salt").digest
+        );
+        assert_ne!(
+            a.digest,
+            canonical(&task(&["13700000001"], None), "Asia/Shanghai", "other").digest
+        );
     }
 
     #[test]

@@ -11,7 +11,12 @@ use crate::commands;
 /// Infrastructure-as-code for outbound robot-call campaigns: plan and apply call tasks
 /// on xfyeta, longlonglong, Aliyun and Volcengine from YAML manifests kept in git.
 #[derive(Debug, Parser)]
-#[command(name = "callform", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "callform",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -203,7 +208,9 @@ pub struct ColorArgs {
 impl ColorArgs {
     /// Colour only on a terminal, never with NO_COLOR or `--no-color`.
     pub fn stdout(self) -> bool {
-        !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+        !self.no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal()
     }
 }
 

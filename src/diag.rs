@@ -118,7 +118,11 @@ pub fn render_text(d: &Diagnostic, source: Option<&str>, color: bool) -> String 
         Severity::Error => ("error", "\x1b[1;31m"),
         Severity::Warning => ("warning", "\x1b[1;33m"),
     };
-    let (on, bold, off) = if color { (paint, "\x1b[1m", "\x1b[0m") } else { ("", "", "") };
+    let (on, bold, off) = if color {
+        (paint, "\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
     let mut out = String::new();
     let _ = writeln!(out, "{on}{label}{off}{bold}: {}{off}", d.message);
     let _ = writeln!(out, "  --> {}", d.location());
@@ -128,7 +132,11 @@ pub fn render_text(d: &Diagnostic, source: Option<&str>, color: bool) -> String 
             let width = d.line.to_string().len();
             let pad = " ".repeat(width);
             let col = d.column.saturating_sub(1);
-            let lead: String = line.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let lead: String = line
+                .chars()
+                .take(col)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{} | {}", d.line, line);
             let _ = writeln!(out, "{pad} | {lead}{on}{}{off}", "^".repeat(d.len.min(80)));
@@ -185,7 +193,9 @@ pub fn render_github(d: &Diagnostic) -> String {
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -213,8 +223,14 @@ mod tests {
             .hint("lower it");
         let out = render_text(&d, Some("spec:\n  recall_count: 5\n"), false);
         assert!(out.contains("--> tasks/a.yaml:2:17"), "{out}");
-        assert!(out.contains("2 |   recall_count: 5\n  |                 ^"), "{out}");
-        assert!(out.contains("task: renewal, field: spec.recall_count"), "{out}");
+        assert!(
+            out.contains("2 |   recall_count: 5\n  |                 ^"),
+            "{out}"
+        );
+        assert!(
+            out.contains("task: renewal, field: spec.recall_count"),
+            "{out}"
+        );
         assert!(out.contains("hint: lower it"), "{out}");
     }
 
@@ -229,6 +245,9 @@ mod tests {
     #[test]
     fn github_annotations_escape() {
         let d = Diagnostic::error(Path::new("a,b.yaml"), "line1\nline2").at(3, 4, 1);
-        assert_eq!(render_github(&d), "::error file=a%2Cb.yaml,line=3,col=4::line1%0Aline2\n");
+        assert_eq!(
+            render_github(&d),
+            "::error file=a%2Cb.yaml,line=3,col=4::line1%0Aline2\n"
+        );
     }
 }

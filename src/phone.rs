@@ -16,7 +16,10 @@ pub enum Kind {
 /// checks the result is a mobile (`1[3-9]` + 9 digits) or fixed-line (`0` + 9–11 digits)
 /// number. The error never contains the number itself.
 pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
-    let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{3000}')).collect();
+    let compact: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
+        .collect();
     let digits = compact
         .strip_prefix("+86")
         .or_else(|| compact.strip_prefix("0086"))
@@ -25,7 +28,9 @@ pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
         return Err("an empty phone number");
     }
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("a phone number with characters other than digits, spaces, dashes and a +86 prefix");
+        return Err(
+            "a phone number with characters other than digits, spaces, dashes and a +86 prefix",
+        );
     }
     classify(digits)
         .map(|kind| (digits.to_string(), kind))
@@ -74,12 +79,19 @@ pub fn mask_phones_in_text(text: &str) -> String {
             }
             // A run inside a word (a hex digest, an id like `x13700000001y`) is not a
             // number someone wrote: masking it would corrupt the digest.
-            let glued = (start > 0 && bytes[start - 1].is_ascii_alphabetic()) || (i < bytes.len() && bytes[i].is_ascii_alphabetic());
+            let glued = (start > 0 && bytes[start - 1].is_ascii_alphabetic())
+                || (i < bytes.len() && bytes[i].is_ascii_alphabetic());
             if glued {
                 continue;
             }
             let run = &text[start..i];
-            let body = if run.len() == 13 && run.starts_with("86") { &run[2..] } else if run.len() == 15 && run.starts_with("0086") { &run[4..] } else { run };
+            let body = if run.len() == 13 && run.starts_with("86") {
+                &run[2..]
+            } else if run.len() == 15 && run.starts_with("0086") {
+                &run[4..]
+            } else {
+                run
+            };
             if classify(body).is_some() {
                 out.push_str(&text[last..start]);
                 out.push_str(&mask(run));
@@ -99,14 +111,28 @@ mod tests {
 
     #[test]
     fn normalises_prefixes_spaces_and_dashes() {
-        assert_eq!(normalize("+86 137-0000-0001").unwrap(), ("13700000001".into(), Kind::Mobile));
+        assert_eq!(
+            normalize("+86 137-0000-0001").unwrap(),
+            ("13700000001".into(), Kind::Mobile)
+        );
         assert_eq!(normalize("0086 13700000001").unwrap().0, "13700000001");
-        assert_eq!(normalize("0551-69101407").unwrap(), ("055169101407".into(), Kind::FixedLine));
+        assert_eq!(
+            normalize("0551-69101407").unwrap(),
+            ("055169101407".into(), Kind::FixedLine)
+        );
     }
 
     #[test]
     fn rejects_non_mainland_numbers() {
-        for bad in ["12345678901", "1370000000", "137000000012", "+1 415 555 0100", "1370000000x", "", "0123"] {
+        for bad in [
+            "12345678901",
+            "1370000000",
+            "137000000012",
+            "+1 415 555 0100",
+            "1370000000x",
+            "",
+            "0123",
+        ] {
             assert!(normalize(bad).is_err(), "{bad}");
         }
         // The error never quotes the number.
@@ -122,7 +148,10 @@ mod tests {
             "call 137****0001 or 055****1407, id 215870475195883520 at 09:00"
         );
         assert_eq!(mask_phones_in_text("+8613700000001"), "+861****0001");
-        assert_eq!(mask_phones_in_text("号码13700000001。"), "号码137****0001。");
+        assert_eq!(
+            mask_phones_in_text("号码13700000001。"),
+            "号码137****0001。"
+        );
         // Digits inside a hex digest are left alone.
         let digest = "hmac-sha256:0a88c0400ce08206811959f5726f";
         assert_eq!(mask_phones_in_text(digest), digest);

@@ -198,7 +198,10 @@ pub fn file_digests(manifests: &Manifests, salt: &str) -> Vec<FileDigest> {
     manifests
         .files
         .iter()
-        .map(|f| FileDigest { path: f.path.display().to_string(), digest: format!("hmac-sha256:{}", keyed_hex(salt, &f.sha256)) })
+        .map(|f| FileDigest {
+            path: f.path.display().to_string(),
+            digest: format!("hmac-sha256:{}", keyed_hex(salt, &f.sha256)),
+        })
         .collect()
 }
 
@@ -215,11 +218,17 @@ pub fn plan(
         .map(|s| s.salt.clone())
         .or_else(|| options.salt.clone())
         .unwrap_or_else(crate::state::random_salt);
-    let targeted = |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| glob_match(t, name));
+    let targeted = |name: &str| {
+        options.targets.is_empty() || options.targets.iter().any(|t| glob_match(t, name))
+    };
     let empty = BTreeMap::new();
     let recorded = state.map(|s| &s.tasks).unwrap_or(&empty);
 
-    let mut tasks: Vec<&Task> = manifests.tasks.iter().filter(|t| targeted(&t.name)).collect();
+    let mut tasks: Vec<&Task> = manifests
+        .tasks
+        .iter()
+        .filter(|t| targeted(&t.name))
+        .collect();
     tasks.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::with_capacity(tasks.len());
     let mut replaced = BTreeSet::new();
@@ -232,7 +241,11 @@ pub fn plan(
             vendor: task.vendor.key().to_string(),
             provider: task.provider.clone(),
             endpoint: endpoint.clone(),
-            source: Some(format!("{}:{}", task.source.file.display(), task.source.line)),
+            source: Some(format!(
+                "{}:{}",
+                task.source.file.display(),
+                task.source.line
+            )),
             task_id: None,
             spec_digest: Some(canon.digest.clone()),
             old_spec_digest: None,
@@ -258,20 +271,30 @@ pub fn plan(
                 p.endpoint = rec.endpoint.clone();
             } else if rec.vendor != task.vendor.key() {
                 p.action = Action::Blocked;
-                p.reason = Some(format!("the task was created on {}; the manifest now says {}", rec.vendor, task.vendor));
+                p.reason = Some(format!(
+                    "the task was created on {}; the manifest now says {}",
+                    rec.vendor, task.vendor
+                ));
                 p.hints = vec![
                     format!("restore `vendor: {}`, or", rec.vendor),
                     "rename the task to create a new one (the old one keeps running: stop it in the vendor console)".into(),
                 ];
             } else if rec.endpoint != endpoint {
                 p.action = Action::Blocked;
-                p.reason = Some(format!("the task was created on {}, but {} is configured now", rec.endpoint, endpoint));
+                p.reason = Some(format!(
+                    "the task was created on {}, but {} is configured now",
+                    rec.endpoint, endpoint
+                ));
                 p.hints = vec![
                     "restore the endpoint (callform.yaml or CALLFORM_<VENDOR>_ENDPOINT), or".into(),
                     "use a separate state file (`--state PATH`) for the other endpoint: ids from one endpoint mean nothing on another".into(),
                 ];
             } else if let Some(old_form) = old_form {
-                let old_digest = if rec.canonical_version == CANONICAL_VERSION { rec.spec_digest.clone() } else { canonical::digest(&old_form) };
+                let old_digest = if rec.canonical_version == CANONICAL_VERSION {
+                    rec.spec_digest.clone()
+                } else {
+                    canonical::digest(&old_form)
+                };
                 if old_digest == canon.digest {
                     p.action = Action::NoOp;
                     p.spec = None;
@@ -286,7 +309,10 @@ pub fn plan(
                         ));
                     } else {
                         p.action = Action::Blocked;
-                        p.reason = Some("the spec changed, and these vendor APIs cannot update a created task".into());
+                        p.reason = Some(
+                            "the spec changed, and these vendor APIs cannot update a created task"
+                                .into(),
+                        );
                         p.hints = vec![
                             "revert the change, or".into(),
                             "rename the task (`name:`) to create a new one (stop the old one in the vendor console), or".into(),
@@ -323,9 +349,13 @@ pub fn plan(
             old_spec_digest: Some(rec.spec_digest.clone()),
             spec: None,
             changes: Vec::new(),
-            reason: Some("in the state but no longer in the manifests; callform never deletes a vendor task".into()),
+            reason: Some(
+                "in the state but no longer in the manifests; callform never deletes a vendor task"
+                    .into(),
+            ),
             hints: vec![
-                "the vendor task still runs: stop it in the vendor console if it should not, then".into(),
+                "the vendor task still runs: stop it in the vendor console if it should not, then"
+                    .into(),
                 format!("forget it with `callform state rm {name}`, or restore its manifest"),
             ],
             warnings: Vec::new(),
@@ -396,7 +426,10 @@ fn uncertain(p: &mut PlannedTask, reason: Option<&str>) {
     p.hints = vec![
         "look for the task in the vendor console, then:".into(),
         format!("if it exists: `callform state import {} TASK_ID`", p.name),
-        format!("if it does not: `callform state rm {}` (the next apply creates it)", p.name),
+        format!(
+            "if it does not: `callform state rm {}` (the next apply creates it)",
+            p.name
+        ),
     ];
 }
 
@@ -411,8 +444,16 @@ pub fn field_changes(old: &Value, new: &Value) -> Vec<FieldChange> {
     for op in capture_diff_slices(Algorithm::Myers, &la, &lb) {
         for change in op.iter_changes(&la, &lb) {
             let line = change.value();
-            let Some((field, value)) = line.split_once(" = ") else { continue };
-            let entry = changes.entry(field.to_string()).or_insert_with(|| FieldChange { field: field.to_string(), old: None, new: None });
+            let Some((field, value)) = line.split_once(" = ") else {
+                continue;
+            };
+            let entry = changes
+                .entry(field.to_string())
+                .or_insert_with(|| FieldChange {
+                    field: field.to_string(),
+                    old: None,
+                    new: None,
+                });
             match change.tag() {
                 ChangeTag::Delete => entry.old = Some(value.to_string()),
                 ChangeTag::Insert => entry.new = Some(value.to_string()),
@@ -443,10 +484,17 @@ mod tests {
         let old = json!({"spec": {"a": 1, "b": [1, 2], "gone": true}});
         let new = json!({"spec": {"a": 2, "b": [1, 2], "added": "x"}});
         let c = field_changes(&old, &new);
-        let fields: Vec<_> = c.iter().map(|c| (c.field.as_str(), c.old.as_deref(), c.new.as_deref())).collect();
+        let fields: Vec<_> = c
+            .iter()
+            .map(|c| (c.field.as_str(), c.old.as_deref(), c.new.as_deref()))
+            .collect();
         assert_eq!(
             fields,
-            [("spec.a", Some("1"), Some("2")), ("spec.added", None, Some("\"x\"")), ("spec.gone", Some("true"), None)]
+            [
+                ("spec.a", Some("1"), Some("2")),
+                ("spec.added", None, Some("\"x\"")),
+                ("spec.gone", Some("true"), None)
+            ]
         );
     }
 }

@@ -42,8 +42,14 @@ pub fn default_credential_vars(vendor: Vendor) -> &'static [(&'static str, &'sta
     match vendor {
         Vendor::Xfyeta => &[("token", "XFYETA_TOKEN")],
         Vendor::Longlonglong => &[("token", "LONGLONGLONG_TOKEN")],
-        Vendor::Aliyun => &[("access_key_id", "ALIBABA_CLOUD_ACCESS_KEY_ID"), ("access_key_secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")],
-        Vendor::Volcengine => &[("access_key", "VOLCENGINE_ACCESS_KEY"), ("secret_key", "VOLCENGINE_SECRET_KEY")],
+        Vendor::Aliyun => &[
+            ("access_key_id", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            ("access_key_secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        ],
+        Vendor::Volcengine => &[
+            ("access_key", "VOLCENGINE_ACCESS_KEY"),
+            ("secret_key", "VOLCENGINE_SECRET_KEY"),
+        ],
     }
 }
 
@@ -149,8 +155,14 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
     fn authority(rest: &str) -> &str {
         rest.split(['/', '?', '#', '\\']).next().unwrap_or("")
     }
-    if ["https://", "http://"].iter().any(|s| url.strip_prefix(s).is_some_and(|rest| authority(rest).contains('@'))) {
-        return Err("the endpoint has a `user@` part; credentials are only read from the environment".into());
+    if ["https://", "http://"].iter().any(|s| {
+        url.strip_prefix(s)
+            .is_some_and(|rest| authority(rest).contains('@'))
+    }) {
+        return Err(
+            "the endpoint has a `user@` part; credentials are only read from the environment"
+                .into(),
+        );
     }
     if let Some(rest) = url.strip_prefix("https://") {
         if rest.is_empty() || rest.starts_with('/') {
@@ -164,7 +176,8 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
         };
-        let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let loopback =
+            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
         if loopback {
             return Ok(());
         }
@@ -176,7 +189,11 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
 impl Project {
     /// The settings used when there is no project file.
     pub fn defaults(manifest_dir: &Path) -> Project {
-        let base = if manifest_dir.is_file() { manifest_dir.parent().unwrap_or(Path::new(".")) } else { manifest_dir };
+        let base = if manifest_dir.is_file() {
+            manifest_dir.parent().unwrap_or(Path::new("."))
+        } else {
+            manifest_dir
+        };
         Project {
             file: None,
             timezone_name: DEFAULT_TIMEZONE.to_string(),
@@ -190,7 +207,11 @@ impl Project {
     /// The state file for `--sandbox`: its own, beside the real one
     /// (`callform.state.json` → `callform.sandbox.state.json`).
     pub fn sandbox_state_path(&self) -> PathBuf {
-        let name = self.state_path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = self
+            .state_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let sandboxed = match name.strip_suffix(".state.json") {
             Some(stem) => format!("{stem}.sandbox.state.json"),
             None => format!("{name}.sandbox"),
@@ -200,14 +221,25 @@ impl Project {
 
     /// The credentials of a provider, read from the environment now. Errors name the
     /// variable, never a value.
-    pub fn credentials(&self, provider: &str, vendor: Vendor) -> Result<crate::driver::Credentials, String> {
+    pub fn credentials(
+        &self,
+        provider: &str,
+        vendor: Vendor,
+    ) -> Result<crate::driver::Credentials, String> {
         let block = self.providers.get(provider);
         let mut refs: BTreeMap<String, EnvRef> = match block {
             Some(p) => p.credentials.clone(),
-            None => default_credential_vars(vendor).iter().map(|(f, v)| (f.to_string(), EnvRef(v.to_string()))).collect(),
+            None => default_credential_vars(vendor)
+                .iter()
+                .map(|(f, v)| (f.to_string(), EnvRef(v.to_string())))
+                .collect(),
         };
         let mut creds = crate::driver::Credentials {
-            user_id: block.and_then(|p| p.user_id.clone()).or_else(|| std::env::var("LONGLONGLONG_USER_ID").ok().filter(|v| !v.is_empty())),
+            user_id: block.and_then(|p| p.user_id.clone()).or_else(|| {
+                std::env::var("LONGLONGLONG_USER_ID")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            }),
             region: block.and_then(|p| p.region.clone()),
             ..Default::default()
         };
@@ -215,7 +247,9 @@ impl Project {
             let Some(env) = refs.remove(*field) else {
                 return Err(format!("provider `{provider}` has no `{field}` in callform.yaml (write `{field}: \"${{ENV_VAR}}\"`)"));
             };
-            let value = env.resolve().map_err(|e| format!("provider `{provider}`: {e} (it holds `{field}`)"))?;
+            let value = env
+                .resolve()
+                .map_err(|e| format!("provider `{provider}`: {e} (it holds `{field}`)"))?;
             match *field {
                 "token" => creds.token = Some(value),
                 "access_key_id" => creds.access_key_id = Some(value),
@@ -235,7 +269,10 @@ impl Project {
     pub fn credential_vars(&self, provider: &str, vendor: Vendor) -> Vec<String> {
         match self.providers.get(provider) {
             Some(p) => p.credentials.values().map(|e| e.0.clone()).collect(),
-            None => default_credential_vars(vendor).iter().map(|(_, v)| v.to_string()).collect(),
+            None => default_credential_vars(vendor)
+                .iter()
+                .map(|(_, v)| v.to_string())
+                .collect(),
         }
     }
 
@@ -260,7 +297,11 @@ impl Project {
 
 /// Finds `callform.yaml` in `start` or its nearest parent.
 pub fn find(start: &Path) -> Option<PathBuf> {
-    let start = if start.is_file() { start.parent()? } else { start };
+    let start = if start.is_file() {
+        start.parent()?
+    } else {
+        start
+    };
     let start = std::path::absolute(start).ok()?;
     let mut dir = Some(start.as_path());
     while let Some(d) = dir {
@@ -292,12 +333,18 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
 
 /// Reads the project file `file` (named `shown` in diagnostics) from its `text`, over the
 /// settings in `project` (the defaults). The same contract as [`load`], without the disk.
-pub fn load_text(mut project: Project, file: &Path, shown: &Path, text: &str) -> (Project, Vec<Diagnostic>) {
+pub fn load_text(
+    mut project: Project,
+    file: &Path,
+    shown: &Path,
+    text: &str,
+) -> (Project, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let docs = match yaml::parse(text) {
         Ok(d) => d,
         Err(e) => {
-            let d = Diagnostic::error(shown, format!("invalid YAML: {}", e.message)).at(e.pos.line, e.pos.col, e.pos.len);
+            let d = Diagnostic::error(shown, format!("invalid YAML: {}", e.message))
+                .at(e.pos.line, e.pos.col, e.pos.len);
             return (project, vec![d]);
         }
     };
@@ -313,7 +360,9 @@ pub fn load_text(mut project: Project, file: &Path, shown: &Path, text: &str) ->
         Ok((_, errors)) | Err(errors) => {
             for e in errors {
                 let pos = e.pos.unwrap_or_default();
-                let mut d = Diagnostic::error(shown, e.message()).at(pos.line, pos.col, pos.len).field(e.path.to_string());
+                let mut d = Diagnostic::error(shown, e.message())
+                    .at(pos.line, pos.col, pos.len)
+                    .field(e.path.to_string());
                 if let Some(x) = e.expected() {
                     d = d.expected(x);
                 }
@@ -327,7 +376,9 @@ pub fn load_text(mut project: Project, file: &Path, shown: &Path, text: &str) ->
     };
     let at = |path: &FieldPath, message: String| {
         let pos = path.locate(root, false);
-        Diagnostic::error(shown, message).at(pos.line, pos.col, pos.len).field(path.to_string())
+        Diagnostic::error(shown, message)
+            .at(pos.line, pos.col, pos.len)
+            .field(path.to_string())
     };
     if let Some(tz) = raw.timezone {
         match TimeZone::get(&tz) {
@@ -350,7 +401,10 @@ pub fn load_text(mut project: Project, file: &Path, shown: &Path, text: &str) ->
         // off: a literal secret is an error wherever it sits.
         if let Some(ep) = &raw.endpoint {
             if let Err(why) = check_endpoint(ep) {
-                diags.push(at(&pp.k("endpoint"), format!("invalid endpoint: {why}")).expected("`https://host`"));
+                diags.push(
+                    at(&pp.k("endpoint"), format!("invalid endpoint: {why}"))
+                        .expected("`https://host`"),
+                );
             }
         }
         if raw.parallelism == Some(0) {
@@ -393,8 +447,11 @@ pub fn load_text(mut project: Project, file: &Path, shown: &Path, text: &str) ->
         for (field, var) in refs {
             if !allowed.contains(&field) {
                 diags.push(
-                    at(&pp.k(field), format!("`{field}` is not a {vendor} credential"))
-                        .expected(format!("{vendor} takes {}", allowed.join(", "))),
+                    at(
+                        &pp.k(field),
+                        format!("`{field}` is not a {vendor} credential"),
+                    )
+                    .expected(format!("{vendor} takes {}", allowed.join(", "))),
                 );
                 continue;
             }
@@ -403,13 +460,23 @@ pub fn load_text(mut project: Project, file: &Path, shown: &Path, text: &str) ->
             }
         }
         if raw.region.is_some() && vendor != Vendor::Volcengine {
-            diags.push(at(&pp.k("region"), "`region` is only used by volcengine".into()));
+            diags.push(at(
+                &pp.k("region"),
+                "`region` is only used by volcengine".into(),
+            ));
         }
         if raw.user_id.is_some() && vendor != Vendor::Longlonglong {
-            diags.push(at(&pp.k("user_id"), "`user_id` is only used by longlonglong".into()));
+            diags.push(at(
+                &pp.k("user_id"),
+                "`user_id` is only used by longlonglong".into(),
+            ));
         }
-        if vendor == Vendor::Longlonglong && raw.user_id.as_deref().is_some_and(|u| u.trim().is_empty()) {
-            diags.push(at(&pp.k("user_id"), "user_id is empty".into()).expected("the main account id"));
+        if vendor == Vendor::Longlonglong
+            && raw.user_id.as_deref().is_some_and(|u| u.trim().is_empty())
+        {
+            diags.push(
+                at(&pp.k("user_id"), "user_id is empty".into()).expected("the main account id"),
+            );
         }
         project.providers.insert(
             name.clone(),

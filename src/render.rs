@@ -67,7 +67,12 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
     if let Some(src) = &t.source {
         let _ = write!(meta, ", {src}");
     }
-    let _ = writeln!(out, "  {} {}  ({meta})", paint_action(p, t.action, &format!("{head:<10}")), p.bold(&t.name));
+    let _ = writeln!(
+        out,
+        "  {} {}  ({meta})",
+        paint_action(p, t.action, &format!("{head:<10}")),
+        p.bold(&t.name)
+    );
     if let Some(reason) = &t.reason {
         let _ = writeln!(out, "      {reason}");
     }
@@ -75,7 +80,10 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
         Action::Create => {
             if let Some(spec) = &t.spec {
                 // vendor and provider are in the heading already.
-                for (k, v) in canonical::flatten(spec).into_iter().filter(|(k, _)| k.starts_with("spec.")) {
+                for (k, v) in canonical::flatten(spec)
+                    .into_iter()
+                    .filter(|(k, _)| k.starts_with("spec."))
+                {
                     let _ = writeln!(out, "      {} {k} = {v}", p.green("+"));
                 }
             }
@@ -144,9 +152,17 @@ pub fn summary_line(plan: &Plan) -> String {
 pub fn text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
-    let listed: Vec<&PlannedTask> = plan.tasks.iter().filter(|t| t.action != Action::NoOp).collect();
+    let listed: Vec<&PlannedTask> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.action != Action::NoOp)
+        .collect();
     if listed.is_empty() {
-        let _ = writeln!(out, "No changes. The vendor tasks match the manifests ({} unchanged).", plan.summary.no_op);
+        let _ = writeln!(
+            out,
+            "No changes. The vendor tasks match the manifests ({} unchanged).",
+            plan.summary.no_op
+        );
     } else {
         let _ = writeln!(out, "callform will perform the following actions:\n");
         for t in listed {
@@ -155,13 +171,21 @@ pub fn text(plan: &Plan, color: bool) -> String {
         }
         let _ = writeln!(out, "{}", p.bold(&summary_line(plan)));
     }
-    for t in plan.tasks.iter().filter(|t| t.action == Action::NoOp && !t.warnings.is_empty()) {
+    for t in plan
+        .tasks
+        .iter()
+        .filter(|t| t.action == Action::NoOp && !t.warnings.is_empty())
+    {
         for w in &t.warnings {
             let _ = writeln!(out, "{} {}: {w}", p.yellow("warning:"), t.name);
         }
     }
     if plan.has_blocked() {
-        let _ = writeln!(out, "\n{}", p.red("The plan is blocked: see the hints above. apply will not run it."));
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.red("The plan is blocked: see the hints above. apply will not run it.")
+        );
     }
     mask_phones_in_text(&out)
 }
@@ -173,7 +197,9 @@ pub fn json(plan: &Plan) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A pull-request comment: summary line, a table of actions, a collapsible diff per changed task.
@@ -193,7 +219,11 @@ pub fn markdown(plan: &Plan) -> String {
         "**{}** to create, **{}** to replace, **{}** unchanged, **{}** blocked, **{}** uncertain, **{}** orphaned\n",
         s.create, s.replace, s.no_op, s.blocked, s.uncertain, s.orphaned
     );
-    let listed: Vec<&PlannedTask> = plan.tasks.iter().filter(|t| t.action != Action::NoOp).collect();
+    let listed: Vec<&PlannedTask> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.action != Action::NoOp)
+        .collect();
     if !listed.is_empty() {
         let _ = writeln!(out, "| action | task | vendor | provider | source |");
         let _ = writeln!(out, "|---|---|---|---|---|");
@@ -211,7 +241,13 @@ pub fn markdown(plan: &Plan) -> String {
         out.push('\n');
     }
     for t in &listed {
-        let _ = writeln!(out, "<details><summary><code>{}</code> {} {}</summary>\n", md_escape(&t.name), symbol(t.action), t.action.as_str());
+        let _ = writeln!(
+            out,
+            "<details><summary><code>{}</code> {} {}</summary>\n",
+            md_escape(&t.name),
+            symbol(t.action),
+            t.action.as_str()
+        );
         if let Some(reason) = &t.reason {
             let _ = writeln!(out, "{}\n", md_escape(reason));
         }
@@ -219,7 +255,10 @@ pub fn markdown(plan: &Plan) -> String {
         match t.action {
             Action::Create => {
                 if let Some(spec) = &t.spec {
-                    for (k, v) in canonical::flatten(spec).into_iter().filter(|(k, _)| k.starts_with("spec.")) {
+                    for (k, v) in canonical::flatten(spec)
+                        .into_iter()
+                        .filter(|(k, _)| k.starts_with("spec."))
+                    {
                         let _ = writeln!(diff, "+ {k} = {v}");
                     }
                 }

@@ -45,7 +45,11 @@ impl Default for Policy {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     /// The vendor answered; the driver read the answer.
-    Answered { parsed: Parsed, status: u16, attempts: u32 },
+    Answered {
+        parsed: Parsed,
+        status: u16,
+        attempts: u32,
+    },
     /// No attempt reached the vendor (connection never made): nothing was created.
     NotSent { reason: String, attempts: u32 },
     /// The request may have reached the vendor but no answer was read: the task may exist.
@@ -68,7 +72,9 @@ impl Transport {
             // The emulator is on this machine: never route it through a proxy.
             builder = builder.no_proxy();
         }
-        let client = builder.build().map_err(|e| format!("cannot start the HTTP client: {}", e.without_url()))?;
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {}", e.without_url()))?;
         Ok(Transport { client, policy })
     }
 
@@ -81,7 +87,12 @@ impl Transport {
             let last = attempt >= self.policy.max_attempts;
             let prepared = match prepare(request, base_url) {
                 Ok(p) => p,
-                Err(reason) => return Delivery::NotSent { reason, attempts: attempt },
+                Err(reason) => {
+                    return Delivery::NotSent {
+                        reason,
+                        attempts: attempt,
+                    }
+                }
             };
             let mut builder = self.client.post(&prepared.url).headers(prepared.headers);
             if let Some(body) = &request.body {
@@ -95,9 +106,15 @@ impl Transport {
                         continue;
                     }
                     if e.is_connect() {
-                        return Delivery::NotSent { reason, attempts: attempt };
+                        return Delivery::NotSent {
+                            reason,
+                            attempts: attempt,
+                        };
                     }
-                    return Delivery::Uncertain { reason, attempts: attempt };
+                    return Delivery::Uncertain {
+                        reason,
+                        attempts: attempt,
+                    };
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -111,19 +128,35 @@ impl Transport {
                         Ok(b) => b,
                         Err(e) => {
                             return Delivery::Uncertain {
-                                reason: scrub(&format!("HTTP {status}, then the answer broke off: {}", describe(&e)), request),
+                                reason: scrub(
+                                    &format!(
+                                        "HTTP {status}, then the answer broke off: {}",
+                                        describe(&e)
+                                    ),
+                                    request,
+                                ),
                                 attempts: attempt,
                             }
                         }
                     };
                     let parsed = driver::parse(vendor, status, &body);
                     let throttled = status == 429
-                        || matches!(parsed, Parsed::VendorError { class: ErrorClass::Throttled, .. });
+                        || matches!(
+                            parsed,
+                            Parsed::VendorError {
+                                class: ErrorClass::Throttled,
+                                ..
+                            }
+                        );
                     if throttled && !last {
                         tokio::time::sleep(self.backoff(attempt, retry_after)).await;
                         continue;
                     }
-                    return Delivery::Answered { parsed: scrub_parsed(parsed, request), status, attempts: attempt };
+                    return Delivery::Answered {
+                        parsed: scrub_parsed(parsed, request),
+                        status,
+                        attempts: attempt,
+                    };
                 }
             }
         }
@@ -134,7 +167,10 @@ impl Transport {
         if let Some(after) = retry_after {
             return after.min(self.policy.max_backoff);
         }
-        let exp = self.policy.base_backoff.saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
+        let exp = self
+            .policy
+            .base_backoff
+            .saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
         let cap = exp.min(self.policy.max_backoff);
         let mut b = [0u8; 4];
         let _ = getrandom::fill(&mut b);
@@ -162,27 +198,58 @@ fn prepare(request: &Request, base_url: &str) -> Result<Prepared, String> {
         .map(|(k, v)| format!("{}={}", sign::percent_encode(k), sign::percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
-    let url = if query.is_empty() { format!("{base_url}{}", request.path) } else { format!("{base_url}{}?{query}", request.path) };
+    let url = if query.is_empty() {
+        format!("{base_url}{}", request.path)
+    } else {
+        format!("{base_url}{}?{query}", request.path)
+    };
     let body: &[u8] = request.body.as_deref().unwrap_or(&[]);
     let mut pairs: Vec<(String, String)> = request.headers.clone();
     match &request.signing {
         Signing::None => {}
-        Signing::Aliyun { access_key_id, access_key_secret, action, version } => {
+        Signing::Aliyun {
+            access_key_id,
+            access_key_secret,
+            action,
+            version,
+        } => {
             let mut nonce = [0u8; 16];
-            getrandom::fill(&mut nonce).map_err(|e| format!("no randomness for the signature nonce: {e}"))?;
+            getrandom::fill(&mut nonce)
+                .map_err(|e| format!("no randomness for the signature nonce: {e}"))?;
             let signed = vec![
                 ("host".to_string(), host.clone()),
                 ("x-acs-action".to_string(), action.clone()),
                 ("x-acs-version".to_string(), version.clone()),
-                ("x-acs-date".to_string(), jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
-                ("x-acs-signature-nonce".to_string(), crate::canonical::hex(&nonce)),
+                (
+                    "x-acs-date".to_string(),
+                    jiff::Timestamp::now()
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string(),
+                ),
+                (
+                    "x-acs-signature-nonce".to_string(),
+                    crate::canonical::hex(&nonce),
+                ),
                 ("x-acs-content-sha256".to_string(), sign::sha256_hex(body)),
             ];
-            let auth = sign::aliyun_authorization(access_key_id, access_key_secret, request.method, &request.path, &request.query, &signed, body);
+            let auth = sign::aliyun_authorization(
+                access_key_id,
+                access_key_secret,
+                request.method,
+                &request.path,
+                &request.query,
+                &signed,
+                body,
+            );
             pairs.extend(signed.into_iter().filter(|(k, _)| k != "host"));
             pairs.push(("Authorization".to_string(), auth));
         }
-        Signing::Volcengine { access_key, secret_key, region, service } => {
+        Signing::Volcengine {
+            access_key,
+            secret_key,
+            region,
+            service,
+        } => {
             let content_type = request
                 .headers
                 .iter()
@@ -192,10 +259,25 @@ fn prepare(request: &Request, base_url: &str) -> Result<Prepared, String> {
             let signed = vec![
                 ("Content-Type".to_string(), content_type),
                 ("Host".to_string(), host.clone()),
-                ("X-Date".to_string(), jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string()),
+                (
+                    "X-Date".to_string(),
+                    jiff::Timestamp::now()
+                        .strftime("%Y%m%dT%H%M%SZ")
+                        .to_string(),
+                ),
                 ("X-Content-Sha256".to_string(), sign::sha256_hex(body)),
             ];
-            let auth = sign::volcengine_authorization(access_key, secret_key, region, service, request.method, &request.path, &request.query, &signed, body);
+            let auth = sign::volcengine_authorization(
+                access_key,
+                secret_key,
+                region,
+                service,
+                request.method,
+                &request.path,
+                &request.query,
+                &signed,
+                body,
+            );
             pairs.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
             pairs.extend(signed.into_iter().filter(|(k, _)| k != "Host"));
             pairs.push(("Authorization".to_string(), auth));
@@ -203,9 +285,11 @@ fn prepare(request: &Request, base_url: &str) -> Result<Prepared, String> {
     }
     let mut headers = HeaderMap::new();
     for (k, v) in pairs {
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k}"))?;
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k}"))?;
         // The value may be a secret: do not echo it.
-        let value = HeaderValue::from_str(&v).map_err(|_| format!("header {k} has a value that cannot be sent"))?;
+        let value = HeaderValue::from_str(&v)
+            .map_err(|_| format!("header {k} has a value that cannot be sent"))?;
         headers.insert(name, value);
     }
     Ok(Prepared { url, headers })
@@ -244,9 +328,17 @@ pub fn scrub(text: &str, request: &Request) -> String {
 
 fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
     match parsed {
-        Parsed::VendorError { class, code, message, request_id } => {
-            Parsed::VendorError { class, code: scrub(&code, request), message: scrub(&message, request), request_id }
-        }
+        Parsed::VendorError {
+            class,
+            code,
+            message,
+            request_id,
+        } => Parsed::VendorError {
+            class,
+            code: scrub(&code, request),
+            message: scrub(&message, request),
+            request_id,
+        },
         Parsed::Unreadable(m) => Parsed::Unreadable(scrub(&m, request)),
         created => created,
     }

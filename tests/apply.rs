@@ -29,7 +29,11 @@ struct Emulator {
 fn emulator() -> &'static Emulator {
     static EMU: OnceLock<Emulator> = OnceLock::new();
     EMU.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let running = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let config = callform::emulator::Config {
@@ -42,31 +46,60 @@ fn emulator() -> &'static Emulator {
                     volcengine_access_key: VOLC_AK.into(),
                     volcengine_secret_key: VOLC_SK.into(),
                 },
-                faults: callform::emulator::Faults { hang: std::time::Duration::from_secs(3), ..Default::default() },
+                faults: callform::emulator::Faults {
+                    hang: std::time::Duration::from_secs(3),
+                    ..Default::default()
+                },
             };
             callform::emulator::spawn(listener, config).await.unwrap()
         });
         let url = running.url();
-        Emulator { runtime, url, _running: Mutex::new(running) }
+        Emulator {
+            runtime,
+            url,
+            _running: Mutex::new(running),
+        }
     })
 }
 
 fn get(path: &str) -> Value {
     let e = emulator();
-    e.runtime.block_on(async { reqwest::get(format!("{}{path}", e.url)).await.unwrap().json::<Value>().await.unwrap() })
+    e.runtime.block_on(async {
+        reqwest::get(format!("{}{path}", e.url))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    })
 }
 
 fn post_fault(rule: Value) {
     let e = emulator();
     e.runtime.block_on(async {
-        let r = reqwest::Client::new().post(format!("{}/_emulator/faults", e.url)).json(&rule).send().await.unwrap();
-        assert!(r.status().is_success(), "fault rule refused: {}", r.text().await.unwrap());
+        let r = reqwest::Client::new()
+            .post(format!("{}/_emulator/faults", e.url))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "fault rule refused: {}",
+            r.text().await.unwrap()
+        );
     });
 }
 
 /// Tasks the emulator created whose vendor-visible name starts with `prefix`.
 fn created(prefix: &str) -> Vec<Value> {
-    get("/_emulator/tasks").as_array().unwrap().iter().filter(|t| t["name"].as_str().unwrap_or("").starts_with(prefix)).cloned().collect()
+    get("/_emulator/tasks")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"].as_str().unwrap_or("").starts_with(prefix))
+        .cloned()
+        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -86,9 +119,15 @@ fn copy_dir(from: &Path, to: &Path) {
 /// name starts with it, so this test's tasks are its own at the shared emulator.
 fn examples(prefix: Option<&str>) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), tmp.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        tmp.path(),
+    );
     let project = tmp.path().join("callform.yaml");
-    let text = std::fs::read_to_string(&project).unwrap().replace("    parallelism: 4\n", "    parallelism: 4\n    request_timeout_ms: 1500\n");
+    let text = std::fs::read_to_string(&project).unwrap().replace(
+        "    parallelism: 4\n",
+        "    parallelism: 4\n    request_timeout_ms: 1500\n",
+    );
     std::fs::write(&project, text).unwrap();
     let tasks = tmp.path().join("tasks");
     if let Some(p) = prefix {
@@ -122,7 +161,10 @@ fn rename_tasks(dir: &Path, prefix: &str) {
             if !out.contains("  task_name: ") && !out.contains("  name: ") {
                 out = out.replace("spec:\n", &format!("spec:\n  name: {prefix}unnamed\n"));
                 if out.contains("vendor: xfyeta") || out.contains("vendor: aliyun") {
-                    out = out.replace(&format!("  name: {prefix}unnamed\n"), &format!("  task_name: {prefix}unnamed\n"));
+                    out = out.replace(
+                        &format!("  name: {prefix}unnamed\n"),
+                        &format!("  task_name: {prefix}unnamed\n"),
+                    );
                 }
             }
             std::fs::write(&path, out).unwrap();
@@ -164,10 +206,20 @@ fn callform(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
     };
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     for secret in CANARIES {
-        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "a secret leaked: {}{}", run.stdout, run.stderr);
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "a secret leaked: {}{}",
+            run.stdout,
+            run.stderr
+        );
     }
     for n in NUMBERS {
-        assert!(!run.stdout.contains(n) && !run.stderr.contains(n), "a number leaked: {}{}", run.stdout, run.stderr);
+        assert!(
+            !run.stdout.contains(n) && !run.stderr.contains(n),
+            "a number leaked: {}{}",
+            run.stdout,
+            run.stderr
+        );
     }
     run
 }
@@ -196,30 +248,70 @@ fn each_vendor_end_to_end_sends_exactly_the_golden_request() {
     let (_tmp, tasks) = examples(None);
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("Apply complete: 5 created, 0 failed, 0 uncertain"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Apply complete: 5 created, 0 failed, 0 uncertain"),
+        "{}",
+        run.stdout
+    );
 
     let st = state(&tasks);
     let all = get("/_emulator/tasks");
-    for name in ["delivery-notice", "overdue-notice-jan", "payment-followup", "renewal-reminder-2027q1", "satisfaction-survey"] {
+    for name in [
+        "delivery-notice",
+        "overdue-notice-jan",
+        "payment-followup",
+        "renewal-reminder-2027q1",
+        "satisfaction-survey",
+    ] {
         let rec = &st["tasks"][name];
         assert_eq!(rec["status"], "created", "{name}");
         let id = rec["task_id"].as_str().unwrap();
-        let at_vendor: Vec<&Value> = all.as_array().unwrap().iter().filter(|t| t["task_id"] == id).collect();
-        assert_eq!(at_vendor.len(), 1, "{name}: exactly one vendor task with id {id}");
+        let at_vendor: Vec<&Value> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["task_id"] == id)
+            .collect();
+        assert_eq!(
+            at_vendor.len(),
+            1,
+            "{name}: exactly one vendor task with id {id}"
+        );
         let received = &at_vendor[0]["request"];
         let golden: Value = serde_json::from_str(
-            &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.json"))).unwrap(),
+            &std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.json")),
+            )
+            .unwrap(),
         )
         .unwrap();
         // Same path and parameters, same body.
-        let url = golden["url"].as_str().unwrap().trim_start_matches("https://ENDPOINT");
+        let url = golden["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("https://ENDPOINT");
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         assert_eq!(received["path"], path, "{name}");
-        let mut want: Vec<(String, String)> = query.split('&').filter(|q| !q.is_empty()).map(|q| {
-            let (k, v) = q.split_once('=').unwrap();
-            (k.to_string(), v.to_string())
-        }).collect();
-        let mut got: Vec<(String, String)> = received["query"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string())).collect();
+        let mut want: Vec<(String, String)> = query
+            .split('&')
+            .filter(|q| !q.is_empty())
+            .map(|q| {
+                let (k, v) = q.split_once('=').unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        let mut got: Vec<(String, String)> = received["query"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p[0].as_str().unwrap().to_string(),
+                    p[1].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
         want.sort();
         got.sort();
         assert_eq!(got, want, "{name}: query");
@@ -232,7 +324,11 @@ fn each_vendor_end_to_end_sends_exactly_the_golden_request() {
     let before = get("/_emulator/tasks").as_array().unwrap().len();
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert_eq!(run.code, 0);
-    assert_eq!(get("/_emulator/tasks").as_array().unwrap().len(), before, "the second apply created something");
+    assert_eq!(
+        get("/_emulator/tasks").as_array().unwrap().len(),
+        before,
+        "the second apply created something"
+    );
     assert_files_clean(&tasks);
 }
 
@@ -240,15 +336,31 @@ fn each_vendor_end_to_end_sends_exactly_the_golden_request() {
 fn a_wrong_secret_is_an_authentication_failure_naming_the_provider() {
     let (_tmp, tasks) = examples(Some("auth-"));
     let wrong = "CANARY-wrong-Secret-0000";
-    let run = callform(&["apply", "--auto-approve"], &tasks, &[("ALIBABA_CLOUD_ACCESS_KEY_SECRET", wrong)]);
+    let run = callform(
+        &["apply", "--auto-approve"],
+        &tasks,
+        &[("ALIBABA_CLOUD_ACCESS_KEY_SECRET", wrong)],
+    );
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stdout.contains("authentication failed for provider `aliyun`"), "{}", run.stdout);
-    assert!(run.stdout.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "the hint names the variable: {}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("authentication failed for provider `aliyun`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        "the hint names the variable: {}",
+        run.stdout
+    );
     assert!(!run.stdout.contains(wrong) && !run.stderr.contains(wrong));
     // The other vendors' tasks were created; nothing of the refused one exists.
     assert_eq!(created("auth-").len(), 4);
     let st = state(&tasks);
-    assert!(st["tasks"].get("auth-overdue-notice-jan").is_none(), "a refused create is not recorded");
+    assert!(
+        st["tasks"].get("auth-overdue-notice-jan").is_none(),
+        "a refused create is not recorded"
+    );
     assert_files_clean(&tasks);
 }
 
@@ -259,11 +371,22 @@ fn a_business_error_fails_that_task_only() {
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("4 created, 1 failed"), "{}", run.stdout);
-    assert!(run.stdout.contains("biz-renewal-reminder-2027q1: xfyeta 10001"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("biz-renewal-reminder-2027q1: xfyeta 10001"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(created("biz-").len(), 4);
     // Fixed at the vendor, the next apply creates just that one.
     let e = emulator();
-    e.runtime.block_on(async { reqwest::Client::new().delete(format!("{}/_emulator/faults?match=biz-续保提醒", e.url)).send().await.unwrap() });
+    e.runtime.block_on(async {
+        reqwest::Client::new()
+            .delete(format!("{}/_emulator/faults?match=biz-续保提醒", e.url))
+            .send()
+            .await
+            .unwrap()
+    });
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("1 created"), "{}", run.stdout);
@@ -277,25 +400,49 @@ fn throttling_is_retried_and_succeeds() {
     post_fault(serde_json::json!({"match": "thr-配送通知", "kind": "throttle", "times": 1}));
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert_eq!(created("thr-").len(), 5, "each throttled task created once, after its retries");
+    assert_eq!(
+        created("thr-").len(),
+        5,
+        "each throttled task created once, after its retries"
+    );
 }
 
 fn uncertain_case(prefix: &str, kind: &str, vendor_name: &str, task: &str) {
     let (_tmp, tasks) = examples(Some(prefix));
-    post_fault(serde_json::json!({"match": format!("{prefix}{vendor_name}"), "kind": kind, "times": 1}));
+    post_fault(
+        serde_json::json!({"match": format!("{prefix}{vendor_name}"), "kind": kind, "times": 1}),
+    );
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stdout.contains("4 created, 0 failed, 1 uncertain"), "{kind}: {}", run.stdout);
-    assert!(run.stdout.contains(&format!("callform state import {prefix}{task} TASK_ID")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("4 created, 0 failed, 1 uncertain"),
+        "{kind}: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("callform state import {prefix}{task} TASK_ID")),
+        "{}",
+        run.stdout
+    );
     let st = state(&tasks);
-    assert_eq!(st["tasks"][format!("{prefix}{task}")]["status"], "uncertain");
+    assert_eq!(
+        st["tasks"][format!("{prefix}{task}")]["status"],
+        "uncertain"
+    );
     // The task does exist at the vendor (the fault struck after the create) — once.
-    let n = created(prefix).iter().filter(|t| t["name"].as_str().unwrap().contains(vendor_name)).count();
+    let n = created(prefix)
+        .iter()
+        .filter(|t| t["name"].as_str().unwrap().contains(vendor_name))
+        .count();
     assert_eq!(n, 1);
     // No later apply creates it again by itself.
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert!(run.stdout.contains("uncertain"), "{}", run.stdout);
-    let n = created(prefix).iter().filter(|t| t["name"].as_str().unwrap().contains(vendor_name)).count();
+    let n = created(prefix)
+        .iter()
+        .filter(|t| t["name"].as_str().unwrap().contains(vendor_name))
+        .count();
     assert_eq!(n, 1, "{kind}: an uncertain task was sent again");
     assert_files_clean(&tasks);
 }
@@ -312,7 +459,12 @@ fn a_reset_after_the_create_is_uncertain_and_never_sent_again() {
 
 #[test]
 fn a_hang_after_the_create_is_uncertain_and_never_sent_again() {
-    uncertain_case("hang-", "hang_after_create", "续保提醒", "renewal-reminder-2027q1");
+    uncertain_case(
+        "hang-",
+        "hang_after_create",
+        "续保提醒",
+        "renewal-reminder-2027q1",
+    );
 }
 
 #[test]
@@ -338,7 +490,10 @@ fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
     let out = cmd.args(["apply"]).arg(&plan).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("stale") && err.contains("overdue-jan.txt changed"), "{err}");
+    assert!(
+        err.contains("stale") && err.contains("overdue-jan.txt changed"),
+        "{err}"
+    );
     assert!(created("sp-").is_empty(), "a stale plan sent something");
     // Restored, the plan applies as reviewed, without asking.
     std::fs::write(&numbers, original).unwrap();
@@ -348,14 +503,30 @@ fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
     for v in ["XFYETA", "LONGLONGLONG", "ALIYUN", "VOLCENGINE"] {
         cmd.env(format!("CALLFORM_{v}_ENDPOINT"), &e.url);
     }
-    for (k, v) in [("XFYETA_TOKEN", XF_TOKEN), ("LONGLONGLONG_TOKEN", LLL_TOKEN), ("ALIBABA_CLOUD_ACCESS_KEY_ID", ALI_ID), ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ALI_SECRET), ("VOLCENGINE_ACCESS_KEY", VOLC_AK), ("VOLCENGINE_SECRET_KEY", VOLC_SK)] {
+    for (k, v) in [
+        ("XFYETA_TOKEN", XF_TOKEN),
+        ("LONGLONGLONG_TOKEN", LLL_TOKEN),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", ALI_ID),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ALI_SECRET),
+        ("VOLCENGINE_ACCESS_KEY", VOLC_AK),
+        ("VOLCENGINE_SECRET_KEY", VOLC_SK),
+    ] {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(created("sp-").len(), 5);
     // Applied once, the same plan is stale: the state moved on.
-    let out = Command::new(env!("CARGO_BIN_EXE_callform")).arg("apply").arg(&plan).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_callform"))
+        .arg("apply")
+        .arg(&plan)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("a state was created since"));
     assert_eq!(created("sp-").len(), 5);
@@ -366,18 +537,44 @@ fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
 fn the_sandbox_needs_no_account_and_never_mixes_with_real_state() {
     let (tmp, tasks) = examples(None);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
-    let out = cmd.args(["apply", "--sandbox", "--auto-approve"]).arg(&tasks).env_clear().env("PATH", std::env::var("PATH").unwrap()).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .args(["apply", "--sandbox", "--auto-approve"])
+        .arg(&tasks)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sandbox_state = tmp.path().join("callform.sandbox.state.json");
     assert!(sandbox_state.exists() && !tmp.path().join("callform.state.json").exists());
     let text = std::fs::read_to_string(&sandbox_state).unwrap();
     assert!(text.contains("sandbox://callform-emulator"));
     // Second run: nothing to do.
-    let out = Command::new(env!("CARGO_BIN_EXE_callform")).args(["apply", "--sandbox", "--auto-approve"]).arg(&tasks).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_callform"))
+        .args(["apply", "--sandbox", "--auto-approve"])
+        .arg(&tasks)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No changes"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // The sandbox state used against a real endpoint: blocked, never a create.
-    let out = Command::new(env!("CARGO_BIN_EXE_callform")).args(["plan", "--state"]).arg(&sandbox_state).arg(&tasks).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_callform"))
+        .args(["plan", "--state"])
+        .arg(&sandbox_state)
+        .arg(&tasks)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("was created on sandbox://callform-emulator"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("was created on sandbox://callform-emulator")
+    );
 }

@@ -47,7 +47,9 @@ fn env(cmd: &mut Command, url: &str) {
 }
 
 fn journal_lines(state: &Path) -> usize {
-    std::fs::read_to_string(state.with_file_name("callform.state.json.journal")).map(|t| t.lines().count()).unwrap_or(0)
+    std::fs::read_to_string(state.with_file_name("callform.state.json.journal"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -61,17 +63,33 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
     let mut emu = Command::new(env!("CARGO_BIN_EXE_callform"));
     emu.args(["emulator", "--listen", "127.0.0.1:0", "--latency-ms", "15"]);
     env(&mut emu, "");
-    let mut emulator = emu.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut emulator = emu
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
-    BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap().to_string();
+    BufReader::new(emulator.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap()
+        .to_string();
 
     // Kill after the journal has reached these many lines (intents and outcomes).
     for kill_at in [10, 120, 300] {
         let mut apply = Command::new(env!("CARGO_BIN_EXE_callform"));
-        apply.args(["apply", "--auto-approve", "--parallelism", "20"]).arg(&tasks);
+        apply
+            .args(["apply", "--auto-approve", "--parallelism", "20"])
+            .arg(&tasks);
         env(&mut apply, &url);
-        let mut child = apply.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = apply
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while journal_lines(&state) < kill_at && Instant::now() < deadline {
             if child.try_wait().unwrap().is_some() {
@@ -84,14 +102,26 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
     }
     // Then apply to the end.
     let mut apply = Command::new(env!("CARGO_BIN_EXE_callform"));
-    apply.args(["apply", "--auto-approve", "--parallelism", "20"]).arg(&tasks);
+    apply
+        .args(["apply", "--auto-approve", "--parallelism", "20"])
+        .arg(&tasks);
     env(&mut apply, &url);
     let out = apply.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let at_vendor: Value = rt.block_on(async { reqwest::get(format!("{url}/_emulator/tasks")).await.unwrap().json().await.unwrap() });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let at_vendor: Value = rt.block_on(async {
+        reqwest::get(format!("{url}/_emulator/tasks"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
     let _ = emulator.kill();
     let _ = emulator.wait();
 
@@ -101,10 +131,19 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
     for t in at_vendor.as_array().unwrap() {
         let name = t["name"].as_str().unwrap().to_string();
         let id = t["task_id"].as_str().unwrap().to_string();
-        assert!(seen.insert(name.clone(), id.clone()).is_none(), "{name} was created twice at the vendor");
-        let rec = records.get(&name).unwrap_or_else(|| panic!("{name} exists at the vendor but not in the state"));
+        assert!(
+            seen.insert(name.clone(), id.clone()).is_none(),
+            "{name} was created twice at the vendor"
+        );
+        let rec = records
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} exists at the vendor but not in the state"));
         match rec["status"].as_str().unwrap() {
-            "created" => assert_eq!(rec["task_id"].as_str(), Some(id.as_str()), "{name}: wrong id in state"),
+            "created" => assert_eq!(
+                rec["task_id"].as_str(),
+                Some(id.as_str()),
+                "{name}: wrong id in state"
+            ),
             "uncertain" => {}
             other => panic!("{name}: status {other}"),
         }
@@ -113,8 +152,15 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
     assert_eq!(records.len(), TASKS, "{stdout}");
     for (name, rec) in records {
         if rec["status"] == "created" {
-            assert_eq!(seen.get(name).map(String::as_str), rec["task_id"].as_str(), "{name}: created in state but not at the vendor");
+            assert_eq!(
+                seen.get(name).map(String::as_str),
+                rec["task_id"].as_str(),
+                "{name}: created in state but not at the vendor"
+            );
         }
     }
-    assert!(!state.with_file_name("callform.state.json.journal").exists(), "the last run folded its journal");
+    assert!(
+        !state.with_file_name("callform.state.json.journal").exists(),
+        "the last run folded its journal"
+    );
 }

@@ -9,7 +9,12 @@ use serde_json::Value;
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_callform"));
     c.env("NO_COLOR", "1");
-    for v in ["CALLFORM_XFYETA_ENDPOINT", "CALLFORM_LONGLONGLONG_ENDPOINT", "CALLFORM_ALIYUN_ENDPOINT", "CALLFORM_VOLCENGINE_ENDPOINT"] {
+    for v in [
+        "CALLFORM_XFYETA_ENDPOINT",
+        "CALLFORM_LONGLONGLONG_ENDPOINT",
+        "CALLFORM_ALIYUN_ENDPOINT",
+        "CALLFORM_VOLCENGINE_ENDPOINT",
+    ] {
         c.env_remove(v);
     }
     c
@@ -31,25 +36,45 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A copy of the examples: (tempdir guard, tasks dir, state path).
 fn examples() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").as_path(), tmp.path());
+    copy_dir(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .as_path(),
+        tmp.path(),
+    );
     let tasks = tmp.path().join("tasks");
     let state = tmp.path().join("callform.state.json");
     (tmp, tasks, state)
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().unwrap();
-    let (out, err) = (String::from_utf8_lossy(&stdout).to_string(), String::from_utf8_lossy(&stderr).to_string());
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&stdout).to_string(),
+        String::from_utf8_lossy(&stderr).to_string(),
+    );
     assert!(!err.contains("panicked"), "{err}");
     (status.code().unwrap_or(-1), out, err)
 }
 
-const TASKS: [&str; 5] = ["delivery-notice", "overdue-notice-jan", "payment-followup", "renewal-reminder-2027q1", "satisfaction-survey"];
+const TASKS: [&str; 5] = [
+    "delivery-notice",
+    "overdue-notice-jan",
+    "payment-followup",
+    "renewal-reminder-2027q1",
+    "satisfaction-survey",
+];
 
 /// Records every example task as created, the way `state import` does after a console check.
 fn import_all(tasks: &Path) {
     for (i, name) in TASKS.iter().enumerate() {
-        let (code, _, err) = run(bin().args(["state", "import", name, &format!("id-{i}"), "--dir"]).arg(tasks));
+        let (code, _, err) = run(bin()
+            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
+            .arg(tasks));
         assert_eq!(code, 0, "{err}");
     }
 }
@@ -59,12 +84,21 @@ fn plan_without_state_creates_every_task() {
     let (_tmp, tasks, _) = examples();
     let (code, out, _) = run(bin().arg("plan").arg(&tasks));
     assert_eq!(code, 0);
-    assert!(out.contains("Plan: 5 to create, 0 to replace, 0 unchanged"), "{out}");
+    assert!(
+        out.contains("Plan: 5 to create, 0 to replace, 0 unchanged"),
+        "{out}"
+    );
     for name in TASKS {
-        assert!(out.contains(&format!("+ create     {name}")) || out.contains(name), "{name}: {out}");
+        assert!(
+            out.contains(&format!("+ create     {name}")) || out.contains(name),
+            "{name}: {out}"
+        );
     }
     let (code, _, _) = run(bin().args(["plan", "--detailed-exitcode"]).arg(&tasks));
-    assert_eq!(code, 2, "--detailed-exitcode means 2 when there are changes");
+    assert_eq!(
+        code, 2,
+        "--detailed-exitcode means 2 when there are changes"
+    );
 }
 
 #[test]
@@ -72,10 +106,16 @@ fn plans_never_show_numbers_or_colour_off_a_terminal() {
     let (tmp, tasks, _) = examples();
     let out_file = tmp.path().join("plan.json");
     for format in ["text", "json", "markdown"] {
-        let (code, out, err) = run(bin().args(["plan", "--show-requests", "--format", format, "--out"]).arg(&out_file).arg(&tasks));
+        let (code, out, err) = run(bin()
+            .args(["plan", "--show-requests", "--format", format, "--out"])
+            .arg(&out_file)
+            .arg(&tasks));
         assert_eq!(code, 0, "{err}");
         for number in ["13700000001", "13700000011", "055169101407"] {
-            assert!(!out.contains(number) && !err.contains(number), "{format} shows {number}");
+            assert!(
+                !out.contains(number) && !err.contains(number),
+                "{format} shows {number}"
+            );
         }
         assert!(!out.contains('\x1b'), "{format}: colour without a terminal");
     }
@@ -86,11 +126,29 @@ fn plans_never_show_numbers_or_colour_off_a_terminal() {
     assert_eq!(plan["summary"]["create"], 5);
     assert_eq!(plan["state"]["exists"], false);
     // Every file the plan was made from, the named callee files included, is digested.
-    let files: Vec<&str> = plan["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
-    assert!(files.iter().any(|f| f.ends_with("overdue-jan.txt")) && files.iter().any(|f| f.ends_with("delivery.csv")), "{files:?}");
+    let files: Vec<&str> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with("overdue-jan.txt"))
+            && files.iter().any(|f| f.ends_with("delivery.csv")),
+        "{files:?}"
+    );
     // --show-requests: the request is there, with the placeholder credential masked.
-    let xf = plan["tasks"].as_array().unwrap().iter().find(|t| t["vendor"] == "xfyeta").unwrap();
-    assert!(xf["request"]["url"].as_str().unwrap().contains("token=***"), "{}", xf["request"]);
+    let xf = plan["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["vendor"] == "xfyeta")
+        .unwrap();
+    assert!(
+        xf["request"]["url"].as_str().unwrap().contains("token=***"),
+        "{}",
+        xf["request"]
+    );
 }
 
 #[test]
@@ -101,23 +159,50 @@ fn unchanged_tasks_plan_no_op_and_changes_are_blocked_with_the_ways_out() {
     assert_eq!((code, out.contains("No changes")), (0, true), "{out}");
 
     let file = tasks.join("xfyeta/renewal-reminder.yaml");
-    let text = std::fs::read_to_string(&file).unwrap().replace("recall_count: 1", "recall_count: 2");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("recall_count: 1", "recall_count: 2");
     std::fs::write(&file, text).unwrap();
     let (code, out, _) = run(bin().arg("plan").arg(&tasks));
     assert_eq!(code, 1, "a blocked change fails the plan: {out}");
-    assert!(out.contains("! blocked") && out.contains("spec.recall_count: 1 → 2"), "{out}");
-    assert!(out.contains("revert the change") && out.contains("rename the task") && out.contains("--replace renewal-reminder-2027q1"), "{out}");
+    assert!(
+        out.contains("! blocked") && out.contains("spec.recall_count: 1 → 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("revert the change")
+            && out.contains("rename the task")
+            && out.contains("--replace renewal-reminder-2027q1"),
+        "{out}"
+    );
 
     let (code, out, _) = run(bin().args(["plan", "--format", "markdown"]).arg(&tasks));
     assert_eq!(code, 1);
-    assert!(out.contains("| `blocked` | `renewal-reminder-2027q1` |") && out.contains("<details>") && out.contains("- spec.recall_count = 1\n+ spec.recall_count = 2"), "{out}");
+    assert!(
+        out.contains("| `blocked` | `renewal-reminder-2027q1` |")
+            && out.contains("<details>")
+            && out.contains("- spec.recall_count = 1\n+ spec.recall_count = 2"),
+        "{out}"
+    );
 
-    let (code, out, _) = run(bin().args(["plan", "--replace", "renewal-reminder-2027q1", "--detailed-exitcode"]).arg(&tasks));
+    let (code, out, _) = run(bin()
+        .args([
+            "plan",
+            "--replace",
+            "renewal-reminder-2027q1",
+            "--detailed-exitcode",
+        ])
+        .arg(&tasks));
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("-/+ replace") && out.contains("keeps running"), "{out}");
+    assert!(
+        out.contains("-/+ replace") && out.contains("keeps running"),
+        "{out}"
+    );
 
     // --replace of an unchanged task is refused: it would call the same people again.
-    let (code, _, err) = run(bin().args(["plan", "--replace", "payment-followup"]).arg(&tasks));
+    let (code, _, err) = run(bin()
+        .args(["plan", "--replace", "payment-followup"])
+        .arg(&tasks));
     assert_eq!(code, 1);
     assert!(err.contains("unchanged"), "{err}");
 
@@ -134,12 +219,33 @@ fn removed_manifests_are_orphaned_and_targets_filter() {
     std::fs::remove_file(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
     let (code, out, _) = run(bin().args(["plan", "--detailed-exitcode"]).arg(&tasks));
     assert_eq!(code, 0, "orphans are not changes: {out}");
-    assert!(out.contains("orphaned   overdue-notice-jan") || out.contains("~ orphaned"), "{out}");
-    assert!(out.contains("callform state rm overdue-notice-jan") && out.contains("never deletes"), "{out}");
+    assert!(
+        out.contains("orphaned   overdue-notice-jan") || out.contains("~ orphaned"),
+        "{out}"
+    );
+    assert!(
+        out.contains("callform state rm overdue-notice-jan") && out.contains("never deletes"),
+        "{out}"
+    );
 
-    let (_, out, _) = run(bin().args(["plan", "--format", "json", "--target", "renewal-*", "--target", "pay?ent-followup"]).arg(&tasks));
+    let (_, out, _) = run(bin()
+        .args([
+            "plan",
+            "--format",
+            "json",
+            "--target",
+            "renewal-*",
+            "--target",
+            "pay?ent-followup",
+        ])
+        .arg(&tasks));
     let plan: Value = serde_json::from_str(&out).unwrap();
-    let names: Vec<&str> = plan["tasks"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = plan["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["payment-followup", "renewal-reminder-2027q1"]);
 }
 
@@ -156,23 +262,43 @@ fn uncertain_tasks_are_never_sent_and_say_how_to_resolve() {
 
     let (code, out, _) = run(bin().args(["plan", "--detailed-exitcode"]).arg(&tasks));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("? uncertain") && out.contains("timed out after the request was sent"), "{out}");
-    assert!(out.contains("callform state import payment-followup TASK_ID") && out.contains("callform state rm payment-followup"), "{out}");
+    assert!(
+        out.contains("? uncertain") && out.contains("timed out after the request was sent"),
+        "{out}"
+    );
+    assert!(
+        out.contains("callform state import payment-followup TASK_ID")
+            && out.contains("callform state rm payment-followup"),
+        "{out}"
+    );
 
     // Resolving it: it existed after all.
-    let (code, _, err) = run(bin().args(["state", "import", "payment-followup", "ext-77", "--dir"]).arg(&tasks));
+    let (code, _, err) = run(bin()
+        .args(["state", "import", "payment-followup", "ext-77", "--dir"])
+        .arg(&tasks));
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = run(bin().args(["state", "list", "--dir"]).arg(&tasks));
-    assert!(out.contains("payment-followup") && out.contains("ext-77") && !out.contains("uncertain"), "{out}");
+    assert!(
+        out.contains("payment-followup") && out.contains("ext-77") && !out.contains("uncertain"),
+        "{out}"
+    );
 }
 
 #[test]
 fn tasks_recorded_on_another_endpoint_are_blocked() {
     let (_tmp, tasks, _) = examples();
     import_all(&tasks);
-    let (code, out, _) = run(bin().env("CALLFORM_XFYETA_ENDPOINT", "http://127.0.0.1:9").arg("plan").arg(&tasks));
+    let (code, out, _) = run(bin()
+        .env("CALLFORM_XFYETA_ENDPOINT", "http://127.0.0.1:9")
+        .arg("plan")
+        .arg(&tasks));
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("was created on https://www.xfyeta.com, but http://127.0.0.1:9 is configured now"), "{out}");
+    assert!(
+        out.contains(
+            "was created on https://www.xfyeta.com, but http://127.0.0.1:9 is configured now"
+        ),
+        "{out}"
+    );
     assert!(!out.contains("+ create"), "never a create: {out}");
 }
 
@@ -196,7 +322,13 @@ fn saved_plans_show_and_refuse_to_save_when_blocked() {
 
     import_all(&tasks);
     let file = tasks.join("xfyeta/renewal-reminder.yaml");
-    std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replace("recall_count: 1", "recall_count: 3")).unwrap();
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("recall_count: 1", "recall_count: 3"),
+    )
+    .unwrap();
     let blocked = tmp.path().join("blocked.json");
     let (code, _, err) = run(bin().args(["plan", "--out"]).arg(&blocked).arg(&tasks));
     assert_eq!(code, 1);
@@ -208,18 +340,28 @@ fn a_second_writer_fails_at_once_naming_the_holder() {
     let (_tmp, tasks, state) = examples();
     import_all(&tasks);
     let lock = callform::state::StateLock::acquire(&state, "apply").unwrap();
-    let (code, _, err) = run(bin().args(["state", "rm", "payment-followup", "--dir"]).arg(&tasks));
+    let (code, _, err) = run(bin()
+        .args(["state", "rm", "payment-followup", "--dir"])
+        .arg(&tasks));
     assert_eq!(code, 1);
     let pid = std::process::id().to_string();
-    assert!(err.contains(&pid) && err.contains("apply") && err.contains("callform state unlock"), "{err}");
+    assert!(
+        err.contains(&pid) && err.contains("apply") && err.contains("callform state unlock"),
+        "{err}"
+    );
     // A lock whose holder is gone: unlock clears it, naming who held it.
     std::mem::forget(lock);
     let (code, _, err) = run(bin().args(["state", "unlock", "--dir"]).arg(&tasks));
     assert_eq!(code, 0);
     assert!(err.contains(&format!("pid {pid}")), "{err}");
-    let (code, _, err) = run(bin().args(["state", "rm", "payment-followup", "--dir"]).arg(&tasks));
+    let (code, _, err) = run(bin()
+        .args(["state", "rm", "payment-followup", "--dir"])
+        .arg(&tasks));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("id-2") && err.contains("still exists"), "{err}");
+    assert!(
+        err.contains("id-2") && err.contains("still exists"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -231,10 +373,19 @@ fn a_damaged_state_is_an_error_and_is_never_overwritten() {
     std::fs::write(&state, truncated).unwrap();
     let (code, _, err) = run(bin().arg("plan").arg(&tasks));
     assert_eq!(code, 1);
-    assert!(err.contains("callform.state.json") && err.contains("backup"), "{err}");
-    let (code, _, _) = run(bin().args(["state", "import", "payment-followup", "x", "--dir"]).arg(&tasks));
+    assert!(
+        err.contains("callform.state.json") && err.contains("backup"),
+        "{err}"
+    );
+    let (code, _, _) = run(bin()
+        .args(["state", "import", "payment-followup", "x", "--dir"])
+        .arg(&tasks));
     assert_eq!(code, 1);
-    assert_eq!(std::fs::read(&state).unwrap(), truncated, "the damaged file is left as it was");
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        truncated,
+        "the damaged file is left as it was"
+    );
 }
 
 /// A state written by an earlier callform (kept in tests/fixtures) plans no changes: a
@@ -244,8 +395,17 @@ fn state_from_an_earlier_version_plans_no_changes() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&fixture, tmp.path());
-    std::fs::copy(fixture.join("callform.state.json"), tmp.path().join("callform.state.json")).unwrap();
-    let (code, out, err) = run(bin().args(["plan", "--detailed-exitcode"]).arg(tmp.path().join("tasks")));
+    std::fs::copy(
+        fixture.join("callform.state.json"),
+        tmp.path().join("callform.state.json"),
+    )
+    .unwrap();
+    let (code, out, err) = run(bin()
+        .args(["plan", "--detailed-exitcode"])
+        .arg(tmp.path().join("tasks")));
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("No changes") && out.contains("5 unchanged"), "{out}");
+    assert!(
+        out.contains("No changes") && out.contains("5 unchanged"),
+        "{out}"
+    );
 }

@@ -26,7 +26,9 @@ use crate::state::{self, State, StateLock};
 use crate::transport::{Policy, Transport};
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run_async(args))
 }
 
@@ -40,11 +42,22 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     } else {
         None
     };
-    let dir = saved.as_ref().map(|p| PathBuf::from(&p.manifest_dir)).unwrap_or_else(|| args.path.clone());
+    let dir = saved
+        .as_ref()
+        .map(|p| PathBuf::from(&p.manifest_dir))
+        .unwrap_or_else(|| args.path.clone());
     let (mut project, manifests) = load(&dir);
-    print_diagnostics(&mut std::io::stderr().lock(), &manifests, DiagFormat::Text, color)?;
+    print_diagnostics(
+        &mut std::io::stderr().lock(),
+        &manifests,
+        DiagFormat::Text,
+        color,
+    )?;
     if manifests.has_errors() {
-        eprintln!("error: the manifests have errors; nothing was applied (run `callform validate {}`)", dir.display());
+        eprintln!(
+            "error: the manifests have errors; nothing was applied (run `callform validate {}`)",
+            dir.display()
+        );
         return Ok(Outcome::Failure);
     }
 
@@ -77,10 +90,25 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     }
     let current = loaded.state;
     let options = match &saved {
-        Some(p) => plan::Options { targets: p.targets.clone(), replace: p.replace.clone(), salt: Some(p.salt.clone()) },
-        None => plan::Options { targets: args.target.clone(), replace: args.replace.clone(), salt: None },
+        Some(p) => plan::Options {
+            targets: p.targets.clone(),
+            replace: p.replace.clone(),
+            salt: Some(p.salt.clone()),
+        },
+        None => plan::Options {
+            targets: args.target.clone(),
+            replace: args.replace.clone(),
+            salt: None,
+        },
     };
-    let plan = match plan::plan(&manifests, &project, current.as_ref(), &state_path.display().to_string(), &dir.display().to_string(), &options) {
+    let plan = match plan::plan(
+        &manifests,
+        &project,
+        current.as_ref(),
+        &state_path.display().to_string(),
+        &dir.display().to_string(),
+        &options,
+    ) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -110,8 +138,12 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     }
 
     let base = sandbox.as_ref().map(emulator::Running::url);
-    let state = current.unwrap_or_else(|| State { salt: plan.salt.clone(), ..State::new() });
-    let context_for = |provider: &str, vendor: Vendor| context(&project, provider, vendor, base.as_deref());
+    let state = current.unwrap_or_else(|| State {
+        salt: plan.salt.clone(),
+        ..State::new()
+    });
+    let context_for =
+        |provider: &str, vendor: Vendor| context(&project, provider, vendor, base.as_deref());
     let sends = match apply::prepare_sends(&plan, &manifests, Some(&state), &context_for) {
         Ok(s) => s,
         Err(errors) => {
@@ -124,17 +156,33 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     };
 
     let policy = policy(&project, &plan);
-    let transport = Arc::new(Transport::new(policy, base.is_some() || all_loopback(&plan)).map_err(anyhow::Error::msg)?);
+    let transport = Arc::new(
+        Transport::new(policy, base.is_some() || all_loopback(&plan))
+            .map_err(anyhow::Error::msg)?,
+    );
     let limits = Limits {
         parallelism: args.parallelism as usize,
-        per_provider: project.providers.iter().filter_map(|(k, p)| p.parallelism.map(|n| (k.clone(), n))).collect(),
+        per_provider: project
+            .providers
+            .iter()
+            .filter_map(|(k, p)| p.parallelism.map(|n| (k.clone(), n)))
+            .collect(),
     };
     let cancel = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&cancel));
 
     let total = sends.len();
     let progress = Progress::new(total);
-    let (finished, _state) = apply::run(&state_path, state, sends, transport, &limits, Arc::clone(&cancel), &|f| progress.finish(f)).await?;
+    let (finished, _state) = apply::run(
+        &state_path,
+        state,
+        sends,
+        transport,
+        &limits,
+        Arc::clone(&cancel),
+        &|f| progress.finish(f),
+    )
+    .await?;
     progress.done();
     lock.release()?;
     if let Some(running) = sandbox {
@@ -144,26 +192,47 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The provider's driver context and where its requests go.
-fn context(project: &Project, provider: &str, vendor: Vendor, sandbox: Option<&str>) -> Result<(driver::Context, String), String> {
+fn context(
+    project: &Project,
+    provider: &str,
+    vendor: Vendor,
+    sandbox: Option<&str>,
+) -> Result<(driver::Context, String), String> {
     let credentials = match sandbox {
-        Some(_) => sandbox_credentials(vendor, project.providers.get(provider).and_then(|p| p.region.clone())),
+        Some(_) => sandbox_credentials(
+            vendor,
+            project
+                .providers
+                .get(provider)
+                .and_then(|p| p.region.clone()),
+        ),
         None => project.credentials(provider, vendor)?,
     };
     let base_url = match sandbox {
         Some(url) => url.to_string(),
         None => {
             let endpoint = project.endpoint(provider, vendor);
-            crate::project::check_endpoint(&endpoint).map_err(|e| format!("provider `{provider}` endpoint {endpoint}: {e}"))?;
+            crate::project::check_endpoint(&endpoint)
+                .map_err(|e| format!("provider `{provider}` endpoint {endpoint}: {e}"))?;
             endpoint
         }
     };
-    Ok((driver::Context { timezone: project.timezone.clone(), credentials }, base_url))
+    Ok((
+        driver::Context {
+            timezone: project.timezone.clone(),
+            credentials,
+        },
+        base_url,
+    ))
 }
 
 /// The emulator's sandbox credentials, whatever callform.yaml says.
 fn sandbox_credentials(vendor: Vendor, region: Option<String>) -> driver::Credentials {
     let c = emulator::Credentials::sandbox();
-    let mut out = driver::Credentials { region, ..Default::default() };
+    let mut out = driver::Credentials {
+        region,
+        ..Default::default()
+    };
     match vendor {
         Vendor::Xfyeta => out.token = Some(c.xfyeta_token),
         Vendor::Longlonglong => {
@@ -183,7 +252,10 @@ fn sandbox_credentials(vendor: Vendor, region: Option<String>) -> driver::Creden
 }
 
 fn all_loopback(plan: &Plan) -> bool {
-    plan.tasks.iter().filter(|t| t.action.sends()).all(|t| t.endpoint.starts_with("http://"))
+    plan.tasks
+        .iter()
+        .filter(|t| t.action.sends())
+        .all(|t| t.endpoint.starts_with("http://"))
 }
 
 /// Timeouts: the shortest configured for the providers in this run, else the defaults.
@@ -192,10 +264,12 @@ fn policy(project: &Project, plan: &Plan) -> Policy {
     for t in plan.tasks.iter().filter(|t| t.action.sends()) {
         if let Some(p) = project.providers.get(&t.provider) {
             if let Some(ms) = p.connect_timeout_ms {
-                policy.connect_timeout = policy.connect_timeout.min(Duration::from_millis(ms.max(1)));
+                policy.connect_timeout =
+                    policy.connect_timeout.min(Duration::from_millis(ms.max(1)));
             }
             if let Some(ms) = p.request_timeout_ms {
-                policy.request_timeout = policy.request_timeout.min(Duration::from_millis(ms.max(1)));
+                policy.request_timeout =
+                    policy.request_timeout.min(Duration::from_millis(ms.max(1)));
             }
         }
     }
@@ -206,7 +280,12 @@ fn policy(project: &Project, plan: &Plan) -> Policy {
 fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), String> {
     match (saved.state.exists, state) {
         (false, Some(_)) => return Err("a state was created since the plan was made".into()),
-        (true, None) => return Err(format!("the state {} it was made against is gone", saved.state.path)),
+        (true, None) => {
+            return Err(format!(
+                "the state {} it was made against is gone",
+                saved.state.path
+            ))
+        }
         (true, Some(s)) => {
             if saved.state.lineage.as_deref() != Some(s.lineage.as_str()) {
                 return Err("it was made against another state (lineage differs)".into());
@@ -221,8 +300,16 @@ fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), 
         }
         (false, None) => {}
     }
-    let then: HashMap<&str, &str> = saved.files.iter().map(|f| (f.path.as_str(), f.digest.as_str())).collect();
-    let now: HashMap<&str, &str> = fresh.files.iter().map(|f| (f.path.as_str(), f.digest.as_str())).collect();
+    let then: HashMap<&str, &str> = saved
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.digest.as_str()))
+        .collect();
+    let now: HashMap<&str, &str> = fresh
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.digest.as_str()))
+        .collect();
     for (path, digest) in &now {
         match then.get(path) {
             None => return Err(format!("{path} is new since the plan")),
@@ -234,10 +321,23 @@ fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), 
         return Err(format!("{path} is gone since the plan"));
     }
     let actions = |p: &Plan| -> Vec<(String, plan::Action, Option<String>, String)> {
-        p.tasks.iter().map(|t| (t.name.clone(), t.action, t.spec_digest.clone(), t.endpoint.clone())).collect()
+        p.tasks
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.action,
+                    t.spec_digest.clone(),
+                    t.endpoint.clone(),
+                )
+            })
+            .collect()
     };
     if actions(saved) != actions(fresh) {
-        return Err("the same manifests and state now plan differently (an endpoint or setting changed)".into());
+        return Err(
+            "the same manifests and state now plan differently (an endpoint or setting changed)"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -258,11 +358,14 @@ fn confirm() -> anyhow::Result<bool> {
 fn watch_signals(cancel: Arc<AtomicBool>) {
     tokio::spawn(async move {
         #[cfg(unix)]
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         loop {
             #[cfg(unix)]
             let got = match term.as_mut() {
-                Some(t) => tokio::select! { r = tokio::signal::ctrl_c() => r.is_ok(), r = t.recv() => r.is_some() },
+                Some(t) => {
+                    tokio::select! { r = tokio::signal::ctrl_c() => r.is_ok(), r = t.recv() => r.is_some() }
+                }
                 None => tokio::signal::ctrl_c().await.is_ok(),
             };
             #[cfg(not(unix))]
@@ -271,7 +374,9 @@ fn watch_signals(cancel: Arc<AtomicBool>) {
                 return;
             }
             if cancel.swap(true, Ordering::SeqCst) {
-                eprintln!("Stopping now. Requests in flight are recorded as uncertain by the next run.");
+                eprintln!(
+                    "Stopping now. Requests in flight are recorded as uncertain by the next run."
+                );
                 std::process::exit(130);
             }
             eprintln!("Stopping: no new creates are sent; waiting for the ones in flight to be answered and recorded (signal again to stop at once).");
@@ -288,7 +393,9 @@ impl Progress {
     fn new(total: usize) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} creating [{bar:30}] {pos}/{len} {elapsed}") {
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} creating [{bar:30}] {pos}/{len} {elapsed}",
+            ) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
@@ -298,7 +405,9 @@ impl Progress {
 
     fn finish(&self, f: &Finished) {
         let line = match &f.result {
-            Result_::Created { task_id, .. } => format!("created   {} ({} task {task_id})", f.name, f.vendor),
+            Result_::Created { task_id, .. } => {
+                format!("created   {} ({} task {task_id})", f.name, f.vendor)
+            }
             Result_::Failed { code, .. } => format!("failed    {} ({} {code})", f.name, f.vendor),
             Result_::Uncertain { .. } => format!("uncertain {} ({})", f.name, f.vendor),
             Result_::Skipped => format!("skipped   {} (stopped before sending)", f.name),
@@ -330,7 +439,13 @@ fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
     let failed = count(|r| matches!(r, Result_::Failed { .. }));
     let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
     let skipped = count(|r| matches!(r, Result_::Skipped));
-    let verdict = if stopped { "Apply stopped" } else if failed + uncertain > 0 { "Apply finished with problems" } else { "Apply complete" };
+    let verdict = if stopped {
+        "Apply stopped"
+    } else if failed + uncertain > 0 {
+        "Apply finished with problems"
+    } else {
+        "Apply complete"
+    };
     println!("\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
     for f in &finished {
         if let Result_::Created { warnings, .. } = &f.result {
@@ -339,12 +454,24 @@ fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
             }
         }
     }
-    let failures: Vec<&&Finished> = finished.iter().filter(|f| matches!(f.result, Result_::Failed { .. })).collect();
+    let failures: Vec<&&Finished> = finished
+        .iter()
+        .filter(|f| matches!(f.result, Result_::Failed { .. }))
+        .collect();
     if !failures.is_empty() {
         println!("\nFailed (nothing was created for these; fix and apply again):");
         for f in failures {
-            if let Result_::Failed { class, code, message, request_id } = &f.result {
-                let rid = request_id.as_deref().map(|r| format!(" (request id {r})")).unwrap_or_default();
+            if let Result_::Failed {
+                class,
+                code,
+                message,
+                request_id,
+            } = &f.result
+            {
+                let rid = request_id
+                    .as_deref()
+                    .map(|r| format!(" (request id {r})"))
+                    .unwrap_or_default();
                 if *class == Some(ErrorClass::Auth) {
                     let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
                     println!("  {}: authentication failed for provider `{}`: {code}: {message}{rid}\n    hint: check the credentials in {vars}", f.name, f.provider);
@@ -354,7 +481,10 @@ fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
             }
         }
     }
-    let uncertain_list: Vec<&&Finished> = finished.iter().filter(|f| matches!(f.result, Result_::Uncertain { .. })).collect();
+    let uncertain_list: Vec<&&Finished> = finished
+        .iter()
+        .filter(|f| matches!(f.result, Result_::Uncertain { .. }))
+        .collect();
     if !uncertain_list.is_empty() {
         println!("\nUncertain (the task may exist at the vendor; callform will not create it again by itself):");
         for f in uncertain_list {

@@ -27,7 +27,9 @@ pub fn run(args: &EmulatorArgs) -> anyhow::Result<Outcome> {
             hang: Duration::from_millis(args.hang_ms),
         },
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(emulator::run(&args.listen, config))?;
     Ok(Outcome::Success)
 }

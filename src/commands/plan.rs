@@ -22,13 +22,28 @@ pub struct Prepared {
 
 /// Loads project, manifests and state and makes the plan. Problems are printed to stderr
 /// and come back as `Err(Outcome::Failure)`.
-pub fn prepare(dir: &Path, state_override: Option<&Path>, sandbox: bool, options: &plan::Options, color: bool) -> Result<Prepared, Outcome> {
+pub fn prepare(
+    dir: &Path,
+    state_override: Option<&Path>,
+    sandbox: bool,
+    options: &plan::Options,
+    color: bool,
+) -> Result<Prepared, Outcome> {
     let (mut project, manifests) = load(dir);
     project.sandbox = sandbox;
     // Diagnostics go to stderr: stdout is the plan.
-    let _ = print_diagnostics(&mut std::io::stderr().lock(), &manifests, crate::cli::DiagFormat::Text, color);
+    let _ = print_diagnostics(
+        &mut std::io::stderr().lock(),
+        &manifests,
+        crate::cli::DiagFormat::Text,
+        color,
+    );
     if manifests.has_errors() {
-        let errors = manifests.diagnostics.iter().filter(|d| d.is_error()).count();
+        let errors = manifests
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count();
         eprintln!("error: the manifests have {errors} error(s); no plan was made (run `callform validate` for details)");
         return Err(Outcome::Failure);
     }
@@ -60,13 +75,29 @@ pub fn prepare(dir: &Path, state_override: Option<&Path>, sandbox: bool, options
             return Err(Outcome::Failure);
         }
     };
-    Ok(Prepared { project, manifests, state_path, state, plan })
+    Ok(Prepared {
+        project,
+        manifests,
+        state_path,
+        state,
+        plan,
+    })
 }
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let color = args.color.stdout();
-    let options = plan::Options { targets: args.target.clone(), replace: args.replace.clone(), salt: None };
-    let prepared = match prepare(&args.dir, args.state.as_deref(), args.sandbox, &options, color) {
+    let options = plan::Options {
+        targets: args.target.clone(),
+        replace: args.replace.clone(),
+        salt: None,
+    };
+    let prepared = match prepare(
+        &args.dir,
+        args.state.as_deref(),
+        args.sandbox,
+        &options,
+        color,
+    ) {
         Ok(p) => p,
         Err(outcome) => return Ok(outcome),
     };
@@ -77,11 +108,18 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
     print_plan(&plan, args.format, color)?;
     if let Some(out) = &args.out {
         if plan.has_blocked() {
-            eprintln!("error: the plan is blocked; it was not saved to {}", out.display());
+            eprintln!(
+                "error: the plan is blocked; it was not saved to {}",
+                out.display()
+            );
             return Ok(Outcome::Failure);
         }
         state::write_atomically(out, render::json(&plan).as_bytes())?;
-        eprintln!("Saved the plan to {}. Apply exactly this plan with: callform apply {}", out.display(), out.display());
+        eprintln!(
+            "Saved the plan to {}. Apply exactly this plan with: callform apply {}",
+            out.display(),
+            out.display()
+        );
     }
     Ok(exit_for(&plan, args.detailed_exitcode))
 }
@@ -91,18 +129,27 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
 fn attach_requests(plan: &mut Plan, manifests: &Manifests, project: &Project) {
     const PLACEHOLDER: &str = "placeholder-credential";
     for p in plan.tasks.iter_mut().filter(|p| p.action.sends()) {
-        let Some(task) = manifests.tasks.iter().find(|t| t.name == p.name) else { continue };
+        let Some(task) = manifests.tasks.iter().find(|t| t.name == p.name) else {
+            continue;
+        };
         let block = project.providers.get(&task.provider);
         let credentials = crate::driver::Credentials {
             token: Some(PLACEHOLDER.into()),
-            user_id: Some(block.and_then(|b| b.user_id.clone()).unwrap_or_else(|| "USER_ID".into())),
+            user_id: Some(
+                block
+                    .and_then(|b| b.user_id.clone())
+                    .unwrap_or_else(|| "USER_ID".into()),
+            ),
             access_key_id: Some(PLACEHOLDER.into()),
             access_key_secret: Some(PLACEHOLDER.into()),
             access_key: Some(PLACEHOLDER.into()),
             secret_key: Some(PLACEHOLDER.into()),
             region: block.and_then(|b| b.region.clone()),
         };
-        let cx = crate::driver::Context { timezone: project.timezone.clone(), credentials };
+        let cx = crate::driver::Context {
+            timezone: project.timezone.clone(),
+            credentials,
+        };
         p.request = Some(match crate::driver::build(task, &cx) {
             Ok(mut req) => {
                 req.secrets.push(PLACEHOLDER.into());

@@ -6,11 +6,19 @@ use crate::plan::{Plan, PLAN_FORMAT_VERSION};
 
 /// Reads a saved plan file, refusing other files and newer formats.
 pub fn read_plan(path: &std::path::Path) -> anyhow::Result<Plan> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the plan file {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the plan file {}: {e}", path.display()))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        anyhow::anyhow!("{}:{}:{}: not a callform plan file: {e}", path.display(), e.line(), e.column())
+        anyhow::anyhow!(
+            "{}:{}:{}: not a callform plan file: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
     })?;
-    let version = value.get("format_version").and_then(serde_json::Value::as_u64);
+    let version = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64);
     match version {
         Some(v) if v == u64::from(PLAN_FORMAT_VERSION) => {}
         Some(v) => anyhow::bail!(
@@ -19,7 +27,8 @@ pub fn read_plan(path: &std::path::Path) -> anyhow::Result<Plan> {
         ),
         None => anyhow::bail!("{}: not a callform plan file (no format_version)", path.display()),
     }
-    serde_json::from_value(value).map_err(|e| anyhow::anyhow!("{}: not a valid callform plan file: {e}", path.display()))
+    serde_json::from_value(value)
+        .map_err(|e| anyhow::anyhow!("{}: not a valid callform plan file: {e}", path.display()))
 }
 
 pub fn run(args: &ShowArgs) -> anyhow::Result<Outcome> {

@@ -13,7 +13,9 @@ use crate::project;
 use crate::state::{self, State, StateLock, TaskRecord, TaskStatus};
 
 fn state_path(dir: &Path, explicit: Option<&Path>) -> PathBuf {
-    explicit.map(Path::to_path_buf).unwrap_or_else(|| project::load(dir).0.state_path)
+    explicit
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| project::load(dir).0.state_path)
 }
 
 pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
@@ -28,18 +30,34 @@ pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
 }
 
 fn load_existing(path: &Path) -> anyhow::Result<State> {
-    state::load(path)?.ok_or_else(|| anyhow::anyhow!("no state at {}\nhint: nothing has been applied yet, or pass --state PATH", path.display()))
+    state::load(path)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no state at {}\nhint: nothing has been applied yet, or pass --state PATH",
+            path.display()
+        )
+    })
 }
 
 pub fn list(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Outcome> {
     let path = state_path(dir, explicit);
     let Some(st) = state::load(&path)? else {
-        println!("No state at {}: nothing has been applied yet.", path.display());
+        println!(
+            "No state at {}: nothing has been applied yet.",
+            path.display()
+        );
         return Ok(Outcome::Success);
     };
-    println!("# {} (lineage {}, serial {})", path.display(), st.lineage, st.serial);
+    println!(
+        "# {} (lineage {}, serial {})",
+        path.display(),
+        st.lineage,
+        st.serial
+    );
     let width = st.tasks.keys().map(String::len).max().unwrap_or(4).max(4);
-    println!("{:<width$}  {:<12}  {:<9}  {:<24}  ENDPOINT", "NAME", "VENDOR", "STATUS", "TASK ID");
+    println!(
+        "{:<width$}  {:<12}  {:<9}  {:<24}  ENDPOINT",
+        "NAME", "VENDOR", "STATUS", "TASK ID"
+    );
     for (name, rec) in &st.tasks {
         let status = match rec.status {
             TaskStatus::Created => "created",
@@ -52,7 +70,11 @@ pub fn list(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Outcome> {
             rec.endpoint
         );
     }
-    let uncertain = st.tasks.values().filter(|r| r.status == TaskStatus::Uncertain).count();
+    let uncertain = st
+        .tasks
+        .values()
+        .filter(|r| r.status == TaskStatus::Uncertain)
+        .count();
     if uncertain > 0 {
         eprintln!(
             "warning: {uncertain} task(s) are uncertain: check the vendor console, then `callform state import NAME TASK_ID` or `callform state rm NAME`"
@@ -64,22 +86,37 @@ pub fn list(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Outcome> {
 fn show(path: &Path, name: &str) -> anyhow::Result<Outcome> {
     let st = load_existing(path)?;
     let Some(rec) = st.tasks.get(name) else {
-        anyhow::bail!("no task `{name}` in {}{}", path.display(), suggest(&st, name));
+        anyhow::bail!(
+            "no task `{name}` in {}{}",
+            path.display(),
+            suggest(&st, name)
+        );
     };
-    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "name": name, "record": rec }))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({ "name": name, "record": rec }))?
+    );
     Ok(Outcome::Success)
 }
 
 fn suggest(st: &State, name: &str) -> String {
     let names: Vec<&str> = st.tasks.keys().map(String::as_str).collect();
-    crate::manifest::de::closest(name, &names).map(|n| format!("\nhint: did you mean `{n}`?")).unwrap_or_default()
+    crate::manifest::de::closest(name, &names)
+        .map(|n| format!("\nhint: did you mean `{n}`?"))
+        .unwrap_or_default()
 }
 
 fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
     let lock = StateLock::acquire(path, "state rm")?;
-    let mut st = state::recover(path, &lock)?.state.ok_or_else(|| anyhow::anyhow!("no state at {}", path.display()))?;
+    let mut st = state::recover(path, &lock)?
+        .state
+        .ok_or_else(|| anyhow::anyhow!("no state at {}", path.display()))?;
     let Some(rec) = st.tasks.remove(name) else {
-        anyhow::bail!("no task `{name}` in {}{}", path.display(), suggest(&st, name));
+        anyhow::bail!(
+            "no task `{name}` in {}{}",
+            path.display(),
+            suggest(&st, name)
+        );
     };
     // A replacement that ended uncertain: if it does not exist, the task it replaced is
     // still the live one. Put that one back so its id is never lost.
@@ -129,20 +166,32 @@ fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn import(dir: &Path, explicit: Option<&Path>, name: &str, task_id: &str) -> anyhow::Result<Outcome> {
+fn import(
+    dir: &Path,
+    explicit: Option<&Path>,
+    name: &str,
+    task_id: &str,
+) -> anyhow::Result<Outcome> {
     if task_id.trim().is_empty() || task_id.chars().any(char::is_control) {
         anyhow::bail!("the task id is empty or contains control characters");
     }
     let (project, manifests) = load(dir);
     if manifests.has_errors() {
-        anyhow::bail!("the manifests in {} have errors; run `callform validate` first", dir.display());
+        anyhow::bail!(
+            "the manifests in {} have errors; run `callform validate` first",
+            dir.display()
+        );
     }
     let Some(task) = manifests.tasks.iter().find(|t| t.name == name) else {
         let names: Vec<&str> = manifests.tasks.iter().map(|t| t.name.as_str()).collect();
-        let hint = crate::manifest::de::closest(name, &names).map(|n| format!("\nhint: did you mean `{n}`?")).unwrap_or_default();
+        let hint = crate::manifest::de::closest(name, &names)
+            .map(|n| format!("\nhint: did you mean `{n}`?"))
+            .unwrap_or_default();
         anyhow::bail!("no task `{name}` in the manifests under {}: import records a manifest's task as created{hint}", dir.display());
     };
-    let path = explicit.map(Path::to_path_buf).unwrap_or_else(|| project.state_path.clone());
+    let path = explicit
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| project.state_path.clone());
     let lock = StateLock::acquire(&path, "state import")?;
     let mut st = state::recover(&path, &lock)?.state.unwrap_or_default();
     let mut superseded = Vec::new();

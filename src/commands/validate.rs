@@ -11,9 +11,19 @@ use crate::project::{self, Project};
 /// Loads the project and the manifests, with every diagnostic from both.
 pub fn load(dir: &std::path::Path) -> (Project, Manifests) {
     let (project, project_diags) = project::load(dir);
-    let providers: Option<BTreeMap<_, _>> =
-        project.file.as_ref().map(|_| project.providers.iter().map(|(k, p)| (k.clone(), p.vendor)).collect());
-    let mut manifests = manifest::load(dir, &project.timezone, jiff::Timestamp::now(), providers.as_ref());
+    let providers: Option<BTreeMap<_, _>> = project.file.as_ref().map(|_| {
+        project
+            .providers
+            .iter()
+            .map(|(k, p)| (k.clone(), p.vendor))
+            .collect()
+    });
+    let mut manifests = manifest::load(
+        dir,
+        &project.timezone,
+        jiff::Timestamp::now(),
+        providers.as_ref(),
+    );
     manifests.diagnostics.splice(0..0, project_diags);
     (project, manifests)
 }
@@ -23,7 +33,11 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let out = std::io::stdout();
     let mut out = out.lock();
     print_diagnostics(&mut out, &manifests, args.format, args.color.stdout())?;
-    let errors = manifests.diagnostics.iter().filter(|d| d.is_error()).count();
+    let errors = manifests
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .count();
     let warnings = manifests.diagnostics.len() - errors;
     match args.format {
         DiagFormat::Json => {
@@ -40,25 +54,44 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
         }
         DiagFormat::Text | DiagFormat::Github => {
             let summary = if errors == 0 {
-                format!("{} task(s) in {} file(s) are valid", manifests.tasks.len(), manifests.files.len())
+                format!(
+                    "{} task(s) in {} file(s) are valid",
+                    manifests.tasks.len(),
+                    manifests.files.len()
+                )
             } else {
                 format!("{errors} error(s)")
             };
-            let warn = if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() };
+            let warn = if warnings > 0 {
+                format!(", {warnings} warning(s)")
+            } else {
+                String::new()
+            };
             writeln!(out, "{summary}{warn}")?;
         }
     }
-    Ok(if errors == 0 { Outcome::Success } else { Outcome::Failure })
+    Ok(if errors == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
 }
 
 /// Prints diagnostics in text or GitHub form (JSON is printed whole by the caller).
-pub fn print_diagnostics(out: &mut dyn Write, manifests: &Manifests, format: DiagFormat, color: bool) -> std::io::Result<()> {
+pub fn print_diagnostics(
+    out: &mut dyn Write,
+    manifests: &Manifests,
+    format: DiagFormat,
+    color: bool,
+) -> std::io::Result<()> {
     let excerpts = std::io::stdout().is_terminal();
     for d in &manifests.diagnostics {
         let d = d.clone().masked();
         match format {
             DiagFormat::Text => {
-                let source = excerpts.then(|| manifests.texts.get(&d.file).map(String::as_str)).flatten();
+                let source = excerpts
+                    .then(|| manifests.texts.get(&d.file).map(String::as_str))
+                    .flatten();
                 writeln!(out, "{}", diag::render_text(&d, source, color))?;
             }
             DiagFormat::Github => write!(out, "{}", diag::render_github(&d))?,

@@ -29,9 +29,19 @@ pub enum Signing {
     /// Nothing to sign (the credential is already in the query or a header).
     None,
     /// Aliyun ACS3-HMAC-SHA256, RPC style: parameters in the query, action and version in headers.
-    Aliyun { access_key_id: String, access_key_secret: String, action: String, version: String },
+    Aliyun {
+        access_key_id: String,
+        access_key_secret: String,
+        action: String,
+        version: String,
+    },
     /// Volcengine HMAC-SHA256.
-    Volcengine { access_key: String, secret_key: String, region: String, service: String },
+    Volcengine {
+        access_key: String,
+        secret_key: String,
+        region: String,
+        service: String,
+    },
 }
 
 /// One HTTP request, before signing.
@@ -95,8 +105,17 @@ pub enum ErrorClass {
 /// The driver's reading of an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
-    Created { task_id: String, request_id: Option<String>, warnings: Vec<String> },
-    VendorError { class: ErrorClass, code: String, message: String, request_id: Option<String> },
+    Created {
+        task_id: String,
+        request_id: Option<String>,
+        warnings: Vec<String>,
+    },
+    VendorError {
+        class: ErrorClass,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
     /// A 2xx answer that is not what the page describes: the task may exist.
     Unreadable(String),
 }
@@ -140,19 +159,40 @@ pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_js
         }
         out
     };
-    let query: Vec<String> = request.query.iter().map(|(k, v)| format!("{k}={}", mask(v))).collect();
-    let url = if query.is_empty() { format!("{endpoint}{}", request.path) } else { format!("{endpoint}{}?{}", request.path, query.join("&")) };
-    let headers: Vec<serde_json::Value> =
-        request.headers.iter().map(|(k, v)| serde_json::json!([k, mask(v)])).collect();
-    let body = request.body.as_ref().map(|b| match serde_json::from_slice::<serde_json::Value>(b) {
-        Ok(v) => serde_json::from_str(&mask(&v.to_string())).unwrap_or(serde_json::Value::Null),
-        Err(_) => serde_json::Value::String(mask(&String::from_utf8_lossy(b))),
-    });
+    let query: Vec<String> = request
+        .query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", mask(v)))
+        .collect();
+    let url = if query.is_empty() {
+        format!("{endpoint}{}", request.path)
+    } else {
+        format!("{endpoint}{}?{}", request.path, query.join("&"))
+    };
+    let headers: Vec<serde_json::Value> = request
+        .headers
+        .iter()
+        .map(|(k, v)| serde_json::json!([k, mask(v)]))
+        .collect();
+    let body =
+        request
+            .body
+            .as_ref()
+            .map(|b| match serde_json::from_slice::<serde_json::Value>(b) {
+                Ok(v) => {
+                    serde_json::from_str(&mask(&v.to_string())).unwrap_or(serde_json::Value::Null)
+                }
+                Err(_) => serde_json::Value::String(mask(&String::from_utf8_lossy(b))),
+            });
     let mut shown = serde_json::json!({"method": request.method, "url": mask(&url), "headers": headers, "body": body});
     let signature = match &request.signing {
         Signing::None => None,
-        Signing::Aliyun { .. } => Some("ACS3-HMAC-SHA256 over host and the x-acs-* headers, added when sent"),
-        Signing::Volcengine { .. } => Some("HMAC-SHA256 over content-type, host, x-content-sha256 and x-date, added when sent"),
+        Signing::Aliyun { .. } => {
+            Some("ACS3-HMAC-SHA256 over host and the x-acs-* headers, added when sent")
+        }
+        Signing::Volcengine { .. } => Some(
+            "HMAC-SHA256 over content-type, host, x-content-sha256 and x-date, added when sent",
+        ),
     };
     if let Some(sig) = signature {
         shown["signature"] = serde_json::Value::String(sig.to_string());
@@ -161,7 +201,11 @@ pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_js
 }
 
 /// A required credential, or an error naming the field (never a value).
-pub fn need<'a>(value: &'a Option<String>, field: &str, vendor: Vendor) -> Result<&'a str, BuildError> {
+pub fn need<'a>(
+    value: &'a Option<String>,
+    field: &str,
+    vendor: Vendor,
+) -> Result<&'a str, BuildError> {
     value
         .as_deref()
         .filter(|v| !v.is_empty())

@@ -64,7 +64,13 @@ impl AliyunSpec {
         let p = cx.spec();
         let task_name = self.task_name.as_deref().unwrap_or(name);
         cx.vendor_name(&p.k("task_name"), task_name, Some(30), "aliyun");
-        cx.range(&p.k("dialog_id"), Some(self.dialog_id), 1, None, "a positive dialogue id");
+        cx.range(
+            &p.k("dialog_id"),
+            Some(self.dialog_id),
+            1,
+            None,
+            "a positive dialogue id",
+        );
 
         match (&self.callees, &self.callees_file) {
             (None, None) => {
@@ -76,7 +82,10 @@ impl AliyunSpec {
             }
             (Some(_), Some(_)) => {
                 let d = cx
-                    .error_at_key(&p.k("callees_file"), "both `callees` and `callees_file` are set")
+                    .error_at_key(
+                        &p.k("callees_file"),
+                        "both `callees` and `callees_file` are set",
+                    )
                     .expected("one of them")
                     .hint("keep the list inline or in the file, not both");
                 cx.push(d);
@@ -84,18 +93,43 @@ impl AliyunSpec {
             _ => {}
         }
         if let Some(n) = callees {
-            let at = if self.callees.is_some() { p.k("callees") } else { p.k("callees_file") };
+            let at = if self.callees.is_some() {
+                p.k("callees")
+            } else {
+                p.k("callees_file")
+            };
             cx.list_len(&at, n, 1, 1000, "Caller takes 1 to 1000 numbers");
         }
 
-        cx.range(&p.k("retry_type"), self.retry_type, 0, Some(1), "1 redials, 0 does not");
-        cx.range(&p.k("recall_times"), self.recall_times, 0, None, "a redial count");
-        cx.range(&p.k("recall_interval"), self.recall_interval, 2, None, "minutes, more than 1");
+        cx.range(
+            &p.k("retry_type"),
+            self.retry_type,
+            0,
+            Some(1),
+            "1 redials, 0 does not",
+        );
+        cx.range(
+            &p.k("recall_times"),
+            self.recall_times,
+            0,
+            None,
+            "a redial count",
+        );
+        cx.range(
+            &p.k("recall_interval"),
+            self.recall_interval,
+            2,
+            None,
+            "minutes, more than 1",
+        );
         if let Some(codes) = &self.recall_state_codes {
             for (i, code) in codes.iter().enumerate() {
                 if codes[..i].contains(code) {
                     let d = cx
-                        .error(&p.k("recall_state_codes").i(i), format!("`{}` is listed twice", code.name()))
+                        .error(
+                            &p.k("recall_state_codes").i(i),
+                            format!("`{}` is listed twice", code.name()),
+                        )
                         .hint("remove the repeat");
                     cx.push(d);
                 }
@@ -105,7 +139,10 @@ impl AliyunSpec {
             for field in ["recall_times", "recall_interval", "recall_state_codes"] {
                 if cx.root.get("spec").and_then(|s| s.get(field)).is_some() {
                     let d = cx
-                        .warning(&p.k(field), format!("{field} has no effect unless retry_type is 1"))
+                        .warning(
+                            &p.k(field),
+                            format!("{field} has no effect unless retry_type is 1"),
+                        )
                         .hint("set `retry_type: 1`, or remove the redial settings");
                     cx.push(d);
                 }

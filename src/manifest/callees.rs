@@ -18,13 +18,21 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 #[allow(clippy::result_large_err)]
 pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        Diagnostic::error(shown, format!("cannot read the file: {e}")).hint("check the path: it is relative to the manifest that names it")
+        Diagnostic::error(shown, format!("cannot read the file: {e}"))
+            .hint("check the path: it is relative to the manifest that names it")
     })?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(shown, format!("the file is {} bytes; callform reads at most {MAX_FILE_BYTES}", meta.len()))
-            .hint("split it across several tasks"));
+        return Err(Diagnostic::error(
+            shown,
+            format!(
+                "the file is {} bytes; callform reads at most {MAX_FILE_BYTES}",
+                meta.len()
+            ),
+        )
+        .hint("split it across several tasks"));
     }
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(shown, format!("cannot read the file: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error(shown, format!("cannot read the file: {e}")))?;
     decode(bytes, shown)
 }
 
@@ -47,7 +55,12 @@ pub fn decode(bytes: Vec<u8>, shown: &Path) -> Result<String, Diagnostic> {
 }
 
 /// One number per line; blank lines and `#` comments are skipped.
-pub fn parse_numbers(text: &str, shown: &Path, task: &str, diags: &mut Vec<Diagnostic>) -> Vec<String> {
+pub fn parse_numbers(
+    text: &str,
+    shown: &Path,
+    task: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, line) in text.lines().enumerate() {
@@ -60,10 +73,13 @@ pub fn parse_numbers(text: &str, shown: &Path, task: &str, diags: &mut Vec<Diagn
             Ok((n, _)) => {
                 if let Some(first) = seen.get(&n) {
                     diags.push(
-                        Diagnostic::warning(shown, format!("number {} repeats line {first}", phone::mask(&n)))
-                            .at(lineno, 1, raw.chars().count())
-                            .task(Some(task))
-                            .hint("the vendor reports duplicates as failures: remove one"),
+                        Diagnostic::warning(
+                            shown,
+                            format!("number {} repeats line {first}", phone::mask(&n)),
+                        )
+                        .at(lineno, 1, raw.chars().count())
+                        .task(Some(task))
+                        .hint("the vendor reports duplicates as failures: remove one"),
                     );
                 } else {
                     seen.insert(n.clone(), lineno);
@@ -85,12 +101,27 @@ const CSV_COLUMNS: &[&str] = &["phone", "tts_content", "ext", "param.NAME", "sms
 
 /// A CSV file with a header row: `phone` (required), `tts_content`, `ext`, `param.NAME`
 /// (into PhoneParamJson) and `sms.NAME` (into SmsParamJson).
-pub fn parse_phone_csv(text: &str, shown: &Path, task: &str, diags: &mut Vec<Diagnostic>) -> Vec<PhoneItem> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+pub fn parse_phone_csv(
+    text: &str,
+    shown: &Path,
+    task: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<PhoneItem> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            diags.push(Diagnostic::error(shown, format!("cannot read the CSV header: {}", csv_reason(&e))).at(1, 1, 1).task(Some(task)));
+            diags.push(
+                Diagnostic::error(
+                    shown,
+                    format!("cannot read the CSV header: {}", csv_reason(&e)),
+                )
+                .at(1, 1, 1)
+                .task(Some(task)),
+            );
             return Vec::new();
         }
     };
@@ -115,7 +146,9 @@ pub fn parse_phone_csv(text: &str, shown: &Path, task: &str, diags: &mut Vec<Dia
                     .at(1, 1, 1)
                     .task(Some(task))
                     .expected(format!("one of {}", CSV_COLUMNS.join(", ")));
-                if let Some(best) = crate::manifest::de::closest(h, &["phone", "tts_content", "ext"]) {
+                if let Some(best) =
+                    crate::manifest::de::closest(h, &["phone", "tts_content", "ext"])
+                {
                     d = d.hint(format!("did you mean `{best}`?"));
                 }
                 diags.push(d);
@@ -130,7 +163,9 @@ pub fn parse_phone_csv(text: &str, shown: &Path, task: &str, diags: &mut Vec<Dia
             Diagnostic::error(shown, "the CSV file has no `phone` column")
                 .at(1, 1, 1)
                 .task(Some(task))
-                .hint("the first line must be a header naming the columns, e.g. `phone,tts_content`"),
+                .hint(
+                    "the first line must be a header naming the columns, e.g. `phone,tts_content`",
+                ),
         );
         return Vec::new();
     }
@@ -144,12 +179,22 @@ pub fn parse_phone_csv(text: &str, shown: &Path, task: &str, diags: &mut Vec<Dia
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0) as usize;
-                diags.push(Diagnostic::error(shown, format!("malformed CSV: {}", csv_reason(&e))).at(line, 1, 1).task(Some(task)));
+                diags.push(
+                    Diagnostic::error(shown, format!("malformed CSV: {}", csv_reason(&e)))
+                        .at(line, 1, 1)
+                        .task(Some(task)),
+                );
                 return Vec::new();
             }
         };
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let mut item = PhoneItem { phone: String::new(), phone_param_json: None, sms_param_json: None, tts_content: None, ext: None };
+        let mut item = PhoneItem {
+            phone: String::new(),
+            phone_param_json: None,
+            sms_param_json: None,
+            tts_content: None,
+            ext: None,
+        };
         let mut params = BTreeMap::new();
         let mut sms = BTreeMap::new();
         for (col, value) in cols.iter().zip(record.iter()) {
@@ -172,10 +217,13 @@ pub fn parse_phone_csv(text: &str, shown: &Path, task: &str, diags: &mut Vec<Dia
             Ok((n, _)) => {
                 if let Some(first) = seen.get(&n) {
                     diags.push(
-                        Diagnostic::warning(shown, format!("number {} repeats line {first}", phone::mask(&n)))
-                            .at(line as usize, 1, 1)
-                            .task(Some(task))
-                            .hint("the vendor reports duplicates as failures: remove one"),
+                        Diagnostic::warning(
+                            shown,
+                            format!("number {} repeats line {first}", phone::mask(&n)),
+                        )
+                        .at(line as usize, 1, 1)
+                        .task(Some(task))
+                        .hint("the vendor reports duplicates as failures: remove one"),
                     );
                 } else {
                     seen.insert(n.clone(), line);
@@ -184,11 +232,14 @@ pub fn parse_phone_csv(text: &str, shown: &Path, task: &str, diags: &mut Vec<Dia
                 out.push(item);
             }
             Err(why) => diags.push(
-                Diagnostic::error(shown, format!("invalid phone number {}", phone::mask(&item.phone)))
-                    .at(line as usize, 1, 1)
-                    .task(Some(task))
-                    .field("phone")
-                    .expected(why),
+                Diagnostic::error(
+                    shown,
+                    format!("invalid phone number {}", phone::mask(&item.phone)),
+                )
+                .at(line as usize, 1, 1)
+                .task(Some(task))
+                .field("phone")
+                .expected(why),
             ),
         }
     }
@@ -198,7 +249,9 @@ pub fn parse_phone_csv(text: &str, shown: &Path, task: &str, diags: &mut Vec<Dia
 /// A CSV error without the record's contents (they may hold numbers).
 fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("a row has {len} fields where the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_string(),
@@ -213,7 +266,12 @@ mod tests {
     #[test]
     fn numbers_file() {
         let mut d = Vec::new();
-        let n = parse_numbers("# list\n137 0000 0001\n\n+8613700000002\n13700000001\nabc\n", Path::new("n.txt"), "t", &mut d);
+        let n = parse_numbers(
+            "# list\n137 0000 0001\n\n+8613700000002\n13700000001\nabc\n",
+            Path::new("n.txt"),
+            "t",
+            &mut d,
+        );
         assert_eq!(n, ["13700000001", "13700000002", "13700000001"]);
         assert_eq!(d.len(), 2);
         assert_eq!((d[0].line, d[0].is_error()), (5, false));
@@ -224,7 +282,12 @@ mod tests {
     #[test]
     fn csv_file() {
         let mut d = Vec::new();
-        let items = parse_phone_csv("phone,tts_content,param.name\n13700000001,您好,张三\n13700000002,,\n", Path::new("p.csv"), "t", &mut d);
+        let items = parse_phone_csv(
+            "phone,tts_content,param.name\n13700000001,您好,张三\n13700000002,,\n",
+            Path::new("p.csv"),
+            "t",
+            &mut d,
+        );
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].phone_param_json.as_ref().unwrap()["name"], "张三");
@@ -236,6 +299,10 @@ mod tests {
 
         let mut d = Vec::new();
         parse_phone_csv("phone,ext\n13700000001\n", Path::new("p.csv"), "t", &mut d);
-        assert!(d[0].message.contains("1 fields where the header has 2"), "{:?}", d[0]);
+        assert!(
+            d[0].message.contains("1 fields where the header has 2"),
+            "{:?}",
+            d[0]
+        );
     }
 }

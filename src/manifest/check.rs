@@ -33,7 +33,9 @@ impl<'a> Checker<'a> {
 
     fn located(&self, d: Diagnostic, path: &FieldPath, key: bool) -> Diagnostic {
         let pos = path.locate(self.root, key);
-        d.at(pos.line, pos.col, pos.len).task(Some(self.task)).field(path.to_string())
+        d.at(pos.line, pos.col, pos.len)
+            .task(Some(self.task))
+            .field(path.to_string())
     }
 
     /// An error pointing at the value of `path` (or its nearest existing ancestor).
@@ -55,7 +57,14 @@ impl<'a> Checker<'a> {
     }
 
     /// `value` within `lo..=hi` (`hi` None: no upper bound).
-    pub fn range(&mut self, path: &FieldPath, value: Option<i64>, lo: i64, hi: Option<i64>, why: &str) {
+    pub fn range(
+        &mut self,
+        path: &FieldPath,
+        value: Option<i64>,
+        lo: i64,
+        hi: Option<i64>,
+        why: &str,
+    ) {
         let Some(v) = value else { return };
         if v < lo || hi.is_some_and(|hi| v > hi) {
             let expected = match hi {
@@ -64,7 +73,10 @@ impl<'a> Checker<'a> {
             };
             let name = path.0.last().map(|_| path.to_string()).unwrap_or_default();
             let d = self
-                .error(path, format!("{} is {v}, outside the allowed range", short(&name)))
+                .error(
+                    path,
+                    format!("{} is {v}, outside the allowed range", short(&name)),
+                )
                 .expected(format!("{expected} ({why})"));
             self.push(d);
         }
@@ -97,7 +109,10 @@ impl<'a> Checker<'a> {
     pub fn list_len(&mut self, path: &FieldPath, len: usize, lo: usize, hi: usize, why: &str) {
         if len < lo || len > hi {
             let d = self
-                .error(path, format!("{} has {len} items", short(&path.to_string())))
+                .error(
+                    path,
+                    format!("{} has {len} items", short(&path.to_string())),
+                )
                 .expected(format!("from {lo} to {hi} items ({why})"));
             self.push(d);
         }
@@ -105,14 +120,25 @@ impl<'a> Checker<'a> {
 
     /// The vendor-visible task name: not blank, one line, at most `max_chars` characters
     /// (counted as characters, not bytes).
-    pub fn vendor_name(&mut self, path: &FieldPath, name: &str, max_chars: Option<usize>, vendor: &str) {
+    pub fn vendor_name(
+        &mut self,
+        path: &FieldPath,
+        name: &str,
+        max_chars: Option<usize>,
+        vendor: &str,
+    ) {
         if name.trim().is_empty() {
-            let d = self.error(path, "the task name is empty").expected("a non-empty name");
+            let d = self
+                .error(path, "the task name is empty")
+                .expected("a non-empty name");
             self.push(d);
         }
         if name.chars().any(char::is_control) {
             let d = self
-                .error(path, "the task name contains a control character or line break")
+                .error(
+                    path,
+                    "the task name contains a control character or line break",
+                )
                 .expected("a single line of text");
             self.push(d);
         }
@@ -120,20 +146,41 @@ impl<'a> Checker<'a> {
             let n = name.chars().count();
             if n > max {
                 let d = self
-                    .error(path, format!("the task name is {n} characters long; {vendor} allows at most {max}"))
+                    .error(
+                        path,
+                        format!(
+                            "the task name is {n} characters long; {vendor} allows at most {max}"
+                        ),
+                    )
                     .expected(format!("at most {max} characters"))
-                    .hint(format!("shorten it, or set a shorter vendor-visible name under `{}`", short(&path.to_string())));
+                    .hint(format!(
+                        "shorten it, or set a shorter vendor-visible name under `{}`",
+                        short(&path.to_string())
+                    ));
                 self.push(d);
             }
         }
     }
 
     /// `end` after `start`; a start in the past is a warning.
-    pub fn date_order(&mut self, start_path: &FieldPath, start: Option<&LocalDateTime>, end_path: &FieldPath, end: Option<&LocalDateTime>) {
+    pub fn date_order(
+        &mut self,
+        start_path: &FieldPath,
+        start: Option<&LocalDateTime>,
+        end_path: &FieldPath,
+        end: Option<&LocalDateTime>,
+    ) {
         if let (Some(s), Some(e)) = (start, end) {
             if e <= s {
                 let d = self
-                    .error(end_path, format!("{} is not after {}", short(&end_path.to_string()), short(&start_path.to_string())))
+                    .error(
+                        end_path,
+                        format!(
+                            "{} is not after {}",
+                            short(&end_path.to_string()),
+                            short(&start_path.to_string())
+                        ),
+                    )
                     .expected(format!("a date-time later than {s}"));
                 self.push(d);
             }
@@ -142,7 +189,10 @@ impl<'a> Checker<'a> {
             if let Ok(at) = s.instant(self.tz) {
                 if at < self.now {
                     let d = self
-                        .warning(start_path, format!("{} ({s}) is in the past", short(&start_path.to_string())))
+                        .warning(
+                            start_path,
+                            format!("{} ({s}) is in the past", short(&start_path.to_string())),
+                        )
                         .hint("the vendor may start the task at once, or refuse it");
                     self.push(d);
                 }
@@ -151,14 +201,21 @@ impl<'a> Checker<'a> {
     }
 
     /// A daily window `BEGIN-END` with begin < end. Returns it when valid.
-    pub fn window(&mut self, path: &FieldPath, text: &str, format: ClockFormat) -> Option<(Time, Time)> {
+    pub fn window(
+        &mut self,
+        path: &FieldPath,
+        text: &str,
+        format: ClockFormat,
+    ) -> Option<(Time, Time)> {
         let shape = match format {
             ClockFormat::Seconds => "HH:MM:SS-HH:MM:SS",
             _ => "HH:MM-HH:MM",
         };
         match parse_window(text, format) {
             None => {
-                let d = self.error(path, "not a daily time window").expected(format!("`{shape}`, e.g. a 24-hour clock"));
+                let d = self
+                    .error(path, "not a daily time window")
+                    .expected(format!("`{shape}`, e.g. a 24-hour clock"));
                 self.push(d);
                 None
             }
@@ -175,21 +232,38 @@ impl<'a> Checker<'a> {
     }
 
     /// Two clock times as separate fields (`begin`/`end`), begin < end.
-    pub fn clock_pair(&mut self, begin_path: &FieldPath, begin: &str, end_path: &FieldPath, end: &str, format: ClockFormat) {
-        let shape = if format == ClockFormat::Seconds { "HH:MM:SS" } else { "HH:MM" };
+    pub fn clock_pair(
+        &mut self,
+        begin_path: &FieldPath,
+        begin: &str,
+        end_path: &FieldPath,
+        end: &str,
+        format: ClockFormat,
+    ) {
+        let shape = if format == ClockFormat::Seconds {
+            "HH:MM:SS"
+        } else {
+            "HH:MM"
+        };
         let b = super::time::parse_clock(begin, format);
         let e = super::time::parse_clock(end, format);
         if b.is_none() {
-            let d = self.error(begin_path, "not a clock time").expected(format!("`{shape}`"));
+            let d = self
+                .error(begin_path, "not a clock time")
+                .expected(format!("`{shape}`"));
             self.push(d);
         }
         if e.is_none() {
-            let d = self.error(end_path, "not a clock time").expected(format!("`{shape}`"));
+            let d = self
+                .error(end_path, "not a clock time")
+                .expected(format!("`{shape}`"));
             self.push(d);
         }
         if let (Some(b), Some(e)) = (b, e) {
             if b >= e {
-                let d = self.error(end_path, "the end is not after the begin").expected(format!("`{shape}` later than the begin"));
+                let d = self
+                    .error(end_path, "the end is not after the begin")
+                    .expected(format!("`{shape}` later than the begin"));
                 self.push(d);
             }
         }
@@ -225,7 +299,9 @@ impl<'a> Checker<'a> {
             !host.is_empty() && !host.contains(char::is_whitespace)
         }) && !url.contains(char::is_whitespace);
         if !ok {
-            let d = self.error(path, "not an absolute https:// URL").expected("`https://host/path`");
+            let d = self
+                .error(path, "not an absolute https:// URL")
+                .expected("`https://host/path`");
             self.push(d);
         }
     }
@@ -236,7 +312,10 @@ impl<'a> Checker<'a> {
             Ok((n, _)) => Some(n),
             Err(why) => {
                 let d = self
-                    .error(path, format!("invalid phone number {}", phone::mask(raw.trim())))
+                    .error(
+                        path,
+                        format!("invalid phone number {}", phone::mask(raw.trim())),
+                    )
                     .expected(why.to_string());
                 self.push(d);
                 None
@@ -252,7 +331,13 @@ impl<'a> Checker<'a> {
             if let Some(n) = self.phone(&path.i(i), r) {
                 if let Some(first) = seen.get(&n) {
                     let d = self
-                        .warning(&path.i(i), format!("number {} at position {i} repeats position {first}", phone::mask(&n)))
+                        .warning(
+                            &path.i(i),
+                            format!(
+                                "number {} at position {i} repeats position {first}",
+                                phone::mask(&n)
+                            ),
+                        )
                         .hint("the vendor reports duplicates as failures: remove one");
                     self.push(d);
                 } else {

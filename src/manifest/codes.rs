@@ -109,7 +109,9 @@ impl<'de> serde::Deserialize<'de> for Flag {
                 match v {
                     0 => Ok(Flag(false)),
                     1 => Ok(Flag(true)),
-                    _ => Err(E::custom(format!("{v} is not a switch value: expected true or false (or 1 or 0)"))),
+                    _ => Err(E::custom(format!(
+                        "{v} is not a switch value: expected true or false (or 1 or 0)"
+                    ))),
                 }
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Flag, E> {

@@ -87,7 +87,8 @@ impl Error {
     /// The values that would have been accepted, when there is a closed set.
     pub fn expected(&self) -> Option<String> {
         match &self.kind {
-            ErrorKind::UnknownField { expected, .. } | ErrorKind::UnknownVariant { expected, .. } => {
+            ErrorKind::UnknownField { expected, .. }
+            | ErrorKind::UnknownVariant { expected, .. } => {
                 Some(format!("one of {}", join_ticked(expected)))
             }
             ErrorKind::InvalidType { expected, .. } => Some(expected.clone()),
@@ -106,7 +107,8 @@ impl Error {
             }
             ErrorKind::MissingField(field) => Some(format!("add `{field}:` here")),
             ErrorKind::InvalidType { expected, found }
-                if found == "a string" && (expected.contains("integer") || expected.contains("boolean")) =>
+                if found == "a string"
+                    && (expected.contains("integer") || expected.contains("boolean")) =>
             {
                 Some("write the value without quotes".to_string())
             }
@@ -116,7 +118,11 @@ impl Error {
 }
 
 fn join_ticked(items: &[&str]) -> String {
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The nearest candidate by edit distance, when it is near enough to be a likely typo.
@@ -238,7 +244,10 @@ struct Ctx {
 /// Reads a `T` from `node` (which sits at `base` in its document), collecting every
 /// problem. `Err` carries all of them, in document order; `Ok` may still carry unknown
 /// keys, which did not stop the value from being read (so the rules can run on it too).
-pub fn read<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Result<(T, Vec<Error>), Vec<Error>> {
+pub fn read<T: de::DeserializeOwned>(
+    node: &Node,
+    base: &FieldPath,
+) -> Result<(T, Vec<Error>), Vec<Error>> {
     let mut poisoned = Vec::new();
     let mut hard: Vec<Error> = Vec::new();
     let mut soft: Vec<Error> = Vec::new();
@@ -258,9 +267,13 @@ pub fn read<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Result<(T
             Ok(_) => return Err(finish(soft, hard)),
             Err(err) => {
                 // A required field that was set aside is "missing" now: already reported.
-                let repeated = matches!(err.kind, ErrorKind::MissingField(_))
-                    && poisoned.contains(&err.path);
-                if repeated || err.path.is_empty() || poisoned.len() >= 32 || poisoned.contains(&err.path) {
+                let repeated =
+                    matches!(err.kind, ErrorKind::MissingField(_)) && poisoned.contains(&err.path);
+                if repeated
+                    || err.path.is_empty()
+                    || poisoned.len() >= 32
+                    || poisoned.contains(&err.path)
+                {
                     if !repeated {
                         hard.push(err);
                     }
@@ -292,7 +305,10 @@ fn finish(soft: Vec<Error>, hard: Vec<Error>) -> Vec<Error> {
     let key = |x: &Error| x.pos.map(|p| (p.line, p.col));
     let mut out: Vec<Error> = Vec::with_capacity(all.len());
     for e in all {
-        let group = out.iter().rposition(|x| key(x) != key(&e)).map_or(0, |i| i + 1);
+        let group = out
+            .iter()
+            .rposition(|x| key(x) != key(&e))
+            .map_or(0, |i| i + 1);
         if !out[group..].contains(&e) {
             out.push(e);
         }
@@ -325,7 +341,12 @@ impl<'a> De<'a> {
     fn int(&self) -> Result<i64, Error> {
         match self.scalar() {
             Some((text, true)) => parse_int(text).ok_or_else(|| {
-                if text.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() {
+                if text
+                    .trim_start_matches(['-', '+'])
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                    && !text.is_empty()
+                {
                     Error::new(ErrorKind::InvalidValue(
                         "integer out of range (at most 9223372036854775807)".into(),
                     ))
@@ -386,7 +407,9 @@ impl<'de, 'a> de::Deserializer<'de> for De<'a> {
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.scalar() {
             Some((text, true)) => match parse_bool(text) {
-                Some(b) => visitor.visit_bool(b).map_err(|e: Error| e.locate(self.node, &self.path)),
+                Some(b) => visitor
+                    .visit_bool(b)
+                    .map_err(|e: Error| e.locate(self.node, &self.path)),
                 None => Err(self.type_error("a boolean (true or false)")),
             },
             _ => Err(self.type_error("a boolean (true or false)")),
@@ -411,7 +434,9 @@ impl<'de, 'a> de::Deserializer<'de> for De<'a> {
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.scalar() {
             Some((text, true)) => match text.parse::<f64>() {
-                Ok(f) if f.is_finite() => visitor.visit_f64(f).map_err(|e: Error| e.locate(self.node, &self.path)),
+                Ok(f) if f.is_finite() => visitor
+                    .visit_f64(f)
+                    .map_err(|e: Error| e.locate(self.node, &self.path)),
                 _ => Err(self.type_error("a number")),
             },
             _ => Err(self.type_error("a number")),
@@ -429,7 +454,9 @@ impl<'de, 'a> de::Deserializer<'de> for De<'a> {
             Some((text, true)) if is_null_text(text) || parse_bool(text).is_some() => {
                 Err(self.type_error("a string"))
             }
-            Some((text, _)) => visitor.visit_str(text).map_err(|e: Error| e.locate(self.node, &self.path)),
+            Some((text, _)) => visitor
+                .visit_str(text)
+                .map_err(|e: Error| e.locate(self.node, &self.path)),
             None => Err(self.type_error("a string")),
         }
     }
@@ -448,28 +475,44 @@ impl<'de, 'a> de::Deserializer<'de> for De<'a> {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         if self.node.is_null() {
-            visitor.visit_none().map_err(|e: Error| e.locate(self.node, &self.path))
+            visitor
+                .visit_none()
+                .map_err(|e: Error| e.locate(self.node, &self.path))
         } else {
             let (node, path) = (self.node, self.path);
-            visitor.visit_some(self).map_err(|e: Error| e.locate(node, &path))
+            visitor
+                .visit_some(self)
+                .map_err(|e: Error| e.locate(node, &path))
         }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         if self.node.is_null() {
-            visitor.visit_unit().map_err(|e: Error| e.locate(self.node, &self.path))
+            visitor
+                .visit_unit()
+                .map_err(|e: Error| e.locate(self.node, &self.path))
         } else {
             Err(self.type_error("nothing (null)"))
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         let (node, path) = (self.node, self.path);
-        visitor.visit_newtype_struct(self).map_err(|e: Error| e.locate(node, &path))
+        visitor
+            .visit_newtype_struct(self)
+            .map_err(|e: Error| e.locate(node, &path))
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -486,11 +529,20 @@ impl<'de, 'a> de::Deserializer<'de> for De<'a> {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -563,7 +615,10 @@ struct Seq<'a> {
 impl<'de> de::SeqAccess<'de> for Seq<'_> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
         let Some(node) = self.items.get(self.next) else {
             return Ok(None);
         };
@@ -571,7 +626,13 @@ impl<'de> de::SeqAccess<'de> for Seq<'_> {
         self.next += 1;
         // A type's own check (a date-time that does not parse) fails after the value was
         // read: its error belongs to this element, not to the enclosing list.
-        seed.deserialize(De { node, path, cx: self.cx }).map(Some).map_err(|e| e.locate(node, &path))
+        seed.deserialize(De {
+            node,
+            path,
+            cx: self.cx,
+        })
+        .map(Some)
+        .map_err(|e| e.locate(node, &path))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -591,7 +652,10 @@ struct Map<'a> {
 impl<'de> de::MapAccess<'de> for Map<'_> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         while let Some((key, value)) = self.entries.get(self.next) {
             self.next += 1;
             let name = key.as_str().unwrap_or_default();
@@ -635,7 +699,12 @@ impl<'de> de::MapAccess<'de> for Map<'_> {
         };
         let path = PathRef::Key(self.path, name);
         // As for list elements: an error raised once the value was read is this field's.
-        seed.deserialize(De { node, path, cx: self.cx }).map_err(|e| e.locate(node, &path))
+        seed.deserialize(De {
+            node,
+            path,
+            cx: self.cx,
+        })
+        .map_err(|e| e.locate(node, &path))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -678,13 +747,23 @@ mod tests {
         let paths: Vec<String> = errs.iter().map(|e| e.path.to_string()).collect();
         assert_eq!(
             paths,
-            ["spec.name", "spec.count", "spec.nmae", "spec.flag", "spec.list[1]"],
+            [
+                "spec.name",
+                "spec.count",
+                "spec.nmae",
+                "spec.flag",
+                "spec.list[1]"
+            ],
             "{errs:#?}"
         );
         let unknown = &errs[2];
         assert_eq!(unknown.pos.map(|p| (p.line, p.col)), Some((2, 1)));
         assert_eq!(unknown.hint().as_deref(), Some("did you mean `name`?"));
-        assert!(errs[3].message().contains("expected a boolean"), "{}", errs[3].message());
+        assert!(
+            errs[3].message().contains("expected a boolean"),
+            "{}",
+            errs[3].message()
+        );
         // A missing field is reported where its mapping starts.
         assert!(matches!(errs[0].kind, ErrorKind::MissingField("name")));
     }
@@ -727,12 +806,21 @@ mod tests {
             .iter()
             .map(|e| (e.path.to_string(), e.pos.unwrap().line, e.pos.unwrap().col))
             .collect();
-        assert_eq!(at, [("spec.one".to_string(), 1, 6), ("spec.many[1]".to_string(), 2, 11)]);
+        assert_eq!(
+            at,
+            [
+                ("spec.one".to_string(), 1, 6),
+                ("spec.many[1]".to_string(), 2, 11)
+            ]
+        );
     }
 
     #[test]
     fn quoted_numbers_are_not_integers() {
         let errs = read_t("count: \"3\"\nname: a\n").unwrap_err();
-        assert_eq!(errs[0].hint().as_deref(), Some("write the value without quotes"));
+        assert_eq!(
+            errs[0].hint().as_deref(),
+            Some("write the value without quotes")
+        );
     }
 }

@@ -118,7 +118,9 @@ impl<'de> Deserialize<'de> for Line {
                     match key.as_str() {
                         "id" => id = Some(map.next_value::<String>()?),
                         "limit" => limit = Some(map.next_value::<i64>()?),
-                        other => return Err(serde::de::Error::unknown_field(other, &["id", "limit"])),
+                        other => {
+                            return Err(serde::de::Error::unknown_field(other, &["id", "limit"]))
+                        }
                     }
                 }
                 match (id, limit) {
@@ -338,44 +340,97 @@ impl LonglonglongSpec {
         let x = p.k("task_extras");
         let e = &self.task_extras;
         let new = self.task_type() == TaskType::New;
-        cx.vendor_name(&p.k("name"), self.name.as_deref().unwrap_or(name), None, "longlonglong");
+        cx.vendor_name(
+            &p.k("name"),
+            self.name.as_deref().unwrap_or(name),
+            None,
+            "longlonglong",
+        );
 
         // Fields of one payload are errors under the other.
-        let (only, other) = if new { ("old 2.0 (task_type: old)", "new") } else { ("new 2.0 (task_type: new)", "old") };
+        let (only, other) = if new {
+            ("old 2.0 (task_type: old)", "new")
+        } else {
+            ("new 2.0 (task_type: new)", "old")
+        };
         let why = format!("it belongs to {only}; this task is {other} 2.0");
         if new {
             cx.forbid(&p.k("new_call_rules"), self.new_call_rules.is_some(), &why);
-            cx.forbid(&p.k("group_switch_rule"), self.group_switch_rule.is_some(), &why);
+            cx.forbid(
+                &p.k("group_switch_rule"),
+                self.group_switch_rule.is_some(),
+                &why,
+            );
         } else {
             for (field, present) in [
                 ("pop_mode", e.pop_mode.is_some()),
                 ("redial_enabled", e.redial_enabled.is_some()),
-                ("redial_new_number_policy", e.redial_new_number_policy.is_some()),
+                (
+                    "redial_new_number_policy",
+                    e.redial_new_number_policy.is_some(),
+                ),
                 ("redial_interval", e.redial_interval.is_some()),
                 ("redial_max_times", e.redial_max_times.is_some()),
                 ("redial_conditions", e.redial_conditions.is_some()),
-                ("destination_extension_list", e.destination_extension_list.is_some()),
-                ("destination_extension_with_variable_list", e.destination_extension_with_variable_list.is_some()),
-                ("destination_extension_multi_config", e.destination_extension_multi_config.is_some()),
+                (
+                    "destination_extension_list",
+                    e.destination_extension_list.is_some(),
+                ),
+                (
+                    "destination_extension_with_variable_list",
+                    e.destination_extension_with_variable_list.is_some(),
+                ),
+                (
+                    "destination_extension_multi_config",
+                    e.destination_extension_multi_config.is_some(),
+                ),
             ] {
                 cx.forbid(&x.k(field), present, &why);
             }
         }
         if new {
-            cx.require(&x.k("pop_mode"), e.pop_mode.is_some(), "new 2.0 requires pop_mode: random, sequential or reverse");
-            cx.require(&x.k("redial_enabled"), e.redial_enabled.is_some(), "new 2.0 requires redial_enabled: true or false");
+            cx.require(
+                &x.k("pop_mode"),
+                e.pop_mode.is_some(),
+                "new 2.0 requires pop_mode: random, sequential or reverse",
+            );
+            cx.require(
+                &x.k("redial_enabled"),
+                e.redial_enabled.is_some(),
+                "new 2.0 requires redial_enabled: true or false",
+            );
         }
 
         // bridge_group_id: "不传这个键,则表示为空。传了则必填" — a present key needs a value.
-        if cx.root.get("spec").and_then(|s| s.get("bridge_group_id")).is_some_and(|n| n.is_null()) {
+        if cx
+            .root
+            .get("spec")
+            .and_then(|s| s.get("bridge_group_id"))
+            .is_some_and(|n| n.is_null())
+        {
             let d = cx
-                .error(&p.k("bridge_group_id"), "bridge_group_id is present but empty")
+                .error(
+                    &p.k("bridge_group_id"),
+                    "bridge_group_id is present but empty",
+                )
                 .expected("a transfer group id, or no `bridge_group_id` key at all")
                 .hint("remove the key to use no transfer group");
             cx.push(d);
         }
-        cx.range(&p.k("maximumcall"), Some(self.maximumcall), 0, None, "total concurrency");
-        cx.range(&x.k("interval_time"), e.interval_time, 0, None, "a pause between calls");
+        cx.range(
+            &p.k("maximumcall"),
+            Some(self.maximumcall),
+            0,
+            None,
+            "total concurrency",
+        );
+        cx.range(
+            &x.k("interval_time"),
+            e.interval_time,
+            0,
+            None,
+            "a pause between calls",
+        );
 
         // Lines: shape per payload; an empty list means no concurrency.
         let lines = e.line.as_deref().unwrap_or(&[]);
@@ -396,13 +451,25 @@ impl LonglonglongSpec {
                         .hint("write `- LINE_ID`, or set `task_type: new`");
                     cx.push(d);
                 }
-                (_, Line::WithLimit { limit, .. }) => cx.range(&at.k("limit"), Some(*limit), 1, None, "concurrency on this line"),
+                (_, Line::WithLimit { limit, .. }) => cx.range(
+                    &at.k("limit"),
+                    Some(*limit),
+                    1,
+                    None,
+                    "concurrency on this line",
+                ),
                 _ => {}
             }
         }
         if lines.is_empty() && self.maximumcall != 0 {
             let d = cx
-                .error(&p.k("maximumcall"), format!("maximumcall is {} but task_extras.line is empty", self.maximumcall))
+                .error(
+                    &p.k("maximumcall"),
+                    format!(
+                        "maximumcall is {} but task_extras.line is empty",
+                        self.maximumcall
+                    ),
+                )
                 .expected("0 when no line is given (the vendor's rule)")
                 .hint("add lines under task_extras.line, or set maximumcall to 0");
             cx.push(d);
@@ -414,19 +481,33 @@ impl LonglonglongSpec {
         if let Some(s) = switch {
             if s.code() > max_switch {
                 let d = cx
-                    .error(&p.k("is_group_switch"), format!("`{}` is only available in new 2.0", s.name()))
-                    .expected(if new { "uniform, by_time, by_variable or multi_config" } else { "uniform or by_time (old 2.0)" });
+                    .error(
+                        &p.k("is_group_switch"),
+                        format!("`{}` is only available in new 2.0", s.name()),
+                    )
+                    .expected(if new {
+                        "uniform, by_time, by_variable or multi_config"
+                    } else {
+                        "uniform or by_time (old 2.0)"
+                    });
                 cx.push(d);
             }
         }
         match switch {
             Some(GroupSwitch::ByTime) => {
                 let (field, present) = if new {
-                    (x.k("destination_extension_list"), e.destination_extension_list.is_some())
+                    (
+                        x.k("destination_extension_list"),
+                        e.destination_extension_list.is_some(),
+                    )
                 } else {
                     (p.k("group_switch_rule"), self.group_switch_rule.is_some())
                 };
-                cx.require(&field, present, "is_group_switch by_time needs the time-based list");
+                cx.require(
+                    &field,
+                    present,
+                    "is_group_switch by_time needs the time-based list",
+                );
             }
             Some(GroupSwitch::ByVariable) if new => cx.require(
                 &x.k("destination_extension_with_variable_list"),
@@ -444,7 +525,13 @@ impl LonglonglongSpec {
         if let Some(list) = &e.destination_extension_list {
             for (i, item) in list.iter().enumerate() {
                 let at = x.k("destination_extension_list").i(i);
-                cx.clock_pair(&at.k("begin"), &item.begin, &at.k("end"), &item.end, ClockFormat::Minutes);
+                cx.clock_pair(
+                    &at.k("begin"),
+                    &item.begin,
+                    &at.k("end"),
+                    &item.end,
+                    ClockFormat::Minutes,
+                );
             }
         }
         if let Some(groups) = &e.destination_extension_with_variable_list {
@@ -455,10 +542,15 @@ impl LonglonglongSpec {
                 cx.list_len(&vp, g.values.len(), 1, 10, "1 to 10 keywords");
                 for (j, v) in g.values.iter().enumerate() {
                     if v.trim().is_empty() {
-                        let d = cx.error(&vp.i(j), "an empty keyword").expected("a non-empty keyword");
+                        let d = cx
+                            .error(&vp.i(j), "an empty keyword")
+                            .expected("a non-empty keyword");
                         cx.push(d);
                     } else if g.values[..j].contains(v) {
-                        let d = cx.error(&vp.i(j), "a repeated keyword").expected("distinct keywords").hint("remove the repeat");
+                        let d = cx
+                            .error(&vp.i(j), "a repeated keyword")
+                            .expected("distinct keywords")
+                            .hint("remove the repeat");
                         cx.push(d);
                     }
                 }
@@ -466,17 +558,40 @@ impl LonglonglongSpec {
         }
         if let Some(m) = &e.destination_extension_multi_config {
             let at = x.k("destination_extension_multi_config").k("list");
-            cx.list_len(&at, m.list.len(), 1, usize::MAX, "at least one dialogue group");
+            cx.list_len(
+                &at,
+                m.list.len(),
+                1,
+                usize::MAX,
+                "at least one dialogue group",
+            );
             for (i, item) in m.list.iter().enumerate() {
                 if item.destination_extension.trim().is_empty() {
-                    let d = cx.error(&at.i(i).k("destination_extension"), "an empty dialogue group id").expected("a dialogue group id");
+                    let d = cx
+                        .error(
+                            &at.i(i).k("destination_extension"),
+                            "an empty dialogue group id",
+                        )
+                        .expected("a dialogue group id");
                     cx.push(d);
                 }
             }
         }
 
-        cx.range(&x.k("redial_interval"), e.redial_interval, 1, Some(60), "minutes, at most 60");
-        cx.range(&x.k("redial_max_times"), e.redial_max_times, 0, Some(3), "at most 3 redials");
+        cx.range(
+            &x.k("redial_interval"),
+            e.redial_interval,
+            1,
+            Some(60),
+            "minutes, at most 60",
+        );
+        cx.range(
+            &x.k("redial_max_times"),
+            e.redial_max_times,
+            0,
+            Some(3),
+            "at most 3 redials",
+        );
 
         if let Some(holidays) = &e.holiday {
             for (i, h) in holidays.iter().enumerate() {
@@ -490,24 +605,43 @@ impl LonglonglongSpec {
                     }
                 }
                 if h.end <= h.begin {
-                    let d = cx.error(&at.k("end"), "the holiday ends before it begins").expected("an end after the begin");
+                    let d = cx
+                        .error(&at.k("end"), "the holiday ends before it begins")
+                        .expected("an end after the begin");
                     cx.push(d);
                 }
             }
         }
-        cx.date_order(&x.k("start_time"), Some(&e.start_time), &x.k("stop_time"), Some(&e.stop_time));
+        cx.date_order(
+            &x.k("start_time"),
+            Some(&e.start_time),
+            &x.k("stop_time"),
+            Some(&e.stop_time),
+        );
 
         if let Some(rules) = &self.new_call_rules {
             for (i, r) in rules.iter().enumerate() {
                 let at = p.k("new_call_rules").i(i);
                 check_recall_time(cx, &at.k("re_call_time"), &r.re_call_time);
-                cx.range(&at.k("call_interval"), Some(r.call_interval), 1, None, "minutes, more than 0");
+                cx.range(
+                    &at.k("call_interval"),
+                    Some(r.call_interval),
+                    1,
+                    None,
+                    "minutes, more than 0",
+                );
             }
         }
         if let Some(rules) = &self.group_switch_rule {
             for (i, r) in rules.iter().enumerate() {
                 let at = p.k("group_switch_rule").i(i);
-                cx.clock_pair(&at.k("switch_start"), &r.switch_start, &at.k("switch_end"), &r.switch_end, ClockFormat::Minutes);
+                cx.clock_pair(
+                    &at.k("switch_start"),
+                    &r.switch_start,
+                    &at.k("switch_end"),
+                    &r.switch_end,
+                    ClockFormat::Minutes,
+                );
             }
         }
     }

@@ -34,7 +34,9 @@ use path::FieldPath;
 use volcengine::PhoneItem;
 
 /// The four supported vendors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Vendor {
     Xfyeta,
@@ -44,7 +46,12 @@ pub enum Vendor {
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 4] = [Vendor::Xfyeta, Vendor::Longlonglong, Vendor::Aliyun, Vendor::Volcengine];
+    pub const ALL: [Vendor; 4] = [
+        Vendor::Xfyeta,
+        Vendor::Longlonglong,
+        Vendor::Aliyun,
+        Vendor::Volcengine,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -180,24 +187,35 @@ pub fn find_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         return Ok(vec![dir.to_path_buf()]);
     }
     if !dir.is_dir() {
-        return Err(Diagnostic::error(dir, "no such manifest directory").hint("pass the directory that holds your task files"));
+        return Err(Diagnostic::error(dir, "no such manifest directory")
+            .hint("pass the directory that holds your task files"));
     }
     let mut found = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| Diagnostic::error(&d, format!("cannot read the directory: {e}")))?;
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| Diagnostic::error(&d, format!("cannot read the directory: {e}")))?;
         for entry in entries {
-            let entry = entry.map_err(|e| Diagnostic::error(&d, format!("cannot read the directory: {e}")))?;
+            let entry = entry
+                .map_err(|e| Diagnostic::error(&d, format!("cannot read the directory: {e}")))?;
             let path = entry.path();
-            let path = path.strip_prefix(".").map(Path::to_path_buf).unwrap_or(path);
+            let path = path
+                .strip_prefix(".")
+                .map(Path::to_path_buf)
+                .unwrap_or(path);
             let name = entry.file_name().to_string_lossy().to_string();
             if name.starts_with('.') {
                 continue;
             }
-            let ty = entry.file_type().map_err(|e| Diagnostic::error(&path, format!("cannot read: {e}")))?;
+            let ty = entry
+                .file_type()
+                .map_err(|e| Diagnostic::error(&path, format!("cannot read: {e}")))?;
             if ty.is_dir() {
                 todo.push(path);
-            } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && name != "callform.yaml" && name != "callform.yml" {
+            } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && name != "callform.yaml"
+                && name != "callform.yml"
+            {
                 found.push(path);
             }
         }
@@ -211,7 +229,12 @@ pub fn find_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 ///
 /// `providers` (provider name → vendor, from callform.yaml) is checked against each task's
 /// `provider` when there is a project file.
-pub fn load(dir: &Path, tz: &TimeZone, now: Timestamp, providers: Option<&BTreeMap<String, Vendor>>) -> Manifests {
+pub fn load(
+    dir: &Path,
+    tz: &TimeZone,
+    now: Timestamp,
+    providers: Option<&BTreeMap<String, Vendor>>,
+) -> Manifests {
     let mut out = Manifests::default();
     let files = match find_files(dir) {
         Ok(f) => f,
@@ -239,9 +262,23 @@ pub fn load(dir: &Path, tz: &TimeZone, now: Timestamp, providers: Option<&BTreeM
 /// as [`load`] does for each file it finds. Callee files the tasks name are read relative
 /// to `file`'s directory. This is the loader without the directory walk: what the fuzz
 /// target drives, since it must take any text.
-pub fn load_text(file: &Path, text: &str, tz: &TimeZone, now: Timestamp, providers: Option<&BTreeMap<String, Vendor>>) -> Manifests {
+pub fn load_text(
+    file: &Path,
+    text: &str,
+    tz: &TimeZone,
+    now: Timestamp,
+    providers: Option<&BTreeMap<String, Vendor>>,
+) -> Manifests {
     let mut out = Manifests::default();
-    read_file(file.to_path_buf(), text.to_string(), tz, now, providers, &mut HashMap::new(), &mut out);
+    read_file(
+        file.to_path_buf(),
+        text.to_string(),
+        tz,
+        now,
+        providers,
+        &mut HashMap::new(),
+        &mut out,
+    );
     finish(&mut out);
     out
 }
@@ -257,14 +294,19 @@ fn read_file(
     seen: &mut HashMap<String, Source>,
     out: &mut Manifests,
 ) {
-    out.files.push(SourceFile { path: file.clone(), sha256: Sha256::digest(text.as_bytes()).into() });
+    out.files.push(SourceFile {
+        path: file.clone(),
+        sha256: Sha256::digest(text.as_bytes()).into(),
+    });
     let docs = match yaml::parse(&text) {
         Ok(docs) => docs,
         Err(e) => {
             out.diagnostics.push(
                 Diagnostic::error(&file, format!("invalid YAML: {}", e.message))
                     .at(e.pos.line, e.pos.col, e.pos.len)
-                    .hint("fix the syntax; `callform validate` reads the whole file once it parses"),
+                    .hint(
+                        "fix the syntax; `callform validate` reads the whole file once it parses",
+                    ),
             );
             out.texts.insert(file, text);
             return;
@@ -286,11 +328,21 @@ fn read_file(
                         .task(Some(name))
                         .field("name")
                         .expected("names unique across the manifest directory")
-                        .hint(format!("first defined at {}:{}; rename one of them", first.file.display(), first.line)),
+                        .hint(format!(
+                            "first defined at {}:{}; rename one of them",
+                            first.file.display(),
+                            first.line
+                        )),
                 );
                 continue;
             }
-            seen.insert(name.to_string(), Source { file: file.clone(), line: pos.line });
+            seen.insert(
+                name.to_string(),
+                Source {
+                    file: file.clone(),
+                    line: pos.line,
+                },
+            );
         }
         out.tasks.extend(task);
     }
@@ -303,11 +355,18 @@ fn finish(out: &mut Manifests) {
     crate::diag::sort(&mut out.diagnostics);
 }
 
-fn de_diagnostics<'a>(file: &'a Path, task: Option<&str>, errors: Vec<de::Error>) -> impl Iterator<Item = Diagnostic> + 'a {
+fn de_diagnostics<'a>(
+    file: &'a Path,
+    task: Option<&str>,
+    errors: Vec<de::Error>,
+) -> impl Iterator<Item = Diagnostic> + 'a {
     let task = task.map(str::to_string);
     errors.into_iter().map(move |e| {
         let pos = e.pos.unwrap_or_default();
-        let mut d = Diagnostic::error(file, e.message()).at(pos.line, pos.col, pos.len).task(task.as_deref()).field(e.path.to_string());
+        let mut d = Diagnostic::error(file, e.message())
+            .at(pos.line, pos.col, pos.len)
+            .task(task.as_deref())
+            .field(e.path.to_string());
         if let Some(x) = e.expected() {
             d = d.expected(x);
         }
@@ -323,7 +382,8 @@ fn valid_name(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= 63
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
 fn load_task(
@@ -336,14 +396,19 @@ fn load_task(
 ) -> Option<Task> {
     let base = FieldPath::root();
     // The task name, as early as possible, so even envelope errors can name the task.
-    let guess = root.get("name").and_then(|n| n.as_str()).map(str::to_string);
+    let guess = root
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(str::to_string);
     let env: Envelope = match de::read(root, &base) {
         Ok((env, unknown)) => {
-            out.diagnostics.extend(de_diagnostics(file, guess.as_deref(), unknown));
+            out.diagnostics
+                .extend(de_diagnostics(file, guess.as_deref(), unknown));
             env
         }
         Err(errors) => {
-            out.diagnostics.extend(de_diagnostics(file, guess.as_deref(), errors));
+            out.diagnostics
+                .extend(de_diagnostics(file, guess.as_deref(), errors));
             return None;
         }
     };
@@ -361,23 +426,39 @@ fn load_task(
         );
         ok = false;
     }
-    let provider = env.provider.clone().unwrap_or_else(|| env.vendor.key().to_string());
+    let provider = env
+        .provider
+        .clone()
+        .unwrap_or_else(|| env.vendor.key().to_string());
     if let Some(providers) = providers {
         let pos = base.k("provider").locate(root, false);
         let problem = match providers.get(&provider) {
-            Some(v) if *v != env.vendor => Some(format!("provider `{provider}` is for {v}, but this task is for {}", env.vendor)),
-            None if env.provider.is_some() => Some(format!("no provider `{provider}` in callform.yaml")),
+            Some(v) if *v != env.vendor => Some(format!(
+                "provider `{provider}` is for {v}, but this task is for {}",
+                env.vendor
+            )),
+            None if env.provider.is_some() => {
+                Some(format!("no provider `{provider}` in callform.yaml"))
+            }
             _ => None,
         };
         if let Some(message) = problem {
-            let mut names: Vec<&str> = providers.iter().filter(|(_, v)| **v == env.vendor).map(|(k, _)| k.as_str()).collect();
+            let mut names: Vec<&str> = providers
+                .iter()
+                .filter(|(_, v)| **v == env.vendor)
+                .map(|(k, _)| k.as_str())
+                .collect();
             names.sort_unstable();
             out.diagnostics.push(
                 Diagnostic::error(file, message)
                     .at(pos.line, pos.col, pos.len)
                     .task(Some(&name))
                     .field("provider")
-                    .expected(if names.is_empty() { format!("a provider block for {} in callform.yaml", env.vendor) } else { format!("one of {}", names.join(", ")) })
+                    .expected(if names.is_empty() {
+                        format!("a provider block for {} in callform.yaml", env.vendor)
+                    } else {
+                        format!("one of {}", names.join(", "))
+                    })
                     .hint("add the provider block to callform.yaml, or fix the name"),
             );
             ok = false;
@@ -394,16 +475,25 @@ fn load_task(
     let spec = match spec {
         Ok((s, unknown)) => {
             ok &= unknown.is_empty();
-            out.diagnostics.extend(de_diagnostics(file, Some(&name), unknown));
+            out.diagnostics
+                .extend(de_diagnostics(file, Some(&name), unknown));
             s
         }
         Err(errors) => {
-            out.diagnostics.extend(de_diagnostics(file, Some(&name), errors));
+            out.diagnostics
+                .extend(de_diagnostics(file, Some(&name), errors));
             return None;
         }
     };
 
-    let mut cx = Checker { file, root, task: &name, tz, now, diags: Vec::new() };
+    let mut cx = Checker {
+        file,
+        root,
+        task: &name,
+        tz,
+        now,
+        diags: Vec::new(),
+    };
     let dir = file.parent().unwrap_or(Path::new("."));
     let callees = resolve_callees(&spec, &mut cx, dir, out);
     match &spec {
@@ -423,17 +513,35 @@ fn load_task(
         name,
         spec,
         callees,
-        source: Source { file: file.to_path_buf(), line },
+        source: Source {
+            file: file.to_path_buf(),
+            line,
+        },
     })
 }
 
 /// Reads the callee list, inline or from the file the spec names. `None` when it could
 /// not be read or holds invalid numbers (already reported).
-fn resolve_callees(spec: &Spec, cx: &mut Checker<'_>, dir: &Path, out: &mut Manifests) -> Option<Callees> {
+fn resolve_callees(
+    spec: &Spec,
+    cx: &mut Checker<'_>,
+    dir: &Path,
+    out: &mut Manifests,
+) -> Option<Callees> {
     let p = cx.spec();
     let (inline_numbers, inline_items, file, field) = match spec {
-        Spec::Aliyun(s) => (s.callees.as_ref(), None, s.callees_file.as_ref(), "callees_file"),
-        Spec::Volcengine(s) => (None, s.phone_list.as_ref(), s.phone_list_file.as_ref(), "phone_list_file"),
+        Spec::Aliyun(s) => (
+            s.callees.as_ref(),
+            None,
+            s.callees_file.as_ref(),
+            "callees_file",
+        ),
+        Spec::Volcengine(s) => (
+            None,
+            s.phone_list.as_ref(),
+            s.phone_list_file.as_ref(),
+            "phone_list_file",
+        ),
         _ => return Some(Callees::None),
     };
     let before = cx.diags.iter().filter(|d| d.is_error()).count();
@@ -448,13 +556,22 @@ fn resolve_callees(spec: &Spec, cx: &mut Checker<'_>, dir: &Path, out: &mut Mani
             if let Some(n) = cx.phone(&at, &item.phone) {
                 if let Some(first) = seen.get(&n) {
                     let d = cx
-                        .warning(&at, format!("number {} at position {i} repeats position {first}", crate::phone::mask(&n)))
+                        .warning(
+                            &at,
+                            format!(
+                                "number {} at position {i} repeats position {first}",
+                                crate::phone::mask(&n)
+                            ),
+                        )
                         .hint("the vendor reports duplicates as failures: remove one");
                     cx.push(d);
                 } else {
                     seen.insert(n.clone(), i);
                 }
-                normalised.push(PhoneItem { phone: n, ..item.clone() });
+                normalised.push(PhoneItem {
+                    phone: n,
+                    ..item.clone()
+                });
             }
         }
         Callees::Items(normalised)
@@ -464,17 +581,31 @@ fn resolve_callees(spec: &Spec, cx: &mut Checker<'_>, dir: &Path, out: &mut Mani
             Ok(t) => t,
             Err(d) => {
                 let pos = p.k(field).locate(cx.root, false);
-                let d = Diagnostic { file: cx.file.to_path_buf(), line: pos.line, column: pos.col, len: pos.len, ..d }
-                    .task(Some(cx.task))
-                    .field(p.k(field).to_string());
-                cx.push(Diagnostic { message: format!("{}: {}", path.display(), d.message), ..d });
+                let d = Diagnostic {
+                    file: cx.file.to_path_buf(),
+                    line: pos.line,
+                    column: pos.col,
+                    len: pos.len,
+                    ..d
+                }
+                .task(Some(cx.task))
+                .field(p.k(field).to_string());
+                cx.push(Diagnostic {
+                    message: format!("{}: {}", path.display(), d.message),
+                    ..d
+                });
                 return None;
             }
         };
-        out.files.push(SourceFile { path: path.clone(), sha256: Sha256::digest(text.as_bytes()).into() });
+        out.files.push(SourceFile {
+            path: path.clone(),
+            sha256: Sha256::digest(text.as_bytes()).into(),
+        });
         let mut diags = Vec::new();
         let callees = match spec {
-            Spec::Aliyun(_) => Callees::Numbers(callees::parse_numbers(&text, &path, cx.task, &mut diags)),
+            Spec::Aliyun(_) => {
+                Callees::Numbers(callees::parse_numbers(&text, &path, cx.task, &mut diags))
+            }
             _ => Callees::Items(callees::parse_phone_csv(&text, &path, cx.task, &mut diags)),
         };
         file_errors = diags.iter().any(Diagnostic::is_error);
@@ -493,7 +624,8 @@ mod tests {
 
     #[test]
     fn load_text_reads_a_file_as_load_does() {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/aliyun/overdue-notice.yaml");
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/aliyun/overdue-notice.yaml");
         let now = Timestamp::from_second(1_767_225_600).unwrap();
         let from_disk = load(&file, &TimeZone::UTC, now, None);
         let text = std::fs::read_to_string(&file).unwrap();
@@ -506,11 +638,18 @@ mod tests {
 
     #[test]
     fn duplicate_names_within_one_text() {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/xfyeta/renewal-reminder.yaml");
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/tasks/xfyeta/renewal-reminder.yaml");
         let one = std::fs::read_to_string(&file).unwrap();
         let text = format!("{one}\n---\n{one}");
         let out = load_text(&file, &text, &TimeZone::UTC, Timestamp::UNIX_EPOCH, None);
         assert_eq!(out.tasks.len(), 1);
-        assert!(out.diagnostics.iter().any(|d| d.message.starts_with("duplicate task name")), "{:?}", out.diagnostics);
+        assert!(
+            out.diagnostics
+                .iter()
+                .any(|d| d.message.starts_with("duplicate task name")),
+            "{:?}",
+            out.diagnostics
+        );
     }
 }

@@ -23,7 +23,13 @@ impl LocalDateTime {
         // `2026-12-01[Asia/Tokyo]`, and silently drop the zone the user wrote.
         let b = date.as_bytes();
         let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
+        if b.len() != 10
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !digits(0..4)
+            || !digits(5..7)
+            || !digits(8..10)
+        {
             return None;
         }
         let date: jiff::civil::Date = date.parse().ok()?;
@@ -104,7 +110,11 @@ pub fn parse_clock(text: &str, format: ClockFormat) -> Option<Time> {
         ClockFormat::Seconds => parts.len() == 3,
         ClockFormat::MinutesOrSeconds => matches!(parts.len(), 2 | 3),
     };
-    if !ok_len || parts.iter().any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if !ok_len
+        || parts
+            .iter()
+            .any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     let n = |i: usize| parts.get(i).and_then(|p| p.parse::<i8>().ok()).unwrap_or(0);
@@ -114,7 +124,10 @@ pub fn parse_clock(text: &str, format: ClockFormat) -> Option<Time> {
 /// Parses a daily window `BEGIN-END`, returning (begin, end); `None` when malformed.
 pub fn parse_window(text: &str, format: ClockFormat) -> Option<(Time, Time)> {
     let (a, b) = text.split_once('-')?;
-    Some((parse_clock(a.trim(), format)?, parse_clock(b.trim(), format)?))
+    Some((
+        parse_clock(a.trim(), format)?,
+        parse_clock(b.trim(), format)?,
+    ))
 }
 
 #[cfg(test)]
@@ -126,12 +139,26 @@ mod tests {
         let t = LocalDateTime::parse("2026-12-01 09:00").unwrap();
         assert_eq!(t.to_string(), "2026-12-01 09:00:00");
         assert!(!t.has_seconds());
-        assert!(LocalDateTime::parse("2026-12-01 09:00:30").unwrap().has_seconds());
-        for bad in ["2026-12-01", "2026-13-01 09:00", "2026-12-01 24:00", "2026-12-01T09:00", "2026/12/01 09:00", "2026-12-01 9:00"] {
+        assert!(LocalDateTime::parse("2026-12-01 09:00:30")
+            .unwrap()
+            .has_seconds());
+        for bad in [
+            "2026-12-01",
+            "2026-13-01 09:00",
+            "2026-12-01 24:00",
+            "2026-12-01T09:00",
+            "2026/12/01 09:00",
+            "2026-12-01 9:00",
+        ] {
             assert!(LocalDateTime::parse(bad).is_none(), "{bad}");
         }
         // Only the documented shape: no ISO 8601 variants, no zone annotation to drop.
-        for bad in ["20261201 09:00", "2026-12-01[Asia/Tokyo] 09:00", "+002026-12-01 09:00", "2026-12-01  09:00"] {
+        for bad in [
+            "20261201 09:00",
+            "2026-12-01[Asia/Tokyo] 09:00",
+            "+002026-12-01 09:00",
+            "2026-12-01  09:00",
+        ] {
             assert!(LocalDateTime::parse(bad).is_none(), "{bad}");
         }
     }
@@ -141,7 +168,10 @@ mod tests {
         let t = LocalDateTime::parse("2026-12-01 09:00").unwrap();
         let utc = TimeZone::UTC;
         let sh = TimeZone::get("Asia/Shanghai").unwrap();
-        assert_eq!(t.convert(&utc, &sh).unwrap().to_string(), "2026-12-01T17:00:00");
+        assert_eq!(
+            t.convert(&utc, &sh).unwrap().to_string(),
+            "2026-12-01T17:00:00"
+        );
         assert_eq!(t.instant(&sh).unwrap().as_millisecond(), 1_796_086_800_000);
     }
 

@@ -157,39 +157,91 @@ impl VolcengineSpec {
     /// `phones` is the resolved phone list length (inline or from the CSV file).
     pub fn check(&self, cx: &mut Checker<'_>, name: &str, phones: Option<usize>) {
         let p = cx.spec();
-        cx.vendor_name(&p.k("name"), self.name.as_deref().unwrap_or(name), None, "volcengine");
-        for (field, value) in [("resource", &self.resource), ("number_pool_no", &self.number_pool_no)] {
+        cx.vendor_name(
+            &p.k("name"),
+            self.name.as_deref().unwrap_or(name),
+            None,
+            "volcengine",
+        );
+        for (field, value) in [
+            ("resource", &self.resource),
+            ("number_pool_no", &self.number_pool_no),
+        ] {
             if value.trim().is_empty() {
-                let d = cx.error(&p.k(field), format!("{field} is empty")).expected("an id from the console");
+                let d = cx
+                    .error(&p.k(field), format!("{field} is empty"))
+                    .expected("an id from the console");
                 cx.push(d);
             }
         }
-        cx.range(&p.k("concurrency"), Some(self.concurrency), 1, None, "simultaneous calls; at most 50 tasks run at once per account");
-        cx.date_order(&p.k("start_time"), Some(&self.start_time), &p.k("end_time"), Some(&self.end_time));
+        cx.range(
+            &p.k("concurrency"),
+            Some(self.concurrency),
+            1,
+            None,
+            "simultaneous calls; at most 50 tasks run at once per account",
+        );
+        cx.date_order(
+            &p.k("start_time"),
+            Some(&self.start_time),
+            &p.k("end_time"),
+            Some(&self.end_time),
+        );
 
         match (&self.phone_list, &self.phone_list_file) {
             (None, None) => {
-                let d = cx
-                    .error(&p, "no numbers to call")
-                    .expected("`phone_list: [...]` or `phone_list_file: FILE.csv` (1–10,000 numbers)");
+                let d = cx.error(&p, "no numbers to call").expected(
+                    "`phone_list: [...]` or `phone_list_file: FILE.csv` (1–10,000 numbers)",
+                );
                 cx.push(d);
             }
             (Some(_), Some(_)) => {
                 let d = cx
-                    .error_at_key(&p.k("phone_list_file"), "both `phone_list` and `phone_list_file` are set")
+                    .error_at_key(
+                        &p.k("phone_list_file"),
+                        "both `phone_list` and `phone_list_file` are set",
+                    )
                     .expected("one of them");
                 cx.push(d);
             }
             _ => {}
         }
         if let Some(n) = phones {
-            let at = if self.phone_list.is_some() { p.k("phone_list") } else { p.k("phone_list_file") };
-            cx.list_len(&at, n, 1, 10_000, "PhoneList takes at most 10,000 numbers per request");
+            let at = if self.phone_list.is_some() {
+                p.k("phone_list")
+            } else {
+                p.k("phone_list_file")
+            };
+            cx.list_len(
+                &at,
+                n,
+                1,
+                10_000,
+                "PhoneList takes at most 10,000 numbers per request",
+            );
         }
 
-        cx.range(&p.k("ring_again_times"), self.ring_again_times, 0, Some(5), "at most 5 redials");
-        cx.range(&p.k("ring_again_interval"), self.ring_again_interval, 5, Some(1440), "minutes");
-        cx.range(&p.k("max_ring_duration"), self.max_ring_duration, 1, None, "seconds, more than 0");
+        cx.range(
+            &p.k("ring_again_times"),
+            self.ring_again_times,
+            0,
+            Some(5),
+            "at most 5 redials",
+        );
+        cx.range(
+            &p.k("ring_again_interval"),
+            self.ring_again_interval,
+            5,
+            Some(1440),
+            "minutes",
+        );
+        cx.range(
+            &p.k("max_ring_duration"),
+            self.max_ring_duration,
+            1,
+            None,
+            "seconds, more than 0",
+        );
 
         let list_path = p.k("number_list");
         match (self.select_number_type, &self.number_list) {
@@ -199,14 +251,30 @@ impl VolcengineSpec {
                 "select_number_type `number_list` needs the numbers to choose from",
             ),
             (Some(SelectNumberType::NumberList), Some(list)) => {
-                cx.list_len(&list_path, list.len(), 1, 1000, "at most 1,000 (SelectNumberOverLimit)");
+                cx.list_len(
+                    &list_path,
+                    list.len(),
+                    1,
+                    1000,
+                    "at most 1,000 (SelectNumberOverLimit)",
+                );
                 cx.phones(&list_path, list);
             }
-            (_, Some(_)) => cx.forbid(&list_path, true, "number_list is only used with `select_number_type: number_list`"),
+            (_, Some(_)) => cx.forbid(
+                &list_path,
+                true,
+                "number_list is only used with `select_number_type: number_list`",
+            ),
             _ => {}
         }
         if let Some(rule) = self.select_number_rule {
-            cx.range(&p.k("select_number_rule"), Some(rule), 5, Some(5), "the vendor supports only rule 5");
+            cx.range(
+                &p.k("select_number_rule"),
+                Some(rule),
+                5,
+                Some(5),
+                "the vendor supports only rule 5",
+            );
             cx.forbid(
                 &p.k("select_number_rule"),
                 self.select_number_type.is_some(),
@@ -217,7 +285,13 @@ impl VolcengineSpec {
         if let Some(list) = &self.forbid_time_list {
             for (i, item) in list.iter().enumerate() {
                 let at = p.k("forbid_time_list").i(i);
-                cx.list_len(&at.k("times"), item.times.len(), 1, usize::MAX, "at least one window");
+                cx.list_len(
+                    &at.k("times"),
+                    item.times.len(),
+                    1,
+                    usize::MAX,
+                    "at least one window",
+                );
                 for (j, t) in item.times.iter().enumerate() {
                     cx.window(&at.k("times").i(j), t, ClockFormat::Minutes);
                 }
@@ -228,14 +302,25 @@ impl VolcengineSpec {
                 let at = p.k("sms_config").i(i);
                 for (field, value) in [("template_id", &item.template_id), ("sign", &item.sign)] {
                     if value.trim().is_empty() {
-                        let d = cx.error(&at.k(field), format!("{field} is empty")).expected("a value from the SMS console");
+                        let d = cx
+                            .error(&at.k(field), format!("{field} is empty"))
+                            .expected("a value from the SMS console");
                         cx.push(d);
                     }
                 }
-                cx.list_len(&at.k("status_set"), item.status_set.len(), 1, usize::MAX, "the statuses that send the SMS");
+                cx.list_len(
+                    &at.k("status_set"),
+                    item.status_set.len(),
+                    1,
+                    usize::MAX,
+                    "the statuses that send the SMS",
+                );
             }
         }
-        cx.https_url(&p.k("call_record_post_url"), self.call_record_post_url.as_deref());
+        cx.https_url(
+            &p.k("call_record_post_url"),
+            self.call_record_post_url.as_deref(),
+        );
         cx.https_url(&p.k("audio_post_url"), self.audio_post_url.as_deref());
     }
 }

@@ -48,7 +48,13 @@ impl XfyetaSpec {
         cx.vendor_name(&p.k("task_name"), task_name, None, "xfyeta");
 
         let lines = p.k("line_num");
-        cx.list_len(&lines, self.line_num.len(), 1, usize::MAX, "at least one calling line");
+        cx.list_len(
+            &lines,
+            self.line_num.len(),
+            1,
+            usize::MAX,
+            "at least one calling line",
+        );
         for (i, line) in self.line_num.iter().enumerate() {
             if line.contains(';') || line.contains('；') {
                 let d = cx
@@ -57,34 +63,67 @@ impl XfyetaSpec {
                     .hint("split it into separate items");
                 cx.push(d);
             } else if line.trim().is_empty() {
-                let d = cx.error(&lines.i(i), "an empty line number").expected("a calling line number");
+                let d = cx
+                    .error(&lines.i(i), "an empty line number")
+                    .expected("a calling line number");
                 cx.push(d);
             }
         }
         if self.robot_id.trim().is_empty() {
-            let d = cx.error(&p.k("robot_id"), "robot_id is empty").expected("the dialogue id from the console");
+            let d = cx
+                .error(&p.k("robot_id"), "robot_id is empty")
+                .expected("the dialogue id from the console");
             cx.push(d);
         }
 
-        cx.range(&p.k("recall_count"), self.recall_count, 0, Some(3), "the vendor allows at most 3 redials");
-        cx.range(&p.k("time_recall_wait"), self.time_recall_wait, 0, None, "seconds");
+        cx.range(
+            &p.k("recall_count"),
+            self.recall_count,
+            0,
+            Some(3),
+            "the vendor allows at most 3 redials",
+        );
+        cx.range(
+            &p.k("time_recall_wait"),
+            self.time_recall_wait,
+            0,
+            None,
+            "seconds",
+        );
         if self.time_recall_wait.is_some() && self.recall_count.unwrap_or(0) == 0 {
             let d = cx
-                .warning(&p.k("time_recall_wait"), "time_recall_wait has no effect without redials")
+                .warning(
+                    &p.k("time_recall_wait"),
+                    "time_recall_wait has no effect without redials",
+                )
                 .hint("set recall_count to 1–3, or remove time_recall_wait");
             cx.push(d);
         }
 
         let ranges = p.k("time_range");
-        cx.list_len(&ranges, self.time_range.len(), 1, usize::MAX, "at least one calling window");
+        cx.list_len(
+            &ranges,
+            self.time_range.len(),
+            1,
+            usize::MAX,
+            "at least one calling window",
+        );
         let windows: Vec<_> = self
             .time_range
             .iter()
             .enumerate()
-            .filter_map(|(i, w)| cx.window(&ranges.i(i), w, ClockFormat::Seconds).map(|w| (i, w)))
+            .filter_map(|(i, w)| {
+                cx.window(&ranges.i(i), w, ClockFormat::Seconds)
+                    .map(|w| (i, w))
+            })
             .collect();
         cx.no_overlap(&ranges, &windows);
 
-        cx.date_order(&p.k("time_begin"), Some(&self.time_begin), &p.k("time_end"), self.time_end.as_ref());
+        cx.date_order(
+            &p.k("time_begin"),
+            Some(&self.time_begin),
+            &p.k("time_end"),
+            self.time_end.as_ref(),
+        );
     }
 }

@@ -47,7 +47,10 @@ impl Pos {
 pub enum Value {
     /// A scalar as written. `plain` scalars are resolved by type on demand (YAML 1.2 core
     /// schema); quoted and block scalars are always strings.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -252,7 +255,12 @@ impl Builder {
                         },
                         anchor,
                     ),
-                    Some(Frame::Map { entries, pos, anchor, .. }) => (
+                    Some(Frame::Map {
+                        entries,
+                        pos,
+                        anchor,
+                        ..
+                    }) => (
                         Node {
                             value: Value::Map(entries),
                             pos,
@@ -404,7 +412,9 @@ mod tests {
     fn deep_nesting_is_refused_without_recursion() {
         let text = "[".repeat(10_000) + &"]".repeat(10_000);
         assert!(parse(&text).is_err());
-        let block: String = (0..10_000).map(|i| format!("{}- \n", " ".repeat(i))).collect();
+        let block: String = (0..10_000)
+            .map(|i| format!("{}- \n", " ".repeat(i)))
+            .collect();
         assert!(parse(&block).is_err());
     }
 
@@ -425,7 +435,16 @@ mod tests {
     #[test]
     fn small_aliases_work() {
         let docs = parse("base: &b {x: 1}\nother: *b\n").unwrap();
-        assert_eq!(docs[0].root.get("other").unwrap().get("x").unwrap().as_str(), Some("1"));
+        assert_eq!(
+            docs[0]
+                .root
+                .get("other")
+                .unwrap()
+                .get("x")
+                .unwrap()
+                .as_str(),
+            Some("1")
+        );
     }
 
     #[test]

@@ -73,22 +73,25 @@ impl StateLock {
                         replaced_stale = Some(stale);
                         file
                     } else {
-                        return Err(StateError::Locked { path, info: Box::new(stale) });
+                        return Err(StateError::Locked {
+                            path,
+                            info: Box::new(stale),
+                        });
                     }
                 } else {
-                return Err(match read_info(&path) {
-                    Ok(Some(info)) => StateError::Locked {
-                        path,
-                        info: Box::new(info),
-                    },
-                    // Removed between our attempt and the read: report it as held anyway;
-                    // trying again is the user's call, not a silent loop.
-                    Ok(None) => StateError::LockUnreadable {
-                        path,
-                        reason: "it was removed while being read".into(),
-                    },
-                    Err(reason) => StateError::LockUnreadable { path, reason },
-                });
+                    return Err(match read_info(&path) {
+                        Ok(Some(info)) => StateError::Locked {
+                            path,
+                            info: Box::new(info),
+                        },
+                        // Removed between our attempt and the read: report it as held anyway;
+                        // trying again is the user's call, not a silent loop.
+                        Ok(None) => StateError::LockUnreadable {
+                            path,
+                            reason: "it was removed while being read".into(),
+                        },
+                        Err(reason) => StateError::LockUnreadable { path, reason },
+                    });
                 }
             }
             Err(e) => return Err(StateError::io(&path, "create", e)),
