@@ -214,10 +214,10 @@ async fn one(
         provider: send.provider.clone(),
         result,
     };
-    let Ok(_g) = global.acquire().await else {
+    let Ok(global_permit) = global.acquire().await else {
         return done(Result_::Skipped);
     };
-    let Ok(_p) = provider.acquire().await else {
+    let Ok(provider_permit) = provider.acquire().await else {
         return done(Result_::Skipped);
     };
     if cancel.load(Ordering::SeqCst) {
@@ -244,8 +244,12 @@ async fn one(
         });
     }
     let delivery = transport
-        .send(send.vendor, &send.request, &send.base_url)
+        .send(send.vendor, &send.request, &send.base_url, cancel)
         .await;
+    // The answer is in: the next create may start while this outcome is made durable (both
+    // ride the same group commit), which keeps the sync off the critical path.
+    drop(provider_permit);
+    drop(global_permit);
     let (outcome, result) = match delivery {
         Delivery::Answered {
             parsed:

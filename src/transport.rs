@@ -80,9 +80,23 @@ impl Transport {
 
     /// Sends `request` to `base_url` (scheme and authority, no trailing slash), retrying
     /// only where nothing can have been created.
-    pub async fn send(&self, vendor: Vendor, request: &Request, base_url: &str) -> Delivery {
+    /// A retry is not started once `cancel` is set (Ctrl-C): what was never sent is
+    /// reported as not sent.
+    pub async fn send(
+        &self,
+        vendor: Vendor,
+        request: &Request,
+        base_url: &str,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Delivery {
         let mut attempt = 0;
         loop {
+            if attempt > 0 && cancel.load(std::sync::atomic::Ordering::SeqCst) {
+                return Delivery::NotSent {
+                    reason: "stopped before a retry (the earlier attempts created nothing)".into(),
+                    attempts: attempt,
+                };
+            }
             attempt += 1;
             let last = attempt >= self.policy.max_attempts;
             let prepared = match prepare(request, base_url) {

@@ -346,14 +346,23 @@ fn a_second_writer_fails_at_once_naming_the_holder() {
     assert_eq!(code, 1);
     let pid = std::process::id().to_string();
     assert!(
-        err.contains(&pid) && err.contains("apply") && err.contains("callform state unlock"),
+        err.contains(&pid) && err.contains("apply") && err.contains("stop that process"),
         "{err}"
     );
-    // A lock whose holder is gone: unlock clears it, naming who held it.
-    std::mem::forget(lock);
+    // A live holder cannot be unlocked from under it.
+    let (code, _, _) = run(bin().args(["state", "unlock", "--dir"]).arg(&tasks));
+    assert_eq!(code, 1);
+    drop(lock);
+    // What a killed holder leaves: its description without the kernel lock. It blocks
+    // nothing; `state unlock` tidies it and says whose it was.
+    let lock_file = state.with_file_name("callform.state.json.lock");
+    std::fs::write(&lock_file, r#"{"holder":"ci","pid":4242,"host":"runner-7","started_at":"2026-01-02T03:04:05Z","operation":"apply"}"#).unwrap();
     let (code, _, err) = run(bin().args(["state", "unlock", "--dir"]).arg(&tasks));
-    assert_eq!(code, 0);
-    assert!(err.contains(&format!("pid {pid}")), "{err}");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("pid 4242") && err.contains("runner-7"),
+        "{err}"
+    );
     let (code, _, err) = run(bin()
         .args(["state", "rm", "payment-followup", "--dir"])
         .arg(&tasks));

@@ -557,25 +557,27 @@ async fn fifty_concurrent_creates_are_all_durable() {
 }
 
 #[test]
-fn the_lock_blocks_a_second_apply_until_unlocked() {
+fn the_lock_blocks_a_second_apply_while_held_and_frees_itself_when_the_holder_dies() {
     let (_dir, path, _) = setup();
+    let held = StateLock::acquire(&path, "apply").unwrap();
+    let err = StateLock::acquire(&path, "apply").unwrap_err().to_string();
+    let pid = format!("pid {}", std::process::id());
+    for part in [pid.as_str(), "`apply`", "stop that process"] {
+        assert!(err.contains(part), "{part} not in {err}");
+    }
+    drop(held);
+    // A holder killed with SIGKILL leaves its description but no kernel lock.
     fs::write(
         lock_path(&path),
         r#"{"holder":"ci","pid":77,"host":"runner-3","started_at":"2026-03-01T07:59:00Z","operation":"apply"}"#,
     )
     .unwrap();
-    let err = StateLock::acquire(&path, "apply").unwrap_err().to_string();
-    for part in [
-        "ci",
-        "pid 77",
-        "runner-3",
-        "2026-03-01T07:59:00Z",
-        "`apply`",
-        "callform state unlock",
-    ] {
-        assert!(err.contains(part), "{part} not in {err}");
-    }
-    let holder = state::unlock(&path).unwrap().unwrap();
-    assert_eq!((holder.holder.as_str(), holder.pid), ("ci", 77));
-    StateLock::acquire(&path, "apply").unwrap();
+    let lock = StateLock::acquire(&path, "apply").unwrap();
+    let dead = lock.replaced_stale.clone().unwrap();
+    assert_eq!((dead.holder.as_str(), dead.pid), ("ci", 77));
+    drop(lock);
+    assert!(matches!(
+        state::unlock(&path).unwrap_err(),
+        state::StateError::NotLocked { .. }
+    ));
 }

@@ -78,6 +78,12 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     };
 
     let lock = StateLock::acquire(&state_path, "apply")?;
+    if let Some(dead) = &lock.replaced_stale {
+        eprintln!(
+            "note: `{}` by {} (pid {} on {}, since {}) ended without releasing the lock; its records are recovered from the journal",
+            dead.operation, dead.holder, dead.pid, dead.host, dead.started_at
+        );
+    }
     let loaded = state::recover(&state_path, &lock)?;
     if let Some(folded) = &loaded.journal {
         if !folded.already_folded {

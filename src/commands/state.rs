@@ -232,10 +232,10 @@ fn import(
 fn unlock(path: &Path) -> anyhow::Result<Outcome> {
     match state::unlock(path)? {
         Some(info) => eprintln!(
-            "Removed the lock held by {} (pid {} on {}, {} since {}).",
+            "Cleared the lock left by {} (pid {} on {}, `{}` since {}), which ended without releasing it.",
             info.holder, info.pid, info.host, info.operation, info.started_at
         ),
-        None => eprintln!("Removed an unreadable lock file."),
+        None => eprintln!("Cleared an unreadable lock file."),
     }
     Ok(Outcome::Success)
 }

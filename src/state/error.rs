@@ -94,7 +94,7 @@ pub enum StateError {
     /// Another process holds the lock.
     #[error(
         "{}: the state is locked by {} (pid {} on {}) since {}, running `{}`\n\
-         hint: if that process is gone, run `callform state unlock`",
+         hint: wait for it to finish, or stop that process; the lock is released the moment it exits",
         path.display(),
         info.holder,
         info.pid,
@@ -107,7 +107,7 @@ pub enum StateError {
     /// A lock file exists but cannot be read; it still blocks.
     #[error(
         "{}: the state is locked, but the lock file cannot be read ({reason})\n\
-         hint: another callform may be taking the lock right now; if none is running, run `callform state unlock`",
+         hint: another callform is taking the lock right now; try again in a moment",
         path.display()
     )]
     LockUnreadable { path: PathBuf, reason: String },

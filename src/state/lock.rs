@@ -1,27 +1,28 @@
 //! The writer lock: one process at a time may change the state.
 //!
 //! Two applies running together would each create the same missing tasks, so every command
-//! that writes the state first takes `P.lock`. Invariants:
+//! that writes the state first takes the lock on `P.lock`. Invariants:
 //!
-//! - The lock is taken with `create_new` (`O_CREAT|O_EXCL`), which is atomic: of two processes
-//!   racing for it, exactly one wins. There is no waiting and no retry: a second apply fails
-//!   at once and says who holds the lock (user, pid, host, start time, operation).
-//! - The holder's description is fsynced, and then the directory, so that a lock left by a
-//!   machine that crashed still says who held it instead of silently vanishing or being empty.
-//! - A lock file that cannot be read (empty, garbled) still blocks: it may be a process that
-//!   has just created it and not yet written its name.
-//! - Stale locks are never broken automatically (a pid cannot be checked across hosts or
-//!   containers); `callform state unlock` ([`unlock`]) removes one on a person's say-so.
-//! - Dropping a [`StateLock`] removes the file, but only if it still holds what this process
-//!   wrote: after an `unlock` and a new acquirer, the new holder's lock is left alone.
+//! - The lock is the operating system's (`flock` on Unix, `LockFileEx` on Windows, through
+//!   `File::try_lock`): of two processes racing for it exactly one wins, there is no
+//!   waiting, and the kernel releases it when the holder dies — a SIGKILL, an OOM kill, a
+//!   power cut. So a lock is never "stale" while held, and is never broken by guessing from
+//!   pids or host names (which containers and shared file systems make unreliable).
+//! - The file also holds a description of the holder (user, pid, host, start time,
+//!   operation), fsynced, so a second process can say who holds the lock. A description
+//!   found by a process that *gets* the lock belongs to a holder that died without
+//!   releasing it: it is reported ([`StateLock::replaced_stale`]) and overwritten.
+//! - Releasing empties the file and then drops the lock. The file itself is never
+//!   removed: unlinking a locked file lets a process that opened the old file and one that
+//!   creates a new one both "hold" the lock.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{lock_path, now_rfc3339, sync_dir, StateError};
+use super::{lock_path, now_rfc3339, StateError};
 
 /// Who holds the lock; the lock file's contents (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,12 +41,54 @@ pub struct LockInfo {
 #[derive(Debug)]
 pub struct StateLock {
     path: PathBuf,
-    /// What this process wrote, to recognise its own lock when releasing it.
-    contents: Vec<u8>,
-    released: bool,
-    /// A lock left by a process of this host that no longer runs (killed), which
-    /// `acquire` removed before taking the lock; for the caller to mention.
+    file: Option<File>,
+    /// The description left by a holder that died without releasing the lock (it was
+    /// killed): the lock was free, and this process now holds it. For the caller to mention.
     pub replaced_stale: Option<LockInfo>,
+}
+
+/// Opens the lock file, creating it (empty) when missing.
+fn open(path: &Path) -> Result<File, StateError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| StateError::io(path, "open", e))
+}
+
+fn read_all(file: &mut File, path: &Path) -> Result<Vec<u8>, StateError> {
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(|e| StateError::io(path, "read", e))?;
+    Ok(bytes)
+}
+
+fn parse_info(bytes: &[u8]) -> Result<Option<LockInfo>, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|e| format!("it is not a callform lock: {e}"))
+}
+
+/// The error for a lock another process holds.
+fn held_by_other(path: PathBuf) -> StateError {
+    match read_info(&path) {
+        Ok(Some(info)) => StateError::Locked {
+            path,
+            info: Box::new(info),
+        },
+        // Taken a moment ago: the holder has not written its name yet.
+        Ok(None) => StateError::LockUnreadable {
+            path,
+            reason: "its holder has not written its name yet".into(),
+        },
+        Err(reason) => StateError::LockUnreadable { path, reason },
+    }
 }
 
 impl StateLock {
@@ -64,52 +107,25 @@ impl StateLock {
             .map_err(|e| StateError::io(&path, "write", io::Error::other(e)))?;
         contents.push(b'\n');
 
-        let mut replaced_stale = None;
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if let Ok(Some(stale)) = read_info(&path) {
-                    if let Some(file) = break_if_dead(&path, &stale)? {
-                        replaced_stale = Some(stale);
-                        file
-                    } else {
-                        return Err(StateError::Locked {
-                            path,
-                            info: Box::new(stale),
-                        });
-                    }
-                } else {
-                    return Err(match read_info(&path) {
-                        Ok(Some(info)) => StateError::Locked {
-                            path,
-                            info: Box::new(info),
-                        },
-                        // Removed between our attempt and the read: report it as held anyway;
-                        // trying again is the user's call, not a silent loop.
-                        Ok(None) => StateError::LockUnreadable {
-                            path,
-                            reason: "it was removed while being read".into(),
-                        },
-                        Err(reason) => StateError::LockUnreadable { path, reason },
-                    });
-                }
-            }
-            Err(e) => return Err(StateError::io(&path, "create", e)),
-        };
-        let written = file
-            .write_all(&contents)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| StateError::io(&path, "write", e))
-            .and_then(|()| sync_dir(&path));
-        if let Err(e) = written {
-            drop(file);
-            let _ = fs::remove_file(&path);
-            return Err(e);
+        let mut file = open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(held_by_other(path)),
+            Err(TryLockError::Error(e)) => return Err(StateError::io(&path, "lock", e)),
         }
+        // We hold it. Whatever description is there was left by a holder that died.
+        let previous = read_all(&mut file, &path)?;
+        let replaced_stale = parse_info(&previous).ok().flatten();
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(&contents))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StateError::io(&path, "write", e));
+        written?;
         Ok(StateLock {
             path,
-            contents,
-            released: false,
+            file: Some(file),
             replaced_stale,
         })
     }
@@ -119,51 +135,54 @@ impl StateLock {
         &self.path
     }
 
-    /// Releases the lock, reporting a failure to remove it (dropping ignores it).
+    /// Releases the lock, reporting a failure to clear the holder's description.
     pub fn release(mut self) -> Result<(), StateError> {
-        self.released = true;
-        self.remove_if_ours()
+        self.clear()
     }
 
-    fn remove_if_ours(&self) -> Result<(), StateError> {
-        match fs::read(&self.path) {
-            Ok(bytes) if bytes == self.contents => {
-                fs::remove_file(&self.path).map_err(|e| StateError::io(&self.path, "remove", e))
-            }
-            // Someone ran `state unlock` and another process took the lock: it is theirs.
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StateError::io(&self.path, "read", e)),
-        }
+    fn clear(&mut self) -> Result<(), StateError> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        // Empty first, unlock second: nobody can see our name on a free lock.
+        let result = file
+            .set_len(0)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StateError::io(&self.path, "clear", e));
+        drop(file);
+        result
     }
 }
 
 impl Drop for StateLock {
     fn drop(&mut self) {
-        if !self.released {
-            let _ = self.remove_if_ours();
-        }
+        let _ = self.clear();
     }
 }
 
-/// Removes the lock of the state at `state_path`, whoever holds it; returns who held it
-/// (`None` when the lock file could not be read). Fails with [`StateError::NotLocked`] when
-/// there is no lock. Only for locks whose process is gone: it does not stop that process.
+/// `callform state unlock`: clears the description left by a holder that died without
+/// releasing the lock, and returns it. The operating system has already released such a
+/// lock, so this only tidies; a lock that a running process holds is refused
+/// ([`StateError::Locked`]): stop that process instead.
 pub fn unlock(state_path: &Path) -> Result<Option<LockInfo>, StateError> {
     let path = lock_path(state_path);
-    let info = match read_info(&path) {
-        Ok(Some(info)) => Some(info),
-        Ok(None) => return Err(StateError::NotLocked { path }),
-        Err(_) => None,
-    };
-    match fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(StateError::NotLocked { path })
-        }
-        Err(e) => return Err(StateError::io(&path, "remove", e)),
+    if !path.exists() {
+        return Err(StateError::NotLocked { path });
     }
-    sync_dir(&path)?;
+    let mut file = open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(held_by_other(path)),
+        Err(TryLockError::Error(e)) => return Err(StateError::io(&path, "lock", e)),
+    }
+    let bytes = read_all(&mut file, &path)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(StateError::NotLocked { path });
+    }
+    let info = parse_info(&bytes).ok().flatten();
+    file.set_len(0)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StateError::io(&path, "clear", e))?;
     Ok(info)
 }
 
@@ -174,12 +193,7 @@ fn read_info(path: &Path) -> Result<Option<LockInfo>, String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err("it is empty".into());
-    }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| format!("it is not a callform lock: {e}"))
+    parse_info(&bytes)
 }
 
 fn current_user() -> String {
@@ -189,39 +203,6 @@ fn current_user() -> String {
         .map(|v| v.trim().to_string())
         .find(|v| !v.is_empty())
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// Whether process `pid` of this host has ended: only answered where /proc tells.
-fn is_gone(pid: u32) -> bool {
-    Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// A lock whose holder ran on this host and is no longer running (a SIGKILL, a crash)
-/// holds nothing: move it aside, check it is still that lock, remove it and take a new one.
-/// Any doubt (another host, a live pid, a lock that changed meanwhile) keeps it held.
-fn break_if_dead(path: &Path, stale: &LockInfo) -> Result<Option<fs::File>, StateError> {
-    if stale.host != current_host() || !is_gone(stale.pid) || stale.pid == std::process::id() {
-        return Ok(None);
-    }
-    let aside = path.with_extension(format!("lock.stale-{}", std::process::id()));
-    if fs::rename(path, &aside).is_err() {
-        return Ok(None);
-    }
-    match read_info(&aside) {
-        Ok(Some(moved)) if moved.pid == stale.pid && moved.started_at == stale.started_at => {
-            let _ = fs::remove_file(&aside);
-        }
-        _ => {
-            // Another process took the lock between our read and the rename: give it back.
-            let _ = fs::rename(&aside, path);
-            return Ok(None);
-        }
-    }
-    match OpenOptions::new().write(true).create_new(true).open(path) {
-        Ok(file) => Ok(Some(file)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
-        Err(e) => Err(StateError::io(path, "create", e)),
-    }
 }
 
 fn current_host() -> String {
@@ -257,46 +238,41 @@ mod tests {
             info.started_at.as_str(),
             pid.as_str(),
             "`apply`",
-            "callform state unlock",
         ] {
             assert!(message.contains(part), "{part} missing in {message}");
         }
+        // A running holder cannot be unlocked from under it.
+        assert!(matches!(
+            unlock(&state).unwrap_err(),
+            StateError::Locked { .. }
+        ));
         drop(held);
-        assert!(!lock_path(&state).exists());
-        StateLock::acquire(&state, "apply").unwrap();
+        let again = StateLock::acquire(&state, "apply").unwrap();
+        assert_eq!(
+            again.replaced_stale, None,
+            "a released lock leaves no description"
+        );
     }
 
     #[test]
-    fn a_garbled_lock_still_blocks_and_can_be_unlocked() {
+    fn a_lock_left_by_a_killed_holder_is_free_and_reported() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s.json");
-        fs::write(lock_path(&state), b"{\"holder\": \"ali").unwrap();
-        let err = StateLock::acquire(&state, "apply").unwrap_err();
-        assert!(matches!(err, StateError::LockUnreadable { .. }), "{err:?}");
-        assert!(err.to_string().contains("cannot be read"));
-        fs::write(lock_path(&state), b"").unwrap();
-        let err = StateLock::acquire(&state, "apply").unwrap_err();
-        assert!(err.to_string().contains("empty"), "{err}");
-
-        assert_eq!(unlock(&state).unwrap(), None);
-        assert!(!lock_path(&state).exists());
-        StateLock::acquire(&state, "apply").unwrap();
-    }
-
-    #[test]
-    fn unlock_removes_a_stale_lock_and_says_who_held_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.json");
-        let stale = LockInfo {
+        let dead = LockInfo {
             holder: "ci".into(),
             pid: 4242,
             host: "runner-7".into(),
             started_at: "2026-01-02T03:04:05Z".into(),
             operation: "apply".into(),
         };
-        fs::write(lock_path(&state), serde_json::to_vec(&stale).unwrap()).unwrap();
-        assert_eq!(unlock(&state).unwrap(), Some(stale));
-        assert!(!lock_path(&state).exists());
+        // What a SIGKILLed holder leaves: its description, and no kernel lock.
+        fs::write(lock_path(&state), serde_json::to_vec(&dead).unwrap()).unwrap();
+        let lock = StateLock::acquire(&state, "apply").unwrap();
+        assert_eq!(lock.replaced_stale.as_ref(), Some(&dead));
+        drop(lock);
+        // `state unlock` tidies a leftover description and says whose it was.
+        fs::write(lock_path(&state), serde_json::to_vec(&dead).unwrap()).unwrap();
+        assert_eq!(unlock(&state).unwrap(), Some(dead));
         assert!(matches!(
             unlock(&state).unwrap_err(),
             StateError::NotLocked { .. }
@@ -304,15 +280,11 @@ mod tests {
     }
 
     #[test]
-    fn dropping_a_lock_leaves_a_newer_holders_lock_alone() {
+    fn a_garbled_leftover_does_not_block() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s.json");
-        let first = StateLock::acquire(&state, "apply").unwrap();
-        unlock(&state).unwrap();
-        let second = StateLock::acquire(&state, "state rm").unwrap();
-        drop(first);
-        assert!(lock_path(&state).exists());
-        second.release().unwrap();
-        assert!(!lock_path(&state).exists());
+        fs::write(lock_path(&state), b"{\"holder\": \"ali").unwrap();
+        let lock = StateLock::acquire(&state, "apply").unwrap();
+        assert_eq!(lock.replaced_stale, None);
     }
 }

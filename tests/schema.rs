@@ -1,0 +1,69 @@
+//! `callform schema`: the JSON Schema editors use. The examples must satisfy it, a spec
+//! with an unknown key must not, and the copy in docs/ must be current.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use callform::manifest::{de, path::FieldPath, yaml};
+use serde_json::Value;
+
+fn schema() -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_callform"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn documents(dir: &Path, out: &mut Vec<(PathBuf, Value)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            documents(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for doc in yaml::parse(&text).unwrap() {
+                let (value, unknown) = de::read::<Value>(&doc.root, &FieldPath::root()).unwrap();
+                assert!(unknown.is_empty());
+                out.push((path.clone(), value));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_examples_satisfy_the_schema() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let mut docs = Vec::new();
+    documents(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks"),
+        &mut docs,
+    );
+    assert_eq!(docs.len(), 5);
+    for (path, doc) in &docs {
+        let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+    }
+    // The schema is not a rubber stamp: an unknown spec key and a wrong enumeration fail.
+    let mut bad = docs[0].1.clone();
+    bad["spec"]["not_a_field"] = Value::from(1);
+    assert!(!validator.is_valid(&bad));
+    let mut bad = docs[0].1.clone();
+    bad["vendor"] = Value::from("tencent");
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn the_schema_in_docs_is_current() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/manifest.schema.json");
+    let now = serde_json::to_string_pretty(&schema()).unwrap() + "\n";
+    if std::env::var_os("CALLFORM_BLESS").is_some() {
+        std::fs::write(&committed, &now).unwrap();
+    }
+    let text = std::fs::read_to_string(&committed).unwrap_or_default();
+    assert_eq!(
+        text, now,
+        "docs/manifest.schema.json is stale: run `CALLFORM_BLESS=1 cargo test --test schema`"
+    );
+}
