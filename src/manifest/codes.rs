@@ -66,8 +66,10 @@ macro_rules! codes {
         }
 
         impl schemars::JsonSchema for $name {
+            // Two vendors may both have, say, a `TaskType`: the module keeps the names apart.
             fn schema_name() -> std::borrow::Cow<'static, str> {
-                stringify!($name).into()
+                let module = module_path!().rsplit("::").next().unwrap_or_default();
+                format!("{module}_{}", stringify!($name)).into()
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
                 schemars::json_schema!({
