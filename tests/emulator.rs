@@ -921,7 +921,7 @@ async fn business_errors_create_nothing() {
     let (status, answer) = send(longlonglong_ok(&longlonglong_body(&name_lll))).await;
     assert_eq!(
         (status, answer["code"].as_i64()),
-        (StatusCode::OK, Some(500))
+        (StatusCode::OK, Some(4004))
     );
     assert_eq!(answer["message"], "话术组不存在");
 

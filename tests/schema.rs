@@ -57,7 +57,11 @@ fn the_examples_satisfy_the_schema() {
             .unwrap_or(Value::Null);
         branch["$defs"] = full["$defs"].clone();
         let why: Vec<String> = jsonschema::validator_for(&branch)
-            .map(|v| v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect())
+            .map(|v| {
+                v.iter_errors(doc)
+                    .map(|e| format!("{} at {}", e, e.instance_path()))
+                    .collect()
+            })
             .unwrap_or_default();
         panic!("{} does not satisfy the schema: {why:#?}", path.display());
     }

@@ -122,6 +122,14 @@ fn class(status: u16, code: &str) -> ErrorClass {
         || code.starts_with("Forbidden")
     {
         ErrorClass::Auth
+    } else if code.starts_with("isp.")
+        || matches!(
+            code,
+            "InternalError" | "ServiceUnavailable" | "UnknownError"
+        )
+    {
+        // `isp.*` are the service's own failures (`isp.SYSTEM_ERROR`, …): the task may exist.
+        ErrorClass::Server
     } else {
         status_class(status)
     }

@@ -363,13 +363,14 @@ pub fn parse(status: u16, body: &[u8]) -> Parsed {
     }
 }
 
-/// The status decides. A 2xx answer carrying an HTTP-like `code` of 401/403 or 429 is
-/// taken at its word; any other code (the vendor's business errors come as 500 under
-/// HTTP 200) is a business error.
+/// The status decides, then the body's HTTP-like `code`: 401/403 is Auth, 429 Throttled,
+/// 500–599 a server failure (the task may exist: the page documents no codes, so a 5xx
+/// code is never taken for a plain rejection); any other code is a business error.
 fn class(status: u16, code: &str) -> ErrorClass {
     match (status_class(status), code) {
         (ErrorClass::Business, "401" | "403") => ErrorClass::Auth,
         (ErrorClass::Business, "429") => ErrorClass::Throttled,
+        (ErrorClass::Business, c) if super::server_code(c) => ErrorClass::Server,
         (class, _) => class,
     }
 }
@@ -615,7 +616,11 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let err = |code: i64| format!(r#"{{"code":{code},"status":"error","message":"x"}}"#);
-        assert_eq!(class(200, &err(500)), (ErrorClass::Business, "500".into()));
+        assert_eq!(class(200, &err(500)), (ErrorClass::Server, "500".into()));
+        assert_eq!(
+            class(200, &err(4004)),
+            (ErrorClass::Business, "4004".into())
+        );
         assert_eq!(class(422, &err(422)), (ErrorClass::Business, "422".into()));
         assert_eq!(class(401, &err(401)).0, ErrorClass::Auth);
         assert_eq!(class(403, &err(403)).0, ErrorClass::Auth);

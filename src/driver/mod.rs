@@ -279,11 +279,19 @@ pub(crate) fn is_success(status: u16) -> bool {
 }
 
 /// What the HTTP status alone says about an error.
+/// Whether a vendor's numeric body code says the server failed (500–599): then the task
+/// may exist, whatever the HTTP status. Vendors that document no codes get this reading,
+/// because calling it a business error would let the next apply create the task again.
+pub(crate) fn server_code(code: &str) -> bool {
+    code.parse::<u32>().is_ok_and(|c| (500..600).contains(&c))
+}
+
 pub(crate) fn status_class(status: u16) -> ErrorClass {
     match status {
         429 => ErrorClass::Throttled,
         401 | 403 => ErrorClass::Auth,
-        500..=599 => ErrorClass::Server,
+        // A request timeout answered by the server, or any 5xx: it may have been processed.
+        408 | 500..=599 => ErrorClass::Server,
         _ => ErrorClass::Business,
     }
 }

@@ -219,6 +219,19 @@ pub fn parse(status: u16, body: &[u8]) -> Parsed {
         .pointer("/ResponseMetadata/Error")
         .filter(|e| !e.is_null())
     {
+        // An error next to a task id, or an error without a code, is not a plain
+        // rejection: the task may exist.
+        if answer
+            .pointer("/Result/TaskOpenId")
+            .is_some_and(|v| !v.is_null())
+            || text(error.get("Code")).is_none_or(|c| c.is_empty())
+        {
+            return off_shape(
+                status,
+                body,
+                "an error without a code, or next to a task id",
+            );
+        }
         let code = text(error.get("Code")).unwrap_or_else(|| format!("HTTP {status}"));
         return Parsed::VendorError {
             class: class(status, &code),
@@ -279,7 +292,10 @@ fn class(status: u16, code: &str) -> ErrorClass {
         "RequestLimitExceeded" | "FlowLimitExceeded" => ErrorClass::Throttled,
         "InvalidAccessKey" | "SignatureDoesNotMatch" => ErrorClass::Auth,
         _ if code.starts_with("InvalidCredential") => ErrorClass::Auth,
-        "InternalError" => ErrorClass::Server,
+        "InternalError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableTemp"
+        | "InternalServiceError" => ErrorClass::Server,
         _ => status_class(status),
     }
 }

@@ -98,7 +98,7 @@ pub fn parse(status: u16, body: &[u8]) -> Parsed {
         Some(code) if code != "0" => {
             let message = message(answer.get("message"));
             Parsed::VendorError {
-                class: class(status, &message),
+                class: class(status, &code, &message),
                 code,
                 message,
                 request_id: None,
@@ -111,9 +111,11 @@ pub fn parse(status: u16, body: &[u8]) -> Parsed {
 
 /// The status decides; a business-looking answer whose message says the token is bad is
 /// an `Auth` error (the page documents no codes to tell by).
-fn class(status: u16, message: &str) -> ErrorClass {
+fn class(status: u16, code: &str, message: &str) -> ErrorClass {
     match status_class(status) {
         ErrorClass::Business if says_bad_token(message) => ErrorClass::Auth,
+        // The page documents no codes: a 5xx-like code may be a server failure.
+        ErrorClass::Business if super::server_code(code) => ErrorClass::Server,
         class => class,
     }
 }

@@ -12,7 +12,7 @@
 //! | 403  | 403  | the path's user id is not the token's account |
 //! | 422  | 422  | invalid parameter (the message names it) |
 //! | 429  | 429  | throttle fault |
-//! | 500  | 200  | business error fault: `话术组不存在` (no such script group) |
+//! | 4004 | 200  | business error fault: `话术组不存在` (no such script group) |
 //! | 500  | 500  | 5xx fault |
 //!
 //! The business error keeps HTTP 200 so that it cannot be taken for a server error (a
@@ -125,7 +125,7 @@ impl Answers for LonglonglongAnswers {
         answer(StatusCode::INTERNAL_SERVER_ERROR, 500, "服务器内部错误")
     }
     fn business_error(&self) -> Response {
-        answer(StatusCode::OK, 500, "话术组不存在")
+        answer(StatusCode::OK, 4004, "话术组不存在")
     }
 }
 
