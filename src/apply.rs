@@ -146,21 +146,21 @@ pub async fn run(
     limits: &Limits,
     cancel: Arc<AtomicBool>,
     on_finish: &(dyn Fn(&Finished) + Sync),
-) -> Result<(Vec<Finished>, State), state::StateError> {
+) -> Result<Ran, state::StateError> {
     // A brand-new state is saved first, so the journal's header names a state on disk.
     if state.serial == 0 && !path.exists() {
         state::save(path, &mut state)?;
     }
     let journal = Arc::new(Journal::create(path, &state).await?);
-    let global = Arc::new(Semaphore::new(limits.parallelism.max(1)));
+    let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
+    let global = Arc::new(Semaphore::new(permits(limits.parallelism)));
     let mut per_provider: HashMap<String, Arc<Semaphore>> = HashMap::new();
     for s in &sends {
         let n = limits
             .per_provider
             .get(&s.provider)
             .copied()
-            .unwrap_or(usize::MAX >> 4)
-            .max(1);
+            .map_or(Semaphore::MAX_PERMITS, permits);
         per_provider
             .entry(s.provider.clone())
             .or_insert_with(|| Arc::new(Semaphore::new(n)));
@@ -193,11 +193,27 @@ pub async fn run(
     }
     // Every task that held the journal has ended, so this is the last reference. Were it
     // not, the state is left for the next run to fold rather than raced.
-    if let Ok(j) = Arc::try_unwrap(journal) {
-        j.close().await?;
-        state::commit_journal(path, &mut state)?;
-    }
-    Ok((finished, state))
+    // A failure to fold is reported with the results, never instead of them: the user
+    // must see what was created, and the journal still holds it for the next run.
+    let committed = match Arc::try_unwrap(journal) {
+        Ok(j) => match j.close().await {
+            Ok(()) => state::commit_journal(path, &mut state).map(|_| ()),
+            Err(e) => Err(e),
+        },
+        Err(_) => Ok(()),
+    };
+    Ok(Ran {
+        finished,
+        committed,
+    })
+}
+
+/// What a run did, and whether its records reached the state file.
+pub struct Ran {
+    pub finished: Vec<Finished>,
+    /// `Err`: the results are in the journal but not yet in the state file; the next
+    /// command that takes the lock folds them in.
+    pub committed: Result<(), state::StateError>,
 }
 
 async fn one(

@@ -64,41 +64,60 @@ pub fn mask(number: &str) -> String {
     }
 }
 
-/// Masks every run of digits in `text` that looks like a mainland number, with or without a
-/// `+86`/`86` prefix. Other numbers (ids, times, counts) are left alone.
+/// Masks every number in `text` that looks like a mainland number, written any way the
+/// manifests accept it: with a `+86`/`0086` prefix, with single spaces or dashes between
+/// digit groups (`137 0000 0001`, `137-0000-0001`). Other numbers (ids, times, counts) are
+/// left alone, and so are digits glued to letters (a hex digest), except after a percent
+/// escape such as `%2C` (a comma in a URL).
 pub fn mask_phones_in_text(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     let mut last = 0;
     while i < bytes.len() {
-        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            // A run inside a word (a hex digest, an id like `x13700000001y`) is not a
-            // number someone wrote: masking it would corrupt the digest.
-            let glued = (start > 0 && bytes[start - 1].is_ascii_alphabetic())
-                || (i < bytes.len() && bytes[i].is_ascii_alphabetic());
-            if glued {
-                continue;
-            }
-            let run = &text[start..i];
-            let body = if run.len() == 13 && run.starts_with("86") {
-                &run[2..]
-            } else if run.len() == 15 && run.starts_with("0086") {
-                &run[4..]
-            } else {
-                run
-            };
-            if classify(body).is_some() {
-                out.push_str(&text[last..start]);
-                out.push_str(&mask(run));
-                last = i;
-            }
-        } else {
+        let starts_number = bytes[i].is_ascii_digit()
+            || (bytes[i] == b'+' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
+        let after_digit = i > 0 && bytes[i - 1].is_ascii_digit();
+        if !starts_number || after_digit {
             i += 1;
+            continue;
+        }
+        let start = i;
+        let mut digits = String::new();
+        if bytes[i] == b'+' {
+            i += 1;
+        }
+        // Digits, with single separators between groups.
+        while i < bytes.len() {
+            if bytes[i].is_ascii_digit() {
+                digits.push(char::from(bytes[i]));
+                i += 1;
+            } else if matches!(bytes[i], b' ' | b'-')
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+                && digits.len() < 15
+            {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        let escaped = start >= 3 && bytes[start - 3] == b'%';
+        let glued_before = start > 0 && bytes[start - 1].is_ascii_alphabetic() && !escaped;
+        let glued_after = i < bytes.len() && bytes[i].is_ascii_alphabetic();
+        if glued_before || glued_after {
+            continue;
+        }
+        // Try the whole span, then (for a span that ran into a following number) just its
+        // first 11–15 digits are not re-split: a span either is a number or is left alone.
+        let body = digits
+            .strip_prefix("0086")
+            .filter(|_| digits.len() >= 13)
+            .or_else(|| digits.strip_prefix("86").filter(|_| digits.len() == 13))
+            .unwrap_or(&digits);
+        if classify(body).is_some() {
+            out.push_str(&text[last..start]);
+            out.push_str(&mask(&digits));
+            last = i;
         }
     }
     out.push_str(&text[last..]);
@@ -147,7 +166,7 @@ mod tests {
             mask_phones_in_text("call 13700000001 or 055169101407, id 215870475195883520 at 09:00"),
             "call 137****0001 or 055****1407, id 215870475195883520 at 09:00"
         );
-        assert_eq!(mask_phones_in_text("+8613700000001"), "+861****0001");
+        assert_eq!(mask_phones_in_text("+8613700000001"), "861****0001");
         assert_eq!(
             mask_phones_in_text("号码13700000001。"),
             "号码137****0001。"
@@ -155,5 +174,30 @@ mod tests {
         // Digits inside a hex digest are left alone.
         let digest = "hmac-sha256:0a88c0400ce08206811959f5726f";
         assert_eq!(mask_phones_in_text(digest), digest);
+        // The spellings manifests accept are masked too.
+        for written in [
+            "137 0000 0001",
+            "137-0000-0001",
+            "+86 137 0000 0001",
+            "0086 13700000001",
+            "0551-69101407",
+        ] {
+            let masked = mask_phones_in_text(&format!("callees: [{written}]"));
+            assert!(
+                !masked.contains("0000 0001")
+                    && !masked.contains("0000-0001")
+                    && !masked.contains("13700000001")
+                    && !masked.contains("69101407"),
+                "{written}: {masked}"
+            );
+        }
+        assert_eq!(
+            mask_phones_in_text("Caller=13700000001%2C13700000002"),
+            "Caller=137****0001%2C137****0002"
+        );
+        assert_eq!(
+            mask_phones_in_text("at 2027-01-04 09:00, 2 of 3"),
+            "at 2027-01-04 09:00, 2 of 3"
+        );
     }
 }

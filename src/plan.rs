@@ -137,9 +137,11 @@ pub struct Plan {
     pub project_file: Option<String>,
     pub timezone: String,
     pub state: StateRef,
-    /// The key of the personal-data digests: the state's, or (no state yet) the one the
-    /// first apply will give the new state.
-    pub salt: String,
+    /// Only for a plan made with no state yet: the key of its personal-data digests, which
+    /// the first apply gives the new state. With a state, the state's salt is used and is
+    /// not repeated here (plans travel further than state files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
     pub files: Vec<FileDigest>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
@@ -234,6 +236,14 @@ pub fn plan(
     let mut replaced = BTreeSet::new();
     for task in &tasks {
         let endpoint = project.endpoint(&task.provider, task.vendor);
+        if !project.sandbox {
+            crate::project::check_endpoint(&endpoint).map_err(|why| {
+                format!(
+                    "{}: the endpoint {endpoint} of provider `{}` is refused: {why}",
+                    task.name, task.provider
+                )
+            })?;
+        }
         let canon = canonical(task, &project.timezone_name, &salt);
         let mut p = PlannedTask {
             name: task.name.clone(),
@@ -408,7 +418,7 @@ pub fn plan(
             serial: state.map(|s| s.serial),
         },
         files: file_digests(manifests, &salt),
-        salt,
+        salt: state.is_none().then_some(salt),
         targets: options.targets.clone(),
         replace: options.replace.clone(),
         summary,

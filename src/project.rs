@@ -407,8 +407,11 @@ pub fn load_text(
                 );
             }
         }
-        if raw.parallelism == Some(0) {
-            diags.push(at(&pp.k("parallelism"), "parallelism is 0".into()).expected("at least 1"));
+        if let Some(n) = raw.parallelism.filter(|n| !(1..=1000).contains(n)) {
+            diags.push(
+                at(&pp.k("parallelism"), format!("parallelism is {n}"))
+                    .expected("from 1 to 1000 creates in flight"),
+            );
         }
         let given = [
             ("token", raw.token),

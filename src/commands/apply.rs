@@ -25,6 +25,16 @@ use crate::render;
 use crate::state::{self, State, StateLock};
 use crate::transport::{Policy, Transport};
 
+/// stdout, ignoring a closed pipe: an apply must not die half-way because nobody reads.
+macro_rules! say {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($t)*); }};
+}
+
+/// stderr, likewise.
+macro_rules! note {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($t)*); }};
+}
+
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -54,7 +64,7 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         color,
     )?;
     if manifests.has_errors() {
-        eprintln!(
+        note!(
             "error: the manifests have errors; nothing was applied (run `callform validate {}`)",
             dir.display()
         );
@@ -79,7 +89,7 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
 
     let lock = StateLock::acquire(&state_path, "apply")?;
     if let Some(dead) = &lock.replaced_stale {
-        eprintln!(
+        note!(
             "note: `{}` by {} (pid {} on {}, since {}) ended without releasing the lock; its records are recovered from the journal",
             dead.operation, dead.holder, dead.pid, dead.host, dead.started_at
         );
@@ -87,7 +97,7 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let loaded = state::recover(&state_path, &lock)?;
     if let Some(folded) = &loaded.journal {
         if !folded.already_folded {
-            eprintln!(
+            note!(
                 "Recovered the records of an interrupted run: {} created, {} uncertain.",
                 folded.created.len(),
                 folded.uncertain.len() + folded.interrupted.len()
@@ -99,7 +109,7 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         Some(p) => plan::Options {
             targets: p.targets.clone(),
             replace: p.replace.clone(),
-            salt: Some(p.salt.clone()),
+            salt: p.salt.clone(),
         },
         None => plan::Options {
             targets: args.target.clone(),
@@ -117,36 +127,39 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     ) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            note!("error: {e}");
             return Ok(Outcome::Failure);
         }
     };
     if let Some(saved) = &saved {
         if let Err(why) = check_fresh(saved, &plan, current.as_ref()) {
-            eprintln!("error: the saved plan {} is stale: {why}\nhint: make a new plan with `callform plan --out FILE` and review it", args.path.display());
+            note!("error: the saved plan {} is stale: {why}\nhint: make a new plan with `callform plan --out FILE` and review it", args.path.display());
             return Ok(Outcome::Failure);
         }
     } else {
-        print!("{}", render::text(&plan, color));
+        let _ = write!(std::io::stdout(), "{}", render::text(&plan, color));
     }
     if plan.has_blocked() {
         return Ok(Outcome::Failure);
     }
     if !plan.has_changes() {
         if saved.is_some() {
-            println!("No changes.");
+            say!("No changes.");
         }
         return Ok(Outcome::Success);
     }
     if saved.is_none() && !args.auto_approve && !confirm()? {
-        eprintln!("Apply cancelled: nothing was sent.");
+        note!("Apply cancelled: nothing was sent.");
         return Ok(Outcome::Failure);
     }
 
     let base = sandbox.as_ref().map(emulator::Running::url);
-    let state = current.unwrap_or_else(|| State {
-        salt: plan.salt.clone(),
-        ..State::new()
+    let state = current.unwrap_or_else(|| {
+        let fresh = State::new();
+        State {
+            salt: plan.salt.clone().unwrap_or(fresh.salt.clone()),
+            ..fresh
+        }
     });
     let context_for =
         |provider: &str, vendor: Vendor| context(&project, provider, vendor, base.as_deref());
@@ -154,9 +167,9 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
-                eprintln!("error: {e}");
+                note!("error: {e}");
             }
-            eprintln!("Nothing was sent.");
+            note!("Nothing was sent.");
             return Ok(Outcome::Failure);
         }
     };
@@ -179,7 +192,7 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
 
     let total = sends.len();
     let progress = Progress::new(total);
-    let (finished, _state) = apply::run(
+    let ran = apply::run(
         &state_path,
         state,
         sends,
@@ -190,11 +203,20 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     )
     .await?;
     progress.done();
-    lock.release()?;
+    let finished = ran.finished;
+    if let Err(e) = &ran.committed {
+        note!("error: the results below are in the journal but could not be written to the state: {e}\nhint: the next `callform apply` or `callform state` command folds them in; do not delete the journal");
+    }
+    let _ = lock.release();
     if let Some(running) = sandbox {
         running.shutdown().await;
     }
-    Ok(report(&finished, &project, cancel.load(Ordering::SeqCst)))
+    let outcome = report(&finished, &project, cancel.load(Ordering::SeqCst));
+    Ok(if ran.committed.is_err() {
+        Outcome::Failure
+    } else {
+        outcome
+    })
 }
 
 /// The provider's driver context and where its requests go.
@@ -352,7 +374,7 @@ fn confirm() -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("there is no terminal to confirm on: review the plan and pass --auto-approve, or apply a saved plan file");
     }
-    print!("\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ");
+    let _ = write!(std::io::stdout(), "\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -380,12 +402,12 @@ fn watch_signals(cancel: Arc<AtomicBool>) {
                 return;
             }
             if cancel.swap(true, Ordering::SeqCst) {
-                eprintln!(
+                note!(
                     "Stopping now. Requests in flight are recorded as uncertain by the next run."
                 );
                 std::process::exit(130);
             }
-            eprintln!("Stopping: no new creates are sent; waiting for the ones in flight to be answered and recorded (signal again to stop at once).");
+            note!("Stopping: no new creates are sent; waiting for the ones in flight to be answered and recorded (signal again to stop at once).");
         }
     });
 }
@@ -420,12 +442,10 @@ impl Progress {
         };
         match &self.bar {
             Some(bar) => {
-                if !matches!(f.result, Result_::Created { .. }) {
-                    bar.println(&line);
-                }
+                bar.println(&line);
                 bar.inc(1);
             }
-            None => eprintln!("{line}"),
+            None => note!("{line}"),
         }
     }
 
@@ -452,11 +472,11 @@ fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
     } else {
         "Apply complete"
     };
-    println!("\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
+    say!("\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
     for f in &finished {
         if let Result_::Created { warnings, .. } = &f.result {
             for w in warnings {
-                println!("  warning: {}: {w}", f.name);
+                say!("  warning: {}: {w}", f.name);
             }
         }
     }
@@ -465,7 +485,7 @@ fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
         .filter(|f| matches!(f.result, Result_::Failed { .. }))
         .collect();
     if !failures.is_empty() {
-        println!("\nFailed (nothing was created for these; fix and apply again):");
+        say!("\nFailed (nothing was created for these; fix and apply again):");
         for f in failures {
             if let Result_::Failed {
                 class,
@@ -480,9 +500,9 @@ fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
                     .unwrap_or_default();
                 if *class == Some(ErrorClass::Auth) {
                     let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
-                    println!("  {}: authentication failed for provider `{}`: {code}: {message}{rid}\n    hint: check the credentials in {vars}", f.name, f.provider);
+                    say!("  {}: authentication failed for provider `{}`: {code}: {message}{rid}\n    hint: check the credentials in {vars}", f.name, f.provider);
                 } else {
-                    println!("  {}: {} {code}: {message}{rid}", f.name, f.vendor);
+                    say!("  {}: {} {code}: {message}{rid}", f.name, f.vendor);
                 }
             }
         }
@@ -492,11 +512,11 @@ fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
         .filter(|f| matches!(f.result, Result_::Uncertain { .. }))
         .collect();
     if !uncertain_list.is_empty() {
-        println!("\nUncertain (the task may exist at the vendor; callform will not create it again by itself):");
+        say!("\nUncertain (the task may exist at the vendor; callform will not create it again by itself):");
         for f in uncertain_list {
             if let Result_::Uncertain { reason } = &f.result {
-                println!("  {}: {reason}", f.name);
-                println!("    hint: find it in the {} console, then `callform state import {} TASK_ID`, or `callform state rm {}` if it is not there", f.vendor, f.name, f.name);
+                say!("  {}: {reason}", f.name);
+                say!("    hint: find it in the {} console, then `callform state import {} TASK_ID`, or `callform state rm {}` if it is not there", f.vendor, f.name, f.name);
             }
         }
     }

@@ -12,20 +12,33 @@ use crate::commands::validate::load;
 use crate::project;
 use crate::state::{self, State, StateLock, TaskRecord, TaskStatus};
 
-fn state_path(dir: &Path, explicit: Option<&Path>) -> PathBuf {
-    explicit
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| project::load(dir).0.state_path)
+/// The state file: `--state`, else the one callform.yaml names. A callform.yaml with errors
+/// is refused: acting on a default path could repair the wrong state.
+fn state_path(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let (project, diags) = project::load(dir);
+    if let Some(d) = diags.iter().find(|d| d.is_error()) {
+        anyhow::bail!(
+            "{}:{}:{}: {}\nhint: fix callform.yaml first (`callform validate`)",
+            d.file.display(),
+            d.line,
+            d.column,
+            d.message
+        );
+    }
+    Ok(project.state_path)
 }
 
 pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
     let dir = args.dir.as_path();
     match &args.command {
         StateCommand::List => list(dir, args.state.as_deref()),
-        StateCommand::Show { name } => show(&state_path(dir, args.state.as_deref()), name),
-        StateCommand::Rm { name } => rm(&state_path(dir, args.state.as_deref()), name),
+        StateCommand::Show { name } => show(&state_path(dir, args.state.as_deref())?, name),
+        StateCommand::Rm { name } => rm(&state_path(dir, args.state.as_deref())?, name),
         StateCommand::Import { name, task_id } => import(dir, args.state.as_deref(), name, task_id),
-        StateCommand::Unlock => unlock(&state_path(dir, args.state.as_deref())),
+        StateCommand::Unlock => unlock(&state_path(dir, args.state.as_deref())?),
     }
 }
 
@@ -39,7 +52,7 @@ fn load_existing(path: &Path) -> anyhow::Result<State> {
 }
 
 pub fn list(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Outcome> {
-    let path = state_path(dir, explicit);
+    let path = state_path(dir, explicit)?;
     let Some(st) = state::load(&path)? else {
         println!(
             "No state at {}: nothing has been applied yet.",
@@ -176,6 +189,37 @@ fn import(
         anyhow::bail!("the task id is empty or contains control characters");
     }
     let (project, manifests) = load(dir);
+    let path = explicit
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| project.state_path.clone());
+    let lock = StateLock::acquire(&path, "state import")?;
+    let mut st = state::recover(&path, &lock)?.state.unwrap_or_default();
+
+    // An uncertain task: what was sent is recorded (spec, digest, endpoint). The vendor's
+    // id is all that is missing; the manifest may have changed since, and then plan must
+    // show that change rather than hide it.
+    if let Some(rec) = st.tasks.get_mut(name) {
+        if rec.status == TaskStatus::Created {
+            anyhow::bail!(
+                "`{name}` is already in the state as task {}\nhint: `callform state rm {name}` first if that record is wrong",
+                rec.task_id.as_deref().unwrap_or("?")
+            );
+        }
+        rec.status = TaskStatus::Created;
+        rec.task_id = Some(task_id.to_string());
+        rec.uncertain_reason = None;
+        rec.warnings.push(
+            "imported after an uncertain create: callform did not see the vendor's answer".into(),
+        );
+        let endpoint = rec.endpoint.clone();
+        state::save(&path, &mut st)?;
+        lock.release()?;
+        eprintln!("Recorded `{name}` as vendor task {task_id} on {endpoint}, with the spec that was sent.");
+        return Ok(Outcome::Success);
+    }
+
+    // A task callform has no record of (created by hand, or a state rebuilt): the
+    // manifest's task, on the endpoint configured now.
     if manifests.has_errors() {
         anyhow::bail!(
             "the manifests in {} have errors; run `callform validate` first",
@@ -189,21 +233,6 @@ fn import(
             .unwrap_or_default();
         anyhow::bail!("no task `{name}` in the manifests under {}: import records a manifest's task as created{hint}", dir.display());
     };
-    let path = explicit
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| project.state_path.clone());
-    let lock = StateLock::acquire(&path, "state import")?;
-    let mut st = state::recover(&path, &lock)?.state.unwrap_or_default();
-    let mut superseded = Vec::new();
-    if let Some(rec) = st.tasks.get(name) {
-        if rec.status == TaskStatus::Created {
-            anyhow::bail!(
-                "`{name}` is already in the state as task {}\nhint: `callform state rm {name}` first if that record is wrong",
-                rec.task_id.as_deref().unwrap_or("?")
-            );
-        }
-        superseded = rec.superseded.clone();
-    }
     let canon = canonical(task, &project.timezone_name, &st.salt);
     st.tasks.insert(
         name.to_string(),
@@ -220,7 +249,7 @@ fn import(
             request_id: None,
             warnings: vec!["imported: callform did not see the vendor's answer".into()],
             uncertain_reason: None,
-            superseded,
+            superseded: Vec::new(),
         },
     );
     state::save(&path, &mut st)?;

@@ -132,6 +132,21 @@ pub fn parse_phone_csv(
         Param(String),
         Sms(String),
     }
+    // A file without a header row would make its first callee (number, TTS text) the
+    // "column names": say so without echoing them.
+    if headers.iter().any(|h| phone::normalize(h).is_ok()) {
+        diags.push(
+            Diagnostic::error(shown, "the first line holds data, not a header row")
+                .at(1, 1, 1)
+                .task(Some(task))
+                .expected(format!(
+                    "a header naming the columns: {}",
+                    CSV_COLUMNS.join(", ")
+                ))
+                .hint("add a first line such as `phone,tts_content`"),
+        );
+        return Vec::new();
+    }
     let mut cols = Vec::new();
     let mut ok = true;
     for h in headers.iter() {
@@ -296,6 +311,11 @@ mod tests {
         let mut d = Vec::new();
         parse_phone_csv("phnoe\n13700000001\n", Path::new("p.csv"), "t", &mut d);
         assert_eq!(d[0].hint.as_deref(), Some("did you mean `phone`?"));
+
+        let mut d = Vec::new();
+        parse_phone_csv("13700000001,您好张先生\n", Path::new("p.csv"), "t", &mut d);
+        assert!(d[0].message.contains("not a header row"), "{:?}", d[0]);
+        assert!(!format!("{d:?}").contains("13700000001") && !format!("{d:?}").contains("张先生"));
 
         let mut d = Vec::new();
         parse_phone_csv("phone,ext\n13700000001\n", Path::new("p.csv"), "t", &mut d);
