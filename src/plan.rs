@@ -238,9 +238,12 @@ pub fn plan(
         let endpoint = project.endpoint(&task.provider, task.vendor);
         if !project.sandbox {
             crate::project::check_endpoint(&endpoint).map_err(|why| {
+                // The refused endpoint is not echoed: it may hold what it should not.
                 format!(
-                    "{}: the endpoint {endpoint} of provider `{}` is refused: {why}",
-                    task.name, task.provider
+                    "{}: the endpoint of provider `{}` (from {}) is refused: {why}",
+                    task.name,
+                    task.provider,
+                    crate::project::endpoint_source(&task.provider, task.vendor)
                 )
             })?;
         }

@@ -148,6 +148,16 @@ pub fn endpoint_env_var(vendor: Vendor) -> String {
     format!("CALLFORM_{}_ENDPOINT", vendor.key().to_uppercase())
 }
 
+/// Where a provider's endpoint comes from, for messages that must not echo it.
+pub fn endpoint_source(provider: &str, vendor: Vendor) -> String {
+    let var = endpoint_env_var(vendor);
+    if std::env::var(&var).is_ok_and(|v| !v.is_empty()) {
+        var
+    } else {
+        format!("`providers.{provider}.endpoint` in callform.yaml")
+    }
+}
+
 /// Endpoints must be `https://`, except loopback addresses (the emulator).
 pub fn check_endpoint(url: &str) -> Result<(), String> {
     // The host is what follows a `user:password@` part: `http://127.0.0.1:80@example.com`
@@ -163,6 +173,11 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
             "the endpoint has a `user@` part; credentials are only read from the environment"
                 .into(),
         );
+    }
+    // A query or fragment would be recorded in state and shown in plans: an endpoint is a
+    // scheme and a host (and port), with at most a path.
+    if url.contains(['?', '#']) {
+        return Err("the endpoint has a query or fragment; give just `https://host[:port]`".into());
     }
     if let Some(rest) = url.strip_prefix("https://") {
         if rest.is_empty() || rest.starts_with('/') {
@@ -537,11 +552,13 @@ mod tests {
         assert!(check_endpoint("http://10.0.0.1:8080").is_err());
         assert!(check_endpoint("http://example.com").is_err());
         assert!(check_endpoint("ftp://x").is_err());
+        assert!(check_endpoint("https://h/?token=x").is_err());
+        assert!(check_endpoint("https://h/#x").is_err());
         // The host is after any `user@`: these all go to example.com.
         assert!(check_endpoint("http://127.0.0.1:80@example.com/").is_err());
         assert!(check_endpoint("http://[::1]@example.com").is_err());
         assert!(check_endpoint("http://localhost:1@example.com").is_err());
         assert!(check_endpoint("https://user:secret@example.com").is_err());
-        assert!(check_endpoint("http://127.0.0.1:8080/path?q=a@b").is_ok());
+        assert!(check_endpoint("http://127.0.0.1:8080/path").is_ok());
     }
 }

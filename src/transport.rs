@@ -67,6 +67,9 @@ impl Transport {
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // An idle connection the vendor closes just as a create is written on it turns
+            // that create uncertain; drop idle connections well before vendors do.
+            .pool_idle_timeout(Duration::from_secs(10))
             .user_agent(concat!("callform/", env!("CARGO_PKG_VERSION")));
         if loopback {
             // The emulator is on this machine: never route it through a proxy.

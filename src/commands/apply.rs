@@ -240,8 +240,12 @@ fn context(
         Some(url) => url.to_string(),
         None => {
             let endpoint = project.endpoint(provider, vendor);
-            crate::project::check_endpoint(&endpoint)
-                .map_err(|e| format!("provider `{provider}` endpoint {endpoint}: {e}"))?;
+            crate::project::check_endpoint(&endpoint).map_err(|e| {
+                format!(
+                    "provider `{provider}`: the endpoint from {} is refused: {e}",
+                    crate::project::endpoint_source(provider, vendor)
+                )
+            })?;
             endpoint
         }
     };

@@ -23,8 +23,8 @@ use serde::Serialize;
 use crate::manifest::time::LocalDateTime;
 use crate::manifest::{Spec, Task, Vendor};
 
-/// How the transport must sign a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the transport must sign a request. `Debug` shows no secret.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Signing {
     /// Nothing to sign (the credential is already in the query or a header).
     None,
@@ -44,8 +44,8 @@ pub enum Signing {
     },
 }
 
-/// One HTTP request, before signing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One HTTP request, before signing. `Debug` shows it with every secret masked.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: &'static str,
     /// The path below the endpoint, starting with `/`.
@@ -60,6 +60,22 @@ pub struct Request {
     /// Every secret value in this request, to be masked wherever the request is shown
     /// or an error mentions it (xfyeta's token travels in the URL).
     pub secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Signing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signing::None => "Signing::None",
+            Signing::Aliyun { .. } => "Signing::Aliyun(***)",
+            Signing::Volcengine { .. } => "Signing::Volcengine(***)",
+        })
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Request({})", display(self, "", true))
+    }
 }
 
 /// What a driver needs besides the task: resolved credentials and the project timezone.
@@ -304,8 +320,17 @@ pub(crate) fn off_shape(status: u16, body: &[u8], problem: &str) -> Parsed {
     if is_success(status) {
         Parsed::Unreadable(format!("HTTP {status}, {text}"))
     } else {
+        // Not the vendor's own error shape: only statuses that mean "not processed" count as
+        // a rejection. A redirect, a 408/409/499 from a load balancer, anything unusual may
+        // come after the request was forwarded and handled: the task may exist.
+        let class = match status {
+            400 | 404 | 405 | 413 | 414 | 415 | 431 => ErrorClass::Business,
+            401 | 403 => ErrorClass::Auth,
+            429 => ErrorClass::Throttled,
+            _ => ErrorClass::Server,
+        };
         Parsed::VendorError {
-            class: status_class(status),
+            class,
             code: format!("HTTP {status}"),
             message: text,
             request_id: None,
