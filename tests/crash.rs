@@ -12,6 +12,50 @@ use serde_json::Value;
 
 const TASKS: usize = 300;
 
+/// `callform emulator` in a process of its own, with `latency_ms` on every request so that
+/// signals land while creates are in flight. Returns the child and its URL.
+fn start_emulator(latency_ms: u32) -> (std::process::Child, String) {
+    let mut emu = Command::new(env!("CARGO_BIN_EXE_callform"));
+    emu.args([
+        "emulator",
+        "--listen",
+        "127.0.0.1:0",
+        "--latency-ms",
+        &latency_ms.to_string(),
+    ]);
+    env(&mut emu, "");
+    let mut emulator = emu
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(emulator.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap()
+        .to_string();
+    (emulator, url)
+}
+
+fn vendor_tasks(url: &str) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::get(format!("{url}/_emulator/tasks"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
 fn write_tasks(dir: &Path) {
     std::fs::create_dir_all(dir.join("tasks")).unwrap();
     std::fs::write(
@@ -60,23 +104,7 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
     let state = tmp.path().join("callform.state.json");
 
     // The emulator in a process of its own, with a little latency so kills land mid-flight.
-    let mut emu = Command::new(env!("CARGO_BIN_EXE_callform"));
-    emu.args(["emulator", "--listen", "127.0.0.1:0", "--latency-ms", "15"]);
-    env(&mut emu, "");
-    let mut emulator = emu
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(emulator.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap()
-        .to_string();
+    let (mut emulator, url) = start_emulator(15);
 
     // Kill after the journal has reached these many lines (intents and outcomes).
     for kill_at in [10, 120, 300] {
@@ -110,18 +138,7 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let at_vendor: Value = rt.block_on(async {
-        reqwest::get(format!("{url}/_emulator/tasks"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let at_vendor = vendor_tasks(&url);
     let _ = emulator.kill();
     let _ = emulator.wait();
 
@@ -163,4 +180,81 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
         !state.with_file_name("callform.state.json.journal").exists(),
         "the last run folded its journal"
     );
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, what a CI runner sends when a job is cancelled: no new
+/// creates are sent, those in flight finish and are recorded, the run says it stopped and
+/// exits 1, and the next apply creates the rest exactly once.
+#[test]
+fn a_signal_stops_new_sends_and_records_those_in_flight() {
+    for signal in ["INT", "TERM"] {
+        let tmp = tempfile::tempdir().unwrap();
+        write_tasks(tmp.path());
+        let tasks = tmp.path().join("tasks");
+        let state = tmp.path().join("callform.state.json");
+        let (mut emulator, url) = start_emulator(40);
+
+        let mut apply = Command::new(env!("CARGO_BIN_EXE_callform"));
+        apply
+            .args(["apply", "--auto-approve", "--parallelism", "10"])
+            .arg(&tasks);
+        env(&mut apply, &url);
+        // Output to a file: a pipe nobody reads would stall the run.
+        let out_path = tmp.path().join("apply.out");
+        let out_file = std::fs::File::create(&out_path).unwrap();
+        let mut child = apply
+            .stdout(out_file)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while journal_lines(&state) < 40 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let code = child.wait().unwrap().code();
+        let stdout = std::fs::read_to_string(&out_path).unwrap();
+        assert_eq!(code, Some(1), "{signal}: {stdout}");
+        assert!(
+            stdout.contains("Apply stopped") && stdout.contains("not sent"),
+            "{signal}: {stdout}"
+        );
+
+        // Everything sent was answered and recorded: no uncertain task, no journal left.
+        let st: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        let records = st["tasks"].as_object().unwrap();
+        assert!(
+            records.values().all(|r| r["status"] == "created"),
+            "{signal}: an in-flight create was not recorded"
+        );
+        assert!(
+            records.len() < TASKS,
+            "{signal}: the signal stopped nothing"
+        );
+        assert_eq!(
+            vendor_tasks(&url).as_array().unwrap().len(),
+            records.len(),
+            "{signal}"
+        );
+        assert!(!state.with_file_name("callform.state.json.journal").exists());
+
+        // The next apply creates the rest, each once.
+        let mut again = Command::new(env!("CARGO_BIN_EXE_callform"));
+        again
+            .args(["apply", "--auto-approve", "--parallelism", "20"])
+            .arg(&tasks);
+        env(&mut again, &url);
+        assert_eq!(again.output().unwrap().status.code(), Some(0));
+        assert_eq!(
+            vendor_tasks(&url).as_array().unwrap().len(),
+            TASKS,
+            "{signal}"
+        );
+        let _ = emulator.kill();
+        let _ = emulator.wait();
+    }
 }
