@@ -4,6 +4,8 @@
 //! the tests can share the emulator and run in parallel. The credentials are canaries: no
 //! test output, state, journal or plan file may contain them, nor a full phone number.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
@@ -102,24 +104,11 @@ fn created(prefix: &str) -> Vec<Value> {
         .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if !entry.file_name().to_string_lossy().contains("state.json") {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A copy of the examples in a temp dir. With a prefix, every task name and vendor-visible
 /// name starts with it, so this test's tasks are its own at the shared emulator.
 fn examples(prefix: Option<&str>) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
         tmp.path(),
     );

@@ -1,6 +1,8 @@
 //! Planning, saved plans and state repair, as a user runs them: the built binary on a copy
 //! of the examples in a temporary directory. Nothing here talks to a network.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -20,23 +22,10 @@ fn bin() -> Command {
     c
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if !entry.file_name().to_string_lossy().contains(".state.json") {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A copy of the examples: (tempdir guard, tasks dir, state path).
 fn examples() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(
+    common::copy_dir(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
             .as_path(),
@@ -403,7 +392,7 @@ fn a_damaged_state_is_an_error_and_is_never_overwritten() {
 fn state_from_an_earlier_version_plans_no_changes() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&fixture, tmp.path());
+    common::copy_dir(&fixture, tmp.path());
     std::fs::copy(
         fixture.join("callform.state.json"),
         tmp.path().join("callform.state.json"),

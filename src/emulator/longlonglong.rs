@@ -28,8 +28,8 @@
 use super::conn::ConnHandle;
 use super::create::{create as create_task, Answers, NewTask};
 use super::params::{
-    clock_hm, clock_hms, date_time, header, integer, is_json_content_type, string, window, Checked,
-    Obj, ParamError, DATE_TIME, DATE_TIME_MINUTES,
+    clock_hm, clock_hms, date_time, header, integer, json_body, string, window, Checked, Obj,
+    ParamError, DATE_TIME, DATE_TIME_MINUTES,
 };
 use super::server::{Emulator, Incoming};
 use super::tasks::{RecordedRequest, Vendor};
@@ -162,16 +162,9 @@ pub(crate) async fn create(
             "this API takes no query parameters",
         ));
     }
-    let content_type = header(&incoming.headers, "content-type").ok().flatten();
-    if !is_json_content_type(content_type) {
-        return invalid(&ParamError::invalid(
-            "Content-Type",
-            "must be application/json",
-        ));
-    }
-    let body: Value = match serde_json::from_slice(&incoming.body) {
+    let body = match json_body(&incoming.headers, &incoming.body) {
         Ok(v) => v,
-        Err(e) => return invalid(&ParamError::invalid("body", format!("is not JSON: {e}"))),
+        Err(e) => return invalid(&e),
     };
     let name = match validate(&body) {
         Ok(name) => name,
@@ -184,7 +177,10 @@ pub(crate) async fn create(
             method: incoming.method.to_string(),
             path: incoming.uri.path().to_string(),
             query: Vec::new(),
-            content_type: content_type.map(str::to_string),
+            content_type: header(&incoming.headers, "content-type")
+                .ok()
+                .flatten()
+                .map(str::to_string),
             body: Some(body),
         },
     };

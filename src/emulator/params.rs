@@ -408,6 +408,19 @@ pub(crate) fn is_https_url(s: &str) -> bool {
     }
 }
 
+/// The body of a request that must be JSON: its Content-Type says so and it parses.
+pub(crate) fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ParamError> {
+    let content_type = header(headers, "content-type").ok().flatten();
+    if !is_json_content_type(content_type) {
+        return Err(ParamError::invalid(
+            "Content-Type",
+            "must be application/json",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ParamError::invalid("body", format!("is not JSON: {e}")))
+}
+
 /// Whether a Content-Type value is JSON (`application/json`, parameters allowed).
 pub(crate) fn is_json_content_type(value: Option<&str>) -> bool {
     value

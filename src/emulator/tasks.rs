@@ -10,37 +10,7 @@ use super::faults::random_u64;
 use serde::Serialize;
 use serde_json::Value;
 
-/// The four vendors, by their callform keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Vendor {
-    Xfyeta,
-    Longlonglong,
-    Aliyun,
-    Volcengine,
-}
-
-impl Vendor {
-    pub const ALL: [Vendor; 4] = [
-        Vendor::Xfyeta,
-        Vendor::Longlonglong,
-        Vendor::Aliyun,
-        Vendor::Volcengine,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Vendor::Xfyeta => "xfyeta",
-            Vendor::Longlonglong => "longlonglong",
-            Vendor::Aliyun => "aliyun",
-            Vendor::Volcengine => "volcengine",
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<Vendor> {
-        Vendor::ALL.into_iter().find(|v| v.key() == key)
-    }
-}
+pub(crate) use crate::manifest::Vendor;
 
 /// The request that created a task, as received.
 #[derive(Debug, Clone, Serialize)]

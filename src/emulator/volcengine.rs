@@ -33,8 +33,8 @@
 use super::conn::ConnHandle;
 use super::create::{create as create_task, Answers, NewTask};
 use super::params::{
-    clock_hm, date_time, header, integer, is_https_url, is_json_content_type, is_mainland_number,
-    query_pairs, string, window, Checked, Obj, ParamError, Problem, DATE_TIME,
+    clock_hm, date_time, header, integer, is_https_url, is_mainland_number, json_body, query_pairs,
+    string, window, Checked, Obj, ParamError, Problem, DATE_TIME,
 };
 use super::server::{Emulator, Incoming};
 use super::tasks::{RecordedRequest, Vendor};
@@ -245,18 +245,9 @@ pub(crate) async fn create(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
         Ok(region) => answers.region = region,
         Err(e) => return answers.error(e.status, e.code, e.code_n, &e.message),
     }
-    let content_type = header(&incoming.headers, "content-type").ok().flatten();
-    if !is_json_content_type(content_type) {
-        return answers.invalid(&ParamError::invalid(
-            "Content-Type",
-            "must be application/json",
-        ));
-    }
-    let body: Value = match serde_json::from_slice(&incoming.body) {
+    let body = match json_body(&incoming.headers, &incoming.body) {
         Ok(v) => v,
-        Err(e) => {
-            return answers.invalid(&ParamError::invalid("body", format!("is not JSON: {e}")))
-        }
+        Err(e) => return answers.invalid(&e),
     };
     let valid = match validate(&body) {
         Ok(valid) => valid,
@@ -270,7 +261,10 @@ pub(crate) async fn create(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
             method: incoming.method.to_string(),
             path: incoming.uri.path().to_string(),
             query,
-            content_type: content_type.map(str::to_string),
+            content_type: header(&incoming.headers, "content-type")
+                .ok()
+                .flatten()
+                .map(str::to_string),
             body: Some(body),
         },
     };

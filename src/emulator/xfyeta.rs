@@ -23,9 +23,7 @@
 
 use super::conn::ConnHandle;
 use super::create::{create as create_task, Answers, NewTask};
-use super::params::{
-    clock_hms, header, is_json_content_type, query_pairs, window, Checked, Obj, ParamError,
-};
+use super::params::{clock_hms, header, json_body, query_pairs, window, Checked, Obj, ParamError};
 use super::server::{Emulator, Incoming};
 use super::tasks::{RecordedRequest, Vendor};
 use crate::sign::constant_time_eq;
@@ -104,16 +102,9 @@ pub(crate) async fn create(
     if let Some((name, _)) = query.iter().find(|(k, _)| k != "token") {
         return invalid(&ParamError::unknown(format!("query.{name}"), &["token"]));
     }
-    let content_type = header(&incoming.headers, "content-type").ok().flatten();
-    if !is_json_content_type(content_type) {
-        return invalid(&ParamError::invalid(
-            "Content-Type",
-            "must be application/json",
-        ));
-    }
-    let body: Value = match serde_json::from_slice(&incoming.body) {
+    let body = match json_body(&incoming.headers, &incoming.body) {
         Ok(v) => v,
-        Err(e) => return invalid(&ParamError::invalid("body", format!("is not JSON: {e}"))),
+        Err(e) => return invalid(&e),
     };
     let name = match validate(&body) {
         Ok(name) => name,
@@ -127,7 +118,10 @@ pub(crate) async fn create(
             path: incoming.uri.path().to_string(),
             // The token is a secret: it never leaves the emulator, not even to tests.
             query: vec![("token".to_string(), "***".to_string())],
-            content_type: content_type.map(str::to_string),
+            content_type: header(&incoming.headers, "content-type")
+                .ok()
+                .flatten()
+                .map(str::to_string),
             body: Some(body),
         },
     };
