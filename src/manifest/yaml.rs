@@ -20,7 +20,7 @@ pub const MAX_DEPTH: usize = 64;
 const ALIAS_BUDGET: usize = 100_000;
 
 /// A position in a source file: 1-based line and column (in characters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Pos {
     pub line: usize,
     pub col: usize,
