@@ -4,6 +4,7 @@
 //! and never leave this process in clear: messages show them masked.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::Path;
 
 use crate::diag::Diagnostic;
@@ -21,18 +22,27 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
         Diagnostic::error(shown, format!("cannot read the file: {e}"))
             .hint("check the path: it is relative to the manifest that names it")
     })?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(
-            shown,
-            format!(
-                "the file is {} bytes; callform reads at most {MAX_FILE_BYTES}",
-                meta.len()
-            ),
-        )
-        .hint("split it across several tasks"));
+    // A device or a pipe reports 0 bytes and then never ends (`/dev/zero`) or blocks until
+    // someone writes to it: only regular files are read, and never past the cap.
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a directory" } else { "not a regular file (a device, pipe or socket)" };
+        return Err(Diagnostic::error(shown, format!("cannot read the file: it is {what}"))
+            .hint("check the path: it is relative to the manifest that names it"));
     }
-    let bytes = std::fs::read(path)
+    let too_big = |len: u64| {
+        Diagnostic::error(shown, format!("the file is {len} bytes; callform reads at most {MAX_FILE_BYTES}")).hint("split it across several tasks")
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| Diagnostic::error(shown, format!("cannot read the file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        // It grew after the size check.
+        return Err(too_big(bytes.len() as u64));
+    }
     decode(bytes, shown)
 }
 
@@ -324,5 +334,25 @@ mod tests {
             "{:?}",
             d[0]
         );
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        // `/dev/zero` says it is empty and never ends: reading it hung the loader.
+        #[cfg(unix)]
+        {
+            let err = read_text(Path::new("/dev/zero"), Path::new("zero.txt")).unwrap_err();
+            assert!(err.message.contains("not a regular file"), "{}", err.message);
+        }
+        let err = read_text(Path::new(env!("CARGO_MANIFEST_DIR")), Path::new("dir")).unwrap_err();
+        assert!(err.message.contains("a directory"), "{}", err.message);
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/numbers/overdue-jan.txt");
+        assert!(read_text(&file, &file).is_ok());
+    }
+
+    #[test]
+    fn decode_points_at_the_first_bad_byte() {
+        let err = decode(b"ab\ncd\xffe".to_vec(), Path::new("x")).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 3));
     }
 }
