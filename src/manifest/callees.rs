@@ -25,12 +25,22 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
     // A device or a pipe reports 0 bytes and then never ends (`/dev/zero`) or blocks until
     // someone writes to it: only regular files are read, and never past the cap.
     if !meta.is_file() {
-        let what = if meta.is_dir() { "a directory" } else { "not a regular file (a device, pipe or socket)" };
-        return Err(Diagnostic::error(shown, format!("cannot read the file: it is {what}"))
-            .hint("check the path: it is relative to the manifest that names it"));
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, pipe or socket)"
+        };
+        return Err(
+            Diagnostic::error(shown, format!("cannot read the file: it is {what}"))
+                .hint("check the path: it is relative to the manifest that names it"),
+        );
     }
     let too_big = |len: u64| {
-        Diagnostic::error(shown, format!("the file is {len} bytes; callform reads at most {MAX_FILE_BYTES}")).hint("split it across several tasks")
+        Diagnostic::error(
+            shown,
+            format!("the file is {len} bytes; callform reads at most {MAX_FILE_BYTES}"),
+        )
+        .hint("split it across several tasks")
     };
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_big(meta.len()));
@@ -342,11 +352,16 @@ mod tests {
         #[cfg(unix)]
         {
             let err = read_text(Path::new("/dev/zero"), Path::new("zero.txt")).unwrap_err();
-            assert!(err.message.contains("not a regular file"), "{}", err.message);
+            assert!(
+                err.message.contains("not a regular file"),
+                "{}",
+                err.message
+            );
         }
         let err = read_text(Path::new(env!("CARGO_MANIFEST_DIR")), Path::new("dir")).unwrap_err();
         assert!(err.message.contains("a directory"), "{}", err.message);
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/numbers/overdue-jan.txt");
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/numbers/overdue-jan.txt");
         assert!(read_text(&file, &file).is_ok());
     }
 

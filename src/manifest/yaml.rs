@@ -7,8 +7,9 @@
 //!
 //! The reader is also the first line of defence against hostile input: nesting is capped
 //! (so neither this builder nor anything that walks or drops the tree can exhaust the
-//! stack), aliases are expanded against a node budget (so a "billion laughs" document fails
-//! fast instead of eating memory), and duplicate keys are errors, as a reviewer would expect.
+//! stack), aliases are expanded against a budget of nodes and of text (so a "billion
+//! laughs" document fails fast instead of eating memory), and duplicate keys are errors, as
+//! a reviewer would expect.
 
 use std::collections::HashMap;
 
@@ -18,6 +19,9 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes one file may expand to through aliases, beyond the nodes it spells out.
 const ALIAS_BUDGET: usize = 100_000;
+/// Most bytes of scalar text one file may expand to through aliases: an alias to one long
+/// string is a "billion laughs" in bytes rather than in nodes.
+const ALIAS_TEXT_BUDGET: usize = 16 * 1024 * 1024;
 
 /// A position in a source file: 1-based line and column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -211,6 +215,8 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     /// Nodes created by alias expansion so far in this file.
     expanded: usize,
+    /// Bytes of scalar text created by alias expansion so far in this file.
+    expanded_text: usize,
 }
 
 impl Builder {
@@ -284,14 +290,24 @@ impl Builder {
                         message: "alias to an unknown anchor".into(),
                     });
                 };
-                let size = count_nodes(target);
-                self.expanded = self.expanded.saturating_add(size);
+                let (nodes, text) = weigh(target);
+                self.expanded = self.expanded.saturating_add(nodes);
+                self.expanded_text = self.expanded_text.saturating_add(text);
                 if self.expanded > ALIAS_BUDGET {
                     return Err(SyntaxError {
                         pos,
                         message: format!(
                             "aliases expand to more than {ALIAS_BUDGET} nodes; \
                              write the values out instead of nesting aliases"
+                        ),
+                    });
+                }
+                if self.expanded_text > ALIAS_TEXT_BUDGET {
+                    return Err(SyntaxError {
+                        pos,
+                        message: format!(
+                            "aliases expand to more than {ALIAS_TEXT_BUDGET} bytes of text; \
+                             write the values out instead of repeating long ones"
                         ),
                     });
                 }
@@ -358,14 +374,15 @@ impl Builder {
     }
 }
 
-/// Counts nodes iteratively (trees are shallow, but aliases can make them wide).
-fn count_nodes(node: &Node) -> usize {
-    let mut count = 0usize;
+/// Counts nodes and their scalar bytes iteratively (trees are shallow, but aliases can
+/// make them wide).
+fn weigh(node: &Node) -> (usize, usize) {
+    let (mut count, mut text_len) = (0usize, 0usize);
     let mut todo = vec![node];
     while let Some(n) = todo.pop() {
         count += 1;
         match &n.value {
-            Value::Scalar { .. } => {}
+            Value::Scalar { text, .. } => text_len = text_len.saturating_add(text.len()),
             Value::Seq(items) => todo.extend(items.iter()),
             Value::Map(entries) => {
                 for (k, v) in entries {
@@ -375,7 +392,7 @@ fn count_nodes(node: &Node) -> usize {
             }
         }
     }
-    count
+    (count, text_len)
 }
 
 #[cfg(test)]
@@ -430,6 +447,19 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("aliases expand"), "{}", err.message);
+    }
+
+    #[test]
+    fn aliases_to_long_text_fail_fast() {
+        // 50,000 aliases to a 1 MiB string were within the node budget: 50 GB of copies.
+        let text = format!(
+            "a: &a {}\nb: [{}]\n",
+            "x".repeat(1 << 20),
+            vec!["*a"; 50_000].join(", ")
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("bytes of text"), "{}", err.message);
+        assert_eq!((err.pos.line, err.pos.col), (2, 5 + 4 * 16));
     }
 
     #[test]
