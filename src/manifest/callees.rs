@@ -366,6 +366,19 @@ mod tests {
     }
 
     #[test]
+    fn files_over_the_cap_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
+        let err = read_text(&path, &path).unwrap_err();
+        assert!(
+            err.message.contains("callform reads at most"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn decode_points_at_the_first_bad_byte() {
         let err = decode(b"ab\ncd\xffe".to_vec(), Path::new("x")).unwrap_err();
         assert_eq!((err.line, err.column), (2, 3));
