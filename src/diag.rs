@@ -114,6 +114,15 @@ impl Diagnostic {
 /// Text rendering. `source` gives the offending line for the excerpt with a caret; pass
 /// `None` when not writing to a terminal.
 pub fn render_text(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
+    let line = source
+        .filter(|_| d.line > 0)
+        .and_then(|t| t.lines().nth(d.line - 1));
+    render_text_line(d, line, color)
+}
+
+/// [`render_text`] given the offending line itself: for many diagnostics in one file, the
+/// caller indexes the lines once instead of scanning the text for each.
+pub fn render_text_line(d: &Diagnostic, source_line: Option<&str>, color: bool) -> String {
     let (label, paint) = match d.severity {
         Severity::Error => ("error", "\x1b[1;31m"),
         Severity::Warning => ("warning", "\x1b[1;33m"),
@@ -126,8 +135,8 @@ pub fn render_text(d: &Diagnostic, source: Option<&str>, color: bool) -> String 
     let mut out = String::new();
     let _ = writeln!(out, "{on}{label}{off}{bold}: {}{off}", d.message);
     let _ = writeln!(out, "  --> {}", d.location());
-    if let Some(text) = source.filter(|_| d.line > 0) {
-        if let Some(line) = text.lines().nth(d.line - 1) {
+    if d.line > 0 {
+        if let Some(line) = source_line {
             let line = mask_phones_in_text(line);
             let width = d.line.to_string().len();
             let pad = " ".repeat(width);

@@ -85,14 +85,26 @@ pub fn print_diagnostics(
     color: bool,
 ) -> std::io::Result<()> {
     let excerpts = std::io::stdout().is_terminal();
+    // Each file's lines, indexed once (a file may have thousands of diagnostics).
+    let mut lines: std::collections::HashMap<&std::path::Path, Vec<&str>> = Default::default();
     for d in &manifests.diagnostics {
         let d = d.clone().masked();
         match format {
             DiagFormat::Text => {
-                let source = excerpts
-                    .then(|| manifests.texts.get(&d.file).map(String::as_str))
-                    .flatten();
-                writeln!(out, "{}", diag::render_text(&d, source, color))?;
+                let line = if excerpts && d.line > 0 {
+                    manifests
+                        .texts
+                        .get_key_value(&d.file)
+                        .and_then(|(path, text)| {
+                            let index = lines
+                                .entry(path.as_path())
+                                .or_insert_with(|| text.lines().collect());
+                            index.get(d.line - 1).copied()
+                        })
+                } else {
+                    None
+                };
+                writeln!(out, "{}", diag::render_text_line(&d, line, color))?;
             }
             DiagFormat::Github => write!(out, "{}", diag::render_github(&d))?,
             DiagFormat::Json => {}
