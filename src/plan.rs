@@ -262,7 +262,7 @@ pub fn plan(
             task_id: None,
             spec_digest: Some(canon.digest.clone()),
             old_spec_digest: None,
-            spec: Some(canon.form.clone()),
+            spec: None,
             changes: Vec::new(),
             reason: None,
             hints: Vec::new(),
@@ -278,7 +278,15 @@ pub fn plan(
                     s.task_id, s.endpoint
                 ));
             }
-            let old_form = canonical::upgrade(&rec.spec, rec.canonical_version);
+            // The common case, an unchanged task recorded by this version, compares digests
+            // and copies nothing; older forms are brought up to date only when needed.
+            let unchanged =
+                rec.canonical_version == CANONICAL_VERSION && rec.spec_digest == canon.digest;
+            let old_form = if unchanged || rec.status == TaskStatus::Uncertain {
+                None
+            } else {
+                canonical::upgrade(&rec.spec, rec.canonical_version)
+            };
             if rec.status == TaskStatus::Uncertain {
                 uncertain(&mut p, rec.uncertain_reason.as_deref());
                 p.endpoint = rec.endpoint.clone();
@@ -302,15 +310,11 @@ pub fn plan(
                     "restore the endpoint (callform.yaml or CALLFORM_<VENDOR>_ENDPOINT), or".into(),
                     "use a separate state file (`--state PATH`) for the other endpoint: ids from one endpoint mean nothing on another".into(),
                 ];
+            } else if unchanged {
+                p.action = Action::NoOp;
             } else if let Some(old_form) = old_form {
-                let old_digest = if rec.canonical_version == CANONICAL_VERSION {
-                    rec.spec_digest.clone()
-                } else {
-                    canonical::digest(&old_form)
-                };
-                if old_digest == canon.digest {
+                if canonical::digest(&old_form) == canon.digest {
                     p.action = Action::NoOp;
-                    p.spec = None;
                 } else {
                     p.changes = field_changes(&old_form, &canon.form);
                     if options.replace.iter().any(|r| r == &task.name) {
@@ -341,6 +345,10 @@ pub fn plan(
                 ));
                 p.hints = vec!["upgrade callform".into()];
             }
+        }
+        // The canonical spec is shown for what apply would send or what blocks it.
+        if matches!(p.action, Action::Create | Action::Replace | Action::Blocked) {
+            p.spec = Some(canon.form);
         }
         out.push(p);
     }

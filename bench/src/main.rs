@@ -16,18 +16,33 @@ struct Args {
     callform: PathBuf,
     quick: bool,
     skip_terraform: bool,
+    plan_only: bool,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { callform: PathBuf::from("target/release/callform"), quick: false, skip_terraform: false };
+    let mut args = Args {
+        callform: PathBuf::from("target/release/callform"),
+        quick: false,
+        skip_terraform: false,
+        plan_only: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--callform" => args.callform = PathBuf::from(it.next().unwrap_or_default()),
             "--quick" => args.quick = true,
             "--no-terraform" => args.skip_terraform = true,
+            "--plan-only" => args.plan_only = true,
+            // Internal: build a state in a process of its own, so that the memory it takes
+            // is not counted in the peak of the callform processes measured later.
+            "--write-state" => {
+                let tasks = PathBuf::from(it.next().unwrap_or_default());
+                let state = PathBuf::from(it.next().unwrap_or_default());
+                write_state(&tasks, &state);
+                std::process::exit(0);
+            }
             other => {
-                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform]");
+                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only]");
                 std::process::exit(2);
             }
         }
@@ -84,7 +99,11 @@ fn generate(dir: &Path, count: usize, files: usize) -> PathBuf {
 fn write_state(tasks: &Path, state_path: &Path) {
     let (project, _) = callform::project::load(tasks);
     let m = callform::manifest::load(tasks, &project.timezone, jiff::Timestamp::now(), None);
-    assert!(!m.has_errors(), "the generated manifests are invalid: {:?}", m.diagnostics.first());
+    assert!(
+        !m.has_errors(),
+        "the generated manifests are invalid: {:?}",
+        m.diagnostics.first()
+    );
     let mut state = State::new();
     let mut records = BTreeMap::new();
     for (i, t) in m.tasks.iter().enumerate() {
@@ -122,7 +141,11 @@ struct Measured {
 /// (`wait4` gives the rusage of exactly this child, in KiB on Linux).
 fn measure(cmd: &mut Command) -> Measured {
     let start = Instant::now();
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("run the command");
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run the command");
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: wait4 only writes into the status and rusage we pass; the child is ours and
@@ -131,8 +154,16 @@ fn measure(cmd: &mut Command) -> Measured {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let secs = start.elapsed().as_secs_f64();
     std::mem::forget(child);
-    let code = if rc == pid && libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    Measured { secs, peak_mb: usage.ru_maxrss as f64 / 1024.0, code }
+    let code = if rc == pid && libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Measured {
+        secs,
+        peak_mb: usage.ru_maxrss as f64 / 1024.0,
+        code,
+    }
 }
 
 /// Best of `n` runs (the least disturbed by the machine's other work).
@@ -154,7 +185,10 @@ fn emulator_env(cmd: &mut Command, url: &str) {
     for (k, v) in [
         ("XFYETA_TOKEN", "bench-xfyeta-token"),
         ("LONGLONGLONG_TOKEN", "bench-longlonglong-token"),
-        ("LONGLONGLONG_USER_ID", "00000000-5a4d-4b0c-8000-000000000001"),
+        (
+            "LONGLONGLONG_USER_ID",
+            "00000000-5a4d-4b0c-8000-000000000001",
+        ),
         ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tBenchAccessKeyId"),
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "bench-aliyun-secret"),
         ("VOLCENGINE_ACCESS_KEY", "AKLTBenchAccessKey"),
@@ -167,13 +201,29 @@ fn emulator_env(cmd: &mut Command, url: &str) {
 /// Starts `callform emulator` in its own process; returns it and its URL.
 fn start_emulator(callform: &Path, latency_ms: u64) -> (std::process::Child, String) {
     let mut cmd = Command::new(callform);
-    cmd.args(["emulator", "--listen", "127.0.0.1:0", "--latency-ms", &latency_ms.to_string()]);
+    cmd.args([
+        "emulator",
+        "--listen",
+        "127.0.0.1:0",
+        "--latency-ms",
+        &latency_ms.to_string(),
+    ]);
     emulator_env(&mut cmd, "");
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start the emulator");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the emulator");
     let stdout = child.stdout.take().expect("emulator stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the emulator's address");
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_default().to_string();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the emulator's address");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_default()
+        .to_string();
     assert!(!url.is_empty(), "the emulator printed no address: {line}");
     (child, url)
 }
@@ -183,7 +233,13 @@ fn apply_run(callform: &Path, count: usize, latency_ms: u64, parallelism: usize)
     let tasks = generate(&tmp, count, 100);
     let (mut emulator, url) = start_emulator(callform, latency_ms);
     let mut cmd = Command::new(callform);
-    cmd.args(["apply", "--auto-approve", "--parallelism", &parallelism.to_string()]).arg(&tasks);
+    cmd.args([
+        "apply",
+        "--auto-approve",
+        "--parallelism",
+        &parallelism.to_string(),
+    ])
+    .arg(&tasks);
     emulator_env(&mut cmd, &url);
     let m = measure(&mut cmd);
     let _ = emulator.kill();
@@ -193,7 +249,11 @@ fn apply_run(callform: &Path, count: usize, latency_ms: u64, parallelism: usize)
 }
 
 fn tempdir(what: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callform-bench-{what}-{}-{}", std::process::id(), jiff::Timestamp::now().as_nanosecond()));
+    let dir = std::env::temp_dir().join(format!(
+        "callform-bench-{what}-{}-{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_nanosecond()
+    ));
     std::fs::create_dir_all(&dir).expect("create a scratch directory");
     dir
 }
@@ -201,7 +261,11 @@ fn tempdir(what: &str) -> PathBuf {
 /// Terraform: `count` trivial terraform_data resources. `apply` times creating them all;
 /// the no-change `plan` runs on the state that apply wrote.
 fn terraform(count: usize) -> Option<(Measured, Measured)> {
-    let which = Command::new("terraform").arg("version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let which = Command::new("terraform")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     if !which.is_ok_and(|s| s.success()) {
         return None;
     }
@@ -213,12 +277,25 @@ fn terraform(count: usize) -> Option<(Measured, Measured)> {
     std::fs::write(dir.join("main.tf"), tf).ok()?;
     let run = |args: &[&str]| {
         let mut c = Command::new("terraform");
-        c.current_dir(&dir).args(args).env("TF_IN_AUTOMATION", "1").env("CHECKPOINT_DISABLE", "1");
+        c.current_dir(&dir)
+            .args(args)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1");
         c
     };
     measure(&mut run(&["init", "-input=false"]));
-    let apply = measure(&mut run(&["apply", "-auto-approve", "-input=false", "-lock=false"]));
-    let plan = measure(&mut run(&["plan", "-input=false", "-lock=false", "-detailed-exitcode"]));
+    let apply = measure(&mut run(&[
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-lock=false",
+    ]));
+    let plan = measure(&mut run(&[
+        "plan",
+        "-input=false",
+        "-lock=false",
+        "-detailed-exitcode",
+    ]));
     let _ = std::fs::remove_dir_all(&dir);
     Some((apply, plan))
 }
@@ -226,8 +303,17 @@ fn terraform(count: usize) -> Option<(Measured, Measured)> {
 fn main() {
     let args = parse_args();
     let cf = args.callform.clone();
-    let (small, large) = if args.quick { (1_000, 10_000) } else { (10_000, 100_000) };
-    println!("callform benchmark — {} cores, release build, best of 3 where noted", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let (small, large) = if args.quick {
+        (1_000, 10_000)
+    } else {
+        (10_000, 100_000)
+    };
+    println!(
+        "callform benchmark — {} cores, release build, best of 3 where noted",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     println!();
 
     // Validate and plan: N tasks in 100 files, all four vendors, against a state of the same N.
@@ -238,7 +324,14 @@ fn main() {
         }
         let dir = tempdir("plan");
         let tasks = generate(&dir, count, 100);
-        write_state(&tasks, &dir.join("callform.state.json"));
+        let me = std::env::current_exe().expect("the bench's own path");
+        let ok = Command::new(me)
+            .arg("--write-state")
+            .arg(&tasks)
+            .arg(dir.join("callform.state.json"))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "could not write the bench state");
         let validate = best_of(3, || {
             let mut c = Command::new(&cf);
             c.arg("validate").arg(&tasks);
@@ -258,16 +351,34 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     if let (Some(s), Some(l)) = (plan_secs.get(&small), plan_secs.get(&large)) {
-        println!("plan scaling {small} → {large} tasks: {:.1}× the time for {}× the tasks", l / s, large / small);
+        println!(
+            "plan scaling {small} → {large} tasks: {:.1}× the time for {}× the tasks",
+            l / s,
+            large / small
+        );
     }
     println!();
+    if args.plan_only {
+        return;
+    }
 
     // Apply: creates against the emulator in a separate process, with their durable records.
-    let (a_small, a_large) = if args.quick { (1_000, 3_000) } else { (10_000, 30_000) };
+    let (a_small, a_large) = if args.quick {
+        (1_000, 3_000)
+    } else {
+        (10_000, 30_000)
+    };
     let first = apply_run(&cf, a_small, 0, 10);
     let second = apply_run(&cf, a_large, 0, 10);
-    println!("apply {a_small:>6} creates, no latency, parallelism 10: {:>6.2} s (exit {})", first.secs, first.code);
-    println!("apply {a_large:>6} creates, no latency, parallelism 10: {:>6.2} s ({:.2}× of {a_small})", second.secs, second.secs / first.secs);
+    println!(
+        "apply {a_small:>6} creates, no latency, parallelism 10: {:>6.2} s (exit {})",
+        first.secs, first.code
+    );
+    println!(
+        "apply {a_large:>6} creates, no latency, parallelism 10: {:>6.2} s ({:.2}× of {a_small})",
+        second.secs,
+        second.secs / first.secs
+    );
     let lat_count = if args.quick { 200 } else { 1_000 };
     let latency = apply_run(&cf, lat_count, 100, 10);
     let floor = lat_count as f64 * 0.1 / 10.0;
