@@ -243,17 +243,54 @@ pub fn load(
             return out;
         }
     };
-    let mut seen: HashMap<String, Source> = HashMap::new();
-    for file in files {
-        let text = match callees::read_text(&file, &file) {
-            Ok(t) => t,
-            Err(d) => {
-                out.diagnostics.push(d);
-                continue;
-            }
-        };
-        read_file(file, text, tz, now, providers, &mut seen, &mut out);
+    // Files are read on every core, each thread a contiguous run of them; names are then
+    // checked for duplicates in file order, as if read one by one.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = files.len().div_ceil(threads).max(1);
+    let parts: Vec<(Manifests, Vec<Named>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|run| {
+                scope.spawn(move || {
+                    let mut part = Manifests::default();
+                    let mut named = Vec::new();
+                    for file in run {
+                        match callees::read_text(file, file) {
+                            Ok(text) => read_file(
+                                file.clone(),
+                                text,
+                                tz,
+                                now,
+                                providers,
+                                &mut named,
+                                &mut part,
+                            ),
+                            Err(d) => part.diagnostics.push(d),
+                        }
+                    }
+                    (part, named)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut named = Vec::new();
+    for (part, n) in parts {
+        out.tasks.extend(part.tasks);
+        out.diagnostics.extend(part.diagnostics);
+        out.files.extend(part.files);
+        out.texts.extend(part.texts);
+        named.extend(n);
     }
+    unique_names(named, &mut out);
     finish(&mut out);
     out
 }
@@ -270,28 +307,70 @@ pub fn load_text(
     providers: Option<&BTreeMap<String, Vendor>>,
 ) -> Manifests {
     let mut out = Manifests::default();
+    let mut named = Vec::new();
     read_file(
         file.to_path_buf(),
         text.to_string(),
         tz,
         now,
         providers,
-        &mut HashMap::new(),
+        &mut named,
         &mut out,
     );
+    unique_names(named, &mut out);
     finish(&mut out);
     out
 }
 
-/// One manifest file: its digest, its documents and their tasks. `seen` holds the task
-/// names of the files read before it, so duplicates across files are reported.
+/// A document's task name where it was written, and its task if the task is valid.
+struct Named {
+    name: String,
+    file: PathBuf,
+    pos: yaml::Pos,
+    task: Option<Task>,
+}
+
+/// Keeps the first task of each name, in file order; every later one is an error pointing
+/// at its `name` and naming the first. Names are checked whether or not the tasks are
+/// otherwise valid: fixing one error must not reveal a duplicate that was there all along.
+fn unique_names(named: Vec<Named>, out: &mut Manifests) {
+    let mut seen: HashMap<String, Source> = HashMap::with_capacity(named.len());
+    for n in named {
+        if let Some(first) = seen.get(&n.name) {
+            out.diagnostics.push(
+                Diagnostic::error(&n.file, format!("duplicate task name `{}`", n.name))
+                    .at(n.pos.line, n.pos.col, n.pos.len)
+                    .task(Some(&n.name))
+                    .field("name")
+                    .expected("names unique across the manifest directory")
+                    .hint(format!(
+                        "first defined at {}:{}; rename one of them",
+                        first.file.display(),
+                        first.line
+                    )),
+            );
+            continue;
+        }
+        seen.insert(
+            n.name,
+            Source {
+                file: n.file,
+                line: n.pos.line,
+            },
+        );
+        out.tasks.extend(n.task);
+    }
+}
+
+/// One manifest file: its digest, its documents and their tasks. Each document's name goes
+/// to `named` (with its task), for [`unique_names`] to check across files.
 fn read_file(
     file: PathBuf,
     text: String,
     tz: &TimeZone,
     now: Timestamp,
     providers: Option<&BTreeMap<String, Vendor>>,
-    seen: &mut HashMap<String, Source>,
+    named: &mut Vec<Named>,
     out: &mut Manifests,
 ) {
     out.files.push(SourceFile {
@@ -317,34 +396,14 @@ fn read_file(
             continue;
         }
         let task = load_task(&file, &doc.root, tz, now, providers, out);
-        // Names are checked whether or not the tasks are otherwise valid: fixing one
-        // error must not reveal a duplicate that was there all along.
         if let Some(name) = doc.root.get("name").and_then(yaml::Node::as_str) {
-            let pos = FieldPath::root().k("name").locate(&doc.root, false);
-            if let Some(first) = seen.get(name) {
-                out.diagnostics.push(
-                    Diagnostic::error(&file, format!("duplicate task name `{name}`"))
-                        .at(pos.line, pos.col, pos.len)
-                        .task(Some(name))
-                        .field("name")
-                        .expected("names unique across the manifest directory")
-                        .hint(format!(
-                            "first defined at {}:{}; rename one of them",
-                            first.file.display(),
-                            first.line
-                        )),
-                );
-                continue;
-            }
-            seen.insert(
-                name.to_string(),
-                Source {
-                    file: file.clone(),
-                    line: pos.line,
-                },
-            );
+            named.push(Named {
+                name: name.to_string(),
+                file: file.clone(),
+                pos: FieldPath::root().k("name").locate(&doc.root, false),
+                task,
+            });
         }
-        out.tasks.extend(task);
     }
     out.texts.insert(file, text);
 }
