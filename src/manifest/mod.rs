@@ -391,7 +391,8 @@ fn read_file(
             return;
         }
     };
-    for doc in &docs {
+    // Each document's tree is dropped as soon as it is read: memory stays small and warm.
+    for doc in docs {
         if doc.root.is_null() {
             continue;
         }
