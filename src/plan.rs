@@ -285,7 +285,7 @@ pub fn plan(
             let old_form = if unchanged || rec.status == TaskStatus::Uncertain {
                 None
             } else {
-                canonical::upgrade(&rec.spec, rec.canonical_version)
+                canonical::upgrade(&rec.spec.value(), rec.canonical_version)
             };
             if rec.status == TaskStatus::Uncertain {
                 uncertain(&mut p, rec.uncertain_reason.as_deref());

@@ -118,7 +118,7 @@ fn write_state(tasks: &Path, state_path: &Path) {
                 task_id: Some(format!("bench-{i}")),
                 spec_digest: c.digest,
                 canonical_version: CANONICAL_VERSION,
-                spec: c.form,
+                spec: c.form.into(),
                 created_at: "2026-11-22T00:00:00Z".into(),
                 request_id: None,
                 warnings: Vec::new(),

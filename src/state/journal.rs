@@ -296,7 +296,7 @@ impl Replay {
                     task_id: None,
                     spec_digest: spec_digest.clone(),
                     canonical_version: *canonical_version,
-                    spec: spec.clone(),
+                    spec: spec.clone().into(),
                     created_at: at.clone(),
                     request_id: None,
                     warnings: Vec::new(),

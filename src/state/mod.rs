@@ -109,7 +109,7 @@ pub struct TaskRecord {
     pub spec_digest: String,
     pub canonical_version: u32,
     /// The canonical spec, already free of personal data.
-    pub spec: serde_json::Value,
+    pub spec: StoredSpec,
     /// RFC 3339 UTC; for an uncertain task, when the intent was recorded.
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +121,39 @@ pub struct TaskRecord {
     /// Tasks this one replaced (`--replace`): they may still run at the vendor.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<Superseded>,
+}
+
+/// A canonical spec as stored: the JSON text it was read as. A no-change plan compares only
+/// digests, so the specs of 100,000 records are not built into JSON trees unless a diff needs
+/// one ([`StoredSpec::value`]); a record read and saved again keeps its text as it was.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StoredSpec(Box<serde_json::value::RawValue>);
+
+impl StoredSpec {
+    /// The spec as a JSON tree (`null` if the stored text were somehow not JSON).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for StoredSpec {
+    fn from(value: serde_json::Value) -> StoredSpec {
+        // Serialising a JSON value cannot fail; the default raw value is `null`.
+        StoredSpec(serde_json::value::to_raw_value(&value).unwrap_or_default())
+    }
+}
+
+impl PartialEq for StoredSpec {
+    fn eq(&self, other: &StoredSpec) -> bool {
+        self.0.get() == other.0.get() || self.value() == other.value()
+    }
+}
+
+impl std::fmt::Debug for StoredSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.get())
+    }
 }
 
 /// Whether the vendor confirmed the create.
@@ -541,7 +574,7 @@ mod tests {
             task_id: Some(task_id.into()),
             spec_digest: "sha256:00".into(),
             canonical_version: 1,
-            spec: serde_json::json!({"task_name": "续费提醒", "line_num": ["1", "2"]}),
+            spec: serde_json::json!({"task_name": "续费提醒", "line_num": ["1", "2"]}).into(),
             created_at: "2026-01-01T00:00:00Z".into(),
             request_id: Some("req-1".into()),
             warnings: vec!["FailList[0]: type 2, 空号 (138****0000)".into()],
