@@ -303,6 +303,11 @@ pub(crate) const ACS_DATE: &str = "YYYY-MM-DDThh:mm:ssZ";
 /// Volcengine's `X-Date`.
 pub(crate) const X_DATE: &str = "YYYYMMDDThhmmssZ";
 
+/// A signing date header (`x-acs-date`, `X-Date`) as the instant it names, in UTC.
+pub(crate) fn utc_instant(s: &str, layout: &str) -> Option<jiff::Timestamp> {
+    civil(s, layout).and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+}
+
 /// Parses `s` against `layout`, where `YYYY MM DD hh mm ss` stand for exactly that many
 /// digits and every other character must appear as is. Leniency here (one-digit months,
 /// a `T` instead of a space) would hide a driver that formats dates wrongly.

@@ -14,7 +14,7 @@
 //! their response shape.
 
 use super::credentials::Credentials;
-use super::params::{civil, header, ACS_DATE, X_DATE};
+use super::params::{header, utc_instant, ACS_DATE, X_DATE};
 use super::server::locked;
 use crate::sign;
 use axum::http::{HeaderMap, StatusCode};
@@ -147,8 +147,7 @@ pub(crate) fn aliyun(
     let date = header(req.headers, "x-acs-date")
         .map_err(|e| bad_date(&e))?
         .ok_or_else(|| bad_date("x-acs-date is missing"))?;
-    let date = civil(date, ACS_DATE)
-        .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+    let date = utc_instant(date, ACS_DATE)
         .ok_or_else(|| bad_date("x-acs-date must look like 2026-11-21T08:00:00Z"))?;
     if !within_skew(date, now) {
         return Err(refuse(
@@ -315,8 +314,7 @@ pub(crate) fn volcengine(
     let x_date = header(req.headers, "x-date")
         .map_err(|e| expired(&e))?
         .ok_or_else(|| missing_info("X-Date"))?;
-    let date = civil(x_date, X_DATE)
-        .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+    let date = utc_instant(x_date, X_DATE)
         .ok_or_else(|| expired("X-Date must look like 20261121T080000Z"))?;
     if !within_skew(date, now) {
         return Err(expired(
