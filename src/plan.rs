@@ -12,7 +12,8 @@
 //!   `--replace`;
 //! - a task in state but not in the manifests is `orphaned`: callform never deletes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,7 +22,7 @@ use similar::{capture_diff_slices, Algorithm, ChangeTag};
 use crate::canonical::{self, canonical, keyed_hex, CANONICAL_VERSION};
 use crate::manifest::{Manifests, Task};
 use crate::project::Project;
-use crate::state::{State, TaskStatus};
+use crate::state::{State, TaskRecord, TaskStatus};
 
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
@@ -226,181 +227,46 @@ pub fn plan(
     let empty = BTreeMap::new();
     let recorded = state.map(|s| &s.tasks).unwrap_or(&empty);
 
-    let mut tasks: Vec<&Task> = manifests
-        .tasks
-        .iter()
-        .filter(|t| targeted(&t.name))
-        .collect();
-    tasks.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out = Vec::with_capacity(tasks.len());
-    let mut replaced = BTreeSet::new();
-    for task in &tasks {
-        let endpoint = project.endpoint(&task.provider, task.vendor);
-        if !project.sandbox {
-            crate::project::check_endpoint(&endpoint).map_err(|why| {
-                // The refused endpoint is not echoed: it may hold what it should not.
-                format!(
-                    "{}: the endpoint of provider `{}` (from {}) is refused: {why}",
-                    task.name,
-                    task.provider,
-                    crate::project::endpoint_source(&task.provider, task.vendor)
-                )
-            })?;
-        }
-        let canon = canonical(task, &project.timezone_name, &salt);
-        let mut p = PlannedTask {
-            name: task.name.clone(),
-            action: Action::Create,
-            vendor: task.vendor.key().to_string(),
-            provider: task.provider.clone(),
-            endpoint: endpoint.clone(),
-            source: Some(format!(
-                "{}:{}",
-                task.source.file.display(),
-                task.source.line
-            )),
-            task_id: None,
-            spec_digest: Some(canon.digest.clone()),
-            old_spec_digest: None,
-            spec: None,
-            changes: Vec::new(),
-            reason: None,
-            hints: Vec::new(),
-            warnings: Vec::new(),
-            request: None,
-        };
-        if let Some(rec) = recorded.get(&task.name) {
-            p.task_id = rec.task_id.clone();
-            p.old_spec_digest = Some(rec.spec_digest.clone());
-            for s in &rec.superseded {
-                p.warnings.push(format!(
-                    "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
-                    s.task_id, s.endpoint
-                ));
-            }
-            // The common case, an unchanged task recorded by this version, compares digests
-            // and copies nothing; older forms are brought up to date only when needed.
-            let unchanged =
-                rec.canonical_version == CANONICAL_VERSION && rec.spec_digest == canon.digest;
-            let old_form = if unchanged || rec.status == TaskStatus::Uncertain {
-                None
-            } else {
-                canonical::upgrade(&rec.spec.value(), rec.canonical_version)
-            };
-            if rec.status == TaskStatus::Uncertain {
-                uncertain(&mut p, rec.uncertain_reason.as_deref());
-                p.endpoint = rec.endpoint.clone();
-            } else if rec.vendor != task.vendor.key() {
-                p.action = Action::Blocked;
-                p.reason = Some(format!(
-                    "the task was created on {}; the manifest now says {}",
-                    rec.vendor, task.vendor
-                ));
-                p.hints = vec![
-                    format!("restore `vendor: {}`, or", rec.vendor),
-                    "rename the task to create a new one (the old one keeps running: stop it in the vendor console)".into(),
-                ];
-            } else if rec.endpoint != endpoint {
-                p.action = Action::Blocked;
-                p.reason = Some(format!(
-                    "the task was created on {}, but {} is configured now",
-                    rec.endpoint, endpoint
-                ));
-                p.hints = vec![
-                    "restore the endpoint (callform.yaml or CALLFORM_<VENDOR>_ENDPOINT), or".into(),
-                    "use a separate state file (`--state PATH`) for the other endpoint: ids from one endpoint mean nothing on another".into(),
-                ];
-            } else if unchanged {
-                p.action = Action::NoOp;
-            } else if let Some(old_form) = old_form {
-                if canonical::digest(&old_form) == canon.digest {
-                    p.action = Action::NoOp;
-                } else {
-                    p.changes = field_changes(&old_form, &canon.form);
-                    if options.replace.iter().any(|r| r == &task.name) {
-                        p.action = Action::Replace;
-                        replaced.insert(task.name.clone());
-                        p.warnings.push(format!(
-                            "the current task {} keeps running at the vendor: stop it in the console after the replacement is created",
-                            rec.task_id.as_deref().unwrap_or("?")
-                        ));
-                    } else {
-                        p.action = Action::Blocked;
-                        p.reason = Some(
-                            "the spec changed, and these vendor APIs cannot update a created task"
-                                .into(),
-                        );
-                        p.hints = vec![
-                            "revert the change, or".into(),
-                            "rename the task (`name:`) to create a new one (stop the old one in the vendor console), or".into(),
-                            format!("replace it: `--replace {}` creates a new task and keeps the old id in state as superseded", task.name),
-                        ];
-                    }
-                }
-            } else {
-                p.action = Action::Blocked;
-                p.reason = Some(format!(
-                    "the state was written by a newer callform (canonical form version {})",
-                    rec.canonical_version
-                ));
-                p.hints = vec!["upgrade callform".into()];
-            }
-        }
-        // The canonical spec is shown for what apply would send or what blocks it.
-        if matches!(p.action, Action::Create | Action::Replace | Action::Blocked) {
-            p.spec = Some(canon.form);
-        }
-        out.push(p);
-    }
-
-    let in_manifests: BTreeSet<&str> = manifests.tasks.iter().map(|t| t.name.as_str()).collect();
-    for (name, rec) in recorded {
-        if in_manifests.contains(name.as_str()) || !targeted(name) {
-            continue;
-        }
-        let mut p = PlannedTask {
-            name: name.clone(),
-            action: Action::Orphaned,
-            vendor: rec.vendor.clone(),
-            provider: rec.provider.clone(),
-            endpoint: rec.endpoint.clone(),
-            source: None,
-            task_id: rec.task_id.clone(),
-            spec_digest: None,
-            old_spec_digest: Some(rec.spec_digest.clone()),
-            spec: None,
-            changes: Vec::new(),
-            reason: Some(
-                "in the state but no longer in the manifests; callform never deletes a vendor task"
-                    .into(),
-            ),
-            hints: vec![
-                "the vendor task still runs: stop it in the vendor console if it should not, then"
-                    .into(),
-                format!("forget it with `callform state rm {name}`, or restore its manifest"),
-            ],
-            warnings: Vec::new(),
-            request: None,
-        };
-        if rec.status == TaskStatus::Uncertain {
-            uncertain(&mut p, rec.uncertain_reason.as_deref());
-        }
-        out.push(p);
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    // Everything below walks names in order: tasks and records are joined by merging two
+    // sorted lists, not by a lookup per task, and the result comes out sorted.
+    let mut all: Vec<&Task> = manifests.tasks.iter().collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let tasks: Vec<&Task> = if options.targets.is_empty() {
+        all.clone()
+    } else {
+        all.iter().copied().filter(|t| targeted(&t.name)).collect()
+    };
+    let planner = Planner {
+        project,
+        recorded,
+        salt: &salt,
+        options,
+    };
+    let planned = planner.tasks(&tasks)?;
+    let orphaned = orphans(recorded, &all, &targeted);
+    let out = merge_by_name(planned, orphaned);
 
     for r in &options.replace {
-        if !replaced.contains(r) {
-            let why = match out.iter().find(|p| &p.name == r) {
-                None => "no task of that name is planned (check the name and --target)".to_string(),
-                Some(p) if p.action == Action::NoOp => {
+        let why = match out.binary_search_by(|p| p.name.as_str().cmp(r)) {
+            Ok(i) if out[i].action == Action::Replace => continue,
+            Err(_) => {
+                "no task of that name is planned (check the name and --target)".to_string()
+            }
+            Ok(i) => match &out[i] {
+                p if p.action == Action::NoOp => {
                     "its spec is unchanged; a replacement would call the same people again. To create it anew, `callform state rm` it first".to_string()
                 }
-                Some(p) if p.action == Action::Create => "it does not exist yet; it will simply be created".to_string(),
-                Some(p) => format!("it is {} ({})", p.action.as_str(), p.reason.clone().unwrap_or_default()),
-            };
-            return Err(format!("--replace {r}: cannot replace: {why}"));
-        }
+                p if p.action == Action::Create => {
+                    "it does not exist yet; it will simply be created".to_string()
+                }
+                p => format!(
+                    "it is {} ({})",
+                    p.action.as_str(),
+                    p.reason.clone().unwrap_or_default()
+                ),
+            },
+        };
+        return Err(format!("--replace {r}: cannot replace: {why}"));
     }
 
     let mut summary = Summary::default();
@@ -435,6 +301,267 @@ pub fn plan(
         summary,
         tasks: out,
     })
+}
+
+/// Below this many tasks, planning on one thread is faster than starting more.
+const PARALLEL_FROM: usize = 2_048;
+
+/// What planning one task needs to know; shared, read-only, by the threads.
+struct Planner<'a> {
+    project: &'a Project,
+    recorded: &'a BTreeMap<String, TaskRecord>,
+    salt: &'a str,
+    options: &'a Options,
+}
+
+impl Planner<'_> {
+    /// Plans `tasks` (sorted by name, names unique) in order. Each task is planned on its
+    /// own, so runs of them are planned on every core and put back together in order. The
+    /// first error in name order is the one reported.
+    fn tasks(&self, tasks: &[&Task]) -> Result<Vec<PlannedTask>, String> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        if threads == 1 || tasks.len() < PARALLEL_FROM {
+            return self.run(tasks);
+        }
+        let chunk = tasks.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<PlannedTask>, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = tasks
+                .chunks(chunk)
+                .map(|run| scope.spawn(move || self.run(run)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        let mut out = Vec::new();
+        for part in parts {
+            let part = part?;
+            if out.is_empty() {
+                out = part;
+            } else {
+                out.extend(part);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Plans a sorted run of tasks, walking the records from the run's first name.
+    fn run(&self, tasks: &[&Task]) -> Result<Vec<PlannedTask>, String> {
+        let Some(first) = tasks.first() else {
+            return Ok(Vec::new());
+        };
+        let mut records = self
+            .recorded
+            .range::<str, _>((Bound::Included(first.name.as_str()), Bound::Unbounded))
+            .peekable();
+        let mut out = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            while records
+                .next_if(|(name, _)| name.as_str() < task.name.as_str())
+                .is_some()
+            {}
+            let rec = records
+                .next_if(|(name, _)| name.as_str() == task.name.as_str())
+                .map(|(_, rec)| rec);
+            out.push(self.task(task, rec)?);
+        }
+        Ok(out)
+    }
+
+    /// One task against its record, if it has one.
+    fn task(&self, task: &Task, rec: Option<&TaskRecord>) -> Result<PlannedTask, String> {
+        let project = self.project;
+        let endpoint = project.endpoint(&task.provider, task.vendor);
+        if !project.sandbox {
+            crate::project::check_endpoint(&endpoint).map_err(|why| {
+                // The refused endpoint is not echoed: it may hold what it should not.
+                format!(
+                    "{}: the endpoint of provider `{}` (from {}) is refused: {why}",
+                    task.name,
+                    task.provider,
+                    crate::project::endpoint_source(&task.provider, task.vendor)
+                )
+            })?;
+        }
+        let canon = canonical(task, &project.timezone_name, self.salt);
+        let mut p = PlannedTask {
+            name: task.name.clone(),
+            action: Action::Create,
+            vendor: task.vendor.key().to_string(),
+            provider: task.provider.clone(),
+            endpoint,
+            source: Some(format!(
+                "{}:{}",
+                task.source.file.display(),
+                task.source.line
+            )),
+            task_id: None,
+            spec_digest: Some(canon.digest.clone()),
+            old_spec_digest: None,
+            spec: None,
+            changes: Vec::new(),
+            reason: None,
+            hints: Vec::new(),
+            warnings: Vec::new(),
+            request: None,
+        };
+        if let Some(rec) = rec {
+            self.against_record(&mut p, task, rec, &canon);
+        }
+        // The canonical spec is shown for what apply would send or what blocks it.
+        if matches!(p.action, Action::Create | Action::Replace | Action::Blocked) {
+            p.spec = Some(canon.form);
+        }
+        Ok(p)
+    }
+
+    /// Decides the action of a task that the state already records.
+    fn against_record(
+        &self,
+        p: &mut PlannedTask,
+        task: &Task,
+        rec: &TaskRecord,
+        canon: &canonical::Canonical,
+    ) {
+        p.task_id = rec.task_id.clone();
+        p.old_spec_digest = Some(rec.spec_digest.clone());
+        for s in &rec.superseded {
+            p.warnings.push(format!(
+                "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
+                s.task_id, s.endpoint
+            ));
+        }
+        // The common case, an unchanged task recorded by this version, compares digests
+        // and copies nothing; older forms are brought up to date only when needed.
+        let unchanged =
+            rec.canonical_version == CANONICAL_VERSION && rec.spec_digest == canon.digest;
+        if rec.status == TaskStatus::Uncertain {
+            uncertain(p, rec.uncertain_reason.as_deref());
+            p.endpoint = rec.endpoint.clone();
+        } else if rec.vendor != task.vendor.key() {
+            p.action = Action::Blocked;
+            p.reason = Some(format!(
+                "the task was created on {}; the manifest now says {}",
+                rec.vendor, task.vendor
+            ));
+            p.hints = vec![
+                format!("restore `vendor: {}`, or", rec.vendor),
+                "rename the task to create a new one (the old one keeps running: stop it in the vendor console)".into(),
+            ];
+        } else if rec.endpoint != p.endpoint {
+            p.action = Action::Blocked;
+            p.reason = Some(format!(
+                "the task was created on {}, but {} is configured now",
+                rec.endpoint, p.endpoint
+            ));
+            p.hints = vec![
+                "restore the endpoint (callform.yaml or CALLFORM_<VENDOR>_ENDPOINT), or".into(),
+                "use a separate state file (`--state PATH`) for the other endpoint: ids from one endpoint mean nothing on another".into(),
+            ];
+        } else if unchanged {
+            p.action = Action::NoOp;
+        } else if let Some(old_form) = canonical::upgrade(&rec.spec.value(), rec.canonical_version)
+        {
+            if canonical::digest(&old_form) == canon.digest {
+                p.action = Action::NoOp;
+            } else {
+                p.changes = field_changes(&old_form, &canon.form);
+                if self.options.replace.iter().any(|r| r == &task.name) {
+                    p.action = Action::Replace;
+                    p.warnings.push(format!(
+                        "the current task {} keeps running at the vendor: stop it in the console after the replacement is created",
+                        rec.task_id.as_deref().unwrap_or("?")
+                    ));
+                } else {
+                    p.action = Action::Blocked;
+                    p.reason = Some(
+                        "the spec changed, and these vendor APIs cannot update a created task"
+                            .into(),
+                    );
+                    p.hints = vec![
+                        "revert the change, or".into(),
+                        "rename the task (`name:`) to create a new one (stop the old one in the vendor console), or".into(),
+                        format!("replace it: `--replace {}` creates a new task and keeps the old id in state as superseded", task.name),
+                    ];
+                }
+            }
+        } else {
+            p.action = Action::Blocked;
+            p.reason = Some(format!(
+                "the state was written by a newer callform (canonical form version {})",
+                rec.canonical_version
+            ));
+            p.hints = vec!["upgrade callform".into()];
+        }
+    }
+}
+
+/// The targeted records whose task is in no manifest (`all`: every task, sorted by name).
+fn orphans(
+    recorded: &BTreeMap<String, TaskRecord>,
+    all: &[&Task],
+    targeted: &dyn Fn(&str) -> bool,
+) -> Vec<PlannedTask> {
+    let mut out = Vec::new();
+    let mut manifest = all.iter().map(|t| t.name.as_str()).peekable();
+    for (name, rec) in recorded {
+        while manifest.next_if(|m| *m < name.as_str()).is_some() {}
+        if manifest.next_if(|m| *m == name.as_str()).is_some() || !targeted(name) {
+            continue;
+        }
+        let mut p = PlannedTask {
+            name: name.clone(),
+            action: Action::Orphaned,
+            vendor: rec.vendor.clone(),
+            provider: rec.provider.clone(),
+            endpoint: rec.endpoint.clone(),
+            source: None,
+            task_id: rec.task_id.clone(),
+            spec_digest: None,
+            old_spec_digest: Some(rec.spec_digest.clone()),
+            spec: None,
+            changes: Vec::new(),
+            reason: Some(
+                "in the state but no longer in the manifests; callform never deletes a vendor task"
+                    .into(),
+            ),
+            hints: vec![
+                "the vendor task still runs: stop it in the vendor console if it should not, then"
+                    .into(),
+                format!("forget it with `callform state rm {name}`, or restore its manifest"),
+            ],
+            warnings: Vec::new(),
+            request: None,
+        };
+        if rec.status == TaskStatus::Uncertain {
+            uncertain(&mut p, rec.uncertain_reason.as_deref());
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Merges two lists sorted by name (no name in both) into one.
+fn merge_by_name(a: Vec<PlannedTask>, b: Vec<PlannedTask>) -> Vec<PlannedTask> {
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut b = b.into_iter().peekable();
+    for p in a {
+        while let Some(q) = b.next_if(|q| q.name < p.name) {
+            out.push(q);
+        }
+        out.push(p);
+    }
+    out.extend(b);
+    out
 }
 
 fn uncertain(p: &mut PlannedTask, reason: Option<&str>) {
@@ -516,6 +643,152 @@ mod tests {
                 ("spec.added", None, Some("\"x\"")),
                 ("spec.gone", Some("true"), None)
             ]
+        );
+    }
+
+    fn aliyun_task(name: &str, provider: &str, dialog_id: i64) -> Task {
+        use crate::manifest::aliyun::AliyunSpec;
+        use crate::manifest::{Callees, Source, Spec, Vendor};
+        Task {
+            name: name.into(),
+            vendor: Vendor::Aliyun,
+            provider: provider.into(),
+            labels: Default::default(),
+            spec: Spec::Aliyun(AliyunSpec {
+                task_name: None,
+                dialog_id,
+                callees: Some(vec!["13700000001".into()]),
+                callees_file: None,
+                corp_name: None,
+                is_self_line: None,
+                number_status_ident: None,
+                retry_type: None,
+                recall_times: None,
+                recall_interval: None,
+                recall_state_codes: None,
+            }),
+            callees: Callees::Numbers(vec!["13700000001".into()]),
+            source: Source {
+                file: "t.yaml".into(),
+                line: 1,
+            },
+        }
+    }
+
+    /// Enough tasks to be planned on several threads: every task gets the action its record
+    /// calls for, in name order, and orphans fall in between, as if planned one by one.
+    #[test]
+    fn large_plans_are_planned_in_parallel_in_order() {
+        use crate::state::{State, TaskRecord, TaskStatus};
+        let n = PARALLEL_FROM * 2 + 7;
+        let mut project = Project::defaults(std::path::Path::new("."));
+        project.sandbox = true;
+        let mut state = State::new();
+        let record = |task: &Task, status: TaskStatus| {
+            let c = canonical(task, &project.timezone_name, &state.salt);
+            TaskRecord {
+                vendor: "aliyun".into(),
+                provider: "aliyun".into(),
+                endpoint: project.endpoint("aliyun", task.vendor),
+                status,
+                task_id: Some(format!("id-{}", task.name)),
+                spec_digest: c.digest,
+                canonical_version: CANONICAL_VERSION,
+                spec: c.form.into(),
+                created_at: "2026-11-22T00:00:00Z".into(),
+                request_id: None,
+                warnings: Vec::new(),
+                uncertain_reason: None,
+                superseded: Vec::new(),
+            }
+        };
+        let mut manifests = Manifests::default();
+        let mut records = BTreeMap::new();
+        // Written in reverse, so the planner has to sort them.
+        for i in (0..n).rev() {
+            let task = aliyun_task(&format!("t-{i:05}"), "aliyun", 1);
+            match i % 5 {
+                0 => {}
+                1 => drop(records.insert(task.name.clone(), record(&task, TaskStatus::Created))),
+                2 => {
+                    let old = aliyun_task(&task.name, "aliyun", 2);
+                    records.insert(task.name.clone(), record(&old, TaskStatus::Created));
+                }
+                3 => drop(records.insert(task.name.clone(), record(&task, TaskStatus::Uncertain))),
+                _ => {
+                    // Only in the state, between two tasks of the manifests.
+                    records.insert(task.name.clone(), record(&task, TaskStatus::Created));
+                    continue;
+                }
+            }
+            manifests.tasks.push(task);
+        }
+        state.tasks = records;
+        let made = plan(
+            &manifests,
+            &project,
+            Some(&state),
+            "s",
+            "d",
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(made.tasks.len(), n);
+        for (i, p) in made.tasks.iter().enumerate() {
+            assert_eq!(p.name, format!("t-{i:05}"));
+            let expected = [
+                Action::Create,
+                Action::NoOp,
+                Action::Blocked,
+                Action::Uncertain,
+                Action::Orphaned,
+            ][i % 5];
+            assert_eq!(p.action, expected, "{}", p.name);
+            if i % 5 != 0 {
+                assert_eq!(
+                    p.task_id.as_deref(),
+                    Some(format!("id-{}", p.name).as_str())
+                );
+            }
+        }
+        assert_eq!(made.summary.no_op, (0..n).filter(|i| i % 5 == 1).count());
+        assert_eq!(made.summary.orphaned, (0..n).filter(|i| i % 5 == 4).count());
+
+        // With a refused endpoint, the first task in name order is the one reported.
+        project.sandbox = false;
+        let mut bad = crate::project::Provider {
+            name: "bad".into(),
+            vendor: crate::manifest::Vendor::Aliyun,
+            endpoint: Some("http://example.com".into()),
+            parallelism: None,
+            connect_timeout_ms: None,
+            request_timeout_ms: None,
+            region: None,
+            user_id: None,
+            credentials: BTreeMap::new(),
+        };
+        project.providers.insert("bad".into(), bad.clone());
+        bad.name = "aliyun".into();
+        bad.endpoint = Some("https://example.com".into());
+        project.providers.insert("aliyun".into(), bad);
+        // One in each half: the halves are planned on different threads.
+        for i in [n - 3, 10] {
+            let name = format!("t-{i:05}");
+            let at = manifests.tasks.iter().position(|t| t.name == name).unwrap();
+            manifests.tasks[at] = aliyun_task(&name, "bad", 1);
+        }
+        let err = plan(
+            &manifests,
+            &project,
+            Some(&state),
+            "s",
+            "d",
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with(&format!("t-{:05}: the endpoint of provider `bad`", 10)),
+            "{err}"
         );
     }
 }

@@ -41,8 +41,17 @@ fn parse_args() -> Args {
                 write_state(&tasks, &state);
                 std::process::exit(0);
             }
+            // For profiling: write N tasks and their state under DIR and keep them.
+            "--generate" => {
+                let count = it.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+                let dir = PathBuf::from(it.next().unwrap_or_else(|| "bench-data".into()));
+                let tasks = generate(&dir, count, 100);
+                write_state(&tasks, &dir.join("callform.state.json"));
+                println!("{}", tasks.display());
+                std::process::exit(0);
+            }
             other => {
-                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only]");
+                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--generate N DIR]");
                 std::process::exit(2);
             }
         }

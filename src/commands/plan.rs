@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Outcome, PlanArgs, PlanFormat};
-use crate::commands::validate::{load, print_diagnostics};
+use crate::commands::validate::{load_manifests, print_diagnostics};
 use crate::manifest::Manifests;
 use crate::plan::{self, Plan};
 use crate::project::Project;
@@ -29,8 +29,25 @@ pub fn prepare(
     options: &plan::Options,
     color: bool,
 ) -> Result<Prepared, Outcome> {
-    let (mut project, manifests) = load(dir);
+    let (mut project, project_diags) = crate::project::load(dir);
     project.sandbox = sandbox;
+    let state_path = state_override.map(Path::to_path_buf).unwrap_or_else(|| {
+        if sandbox {
+            project.sandbox_state_path()
+        } else {
+            project.state_path.clone()
+        }
+    });
+    // The state (tens of megabytes for 100,000 tasks) is read while the manifests are: it
+    // only reads, and is used only if the manifests are valid.
+    let (manifests, state) = std::thread::scope(|scope| {
+        let state = scope.spawn(|| state::load(&state_path));
+        let manifests = load_manifests(dir, &project, project_diags);
+        let state = state
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (manifests, state)
+    });
     // Diagnostics go to stderr: stdout is the plan.
     let _ = print_diagnostics(
         &mut std::io::stderr().lock(),
@@ -47,14 +64,7 @@ pub fn prepare(
         eprintln!("error: the manifests have {errors} error(s); no plan was made (run `callform validate` for details)");
         return Err(Outcome::Failure);
     }
-    let state_path = state_override.map(Path::to_path_buf).unwrap_or_else(|| {
-        if sandbox {
-            project.sandbox_state_path()
-        } else {
-            project.state_path.clone()
-        }
-    });
-    let state = match state::load(&state_path) {
+    let state = match state {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -11,6 +11,16 @@ use crate::project::{self, Project};
 /// Loads the project and the manifests, with every diagnostic from both.
 pub fn load(dir: &std::path::Path) -> (Project, Manifests) {
     let (project, project_diags) = project::load(dir);
+    let manifests = load_manifests(dir, &project, project_diags);
+    (project, manifests)
+}
+
+/// Loads the manifests for `project`; its diagnostics come first.
+pub fn load_manifests(
+    dir: &std::path::Path,
+    project: &Project,
+    project_diags: Vec<Diagnostic>,
+) -> Manifests {
     let providers: Option<BTreeMap<_, _>> = project.file.as_ref().map(|_| {
         project
             .providers
@@ -25,7 +35,7 @@ pub fn load(dir: &std::path::Path) -> (Project, Manifests) {
         providers.as_ref(),
     );
     manifests.diagnostics.splice(0..0, project_diags);
-    (project, manifests)
+    manifests
 }
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {

@@ -155,7 +155,8 @@ pub struct Manifests {
     pub diagnostics: Vec<Diagnostic>,
     /// Every file read, manifests and the files they name, sorted by path.
     pub files: Vec<SourceFile>,
-    /// Texts of the manifests, for source excerpts under diagnostics.
+    /// Texts of the manifests that have diagnostics, for source excerpts under them (the
+    /// others are not kept: 100,000 tasks are tens of megabytes of text).
     pub texts: HashMap<PathBuf, String>,
 }
 
@@ -284,7 +285,13 @@ pub fn load(
     });
     let mut named = Vec::new();
     for (part, n) in parts {
-        out.tasks.extend(part.tasks);
+        // The first run's tasks become the list (100,000 tasks are tens of megabytes: each
+        // move of them costs), the others are appended.
+        if out.tasks.is_empty() {
+            out.tasks = part.tasks;
+        } else {
+            out.tasks.extend(part.tasks);
+        }
         out.diagnostics.extend(part.diagnostics);
         out.files.extend(part.files);
         out.texts.extend(part.texts);
@@ -322,12 +329,13 @@ pub fn load_text(
     out
 }
 
-/// A document's task name where it was written, and its task if the task is valid.
+/// A document's task name where it was written, and whether its task is valid (then it is
+/// the next one in [`Manifests::tasks`]).
 struct Named {
     name: String,
     file: PathBuf,
     pos: yaml::Pos,
-    task: Option<Task>,
+    has_task: bool,
 }
 
 /// Keeps the first task of each name, in file order; every later one is an error pointing
@@ -335,8 +343,19 @@ struct Named {
 /// otherwise valid: fixing one error must not reveal a duplicate that was there all along.
 fn unique_names(named: Vec<Named>, out: &mut Manifests) {
     let mut seen: HashMap<String, Source> = HashMap::with_capacity(named.len());
+    // Which of `out.tasks` to keep, in order; tasks move only when one is dropped.
+    let mut keep = Vec::with_capacity(out.tasks.len());
     for n in named {
         if let Some(first) = seen.get(&n.name) {
+            if n.has_task {
+                keep.push(false);
+            }
+            if !out.texts.contains_key(&n.file) {
+                // Read again for the excerpt: texts are kept only for files with problems.
+                if let Ok(text) = callees::read_text(&n.file, &n.file) {
+                    out.texts.insert(n.file.clone(), text);
+                }
+            }
             out.diagnostics.push(
                 Diagnostic::error(&n.file, format!("duplicate task name `{}`", n.name))
                     .at(n.pos.line, n.pos.col, n.pos.len)
@@ -358,7 +377,13 @@ fn unique_names(named: Vec<Named>, out: &mut Manifests) {
                 line: n.pos.line,
             },
         );
-        out.tasks.extend(n.task);
+        if n.has_task {
+            keep.push(true);
+        }
+    }
+    if keep.contains(&false) {
+        let mut keep = keep.into_iter();
+        out.tasks.retain(|_| keep.next().unwrap_or(true));
     }
 }
 
@@ -377,36 +402,52 @@ fn read_file(
         path: file.clone(),
         sha256: Sha256::digest(text.as_bytes()).into(),
     });
-    let docs = match yaml::parse(&text) {
-        Ok(docs) => docs,
-        Err(e) => {
-            out.diagnostics.push(
-                Diagnostic::error(&file, format!("invalid YAML: {}", e.message))
-                    .at(e.pos.line, e.pos.col, e.pos.len)
-                    .hint(
-                        "fix the syntax; `callform validate` reads the whole file once it parses",
-                    ),
-            );
-            out.texts.insert(file, text);
-            return;
-        }
-    };
-    // Each document's tree is dropped as soon as it is read: memory stays small and warm.
-    for doc in docs {
+    // Each document is read, typed and dropped before the next is parsed: however long the
+    // file, one document's tree is in memory at a time, and it stays in cache.
+    let (tasks, files, diagnostics, names) = (
+        out.tasks.len(),
+        out.files.len(),
+        out.diagnostics.len(),
+        named.len(),
+    );
+    for doc in yaml::documents(&text) {
+        let doc = match doc {
+            Ok(doc) => doc,
+            Err(e) => {
+                // A file that does not parse is reported by its syntax error alone, as if
+                // none of it had been read: what came before the error is taken back.
+                out.tasks.truncate(tasks);
+                out.files.truncate(files);
+                out.diagnostics.truncate(diagnostics);
+                named.truncate(names);
+                out.diagnostics.push(
+                    Diagnostic::error(&file, format!("invalid YAML: {}", e.message))
+                        .at(e.pos.line, e.pos.col, e.pos.len)
+                        .hint(
+                            "fix the syntax; `callform validate` reads the whole file once it parses",
+                        ),
+                );
+                break;
+            }
+        };
         if doc.root.is_null() {
             continue;
         }
         let task = load_task(&file, &doc.root, tz, now, providers, out);
+        // A valid task always has a name (it is required), so every task has its `Named`.
         if let Some(name) = doc.root.get("name").and_then(yaml::Node::as_str) {
             named.push(Named {
                 name: name.to_string(),
                 file: file.clone(),
                 pos: FieldPath::root().k("name").locate(&doc.root, false),
-                task,
+                has_task: task.is_some(),
             });
+            out.tasks.extend(task);
         }
     }
-    out.texts.insert(file, text);
+    if out.diagnostics.len() > diagnostics {
+        out.texts.insert(file, text);
+    }
 }
 
 /// Puts what was collected in the order callers rely on.
@@ -711,5 +752,48 @@ mod tests {
             "{:?}",
             out.diagnostics
         );
+    }
+
+    fn xfyeta_task(name: &str) -> String {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/tasks/xfyeta/renewal-reminder.yaml");
+        std::fs::read_to_string(file)
+            .unwrap()
+            .replace("renewal-reminder-2027q1", name)
+    }
+
+    #[test]
+    fn texts_are_kept_only_for_files_with_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), xfyeta_task("one")).unwrap();
+        // b.yaml repeats a.yaml's name: the problem is found after b.yaml was read.
+        let b = format!("{}---\n{}", xfyeta_task("two"), xfyeta_task("one"));
+        std::fs::write(dir.path().join("b.yaml"), &b).unwrap();
+        let c = xfyeta_task("three").replace("robot_id: \"11\"", "robot_id: [11]");
+        std::fs::write(dir.path().join("c.yaml"), &c).unwrap();
+        std::fs::write(dir.path().join("d.yaml"), xfyeta_task("four")).unwrap();
+        let out = load(dir.path(), &TimeZone::UTC, Timestamp::UNIX_EPOCH, None);
+        let mut kept: Vec<_> = out.texts.keys().filter_map(|p| p.file_name()).collect();
+        kept.sort();
+        assert_eq!(kept, ["b.yaml", "c.yaml"], "{:?}", out.diagnostics);
+        assert_eq!(out.texts[&dir.path().join("b.yaml")], b);
+        assert_eq!(out.texts[&dir.path().join("c.yaml")], c);
+    }
+
+    #[test]
+    fn a_syntax_error_takes_back_the_documents_before_it() {
+        let file = Path::new("tasks.yaml");
+        let text = format!(
+            "{}---\n{}---\nname: [unclosed\n",
+            xfyeta_task("one"),
+            xfyeta_task("two").replace("robot_id: \"11\"", "robot_id: [11]")
+        );
+        let out = load_text(file, &text, &TimeZone::UTC, Timestamp::UNIX_EPOCH, None);
+        assert!(out.tasks.is_empty());
+        assert_eq!(out.diagnostics.len(), 1, "{:?}", out.diagnostics);
+        assert!(out.diagnostics[0].message.starts_with("invalid YAML"));
+        // Reported where the parser gave up: at the last document, after the two before it.
+        assert!(out.diagnostics[0].line >= text.lines().count());
+        assert_eq!(out.files.len(), 1);
     }
 }

@@ -176,19 +176,54 @@ pub struct SyntaxError {
 
 /// Reads every document of `text`. An empty file (or one holding only comments) has none.
 pub fn parse(text: &str) -> Result<Vec<Document>, SyntaxError> {
-    let mut builder = Builder::default();
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| SyntaxError {
-            pos: Pos {
-                line: e.marker().line(),
-                col: e.marker().col() + 1,
-                len: 1,
-            },
-            message: e.info().to_string(),
-        })?;
-        builder.event(event, &span)?;
+    documents(text).collect()
+}
+
+/// The documents of `text`, one at a time: a caller that handles each before asking for
+/// the next keeps one document's tree in memory, not the file's, however long the file.
+/// After the first error the iterator ends.
+pub fn documents(text: &str) -> Documents<'_> {
+    Documents {
+        parser: Parser::new_from_str(text),
+        builder: Builder::default(),
+        failed: false,
     }
-    Ok(builder.documents)
+}
+
+pub struct Documents<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    builder: Builder,
+    failed: bool,
+}
+
+impl Iterator for Documents<'_> {
+    type Item = Result<Document, SyntaxError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        for event in self.parser.by_ref() {
+            let step = event
+                .map_err(|e| SyntaxError {
+                    pos: Pos {
+                        line: e.marker().line(),
+                        col: e.marker().col() + 1,
+                        len: 1,
+                    },
+                    message: e.info().to_string(),
+                })
+                .and_then(|(event, span)| self.builder.event(event, &span));
+            if let Err(e) = step {
+                self.failed = true;
+                return Some(Err(e));
+            }
+            if let Some(doc) = self.builder.done.take() {
+                return Some(Ok(doc));
+            }
+        }
+        None
+    }
 }
 
 enum Frame {
@@ -211,7 +246,8 @@ enum Frame {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    documents: Vec<Document>,
+    /// A document completed by the last event, for [`Documents`] to hand out.
+    done: Option<Document>,
     anchors: HashMap<usize, Node>,
     /// Nodes created by alias expansion so far in this file.
     expanded: usize,
@@ -341,7 +377,7 @@ impl Builder {
 
     fn push_node(&mut self, node: Node) -> Result<(), SyntaxError> {
         match self.stack.last_mut() {
-            None => self.documents.push(Document { root: node }),
+            None => self.done = Some(Document { root: node }),
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,

@@ -92,7 +92,47 @@ pub struct State {
     /// 32 lowercase hex characters, random: the key of the personal-data digests in specs.
     pub salt: String,
     /// Keyed by callform task name.
+    #[serde(deserialize_with = "unique_tasks")]
     pub tasks: BTreeMap<String, TaskRecord>,
+}
+
+/// The task map, read as a list and built in one pass (states are written sorted), and
+/// refused when a name appears twice: keeping either record silently could forget a task
+/// that exists at the vendor, and the next apply would create it again.
+fn unique_tasks<'de, D>(deserializer: D) -> Result<BTreeMap<String, TaskRecord>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Records;
+    impl<'de> serde::de::Visitor<'de> for Records {
+        type Value = Vec<(String, TaskRecord)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of task names to records")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(entry) = map.next_entry()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    let mut records = deserializer.deserialize_map(Records)?;
+    if !records.is_sorted_by(|a, b| a.0 < b.0) {
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = records.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(serde::de::Error::custom(format!(
+                "task `{}` is recorded twice",
+                pair[0].0
+            )));
+        }
+    }
+    Ok(records.into_iter().collect())
 }
 
 /// One task callform created (or may have created) at a vendor.
@@ -392,37 +432,40 @@ fn parse_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
             path: path.to_path_buf(),
         });
     }
-    // The version is looked at first, so that a newer format says "upgrade callform" rather
-    // than complaining about a field it does not know.
-    #[derive(Deserialize)]
-    struct Probe {
-        format_version: Option<serde_json::Value>,
-    }
-    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| parse_error(path, &e))?;
     let invalid = |reason: String| StateError::Invalid {
         path: path.to_path_buf(),
         reason,
     };
-    match probe.format_version {
-        None => return Err(invalid("it has no `format_version`".into())),
-        Some(serde_json::Value::Number(n)) => match n.as_u64() {
-            Some(v) if v > u64::from(FORMAT_VERSION) => {
-                return Err(StateError::NewerFormat {
-                    path: path.to_path_buf(),
-                    found: v,
-                    supported: FORMAT_VERSION,
-                })
+    let newer = |found: u64| StateError::NewerFormat {
+        path: path.to_path_buf(),
+        found,
+        supported: FORMAT_VERSION,
+    };
+    let state: State = match serde_json::from_slice(bytes) {
+        Ok(state) => state,
+        // Only when the file does not read is its version looked at on its own, so that a
+        // newer format says "upgrade callform" rather than complaining about a field it
+        // does not know.
+        Err(e) => {
+            #[derive(Deserialize)]
+            struct Probe {
+                format_version: Option<serde_json::Value>,
             }
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
-            _ => return Err(invalid(format!("unknown `format_version` {n}"))),
-        },
-        Some(other) => {
-            return Err(invalid(format!(
-                "`format_version` is {other}, not a number"
-            )))
+            let probe: Probe = serde_json::from_slice(bytes).map_err(|e| parse_error(path, &e))?;
+            return Err(match probe.format_version {
+                None => invalid("it has no `format_version`".into()),
+                Some(serde_json::Value::Number(n)) => match n.as_u64() {
+                    Some(v) if v > u64::from(FORMAT_VERSION) => newer(v),
+                    Some(v) if v == u64::from(FORMAT_VERSION) => parse_error(path, &e),
+                    _ => invalid(format!("unknown `format_version` {n}")),
+                },
+                Some(other) => invalid(format!("`format_version` is {other}, not a number")),
+            });
         }
+    };
+    if state.format_version > FORMAT_VERSION {
+        return Err(newer(u64::from(state.format_version)));
     }
-    let state: State = serde_json::from_slice(bytes).map_err(|e| parse_error(path, &e))?;
     validate(&state).map_err(invalid)?;
     Ok(state)
 }
@@ -716,6 +759,12 @@ mod tests {
             &["format version 2", "upgrade callform"],
         );
         assert!(matches!(err, StateError::NewerFormat { found: 2, .. }));
+        // A newer version whose fields this one happens to know is still a newer version.
+        let err = refused(
+            &with(&|m| drop(m.insert("format_version".into(), 2.into()))),
+            &["format version 2", "upgrade callform"],
+        );
+        assert!(matches!(err, StateError::NewerFormat { found: 2, .. }));
         refused(
             &with(&|m| drop(m.remove("format_version"))),
             &["format_version"],
@@ -747,6 +796,26 @@ mod tests {
             }),
             &["no `task_id`"],
         );
+    }
+
+    #[test]
+    fn a_task_recorded_twice_is_an_error_and_unsorted_tasks_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = saved(dir.path());
+        let good = String::from_utf8(fs::read(&path).unwrap()).unwrap();
+        let record = serde_json::to_string(&record("t-9")).unwrap();
+        let with_tasks = |tasks: String| {
+            let start = good.find("\"tasks\"").unwrap();
+            format!("{}\"tasks\": {{{tasks}}}\n}}\n", &good[..start])
+        };
+        let twice = with_tasks(format!("\"b\": {record}, \"a\": {record}, \"b\": {record}"));
+        let err = refused(twice.as_bytes(), &["task `b` is recorded twice"]);
+        assert!(matches!(err, StateError::Parse { .. }), "{err:?}");
+
+        let unsorted = with_tasks(format!("\"b\": {record}, \"a\": {record}"));
+        fs::write(&path, unsorted).unwrap();
+        let state = load(&path).unwrap().unwrap();
+        assert_eq!(state.tasks.keys().collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]
