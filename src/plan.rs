@@ -20,7 +20,7 @@ use serde_json::Value;
 use similar::{capture_diff_slices, Algorithm, ChangeTag};
 
 use crate::canonical::{self, canonical, keyed_hex, CANONICAL_VERSION};
-use crate::manifest::{Manifests, Task};
+use crate::manifest::{Manifests, Task, Vendor};
 use crate::project::Project;
 use crate::state::{State, TaskRecord, TaskStatus};
 
@@ -361,7 +361,20 @@ impl Planner<'_> {
             .range::<str, _>((Bound::Included(first.name.as_str()), Bound::Unbounded))
             .peekable();
         let mut out = Vec::with_capacity(tasks.len());
+        // Endpoints by provider: a handful, worked out (and checked) once each per run.
+        let mut endpoints: Vec<(&str, Vendor, Result<String, String>)> = Vec::new();
         for task in tasks {
+            let endpoint = match endpoints
+                .iter()
+                .find(|(p, v, _)| *p == task.provider && *v == task.vendor)
+            {
+                Some((_, _, endpoint)) => endpoint.clone(),
+                None => {
+                    let endpoint = self.endpoint(task);
+                    endpoints.push((&task.provider, task.vendor, endpoint.clone()));
+                    endpoint
+                }
+            };
             while records
                 .next_if(|(name, _)| name.as_str() < task.name.as_str())
                 .is_some()
@@ -369,13 +382,13 @@ impl Planner<'_> {
             let rec = records
                 .next_if(|(name, _)| name.as_str() == task.name.as_str())
                 .map(|(_, rec)| rec);
-            out.push(self.task(task, rec)?);
+            out.push(self.task(task, endpoint?, rec));
         }
         Ok(out)
     }
 
-    /// One task against its record, if it has one.
-    fn task(&self, task: &Task, rec: Option<&TaskRecord>) -> Result<PlannedTask, String> {
+    /// Where `task`'s create goes, or why it may not go there.
+    fn endpoint(&self, task: &Task) -> Result<String, String> {
         let project = self.project;
         let endpoint = project.endpoint(&task.provider, task.vendor);
         if !project.sandbox {
@@ -389,6 +402,12 @@ impl Planner<'_> {
                 )
             })?;
         }
+        Ok(endpoint)
+    }
+
+    /// One task against its record, if it has one.
+    fn task(&self, task: &Task, endpoint: String, rec: Option<&TaskRecord>) -> PlannedTask {
+        let project = self.project;
         let canon = canonical(task, &project.timezone_name, self.salt);
         let mut p = PlannedTask {
             name: task.name.clone(),
@@ -418,7 +437,7 @@ impl Planner<'_> {
         if matches!(p.action, Action::Create | Action::Replace | Action::Blocked) {
             p.spec = Some(canon.form);
         }
-        Ok(p)
+        p
     }
 
     /// Decides the action of a task that the state already records.

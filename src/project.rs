@@ -411,7 +411,7 @@ pub fn load_text(
         project.state_path = dir.join(state);
     }
     for (name, raw) in raw.providers.unwrap_or_default() {
-        let pp = base.k("providers").k(&name);
+        let pp = base.k("providers").k(name.clone());
         // Checks that need no vendor come first, so a block of unknown vendor is not let
         // off: a literal secret is an error wherever it sits.
         if let Some(ep) = &raw.endpoint {

@@ -131,7 +131,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
             out.display()
         );
     }
-    Ok(exit_for(&plan, args.detailed_exitcode))
+    let outcome = exit_for(&plan, args.detailed_exitcode);
+    super::discard((plan, prepared.manifests, prepared.state));
+    Ok(outcome)
 }
 
 /// `--show-requests`: the request each create would send, built with placeholder

@@ -80,6 +80,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
             writeln!(out, "{summary}{warn}")?;
         }
     }
+    super::discard(manifests);
     Ok(if errors == 0 {
         Outcome::Success
     } else {

@@ -222,7 +222,7 @@ impl PathRef<'_> {
                     return FieldPath(all);
                 }
                 PathRef::Key(parent, k) => {
-                    segs.push(Seg::Key(k.to_string()));
+                    segs.push(Seg::Key(k.to_string().into()));
                     cur = parent;
                 }
                 PathRef::Index(parent, i) => {

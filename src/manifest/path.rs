@@ -1,13 +1,16 @@
 //! Field paths (`spec.task_extras.line[2].limit`): how diagnostics name a field, and how a
 //! rule finds the line and column of the field it complains about.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::yaml::{Node, Pos, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Seg {
-    Key(String),
+    /// Keys are mostly field names, written in the rules: those are borrowed, so building
+    /// the paths a rule might report costs no copies of them.
+    Key(Cow<'static, str>),
     Index(usize),
 }
 
@@ -20,16 +23,19 @@ impl FieldPath {
     }
 
     /// `self.key`
-    pub fn k(&self, key: &str) -> FieldPath {
-        let mut segs = self.0.clone();
-        segs.push(Seg::Key(key.to_string()));
-        FieldPath(segs)
+    pub fn k(&self, key: impl Into<Cow<'static, str>>) -> FieldPath {
+        self.with(Seg::Key(key.into()))
     }
 
     /// `self[index]`
     pub fn i(&self, index: usize) -> FieldPath {
-        let mut segs = self.0.clone();
-        segs.push(Seg::Index(index));
+        self.with(Seg::Index(index))
+    }
+
+    fn with(&self, seg: Seg) -> FieldPath {
+        let mut segs = Vec::with_capacity(self.0.len() + 1);
+        segs.extend_from_slice(&self.0);
+        segs.push(seg);
         FieldPath(segs)
     }
 

@@ -17,6 +17,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// Deepest nesting a manifest may use. Real task files stay under ten.
 pub const MAX_DEPTH: usize = 64;
+/// Mappings with more keys than this are indexed to find duplicate keys.
+const INDEX_KEYS_FROM: usize = 32;
 /// Most nodes one file may expand to through aliases, beyond the nodes it spells out.
 const ALIAS_BUDGET: usize = 100_000;
 /// Most bytes of scalar text one file may expand to through aliases: an alias to one long
@@ -235,9 +237,10 @@ enum Frame {
     Map {
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
-        /// Key text → line of its first occurrence: duplicate keys are found in constant
-        /// time, so a mapping with a million keys cannot stall the reader.
-        keys: HashMap<String, usize>,
+        /// Key text → line, built once the mapping is large: small mappings (a task's) are
+        /// searched directly, large ones in constant time, so a mapping with a million keys
+        /// cannot stall the reader.
+        keys: Option<HashMap<String, usize>>,
         pos: Pos,
         anchor: usize,
     },
@@ -283,7 +286,7 @@ impl Builder {
                 self.stack.push(Frame::Map {
                     entries: Vec::new(),
                     pending_key: None,
-                    keys: HashMap::new(),
+                    keys: None,
                     pos,
                     anchor,
                 });
@@ -394,13 +397,29 @@ impl Builder {
                         });
                     }
                     let text = node.as_str().unwrap_or_default();
-                    if let Some(first) = keys.get(text) {
+                    let first = match keys {
+                        Some(keys) => keys.get(text).copied(),
+                        None => entries
+                            .iter()
+                            .find(|(k, _)| k.as_str() == Some(text))
+                            .map(|(k, _)| k.pos.line),
+                    };
+                    if let Some(first) = first {
                         return Err(SyntaxError {
                             pos: node.pos,
                             message: format!("duplicate key `{text}` (first at line {first})"),
                         });
                     }
-                    keys.insert(text.to_string(), node.pos.line);
+                    if let Some(keys) = keys {
+                        keys.insert(text.to_string(), node.pos.line);
+                    } else if entries.len() >= INDEX_KEYS_FROM {
+                        let mut index: HashMap<String, usize> = entries
+                            .iter()
+                            .map(|(k, _)| (k.as_str().unwrap_or_default().to_string(), k.pos.line))
+                            .collect();
+                        index.insert(text.to_string(), node.pos.line);
+                        *keys = Some(index);
+                    }
                     *pending_key = Some(node);
                 }
                 Some(key) => entries.push((key, node)),
@@ -459,6 +478,23 @@ mod tests {
         let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(err.pos.line, 3);
         assert!(err.message.contains("first at line 1"), "{}", err.message);
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_in_large_mappings_too() {
+        let keys: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        // One key from before the mapping is indexed, one from after.
+        for (dup, first) in [("k3", 4), ("k90", 91)] {
+            let err = parse(&format!("{keys}{dup}: x\n")).unwrap_err();
+            assert_eq!(err.pos.line, 101);
+            assert!(
+                err.message
+                    .contains(&format!("duplicate key `{dup}` (first at line {first})")),
+                "{}",
+                err.message
+            );
+        }
+        assert!(parse(&keys).is_ok());
     }
 
     #[test]
