@@ -407,29 +407,27 @@ impl Planner<'_> {
 
     /// One task against its record, if it has one.
     fn task(&self, task: &Task, endpoint: String, rec: Option<&TaskRecord>) -> PlannedTask {
-        let project = self.project;
-        let canon = canonical(task, &project.timezone_name, self.salt);
-        let mut p = PlannedTask {
-            name: task.name.clone(),
-            action: Action::Create,
-            vendor: task.vendor.key().to_string(),
-            provider: task.provider.clone(),
-            endpoint,
-            source: Some(format!(
-                "{}:{}",
-                task.source.file.display(),
-                task.source.line
-            )),
-            task_id: None,
-            spec_digest: Some(canon.digest.clone()),
-            old_spec_digest: None,
-            spec: None,
-            changes: Vec::new(),
-            reason: None,
-            hints: Vec::new(),
-            warnings: Vec::new(),
-            request: None,
-        };
+        let timezone = &self.project.timezone_name;
+        // The common case, a task recorded unchanged by this version where it is configured
+        // now: its digest is written straight from the typed spec and compared, and no form
+        // is built. Anything else takes the full comparison below.
+        if let Some(rec) = rec.filter(|rec| {
+            rec.status == TaskStatus::Created
+                && rec.canonical_version == CANONICAL_VERSION
+                && rec.vendor == task.vendor.key()
+                && rec.endpoint == endpoint
+        }) {
+            if let Some(digest) = canonical::spec_digest(task, timezone, self.salt)
+                .filter(|digest| *digest == rec.spec_digest)
+            {
+                let mut p = planned(task, endpoint, digest);
+                p.action = Action::NoOp;
+                recorded_as(&mut p, rec);
+                return p;
+            }
+        }
+        let canon = canonical(task, timezone, self.salt);
+        let mut p = planned(task, endpoint, canon.digest.clone());
         if let Some(rec) = rec {
             self.against_record(&mut p, task, rec, &canon);
         }
@@ -448,14 +446,7 @@ impl Planner<'_> {
         rec: &TaskRecord,
         canon: &canonical::Canonical,
     ) {
-        p.task_id = rec.task_id.clone();
-        p.old_spec_digest = Some(rec.spec_digest.clone());
-        for s in &rec.superseded {
-            p.warnings.push(format!(
-                "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
-                s.task_id, s.endpoint
-            ));
-        }
+        recorded_as(p, rec);
         // The common case, an unchanged task recorded by this version, compares digests
         // and copies nothing; older forms are brought up to date only when needed.
         let unchanged =
@@ -518,6 +509,43 @@ impl Planner<'_> {
             ));
             p.hints = vec!["upgrade callform".into()];
         }
+    }
+}
+
+/// A task to create, until its record says otherwise.
+fn planned(task: &Task, endpoint: String, digest: String) -> PlannedTask {
+    PlannedTask {
+        name: task.name.clone(),
+        action: Action::Create,
+        vendor: task.vendor.key().to_string(),
+        provider: task.provider.clone(),
+        endpoint,
+        source: Some(format!(
+            "{}:{}",
+            task.source.file.display(),
+            task.source.line
+        )),
+        task_id: None,
+        spec_digest: Some(digest),
+        old_spec_digest: None,
+        spec: None,
+        changes: Vec::new(),
+        reason: None,
+        hints: Vec::new(),
+        warnings: Vec::new(),
+        request: None,
+    }
+}
+
+/// What the record of a planned task adds to it, whatever the action.
+fn recorded_as(p: &mut PlannedTask, rec: &TaskRecord) {
+    p.task_id = rec.task_id.clone();
+    p.old_spec_digest = Some(rec.spec_digest.clone());
+    for s in &rec.superseded {
+        p.warnings.push(format!(
+            "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
+            s.task_id, s.endpoint
+        ));
     }
 }
 

@@ -590,6 +590,9 @@ impl Case {
                 return Err(format!("`{s}` does not appear in the output:\n{output}"));
             }
         }
+        if run.errors().is_empty() {
+            digests_agree(dir.path())?;
+        }
         let Some(e) = &self.expect else {
             return if run.diagnostics().is_empty() {
                 Ok(())
@@ -676,6 +679,33 @@ fn numbers(n: usize) -> String {
         .join(", ")
 }
 
+/// The digest a no-change plan computes directly from each task must be the one of its
+/// canonical form (what state stores): checked on every valid case, so on every field.
+fn digests_agree(dir: &Path) -> Result<(), String> {
+    use callform::canonical::{canonical, spec_digest};
+    let (project, _) = callform::project::load(dir);
+    let m = callform::manifest::load(dir, &project.timezone, jiff::Timestamp::now(), None);
+    if m.tasks.is_empty() {
+        return Err(format!("no task to compare in {}", dir.display()));
+    }
+    for task in &m.tasks {
+        for salt in [
+            "00000000000000000000000000000000",
+            "0123456789abcdef0123456789abcdef",
+        ] {
+            let form = canonical(task, &project.timezone_name, salt);
+            let direct = spec_digest(task, &project.timezone_name, salt);
+            if direct.as_deref() != Some(form.digest.as_str()) {
+                return Err(format!(
+                    "{}: the direct digest {direct:?} is not the form's {} ({})",
+                    task.name, form.digest, form.form
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // The base manifests are valid.
 
@@ -693,6 +723,8 @@ fn base_manifests_validate_clean() {
         assert!(run.diagnostics().is_empty(), "{name}:\n{}", run.summary());
         assert_eq!(run.json["tasks"], 1, "{name}");
         assert_eq!(run.json["valid"], true, "{name}");
+        let dir = project_dir(&[("task.yaml", base)]);
+        digests_agree(dir.path()).unwrap();
     }
     // All five together: distinct names, one directory.
     let run = check_one(&[
@@ -712,6 +744,7 @@ fn the_examples_validate_without_errors() {
     let run = validate(&dir);
     assert!(run.errors().is_empty(), "{}", run.summary());
     assert_eq!(run.json["tasks"], 5);
+    digests_agree(&dir.join("tasks")).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------

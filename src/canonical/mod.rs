@@ -20,6 +20,8 @@ use sha2::{Digest, Sha256};
 use crate::manifest::{Callees, Spec, Task};
 use crate::phone;
 
+mod sorted;
+
 pub const CANONICAL_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,13 +111,65 @@ fn mask_list(spec: &mut Map<String, Value>, key: &str, salt: &str) {
     if let Some(Value::Array(items)) = spec.get_mut(key) {
         for item in items.iter_mut() {
             if let Value::String(s) = item {
-                let number = phone::normalize(s)
-                    .map(|(n, _)| n)
-                    .unwrap_or_else(|_| s.clone());
-                *item = Value::String(tagged(salt, &number));
+                *item = Value::String(mask_number(salt, s));
             }
         }
     }
+}
+
+fn mask_number(salt: &str, raw: &str) -> String {
+    let number = phone::normalize(raw)
+        .map(|(n, _)| n)
+        .unwrap_or_else(|_| raw.to_string());
+    tagged(salt, &number)
+}
+
+/// The digest [`canonical`] gives `task`, computed without building the form: what a
+/// no-change plan compares with the state, for every task. `None` if the spec holds
+/// something the direct writer does not take (the caller then uses [`canonical`]).
+///
+/// Only ever trusted when it equals a stored digest, which [`canonical`] made: if the two
+/// ways of writing the form ever differed, an unchanged task would merely take the slow
+/// path, never hide a change (tests check they agree on every vendor's fields).
+pub fn spec_digest(task: &Task, timezone: &str, salt: &str) -> Option<String> {
+    let summary = serde_json::to_vec(&callee_summary(salt, &task.callees)).ok()?;
+    let masker = |raw: &str| mask_number(salt, raw);
+    // What `canonical` takes out of the spec, masks in it and adds to it.
+    let (drop, mask, summary_key): (&[&str], &[&str], _) = match &task.spec {
+        Spec::Aliyun(_) => (&["callees", "callees_file"], &[], Some("callees")),
+        Spec::Volcengine(_) => (
+            &["phone_list", "phone_list_file"],
+            &["number_list"],
+            Some("phone_list"),
+        ),
+        Spec::Xfyeta(_) => (&[], &["line_num"], None),
+        Spec::Longlonglong(_) => (&[], &[], None),
+    };
+    let summary_field;
+    let extra: &[(&str, &[u8])] = match summary_key {
+        Some(key) => {
+            summary_field = [(key, summary.as_slice())];
+            &summary_field
+        }
+        None => &[],
+    };
+    let top = sorted::Top {
+        drop,
+        mask,
+        masker: &masker,
+        extra,
+    };
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"{\"provider\":");
+    serde_json::to_writer(&mut out, &task.provider).ok()?;
+    out.extend_from_slice(b",\"spec\":");
+    sorted::write(&task.spec, &mut out, top).ok()?;
+    out.extend_from_slice(b",\"timezone\":");
+    serde_json::to_writer(&mut out, timezone).ok()?;
+    out.extend_from_slice(b",\"vendor\":");
+    serde_json::to_writer(&mut out, task.vendor.key()).ok()?;
+    out.push(b'}');
+    Some(format!("sha256:{}", hex(&Sha256::digest(&out))))
 }
 
 /// Brings a stored canonical form of `version` up to [`CANONICAL_VERSION`]. `None` when
