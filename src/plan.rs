@@ -716,7 +716,7 @@ mod tests {
             }),
             callees: Callees::Numbers(vec!["13700000001".into()]),
             source: Source {
-                file: "t.yaml".into(),
+                file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
         }

@@ -175,18 +175,6 @@ fn measure(cmd: &mut Command) -> Measured {
     }
 }
 
-/// Best of `n` runs (the least disturbed by the machine's other work).
-fn best_of(n: usize, mut make: impl FnMut() -> Command) -> Measured {
-    let mut best: Option<Measured> = None;
-    for _ in 0..n {
-        let m = measure(&mut make());
-        if best.as_ref().is_none_or(|b| m.secs < b.secs) {
-            best = Some(m);
-        }
-    }
-    best.expect("at least one run")
-}
-
 fn emulator_env(cmd: &mut Command, url: &str) {
     for v in ["XFYETA", "LONGLONGLONG", "ALIYUN", "VOLCENGINE"] {
         cmd.env(format!("CALLFORM_{v}_ENDPOINT"), url);
@@ -318,7 +306,7 @@ fn main() {
         (10_000, 100_000)
     };
     println!(
-        "callform benchmark — {} cores, release build, best of 3 where noted",
+        "callform benchmark — {} cores, release build, validate and plan: best of 5 rounds; apply: one run each",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -326,44 +314,72 @@ fn main() {
     println!();
 
     // Validate and plan: N tasks in 100 files, all four vendors, against a state of the same N.
-    let mut plan_secs = BTreeMap::new();
-    for &count in &[1_000, 3_000, small, large] {
-        if plan_secs.contains_key(&count) {
-            continue;
+    // Every data set is made first; then each round times every size once, so that a slow
+    // spell of this shared machine falls on all sizes alike rather than on one of them.
+    let mut counts = vec![1_000, 3_000, small, large];
+    counts.dedup();
+    let sets: Vec<(usize, PathBuf, PathBuf)> = counts
+        .iter()
+        .map(|&count| {
+            let dir = tempdir("plan");
+            let tasks = generate(&dir, count, 100);
+            let me = std::env::current_exe().expect("the bench's own path");
+            let ok = Command::new(me)
+                .arg("--write-state")
+                .arg(&tasks)
+                .arg(dir.join("callform.state.json"))
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "could not write the bench state");
+            (count, dir, tasks)
+        })
+        .collect();
+    const ROUNDS: usize = 5;
+    let mut validate_runs: BTreeMap<usize, Vec<Measured>> = BTreeMap::new();
+    let mut plan_runs: BTreeMap<usize, Vec<Measured>> = BTreeMap::new();
+    for _ in 0..ROUNDS {
+        for (count, _, tasks) in &sets {
+            let validate = measure(Command::new(&cf).arg("validate").arg(tasks));
+            let plan = measure(
+                Command::new(&cf)
+                    .args(["plan", "--detailed-exitcode"])
+                    .arg(tasks),
+            );
+            assert_eq!(plan.code, 0, "the bench plan should have no changes");
+            validate_runs.entry(*count).or_default().push(validate);
+            plan_runs.entry(*count).or_default().push(plan);
         }
-        let dir = tempdir("plan");
-        let tasks = generate(&dir, count, 100);
-        let me = std::env::current_exe().expect("the bench's own path");
-        let ok = Command::new(me)
-            .arg("--write-state")
-            .arg(&tasks)
-            .arg(dir.join("callform.state.json"))
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "could not write the bench state");
-        let validate = best_of(3, || {
-            let mut c = Command::new(&cf);
-            c.arg("validate").arg(&tasks);
-            c
-        });
-        let plan = best_of(3, || {
-            let mut c = Command::new(&cf);
-            c.args(["plan", "--detailed-exitcode"]).arg(&tasks);
-            c
-        });
-        assert_eq!(plan.code, 0, "the bench plan should have no changes");
+    }
+    let best = |runs: &[Measured]| {
+        runs.iter()
+            .min_by(|a, b| a.secs.total_cmp(&b.secs))
+            .map(|m| (m.secs, m.peak_mb))
+            .unwrap_or((f64::NAN, f64::NAN))
+    };
+    let mut plan_secs = BTreeMap::new();
+    for (count, dir, _) in &sets {
+        let (v_secs, v_mb) = best(&validate_runs[count]);
+        let (p_secs, p_mb) = best(&plan_runs[count]);
         println!(
-            "{count:>7} tasks: validate {:>6.3} s ({:>5.0} MB peak), no-change plan {:>6.3} s ({:>5.0} MB peak)",
-            validate.secs, validate.peak_mb, plan.secs, plan.peak_mb
+            "{count:>7} tasks: validate {v_secs:>6.3} s ({v_mb:>5.0} MB peak), no-change plan {p_secs:>6.3} s ({p_mb:>5.0} MB peak)"
         );
-        plan_secs.insert(count, plan.secs);
-        let _ = std::fs::remove_dir_all(&dir);
+        plan_secs.insert(*count, p_secs);
+        let _ = std::fs::remove_dir_all(dir);
     }
     if let (Some(s), Some(l)) = (plan_secs.get(&small), plan_secs.get(&large)) {
+        // Also each round's own ratio: how much the scaling itself varies on this machine.
+        let mut rounds: Vec<f64> = plan_runs[&large]
+            .iter()
+            .zip(&plan_runs[&small])
+            .map(|(l, s)| l.secs / s.secs)
+            .collect();
+        rounds.sort_by(f64::total_cmp);
         println!(
-            "plan scaling {small} → {large} tasks: {:.1}× the time for {}× the tasks",
+            "plan scaling {small} → {large} tasks: {:.1}× the time for {}× the tasks (best against best; round by round {}, median {:.1}×)",
             l / s,
-            large / small
+            large / small,
+            rounds.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(" "),
+            rounds[rounds.len() / 2]
         );
     }
     println!();

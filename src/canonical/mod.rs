@@ -237,7 +237,7 @@ mod tests {
             }),
             callees: Callees::Numbers(callees.iter().map(|s| s.to_string()).collect()),
             source: Source {
-                file: "t.yaml".into(),
+                file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
         }

@@ -168,7 +168,7 @@ mod tests {
             spec: Spec::Aliyun(spec()),
             callees,
             source: Source {
-                file: "t.yaml".into(),
+                file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
         };

@@ -447,7 +447,7 @@ mod tests {
             spec: Spec::Longlonglong(spec.clone()),
             callees: Callees::None,
             source: Source {
-                file: "t.yaml".into(),
+                file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
         };

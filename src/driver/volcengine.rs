@@ -357,7 +357,7 @@ mod tests {
             spec: Spec::Volcengine(spec()),
             callees: Callees::Items(vec![item()]),
             source: Source {
-                file: "t.yaml".into(),
+                file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
         };

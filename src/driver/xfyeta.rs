@@ -174,7 +174,7 @@ mod tests {
             spec: Spec::Xfyeta(spec.clone()),
             callees: Callees::None,
             source: Source {
-                file: "t.yaml".into(),
+                file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
         };
@@ -247,7 +247,7 @@ mod tests {
             spec: Spec::Xfyeta(spec()),
             callees: Callees::None,
             source: Source {
-                file: "t.yaml".into(),
+                file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
         };

@@ -21,6 +21,7 @@ pub mod yaml;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -112,7 +113,8 @@ impl Callees {
 /// Where a task was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Source {
-    pub file: PathBuf,
+    /// Shared by the tasks of one file.
+    pub file: Arc<Path>,
     pub line: usize,
 }
 
@@ -333,7 +335,7 @@ pub fn load_text(
 /// the next one in [`Manifests::tasks`]).
 struct Named {
     name: String,
-    file: PathBuf,
+    file: Arc<Path>,
     pos: yaml::Pos,
     has_task: bool,
 }
@@ -350,10 +352,10 @@ fn unique_names(named: Vec<Named>, out: &mut Manifests) {
             if n.has_task {
                 keep.push(false);
             }
-            if !out.texts.contains_key(&n.file) {
+            if !out.texts.contains_key(&*n.file) {
                 // Read again for the excerpt: texts are kept only for files with problems.
                 if let Ok(text) = callees::read_text(&n.file, &n.file) {
-                    out.texts.insert(n.file.clone(), text);
+                    out.texts.insert(n.file.to_path_buf(), text);
                 }
             }
             out.diagnostics.push(
@@ -402,6 +404,7 @@ fn read_file(
         path: file.clone(),
         sha256: Sha256::digest(text.as_bytes()).into(),
     });
+    let shared: Arc<Path> = Arc::from(file.as_path());
     // Each document is read, typed and dropped before the next is parsed: however long the
     // file, one document's tree is in memory at a time, and it stays in cache.
     let (tasks, files, diagnostics, names) = (
@@ -433,12 +436,12 @@ fn read_file(
         if doc.root.is_null() {
             continue;
         }
-        let task = load_task(&file, &doc.root, tz, now, providers, out);
+        let task = load_task(&shared, &doc.root, tz, now, providers, out);
         // A valid task always has a name (it is required), so every task has its `Named`.
         if let Some(name) = doc.root.get("name").and_then(yaml::Node::as_str) {
             named.push(Named {
                 name: name.to_string(),
-                file: file.clone(),
+                file: shared.clone(),
                 pos: FieldPath::root().k("name").locate(&doc.root, false),
                 has_task: task.is_some(),
             });
@@ -488,7 +491,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn load_task(
-    file: &Path,
+    file: &Arc<Path>,
     root: &yaml::Node,
     tz: &TimeZone,
     now: Timestamp,
@@ -615,7 +618,7 @@ fn load_task(
         spec,
         callees,
         source: Source {
-            file: file.to_path_buf(),
+            file: file.clone(),
             line,
         },
     })
