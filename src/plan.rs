@@ -316,54 +316,52 @@ struct Planner<'a> {
 
 impl Planner<'_> {
     /// Plans `tasks` (sorted by name, names unique) in order. Each task is planned on its
-    /// own, so runs of them are planned on every core and put back together in order. The
+    /// own, so runs of them are planned on every core, each into its part of one list. The
     /// first error in name order is the one reported.
     fn tasks(&self, tasks: &[&Task]) -> Result<Vec<PlannedTask>, String> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
+        let mut out: Vec<Option<PlannedTask>> = Vec::new();
+        out.resize_with(tasks.len(), || None);
         if threads == 1 || tasks.len() < PARALLEL_FROM {
-            return self.run(tasks);
+            self.run(tasks, &mut out)?;
+        } else {
+            let chunk = tasks.len().div_ceil(threads);
+            let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = tasks
+                    .chunks(chunk)
+                    .zip(out.chunks_mut(chunk))
+                    .map(|(run, slots)| scope.spawn(move || self.run(run, slots)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            });
+            results.into_iter().collect::<Result<(), String>>()?;
         }
-        let chunk = tasks.len().div_ceil(threads);
-        let parts: Vec<Result<Vec<PlannedTask>, String>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = tasks
-                .chunks(chunk)
-                .map(|run| scope.spawn(move || self.run(run)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        let mut out = Vec::new();
-        for part in parts {
-            let part = part?;
-            if out.is_empty() {
-                out = part;
-            } else {
-                out.extend(part);
-            }
-        }
-        Ok(out)
+        // `run` fills every slot or fails; collected this way, the list is reused in place.
+        out.into_iter()
+            .map(|slot| slot.ok_or_else(|| "a task was left unplanned".to_string()))
+            .collect()
     }
 
-    /// Plans a sorted run of tasks, walking the records from the run's first name.
-    fn run(&self, tasks: &[&Task]) -> Result<Vec<PlannedTask>, String> {
+    /// Plans a sorted run of tasks into `slots`, walking the records from its first name.
+    fn run(&self, tasks: &[&Task], slots: &mut [Option<PlannedTask>]) -> Result<(), String> {
         let Some(first) = tasks.first() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let mut records = self
             .recorded
             .range::<str, _>((Bound::Included(first.name.as_str()), Bound::Unbounded))
             .peekable();
-        let mut out = Vec::with_capacity(tasks.len());
         // Endpoints by provider: a handful, worked out (and checked) once each per run.
         let mut endpoints: Vec<(&str, Vendor, Result<String, String>)> = Vec::new();
-        for task in tasks {
+        for (task, slot) in tasks.iter().zip(slots) {
             let endpoint = match endpoints
                 .iter()
                 .find(|(p, v, _)| *p == task.provider && *v == task.vendor)
@@ -382,9 +380,9 @@ impl Planner<'_> {
             let rec = records
                 .next_if(|(name, _)| name.as_str() == task.name.as_str())
                 .map(|(_, rec)| rec);
-            out.push(self.task(task, endpoint?, rec));
+            *slot = Some(self.task(task, endpoint?, rec));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Where `task`'s create goes, or why it may not go there.

@@ -286,14 +286,12 @@ pub fn load(
             .collect()
     });
     let mut named = Vec::new();
+    // The tasks are put together in one list of the exact size (100,000 tasks are tens of
+    // megabytes: a list grown by doubling would hold up to twice that).
+    out.tasks
+        .reserve_exact(parts.iter().map(|(part, _)| part.tasks.len()).sum());
     for (part, n) in parts {
-        // The first run's tasks become the list (100,000 tasks are tens of megabytes: each
-        // move of them costs), the others are appended.
-        if out.tasks.is_empty() {
-            out.tasks = part.tasks;
-        } else {
-            out.tasks.extend(part.tasks);
-        }
+        out.tasks.extend(part.tasks);
         out.diagnostics.extend(part.diagnostics);
         out.files.extend(part.files);
         out.texts.extend(part.texts);
