@@ -142,6 +142,8 @@ fn write_state(tasks: &Path, state_path: &Path) {
 
 struct Measured {
     secs: f64,
+    /// User plus system CPU time of the process, on all its threads.
+    cpu_secs: f64,
     peak_mb: f64,
     code: i32,
 }
@@ -168,8 +170,10 @@ fn measure(cmd: &mut Command) -> Measured {
     } else {
         -1
     };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Measured {
         secs,
+        cpu_secs: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         peak_mb: usage.ru_maxrss as f64 / 1024.0,
         code,
     }
@@ -306,7 +310,7 @@ fn main() {
         (10_000, 100_000)
     };
     println!(
-        "callform benchmark — {} cores, release build, validate and plan: best of 5 rounds; apply: one run each",
+        "callform benchmark — {} cores, release build, validate and plan: best of 7 rounds; apply: one run each",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -334,7 +338,7 @@ fn main() {
             (count, dir, tasks)
         })
         .collect();
-    const ROUNDS: usize = 5;
+    const ROUNDS: usize = 7;
     let mut validate_runs: BTreeMap<usize, Vec<Measured>> = BTreeMap::new();
     let mut plan_runs: BTreeMap<usize, Vec<Measured>> = BTreeMap::new();
     for _ in 0..ROUNDS {
@@ -367,19 +371,30 @@ fn main() {
         let _ = std::fs::remove_dir_all(dir);
     }
     if let (Some(s), Some(l)) = (plan_secs.get(&small), plan_secs.get(&large)) {
-        // Also each round's own ratio: how much the scaling itself varies on this machine.
-        let mut rounds: Vec<f64> = plan_runs[&large]
-            .iter()
-            .zip(&plan_runs[&small])
-            .map(|(l, s)| l.secs / s.secs)
-            .collect();
-        rounds.sort_by(f64::total_cmp);
+        // Each round's own ratio compares two runs made back to back, under the same
+        // conditions of this shared machine: their median is the scaling. (Best against
+        // best favours the short run, which is likelier to find a quiet moment.)
+        let median_ratio = |of: &dyn Fn(&Measured) -> f64| {
+            let mut rounds: Vec<f64> = plan_runs[&large]
+                .iter()
+                .zip(&plan_runs[&small])
+                .map(|(l, s)| of(l) / of(s))
+                .collect();
+            rounds.sort_by(f64::total_cmp);
+            let median = rounds[rounds.len() / 2];
+            let all = rounds
+                .iter()
+                .map(|r| format!("{r:.1}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (median, all)
+        };
+        let (wall, rounds) = median_ratio(&|m| m.secs);
+        let (cpu, cpu_rounds) = median_ratio(&|m| m.cpu_secs);
         println!(
-            "plan scaling {small} → {large} tasks: {:.1}× the time for {}× the tasks (best against best; round by round {}, median {:.1}×)",
-            l / s,
+            "plan scaling {small} → {large} tasks ({}× the tasks): {wall:.1}× the time, median of {ROUNDS} rounds ({rounds}); CPU time {cpu:.1}× ({cpu_rounds}); best against best {:.1}×",
             large / small,
-            rounds.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(" "),
-            rounds[rounds.len() / 2]
+            l / s
         );
     }
     println!();

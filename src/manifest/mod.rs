@@ -342,44 +342,43 @@ struct Named {
 /// at its `name` and naming the first. Names are checked whether or not the tasks are
 /// otherwise valid: fixing one error must not reveal a duplicate that was there all along.
 fn unique_names(named: Vec<Named>, out: &mut Manifests) {
-    let mut seen: HashMap<String, Source> = HashMap::with_capacity(named.len());
+    use std::collections::hash_map::Entry;
+    // Name → where it was first defined; one hash and probe per name.
+    let mut seen: HashMap<&str, &Named> = HashMap::with_capacity(named.len());
     // Which of `out.tasks` to keep, in order; tasks move only when one is dropped.
     let mut keep = Vec::with_capacity(out.tasks.len());
-    for n in named {
-        if let Some(first) = seen.get(&n.name) {
-            if n.has_task {
-                keep.push(false);
-            }
-            if !out.texts.contains_key(&*n.file) {
-                // Read again for the excerpt: texts are kept only for files with problems.
-                if let Ok(text) = callees::read_text(&n.file, &n.file) {
-                    out.texts.insert(n.file.to_path_buf(), text);
+    for n in &named {
+        let first = match seen.entry(n.name.as_str()) {
+            Entry::Vacant(slot) => {
+                slot.insert(n);
+                if n.has_task {
+                    keep.push(true);
                 }
+                continue;
             }
-            out.diagnostics.push(
-                Diagnostic::error(&n.file, format!("duplicate task name `{}`", n.name))
-                    .at(n.pos.line, n.pos.col, n.pos.len)
-                    .task(Some(&n.name))
-                    .field("name")
-                    .expected("names unique across the manifest directory")
-                    .hint(format!(
-                        "first defined at {}:{}; rename one of them",
-                        first.file.display(),
-                        first.line
-                    )),
-            );
-            continue;
-        }
-        seen.insert(
-            n.name,
-            Source {
-                file: n.file,
-                line: n.pos.line,
-            },
-        );
+            Entry::Occupied(slot) => *slot.get(),
+        };
         if n.has_task {
-            keep.push(true);
+            keep.push(false);
         }
+        if !out.texts.contains_key(&*n.file) {
+            // Read again for the excerpt: texts are kept only for files with problems.
+            if let Ok(text) = callees::read_text(&n.file, &n.file) {
+                out.texts.insert(n.file.to_path_buf(), text);
+            }
+        }
+        out.diagnostics.push(
+            Diagnostic::error(&n.file, format!("duplicate task name `{}`", n.name))
+                .at(n.pos.line, n.pos.col, n.pos.len)
+                .task(Some(&n.name))
+                .field("name")
+                .expected("names unique across the manifest directory")
+                .hint(format!(
+                    "first defined at {}:{}; rename one of them",
+                    first.file.display(),
+                    first.pos.line
+                )),
+        );
     }
     if keep.contains(&false) {
         let mut keep = keep.into_iter();
