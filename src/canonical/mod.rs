@@ -76,26 +76,57 @@ fn callee_summary(salt: &str, callees: &Callees) -> Value {
     json!({"count": callees.len(), "digest": format!("hmac-sha256:{}", keyed_hex(salt, &data))})
 }
 
+/// What the canonical form changes in a vendor's spec, in one place for both ways of
+/// writing it ([`canonical`] and [`spec_digest`]).
+struct Edits {
+    /// Fields taken out (the callees, inline or from a file).
+    drop: &'static [&'static str],
+    /// The field that holds the callee summary instead.
+    summary: Option<&'static str>,
+    /// Lists of numbers whose items are masked with a keyed tag.
+    mask: &'static [&'static str],
+}
+
+fn edits(spec: &Spec) -> Edits {
+    match spec {
+        Spec::Aliyun(_) => Edits {
+            drop: &["callees", "callees_file"],
+            summary: Some("callees"),
+            mask: &[],
+        },
+        Spec::Volcengine(_) => Edits {
+            drop: &["phone_list", "phone_list_file"],
+            summary: Some("phone_list"),
+            mask: &["number_list"],
+        },
+        Spec::Xfyeta(_) => Edits {
+            drop: &[],
+            summary: None,
+            mask: &["line_num"],
+        },
+        Spec::Longlonglong(_) => Edits {
+            drop: &[],
+            summary: None,
+            mask: &[],
+        },
+    }
+}
+
 /// The canonical form of `task` and its digest. `salt` is the state's.
 pub fn canonical(task: &Task, timezone: &str, salt: &str) -> Canonical {
     let mut spec = match serde_json::to_value(&task.spec) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    match &task.spec {
-        Spec::Aliyun(_) => {
-            spec.remove("callees");
-            spec.remove("callees_file");
-            spec.insert("callees".into(), callee_summary(salt, &task.callees));
-        }
-        Spec::Volcengine(_) => {
-            spec.remove("phone_list");
-            spec.remove("phone_list_file");
-            spec.insert("phone_list".into(), callee_summary(salt, &task.callees));
-            mask_list(&mut spec, "number_list", salt);
-        }
-        Spec::Xfyeta(_) => mask_list(&mut spec, "line_num", salt),
-        Spec::Longlonglong(_) => {}
+    let edits = edits(&task.spec);
+    for key in edits.drop {
+        spec.remove(*key);
+    }
+    if let Some(key) = edits.summary {
+        spec.insert(key.into(), callee_summary(salt, &task.callees));
+    }
+    for key in edits.mask {
+        mask_list(&mut spec, key, salt);
     }
     let form = json!({
         "vendor": task.vendor.key(),
@@ -128,25 +159,17 @@ fn mask_number(salt: &str, raw: &str) -> String {
 /// no-change plan compares with the state, for every task. `None` if the spec holds
 /// something the direct writer does not take (the caller then uses [`canonical`]).
 ///
-/// Only ever trusted when it equals a stored digest, which [`canonical`] made: if the two
-/// ways of writing the form ever differed, an unchanged task would merely take the slow
-/// path, never hide a change (tests check they agree on every vendor's fields).
+/// Both ways apply the same [`Edits`]; they differ only in how the JSON is written. The
+/// plan trusts this digest only when it equals the stored one, so a task is declared
+/// unchanged only if these bytes are exactly the stored form's. Were the writer to leave
+/// something out, a change to that alone would go unseen: every valid case of
+/// `tests/validate.rs` (every field of every vendor) checks that both ways agree.
 pub fn spec_digest(task: &Task, timezone: &str, salt: &str) -> Option<String> {
+    let edits = edits(&task.spec);
     let summary = serde_json::to_vec(&callee_summary(salt, &task.callees)).ok()?;
     let masker = |raw: &str| mask_number(salt, raw);
-    // What `canonical` takes out of the spec, masks in it and adds to it.
-    let (drop, mask, summary_key): (&[&str], &[&str], _) = match &task.spec {
-        Spec::Aliyun(_) => (&["callees", "callees_file"], &[], Some("callees")),
-        Spec::Volcengine(_) => (
-            &["phone_list", "phone_list_file"],
-            &["number_list"],
-            Some("phone_list"),
-        ),
-        Spec::Xfyeta(_) => (&[], &["line_num"], None),
-        Spec::Longlonglong(_) => (&[], &[], None),
-    };
     let summary_field;
-    let extra: &[(&str, &[u8])] = match summary_key {
+    let extra: &[(&str, &[u8])] = match edits.summary {
         Some(key) => {
             summary_field = [(key, summary.as_slice())];
             &summary_field
@@ -154,8 +177,8 @@ pub fn spec_digest(task: &Task, timezone: &str, salt: &str) -> Option<String> {
         None => &[],
     };
     let top = sorted::Top {
-        drop,
-        mask,
+        drop: edits.drop,
+        mask: edits.mask,
         masker: &masker,
         extra,
     };

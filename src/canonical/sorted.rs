@@ -4,9 +4,8 @@
 //!
 //! A no-change plan needs only each task's spec digest, and building 100,000 JSON trees to
 //! hash them was most of its time. This writer is used for that digest alone; the stored
-//! form and digest still come from the `Value` path, and a digest written here is trusted
-//! only when it equals the stored one (see `plan`), so a difference between the two paths
-//! could only make an unchanged task look changed, which the full comparison then settles.
+//! form and digest still come from the `Value` path (see `canonical::spec_digest` for how
+//! the two are kept equal, and what the plan trusts).
 
 use std::borrow::Cow;
 use std::ops::Range;

@@ -324,6 +324,10 @@ pub fn load_text(
         &mut named,
         &mut out,
     );
+    // The text is at hand: a duplicate name is shown in it, not in whatever is on disk.
+    out.texts
+        .entry(file.to_path_buf())
+        .or_insert_with(|| text.to_string());
     unique_names(named, &mut out);
     finish(&mut out);
     out
@@ -752,6 +756,8 @@ mod tests {
             "{:?}",
             out.diagnostics
         );
+        // The excerpt comes from the text given, not from the file on disk.
+        assert_eq!(out.texts[&file], text);
     }
 
     fn xfyeta_task(name: &str) -> String {

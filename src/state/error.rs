@@ -23,6 +23,14 @@ pub enum StateError {
         source: io::Error,
     },
 
+    /// The state path (or its journal's) is a directory, FIFO or device, not a file.
+    #[error(
+        "{}: not a regular file\n\
+         hint: point `--state` (or `state:` in callform.yaml) at a state file; a missing one is created by the first apply",
+        path.display()
+    )]
+    NotAFile { path: PathBuf },
+
     /// The state file exists but holds nothing.
     #[error(
         "{}: the state file is empty\n\

@@ -503,10 +503,8 @@ fn check_reflected(state: &State, entries: &[Entry], base_serial: u64) -> Result
 /// short by a crash is ignored; any other damaged line is an error.
 pub fn read_journal(state_path: &Path) -> Result<Option<Vec<Entry>>, StateError> {
     let path = journal_path(state_path);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StateError::io(&path, "read", e)),
+    let Some(bytes) = super::read_store_file(&path)? else {
+        return Ok(None);
     };
     let lines: Vec<(usize, &[u8])> = bytes
         .split(|&b| b == b'\n')

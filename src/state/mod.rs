@@ -419,8 +419,28 @@ pub(crate) fn check_on_disk(path: &Path, state: &State) -> Result<Option<Vec<u8>
 }
 
 fn read_state(path: &Path) -> Result<Option<State>, StateError> {
+    match read_store_file(path)? {
+        Some(bytes) => parse_state(path, &bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads one of the state's files; `None` when it does not exist. Anything but a regular
+/// file is refused before it is opened: a FIFO would block the read and a device would
+/// never end it.
+pub(crate) fn read_store_file(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(StateError::NotAFile {
+                path: path.to_path_buf(),
+            })
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StateError::io(path, "read", e)),
+    }
     match fs::read(path) {
-        Ok(bytes) => parse_state(path, &bytes).map(Some),
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StateError::io(path, "read", e)),
     }
@@ -796,6 +816,23 @@ mod tests {
             }),
             &["no `task_id`"],
         );
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(dir.path()).unwrap_err();
+        assert!(matches!(err, StateError::NotAFile { .. }), "{err:?}");
+        assert!(err.to_string().contains("hint:"), "{err}");
+        // A device would never end; it is refused without being read.
+        let zero = Path::new("/dev/zero");
+        if zero.exists() {
+            assert!(matches!(load(zero), Err(StateError::NotAFile { .. })));
+        }
+        // A journal that is not a file is refused too.
+        let state = dir.path().join("callform.state.json");
+        fs::create_dir(journal_path(&state)).unwrap();
+        assert!(matches!(load(&state), Err(StateError::NotAFile { .. })));
     }
 
     #[test]
