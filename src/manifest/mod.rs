@@ -21,6 +21,7 @@ pub mod yaml;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
@@ -246,48 +247,61 @@ pub fn load(
             return out;
         }
     };
-    // Files are read on every core, each thread a contiguous run of them; names are then
-    // checked for duplicates in file order, as if read one by one.
+    // Files are read on every core, each thread taking the next unread file as it finishes
+    // one (so a thread slowed by other work, such as reading the state, leaves the rest to
+    // the others); the results are put back in file order, and names are then checked for
+    // duplicates in that order, as if read one by one.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = files.len().div_ceil(threads).max(1);
-    let parts: Vec<(Manifests, Vec<Named>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|run| {
-                scope.spawn(move || {
-                    let mut part = Manifests::default();
-                    let mut named = Vec::new();
-                    for file in run {
-                        match callees::read_text(file, file) {
-                            Ok(text) => read_file(
-                                file.clone(),
-                                text,
-                                tz,
-                                now,
-                                providers,
-                                &mut named,
-                                &mut part,
-                            ),
-                            Err(d) => part.diagnostics.push(d),
-                        }
+        .clamp(1, 8)
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let read_one = |file: &PathBuf| {
+        let mut part = Manifests::default();
+        let mut named = Vec::new();
+        match callees::read_text(file, file) {
+            Ok(text) => read_file(
+                file.clone(),
+                text,
+                tz,
+                now,
+                providers,
+                &mut named,
+                &mut part,
+            ),
+            Err(d) => part.diagnostics.push(d),
+        }
+        (part, named)
+    };
+    let mut parts: Vec<(usize, (Manifests, Vec<Named>))> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = files.get(i) else {
+                            return done;
+                        };
+                        done.push((i, read_one(file)));
                     }
-                    (part, named)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| {
+            .flat_map(|h| {
                 h.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
     });
+    parts.sort_unstable_by_key(|(i, _)| *i);
+    let parts = parts.into_iter().map(|(_, part)| part);
     let mut named = Vec::new();
     // The tasks are put together in one list of the exact size (100,000 tasks are tens of
     // megabytes: a list grown by doubling would hold up to twice that).
+    let parts: Vec<(Manifests, Vec<Named>)> = parts.collect();
     out.tasks
         .reserve_exact(parts.iter().map(|(part, _)| part.tasks.len()).sum());
     for (part, n) in parts {
