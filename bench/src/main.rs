@@ -310,7 +310,7 @@ fn main() {
         (10_000, 100_000)
     };
     println!(
-        "callform benchmark — {} cores, release build, validate and plan: best of 7 rounds; apply: one run each",
+        "callform benchmark — {} cores, release build, validate and plan: best of 11 rounds; apply: one run each",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -338,7 +338,7 @@ fn main() {
             (count, dir, tasks)
         })
         .collect();
-    const ROUNDS: usize = 7;
+    const ROUNDS: usize = 11;
     let mut validate_runs: BTreeMap<usize, Vec<Measured>> = BTreeMap::new();
     let mut plan_runs: BTreeMap<usize, Vec<Measured>> = BTreeMap::new();
     for _ in 0..ROUNDS {
