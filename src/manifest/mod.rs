@@ -297,14 +297,12 @@ pub fn load(
             .collect()
     });
     parts.sort_unstable_by_key(|(i, _)| *i);
-    let parts = parts.into_iter().map(|(_, part)| part);
     let mut named = Vec::new();
     // The tasks are put together in one list of the exact size (100,000 tasks are tens of
     // megabytes: a list grown by doubling would hold up to twice that).
-    let parts: Vec<(Manifests, Vec<Named>)> = parts.collect();
     out.tasks
-        .reserve_exact(parts.iter().map(|(part, _)| part.tasks.len()).sum());
-    for (part, n) in parts {
+        .reserve_exact(parts.iter().map(|(_, (part, _))| part.tasks.len()).sum());
+    for (_, (part, n)) in parts {
         out.tasks.extend(part.tasks);
         out.diagnostics.extend(part.diagnostics);
         out.files.extend(part.files);
