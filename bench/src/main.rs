@@ -9,11 +9,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use callform::canonical::{canonical, CANONICAL_VERSION};
-use callform::state::{State, TaskRecord, TaskStatus};
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// One short document per vendor, round-robin, 100 files, callees inline.
+    Synthetic,
+    /// Clones of `examples/tasks`: comments, every field the examples set, a callee text
+    /// file or CSV phone list of its own per Aliyun and Volcengine task, ten documents a
+    /// file, one folder per vendor.
+    Examples,
+}
 
 struct Args {
     callform: PathBuf,
+    /// A second callform binary (an earlier commit) timed in the same rounds.
+    baseline: Option<PathBuf>,
     quick: bool,
     skip_terraform: bool,
     plan_only: bool,
@@ -22,6 +31,7 @@ struct Args {
 fn parse_args() -> Args {
     let mut args = Args {
         callform: PathBuf::from("target/release/callform"),
+        baseline: None,
         quick: false,
         skip_terraform: false,
         plan_only: false,
@@ -30,28 +40,32 @@ fn parse_args() -> Args {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--callform" => args.callform = PathBuf::from(it.next().unwrap_or_default()),
+            "--baseline" => args.baseline = it.next().map(PathBuf::from),
             "--quick" => args.quick = true,
             "--no-terraform" => args.skip_terraform = true,
             "--plan-only" => args.plan_only = true,
-            // Internal: build a state in a process of its own, so that the memory it takes
-            // is not counted in the peak of the callform processes measured later.
-            "--write-state" => {
-                let tasks = PathBuf::from(it.next().unwrap_or_default());
-                let state = PathBuf::from(it.next().unwrap_or_default());
-                write_state(&tasks, &state);
-                std::process::exit(0);
-            }
-            // For profiling: write N tasks and their state under DIR and keep them.
-            "--generate" => {
+            // For profiling: write N tasks under DIR, apply them to the emulator so that DIR
+            // holds their state, and keep them.
+            "--generate" | "--generate-examples" => {
+                let workload = if a == "--generate" {
+                    Workload::Synthetic
+                } else {
+                    Workload::Examples
+                };
                 let count = it.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
                 let dir = PathBuf::from(it.next().unwrap_or_else(|| "bench-data".into()));
-                let tasks = generate(&dir, count, 100);
-                write_state(&tasks, &dir.join("callform.state.json"));
+                let tasks = generate(&dir, count, workload);
+                let callform = args.callform.clone();
+                let (mut emulator, url) = start_emulator(&callform, 0);
+                let applied = apply_in(&callform, &tasks, &url, 10);
+                let _ = emulator.kill();
+                let _ = emulator.wait();
+                assert_eq!(applied.code, 0, "the apply that writes the state failed");
                 println!("{}", tasks.display());
                 std::process::exit(0);
             }
             other => {
-                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--generate N DIR]");
+                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
                 std::process::exit(2);
             }
         }
@@ -85,10 +99,20 @@ fn task_yaml(i: usize) -> String {
     }
 }
 
+const BENCH_USER_ID: &str = "00000000-5a4d-4b0c-8000-000000000001";
+
 const PROJECT: &str = "timezone: Asia/Shanghai\nstate: callform.state.json\nproviders:\n  xfyeta: {token: \"${XFYETA_TOKEN}\"}\n  longlonglong: {user_id: 00000000-5a4d-4b0c-8000-000000000001, token: \"${LONGLONGLONG_TOKEN}\"}\n  aliyun: {access_key_id: \"${ALIBABA_CLOUD_ACCESS_KEY_ID}\", access_key_secret: \"${ALIBABA_CLOUD_ACCESS_KEY_SECRET}\"}\n  volcengine: {access_key: \"${VOLCENGINE_ACCESS_KEY}\", secret_key: \"${VOLCENGINE_SECRET_KEY}\"}\n";
 
-/// Writes `count` tasks over `files` files under `dir/tasks`, and callform.yaml.
-fn generate(dir: &Path, count: usize, files: usize) -> PathBuf {
+/// Writes `count` tasks of the workload under `dir/tasks`, and callform.yaml.
+fn generate(dir: &Path, count: usize, workload: Workload) -> PathBuf {
+    match workload {
+        Workload::Synthetic => generate_synthetic(dir, count, 100),
+        Workload::Examples => generate_examples(dir, count),
+    }
+}
+
+/// `count` synthetic tasks over `files` files.
+fn generate_synthetic(dir: &Path, count: usize, files: usize) -> PathBuf {
     let tasks = dir.join("tasks");
     std::fs::create_dir_all(&tasks).expect("create the task directory");
     std::fs::write(dir.join("callform.yaml"), PROJECT).expect("write callform.yaml");
@@ -104,40 +128,132 @@ fn generate(dir: &Path, count: usize, files: usize) -> PathBuf {
     tasks
 }
 
-/// A state holding every task of `tasks` as created, the way apply would record them.
-fn write_state(tasks: &Path, state_path: &Path) {
-    let (project, _) = callform::project::load(tasks);
-    let m = callform::manifest::load(tasks, &project.timezone, jiff::Timestamp::now(), None);
-    assert!(
-        !m.has_errors(),
-        "the generated manifests are invalid: {:?}",
-        m.diagnostics.first()
-    );
-    let mut state = State::new();
-    let mut records = BTreeMap::new();
-    for (i, t) in m.tasks.iter().enumerate() {
-        let c = canonical(t, &project.timezone_name, &state.salt);
-        records.insert(
-            t.name.clone(),
-            TaskRecord {
-                vendor: t.vendor.key().to_string(),
-                provider: t.provider.clone(),
-                endpoint: project.endpoint(&t.provider, t.vendor),
-                status: TaskStatus::Created,
-                task_id: Some(format!("bench-{i}")),
-                spec_digest: c.digest,
-                canonical_version: CANONICAL_VERSION,
-                spec: c.form.into(),
-                created_at: "2026-11-22T00:00:00Z".into(),
-                request_id: None,
-                warnings: Vec::new(),
-                uncertain_reason: None,
-                superseded: Vec::new(),
-            },
-        );
+/// One example manifest, read from `examples/tasks`, to be cloned.
+struct Example {
+    /// The vendor folder it lives in (`xfyeta`, ...), and the file's stem.
+    folder: String,
+    stem: String,
+    text: String,
+}
+
+fn examples() -> Vec<Example> {
+    let root = Path::new("examples/tasks");
+    let mut out = Vec::new();
+    let mut folders: Vec<_> = std::fs::read_dir(root)
+        .expect("read examples/tasks (run the bench from the repository root)")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let mut files: Vec<_> = std::fs::read_dir(&folder)
+            .expect("read an example folder")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        for file in files {
+            out.push(Example {
+                folder: folder
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into(),
+                stem: file
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into(),
+                text: std::fs::read_to_string(&file).expect("read an example manifest"),
+            });
+        }
     }
-    state.tasks = records;
-    callform::state::save(state_path, &mut state).expect("save the bench state");
+    assert!(!out.is_empty(), "examples/tasks holds no manifests");
+    out
+}
+
+/// Clone number `i` of an example: unique names (callform's and the vendor-visible one),
+/// and a callee file of its own with numbers of its own, written in the example's forms.
+fn clone_example(example: &Example, i: usize, numbers: &Path) -> String {
+    let mut out = String::with_capacity(example.text.len() + 64);
+    for line in example.text.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        if let Some(name) = line.strip_prefix("name: ") {
+            let _ = writeln!(out, "name: {}-{i:05}", name.trim());
+        } else if indent == "  "
+            && (trimmed.starts_with("task_name: ") || trimmed.starts_with("name: "))
+        {
+            let (key, value) = trimmed.split_once(": ").unwrap_or((trimmed, ""));
+            let _ = writeln!(out, "  {key}: {}-{i}", value.trim());
+        } else if let Some(file) = trimmed
+            .strip_prefix("callees_file: ")
+            .or_else(|| trimmed.strip_prefix("phone_list_file: "))
+        {
+            let key = &trimmed[..trimmed.len() - file.len()];
+            let source = Path::new("examples/tasks")
+                .join(&example.folder)
+                .join(file.trim());
+            let stem = source.file_stem().unwrap_or_default().to_string_lossy();
+            let ext = source.extension().unwrap_or_default().to_string_lossy();
+            let copy = format!("{stem}-{i:05}.{ext}");
+            let text = std::fs::read_to_string(&source).expect("read an example callee file");
+            std::fs::write(numbers.join(&copy), renumber(&text, i)).expect("write a callee file");
+            let _ = writeln!(out, "{indent}{key}../numbers/{copy}");
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The example's callee text with every 1370000xxxx placeholder moved to a block of
+/// clone `i`'s own (still 137 numbers, never a real customer's form of one), keeping the
+/// example's spacing, dashes and +86.
+fn renumber(text: &str, i: usize) -> String {
+    let block = format!("{:04}", i % 10_000);
+    text.replace("137 0000 ", &format!("137 {block} "))
+        .replace("137-0000-", &format!("137-{block}-"))
+        .replace("1370000", &format!("137{block}"))
+}
+
+/// `count` clones of the examples, round-robin, ten documents a file.
+fn generate_examples(dir: &Path, count: usize) -> PathBuf {
+    let tasks = dir.join("tasks");
+    let numbers = tasks.join("numbers");
+    std::fs::create_dir_all(&numbers).expect("create the task directory");
+    // The examples' project file, with the longlonglong account id the bench's emulator
+    // is started with.
+    let project = std::fs::read_to_string("examples/callform.yaml")
+        .expect("read examples/callform.yaml")
+        .lines()
+        .map(|l| match l.split_once("user_id: ") {
+            Some((indent, _)) => format!("{indent}user_id: {BENCH_USER_ID}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect::<String>();
+    std::fs::write(dir.join("callform.yaml"), project).expect("write callform.yaml");
+    let examples = examples();
+    let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for i in 0..count {
+        let example = &examples[i % examples.len()];
+        let clone = i / examples.len();
+        let folder = tasks.join(&example.folder);
+        let file = folder.join(format!("{}-{:04}.yaml", example.stem, clone / 10));
+        let text = files.entry(file).or_default();
+        text.push_str("---\n");
+        text.push_str(&clone_example(example, clone, &numbers));
+    }
+    for (file, text) in files {
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).expect("create a vendor folder");
+        }
+        std::fs::write(file, text).expect("write a task file");
+    }
+    tasks
 }
 
 struct Measured {
@@ -186,10 +302,7 @@ fn emulator_env(cmd: &mut Command, url: &str) {
     for (k, v) in [
         ("XFYETA_TOKEN", "bench-xfyeta-token"),
         ("LONGLONGLONG_TOKEN", "bench-longlonglong-token"),
-        (
-            "LONGLONGLONG_USER_ID",
-            "00000000-5a4d-4b0c-8000-000000000001",
-        ),
+        ("LONGLONGLONG_USER_ID", BENCH_USER_ID),
         ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tBenchAccessKeyId"),
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "bench-aliyun-secret"),
         ("VOLCENGINE_ACCESS_KEY", "AKLTBenchAccessKey"),
@@ -229,10 +342,8 @@ fn start_emulator(callform: &Path, latency_ms: u64) -> (std::process::Child, Str
     (child, url)
 }
 
-fn apply_run(callform: &Path, count: usize, latency_ms: u64, parallelism: usize) -> Measured {
-    let tmp = tempdir("apply");
-    let tasks = generate(&tmp, count, 100);
-    let (mut emulator, url) = start_emulator(callform, latency_ms);
+/// `callform apply --auto-approve` of `tasks` against the emulator at `url`.
+fn apply_in(callform: &Path, tasks: &Path, url: &str, parallelism: usize) -> Measured {
     let mut cmd = Command::new(callform);
     cmd.args([
         "apply",
@@ -240,9 +351,24 @@ fn apply_run(callform: &Path, count: usize, latency_ms: u64, parallelism: usize)
         "--parallelism",
         &parallelism.to_string(),
     ])
-    .arg(&tasks);
-    emulator_env(&mut cmd, &url);
-    let m = measure(&mut cmd);
+    .arg(tasks);
+    emulator_env(&mut cmd, url);
+    measure(&mut cmd)
+}
+
+/// Generates `count` tasks of the workload and times their apply against an emulator of
+/// its own with `latency_ms` added to every answer.
+fn apply_run(
+    callform: &Path,
+    count: usize,
+    workload: Workload,
+    latency_ms: u64,
+    parallelism: usize,
+) -> Measured {
+    let tmp = tempdir("apply");
+    let tasks = generate(&tmp, count, workload);
+    let (mut emulator, url) = start_emulator(callform, latency_ms);
+    let m = apply_in(callform, &tasks, &url, parallelism);
     let _ = emulator.kill();
     let _ = emulator.wait();
     let _ = std::fs::remove_dir_all(&tmp);
@@ -301,57 +427,103 @@ fn terraform(count: usize) -> Option<(Measured, Measured)> {
     Some((apply, plan))
 }
 
+/// One data set of the validate and plan rounds: its tasks, and the state that an apply of
+/// them by each binary wrote (each binary reads the state its own version writes).
+struct PlanSet {
+    label: String,
+    count: usize,
+    /// Per binary: the tasks, and the emulator address its state records as the endpoint
+    /// (the plan sets the same address; it sends nothing).
+    dirs: Vec<(PathBuf, String)>,
+}
+
+/// The binaries timed: callform, and the baseline when one is given.
+fn binaries(args: &Args) -> Vec<(&'static str, PathBuf)> {
+    let mut out = vec![("callform", args.callform.clone())];
+    if let Some(b) = &args.baseline {
+        out.push(("baseline", b.clone()));
+    }
+    out
+}
+
 fn main() {
     let args = parse_args();
-    let cf = args.callform.clone();
+    let bins = binaries(&args);
     let (small, large) = if args.quick {
         (1_000, 10_000)
     } else {
         (10_000, 100_000)
     };
     println!(
-        "callform benchmark — {} cores, release build, validate and plan: best of 11 rounds; apply: one run each",
+        "callform benchmark — {} cores, release build, validate and plan: best of 11 rounds; apply: one run each{}",
         std::thread::available_parallelism()
             .map(|n| n.get())
-            .unwrap_or(1)
+            .unwrap_or(1),
+        if args.baseline.is_some() {
+            "; baseline timed in the same rounds"
+        } else {
+            ""
+        }
     );
     println!();
 
-    // Validate and plan: N tasks in 100 files, all four vendors, against a state of the same N.
-    // Every data set is made first; then each round times every size once, so that a slow
-    // spell of this shared machine falls on all sizes alike rather than on one of them.
+    // Validate and plan: N synthetic tasks in 100 files, all four vendors, and N clones of
+    // the examples, against a state of the same tasks that a real apply (to an emulator in
+    // a process of its own) wrote, so that the state is exactly what callform records and
+    // the peaks measured later are callform's own. Every data set is made first; then each
+    // round times every size once, so that a slow spell of this shared machine falls on all
+    // sizes alike rather than on one of them.
     let mut counts = vec![1_000, 3_000, small, large];
+    counts.sort_unstable();
     counts.dedup();
-    let sets: Vec<(usize, PathBuf, PathBuf)> = counts
+    let mut specs: Vec<(String, usize, Workload)> = counts
         .iter()
-        .map(|&count| {
-            let dir = tempdir("plan");
-            let tasks = generate(&dir, count, 100);
-            let me = std::env::current_exe().expect("the bench's own path");
-            let ok = Command::new(me)
-                .arg("--write-state")
-                .arg(&tasks)
-                .arg(dir.join("callform.state.json"))
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "could not write the bench state");
-            (count, dir, tasks)
+        .map(|&c| (format!("{c} tasks"), c, Workload::Synthetic))
+        .collect();
+    specs.push((format!("{small} examples"), small, Workload::Examples));
+    let sets: Vec<PlanSet> = specs
+        .into_iter()
+        .map(|(label, count, workload)| {
+            let dirs = bins
+                .iter()
+                .map(|(_, bin)| {
+                    let dir = tempdir("plan");
+                    let tasks = generate(&dir, count, workload);
+                    let (mut emulator, url) = start_emulator(bin, 0);
+                    let applied = apply_in(bin, &tasks, &url, 10);
+                    let _ = emulator.kill();
+                    let _ = emulator.wait();
+                    assert_eq!(
+                        applied.code, 0,
+                        "the apply that writes the bench state failed"
+                    );
+                    (tasks, url)
+                })
+                .collect();
+            PlanSet { label, count, dirs }
         })
         .collect();
     const ROUNDS: usize = 11;
-    let mut validate_runs: BTreeMap<usize, Vec<Measured>> = BTreeMap::new();
-    let mut plan_runs: BTreeMap<usize, Vec<Measured>> = BTreeMap::new();
+    // (binary, set) → runs
+    let mut validate_runs: BTreeMap<(usize, usize), Vec<Measured>> = BTreeMap::new();
+    let mut plan_runs: BTreeMap<(usize, usize), Vec<Measured>> = BTreeMap::new();
     for _ in 0..ROUNDS {
-        for (count, _, tasks) in &sets {
-            let validate = measure(Command::new(&cf).arg("validate").arg(tasks));
-            let plan = measure(
-                Command::new(&cf)
-                    .args(["plan", "--detailed-exitcode"])
-                    .arg(tasks),
-            );
-            assert_eq!(plan.code, 0, "the bench plan should have no changes");
-            validate_runs.entry(*count).or_default().push(validate);
-            plan_runs.entry(*count).or_default().push(plan);
+        for (s, set) in sets.iter().enumerate() {
+            for (b, (_, bin)) in bins.iter().enumerate() {
+                let (tasks, url) = &set.dirs[b];
+                let validate = measure(Command::new(bin).arg("validate").arg(tasks));
+                let mut plan = Command::new(bin);
+                plan.args(["plan", "--detailed-exitcode"]).arg(tasks);
+                emulator_env(&mut plan, url);
+                let plan = measure(&mut plan);
+                assert_eq!(
+                    plan.code, 0,
+                    "the bench plan of {} should have no changes",
+                    set.label
+                );
+                validate_runs.entry((b, s)).or_default().push(validate);
+                plan_runs.entry((b, s)).or_default().push(plan);
+            }
         }
     }
     let best = |runs: &[Measured]| {
@@ -361,23 +533,42 @@ fn main() {
             .unwrap_or((f64::NAN, f64::NAN))
     };
     let mut plan_secs = BTreeMap::new();
-    for (count, dir, _) in &sets {
-        let (v_secs, v_mb) = best(&validate_runs[count]);
-        let (p_secs, p_mb) = best(&plan_runs[count]);
-        println!(
-            "{count:>7} tasks: validate {v_secs:>6.3} s ({v_mb:>5.0} MB peak), no-change plan {p_secs:>6.3} s ({p_mb:>5.0} MB peak)"
-        );
-        plan_secs.insert(*count, p_secs);
-        let _ = std::fs::remove_dir_all(dir);
+    for (s, set) in sets.iter().enumerate() {
+        for (b, (who, _)) in bins.iter().enumerate() {
+            let (v_secs, v_mb) = best(&validate_runs[&(b, s)]);
+            let (p_secs, p_mb) = best(&plan_runs[&(b, s)]);
+            let who = if bins.len() > 1 {
+                format!("{who:>8} ")
+            } else {
+                String::new()
+            };
+            println!(
+                "{who}{:>16}: validate {v_secs:>6.3} s ({v_mb:>5.0} MB peak), no-change plan {p_secs:>6.3} s ({p_mb:>5.0} MB peak)",
+                set.label
+            );
+            if b == 0 && set.label.ends_with("tasks") {
+                plan_secs.insert(set.count, p_secs);
+            }
+        }
+        for (dir, _) in &set.dirs {
+            if let Some(root) = dir.parent() {
+                let _ = std::fs::remove_dir_all(root);
+            }
+        }
     }
-    if let (Some(s), Some(l)) = (plan_secs.get(&small), plan_secs.get(&large)) {
+    let index = |count: usize| {
+        sets.iter()
+            .position(|s| s.count == count && s.label.ends_with("tasks"))
+    };
+    if let (Some(si), Some(li)) = (index(small), index(large)) {
+        let (s, l) = (plan_secs[&small], plan_secs[&large]);
         // Each round's own ratio compares two runs made back to back, under the same
         // conditions of this shared machine: their median is the scaling. (Best against
         // best favours the short run, which is likelier to find a quiet moment.)
         let median_ratio = |of: &dyn Fn(&Measured) -> f64| {
-            let mut rounds: Vec<f64> = plan_runs[&large]
+            let mut rounds: Vec<f64> = plan_runs[&(0, li)]
                 .iter()
-                .zip(&plan_runs[&small])
+                .zip(&plan_runs[&(0, si)])
                 .map(|(l, s)| of(l) / of(s))
                 .collect();
             rounds.sort_by(f64::total_cmp);
@@ -408,30 +599,45 @@ fn main() {
     } else {
         (10_000, 30_000)
     };
-    let first = apply_run(&cf, a_small, 0, 10);
-    let second = apply_run(&cf, a_large, 0, 10);
-    println!(
-        "apply {a_small:>6} creates, no latency, parallelism 10: {:>6.2} s (exit {})",
-        first.secs, first.code
-    );
-    println!(
-        "apply {a_large:>6} creates, no latency, parallelism 10: {:>6.2} s ({:.2}× of {a_small})",
-        second.secs,
-        second.secs / first.secs
-    );
     let lat_count = if args.quick { 200 } else { 1_000 };
-    let latency = apply_run(&cf, lat_count, 100, 10);
-    let floor = lat_count as f64 * 0.1 / 10.0;
-    println!(
-        "apply {lat_count:>6} creates, 100 ms latency, parallelism 10: {:>6.2} s ({:.3}× the {floor:.0} s latency alone imposes)",
-        latency.secs,
-        latency.secs / floor
-    );
+    for (who, bin) in &bins {
+        let prefix = if bins.len() > 1 {
+            format!("{who:>8} ")
+        } else {
+            String::new()
+        };
+        let first = apply_run(bin, a_small, Workload::Synthetic, 0, 10);
+        let second = apply_run(bin, a_large, Workload::Synthetic, 0, 10);
+        let examples = apply_run(bin, a_small, Workload::Examples, 0, 10);
+        println!(
+            "{prefix}apply {a_small:>6} creates, no latency, parallelism 10: {:>6.2} s (exit {})",
+            first.secs, first.code
+        );
+        println!(
+            "{prefix}apply {a_large:>6} creates, no latency, parallelism 10: {:>6.2} s ({:.2}× of {a_small})",
+            second.secs,
+            second.secs / first.secs
+        );
+        println!(
+            "{prefix}apply {a_small:>6} clones of the examples, parallelism 10: {:>6.2} s ({:.2}× the synthetic {a_small}; exit {})",
+            examples.secs,
+            examples.secs / first.secs,
+            examples.code
+        );
+        let latency = apply_run(bin, lat_count, Workload::Synthetic, 100, 10);
+        let floor = lat_count as f64 * 0.1 / 10.0;
+        println!(
+            "{prefix}apply {lat_count:>6} creates, 100 ms latency, parallelism 10: {:>6.2} s ({:.3}× the {floor:.0} s latency alone imposes)",
+            latency.secs,
+            latency.secs / floor
+        );
+    }
     println!();
 
     if args.skip_terraform {
         return;
     }
+    let cf = &args.callform;
     for count in [1_000, 3_000] {
         match terraform(count) {
             None => {
@@ -440,7 +646,7 @@ fn main() {
             }
             Some((apply, plan)) => {
                 let cf_plan = plan_secs.get(&count).copied().unwrap_or(f64::NAN);
-                let cf_apply = apply_run(&cf, count, 0, 10);
+                let cf_apply = apply_run(cf, count, Workload::Synthetic, 0, 10);
                 println!(
                     "{count:>5} resources: terraform apply {:>7.2} s vs callform apply {:>6.2} s ({:.0}×); terraform no-change plan {:>6.2} s vs callform {:>6.3} s ({:.0}×)",
                     apply.secs,
