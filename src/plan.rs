@@ -157,8 +157,16 @@ impl Plan {
         self.summary.blocked > 0
     }
 
+    /// Creates or replacements for apply to send.
     pub fn has_changes(&self) -> bool {
         self.summary.create + self.summary.replace > 0
+    }
+
+    /// Anything a reviewer must see: changes to send, and tasks callform will not touch
+    /// but that still run or may exist at the vendor (orphaned, uncertain). A plan with
+    /// only these is not "no changes": a removed manifest leaves its campaign dialling.
+    pub fn needs_review(&self) -> bool {
+        self.has_changes() || self.summary.orphaned + self.summary.uncertain > 0
     }
 }
 

@@ -43,7 +43,8 @@ fn symbol(action: Action) -> &'static str {
         Action::Replace => "-/+",
         Action::Blocked => "!",
         Action::Uncertain => "?",
-        Action::Orphaned => "~",
+        // Not `~`: every Terraform user reads that as "update in place".
+        Action::Orphaned => "*",
         Action::NoOp => " ",
     }
 }
@@ -148,15 +149,23 @@ pub fn summary_line(plan: &Plan) -> String {
     )
 }
 
-/// Terraform-like text. Unchanged tasks are counted, not listed.
-pub fn text(plan: &Plan, color: bool) -> String {
-    let p = Paint { on: color };
-    let mut out = String::new();
-    let listed: Vec<&PlannedTask> = plan
+/// The tasks a plan lists, orphans first: a campaign whose manifest was removed still
+/// dials people, and is the first thing a reviewer must see. The rest keep name order.
+fn listed(plan: &Plan) -> Vec<&PlannedTask> {
+    let mut listed: Vec<&PlannedTask> = plan
         .tasks
         .iter()
         .filter(|t| t.action != Action::NoOp)
         .collect();
+    listed.sort_by_key(|t| t.action != Action::Orphaned);
+    listed
+}
+
+/// Terraform-like text. Unchanged tasks are counted, not listed.
+pub fn text(plan: &Plan, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut out = String::new();
+    let listed = listed(plan);
     if listed.is_empty() {
         let _ = writeln!(
             out,
@@ -210,20 +219,32 @@ pub fn markdown(plan: &Plan) -> String {
         "❌ **blocked**"
     } else if plan.has_changes() {
         "📝 changes"
+    } else if plan.needs_review() {
+        "⚠️ **needs attention**"
     } else {
         "✅ no changes"
     };
     let _ = writeln!(out, "### callform plan: {status}\n");
+    if s.orphaned > 0 {
+        let _ = writeln!(
+            out,
+            "> ⚠️ **{} task(s) removed from the manifests still run at the vendor.** callform never deletes a vendor task: stop each in the vendor console if it should not dial, then `callform state rm NAME`.\n",
+            s.orphaned
+        );
+    }
+    if s.uncertain > 0 {
+        let _ = writeln!(
+            out,
+            "> ⚠️ **{} task(s) may exist at the vendor** (an earlier create's answer was lost): they are never sent again until a person resolves them.\n",
+            s.uncertain
+        );
+    }
     let _ = writeln!(
         out,
         "**{}** to create, **{}** to replace, **{}** unchanged, **{}** blocked, **{}** uncertain, **{}** orphaned\n",
         s.create, s.replace, s.no_op, s.blocked, s.uncertain, s.orphaned
     );
-    let listed: Vec<&PlannedTask> = plan
-        .tasks
-        .iter()
-        .filter(|t| t.action != Action::NoOp)
-        .collect();
+    let listed = listed(plan);
     if !listed.is_empty() {
         let _ = writeln!(out, "| action | task | vendor | provider | source |");
         let _ = writeln!(out, "|---|---|---|---|---|");

@@ -206,9 +206,46 @@ fn removed_manifests_are_orphaned_and_targets_filter() {
     let (_tmp, tasks, _) = examples();
     import_all(&tasks);
     std::fs::remove_file(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
+    // A removed manifest leaves its campaign dialling: a change the reviewer must see.
     let (code, out, _) = run(bin().args(["plan", "--detailed-exitcode"]).arg(&tasks));
-    assert_eq!(code, 0, "orphans are not changes: {out}");
-    assert!(out.contains("  ~ orphaned overdue-notice-jan  ("), "{out}");
+    assert_eq!(code, 2, "an orphan is something to review: {out}");
+    assert!(out.contains("  * orphaned overdue-notice-jan  ("), "{out}");
+    let (code, md, _) = run(bin()
+        .args(["plan", "--detailed-exitcode", "--format", "markdown"])
+        .arg(&tasks));
+    assert_eq!(code, 2, "{md}");
+    assert!(
+        md.starts_with("### callform plan: ⚠️ **needs attention**\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**1 task(s) removed from the manifests still run at the vendor.**"),
+        "{md}"
+    );
+    assert!(!md.contains("no changes"), "{md}");
+
+    // Orphans come first, before a create that sorts earlier by name.
+    let renewal = std::fs::read_to_string(tasks.join("xfyeta/renewal-reminder.yaml")).unwrap();
+    std::fs::write(
+        tasks.join("xfyeta/aaa-first.yaml"),
+        renewal
+            .replace("name: renewal-reminder-2027q1", "name: aaa-first")
+            .replace("task_name: 续保提醒2027Q1", "task_name: 续保提醒2027Q2"),
+    )
+    .unwrap();
+    let (_, out, _) = run(bin().arg("plan").arg(&tasks));
+    let (orphan, create) = (
+        out.find("* orphaned overdue-notice-jan").unwrap(),
+        out.find("+ create   aaa-first").unwrap(),
+    );
+    assert!(orphan < create, "{out}");
+    let (_, md, _) = run(bin().args(["plan", "--format", "markdown"]).arg(&tasks));
+    assert!(
+        md.find("| `orphaned` | `overdue-notice-jan`").unwrap()
+            < md.find("| `create` | `aaa-first`").unwrap(),
+        "{md}"
+    );
+    std::fs::remove_file(tasks.join("xfyeta/aaa-first.yaml")).unwrap();
     assert!(
         out.contains("callform state rm overdue-notice-jan") && out.contains("never deletes"),
         "{out}"

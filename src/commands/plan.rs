@@ -183,11 +183,12 @@ pub fn print_plan(plan: &Plan, format: PlanFormat, color: bool) -> std::io::Resu
     out.flush()
 }
 
-/// 1 when blocked; with `--detailed-exitcode`, 2 when there are changes; else 0.
+/// 1 when blocked; with `--detailed-exitcode`, 2 when there is anything to review
+/// (changes, orphaned or uncertain tasks); else 0.
 pub fn exit_for(plan: &Plan, detailed: bool) -> Outcome {
     if plan.has_blocked() {
         Outcome::Failure
-    } else if detailed && plan.has_changes() {
+    } else if detailed && plan.needs_review() {
         Outcome::Changes
     } else {
         Outcome::Success
