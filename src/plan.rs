@@ -250,6 +250,15 @@ pub fn plan(
         salt: &salt,
         options,
     };
+    // A `--target` that names nothing is a typo, not an empty plan to approve.
+    if let Some(t) = options.targets.iter().find(|t| {
+        !all.iter().any(|task| glob_match(t, &task.name))
+            && !recorded.keys().any(|name| glob_match(t, name))
+    }) {
+        return Err(format!(
+            "--target {t}: matches no task in the manifests or the state (check the name; globs take `*` and `?`)"
+        ));
+    }
     let planned = planner.tasks(&tasks)?;
     let orphaned = orphans(recorded, &all, &targeted);
     let out = merge_by_name(planned, orphaned);

@@ -283,8 +283,9 @@ fn uncertain_tasks_are_never_sent_and_say_how_to_resolve() {
     rec["uncertain_reason"] = "timed out after the request was sent".into();
     std::fs::write(&state, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
+    // Something a person must resolve is something to review.
     let (code, out, _) = run(bin().args(["plan", "--detailed-exitcode"]).arg(&tasks));
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, 2, "{out}");
     assert!(
         out.contains("? uncertain") && out.contains("timed out after the request was sent"),
         "{out}"
@@ -440,4 +441,30 @@ fn state_from_an_earlier_version_plans_no_changes() {
         out.contains("No changes") && out.contains("5 unchanged"),
         "{out}"
     );
+}
+
+#[test]
+fn a_target_matching_nothing_and_an_empty_directory_are_errors() {
+    let (tmp, tasks, _) = examples();
+    let (code, _, err) = run(bin()
+        .args(["plan", "--target", "renewal-reminder-2027q2"])
+        .arg(&tasks));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(
+            "--target renewal-reminder-2027q2: matches no task in the manifests or the state"
+        ),
+        "{err}"
+    );
+    // A glob that matches something still plans.
+    let (code, out, err) = run(bin().args(["plan", "--target", "renewal-*"]).arg(&tasks));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Plan: 1 to create"), "{out}");
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, out, err) = run(bin().arg("plan").arg(&empty));
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("holds no tasks"), "{err}");
+    assert!(!out.contains("No changes"), "{out}");
 }

@@ -71,6 +71,22 @@ pub fn prepare(
             return Err(Outcome::Failure);
         }
     };
+    // An empty directory is a wrong path far more often than a project with nothing in it.
+    if manifests.tasks.is_empty() {
+        if state.as_ref().is_some_and(|s| !s.tasks.is_empty()) {
+            eprintln!(
+                "warning: {} holds no tasks: every task in the state {} is planned as orphaned",
+                dir.display(),
+                state_path.display()
+            );
+        } else {
+            eprintln!(
+                "error: {} holds no tasks (no *.yaml or *.yml task documents)\nhint: pass the directory that holds your task files",
+                dir.display()
+            );
+            return Err(Outcome::Failure);
+        }
+    }
     let plan = match plan::plan(
         &manifests,
         &project,
