@@ -178,6 +178,10 @@ pub struct Options {
     pub replace: Vec<String>,
     /// The salt to use when there is no state yet (a saved plan's, when applying it).
     pub salt: Option<String>,
+    /// The arguments a `callform state …` command needs to reach this plan's state from
+    /// where the plan was made (` --dir DIR --state PATH`, shell-quoted), so that every
+    /// hint runs as printed. Empty for the defaults.
+    pub state_args: String,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -260,7 +264,7 @@ pub fn plan(
         ));
     }
     let planned = planner.tasks(&tasks)?;
-    let orphaned = orphans(recorded, &all, &targeted);
+    let orphaned = orphans(recorded, &all, &targeted, &options.state_args);
     let out = merge_by_name(planned, orphaned);
 
     for r in &options.replace {
@@ -467,7 +471,7 @@ impl Planner<'_> {
         let unchanged =
             rec.canonical_version == CANONICAL_VERSION && rec.spec_digest == canon.digest;
         if rec.status == TaskStatus::Uncertain {
-            uncertain(p, rec.uncertain_reason.as_deref());
+            uncertain(p, rec.uncertain_reason.as_deref(), &self.options.state_args);
             p.endpoint = rec.endpoint.clone();
         } else if rec.vendor != task.vendor.key() {
             p.action = Action::Blocked;
@@ -569,6 +573,7 @@ fn orphans(
     recorded: &BTreeMap<String, TaskRecord>,
     all: &[&Task],
     targeted: &dyn Fn(&str) -> bool,
+    state_args: &str,
 ) -> Vec<PlannedTask> {
     let mut out = Vec::new();
     let mut manifest = all.iter().map(|t| t.name.as_str()).peekable();
@@ -596,13 +601,15 @@ fn orphans(
             hints: vec![
                 "the vendor task still runs: stop it in the vendor console if it should not, then"
                     .into(),
-                format!("forget it with `callform state rm {name}`, or restore its manifest"),
+                format!(
+                    "forget it with `callform state rm {name}{state_args}`, or restore its manifest"
+                ),
             ],
             warnings: Vec::new(),
             request: None,
         };
         if rec.status == TaskStatus::Uncertain {
-            uncertain(&mut p, rec.uncertain_reason.as_deref());
+            uncertain(&mut p, rec.uncertain_reason.as_deref(), state_args);
         }
         out.push(p);
     }
@@ -626,7 +633,7 @@ fn merge_by_name(a: Vec<PlannedTask>, b: Vec<PlannedTask>) -> Vec<PlannedTask> {
     out
 }
 
-fn uncertain(p: &mut PlannedTask, reason: Option<&str>) {
+fn uncertain(p: &mut PlannedTask, reason: Option<&str>, state_args: &str) {
     p.action = Action::Uncertain;
     p.spec = None;
     p.reason = Some(format!(
@@ -635,9 +642,12 @@ fn uncertain(p: &mut PlannedTask, reason: Option<&str>) {
     ));
     p.hints = vec![
         "look for the task in the vendor console, then:".into(),
-        format!("if it exists: `callform state import {} TASK_ID`", p.name),
         format!(
-            "if it does not: `callform state rm {}` (the next apply creates it)",
+            "if it exists: `callform state import {} TASK_ID{state_args}`",
+            p.name
+        ),
+        format!(
+            "if it does not: `callform state rm {}{state_args}` (the next apply creates it)",
             p.name
         ),
     ];

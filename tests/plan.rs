@@ -468,3 +468,65 @@ fn a_target_matching_nothing_and_an_empty_directory_are_errors() {
     assert!(err.contains("holds no tasks"), "{err}");
     assert!(!out.contains("No changes"), "{out}");
 }
+
+/// The command inside the first backticks of the hint that starts with `prefix`.
+fn hint_command(out: &str, prefix: &str) -> Vec<String> {
+    let at = out
+        .find(&format!("`{prefix}"))
+        .unwrap_or_else(|| panic!("no `{prefix}` hint in: {out}"));
+    let rest = &out[at + 1..];
+    let end = rest.find('`').unwrap();
+    rest[..end].split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn hints_name_the_state_they_were_made_for_and_run_as_printed() {
+    let (tmp, tasks, default_state) = examples();
+    let custom = tmp.path().join("team.state.json");
+    for (i, name) in TASKS.iter().enumerate() {
+        let (code, _, err) = run(bin()
+            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
+            .arg(&tasks)
+            .arg("--state")
+            .arg(&custom));
+        assert_eq!(code, 0, "{err}");
+    }
+    std::fs::remove_file(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
+    let (_, out, _) = run(bin().arg("plan").arg(&tasks).arg("--state").arg(&custom));
+    let cmd = hint_command(&out, "callform state rm overdue-notice-jan");
+    assert_eq!(
+        cmd[cmd.len() - 4..],
+        [
+            "--dir".to_string(),
+            tasks.display().to_string(),
+            "--state".to_string(),
+            custom.display().to_string()
+        ],
+        "{out}"
+    );
+    // Run verbatim, it forgets the record in the state the plan was made from.
+    let (code, _, err) = run(bin().args(&cmd[1..]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!default_state.exists(), "a default state was made");
+    let (_, out, _) = run(bin().arg("plan").arg(&tasks).arg("--state").arg(&custom));
+    assert!(!out.contains("overdue-notice-jan"), "{out}");
+
+    // The sandbox's state is named too: the state commands have no --sandbox.
+    let (tmp, tasks, default_state) = examples();
+    let sandbox_state = tmp.path().join("callform.sandbox.state.json");
+    let (code, _, err) = run(bin()
+        .args(["state", "import", "overdue-notice-jan", "id-1", "--dir"])
+        .arg(&tasks)
+        .arg("--state")
+        .arg(&sandbox_state));
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_file(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
+    let (_, out, _) = run(bin().args(["plan", "--sandbox"]).arg(&tasks));
+    let cmd = hint_command(&out, "callform state rm overdue-notice-jan");
+    assert_eq!(
+        cmd.last(),
+        Some(&sandbox_state.display().to_string()),
+        "{out}"
+    );
+    assert!(!default_state.exists());
+}

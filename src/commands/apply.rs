@@ -105,16 +105,25 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
     }
     let current = loaded.state;
+    // Hints name this run's state wherever it did not come from the defaults.
+    let state_args = crate::commands::plan::state_args(
+        &dir,
+        (args.state.is_some() || saved.is_some()).then_some(state_path.as_path()),
+        args.sandbox,
+        &state_path,
+    );
     let options = match &saved {
         Some(p) => plan::Options {
             targets: p.targets.clone(),
             replace: p.replace.clone(),
             salt: p.salt.clone(),
+            state_args,
         },
         None => plan::Options {
             targets: args.target.clone(),
             replace: args.replace.clone(),
             salt: None,
+            state_args,
         },
     };
     let plan = match plan::plan(
@@ -211,7 +220,12 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     if let Some(running) = sandbox {
         running.shutdown().await;
     }
-    let outcome = report(&finished, &project, cancel.load(Ordering::SeqCst));
+    let outcome = report(
+        &finished,
+        &project,
+        cancel.load(Ordering::SeqCst),
+        &options.state_args,
+    );
     Ok(if ran.committed.is_err() {
         Outcome::Failure
     } else {
@@ -461,7 +475,7 @@ impl Progress {
 }
 
 /// The summary on stdout, and the exit code: 1 when anything failed, is uncertain or was skipped.
-fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
+fn report(finished: &[Finished], project: &Project, stopped: bool, state_args: &str) -> Outcome {
     let mut finished: Vec<&Finished> = finished.iter().collect();
     finished.sort_by(|a, b| a.name.cmp(&b.name));
     let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
@@ -520,7 +534,7 @@ fn report(finished: &[Finished], project: &Project, stopped: bool) -> Outcome {
         for f in uncertain_list {
             if let Result_::Uncertain { reason } = &f.result {
                 say!("  {}: {reason}", f.name);
-                say!("    hint: find it in the {} console, then `callform state import {} TASK_ID`, or `callform state rm {}` if it is not there", f.vendor, f.name, f.name);
+                say!("    hint: find it in the {} console, then `callform state import {} TASK_ID{state_args}`, or `callform state rm {}{state_args}` if it is not there", f.vendor, f.name, f.name);
             }
         }
     }

@@ -11,6 +11,40 @@ use crate::project::Project;
 use crate::render;
 use crate::state::{self, State};
 
+/// The arguments that take a `callform state …` command, run from the current directory,
+/// to the state this command uses: `--dir` unless it is `.`, and `--state` when it was
+/// given or is the sandbox's (the state commands have no `--sandbox`). Hints append them,
+/// so that a hint run verbatim acts on this state and never on a default one.
+pub fn state_args(
+    dir: &Path,
+    state_override: Option<&Path>,
+    sandbox: bool,
+    state_path: &Path,
+) -> String {
+    let mut out = String::new();
+    if dir != Path::new(".") {
+        out.push_str(" --dir ");
+        out.push_str(&shell_quote(&dir.display().to_string()));
+    }
+    if state_override.is_some() || sandbox {
+        out.push_str(" --state ");
+        out.push_str(&shell_quote(&state_path.display().to_string()));
+    }
+    out
+}
+
+/// `s` as one POSIX shell word.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// Everything a plan is made from, and the plan.
 pub struct Prepared {
     pub project: Project,
@@ -87,13 +121,17 @@ pub fn prepare(
             return Err(Outcome::Failure);
         }
     }
+    let options = plan::Options {
+        state_args: state_args(dir, state_override, sandbox, &state_path),
+        ..options.clone()
+    };
     let plan = match plan::plan(
         &manifests,
         &project,
         state.as_ref(),
         &state_path.display().to_string(),
         &dir.display().to_string(),
-        options,
+        &options,
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -116,6 +154,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
         targets: args.target.clone(),
         replace: args.replace.clone(),
         salt: None,
+        state_args: String::new(),
     };
     let prepared = match prepare(
         &args.dir,
