@@ -401,3 +401,44 @@ fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
         created => created,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(secrets: &[&str]) -> Request {
+        Request {
+            method: "POST",
+            path: "/".into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            signing: Signing::None,
+            secrets: secrets.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn every_secret_is_scrubbed_whatever_its_length() {
+        let r = request(&["k9Z", "Xy", "long-secret-value"]);
+        let out = scrub(
+            "token=k9Z&sig=Xy, then long-secret-value and long%2Dsecret",
+            &r,
+        );
+        assert!(!out.contains("k9Z") && !out.contains("Xy"), "{out}");
+        assert!(!out.contains("long-secret-value"), "{out}");
+        // Empty secrets are not "found" everywhere.
+        assert_eq!(scrub("plain", &request(&[""])), "plain");
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_before_a_request_is_built() {
+        let err =
+            crate::driver::need_secret(&Some("abc".into()), "token", Vendor::Xfyeta).unwrap_err();
+        assert!(
+            err.0.contains("`token`") && err.0.contains("3 character(s)"),
+            "{err}"
+        );
+        assert!(crate::driver::need_secret(&Some("abcd".into()), "token", Vendor::Xfyeta).is_ok());
+    }
+}
