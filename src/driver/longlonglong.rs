@@ -13,8 +13,9 @@
 //!   written;
 //! - switches (`is_call_in`, `end_action`, `redial_enabled`, `redial_new_number_policy`)
 //!   are integers 0/1 and enumerations their codes; `group_type` stays a string;
-//! - ids are i64 and written exactly (some exceed 2^53); the multi-config
-//!   `destination_extension` is a string, as the page's example has it;
+//! - ids are i64 and written exactly (some exceed 2^53); the time-based list's and the
+//!   multi-config's `destination_extension` are digit strings, as the page's table has
+//!   them (the time-based example id `"215870475195883520"` is above 2^53);
 //! - `user_id` is percent-encoded as one path segment.
 //!
 //! Answers: `{"code":200,"status":"success","message":…,"data":{"id":…}}`, any other
@@ -113,11 +114,16 @@ enum LineWire<'a> {
     WithLimit { id: &'a str, limit: i64 },
 }
 
+/// `destination_extension` is a digit string here: the page's parameter table shows it as
+/// `"215870475195883520"`, an id above 2^53 that a vendor parsing JSON numbers as doubles
+/// would round (only its code examples show a small integer). The multi-config items are
+/// strings on the page too; the top-level and variable-list ids are integers in both its
+/// table and its examples, and stay integers.
 #[derive(Serialize)]
 struct Timed<'a> {
     begin: &'a str,
     end: &'a str,
-    destination_extension: i64,
+    destination_extension: String,
 }
 
 #[derive(Serialize)]
@@ -254,7 +260,7 @@ fn extras<'a>(
                 .map(|t| Timed {
                     begin: &t.begin,
                     end: &t.end,
-                    destination_extension: t.destination_extension,
+                    destination_extension: t.destination_extension.to_string(),
                 })
                 .collect()
         }),
@@ -551,6 +557,23 @@ mod tests {
         assert_eq!(
             x["redial_conditions"],
             serde_json::json!({"da_status": [4, 12]})
+        );
+    }
+
+    #[test]
+    fn the_time_based_dialogue_group_is_an_exact_digit_string() {
+        let mut s = old();
+        s.task_type = Some(TaskType::New);
+        s.task_extras.destination_extension_list =
+            Some(vec![crate::manifest::longlonglong::TimedExtension {
+                begin: "09:00".into(),
+                end: "12:00".into(),
+                destination_extension: 215_870_475_195_883_520,
+            }]);
+        let b = body(&build_with(s, &cx("Asia/Shanghai", "u")).unwrap());
+        assert_eq!(
+            b["task_extras"]["destination_extension_list"],
+            serde_json::json!([{"begin": "09:00", "end": "12:00", "destination_extension": "215870475195883520"}])
         );
     }
 
