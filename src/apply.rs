@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::canonical::CANONICAL_VERSION;
-use crate::driver::{self, ErrorClass, Parsed, Request};
+use crate::driver::{self, ErrorClass, Op, Parsed, Request};
 use crate::manifest::{Manifests, Vendor};
 use crate::plan::{Action, Plan};
 use crate::state::{self, Entry, Journal, Outcome, State};
@@ -57,6 +57,9 @@ pub enum Result_ {
     },
     /// Not started because the run was stopped.
     Skipped,
+    /// Not sent because an earlier create for the same provider failed authentication:
+    /// nothing was journalled, so the next plan shows it again.
+    AuthStopped,
 }
 
 #[derive(Debug, Clone)]
@@ -155,7 +158,9 @@ pub async fn run(
     let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
     let global = Arc::new(Semaphore::new(permits(limits.parallelism)));
     let mut per_provider: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut gates: HashMap<String, Arc<AuthGate>> = HashMap::new();
     for s in &sends {
+        gates.entry(s.provider.clone()).or_default();
         let n = limits
             .per_provider
             .get(&s.provider)
@@ -175,10 +180,20 @@ pub async fn run(
             .get(&send.provider)
             .cloned()
             .unwrap_or_else(|| Arc::new(Semaphore::new(1)));
+        let gate = gates.get(&send.provider).cloned().unwrap_or_default();
         let cancel = Arc::clone(&cancel);
         let tx = tx.clone();
         handles.push(tokio::spawn(async move {
-            let finished = one(send, &journal, &transport, &global, &provider_sem, &cancel).await;
+            let finished = one(
+                send,
+                &journal,
+                &transport,
+                &global,
+                &provider_sem,
+                &gate,
+                &cancel,
+            )
+            .await;
             let _ = tx.send(finished);
         }));
     }
@@ -216,12 +231,25 @@ pub struct Ran {
     pub committed: Result<(), state::StateError>,
 }
 
+/// Whether a provider's credentials are known to work, known to fail, or not yet known.
+///
+/// Until one create for the provider has had an answer other than an authentication
+/// failure, its creates go one at a time (the `probe` lock): with a wrong secret, exactly
+/// one request reaches the vendor, and every other create for that provider is not sent.
+#[derive(Default)]
+struct AuthGate {
+    probe: tokio::sync::Mutex<()>,
+    verified: AtomicBool,
+    failed: AtomicBool,
+}
+
 async fn one(
     send: Send,
     journal: &Journal,
     transport: &Transport,
     global: &Semaphore,
     provider: &Semaphore,
+    gate: &AuthGate,
     cancel: &AtomicBool,
 ) -> Finished {
     let done = |result| Finished {
@@ -230,6 +258,18 @@ async fn one(
         provider: send.provider.clone(),
         result,
     };
+    // Taken before the shared permits, so that creates waiting for a provider's first
+    // answer do not hold permits other providers could use.
+    let _probe = if gate.verified.load(Ordering::SeqCst) {
+        None
+    } else {
+        let probe = gate.probe.lock().await;
+        // Verified while this one waited: no need to go one at a time any more.
+        (!gate.verified.load(Ordering::SeqCst)).then_some(probe)
+    };
+    if gate.failed.load(Ordering::SeqCst) {
+        return done(Result_::AuthStopped);
+    }
     let Ok(global_permit) = global.acquire().await else {
         return done(Result_::Skipped);
     };
@@ -238,6 +278,10 @@ async fn one(
     };
     if cancel.load(Ordering::SeqCst) {
         return done(Result_::Skipped);
+    }
+    // Another create may have failed authentication while this one waited for permits.
+    if gate.failed.load(Ordering::SeqCst) {
+        return done(Result_::AuthStopped);
     }
     let intent = Entry::Intent {
         name: send.name.clone(),
@@ -260,8 +304,27 @@ async fn one(
         });
     }
     let delivery = transport
-        .send(send.vendor, &send.request, &send.base_url, cancel)
+        .send(
+            Op::Create,
+            send.vendor,
+            &send.request,
+            &send.base_url,
+            cancel,
+        )
         .await;
+    match &delivery {
+        Delivery::Answered {
+            parsed:
+                Parsed::Rejected {
+                    class: ErrorClass::Auth,
+                    ..
+                },
+            ..
+        } => gate.failed.store(true, Ordering::SeqCst),
+        // Nothing reached the vendor: the credentials are still untested.
+        Delivery::NotSent { .. } => {}
+        _ => gate.verified.store(true, Ordering::SeqCst),
+    }
     // The answer is in: the next create may start while this outcome is made durable (both
     // ride the same group commit), which keeps the sync off the critical path.
     drop(provider_permit);
@@ -289,28 +352,7 @@ async fn one(
         ),
         Delivery::Answered {
             parsed:
-                Parsed::VendorError {
-                    class: ErrorClass::Server,
-                    code,
-                    message,
-                    ..
-                },
-            status,
-            ..
-        } => {
-            let reason = format!(
-                "the vendor failed (HTTP {status}, {code}: {message}) after receiving the request"
-            );
-            (
-                Outcome::Uncertain {
-                    reason: reason.clone(),
-                },
-                Result_::Uncertain { reason },
-            )
-        }
-        Delivery::Answered {
-            parsed:
-                Parsed::VendorError {
+                Parsed::Rejected {
                     class,
                     code,
                     message,
@@ -330,11 +372,11 @@ async fn one(
             },
         ),
         Delivery::Answered {
-            parsed: Parsed::Unreadable(m),
-            status,
+            parsed: Parsed::Uncertain { reason, .. },
             ..
         } => {
-            let reason = format!("HTTP {status} with an answer callform cannot read: {m}");
+            let reason =
+                format!("the vendor's answer does not say the task was not created: {reason}");
             (
                 Outcome::Uncertain {
                     reason: reason.clone(),

@@ -1,10 +1,12 @@
 //! The one transport: signs, sends, times out and retries — for every driver.
 //!
-//! The rule that keeps customers from being called twice: a request is retried only when
-//! nothing can have been created. That is a failure before the connection was made (DNS,
-//! connection refused, TLS: nothing was written), HTTP 429, or a throttling answer the
-//! driver recognises. A timeout, a reset or a 5xx after the request was written is
-//! [`Delivery::Uncertain`], never retried. Every attempt is signed afresh (new date, and
+//! The rule that keeps customers from being called twice: a request is retried only as
+//! its operation's [`RetryPolicy`] allows (`driver::Op`). A create is retried only when
+//! nothing can have been created: a failure before the connection was made (DNS,
+//! connection refused, TLS: nothing was written), or an answer the operation classifies as
+//! a throttling rejection — decided after the body was read (up to [`MAX_ANSWER_BYTES`]),
+//! so an answer that carries any sign of success is never sent again. A timeout, a reset,
+//! a 5xx or any uncertain answer is final. Every attempt is signed afresh (new date, and
 //! for Aliyun a new nonce), as the vendors require.
 //!
 //! Secrets never reach an error: reqwest errors carry the URL (xfyeta's token is in it),
@@ -14,9 +16,33 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::driver::{self, ErrorClass, Parsed, Request, Signing};
+use crate::driver::{ErrorClass, Op, Parsed, Request, RetryPolicy, Signing};
 use crate::manifest::Vendor;
 use crate::sign;
+
+/// The most of an answer's body that is read. A vendor's answer to a create is small — a
+/// few hundred bytes — except Volcengine's `FailList`, which can name each of up to 10,000
+/// refused numbers in about 100 bytes: 1 MB at worst. 4 MiB leaves room for that four
+/// times over while bounding what a broken or hostile endpoint can make callform hold
+/// (an endless body once took 3.2 GB in 4 s). An answer cut at the cap is uncertain.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Reads at most `cap` bytes of the body; `true` when there was more.
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
 
 /// How long to wait, and how often to retry what is safe to retry.
 #[derive(Debug, Clone, Copy)]
@@ -81,17 +107,19 @@ impl Transport {
         Ok(Transport { client, policy })
     }
 
-    /// Sends `request` to `base_url` (scheme and authority, no trailing slash), retrying
-    /// only where nothing can have been created.
+    /// Sends `request` for `op` to `base_url` (scheme and authority, no trailing slash),
+    /// retrying only what `op`'s [`RetryPolicy`] allows.
     /// A retry is not started once `cancel` is set (Ctrl-C): what was never sent is
     /// reported as not sent.
     pub async fn send(
         &self,
+        op: Op,
         vendor: Vendor,
         request: &Request,
         base_url: &str,
         cancel: &std::sync::atomic::AtomicBool,
     ) -> Delivery {
+        let idempotent = op.retry_policy() == RetryPolicy::Idempotent;
         let mut attempt = 0;
         loop {
             if attempt > 0 && cancel.load(std::sync::atomic::Ordering::SeqCst) {
@@ -118,7 +146,7 @@ impl Transport {
             match builder.send().await {
                 Err(e) => {
                     let reason = scrub(&describe(&e), request);
-                    if e.is_connect() && !last {
+                    if (e.is_connect() || idempotent) && !last {
                         tokio::time::sleep(self.backoff(attempt, None)).await;
                         continue;
                     }
@@ -141,31 +169,38 @@ impl Transport {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    let body = match response.bytes().await {
-                        Ok(b) => b,
+                    // The body is read (up to the cap) before anything is decided: a 429
+                    // whose body says the task was created must not be sent again.
+                    let (body, truncated) = match read_capped(response, MAX_ANSWER_BYTES).await {
+                        Ok(read) => read,
                         Err(e) => {
-                            return Delivery::Uncertain {
-                                reason: scrub(
-                                    &format!(
-                                        "HTTP {status}, then the answer broke off: {}",
-                                        describe(&e)
-                                    ),
-                                    request,
+                            let reason = scrub(
+                                &format!(
+                                    "HTTP {status}, then the answer broke off: {}",
+                                    describe(&e)
                                 ),
-                                attempts: attempt,
+                                request,
+                            );
+                            if idempotent && !last {
+                                tokio::time::sleep(self.backoff(attempt, None)).await;
+                                continue;
                             }
+                            return Delivery::Uncertain {
+                                reason,
+                                attempts: attempt,
+                            };
                         }
                     };
-                    let parsed = driver::parse(vendor, status, &body);
-                    let throttled = status == 429
-                        || matches!(
-                            parsed,
-                            Parsed::VendorError {
-                                class: ErrorClass::Throttled,
-                                ..
-                            }
-                        );
-                    if throttled && !last {
+                    let parsed = op.classify(vendor, status, &body, truncated);
+                    let again = match &parsed {
+                        Parsed::Rejected {
+                            class: ErrorClass::Throttled,
+                            ..
+                        } => true,
+                        Parsed::Uncertain { .. } => idempotent,
+                        _ => false,
+                    };
+                    if again && !last {
                         tokio::time::sleep(self.backoff(attempt, retry_after)).await;
                         continue;
                     }
@@ -333,10 +368,13 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-/// Replaces every secret of `request` in `text`, and masks phone numbers.
+/// Replaces every secret of `request` in `text`, whatever its length, and masks phone
+/// numbers. (Drivers refuse secrets shorter than `driver::MIN_SECRET_CHARS` before a
+/// request is built, so a short secret cannot turn every message into asterisks; were one
+/// to get here anyway, an unreadable message is better than a leaked secret.)
 pub fn scrub(text: &str, request: &Request) -> String {
     let mut out = text.to_string();
-    for secret in request.secrets.iter().filter(|s| s.len() >= 4) {
+    for secret in request.secrets.iter().filter(|s| !s.is_empty()) {
         out = out.replace(secret.as_str(), "***");
         out = out.replace(&sign::percent_encode(secret), "***");
     }
@@ -345,18 +383,62 @@ pub fn scrub(text: &str, request: &Request) -> String {
 
 fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
     match parsed {
-        Parsed::VendorError {
+        Parsed::Rejected {
             class,
             code,
             message,
             request_id,
-        } => Parsed::VendorError {
+        } => Parsed::Rejected {
             class,
             code: scrub(&code, request),
             message: scrub(&message, request),
             request_id,
         },
-        Parsed::Unreadable(m) => Parsed::Unreadable(scrub(&m, request)),
+        Parsed::Uncertain { reason, request_id } => Parsed::Uncertain {
+            reason: scrub(&reason, request),
+            request_id,
+        },
         created => created,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(secrets: &[&str]) -> Request {
+        Request {
+            method: "POST",
+            path: "/".into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            signing: Signing::None,
+            secrets: secrets.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn every_secret_is_scrubbed_whatever_its_length() {
+        let r = request(&["k9Z", "Xy", "long-secret-value"]);
+        let out = scrub(
+            "token=k9Z&sig=Xy, then long-secret-value and long%2Dsecret",
+            &r,
+        );
+        assert!(!out.contains("k9Z") && !out.contains("Xy"), "{out}");
+        assert!(!out.contains("long-secret-value"), "{out}");
+        // Empty secrets are not "found" everywhere.
+        assert_eq!(scrub("plain", &request(&[""])), "plain");
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_before_a_request_is_built() {
+        let err =
+            crate::driver::need_secret(&Some("abc".into()), "token", Vendor::Xfyeta).unwrap_err();
+        assert!(
+            err.0.contains("`token`") && err.0.contains("3 character(s)"),
+            "{err}"
+        );
+        assert!(crate::driver::need_secret(&Some("abcd".into()), "token", Vendor::Xfyeta).is_ok());
     }
 }

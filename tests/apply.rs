@@ -362,7 +362,7 @@ fn a_business_error_fails_that_task_only() {
     assert!(run.stdout.contains("4 created, 1 failed"), "{}", run.stdout);
     assert!(
         run.stdout
-            .contains("biz-renewal-reminder-2027q1: xfyeta 10001"),
+            .contains("biz-renewal-reminder-2027q1: xfyeta 10005"),
         "{}",
         run.stdout
     );
@@ -566,4 +566,192 @@ fn the_sandbox_needs_no_account_and_never_mixes_with_real_state() {
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("was created on sandbox://callform-emulator")
     );
+}
+
+/// Every request the emulator received (created or not) whose task name starts with `prefix`.
+fn received(prefix: &str) -> Vec<Value> {
+    get("/_emulator/requests")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap_or("").starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+/// A scripted vendor answer for one task: the create is sent exactly once, the task is
+/// `uncertain` (never failed), and the next apply does not send it again.
+fn scripted_case(prefix: &str, vendor_name: &str, task: &str, rule: Value) {
+    let (_tmp, tasks) = examples(Some(prefix));
+    let mut rule = rule;
+    rule["match"] = Value::String(format!("{prefix}{vendor_name}"));
+    post_fault(rule.clone());
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("4 created, 0 failed, 1 uncertain"),
+        "{rule}: {}",
+        run.stdout
+    );
+    let st = state(&tasks);
+    assert_eq!(
+        st["tasks"][format!("{prefix}{task}")]["status"],
+        "uncertain",
+        "{rule}"
+    );
+    let sent = || {
+        received(prefix)
+            .iter()
+            .filter(|r| r["name"].as_str().unwrap_or("").contains(vendor_name))
+            .count()
+    };
+    assert_eq!(sent(), 1, "{rule}: the create was sent more than once");
+    let run = callform(&["plan"], &tasks, &[]);
+    assert!(
+        !run.stdout.contains(&format!("+ {prefix}{task}")) && run.stdout.contains("uncertain"),
+        "{rule}: the next plan creates it again: {}",
+        run.stdout
+    );
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert!(run.stdout.contains("uncertain"), "{}", run.stdout);
+    assert_eq!(sent(), 1, "{rule}: an uncertain task was sent again");
+    assert_files_clean(&tasks);
+}
+
+#[test]
+fn a_success_body_under_http_400_is_uncertain_not_failed() {
+    scripted_case(
+        "s400-",
+        "续保提醒",
+        "renewal-reminder-2027q1",
+        serde_json::json!({"kind": "answer", "status": 400,
+            "body": r#"{"code":0,"message":"ok","result":{"task_id":"{task_id}"}}"#}),
+    );
+}
+
+#[test]
+fn an_id_under_http_404_is_uncertain_not_failed() {
+    scripted_case(
+        "s404-",
+        "满意度回访",
+        "satisfaction-survey",
+        serde_json::json!({"kind": "answer", "status": 404,
+            "body": r#"{"code":404,"status":"error","data":{"id":"{task_id}"}}"#}),
+    );
+}
+
+#[test]
+fn a_429_whose_body_reports_the_task_created_is_not_sent_again() {
+    scripted_case(
+        "s429-",
+        "欠费提醒",
+        "overdue-notice-jan",
+        serde_json::json!({"kind": "answer", "status": 429,
+            "body": r#"{"Code":"OK","Message":"OK","RequestId":"R","Data":"{task_id}"}"#}),
+    );
+}
+
+#[test]
+fn a_throttling_code_under_a_5xx_is_not_retried() {
+    scripted_case(
+        "s503-",
+        "欠费提醒",
+        "overdue-notice-jan",
+        serde_json::json!({"kind": "answer", "status": 503, "create": true,
+            "body": r#"{"Code":"Throttling.User","Message":"flow control","RequestId":"R"}"#}),
+    );
+}
+
+#[test]
+fn an_undocumented_code_at_http_200_is_uncertain() {
+    scripted_case(
+        "s200-",
+        "续保提醒",
+        "renewal-reminder-2027q1",
+        serde_json::json!({"kind": "answer", "status": 200,
+            "body": r#"{"code":-1,"message":"系统异常"}"#}),
+    );
+}
+
+#[test]
+fn a_plain_400_after_the_create_is_uncertain() {
+    scripted_case(
+        "sp400-",
+        "满意度回访",
+        "satisfaction-survey",
+        serde_json::json!({"kind": "answer", "status": 400, "body": "Bad Request"}),
+    );
+}
+
+#[test]
+fn an_oversized_answer_is_uncertain_and_the_run_goes_on() {
+    scripted_case(
+        "big-",
+        "续保提醒",
+        "renewal-reminder-2027q1",
+        serde_json::json!({"kind": "oversized_body", "size": 16 * 1024 * 1024}),
+    );
+}
+
+#[test]
+fn after_an_authentication_failure_the_providers_other_creates_are_not_sent() {
+    let (tmp, tasks) = examples(Some("ast-"));
+    // Three more Aliyun tasks, so the provider has four creates to make.
+    let original = std::fs::read_to_string(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
+    for n in 2..=4 {
+        let text = original
+            .replace(
+                "name: ast-overdue-notice-jan",
+                &format!("name: ast-overdue-notice-{n}"),
+            )
+            .replace(
+                "task_name: ast-欠费提醒1月",
+                &format!("task_name: ast-欠费提醒{n}"),
+            );
+        std::fs::write(tasks.join(format!("aliyun/overdue-{n}.yaml")), text).unwrap();
+    }
+    let wrong = "CANARY-wrong-Secret-1111";
+    let run = callform(
+        &["apply", "--auto-approve"],
+        &tasks,
+        &[("ALIBABA_CLOUD_ACCESS_KEY_SECRET", wrong)],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let aliyun_requests = received("ast-")
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap_or("").contains("欠费提醒"))
+        .count();
+    assert_eq!(aliyun_requests, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("4 created, 1 failed, 0 uncertain, 3 not sent"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout
+            .matches("authentication failed for provider `aliyun`")
+            .count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "provider `aliyun`: 3 create(s) not sent after the first authentication failure"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(wrong) && !run.stderr.contains(wrong));
+    // Nothing of them was recorded: with the right secret they are all created.
+    let st = state(&tasks);
+    for n in ["jan", "2", "3", "4"] {
+        assert!(st["tasks"].get(format!("ast-overdue-notice-{n}")).is_none());
+    }
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("4 created"), "{}", run.stdout);
+    assert_eq!(created("ast-").len(), 8);
+    drop(tmp);
 }

@@ -207,13 +207,16 @@ fn parse_dispatches_by_vendor() {
     );
     for vendor in Vendor::ALL {
         assert!(
-            matches!(driver::parse(vendor, 200, b"<html>"), Parsed::Unreadable(_)),
+            matches!(
+                driver::parse(vendor, 200, b"<html>"),
+                Parsed::Uncertain { .. }
+            ),
             "{vendor}"
         );
         assert!(
             matches!(
                 driver::parse(vendor, 429, b""),
-                Parsed::VendorError {
+                Parsed::Rejected {
                     class: ErrorClass::Throttled,
                     ..
                 }

@@ -475,7 +475,7 @@ async fn wrong_tokens_are_refused_and_create_nothing() {
     let (status, answer) = send(xfyeta("not-the-token", &xfyeta_body(&name))).await;
     assert_eq!(
         (status, answer["code"].as_i64()),
-        (StatusCode::OK, Some(10003)),
+        (StatusCode::OK, Some(10001)),
         "{answer}"
     );
     assert!(recorded_named("xfyeta", &name).await.is_empty());
@@ -655,7 +655,7 @@ async fn xfyeta_invalid_parameters_are_refused_by_name() {
         let (status, answer) = send(xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &body)).await;
         assert_eq!(
             (status, answer["code"].as_i64()),
-            (StatusCode::OK, Some(10002)),
+            (StatusCode::OK, Some(10005)),
             "{param}: {answer}"
         );
         let message = answer["message"].as_str().unwrap_or_default();
@@ -912,9 +912,9 @@ async fn business_errors_create_nothing() {
     let (status, answer) = send(xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &xfyeta_body(&name))).await;
     assert_eq!(
         (status, answer["code"].as_i64()),
-        (StatusCode::OK, Some(10001))
+        (StatusCode::OK, Some(10005))
     );
-    assert_eq!(answer["message"], "robot not found");
+    assert_eq!(answer["message"], "输入参数不正确: robot not found");
 
     let name_lll = unique("fault-biz-lll");
     add_rule(json!({"match": name_lll, "kind": "business_error"})).await;

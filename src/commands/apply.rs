@@ -457,6 +457,10 @@ impl Progress {
             Result_::Failed { code, .. } => format!("failed    {} ({} {code})", f.name, f.vendor),
             Result_::Uncertain { .. } => format!("uncertain {} ({})", f.name, f.vendor),
             Result_::Skipped => format!("skipped   {} (stopped before sending)", f.name),
+            Result_::AuthStopped => format!(
+                "not sent  {} (provider `{}` failed authentication)",
+                f.name, f.provider
+            ),
         };
         match &self.bar {
             Some(bar) => {
@@ -482,7 +486,7 @@ fn report(finished: &[Finished], project: &Project, stopped: bool, state_args: &
     let created = count(|r| matches!(r, Result_::Created { .. }));
     let failed = count(|r| matches!(r, Result_::Failed { .. }));
     let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
-    let skipped = count(|r| matches!(r, Result_::Skipped));
+    let skipped = count(|r| matches!(r, Result_::Skipped | Result_::AuthStopped));
     let verdict = if stopped {
         "Apply stopped"
     } else if failed + uncertain > 0 {
@@ -523,6 +527,22 @@ fn report(finished: &[Finished], project: &Project, stopped: bool, state_args: &
                     say!("  {}: {} {code}: {message}{rid}", f.name, f.vendor);
                 }
             }
+        }
+    }
+    // Said once per provider, not once per create.
+    let mut auth_stopped: std::collections::BTreeMap<(&str, Vendor), usize> = Default::default();
+    for f in &finished {
+        if matches!(f.result, Result_::AuthStopped) {
+            *auth_stopped
+                .entry((f.provider.as_str(), f.vendor))
+                .or_default() += 1;
+        }
+    }
+    if !auth_stopped.is_empty() {
+        say!("\nNot sent (authentication failed for their provider; nothing was recorded, so the next plan shows them again):");
+        for ((provider, vendor), n) in auth_stopped {
+            let vars = project.credential_vars(provider, vendor).join(", ");
+            say!("  provider `{provider}`: {n} create(s) not sent after the first authentication failure\n    hint: check the credentials in {vars}, then apply again");
         }
     }
     let uncertain_list: Vec<&&Finished> = finished

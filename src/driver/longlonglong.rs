@@ -13,20 +13,21 @@
 //!   written;
 //! - switches (`is_call_in`, `end_action`, `redial_enabled`, `redial_new_number_policy`)
 //!   are integers 0/1 and enumerations their codes; `group_type` stays a string;
-//! - ids are i64 and written exactly (some exceed 2^53); the multi-config
-//!   `destination_extension` is a string, as the page's example has it;
+//! - ids are i64 and written exactly (some exceed 2^53); the time-based list's and the
+//!   multi-config's `destination_extension` are digit strings, as the page's table has
+//!   them (the time-based example id `"215870475195883520"` is above 2^53);
 //! - `user_id` is percent-encoded as one path segment.
 //!
 //! Answers: `{"code":200,"status":"success","message":…,"data":{"id":…}}`, any other
-//! `code` an error. The page lists no error codes: the HTTP status decides the class, and
-//! a 2xx answer whose `code` is 401/403 or 429 says so itself.
+//! `code` an error. The page lists no error codes ([`CREATE_REJECTIONS`] is empty): only
+//! HTTP 401/403/429 mean "nothing created"; an id next to any other code is uncertain.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    beijing, is_success, json_body, json_content_type, message, need, off_shape, status_class,
-    text, BuildError, Context, ErrorClass, Parsed, Request, Signing,
+    beijing, json_body, json_content_type, message, need, need_secret, text, BuildError, Context,
+    Reading, Rejection, Request, Signing,
 };
 use crate::manifest::longlonglong::{
     GroupSwitchRule, GroupType, Holiday, Line, LonglonglongSpec, NewCallRule, TaskExtras, TaskType,
@@ -113,11 +114,16 @@ enum LineWire<'a> {
     WithLimit { id: &'a str, limit: i64 },
 }
 
+/// `destination_extension` is a digit string here: the page's parameter table shows it as
+/// `"215870475195883520"`, an id above 2^53 that a vendor parsing JSON numbers as doubles
+/// would round (only its code examples show a small integer). The multi-config items are
+/// strings on the page too; the top-level and variable-list ids are integers in both its
+/// table and its examples, and stay integers.
 #[derive(Serialize)]
 struct Timed<'a> {
     begin: &'a str,
     end: &'a str,
-    destination_extension: i64,
+    destination_extension: String,
 }
 
 #[derive(Serialize)]
@@ -167,7 +173,7 @@ struct SwitchRule<'a> {
 
 pub fn build(task: &Task, spec: &LonglonglongSpec, cx: &Context) -> Result<Request, BuildError> {
     let user_id = need(&cx.credentials.user_id, "user_id", Vendor::Longlonglong)?;
-    let token = need(&cx.credentials.token, "token", Vendor::Longlonglong)?;
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Longlonglong)?;
     let body = Body {
         name: task.vendor_name(),
         task_type: spec.task_type().code(),
@@ -254,7 +260,7 @@ fn extras<'a>(
                 .map(|t| Timed {
                     begin: &t.begin,
                     end: &t.end,
-                    destination_extension: t.destination_extension,
+                    destination_extension: t.destination_extension.to_string(),
                 })
                 .collect()
         }),
@@ -338,40 +344,37 @@ fn path_segment(s: &str) -> String {
     out
 }
 
-pub fn parse(status: u16, body: &[u8]) -> Parsed {
-    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
-        return off_shape(status, body, "the answer is not JSON");
-    };
-    match text(answer.get("code")) {
-        Some(code) if code == "200" && is_success(status) => match text(answer.pointer("/data/id"))
-        {
-            Some(task_id) => Parsed::Created {
-                task_id,
-                request_id: None,
-                warnings: Vec::new(),
-            },
-            None => off_shape(status, body, "code 200 but no data.id"),
-        },
-        Some(code) if code != "200" => Parsed::VendorError {
-            class: class(status, &code),
-            message: message(answer.get("message")),
-            code,
-            request_id: None,
-        },
-        Some(_) => off_shape(status, body, "a success `code` under an error status"),
-        None => off_shape(status, body, "the answer has no `code`"),
-    }
-}
+/// The codes that mean a create was refused: none. The create page documents only the
+/// success answer, and the lifecycle page's one error code (6007) belongs to the number
+/// APIs. A wrong token or throttling is still recognised by its HTTP status (401/403/429,
+/// `answer::STATUS_REJECTIONS`); any other error code is uncertain.
+pub const CREATE_REJECTIONS: &[Rejection] = &[];
 
-/// The status decides, then the body's HTTP-like `code`: 401/403 is Auth, 429 Throttled,
-/// 500–599 a server failure (the task may exist: the page documents no codes, so a 5xx
-/// code is never taken for a plain rejection); any other code is a business error.
-fn class(status: u16, code: &str) -> ErrorClass {
-    match (status_class(status), code) {
-        (ErrorClass::Business, "401" | "403") => ErrorClass::Auth,
-        (ErrorClass::Business, "429") => ErrorClass::Throttled,
-        (ErrorClass::Business, c) if super::server_code(c) => ErrorClass::Server,
-        (class, _) => class,
+/// What an answer says: `{"code":200,"status":"success","message":…,"data":{"id":…}}`.
+/// `code` 200 or `status` "success" is the success code; `data.id` the id.
+pub fn read(_status: u16, body: &[u8]) -> Reading {
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return Reading::off_shape("the answer is not JSON");
+    };
+    let code = text(answer.get("code"));
+    let said_success = answer.get("status").and_then(Value::as_str) == Some("success");
+    let task_id = text(answer.pointer("/data/id"));
+    let message = message(answer.get("message"));
+    match code {
+        Some(code) => Reading {
+            shaped: true,
+            success_code: code == "200" || said_success,
+            error_code: (code != "200").then_some(code),
+            task_id,
+            message,
+            ..Reading::default()
+        },
+        None => Reading {
+            success_code: said_success,
+            task_id,
+            message,
+            ..Reading::off_shape("the answer has no `code`")
+        },
     }
 }
 
@@ -558,6 +561,23 @@ mod tests {
     }
 
     #[test]
+    fn the_time_based_dialogue_group_is_an_exact_digit_string() {
+        let mut s = old();
+        s.task_type = Some(TaskType::New);
+        s.task_extras.destination_extension_list =
+            Some(vec![crate::manifest::longlonglong::TimedExtension {
+                begin: "09:00".into(),
+                end: "12:00".into(),
+                destination_extension: 215_870_475_195_883_520,
+            }]);
+        let b = body(&build_with(s, &cx("Asia/Shanghai", "u")).unwrap());
+        assert_eq!(
+            b["task_extras"]["destination_extension_list"],
+            serde_json::json!([{"begin": "09:00", "end": "12:00", "destination_extension": "215870475195883520"}])
+        );
+    }
+
+    #[test]
     fn a_line_of_the_other_payload_is_refused() {
         let mut s = old();
         s.task_extras.line = Some(vec![Line::WithLimit {
@@ -575,72 +595,5 @@ mod tests {
         let mut c = cx("UTC", "u");
         c.credentials.token = Some(String::new());
         assert!(build_with(old(), &c).unwrap_err().0.contains("`token`"));
-    }
-
-    #[test]
-    fn reads_the_created_id() {
-        let ok = r#"{"code":200,"status":"success","message":"创建任务成功","data":{"id":"ec33b068-4aa1-40da-abe5-8f411b6f88d5"}}"#;
-        assert_eq!(
-            parse(200, ok.as_bytes()),
-            Parsed::Created {
-                task_id: "ec33b068-4aa1-40da-abe5-8f411b6f88d5".into(),
-                request_id: None,
-                warnings: vec![]
-            }
-        );
-        let numeric = r#"{"code":"200","data":{"id":9007199254740993}}"#;
-        assert!(
-            matches!(parse(200, numeric.as_bytes()), Parsed::Created { task_id, .. } if task_id == "9007199254740993")
-        );
-    }
-
-    #[test]
-    fn success_without_an_id_is_unreadable() {
-        for body in [
-            r#"{"code":200,"status":"success","data":{}}"#,
-            r#"{"code":200,"data":null}"#,
-            "OK",
-            r#"{"status":"success"}"#,
-        ] {
-            assert!(
-                matches!(parse(200, body.as_bytes()), Parsed::Unreadable(_)),
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
-    fn error_classes() {
-        let class = |status, body: &str| match parse(status, body.as_bytes()) {
-            Parsed::VendorError { class, code, .. } => (class, code),
-            other => panic!("{other:?}"),
-        };
-        let err = |code: i64| format!(r#"{{"code":{code},"status":"error","message":"x"}}"#);
-        assert_eq!(class(200, &err(500)), (ErrorClass::Server, "500".into()));
-        assert_eq!(
-            class(200, &err(4004)),
-            (ErrorClass::Business, "4004".into())
-        );
-        assert_eq!(class(422, &err(422)), (ErrorClass::Business, "422".into()));
-        assert_eq!(class(401, &err(401)).0, ErrorClass::Auth);
-        assert_eq!(class(403, &err(403)).0, ErrorClass::Auth);
-        assert_eq!(class(200, &err(401)).0, ErrorClass::Auth);
-        assert_eq!(class(429, &err(429)).0, ErrorClass::Throttled);
-        assert_eq!(class(200, &err(429)).0, ErrorClass::Throttled);
-        assert_eq!(class(500, &err(500)).0, ErrorClass::Server);
-        assert_eq!(
-            class(502, "<html>Bad Gateway</html>"),
-            (ErrorClass::Server, "HTTP 502".into())
-        );
-        assert_eq!(class(401, "").0, ErrorClass::Auth);
-    }
-
-    #[test]
-    fn messages_are_masked() {
-        let body = r#"{"code":500,"status":"error","message":"号码 13700000001 重复"}"#;
-        let Parsed::VendorError { message, .. } = parse(200, body.as_bytes()) else {
-            panic!()
-        };
-        assert_eq!(message, "号码 137****0001 重复");
     }
 }

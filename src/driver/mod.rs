@@ -6,14 +6,17 @@
 //! are the transport's (`crate::transport`), so every wire choice can be checked against a
 //! golden file.
 //!
-//! A create succeeded only when the success code *and* a non-empty id are there. A 2xx
-//! answer that cannot be read, or a success code without an id, means the task may exist:
-//! [`Parsed::Unreadable`], which apply records as `uncertain`, never as failed.
+//! How an answer is judged — done, rejected (nothing happened) or uncertain — is decided
+//! in one place per operation ([`answer::Op`]); a driver only reads what its vendor's
+//! answer says and lists the codes its vendor documents as rejections.
 
 pub mod aliyun;
+pub mod answer;
 pub mod longlonglong;
 pub mod volcengine;
 pub mod xfyeta;
+
+pub use answer::{Op, Reading, Rejection, RetryPolicy};
 
 use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
@@ -104,7 +107,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The class of a vendor error, which decides what the transport and apply do.
+/// Why a vendor rejected a request: in every class nothing was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
@@ -112,28 +115,31 @@ pub enum ErrorClass {
     Throttled,
     /// Bad credentials or signature: nothing was created; the provider is misconfigured.
     Auth,
-    /// A business error (bad parameter, unknown dialogue…): nothing was created.
+    /// A documented validation or quota error: nothing was created.
     Business,
-    /// The vendor failed (5xx): the task may exist.
-    Server,
 }
 
-/// The driver's reading of an answer.
+/// The reading of an answer: done, rejected (nothing happened), or uncertain.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
+    /// Done: the vendor created the task.
     Created {
         task_id: String,
         request_id: Option<String>,
         warnings: Vec<String>,
     },
-    VendorError {
+    /// The vendor refused the request with a documented rejection: nothing was created.
+    Rejected {
         class: ErrorClass,
         code: String,
         message: String,
         request_id: Option<String>,
     },
-    /// A 2xx answer that is not what the page describes: the task may exist.
-    Unreadable(String),
+    /// Anything else: the task may exist.
+    Uncertain {
+        reason: String,
+        request_id: Option<String>,
+    },
 }
 
 /// A request that cannot be built (a credential missing, a time that does not exist…).
@@ -151,14 +157,9 @@ pub fn build(task: &Task, cx: &Context) -> Result<Request, BuildError> {
     }
 }
 
-/// Reads the vendor's answer to a create.
+/// Reads the vendor's (complete) answer to a create: [`Op::Create`]'s classification.
 pub fn parse(vendor: Vendor, status: u16, body: &[u8]) -> Parsed {
-    match vendor {
-        Vendor::Xfyeta => xfyeta::parse(status, body),
-        Vendor::Longlonglong => longlonglong::parse(status, body),
-        Vendor::Aliyun => aliyun::parse(status, body),
-        Vendor::Volcengine => volcengine::parse(status, body),
-    }
+    Op::Create.classify(vendor, status, body, false)
 }
 
 /// The request as `{method, url, headers, body}` with every secret replaced by `***`: what
@@ -228,6 +229,27 @@ pub fn need<'a>(
         .ok_or_else(|| BuildError(format!("the {vendor} provider has no `{field}`: set it in callform.yaml as \"${{ENV_VAR}}\" and export the variable")))
 }
 
+/// The shortest secret callform accepts. Every secret is scrubbed from messages whatever
+/// its length; one of one to three characters would be found in ordinary text (a secret
+/// `a` scrubbed from "invalid parameter" leaves nothing readable), and no vendor issues
+/// secrets that short (their tokens and keys are 16 characters and more), so such a value
+/// is a configuration mistake, refused before anything is sent.
+pub const MIN_SECRET_CHARS: usize = 4;
+
+/// A required secret credential: as [`need`], and at least [`MIN_SECRET_CHARS`] long.
+pub fn need_secret<'a>(
+    value: &'a Option<String>,
+    field: &str,
+    vendor: Vendor,
+) -> Result<&'a str, BuildError> {
+    let v = need(value, field, vendor)?;
+    let n = v.chars().count();
+    if n < MIN_SECRET_CHARS {
+        return Err(BuildError(format!("the {vendor} provider's `{field}` is {n} character(s) long, shorter than any real {vendor} credential (at least {MIN_SECRET_CHARS} required): check the variable it is read from")));
+    }
+    Ok(v)
+}
+
 // Wire pieces the four drivers share: times, JSON bodies, ids and codes as text, and the
 // reading of answers that are not in the vendor's shape.
 
@@ -294,53 +316,9 @@ pub(crate) fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
-/// What the HTTP status alone says about an error.
-/// Whether a vendor's numeric body code says the server failed (500–599): then the task
-/// may exist, whatever the HTTP status. Vendors that document no codes get this reading,
-/// because calling it a business error would let the next apply create the task again.
-pub(crate) fn server_code(code: &str) -> bool {
-    code.parse::<u32>().is_ok_and(|c| (500..600).contains(&c))
-}
-
-pub(crate) fn status_class(status: u16) -> ErrorClass {
-    match status {
-        429 => ErrorClass::Throttled,
-        401 | 403 => ErrorClass::Auth,
-        // A request timeout answered by the server, or any 5xx: it may have been processed.
-        408 | 500..=599 => ErrorClass::Server,
-        _ => ErrorClass::Business,
-    }
-}
-
-/// An answer that is not in the vendor's shape (`problem` says how). After a 2xx the task
-/// may exist: [`Parsed::Unreadable`]. Otherwise it is an error classed by the status alone,
-/// with the code `HTTP <status>`.
-pub(crate) fn off_shape(status: u16, body: &[u8], problem: &str) -> Parsed {
-    let text = format!("{problem}: {}", excerpt(body));
-    if is_success(status) {
-        Parsed::Unreadable(format!("HTTP {status}, {text}"))
-    } else {
-        // Not the vendor's own error shape: only statuses that mean "not processed" count as
-        // a rejection. A redirect, a 408/409/499 from a load balancer, anything unusual may
-        // come after the request was forwarded and handled: the task may exist.
-        let class = match status {
-            400 | 404 | 405 | 413 | 414 | 415 | 431 => ErrorClass::Business,
-            401 | 403 => ErrorClass::Auth,
-            429 => ErrorClass::Throttled,
-            _ => ErrorClass::Server,
-        };
-        Parsed::VendorError {
-            class,
-            code: format!("HTTP {status}"),
-            message: text,
-            request_id: None,
-        }
-    }
-}
-
 /// The start of an answer's body for a message: one line, phone numbers masked, at most
 /// 200 characters.
-fn excerpt(body: &[u8]) -> String {
+pub(crate) fn excerpt(body: &[u8]) -> String {
     const MAX: usize = 200;
     let text = String::from_utf8_lossy(body);
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");

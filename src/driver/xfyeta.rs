@@ -14,15 +14,15 @@
 //!   vendor's local time); optional fields absent from the manifest are not sent.
 //!
 //! Answers: `{"code":0,"message":"ok","result":{"task_id":"129"}}`, any other `code` an
-//! error. The page lists no error codes, so the class comes from the HTTP status, and a
-//! message that says the token is bad is an `Auth` error.
+//! error. [`read`] extracts them; which codes mean "nothing created" is
+//! [`CREATE_REJECTIONS`], and the verdict is `answer::Op::classify`'s.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    instant, is_success, json_body, json_content_type, message, need, off_shape, status_class,
-    text, BuildError, Context, ErrorClass, Parsed, Request, Signing,
+    instant, json_body, json_content_type, message, need_secret, text, BuildError, Context,
+    ErrorClass, Reading, Rejection, Request, Signing,
 };
 use crate::manifest::time::LocalDateTime;
 use crate::manifest::xfyeta::XfyetaSpec;
@@ -51,7 +51,7 @@ struct Body<'a> {
 }
 
 pub fn build(task: &Task, spec: &XfyetaSpec, cx: &Context) -> Result<Request, BuildError> {
-    let token = need(&cx.credentials.token, "token", Vendor::Xfyeta)?;
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Xfyeta)?;
     let millis = |t: &LocalDateTime, field| instant(t, cx, field).map(|at| at.as_millisecond());
     let body = Body {
         task_name: task.vendor_name(),
@@ -80,67 +80,49 @@ pub fn build(task: &Task, spec: &XfyetaSpec, cx: &Context) -> Result<Request, Bu
     })
 }
 
-pub fn parse(status: u16, body: &[u8]) -> Parsed {
+/// The codes that mean a create was refused. The create page lists none; the only error
+/// table for this API is the one of the docs' source D, quoted in
+/// xfyeta-task-lifecycle.md §1.1, of which two codes are not specific to `task/insert`.
+/// Every other code — `-1 系统异常`, `1 系统繁忙`, `10500`… — is uncertain.
+pub const CREATE_REJECTIONS: &[Rejection] = &[
+    Rejection {
+        code: "10001",
+        statuses: &[200],
+        class: ErrorClass::Auth,
+        source: "xfyeta-task-lifecycle.md §1.1, error codes [seen D]: 10001 无效的token请求",
+    },
+    Rejection {
+        code: "10005",
+        statuses: &[200],
+        class: ErrorClass::Business,
+        source: "xfyeta-task-lifecycle.md §1.1, error codes [seen D]: 10005 输入参数不正确",
+    },
+];
+
+/// What an answer says: `{"code":0,"message":"ok","result":{"task_id":"129"}}`, any
+/// other `code` an error.
+pub fn read(_status: u16, body: &[u8]) -> Reading {
     let Ok(answer) = serde_json::from_slice::<Value>(body) else {
-        return off_shape(status, body, "the answer is not JSON");
+        return Reading::off_shape("the answer is not JSON");
     };
-    match text(answer.get("code")) {
-        Some(code) if code == "0" && is_success(status) => {
-            match text(answer.pointer("/result/task_id")) {
-                Some(task_id) => Parsed::Created {
-                    task_id,
-                    request_id: None,
-                    warnings: Vec::new(),
-                },
-                None => off_shape(status, body, "code 0 but no result.task_id"),
-            }
-        }
-        Some(code) if code != "0" => {
-            let message = message(answer.get("message"));
-            Parsed::VendorError {
-                class: class(status, &code, &message),
-                code,
-                message,
-                request_id: None,
-            }
-        }
-        Some(_) => off_shape(status, body, "a success `code` under an error status"),
-        None => off_shape(status, body, "the answer has no `code`"),
+    let code = text(answer.get("code"));
+    let task_id = text(answer.pointer("/result/task_id"));
+    let message = message(answer.get("message"));
+    match code {
+        Some(code) => Reading {
+            shaped: true,
+            success_code: code == "0",
+            error_code: (code != "0").then_some(code),
+            task_id,
+            message,
+            ..Reading::default()
+        },
+        None => Reading {
+            task_id,
+            message,
+            ..Reading::off_shape("the answer has no `code`")
+        },
     }
-}
-
-/// The status decides; a business-looking answer whose message says the token is bad is
-/// an `Auth` error (the page documents no codes to tell by).
-fn class(status: u16, code: &str, message: &str) -> ErrorClass {
-    match status_class(status) {
-        ErrorClass::Business if says_bad_token(message) => ErrorClass::Auth,
-        // The page documents no codes: a 5xx-like code may be a server failure.
-        ErrorClass::Business if super::server_code(code) => ErrorClass::Server,
-        class => class,
-    }
-}
-
-fn says_bad_token(message: &str) -> bool {
-    const BAD: [&str; 12] = [
-        "invalid",
-        "expired",
-        "illegal",
-        "wrong",
-        "not exist",
-        "无效",
-        "过期",
-        "错误",
-        "非法",
-        "不存在",
-        "失效",
-        "不正确",
-    ];
-    let m = message.to_lowercase();
-    let bad_token = m.contains("token") && BAD.iter().any(|w| m.contains(w));
-    bad_token
-        || ["unauthorized", "未授权", "鉴权失败", "认证失败"]
-            .iter()
-            .any(|w| m.contains(w))
 }
 
 #[cfg(test)]
@@ -259,110 +241,5 @@ mod tests {
             .unwrap_err()
             .0
             .contains("`token`"));
-    }
-
-    fn error(status: u16, body: &str) -> (ErrorClass, String, String) {
-        match parse(status, body.as_bytes()) {
-            Parsed::VendorError {
-                class,
-                code,
-                message,
-                ..
-            } => (class, code, message),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn reads_the_created_id_as_text() {
-        for body in [
-            r#"{"code":0,"message":"ok","result":{"task_id":"129"}}"#,
-            r#"{"code":0,"result":{"task_id":129}}"#,
-        ] {
-            assert_eq!(
-                parse(200, body.as_bytes()),
-                Parsed::Created {
-                    task_id: "129".into(),
-                    request_id: None,
-                    warnings: vec![]
-                }
-            );
-        }
-    }
-
-    #[test]
-    fn success_without_an_id_or_unreadable_may_have_created_the_task() {
-        for body in [
-            r#"{"code":0,"message":"ok","result":{}}"#,
-            r#"{"code":0,"message":"ok","result":{"task_id":""}}"#,
-            r#"{"code":0,"result":{"task_id":1.5}}"#,
-            r#"{"message":"ok"}"#,
-            "<html>gateway</html>",
-            "",
-        ] {
-            assert!(
-                matches!(parse(200, body.as_bytes()), Parsed::Unreadable(_)),
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
-    fn error_classes() {
-        assert_eq!(
-            error(200, r#"{"code":10001,"message":"robot not found"}"#),
-            (
-                ErrorClass::Business,
-                "10001".into(),
-                "robot not found".into()
-            )
-        );
-        assert_eq!(
-            error(200, r#"{"code":10003,"message":"invalid token"}"#).0,
-            ErrorClass::Auth
-        );
-        assert_eq!(
-            error(200, r#"{"code":"E1","message":"token已过期"}"#).0,
-            ErrorClass::Auth
-        );
-        assert_eq!(
-            error(401, r#"{"code":1,"message":"no"}"#).0,
-            ErrorClass::Auth
-        );
-        assert_eq!(
-            error(429, r#"{"code":10429,"message":"slow down"}"#).0,
-            ErrorClass::Throttled
-        );
-        assert_eq!(
-            error(500, r#"{"code":10500,"message":"internal"}"#).0,
-            ErrorClass::Server
-        );
-        assert_eq!(
-            error(503, "Service Unavailable"),
-            (
-                ErrorClass::Server,
-                "HTTP 503".into(),
-                "the answer is not JSON: Service Unavailable".into()
-            )
-        );
-        assert_eq!(error(429, "").0, ErrorClass::Throttled);
-        assert_eq!(error(404, "not found").0, ErrorClass::Business);
-        assert_eq!(error(403, "<html/>").0, ErrorClass::Auth);
-        // A success code under an error status is not a success.
-        assert_eq!(
-            error(500, r#"{"code":0,"result":{"task_id":"1"}}"#).1,
-            "HTTP 500"
-        );
-    }
-
-    #[test]
-    fn messages_never_show_a_number_in_clear() {
-        let (_, _, m) = error(200, r#"{"code":2,"message":"号码13700000001不在白名单"}"#);
-        assert_eq!(m, "号码137****0001不在白名单");
-        let (_, _, m) = error(502, "bad gateway for 13700000001");
-        assert!(
-            !m.contains("13700000001") && m.contains("137****0001"),
-            "{m}"
-        );
     }
 }

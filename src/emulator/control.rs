@@ -4,6 +4,10 @@
 //! - `GET /_emulator/faults`: the fault rules in force.
 //! - `POST /_emulator/faults` with `{"match": "...", "kind": "...", "times": N}`: adds a
 //!   rule (see `faults.rs`); answers 201 with the rule.
+//! - `GET /_emulator/requests`: every vendor request received (the last 10,000), created
+//!   or not, as `{method, path, query, name}` — the vendor-visible task name when the
+//!   query (`TaskName`) or JSON body (`task_name`, `name`, `Name`) holds one; xfyeta's
+//!   token is `***`. Headers are not kept.
 //! - `DELETE /_emulator/faults[?match=X]`: removes the rules with that pattern, or all;
 //!   answers `{"removed": n}`. Tests sharing an emulator should delete only their own.
 //!
@@ -73,7 +77,7 @@ pub(crate) async fn list_faults(State(emu): State<Arc<Emulator>>) -> Response {
 pub(crate) async fn add_fault(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
     let rule: FaultRule = match serde_json::from_slice(&body) {
         Ok(rule) => rule,
-        Err(e) => return bad_request(format!("a fault rule is {{\"match\": \"...\", \"kind\": \"5xx|throttle|reset|hang_after_create|business_error\", \"times\": N}}: {e}")),
+        Err(e) => return bad_request(format!("a fault rule is {{\"match\": \"...\", \"kind\": \"5xx|throttle|reset|hang_after_create|business_error|answer|oversized_body\", \"times\": N}} (with `answer`: \"status\", \"body\", \"create\"; with `oversized_body`: \"size\"): {e}")),
     };
     match locked(&emu.rules).add(rule.clone()) {
         Ok(()) => (StatusCode::CREATED, Json(rule)).into_response(),
@@ -89,4 +93,9 @@ pub(crate) async fn clear_faults(State(emu): State<Arc<Emulator>>, uri: Uri) -> 
         }
         Err(e) => bad_request(e),
     }
+}
+
+pub(crate) async fn requests(State(emu): State<Arc<Emulator>>) -> Response {
+    let list: Vec<_> = locked(&emu.received).iter().cloned().collect();
+    Json(list).into_response()
 }

@@ -101,9 +101,24 @@ pub enum FaultKind {
     /// Answers the vendor's business error; creates nothing.
     #[serde(rename = "business_error")]
     BusinessError,
+    /// Answers the rule's `status` and `body` as given, after creating the task when the
+    /// rule's `create` is true (the default) — a vendor answer of any shape.
+    #[serde(rename = "answer")]
+    Answer,
+    /// Creates the task, then answers HTTP 200 with the vendor's success followed by
+    /// `size` bytes of whitespace (default 64 MiB): an answer larger than a client should read.
+    #[serde(rename = "oversized_body")]
+    OversizedBody,
 }
 
-/// A run-time rule: `{"match": "<substring of the task name>", "kind": "...", "times": N}`.
+/// What an `oversized_body` answer adds when the rule gives no `size`.
+pub const DEFAULT_OVERSIZE: usize = 64 * 1024 * 1024;
+/// The most an `oversized_body` rule may ask for.
+pub const MAX_OVERSIZE: usize = 1024 * 1024 * 1024;
+
+/// A run-time rule: `{"match": "<substring of the task name>", "kind": "...", "times": N}`,
+/// and for `answer` also `"status": 400, "body": "...", "create": false`; for
+/// `oversized_body` optionally `"size": BYTES`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRule {
@@ -114,6 +129,18 @@ pub struct FaultRule {
     /// How many more matching requests it applies to; `None` = every one.
     #[serde(default)]
     pub times: Option<u64>,
+    /// `answer`: the HTTP status to answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `answer`: the body, sent as is (`""` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// `answer`: whether the task is created before answering (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<bool>,
+    /// `oversized_body`: how many bytes of whitespace follow the success answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
 }
 
 /// The rules in force, in the order they were added.
@@ -126,6 +153,23 @@ impl FaultRules {
     pub fn add(&mut self, rule: FaultRule) -> Result<(), String> {
         if rule.times == Some(0) {
             return Err("times must be at least 1 (leave it out for every request)".to_string());
+        }
+        let answer = rule.kind == FaultKind::Answer;
+        match rule.status {
+            None if answer => return Err("an `answer` rule needs a `status`".to_string()),
+            Some(s) if !(100..=999).contains(&s) => {
+                return Err(format!("status {s} is not an HTTP status (100–999)"))
+            }
+            _ => {}
+        }
+        if !answer && (rule.status.is_some() || rule.body.is_some() || rule.create.is_some()) {
+            return Err("`status`, `body` and `create` go only with kind `answer`".to_string());
+        }
+        if rule.size.is_some() && rule.kind != FaultKind::OversizedBody {
+            return Err("`size` goes only with kind `oversized_body`".to_string());
+        }
+        if rule.size.is_some_and(|n| n > MAX_OVERSIZE) {
+            return Err(format!("`size` is at most {MAX_OVERSIZE} bytes"));
         }
         self.rules.push(rule);
         Ok(())
@@ -144,14 +188,14 @@ impl FaultRules {
         self.rules.clone()
     }
 
-    /// The fault of the first rule matching `task_name`, using up one of its `times`.
-    pub fn take(&mut self, task_name: &str) -> Option<FaultKind> {
+    /// The first rule matching `task_name`, using up one of its `times`.
+    pub fn take(&mut self, task_name: &str) -> Option<FaultRule> {
         let index = self
             .rules
             .iter()
             .position(|r| task_name.contains(&r.pattern))?;
         let rule = &mut self.rules[index];
-        let kind = rule.kind;
+        let kind = rule.clone();
         match &mut rule.times {
             Some(1) => {
                 self.rules.remove(index);
@@ -190,6 +234,10 @@ mod tests {
             pattern: pattern.into(),
             kind,
             times,
+            status: None,
+            body: None,
+            create: None,
+            size: None,
         }
     }
 
@@ -214,14 +262,34 @@ mod tests {
             .add(rule("alpha", FaultKind::Throttle, Some(2)))
             .unwrap();
         rules.add(rule("beta", FaultKind::Reset, None)).unwrap();
-        assert_eq!(rules.take("gamma"), None);
-        assert_eq!(rules.take("x-alpha-1"), Some(FaultKind::Throttle));
-        assert_eq!(rules.take("x-alpha-1"), Some(FaultKind::Throttle));
-        assert_eq!(rules.take("x-alpha-1"), None);
+        let take = |rules: &mut FaultRules, name| rules.take(name).map(|r| r.kind);
+        assert_eq!(take(&mut rules, "gamma"), None);
+        assert_eq!(take(&mut rules, "x-alpha-1"), Some(FaultKind::Throttle));
+        assert_eq!(take(&mut rules, "x-alpha-1"), Some(FaultKind::Throttle));
+        assert_eq!(take(&mut rules, "x-alpha-1"), None);
         for _ in 0..5 {
-            assert_eq!(rules.take("beta"), Some(FaultKind::Reset));
+            assert_eq!(take(&mut rules, "beta"), Some(FaultKind::Reset));
         }
         assert!(rules.add(rule("z", FaultKind::Reset, Some(0))).is_err());
+    }
+
+    #[test]
+    fn answer_rules_carry_a_status_and_only_they_do() {
+        let parsed: FaultRule = serde_json::from_str(
+            r#"{"match":"t","kind":"answer","status":400,"body":"{\"code\":0}","create":false}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.status, Some(400));
+        assert_eq!(parsed.create, Some(false));
+        let mut rules = FaultRules::default();
+        assert!(rules.add(parsed).is_ok());
+        assert!(rules.add(rule("t", FaultKind::Answer, None)).is_err());
+        let mut with_status = rule("t", FaultKind::Reset, None);
+        with_status.status = Some(400);
+        assert!(rules.add(with_status).is_err());
+        let mut sized = rule("t", FaultKind::OversizedBody, None);
+        sized.size = Some(MAX_OVERSIZE + 1);
+        assert!(rules.add(sized).is_err());
     }
 
     #[test]

@@ -43,7 +43,22 @@ pub(crate) struct Emulator {
     pub tasks: Mutex<Tasks>,
     pub rules: Mutex<FaultRules>,
     pub nonces: Mutex<NonceCache>,
+    /// Every vendor request received, oldest first, at most [`RECEIVED_KEPT`].
+    pub received: Mutex<std::collections::VecDeque<Received>>,
     shutdown: watch::Receiver<bool>,
+}
+
+/// How many received requests `GET /_emulator/requests` keeps.
+const RECEIVED_KEPT: usize = 10_000;
+
+/// One vendor request as received: no headers, xfyeta's token masked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Received {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// The vendor-visible task name, when the request names one.
+    pub name: Option<String>,
 }
 
 impl Emulator {
@@ -127,6 +142,7 @@ pub async fn spawn(listener: TcpListener, config: Config) -> io::Result<Running>
         tasks: Mutex::default(),
         rules: Mutex::default(),
         nonces: Mutex::default(),
+        received: Mutex::default(),
         shutdown,
     });
     let stopping = Arc::clone(&emulator);
@@ -212,6 +228,7 @@ fn router(emulator: Arc<Emulator>) -> Router {
         ));
     let control = Router::new()
         .route("/_emulator/tasks", get(control::tasks))
+        .route("/_emulator/requests", get(control::requests))
         .route(
             "/_emulator/faults",
             get(control::list_faults)
@@ -226,11 +243,58 @@ fn router(emulator: Arc<Emulator>) -> Router {
 
 /// `Faults::latency`, before every vendor request (not the `/_emulator` ones, which
 /// tests use to look and should stay fast).
+/// Every vendor request is also noted for `GET /_emulator/requests`.
 async fn latency(State(emu): State<Arc<Emulator>>, request: Request, next: Next) -> Response {
     if !emu.faults.latency.is_zero() {
         tokio::time::sleep(emu.faults.latency).await;
     }
-    next.run(request).await
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(serde_json::json!({ "error": format!("the request body could not be read (limit {BODY_LIMIT} bytes)") })),
+        )
+            .into_response();
+    };
+    let query: Vec<(String, String)> = super::params::query_pairs(parts.uri.query().unwrap_or(""))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "token" {
+                (k, "***".to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let from_body = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|b| {
+            ["task_name", "name", "Name"].iter().find_map(|k| {
+                b.get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string)
+            })
+        });
+    let name = query
+        .iter()
+        .find(|(k, _)| k == "TaskName")
+        .map(|(_, v)| v.clone())
+        .or(from_body);
+    {
+        let mut received = locked(&emu.received);
+        if received.len() >= RECEIVED_KEPT {
+            received.pop_front();
+        }
+        received.push_back(Received {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query,
+            name,
+        });
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 async fn signed_root(

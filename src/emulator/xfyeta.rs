@@ -1,14 +1,14 @@
 //! xfyeta `POST /openapi/outbound/v1/task/create?token=…` (vendor-docs/xfyeta-task-create.md).
 //!
 //! Success: `{"code":0,"message":"ok","result":{"task_id":"…"}}`. Errors are
-//! `{"code":≠0,"message":…}`; the page documents no error codes, so these are the
-//! emulator's choice:
+//! `{"code":≠0,"message":…}`; the create page documents no error codes, so these follow
+//! the one error table of the docs (xfyeta-task-lifecycle.md §1.1, source D) where it has
+//! a code, and are the emulator's choice otherwise:
 //!
 //! | code  | HTTP | when |
 //! |-------|------|------|
-//! | 10001 | 200  | business error fault: `robot not found` |
-//! | 10002 | 200  | invalid parameter (the message names it) |
-//! | 10003 | 200  | missing or wrong token |
+//! | 10005 | 200  | invalid parameter (the message names it), and the business error fault: `输入参数不正确: robot not found` |
+//! | 10001 | 200  | missing or wrong token (`无效的token请求`) |
 //! | 10429 | 429  | throttle fault |
 //! | 10500 | 500  | 5xx fault |
 //!
@@ -52,7 +52,7 @@ fn answer(status: StatusCode, code: i64, message: &str) -> Response {
 }
 
 fn invalid(e: &ParamError) -> Response {
-    answer(StatusCode::OK, 10002, &format!("parameter error: {e}"))
+    answer(StatusCode::OK, 10005, &format!("输入参数不正确: {e}"))
 }
 
 struct XfyetaAnswers;
@@ -77,7 +77,7 @@ impl Answers for XfyetaAnswers {
         )
     }
     fn business_error(&self) -> Response {
-        answer(StatusCode::OK, 10001, "robot not found")
+        answer(StatusCode::OK, 10005, "输入参数不正确: robot not found")
     }
 }
 
@@ -97,7 +97,7 @@ pub(crate) async fn create(
         .collect();
     let token_ok = matches!(tokens[..], [token] if constant_time_eq(token.as_bytes(), emu.credentials.xfyeta_token.as_bytes()));
     if !token_ok {
-        return answer(StatusCode::OK, 10003, "invalid token");
+        return answer(StatusCode::OK, 10001, "无效的token请求");
     }
     if let Some((name, _)) = query.iter().find(|(k, _)| k != "token") {
         return invalid(&ParamError::unknown(format!("query.{name}"), &["token"]));
