@@ -48,6 +48,21 @@ fn classify(d: &str) -> Option<Kind> {
     }
 }
 
+/// An entry that is not a valid number, as a message may show it: masked when it is
+/// written only with digits, separators and `+`; otherwise not at all (a line of a file
+/// that is no list of numbers could be anything, a secret included).
+pub fn shown_entry(raw: &str) -> String {
+    let raw = raw.trim();
+    let numeric = raw
+        .chars()
+        .all(|c| digit_value(c).is_some() || is_separator(c) || matches!(c, '+' | '＋'));
+    if numeric {
+        mask(raw)
+    } else {
+        "(its text is not shown: it holds more than digits)".to_string()
+    }
+}
+
 /// `13700000001` → `137****0001`. Short strings keep at most their last two characters.
 pub fn mask(number: &str) -> String {
     let chars: Vec<char> = number.chars().collect();

@@ -30,6 +30,33 @@ pub struct Project {
     pub providers: BTreeMap<String, Provider>,
     /// `--sandbox`: every task goes to the in-process emulator, recorded as [`SANDBOX_ENDPOINT`].
     pub sandbox: bool,
+    /// The directories manifests and the files they name must lie in, symlinks resolved:
+    /// the directory of callform.yaml (or the manifest directory when there is none), then
+    /// the `input_dirs` of callform.yaml.
+    pub input_roots: Vec<PathBuf>,
+}
+
+/// The directory manifests may name files in when callform.yaml says nothing more: the one
+/// holding callform.yaml (found from `manifest_dir` up), else the manifest directory.
+pub fn default_input_roots(manifest_dir: &Path) -> Vec<PathBuf> {
+    let base = match find(manifest_dir) {
+        Some(file) => file.parent().map(Path::to_path_buf),
+        None if manifest_dir.is_file() => manifest_dir.parent().map(Path::to_path_buf),
+        None => Some(manifest_dir.to_path_buf()),
+    };
+    base.map(|b| vec![real_dir(&b)]).unwrap_or_default()
+}
+
+/// A directory with its symlinks resolved (as input files are, before they are compared).
+fn real_dir(dir: &Path) -> PathBuf {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// The endpoint recorded for tasks created in the sandbox. It is no real address, so
@@ -92,6 +119,8 @@ struct RawProject {
     state: Option<String>,
     #[serde(default)]
     providers: Option<BTreeMap<String, RawProvider>>,
+    #[serde(default)]
+    input_dirs: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +245,7 @@ impl Project {
             state_path: base.join(DEFAULT_STATE),
             providers: BTreeMap::new(),
             sandbox: false,
+            input_roots: default_input_roots(manifest_dir),
         }
     }
 
@@ -409,6 +439,23 @@ pub fn load_text(
     }
     if let Some(state) = raw.state {
         project.state_path = dir.join(state);
+    }
+    project.input_roots = vec![real_dir(&dir)];
+    for (i, extra) in raw.input_dirs.unwrap_or_default().iter().enumerate() {
+        let at_item = || at(&base.k("input_dirs").i(i), String::new());
+        match crate::manifest::callees::resolve(&dir.join(extra)) {
+            Ok(real) if real.is_dir() => project.input_roots.push(real),
+            Ok(_) => diags.push(Diagnostic {
+                message: format!("input_dirs: `{extra}` is not a directory"),
+                ..at_item()
+            }
+            .expected("a directory, relative to callform.yaml")),
+            Err(why) => diags.push(Diagnostic {
+                message: format!("input_dirs: `{extra}`: {why}"),
+                ..at_item()
+            }
+            .expected("an existing directory, relative to callform.yaml, outside /proc, /sys and /dev")),
+        }
     }
     for (name, raw) in raw.providers.unwrap_or_default() {
         let pp = base.k("providers").k(name.clone());

@@ -314,7 +314,7 @@ impl<'a> Checker<'a> {
                 let d = self
                     .error(
                         path,
-                        format!("invalid phone number {}", phone::mask(raw.trim())),
+                        format!("invalid phone number {}", phone::shown_entry(raw)),
                     )
                     .expected(why.to_string());
                 self.push(d);

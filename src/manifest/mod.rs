@@ -239,6 +239,19 @@ pub fn load(
     now: Timestamp,
     providers: Option<&BTreeMap<String, Vendor>>,
 ) -> Manifests {
+    let roots = crate::project::default_input_roots(dir);
+    load_in(dir, tz, now, providers, &roots)
+}
+
+/// [`load`], with the directories the manifests and the files they name must lie in
+/// (symlinks resolved): [`crate::project::Project::input_roots`].
+pub fn load_in(
+    dir: &Path,
+    tz: &TimeZone,
+    now: Timestamp,
+    providers: Option<&BTreeMap<String, Vendor>>,
+    roots: &[PathBuf],
+) -> Manifests {
     let mut out = Manifests::default();
     let files = match find_files(dir) {
         Ok(f) => f,
@@ -259,13 +272,14 @@ pub fn load(
     let read_one = |file: &PathBuf| {
         let mut part = Manifests::default();
         let mut named = Vec::new();
-        match callees::read_text(file, file) {
+        let text = callees::confine(file, roots)
+            .map_err(|why| Diagnostic::error(file, why).hint(callees::OUTSIDE_HINT))
+            .and_then(|real| callees::read_text(&real, file));
+        match text {
             Ok(text) => read_file(
                 file.clone(),
                 text,
-                tz,
-                now,
-                providers,
+                &Inputs { tz, now, providers, roots },
                 &mut named,
                 &mut part,
             ),
@@ -327,12 +341,11 @@ pub fn load_text(
 ) -> Manifests {
     let mut out = Manifests::default();
     let mut named = Vec::new();
+    let roots = crate::project::default_input_roots(file);
     read_file(
         file.to_path_buf(),
         text.to_string(),
-        tz,
-        now,
-        providers,
+        &Inputs { tz, now, providers, roots: &roots },
         &mut named,
         &mut out,
     );
@@ -404,12 +417,19 @@ fn unique_names(named: Vec<Named>, out: &mut Manifests) {
 
 /// One manifest file: its digest, its documents and their tasks. Each document's name goes
 /// to `named` (with its task), for [`unique_names`] to check across files.
+/// What every task of a load is read with.
+struct Inputs<'a> {
+    tz: &'a TimeZone,
+    now: Timestamp,
+    providers: Option<&'a BTreeMap<String, Vendor>>,
+    /// Where the files a manifest names must lie ([`callees::confine`]).
+    roots: &'a [PathBuf],
+}
+
 fn read_file(
     file: PathBuf,
     text: String,
-    tz: &TimeZone,
-    now: Timestamp,
-    providers: Option<&BTreeMap<String, Vendor>>,
+    inputs: &Inputs<'_>,
     named: &mut Vec<Named>,
     out: &mut Manifests,
 ) {
@@ -449,7 +469,7 @@ fn read_file(
         if doc.root.is_null() {
             continue;
         }
-        let task = load_task(&shared, &doc.root, tz, now, providers, out);
+        let task = load_task(&shared, &doc.root, inputs, out);
         // A valid task always has a name (it is required), so every task has its `Named`.
         if let Some(name) = doc.root.get("name").and_then(yaml::Node::as_str) {
             named.push(Named {
@@ -506,11 +526,12 @@ fn valid_name(name: &str) -> bool {
 fn load_task(
     file: &Arc<Path>,
     root: &yaml::Node,
-    tz: &TimeZone,
-    now: Timestamp,
-    providers: Option<&BTreeMap<String, Vendor>>,
+    inputs: &Inputs<'_>,
     out: &mut Manifests,
 ) -> Option<Task> {
+    let Inputs {
+        tz, now, providers, ..
+    } = *inputs;
     let base = FieldPath::root();
     // The task name, as early as possible, so even envelope errors can name the task.
     let guess = root
@@ -612,7 +633,7 @@ fn load_task(
         diags: Vec::new(),
     };
     let dir = file.parent().unwrap_or(Path::new("."));
-    let callees = resolve_callees(&spec, &mut cx, dir, out);
+    let callees = resolve_callees(&spec, &mut cx, dir, inputs.roots, out);
     match &spec {
         Spec::Xfyeta(s) => s.check(&mut cx, &name),
         Spec::Longlonglong(s) => s.check(&mut cx, &name),
@@ -643,6 +664,7 @@ fn resolve_callees(
     spec: &Spec,
     cx: &mut Checker<'_>,
     dir: &Path,
+    roots: &[PathBuf],
     out: &mut Manifests,
 ) -> Option<Callees> {
     let p = cx.spec();
@@ -694,7 +716,10 @@ fn resolve_callees(
         Callees::Items(normalised)
     } else if let Some(rel) = file {
         let path = dir.join(rel);
-        let text = match callees::read_text(&path, &path) {
+        let read = callees::confine(&path, roots)
+            .map_err(|why| Diagnostic::error(&path, why).hint(callees::OUTSIDE_HINT))
+            .and_then(|real| callees::read_text(&real, &path));
+        let text = match read {
             Ok(t) => t,
             Err(d) => {
                 let pos = p.k(field).locate(cx.root, false);
