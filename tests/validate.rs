@@ -2372,3 +2372,174 @@ fn a_broken_project_file_is_reported_and_tasks_still_checked() {
         run.summary()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Hostile input files: what a manifest names is read only inside the project, never from
+// a special filesystem, never without a bound, and its content is never echoed.
+
+const ENV_CANARY: &str = "sk-ENV-CANARY-4242";
+
+/// callform with `args` in `dir`, the canary in its environment; (exit code, stdout+stderr).
+fn run_hostile(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out: Output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_callform"))
+        .args(args)
+        .current_dir(dir)
+        .env("CALLFORM_TEST_CANARY", ENV_CANARY)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("run callform");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.code().is_some(),
+        "callform was killed (it hung?): {text}"
+    );
+    assert!(!text.contains("panicked"), "callform panicked: {text}");
+    (out.status.code(), text)
+}
+
+/// Every way of showing diagnostics: validate in each format, and plan.
+fn every_output(dir: &Path) -> Vec<(String, Option<i32>, String)> {
+    let runs: [&[&str]; 4] = [
+        &["validate", ".", "--format", "text"],
+        &["validate", ".", "--format", "json"],
+        &["validate", ".", "--format", "github"],
+        &["plan", "."],
+    ];
+    runs.iter()
+        .map(|args| {
+            let (code, text) = run_hostile(dir, args);
+            (args.join(" "), code, text)
+        })
+        .collect()
+}
+
+fn aliyun_from_file(path: &str) -> String {
+    set(&remove(ALIYUN, "spec.callees"), "spec.callees_file", path)
+}
+
+fn volc_from_file(path: &str) -> String {
+    set(&remove(VOLC, "spec.phone_list"), "spec.phone_list_file", path)
+}
+
+#[cfg(unix)]
+#[test]
+fn the_environment_is_never_read_through_a_callee_file() {
+    for (task, want) in [
+        (aliyun_from_file("/proc/self/environ"), "special filesystem"),
+        (volc_from_file("/proc/self/environ"), "special filesystem"),
+        (aliyun_from_file("/proc/kmsg"), "special filesystem"),
+        (aliyun_from_file("../../../../../../../../proc/self/environ"), "special filesystem"),
+    ] {
+        let dir = project_dir(&[("task.yaml", &task)]);
+        for (run, code, text) in every_output(dir.path()) {
+            assert_eq!(code, Some(1), "{run}: {text}");
+            assert!(!text.contains(ENV_CANARY), "{run} leaked the environment: {text}");
+            assert!(text.contains(want), "{run}: {text}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_project_is_refused_unless_listed() {
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "numbers.txt", format!("{ENV_CANARY}\n"));
+    write(outside.path(), "phones.csv", format!("phone,{ENV_CANARY}\n"));
+    let dir = project_dir(&[
+        ("a.yaml", &aliyun_from_file("numbers.txt")),
+        ("v.yaml", &volc_from_file("phones.csv")),
+    ]);
+    std::os::unix::fs::symlink(outside.path().join("numbers.txt"), dir.path().join("numbers.txt"))
+        .unwrap();
+    std::os::unix::fs::symlink(outside.path().join("phones.csv"), dir.path().join("phones.csv"))
+        .unwrap();
+    // A manifest that is itself a link out of the project is refused too.
+    std::os::unix::fs::symlink(outside.path().join("numbers.txt"), dir.path().join("x.yaml"))
+        .unwrap();
+    for (run, code, text) in every_output(dir.path()) {
+        assert_eq!(code, Some(1), "{run}: {text}");
+        assert!(!text.contains(ENV_CANARY), "{run} echoed the file: {text}");
+        assert_eq!(
+            text.matches("outside the project directory").count(),
+            3,
+            "{run}: {text}"
+        );
+        assert!(text.contains("input_dirs"), "{run}: {text}");
+    }
+    // Listing the directory in callform.yaml is the deliberate way to widen it.
+    write(outside.path(), "numbers.txt", "13700000001\n");
+    write(outside.path(), "phones.csv", "phone\n13700000011\n");
+    std::fs::remove_file(dir.path().join("x.yaml")).unwrap();
+    let listed = format!(
+        "input_dirs: [{:?}]\n{PROJECT}",
+        outside.path().display().to_string()
+    );
+    write(dir.path(), "callform.yaml", &listed);
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    // ... but never a special filesystem.
+    write(dir.path(), "callform.yaml", format!("input_dirs: [/proc]\n{PROJECT}"));
+    let run = validate(dir.path());
+    assert!(run.errors()[0]["message"].as_str().unwrap().contains("special filesystem"), "{}", run.summary());
+}
+
+#[test]
+fn a_csv_header_is_not_echoed() {
+    let dir = project_dir(&[("v.yaml", &volc_from_file("phones.csv"))]);
+    write(
+        dir.path(),
+        "phones.csv",
+        format!("phone,TOKEN={ENV_CANARY}\n13700000011,x\n"),
+    );
+    for (run, code, text) in every_output(dir.path()) {
+        assert_eq!(code, Some(1), "{run}: {text}");
+        assert!(!text.contains("CANARY"), "{run}: {text}");
+        assert!(text.contains("unknown CSV column number 2"), "{run}: {text}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_named_as_a_callee_file_does_not_hang() {
+    let dir = project_dir(&[
+        ("a.yaml", &aliyun_from_file("numbers.txt")),
+        ("v.yaml", &volc_from_file("phones.csv")),
+    ]);
+    for name in ["numbers.txt", "phones.csv", "pipe.yaml"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join(name))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    for (run, code, text) in every_output(dir.path()) {
+        assert_eq!(code, Some(1), "{run}: {text}");
+        assert_eq!(text.matches("not a regular file").count(), 3, "{run}: {text}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_dropped_from_every_input() {
+    let bom = "\u{feff}";
+    let dir = project_dir(&[
+        ("a.yaml", &format!("{bom}{}", aliyun_from_file("numbers.txt"))),
+        ("v.yaml", &volc_from_file("phones.csv")),
+        ("numbers.txt", &format!("{bom}13700000001\n13700000002\n")),
+        ("phones.csv", &format!("{bom}phone,ext\n13700000011,a\n")),
+    ]);
+    write(dir.path(), "callform.yaml", format!("{bom}{PROJECT}"));
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+}
+
+#[test]
+fn invisible_characters_in_messages_are_escaped() {
+    let run = check_one(&[("x.yaml", &XFYETA.replace("name: xf-base", "name: \"xf\u{200b}base\u{7}\""))]);
+    let message = run.errors()[0]["message"].as_str().unwrap();
+    assert!(message.contains("xf\\u{200b}base\\u{7}"), "{}", run.summary());
+    assert!(!run.output().contains('\u{200b}') && !run.output().contains('\u{7}'));
+}
