@@ -208,6 +208,19 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
     if url.contains(['?', '#']) {
         return Err("the endpoint has a query or fragment; give just `https://host[:port]`".into());
     }
+    // Requests are signed for the path `/` (Aliyun and Volcengine sign it; the drivers
+    // post to the root): a path prefix would be left out of the signature or lost.
+    let path = ["https://", "http://"]
+        .iter()
+        .find_map(|s| url.strip_prefix(s))
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("");
+    if !path.trim_end_matches('/').is_empty() {
+        return Err(
+            "the endpoint has a path; requests are signed for `/` only, so give just `https://host[:port]`"
+                .into(),
+        );
+    }
     if let Some(rest) = url.strip_prefix("https://") {
         if rest.is_empty() || rest.starts_with('/') {
             return Err("the endpoint has no host".into());
@@ -340,6 +353,19 @@ impl Project {
     }
 }
 
+/// An error when the zone used without a `timezone:` setting cannot be loaded: reading
+/// date-times in another zone (such as UTC) would move every call by hours.
+pub fn default_zone_problem(name: &str, file: &Path) -> Option<Diagnostic> {
+    TimeZone::get(name).err().map(|e| {
+        Diagnostic::error(file, format!("cannot load the default timezone {name}: {e}"))
+            .field("timezone")
+            .expected(format!("the {name} zone from the time zone database"))
+            .hint(format!(
+                "write `timezone: {name}` (or your zone) in callform.yaml and make sure the system time zone database is installed"
+            ))
+    })
+}
+
 /// Finds `callform.yaml` in `start` or its nearest parent.
 pub fn find(start: &Path) -> Option<PathBuf> {
     let start = if start.is_file() {
@@ -366,7 +392,10 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
     let project = Project::defaults(manifest_dir);
     let Some(file) = find(manifest_dir) else {
-        return (project, Vec::new());
+        let diags = default_zone_problem(DEFAULT_TIMEZONE, manifest_dir)
+            .into_iter()
+            .collect();
+        return (project, diags);
     };
     let shown = pathdiff(&file);
     let text = match crate::manifest::callees::read_text(&file, &shown) {
@@ -425,6 +454,9 @@ pub fn load_text(
             .at(pos.line, pos.col, pos.len)
             .field(path.to_string())
     };
+    if raw.timezone.is_none() {
+        diags.extend(default_zone_problem(DEFAULT_TIMEZONE, shown));
+    }
     if let Some(tz) = raw.timezone {
         match TimeZone::get(&tz) {
             Ok(zone) => {
@@ -591,6 +623,14 @@ mod tests {
     }
 
     #[test]
+    fn a_default_zone_that_cannot_be_loaded_is_an_error() {
+        assert!(default_zone_problem(DEFAULT_TIMEZONE, Path::new("callform.yaml")).is_none());
+        let d = default_zone_problem("Nowhere/Atlantis", Path::new("callform.yaml")).unwrap();
+        assert!(d.is_error() && d.message.contains("Nowhere/Atlantis"), "{d:?}");
+        assert!(d.hint.unwrap().contains("timezone:"));
+    }
+
+    #[test]
     fn endpoints() {
         assert!(check_endpoint("https://dyvmsapi.aliyuncs.com").is_ok());
         assert!(check_endpoint("http://127.0.0.1:8080").is_ok());
@@ -606,6 +646,11 @@ mod tests {
         assert!(check_endpoint("http://[::1]@example.com").is_err());
         assert!(check_endpoint("http://localhost:1@example.com").is_err());
         assert!(check_endpoint("https://user:secret@example.com").is_err());
-        assert!(check_endpoint("http://127.0.0.1:8080/path").is_ok());
+        // Signing covers `/` only: a path prefix is refused, a trailing `/` is not a path.
+        assert!(check_endpoint("http://127.0.0.1:8080/path").is_err());
+        assert!(check_endpoint("https://host/prefix").is_err());
+        assert!(check_endpoint("https://host/prefix/").is_err());
+        assert!(check_endpoint("https://host/").is_ok());
+        assert!(check_endpoint("https://host:8443").is_ok());
     }
 }

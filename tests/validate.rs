@@ -1911,6 +1911,11 @@ fn project_rules() {
             )
             .error("providers.xfyeta.endpoint", "invalid endpoint")
             .hides(CANARY),
+        case("an endpoint with a path (signing covers `/` only)", XFYETA)
+            .project_set("providers.xfyeta.endpoint", "https://gw.example.com/prefix")
+            .error("providers.xfyeta.endpoint", "the endpoint has a path"),
+        case("an endpoint with a trailing slash is valid", XFYETA)
+            .project_set("providers.xfyeta.endpoint", "https://gw.example.com/"),
         case("a misspelt credential key does not echo the value", XFYETA)
             .project_set("providers.xfyeta.tokne", CANARY)
             .error("providers.xfyeta.tokne", "unknown field `tokne`")
@@ -2542,4 +2547,46 @@ fn invisible_characters_in_messages_are_escaped() {
     let message = run.errors()[0]["message"].as_str().unwrap();
     assert!(message.contains("xf\\u{200b}base\\u{7}"), "{}", run.summary());
     assert!(!run.output().contains('\u{200b}') && !run.output().contains('\u{7}'));
+}
+
+#[test]
+fn a_callee_file_named_by_several_tasks_is_counted_once() {
+    let second = aliyun_from_file("numbers.txt").replace("ali-base", "ali-second");
+    let dir = project_dir(&[
+        ("a.yaml", &aliyun_from_file("numbers.txt")),
+        ("b.yaml", &second),
+        ("numbers.txt", "13700000001\n"),
+    ]);
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!((run.json["tasks"].as_u64(), run.json["files"].as_u64()), (Some(2), Some(3)));
+    let (_, text) = run_hostile(dir.path(), &["validate", "."]);
+    assert!(text.contains("2 task(s) in 3 file(s) are valid"), "{text}");
+}
+
+#[test]
+fn callforms_own_files_in_the_manifest_directory_are_skipped() {
+    let state = r#"{
+  "format_version": 1,
+  "lineage": "0123456789abcdef0123456789abcdef",
+  "serial": 1,
+  "salt": "0123456789abcdef0123456789abcdef",
+  "tasks": {}
+}
+"#;
+    let dir = project_dir(&[("task.yaml", XFYETA), ("state.yaml", state)]);
+    write(dir.path(), "callform.yaml", format!("state: state.yaml\n{PROJECT}"));
+    write(dir.path(), "plan.yaml", "{\"format_version\": 1, \"tasks\": [\n");
+    write(dir.path(), "journal.yml", "{\"op\":\"intent\",\"name\":\"x\"}\n");
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.json["tasks"], 1);
+    let skipped = run
+        .diagnostics()
+        .iter()
+        .filter(|d| d["message"].as_str().unwrap().starts_with("skipped: this is a file callform writes"))
+        .count();
+    assert_eq!(skipped, 3, "{}", run.summary());
+    let (code, text) = run_hostile(dir.path(), &["plan", "."]);
+    assert_eq!(code, Some(0), "{text}");
 }

@@ -433,6 +433,16 @@ fn read_file(
     named: &mut Vec<Named>,
     out: &mut Manifests,
 ) {
+    if written_by_callform(&text) {
+        out.diagnostics.push(
+            Diagnostic::warning(
+                &file,
+                "skipped: this is a file callform writes (a state, backup, journal, lock or saved plan), not a manifest",
+            )
+            .hint("keep callform's own files outside the manifest directory, or name them `*.json`"),
+        );
+        return;
+    }
     out.files.push(SourceFile {
         path: file.clone(),
         sha256: Sha256::digest(text.as_bytes()).into(),
@@ -486,9 +496,29 @@ fn read_file(
     }
 }
 
+/// Whether `text` is one of callform's own files (state, backup, journal, lock, saved
+/// plan, all JSON) rather than a manifest: a manifest is never a JSON object with these
+/// keys, as its envelope takes no such field.
+fn written_by_callform(text: &str) -> bool {
+    let text = text.trim_start();
+    if !text.starts_with('{') {
+        return false;
+    }
+    let mut end = text.len().min(4096);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &text[..end];
+    ["\"format_version\"", "\"lineage\"", "\"op\"", "\"pid\""]
+        .iter()
+        .any(|key| head.contains(key))
+}
+
 /// Puts what was collected in the order callers rely on.
 fn finish(out: &mut Manifests) {
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    // A callee file named by several tasks is one file.
+    out.files.dedup_by(|a, b| a.path == b.path);
     crate::diag::sort(&mut out.diagnostics);
 }
 
