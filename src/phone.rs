@@ -37,6 +37,32 @@ pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
         .ok_or("not a mainland number: expected a mobile number (11 digits starting 13–19) or a fixed line (0 and 9–11 more digits)")
 }
 
+/// Normalises a calling line (xfyeta's `line_num`) as [`normalize`] does a callee, and
+/// checks it: a mainland number, or a service number (`400`/`800` and 7 digits, or a
+/// short `95…`/`96…`/`10…`/`12…` number of 5–8 digits). The error never contains the number.
+pub fn normalize_line(raw: &str) -> Result<String, &'static str> {
+    const EXPECTED: &str = "a calling line number: a mainland number (0 and 9–11 more digits, or a mobile), a 400/800 number of 10 digits, or a 95/96/10/12 service number of 5–8 digits";
+    match normalize(raw) {
+        Ok((n, _)) => Ok(n),
+        Err(_) => {
+            let compact: String = raw
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
+                .collect();
+            let b = compact.as_bytes();
+            let digits = !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+            let service = (b.len() == 10 && (compact.starts_with("400") || compact.starts_with("800")))
+                || ((5..=8).contains(&b.len())
+                    && ["95", "96", "10", "12"].iter().any(|p| compact.starts_with(p)));
+            if digits && service {
+                Ok(compact)
+            } else {
+                Err(EXPECTED)
+            }
+        }
+    }
+}
+
 fn classify(d: &str) -> Option<Kind> {
     let b = d.as_bytes();
     if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) {
@@ -304,6 +330,17 @@ mod tests {
             normalize("0551-69101407").unwrap(),
             ("055169101407".into(), Kind::FixedLine)
         );
+    }
+
+    #[test]
+    fn calling_lines() {
+        assert_eq!(normalize_line("0551-6910 1407").unwrap(), "055169101407");
+        assert_eq!(normalize_line("+86 13700000001").unwrap(), "13700000001");
+        assert_eq!(normalize_line("400-123-4567").unwrap(), "4001234567");
+        assert_eq!(normalize_line("95588").unwrap(), "95588");
+        for bad in ["line-a", "055169101407x", "12345678901", "4001234", "", "0551;0552"] {
+            assert!(normalize_line(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

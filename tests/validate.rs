@@ -1022,6 +1022,14 @@ fn xfyeta_rules() {
         case("empty line number", XFYETA)
             .set("spec.line_num", "[\"055169101407\", \"\"]")
             .error("spec.line_num[1]", "an empty line number"),
+        case("a line number that is not a number", XFYETA)
+            .set("spec.line_num", "[\"055169101407\", \"line-a\"]")
+            .error("spec.line_num[1]", "invalid calling line number"),
+        case("a line number of the wrong length", XFYETA)
+            .set("spec.line_num", "[\"05516910\"]")
+            .error("spec.line_num[0]", "invalid calling line number 055****6910"),
+        case("line numbers with +86, spaces and dashes are valid", XFYETA)
+            .set("spec.line_num", "[\"0551-6910 1407\", \"+86 137 0000 0001\", \"400-123-4567\"]"),
         case("empty robot_id", XFYETA)
             .set("spec.robot_id", "\"\"")
             .error("spec.robot_id", "robot_id is empty"),

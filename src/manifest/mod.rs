@@ -640,7 +640,7 @@ fn load_task(
         Vendor::Aliyun => de::read(spec_node, &sp).map(|(s, u)| (Spec::Aliyun(s), u)),
         Vendor::Volcengine => de::read(spec_node, &sp).map(|(s, u)| (Spec::Volcengine(s), u)),
     };
-    let spec = match spec {
+    let mut spec = match spec {
         Ok((s, unknown)) => {
             ok &= unknown.is_empty();
             out.diagnostics
@@ -672,6 +672,9 @@ fn load_task(
     }
     ok &= !cx.diags.iter().any(Diagnostic::is_error);
     out.diagnostics.extend(cx.diags);
+    if let Spec::Xfyeta(s) = &mut spec {
+        s.normalise_lines();
+    }
     let callees = callees?;
     let line = root.pos.line;
     ok.then(|| Task {
@@ -851,6 +854,21 @@ mod tests {
         assert_eq!(kept, ["b.yaml", "c.yaml"], "{:?}", out.diagnostics);
         assert_eq!(out.texts[&dir.path().join("b.yaml")], b);
         assert_eq!(out.texts[&dir.path().join("c.yaml")], c);
+    }
+
+    #[test]
+    fn calling_lines_are_normalised_as_numbers_are() {
+        let text = xfyeta_task("one").replace(
+            "line_num: [\"055169101407\", \"055169101408\"]",
+            "line_num: [\"0551-6910 1407\", \"+86 137-0000-0001\"]",
+        );
+        assert!(text.contains("0551-6910 1407"), "{text}");
+        let out = load_text(Path::new("t.yaml"), &text, &TimeZone::UTC, Timestamp::UNIX_EPOCH, None);
+        assert!(!out.has_errors(), "{:?}", out.diagnostics);
+        let Spec::Xfyeta(spec) = &out.tasks[0].spec else {
+            panic!("not xfyeta")
+        };
+        assert_eq!(spec.line_num, ["055169101407", "13700000001"]);
     }
 
     #[test]
