@@ -2598,3 +2598,35 @@ fn callforms_own_files_in_the_manifest_directory_are_skipped() {
     let (code, text) = run_hostile(dir.path(), &["plan", "."]);
     assert_eq!(code, Some(0), "{text}");
 }
+
+#[test]
+fn date_times_the_project_timezone_skips_or_repeats_are_caught() {
+    // America/New_York skips 02:00–03:00 on 2090-03-12 and repeats 01:00–02:00 on 2090-11-05.
+    let ny = PROJECT.replace("timezone: Asia/Shanghai", "timezone: America/New_York");
+    let cases = [
+        (XFYETA.replace("time_begin: 2090-01-04 09:00", "time_begin: 2090-03-12 02:30"), "spec.time_begin"),
+        (XFYETA.replace("time_end: 2090-03-31 20:00:30", "time_end: 2090-03-12 02:00"), "spec.time_end"),
+        (VOLC.replace("end_time: 2090-01-31 18:00", "end_time: 2090-03-12 02:59"), "spec.end_time"),
+        (LLL_NEW.replace("stop_time: 2090-02-28 18:00:00", "stop_time: 2090-03-12 02:15:00"), "spec.task_extras.stop_time"),
+        (LLL_NEW.replace("end: 2090-02-17 23:59", "end: 2090-03-12 02:10").replace("stop_time: 2090-02-28", "stop_time: 2090-04-28"), "spec.task_extras.holiday[0].end"),
+    ];
+    for (task, field) in cases {
+        let dir = project_dir(&[("task.yaml", &task)]);
+        write(dir.path(), "callform.yaml", &ny);
+        let run = validate(dir.path());
+        let errors = run.errors();
+        assert_eq!(errors.len(), 1, "{field}: {}", run.summary());
+        assert_eq!(errors[0]["field"], field, "{}", run.summary());
+        assert!(errors[0]["message"].as_str().unwrap().contains("does not exist in America/New_York"), "{}", run.summary());
+        assert!(errors[0]["line"].as_u64().unwrap() > 1, "{}", run.summary());
+        assert!(errors[0]["hint"].as_str().is_some());
+        let (code, text) = run_hostile(dir.path(), &["plan", ".", "--show-requests"]);
+        assert_eq!(code, Some(1), "{text}");
+    }
+    // A repeated hour is a warning: the first of the two instants is used.
+    let dir = project_dir(&[("task.yaml", &XFYETA.replace("time_end: 2090-03-31 20:00:30", "time_end: 2090-11-05 01:30"))]);
+    write(dir.path(), "callform.yaml", &ny);
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert!(run.diagnostics().iter().any(|d| d["severity"] == "warning" && d["field"] == "spec.time_end" && d["message"].as_str().unwrap().contains("happens twice")), "{}", run.summary());
+}
