@@ -22,7 +22,11 @@ use crate::phone;
 
 mod sorted;
 
-pub const CANONICAL_VERSION: u32 = 1;
+/// 2: phone-shaped runs in free text (task names, remarks, TTS text: every string of the
+/// spec) are masked in the stored form. The digest is unchanged from 1: it is taken over
+/// the unmasked form, so a changed digit still changes it, and a form of version 1
+/// digests as its version-2 counterpart does.
+pub const CANONICAL_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Canonical {
@@ -128,14 +132,33 @@ pub fn canonical(task: &Task, timezone: &str, salt: &str) -> Canonical {
     for key in edits.mask {
         mask_list(&mut spec, key, salt);
     }
-    let form = json!({
+    let mut form = json!({
         "vendor": task.vendor.key(),
         "provider": task.provider,
         "timezone": timezone,
         "spec": Value::Object(spec),
     });
+    // The digest covers every digit as written; the form kept and shown holds no number.
     let digest = digest(&form);
+    if let Some(spec) = form.get_mut("spec") {
+        mask_free_text(spec);
+    }
     Canonical { form, digest }
+}
+
+/// Masks phone-shaped runs in every string of `value` (not in keys: they are field names).
+pub fn mask_free_text(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            let masked = phone::mask_phones_in_text(s);
+            if masked != *s {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_free_text),
+        Value::Object(map) => map.values_mut().for_each(mask_free_text),
+        _ => {}
+    }
 }
 
 fn mask_list(spec: &mut Map<String, Value>, key: &str, salt: &str) {
@@ -198,9 +221,12 @@ pub fn spec_digest(task: &Task, timezone: &str, salt: &str) -> Option<String> {
 
 /// Brings a stored canonical form of `version` up to [`CANONICAL_VERSION`]. `None` when
 /// the version is unknown (a newer callform wrote it).
+///
+/// The result is what [`digest`] compares with a current task's digest: for version 1,
+/// the form as stored (its free text unmasked, which is what the digest covers).
 pub fn upgrade(form: &Value, version: u32) -> Option<Value> {
     match version {
-        1 => Some(form.clone()),
+        1 | 2 => Some(form.clone()),
         _ => None,
     }
 }
