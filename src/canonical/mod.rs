@@ -323,6 +323,31 @@ mod tests {
     }
 
     #[test]
+    fn numbers_in_free_text_are_masked_but_digested() {
+        let named = |name: &str| {
+            let mut t = task(&["13700000001"], None);
+            if let Spec::Aliyun(s) = &mut t.spec {
+                s.task_name = Some(name.into());
+            }
+            t
+        };
+        let a = canonical(&named("回访tel13912345678"), "Asia/Shanghai", "salt");
+        let text = a.form.to_string();
+        assert!(!text.contains("12345678"), "{text}");
+        assert_eq!(a.form["spec"]["task_name"], "回访tel139****5678");
+        // The same spelling masked, a different number: still a different digest.
+        let b = canonical(&named("回访tel13912245678"), "Asia/Shanghai", "salt");
+        assert_eq!(a.form, b.form);
+        assert_ne!(a.digest, b.digest);
+        // The fast path agrees, and a form of version 1 (unmasked) digests the same.
+        let t = named("回访tel13912345678");
+        assert_eq!(spec_digest(&t, "Asia/Shanghai", "salt"), Some(a.digest.clone()));
+        let mut v1 = a.form.clone();
+        v1["spec"]["task_name"] = json!("回访tel13912345678");
+        assert_eq!(digest(&upgrade(&v1, 1).unwrap()), a.digest);
+    }
+
+    #[test]
     fn flattens_for_review() {
         let v = json!({"spec": {"a": 1, "list": [1, 2], "objs": [{"x": "y"}]}});
         assert_eq!(
