@@ -2630,3 +2630,13 @@ fn date_times_the_project_timezone_skips_or_repeats_are_caught() {
     assert_eq!(run.code, Some(0), "{}", run.summary());
     assert!(run.diagnostics().iter().any(|d| d["severity"] == "warning" && d["field"] == "spec.time_end" && d["message"].as_str().unwrap().contains("happens twice")), "{}", run.summary());
 }
+
+#[test]
+fn a_task_name_holding_a_number_is_refused() {
+    let run = check_one(&[("x.yaml", &XFYETA.replace("name: xf-base", "name: call-13912345678"))]);
+    assert_eq!(run.errors().len(), 1, "{}", run.summary());
+    assert_eq!(run.errors()[0]["field"], "name");
+    assert!(!run.output().contains("13912345678"));
+    let run = check_one(&[("x.yaml", &XFYETA.replace("name: xf-base", "name: renewal-2027q1-batch-2"))]);
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+}

@@ -594,6 +594,18 @@ fn load_task(
         );
         ok = false;
     }
+    if ok && crate::phone::mask_phones_in_text(&name) != name {
+        // The name is callform's key: it is printed, stored and sent unmasked everywhere.
+        let pos = base.k("name").locate(root, false);
+        out.diagnostics.push(
+            Diagnostic::error(file, "the task name holds a phone number")
+                .at(pos.line, pos.col, pos.len)
+                .field("name")
+                .expected("a name without personal data")
+                .hint("task names are printed and stored in clear: name the campaign, not a callee"),
+        );
+        ok = false;
+    }
     let provider = env
         .provider
         .clone()
