@@ -51,9 +51,12 @@ pub fn normalize_line(raw: &str) -> Result<String, &'static str> {
                 .collect();
             let b = compact.as_bytes();
             let digits = !b.is_empty() && b.iter().all(u8::is_ascii_digit);
-            let service = (b.len() == 10 && (compact.starts_with("400") || compact.starts_with("800")))
+            let service = (b.len() == 10
+                && (compact.starts_with("400") || compact.starts_with("800")))
                 || ((5..=8).contains(&b.len())
-                    && ["95", "96", "10", "12"].iter().any(|p| compact.starts_with(p)));
+                    && ["95", "96", "10", "12"]
+                        .iter()
+                        .any(|p| compact.starts_with(p)));
             if digits && service {
                 Ok(compact)
             } else {
@@ -203,8 +206,14 @@ fn in_machine_token(chars: &[char], at: usize) -> bool {
     let word = |c: &char| c.is_ascii_alphanumeric();
     let token = |c: &char| c.is_ascii_alphanumeric() || *c == '-';
     let span = |ok: &dyn Fn(&char) -> bool| {
-        let start = chars[..at].iter().rposition(|c| !ok(c)).map_or(0, |p| p + 1);
-        let end = chars[at..].iter().position(|c| !ok(c)).map_or(chars.len(), |p| at + p);
+        let start = chars[..at]
+            .iter()
+            .rposition(|c| !ok(c))
+            .map_or(0, |p| p + 1);
+        let end = chars[at..]
+            .iter()
+            .position(|c| !ok(c))
+            .map_or(chars.len(), |p| at + p);
         &chars[start..end]
     };
     let w = span(&word);
@@ -213,8 +222,7 @@ fn in_machine_token(chars: &[char], at: usize) -> bool {
         && w.iter().any(char::is_ascii_alphabetic);
     let t = span(&token);
     let groups: Vec<usize> = t.split(|c| *c == '-').map(<[char]>::len).collect();
-    let uuid = groups == [8, 4, 4, 4, 12]
-        && t.iter().all(|c| *c == '-' || c.is_ascii_hexdigit());
+    let uuid = groups == [8, 4, 4, 4, 12] && t.iter().all(|c| *c == '-' || c.is_ascii_hexdigit());
     hex || uuid
 }
 
@@ -278,7 +286,10 @@ pub fn mask_phones_in_text(text: &str) -> String {
                 && len(k + 1) == 2
                 && len(k + 2) == 2
                 && matches!(
-                    (seps.get(k).map(Vec::as_slice), seps.get(k + 1).map(Vec::as_slice)),
+                    (
+                        seps.get(k).map(Vec::as_slice),
+                        seps.get(k + 1).map(Vec::as_slice)
+                    ),
                     (Some(['-']), Some(['-'])) | (Some(['.']), Some(['.']))
                 );
             if date {
@@ -338,7 +349,14 @@ mod tests {
         assert_eq!(normalize_line("+86 13700000001").unwrap(), "13700000001");
         assert_eq!(normalize_line("400-123-4567").unwrap(), "4001234567");
         assert_eq!(normalize_line("95588").unwrap(), "95588");
-        for bad in ["line-a", "055169101407x", "12345678901", "4001234", "", "0551;0552"] {
+        for bad in [
+            "line-a",
+            "055169101407x",
+            "12345678901",
+            "4001234",
+            "",
+            "0551;0552",
+        ] {
             assert!(normalize_line(bad).is_err(), "{bad}");
         }
     }

@@ -626,7 +626,10 @@ mod tests {
     fn a_default_zone_that_cannot_be_loaded_is_an_error() {
         assert!(default_zone_problem(DEFAULT_TIMEZONE, Path::new("callform.yaml")).is_none());
         let d = default_zone_problem("Nowhere/Atlantis", Path::new("callform.yaml")).unwrap();
-        assert!(d.is_error() && d.message.contains("Nowhere/Atlantis"), "{d:?}");
+        assert!(
+            d.is_error() && d.message.contains("Nowhere/Atlantis"),
+            "{d:?}"
+        );
         assert!(d.hint.unwrap().contains("timezone:"));
     }
 

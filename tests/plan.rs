@@ -458,8 +458,15 @@ fn numbers_in_free_text_are_masked_in_state_and_still_compared() {
         .args(["plan", "--sandbox", "--detailed-exitcode"])
         .arg(&tasks));
     assert_eq!(code, 0, "{out}{err}");
-    std::fs::write(&manifest, with_number.replace("139-1234-5678", "139-1244-5678")).unwrap();
+    std::fs::write(
+        &manifest,
+        with_number.replace("139-1234-5678", "139-1244-5678"),
+    )
+    .unwrap();
     let (code, out, err) = run(bin().args(["plan", "--sandbox"]).arg(&tasks));
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("blocked") && out.contains("overdue-notice-jan"), "{out}");
+    assert!(
+        out.contains("blocked") && out.contains("overdue-notice-jan"),
+        "{out}"
+    );
 }

@@ -1027,9 +1027,14 @@ fn xfyeta_rules() {
             .error("spec.line_num[1]", "invalid calling line number"),
         case("a line number of the wrong length", XFYETA)
             .set("spec.line_num", "[\"05516910\"]")
-            .error("spec.line_num[0]", "invalid calling line number 055****6910"),
-        case("line numbers with +86, spaces and dashes are valid", XFYETA)
-            .set("spec.line_num", "[\"0551-6910 1407\", \"+86 137 0000 0001\", \"400-123-4567\"]"),
+            .error(
+                "spec.line_num[0]",
+                "invalid calling line number 055****6910",
+            ),
+        case("line numbers with +86, spaces and dashes are valid", XFYETA).set(
+            "spec.line_num",
+            "[\"0551-6910 1407\", \"+86 137 0000 0001\", \"400-123-4567\"]",
+        ),
         case("empty robot_id", XFYETA)
             .set("spec.robot_id", "\"\"")
             .error("spec.robot_id", "robot_id is empty"),
@@ -2435,7 +2440,11 @@ fn aliyun_from_file(path: &str) -> String {
 }
 
 fn volc_from_file(path: &str) -> String {
-    set(&remove(VOLC, "spec.phone_list"), "spec.phone_list_file", path)
+    set(
+        &remove(VOLC, "spec.phone_list"),
+        "spec.phone_list_file",
+        path,
+    )
 }
 
 #[cfg(unix)]
@@ -2445,12 +2454,18 @@ fn the_environment_is_never_read_through_a_callee_file() {
         (aliyun_from_file("/proc/self/environ"), "special filesystem"),
         (volc_from_file("/proc/self/environ"), "special filesystem"),
         (aliyun_from_file("/proc/kmsg"), "special filesystem"),
-        (aliyun_from_file("../../../../../../../../proc/self/environ"), "special filesystem"),
+        (
+            aliyun_from_file("../../../../../../../../proc/self/environ"),
+            "special filesystem",
+        ),
     ] {
         let dir = project_dir(&[("task.yaml", &task)]);
         for (run, code, text) in every_output(dir.path()) {
             assert_eq!(code, Some(1), "{run}: {text}");
-            assert!(!text.contains(ENV_CANARY), "{run} leaked the environment: {text}");
+            assert!(
+                !text.contains(ENV_CANARY),
+                "{run} leaked the environment: {text}"
+            );
             assert!(text.contains(want), "{run}: {text}");
         }
     }
@@ -2461,18 +2476,31 @@ fn the_environment_is_never_read_through_a_callee_file() {
 fn a_symlink_out_of_the_project_is_refused_unless_listed() {
     let outside = tempfile::tempdir().unwrap();
     write(outside.path(), "numbers.txt", format!("{ENV_CANARY}\n"));
-    write(outside.path(), "phones.csv", format!("phone,{ENV_CANARY}\n"));
+    write(
+        outside.path(),
+        "phones.csv",
+        format!("phone,{ENV_CANARY}\n"),
+    );
     let dir = project_dir(&[
         ("a.yaml", &aliyun_from_file("numbers.txt")),
         ("v.yaml", &volc_from_file("phones.csv")),
     ]);
-    std::os::unix::fs::symlink(outside.path().join("numbers.txt"), dir.path().join("numbers.txt"))
-        .unwrap();
-    std::os::unix::fs::symlink(outside.path().join("phones.csv"), dir.path().join("phones.csv"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("numbers.txt"),
+        dir.path().join("numbers.txt"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("phones.csv"),
+        dir.path().join("phones.csv"),
+    )
+    .unwrap();
     // A manifest that is itself a link out of the project is refused too.
-    std::os::unix::fs::symlink(outside.path().join("numbers.txt"), dir.path().join("x.yaml"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("numbers.txt"),
+        dir.path().join("x.yaml"),
+    )
+    .unwrap();
     for (run, code, text) in every_output(dir.path()) {
         assert_eq!(code, Some(1), "{run}: {text}");
         assert!(!text.contains(ENV_CANARY), "{run} echoed the file: {text}");
@@ -2495,9 +2523,20 @@ fn a_symlink_out_of_the_project_is_refused_unless_listed() {
     let run = validate(dir.path());
     assert_eq!(run.code, Some(0), "{}", run.summary());
     // ... but never a special filesystem.
-    write(dir.path(), "callform.yaml", format!("input_dirs: [/proc]\n{PROJECT}"));
+    write(
+        dir.path(),
+        "callform.yaml",
+        format!("input_dirs: [/proc]\n{PROJECT}"),
+    );
     let run = validate(dir.path());
-    assert!(run.errors()[0]["message"].as_str().unwrap().contains("special filesystem"), "{}", run.summary());
+    assert!(
+        run.errors()[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("special filesystem"),
+        "{}",
+        run.summary()
+    );
 }
 
 #[test]
@@ -2511,7 +2550,10 @@ fn a_csv_header_is_not_echoed() {
     for (run, code, text) in every_output(dir.path()) {
         assert_eq!(code, Some(1), "{run}: {text}");
         assert!(!text.contains("CANARY"), "{run}: {text}");
-        assert!(text.contains("unknown CSV column number 2"), "{run}: {text}");
+        assert!(
+            text.contains("unknown CSV column number 2"),
+            "{run}: {text}"
+        );
     }
 }
 
@@ -2531,7 +2573,11 @@ fn a_pipe_named_as_a_callee_file_does_not_hang() {
     }
     for (run, code, text) in every_output(dir.path()) {
         assert_eq!(code, Some(1), "{run}: {text}");
-        assert_eq!(text.matches("not a regular file").count(), 3, "{run}: {text}");
+        assert_eq!(
+            text.matches("not a regular file").count(),
+            3,
+            "{run}: {text}"
+        );
     }
 }
 
@@ -2539,7 +2585,10 @@ fn a_pipe_named_as_a_callee_file_does_not_hang() {
 fn a_byte_order_mark_is_dropped_from_every_input() {
     let bom = "\u{feff}";
     let dir = project_dir(&[
-        ("a.yaml", &format!("{bom}{}", aliyun_from_file("numbers.txt"))),
+        (
+            "a.yaml",
+            &format!("{bom}{}", aliyun_from_file("numbers.txt")),
+        ),
         ("v.yaml", &volc_from_file("phones.csv")),
         ("numbers.txt", &format!("{bom}13700000001\n13700000002\n")),
         ("phones.csv", &format!("{bom}phone,ext\n13700000011,a\n")),
@@ -2551,9 +2600,16 @@ fn a_byte_order_mark_is_dropped_from_every_input() {
 
 #[test]
 fn invisible_characters_in_messages_are_escaped() {
-    let run = check_one(&[("x.yaml", &XFYETA.replace("name: xf-base", "name: \"xf\u{200b}base\u{7}\""))]);
+    let run = check_one(&[(
+        "x.yaml",
+        &XFYETA.replace("name: xf-base", "name: \"xf\u{200b}base\u{7}\""),
+    )]);
     let message = run.errors()[0]["message"].as_str().unwrap();
-    assert!(message.contains("xf\\u{200b}base\\u{7}"), "{}", run.summary());
+    assert!(
+        message.contains("xf\\u{200b}base\\u{7}"),
+        "{}",
+        run.summary()
+    );
     assert!(!run.output().contains('\u{200b}') && !run.output().contains('\u{7}'));
 }
 
@@ -2567,7 +2623,10 @@ fn a_callee_file_named_by_several_tasks_is_counted_once() {
     ]);
     let run = validate(dir.path());
     assert_eq!(run.code, Some(0), "{}", run.summary());
-    assert_eq!((run.json["tasks"].as_u64(), run.json["files"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(
+        (run.json["tasks"].as_u64(), run.json["files"].as_u64()),
+        (Some(2), Some(3))
+    );
     let (_, text) = run_hostile(dir.path(), &["validate", "."]);
     assert!(text.contains("2 task(s) in 3 file(s) are valid"), "{text}");
 }
@@ -2583,16 +2642,33 @@ fn callforms_own_files_in_the_manifest_directory_are_skipped() {
 }
 "#;
     let dir = project_dir(&[("task.yaml", XFYETA), ("state.yaml", state)]);
-    write(dir.path(), "callform.yaml", format!("state: state.yaml\n{PROJECT}"));
-    write(dir.path(), "plan.yaml", "{\"format_version\": 1, \"tasks\": [\n");
-    write(dir.path(), "journal.yml", "{\"op\":\"intent\",\"name\":\"x\"}\n");
+    write(
+        dir.path(),
+        "callform.yaml",
+        format!("state: state.yaml\n{PROJECT}"),
+    );
+    write(
+        dir.path(),
+        "plan.yaml",
+        "{\"format_version\": 1, \"tasks\": [\n",
+    );
+    write(
+        dir.path(),
+        "journal.yml",
+        "{\"op\":\"intent\",\"name\":\"x\"}\n",
+    );
     let run = validate(dir.path());
     assert_eq!(run.code, Some(0), "{}", run.summary());
     assert_eq!(run.json["tasks"], 1);
     let skipped = run
         .diagnostics()
         .iter()
-        .filter(|d| d["message"].as_str().unwrap().starts_with("skipped: this is a file callform writes"))
+        .filter(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("skipped: this is a file callform writes")
+        })
         .count();
     assert_eq!(skipped, 3, "{}", run.summary());
     let (code, text) = run_hostile(dir.path(), &["plan", "."]);
@@ -2604,11 +2680,37 @@ fn date_times_the_project_timezone_skips_or_repeats_are_caught() {
     // America/New_York skips 02:00–03:00 on 2090-03-12 and repeats 01:00–02:00 on 2090-11-05.
     let ny = PROJECT.replace("timezone: Asia/Shanghai", "timezone: America/New_York");
     let cases = [
-        (XFYETA.replace("time_begin: 2090-01-04 09:00", "time_begin: 2090-03-12 02:30"), "spec.time_begin"),
-        (XFYETA.replace("time_end: 2090-03-31 20:00:30", "time_end: 2090-03-12 02:00"), "spec.time_end"),
-        (VOLC.replace("end_time: 2090-01-31 18:00", "end_time: 2090-03-12 02:59"), "spec.end_time"),
-        (LLL_NEW.replace("stop_time: 2090-02-28 18:00:00", "stop_time: 2090-03-12 02:15:00"), "spec.task_extras.stop_time"),
-        (LLL_NEW.replace("end: 2090-02-17 23:59", "end: 2090-03-12 02:10").replace("stop_time: 2090-02-28", "stop_time: 2090-04-28"), "spec.task_extras.holiday[0].end"),
+        (
+            XFYETA.replace(
+                "time_begin: 2090-01-04 09:00",
+                "time_begin: 2090-03-12 02:30",
+            ),
+            "spec.time_begin",
+        ),
+        (
+            XFYETA.replace(
+                "time_end: 2090-03-31 20:00:30",
+                "time_end: 2090-03-12 02:00",
+            ),
+            "spec.time_end",
+        ),
+        (
+            VOLC.replace("end_time: 2090-01-31 18:00", "end_time: 2090-03-12 02:59"),
+            "spec.end_time",
+        ),
+        (
+            LLL_NEW.replace(
+                "stop_time: 2090-02-28 18:00:00",
+                "stop_time: 2090-03-12 02:15:00",
+            ),
+            "spec.task_extras.stop_time",
+        ),
+        (
+            LLL_NEW
+                .replace("end: 2090-02-17 23:59", "end: 2090-03-12 02:10")
+                .replace("stop_time: 2090-02-28", "stop_time: 2090-04-28"),
+            "spec.task_extras.holiday[0].end",
+        ),
     ];
     for (task, field) in cases {
         let dir = project_dir(&[("task.yaml", &task)]);
@@ -2617,26 +2719,51 @@ fn date_times_the_project_timezone_skips_or_repeats_are_caught() {
         let errors = run.errors();
         assert_eq!(errors.len(), 1, "{field}: {}", run.summary());
         assert_eq!(errors[0]["field"], field, "{}", run.summary());
-        assert!(errors[0]["message"].as_str().unwrap().contains("does not exist in America/New_York"), "{}", run.summary());
+        assert!(
+            errors[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not exist in America/New_York"),
+            "{}",
+            run.summary()
+        );
         assert!(errors[0]["line"].as_u64().unwrap() > 1, "{}", run.summary());
         assert!(errors[0]["hint"].as_str().is_some());
         let (code, text) = run_hostile(dir.path(), &["plan", ".", "--show-requests"]);
         assert_eq!(code, Some(1), "{text}");
     }
     // A repeated hour is a warning: the first of the two instants is used.
-    let dir = project_dir(&[("task.yaml", &XFYETA.replace("time_end: 2090-03-31 20:00:30", "time_end: 2090-11-05 01:30"))]);
+    let dir = project_dir(&[(
+        "task.yaml",
+        &XFYETA.replace(
+            "time_end: 2090-03-31 20:00:30",
+            "time_end: 2090-11-05 01:30",
+        ),
+    )]);
     write(dir.path(), "callform.yaml", &ny);
     let run = validate(dir.path());
     assert_eq!(run.code, Some(0), "{}", run.summary());
-    assert!(run.diagnostics().iter().any(|d| d["severity"] == "warning" && d["field"] == "spec.time_end" && d["message"].as_str().unwrap().contains("happens twice")), "{}", run.summary());
+    assert!(
+        run.diagnostics().iter().any(|d| d["severity"] == "warning"
+            && d["field"] == "spec.time_end"
+            && d["message"].as_str().unwrap().contains("happens twice")),
+        "{}",
+        run.summary()
+    );
 }
 
 #[test]
 fn a_task_name_holding_a_number_is_refused() {
-    let run = check_one(&[("x.yaml", &XFYETA.replace("name: xf-base", "name: call-13912345678"))]);
+    let run = check_one(&[(
+        "x.yaml",
+        &XFYETA.replace("name: xf-base", "name: call-13912345678"),
+    )]);
     assert_eq!(run.errors().len(), 1, "{}", run.summary());
     assert_eq!(run.errors()[0]["field"], "name");
     assert!(!run.output().contains("13912345678"));
-    let run = check_one(&[("x.yaml", &XFYETA.replace("name: xf-base", "name: renewal-2027q1-batch-2"))]);
+    let run = check_one(&[(
+        "x.yaml",
+        &XFYETA.replace("name: xf-base", "name: renewal-2027q1-batch-2"),
+    )]);
     assert_eq!(run.code, Some(0), "{}", run.summary());
 }

@@ -341,7 +341,10 @@ mod tests {
         assert_ne!(a.digest, b.digest);
         // The fast path agrees, and a form of version 1 (unmasked) digests the same.
         let t = named("回访tel13912345678");
-        assert_eq!(spec_digest(&t, "Asia/Shanghai", "salt"), Some(a.digest.clone()));
+        assert_eq!(
+            spec_digest(&t, "Asia/Shanghai", "salt"),
+            Some(a.digest.clone())
+        );
         let mut v1 = a.form.clone();
         v1["spec"]["task_name"] = json!("回访tel13912345678");
         assert_eq!(digest(&upgrade(&v1, 1).unwrap()), a.digest);

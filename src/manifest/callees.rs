@@ -47,6 +47,16 @@ pub fn confine(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
     ))
 }
 
+/// [`confine`] then [`read_text`]: an input that must lie inside `roots`.
+// A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+pub fn read_confined(path: &Path, roots: &[PathBuf]) -> Result<String, Diagnostic> {
+    match confine(path, roots) {
+        Ok(real) => read_text(&real, path),
+        Err(why) => Err(Diagnostic::error(path, why).hint(OUTSIDE_HINT)),
+    }
+}
+
 /// What to do about a file [`confine`] refused.
 pub const OUTSIDE_HINT: &str = "keep the file inside the directory of callform.yaml (or the manifest directory when there is none), or list its directory under `input_dirs:` in callform.yaml";
 
@@ -62,7 +72,8 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
             .hint("check the path: it is relative to the manifest that names it")
     };
     let real = resolve(path).map_err(cannot)?;
-    let meta = std::fs::metadata(&real).map_err(|e| cannot(format!("cannot read the file: {e}")))?;
+    let meta =
+        std::fs::metadata(&real).map_err(|e| cannot(format!("cannot read the file: {e}")))?;
     // A device or a pipe reports 0 bytes and then never ends (`/dev/zero`) or blocks until
     // someone writes to it: only regular files are read, and never past the cap.
     let not_regular = |meta: &std::fs::Metadata| {
@@ -168,10 +179,13 @@ pub fn parse_numbers(
                 out.push(n);
             }
             Err(why) => diags.push(
-                Diagnostic::error(shown, format!("invalid phone number {}", phone::shown_entry(raw)))
-                    .at(lineno, 1, raw.chars().count())
-                    .task(Some(task))
-                    .expected(why),
+                Diagnostic::error(
+                    shown,
+                    format!("invalid phone number {}", phone::shown_entry(raw)),
+                )
+                .at(lineno, 1, raw.chars().count())
+                .task(Some(task))
+                .expected(why),
             ),
         }
     }
@@ -431,7 +445,12 @@ mod tests {
         // `/dev/zero` says it is empty and never ends: reading it hung the loader.
         #[cfg(unix)]
         {
-            for special in ["/dev/zero", "/proc/self/environ", "/proc/kmsg", "/sys/kernel/notes"] {
+            for special in [
+                "/dev/zero",
+                "/proc/self/environ",
+                "/proc/kmsg",
+                "/sys/kernel/notes",
+            ] {
                 let err = read_text(Path::new(special), Path::new("x.txt")).unwrap_err();
                 assert!(
                     err.message.contains("special filesystem")
@@ -446,7 +465,11 @@ mod tests {
             let made = std::process::Command::new("mkfifo").arg(&fifo).status();
             if made.is_ok_and(|s| s.success()) {
                 let err = read_text(&fifo, Path::new("numbers.txt")).unwrap_err();
-                assert!(err.message.contains("not a regular file"), "{}", err.message);
+                assert!(
+                    err.message.contains("not a regular file"),
+                    "{}",
+                    err.message
+                );
             }
         }
         let err = read_text(Path::new(env!("CARGO_MANIFEST_DIR")), Path::new("dir")).unwrap_err();
@@ -481,7 +504,12 @@ mod tests {
     fn file_content_is_never_echoed() {
         let secret = "AWS_SECRET_ACCESS_KEY=sk-CANARY-123";
         let mut d = Vec::new();
-        parse_phone_csv(&format!("phone,{secret}\n"), Path::new("p.csv"), "t", &mut d);
+        parse_phone_csv(
+            &format!("phone,{secret}\n"),
+            Path::new("p.csv"),
+            "t",
+            &mut d,
+        );
         assert!(d[0].message.contains("column number 2"), "{:?}", d[0]);
         let mut d = Vec::new();
         parse_numbers(&format!("{secret}\n"), Path::new("n.txt"), "t", &mut d);

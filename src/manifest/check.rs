@@ -167,7 +167,11 @@ impl<'a> Checker<'a> {
     /// instants is used.
     pub fn date_time(&mut self, path: &FieldPath, t: &LocalDateTime) {
         use jiff::tz::AmbiguousOffset;
-        let zone = self.tz.iana_name().unwrap_or("the project timezone").to_string();
+        let zone = self
+            .tz
+            .iana_name()
+            .unwrap_or("the project timezone")
+            .to_string();
         let field = short(&path.to_string()).to_string();
         match self.tz.to_ambiguous_zoned(t.0).offset() {
             AmbiguousOffset::Gap { .. } => {

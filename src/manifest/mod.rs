@@ -272,14 +272,17 @@ pub fn load_in(
     let read_one = |file: &PathBuf| {
         let mut part = Manifests::default();
         let mut named = Vec::new();
-        let text = callees::confine(file, roots)
-            .map_err(|why| Diagnostic::error(file, why).hint(callees::OUTSIDE_HINT))
-            .and_then(|real| callees::read_text(&real, file));
+        let text = callees::read_confined(file, roots);
         match text {
             Ok(text) => read_file(
                 file.clone(),
                 text,
-                &Inputs { tz, now, providers, roots },
+                &Inputs {
+                    tz,
+                    now,
+                    providers,
+                    roots,
+                },
                 &mut named,
                 &mut part,
             ),
@@ -345,7 +348,12 @@ pub fn load_text(
     read_file(
         file.to_path_buf(),
         text.to_string(),
-        &Inputs { tz, now, providers, roots: &roots },
+        &Inputs {
+            tz,
+            now,
+            providers,
+            roots: &roots,
+        },
         &mut named,
         &mut out,
     );
@@ -602,7 +610,9 @@ fn load_task(
                 .at(pos.line, pos.col, pos.len)
                 .field("name")
                 .expected("a name without personal data")
-                .hint("task names are printed and stored in clear: name the campaign, not a callee"),
+                .hint(
+                    "task names are printed and stored in clear: name the campaign, not a callee",
+                ),
         );
         ok = false;
     }
@@ -761,10 +771,7 @@ fn resolve_callees(
         Callees::Items(normalised)
     } else if let Some(rel) = file {
         let path = dir.join(rel);
-        let read = callees::confine(&path, roots)
-            .map_err(|why| Diagnostic::error(&path, why).hint(callees::OUTSIDE_HINT))
-            .and_then(|real| callees::read_text(&real, &path));
-        let text = match read {
+        let text = match callees::read_confined(&path, roots) {
             Ok(t) => t,
             Err(d) => {
                 let pos = p.k(field).locate(cx.root, false);
@@ -875,7 +882,13 @@ mod tests {
             "line_num: [\"0551-6910 1407\", \"+86 137-0000-0001\"]",
         );
         assert!(text.contains("0551-6910 1407"), "{text}");
-        let out = load_text(Path::new("t.yaml"), &text, &TimeZone::UTC, Timestamp::UNIX_EPOCH, None);
+        let out = load_text(
+            Path::new("t.yaml"),
+            &text,
+            &TimeZone::UTC,
+            Timestamp::UNIX_EPOCH,
+            None,
+        );
         assert!(!out.has_errors(), "{:?}", out.diagnostics);
         let Spec::Xfyeta(spec) = &out.tasks[0].spec else {
             panic!("not xfyeta")
