@@ -102,13 +102,57 @@ impl Diagnostic {
     }
 
     /// Masks phone numbers in every free-text part (a last line of defence: the code that
-    /// builds diagnostics already avoids quoting values).
+    /// builds diagnostics already avoids quoting values). Invisible and control characters (a byte-order mark, a zero-width space, a bell)
+    /// are shown escaped (`\u{feff}`), so that what the message quotes can be found.
     pub fn masked(mut self) -> Diagnostic {
-        self.message = mask_phones_in_text(&self.message);
-        self.expected = self.expected.map(|s| mask_phones_in_text(&s));
-        self.hint = self.hint.map(|s| mask_phones_in_text(&s));
+        let clean = |s: &str| escape_invisible(&mask_phones_in_text(s));
+        self.message = clean(&self.message);
+        self.expected = self.expected.map(|s| clean(&s));
+        self.hint = self.hint.map(|s| clean(&s));
+        self.task = self.task.map(|s| clean(&s));
+        self.field = self.field.map(|s| clean(&s));
         self
     }
+}
+
+/// Whether `c` shows as nothing (or moves the text around) on a terminal.
+fn is_invisible(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{61c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fffb}'
+        )
+}
+
+/// `text` with every invisible or control character written as `\u{…}`.
+pub fn escape_invisible(text: &str) -> String {
+    if !text.chars().any(is_invisible) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_invisible(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Text rendering. `source` gives the offending line for the excerpt with a caret; pass
@@ -249,6 +293,14 @@ mod tests {
         let out = render_text(&d, Some("- 13700000001\n"), false);
         assert!(!out.contains("13700000001"), "{out}");
         assert!(out.contains("137****0001"), "{out}");
+    }
+
+    #[test]
+    fn invisible_characters_are_escaped() {
+        let d = Diagnostic::error(Path::new("a.yaml"), "unknown field `\u{feff}name\u{1b}[2J`")
+            .masked();
+        assert_eq!(d.message, "unknown field `\\u{feff}name\\u{1b}[2J`");
+        assert_eq!(escape_invisible("多行\n文本"), "多行\n文本");
     }
 
     #[test]

@@ -37,6 +37,35 @@ pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
         .ok_or("not a mainland number: expected a mobile number (11 digits starting 13–19) or a fixed line (0 and 9–11 more digits)")
 }
 
+/// Normalises a calling line (xfyeta's `line_num`) as [`normalize`] does a callee, and
+/// checks it: a mainland number, or a service number (`400`/`800` and 7 digits, or a
+/// short `95…`/`96…`/`10…`/`12…` number of 5–8 digits). The error never contains the number.
+pub fn normalize_line(raw: &str) -> Result<String, &'static str> {
+    const EXPECTED: &str = "a calling line number: a mainland number (0 and 9–11 more digits, or a mobile), a 400/800 number of 10 digits, or a 95/96/10/12 service number of 5–8 digits";
+    match normalize(raw) {
+        Ok((n, _)) => Ok(n),
+        Err(_) => {
+            let compact: String = raw
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
+                .collect();
+            let b = compact.as_bytes();
+            let digits = !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+            let service = (b.len() == 10
+                && (compact.starts_with("400") || compact.starts_with("800")))
+                || ((5..=8).contains(&b.len())
+                    && ["95", "96", "10", "12"]
+                        .iter()
+                        .any(|p| compact.starts_with(p)));
+            if digits && service {
+                Ok(compact)
+            } else {
+                Err(EXPECTED)
+            }
+        }
+    }
+}
+
 fn classify(d: &str) -> Option<Kind> {
     let b = d.as_bytes();
     if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) {
@@ -45,6 +74,21 @@ fn classify(d: &str) -> Option<Kind> {
         Some(Kind::FixedLine)
     } else {
         None
+    }
+}
+
+/// An entry that is not a valid number, as a message may show it: masked when it is
+/// written only with digits, separators and `+`; otherwise not at all (a line of a file
+/// that is no list of numbers could be anything, a secret included).
+pub fn shown_entry(raw: &str) -> String {
+    let raw = raw.trim();
+    let numeric = raw
+        .chars()
+        .all(|c| digit_value(c).is_some() || is_separator(c) || matches!(c, '+' | '＋'));
+    if numeric {
+        mask(raw)
+    } else {
+        "(its text is not shown: it holds more than digits)".to_string()
     }
 }
 
@@ -64,63 +108,221 @@ pub fn mask(number: &str) -> String {
     }
 }
 
-/// Masks every number in `text` that looks like a mainland number, written any way the
-/// manifests accept it: with a `+86`/`0086` prefix, with single spaces or dashes between
-/// digit groups (`137 0000 0001`, `137-0000-0001`). Other numbers (ids, times, counts) are
-/// left alone, and so are digits glued to letters (a hex digest), except after a percent
-/// escape such as `%2C` (a comma in a URL).
+/// The value of an ASCII or full-width digit.
+fn digit_value(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32),
+        _ => None,
+    }
+}
+
+/// Characters people write between the digit groups of a number.
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '-' | '.' | '(' | ')' | '\u{3000}' | '－' | '．' | '（' | '）' | '\u{a0}'
+    )
+}
+
+/// Whether a run of `d` digits (a number without its prefix) is shaped like a mainland
+/// number, allowing one digit too many or too few.
+fn phone_shaped(d: &[char]) -> bool {
+    let n = d.len();
+    match d {
+        ['1', '3'..='9', ..] => (10..=12).contains(&n),
+        ['0', ..] => (9..=13).contains(&n),
+        _ => false,
+    }
+}
+
+/// The number without a `0086`/`86` country prefix, when that leaves a phone-shaped one.
+fn without_prefix(d: &[char]) -> &[char] {
+    for prefix in [&['0', '0', '8', '6'][..], &['8', '6'][..]] {
+        if let Some(rest) = d.strip_prefix(prefix) {
+            if phone_shaped(rest) {
+                return rest;
+            }
+        }
+    }
+    d
+}
+
+/// Whether a long run of digits is numbers written next to each other: it splits into
+/// mainland numbers from start to end.
+fn glued_numbers(d: &[char]) -> bool {
+    let mut rest = d;
+    while !rest.is_empty() {
+        let take = [11, 12]
+            .into_iter()
+            .find(|&len| rest.len() >= len && classify_chars(&rest[..len]).is_some());
+        match take {
+            Some(len) => rest = &rest[len..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn classify_chars(d: &[char]) -> Option<Kind> {
+    let s: String = d.iter().collect();
+    classify(&s)
+}
+
+/// Whether the run of `digits` (written with `separators` between its groups) is masked.
+fn masks(digits: &[char], separated: bool) -> bool {
+    let n = digits.len();
+    if n < 7 {
+        return false;
+    }
+    if phone_shaped(without_prefix(digits)) {
+        return true;
+    }
+    if n >= 17 {
+        return glued_numbers(digits) || separated;
+    }
+    // 7–16 digits written in groups (`6910 1407`, `(0551) 6910-1407`) are someone's number
+    // however they start; a plain run of them is an id, a count or a time.
+    separated
+}
+
+/// The masked form of a run of `digits`: a mainland number as [`mask`] shows it, anything
+/// else with only its last four digits (two when shorter than ten).
+fn masked_run(digits: &[char]) -> String {
+    let body: String = without_prefix(digits).iter().collect();
+    let all: String = digits.iter().collect();
+    if classify(&body).is_some() && digits.len() <= 16 {
+        return mask(&all);
+    }
+    let keep = if digits.len() >= 10 { 4 } else { 2 };
+    let stars = "*".repeat(digits.len() - keep);
+    let tail: String = digits[digits.len() - keep..].iter().collect();
+    format!("{stars}{tail}")
+}
+
+/// Whether the characters around `at` make a token that is not a number: a hex digest or
+/// id (16 or more hex characters with a letter among them) or a UUID.
+fn in_machine_token(chars: &[char], at: usize) -> bool {
+    let word = |c: &char| c.is_ascii_alphanumeric();
+    let token = |c: &char| c.is_ascii_alphanumeric() || *c == '-';
+    let span = |ok: &dyn Fn(&char) -> bool| {
+        let start = chars[..at]
+            .iter()
+            .rposition(|c| !ok(c))
+            .map_or(0, |p| p + 1);
+        let end = chars[at..]
+            .iter()
+            .position(|c| !ok(c))
+            .map_or(chars.len(), |p| at + p);
+        &chars[start..end]
+    };
+    let w = span(&word);
+    let hex = w.len() >= 16
+        && w.iter().all(char::is_ascii_hexdigit)
+        && w.iter().any(char::is_ascii_alphabetic);
+    let t = span(&token);
+    let groups: Vec<usize> = t.split(|c| *c == '-').map(<[char]>::len).collect();
+    let uuid = groups == [8, 4, 4, 4, 12] && t.iter().all(|c| *c == '-' || c.is_ascii_hexdigit());
+    hex || uuid
+}
+
+/// Masks everything in `text` shaped like a phone number, erring on the side of masking.
+///
+/// A number is a run of digits (ASCII or full-width `１３９…`), with up to three separators
+/// (spaces, `-`, `.`, parentheses, full-width ones too) between its groups, an optional
+/// `+` before it, and letters or other text glued on either side (`tel13912345678`). Such a
+/// run is masked when, after an optional `86`/`0086` country prefix, it is shaped like a
+/// mainland number allowing a typo (a mobile `1[3-9]…` of 10–12 digits, a fixed line
+/// `0…` of 9–13), when it is 7 or more digits written in groups (`6910 1407`), or when it is
+/// numbers written next to each other (`1370000000113700000002`). What stays in clear:
+/// plain runs of up to 16 digits that do not look like a number (ids, counts, millisecond
+/// times), longer ids, dates (`2027-01-04`), and hex digests and UUIDs.
+///
+/// A mainland number shows as [`mask`] shows it (`137****0001`); anything else keeps only
+/// its last four digits (two for fewer than ten).
 pub fn mask_phones_in_text(text: &str) -> String {
-    let bytes = text.as_bytes();
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
-    let mut last = 0;
-    while i < bytes.len() {
-        let starts_number = bytes[i].is_ascii_digit()
-            || (bytes[i] == b'+' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
-        let after_digit = i > 0 && bytes[i - 1].is_ascii_digit();
-        if !starts_number || after_digit {
+    while i < chars.len() {
+        let plus = matches!(chars[i], '+' | '＋')
+            && chars.get(i + 1).and_then(|c| digit_value(*c)).is_some();
+        if digit_value(chars[i]).is_none() && !plus {
+            out.push(chars[i]);
             i += 1;
             continue;
         }
+        // The run: digit groups and the separators between them, `start..end`.
         let start = i;
-        let mut digits = String::new();
-        if bytes[i] == b'+' {
+        if plus {
             i += 1;
         }
-        // Digits, with single separators between groups.
-        while i < bytes.len() {
-            if bytes[i].is_ascii_digit() {
-                digits.push(char::from(bytes[i]));
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut seps: Vec<Vec<char>> = Vec::new();
+        loop {
+            let g = i;
+            while i < chars.len() && digit_value(chars[i]).is_some() {
                 i += 1;
-            } else if matches!(bytes[i], b' ' | b'-')
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-                && digits.len() < 15
-            {
-                i += 1;
+            }
+            groups.push((g, i));
+            let mut j = i;
+            while j < chars.len() && j - i < 3 && is_separator(chars[j]) {
+                j += 1;
+            }
+            if j > i && j < chars.len() && digit_value(chars[j]).is_some() {
+                seps.push(chars[i..j].to_vec());
+                i = j;
             } else {
                 break;
             }
         }
-        let escaped = start >= 3 && bytes[start - 3] == b'%';
-        let glued_before = start > 0 && bytes[start - 1].is_ascii_alphabetic() && !escaped;
-        let glued_after = i < bytes.len() && bytes[i].is_ascii_alphabetic();
-        if glued_before || glued_after {
-            continue;
+        // Dates (`2027-01-04`, `2027.01.04`) are cut out of the run and kept.
+        let mut pieces: Vec<(usize, usize, bool)> = Vec::new(); // (first group, end group, is date)
+        let mut k = 0;
+        let mut from = 0;
+        while k < groups.len() {
+            let len = |g: usize| groups.get(g).map_or(0, |(a, b)| b - a);
+            let date = len(k) == 4
+                && len(k + 1) == 2
+                && len(k + 2) == 2
+                && matches!(
+                    (
+                        seps.get(k).map(Vec::as_slice),
+                        seps.get(k + 1).map(Vec::as_slice)
+                    ),
+                    (Some(['-']), Some(['-'])) | (Some(['.']), Some(['.']))
+                );
+            if date {
+                if from < k {
+                    pieces.push((from, k, false));
+                }
+                pieces.push((k, k + 3, true));
+                k += 3;
+                from = k;
+            } else {
+                k += 1;
+            }
         }
-        // Try the whole span, then (for a span that ran into a following number) just its
-        // first 11–15 digits are not re-split: a span either is a number or is left alone.
-        let body = digits
-            .strip_prefix("0086")
-            .filter(|_| digits.len() >= 13)
-            .or_else(|| digits.strip_prefix("86").filter(|_| digits.len() == 13))
-            .unwrap_or(&digits);
-        if classify(body).is_some() {
-            out.push_str(&text[last..start]);
-            out.push_str(&mask(&digits));
-            last = i;
+        if from < groups.len() {
+            pieces.push((from, groups.len(), false));
         }
+        let mut cursor = start;
+        for (a, b, date) in pieces {
+            let (first, last) = (groups[a].0, groups[b - 1].1);
+            let lead = if a == 0 { start } else { first };
+            out.extend(&chars[cursor..lead]);
+            let span = &chars[lead..last];
+            let digits: Vec<char> = span.iter().filter_map(|c| digit_value(*c)).collect();
+            let separated = b - a > 1;
+            if !date && masks(&digits, separated) && !in_machine_token(&chars, first) {
+                out.push_str(&masked_run(&digits));
+            } else {
+                out.extend(span);
+            }
+            cursor = last;
+        }
+        out.extend(&chars[cursor..i]);
     }
-    out.push_str(&text[last..]);
     out
 }
 
@@ -139,6 +341,24 @@ mod tests {
             normalize("0551-69101407").unwrap(),
             ("055169101407".into(), Kind::FixedLine)
         );
+    }
+
+    #[test]
+    fn calling_lines() {
+        assert_eq!(normalize_line("0551-6910 1407").unwrap(), "055169101407");
+        assert_eq!(normalize_line("+86 13700000001").unwrap(), "13700000001");
+        assert_eq!(normalize_line("400-123-4567").unwrap(), "4001234567");
+        assert_eq!(normalize_line("95588").unwrap(), "95588");
+        for bad in [
+            "line-a",
+            "055169101407x",
+            "12345678901",
+            "4001234",
+            "",
+            "0551;0552",
+        ] {
+            assert!(normalize_line(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -199,5 +419,58 @@ mod tests {
             mask_phones_in_text("at 2027-01-04 09:00, 2 of 3"),
             "at 2027-01-04 09:00, 2 of 3"
         );
+    }
+
+    /// Every way a number is written that reached a message, a warning, a request id or an
+    /// excerpt in clear: each must come out without its digits.
+    #[test]
+    fn masks_every_way_a_number_is_written() {
+        let corpus = [
+            ("13912345678", "139****5678"),
+            ("tel13912345678", "tel139****5678"),
+            ("13912345678abc", "139****5678abc"),
+            ("ID-13912345678-X", "ID-139****5678-X"),
+            ("１３９１２３４５６７８", "139****5678"),
+            ("电话：１３９ １２３４ ５６７８。", "电话：139****5678。"),
+            ("139123456789", "********6789"),
+            ("1391234567", "******4567"),
+            ("139.1234.5678", "139****5678"),
+            ("139 1234 5678", "139****5678"),
+            ("139-1234-5678", "139****5678"),
+            ("(0551) 6910-1407", "(055****1407"),
+            ("（0551）69101407", "（055****1407"),
+            ("+86 139 1234 5678", "861****5678"),
+            ("+8613912345678", "861****5678"),
+            ("008613912345678", "008****5678"),
+            ("8613912345678", "861****5678"),
+            ("86-139-1234-5678", "861****5678"),
+            ("6910 1407", "******07"),
+            ("13912345678 13912345679", "******************5679"),
+            ("1391234567813912345679", "******************5679"),
+            ("13912345678,13912345679", "139****5678,139****5679"),
+            ("13912345678、13912345679", "139****5678、139****5679"),
+        ];
+        for (written, want) in corpus {
+            let got = mask_phones_in_text(written);
+            assert_eq!(got, want, "{written}");
+            let digits: String = got.chars().filter(char::is_ascii_digit).collect();
+            assert!(!digits.contains("12345"), "{written}: {got}");
+        }
+        // What a reviewer needs stays: ids, counts, times, dates, digests, UUIDs.
+        for kept in [
+            "task 4001000001 created",
+            "dialog_id = 1234567",
+            "time_begin: 1796086800000",
+            "id 215870475195883520",
+            "2027-01-04 09:00:00",
+            "2026-11-22T00:00:00Z",
+            "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "lineage 12345678-1234-4567-8901-123456789012",
+            "0a88c0400ce082068119598726f13912",
+            "http://127.0.0.1:38291/",
+            "3 task(s) in 12 file(s)",
+        ] {
+            assert_eq!(mask_phones_in_text(kept), kept);
+        }
     }
 }

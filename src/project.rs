@@ -30,6 +30,33 @@ pub struct Project {
     pub providers: BTreeMap<String, Provider>,
     /// `--sandbox`: every task goes to the in-process emulator, recorded as [`SANDBOX_ENDPOINT`].
     pub sandbox: bool,
+    /// The directories manifests and the files they name must lie in, symlinks resolved:
+    /// the directory of callform.yaml (or the manifest directory when there is none), then
+    /// the `input_dirs` of callform.yaml.
+    pub input_roots: Vec<PathBuf>,
+}
+
+/// The directory manifests may name files in when callform.yaml says nothing more: the one
+/// holding callform.yaml (found from `manifest_dir` up), else the manifest directory.
+pub fn default_input_roots(manifest_dir: &Path) -> Vec<PathBuf> {
+    let base = match find(manifest_dir) {
+        Some(file) => file.parent().map(Path::to_path_buf),
+        None if manifest_dir.is_file() => manifest_dir.parent().map(Path::to_path_buf),
+        None => Some(manifest_dir.to_path_buf()),
+    };
+    base.map(|b| vec![real_dir(&b)]).unwrap_or_default()
+}
+
+/// A directory with its symlinks resolved (as input files are, before they are compared).
+fn real_dir(dir: &Path) -> PathBuf {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// The endpoint recorded for tasks created in the sandbox. It is no real address, so
@@ -92,6 +119,8 @@ struct RawProject {
     state: Option<String>,
     #[serde(default)]
     providers: Option<BTreeMap<String, RawProvider>>,
+    #[serde(default)]
+    input_dirs: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +208,19 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
     if url.contains(['?', '#']) {
         return Err("the endpoint has a query or fragment; give just `https://host[:port]`".into());
     }
+    // Requests are signed for the path `/` (Aliyun and Volcengine sign it; the drivers
+    // post to the root): a path prefix would be left out of the signature or lost.
+    let path = ["https://", "http://"]
+        .iter()
+        .find_map(|s| url.strip_prefix(s))
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("");
+    if !path.trim_end_matches('/').is_empty() {
+        return Err(
+            "the endpoint has a path; requests are signed for `/` only, so give just `https://host[:port]`"
+                .into(),
+        );
+    }
     if let Some(rest) = url.strip_prefix("https://") {
         if rest.is_empty() || rest.starts_with('/') {
             return Err("the endpoint has no host".into());
@@ -216,6 +258,7 @@ impl Project {
             state_path: base.join(DEFAULT_STATE),
             providers: BTreeMap::new(),
             sandbox: false,
+            input_roots: default_input_roots(manifest_dir),
         }
     }
 
@@ -310,6 +353,19 @@ impl Project {
     }
 }
 
+/// An error when the zone used without a `timezone:` setting cannot be loaded: reading
+/// date-times in another zone (such as UTC) would move every call by hours.
+pub fn default_zone_problem(name: &str, file: &Path) -> Option<Diagnostic> {
+    TimeZone::get(name).err().map(|e| {
+        Diagnostic::error(file, format!("cannot load the default timezone {name}: {e}"))
+            .field("timezone")
+            .expected(format!("the {name} zone from the time zone database"))
+            .hint(format!(
+                "write `timezone: {name}` (or your zone) in callform.yaml and make sure the system time zone database is installed"
+            ))
+    })
+}
+
 /// Finds `callform.yaml` in `start` or its nearest parent.
 pub fn find(start: &Path) -> Option<PathBuf> {
     let start = if start.is_file() {
@@ -336,7 +392,10 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
     let project = Project::defaults(manifest_dir);
     let Some(file) = find(manifest_dir) else {
-        return (project, Vec::new());
+        let diags = default_zone_problem(DEFAULT_TIMEZONE, manifest_dir)
+            .into_iter()
+            .collect();
+        return (project, diags);
     };
     let shown = pathdiff(&file);
     let text = match crate::manifest::callees::read_text(&file, &shown) {
@@ -395,6 +454,9 @@ pub fn load_text(
             .at(pos.line, pos.col, pos.len)
             .field(path.to_string())
     };
+    if raw.timezone.is_none() {
+        diags.extend(default_zone_problem(DEFAULT_TIMEZONE, shown));
+    }
     if let Some(tz) = raw.timezone {
         match TimeZone::get(&tz) {
             Ok(zone) => {
@@ -409,6 +471,23 @@ pub fn load_text(
     }
     if let Some(state) = raw.state {
         project.state_path = dir.join(state);
+    }
+    project.input_roots = vec![real_dir(&dir)];
+    for (i, extra) in raw.input_dirs.unwrap_or_default().iter().enumerate() {
+        let at_item = || at(&base.k("input_dirs").i(i), String::new());
+        match crate::manifest::callees::resolve(&dir.join(extra)) {
+            Ok(real) if real.is_dir() => project.input_roots.push(real),
+            Ok(_) => diags.push(Diagnostic {
+                message: format!("input_dirs: `{extra}` is not a directory"),
+                ..at_item()
+            }
+            .expected("a directory, relative to callform.yaml")),
+            Err(why) => diags.push(Diagnostic {
+                message: format!("input_dirs: `{extra}`: {why}"),
+                ..at_item()
+            }
+            .expected("an existing directory, relative to callform.yaml, outside /proc, /sys and /dev")),
+        }
     }
     for (name, raw) in raw.providers.unwrap_or_default() {
         let pp = base.k("providers").k(name.clone());
@@ -544,6 +623,17 @@ mod tests {
     }
 
     #[test]
+    fn a_default_zone_that_cannot_be_loaded_is_an_error() {
+        assert!(default_zone_problem(DEFAULT_TIMEZONE, Path::new("callform.yaml")).is_none());
+        let d = default_zone_problem("Nowhere/Atlantis", Path::new("callform.yaml")).unwrap();
+        assert!(
+            d.is_error() && d.message.contains("Nowhere/Atlantis"),
+            "{d:?}"
+        );
+        assert!(d.hint.unwrap().contains("timezone:"));
+    }
+
+    #[test]
     fn endpoints() {
         assert!(check_endpoint("https://dyvmsapi.aliyuncs.com").is_ok());
         assert!(check_endpoint("http://127.0.0.1:8080").is_ok());
@@ -559,6 +649,11 @@ mod tests {
         assert!(check_endpoint("http://[::1]@example.com").is_err());
         assert!(check_endpoint("http://localhost:1@example.com").is_err());
         assert!(check_endpoint("https://user:secret@example.com").is_err());
-        assert!(check_endpoint("http://127.0.0.1:8080/path").is_ok());
+        // Signing covers `/` only: a path prefix is refused, a trailing `/` is not a path.
+        assert!(check_endpoint("http://127.0.0.1:8080/path").is_err());
+        assert!(check_endpoint("https://host/prefix").is_err());
+        assert!(check_endpoint("https://host/prefix/").is_err());
+        assert!(check_endpoint("https://host/").is_ok());
+        assert!(check_endpoint("https://host:8443").is_ok());
     }
 }

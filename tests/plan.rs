@@ -530,3 +530,69 @@ fn hints_name_the_state_they_were_made_for_and_run_as_printed() {
     );
     assert!(!default_state.exists());
 }
+
+/// A number written in a free-text field (here Aliyun's `task_name`) is personal data like
+/// a callee: it is masked in the plan, the saved plan, the state and its backup, the journal
+/// and `state show`, while a change of one of its digits is still a change.
+#[test]
+fn numbers_in_free_text_are_masked_in_state_and_still_compared() {
+    let (tmp, tasks, _) = examples();
+    let manifest = tasks.join("aliyun/overdue-notice.yaml");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let with_number = original.replace("task_name: 欠费提醒1月", "task_name: 回访 139-1234-5678");
+    assert_ne!(original, with_number);
+    std::fs::write(&manifest, &with_number).unwrap();
+    let leaks = |text: &str| text.contains("1234-5678") || text.contains("12345678");
+
+    let saved = tmp.path().join("plan.json");
+    let (code, out, err) = run(bin()
+        .args(["plan", "--sandbox", "--out"])
+        .arg(&saved)
+        .arg(&tasks));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!leaks(&out) && !leaks(&err), "{out}{err}");
+    assert!(!leaks(&std::fs::read_to_string(&saved).unwrap()));
+
+    let (code, out, err) = run(bin()
+        .args(["apply", "--sandbox", "--auto-approve"])
+        .arg(&tasks));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!leaks(&out) && !leaks(&err), "{out}{err}");
+    let state = tmp.path().join("callform.sandbox.state.json");
+    for file in [
+        state.clone(),
+        tmp.path().join("callform.sandbox.state.json.backup"),
+        tmp.path().join("callform.sandbox.state.json.journal"),
+    ] {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            assert!(!leaks(&text), "{}: {text}", file.display());
+        }
+    }
+    let state_text = std::fs::read_to_string(&state).unwrap();
+    assert!(state_text.contains("139****5678"), "{state_text}");
+    let (code, out, err) = run(bin()
+        .args(["state", "show", "overdue-notice-jan", "--dir"])
+        .arg(&tasks)
+        .arg("--state")
+        .arg(&state));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!leaks(&out) && !leaks(&err), "{out}{err}");
+    assert!(out.contains("139****5678"), "{out}");
+
+    // Unchanged: no changes. One digit changed, hidden by the mask: a change.
+    let (code, out, err) = run(bin()
+        .args(["plan", "--sandbox", "--detailed-exitcode"])
+        .arg(&tasks));
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(
+        &manifest,
+        with_number.replace("139-1234-5678", "139-1244-5678"),
+    )
+    .unwrap();
+    let (code, out, err) = run(bin().args(["plan", "--sandbox"]).arg(&tasks));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("blocked") && out.contains("overdue-notice-jan"),
+        "{out}"
+    );
+}

@@ -1022,6 +1022,19 @@ fn xfyeta_rules() {
         case("empty line number", XFYETA)
             .set("spec.line_num", "[\"055169101407\", \"\"]")
             .error("spec.line_num[1]", "an empty line number"),
+        case("a line number that is not a number", XFYETA)
+            .set("spec.line_num", "[\"055169101407\", \"line-a\"]")
+            .error("spec.line_num[1]", "invalid calling line number"),
+        case("a line number of the wrong length", XFYETA)
+            .set("spec.line_num", "[\"05516910\"]")
+            .error(
+                "spec.line_num[0]",
+                "invalid calling line number 055****6910",
+            ),
+        case("line numbers with +86, spaces and dashes are valid", XFYETA).set(
+            "spec.line_num",
+            "[\"0551-6910 1407\", \"+86 137 0000 0001\", \"400-123-4567\"]",
+        ),
         case("empty robot_id", XFYETA)
             .set("spec.robot_id", "\"\"")
             .error("spec.robot_id", "robot_id is empty"),
@@ -1911,6 +1924,11 @@ fn project_rules() {
             )
             .error("providers.xfyeta.endpoint", "invalid endpoint")
             .hides(CANARY),
+        case("an endpoint with a path (signing covers `/` only)", XFYETA)
+            .project_set("providers.xfyeta.endpoint", "https://gw.example.com/prefix")
+            .error("providers.xfyeta.endpoint", "the endpoint has a path"),
+        case("an endpoint with a trailing slash is valid", XFYETA)
+            .project_set("providers.xfyeta.endpoint", "https://gw.example.com/"),
         case("a misspelt credential key does not echo the value", XFYETA)
             .project_set("providers.xfyeta.tokne", CANARY)
             .error("providers.xfyeta.tokne", "unknown field `tokne`")
@@ -2371,4 +2389,381 @@ fn a_broken_project_file_is_reported_and_tasks_still_checked() {
         "{}",
         run.summary()
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile input files: what a manifest names is read only inside the project, never from
+// a special filesystem, never without a bound, and its content is never echoed.
+
+const ENV_CANARY: &str = "sk-ENV-CANARY-4242";
+
+/// callform with `args` in `dir`, the canary in its environment; (exit code, stdout+stderr).
+fn run_hostile(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out: Output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_callform"))
+        .args(args)
+        .current_dir(dir)
+        .env("CALLFORM_TEST_CANARY", ENV_CANARY)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("run callform");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.code().is_some(),
+        "callform was killed (it hung?): {text}"
+    );
+    assert!(!text.contains("panicked"), "callform panicked: {text}");
+    (out.status.code(), text)
+}
+
+/// Every way of showing diagnostics: validate in each format, and plan.
+fn every_output(dir: &Path) -> Vec<(String, Option<i32>, String)> {
+    let runs: [&[&str]; 4] = [
+        &["validate", ".", "--format", "text"],
+        &["validate", ".", "--format", "json"],
+        &["validate", ".", "--format", "github"],
+        &["plan", "."],
+    ];
+    runs.iter()
+        .map(|args| {
+            let (code, text) = run_hostile(dir, args);
+            (args.join(" "), code, text)
+        })
+        .collect()
+}
+
+fn aliyun_from_file(path: &str) -> String {
+    set(&remove(ALIYUN, "spec.callees"), "spec.callees_file", path)
+}
+
+fn volc_from_file(path: &str) -> String {
+    set(
+        &remove(VOLC, "spec.phone_list"),
+        "spec.phone_list_file",
+        path,
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn the_environment_is_never_read_through_a_callee_file() {
+    for (task, want) in [
+        (aliyun_from_file("/proc/self/environ"), "special filesystem"),
+        (volc_from_file("/proc/self/environ"), "special filesystem"),
+        (aliyun_from_file("/proc/kmsg"), "special filesystem"),
+        (
+            aliyun_from_file("../../../../../../../../proc/self/environ"),
+            "special filesystem",
+        ),
+    ] {
+        let dir = project_dir(&[("task.yaml", &task)]);
+        for (run, code, text) in every_output(dir.path()) {
+            assert_eq!(code, Some(1), "{run}: {text}");
+            assert!(
+                !text.contains(ENV_CANARY),
+                "{run} leaked the environment: {text}"
+            );
+            assert!(text.contains(want), "{run}: {text}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_project_is_refused_unless_listed() {
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "numbers.txt", format!("{ENV_CANARY}\n"));
+    write(
+        outside.path(),
+        "phones.csv",
+        format!("phone,{ENV_CANARY}\n"),
+    );
+    let dir = project_dir(&[
+        ("a.yaml", &aliyun_from_file("numbers.txt")),
+        ("v.yaml", &volc_from_file("phones.csv")),
+    ]);
+    std::os::unix::fs::symlink(
+        outside.path().join("numbers.txt"),
+        dir.path().join("numbers.txt"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("phones.csv"),
+        dir.path().join("phones.csv"),
+    )
+    .unwrap();
+    // A manifest that is itself a link out of the project is refused too.
+    std::os::unix::fs::symlink(
+        outside.path().join("numbers.txt"),
+        dir.path().join("x.yaml"),
+    )
+    .unwrap();
+    for (run, code, text) in every_output(dir.path()) {
+        assert_eq!(code, Some(1), "{run}: {text}");
+        assert!(!text.contains(ENV_CANARY), "{run} echoed the file: {text}");
+        assert_eq!(
+            text.matches("outside the project directory").count(),
+            3,
+            "{run}: {text}"
+        );
+        assert!(text.contains("input_dirs"), "{run}: {text}");
+    }
+    // Listing the directory in callform.yaml is the deliberate way to widen it.
+    write(outside.path(), "numbers.txt", "13700000001\n");
+    write(outside.path(), "phones.csv", "phone\n13700000011\n");
+    std::fs::remove_file(dir.path().join("x.yaml")).unwrap();
+    let listed = format!(
+        "input_dirs: [{:?}]\n{PROJECT}",
+        outside.path().display().to_string()
+    );
+    write(dir.path(), "callform.yaml", &listed);
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    // ... but never a special filesystem.
+    write(
+        dir.path(),
+        "callform.yaml",
+        format!("input_dirs: [/proc]\n{PROJECT}"),
+    );
+    let run = validate(dir.path());
+    assert!(
+        run.errors()[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("special filesystem"),
+        "{}",
+        run.summary()
+    );
+}
+
+#[test]
+fn a_csv_header_is_not_echoed() {
+    let dir = project_dir(&[("v.yaml", &volc_from_file("phones.csv"))]);
+    write(
+        dir.path(),
+        "phones.csv",
+        format!("phone,TOKEN={ENV_CANARY}\n13700000011,x\n"),
+    );
+    for (run, code, text) in every_output(dir.path()) {
+        assert_eq!(code, Some(1), "{run}: {text}");
+        assert!(!text.contains("CANARY"), "{run}: {text}");
+        assert!(
+            text.contains("unknown CSV column number 2"),
+            "{run}: {text}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_named_as_a_callee_file_does_not_hang() {
+    let dir = project_dir(&[
+        ("a.yaml", &aliyun_from_file("numbers.txt")),
+        ("v.yaml", &volc_from_file("phones.csv")),
+    ]);
+    for name in ["numbers.txt", "phones.csv", "pipe.yaml"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join(name))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    for (run, code, text) in every_output(dir.path()) {
+        assert_eq!(code, Some(1), "{run}: {text}");
+        assert_eq!(
+            text.matches("not a regular file").count(),
+            3,
+            "{run}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_dropped_from_every_input() {
+    let bom = "\u{feff}";
+    let dir = project_dir(&[
+        (
+            "a.yaml",
+            &format!("{bom}{}", aliyun_from_file("numbers.txt")),
+        ),
+        ("v.yaml", &volc_from_file("phones.csv")),
+        ("numbers.txt", &format!("{bom}13700000001\n13700000002\n")),
+        ("phones.csv", &format!("{bom}phone,ext\n13700000011,a\n")),
+    ]);
+    write(dir.path(), "callform.yaml", format!("{bom}{PROJECT}"));
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+}
+
+#[test]
+fn invisible_characters_in_messages_are_escaped() {
+    let run = check_one(&[(
+        "x.yaml",
+        &XFYETA.replace("name: xf-base", "name: \"xf\u{200b}base\u{7}\""),
+    )]);
+    let message = run.errors()[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("xf\\u{200b}base\\u{7}"),
+        "{}",
+        run.summary()
+    );
+    assert!(!run.output().contains('\u{200b}') && !run.output().contains('\u{7}'));
+}
+
+#[test]
+fn a_callee_file_named_by_several_tasks_is_counted_once() {
+    let second = aliyun_from_file("numbers.txt").replace("ali-base", "ali-second");
+    let dir = project_dir(&[
+        ("a.yaml", &aliyun_from_file("numbers.txt")),
+        ("b.yaml", &second),
+        ("numbers.txt", "13700000001\n"),
+    ]);
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(
+        (run.json["tasks"].as_u64(), run.json["files"].as_u64()),
+        (Some(2), Some(3))
+    );
+    let (_, text) = run_hostile(dir.path(), &["validate", "."]);
+    assert!(text.contains("2 task(s) in 3 file(s) are valid"), "{text}");
+}
+
+#[test]
+fn callforms_own_files_in_the_manifest_directory_are_skipped() {
+    let state = r#"{
+  "format_version": 1,
+  "lineage": "0123456789abcdef0123456789abcdef",
+  "serial": 1,
+  "salt": "0123456789abcdef0123456789abcdef",
+  "tasks": {}
+}
+"#;
+    let dir = project_dir(&[("task.yaml", XFYETA), ("state.yaml", state)]);
+    write(
+        dir.path(),
+        "callform.yaml",
+        format!("state: state.yaml\n{PROJECT}"),
+    );
+    write(
+        dir.path(),
+        "plan.yaml",
+        "{\"format_version\": 1, \"tasks\": [\n",
+    );
+    write(
+        dir.path(),
+        "journal.yml",
+        "{\"op\":\"intent\",\"name\":\"x\"}\n",
+    );
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.json["tasks"], 1);
+    let skipped = run
+        .diagnostics()
+        .iter()
+        .filter(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("skipped: this is a file callform writes")
+        })
+        .count();
+    assert_eq!(skipped, 3, "{}", run.summary());
+    let (code, text) = run_hostile(dir.path(), &["plan", "."]);
+    assert_eq!(code, Some(0), "{text}");
+}
+
+#[test]
+fn date_times_the_project_timezone_skips_or_repeats_are_caught() {
+    // America/New_York skips 02:00–03:00 on 2090-03-12 and repeats 01:00–02:00 on 2090-11-05.
+    let ny = PROJECT.replace("timezone: Asia/Shanghai", "timezone: America/New_York");
+    let cases = [
+        (
+            XFYETA.replace(
+                "time_begin: 2090-01-04 09:00",
+                "time_begin: 2090-03-12 02:30",
+            ),
+            "spec.time_begin",
+        ),
+        (
+            XFYETA.replace(
+                "time_end: 2090-03-31 20:00:30",
+                "time_end: 2090-03-12 02:00",
+            ),
+            "spec.time_end",
+        ),
+        (
+            VOLC.replace("end_time: 2090-01-31 18:00", "end_time: 2090-03-12 02:59"),
+            "spec.end_time",
+        ),
+        (
+            LLL_NEW.replace(
+                "stop_time: 2090-02-28 18:00:00",
+                "stop_time: 2090-03-12 02:15:00",
+            ),
+            "spec.task_extras.stop_time",
+        ),
+        (
+            LLL_NEW
+                .replace("end: 2090-02-17 23:59", "end: 2090-03-12 02:10")
+                .replace("stop_time: 2090-02-28", "stop_time: 2090-04-28"),
+            "spec.task_extras.holiday[0].end",
+        ),
+    ];
+    for (task, field) in cases {
+        let dir = project_dir(&[("task.yaml", &task)]);
+        write(dir.path(), "callform.yaml", &ny);
+        let run = validate(dir.path());
+        let errors = run.errors();
+        assert_eq!(errors.len(), 1, "{field}: {}", run.summary());
+        assert_eq!(errors[0]["field"], field, "{}", run.summary());
+        assert!(
+            errors[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not exist in America/New_York"),
+            "{}",
+            run.summary()
+        );
+        assert!(errors[0]["line"].as_u64().unwrap() > 1, "{}", run.summary());
+        assert!(errors[0]["hint"].as_str().is_some());
+        let (code, text) = run_hostile(dir.path(), &["plan", ".", "--show-requests"]);
+        assert_eq!(code, Some(1), "{text}");
+    }
+    // A repeated hour is a warning: the first of the two instants is used.
+    let dir = project_dir(&[(
+        "task.yaml",
+        &XFYETA.replace(
+            "time_end: 2090-03-31 20:00:30",
+            "time_end: 2090-11-05 01:30",
+        ),
+    )]);
+    write(dir.path(), "callform.yaml", &ny);
+    let run = validate(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert!(
+        run.diagnostics().iter().any(|d| d["severity"] == "warning"
+            && d["field"] == "spec.time_end"
+            && d["message"].as_str().unwrap().contains("happens twice")),
+        "{}",
+        run.summary()
+    );
+}
+
+#[test]
+fn a_task_name_holding_a_number_is_refused() {
+    let run = check_one(&[(
+        "x.yaml",
+        &XFYETA.replace("name: xf-base", "name: call-13912345678"),
+    )]);
+    assert_eq!(run.errors().len(), 1, "{}", run.summary());
+    assert_eq!(run.errors()[0]["field"], "name");
+    assert!(!run.output().contains("13912345678"));
+    let run = check_one(&[(
+        "x.yaml",
+        &XFYETA.replace("name: xf-base", "name: renewal-2027q1-batch-2"),
+    )]);
+    assert_eq!(run.code, Some(0), "{}", run.summary());
 }

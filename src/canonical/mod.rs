@@ -22,7 +22,11 @@ use crate::phone;
 
 mod sorted;
 
-pub const CANONICAL_VERSION: u32 = 1;
+/// 2: phone-shaped runs in free text (task names, remarks, TTS text: every string of the
+/// spec) are masked in the stored form. The digest is unchanged from 1: it is taken over
+/// the unmasked form, so a changed digit still changes it, and a form of version 1
+/// digests as its version-2 counterpart does.
+pub const CANONICAL_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Canonical {
@@ -128,14 +132,33 @@ pub fn canonical(task: &Task, timezone: &str, salt: &str) -> Canonical {
     for key in edits.mask {
         mask_list(&mut spec, key, salt);
     }
-    let form = json!({
+    let mut form = json!({
         "vendor": task.vendor.key(),
         "provider": task.provider,
         "timezone": timezone,
         "spec": Value::Object(spec),
     });
+    // The digest covers every digit as written; the form kept and shown holds no number.
     let digest = digest(&form);
+    if let Some(spec) = form.get_mut("spec") {
+        mask_free_text(spec);
+    }
     Canonical { form, digest }
+}
+
+/// Masks phone-shaped runs in every string of `value` (not in keys: they are field names).
+pub fn mask_free_text(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            let masked = phone::mask_phones_in_text(s);
+            if masked != *s {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_free_text),
+        Value::Object(map) => map.values_mut().for_each(mask_free_text),
+        _ => {}
+    }
 }
 
 fn mask_list(spec: &mut Map<String, Value>, key: &str, salt: &str) {
@@ -198,9 +221,12 @@ pub fn spec_digest(task: &Task, timezone: &str, salt: &str) -> Option<String> {
 
 /// Brings a stored canonical form of `version` up to [`CANONICAL_VERSION`]. `None` when
 /// the version is unknown (a newer callform wrote it).
+///
+/// The result is what [`digest`] compares with a current task's digest: for version 1,
+/// the form as stored (its free text unmasked, which is what the digest covers).
 pub fn upgrade(form: &Value, version: u32) -> Option<Value> {
     match version {
-        1 => Some(form.clone()),
+        1 | 2 => Some(form.clone()),
         _ => None,
     }
 }
@@ -294,6 +320,34 @@ mod tests {
             a.digest,
             canonical(&task(&["13700000001"], None), "Asia/Shanghai", "other").digest
         );
+    }
+
+    #[test]
+    fn numbers_in_free_text_are_masked_but_digested() {
+        let named = |name: &str| {
+            let mut t = task(&["13700000001"], None);
+            if let Spec::Aliyun(s) = &mut t.spec {
+                s.task_name = Some(name.into());
+            }
+            t
+        };
+        let a = canonical(&named("回访tel13912345678"), "Asia/Shanghai", "salt");
+        let text = a.form.to_string();
+        assert!(!text.contains("12345678"), "{text}");
+        assert_eq!(a.form["spec"]["task_name"], "回访tel139****5678");
+        // The same spelling masked, a different number: still a different digest.
+        let b = canonical(&named("回访tel13912245678"), "Asia/Shanghai", "salt");
+        assert_eq!(a.form, b.form);
+        assert_ne!(a.digest, b.digest);
+        // The fast path agrees, and a form of version 1 (unmasked) digests the same.
+        let t = named("回访tel13912345678");
+        assert_eq!(
+            spec_digest(&t, "Asia/Shanghai", "salt"),
+            Some(a.digest.clone())
+        );
+        let mut v1 = a.form.clone();
+        v1["spec"]["task_name"] = json!("回访tel13912345678");
+        assert_eq!(digest(&upgrade(&v1, 1).unwrap()), a.digest);
     }
 
     #[test]

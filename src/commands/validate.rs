@@ -28,11 +28,12 @@ pub fn load_manifests(
             .map(|(k, p)| (k.clone(), p.vendor))
             .collect()
     });
-    let mut manifests = manifest::load(
+    let mut manifests = manifest::load_in(
         dir,
         &project.timezone,
         jiff::Timestamp::now(),
         providers.as_ref(),
+        &project.input_roots,
     );
     manifests.diagnostics.splice(0..0, project_diags);
     manifests

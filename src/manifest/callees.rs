@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::diag::Diagnostic;
 use crate::manifest::volcengine::PhoneItem;
@@ -14,26 +14,78 @@ use crate::phone;
 /// Most bytes callform reads from one manifest or callee file.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Reads a file named by a manifest, with the size cap. `shown` is the path to print.
+/// Where callform never reads an input from, whatever the project allows: their "files"
+/// are the process's environment (`/proc/self/environ`), devices, or reads that block
+/// forever (`/proc/kmsg`).
+pub const SPECIAL_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// `path` with its symlinks resolved, or why it cannot be an input: it does not exist, or
+/// it lies on a special filesystem ([`SPECIAL_DIRS`]).
+pub fn resolve(path: &Path) -> Result<PathBuf, String> {
+    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if let Some(dir) = SPECIAL_DIRS.iter().find(|d| real.starts_with(d)) {
+        return Err(format!(
+            "cannot read the file: it is under {dir}, a special filesystem callform never reads"
+        ));
+    }
+    Ok(real)
+}
+
+/// Checks that `path` (a file a manifest names, or a manifest) lies inside one of `roots`
+/// (the project directory and the `input_dirs` of callform.yaml, symlinks resolved) once
+/// its own symlinks are resolved, and returns the resolved path.
+pub fn confine(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
+    let real = resolve(path)?;
+    if roots.iter().any(|r| real.starts_with(r)) {
+        return Ok(real);
+    }
+    let inside = roots
+        .first()
+        .map_or_else(|| "the project".to_string(), |r| r.display().to_string());
+    Err(format!(
+        "the file is outside the project directory {inside} (symlinks resolved)"
+    ))
+}
+
+/// [`confine`] then [`read_text`]: an input that must lie inside `roots`.
+// A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+pub fn read_confined(path: &Path, roots: &[PathBuf]) -> Result<String, Diagnostic> {
+    match confine(path, roots) {
+        Ok(real) => read_text(&real, path),
+        Err(why) => Err(Diagnostic::error(path, why).hint(OUTSIDE_HINT)),
+    }
+}
+
+/// What to do about a file [`confine`] refused.
+pub const OUTSIDE_HINT: &str = "keep the file inside the directory of callform.yaml (or the manifest directory when there is none), or list its directory under `input_dirs:` in callform.yaml";
+
+/// Reads an input file (a manifest, a file one names, callform.yaml), with the size cap.
+/// `shown` is the path to print. Only regular files are read, never on a special
+/// filesystem, and never more than the size the file had when opened: no read can block
+/// or run on forever.
 // A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
 pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        Diagnostic::error(shown, format!("cannot read the file: {e}"))
+    let cannot = |why: String| {
+        Diagnostic::error(shown, why)
             .hint("check the path: it is relative to the manifest that names it")
-    })?;
+    };
+    let real = resolve(path).map_err(cannot)?;
+    let meta =
+        std::fs::metadata(&real).map_err(|e| cannot(format!("cannot read the file: {e}")))?;
     // A device or a pipe reports 0 bytes and then never ends (`/dev/zero`) or blocks until
     // someone writes to it: only regular files are read, and never past the cap.
-    if !meta.is_file() {
+    let not_regular = |meta: &std::fs::Metadata| {
         let what = if meta.is_dir() {
             "a directory"
         } else {
             "not a regular file (a device, pipe or socket)"
         };
-        return Err(
-            Diagnostic::error(shown, format!("cannot read the file: it is {what}"))
-                .hint("check the path: it is relative to the manifest that names it"),
-        );
+        cannot(format!("cannot read the file: it is {what}"))
+    };
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
     }
     let too_big = |len: u64| {
         Diagnostic::error(
@@ -45,21 +97,41 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_big(meta.len()));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| Diagnostic::error(shown, format!("cannot read the file: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        // It grew after the size check.
-        return Err(too_big(bytes.len() as u64));
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Opening a pipe put in the file's place since the check would block until a writer
+    // comes: open without waiting, then check what was opened.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options
+        .open(&real)
+        .map_err(|e| cannot(format!("cannot read the file: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| cannot(format!("cannot read the file: {e}")))?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
     }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    // At most the size the file has: a "regular" file that says it is empty and then
+    // blocks or streams (some kernel and FUSE files) reads as empty.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(meta.len())
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(format!("cannot read the file: {e}")))?;
     decode(bytes, shown)
 }
 
-/// The text of a file's bytes, or an error at the first byte that is not UTF-8.
+/// The text of a file's bytes without a leading byte-order mark, or an error at the first
+/// byte that is not UTF-8.
 // A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
-pub fn decode(bytes: Vec<u8>, shown: &Path) -> Result<String, Diagnostic> {
+pub fn decode(mut bytes: Vec<u8>, shown: &Path) -> Result<String, Diagnostic> {
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
         Err(e) => {
@@ -107,10 +179,13 @@ pub fn parse_numbers(
                 out.push(n);
             }
             Err(why) => diags.push(
-                Diagnostic::error(shown, format!("invalid phone number {}", phone::mask(raw)))
-                    .at(lineno, 1, raw.chars().count())
-                    .task(Some(task))
-                    .expected(why),
+                Diagnostic::error(
+                    shown,
+                    format!("invalid phone number {}", phone::shown_entry(raw)),
+                )
+                .at(lineno, 1, raw.chars().count())
+                .task(Some(task))
+                .expected(why),
             ),
         }
     }
@@ -169,7 +244,7 @@ pub fn parse_phone_csv(
     }
     let mut cols = Vec::new();
     let mut ok = true;
-    for h in headers.iter() {
+    for (position, h) in headers.iter().enumerate() {
         let col = match h {
             "phone" => Col::Phone,
             "tts_content" => Col::Tts,
@@ -177,7 +252,14 @@ pub fn parse_phone_csv(
             _ if h.starts_with("param.") && h.len() > 6 => Col::Param(h[6..].to_string()),
             _ if h.starts_with("sms.") && h.len() > 4 => Col::Sms(h[4..].to_string()),
             _ => {
-                let mut d = Diagnostic::error(shown, format!("unknown CSV column `{h}`"))
+                // A header cell is file content: it is named only when it is shaped like a
+                // column name, never echoed otherwise (the file may not be a CSV at all).
+                let named = if safe_column_name(h) {
+                    format!("`{h}`")
+                } else {
+                    format!("number {} (its text is not shown)", position + 1)
+                };
+                let mut d = Diagnostic::error(shown, format!("unknown CSV column {named}"))
                     .at(1, 1, 1)
                     .task(Some(task))
                     .expected(format!("one of {}", CSV_COLUMNS.join(", ")));
@@ -269,7 +351,7 @@ pub fn parse_phone_csv(
             Err(why) => diags.push(
                 Diagnostic::error(
                     shown,
-                    format!("invalid phone number {}", phone::mask(&item.phone)),
+                    format!("invalid phone number {}", phone::shown_entry(&item.phone)),
                 )
                 .at(line as usize, 1, 1)
                 .task(Some(task))
@@ -279,6 +361,18 @@ pub fn parse_phone_csv(
         }
     }
     out
+}
+
+/// Whether a CSV header cell may be quoted in a message: a short identifier such as
+/// `tts_contnet` or `param.name`, nothing that could be a value.
+fn safe_column_name(h: &str) -> bool {
+    let mut chars = h.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && h.len() <= 40
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && h.chars().filter(char::is_ascii_digit).count() < 4
 }
 
 /// A CSV error without the record's contents (they may hold numbers).
@@ -351,12 +445,32 @@ mod tests {
         // `/dev/zero` says it is empty and never ends: reading it hung the loader.
         #[cfg(unix)]
         {
-            let err = read_text(Path::new("/dev/zero"), Path::new("zero.txt")).unwrap_err();
-            assert!(
-                err.message.contains("not a regular file"),
-                "{}",
-                err.message
-            );
+            for special in [
+                "/dev/zero",
+                "/proc/self/environ",
+                "/proc/kmsg",
+                "/sys/kernel/notes",
+            ] {
+                let err = read_text(Path::new(special), Path::new("x.txt")).unwrap_err();
+                assert!(
+                    err.message.contains("special filesystem")
+                        || err.message.contains("No such file"),
+                    "{special}: {}",
+                    err.message
+                );
+            }
+            // A pipe with no writer blocks whoever opens it for reading.
+            let dir = tempfile::tempdir().unwrap();
+            let fifo = dir.path().join("numbers.txt");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            if made.is_ok_and(|s| s.success()) {
+                let err = read_text(&fifo, Path::new("numbers.txt")).unwrap_err();
+                assert!(
+                    err.message.contains("not a regular file"),
+                    "{}",
+                    err.message
+                );
+            }
         }
         let err = read_text(Path::new(env!("CARGO_MANIFEST_DIR")), Path::new("dir")).unwrap_err();
         assert!(err.message.contains("a directory"), "{}", err.message);
@@ -376,6 +490,32 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_text() {
+        assert_eq!(
+            decode(b"\xef\xbb\xbf13700000001\n".to_vec(), Path::new("x")).unwrap(),
+            "13700000001\n"
+        );
+    }
+
+    #[test]
+    fn file_content_is_never_echoed() {
+        let secret = "AWS_SECRET_ACCESS_KEY=sk-CANARY-123";
+        let mut d = Vec::new();
+        parse_phone_csv(
+            &format!("phone,{secret}\n"),
+            Path::new("p.csv"),
+            "t",
+            &mut d,
+        );
+        assert!(d[0].message.contains("column number 2"), "{:?}", d[0]);
+        let mut d = Vec::new();
+        parse_numbers(&format!("{secret}\n"), Path::new("n.txt"), "t", &mut d);
+        assert_eq!(d.len(), 1);
+        assert!(!format!("{d:?}").contains("CANARY"), "{d:?}");
+        assert!(!format!("{d:?}").contains("AWS"), "{d:?}");
     }
 
     #[test]

@@ -162,7 +162,43 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `end` after `start`; a start in the past is a warning.
+    /// A date-time that the project timezone skips (a daylight-saving gap) is an error:
+    /// apply would refuse it. One it repeats (a fold) is a warning: the earlier of the two
+    /// instants is used.
+    pub fn date_time(&mut self, path: &FieldPath, t: &LocalDateTime) {
+        use jiff::tz::AmbiguousOffset;
+        let zone = self
+            .tz
+            .iana_name()
+            .unwrap_or("the project timezone")
+            .to_string();
+        let field = short(&path.to_string()).to_string();
+        match self.tz.to_ambiguous_zoned(t.0).offset() {
+            AmbiguousOffset::Gap { .. } => {
+                let d = self
+                    .error(
+                        path,
+                        format!("{field} {t} does not exist in {zone}: the clocks skip it (daylight saving time)"),
+                    )
+                    .expected(format!("a wall-clock time that exists in {zone}"))
+                    .hint("move it out of the skipped hour, e.g. an hour later");
+                self.push(d);
+            }
+            AmbiguousOffset::Fold { .. } => {
+                let d = self
+                    .warning(
+                        path,
+                        format!("{field} {t} happens twice in {zone}: the clocks go back (daylight saving time)"),
+                    )
+                    .hint("callform uses the first of the two; move it out of the repeated hour to make it unambiguous");
+                self.push(d);
+            }
+            AmbiguousOffset::Unambiguous { .. } => {}
+        }
+    }
+
+    /// `end` after `start`; a start in the past is a warning. Each must exist in the
+    /// project timezone ([`Checker::date_time`]).
     pub fn date_order(
         &mut self,
         start_path: &FieldPath,
@@ -170,6 +206,12 @@ impl<'a> Checker<'a> {
         end_path: &FieldPath,
         end: Option<&LocalDateTime>,
     ) {
+        if let Some(s) = start {
+            self.date_time(start_path, s);
+        }
+        if let Some(e) = end {
+            self.date_time(end_path, e);
+        }
         if let (Some(s), Some(e)) = (start, end) {
             if e <= s {
                 let d = self
@@ -314,7 +356,7 @@ impl<'a> Checker<'a> {
                 let d = self
                     .error(
                         path,
-                        format!("invalid phone number {}", phone::mask(raw.trim())),
+                        format!("invalid phone number {}", phone::shown_entry(raw)),
                     )
                     .expected(why.to_string());
                 self.push(d);

@@ -597,6 +597,7 @@ impl LonglonglongSpec {
             for (i, h) in holidays.iter().enumerate() {
                 let at = x.k("holiday").i(i);
                 for (field, t) in [("begin", &h.begin), ("end", &h.end)] {
+                    cx.date_time(&at.k(field), t);
                     if t.has_seconds() {
                         let d = cx
                             .error(&at.k(field), "holiday times have minute precision")

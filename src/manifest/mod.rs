@@ -239,6 +239,19 @@ pub fn load(
     now: Timestamp,
     providers: Option<&BTreeMap<String, Vendor>>,
 ) -> Manifests {
+    let roots = crate::project::default_input_roots(dir);
+    load_in(dir, tz, now, providers, &roots)
+}
+
+/// [`load`], with the directories the manifests and the files they name must lie in
+/// (symlinks resolved): [`crate::project::Project::input_roots`].
+pub fn load_in(
+    dir: &Path,
+    tz: &TimeZone,
+    now: Timestamp,
+    providers: Option<&BTreeMap<String, Vendor>>,
+    roots: &[PathBuf],
+) -> Manifests {
     let mut out = Manifests::default();
     let files = match find_files(dir) {
         Ok(f) => f,
@@ -259,13 +272,17 @@ pub fn load(
     let read_one = |file: &PathBuf| {
         let mut part = Manifests::default();
         let mut named = Vec::new();
-        match callees::read_text(file, file) {
+        let text = callees::read_confined(file, roots);
+        match text {
             Ok(text) => read_file(
                 file.clone(),
                 text,
-                tz,
-                now,
-                providers,
+                &Inputs {
+                    tz,
+                    now,
+                    providers,
+                    roots,
+                },
                 &mut named,
                 &mut part,
             ),
@@ -327,12 +344,16 @@ pub fn load_text(
 ) -> Manifests {
     let mut out = Manifests::default();
     let mut named = Vec::new();
+    let roots = crate::project::default_input_roots(file);
     read_file(
         file.to_path_buf(),
         text.to_string(),
-        tz,
-        now,
-        providers,
+        &Inputs {
+            tz,
+            now,
+            providers,
+            roots: &roots,
+        },
         &mut named,
         &mut out,
     );
@@ -404,15 +425,32 @@ fn unique_names(named: Vec<Named>, out: &mut Manifests) {
 
 /// One manifest file: its digest, its documents and their tasks. Each document's name goes
 /// to `named` (with its task), for [`unique_names`] to check across files.
+/// What every task of a load is read with.
+struct Inputs<'a> {
+    tz: &'a TimeZone,
+    now: Timestamp,
+    providers: Option<&'a BTreeMap<String, Vendor>>,
+    /// Where the files a manifest names must lie ([`callees::confine`]).
+    roots: &'a [PathBuf],
+}
+
 fn read_file(
     file: PathBuf,
     text: String,
-    tz: &TimeZone,
-    now: Timestamp,
-    providers: Option<&BTreeMap<String, Vendor>>,
+    inputs: &Inputs<'_>,
     named: &mut Vec<Named>,
     out: &mut Manifests,
 ) {
+    if written_by_callform(&text) {
+        out.diagnostics.push(
+            Diagnostic::warning(
+                &file,
+                "skipped: this is a file callform writes (a state, backup, journal, lock or saved plan), not a manifest",
+            )
+            .hint("keep callform's own files outside the manifest directory, or name them `*.json`"),
+        );
+        return;
+    }
     out.files.push(SourceFile {
         path: file.clone(),
         sha256: Sha256::digest(text.as_bytes()).into(),
@@ -449,7 +487,7 @@ fn read_file(
         if doc.root.is_null() {
             continue;
         }
-        let task = load_task(&shared, &doc.root, tz, now, providers, out);
+        let task = load_task(&shared, &doc.root, inputs, out);
         // A valid task always has a name (it is required), so every task has its `Named`.
         if let Some(name) = doc.root.get("name").and_then(yaml::Node::as_str) {
             named.push(Named {
@@ -466,9 +504,29 @@ fn read_file(
     }
 }
 
+/// Whether `text` is one of callform's own files (state, backup, journal, lock, saved
+/// plan, all JSON) rather than a manifest: a manifest is never a JSON object with these
+/// keys, as its envelope takes no such field.
+fn written_by_callform(text: &str) -> bool {
+    let text = text.trim_start();
+    if !text.starts_with('{') {
+        return false;
+    }
+    let mut end = text.len().min(4096);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &text[..end];
+    ["\"format_version\"", "\"lineage\"", "\"op\"", "\"pid\""]
+        .iter()
+        .any(|key| head.contains(key))
+}
+
 /// Puts what was collected in the order callers rely on.
 fn finish(out: &mut Manifests) {
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    // A callee file named by several tasks is one file.
+    out.files.dedup_by(|a, b| a.path == b.path);
     crate::diag::sort(&mut out.diagnostics);
 }
 
@@ -506,11 +564,12 @@ fn valid_name(name: &str) -> bool {
 fn load_task(
     file: &Arc<Path>,
     root: &yaml::Node,
-    tz: &TimeZone,
-    now: Timestamp,
-    providers: Option<&BTreeMap<String, Vendor>>,
+    inputs: &Inputs<'_>,
     out: &mut Manifests,
 ) -> Option<Task> {
+    let Inputs {
+        tz, now, providers, ..
+    } = *inputs;
     let base = FieldPath::root();
     // The task name, as early as possible, so even envelope errors can name the task.
     let guess = root
@@ -540,6 +599,20 @@ fn load_task(
                 .field("name")
                 .expected("`[a-z0-9][a-z0-9_-]{0,62}`: lowercase letters, digits, `_` and `-`, at most 63")
                 .hint("this is callform's key for the task; the vendor-visible name goes in the spec"),
+        );
+        ok = false;
+    }
+    if ok && crate::phone::mask_phones_in_text(&name) != name {
+        // The name is callform's key: it is printed, stored and sent unmasked everywhere.
+        let pos = base.k("name").locate(root, false);
+        out.diagnostics.push(
+            Diagnostic::error(file, "the task name holds a phone number")
+                .at(pos.line, pos.col, pos.len)
+                .field("name")
+                .expected("a name without personal data")
+                .hint(
+                    "task names are printed and stored in clear: name the campaign, not a callee",
+                ),
         );
         ok = false;
     }
@@ -589,7 +662,7 @@ fn load_task(
         Vendor::Aliyun => de::read(spec_node, &sp).map(|(s, u)| (Spec::Aliyun(s), u)),
         Vendor::Volcengine => de::read(spec_node, &sp).map(|(s, u)| (Spec::Volcengine(s), u)),
     };
-    let spec = match spec {
+    let mut spec = match spec {
         Ok((s, unknown)) => {
             ok &= unknown.is_empty();
             out.diagnostics
@@ -612,7 +685,7 @@ fn load_task(
         diags: Vec::new(),
     };
     let dir = file.parent().unwrap_or(Path::new("."));
-    let callees = resolve_callees(&spec, &mut cx, dir, out);
+    let callees = resolve_callees(&spec, &mut cx, dir, inputs.roots, out);
     match &spec {
         Spec::Xfyeta(s) => s.check(&mut cx, &name),
         Spec::Longlonglong(s) => s.check(&mut cx, &name),
@@ -621,6 +694,9 @@ fn load_task(
     }
     ok &= !cx.diags.iter().any(Diagnostic::is_error);
     out.diagnostics.extend(cx.diags);
+    if let Spec::Xfyeta(s) = &mut spec {
+        s.normalise_lines();
+    }
     let callees = callees?;
     let line = root.pos.line;
     ok.then(|| Task {
@@ -643,6 +719,7 @@ fn resolve_callees(
     spec: &Spec,
     cx: &mut Checker<'_>,
     dir: &Path,
+    roots: &[PathBuf],
     out: &mut Manifests,
 ) -> Option<Callees> {
     let p = cx.spec();
@@ -694,7 +771,7 @@ fn resolve_callees(
         Callees::Items(normalised)
     } else if let Some(rel) = file {
         let path = dir.join(rel);
-        let text = match callees::read_text(&path, &path) {
+        let text = match callees::read_confined(&path, roots) {
             Ok(t) => t,
             Err(d) => {
                 let pos = p.k(field).locate(cx.root, false);
@@ -796,6 +873,27 @@ mod tests {
         assert_eq!(kept, ["b.yaml", "c.yaml"], "{:?}", out.diagnostics);
         assert_eq!(out.texts[&dir.path().join("b.yaml")], b);
         assert_eq!(out.texts[&dir.path().join("c.yaml")], c);
+    }
+
+    #[test]
+    fn calling_lines_are_normalised_as_numbers_are() {
+        let text = xfyeta_task("one").replace(
+            "line_num: [\"055169101407\", \"055169101408\"]",
+            "line_num: [\"0551-6910 1407\", \"+86 137-0000-0001\"]",
+        );
+        assert!(text.contains("0551-6910 1407"), "{text}");
+        let out = load_text(
+            Path::new("t.yaml"),
+            &text,
+            &TimeZone::UTC,
+            Timestamp::UNIX_EPOCH,
+            None,
+        );
+        assert!(!out.has_errors(), "{:?}", out.diagnostics);
+        let Spec::Xfyeta(spec) = &out.tasks[0].spec else {
+            panic!("not xfyeta")
+        };
+        assert_eq!(spec.line_num, ["055169101407", "13700000001"]);
     }
 
     #[test]

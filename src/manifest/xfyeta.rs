@@ -42,6 +42,16 @@ pub struct XfyetaSpec {
 }
 
 impl XfyetaSpec {
+    /// The calling lines normalised as checked (spaces, dashes, `+86` removed); lines that
+    /// do not pass are left for [`XfyetaSpec::check`] to report.
+    pub fn normalise_lines(&mut self) {
+        for line in &mut self.line_num {
+            if let Ok(n) = crate::phone::normalize_line(line) {
+                *line = n;
+            }
+        }
+    }
+
     pub fn check(&self, cx: &mut Checker<'_>, name: &str) {
         let p = cx.spec();
         let task_name = self.task_name.as_deref().unwrap_or(name);
@@ -66,6 +76,18 @@ impl XfyetaSpec {
                 let d = cx
                     .error(&lines.i(i), "an empty line number")
                     .expected("a calling line number");
+                cx.push(d);
+            } else if let Err(why) = crate::phone::normalize_line(line) {
+                let d = cx
+                    .error(
+                        &lines.i(i),
+                        format!(
+                            "invalid calling line number {}",
+                            crate::phone::shown_entry(line)
+                        ),
+                    )
+                    .expected(why)
+                    .hint("write the line number from the xfyeta console, digits only (spaces, dashes and +86 are removed)");
                 cx.push(d);
             }
         }
