@@ -204,7 +204,8 @@ async fn a_run_killed_mid_request_leaves_uncertain_tasks_that_the_next_run_recor
         intent("answered"),
         created("answered", "T-9"),
     ] {
-        let line = serde_json::to_string(&entry).unwrap().len() as u64 + 1;
+        // The entry's JSON, its checksum member (`,"sum":"<64 hex>"`) and a newline.
+        let line = serde_json::to_string(&entry).unwrap().len() as u64 + 73 + 1;
         journal.record(entry).await.unwrap();
         // Append only: each record adds its own line and rewrites nothing.
         size += line;
