@@ -523,14 +523,17 @@ pub(crate) fn read_journal_at(state_path: &Path) -> Result<Option<Vec<Entry>>, S
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
         .map(|(i, line)| (i + 1, line))
         .collect();
-    // Whether the last line was ended by its newline: a line cut short by a crash was not,
-    // and zeros where a write's data never reached the disk are no JSON at all.
+    // Whether the last line was ended by its newline: a line cut short by a crash was not.
     let ended = bytes.ends_with(b"\n");
     let mut summed = None;
     let mut entries = Vec::with_capacity(lines.len());
     for (k, &(line_no, line)) in lines.iter().enumerate() {
         let last = k + 1 == lines.len();
-        let torn = last && (!ended || line.contains(&0));
+        // A torn write never leaves a complete line with its checksum followed by something
+        // else: that is a damaged newline, and the line's record is not dropped silently.
+        // Zeros where a write's data never reached the disk come first in what is left of
+        // the line; a zero further in can be a flipped bit.
+        let torn = last && (!ended || line.first() == Some(&0)) && !damaged_end(line);
         let corrupt = |message: String| StateError::JournalCorrupt {
             path: path.clone(),
             line: line_no,
@@ -575,6 +578,20 @@ pub(crate) fn read_journal_at(state_path: &Path) -> Result<Option<Vec<Entry>>, S
         }
     }
     Ok(Some(entries))
+}
+
+/// Whether `line` is a complete line with a valid checksum followed by bytes that are not
+/// its newline.
+fn damaged_end(line: &[u8]) -> bool {
+    line.windows(2)
+        .rposition(|w| w == b"\"}")
+        .is_some_and(|at| {
+            at + 2 < line.len()
+                && matches!(
+                    checksum::check_line(&line[..at + 2]),
+                    checksum::Line::Intact(_)
+                )
+        })
 }
 
 /// Locks the journal of the state at `state_path` (resolved) for folding or removal: a run

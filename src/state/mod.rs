@@ -759,6 +759,55 @@ fn validate(state: &State) -> Result<(), String> {
     Ok(())
 }
 
+/// A vendor task id recorded for two different tasks of the same provider and endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedId {
+    pub task_id: String,
+    pub provider: String,
+    /// The two task names, in name order.
+    pub tasks: (String, String),
+}
+
+/// Vendor ids that more than one task records (as its id or as one it superseded): one of
+/// those records is not what the state says, and acting on either could stop the wrong task
+/// or create one again. Ids from the sandbox emulator are left out: it starts afresh, with
+/// the same ids, on every sandbox run.
+pub fn shared_ids(state: &State) -> Vec<SharedId> {
+    let mut seen: std::collections::HashMap<(&str, &str, &str), &str> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for (name, rec) in &state.tasks {
+        if rec.endpoint.starts_with("sandbox://") {
+            continue;
+        }
+        let ids = rec
+            .task_id
+            .iter()
+            .map(|id| (id.as_str(), rec.endpoint.as_str()))
+            .chain(
+                rec.superseded
+                    .iter()
+                    .map(|s| (s.task_id.as_str(), s.endpoint.as_str())),
+            );
+        for (id, endpoint) in ids {
+            match seen.entry((rec.provider.as_str(), endpoint, id)) {
+                std::collections::hash_map::Entry::Occupied(first) if *first.get() != name => {
+                    out.push(SharedId {
+                        task_id: id.to_string(),
+                        provider: rec.provider.clone(),
+                        tasks: (first.get().to_string(), name.clone()),
+                    });
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {}
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(name);
+                }
+            }
+        }
+    }
+    out
+}
+
 pub(crate) fn is_hex32(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
