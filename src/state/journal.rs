@@ -670,13 +670,27 @@ type Ack = oneshot::Sender<Result<(), String>>;
 pub struct Journal {
     path: PathBuf,
     run: String,
-    queue: mpsc::Sender<(Vec<u8>, Ack)>,
+    /// `None` once closed (or dropped).
+    queue: Option<mpsc::Sender<(Vec<u8>, Ack)>>,
     /// The state as the journal so far leaves it, to refuse contradicting entries.
     check: Mutex<Check>,
     shared: Arc<Shared>,
-    writer: thread::JoinHandle<Result<(), String>>,
+    /// `None` once closed (or dropped).
+    writer: Option<thread::JoinHandle<Result<(), String>>>,
     /// The journal file, locked (the writer's handle shares the lock): kept until the commit.
-    guard: File,
+    guard: Option<File>,
+}
+
+impl Drop for Journal {
+    /// A journal dropped without [`Journal::close`] (the run stopped): the writer is stopped
+    /// and waited for, so that its handle, and with it the journal's lock, is gone when the
+    /// drop returns, and the next run in this process can fold the journal.
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -755,15 +769,15 @@ impl Journal {
         Ok(Journal {
             path,
             run,
-            queue,
+            queue: Some(queue),
             check: Mutex::new(Check {
                 state: state.clone(),
                 replay: Replay::default(),
                 lines: 1,
             }),
             shared,
-            writer,
-            guard,
+            writer: Some(writer),
+            guard: Some(guard),
         })
     }
 
@@ -788,6 +802,8 @@ impl Journal {
             })?;
             *lines += 1;
             self.queue
+                .as_ref()
+                .ok_or_else(|| self.write_error("the journal is closed"))?
                 .send((line, ack))
                 .map_err(|_| self.write_error("the journal writer stopped"))?;
             #[cfg(test)]
@@ -803,25 +819,24 @@ impl Journal {
     }
 
     /// Stops the writer once everything queued is on disk. Fails if any write failed.
-    pub async fn close(self) -> Result<(), StateError> {
-        let Journal {
-            path,
-            queue,
-            writer,
-            guard,
-            ..
-        } = self;
-        drop(queue);
+    pub async fn close(mut self) -> Result<(), StateError> {
+        let path = self.path.clone();
+        drop(self.queue.take());
+        let Some(writer) = self.writer.take() else {
+            return Err(self.write_error("the journal is closed"));
+        };
         let joined = tokio::task::spawn_blocking(move || writer.join())
             .await
             .map_err(|e| e.to_string());
         match joined {
             Ok(Ok(Ok(()))) => {
                 // Still locked until `commit_journal` has folded and removed it.
-                CLOSED
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push((path, guard));
+                if let Some(guard) = self.guard.take() {
+                    CLOSED
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((path, guard));
+                }
                 Ok(())
             }
             Ok(Ok(Err(reason))) => Err(StateError::JournalWrite { path, reason }),
