@@ -14,6 +14,10 @@
 //! {"op":"outcome","name":"x","at":"…","outcome":{"result":"uncertain","reason":"HTTP 502 after the request was sent"}}
 //! ```
 //!
+//! Each line ends with the SHA-256 of its entry (`…,"sum":"<64 hex>"}`, see
+//! `super::checksum`): a line that does not match is refused, not interpreted. A journal
+//! whose first line has no checksum was written before checksums and is read as before.
+//!
 //! Invariants and why they hold:
 //!
 //! - **Intent before request.** [`Journal::record`] returns only once its entry is on disk

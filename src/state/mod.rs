@@ -23,13 +23,15 @@
 //!   written meanwhile by another process, or a file that does not load, is never overwritten.
 //! - `serial` is bumped by each save and only once the new version is on disk.
 //!
-//! The state file (format version 1). Any new field bumps [`FORMAT_VERSION`], and unknown
+//! The state file (format version 2). Any new field bumps [`FORMAT_VERSION`], and unknown
 //! fields are refused, so an older callform never rewrites a newer file and drops what it
-//! does not understand:
+//! does not understand. The first line is the SHA-256 of the rest ([`checksum`]), checked
+//! before anything is parsed; version 1 is the same without that line, and is still read:
 //!
 //! ```text
 //! {
-//!   "format_version": 1,
+//!   "checksum": "sha256:<64 hex>",
+//!   "format_version": 2,
 //!   "lineage": "<32 hex>",
 //!   "serial": 7,
 //!   "salt": "<32 hex>",
@@ -56,7 +58,13 @@
 //! without the journal: lock → [`recover`] → change → [`save`] → unlock. Going through
 //! [`recover`] matters: a journal left beside a state that was then changed without it can
 //! no longer be told apart from one whose creates were lost, and [`load`] refuses it.
-//! Readers (`plan`, `state list`) just [`load`].
+//! Readers (`plan`, `state list`) just [`load`], which reads the state and the journal again
+//! when the state was replaced between the two reads.
+//!
+//! Every path is first [`resolve`]d to the real file, so a symlinked state and its target are
+//! one state with one lock. A run's journal is locked by its writer until it is folded, so a
+//! journal a live process holds is never folded or removed by another (even when the lock
+//! file was deleted by hand).
 
 pub mod checksum;
 pub mod error;
@@ -850,7 +858,13 @@ fn parent_dir(path: &Path) -> &Path {
 /// would leave such a state unusable forever, so callform continues and warns once.
 pub(crate) fn sync_dir(path: &Path) -> Result<(), StateError> {
     let dir = parent_dir(path);
-    match File::open(dir).and_then(|d| d.sync_all()) {
+    dir_synced(dir, File::open(dir).and_then(|d| d.sync_all()))
+}
+
+/// What a directory fsync's result means for the save: unsupported is a warning (once per
+/// process), any other failure stops it.
+fn dir_synced(dir: &Path, result: io::Result<()>) -> Result<(), StateError> {
+    match result {
         Ok(()) => Ok(()),
         Err(e) if dir_sync_unsupported(&e) => {
             static WARNED: std::sync::atomic::AtomicBool =
@@ -1428,6 +1442,11 @@ mod tests {
 
     #[test]
     fn a_directory_fsync_the_filesystem_does_not_support_is_not_a_failure() {
+        let dir = Path::new("/some/dir");
+        dir_synced(dir, Err(io::Error::from_raw_os_error(22))).unwrap();
+        dir_synced(dir, Err(io::Error::from_raw_os_error(22))).unwrap();
+        let err = dir_synced(dir, Err(io::Error::from_raw_os_error(5))).unwrap_err();
+        assert!(matches!(err, StateError::Io { .. }), "{err:?}");
         assert!(dir_sync_unsupported(&io::Error::from_raw_os_error(22)));
         #[cfg(target_os = "linux")]
         assert!(dir_sync_unsupported(&io::Error::from_raw_os_error(95)));
