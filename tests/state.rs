@@ -929,3 +929,48 @@ fn a_saved_plan_with_a_flipped_bit_is_refused() {
         );
     }
 }
+
+/// A live apply (here: this test, holding a run's journal) whose lock file is deleted by
+/// hand: a second apply gets a lock file of its own, but neither folds nor removes the
+/// journal, and sends nothing.
+#[tokio::test]
+async fn a_second_apply_after_the_lock_file_was_deleted_sends_nothing() {
+    let tmp = project();
+    let tasks = tmp.path().join("tasks");
+    let path = tmp.path().join("s.json");
+    let apply = |target: &str| {
+        output(
+            callform()
+                .args(["apply", "--sandbox", "--auto-approve", "--state"])
+                .arg(&path)
+                .args(["--target", target])
+                .arg(&tasks),
+        )
+    };
+    let (code, out, err) = apply("delivery-notice");
+    assert_eq!(code, 0, "{out}{err}");
+    let state = load(&path).unwrap().unwrap();
+    let first = StateLock::acquire(&path, "apply").unwrap();
+    let journal = Journal::create(&path, &state).await.unwrap();
+    journal.record(intent("in-flight")).await.unwrap();
+    fs::remove_file(lock_path(&path)).unwrap();
+    let before = fs::read(journal_path(&path)).unwrap();
+
+    let (code, out, err) = apply("payment-followup");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("still running"), "{err}");
+    assert!(!out.contains("created"), "{out}");
+    assert_eq!(fs::read(journal_path(&path)).unwrap(), before);
+    assert_eq!(load(&path).unwrap().unwrap().serial, state.serial);
+    assert!(first.verify().is_err());
+
+    // The first run ends and records its create.
+    journal.record(created("in-flight", "T-1")).await.unwrap();
+    journal.close().await.unwrap();
+    commit_journal(&path, &mut state.clone()).unwrap();
+    assert!(load(&path)
+        .unwrap()
+        .unwrap()
+        .tasks
+        .contains_key("in-flight"));
+}
