@@ -341,6 +341,27 @@ mod tests {
         ));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_whose_file_was_replaced_no_longer_guards_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        let held = StateLock::acquire(&state, "apply").unwrap();
+        held.verify().unwrap();
+        // Deleted by hand and created again: the path names another file now.
+        fs::remove_file(lock_path(&state)).unwrap();
+        assert!(matches!(
+            held.verify(),
+            Err(StateError::LockReplaced { .. })
+        ));
+        fs::write(lock_path(&state), b"").unwrap();
+        let err = held.verify().unwrap_err();
+        assert!(err.to_string().contains("removed or replaced"), "{err}");
+        // The lock at the path now is a different file, and it is free.
+        let other = StateLock::acquire(&state, "apply").unwrap();
+        other.verify().unwrap();
+    }
+
     #[test]
     fn a_garbled_leftover_does_not_block() {
         let dir = tempfile::tempdir().unwrap();
