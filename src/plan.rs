@@ -265,7 +265,10 @@ pub fn plan(
     }
     let planned = planner.tasks(&tasks)?;
     let orphaned = orphans(recorded, &all, &targeted, &options.state_args);
-    let out = merge_by_name(planned, orphaned);
+    let mut out = merge_by_name(planned, orphaned);
+    if let Some(state) = state {
+        block_shared_ids(&mut out, state);
+    }
 
     for r in &options.replace {
         let why = match out.binary_search_by(|p| p.name.as_str().cmp(r)) {
@@ -569,6 +572,32 @@ fn recorded_as(p: &mut PlannedTask, rec: &TaskRecord) {
 }
 
 /// The targeted records whose task is in no manifest (`all`: every task, sorted by name).
+/// Blocks the tasks whose recorded vendor id another task records too: one of the two
+/// records is wrong, and which one only the vendor console can tell.
+fn block_shared_ids(out: &mut [PlannedTask], state: &State) {
+    for shared in crate::state::shared_ids(state) {
+        let (a, b) = &shared.tasks;
+        for (name, other) in [(a, b), (b, a)] {
+            let Ok(i) = out.binary_search_by(|p| p.name.as_str().cmp(name)) else {
+                continue;
+            };
+            let p = &mut out[i];
+            p.action = Action::Blocked;
+            p.reason = Some(format!(
+                "vendor task id {} (provider `{}`) is recorded for both `{a}` and `{b}`: one of the two records is wrong",
+                shared.task_id, shared.provider
+            ));
+            p.hints = vec![
+                format!(
+                    "find task {} in the vendor console to see which of `{name}` and `{other}` it is,",
+                    shared.task_id
+                ),
+                "then `callform state rm` the other one and `callform state import NAME TASK_ID` it with its real id if it exists".into(),
+            ];
+        }
+    }
+}
+
 fn orphans(
     recorded: &BTreeMap<String, TaskRecord>,
     all: &[&Task],

@@ -204,7 +204,8 @@ async fn a_run_killed_mid_request_leaves_uncertain_tasks_that_the_next_run_recor
         intent("answered"),
         created("answered", "T-9"),
     ] {
-        let line = serde_json::to_string(&entry).unwrap().len() as u64 + 1;
+        // The entry's JSON, its checksum member (`,"sum":"<64 hex>"`) and a newline.
+        let line = serde_json::to_string(&entry).unwrap().len() as u64 + 73 + 1;
         journal.record(entry).await.unwrap();
         // Append only: each record adds its own line and rewrites nothing.
         size += line;
@@ -583,4 +584,393 @@ fn the_lock_blocks_a_second_apply_while_held_and_frees_itself_when_the_holder_di
         state::unlock(&path).unwrap_err(),
         state::StateError::NotLocked { .. }
     ));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlinked_state_is_read_written_journalled_and_locked_as_its_target() {
+    let (dir, real, mut state) = setup();
+    let links = dir.path().join("links");
+    fs::create_dir(&links).unwrap();
+    let link = links.join("callform.state.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+
+    // The lock through the link is the lock of the target: a second apply with `--state`
+    // on the target cannot run beside one through the link.
+    let held = StateLock::acquire(&link, "apply").unwrap();
+    assert!(matches!(
+        StateLock::acquire(&real, "apply").unwrap_err(),
+        StateError::Locked { .. }
+    ));
+    let journal = Journal::create(&link, &state).await.unwrap();
+    assert_eq!(journal.path(), journal_path(&real));
+    journal.record(intent("a")).await.unwrap();
+    journal.record(created("a", "T-A")).await.unwrap();
+    journal.close().await.unwrap();
+    commit_journal(&link, &mut state).unwrap();
+    drop(held);
+
+    // The link is still a link, and the target holds the new record.
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        load(&real).unwrap().unwrap().tasks["a"].task_id.as_deref(),
+        Some("T-A")
+    );
+    assert_eq!(load(&link).unwrap().unwrap(), load(&real).unwrap().unwrap());
+    assert_eq!(
+        fs::read_dir(&links).unwrap().count(),
+        1,
+        "nothing written beside the link"
+    );
+
+    // A directory reached through a link, with no state file yet, is resolved too.
+    let real_dir = dir.path().join("real-dir");
+    fs::create_dir(&real_dir).unwrap();
+    let dir_link = dir.path().join("dir-link");
+    std::os::unix::fs::symlink(&real_dir, &dir_link).unwrap();
+    let mut fresh = State::new();
+    save(&dir_link.join("s.json"), &mut fresh).unwrap();
+    assert!(real_dir.join("s.json").is_file());
+    let _lock = StateLock::acquire(&dir_link.join("s.json"), "apply").unwrap();
+    assert!(StateLock::acquire(&real_dir.join("s.json"), "apply").is_err());
+
+    // A dangling link is followed to where the state will be created.
+    let dangling = dir.path().join("dangling.json");
+    std::os::unix::fs::symlink(real_dir.join("later.json"), &dangling).unwrap();
+    save(&dangling, &mut State::new()).unwrap();
+    assert!(real_dir.join("later.json").is_file());
+    assert!(fs::symlink_metadata(&dangling)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hard_linked_state_is_refused() {
+    let (dir, path, _) = setup();
+    let other = dir.path().join("copy.json");
+    fs::hard_link(&path, &other).unwrap();
+    let err = load(&other).unwrap_err();
+    assert!(
+        matches!(err, StateError::HardLinked { links: 2, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("hint:"), "{err}");
+}
+
+#[tokio::test]
+async fn a_lock_file_deleted_during_a_run_does_not_let_a_second_writer_take_its_journal() {
+    let (_dir, path, state) = setup();
+    let first = StateLock::acquire(&path, "apply").unwrap();
+    let journal = Journal::create(&path, &state).await.unwrap();
+    journal.record(intent("a")).await.unwrap();
+
+    // Someone deletes the lock file by hand; a second apply gets a lock of its own.
+    fs::remove_file(lock_path(&path)).unwrap();
+    assert!(matches!(
+        first.verify(),
+        Err(StateError::LockReplaced { .. })
+    ));
+    let second = StateLock::acquire(&path, "apply").unwrap();
+    second.verify().unwrap();
+    let before = fs::read(journal_path(&path)).unwrap();
+    let err = recover(&path, &second).unwrap_err();
+    assert!(matches!(err, StateError::JournalInUse { .. }), "{err:?}");
+    assert!(err.to_string().contains("still running"), "{err}");
+    assert_eq!(fs::read(journal_path(&path)).unwrap(), before);
+    assert!(Journal::create(&path, &state).await.is_err());
+
+    // The first run goes on, and its commit records everything.
+    journal.record(created("a", "T-A")).await.unwrap();
+    journal.close().await.unwrap();
+    let mut state = state;
+    commit_journal(&path, &mut state).unwrap();
+    assert_eq!(
+        load(&path).unwrap().unwrap().tasks["a"].task_id.as_deref(),
+        Some("T-A")
+    );
+    // A journal left by a dead run is folded as before.
+    drop(second);
+}
+
+#[test]
+fn a_deleted_state_with_its_backup_beside_it_is_refused() {
+    let (_dir, path, mut state) = setup();
+    save(&path, &mut state).unwrap();
+    fs::remove_file(&path).unwrap();
+    let err = load(&path).unwrap_err();
+    assert!(matches!(err, StateError::OnlyBackup { .. }), "{err:?}");
+    let message = err.to_string();
+    let backup = backup_path(&path).display().to_string();
+    for part in [
+        backup.as_str(),
+        "cp ",
+        "mv ",
+        "create every recorded task again",
+    ] {
+        assert!(message.contains(part), "{part} not in {message}");
+    }
+    let lock = StateLock::acquire(&path, "apply").unwrap();
+    assert!(recover(&path, &lock).is_err());
+    // Restored as the hint says, it loads.
+    fs::copy(backup_path(&path), &path).unwrap();
+    assert_eq!(
+        load(&path).unwrap().unwrap().tasks["old"]
+            .task_id
+            .as_deref(),
+        Some("T-OLD")
+    );
+}
+
+/// Every single-bit flip of a journal this version wrote is refused, or (when it falls in
+/// the torn last line, which was never acknowledged) drops only that line.
+#[tokio::test]
+async fn every_flipped_bit_of_a_journal_is_refused_or_harmless() {
+    let (_dir, path, state) = setup();
+    let journal = Journal::create(&path, &state).await.unwrap();
+    journal.record(intent("a")).await.unwrap();
+    journal.record(created("a", "T-A")).await.unwrap();
+    drop(journal);
+    let good = fs::read(journal_path(&path)).unwrap();
+    let entries = read_journal(&path).unwrap().unwrap();
+    assert_eq!(entries.len(), 3);
+    for bit in 0..good.len() * 8 {
+        let mut bytes = good.clone();
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        fs::write(journal_path(&path), &bytes).unwrap();
+        match read_journal(&path) {
+            Err(_) => {}
+            Ok(read) => assert_eq!(
+                read.unwrap(),
+                entries,
+                "bit {bit} of {} ({:?}) changed the journal",
+                good.len(),
+                String::from_utf8_lossy(&bytes[bit / 8 - 3..(bit / 8 + 3).min(bytes.len())])
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_version_1_state_fixture_is_read_and_saved_as_version_2() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1/callform.state.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callform.state.json");
+    fs::copy(&fixture, &path).unwrap();
+    let original = fs::read(&fixture).unwrap();
+    let mut state = load(&path).unwrap().unwrap();
+    assert_eq!(state.format_version, 1);
+    let tasks = state.tasks.clone();
+    let lock = StateLock::acquire(&path, "state rm").unwrap();
+    recover(&path, &lock).unwrap();
+    save(&path, &mut state).unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("{\n  \"checksum\": \"sha256:"), "{text}");
+    assert!(text.contains("\"format_version\": 2"));
+    let upgraded = load(&path).unwrap().unwrap();
+    assert_eq!(upgraded.tasks, tasks);
+    assert_eq!(upgraded.format_version, 2);
+    assert_eq!(fs::read(backup_path(&path)).unwrap(), original);
+    // A flipped bit in the upgraded file is refused, naming the backup.
+    let mut bytes = text.into_bytes();
+    bytes[200] ^= 0x04;
+    fs::write(&path, &bytes).unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(err.contains("checksum") && err.contains(".backup"), "{err}");
+}
+
+// The same, through the built binary.
+
+mod common;
+
+fn callform() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_callform"));
+    c.env_remove("CALLFORM_STATE").env("NO_COLOR", "1");
+    c
+}
+
+fn output(cmd: &mut std::process::Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The manifests of the version 1 fixture, without its state.
+fn project() -> tempfile::TempDir {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
+    let tmp = tempfile::tempdir().unwrap();
+    common::copy_dir(&fixture, tmp.path());
+    tmp
+}
+
+#[cfg(unix)]
+#[test]
+fn an_apply_through_a_symlinked_state_leaves_nothing_for_an_apply_on_its_target() {
+    let tmp = project();
+    let tasks = tmp.path().join("tasks");
+    let real = tmp.path().join("real.json");
+    let link = tmp.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (code, out, err) = output(
+        callform()
+            .args(["apply", "--sandbox", "--auto-approve", "--state"])
+            .arg(&link)
+            .arg(&tasks),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("5 created"), "{out}");
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // The same state under its real name: nothing is left to create.
+    let (code, out, err) = output(
+        callform()
+            .args(["apply", "--sandbox", "--auto-approve", "--state"])
+            .arg(&real)
+            .arg(&tasks),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("5 unchanged") && !out.contains("created"),
+        "{out}"
+    );
+}
+
+#[test]
+fn apply_says_when_its_results_could_not_be_written_to_the_state() {
+    let tmp = project();
+    let tasks = tmp.path().join("tasks");
+    let state = tmp.path().join("s.json");
+    let apply = |target: &str| {
+        output(
+            callform()
+                .args(["apply", "--sandbox", "--auto-approve", "--state"])
+                .arg(&state)
+                .args(["--target", target])
+                .arg(&tasks),
+        )
+    };
+    let (code, out, err) = apply("delivery-notice");
+    assert_eq!(code, 0, "{out}{err}");
+    // The backup cannot be replaced: the commit's save fails after the creates.
+    fs::remove_file(backup_path(&state)).unwrap();
+    fs::create_dir(backup_path(&state)).unwrap();
+    let (code, out, err) = apply("payment-followup");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!out.contains("Apply complete"), "{out}");
+    assert!(
+        out.contains("could not be written") && out.contains(".journal"),
+        "{out}"
+    );
+    assert!(journal_path(&state).exists());
+    // Nothing is said twice.
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+    // Once the backup can be written again, the next command folds the journal in.
+    fs::remove_dir(backup_path(&state)).unwrap();
+    let (code, out, err) = output(callform().args(["state", "list", "--state"]).arg(&state));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("payment-followup"), "{out}");
+}
+
+#[test]
+fn the_same_vendor_id_recorded_for_two_tasks_blocks_both_in_the_plan() {
+    let tmp = project();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
+    let text = fs::read_to_string(fixture.join("callform.state.json")).unwrap();
+    // Two longlonglong tasks with one id (the fixture is version 1: no checksum).
+    let text = text.replace("\"v1-id-4\"", "\"v1-id-2\"");
+    fs::write(tmp.path().join("callform.state.json"), text).unwrap();
+    let (code, out, err) = output(callform().arg("plan").arg(tmp.path().join("tasks")));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("2 blocked"), "{out}");
+    assert!(
+        out.contains("v1-id-2")
+            && out.contains("`payment-followup`")
+            && out.contains("`satisfaction-survey`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_saved_plan_with_a_flipped_bit_is_refused() {
+    let tmp = project();
+    let tasks = tmp.path().join("tasks");
+    let plan = tmp.path().join("plan.json");
+    let (code, out, err) = output(
+        callform()
+            .args(["plan", "--sandbox", "--out"])
+            .arg(&plan)
+            .arg(&tasks),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let good = fs::read(&plan).unwrap();
+    assert!(good.starts_with(b"{\n  \"checksum\": \"sha256:"));
+    let (code, out, err) = output(callform().arg("show").arg(&plan));
+    assert_eq!(code, 0, "{out}{err}");
+    let mut bad = good.clone();
+    let at = good.len() / 2;
+    bad[at] ^= 0x01;
+    fs::write(&plan, &bad).unwrap();
+    for args in [&["show"][..], &["apply", "--sandbox"][..]] {
+        let (code, out, err) = output(callform().args(args).arg(&plan));
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(
+            err.contains("does not match its checksum"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// A live apply (here: this test, holding a run's journal) whose lock file is deleted by
+/// hand: a second apply gets a lock file of its own, but neither folds nor removes the
+/// journal, and sends nothing.
+#[tokio::test]
+async fn a_second_apply_after_the_lock_file_was_deleted_sends_nothing() {
+    let tmp = project();
+    let tasks = tmp.path().join("tasks");
+    let path = tmp.path().join("s.json");
+    let apply = |target: &str| {
+        output(
+            callform()
+                .args(["apply", "--sandbox", "--auto-approve", "--state"])
+                .arg(&path)
+                .args(["--target", target])
+                .arg(&tasks),
+        )
+    };
+    let (code, out, err) = apply("delivery-notice");
+    assert_eq!(code, 0, "{out}{err}");
+    let state = load(&path).unwrap().unwrap();
+    let first = StateLock::acquire(&path, "apply").unwrap();
+    let journal = Journal::create(&path, &state).await.unwrap();
+    journal.record(intent("in-flight")).await.unwrap();
+    fs::remove_file(lock_path(&path)).unwrap();
+    let before = fs::read(journal_path(&path)).unwrap();
+
+    let (code, out, err) = apply("payment-followup");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("still running"), "{err}");
+    assert!(!out.contains("created"), "{out}");
+    assert_eq!(fs::read(journal_path(&path)).unwrap(), before);
+    assert_eq!(load(&path).unwrap().unwrap().serial, state.serial);
+    assert!(first.verify().is_err());
+
+    // The first run ends and records its create.
+    journal.record(created("in-flight", "T-1")).await.unwrap();
+    journal.close().await.unwrap();
+    commit_journal(&path, &mut state.clone()).unwrap();
+    assert!(load(&path)
+        .unwrap()
+        .unwrap()
+        .tasks
+        .contains_key("in-flight"));
 }

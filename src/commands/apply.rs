@@ -216,15 +216,23 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     if let Err(e) = &ran.committed {
         note!("error: the results below are in the journal but could not be written to the state: {e}\nhint: the next `callform apply` or `callform state` command folds them in; do not delete the journal");
     }
+    if let Err(e) = lock.verify() {
+        note!("warning: {e}");
+    }
     let _ = lock.release();
     if let Some(running) = sandbox {
         running.shutdown().await;
     }
+    let unsaved = ran
+        .committed
+        .is_err()
+        .then(|| state::journal_path(&state::resolve(&state_path).unwrap_or(state_path.clone())));
     let outcome = report(
         &finished,
         &project,
         cancel.load(Ordering::SeqCst),
         &options.state_args,
+        unsaved.as_deref(),
     );
     Ok(if ran.committed.is_err() {
         Outcome::Failure
@@ -479,7 +487,15 @@ impl Progress {
 }
 
 /// The summary on stdout, and the exit code: 1 when anything failed, is uncertain or was skipped.
-fn report(finished: &[Finished], project: &Project, stopped: bool, state_args: &str) -> Outcome {
+/// `unsaved`: the journal holding the results, when they could not be written to the state.
+/// `state_args`: what the printed hints need to reach this run's state.
+fn report(
+    finished: &[Finished],
+    project: &Project,
+    stopped: bool,
+    state_args: &str,
+    unsaved: Option<&std::path::Path>,
+) -> Outcome {
     let mut finished: Vec<&Finished> = finished.iter().collect();
     finished.sort_by(|a, b| a.name.cmp(&b.name));
     let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
@@ -487,7 +503,9 @@ fn report(finished: &[Finished], project: &Project, stopped: bool, state_args: &
     let failed = count(|r| matches!(r, Result_::Failed { .. }));
     let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
     let skipped = count(|r| matches!(r, Result_::Skipped | Result_::AuthStopped));
-    let verdict = if stopped {
+    let verdict = if unsaved.is_some() {
+        "Apply finished, but the state file could not be written"
+    } else if stopped {
         "Apply stopped"
     } else if failed + uncertain > 0 {
         "Apply finished with problems"
@@ -495,6 +513,12 @@ fn report(finished: &[Finished], project: &Project, stopped: bool, state_args: &
         "Apply complete"
     };
     say!("\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
+    if let Some(journal) = unsaved {
+        say!(
+            "The results are recorded in the journal {}; the next `callform apply` or `callform state` command folds them into the state. Do not delete the journal.",
+            journal.display()
+        );
+    }
     for f in &finished {
         if let Result_::Created { warnings, .. } = &f.result {
             for w in warnings {

@@ -179,7 +179,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
             );
             return Ok(Outcome::Failure);
         }
-        state::write_atomically(out, render::json(&plan).as_bytes())?;
+        // Sealed with its checksum: `apply PLANFILE` refuses a plan that changed on disk.
+        let sealed = state::checksum::seal(render::json(&plan).as_bytes());
+        state::write_atomically(out, &sealed)?;
         eprintln!(
             "Saved the plan to {}. Apply exactly this plan with: callform apply {}",
             out.display(),

@@ -6,8 +6,15 @@ use crate::plan::{Plan, PLAN_FORMAT_VERSION};
 
 /// Reads a saved plan file, refusing other files and newer formats.
 pub fn read_plan(path: &std::path::Path) -> anyhow::Result<Plan> {
-    let bytes = std::fs::read(path)
+    let mut bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("cannot read the plan file {}: {e}", path.display()))?;
+    // Checked before anything in it is believed; a plan saved before checksums has none.
+    if crate::state::checksum::unseal(&mut bytes) == crate::state::checksum::Seal::Mismatch {
+        anyhow::bail!(
+            "{}: the plan file does not match its checksum: it was damaged or edited\nhint: make the plan again with `callform plan --out FILE` and review it",
+            path.display()
+        );
+    }
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         anyhow::anyhow!(
             "{}:{}:{}: not a callform plan file: {e}",

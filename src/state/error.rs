@@ -15,12 +15,14 @@ use super::lock::LockInfo;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// An operating-system error on one of the state's files.
-    #[error("cannot {action} {}: {source}", path.display())]
+    ///
+    /// The OS error is part of the message and deliberately not a `source`: an error chain
+    /// printed with its causes would otherwise say it twice.
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         path: PathBuf,
         action: &'static str,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 
     /// The state path (or its journal's) is a directory, FIFO or device, not a file.
@@ -53,6 +55,78 @@ pub enum StateError {
         column: usize,
         message: String,
     },
+
+    /// The state file's checksum does not match its bytes: it was damaged or edited.
+    #[error(
+        "{}: the state file does not match its checksum: it was damaged (or edited by hand)\n\
+         hint: it was left untouched; restore the previous version from {}.backup (check it with \
+         `callform state list --state {}.backup`), then run `callform plan`",
+        path.display(),
+        path.display(),
+        path.display()
+    )]
+    ChecksumMismatch { path: PathBuf },
+
+    /// A state file of a format that has a checksum, without one.
+    #[error(
+        "{}: the state file has format version {version} but no checksum line (its first line was damaged or removed)\n\
+         hint: it was left untouched; restore the previous version from {}.backup",
+        path.display(),
+        path.display()
+    )]
+    ChecksumMissing { path: PathBuf, version: u32 },
+
+    /// No state file, but its backup: the state was deleted or moved.
+    #[error(
+        "{}: the state file is missing, but its backup {} is there: the state was deleted or moved\n\
+         hint: planning from no state would create every recorded task again. Put the state back, or \
+         restore the backup with `cp {} {}` (it is the version before the last save: check the tasks \
+         of the last apply in the vendor console, then `callform plan`). To really start with no state, \
+         move the backup away first (`mv {} {}.old`)",
+        path.display(),
+        backup.display(),
+        backup.display(),
+        path.display(),
+        backup.display(),
+        backup.display()
+    )]
+    OnlyBackup { path: PathBuf, backup: PathBuf },
+
+    /// The state file has more than one name.
+    #[error(
+        "{}: the state file has {links} hard links\n\
+         hint: a save replaces the file, so the other names would keep a stale state and a second \
+         lock; keep one name (remove the other links), or use a symbolic link",
+        path.display()
+    )]
+    HardLinked { path: PathBuf, links: u64 },
+
+    /// The state kept being replaced while it was read.
+    #[error(
+        "{}: the state file was replaced {attempts} times while it was being read\n\
+         hint: another callform is writing it right now; run the command again when it has finished",
+        path.display()
+    )]
+    KeptChanging { path: PathBuf, attempts: usize },
+
+    /// Our lock file is no longer the file at the lock's path.
+    #[error(
+        "{}: the lock file was removed or replaced while this callform held it\n\
+         hint: another process may now be writing the state; nothing more was written. Never delete \
+         a lock file by hand (`callform state unlock` clears one left by a dead process); \
+         check that no other callform runs, then run the command again",
+        path.display()
+    )]
+    LockReplaced { path: PathBuf },
+
+    /// The journal is held by a writer that is still running.
+    #[error(
+        "{}: the journal is being written by another callform that is still running\n\
+         hint: its lock file was removed or replaced while it ran; nothing was changed. Wait for it \
+         to finish, then run the command again. Do not delete the journal or lock files",
+        path.display()
+    )]
+    JournalInUse { path: PathBuf },
 
     /// The state file was written by a newer callform.
     #[error(
@@ -146,12 +220,8 @@ pub enum StateError {
     },
 
     /// The journal cannot be folded into the state.
-    #[error("{}: {source}\nhint: {}", path.display(), source.hint())]
-    Fold {
-        path: PathBuf,
-        #[source]
-        source: FoldError,
-    },
+    #[error("{}: {cause}\nhint: {}", path.display(), cause.hint())]
+    Fold { path: PathBuf, cause: FoldError },
 
     /// A journal was found, but no state, and the journal did not start from an empty state.
     #[error(
@@ -187,15 +257,11 @@ pub enum StateError {
 
     /// The caller tried to record an entry that contradicts the state or the run so far.
     #[error(
-        "{}: refusing to record this entry: {source}\n\
+        "{}: refusing to record this entry: {cause}\n\
          hint: this is a bug in callform; the request must not be sent",
         path.display()
     )]
-    JournalRejected {
-        path: PathBuf,
-        #[source]
-        source: FoldError,
-    },
+    JournalRejected { path: PathBuf, cause: FoldError },
 }
 
 impl StateError {
@@ -203,7 +269,7 @@ impl StateError {
         StateError::Io {
             path: path.into(),
             action,
-            source,
+            cause: source,
         }
     }
 }

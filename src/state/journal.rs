@@ -14,6 +14,10 @@
 //! {"op":"outcome","name":"x","at":"…","outcome":{"result":"uncertain","reason":"HTTP 502 after the request was sent"}}
 //! ```
 //!
+//! Each line ends with the SHA-256 of its entry (`…,"sum":"<64 hex>"}`, see
+//! `super::checksum`): a line that does not match is refused, not interpreted. A journal
+//! whose first line has no checksum was written before checksums and is read as before.
+//!
 //! Invariants and why they hold:
 //!
 //! - **Intent before request.** [`Journal::record`] returns only once its entry is on disk
@@ -58,8 +62,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::{
-    check_on_disk, journal_path, now_rfc3339, random_hex, save, sync_dir, State, StateError,
-    TaskRecord, TaskStatus,
+    check_on_disk, checksum, journal_path, now_rfc3339, random_hex, save, sync_dir, State,
+    StateError, TaskRecord, TaskStatus,
 };
 use crate::state::Superseded;
 
@@ -69,9 +73,11 @@ pub const STOPPED_REASON: &str = "callform stopped before the vendor's answer wa
 /// Why a success without a task id is uncertain.
 pub const NO_ID_REASON: &str = "the vendor reported success but gave no task id";
 
-/// One line of the journal.
+/// One line of the journal. Unknown members are refused: the checksum member is the only
+/// addition a line may carry, and a line whose checksum member was damaged must not be read
+/// as one written before checksums.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Entry {
     /// The first line: which state, at which serial, this run started from.
     Begin {
@@ -502,6 +508,15 @@ fn check_reflected(state: &State, entries: &[Entry], base_serial: u64) -> Result
 /// Reads the journal of the state at `state_path`: `None` when there is none. A last line cut
 /// short by a crash is ignored; any other damaged line is an error.
 pub fn read_journal(state_path: &Path) -> Result<Option<Vec<Entry>>, StateError> {
+    read_journal_at(&super::resolve(state_path)?)
+}
+
+/// [`read_journal`] for a resolved state path.
+///
+/// Lines written by this version end with their checksum (see [`super::checksum`]); a
+/// journal whose header has one must have one on every line. Lines without one (a journal
+/// left by a callform before checksums) are read as before.
+pub(crate) fn read_journal_at(state_path: &Path) -> Result<Option<Vec<Entry>>, StateError> {
     let path = journal_path(state_path);
     let Some(bytes) = super::read_store_file(&path)? else {
         return Ok(None);
@@ -512,23 +527,104 @@ pub fn read_journal(state_path: &Path) -> Result<Option<Vec<Entry>>, StateError>
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
         .map(|(i, line)| (i + 1, line))
         .collect();
+    // Whether the last line was ended by its newline: a line cut short by a crash was not.
+    let ended = bytes.ends_with(b"\n");
+    let mut summed = None;
     let mut entries = Vec::with_capacity(lines.len());
     for (k, &(line_no, line)) in lines.iter().enumerate() {
-        match serde_json::from_slice::<Entry>(line) {
-            Ok(entry) => entries.push(entry),
-            // Cut short (or filled with zeros) by a crash during the last write: its entries
-            // were never acknowledged, so no request depended on them.
-            Err(e) if k + 1 == lines.len() && (e.is_eof() || e.is_syntax()) => {}
-            Err(e) => {
-                return Err(StateError::JournalCorrupt {
-                    path,
-                    line: line_no,
-                    message: e.to_string(),
-                })
+        let last = k + 1 == lines.len();
+        // A torn write never leaves a complete line with its checksum followed by something
+        // else: that is a damaged newline, and the line's record is not dropped silently.
+        // Zeros where a write's data never reached the disk come first in what is left of
+        // the line; a zero further in can be a flipped bit.
+        let torn = last && (!ended || line.first() == Some(&0)) && !damaged_end(line);
+        let corrupt = |message: String| StateError::JournalCorrupt {
+            path: path.clone(),
+            line: line_no,
+            message,
+        };
+        let (json, has_sum) = match checksum::check_line(line) {
+            checksum::Line::Intact(json) => (json, true),
+            checksum::Line::Absent => (line.to_vec(), false),
+            // Cut short by a crash during the last write: its entries were never
+            // acknowledged, so no request depended on them.
+            checksum::Line::Mismatch if torn => continue,
+            checksum::Line::Mismatch => {
+                return Err(corrupt(
+                    "the line does not match its checksum (it was damaged or edited)".into(),
+                ))
             }
+        };
+        match serde_json::from_slice::<Entry>(&json) {
+            Ok(entry) => {
+                match (*summed.get_or_insert(has_sum), has_sum) {
+                    (true, false) if torn => continue,
+                    (true, false) => {
+                        return Err(corrupt(
+                            "the line has no checksum, but the journal's first line has one".into(),
+                        ))
+                    }
+                    (false, true) => {
+                        return Err(corrupt(
+                            "the line has a checksum, but the journal's first line has none".into(),
+                        ))
+                    }
+                    _ => {}
+                }
+                entries.push(entry);
+            }
+            Err(e)
+                if last
+                    && !has_sum
+                    && (e.is_eof() || e.is_syntax())
+                    && (torn || summed != Some(true)) => {}
+            Err(e) => return Err(corrupt(e.to_string())),
         }
     }
     Ok(Some(entries))
+}
+
+/// Whether `line` is a complete line with a valid checksum followed by bytes that are not
+/// its newline.
+fn damaged_end(line: &[u8]) -> bool {
+    line.windows(2)
+        .rposition(|w| w == b"\"}")
+        .is_some_and(|at| {
+            at + 2 < line.len()
+                && matches!(
+                    checksum::check_line(&line[..at + 2]),
+                    checksum::Line::Intact(_)
+                )
+        })
+}
+
+/// Locks the journal of the state at `state_path` (resolved) for folding or removal: a run
+/// holds its journal locked while it writes it, so a journal found locked belongs to a live
+/// process and is left alone, even when the state's lock file was tampered with. `None` when
+/// there is no journal. The lock is released when the file is dropped.
+pub(crate) fn lock_journal(state_path: &Path) -> Result<Option<File>, StateError> {
+    let path = journal_path(state_path);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StateError::io(&path, "open", e)),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Err(StateError::JournalInUse { path }),
+        Err(fs::TryLockError::Error(e)) => Err(StateError::io(&path, "lock", e)),
+    }
+}
+
+/// Journals this process wrote and has closed but not yet committed, still locked: the lock
+/// is kept from the first line to the removal, so that no other process folds a journal
+/// between [`Journal::close`] and [`commit_journal`].
+static CLOSED: Mutex<Vec<(PathBuf, File)>> = Mutex::new(Vec::new());
+
+fn take_closed(journal: &Path) -> Option<File> {
+    let mut closed = CLOSED.lock().unwrap_or_else(PoisonError::into_inner);
+    let i = closed.iter().position(|(p, _)| p == journal)?;
+    Some(closed.swap_remove(i).1)
 }
 
 /// Removes the journal of the state at `state_path`; call it only after a successful save of
@@ -536,7 +632,7 @@ pub fn read_journal(state_path: &Path) -> Result<Option<Vec<Entry>>, StateError>
 /// undone by a crash; a journal that came back would be recognised as folded by its serial,
 /// but would have to be checked and removed again.
 pub fn remove_journal(state_path: &Path) -> Result<(), StateError> {
-    let path = journal_path(state_path);
+    let path = journal_path(&super::resolve(state_path)?);
     match fs::remove_file(&path) {
         Ok(()) => sync_dir(&path),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -549,13 +645,20 @@ pub fn remove_journal(state_path: &Path) -> Result<(), StateError> {
 /// [`Journal::close`]. Folding what is on disk, rather than what the run believes, makes the
 /// saved state hold exactly what is durable.
 pub fn commit_journal(path: &Path, state: &mut State) -> Result<Folded, StateError> {
+    let path = &super::resolve(path)?;
     let journal = journal_path(path);
-    let Some(entries) = read_journal(path)? else {
+    // Still locked since the run's first line when this process closed it; locked afresh
+    // otherwise (a commit of a journal closed elsewhere, as tests do).
+    let _guard = match take_closed(&journal) {
+        Some(file) => Some(file),
+        None => lock_journal(path)?,
+    };
+    let Some(entries) = read_journal_at(path)? else {
         return Err(StateError::JournalMissing { path: journal });
     };
-    let folded = fold(state, &entries).map_err(|source| StateError::Fold {
+    let folded = fold(state, &entries).map_err(|cause| StateError::Fold {
         path: journal,
-        source,
+        cause,
     })?;
     if !folded.already_folded {
         save(path, state)?;
@@ -571,11 +674,27 @@ type Ack = oneshot::Sender<Result<(), String>>;
 pub struct Journal {
     path: PathBuf,
     run: String,
-    queue: mpsc::Sender<(Vec<u8>, Ack)>,
+    /// `None` once closed (or dropped).
+    queue: Option<mpsc::Sender<(Vec<u8>, Ack)>>,
     /// The state as the journal so far leaves it, to refuse contradicting entries.
     check: Mutex<Check>,
     shared: Arc<Shared>,
-    writer: thread::JoinHandle<Result<(), String>>,
+    /// `None` once closed (or dropped).
+    writer: Option<thread::JoinHandle<Result<(), String>>>,
+    /// The journal file, locked (the writer's handle shares the lock): kept until the commit.
+    guard: Option<File>,
+}
+
+impl Drop for Journal {
+    /// A journal dropped without [`Journal::close`] (the run stopped): the writer is stopped
+    /// and waited for, so that its handle, and with it the journal's lock, is gone when the
+    /// drop returns, and the next run in this process can fold the journal.
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -601,6 +720,7 @@ impl Journal {
     /// `State::new()` when there is none yet). Fails if a journal already exists: it must be
     /// folded first. The header is on disk, and the file's name too, when this returns.
     pub async fn create(state_path: &Path, state: &State) -> Result<Journal, StateError> {
+        let state_path = &super::resolve(state_path)?;
         let path = journal_path(state_path);
         let run = random_hex(8);
         let header = Entry::Begin {
@@ -638,6 +758,9 @@ impl Journal {
                 reason: e.to_string(),
             })??
         };
+        let guard = file
+            .try_clone()
+            .map_err(|e| StateError::io(&path, "open", e))?;
         let shared = Arc::new(Shared::default());
         let (queue, inbox) = mpsc::channel();
         let writer = {
@@ -650,14 +773,15 @@ impl Journal {
         Ok(Journal {
             path,
             run,
-            queue,
+            queue: Some(queue),
             check: Mutex::new(Check {
                 state: state.clone(),
                 replay: Replay::default(),
                 lines: 1,
             }),
             shared,
-            writer,
+            writer: Some(writer),
+            guard: Some(guard),
         })
     }
 
@@ -674,14 +798,16 @@ impl Journal {
                 replay,
                 lines,
             } = &mut *check;
-            replay.apply(state, &entry, *lines + 1).map_err(|source| {
+            replay.apply(state, &entry, *lines + 1).map_err(|cause| {
                 StateError::JournalRejected {
                     path: self.path.clone(),
-                    source,
+                    cause,
                 }
             })?;
             *lines += 1;
             self.queue
+                .as_ref()
+                .ok_or_else(|| self.write_error("the journal is closed"))?
                 .send((line, ack))
                 .map_err(|_| self.write_error("the journal writer stopped"))?;
             #[cfg(test)]
@@ -697,19 +823,26 @@ impl Journal {
     }
 
     /// Stops the writer once everything queued is on disk. Fails if any write failed.
-    pub async fn close(self) -> Result<(), StateError> {
-        let Journal {
-            path,
-            queue,
-            writer,
-            ..
-        } = self;
-        drop(queue);
+    pub async fn close(mut self) -> Result<(), StateError> {
+        let path = self.path.clone();
+        drop(self.queue.take());
+        let Some(writer) = self.writer.take() else {
+            return Err(self.write_error("the journal is closed"));
+        };
         let joined = tokio::task::spawn_blocking(move || writer.join())
             .await
             .map_err(|e| e.to_string());
         match joined {
-            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Ok(()))) => {
+                // Still locked until `commit_journal` has folded and removed it.
+                if let Some(guard) = self.guard.take() {
+                    CLOSED
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((path, guard));
+                }
+                Ok(())
+            }
             Ok(Ok(Err(reason))) => Err(StateError::JournalWrite { path, reason }),
             Ok(Err(_)) => Err(StateError::JournalWrite {
                 path,
@@ -745,10 +878,11 @@ impl Journal {
 
 fn line_of(path: &Path, entry: &Entry) -> Result<Vec<u8>, StateError> {
     // Compact JSON never contains a raw newline (strings escape it), so one entry is one line.
-    let mut line = serde_json::to_vec(entry).map_err(|e| StateError::JournalWrite {
+    let json = serde_json::to_vec(entry).map_err(|e| StateError::JournalWrite {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    let mut line = checksum::sum_line(&json);
     line.push(b'\n');
     Ok(line)
 }
@@ -763,10 +897,24 @@ fn create_file(path: &Path, header: &[u8]) -> Result<File, StateError> {
         }
         Err(e) => return Err(StateError::io(path, "create", e)),
     };
-    let written = file
-        .write_all(header)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| StateError::io(path, "write", e))
+    // Locked for as long as this run may write it: a journal found locked is a live run's,
+    // and no other process folds or removes it (see `lock_journal`).
+    let locked = match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(fs::TryLockError::WouldBlock) => Err(StateError::JournalInUse {
+            path: path.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(StateError::io(path, "lock", e)),
+    };
+    let written = locked
+        .and_then(|()| {
+            file.write_all(header)
+                .map_err(|e| StateError::io(path, "write", e))
+        })
+        .and_then(|()| {
+            file.sync_all()
+                .map_err(|e| StateError::io(path, "write", e))
+        })
         .and_then(|()| sync_dir(path));
     if let Err(e) = written {
         // Nothing was recorded yet, so nothing can be lost by removing it.

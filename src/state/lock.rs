@@ -12,6 +12,13 @@
 //!   operation), fsynced, so a second process can say who holds the lock. A description
 //!   found by a process that *gets* the lock belongs to a holder that died without
 //!   releasing it: it is reported ([`StateLock::replaced_stale`]) and overwritten.
+//! - A lock only counts while it is on the file the path names. Someone deleting the lock
+//!   file by hand lets a second process create a new one and lock that: both would "hold"
+//!   it. So after taking the lock, [`StateLock::acquire`] checks that the path still names
+//!   the locked file (same device and inode) and starts again if not, and
+//!   [`StateLock::verify`] checks it again before the state is changed. A run's journal is
+//!   locked by its writer too (see `journal`), so a journal a live process still writes is
+//!   never folded or removed by another, whatever happened to the lock file.
 //! - Releasing empties the file and then drops the lock. The file itself is never
 //!   removed: unlinking a locked file lets a process that opened the old file and one that
 //!   creates a new one both "hold" the lock.
@@ -75,6 +82,53 @@ fn parse_info(bytes: &[u8]) -> Result<Option<LockInfo>, String> {
         .map_err(|e| format!("it is not a callform lock: {e}"))
 }
 
+/// How often [`lock_at_path`] starts again when the locked file was unlinked meanwhile.
+const LOCK_ATTEMPTS: usize = 5;
+
+/// Opens and locks the lock file at `path`, and checks that the locked file is still the one
+/// at `path`: a file deleted between our open and our lock is no lock at all.
+fn lock_at_path(path: &Path) -> Result<File, StateError> {
+    for _ in 0..LOCK_ATTEMPTS {
+        let file = open(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(held_by_other(path.to_path_buf())),
+            Err(TryLockError::Error(e)) => return Err(StateError::io(path, "lock", e)),
+        }
+        if guards(&file, path)? {
+            return Ok(file);
+        }
+    }
+    Err(StateError::LockReplaced {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Whether `path` names the file `file` has open (same device and inode).
+fn guards(file: &File, path: &Path) -> Result<bool, StateError> {
+    let held = file
+        .metadata()
+        .map_err(|e| StateError::io(path, "check", e))?;
+    let named = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(StateError::io(path, "check", e)),
+    };
+    Ok(same_file(&held, &named))
+}
+
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &fs::Metadata, _: &fs::Metadata) -> bool {
+    // No portable file identity: the journal's own lock is the guard there.
+    true
+}
+
 /// The error for a lock another process holds.
 fn held_by_other(path: PathBuf) -> StateError {
     match read_info(&path) {
@@ -95,7 +149,7 @@ impl StateLock {
     /// Takes the lock of the state at `state_path` for `operation`, or fails at once, naming
     /// the holder, when another process has it.
     pub fn acquire(state_path: &Path, operation: &str) -> Result<StateLock, StateError> {
-        let path = lock_path(state_path);
+        let path = lock_path(&super::resolve(state_path)?);
         let info = LockInfo {
             holder: current_user(),
             pid: std::process::id(),
@@ -107,12 +161,7 @@ impl StateLock {
             .map_err(|e| StateError::io(&path, "write", io::Error::other(e)))?;
         contents.push(b'\n');
 
-        let mut file = open(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(held_by_other(path)),
-            Err(TryLockError::Error(e)) => return Err(StateError::io(&path, "lock", e)),
-        }
+        let mut file = lock_at_path(&path)?;
         // We hold it. Whatever description is there was left by a holder that died.
         let previous = read_all(&mut file, &path)?;
         let replaced_stale = parse_info(&previous).ok().flatten();
@@ -133,6 +182,24 @@ impl StateLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Checks that this lock still guards the state: the lock's path names the file this
+    /// process locked. Fails when the lock file was deleted or replaced meanwhile, since
+    /// another process may then hold a lock of its own.
+    pub fn verify(&self) -> Result<(), StateError> {
+        let Some(file) = &self.file else {
+            return Err(StateError::LockReplaced {
+                path: self.path.clone(),
+            });
+        };
+        if guards(file, &self.path)? {
+            Ok(())
+        } else {
+            Err(StateError::LockReplaced {
+                path: self.path.clone(),
+            })
+        }
     }
 
     /// Releases the lock, reporting a failure to clear the holder's description.
@@ -165,16 +232,11 @@ impl Drop for StateLock {
 /// lock, so this only tidies; a lock that a running process holds is refused
 /// ([`StateError::Locked`]): stop that process instead.
 pub fn unlock(state_path: &Path) -> Result<Option<LockInfo>, StateError> {
-    let path = lock_path(state_path);
+    let path = lock_path(&super::resolve(state_path)?);
     if !path.exists() {
         return Err(StateError::NotLocked { path });
     }
-    let mut file = open(&path)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Err(held_by_other(path)),
-        Err(TryLockError::Error(e)) => return Err(StateError::io(&path, "lock", e)),
-    }
+    let mut file = lock_at_path(&path)?;
     let bytes = read_all(&mut file, &path)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(StateError::NotLocked { path });
@@ -277,6 +339,27 @@ mod tests {
             unlock(&state).unwrap_err(),
             StateError::NotLocked { .. }
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_whose_file_was_replaced_no_longer_guards_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        let held = StateLock::acquire(&state, "apply").unwrap();
+        held.verify().unwrap();
+        // Deleted by hand and created again: the path names another file now.
+        fs::remove_file(lock_path(&state)).unwrap();
+        assert!(matches!(
+            held.verify(),
+            Err(StateError::LockReplaced { .. })
+        ));
+        fs::write(lock_path(&state), b"").unwrap();
+        let err = held.verify().unwrap_err();
+        assert!(err.to_string().contains("removed or replaced"), "{err}");
+        // The lock at the path now is a different file, and it is free.
+        let other = StateLock::acquire(&state, "apply").unwrap();
+        other.verify().unwrap();
     }
 
     #[test]

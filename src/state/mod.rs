@@ -23,13 +23,15 @@
 //!   written meanwhile by another process, or a file that does not load, is never overwritten.
 //! - `serial` is bumped by each save and only once the new version is on disk.
 //!
-//! The state file (format version 1). Any new field bumps [`FORMAT_VERSION`], and unknown
+//! The state file (format version 2). Any new field bumps [`FORMAT_VERSION`], and unknown
 //! fields are refused, so an older callform never rewrites a newer file and drops what it
-//! does not understand:
+//! does not understand. The first line is the SHA-256 of the rest ([`checksum`]), checked
+//! before anything is parsed; version 1 is the same without that line, and is still read:
 //!
 //! ```text
 //! {
-//!   "format_version": 1,
+//!   "checksum": "sha256:<64 hex>",
+//!   "format_version": 2,
 //!   "lineage": "<32 hex>",
 //!   "serial": 7,
 //!   "salt": "<32 hex>",
@@ -56,8 +58,15 @@
 //! without the journal: lock → [`recover`] → change → [`save`] → unlock. Going through
 //! [`recover`] matters: a journal left beside a state that was then changed without it can
 //! no longer be told apart from one whose creates were lost, and [`load`] refuses it.
-//! Readers (`plan`, `state list`) just [`load`].
+//! Readers (`plan`, `state list`) just [`load`], which reads the state and the journal again
+//! when the state was replaced between the two reads.
+//!
+//! Every path is first [`resolve`]d to the real file, so a symlinked state and its target are
+//! one state with one lock. A run's journal is locked by its writer until it is folded, so a
+//! journal a live process holds is never folded or removed by another (even when the lock
+//! file was deleted by hand).
 
+pub mod checksum;
 pub mod error;
 pub mod journal;
 pub mod lock;
@@ -76,8 +85,16 @@ pub use journal::{
 };
 pub use lock::{unlock, LockInfo, StateLock};
 
-/// The state format this callform reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The state format this callform writes. Version 2 added the checksum line; version 1
+/// files (no checksum) are still read, and saved as version 2.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest state format this callform reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
+
+/// How often a reader starts again when the state was replaced while it read it and its
+/// journal, before it gives up.
+const READ_ATTEMPTS: usize = 20;
 
 /// The state file's contents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,18 +270,78 @@ pub fn load(path: &Path) -> Result<Option<State>, StateError> {
 }
 
 /// Like [`load`], and also says whether a journal was found and what replaying it changed.
+///
+/// What is returned is one consistent view: the state file is read, then its journal, and if
+/// the state file was replaced meanwhile (an apply committed between the two reads, so the
+/// journal read may already be gone) both are read again.
 pub fn load_detailed(path: &Path) -> Result<Loaded, StateError> {
-    let state = read_state(path)?;
+    let path = resolve(path)?;
+    load_consistent(&path, &mut || {})
+}
+
+/// [`load_detailed`] on a resolved path; `between` runs between the reads of the state and
+/// of the journal (tests use it to commit there).
+fn load_consistent(path: &Path, between: &mut dyn FnMut()) -> Result<Loaded, StateError> {
+    for _ in 0..READ_ATTEMPTS {
+        let before = identity(path)?;
+        let state = read_state(path)?;
+        between();
+        let entries = journal::read_journal_at(path)?;
+        if identity(path)? == before {
+            return replay(path, state, entries);
+        }
+    }
+    Err(StateError::KeptChanging {
+        path: path.to_path_buf(),
+        attempts: READ_ATTEMPTS,
+    })
+}
+
+/// What tells one version of the state file from the next: every save renames a new file
+/// over it, so its inode changes (and its times, in case an inode is reused).
+#[derive(Debug, PartialEq, Eq)]
+struct Identity {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    dev_ino_ctime: (u64, u64, i64, i64),
+}
+
+fn identity(path: &Path) -> Result<Option<Identity>, StateError> {
+    match fs::metadata(path) {
+        Ok(meta) => Ok(Some(Identity {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            dev_ino_ctime: {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+            },
+        })),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StateError::io(path, "read", e)),
+    }
+}
+
+/// Replays `entries` (the journal, if any) on `state` in memory.
+fn replay(
+    path: &Path,
+    state: Option<State>,
+    entries: Option<Vec<Entry>>,
+) -> Result<Loaded, StateError> {
     let journal_file = journal_path(path);
-    let Some(entries) = read_journal(path)? else {
+    let Some(entries) = entries else {
+        if state.is_none() {
+            refuse_lone_backup(path)?;
+        }
         return Ok(Loaded {
             state,
             journal: None,
         });
     };
-    let fold_err = |source| StateError::Fold {
+    let fold_err = |cause| StateError::Fold {
         path: journal_file.clone(),
-        source,
+        cause,
     };
     let (state, folded) = match state {
         Some(mut state) => {
@@ -273,7 +350,10 @@ pub fn load_detailed(path: &Path) -> Result<Loaded, StateError> {
         }
         None => match journal::begin_of(&entries) {
             // Only a torn header: the run died before it could send anything.
-            None => (None, Folded::default()),
+            None => {
+                refuse_lone_backup(path)?;
+                (None, Folded::default())
+            }
             Some((_, _, base_serial)) if base_serial != 0 => {
                 return Err(StateError::StateMissing {
                     path: path.to_path_buf(),
@@ -306,26 +386,136 @@ pub fn load_detailed(path: &Path) -> Result<Loaded, StateError> {
     })
 }
 
+/// No state file, but its backup is there: the state was deleted or moved (a save always
+/// leaves both). Planning from nothing would create every recorded task again.
+fn refuse_lone_backup(path: &Path) -> Result<(), StateError> {
+    let backup = backup_path(path);
+    match fs::symlink_metadata(&backup) {
+        Ok(_) => Err(StateError::OnlyBackup {
+            path: path.to_path_buf(),
+            backup,
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StateError::io(&backup, "read", e)),
+    }
+}
+
+/// The state file a path names: symlinks are followed (also when the file does not exist
+/// yet, through its directory or a dangling link), so every spelling of one state reads,
+/// writes, journals and locks the same four files. Writing through a link would replace the
+/// link with a file and leave the real state behind, and two spellings would take two locks.
+/// A state file with several hard links is refused: a save replaces the file, and the other
+/// names would keep the stale version.
+pub fn resolve(path: &Path) -> Result<PathBuf, StateError> {
+    let mut current = path.to_path_buf();
+    // As many links as the kernel follows (`MAXSYMLINKS`) before it calls it a loop.
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target =
+                    fs::read_link(&current).map_err(|e| StateError::io(&current, "read", e))?;
+                current = parent_dir(&current).join(target);
+            }
+            Ok(meta) => {
+                let real = fs::canonicalize(&current)
+                    .map_err(|e| StateError::io(&current, "resolve", e))?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::MetadataExt;
+                    if meta.is_file() && meta.nlink() > 1 {
+                        return Err(StateError::HardLinked {
+                            path: real,
+                            links: meta.nlink(),
+                        });
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = meta;
+                return Ok(real);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let Some(name) = current.file_name() else {
+                    return Err(StateError::NotAFile { path: current });
+                };
+                let dir = parent_dir(&current);
+                let dir = fs::canonicalize(dir).map_err(|e| StateError::io(dir, "resolve", e))?;
+                return Ok(dir.join(name));
+            }
+            Err(e) => return Err(StateError::io(&current, "resolve", e)),
+        }
+    }
+    Err(StateError::io(
+        path,
+        "resolve",
+        io::Error::other("too many levels of symbolic links"),
+    ))
+}
+
 /// Loads the state for writing, under the lock: when a journal left by a run that died was
 /// replayed, the result is saved and the journal removed, so that a new run can start its own.
-/// The lock is asked for as proof that no other process is writing.
-pub fn recover(path: &Path, _lock: &StateLock) -> Result<Loaded, StateError> {
-    let mut loaded = load_detailed(path)?;
-    if let Some(folded) = &loaded.journal {
-        if !folded.already_folded {
-            if let Some(state) = loaded.state.as_mut() {
-                save(path, state)?;
+/// The lock is asked for as proof that no other process is writing; it is checked to still
+/// be the lock file at its path, and a journal another live process holds is never folded or
+/// removed. Temporary files left by a save that was killed are removed.
+pub fn recover(path: &Path, lock: &StateLock) -> Result<Loaded, StateError> {
+    let path = resolve(path)?;
+    lock.verify()?;
+    remove_stale_temps(&path);
+    let mut loaded = load_detailed(&path)?;
+    if loaded.journal.is_some() {
+        // Held while the journal is folded and removed: a writer that still has it open
+        // (its lock file was deleted from under it) is not raced.
+        let guard = journal::lock_journal(&path)?;
+        // Read again under the journal's lock: what was read before may have grown.
+        loaded = load_detailed(&path)?;
+        if let Some(folded) = &loaded.journal {
+            if !folded.already_folded {
+                if let Some(state) = loaded.state.as_mut() {
+                    save(&path, state)?;
+                }
             }
+            remove_journal(&path)?;
         }
-        remove_journal(path)?;
+        drop(guard);
     }
     Ok(loaded)
 }
 
+/// Removes `P.tmp-*` and `P.backup.tmp-*` (what [`save`] writes before its renames) left by a
+/// process killed during a save. Called under the lock, so no save is running. Best effort:
+/// a file that cannot be removed is only clutter.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (Some(parent_dir(path)), path.file_name()) else {
+        return;
+    };
+    let Some(name) = name.to_str() else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefixes = [format!("{name}.tmp-"), format!("{name}.backup.tmp-")];
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let is_temp = prefixes.iter().any(|p| {
+            file_name
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.len() == 12 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
+        if is_temp && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `state` to `path` atomically, keeping the previous version in `P.backup`, and bumps
 /// `state.serial`. Refuses to replace a state of another lineage or serial, or one that does
-/// not load. A failed save leaves `P` and `state.serial` as they were.
+/// not load. A failed save leaves `P` and `state.serial` as they were. A state read in an
+/// older format is written in the current one, with its checksum.
 pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
+    let path = &resolve(path)?;
     validate(state).map_err(|reason| StateError::Invalid {
         path: path.to_path_buf(),
         reason: format!("refusing to write it: {reason}"),
@@ -335,11 +525,13 @@ pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
 
     let mut next = state.clone();
     next.serial += 1;
+    next.format_version = FORMAT_VERSION;
     let mut bytes = serde_json::to_vec_pretty(&next).map_err(|e| StateError::Invalid {
         path: path.to_path_buf(),
         reason: format!("cannot serialise it: {e}"),
     })?;
     bytes.push(b'\n');
+    let bytes = checksum::seal(&bytes);
 
     let permissions = fs::metadata(path).ok().map(|m| m.permissions());
     let temp = write_temp(path, &bytes, permissions.clone())?;
@@ -362,6 +554,7 @@ pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
     // Makes both renames durable; only after this may a journal folded into `next` go.
     sync_dir(path)?;
     state.serial = next.serial;
+    state.format_version = next.format_version;
     Ok(())
 }
 
@@ -400,7 +593,7 @@ pub(crate) fn check_on_disk(path: &Path, state: &State) -> Result<Option<Vec<u8>
         }
         Err(e) => return Err(StateError::io(path, "read", e)),
     };
-    let on_disk = parse_state(path, &bytes)?;
+    let on_disk = parse_state(path, bytes.clone())?;
     if on_disk.lineage != state.lineage {
         return Err(StateError::LineageConflict {
             path: path.to_path_buf(),
@@ -420,7 +613,7 @@ pub(crate) fn check_on_disk(path: &Path, state: &State) -> Result<Option<Vec<u8>
 
 fn read_state(path: &Path) -> Result<Option<State>, StateError> {
     match read_store_file(path)? {
-        Some(bytes) => parse_state(path, &bytes).map(Some),
+        Some(bytes) => parse_state(path, bytes).map(Some),
         None => Ok(None),
     }
 }
@@ -446,12 +639,23 @@ pub(crate) fn read_store_file(path: &Path) -> Result<Option<Vec<u8>>, StateError
     }
 }
 
-fn parse_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+fn parse_state(path: &Path, mut bytes: Vec<u8>) -> Result<State, StateError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(StateError::Empty {
             path: path.to_path_buf(),
         });
     }
+    // The checksum is checked on the bytes as read, before anything in them is believed.
+    let sealed = match checksum::unseal(&mut bytes) {
+        checksum::Seal::Intact => true,
+        checksum::Seal::Absent => false,
+        checksum::Seal::Mismatch => {
+            return Err(StateError::ChecksumMismatch {
+                path: path.to_path_buf(),
+            })
+        }
+    };
+    let bytes = bytes.as_slice();
     let invalid = |reason: String| StateError::Invalid {
         path: path.to_path_buf(),
         reason,
@@ -476,7 +680,12 @@ fn parse_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
                 None => invalid("it has no `format_version`".into()),
                 Some(serde_json::Value::Number(n)) => match n.as_u64() {
                     Some(v) if v > u64::from(FORMAT_VERSION) => newer(v),
-                    Some(v) if v == u64::from(FORMAT_VERSION) => parse_error(path, &e),
+                    Some(v)
+                        if (u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION))
+                            .contains(&v) =>
+                    {
+                        parse_error(path, &e)
+                    }
                     _ => invalid(format!("unknown `format_version` {n}")),
                 },
                 Some(other) => invalid(format!("`format_version` is {other}, not a number")),
@@ -487,6 +696,23 @@ fn parse_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
         return Err(newer(u64::from(state.format_version)));
     }
     validate(&state).map_err(invalid)?;
+    // Version 1 had no checksum; every later version must have its checksum line, and a
+    // version 1 file has none.
+    match (state.format_version, sealed) {
+        (1, false) => {}
+        (1, true) => {
+            return Err(invalid(
+                "it has a checksum line, which format version 1 does not have".into(),
+            ))
+        }
+        (_, false) => {
+            return Err(StateError::ChecksumMissing {
+                path: path.to_path_buf(),
+                version: state.format_version,
+            })
+        }
+        (_, true) => {}
+    }
     Ok(state)
 }
 
@@ -516,7 +742,7 @@ fn parse_error(path: &Path, e: &serde_json::Error) -> StateError {
 
 /// The rules serde cannot express; checked on load and before every save.
 fn validate(state: &State) -> Result<(), String> {
-    if state.format_version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&state.format_version) {
         return Err(format!("unknown `format_version` {}", state.format_version));
     }
     if !is_hex32(&state.lineage) {
@@ -539,6 +765,55 @@ fn validate(state: &State) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A vendor task id recorded for two different tasks of the same provider and endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedId {
+    pub task_id: String,
+    pub provider: String,
+    /// The two task names, in name order.
+    pub tasks: (String, String),
+}
+
+/// Vendor ids that more than one task records (as its id or as one it superseded): one of
+/// those records is not what the state says, and acting on either could stop the wrong task
+/// or create one again. Ids from the sandbox emulator are left out: it starts afresh, with
+/// the same ids, on every sandbox run.
+pub fn shared_ids(state: &State) -> Vec<SharedId> {
+    let mut seen: std::collections::HashMap<(&str, &str, &str), &str> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for (name, rec) in &state.tasks {
+        if rec.endpoint.starts_with("sandbox://") {
+            continue;
+        }
+        let ids = rec
+            .task_id
+            .iter()
+            .map(|id| (id.as_str(), rec.endpoint.as_str()))
+            .chain(
+                rec.superseded
+                    .iter()
+                    .map(|s| (s.task_id.as_str(), s.endpoint.as_str())),
+            );
+        for (id, endpoint) in ids {
+            match seen.entry((rec.provider.as_str(), endpoint, id)) {
+                std::collections::hash_map::Entry::Occupied(first) if *first.get() != name => {
+                    out.push(SharedId {
+                        task_id: id.to_string(),
+                        provider: rec.provider.clone(),
+                        tasks: (first.get().to_string(), name.clone()),
+                    });
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {}
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(name);
+                }
+            }
+        }
+    }
+    out
 }
 
 pub(crate) fn is_hex32(s: &str) -> bool {
@@ -576,11 +851,63 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Makes the entries of the directory holding `path` (creations, renames, removals) durable.
+///
+/// Some filesystems (several FUSE and network ones) refuse `fsync` on a directory. There the
+/// file data is still fsynced before each rename, so a state or journal is never torn; how
+/// soon a rename or removal is durable is up to the filesystem. Refusing to work at all
+/// would leave such a state unusable forever, so callform continues and warns once.
 pub(crate) fn sync_dir(path: &Path) -> Result<(), StateError> {
     let dir = parent_dir(path);
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StateError::io(dir, "sync directory", e))
+    dir_synced(dir, File::open(dir).and_then(|d| d.sync_all()))
+}
+
+/// What a directory fsync's result means for the save: unsupported is a warning (once per
+/// process), any other failure stops it.
+fn dir_synced(dir: &Path, result: io::Result<()>) -> Result<(), StateError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if dir_sync_unsupported(&e) => {
+            static WARNED: std::sync::atomic::AtomicBool =
+                std::sync::atomic::AtomicBool::new(false);
+            if !WARNED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let _ = writeln!(
+                    io::stderr(),
+                    "warning: the filesystem of {} does not support fsync on a directory ({e}); \
+                     callform continues: files are still fsynced before they are renamed into \
+                     place, but a power loss may undo the last rename or removal",
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(StateError::io(dir, "sync directory", e)),
+    }
+}
+
+/// Whether a failed directory `fsync` means "this filesystem does not do that" (`EINVAL`,
+/// `ENOTSUP`/`EOPNOTSUPP`) rather than a failure to write (`EIO`, `ENOSPC`, …), which must
+/// stop the save.
+pub fn dir_sync_unsupported(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::Unsupported {
+        return true;
+    }
+    let Some(code) = e.raw_os_error() else {
+        return false;
+    };
+    // EINVAL is 22 everywhere; ENOTSUP/EOPNOTSUPP differ by system.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const NOT_SUPPORTED: &[i32] = &[95];
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    const NOT_SUPPORTED: &[i32] = &[45, 102];
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd"
+    )))]
+    const NOT_SUPPORTED: &[i32] = &[];
+    (cfg!(unix) && code == 22) || NOT_SUPPORTED.contains(&code)
 }
 
 /// Replaces `target` with `bytes` atomically (temp file, fsync, rename, fsync of the
@@ -743,13 +1070,33 @@ mod tests {
         err
     }
 
+    /// A written state as format version 1 wrote it: no checksum line.
+    fn unsealed(sealed: &[u8]) -> Vec<u8> {
+        let mut bytes = sealed.to_vec();
+        assert_eq!(checksum::unseal(&mut bytes), checksum::Seal::Intact);
+        let text = String::from_utf8(bytes).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["format_version"] = 1.into();
+        let mut out = serde_json::to_vec_pretty(&value).unwrap();
+        out.push(b'\n');
+        out
+    }
+
     #[test]
     fn damaged_files_are_errors_and_stay_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let (path, _) = saved(dir.path());
         let good = fs::read(&path).unwrap();
 
-        let err = refused(&good[..good.len() / 2], &["truncated", ".backup"]);
+        // A written state fails its checksum when any byte is missing.
+        let err = refused(&good[..good.len() / 2], &["checksum", ".backup"]);
+        assert!(
+            matches!(err, StateError::ChecksumMismatch { .. }),
+            "{err:?}"
+        );
+        // One without a checksum (format version 1) is parsed, and says where it broke off.
+        let unsealed = unsealed(&good);
+        let err = refused(&unsealed[..unsealed.len() / 2], &["truncated", ".backup"]);
         assert!(matches!(err, StateError::Parse { .. }), "{err:?}");
         let err = refused(b"", &["empty", ".backup"]);
         assert!(matches!(err, StateError::Empty { .. }));
@@ -764,27 +1111,30 @@ mod tests {
     fn unknown_versions_missing_fields_and_bad_ids_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let (path, _) = saved(dir.path());
-        let good: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let mut good: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        good.as_object_mut().unwrap().remove("checksum");
+        // Changed, and sealed again: what a callform with other rules would have written.
         let with = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
             let mut v = good.clone();
             f(v.as_object_mut().unwrap());
-            serde_json::to_vec_pretty(&v).unwrap()
+            checksum::seal(&serde_json::to_vec_pretty(&v).unwrap())
         };
 
         let err = refused(
             &with(&|m| {
-                m.insert("format_version".into(), 2.into());
+                m.insert("format_version".into(), 3.into());
                 m.insert("new_field".into(), true.into());
             }),
-            &["format version 2", "upgrade callform"],
+            &["format version 3", "upgrade callform"],
         );
-        assert!(matches!(err, StateError::NewerFormat { found: 2, .. }));
+        assert!(matches!(err, StateError::NewerFormat { found: 3, .. }));
         // A newer version whose fields this one happens to know is still a newer version.
         let err = refused(
-            &with(&|m| drop(m.insert("format_version".into(), 2.into()))),
-            &["format version 2", "upgrade callform"],
+            &with(&|m| drop(m.insert("format_version".into(), 3.into()))),
+            &["format version 3", "upgrade callform"],
         );
-        assert!(matches!(err, StateError::NewerFormat { found: 2, .. }));
+        assert!(matches!(err, StateError::NewerFormat { found: 3, .. }));
         refused(
             &with(&|m| drop(m.remove("format_version"))),
             &["format_version"],
@@ -839,7 +1189,7 @@ mod tests {
     fn a_task_recorded_twice_is_an_error_and_unsorted_tasks_load() {
         let dir = tempfile::tempdir().unwrap();
         let (path, _) = saved(dir.path());
-        let good = String::from_utf8(fs::read(&path).unwrap()).unwrap();
+        let good = String::from_utf8(unsealed(&fs::read(&path).unwrap())).unwrap();
         let record = serde_json::to_string(&record("t-9")).unwrap();
         let with_tasks = |tasks: String| {
             let start = good.find("\"tasks\"").unwrap();
@@ -952,7 +1302,7 @@ mod tests {
 "#;
 
     #[test]
-    fn a_version_1_state_loads_and_is_written_back_byte_for_byte() {
+    fn a_version_1_state_loads_and_is_upgraded_to_version_2_with_the_same_content() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         fs::write(&path, V1).unwrap();
@@ -963,8 +1313,163 @@ mod tests {
             "100111"
         );
         save(&path, &mut state).unwrap();
-        let written = fs::read_to_string(&path).unwrap();
-        assert_eq!(written, V1.replace("\"serial\": 3", "\"serial\": 4"));
+        assert_eq!((state.serial, state.format_version), (4, 2));
+        // Version 2 is version 1 with a checksum line first: nothing else changes.
+        let written = fs::read(&path).unwrap();
+        let expected = V1
+            .replace("\"serial\": 3", "\"serial\": 4")
+            .replace("\"format_version\": 1", "\"format_version\": 2");
+        assert_eq!(written, checksum::seal(expected.as_bytes()));
+        // The version 1 file is the backup, byte for byte.
+        assert_eq!(fs::read_to_string(backup_path(&path)).unwrap(), V1);
+        let again = load(&path).unwrap().unwrap();
+        assert_eq!(again, state);
+    }
+
+    /// Every single-bit flip of a written state is refused, or reads as exactly the same
+    /// state. None may change a recorded id or lose a task.
+    #[test]
+    fn every_flipped_bit_of_a_state_is_refused_or_harmless() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, state) = saved(dir.path());
+        let good = fs::read(&path).unwrap();
+        assert!(good.len() < 2_000, "a small state: {}", good.len());
+        let mut refused = 0;
+        for bit in 0..good.len() * 8 {
+            let mut bytes = good.clone();
+            bytes[bit / 8] ^= 1 << (bit % 8);
+            match parse_state(&path, bytes) {
+                Err(_) => refused += 1,
+                Ok(read) => assert_eq!(read, state, "bit {bit} changed the state silently"),
+            }
+        }
+        assert_eq!(refused, good.len() * 8, "every flip is refused");
+        // And through `load`, which names the backup.
+        let mut bytes = good.clone();
+        let at = good.len() / 2;
+        bytes[at] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("checksum") && err.contains(".backup"), "{err}");
+        // Never overwritten.
+        let mut other = state.clone();
+        assert!(save(&path, &mut other).is_err());
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+    }
+
+    /// A reader that reads the state before an apply's commit and the journal after it
+    /// (removed by then) would miss the journal's creates: it reads both again.
+    #[test]
+    fn a_commit_between_the_reads_of_state_and_journal_is_not_a_torn_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, state) = saved(dir.path());
+        let entries = [
+            journal::Entry::Begin {
+                lineage: state.lineage.clone(),
+                salt: state.salt.clone(),
+                base_serial: state.serial,
+                run: "r".into(),
+                at: "t".into(),
+            },
+            journal::Entry::Intent {
+                name: "new".into(),
+                vendor: "xfyeta".into(),
+                provider: "xfyeta".into(),
+                endpoint: "https://www.xfyeta.com".into(),
+                spec_digest: "sha256:01".into(),
+                canonical_version: 1,
+                spec: serde_json::json!({}),
+                at: "t".into(),
+                replaces: None,
+            },
+            journal::Entry::Outcome {
+                name: "new".into(),
+                at: "t".into(),
+                outcome: journal::Outcome::Created {
+                    task_id: "T-NEW".into(),
+                    request_id: None,
+                    warnings: vec![],
+                },
+            },
+        ];
+        let mut text = String::new();
+        for e in &entries {
+            text.push_str(&serde_json::to_string(e).unwrap());
+            text.push('\n');
+        }
+        fs::write(journal_path(&path), text).unwrap();
+        let mut committed = false;
+        // The apply commits right after the reader read the state file.
+        let loaded = load_consistent(&path, &mut || {
+            if !committed {
+                committed = true;
+                let mut s = state.clone();
+                commit_journal(&path, &mut s).unwrap();
+            }
+        })
+        .unwrap();
+        assert!(committed);
+        let read = loaded.state.unwrap();
+        assert_eq!(read.tasks["new"].task_id.as_deref(), Some("T-NEW"));
+        assert_eq!(read.serial, 2);
+    }
+
+    #[test]
+    fn temporary_files_of_a_killed_save_are_removed_under_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = saved(dir.path());
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let stale = [
+            format!("{name}.tmp-0123456789ab"),
+            format!("{name}.backup.tmp-ba9876543210"),
+        ];
+        let kept = [
+            format!("{name}.tmp-notours"),
+            "other.tmp-0123456789ab".into(),
+        ];
+        for f in stale.iter().chain(&kept) {
+            fs::write(dir.path().join(f), b"half").unwrap();
+        }
+        let lock = StateLock::acquire(&path, "test").unwrap();
+        recover(&path, &lock).unwrap();
+        for f in &stale {
+            assert!(!dir.path().join(f).exists(), "{f} left");
+        }
+        for f in &kept {
+            assert!(dir.path().join(f).exists(), "{f} removed");
+        }
+    }
+
+    #[test]
+    fn a_directory_fsync_the_filesystem_does_not_support_is_not_a_failure() {
+        let dir = Path::new("/some/dir");
+        dir_synced(dir, Err(io::Error::from_raw_os_error(22))).unwrap();
+        dir_synced(dir, Err(io::Error::from_raw_os_error(22))).unwrap();
+        let err = dir_synced(dir, Err(io::Error::from_raw_os_error(5))).unwrap_err();
+        assert!(matches!(err, StateError::Io { .. }), "{err:?}");
+        assert!(dir_sync_unsupported(&io::Error::from_raw_os_error(22)));
+        #[cfg(target_os = "linux")]
+        assert!(dir_sync_unsupported(&io::Error::from_raw_os_error(95)));
+        assert!(dir_sync_unsupported(&io::Error::from(
+            io::ErrorKind::Unsupported
+        )));
+        // Real write failures still stop the save: EIO, ENOSPC, EROFS, EACCES.
+        for code in [5, 28, 30, 13] {
+            assert!(
+                !dir_sync_unsupported(&io::Error::from_raw_os_error(code)),
+                "{code}"
+            );
+        }
+        assert!(!dir_sync_unsupported(&io::Error::other("x")));
+    }
+
+    #[test]
+    fn io_errors_say_the_os_error_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir").join("s.json");
+        let err = anyhow::Error::from(save(&missing, &mut State::new()).unwrap_err());
+        let text = format!("{err:#}");
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
     }
 
     #[test]
