@@ -755,3 +755,30 @@ fn after_an_authentication_failure_the_providers_other_creates_are_not_sent() {
     assert_eq!(created("ast-").len(), 8);
     drop(tmp);
 }
+
+/// Aliyun answers HTTP 400 `Throttling.User` next to the created task's id, written as a
+/// JSON number with a fraction: the id is a sign of success although it cannot be read
+/// exactly, so the create is uncertain and never sent again.
+#[test]
+fn a_throttling_answer_next_to_an_unreadable_id_is_not_sent_again() {
+    let prefix = "tfl-";
+    let (_tmp, tasks) = examples(Some(prefix));
+    post_fault(
+        serde_json::json!({"match": format!("{prefix}欠费提醒"), "kind": "answer",
+        "status": 400, "create": true, "times": 1,
+        "body": r#"{"Code":"Throttling.User","Message":"flow control","RequestId":"R","Data":{task_id}.0}"#}),
+    );
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let made: Vec<String> = created(prefix)
+        .iter()
+        .filter(|t| t["name"].as_str().unwrap_or("").contains("欠费提醒"))
+        .map(|t| t["task_id"].to_string())
+        .collect();
+    assert_eq!(made.len(), 1, "the create was sent {} times", made.len());
+    let st = state(&tasks);
+    assert_eq!(
+        st["tasks"][format!("{prefix}overdue-notice-jan")]["status"],
+        "uncertain"
+    );
+}

@@ -18,8 +18,8 @@
 use serde_json::Value;
 
 use super::{
-    message, need_secret, text, BuildError, Context, ErrorClass, Reading, Rejection, Request,
-    Signing,
+    message, need_secret, present, text, BuildError, Context, ErrorClass, Reading, Rejection,
+    Request, Signing,
 };
 use crate::manifest::aliyun::AliyunSpec;
 use crate::manifest::{Callees, Task, Vendor};
@@ -138,6 +138,7 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
     };
     let request_id = text(answer.get("RequestId"));
     let task_id = text(answer.get("Data"));
+    let id_present = present(answer.get("Data"));
     let message = message(answer.get("Message"));
     match answer.get("Code").and_then(Value::as_str) {
         // An empty `Code` is no code: not the vendor's error shape.
@@ -146,12 +147,14 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
             success_code: code == "OK",
             error_code: (code != "OK").then(|| code.to_string()),
             task_id,
+            id_present,
             message,
             request_id,
             ..Reading::default()
         },
         _ => Reading {
             task_id,
+            id_present,
             message,
             request_id,
             ..Reading::off_shape("the answer has no `Code`")

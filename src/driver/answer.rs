@@ -65,8 +65,10 @@ pub struct Reading {
     pub problem: Option<&'static str>,
     /// The vendor's success code is there (Volcengine: a `Result` without an error).
     pub success_code: bool,
-    /// A non-empty task id, wherever the vendor puts it.
+    /// A non-empty task id, wherever the vendor puts it, when it can be read exactly.
     pub task_id: Option<String>,
+    /// An id field is there, readable or not (a fraction, an object…): a sign of success.
+    pub id_present: bool,
     /// The vendor's error code, when the answer carries one other than the success code.
     pub error_code: Option<String>,
     /// The vendor's message, phone numbers masked.
@@ -145,7 +147,7 @@ fn classify_create(vendor: Vendor, status: u16, body: &[u8], truncated: bool) ->
     r.request_id = r
         .request_id
         .map(|id| crate::phone::mask_phones_in_text(&id));
-    let success_sign = r.success_code || r.task_id.is_some();
+    let success_sign = r.success_code || r.task_id.is_some() || r.id_present;
     if success_sign {
         if let (true, true, None, Some(task_id)) = (
             super::is_success(status),
@@ -564,6 +566,74 @@ mod tests {
             rejected(Vendor::Volcengine, 400, body).2,
             "Phone 137****0001 invalid"
         );
+    }
+
+    #[test]
+    fn an_id_that_cannot_be_read_exactly_is_still_a_sign_of_success() {
+        let cases: &[(Vendor, u16, &str)] = &[
+            (
+                Vendor::Aliyun,
+                400,
+                r#"{"Code":"Throttling.User","Data":4001112222.0}"#,
+            ),
+            (
+                Vendor::Aliyun,
+                200,
+                r#"{"Code":"isv.BUSINESS_LIMIT_CONTROL","Data":4.001112222e9}"#,
+            ),
+            (
+                Vendor::Volcengine,
+                429,
+                r#"{"ResponseMetadata":{"Error":{"Code":"RequestLimitExceeded"}},"Result":{"TaskOpenId":7000001.0}}"#,
+            ),
+            (
+                Vendor::Xfyeta,
+                429,
+                r#"{"code":10005,"result":{"task_id":129.0}}"#,
+            ),
+            (
+                Vendor::Longlonglong,
+                429,
+                r#"{"code":429,"status":"error","data":{"id":{"uuid":"ec33"}}}"#,
+            ),
+            (
+                Vendor::Xfyeta,
+                200,
+                r#"{"code":10005,"message":"bad","result":{"task_id":129.0}}"#,
+            ),
+            (
+                Vendor::Xfyeta,
+                200,
+                r#"{"code":10005,"result":{"task_id":123456789012345678901234567890}}"#,
+            ),
+            (
+                Vendor::Volcengine,
+                400,
+                r#"{"ResponseMetadata":{"Error":{"Code":"InvalidParameter","Message":"m"}},"Result":{"TaskOpenId":7.0}}"#,
+            ),
+            (
+                Vendor::Longlonglong,
+                403,
+                r#"{"code":403,"status":"error","data":{"id":1.5}}"#,
+            ),
+            // A documented success whose id cannot be read exactly: not "created" with a
+            // guessed id either.
+            (
+                Vendor::Xfyeta,
+                200,
+                r#"{"code":0,"result":{"task_id":129.5}}"#,
+            ),
+        ];
+        for &(vendor, status, body) in cases {
+            assert!(
+                matches!(
+                    parse(vendor, status, body.as_bytes()),
+                    Parsed::Uncertain { .. }
+                ),
+                "{vendor} HTTP {status} {body}: {:?}",
+                parse(vendor, status, body.as_bytes())
+            );
+        }
     }
 
     #[test]

@@ -26,8 +26,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    beijing, json_body, json_content_type, message, need, need_secret, text, BuildError, Context,
-    Reading, Rejection, Request, Signing,
+    beijing, json_body, json_content_type, message, need, need_secret, present, text, BuildError,
+    Context, Reading, Rejection, Request, Signing,
 };
 use crate::manifest::longlonglong::{
     GroupSwitchRule, GroupType, Holiday, Line, LonglonglongSpec, NewCallRule, TaskExtras, TaskType,
@@ -359,6 +359,7 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
     let code = text(answer.get("code"));
     let said_success = answer.get("status").and_then(Value::as_str) == Some("success");
     let task_id = text(answer.pointer("/data/id"));
+    let id_present = present(answer.pointer("/data/id"));
     let message = message(answer.get("message"));
     match code {
         Some(code) => Reading {
@@ -366,12 +367,14 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
             success_code: code == "200" || said_success,
             error_code: (code != "200").then_some(code),
             task_id,
+            id_present,
             message,
             ..Reading::default()
         },
         None => Reading {
             success_code: said_success,
             task_id,
+            id_present,
             message,
             ..Reading::off_shape("the answer has no `code`")
         },

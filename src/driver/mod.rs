@@ -307,6 +307,17 @@ pub(crate) fn text(value: Option<&serde_json::Value>) -> Option<String> {
     }
 }
 
+/// Whether an id field is there at all, whatever its JSON type: anything but `null` and a
+/// blank string. An id that [`text`] cannot read (a fraction, a number too large, an
+/// object) is still a sign that the vendor created something.
+pub(crate) fn present(value: Option<&serde_json::Value>) -> bool {
+    match value {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
 /// A vendor message as it may be shown and stored: phone numbers masked.
 pub(crate) fn message(value: Option<&serde_json::Value>) -> String {
     crate::phone::mask_phones_in_text(value.and_then(serde_json::Value::as_str).unwrap_or(""))

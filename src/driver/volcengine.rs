@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    beijing, json_body, json_content_type, message, need_secret, text, BuildError, Context,
-    ErrorClass, Reading, Rejection, Request, Signing,
+    beijing, json_body, json_content_type, message, need_secret, present, text, BuildError,
+    Context, ErrorClass, Reading, Rejection, Request, Signing,
 };
 use crate::manifest::time::LocalDateTime;
 use crate::manifest::volcengine::{PhoneItem, VolcengineSpec};
@@ -297,6 +297,7 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
     };
     let request_id = text(answer.pointer("/ResponseMetadata/RequestId"));
     let task_id = text(answer.pointer("/Result/TaskOpenId"));
+    let id_present = present(answer.pointer("/Result/TaskOpenId"));
     let error = answer
         .pointer("/ResponseMetadata/Error")
         .filter(|e| !e.is_null());
@@ -307,12 +308,14 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
                 error_code: Some(code),
                 message: message(error.get("Message")),
                 task_id,
+                id_present,
                 request_id,
                 ..Reading::default()
             },
             None => Reading {
                 message: message(error.get("Message")),
                 task_id,
+                id_present,
                 request_id,
                 ..Reading::off_shape("an error without a `Code`")
             },
@@ -324,6 +327,7 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
                 success_code: result.is_some(),
                 warnings: fail_list(answer.pointer("/Result/FailList")),
                 task_id,
+                id_present,
                 request_id,
                 ..Reading::off_shape("no ResponseMetadata.Error and no Result")
             }

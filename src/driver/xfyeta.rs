@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    instant, json_body, json_content_type, message, need_secret, text, BuildError, Context,
-    ErrorClass, Reading, Rejection, Request, Signing,
+    instant, json_body, json_content_type, message, need_secret, present, text, BuildError,
+    Context, ErrorClass, Reading, Rejection, Request, Signing,
 };
 use crate::manifest::time::LocalDateTime;
 use crate::manifest::xfyeta::XfyetaSpec;
@@ -107,6 +107,7 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
     };
     let code = text(answer.get("code"));
     let task_id = text(answer.pointer("/result/task_id"));
+    let id_present = present(answer.pointer("/result/task_id"));
     let message = message(answer.get("message"));
     match code {
         Some(code) => Reading {
@@ -114,11 +115,13 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
             success_code: code == "0",
             error_code: (code != "0").then_some(code),
             task_id,
+            id_present,
             message,
             ..Reading::default()
         },
         None => Reading {
             task_id,
+            id_present,
             message,
             ..Reading::off_shape("the answer has no `code`")
         },
