@@ -321,9 +321,20 @@ async fn one(
                 },
             ..
         } => gate.failed.store(true, Ordering::SeqCst),
-        // Nothing reached the vendor: the credentials are still untested.
-        Delivery::NotSent { .. } => {}
-        _ => gate.verified.store(true, Ordering::SeqCst),
+        // Only an answer the vendor gives after it checked the credentials proves them: a
+        // create, or a documented business rejection. A throttling, an uncertain answer or
+        // nothing at all proves nothing (a gateway may throttle before it authenticates),
+        // so the next create is the probe again.
+        Delivery::Answered {
+            parsed:
+                Parsed::Created { .. }
+                | Parsed::Rejected {
+                    class: ErrorClass::Business,
+                    ..
+                },
+            ..
+        } => gate.verified.store(true, Ordering::SeqCst),
+        _ => {}
     }
     // The answer is in: the next create may start while this outcome is made durable (both
     // ride the same group commit), which keeps the sync off the critical path.

@@ -782,3 +782,91 @@ fn a_throttling_answer_next_to_an_unreadable_id_is_not_sent_again() {
         "uncertain"
     );
 }
+
+/// A vendor gateway that throttles before it authenticates: the first `throttled` requests
+/// are answered HTTP 429 `Throttling.User`, every later one 401 (a wrong key). Returns its
+/// URL and the count of requests it received. Serves on 127.0.0.1 until the test ends.
+fn throttling_then_refusing_gateway(
+    throttled: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+            let (status, body) = if n <= throttled {
+                (
+                    "429 Too Many Requests",
+                    r#"{"Code":"Throttling.User","Message":"slow down","RequestId":"R"}"#,
+                )
+            } else {
+                (
+                    "401 Unauthorized",
+                    r#"{"Code":"InvalidAccessKeyId.NotFound","Message":"bad key","RequestId":"R"}"#,
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nRetry-After: 0\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn a_throttled_first_answer_does_not_release_a_providers_other_creates() {
+    let (_tmp, tasks) = examples(Some("atg-"));
+    for vendor in ["xfyeta", "longlonglong", "volcengine"] {
+        std::fs::remove_dir_all(tasks.join(vendor)).unwrap();
+    }
+    let original = std::fs::read_to_string(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
+    for n in 2..=4 {
+        let text = original
+            .replace(
+                "name: atg-overdue-notice-jan",
+                &format!("name: atg-overdue-notice-{n}"),
+            )
+            .replace(
+                "task_name: atg-欠费提醒1月",
+                &format!("task_name: atg-欠费提醒{n}"),
+            );
+        std::fs::write(tasks.join(format!("aliyun/overdue-{n}.yaml")), text).unwrap();
+    }
+    // The first create is throttled through all its attempts; the next one is refused.
+    let (url, count) = throttling_then_refusing_gateway(5);
+    let run = callform(
+        &["apply", "--auto-approve"],
+        &tasks,
+        &[("CALLFORM_ALIYUN_ENDPOINT", &url)],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    // 5 attempts of the throttled create, then one probe that learns the key is wrong;
+    // the other two creates are never sent.
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        6,
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("2 not sent"), "{}", run.stdout);
+}
