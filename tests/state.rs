@@ -637,15 +637,25 @@ async fn a_symlinked_state_is_read_written_journalled_and_locked_as_its_target()
     let _lock = StateLock::acquire(&dir_link.join("s.json"), "apply").unwrap();
     assert!(StateLock::acquire(&real_dir.join("s.json"), "apply").is_err());
 
-    // A dangling link is followed to where the state will be created.
+    // A link whose target is gone (a disk that is not mounted) is not "no state": it is
+    // refused for reading and writing, and nothing is made at either end.
     let dangling = dir.path().join("dangling.json");
     std::os::unix::fs::symlink(real_dir.join("later.json"), &dangling).unwrap();
-    save(&dangling, &mut State::new()).unwrap();
-    assert!(real_dir.join("later.json").is_file());
+    let err = callform::state::load(&dangling).unwrap_err().to_string();
+    assert!(
+        err.contains("is a symbolic link to") && err.contains("which does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("--state"), "{err}");
+    assert!(save(&dangling, &mut State::new()).is_err());
+    assert!(!real_dir.join("later.json").exists());
     assert!(fs::symlink_metadata(&dangling)
         .unwrap()
         .file_type()
         .is_symlink());
+    // Made on purpose through its own path, it is then reached through the link.
+    save(&real_dir.join("later.json"), &mut State::new()).unwrap();
+    assert!(callform::state::load(&dangling).unwrap().is_some());
 }
 
 #[cfg(unix)]
@@ -819,30 +829,35 @@ fn an_apply_through_a_symlinked_state_leaves_nothing_for_an_apply_on_its_target(
     let real = tmp.path().join("real.json");
     let link = tmp.path().join("link.json");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let (code, out, err) = output(
-        callform()
-            .args(["apply", "--sandbox", "--auto-approve", "--state"])
-            .arg(&link)
-            .arg(&tasks),
-    );
+    let apply = |state: &Path| {
+        output(
+            callform()
+                .args(["apply", "--sandbox", "--auto-approve", "--state"])
+                .arg(state)
+                .arg(&tasks),
+        )
+    };
+    // While the link's target is missing (a disk not mounted), nothing is planned or sent.
+    let (code, out, err) = apply(&link);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("which does not exist"), "{err}");
+    assert!(!out.contains("created"), "{out}");
+    assert!(!real.exists());
+
+    let (code, out, err) = apply(&real);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("5 created"), "{out}");
-    assert!(fs::symlink_metadata(&link)
-        .unwrap()
-        .file_type()
-        .is_symlink());
-    // The same state under its real name: nothing is left to create.
-    let (code, out, err) = output(
-        callform()
-            .args(["apply", "--sandbox", "--auto-approve", "--state"])
-            .arg(&real)
-            .arg(&tasks),
-    );
+    // The same state through the link: nothing is left to create, and the link stays.
+    let (code, out, err) = apply(&link);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("5 unchanged") && !out.contains("created"),
         "{out}"
     );
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 #[test]

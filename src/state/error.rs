@@ -92,6 +92,18 @@ pub enum StateError {
     )]
     OnlyBackup { path: PathBuf, backup: PathBuf },
 
+    /// The state path is a symbolic link to a file that is not there.
+    #[error(
+        "{}: the state path is a symbolic link to {}, which does not exist\n\
+         hint: if the state lives on a disk or share that is not mounted, mount it and run the \
+         command again (planning without it would create every recorded task again); to start \
+         a new state there on purpose, pass `--state {}`",
+        link.display(),
+        target.display(),
+        target.display()
+    )]
+    DanglingLink { link: PathBuf, target: PathBuf },
+
     /// The state file has more than one name.
     #[error(
         "{}: the state file has {links} hard links\n\

@@ -401,7 +401,7 @@ fn refuse_lone_backup(path: &Path) -> Result<(), StateError> {
 }
 
 /// The state file a path names: symlinks are followed (also when the file does not exist
-/// yet, through its directory or a dangling link), so every spelling of one state reads,
+/// yet, through its directory), so every spelling of one state reads,
 /// writes, journals and locks the same four files. Writing through a link would replace the
 /// link with a file and leave the real state behind, and two spellings would take two locks.
 /// A state file with several hard links is refused: a save replaces the file, and the other
@@ -434,6 +434,15 @@ pub fn resolve(path: &Path) -> Result<PathBuf, StateError> {
                 return Ok(real);
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // A link to a missing file is far likelier a state on a disk that is not
+                // mounted than a new one: taking it for "no state" would plan every
+                // recorded task as a create. A new state is made through its own path.
+                if current != path {
+                    return Err(StateError::DanglingLink {
+                        link: path.to_path_buf(),
+                        target: current,
+                    });
+                }
                 let Some(name) = current.file_name() else {
                     return Err(StateError::NotAFile { path: current });
                 };
