@@ -117,12 +117,35 @@ fn digit_value(c: char) -> Option<char> {
     }
 }
 
-/// Characters people write between the digit groups of a number.
+/// Characters people write between the digit groups of a number: any white space, any
+/// dash, dots, slashes, underscores, commas, parentheses (full-width ones too), and the
+/// invisible zero-width characters a copy from a web page or chat brings along.
 fn is_separator(c: char) -> bool {
-    matches!(
-        c,
-        ' ' | '-' | '.' | '(' | ')' | '\u{3000}' | '－' | '．' | '（' | '）' | '\u{a0}'
-    )
+    c.is_whitespace()
+        || matches!(
+            c,
+            '-' | '.'
+                | '('
+                | ')'
+                | '/'
+                | '_'
+                | ','
+                | '·'
+                | '・'
+                | '－'
+                | '．'
+                | '（'
+                | '）'
+                | '／'
+                | '，'
+                | '\u{2010}'..='\u{2015}'
+                | '\u{2212}'
+                | '\u{fe58}'
+                | '\u{fe63}'
+                | '\u{200b}'..='\u{200d}'
+                | '\u{2060}'
+                | '\u{feff}'
+        )
 }
 
 /// Whether a run of `d` digits (a number without its prefix) is shaped like a mainland
@@ -200,8 +223,10 @@ fn masked_run(digits: &[char]) -> String {
     format!("{stars}{tail}")
 }
 
-/// Whether the characters around `at` make a token that is not a number: a hex digest or
-/// id (16 or more hex characters with a letter among them) or a UUID.
+/// Whether the characters around `at` make a token that is not a number: a UUID, a digest
+/// callform labels as one (`sha256:…`, `hmac-sha256:…`), or a hex id (16 or more hex
+/// characters with a letter among them) with no phone-shaped run of digits in it
+/// (`deadbeef13700000001` is a number with letters glued on).
 fn in_machine_token(chars: &[char], at: usize) -> bool {
     let word = |c: &char| c.is_ascii_alphanumeric();
     let token = |c: &char| c.is_ascii_alphanumeric() || *c == '-';
@@ -217,9 +242,17 @@ fn in_machine_token(chars: &[char], at: usize) -> bool {
         &chars[start..end]
     };
     let w = span(&word);
+    let labelled = {
+        let start = at - chars[..at].iter().rev().take_while(|c| word(c)).count();
+        chars[..start].ends_with(&['s', 'h', 'a', '2', '5', '6', ':'])
+    };
+    let holds_a_number = w
+        .split(|c| !c.is_ascii_digit())
+        .any(|run| run.len() >= 10 && phone_shaped(without_prefix(run)));
     let hex = w.len() >= 16
         && w.iter().all(char::is_ascii_hexdigit)
-        && w.iter().any(char::is_ascii_alphabetic);
+        && w.iter().any(char::is_ascii_alphabetic)
+        && (labelled || !holds_a_number);
     let t = span(&token);
     let groups: Vec<usize> = t.split(|c| *c == '-').map(<[char]>::len).collect();
     let uuid = groups == [8, 4, 4, 4, 12] && t.iter().all(|c| *c == '-' || c.is_ascii_hexdigit());
@@ -269,6 +302,14 @@ pub fn mask_phones_in_text(text: &str) -> String {
             while j < chars.len() && j - i < 3 && is_separator(chars[j]) {
                 j += 1;
             }
+            // A comma or slash after a whole number (`139…,139…`) separates two numbers of
+            // a list, each masked on its own; after a short group it is inside one.
+            let lists = chars[i..j]
+                .iter()
+                .any(|c| matches!(c, ',' | '，' | '/' | '／'));
+            if lists && i - g > 4 {
+                break;
+            }
             if j > i && j < chars.len() && digit_value(chars[j]).is_some() {
                 seps.push(chars[i..j].to_vec());
                 i = j;
@@ -282,9 +323,20 @@ pub fn mask_phones_in_text(text: &str) -> String {
         let mut from = 0;
         while k < groups.len() {
             let len = |g: usize| groups.get(g).map_or(0, |(a, b)| b - a);
+            let value = |g: usize| {
+                groups.get(g).map_or(0, |&(a, b)| {
+                    chars[a..b]
+                        .iter()
+                        .filter_map(|c| digit_value(*c)?.to_digit(10))
+                        .fold(0, |n, d| n * 10 + d)
+                })
+            };
+            // Only a real month and day: `1370-00-00-001` is a number, not a date.
             let date = len(k) == 4
                 && len(k + 1) == 2
                 && len(k + 2) == 2
+                && (1..=12).contains(&value(k + 1))
+                && (1..=31).contains(&value(k + 2))
                 && matches!(
                     (
                         seps.get(k).map(Vec::as_slice),
@@ -423,6 +475,42 @@ mod tests {
 
     /// Every way a number is written that reached a message, a warning, a request id or an
     /// excerpt in clear: each must come out without its digits.
+    #[test]
+    fn masks_numbers_behind_any_separator_hex_letters_or_a_false_date() {
+        let forms = [
+            "137/0000/0001",
+            "137_0000_0001",
+            "137,0000,0001",
+            "137\t0000\t0001",
+            "137\u{2013}0000\u{2013}0001",
+            "137\u{2014}0000\u{2014}0001",
+            "137\u{2009}0000\u{2009}0001",
+            "137\u{202f}0000\u{202f}0001",
+            "137\u{200b}0000\u{200b}0001",
+            "137\u{2212}0000\u{2212}0001",
+            "1370-00-00-001",
+            "deadbeef13700000001",
+            "13700000001abcdef",
+        ];
+        for form in forms {
+            let masked = mask_phones_in_text(form);
+            let digits: String = masked.chars().filter(char::is_ascii_digit).collect();
+            assert!(
+                !digits.contains("13700000001") && !digits.contains("0000"),
+                "{form:?} -> {masked:?}"
+            );
+        }
+        // What callform labels as a digest, and real dates, stay as they are.
+        for kept in [
+            "sha256:deadbeef13700000001deadbeef13700000001deadbeef1370000000100aa",
+            "hmac-sha256:13700000001abcdef13700000001abcdef",
+            "2027-01-04",
+            "2027.12.31",
+        ] {
+            assert_eq!(mask_phones_in_text(kept), kept);
+        }
+    }
+
     #[test]
     fn masks_every_way_a_number_is_written() {
         let corpus = [

@@ -582,7 +582,9 @@ fn numbers_in_free_text_are_masked_in_state_and_still_compared() {
     assert!(!leaks(&out) && !leaks(&err), "{out}{err}");
     assert!(out.contains("139****5678"), "{out}");
 
-    // Unchanged: no changes. One digit changed, hidden by the mask: a change.
+    // The digest covers the masked text only, so nothing stored beside it can give the
+    // hidden digits back: a change to them alone plans no change (validate says so), and
+    // a change to a digit that shows is a change.
     let (code, out, err) = run(bin()
         .args(["plan", "--sandbox", "--detailed-exitcode"])
         .arg(&tasks));
@@ -590,6 +592,20 @@ fn numbers_in_free_text_are_masked_in_state_and_still_compared() {
     std::fs::write(
         &manifest,
         with_number.replace("139-1234-5678", "139-1244-5678"),
+    )
+    .unwrap();
+    let (code, out, err) = run(bin()
+        .args(["plan", "--sandbox", "--detailed-exitcode"])
+        .arg(&tasks));
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, err) = run(bin().arg("validate").arg(&tasks));
+    assert!(
+        format!("{out}{err}").contains("a phone number in free text is kept masked"),
+        "{out}{err}"
+    );
+    std::fs::write(
+        &manifest,
+        with_number.replace("139-1234-5678", "139-1234-5679"),
     )
     .unwrap();
     let (code, out, err) = run(bin().args(["plan", "--sandbox"]).arg(&tasks));

@@ -107,8 +107,9 @@ impl<'o, 'a> ser::Serializer for Writer<'o, 'a> {
     }
     fn serialize_str(self, v: &str) -> Result<(), Error> {
         match self.mode {
-            Mode::MaskThis(mask) => json(self.out, &mask(v)),
-            _ => json(self.out, v),
+            // Free text is masked as `canonical::mask_free_text` masks the form.
+            Mode::MaskThis(mask) => json(self.out, &crate::phone::mask_phones_in_text(&mask(v))),
+            _ => json(self.out, &crate::phone::mask_phones_in_text(v)),
         }
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {

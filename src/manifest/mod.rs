@@ -552,6 +552,64 @@ fn de_diagnostics<'a>(
     })
 }
 
+/// Warns of every phone-shaped number written in a free-text field of a spec (a task
+/// name, a remark, a TTS text): callform keeps such text masked in state and plans, and
+/// digests the masked text (a digest of the hidden digits would give them back), so a
+/// later change to only those digits is not seen. Callee and calling-line fields, which
+/// callform keeps as counts and keyed tags, are skipped.
+fn numbers_in_free_text(
+    file: &Arc<Path>,
+    name: &str,
+    spec_node: &yaml::Node,
+    spec: &Spec,
+    out: &mut Manifests,
+) {
+    fn walk(node: &yaml::Node, path: &str, found: &mut Vec<(String, yaml::Pos)>) {
+        match &node.value {
+            yaml::Value::Scalar { text, .. } => {
+                let digits = text
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || ('０'..='９').contains(c))
+                    .count();
+                if digits >= 7 && crate::phone::mask_phones_in_text(text) != *text {
+                    found.push((path.to_string(), node.pos));
+                }
+            }
+            yaml::Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), found);
+                }
+            }
+            yaml::Value::Map(entries) => {
+                for (k, v) in entries {
+                    let key = k.as_str().unwrap_or("?");
+                    walk(v, &format!("{path}.{key}"), found);
+                }
+            }
+        }
+    }
+    let yaml::Value::Map(entries) = &spec_node.value else {
+        return;
+    };
+    let edits = crate::canonical::edits(spec);
+    let mut found = Vec::new();
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or("?");
+        if !edits.drop.contains(&key) && !edits.mask.contains(&key) {
+            walk(v, &format!("spec.{key}"), &mut found);
+        }
+    }
+    for (field, pos) in found {
+        out.diagnostics.push(
+            Diagnostic::warning(file, "a phone number in free text is kept masked")
+                .at(pos.line, pos.col, pos.len)
+                .task(Some(name))
+                .field(field)
+                .hint("state and plans hold it masked, so a later change to only its hidden digits is not planned: change another part of the text too, or rename the task"),
+        );
+    }
+}
+
 fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
@@ -675,6 +733,8 @@ fn load_task(
             return None;
         }
     };
+
+    numbers_in_free_text(file, &name, spec_node, &spec, out);
 
     let mut cx = Checker {
         file,
