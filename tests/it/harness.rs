@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests.
+//! The harness shared by the integration tests.
 
 use std::path::Path;
 

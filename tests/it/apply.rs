@@ -4,7 +4,7 @@
 //! the tests can share the emulator and run in parallel. The credentials are canaries: no
 //! test output, state, journal or plan file may contain them, nor a full phone number.
 
-mod common;
+use crate::harness as common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Planning, saved plans and state repair, as a user runs them: the built binary on a copy
 //! of the examples in a temporary directory. Nothing here talks to a network.
 
-mod common;
+use crate::harness as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

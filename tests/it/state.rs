@@ -786,7 +786,7 @@ fn a_version_1_state_fixture_is_read_and_saved_as_version_2() {
 
 // The same, through the built binary.
 
-mod common;
+use crate::harness as common;
 
 fn callform() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_callform"));
