@@ -8,6 +8,7 @@
 //! Tests run in parallel against the one emulator: each uses task names of its own (a
 //! prefix, see [`rename_tasks`]) and fault rules that match those names only.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -170,8 +171,13 @@ impl Emulator {
 /// The built `callform`, run as a user runs it: no colour, no vendor endpoint and no
 /// state path from the environment unless a test sets one.
 pub struct Callform {
-    cmd: Command,
+    args: Vec<OsString>,
+    /// In order; `None` removes the variable.
+    envs: Vec<(OsString, Option<OsString>)>,
+    clear_env: bool,
+    cwd: Option<PathBuf>,
     timeout: Option<Duration>,
+    terminal: bool,
 }
 
 /// What a run left: its exit code and its output, both checked for panics and canaries.
@@ -183,51 +189,56 @@ pub struct Output {
 
 impl Callform {
     pub fn new() -> Callform {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
-        cmd.env("NO_COLOR", "1").env_remove("CALLFORM_STATE");
-        for v in ENDPOINT_VARS {
-            cmd.env_remove(v);
+        let mut envs = vec![("NO_COLOR".into(), Some("1".into()))];
+        for v in ["CALLFORM_STATE"].into_iter().chain(ENDPOINT_VARS) {
+            envs.push((v.into(), None));
         }
-        Callform { cmd, timeout: None }
+        Callform {
+            args: Vec::new(),
+            envs,
+            clear_env: false,
+            cwd: None,
+            timeout: None,
+            terminal: false,
+        }
     }
 
-    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Callform {
-        self.cmd.arg(arg);
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Callform {
+        self.args.push(arg.as_ref().to_owned());
         self
     }
 
     pub fn args<I, S>(mut self, args: I) -> Callform
     where
         I: IntoIterator<Item = S>,
-        S: AsRef<std::ffi::OsStr>,
+        S: AsRef<OsStr>,
     {
-        self.cmd.args(args);
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     /// The directory callform works on, as the next argument.
-    pub fn dir(self, dir: &Path) -> Callform {
-        self.arg(dir)
+    pub fn dir(self, dir: impl AsRef<Path>) -> Callform {
+        self.arg(dir.as_ref())
     }
 
     /// The working directory of the run.
     pub fn cwd(mut self, dir: &Path) -> Callform {
-        self.cmd.current_dir(dir);
+        self.cwd = Some(dir.to_path_buf());
         self
     }
 
-    pub fn env(
-        mut self,
-        key: impl AsRef<std::ffi::OsStr>,
-        value: impl AsRef<std::ffi::OsStr>,
-    ) -> Callform {
-        self.cmd.env(key, value);
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Callform {
+        self.envs
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
         self
     }
 
     /// An empty environment but `NO_COLOR` (set the rest with [`Callform::env`]).
     pub fn env_clear(mut self) -> Callform {
-        self.cmd.env_clear().env("NO_COLOR", "1");
+        self.clear_env = true;
+        self.envs = vec![("NO_COLOR".into(), Some("1".into()))];
         self
     }
 
@@ -235,7 +246,7 @@ impl Callform {
     pub fn emulator(mut self) -> Callform {
         let url = emulator().url();
         for v in ENDPOINT_VARS {
-            self.cmd.env(v, url);
+            self = self.env(v, url);
         }
         for (k, v) in [
             ("XFYETA_TOKEN", XF_TOKEN),
@@ -245,7 +256,7 @@ impl Callform {
             ("VOLCENGINE_ACCESS_KEY", VOLC_AK),
             ("VOLCENGINE_SECRET_KEY", VOLC_SK),
         ] {
-            self.cmd.env(k, v);
+            self = self.env(k, v);
         }
         self
     }
@@ -256,26 +267,68 @@ impl Callform {
         self
     }
 
+    /// Runs on a pseudo-terminal (through util-linux `script`), as a user at a terminal
+    /// sees it: stdout and stderr arrive together in [`Output::stdout`], with `\n` lines.
+    pub fn terminal(mut self) -> Callform {
+        self.terminal = true;
+        self
+    }
+
+    fn command(&self) -> Command {
+        let bin = OsStr::new(env!("CARGO_BIN_EXE_callform"));
+        let mut cmd = if self.terminal {
+            let mut line = quoted(bin);
+            for a in &self.args {
+                line.push(' ');
+                line.push_str(&quoted(a));
+            }
+            let mut script = Command::new("script");
+            script
+                .args(["-q", "-e", "-c"])
+                .arg(line)
+                .arg("/dev/null")
+                .stdin(std::process::Stdio::null());
+            script
+        } else {
+            let mut cmd = Command::new(bin);
+            cmd.args(&self.args);
+            cmd
+        };
+        if self.clear_env {
+            cmd.env_clear();
+        }
+        for (k, v) in &self.envs {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
     /// Runs to the end. Fails the test if callform panicked, was killed, or printed a
     /// canary secret.
     pub fn run(self) -> Output {
+        let mut cmd = self.command();
         let out = match self.timeout {
-            Some(limit) => assert_cmd::Command::from_std(self.cmd)
-                .timeout(limit)
-                .output(),
-            None => {
-                let mut cmd = self.cmd;
-                cmd.output()
-            }
+            Some(limit) => assert_cmd::Command::from_std(cmd).timeout(limit).output(),
+            None => cmd.output(),
         }
         .expect("run callform");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if self.terminal {
+            stdout = stdout.replace("\r\n", "\n");
+            assert!(!stdout.contains("panicked"), "callform panicked: {stdout}");
+        }
         assert!(!stderr.contains("panicked"), "callform panicked: {stderr}");
         let Some(code) = out.status.code() else {
             panic!("callform was killed (timeout or signal): {stderr}");
         };
-        assert_ne!(code, 101, "callform panicked: {stderr}");
+        assert_ne!(code, 101, "callform panicked: {stdout}{stderr}");
         for secret in CANARIES {
             assert!(
                 !stdout.contains(secret) && !stderr.contains(secret),
@@ -288,6 +341,11 @@ impl Callform {
             stderr,
         }
     }
+}
+
+/// `arg` in single quotes, for a POSIX shell.
+fn quoted(arg: &OsStr) -> String {
+    format!("'{}'", arg.to_string_lossy().replace('\'', "'\\''"))
 }
 
 /// `callform` as a user runs it (short for [`Callform::new`]).

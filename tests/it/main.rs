@@ -10,6 +10,7 @@ mod crash;
 mod drivers;
 mod emulator;
 mod fuzz_regressions;
+mod human;
 mod plan;
 mod schema;
 mod signing;

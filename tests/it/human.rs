@@ -1,0 +1,105 @@
+//! Snapshots of what people read: validate's diagnostics at a terminal, the text and
+//! markdown plans of the examples, and the apply summary. A change to any of them shows as
+//! a snapshot diff to review (`cargo insta review`, or `INSTA_UPDATE=always cargo test`).
+//!
+//! Every run is in a copy of the examples, with paths relative to it; what varies from run
+//! to run (digest salts, number tags, vendor ids) is filtered out.
+
+use std::path::Path;
+
+use crate::harness::{examples, Callform};
+
+const TASKS: [&str; 5] = [
+    "delivery-notice",
+    "overdue-notice-jan",
+    "payment-followup",
+    "renewal-reminder-2027q1",
+    "satisfaction-survey",
+];
+
+/// Snapshots `text` with what varies between runs replaced by a placeholder.
+macro_rules! snapshot {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({
+            filters => vec![
+                (r"hmac-sha256:[0-9a-f]{64}", "hmac-sha256:[digest]"),
+                (r"\*\*\*\*(\d{4})#[0-9a-f]{6}", "****$1#[tag]"),
+                (r"\(([a-z]+) task [^)\s]+\)", "($1 task [id])"),
+            ],
+        }, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
+
+/// `callform ARGS tasks` in the project `dir`.
+fn callform(dir: &Path, args: &[&str]) -> Callform {
+    Callform::new().cwd(dir).args(args).dir("tasks")
+}
+
+#[test]
+fn validate_shows_the_offending_line_with_a_caret_at_a_terminal() {
+    let (tmp, tasks, _) = examples();
+    let manifest = tasks.join("xfyeta/renewal-reminder.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let broken = text
+        .replace("  recall_count: 1", "  recal_count: 1")
+        .replace(
+            "  time_end: 2027-03-31 20:00",
+            "  time_end: 2026-13-31 20:00",
+        );
+    assert_ne!(broken, text, "the example changed: break it another way");
+    std::fs::write(&manifest, broken).unwrap();
+
+    let out = callform(tmp.path(), &["validate"]).terminal().run();
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains(" ^^^"), "no caret: {}", out.stdout);
+    snapshot!("validate_caret", out.stdout);
+}
+
+#[test]
+fn the_plans_of_the_examples_without_state() {
+    let (tmp, _, _) = examples();
+    let out = callform(tmp.path(), &["plan"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    snapshot!("plan_creates_text", out.stdout);
+    let out = callform(tmp.path(), &["plan", "--format", "markdown"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    snapshot!("plan_creates_markdown", out.stdout);
+}
+
+#[test]
+fn the_plans_of_the_examples_with_an_orphan() {
+    let (tmp, tasks, _) = examples();
+    for (i, name) in TASKS.iter().enumerate() {
+        let out = Callform::new()
+            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
+            .dir(&tasks)
+            .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    std::fs::remove_file(tasks.join("xfyeta/renewal-reminder.yaml")).unwrap();
+    let out = callform(tmp.path(), &["plan"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    snapshot!("plan_orphan_text", out.stdout);
+    let out = callform(tmp.path(), &["plan", "--format", "markdown"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    snapshot!("plan_orphan_markdown", out.stdout);
+}
+
+#[test]
+fn the_apply_summary_of_the_examples() {
+    let (tmp, _, _) = examples();
+    let out = callform(tmp.path(), &["apply", "--sandbox", "--auto-approve"]).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // The plan before it is the plan snapshot above; the summary starts at its count line.
+    let summary = out
+        .stdout
+        .find("\nPlan: ")
+        .map_or(out.stdout.as_str(), |at| &out.stdout[at + 1..]);
+    // Tasks finish in any order: the progress lines are sorted.
+    let mut progress: Vec<&str> = out.stderr.lines().collect();
+    progress.sort_unstable();
+    let shown = format!("{summary}--- stderr, sorted ---\n{}\n", progress.join("\n"));
+    snapshot!("apply_summary", shown);
+}
