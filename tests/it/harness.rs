@@ -366,6 +366,25 @@ pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
+/// The names of the example tasks.
+pub const EXAMPLE_TASKS: [&str; 5] = [
+    "delivery-notice",
+    "overdue-notice-jan",
+    "payment-followup",
+    "renewal-reminder-2027q1",
+    "satisfaction-survey",
+];
+
+/// Records every example task as created, the way `state import` does after a console check.
+pub fn import_all(tasks: &Path) {
+    for (i, name) in EXAMPLE_TASKS.iter().enumerate() {
+        let (code, _, err) = run(bin()
+            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
+            .arg(tasks));
+        assert_eq!(code, 0, "{err}");
+    }
+}
+
 /// A copy of the examples: (tempdir guard, tasks dir, state path).
 pub fn examples() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().expect("a temp dir");

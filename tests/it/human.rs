@@ -7,15 +7,7 @@
 
 use std::path::Path;
 
-use crate::harness::{examples, Callform};
-
-const TASKS: [&str; 5] = [
-    "delivery-notice",
-    "overdue-notice-jan",
-    "payment-followup",
-    "renewal-reminder-2027q1",
-    "satisfaction-survey",
-];
+use crate::harness::{examples, import_all, Callform};
 
 /// Snapshots `text` with what varies between runs replaced by a placeholder.
 macro_rules! snapshot {
@@ -71,13 +63,7 @@ fn the_plans_of_the_examples_without_state() {
 #[test]
 fn the_plans_of_the_examples_with_an_orphan() {
     let (tmp, tasks, _) = examples();
-    for (i, name) in TASKS.iter().enumerate() {
-        let out = Callform::new()
-            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
-            .dir(&tasks)
-            .run();
-        assert_eq!(out.code, 0, "{}", out.stderr);
-    }
+    import_all(&tasks);
     std::fs::remove_file(tasks.join("xfyeta/renewal-reminder.yaml")).unwrap();
     let out = callform(tmp.path(), &["plan"]).run();
     assert_eq!(out.code, 0, "{}", out.stderr);

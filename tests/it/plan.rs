@@ -5,25 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::harness::{self as common, bin, examples, run};
-
-const TASKS: [&str; 5] = [
-    "delivery-notice",
-    "overdue-notice-jan",
-    "payment-followup",
-    "renewal-reminder-2027q1",
-    "satisfaction-survey",
-];
-
-/// Records every example task as created, the way `state import` does after a console check.
-fn import_all(tasks: &Path) {
-    for (i, name) in TASKS.iter().enumerate() {
-        let (code, _, err) = run(bin()
-            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
-            .arg(tasks));
-        assert_eq!(code, 0, "{err}");
-    }
-}
+use crate::harness::{self as common, bin, examples, import_all, run, EXAMPLE_TASKS as TASKS};
 
 #[test]
 fn plan_without_state_creates_every_task() {
