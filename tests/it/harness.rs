@@ -274,7 +274,8 @@ impl Callform {
         self
     }
 
-    fn command(&self) -> Command {
+    /// The command [`Callform::run`] runs, for a test that spawns and signals it itself.
+    pub fn command(&self) -> Command {
         let bin = OsStr::new(env!("CARGO_BIN_EXE_callform"));
         let mut cmd = if self.terminal {
             let mut line = quoted(bin);
