@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::harness::{self as common, bin, examples, import_all, run, EXAMPLE_TASKS as TASKS};
+use crate::harness::{self, bin, examples, import_all, run, EXAMPLE_TASKS as TASKS};
 
 #[test]
 fn plan_without_state_creates_every_task() {
@@ -369,7 +369,7 @@ fn a_damaged_state_is_an_error_and_is_never_overwritten() {
 fn state_from_an_earlier_version_plans_no_changes() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
     let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(&fixture, tmp.path());
+    harness::copy_dir(&fixture, tmp.path());
     std::fs::copy(
         fixture.join("callform.state.json"),
         tmp.path().join("callform.state.json"),

@@ -786,13 +786,13 @@ fn a_version_1_state_fixture_is_read_and_saved_as_version_2() {
 
 // The same, through the built binary.
 
-use crate::harness::{self as common, bin as callform, run as output};
+use crate::harness::{self, bin as callform, run as output};
 
 /// The manifests of the version 1 fixture, without its state.
 fn project() -> tempfile::TempDir {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
     let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(&fixture, tmp.path());
+    harness::copy_dir(&fixture, tmp.path());
     tmp
 }
 
