@@ -89,3 +89,24 @@ fn the_apply_summary_of_the_examples() {
     let shown = format!("{summary}--- stderr, sorted ---\n{}\n", progress.join("\n"));
     snapshot!("apply_summary", shown);
 }
+
+#[test]
+fn the_apply_summary_with_a_failure_and_an_uncertain_create() {
+    let (tmp, tasks, _) = examples();
+    crate::harness::rename_tasks(&tasks, "snap-");
+    let emulator = crate::harness::emulator();
+    emulator.post_fault(serde_json::json!({"match": "snap-续保提醒", "kind": "business_error"}));
+    emulator.post_fault(serde_json::json!({"match": "snap-配送通知", "kind": "5xx", "times": 1}));
+    let out = callform(tmp.path(), &["apply", "--auto-approve"])
+        .emulator()
+        .run();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let summary = out
+        .stdout
+        .find("\nPlan: ")
+        .map_or(out.stdout.as_str(), |at| &out.stdout[at + 1..]);
+    let mut progress: Vec<&str> = out.stderr.lines().collect();
+    progress.sort_unstable();
+    let shown = format!("{summary}--- stderr, sorted ---\n{}\n", progress.join("\n"));
+    snapshot!("apply_summary_failed_and_uncertain", shown);
+}
