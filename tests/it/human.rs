@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::harness::{examples, import_all, Callform};
+use crate::harness::{self, examples, import_all, Callform, Output};
 
 /// Snapshots `text` with what varies between runs replaced by a placeholder.
 macro_rules! snapshot {
@@ -27,6 +27,19 @@ macro_rules! snapshot {
 /// `callform ARGS tasks` in the project `dir`.
 fn callform(dir: &Path, args: &[&str]) -> Callform {
     Callform::new().cwd(dir).args(args).dir("tasks")
+}
+
+/// What an apply shows after its plan (the plan snapshots above): the summary on stdout
+/// from the plan's count line, then the progress lines of stderr, sorted, as tasks finish
+/// in any order.
+fn apply_summary(out: &Output) -> String {
+    let summary = out
+        .stdout
+        .find("\nPlan: ")
+        .map_or(out.stdout.as_str(), |at| &out.stdout[at + 1..]);
+    let mut progress: Vec<&str> = out.stderr.lines().collect();
+    progress.sort_unstable();
+    format!("{summary}--- stderr, sorted ---\n{}\n", progress.join("\n"))
 }
 
 #[test]
@@ -78,35 +91,21 @@ fn the_apply_summary_of_the_examples() {
     let (tmp, _, _) = examples();
     let out = callform(tmp.path(), &["apply", "--sandbox", "--auto-approve"]).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    // The plan before it is the plan snapshot above; the summary starts at its count line.
-    let summary = out
-        .stdout
-        .find("\nPlan: ")
-        .map_or(out.stdout.as_str(), |at| &out.stdout[at + 1..]);
-    // Tasks finish in any order: the progress lines are sorted.
-    let mut progress: Vec<&str> = out.stderr.lines().collect();
-    progress.sort_unstable();
-    let shown = format!("{summary}--- stderr, sorted ---\n{}\n", progress.join("\n"));
+    let shown = apply_summary(&out);
     snapshot!("apply_summary", shown);
 }
 
 #[test]
 fn the_apply_summary_with_a_failure_and_an_uncertain_create() {
     let (tmp, tasks, _) = examples();
-    crate::harness::rename_tasks(&tasks, "snap-");
-    let emulator = crate::harness::emulator();
+    harness::rename_tasks(&tasks, "snap-");
+    let emulator = harness::emulator();
     emulator.post_fault(serde_json::json!({"match": "snap-续保提醒", "kind": "business_error"}));
     emulator.post_fault(serde_json::json!({"match": "snap-配送通知", "kind": "5xx", "times": 1}));
     let out = callform(tmp.path(), &["apply", "--auto-approve"])
         .emulator()
         .run();
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    let summary = out
-        .stdout
-        .find("\nPlan: ")
-        .map_or(out.stdout.as_str(), |at| &out.stdout[at + 1..]);
-    let mut progress: Vec<&str> = out.stderr.lines().collect();
-    progress.sort_unstable();
-    let shown = format!("{summary}--- stderr, sorted ---\n{}\n", progress.join("\n"));
+    let shown = apply_summary(&out);
     snapshot!("apply_summary_failed_and_uncertain", shown);
 }
