@@ -3,7 +3,8 @@
 //! a snapshot diff to review (`cargo insta review`, or `INSTA_UPDATE=always cargo test`).
 //!
 //! Every run is in a copy of the examples, with paths relative to it; what varies from run
-//! to run (digest salts, number tags, vendor ids) is filtered out.
+//! to run (digest salts, number tags, vendor ids, state lineages, temp paths, ports, times)
+//! is filtered out.
 
 use std::path::Path;
 
@@ -15,8 +16,12 @@ macro_rules! snapshot {
         insta::with_settings!({
             filters => vec![
                 (r"hmac-sha256:[0-9a-f]{64}", "hmac-sha256:[digest]"),
+                (r"\b[0-9a-f]{32}\b", "[lineage]"),
                 (r"\*\*\*\*(\d{4})#[0-9a-f]{6}", "****$1#[tag]"),
                 (r"\(([a-z]+) task [^)\s]+\)", "($1 task [id])"),
+                (r"(/[^\s/]+)*/\.tmp[0-9A-Za-z]{6}", "[tmp]"),
+                (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+                (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]"),
             ],
         }, {
             insta::assert_snapshot!($name, $text);
