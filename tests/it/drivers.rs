@@ -3,7 +3,7 @@
 //! clear). Each golden file was checked by hand against its vendor page once; this test
 //! keeps every later change to a driver visible in review.
 //!
-//! After a deliberate wire change: `CALLFORM_BLESS=1 cargo test --test drivers`, then read
+//! After a deliberate wire change: `CALLFORM_BLESS=1 cargo test --test it drivers`, then read
 //! the diff of `tests/golden/` against the vendor page before committing it.
 
 use std::collections::BTreeSet;

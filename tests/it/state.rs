@@ -796,28 +796,13 @@ fn a_version_1_state_fixture_is_read_and_saved_as_version_2() {
 
 // The same, through the built binary.
 
-mod common;
-
-fn callform() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_callform"));
-    c.env_remove("CALLFORM_STATE").env("NO_COLOR", "1");
-    c
-}
-
-fn output(cmd: &mut std::process::Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::harness::{self, bin as callform, run as output};
 
 /// The manifests of the version 1 fixture, without its state.
 fn project() -> tempfile::TempDir {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
     let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(&fixture, tmp.path());
+    harness::copy_dir(&fixture, tmp.path());
     tmp
 }
 

@@ -1,72 +1,11 @@
 //! Planning, saved plans and state repair, as a user runs them: the built binary on a copy
 //! of the examples in a temporary directory. Nothing here talks to a network.
 
-mod common;
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_callform"));
-    c.env("NO_COLOR", "1");
-    for v in [
-        "CALLFORM_XFYETA_ENDPOINT",
-        "CALLFORM_LONGLONGLONG_ENDPOINT",
-        "CALLFORM_ALIYUN_ENDPOINT",
-        "CALLFORM_VOLCENGINE_ENDPOINT",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-/// A copy of the examples: (tempdir guard, tasks dir, state path).
-fn examples() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples")
-            .as_path(),
-        tmp.path(),
-    );
-    let tasks = tmp.path().join("tasks");
-    let state = tmp.path().join("callform.state.json");
-    (tmp, tasks, state)
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().unwrap();
-    let (out, err) = (
-        String::from_utf8_lossy(&stdout).to_string(),
-        String::from_utf8_lossy(&stderr).to_string(),
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    (status.code().unwrap_or(-1), out, err)
-}
-
-const TASKS: [&str; 5] = [
-    "delivery-notice",
-    "overdue-notice-jan",
-    "payment-followup",
-    "renewal-reminder-2027q1",
-    "satisfaction-survey",
-];
-
-/// Records every example task as created, the way `state import` does after a console check.
-fn import_all(tasks: &Path) {
-    for (i, name) in TASKS.iter().enumerate() {
-        let (code, _, err) = run(bin()
-            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
-            .arg(tasks));
-        assert_eq!(code, 0, "{err}");
-    }
-}
+use crate::harness::{self, bin, examples, import_all, run, EXAMPLE_TASKS as TASKS};
 
 #[test]
 fn plan_without_state_creates_every_task() {
@@ -430,7 +369,7 @@ fn a_damaged_state_is_an_error_and_is_never_overwritten() {
 fn state_from_an_earlier_version_plans_no_changes() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
     let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(&fixture, tmp.path());
+    harness::copy_dir(&fixture, tmp.path());
     std::fs::copy(
         fixture.join("callform.state.json"),
         tmp.path().join("callform.state.json"),

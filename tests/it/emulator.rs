@@ -2,59 +2,21 @@
 //! vendor written here with `callform::sign` (never with callform's drivers, so the two
 //! cannot agree on a mistake).
 //!
-//! One emulator serves the whole binary (started once on its own runtime thread); tests
+//! The harness's emulator serves the whole test binary, with its canary credentials; tests
 //! run in parallel against it, so every test uses task names of its own, and fault rules
 //! match those names only. Tests that need global faults start a second emulator.
 //! Nothing here talks to any address but 127.0.0.1, and no test sleeps.
 
+use crate::harness::{self, client};
 use callform::emulator::{self, Config, Credentials, Faults};
 use callform::sign;
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-/// How long a `hang_after_create` hangs in the shared emulator; clients time out first.
-const HANG: Duration = Duration::from_secs(5);
-
 fn base_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("emulator runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind 127.0.0.1:0");
-                let config = Config {
-                    credentials: Credentials::sandbox(),
-                    faults: Faults {
-                        hang: HANG,
-                        ..Faults::default()
-                    },
-                };
-                let running = emulator::spawn(listener, config)
-                    .await
-                    .expect("spawn emulator");
-                tx.send(running.url()).expect("report the address");
-                // Serve for as long as the test binary lives.
-                std::future::pending::<()>().await;
-                drop(running);
-            });
-        });
-        rx.recv().expect("emulator started")
-    })
-}
-
-fn client() -> Client {
-    // no_proxy: a proxy from the environment must never see these requests.
-    Client::builder().no_proxy().build().expect("client")
+    harness::emulator().url()
 }
 
 fn host() -> &'static str {
@@ -159,11 +121,7 @@ fn longlonglong(user_id: &str, token: &str, body: &Value) -> RequestBuilder {
 }
 
 fn longlonglong_ok(body: &Value) -> RequestBuilder {
-    longlonglong(
-        emulator::SANDBOX_LONGLONGLONG_USER_ID,
-        emulator::SANDBOX_LONGLONGLONG_TOKEN,
-        body,
-    )
+    longlonglong(harness::LLL_USER, harness::LLL_TOKEN, body)
 }
 
 // ---- aliyun -------------------------------------------------------------------------
@@ -200,8 +158,8 @@ impl Aliyun {
     fn new(params: Vec<(String, String)>) -> Aliyun {
         Aliyun {
             params,
-            key_id: emulator::SANDBOX_ALIYUN_ACCESS_KEY_ID.into(),
-            secret: emulator::SANDBOX_ALIYUN_ACCESS_KEY_SECRET.into(),
+            key_id: harness::ALI_ID.into(),
+            secret: harness::ALI_SECRET.into(),
             date: jiff::Timestamp::now()
                 .strftime("%Y-%m-%dT%H:%M:%SZ")
                 .to_string(),
@@ -294,8 +252,8 @@ impl Volcengine {
     fn new(body: &Value) -> Volcengine {
         Volcengine {
             body: body.to_string().into_bytes(),
-            access_key: emulator::SANDBOX_VOLCENGINE_ACCESS_KEY.into(),
-            secret_key: emulator::SANDBOX_VOLCENGINE_SECRET_KEY.into(),
+            access_key: harness::VOLC_AK.into(),
+            secret_key: harness::VOLC_SK.into(),
             region: "cn-north-1".into(),
             x_date: jiff::Timestamp::now()
                 .strftime("%Y%m%dT%H%M%SZ")
@@ -355,7 +313,7 @@ impl Volcengine {
 async fn xfyeta_create_succeeds_and_is_recorded_without_its_token() {
     let name = unique("xf-valid");
     let body = xfyeta_body(&name);
-    let (status, answer) = send(xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &body)).await;
+    let (status, answer) = send(xfyeta(harness::XF_TOKEN, &body)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["code"], 0, "{answer}");
     assert_eq!(answer["message"], "ok");
@@ -377,7 +335,7 @@ async fn xfyeta_create_succeeds_and_is_recorded_without_its_token() {
     let all = send(client().get(format!("{}/_emulator/tasks", base_url())))
         .await
         .1;
-    assert!(!all.to_string().contains(emulator::SANDBOX_XFYETA_TOKEN));
+    assert!(!all.to_string().contains(harness::XF_TOKEN));
 }
 
 #[tokio::test]
@@ -413,10 +371,7 @@ async fn longlonglong_creates_both_payloads() {
     assert_eq!(tasks[0]["task_id"], answer["data"]["id"]);
     assert_eq!(
         tasks[0]["request"]["path"],
-        format!(
-            "/agent-api/new/user/{}/task",
-            emulator::SANDBOX_LONGLONGLONG_USER_ID
-        )
+        format!("/agent-api/new/user/{}/task", harness::LLL_USER)
     );
 }
 
@@ -482,23 +437,13 @@ async fn wrong_tokens_are_refused_and_create_nothing() {
 
     let name = unique("lll-badtoken");
     let body = longlonglong_body(&name);
-    let (status, answer) = send(longlonglong(
-        emulator::SANDBOX_LONGLONGLONG_USER_ID,
-        "wrong",
-        &body,
-    ))
-    .await;
+    let (status, answer) = send(longlonglong(harness::LLL_USER, "wrong", &body)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         (answer["code"].as_i64(), answer["status"].as_str()),
         (Some(401), Some("error"))
     );
-    let (status, answer) = send(longlonglong(
-        "someone-else",
-        emulator::SANDBOX_LONGLONGLONG_TOKEN,
-        &body,
-    ))
-    .await;
+    let (status, answer) = send(longlonglong("someone-else", harness::LLL_TOKEN, &body)).await;
     assert_eq!(
         (status, answer["code"].as_i64()),
         (StatusCode::FORBIDDEN, Some(403))
@@ -652,7 +597,7 @@ async fn xfyeta_invalid_parameters_are_refused_by_name() {
         for (k, v) in patch.as_object().expect("patch") {
             body[k] = v.clone();
         }
-        let (status, answer) = send(xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &body)).await;
+        let (status, answer) = send(xfyeta(harness::XF_TOKEN, &body)).await;
         assert_eq!(
             (status, answer["code"].as_i64()),
             (StatusCode::OK, Some(10005)),
@@ -814,13 +759,13 @@ async fn volcengine_invalid_parameters_are_refused_by_name() {
 async fn throttle_once_then_success() {
     let name = unique("fault-throttle-xf");
     add_rule(json!({"match": name, "kind": "throttle", "times": 1})).await;
-    let (status, answer) = send(xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &xfyeta_body(&name))).await;
+    let (status, answer) = send(xfyeta(harness::XF_TOKEN, &xfyeta_body(&name))).await;
     assert_eq!(
         (status, answer["code"].as_i64()),
         (StatusCode::TOO_MANY_REQUESTS, Some(10429))
     );
     assert!(recorded_named("xfyeta", &name).await.is_empty());
-    let (status, answer) = send(xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &xfyeta_body(&name))).await;
+    let (status, answer) = send(xfyeta(harness::XF_TOKEN, &xfyeta_body(&name))).await;
     assert_eq!((status, answer["code"].as_i64()), (StatusCode::OK, Some(0)));
     assert_eq!(recorded_named("xfyeta", &name).await.len(), 1);
 
@@ -872,9 +817,7 @@ async fn a_5xx_creates_the_task_then_answers_500() {
 async fn a_reset_gives_the_client_an_error_and_the_task_exists() {
     let name = unique("fault-reset-xf");
     add_rule(json!({"match": name, "kind": "reset", "times": 1})).await;
-    let result = xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &xfyeta_body(&name))
-        .send()
-        .await;
+    let result = xfyeta(harness::XF_TOKEN, &xfyeta_body(&name)).send().await;
     let error = result.expect_err("no answer after a reset");
     assert!(!error.is_timeout(), "{error:?}");
     assert!(
@@ -909,7 +852,7 @@ async fn hang_after_create_makes_a_client_time_out_after_the_task_exists() {
 async fn business_errors_create_nothing() {
     let name = unique("fault-biz-xf");
     add_rule(json!({"match": name, "kind": "business_error"})).await;
-    let (status, answer) = send(xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &xfyeta_body(&name))).await;
+    let (status, answer) = send(xfyeta(harness::XF_TOKEN, &xfyeta_body(&name))).await;
     assert_eq!(
         (status, answer["code"].as_i64()),
         (StatusCode::OK, Some(10005))
@@ -959,7 +902,7 @@ async fn fault_rules_can_be_listed_and_deleted_by_pattern() {
         (status, removed["removed"].as_u64()),
         (StatusCode::OK, Some(1))
     );
-    let (status, answer) = send(xfyeta(emulator::SANDBOX_XFYETA_TOKEN, &xfyeta_body(&name))).await;
+    let (status, answer) = send(xfyeta(harness::XF_TOKEN, &xfyeta_body(&name))).await;
     assert_eq!((status, answer["code"].as_i64()), (StatusCode::OK, Some(0)));
 
     let (status, _) = send(

@@ -1,6 +1,9 @@
 //! SIGKILL in the middle of an apply, at several points, then apply again: the vendor
 //! (the emulator, in its own process, on 127.0.0.1) holds every task at most once, and the
 //! state accounts for every task the vendor holds — created with its id, or uncertain.
+//!
+//! Not the harness's shared emulator: these need latency on every request (a setting for
+//! the whole emulator) and a vendor that holds only their own tasks.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -10,12 +13,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::harness;
+
 const TASKS: usize = 300;
 
 /// `callform emulator` in a process of its own, with `latency_ms` on every request so that
 /// signals land while creates are in flight. Returns the child and its URL.
 fn start_emulator(latency_ms: u32) -> (std::process::Child, String) {
-    let mut emu = Command::new(env!("CARGO_BIN_EXE_callform"));
+    let mut emu = harness::bin().command();
     emu.args([
         "emulator",
         "--listen",
@@ -47,7 +52,9 @@ fn vendor_tasks(url: &str) -> Value {
         .build()
         .unwrap();
     rt.block_on(async {
-        reqwest::get(format!("{url}/_emulator/tasks"))
+        harness::client()
+            .get(format!("{url}/_emulator/tasks"))
+            .send()
             .await
             .unwrap()
             .json()
@@ -108,7 +115,7 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
 
     // Kill after the journal has reached these many lines (intents and outcomes).
     for kill_at in [10, 120, 300] {
-        let mut apply = Command::new(env!("CARGO_BIN_EXE_callform"));
+        let mut apply = harness::bin().command();
         apply
             .args(["apply", "--auto-approve", "--parallelism", "20"])
             .arg(&tasks);
@@ -129,7 +136,7 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
         let _ = child.wait();
     }
     // Then apply to the end.
-    let mut apply = Command::new(env!("CARGO_BIN_EXE_callform"));
+    let mut apply = harness::bin().command();
     apply
         .args(["apply", "--auto-approve", "--parallelism", "20"])
         .arg(&tasks);
@@ -194,7 +201,7 @@ fn a_signal_stops_new_sends_and_records_those_in_flight() {
         let state = tmp.path().join("callform.state.json");
         let (mut emulator, url) = start_emulator(40);
 
-        let mut apply = Command::new(env!("CARGO_BIN_EXE_callform"));
+        let mut apply = harness::bin().command();
         apply
             .args(["apply", "--auto-approve", "--parallelism", "10"])
             .arg(&tasks);
@@ -243,7 +250,7 @@ fn a_signal_stops_new_sends_and_records_those_in_flight() {
         assert!(!state.with_file_name("callform.state.json.journal").exists());
 
         // The next apply creates the rest, each once.
-        let mut again = Command::new(env!("CARGO_BIN_EXE_callform"));
+        let mut again = harness::bin().command();
         again
             .args(["apply", "--auto-approve", "--parallelism", "20"])
             .arg(&tasks);

@@ -4,204 +4,50 @@
 //! the tests can share the emulator and run in parallel. The credentials are canaries: no
 //! test output, state, journal or plan file may contain them, nor a full phone number.
 
-mod common;
-
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
-const XF_TOKEN: &str = "CANARY-xf-Token-91c2";
-const LLL_TOKEN: &str = "CANARY-lll-Token-44e1";
-const LLL_USER: &str = "5832d184-dd53-42a0-8ace-0bf8d660f4cc";
-const ALI_ID: &str = "LTAICanaryKeyId";
-const ALI_SECRET: &str = "CANARY-ali-Secret-7d9e";
-const VOLC_AK: &str = "AKLTCanaryAccess";
-const VOLC_SK: &str = "CANARY-volc-Secret-3b8f";
-const CANARIES: [&str; 4] = [XF_TOKEN, LLL_TOKEN, ALI_SECRET, VOLC_SK];
+use crate::harness::{self, Callform, Output as Run, CANARIES};
+
 const NUMBERS: [&str; 4] = ["13700000001", "13700000004", "13700000011", "13700000013"];
 
-struct Emulator {
-    runtime: tokio::runtime::Runtime,
-    url: String,
-    _running: Mutex<callform::emulator::Running>,
-}
-
-fn emulator() -> &'static Emulator {
-    static EMU: OnceLock<Emulator> = OnceLock::new();
-    EMU.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let running = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let config = callform::emulator::Config {
-                credentials: callform::emulator::Credentials {
-                    xfyeta_token: XF_TOKEN.into(),
-                    longlonglong_user_id: LLL_USER.into(),
-                    longlonglong_token: LLL_TOKEN.into(),
-                    aliyun_access_key_id: ALI_ID.into(),
-                    aliyun_access_key_secret: ALI_SECRET.into(),
-                    volcengine_access_key: VOLC_AK.into(),
-                    volcengine_secret_key: VOLC_SK.into(),
-                },
-                faults: callform::emulator::Faults {
-                    hang: std::time::Duration::from_secs(3),
-                    ..Default::default()
-                },
-            };
-            callform::emulator::spawn(listener, config).await.unwrap()
-        });
-        let url = running.url();
-        Emulator {
-            runtime,
-            url,
-            _running: Mutex::new(running),
-        }
-    })
-}
-
 fn get(path: &str) -> Value {
-    let e = emulator();
-    e.runtime.block_on(async {
-        reqwest::get(format!("{}{path}", e.url))
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    })
+    harness::emulator().get(path)
 }
 
 fn post_fault(rule: Value) {
-    let e = emulator();
-    e.runtime.block_on(async {
-        let r = reqwest::Client::new()
-            .post(format!("{}/_emulator/faults", e.url))
-            .json(&rule)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status().is_success(),
-            "fault rule refused: {}",
-            r.text().await.unwrap()
-        );
-    });
+    harness::emulator().post_fault(rule);
 }
 
 /// Tasks the emulator created whose vendor-visible name starts with `prefix`.
 fn created(prefix: &str) -> Vec<Value> {
-    get("/_emulator/tasks")
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["name"].as_str().unwrap_or("").starts_with(prefix))
-        .cloned()
-        .collect()
+    harness::emulator().tasks(prefix)
 }
 
 /// A copy of the examples in a temp dir. With a prefix, every task name and vendor-visible
 /// name starts with it, so this test's tasks are its own at the shared emulator.
 fn examples(prefix: Option<&str>) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
-        tmp.path(),
-    );
+    let (tmp, tasks, _) = harness::examples();
     let project = tmp.path().join("callform.yaml");
     let text = std::fs::read_to_string(&project).unwrap().replace(
         "    parallelism: 4\n",
         "    parallelism: 4\n    request_timeout_ms: 1500\n",
     );
     std::fs::write(&project, text).unwrap();
-    let tasks = tmp.path().join("tasks");
     if let Some(p) = prefix {
-        rename_tasks(&tasks, p);
+        harness::rename_tasks(&tasks, p);
     }
     (tmp, tasks)
 }
 
-fn rename_tasks(dir: &Path, prefix: &str) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rename_tasks(&path, prefix);
-        } else if path.extension().is_some_and(|e| e == "yaml") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let mut out = String::new();
-            for line in text.lines() {
-                let renamed = if let Some(rest) = line.strip_prefix("name: ") {
-                    format!("name: {prefix}{rest}")
-                } else if let Some(rest) = line.strip_prefix("  task_name: ") {
-                    format!("  task_name: {prefix}{rest}")
-                } else if let Some(rest) = line.strip_prefix("  name: ") {
-                    format!("  name: {prefix}{rest}")
-                } else {
-                    line.to_string()
-                };
-                out.push_str(&renamed);
-                out.push('\n');
-            }
-            // Tasks without a vendor-visible name get one, so the emulator shows the prefix.
-            if !out.contains("  task_name: ") && !out.contains("  name: ") {
-                out = out.replace("spec:\n", &format!("spec:\n  name: {prefix}unnamed\n"));
-                if out.contains("vendor: xfyeta") || out.contains("vendor: aliyun") {
-                    out = out.replace(
-                        &format!("  name: {prefix}unnamed\n"),
-                        &format!("  task_name: {prefix}unnamed\n"),
-                    );
-                }
-            }
-            std::fs::write(&path, out).unwrap();
-        }
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// `callform ARGS DIR` against the shared emulator; no number of the examples may be shown.
 fn callform(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
-    let e = emulator();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
-    cmd.args(args).arg(dir).env("NO_COLOR", "1");
-    for v in ["XFYETA", "LONGLONGLONG", "ALIYUN", "VOLCENGINE"] {
-        cmd.env(format!("CALLFORM_{v}_ENDPOINT"), &e.url);
-    }
-    for (k, v) in [
-        ("XFYETA_TOKEN", XF_TOKEN),
-        ("LONGLONGLONG_TOKEN", LLL_TOKEN),
-        ("ALIBABA_CLOUD_ACCESS_KEY_ID", ALI_ID),
-        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ALI_SECRET),
-        ("VOLCENGINE_ACCESS_KEY", VOLC_AK),
-        ("VOLCENGINE_SECRET_KEY", VOLC_SK),
-    ] {
-        cmd.env(k, v);
-    }
+    let mut cmd = Callform::new().args(args).dir(dir).emulator();
     for (k, v) in env {
-        cmd.env(k, v);
+        cmd = cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    for secret in CANARIES {
-        assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
-            "a secret leaked: {}{}",
-            run.stdout,
-            run.stderr
-        );
-    }
+    let run = cmd.run();
     for n in NUMBERS {
         assert!(
             !run.stdout.contains(n) && !run.stderr.contains(n),
@@ -246,6 +92,8 @@ fn each_vendor_end_to_end_sends_exactly_the_golden_request() {
 
     let st = state(&tasks);
     let all = get("/_emulator/tasks");
+    // The vendor-visible names of this test's tasks (other tests use prefixed names).
+    let mut names = Vec::new();
     for name in [
         "delivery-notice",
         "overdue-notice-jan",
@@ -267,6 +115,7 @@ fn each_vendor_end_to_end_sends_exactly_the_golden_request() {
             1,
             "{name}: exactly one vendor task with id {id}"
         );
+        names.push(at_vendor[0]["name"].clone());
         let received = &at_vendor[0]["request"];
         let golden: Value = serde_json::from_str(
             &std::fs::read_to_string(
@@ -310,14 +159,18 @@ fn each_vendor_end_to_end_sends_exactly_the_golden_request() {
     // A second plan and apply change nothing.
     let run = callform(&["plan", "--detailed-exitcode"], &tasks, &[]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    let before = get("/_emulator/tasks").as_array().unwrap().len();
+    let ours = || {
+        get("/_emulator/tasks")
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| names.contains(&t["name"]))
+            .count()
+    };
+    assert_eq!(ours(), 5);
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert_eq!(run.code, 0);
-    assert_eq!(
-        get("/_emulator/tasks").as_array().unwrap().len(),
-        before,
-        "the second apply created something"
-    );
+    assert_eq!(ours(), 5, "the second apply created something");
     assert_files_clean(&tasks);
 }
 
@@ -368,14 +221,7 @@ fn a_business_error_fails_that_task_only() {
     );
     assert_eq!(created("biz-").len(), 4);
     // Fixed at the vendor, the next apply creates just that one.
-    let e = emulator();
-    e.runtime.block_on(async {
-        reqwest::Client::new()
-            .delete(format!("{}/_emulator/faults?match=biz-续保提醒", e.url))
-            .send()
-            .await
-            .unwrap()
-    });
+    harness::emulator().delete_faults("biz-续保提醒");
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("1 created"), "{}", run.stdout);
@@ -475,10 +321,9 @@ fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
     let numbers = tmp.path().join("tasks/numbers/overdue-jan.txt");
     let original = std::fs::read_to_string(&numbers).unwrap();
     std::fs::write(&numbers, format!("{original}13700000009\n")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
-    let out = cmd.args(["apply"]).arg(&plan).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Callform::new().arg("apply").arg(&plan).run();
+    let err = &out.stderr;
+    assert_eq!(out.code, 1);
     assert!(
         err.contains("stale") && err.contains("overdue-jan.txt changed"),
         "{err}"
@@ -486,38 +331,13 @@ fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
     assert!(created("sp-").is_empty(), "a stale plan sent something");
     // Restored, the plan applies as reviewed, without asking.
     std::fs::write(&numbers, original).unwrap();
-    let e = emulator();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
-    cmd.arg("apply").arg(&plan).env("NO_COLOR", "1");
-    for v in ["XFYETA", "LONGLONGLONG", "ALIYUN", "VOLCENGINE"] {
-        cmd.env(format!("CALLFORM_{v}_ENDPOINT"), &e.url);
-    }
-    for (k, v) in [
-        ("XFYETA_TOKEN", XF_TOKEN),
-        ("LONGLONGLONG_TOKEN", LLL_TOKEN),
-        ("ALIBABA_CLOUD_ACCESS_KEY_ID", ALI_ID),
-        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ALI_SECRET),
-        ("VOLCENGINE_ACCESS_KEY", VOLC_AK),
-        ("VOLCENGINE_SECRET_KEY", VOLC_SK),
-    ] {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Callform::new().arg("apply").arg(&plan).emulator().run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(created("sp-").len(), 5);
     // Applied once, the same plan is stale: the state moved on.
-    let out = Command::new(env!("CARGO_BIN_EXE_callform"))
-        .arg("apply")
-        .arg(&plan)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("a state was created since"));
+    let out = Callform::new().arg("apply").arg(&plan).run();
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("a state was created since"));
     assert_eq!(created("sp-").len(), 5);
     assert_files_clean(&tasks);
 }
@@ -525,58 +345,39 @@ fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
 #[test]
 fn the_sandbox_needs_no_account_and_never_mixes_with_real_state() {
     let (tmp, tasks) = examples(None);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callform"));
-    let out = cmd
+    let out = Callform::new()
         .args(["apply", "--sandbox", "--auto-approve"])
-        .arg(&tasks)
+        .dir(&tasks)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let sandbox_state = tmp.path().join("callform.sandbox.state.json");
     assert!(sandbox_state.exists() && !tmp.path().join("callform.state.json").exists());
     let text = std::fs::read_to_string(&sandbox_state).unwrap();
     assert!(text.contains("sandbox://callform-emulator"));
     // Second run: nothing to do.
-    let out = Command::new(env!("CARGO_BIN_EXE_callform"))
+    let out = Callform::new()
         .args(["apply", "--sandbox", "--auto-approve"])
-        .arg(&tasks)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("No changes"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+        .dir(&tasks)
+        .run();
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("No changes"), "{}", out.stdout);
     // The sandbox state used against a real endpoint: blocked, never a create.
-    let out = Command::new(env!("CARGO_BIN_EXE_callform"))
+    let out = Callform::new()
         .args(["plan", "--state"])
         .arg(&sandbox_state)
-        .arg(&tasks)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("was created on sandbox://callform-emulator")
-    );
+        .dir(&tasks)
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(out
+        .stdout
+        .contains("was created on sandbox://callform-emulator"));
 }
 
 /// Every request the emulator received (created or not) whose task name starts with `prefix`.
 fn received(prefix: &str) -> Vec<Value> {
-    get("/_emulator/requests")
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["name"].as_str().unwrap_or("").starts_with(prefix))
-        .cloned()
-        .collect()
+    harness::emulator().listed("/_emulator/requests", "name", prefix)
 }
 
 /// A scripted vendor answer for one task: the create is sent exactly once, the task is

@@ -8,10 +8,11 @@
 //! must never see: a panic, an unmasked phone number, a secret from callform.yaml.
 
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::harness::Callform;
 
 // ---------------------------------------------------------------------------------------
 // Base manifests: valid, dates far in the future, callees inline.
@@ -201,20 +202,12 @@ impl Run {
 
 /// `callform validate DIR --format FORMAT` with a generous timeout, checked for panics.
 fn run_format(dir: &Path, format: &str) -> (Option<i32>, String, String) {
-    let out: Output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_callform"))
+    let out = Callform::new()
         .args(["validate", ".", "--format", format])
-        .current_dir(dir)
+        .cwd(dir)
         .timeout(Duration::from_secs(120))
-        .output()
-        .expect("run callform");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        out.status.code().is_some(),
-        "callform was killed (timeout or signal): {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "callform panicked: {stderr}");
-    (out.status.code(), stdout, stderr)
+        .run();
+    (Some(out.code), out.stdout, out.stderr)
 }
 
 fn validate(dir: &Path) -> Run {
@@ -2399,24 +2392,13 @@ const ENV_CANARY: &str = "sk-ENV-CANARY-4242";
 
 /// callform with `args` in `dir`, the canary in its environment; (exit code, stdout+stderr).
 fn run_hostile(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out: Output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_callform"))
+    let out = Callform::new()
         .args(args)
-        .current_dir(dir)
+        .cwd(dir)
         .env("CALLFORM_TEST_CANARY", ENV_CANARY)
         .timeout(Duration::from_secs(20))
-        .output()
-        .expect("run callform");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.code().is_some(),
-        "callform was killed (it hung?): {text}"
-    );
-    assert!(!text.contains("panicked"), "callform panicked: {text}");
-    (out.status.code(), text)
+        .run();
+    (Some(out.code), format!("{}\n{}", out.stdout, out.stderr))
 }
 
 /// Every way of showing diagnostics: validate in each format, and plan.

@@ -2,18 +2,16 @@
 //! with an unknown key must not, and the copy in docs/ must be current.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use callform::manifest::{de, path::FieldPath, yaml};
 use serde_json::Value;
 
+use crate::harness::Callform;
+
 fn schema() -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_callform"))
-        .arg("schema")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = Callform::new().arg("schema").run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
 }
 
 fn documents(dir: &Path, out: &mut Vec<(PathBuf, Value)>) {
@@ -84,6 +82,6 @@ fn the_schema_in_docs_is_current() {
     let text = std::fs::read_to_string(&committed).unwrap_or_default();
     assert_eq!(
         text, now,
-        "docs/manifest.schema.json is stale: run `CALLFORM_BLESS=1 cargo test --test schema`"
+        "docs/manifest.schema.json is stale: run `CALLFORM_BLESS=1 cargo test --test it schema`"
     );
 }
