@@ -331,12 +331,13 @@ pub fn mask_phones_in_text(text: &str) -> String {
                         .fold(0, |n, d| n * 10 + d)
                 })
             };
-            // Only a real month and day: `1370-00-00-001` is a number, not a date.
+            // Only a year 2000–2099: no mainland number starts with `20`, so a date cut
+            // out can never hide one (`1370-00-00-001` is a number). The month and day
+            // may be anything, so that an invalid date in a message stays readable.
             let date = len(k) == 4
                 && len(k + 1) == 2
                 && len(k + 2) == 2
-                && (1..=12).contains(&value(k + 1))
-                && (1..=31).contains(&value(k + 2))
+                && (2000..=2099).contains(&value(k))
                 && matches!(
                     (
                         seps.get(k).map(Vec::as_slice),
