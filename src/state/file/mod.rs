@@ -66,6 +66,7 @@
 //! journal a live process holds is never folded or removed by another (even when the lock
 //! file was deleted by hand).
 
+mod backend;
 pub mod checksum;
 pub mod journal;
 pub mod lock;
@@ -79,12 +80,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use super::error::StateError;
+pub use backend::FileBackend;
 pub use journal::{commit_journal, read_journal, remove_journal, Journal};
 pub use lock::{unlock, LockInfo, StateLock};
 
 use super::model::{random_hex, validate};
 use super::replay::{self, fold, Entry, Folded};
-use super::{Loaded, State, FORMAT_VERSION, OLDEST_FORMAT_VERSION};
+use super::{LeaseGuard, Loaded, State, FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 
 /// How often a reader starts again when the state was replaced while it read it and its
 /// journal, before it gives up.
@@ -283,7 +285,7 @@ pub fn resolve(path: &Path) -> Result<PathBuf, StateError> {
 /// The lock is asked for as proof that no other process is writing; it is checked to still
 /// be the lock file at its path, and a journal another live process holds is never folded or
 /// removed. Temporary files left by a save that was killed are removed.
-pub fn recover(path: &Path, lock: &StateLock) -> Result<Loaded, StateError> {
+pub fn recover(path: &Path, lock: &dyn LeaseGuard) -> Result<Loaded, StateError> {
     let path = resolve(path)?;
     lock.verify()?;
     remove_stale_temps(&path);
