@@ -111,6 +111,14 @@ pub trait LeaseGuard: Send + Sync {
     fn release(self: Box<Self>) -> Result<(), StateError>;
 }
 
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("replaced_stale", &self.replaced_stale)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Lease {
     pub fn new(guard: Box<dyn LeaseGuard>, replaced_stale: Option<LockInfo>) -> Lease {
         Lease {
