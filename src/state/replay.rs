@@ -9,11 +9,12 @@
 //! - **Folding once.** The header names the serial the run started from; a state with a
 //!   greater serial already holds the run, which is checked, not assumed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{State, Superseded, TaskRecord, TaskStatus};
+use super::model::validate;
+use super::{State, Superseded, TaskRecord, TaskStatus, FORMAT_VERSION};
 
 /// Why an intent without an outcome is uncertain.
 pub const STOPPED_REASON: &str = "callform stopped before the vendor's answer was recorded";
@@ -343,8 +344,54 @@ impl Replay {
     }
 }
 
+/// Why a run's entries cannot be replayed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unreplayable {
+    /// The entries contradict the state or each other.
+    Fold(FoldError),
+    /// Nothing is stored, but the run continued a stored state of this serial: the state
+    /// was lost, and the run alone is not all there is.
+    StateMissing { base_serial: u64 },
+    /// Nothing is stored and the header cannot start a state (why).
+    BadHeader(String),
+}
+
+/// Replays a run's entries (header first) on the stored state, in memory. When nothing is
+/// stored, the first run died: the state it began with (serial 0, the header's lineage and
+/// salt, the key of the recorded specs' digests) is rebuilt and replayed on. `(None, _)` when
+/// nothing is stored and the header never reached storage either: nothing was sent.
+pub fn replay(
+    state: Option<State>,
+    entries: &[Entry],
+) -> Result<(Option<State>, Folded), Unreplayable> {
+    match state {
+        Some(mut state) => {
+            let folded = fold(&mut state, entries).map_err(Unreplayable::Fold)?;
+            Ok((Some(state), folded))
+        }
+        None => match begin_of(entries) {
+            None => Ok((None, Folded::default())),
+            Some((_, _, base_serial)) if base_serial != 0 => {
+                Err(Unreplayable::StateMissing { base_serial })
+            }
+            Some((lineage, salt, _)) => {
+                let mut state = State {
+                    format_version: FORMAT_VERSION,
+                    lineage: lineage.to_string(),
+                    serial: 0,
+                    salt: salt.to_string(),
+                    tasks: BTreeMap::new(),
+                };
+                validate(&state).map_err(Unreplayable::BadHeader)?;
+                let folded = fold(&mut state, entries).map_err(Unreplayable::Fold)?;
+                Ok((Some(state), folded))
+            }
+        },
+    }
+}
+
 /// The header's lineage, salt and base serial, if the journal has a header.
-pub(crate) fn begin_of(entries: &[Entry]) -> Option<(&str, &str, u64)> {
+fn begin_of(entries: &[Entry]) -> Option<(&str, &str, u64)> {
     match entries.first() {
         Some(Entry::Begin {
             lineage,
@@ -456,4 +503,56 @@ fn check_reflected(state: &State, entries: &[Entry], base_serial: u64) -> Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn begin(lineage: &str, salt: &str, base_serial: u64) -> Entry {
+        Entry::Begin {
+            lineage: lineage.into(),
+            salt: salt.into(),
+            base_serial,
+            run: "0123456789abcdef".into(),
+            at: "2026-03-01T08:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn with_nothing_stored_a_first_run_rebuilds_its_state_and_a_later_run_is_refused() {
+        let (lineage, salt) = ("a".repeat(32), "b".repeat(32));
+        let entries = [
+            begin(&lineage, &salt, 0),
+            Entry::Intent {
+                name: "t".into(),
+                vendor: "xfyeta".into(),
+                provider: "xfyeta".into(),
+                endpoint: "https://www.xfyeta.com".into(),
+                spec_digest: "sha256:00".into(),
+                canonical_version: 1,
+                spec: serde_json::json!({}),
+                at: "2026-03-01T08:00:01Z".into(),
+                replaces: None,
+            },
+        ];
+        let (state, folded) = replay(None, &entries).unwrap();
+        let state = state.unwrap();
+        assert_eq!(
+            (state.lineage, state.salt, state.serial),
+            (lineage.clone(), salt.clone(), 0)
+        );
+        assert_eq!(state.tasks["t"].status, TaskStatus::Uncertain);
+        assert_eq!(folded.interrupted, ["t"]);
+
+        assert_eq!(replay(None, &[]).unwrap(), (None, Folded::default()));
+        assert_eq!(
+            replay(None, &[begin(&lineage, &salt, 3)]).unwrap_err(),
+            Unreplayable::StateMissing { base_serial: 3 }
+        );
+        assert!(matches!(
+            replay(None, &[begin("not hex", &salt, 0)]).unwrap_err(),
+            Unreplayable::BadHeader(_)
+        ));
+    }
 }

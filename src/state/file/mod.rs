@@ -71,7 +71,6 @@ pub mod checksum;
 pub mod journal;
 pub mod lock;
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -85,7 +84,7 @@ pub use journal::{commit_journal, read_journal, remove_journal, Journal};
 pub use lock::{unlock, LockInfo, StateLock};
 
 use super::model::{random_hex, validate};
-use super::replay::{self, fold, Entry, Folded};
+use super::replay::{self, Entry, Unreplayable};
 use super::{LeaseGuard, Loaded, State, FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 
 /// How often a reader starts again when the state was replaced while it read it and its
@@ -152,7 +151,9 @@ fn identity(path: &Path) -> Result<Option<Identity>, StateError> {
     }
 }
 
-/// Replays `entries` (the journal, if any) on `state` in memory.
+/// Replays `entries` (the journal, if any) on `state` in memory, by the shared rules
+/// ([`replay::replay`]); what is added here is the file store's own: its paths in errors,
+/// and a lone backup refused.
 fn replay(
     path: &Path,
     state: Option<State>,
@@ -168,46 +169,32 @@ fn replay(
             journal: None,
         });
     };
-    let fold_err = |cause| StateError::Fold {
-        path: journal_file.clone(),
-        cause,
-    };
-    let (state, folded) = match state {
-        Some(mut state) => {
-            let folded = fold(&mut state, &entries).map_err(fold_err)?;
-            (Some(state), folded)
+    let (state, folded) = match replay::replay(state, &entries) {
+        // Only a torn header: the run died before it could send anything.
+        Ok((None, folded)) => {
+            refuse_lone_backup(path)?;
+            (None, folded)
         }
-        None => match replay::begin_of(&entries) {
-            // Only a torn header: the run died before it could send anything.
-            None => {
-                refuse_lone_backup(path)?;
-                (None, Folded::default())
-            }
-            Some((_, _, base_serial)) if base_serial != 0 => {
-                return Err(StateError::StateMissing {
-                    path: path.to_path_buf(),
-                    journal: journal_file,
-                    base_serial,
-                })
-            }
-            // The first apply died: start from the state that run began with. Its salt is
-            // the one the specs' digests were computed with, so it comes from the header.
-            Some((lineage, salt, _)) => {
-                let mut state = State {
-                    format_version: FORMAT_VERSION,
-                    lineage: lineage.to_string(),
-                    serial: 0,
-                    salt: salt.to_string(),
-                    tasks: BTreeMap::new(),
-                };
-                validate(&state).map_err(|reason| StateError::Invalid {
-                    path: journal_file.clone(),
-                    reason: format!("its header cannot start a state: {reason}"),
-                })?;
-                let folded = fold(&mut state, &entries).map_err(fold_err)?;
-                (Some(state), folded)
-            }
-        },
+        Ok(replayed) => replayed,
+        Err(Unreplayable::Fold(cause)) => {
+            return Err(StateError::Fold {
+                path: journal_file,
+                cause,
+            })
+        }
+        Err(Unreplayable::StateMissing { base_serial }) => {
+            return Err(StateError::StateMissing {
+                path: path.to_path_buf(),
+                journal: journal_file,
+                base_serial,
+            })
+        }
+        Err(Unreplayable::BadHeader(reason)) => {
+            return Err(StateError::Invalid {
+                path: journal_file,
+                reason: format!("its header cannot start a state: {reason}"),
+            })
+        }
     };
     Ok(Loaded {
         state,
