@@ -1,4 +1,6 @@
-//! The state: what callform has created at the vendors, and the files that keep it.
+//! The file store: the state, what callform has created at the vendors, in files beside
+//! each other. [`FileBackend`] is this store behind [`super::StateBackend`]; the data is
+//! [`super::model`], and a journal is folded by the shared rules of [`super::replay`].
 //!
 //! A created task dials real people, so the state must never lose a record (the next apply
 //! would create the task again) and never be replaced by a stale or foreign copy. For a state
