@@ -2,7 +2,7 @@
 //!
 //! [`model`] is the data, [`replay`] the pure rules that fold a run's journal entries into
 //! it. Both are shared by every store, so a store adds storage, not semantics. A store is a
-//! [`StateBackend`]; [`file`] is the store on disk (state file, journal, lock), and the one
+//! [`StateBackend`]; [`file`](mod@file) is the store on disk (state file, journal, lock), and the one
 //! [`open`] returns today. What the file store offers is also re-exported here.
 //!
 //! What every backend promises (and the conformance suite in `tests/conformance/` checks):

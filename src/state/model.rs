@@ -173,13 +173,14 @@ impl Default for State {
     }
 }
 
-/// A loaded state together with what happened to its journal.
+/// A loaded state together with what happened to the journal of a run left pending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
-    /// `None` when neither a state file nor a journal with records exists.
+    /// `None` when neither a stored state nor a journal with records exists.
     pub state: Option<State>,
-    /// `None` when there is no journal file; otherwise what replaying it changed (or that it
-    /// had already been folded into the state, see [`Folded::already_folded`]).
+    /// `None` when no run is pending (for the file store: no journal file); otherwise what
+    /// replaying it changed (or that it had already been folded into the state, see
+    /// [`Folded::already_folded`]).
     pub journal: Option<Folded>,
 }
 
