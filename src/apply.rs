@@ -1,11 +1,12 @@
 //! Apply: run a plan's creates through the drivers and record every result durably.
 //!
 //! Each create goes through the same pipeline: journal intent → sign → send → parse →
-//! journal outcome. The intent is on disk before the first byte of the request leaves, so
+//! journal outcome. The intent is durable before the first byte of the request leaves, so
 //! a crash at any point leaves either nothing sent, or an intent that the next load turns
 //! into `uncertain` (never into a second create). Concurrent creates share fsyncs (the
 //! journal group-commits), and recording one create appends one line: its cost does not
-//! grow with the tasks in state. At the end the journal is folded into the state file.
+//! grow with the tasks in state. At the end the run is committed into the state. Apply knows
+//! the state only as a [`RunLog`]: where it is kept is the backend's business.
 //!
 //! Stopping: the caller's `cancel` flag (Ctrl-C, SIGTERM) stops new sends; requests in
 //! flight finish and are recorded.
@@ -20,7 +21,7 @@ use crate::canonical::CANONICAL_VERSION;
 use crate::driver::{self, ErrorClass, Op, Parsed, Request};
 use crate::manifest::{Manifests, Vendor};
 use crate::plan::{Action, Plan};
-use crate::state::{self, Entry, Journal, Outcome, State};
+use crate::state::{self, Entry, Outcome, RunLog, State};
 use crate::transport::{Delivery, Transport};
 
 /// One create to send: everything resolved before the first request leaves.
@@ -139,22 +140,18 @@ pub struct Limits {
     pub per_provider: HashMap<String, usize>,
 }
 
-/// Runs the creates and folds the results into the state at `path`. The caller holds the
-/// lock and passes the state as recovered under it (or a new one).
+/// Runs the creates, recording each in `journal`, and commits the run into the state. The
+/// caller holds the lease and began `journal` on `state` (as recovered under the lease, or a
+/// new one). The log is shared with the tasks that send, hence the `Arc`.
 pub async fn run(
-    path: &std::path::Path,
+    journal: Arc<dyn RunLog>,
     mut state: State,
     sends: Vec<Send>,
     transport: Arc<Transport>,
     limits: &Limits,
     cancel: Arc<AtomicBool>,
     on_finish: &(dyn Fn(&Finished) + Sync),
-) -> Result<Ran, state::StateError> {
-    // A brand-new state is saved first, so the journal's header names a state on disk.
-    if state.serial == 0 && !path.exists() {
-        state::save(path, &mut state)?;
-    }
-    let journal = Arc::new(Journal::create(path, &state).await?);
+) -> Ran {
     let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
     let global = Arc::new(Semaphore::new(permits(limits.parallelism)));
     let mut per_provider: HashMap<String, Arc<Semaphore>> = HashMap::new();
@@ -186,7 +183,7 @@ pub async fn run(
         handles.push(tokio::spawn(async move {
             let finished = one(
                 send,
-                &journal,
+                journal.as_ref(),
                 &transport,
                 &global,
                 &provider_sem,
@@ -210,17 +207,11 @@ pub async fn run(
     // not, the state is left for the next run to fold rather than raced.
     // A failure to fold is reported with the results, never instead of them: the user
     // must see what was created, and the journal still holds it for the next run.
-    let committed = match Arc::try_unwrap(journal) {
-        Ok(j) => match j.close().await {
-            Ok(()) => state::commit_journal(path, &mut state).map(|_| ()),
-            Err(e) => Err(e),
-        },
-        Err(_) => Ok(()),
-    };
-    Ok(Ran {
+    let committed = journal.commit(&mut state).await.map(|_| ());
+    Ran {
         finished,
         committed,
-    })
+    }
 }
 
 /// What a run did, and whether its records reached the state file.
@@ -245,7 +236,7 @@ struct AuthGate {
 
 async fn one(
     send: Send,
-    journal: &Journal,
+    journal: &dyn RunLog,
     transport: &Transport,
     global: &Semaphore,
     provider: &Semaphore,

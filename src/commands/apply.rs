@@ -22,7 +22,7 @@ use crate::manifest::Vendor;
 use crate::plan::{self, Plan};
 use crate::project::Project;
 use crate::render;
-use crate::state::{self, State, StateLock};
+use crate::state::{self, State};
 use crate::transport::{Policy, Transport};
 
 /// stdout, ignoring a closed pipe: an apply must not die half-way because nobody reads.
@@ -87,14 +87,15 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         (None, None) => project.state_path.clone(),
     };
 
-    let lock = StateLock::acquire(&state_path, "apply")?;
+    let backend = state::open(&state_path)?;
+    let lock = backend.lock("apply")?;
     if let Some(dead) = &lock.replaced_stale {
         note!(
             "note: `{}` by {} (pid {} on {}, since {}) ended without releasing the lock; its records are recovered from the journal",
             dead.operation, dead.holder, dead.pid, dead.host, dead.started_at
         );
     }
-    let loaded = state::recover(&state_path, &lock)?;
+    let loaded = backend.recover(&lock)?;
     if let Some(folded) = &loaded.journal {
         if !folded.already_folded {
             note!(
@@ -163,7 +164,7 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     }
 
     let base = sandbox.as_ref().map(emulator::Running::url);
-    let state = current.unwrap_or_else(|| {
+    let mut state = current.unwrap_or_else(|| {
         let fresh = State::new();
         State {
             salt: plan.salt.clone().unwrap_or(fresh.salt.clone()),
@@ -201,8 +202,10 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
 
     let total = sends.len();
     let progress = Progress::new(total);
+    let journal = backend.begin(&lock, &mut state).await?;
+    let run_log = journal.location();
     let ran = apply::run(
-        &state_path,
+        journal,
         state,
         sends,
         transport,
@@ -210,7 +213,7 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         Arc::clone(&cancel),
         &|f| progress.finish(f),
     )
-    .await?;
+    .await;
     progress.done();
     let finished = ran.finished;
     if let Err(e) = &ran.committed {
@@ -223,10 +226,7 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     if let Some(running) = sandbox {
         running.shutdown().await;
     }
-    let unsaved = ran
-        .committed
-        .is_err()
-        .then(|| state::journal_path(&state::resolve(&state_path).unwrap_or(state_path.clone())));
+    let unsaved = ran.committed.is_err().then_some(run_log);
     let outcome = report(
         &finished,
         &project,
@@ -494,7 +494,7 @@ fn report(
     project: &Project,
     stopped: bool,
     state_args: &str,
-    unsaved: Option<&std::path::Path>,
+    unsaved: Option<&str>,
 ) -> Outcome {
     let mut finished: Vec<&Finished> = finished.iter().collect();
     finished.sort_by(|a, b| a.name.cmp(&b.name));
@@ -515,8 +515,7 @@ fn report(
     say!("\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
     if let Some(journal) = unsaved {
         say!(
-            "The results are recorded in the journal {}; the next `callform apply` or `callform state` command folds them into the state. Do not delete the journal.",
-            journal.display()
+            "The results are recorded in the journal {journal}; the next `callform apply` or `callform state` command folds them into the state. Do not delete the journal."
         );
     }
     for f in &finished {

@@ -75,7 +75,7 @@ pub fn prepare(
     // The state (tens of megabytes for 100,000 tasks) is read while the manifests are: it
     // only reads, and is used only if the manifests are valid.
     let (manifests, state) = std::thread::scope(|scope| {
-        let state = scope.spawn(|| state::load(&state_path));
+        let state = scope.spawn(|| state::open(&state_path)?.load().map(|l| l.state));
         let manifests = load_manifests(dir, &project, project_diags);
         let state = state
             .join()

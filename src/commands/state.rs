@@ -1,7 +1,7 @@
 //! `callform state list | show | rm | import | unlock`: look at and repair the state.
 //!
 //! Every command that changes the state takes the lock, folds any journal a crashed run
-//! left (`state::recover`), changes one record and saves atomically, so a repair can never
+//! left (`StateBackend::recover`), changes one record and saves atomically, so a repair can never
 //! lose what an earlier run recorded.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use crate::canonical::{canonical, CANONICAL_VERSION};
 use crate::cli::{Outcome, StateArgs, StateCommand};
 use crate::commands::validate::load;
 use crate::project;
-use crate::state::{self, State, StateLock, TaskRecord, TaskStatus};
+use crate::state::{self, State, TaskRecord, TaskStatus};
 
 /// The state file: `--state`, else the one callform.yaml names. A callform.yaml with errors
 /// is refused: acting on a default path could repair the wrong state.
@@ -43,7 +43,7 @@ pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
 }
 
 fn load_existing(path: &Path) -> anyhow::Result<State> {
-    state::load(path)?.ok_or_else(|| {
+    state::open(path)?.load()?.state.ok_or_else(|| {
         anyhow::anyhow!(
             "no state at {}\nhint: nothing has been applied yet, or pass --state PATH",
             path.display()
@@ -53,7 +53,7 @@ fn load_existing(path: &Path) -> anyhow::Result<State> {
 
 pub fn list(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Outcome> {
     let path = state_path(dir, explicit)?;
-    let Some(st) = state::load(&path)? else {
+    let Some(st) = state::open(&path)?.load()?.state else {
         println!(
             "No state at {}: nothing has been applied yet.",
             path.display()
@@ -120,8 +120,10 @@ fn suggest(st: &State, name: &str) -> String {
 }
 
 fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
-    let lock = StateLock::acquire(path, "state rm")?;
-    let mut st = state::recover(path, &lock)?
+    let backend = state::open(path)?;
+    let lock = backend.lock("state rm")?;
+    let mut st = backend
+        .recover(&lock)?
         .state
         .ok_or_else(|| anyhow::anyhow!("no state at {}", path.display()))?;
     let Some(rec) = st.tasks.remove(name) else {
@@ -157,7 +159,7 @@ fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
             );
         }
     }
-    state::save(path, &mut st)?;
+    backend.save(&lock, &mut st)?;
     lock.release()?;
     match (rec.status, &rec.task_id) {
         (TaskStatus::Created, Some(id)) => eprintln!(
@@ -192,8 +194,9 @@ fn import(
     let path = explicit
         .map(Path::to_path_buf)
         .unwrap_or_else(|| project.state_path.clone());
-    let lock = StateLock::acquire(&path, "state import")?;
-    let mut st = state::recover(&path, &lock)?.state.unwrap_or_default();
+    let backend = state::open(&path)?;
+    let lock = backend.lock("state import")?;
+    let mut st = backend.recover(&lock)?.state.unwrap_or_default();
 
     // An uncertain task: what was sent is recorded (spec, digest, endpoint). The vendor's
     // id is all that is missing; the manifest may have changed since, and then plan must
@@ -212,7 +215,7 @@ fn import(
             "imported after an uncertain create: callform did not see the vendor's answer".into(),
         );
         let endpoint = rec.endpoint.clone();
-        state::save(&path, &mut st)?;
+        backend.save(&lock, &mut st)?;
         lock.release()?;
         eprintln!("Recorded `{name}` as vendor task {task_id} on {endpoint}, with the spec that was sent.");
         return Ok(Outcome::Success);
@@ -252,14 +255,14 @@ fn import(
             superseded: Vec::new(),
         },
     );
-    state::save(&path, &mut st)?;
+    backend.save(&lock, &mut st)?;
     lock.release()?;
     eprintln!("Imported `{name}` as vendor task {task_id}, with the spec in the manifests as its applied spec.");
     Ok(Outcome::Success)
 }
 
 fn unlock(path: &Path) -> anyhow::Result<Outcome> {
-    match state::unlock(path)? {
+    match state::open(path)?.unlock()? {
         Some(info) => eprintln!(
             "Cleared the lock left by {} (pid {} on {}, `{}` since {}), which ended without releasing it.",
             info.holder, info.pid, info.host, info.operation, info.started_at

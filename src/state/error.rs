@@ -8,8 +8,8 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::journal::FoldError;
-use super::lock::LockInfo;
+use super::file::lock::LockInfo;
+use super::replay::FoldError;
 
 /// An error from loading, saving, locking or journalling the state.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@
 mod harness;
 
 mod apply;
+mod conformance;
 mod crash;
 mod drivers;
 mod emulator;

@@ -1,15 +1,58 @@
 //! The state store as apply uses it: lock, recover, journal every create, commit — and what
 //! the next run finds when a run dies at each step. A crash is simulated by dropping the
 //! journal without committing it, or by writing journal lines by hand.
+//!
+//! What every state backend must do is the conformance suite (`conformance.rs`), run here for
+//! the file backend; the tests below it are the file store's own (journal lines, symlinks,
+//! checksums, lock files) and the replay rules.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use callform::state::{
     self, backup_path, commit_journal, journal_path, load, load_detailed, lock_path, read_journal,
-    recover, save, Entry, Folded, Journal, Outcome, State, StateError, StateLock, TaskStatus,
+    recover, save, Entry, Folded, Journal, Outcome, State, StateBackend, StateError, StateLock,
+    TaskStatus,
 };
+
+use crate::conformance;
+
+/// The file backend under the conformance suite: a state file in a fresh directory.
+struct FileStore {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl conformance::Subject for FileStore {
+    fn open(&self) -> Box<dyn StateBackend> {
+        state::open(&self.path).unwrap()
+    }
+
+    fn dump(&self) -> Vec<(String, Vec<u8>)> {
+        snapshot(&self.dir)
+    }
+
+    fn damage(&self) {
+        let mut bytes = fs::read(&self.path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x20;
+        fs::write(&self.path, bytes).unwrap();
+    }
+
+    fn store_newer(&self) {
+        let mut newer: serde_json::Value = serde_json::to_value(load(&self.path).unwrap()).unwrap();
+        newer["format_version"] = (state::FORMAT_VERSION + 1).into();
+        newer["retention"] = "30d".into();
+        fs::write(&self.path, serde_json::to_vec_pretty(&newer).unwrap()).unwrap();
+    }
+}
+
+conformance::suite!(|dir: &Path| -> Box<dyn conformance::Subject> {
+    Box::new(FileStore {
+        dir: dir.to_path_buf(),
+        path: dir.join("callform.state.json"),
+    })
+});
 
 const T0: &str = "2026-03-01T08:00:00Z";
 const T1: &str = "2026-03-01T08:00:02Z";
@@ -138,116 +181,57 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// The file store's run: its journal only grows, one checksummed line per record, the state
+/// file is untouched until the commit, and the commit leaves the state and its backup only.
 #[tokio::test]
-async fn a_whole_apply_records_every_create_and_leaves_only_state_and_backup() {
+async fn a_file_run_appends_one_line_per_record_and_leaves_only_state_and_backup() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("callform.state.json");
-
-    let lock = StateLock::acquire(&path, "apply").unwrap();
-    let loaded = recover(&path, &lock).unwrap();
-    assert_eq!(loaded.state, None);
+    let backend = state::open(&path).unwrap();
+    let lease = backend.lock("apply").unwrap();
     let mut state = State::new();
-    let journal = Journal::create(&path, &state).await.unwrap();
-    journal.record(intent("a")).await.unwrap();
-    // The intent is on disk before the request would leave.
-    assert_eq!(read_journal(&path).unwrap().unwrap().len(), 2);
-    journal.record(created("a", "T-A")).await.unwrap();
-    journal.record(intent("b")).await.unwrap();
-    journal.record(failed("b")).await.unwrap();
-    journal.record(intent("c")).await.unwrap();
-    journal
-        .record(outcome(
-            "c",
-            Outcome::Uncertain {
-                reason: "HTTP 502 after the request was sent".into(),
-            },
-        ))
-        .await
-        .unwrap();
-    journal.close().await.unwrap();
-    let folded = commit_journal(&path, &mut state).unwrap();
-    lock.release().unwrap();
-
-    assert_eq!(folded.created, ["a"]);
-    assert_eq!(folded.failed, ["b"]);
-    assert_eq!(folded.uncertain, ["c"]);
-    assert!(folded.interrupted.is_empty());
-    let on_disk = load(&path).unwrap().unwrap();
-    assert_eq!(on_disk, state);
-    assert_eq!(on_disk.serial, 1);
-    let a = &on_disk.tasks["a"];
+    let log = backend.begin(&lease, &mut state).await.unwrap();
     assert_eq!(
-        (a.status, a.task_id.as_deref(), a.request_id.as_deref()),
-        (TaskStatus::Created, Some("T-A"), Some("req-T-A"))
+        log.location(),
+        journal_path(&path.canonicalize().unwrap())
+            .display()
+            .to_string()
     );
-    assert_eq!(a.warnings.len(), 1);
-    assert_eq!(a.created_at, T1);
-    assert!(!on_disk.tasks.contains_key("b"));
-    let c = &on_disk.tasks["c"];
-    assert_eq!(c.status, TaskStatus::Uncertain);
-    assert_eq!(
-        c.uncertain_reason.as_deref(),
-        Some("HTTP 502 after the request was sent")
-    );
-    let names: Vec<_> = snapshot(dir.path()).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["callform.state.json"]);
-}
-
-#[tokio::test]
-async fn a_run_killed_mid_request_leaves_uncertain_tasks_that_the_next_run_records() {
-    let (dir, path, state) = setup();
     let state_bytes = fs::read(&path).unwrap();
-    let journal = Journal::create(&path, &state).await.unwrap();
     let mut size = fs::metadata(journal_path(&path)).unwrap().len();
-    for entry in [
-        intent("sent"),
-        intent("answered"),
-        created("answered", "T-9"),
-    ] {
+    for entry in [intent("a"), created("a", "T-A"), intent("b"), failed("b")] {
         // The entry's JSON, its checksum member (`,"sum":"<64 hex>"`) and a newline.
         let line = serde_json::to_string(&entry).unwrap().len() as u64 + 73 + 1;
-        journal.record(entry).await.unwrap();
-        // Append only: each record adds its own line and rewrites nothing.
+        log.record(entry).await.unwrap();
         size += line;
         assert_eq!(fs::metadata(journal_path(&path)).unwrap().len(), size);
     }
+    assert_eq!(read_journal(&path).unwrap().unwrap().len(), 5);
     assert_eq!(fs::read(&path).unwrap(), state_bytes);
-    drop(journal); // killed: no close, no commit
+    log.commit(&mut state).await.unwrap().unwrap();
+    lease.release().unwrap();
+    let names: Vec<_> = snapshot(dir.path()).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["callform.state.json", "callform.state.json.backup"]);
+}
 
-    // Any reader sees the replayed journal, and loading writes nothing.
-    let before = snapshot(dir.path());
-    let loaded = load_detailed(&path).unwrap();
-    assert_eq!(snapshot(dir.path()), before);
-    let folded = loaded.journal.unwrap();
-    assert_eq!(folded.interrupted, ["sent"]);
-    assert_eq!(folded.created, ["answered"]);
-    let replayed = loaded.state.unwrap();
-    assert_eq!(
-        replayed.serial, state.serial,
-        "replay does not bump the serial"
-    );
-    let sent = &replayed.tasks["sent"];
-    assert_eq!(sent.status, TaskStatus::Uncertain);
-    assert_eq!(sent.task_id, None);
-    assert_eq!(sent.created_at, T0);
-    assert_eq!(
-        sent.uncertain_reason.as_deref(),
-        Some("callform stopped before the vendor's answer was recorded")
-    );
-
-    // The next apply folds it in under the lock, then may start its own journal.
-    let lock = StateLock::acquire(&path, "apply").unwrap();
-    let recovered = recover(&path, &lock).unwrap();
-    let mut state = recovered.state.unwrap();
-    assert_eq!(state.serial, 2);
-    assert!(!journal_path(&path).exists());
-    assert_eq!(load(&path).unwrap().unwrap(), state);
-    let journal = Journal::create(&path, &state).await.unwrap();
-    // `sent` may exist at the vendor: creating it again is refused.
-    assert!(journal.record(intent("sent")).await.is_err());
-    journal.close().await.unwrap();
-    commit_journal(&path, &mut state).unwrap();
-    assert_eq!(state.serial, 3);
+#[test]
+fn a_lock_file_left_by_a_killed_holder_is_reported_and_unlock_needs_a_leftover() {
+    let (_dir, path, _) = setup();
+    let backend = state::open(&path).unwrap();
+    // A holder killed with SIGKILL leaves its description but no kernel lock.
+    fs::write(
+        lock_path(&path),
+        r#"{"holder":"ci","pid":77,"host":"runner-3","started_at":"2026-03-01T07:59:00Z","operation":"apply"}"#,
+    )
+    .unwrap();
+    let lease = backend.lock("apply").unwrap();
+    let dead = lease.replaced_stale.clone().unwrap();
+    assert_eq!((dead.holder.as_str(), dead.pid), ("ci", 77));
+    drop(lease);
+    assert!(matches!(
+        backend.unlock().unwrap_err(),
+        state::StateError::NotLocked { .. }
+    ));
 }
 
 #[test]
@@ -526,64 +510,6 @@ fn an_empty_or_header_torn_journal_is_removed_by_recovery() {
     recover(&path, &lock).unwrap();
     assert!(!journal_path(&path).exists());
     assert!(!path.exists());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_creates_are_all_durable() {
-    let (_dir, path, mut state) = setup();
-    let journal = Arc::new(Journal::create(&path, &state).await.unwrap());
-    let barrier = Arc::new(tokio::sync::Barrier::new(50));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..50 {
-        let (journal, barrier) = (Arc::clone(&journal), Arc::clone(&barrier));
-        tasks.spawn(async move {
-            let name = format!("task-{i:02}");
-            barrier.wait().await;
-            journal.record(intent(&name)).await?;
-            journal.record(created(&name, &format!("T-{i}"))).await
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap().unwrap();
-    }
-    let syncs = journal.syncs();
-    assert!((1..=100).contains(&syncs), "{syncs}");
-    Arc::into_inner(journal).unwrap().close().await.unwrap();
-
-    let folded = commit_journal(&path, &mut state).unwrap();
-    assert_eq!(folded.created.len(), 50);
-    let on_disk = load(&path).unwrap().unwrap();
-    assert_eq!(on_disk.tasks.len(), 51);
-    assert!(on_disk
-        .tasks
-        .values()
-        .all(|t| t.status == TaskStatus::Created));
-}
-
-#[test]
-fn the_lock_blocks_a_second_apply_while_held_and_frees_itself_when_the_holder_dies() {
-    let (_dir, path, _) = setup();
-    let held = StateLock::acquire(&path, "apply").unwrap();
-    let err = StateLock::acquire(&path, "apply").unwrap_err().to_string();
-    let pid = format!("pid {}", std::process::id());
-    for part in [pid.as_str(), "`apply`", "stop that process"] {
-        assert!(err.contains(part), "{part} not in {err}");
-    }
-    drop(held);
-    // A holder killed with SIGKILL leaves its description but no kernel lock.
-    fs::write(
-        lock_path(&path),
-        r#"{"holder":"ci","pid":77,"host":"runner-3","started_at":"2026-03-01T07:59:00Z","operation":"apply"}"#,
-    )
-    .unwrap();
-    let lock = StateLock::acquire(&path, "apply").unwrap();
-    let dead = lock.replaced_stale.clone().unwrap();
-    assert_eq!((dead.holder.as_str(), dead.pid), ("ci", 77));
-    drop(lock);
-    assert!(matches!(
-        state::unlock(&path).unwrap_err(),
-        state::StateError::NotLocked { .. }
-    ));
 }
 
 #[cfg(unix)]

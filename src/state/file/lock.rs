@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{lock_path, now_rfc3339, StateError};
+use super::{lock_path, StateError};
+use crate::state::now_rfc3339;
 
 /// Who holds the lock; the lock file's contents (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,139 @@
+//! The state: what callform has created at the vendors, and where it is kept.
+//!
+//! [`model`] is the data, [`replay`] the pure rules that fold a run's journal entries into
+//! it. Both are shared by every store, so a store adds storage, not semantics. A store is a
+//! [`StateBackend`]; [`file`](mod@file) is the store on disk (state file, journal, lock), and the one
+//! [`open`] returns today. What the file store offers is also re-exported here.
+//!
+//! What every backend promises (and the conformance suite in `tests/conformance/` checks):
+//!
+//! - **One writer.** [`StateBackend::lock`] gives a [`Lease`] to one process at a time and
+//!   fails at once for a second one, naming the holder. A holder that died frees it.
+//! - **Never lose a record.** [`StateBackend::load`] never writes, and sees every create a
+//!   run that died may have made (replayed by [`replay::fold`]). [`StateBackend::recover`],
+//!   under the lease, makes that durable so a new run can begin.
+//! - **Never overwrite what was not loaded.** [`StateBackend::save`] replaces the version the
+//!   caller loaded (same lineage, same serial) atomically and bumps the serial; data that does
+//!   not load, or is of a newer format, is refused and left as it was.
+//! - **Intent before request.** [`RunLog::record`] returns only once its entry is durable;
+//!   [`RunLog::commit`] folds exactly what is durable into the state.
+
+pub mod error;
+pub mod file;
+pub mod model;
+pub mod replay;
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use file::*;
+pub use model::{
+    now_rfc3339, random_salt, shared_ids, Loaded, SharedId, State, StoredSpec, Superseded,
+    TaskRecord, TaskStatus, FORMAT_VERSION, OLDEST_FORMAT_VERSION,
+};
+pub use replay::{fold, Entry, FoldError, Folded, Outcome, NO_ID_REASON, STOPPED_REASON};
+
+/// A boxed future, as the object-safe async methods of the traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The state named by `location` (today always a path: the file backend). The one place a
+/// command turns a `--state` value into a store; it is opened once per command.
+pub fn open(location: &Path) -> Result<Box<dyn StateBackend>, StateError> {
+    Ok(Box::new(file::FileBackend::new(location)))
+}
+
+/// Where a state is kept, and the only way commands and apply read or write it.
+pub trait StateBackend: Send + Sync {
+    /// Where the state lives, for messages (a path; never a credential).
+    fn location(&self) -> String;
+
+    /// Takes the one writer's lease, or fails at once naming the holder. `operation` is what
+    /// the holder is doing (`apply`, `state rm`), shown to a second writer.
+    fn lock(&self, operation: &str) -> Result<Lease, StateError>;
+
+    /// Reads the state and replays a run left pending, in memory. Never writes.
+    fn load(&self) -> Result<Loaded, StateError>;
+
+    /// Under the lease: loads, and makes a pending run's records part of the stored state,
+    /// so that a new run can begin.
+    fn recover(&self, lease: &Lease) -> Result<Loaded, StateError>;
+
+    /// Under the lease: replaces the version `state` was loaded as (same lineage and serial)
+    /// and bumps `state.serial`. Anything else stored meanwhile is refused, never overwritten.
+    fn save(&self, lease: &Lease, state: &mut State) -> Result<(), StateError>;
+
+    /// Under the lease: starts the run log of a run on `state` (as recovered, or new; a new
+    /// state may be saved first). Fails if a run is pending: it must be recovered first.
+    fn begin<'a>(
+        &'a self,
+        lease: &'a Lease,
+        state: &'a mut State,
+    ) -> BoxFuture<'a, Result<Arc<dyn RunLog>, StateError>>;
+
+    /// Clears the lock left by a holder that died without releasing it, and says who that
+    /// was; a live holder's lock is refused.
+    fn unlock(&self) -> Result<Option<LockInfo>, StateError>;
+}
+
+/// The durable record of one run: every entry is stored before `record` returns.
+pub trait RunLog: Send + Sync {
+    /// Stores `entry` durably. An entry that contradicts the state or the run so far (see
+    /// [`replay`]) is refused and not stored; its request must not be sent.
+    fn record(&self, entry: Entry) -> BoxFuture<'_, Result<(), StateError>>;
+
+    /// Ends the run: folds what is stored into `state` (the state the run began on) and saves
+    /// it. `Ok(None)` when another holder of the log is still alive: the run is then left for
+    /// the next recover rather than raced.
+    fn commit<'a>(
+        self: Arc<Self>,
+        state: &'a mut State,
+    ) -> BoxFuture<'a, Result<Option<Folded>, StateError>>;
+
+    /// Where the run's records are kept until they are committed, for messages.
+    fn location(&self) -> String;
+}
+
+/// Proof that this process is the state's one writer, from [`StateBackend::lock`] to
+/// [`Lease::release`] (or its drop).
+pub struct Lease {
+    guard: Box<dyn LeaseGuard>,
+    /// The holder before us ended without releasing: its records are recovered.
+    pub replaced_stale: Option<LockInfo>,
+}
+
+/// What a backend holds for a [`Lease`].
+pub trait LeaseGuard: Send + Sync {
+    /// Fails when the lease no longer guards the state (its lock was removed or replaced).
+    fn verify(&self) -> Result<(), StateError>;
+    /// Gives the lease up.
+    fn release(self: Box<Self>) -> Result<(), StateError>;
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("replaced_stale", &self.replaced_stale)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lease {
+    pub fn new(guard: Box<dyn LeaseGuard>, replaced_stale: Option<LockInfo>) -> Lease {
+        Lease {
+            guard,
+            replaced_stale,
+        }
+    }
+
+    /// Fails when the lease no longer guards the state.
+    pub fn verify(&self) -> Result<(), StateError> {
+        self.guard.verify()
+    }
+
+    /// Gives the lease up, reporting a failure to do so cleanly.
+    pub fn release(self) -> Result<(), StateError> {
+        self.guard.release()
+    }
+}

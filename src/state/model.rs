@@ -1,0 +1,288 @@
+//! The state's data: what callform has created (or may have created) at the vendors.
+//!
+//! Nothing here knows where a state is kept; every backend stores and returns these types,
+//! and `validate` is the one check a state passes before it is believed or written.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::replay::Folded;
+
+/// The state format this callform writes. Version 2 added the checksum line; version 1
+/// files (no checksum) are still read, and saved as version 2.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest state format this callform reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
+
+/// The state file's contents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub format_version: u32,
+    /// 32 lowercase hex characters, random, fixed when the state is created. A journal, a
+    /// saved plan or a save that names another lineage belongs to another state.
+    pub lineage: String,
+    /// Bumped on every save.
+    pub serial: u64,
+    /// 32 lowercase hex characters, random: the key of the personal-data digests in specs.
+    pub salt: String,
+    /// Keyed by callform task name.
+    #[serde(deserialize_with = "unique_tasks")]
+    pub tasks: BTreeMap<String, TaskRecord>,
+}
+
+/// The task map, read as a list and built in one pass (states are written sorted), and
+/// refused when a name appears twice: keeping either record silently could forget a task
+/// that exists at the vendor, and the next apply would create it again.
+fn unique_tasks<'de, D>(deserializer: D) -> Result<BTreeMap<String, TaskRecord>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Records;
+    impl<'de> serde::de::Visitor<'de> for Records {
+        type Value = Vec<(String, TaskRecord)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of task names to records")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(entry) = map.next_entry()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    let mut records = deserializer.deserialize_map(Records)?;
+    if !records.is_sorted_by(|a, b| a.0 < b.0) {
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = records.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(serde::de::Error::custom(format!(
+                "task `{}` is recorded twice",
+                pair[0].0
+            )));
+        }
+    }
+    Ok(records.into_iter().collect())
+}
+
+/// One task callform created (or may have created) at a vendor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRecord {
+    pub vendor: String,
+    pub provider: String,
+    pub endpoint: String,
+    pub status: TaskStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// `sha256:<hex>` of the canonical spec.
+    pub spec_digest: String,
+    pub canonical_version: u32,
+    /// The canonical spec, already free of personal data.
+    pub spec: StoredSpec,
+    /// RFC 3339 UTC; for an uncertain task, when the intent was recorded.
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncertain_reason: Option<String>,
+    /// Tasks this one replaced (`--replace`): they may still run at the vendor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<Superseded>,
+}
+
+/// A canonical spec as stored: the JSON text it was read as. A no-change plan compares only
+/// digests, so the specs of 100,000 records are not built into JSON trees unless a diff needs
+/// one ([`StoredSpec::value`]); a record read and saved again keeps its text as it was.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StoredSpec(Box<serde_json::value::RawValue>);
+
+impl StoredSpec {
+    /// The spec as a JSON tree (`null` if the stored text were somehow not JSON).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for StoredSpec {
+    fn from(value: serde_json::Value) -> StoredSpec {
+        // Serialising a JSON value cannot fail; the default raw value is `null`.
+        StoredSpec(serde_json::value::to_raw_value(&value).unwrap_or_default())
+    }
+}
+
+impl PartialEq for StoredSpec {
+    fn eq(&self, other: &StoredSpec) -> bool {
+        self.0.get() == other.0.get() || self.value() == other.value()
+    }
+}
+
+impl std::fmt::Debug for StoredSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.get())
+    }
+}
+
+/// Whether the vendor confirmed the create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// The vendor answered with a task id.
+    Created,
+    /// The task may exist at the vendor; callform will not create it again by itself.
+    Uncertain,
+}
+
+/// A task replaced by a newer one with `--replace`; kept so its id is never lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Superseded {
+    pub task_id: String,
+    pub endpoint: String,
+    pub spec_digest: String,
+    pub created_at: String,
+    pub superseded_at: String,
+}
+
+impl State {
+    /// A new, empty state with a random lineage and salt, serial 0 (never saved).
+    pub fn new() -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: random_hex(16),
+            serial: 0,
+            salt: random_hex(16),
+            tasks: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+/// A loaded state together with what happened to the journal of a run left pending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// `None` when neither a stored state nor a journal with records exists.
+    pub state: Option<State>,
+    /// `None` when no run is pending (for the file store: no journal file); otherwise what
+    /// replaying it changed (or that it had already been folded into the state, see
+    /// [`Folded::already_folded`]).
+    pub journal: Option<Folded>,
+}
+
+/// Now, as RFC 3339 UTC with seconds precision (`2026-01-31T08:00:00Z`).
+pub fn now_rfc3339() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
+}
+
+/// The rules serde cannot express; checked on load and before every save.
+pub(crate) fn validate(state: &State) -> Result<(), String> {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&state.format_version) {
+        return Err(format!("unknown `format_version` {}", state.format_version));
+    }
+    if !is_hex32(&state.lineage) {
+        return Err(format!(
+            "`lineage` must be 32 lowercase hex characters, found {:?}",
+            state.lineage
+        ));
+    }
+    if !is_hex32(&state.salt) {
+        return Err("`salt` must be 32 lowercase hex characters".into());
+    }
+    for (name, record) in &state.tasks {
+        if record.status == TaskStatus::Created
+            && record.task_id.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(format!("task `{name}` is `created` but has no `task_id`"));
+        }
+        if record.superseded.iter().any(|s| s.task_id.is_empty()) {
+            return Err(format!("task `{name}` has a superseded task without an id"));
+        }
+    }
+    Ok(())
+}
+
+/// A vendor task id recorded for two different tasks of the same provider and endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedId {
+    pub task_id: String,
+    pub provider: String,
+    /// The two task names, in name order.
+    pub tasks: (String, String),
+}
+
+/// Vendor ids that more than one task records (as its id or as one it superseded): one of
+/// those records is not what the state says, and acting on either could stop the wrong task
+/// or create one again. Ids from the sandbox emulator are left out: it starts afresh, with
+/// the same ids, on every sandbox run.
+pub fn shared_ids(state: &State) -> Vec<SharedId> {
+    let mut seen: std::collections::HashMap<(&str, &str, &str), &str> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for (name, rec) in &state.tasks {
+        if rec.endpoint.starts_with("sandbox://") {
+            continue;
+        }
+        let ids = rec
+            .task_id
+            .iter()
+            .map(|id| (id.as_str(), rec.endpoint.as_str()))
+            .chain(
+                rec.superseded
+                    .iter()
+                    .map(|s| (s.task_id.as_str(), s.endpoint.as_str())),
+            );
+        for (id, endpoint) in ids {
+            match seen.entry((rec.provider.as_str(), endpoint, id)) {
+                std::collections::hash_map::Entry::Occupied(first) if *first.get() != name => {
+                    out.push(SharedId {
+                        task_id: id.to_string(),
+                        provider: rec.provider.clone(),
+                        tasks: (first.get().to_string(), name.clone()),
+                    });
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {}
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(name);
+                }
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn is_hex32(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `bytes` random bytes as lowercase hex.
+/// A fresh salt, as [`State::new`] makes (a plan made before any state exists records the
+/// one the first apply will give the new state).
+pub fn random_salt() -> String {
+    random_hex(16)
+}
+
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // A salt or lineage must never be predictable; without the OS generator there is no
+    // honest fallback.
+    getrandom::fill(&mut buf).expect("the operating system's random number generator failed");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,558 @@
+//! The replay rules: how journal entries fold into a state. Pure, and shared by every
+//! backend, so that a run recorded in any store means the same thing.
+//!
+//! - **Intent before request.** An intent without an outcome becomes `uncertain`
+//!   ([`STOPPED_REASON`]), never "not created".
+//! - **All or nothing.** [`fold`] checks every entry before the state changes; an entry that
+//!   contradicts the state (a create of a task that exists, a replace of another id, an
+//!   outcome without intent) is a [`FoldError`].
+//! - **Folding once.** The header names the serial the run started from; a state with a
+//!   greater serial already holds the run, which is checked, not assumed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::model::validate;
+use super::{State, Superseded, TaskRecord, TaskStatus, FORMAT_VERSION};
+
+/// Why an intent without an outcome is uncertain.
+pub const STOPPED_REASON: &str = "callform stopped before the vendor's answer was recorded";
+
+/// Why a success without a task id is uncertain.
+pub const NO_ID_REASON: &str = "the vendor reported success but gave no task id";
+
+/// One line of the journal. Unknown members are refused: the checksum member is the only
+/// addition a line may carry, and a line whose checksum member was damaged must not be read
+/// as one written before checksums.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Entry {
+    /// The first line: which state, at which serial, this run started from.
+    Begin {
+        lineage: String,
+        /// The state's salt, for a run that started with no state file.
+        salt: String,
+        base_serial: u64,
+        run: String,
+        at: String,
+    },
+    /// Written and made durable BEFORE the request is sent.
+    Intent {
+        name: String,
+        vendor: String,
+        provider: String,
+        endpoint: String,
+        spec_digest: String,
+        canonical_version: u32,
+        spec: serde_json::Value,
+        at: String,
+        /// The old task id when this is a `--replace`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    /// Written right after the answer.
+    Outcome {
+        name: String,
+        at: String,
+        outcome: Outcome,
+    },
+}
+
+/// What the vendor answered to a create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The task exists, with this id.
+    Created {
+        task_id: String,
+        #[serde(default)]
+        request_id: Option<String>,
+        #[serde(default)]
+        warnings: Vec<String>,
+    },
+    /// Nothing was created.
+    Failed { code: String, message: String },
+    /// The task may exist at the vendor.
+    Uncertain { reason: String },
+}
+
+/// What folding a journal changed, for messages. Names are in journal order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Folded {
+    /// The run id from the header (`None` for a journal without a complete header).
+    pub run: Option<String>,
+    /// The serial of the state the run started from (from the header). A plan made while
+    /// this journal was pending saw that serial; after a recover saved the replayed
+    /// state, the same content has the next serial.
+    pub base_serial: Option<u64>,
+    /// The state already contained the journal (its serial is past the journal's base).
+    pub already_folded: bool,
+    /// Tasks now `created`.
+    pub created: Vec<String>,
+    /// Creates that failed: nothing was created, the previous record (if any) stays.
+    pub failed: Vec<String>,
+    /// Tasks now `uncertain` because the vendor's answer was ambiguous.
+    pub uncertain: Vec<String>,
+    /// Tasks now `uncertain` because the run stopped before their answer was recorded.
+    pub interrupted: Vec<String>,
+    /// `(name, old task id)` for each replace that did not fail: the old task may still run.
+    pub superseded: Vec<(String, String)>,
+}
+
+/// Why a journal cannot be folded into a state (or an entry cannot be recorded).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FoldError {
+    #[error("the journal does not start with a `begin` line")]
+    NoBegin,
+    #[error("line {line} is a second `begin`")]
+    BeginNotFirst { line: usize },
+    #[error("the journal belongs to another state (lineage {journal}, this state's is {state})")]
+    LineageMismatch { journal: String, state: String },
+    #[error("the journal's salt differs from the state's (lineage {lineage})")]
+    SaltMismatch { lineage: String },
+    #[error(
+        "the journal continues state serial {base_serial}, but the state is at serial {state_serial}, an older version"
+    )]
+    StateOlder { base_serial: u64, state_serial: u64 },
+    #[error(
+        "the journal continues state serial {base_serial} and the state is at serial {state_serial}, \
+         but it does not contain the journal's records: {detail}"
+    )]
+    NotReflected {
+        base_serial: u64,
+        state_serial: u64,
+        detail: String,
+    },
+    #[error("task `{name}`: a second intent before the first one's outcome")]
+    DuplicateIntent { name: String },
+    #[error("task `{name}`: an intent to create a task that is already in the state")]
+    AlreadyInState { name: String },
+    #[error("task `{name}`: a replace of {replaces}, but {found}")]
+    ReplaceMismatch {
+        name: String,
+        replaces: String,
+        found: String,
+    },
+    #[error("task `{name}`: an outcome without a pending intent")]
+    OutcomeWithoutIntent { name: String },
+}
+
+impl FoldError {
+    /// What to do about it when loading.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            FoldError::LineageMismatch { .. } | FoldError::SaltMismatch { .. } => {
+                "the journal was copied here or the --state path changed; find the state it \
+                 belongs to. Do not delete it: it holds records of creates"
+            }
+            FoldError::StateOlder { .. } => {
+                "the state file was replaced by an older copy; restore the newest state. \
+                 Do not delete the journal: it holds records of creates"
+            }
+            FoldError::NotReflected { .. } => {
+                "the state was written during or after the run without folding this journal \
+                 (every writer must take the lock and recover first). Restore the newest state \
+                 that holds these tasks, or record them with `callform state import`; only then \
+                 remove the journal"
+            }
+            _ => {
+                "the journal was edited or written by a faulty callform; inspect it (one JSON \
+                 object per line). Do not delete it: it holds records of creates"
+            }
+        }
+    }
+}
+
+/// Replays entries on a state, with every rule checked before anything changes.
+#[derive(Debug, Default)]
+pub(crate) struct Replay {
+    /// Names with an intent but no outcome yet, and the record the intent displaced.
+    pending: HashMap<String, Option<TaskRecord>>,
+    /// Journal order of the names touched, and how each ended.
+    touched: Vec<(String, End, Option<String>)>,
+    position: HashMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    Interrupted,
+    Created,
+    Failed,
+    Uncertain,
+}
+
+impl Replay {
+    /// Applies one entry (not the header), or changes nothing and says why not.
+    /// `line` is the entry's 1-based line in the journal, for messages.
+    pub(crate) fn apply(
+        &mut self,
+        state: &mut State,
+        entry: &Entry,
+        line: usize,
+    ) -> Result<(), FoldError> {
+        match entry {
+            Entry::Begin { .. } => Err(FoldError::BeginNotFirst { line }),
+            Entry::Intent {
+                name,
+                vendor,
+                provider,
+                endpoint,
+                spec_digest,
+                canonical_version,
+                spec,
+                at,
+                replaces,
+            } => {
+                if self.pending.contains_key(name) {
+                    return Err(FoldError::DuplicateIntent { name: name.clone() });
+                }
+                let previous = state.tasks.get(name);
+                let superseded = match (previous, replaces) {
+                    (None, None) => Vec::new(),
+                    (Some(_), None) => {
+                        return Err(FoldError::AlreadyInState { name: name.clone() })
+                    }
+                    (None, Some(old)) => {
+                        return Err(FoldError::ReplaceMismatch {
+                            name: name.clone(),
+                            replaces: old.clone(),
+                            found: "the task is not in the state".into(),
+                        })
+                    }
+                    (Some(record), Some(old)) => {
+                        if record.status != TaskStatus::Created
+                            || record.task_id.as_deref() != Some(old.as_str())
+                        {
+                            return Err(FoldError::ReplaceMismatch {
+                                name: name.clone(),
+                                replaces: old.clone(),
+                                found: match (&record.status, &record.task_id) {
+                                    (TaskStatus::Created, Some(id)) => {
+                                        format!("the state has task id {id}")
+                                    }
+                                    _ => "the task is uncertain in the state".into(),
+                                },
+                            });
+                        }
+                        // The old id moves into the new record: it is never lost, whatever
+                        // happens to the new create.
+                        let mut superseded = record.superseded.clone();
+                        superseded.push(Superseded {
+                            task_id: old.clone(),
+                            endpoint: record.endpoint.clone(),
+                            spec_digest: record.spec_digest.clone(),
+                            created_at: record.created_at.clone(),
+                            superseded_at: at.clone(),
+                        });
+                        superseded
+                    }
+                };
+                let record = TaskRecord {
+                    vendor: vendor.clone(),
+                    provider: provider.clone(),
+                    endpoint: endpoint.clone(),
+                    status: TaskStatus::Uncertain,
+                    task_id: None,
+                    spec_digest: spec_digest.clone(),
+                    canonical_version: *canonical_version,
+                    spec: spec.clone().into(),
+                    created_at: at.clone(),
+                    request_id: None,
+                    warnings: Vec::new(),
+                    uncertain_reason: Some(STOPPED_REASON.to_string()),
+                    superseded,
+                };
+                let previous = state.tasks.insert(name.clone(), record);
+                self.pending.insert(name.clone(), previous);
+                self.end(name, End::Interrupted, replaces.clone());
+                Ok(())
+            }
+            Entry::Outcome { name, at, outcome } => {
+                let (Some(previous), Some(record)) =
+                    (self.pending.remove(name), state.tasks.get_mut(name))
+                else {
+                    return Err(FoldError::OutcomeWithoutIntent { name: name.clone() });
+                };
+                match outcome {
+                    Outcome::Created {
+                        task_id,
+                        request_id,
+                        warnings,
+                    } => {
+                        record.request_id = request_id.clone();
+                        record.warnings = warnings.clone();
+                        if task_id.is_empty() {
+                            record.uncertain_reason = Some(NO_ID_REASON.to_string());
+                            self.end(name, End::Uncertain, None);
+                        } else {
+                            record.status = TaskStatus::Created;
+                            record.task_id = Some(task_id.clone());
+                            record.created_at = at.clone();
+                            record.uncertain_reason = None;
+                            self.end(name, End::Created, None);
+                        }
+                    }
+                    Outcome::Failed { .. } => {
+                        match previous {
+                            Some(previous) => state.tasks.insert(name.clone(), previous),
+                            None => state.tasks.remove(name),
+                        };
+                        self.end(name, End::Failed, None);
+                    }
+                    Outcome::Uncertain { reason } => {
+                        record.uncertain_reason = Some(reason.clone());
+                        self.end(name, End::Uncertain, None);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Notes how `name` ended so far; `replaces` is set by its intent and kept by outcomes.
+    fn end(&mut self, name: &str, end: End, replaces: Option<String>) {
+        match self.position.get(name) {
+            Some(&i) => {
+                let slot = &mut self.touched[i];
+                slot.1 = end;
+                if replaces.is_some() || end == End::Interrupted {
+                    slot.2 = replaces;
+                }
+            }
+            None => {
+                self.position.insert(name.to_string(), self.touched.len());
+                self.touched.push((name.to_string(), end, replaces));
+            }
+        }
+    }
+
+    fn finish(self) -> Folded {
+        let mut folded = Folded::default();
+        for (name, end, replaces) in self.touched {
+            if let (Some(old), true) = (replaces, end != End::Failed) {
+                folded.superseded.push((name.clone(), old));
+            }
+            match end {
+                End::Interrupted => folded.interrupted.push(name),
+                End::Created => folded.created.push(name),
+                End::Failed => folded.failed.push(name),
+                End::Uncertain => folded.uncertain.push(name),
+            }
+        }
+        folded
+    }
+}
+
+/// Why a run's entries cannot be replayed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unreplayable {
+    /// The entries contradict the state or each other.
+    Fold(FoldError),
+    /// Nothing is stored, but the run continued a stored state of this serial: the state
+    /// was lost, and the run alone is not all there is.
+    StateMissing { base_serial: u64 },
+    /// Nothing is stored and the header cannot start a state (why).
+    BadHeader(String),
+}
+
+/// Replays a run's entries (header first) on the stored state, in memory. When nothing is
+/// stored, the first run died: the state it began with (serial 0, the header's lineage and
+/// salt, the key of the recorded specs' digests) is rebuilt and replayed on. `(None, _)` when
+/// nothing is stored and the header never reached storage either: nothing was sent.
+pub fn replay(
+    state: Option<State>,
+    entries: &[Entry],
+) -> Result<(Option<State>, Folded), Unreplayable> {
+    match state {
+        Some(mut state) => {
+            let folded = fold(&mut state, entries).map_err(Unreplayable::Fold)?;
+            Ok((Some(state), folded))
+        }
+        None => match begin_of(entries) {
+            None => Ok((None, Folded::default())),
+            Some((_, _, base_serial)) if base_serial != 0 => {
+                Err(Unreplayable::StateMissing { base_serial })
+            }
+            Some((lineage, salt, _)) => {
+                let mut state = State {
+                    format_version: FORMAT_VERSION,
+                    lineage: lineage.to_string(),
+                    serial: 0,
+                    salt: salt.to_string(),
+                    tasks: BTreeMap::new(),
+                };
+                validate(&state).map_err(Unreplayable::BadHeader)?;
+                let folded = fold(&mut state, entries).map_err(Unreplayable::Fold)?;
+                Ok((Some(state), folded))
+            }
+        },
+    }
+}
+
+/// The header's lineage, salt and base serial, if the journal has a header.
+fn begin_of(entries: &[Entry]) -> Option<(&str, &str, u64)> {
+    match entries.first() {
+        Some(Entry::Begin {
+            lineage,
+            salt,
+            base_serial,
+            ..
+        }) => Some((lineage, salt, *base_serial)),
+        _ => None,
+    }
+}
+
+/// Folds journal entries (header first, as a backend reads them, e.g. [`super::file::read_journal`]) into `state`.
+/// All or nothing: on error `state` is unchanged. An empty list (a journal whose header never
+/// reached the disk) changes nothing. A journal the state already contains is skipped.
+pub fn fold(state: &mut State, entries: &[Entry]) -> Result<Folded, FoldError> {
+    let Some(first) = entries.first() else {
+        return Ok(Folded::default());
+    };
+    let Entry::Begin {
+        lineage,
+        salt,
+        base_serial,
+        run,
+        ..
+    } = first
+    else {
+        return Err(FoldError::NoBegin);
+    };
+    if *lineage != state.lineage {
+        return Err(FoldError::LineageMismatch {
+            journal: lineage.clone(),
+            state: state.lineage.clone(),
+        });
+    }
+    if *salt != state.salt {
+        return Err(FoldError::SaltMismatch {
+            lineage: lineage.clone(),
+        });
+    }
+    if state.serial < *base_serial {
+        return Err(FoldError::StateOlder {
+            base_serial: *base_serial,
+            state_serial: state.serial,
+        });
+    }
+    if state.serial > *base_serial {
+        check_reflected(state, entries, *base_serial)?;
+        return Ok(Folded {
+            run: Some(run.clone()),
+            base_serial: Some(*base_serial),
+            already_folded: true,
+            ..Folded::default()
+        });
+    }
+    let mut work = state.clone();
+    let mut replay = Replay::default();
+    for (i, entry) in entries.iter().enumerate().skip(1) {
+        replay.apply(&mut work, entry, i + 1)?;
+    }
+    *state = work;
+    let mut folded = replay.finish();
+    folded.run = Some(run.clone());
+    folded.base_serial = Some(*base_serial);
+    Ok(folded)
+}
+
+/// A journal is skipped as already folded only if the state holds what it recorded: every
+/// intent has a record and every created id is there. Otherwise the state was written by
+/// someone else meanwhile, and skipping would lose creates.
+fn check_reflected(state: &State, entries: &[Entry], base_serial: u64) -> Result<(), FoldError> {
+    let missing = |detail: String| FoldError::NotReflected {
+        base_serial,
+        state_serial: state.serial,
+        detail,
+    };
+    // A create that failed has nothing to hold.
+    let failed: HashSet<&str> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Outcome {
+                name,
+                outcome: Outcome::Failed { .. },
+                ..
+            } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    for entry in entries {
+        match entry {
+            Entry::Intent { name, .. }
+                if !state.tasks.contains_key(name) && !failed.contains(name.as_str()) =>
+            {
+                return Err(missing(format!("task `{name}` is missing")));
+            }
+            Entry::Outcome {
+                name,
+                outcome: Outcome::Created { task_id, .. },
+                ..
+            } if !task_id.is_empty() => {
+                let held = state.tasks.get(name).is_some_and(|r| {
+                    r.task_id.as_deref() == Some(task_id.as_str())
+                        || r.superseded.iter().any(|s| s.task_id == *task_id)
+                });
+                if !held {
+                    return Err(missing(format!("task `{name}` lacks id {task_id}")));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn begin(lineage: &str, salt: &str, base_serial: u64) -> Entry {
+        Entry::Begin {
+            lineage: lineage.into(),
+            salt: salt.into(),
+            base_serial,
+            run: "0123456789abcdef".into(),
+            at: "2026-03-01T08:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn with_nothing_stored_a_first_run_rebuilds_its_state_and_a_later_run_is_refused() {
+        let (lineage, salt) = ("a".repeat(32), "b".repeat(32));
+        let entries = [
+            begin(&lineage, &salt, 0),
+            Entry::Intent {
+                name: "t".into(),
+                vendor: "xfyeta".into(),
+                provider: "xfyeta".into(),
+                endpoint: "https://www.xfyeta.com".into(),
+                spec_digest: "sha256:00".into(),
+                canonical_version: 1,
+                spec: serde_json::json!({}),
+                at: "2026-03-01T08:00:01Z".into(),
+                replaces: None,
+            },
+        ];
+        let (state, folded) = replay(None, &entries).unwrap();
+        let state = state.unwrap();
+        assert_eq!(
+            (state.lineage, state.salt, state.serial),
+            (lineage.clone(), salt.clone(), 0)
+        );
+        assert_eq!(state.tasks["t"].status, TaskStatus::Uncertain);
+        assert_eq!(folded.interrupted, ["t"]);
+
+        assert_eq!(replay(None, &[]).unwrap(), (None, Folded::default()));
+        assert_eq!(
+            replay(None, &[begin(&lineage, &salt, 3)]).unwrap_err(),
+            Unreplayable::StateMissing { base_serial: 3 }
+        );
+        assert!(matches!(
+            replay(None, &[begin("not hex", &salt, 0)]).unwrap_err(),
+            Unreplayable::BadHeader(_)
+        ));
+    }
+}
