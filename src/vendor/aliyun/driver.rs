@@ -17,12 +17,12 @@
 
 use serde_json::Value;
 
-use super::{
+use crate::driver::{
     message, need_secret, text, BuildError, Context, ErrorClass, Reading, Rejection, Request,
     Signing,
 };
-use crate::manifest::aliyun::AliyunSpec;
 use crate::manifest::{Callees, Task, Vendor};
+use crate::vendor::aliyun::spec::AliyunSpec;
 
 pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, BuildError> {
     let c = &cx.credentials;
@@ -163,8 +163,8 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
 mod tests {
     use super::*;
     use crate::driver::Credentials;
-    use crate::manifest::aliyun::RecallStateCode;
     use crate::manifest::{Source, Spec};
+    use crate::vendor::aliyun::spec::RecallStateCode;
     use jiff::tz::TimeZone;
 
     fn spec() -> AliyunSpec {

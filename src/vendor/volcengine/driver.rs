@@ -23,14 +23,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
+use crate::driver::{
     beijing, json_body, json_content_type, message, need_secret, text, BuildError, Context,
     ErrorClass, Reading, Rejection, Request, Signing,
 };
 use crate::manifest::time::LocalDateTime;
-use crate::manifest::volcengine::{PhoneItem, VolcengineSpec};
 use crate::manifest::{Callees, Task, Vendor};
 use crate::phone;
+use crate::vendor::volcengine::spec::{PhoneItem, VolcengineSpec};
 
 const DEFAULT_REGION: &str = "cn-north-1";
 
@@ -364,8 +364,8 @@ fn fail_list(list: Option<&Value>) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::driver::Credentials;
-    use crate::manifest::volcengine::{ForbidTime, SelectNumberType, TaskType, Weekday};
     use crate::manifest::{Source, Spec};
+    use crate::vendor::volcengine::spec::{ForbidTime, SelectNumberType, TaskType, Weekday};
     use jiff::tz::TimeZone;
 
     fn spec() -> VolcengineSpec {
