@@ -9,7 +9,7 @@
 //! - `spec.rs`: the manifest types and their rules;
 //! - `driver.rs`: the request builder and the answer reader, from the vendor page;
 //! - `emulator.rs`: the emulator's routes, an independent reading of the same page (it
-//!   never imports `spec.rs` or `driver.rs`; `tests/vendor_layout.rs` checks it);
+//!   never imports `spec.rs` or `driver.rs`; `layout.rs` checks it);
 //! - `mod.rs`: `impl Vendor` and `impl VendorSpec`, wiring the three together.
 //!
 //! A new vendor is a new folder and one line in the list.
@@ -18,6 +18,9 @@ pub mod aliyun;
 pub mod longlonglong;
 pub mod volcengine;
 pub mod xfyeta;
+
+#[cfg(test)]
+mod layout;
 
 use std::fmt;
 
