@@ -87,7 +87,7 @@ pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, Bu
 /// The codes that mean a create was refused: those limits.md (§ aliyun, "Throttling" and
 /// "auth") names. Under which HTTP status each comes is not on the pages in vendor-docs;
 /// the statuses are the POP gateway's (Aliyun's error centre for Dyvmsapi, and the
-/// emulator's table in `emulator/aliyun.rs`): flow control with 400, the `isv.*` business
+/// emulator's table in `vendor/aliyun/emulator.rs`): flow control with 400, the `isv.*` business
 /// limit with 200, an unknown key 404, a bad signature 400, RAM denial 403. The same code
 /// under any other status (a 5xx) is uncertain, and so is every code not listed here
 /// (`isv.*` business errors included: the pages document none for this API).

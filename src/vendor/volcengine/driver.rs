@@ -217,7 +217,7 @@ const LIMITS: &str = "limits.md § volcengine — vms CreateTask";
 /// 400; its one 500, `InternalError`, may come after the task was made), the number-list
 /// limit limits.md names, and the throttling (HTTP 429) and credential codes of limits.md.
 /// The credential codes' status is not on the pages; Volcengine's gateway (and the
-/// emulator, `emulator/volcengine.rs`) answers them with 401. Any other code, or a listed
+/// emulator, `vendor/volcengine/emulator.rs`) answers them with 401. Any other code, or a listed
 /// one under another status (a throttling code under a 5xx), is uncertain.
 pub const CREATE_REJECTIONS: &[Rejection] = &[
     Rejection {
