@@ -16,8 +16,9 @@
 //! (connections the `reset` fault can break), the vendor's routes
 //! (`vendor/<name>/emulator.rs`, declared by its `Vendor::emulator_route`) using
 //! `verify.rs` and `params.rs`, then `create.rs` (fault, record, answer) with `tasks.rs`
-//! and `faults.rs`; `control.rs` serves `/_emulator/*`. This folder is the shared kit
-//! only: it names no vendor.
+//! and `faults.rs`; `control.rs` serves `/_emulator/*`. This folder is the shared kit:
+//! what still names vendors here is the sandbox credential set (`credentials.rs`) and the
+//! two signature checks (`verify.rs`).
 
 pub(crate) mod conn;
 mod control;
