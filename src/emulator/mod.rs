@@ -14,7 +14,7 @@
 //!
 //! Layout, in the order a request meets it: `server.rs` (routes, start, stop), `conn.rs`
 //! (connections the `reset` fault can break), the vendor's routes
-//! (`vendor/<name>/emulator.rs`, declared by its `Vendor::emulator_route`) using
+//! (`vendor/<name>/emulator.rs`, declared by its `Vendor::emulator_routes`) using
 //! `verify.rs` and `params.rs`, then `create.rs` (fault, record, answer) with `tasks.rs`
 //! and `faults.rs`; `control.rs` serves `/_emulator/*`. This folder is the shared kit:
 //! what still names vendors here is the sandbox credential set (`credentials.rs`) and the

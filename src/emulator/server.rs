@@ -1,7 +1,7 @@
 //! The HTTP server: the shared state, the routes, and starting and stopping.
 //!
 //! One server serves every vendor, each at the [`Route`] its vendor folder declares
-//! (`Vendor::emulator_route`). Paths of their own do not collide; vendors that sign at
+//! (`Vendor::emulator_routes`). Paths of their own do not collide; vendors that sign at
 //! `/` (Aliyun and Volcengine) share it: a request there goes to the first vendor whose
 //! `claims` accepts its headers (Aliyun: any `x-acs-*` header or an `ACS3-…`
 //! Authorization), and every other one to the vendor that claims the rest (Volcengine),
@@ -221,13 +221,25 @@ async fn stop_signal() -> io::Result<()> {
 
 fn router(emulator: Arc<Emulator>) -> Router {
     let mut vendors = Router::new();
-    for vendor in Vendor::ALL {
-        if let Route::Post(path, handler) = vendor.def().emulator_route() {
-            vendors = vendors.route(path, *handler);
+    let mut signed = Vec::new();
+    for route in Vendor::ALL
+        .into_iter()
+        .flat_map(|v| v.def().emulator_routes())
+    {
+        match route {
+            Route::Post(path, handler) => vendors = vendors.route(path, *handler),
+            Route::Signed { claims, create } => signed.push((claims, create)),
         }
     }
+    let signed: Arc<[SignedRoute]> = signed.into();
+    let root = move |State(emu): State<Arc<Emulator>>,
+                     ConnectInfo(conn): ConnectInfo<ConnHandle>,
+                     incoming: Incoming| {
+        let signed = Arc::clone(&signed);
+        async move { signed_root(&signed, &emu, &conn, incoming).await }
+    };
     let vendors = vendors
-        .route("/", get(signed_root).post(signed_root))
+        .route("/", get(root.clone()).post(root))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&emulator),
             latency,
@@ -303,30 +315,33 @@ async fn latency(State(emu): State<Arc<Emulator>>, request: Request, next: Next)
         .await
 }
 
+/// A request at `/` goes to the first vendor that claims it, else to the one that takes
+/// the rest.
 async fn signed_root(
-    State(emu): State<Arc<Emulator>>,
-    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    signed: &[SignedRoute],
+    emu: &Emulator,
+    conn: &ConnHandle,
     incoming: Incoming,
 ) -> Response {
-    let signed = || {
-        Vendor::ALL
-            .into_iter()
-            .filter_map(|v| match v.def().emulator_route() {
-                Route::Signed { claims, create } => Some((claims, create)),
-                Route::Post(..) => None,
-            })
-    };
-    let create = signed()
+    let create = signed
+        .iter()
         .find(|(claims, _)| claims.is_some_and(|claims| claims(&incoming.headers)))
-        .or_else(|| signed().find(|(claims, _)| claims.is_none()))
-        .map(|(_, create)| create);
+        .or_else(|| signed.iter().find(|(claims, _)| claims.is_none()))
+        .map(|(_, create)| *create);
     match create {
-        Some(create) => create(&emu, &conn, incoming).await,
+        Some(create) => create(emu, conn, incoming).await,
         None => not_found(incoming.uri).await,
     }
 }
 
-/// How a vendor's create reaches the emulator.
+/// A signed vendor's claim on requests at `/`, and its handler.
+type SignedRoute = (Option<fn(&HeaderMap) -> bool>, SignedCreate);
+
+/// A handler of signed requests at `/`.
+pub(crate) type SignedCreate =
+    for<'a> fn(&'a Emulator, &'a ConnHandle, Incoming) -> SignedFuture<'a>;
+
+/// How a request for a vendor reaches the emulator.
 pub(crate) enum Route {
     /// A path of its own, with its handler.
     Post(&'static str, Box<MethodRouter<Arc<Emulator>>>),
@@ -335,7 +350,7 @@ pub(crate) enum Route {
     /// most one vendor may say so).
     Signed {
         claims: Option<fn(&HeaderMap) -> bool>,
-        create: for<'a> fn(&'a Emulator, &'a ConnHandle, Incoming) -> SignedFuture<'a>,
+        create: SignedCreate,
     },
 }
 

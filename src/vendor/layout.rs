@@ -160,3 +160,26 @@ fn shared_code_names_no_vendor() {
         "shared code names a vendor; declare it in the vendor's folder instead: {found:#?}"
     );
 }
+
+#[test]
+fn the_emulator_routes_of_all_vendors_do_not_collide() {
+    use crate::emulator::Route;
+    let mut paths = BTreeSet::new();
+    let mut takes_the_rest = Vec::new();
+    for v in VendorId::ALL {
+        for route in v.def().emulator_routes() {
+            match route {
+                Route::Post(path, _) => assert!(paths.insert(path), "{v}: {path} is taken"),
+                Route::Signed { claims: None, .. } => takes_the_rest.push(v),
+                Route::Signed {
+                    claims: Some(_), ..
+                } => {}
+            }
+        }
+    }
+    assert!(!paths.contains("/"), "`/` is for signed requests");
+    assert!(
+        takes_the_rest.len() <= 1,
+        "more than one vendor takes every request at `/`: {takes_the_rest:?}"
+    );
+}

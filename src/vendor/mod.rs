@@ -205,8 +205,8 @@ pub(crate) trait Vendor: Sync {
     /// The id the emulator gives its `n`-th task (from 1), shaped like the vendor's own.
     fn emulator_task_id(&self, n: u64) -> String;
 
-    /// How the emulator receives its create.
-    fn emulator_route(&self) -> Route;
+    /// How the emulator receives its requests (today the create).
+    fn emulator_routes(&self) -> Vec<Route>;
 }
 
 /// A vendor's manifest parameters, as the shared code needs them.

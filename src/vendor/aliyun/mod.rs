@@ -59,11 +59,11 @@ impl Vendor for Aliyun {
         (4_001_000_000 + n).to_string()
     }
 
-    fn emulator_route(&self) -> Route {
-        Route::Signed {
+    fn emulator_routes(&self) -> Vec<Route> {
+        vec![Route::Signed {
             claims: Some(emulator::claims),
             create: signed_create,
-        }
+        }]
     }
 }
 

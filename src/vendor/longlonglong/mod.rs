@@ -61,11 +61,11 @@ impl Vendor for Longlonglong {
         crate::emulator::uuid_v4()
     }
 
-    fn emulator_route(&self) -> Route {
-        Route::Post(
+    fn emulator_routes(&self) -> Vec<Route> {
+        vec![Route::Post(
             "/agent-api/new/user/{user_id}/task",
             Box::new(post(emulator::create)),
-        )
+        )]
     }
 }
 

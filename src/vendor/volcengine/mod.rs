@@ -63,12 +63,12 @@ impl Vendor for Volcengine {
         (7_000_000 + n).to_string()
     }
 
-    fn emulator_route(&self) -> Route {
-        Route::Signed {
+    fn emulator_routes(&self) -> Vec<Route> {
+        vec![Route::Signed {
             // Every signed request at `/` that no other vendor claims.
             claims: None,
             create: signed_create,
-        }
+        }]
     }
 }
 

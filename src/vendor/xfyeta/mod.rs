@@ -57,11 +57,11 @@ impl Vendor for Xfyeta {
         (1000 + n).to_string()
     }
 
-    fn emulator_route(&self) -> Route {
-        Route::Post(
+    fn emulator_routes(&self) -> Vec<Route> {
+        vec![Route::Post(
             "/openapi/outbound/v1/task/create",
             Box::new(post(emulator::create)),
-        )
+        )]
     }
 }
 
