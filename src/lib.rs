@@ -23,6 +23,7 @@ pub mod render;
 pub mod sign;
 pub mod state;
 pub mod transport;
+pub mod vendor;
 
 /// Runs the command line and maps the outcome to an exit code.
 pub fn run() -> ExitCode {

@@ -748,8 +748,8 @@ mod tests {
     }
 
     fn aliyun_task(name: &str, provider: &str, dialog_id: i64) -> Task {
-        use crate::manifest::aliyun::AliyunSpec;
         use crate::manifest::{Callees, Source, Spec, Vendor};
+        use crate::vendor::aliyun::spec::AliyunSpec;
         Task {
             name: name.into(),
             vendor: Vendor::Aliyun,

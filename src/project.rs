@@ -66,18 +66,7 @@ pub const SANDBOX_ENDPOINT: &str = "sandbox://callform-emulator";
 /// The conventional variables read when a provider has no block in callform.yaml
 /// (the same ones `callform emulator` reads).
 pub fn default_credential_vars(vendor: Vendor) -> &'static [(&'static str, &'static str)] {
-    match vendor {
-        Vendor::Xfyeta => &[("token", "XFYETA_TOKEN")],
-        Vendor::Longlonglong => &[("token", "LONGLONGLONG_TOKEN")],
-        Vendor::Aliyun => &[
-            ("access_key_id", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            ("access_key_secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-        ],
-        Vendor::Volcengine => &[
-            ("access_key", "VOLCENGINE_ACCESS_KEY"),
-            ("secret_key", "VOLCENGINE_SECRET_KEY"),
-        ],
-    }
+    vendor.def().credentials()
 }
 
 /// A credential: the name of the environment variable that holds it.
@@ -152,24 +141,40 @@ struct RawProvider {
     secret_key: Option<String>,
 }
 
-/// The credential fields each vendor takes.
-pub fn credential_fields(vendor: Vendor) -> &'static [&'static str] {
-    match vendor {
-        Vendor::Xfyeta => &["token"],
-        Vendor::Longlonglong => &["token"],
-        Vendor::Aliyun => &["access_key_id", "access_key_secret"],
-        Vendor::Volcengine => &["access_key", "secret_key"],
-    }
+/// The credential fields each vendor takes (declared by the vendor, `vendor::Vendor`).
+pub fn credential_fields(vendor: Vendor) -> Vec<&'static str> {
+    vendor
+        .def()
+        .credentials()
+        .iter()
+        .map(|(field, _)| *field)
+        .collect()
 }
 
 /// The vendor's production endpoint.
 pub fn default_endpoint(vendor: Vendor) -> &'static str {
-    match vendor {
-        Vendor::Xfyeta => "https://www.xfyeta.com",
-        Vendor::Longlonglong => "https://ai.api.longlonglong.cn",
-        Vendor::Aliyun => "https://dyvmsapi.aliyuncs.com",
-        Vendor::Volcengine => "https://cloud-vms.volcengineapi.com",
-    }
+    vendor.def().default_endpoint()
+}
+
+/// Whether `vendor` takes the provider field `field` (`region`, `user_id`), and whether
+/// it requires it.
+fn provider_field(vendor: Vendor, field: &str) -> Option<bool> {
+    vendor
+        .def()
+        .provider_fields()
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, required)| *required)
+}
+
+/// The vendors that take the provider field `field`, for messages.
+fn vendors_taking(field: &str) -> String {
+    let keys: Vec<&str> = Vendor::ALL
+        .into_iter()
+        .filter(|v| provider_field(*v, field).is_some())
+        .map(Vendor::key)
+        .collect();
+    keys.join(", ")
 }
 
 /// `CALLFORM_<VENDOR>_ENDPOINT`, which wins over callform.yaml.
@@ -302,13 +307,13 @@ impl Project {
             ..Default::default()
         };
         for field in credential_fields(vendor) {
-            let Some(env) = refs.remove(*field) else {
+            let Some(env) = refs.remove(field) else {
                 return Err(format!("provider `{provider}` has no `{field}` in callform.yaml (write `{field}: \"${{ENV_VAR}}\"`)"));
             };
             let value = env
                 .resolve()
                 .map_err(|e| format!("provider `{provider}`: {e} (it holds `{field}`)"))?;
-            match *field {
+            match field {
                 "token" => creds.token = Some(value),
                 "access_key_id" => creds.access_key_id = Some(value),
                 "access_key_secret" => creds.access_key_secret = Some(value),
@@ -317,8 +322,8 @@ impl Project {
                 _ => {}
             }
         }
-        if vendor == Vendor::Longlonglong && creds.user_id.is_none() {
-            return Err(format!("provider `{provider}` has no `user_id` (the longlonglong main account id) in callform.yaml"));
+        if provider_field(vendor, "user_id") == Some(true) && creds.user_id.is_none() {
+            return Err(format!("provider `{provider}` has no `user_id` (the {vendor} main account id) in callform.yaml"));
         }
         Ok(creds)
     }
@@ -533,7 +538,7 @@ pub fn load_text(
             None => {
                 diags.push(
                     at(&pp, format!("provider `{name}` does not say which vendor it is for"))
-                        .expected("`vendor: xfyeta | longlonglong | aliyun | volcengine`")
+                        .expected(format!("`vendor: {}`", Vendor::ALL.map(Vendor::key).join(" | ")))
                         .hint("add `vendor:`; it may be left out only when the block is named after the vendor"),
                 );
                 continue;
@@ -556,19 +561,19 @@ pub fn load_text(
                 credentials.insert(field.to_string(), EnvRef(var));
             }
         }
-        if raw.region.is_some() && vendor != Vendor::Volcengine {
+        if raw.region.is_some() && provider_field(vendor, "region").is_none() {
             diags.push(at(
                 &pp.k("region"),
-                "`region` is only used by volcengine".into(),
+                format!("`region` is only used by {}", vendors_taking("region")),
             ));
         }
-        if raw.user_id.is_some() && vendor != Vendor::Longlonglong {
+        if raw.user_id.is_some() && provider_field(vendor, "user_id").is_none() {
             diags.push(at(
                 &pp.k("user_id"),
-                "`user_id` is only used by longlonglong".into(),
+                format!("`user_id` is only used by {}", vendors_taking("user_id")),
             ));
         }
-        if vendor == Vendor::Longlonglong
+        if provider_field(vendor, "user_id").is_some()
             && raw.user_id.as_deref().is_some_and(|u| u.trim().is_empty())
         {
             diags.push(

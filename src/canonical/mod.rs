@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::manifest::{Callees, Spec, Task};
 use crate::phone;
+use crate::vendor::PersonalData;
 
 mod sorted;
 
@@ -80,40 +81,11 @@ fn callee_summary(salt: &str, callees: &Callees) -> Value {
     json!({"count": callees.len(), "digest": format!("hmac-sha256:{}", keyed_hex(salt, &data))})
 }
 
-/// What the canonical form changes in a vendor's spec, in one place for both ways of
-/// writing it ([`canonical`] and [`spec_digest`]).
-pub(crate) struct Edits {
-    /// Fields taken out (the callees, inline or from a file).
-    pub(crate) drop: &'static [&'static str],
-    /// The field that holds the callee summary instead.
-    summary: Option<&'static str>,
-    /// Lists of numbers whose items are masked with a keyed tag.
-    pub(crate) mask: &'static [&'static str],
-}
-
-pub(crate) fn edits(spec: &Spec) -> Edits {
-    match spec {
-        Spec::Aliyun(_) => Edits {
-            drop: &["callees", "callees_file"],
-            summary: Some("callees"),
-            mask: &[],
-        },
-        Spec::Volcengine(_) => Edits {
-            drop: &["phone_list", "phone_list_file"],
-            summary: Some("phone_list"),
-            mask: &["number_list"],
-        },
-        Spec::Xfyeta(_) => Edits {
-            drop: &[],
-            summary: None,
-            mask: &["line_num"],
-        },
-        Spec::Longlonglong(_) => Edits {
-            drop: &[],
-            summary: None,
-            mask: &[],
-        },
-    }
+/// What the canonical form changes in a vendor's spec: declared by each vendor
+/// (`Vendor::personal_data`), in one place for both ways of writing it ([`canonical`]
+/// and [`spec_digest`]).
+pub(crate) fn edits(spec: &Spec) -> PersonalData {
+    spec.vendor().def().personal_data()
 }
 
 /// The canonical form of `task` and its digest. `salt` is the state's.
@@ -274,8 +246,8 @@ fn walk(v: &Value, path: String, out: &mut Vec<(String, String)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::aliyun::AliyunSpec;
     use crate::manifest::{Source, Vendor};
+    use crate::vendor::aliyun::spec::AliyunSpec;
 
     fn task(callees: &[&str], interval: Option<i64>) -> Task {
         Task {

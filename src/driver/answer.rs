@@ -112,21 +112,11 @@ pub const STATUS_REJECTIONS: &[(u16, ErrorClass)] = &[
 
 /// The vendor's table of codes that mean a create was rejected.
 pub fn create_rejections(vendor: Vendor) -> &'static [Rejection] {
-    match vendor {
-        Vendor::Xfyeta => super::xfyeta::CREATE_REJECTIONS,
-        Vendor::Longlonglong => super::longlonglong::CREATE_REJECTIONS,
-        Vendor::Aliyun => super::aliyun::CREATE_REJECTIONS,
-        Vendor::Volcengine => super::volcengine::CREATE_REJECTIONS,
-    }
+    vendor.def().create_rejections()
 }
 
 fn read_create(vendor: Vendor, status: u16, body: &[u8]) -> Reading {
-    match vendor {
-        Vendor::Xfyeta => super::xfyeta::read(status, body),
-        Vendor::Longlonglong => super::longlonglong::read(status, body),
-        Vendor::Aliyun => super::aliyun::read(status, body),
-        Vendor::Volcengine => super::volcengine::read(status, body),
-    }
+    vendor.def().read_create(status, body)
 }
 
 /// The rule for a create, in one place.

@@ -10,11 +10,7 @@
 //! in one place per operation ([`answer::Op`]); a driver only reads what its vendor's
 //! answer says and lists the codes its vendor documents as rejections.
 
-pub mod aliyun;
 pub mod answer;
-pub mod longlonglong;
-pub mod volcengine;
-pub mod xfyeta;
 
 pub use answer::{Op, Reading, Rejection, RetryPolicy};
 
@@ -24,7 +20,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::manifest::time::LocalDateTime;
-use crate::manifest::{Spec, Task, Vendor};
+use crate::manifest::{Task, Vendor};
 
 /// How the transport must sign a request. `Debug` shows no secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -149,12 +145,7 @@ pub struct BuildError(pub String);
 
 /// Builds the create request for `task`.
 pub fn build(task: &Task, cx: &Context) -> Result<Request, BuildError> {
-    match &task.spec {
-        Spec::Xfyeta(s) => xfyeta::build(task, s, cx),
-        Spec::Longlonglong(s) => longlonglong::build(task, s, cx),
-        Spec::Aliyun(s) => aliyun::build(task, s, cx),
-        Spec::Volcengine(s) => volcengine::build(task, s, cx),
-    }
+    task.spec.def().build_create(task, cx)
 }
 
 /// Reads the vendor's (complete) answer to a create: [`Op::Create`]'s classification.

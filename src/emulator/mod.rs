@@ -13,25 +13,24 @@
 //! sends one should fail loudly.
 //!
 //! Layout, in the order a request meets it: `server.rs` (routes, start, stop), `conn.rs`
-//! (connections the `reset` fault can break), a vendor module (`xfyeta.rs`,
-//! `longlonglong.rs`, `aliyun.rs`, `volcengine.rs`) using `verify.rs` and `params.rs`,
-//! then `create.rs` (fault, record, answer) with `tasks.rs` and `faults.rs`;
-//! `control.rs` serves `/_emulator/*`.
+//! (connections the `reset` fault can break), the vendor's routes
+//! (`vendor/<name>/emulator.rs`, declared by its `Vendor::emulator_routes`) using
+//! `verify.rs` and `params.rs`, then `create.rs` (fault, record, answer) with `tasks.rs`
+//! and `faults.rs`; `control.rs` serves `/_emulator/*`. This folder is the shared kit:
+//! what still names vendors here is the sandbox credential set (`credentials.rs`) and the
+//! two signature checks (`verify.rs`).
 
-mod aliyun;
-mod conn;
+pub(crate) mod conn;
 mod control;
-mod create;
+pub(crate) mod create;
 mod credentials;
-mod faults;
-mod longlonglong;
-mod params;
-mod server;
-mod tasks;
-mod verify;
-mod volcengine;
-mod xfyeta;
+pub(crate) mod faults;
+pub(crate) mod params;
+pub(crate) mod server;
+pub(crate) mod tasks;
+pub(crate) mod verify;
 
+pub(crate) use conn::ConnHandle;
 pub use credentials::{
     Credentials, SANDBOX_ALIYUN_ACCESS_KEY_ID, SANDBOX_ALIYUN_ACCESS_KEY_SECRET,
     SANDBOX_LONGLONGLONG_TOKEN, SANDBOX_LONGLONGLONG_USER_ID, SANDBOX_VOLCENGINE_ACCESS_KEY,
@@ -39,6 +38,8 @@ pub use credentials::{
 };
 pub use faults::{FaultKind, FaultRule, Faults};
 pub use server::{run, spawn, Running};
+pub(crate) use server::{Emulator, Incoming, Route, SignedFuture};
+pub(crate) use tasks::uuid_v4;
 
 /// Everything the emulator needs to start. `Default`: sandbox credentials, no faults.
 #[derive(Debug, Clone, Default)]

@@ -1,9 +1,11 @@
 //! The HTTP server: the shared state, the routes, and starting and stopping.
 //!
-//! One server serves all four vendors, as their paths do not collide — except Aliyun
-//! and Volcengine, which both use `/`. A request to `/` carrying any `x-acs-*` header or
-//! an `ACS3-…` Authorization is Aliyun's; every other one is Volcengine's, so a
-//! malformed request still gets an answer in some vendor's shape.
+//! One server serves every vendor, each at the [`Route`] its vendor folder declares
+//! (`Vendor::emulator_routes`). Paths of their own do not collide; vendors that sign at
+//! `/` (Aliyun and Volcengine) share it: a request there goes to the first vendor whose
+//! `claims` accepts its headers (Aliyun: any `x-acs-*` header or an `ACS3-…`
+//! Authorization), and every other one to the vendor that claims the rest (Volcengine),
+//! so a malformed request still gets an answer in some vendor's shape.
 //!
 //! The server only ever listens on loopback (127.0.0.0/8 or ::1): it accepts the
 //! sandbox credentials, which are public, so it must not be reachable from elsewhere.
@@ -14,16 +16,19 @@ use super::credentials::Credentials;
 use super::faults::{FaultRules, Faults};
 use super::tasks::Tasks;
 use super::verify::NonceCache;
-use super::{aliyun, longlonglong, volcengine, xfyeta, Config};
+use super::Config;
+use crate::manifest::Vendor;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -215,13 +220,26 @@ async fn stop_signal() -> io::Result<()> {
 }
 
 fn router(emulator: Arc<Emulator>) -> Router {
-    let vendors = Router::new()
-        .route("/openapi/outbound/v1/task/create", post(xfyeta::create))
-        .route(
-            "/agent-api/new/user/{user_id}/task",
-            post(longlonglong::create),
-        )
-        .route("/", get(signed_root).post(signed_root))
+    let mut vendors = Router::new();
+    let mut signed = Vec::new();
+    for route in Vendor::ALL
+        .into_iter()
+        .flat_map(|v| v.def().emulator_routes())
+    {
+        match route {
+            Route::Post(path, handler) => vendors = vendors.route(path, *handler),
+            Route::Signed { claims, create } => signed.push((claims, create)),
+        }
+    }
+    let signed: Arc<[SignedRoute]> = signed.into();
+    let root = move |State(emu): State<Arc<Emulator>>,
+                     ConnectInfo(conn): ConnectInfo<ConnHandle>,
+                     incoming: Incoming| {
+        let signed = Arc::clone(&signed);
+        async move { signed_root(&signed, &emu, &conn, incoming).await }
+    };
+    let vendors = vendors
+        .route("/", get(root.clone()).post(root))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&emulator),
             latency,
@@ -297,17 +315,47 @@ async fn latency(State(emu): State<Arc<Emulator>>, request: Request, next: Next)
         .await
 }
 
+/// A request at `/` goes to the first vendor that claims it, else to the one that takes
+/// the rest.
 async fn signed_root(
-    State(emu): State<Arc<Emulator>>,
-    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    signed: &[SignedRoute],
+    emu: &Emulator,
+    conn: &ConnHandle,
     incoming: Incoming,
 ) -> Response {
-    if aliyun::claims(&incoming.headers) {
-        aliyun::create(&emu, &conn, incoming).await
-    } else {
-        volcengine::create(&emu, &conn, incoming).await
+    let create = signed
+        .iter()
+        .find(|(claims, _)| claims.is_some_and(|claims| claims(&incoming.headers)))
+        .or_else(|| signed.iter().find(|(claims, _)| claims.is_none()))
+        .map(|(_, create)| *create);
+    match create {
+        Some(create) => create(emu, conn, incoming).await,
+        None => not_found(incoming.uri).await,
     }
 }
+
+/// A signed vendor's claim on requests at `/`, and its handler.
+type SignedRoute = (Option<fn(&HeaderMap) -> bool>, SignedCreate);
+
+/// A handler of signed requests at `/`.
+pub(crate) type SignedCreate =
+    for<'a> fn(&'a Emulator, &'a ConnHandle, Incoming) -> SignedFuture<'a>;
+
+/// How a request for a vendor reaches the emulator.
+pub(crate) enum Route {
+    /// A path of its own, with its handler.
+    Post(&'static str, Box<MethodRouter<Arc<Emulator>>>),
+    /// A signed request at `/`, shared with other vendors: `claims` tells this vendor's
+    /// by its headers; `None` takes every request at `/` that no other vendor claims (at
+    /// most one vendor may say so).
+    Signed {
+        claims: Option<fn(&HeaderMap) -> bool>,
+        create: SignedCreate,
+    },
+}
+
+/// What a signed create handler returns.
+pub(crate) type SignedFuture<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
 
 async fn not_found(uri: Uri) -> Response {
     (

@@ -40,17 +40,11 @@ pub(crate) struct Tasks {
 }
 
 impl Tasks {
-    /// Records a new task and returns its id, shaped like the vendor's own ids: xfyeta
-    /// and Aliyun numeric strings, longlonglong a UUID. Volcengine's `TaskOpenId` is an
-    /// opaque string; a number in a range of its own keeps ids distinct across vendors.
+    /// Records a new task and returns its id, shaped like the vendor's own ids
+    /// (`Vendor::emulator_task_id`).
     pub fn create(&mut self, vendor: Vendor, name: String, request: RecordedRequest) -> String {
         let n = self.records.len() as u64 + 1;
-        let task_id = match vendor {
-            Vendor::Xfyeta => (1000 + n).to_string(),
-            Vendor::Longlonglong => uuid_v4(),
-            Vendor::Aliyun => (4_001_000_000 + n).to_string(),
-            Vendor::Volcengine => (7_000_000 + n).to_string(),
-        };
+        let task_id = vendor.def().emulator_task_id(n);
         self.records.push(TaskRecord {
             vendor,
             task_id: task_id.clone(),

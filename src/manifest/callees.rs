@@ -8,8 +8,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::diag::Diagnostic;
-use crate::manifest::volcengine::PhoneItem;
 use crate::phone;
+use crate::vendor::PhoneItem;
 
 /// Most bytes callform reads from one manifest or callee file.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;

@@ -1,6 +1,6 @@
 //! The rule checker: what vendor rules use to report a problem at the right place.
 //!
-//! Rules live beside each vendor's spec type (`manifest::xfyeta` and so on); this file holds
+//! Rules live beside each vendor's spec type (`vendor/<name>/spec.rs`); this file holds
 //! the context they report into and the checks several vendors share (ranges, lists,
 //! windows, date order, URLs, phone numbers, vendor-visible names).
 

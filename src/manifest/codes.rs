@@ -68,7 +68,10 @@ macro_rules! codes {
         impl schemars::JsonSchema for $name {
             // Two vendors may both have, say, a `TaskType`: the module keeps the names apart.
             fn schema_name() -> std::borrow::Cow<'static, str> {
-                let module = module_path!().rsplit("::").next().unwrap_or_default();
+                // Named after the vendor: `vendor::<name>::spec` gives `<name>`.
+                let path = module_path!();
+                let path = path.strip_suffix("::spec").unwrap_or(path);
+                let module = path.rsplit("::").next().unwrap_or_default();
                 format!("{module}_{}", stringify!($name)).into()
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

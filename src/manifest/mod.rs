@@ -5,85 +5,31 @@
 //! every problem found, so `validate` can report all of them in one run. Nothing here
 //! touches the network or the state.
 
-pub mod aliyun;
 pub mod callees;
 pub mod check;
 pub mod codes;
 pub mod de;
-pub mod longlonglong;
 pub mod path;
 pub mod schema;
 pub mod time;
-pub mod volcengine;
-pub mod xfyeta;
 pub mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::diag::Diagnostic;
+use crate::vendor::{CalleeSource, PhoneItem};
 use check::Checker;
 use path::FieldPath;
-use volcengine::PhoneItem;
 
-/// The four supported vendors.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Vendor {
-    Xfyeta,
-    Longlonglong,
-    Aliyun,
-    Volcengine,
-}
-
-impl Vendor {
-    pub const ALL: [Vendor; 4] = [
-        Vendor::Xfyeta,
-        Vendor::Longlonglong,
-        Vendor::Aliyun,
-        Vendor::Volcengine,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Vendor::Xfyeta => "xfyeta",
-            Vendor::Longlonglong => "longlonglong",
-            Vendor::Aliyun => "aliyun",
-            Vendor::Volcengine => "volcengine",
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<Vendor> {
-        Vendor::ALL.into_iter().find(|v| v.key() == key)
-    }
-}
-
-impl fmt::Display for Vendor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.key())
-    }
-}
-
-/// A vendor's own parameters.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Spec {
-    Xfyeta(xfyeta::XfyetaSpec),
-    Longlonglong(longlonglong::LonglonglongSpec),
-    Aliyun(aliyun::AliyunSpec),
-    Volcengine(volcengine::VolcengineSpec),
-}
+pub use crate::vendor::{Spec, VendorId as Vendor};
 
 /// The numbers a task calls, normalised, from the manifest or the file it names.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -135,13 +81,7 @@ pub struct Task {
 impl Task {
     /// The name the vendor shows: the vendor's own parameter, defaulting to `name`.
     pub fn vendor_name(&self) -> &str {
-        let own = match &self.spec {
-            Spec::Xfyeta(s) => s.task_name.as_deref(),
-            Spec::Longlonglong(s) => s.name.as_deref(),
-            Spec::Aliyun(s) => s.task_name.as_deref(),
-            Spec::Volcengine(s) => s.name.as_deref(),
-        };
-        own.unwrap_or(&self.name)
+        self.spec.def().vendor_name().unwrap_or(&self.name)
     }
 }
 
@@ -714,12 +654,7 @@ fn load_task(
     }
     let spec_node = root.get("spec")?;
     let sp = base.k("spec");
-    let spec = match env.vendor {
-        Vendor::Xfyeta => de::read(spec_node, &sp).map(|(s, u)| (Spec::Xfyeta(s), u)),
-        Vendor::Longlonglong => de::read(spec_node, &sp).map(|(s, u)| (Spec::Longlonglong(s), u)),
-        Vendor::Aliyun => de::read(spec_node, &sp).map(|(s, u)| (Spec::Aliyun(s), u)),
-        Vendor::Volcengine => de::read(spec_node, &sp).map(|(s, u)| (Spec::Volcengine(s), u)),
-    };
+    let spec = env.vendor.def().read_spec(spec_node, &sp);
     let mut spec = match spec {
         Ok((s, unknown)) => {
             ok &= unknown.is_empty();
@@ -746,17 +681,11 @@ fn load_task(
     };
     let dir = file.parent().unwrap_or(Path::new("."));
     let callees = resolve_callees(&spec, &mut cx, dir, inputs.roots, out);
-    match &spec {
-        Spec::Xfyeta(s) => s.check(&mut cx, &name),
-        Spec::Longlonglong(s) => s.check(&mut cx, &name),
-        Spec::Aliyun(s) => s.check(&mut cx, &name, callees.as_ref().map(Callees::len)),
-        Spec::Volcengine(s) => s.check(&mut cx, &name, callees.as_ref().map(Callees::len)),
-    }
+    spec.def()
+        .check(&mut cx, &name, callees.as_ref().map(Callees::len));
     ok &= !cx.diags.iter().any(Diagnostic::is_error);
     out.diagnostics.extend(cx.diags);
-    if let Spec::Xfyeta(s) = &mut spec {
-        s.normalise_lines();
-    }
+    spec.def_mut().normalise();
     let callees = callees?;
     let line = root.pos.line;
     ok.then(|| Task {
@@ -783,20 +712,18 @@ fn resolve_callees(
     out: &mut Manifests,
 ) -> Option<Callees> {
     let p = cx.spec();
-    let (inline_numbers, inline_items, file, field) = match spec {
-        Spec::Aliyun(s) => (
-            s.callees.as_ref(),
-            None,
-            s.callees_file.as_ref(),
-            "callees_file",
-        ),
-        Spec::Volcengine(s) => (
-            None,
-            s.phone_list.as_ref(),
-            s.phone_list_file.as_ref(),
-            "phone_list_file",
-        ),
-        _ => return Some(Callees::None),
+    let (inline_numbers, inline_items, file, field) = match spec.def().callees() {
+        CalleeSource::Numbers {
+            inline,
+            file,
+            field,
+        } => (inline, None, file, field),
+        CalleeSource::Items {
+            inline,
+            file,
+            field,
+        } => (None, inline, file, field),
+        CalleeSource::None => return Some(Callees::None),
     };
     let before = cx.diags.iter().filter(|d| d.is_error()).count();
     let mut file_errors = false;
@@ -856,8 +783,8 @@ fn resolve_callees(
             sha256: Sha256::digest(text.as_bytes()).into(),
         });
         let mut diags = Vec::new();
-        let callees = match spec {
-            Spec::Aliyun(_) => {
+        let callees = match spec.def().callees() {
+            CalleeSource::Numbers { .. } => {
                 Callees::Numbers(callees::parse_numbers(&text, &path, cx.task, &mut diags))
             }
             _ => Callees::Items(callees::parse_phone_csv(&text, &path, cx.task, &mut diags)),

@@ -8,27 +8,14 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 
-use super::{aliyun, longlonglong, volcengine, xfyeta};
+use crate::vendor::TaskDocument;
 
-/// A callform task: one YAML document in a manifest directory.
-#[derive(JsonSchema)]
-#[serde(tag = "vendor", rename_all = "lowercase")]
-#[allow(dead_code)]
-enum TaskDocument {
-    /// iFlytek task/create
-    Xfyeta(Envelope<xfyeta::XfyetaSpec>),
-    /// longlonglong task create (old and new 2.0)
-    Longlonglong(Envelope<longlonglong::LonglonglongSpec>),
-    /// Aliyun Dyvmsapi CreateRobotTask
-    Aliyun(Envelope<aliyun::AliyunSpec>),
-    /// Volcengine vms CreateTask
-    Volcengine(Envelope<volcengine::VolcengineSpec>),
-}
-
+/// What every task document holds around its vendor's spec (the `vendor` tag and the
+/// vendor's variant come from `vendor::TaskDocument`, one per vendor).
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct Envelope<S> {
+pub(crate) struct Envelope<S> {
     /// callform's key for the task: `[a-z0-9][a-z0-9_-]{0,62}`, unique in the directory.
     #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$"))]
     name: String,

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::check::Checker;
-use super::codes::codes;
-use super::time::{ClockFormat, LocalDateTime};
+use crate::manifest::check::Checker;
+use crate::manifest::codes::codes;
+use crate::manifest::time::{ClockFormat, LocalDateTime};
 
 codes! {
     /// `Type`: what the task plays.

@@ -30,15 +30,15 @@
 //! `ForbidTimeList.Times` are plain `HH:MM-HH:MM` strings and `Weekdays` 1–7 (1 = Sunday),
 //! again not the example's JSON-inside-a-string or 0.
 
-use super::conn::ConnHandle;
-use super::create::{create as create_task, Answers, NewTask};
-use super::params::{
+use crate::emulator::conn::ConnHandle;
+use crate::emulator::create::{create as create_task, Answers, NewTask};
+use crate::emulator::params::{
     clock_hm, date_time, header, integer, is_https_url, is_mainland_number, json_body, query_pairs,
     string, window, Checked, Obj, ParamError, Problem, DATE_TIME,
 };
-use super::server::{Emulator, Incoming};
-use super::tasks::{RecordedRequest, Vendor};
-use super::verify::{self, SignedRequest};
+use crate::emulator::server::{Emulator, Incoming};
+use crate::emulator::tasks::{RecordedRequest, Vendor};
+use crate::emulator::verify::{self, SignedRequest};
 use crate::sign;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -274,7 +274,7 @@ pub(crate) async fn create(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
 /// Volcengine's request ids: the UTC time to the second, then random hex.
 fn request_id() -> String {
     let now = Timestamp::now().strftime("%Y%m%d%H%M%S");
-    format!("{now}{:016X}", super::faults::random_u64())
+    format!("{now}{:016X}", crate::emulator::faults::random_u64())
 }
 
 /// A valid CreateTask body.

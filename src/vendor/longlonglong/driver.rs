@@ -25,15 +25,15 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
+use crate::driver::{
     beijing, json_body, json_content_type, message, need, need_secret, present, text, BuildError,
     Context, Reading, Rejection, Request, Signing,
 };
-use crate::manifest::longlonglong::{
-    GroupSwitchRule, GroupType, Holiday, Line, LonglonglongSpec, NewCallRule, TaskExtras, TaskType,
-};
 use crate::manifest::time::LocalDateTime;
 use crate::manifest::{Task, Vendor};
+use crate::vendor::longlonglong::spec::{
+    GroupSwitchRule, GroupType, Holiday, Line, LonglonglongSpec, NewCallRule, TaskExtras, TaskType,
+};
 
 /// The request body: the page's top-level parameters.
 #[derive(Serialize)]
@@ -386,8 +386,8 @@ mod tests {
     use super::*;
     use crate::driver::Credentials;
     use crate::manifest::codes::Flag;
-    use crate::manifest::longlonglong::{DaStatus, PopMode, RedialConditions};
     use crate::manifest::{Callees, Source, Spec};
+    use crate::vendor::longlonglong::spec::{DaStatus, PopMode, RedialConditions};
     use jiff::tz::TimeZone;
 
     fn dt(s: &str) -> LocalDateTime {
@@ -568,7 +568,7 @@ mod tests {
         let mut s = old();
         s.task_type = Some(TaskType::New);
         s.task_extras.destination_extension_list =
-            Some(vec![crate::manifest::longlonglong::TimedExtension {
+            Some(vec![crate::vendor::longlonglong::spec::TimedExtension {
                 begin: "09:00".into(),
                 end: "12:00".into(),
                 destination_extension: 215_870_475_195_883_520,

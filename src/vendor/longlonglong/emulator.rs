@@ -25,14 +25,14 @@
 //! switches as integers 0/1. Nested `destination_extension` ids are accepted as integers
 //! or digit strings, because the page itself shows both.
 
-use super::conn::ConnHandle;
-use super::create::{create as create_task, Answers, NewTask};
-use super::params::{
+use crate::emulator::conn::ConnHandle;
+use crate::emulator::create::{create as create_task, Answers, NewTask};
+use crate::emulator::params::{
     clock_hm, clock_hms, date_time, header, integer, json_body, string, window, Checked, Obj,
     ParamError, DATE_TIME, DATE_TIME_MINUTES,
 };
-use super::server::{Emulator, Incoming};
-use super::tasks::{RecordedRequest, Vendor};
+use crate::emulator::server::{Emulator, Incoming};
+use crate::emulator::tasks::{RecordedRequest, Vendor};
 use crate::sign::constant_time_eq;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
@@ -353,7 +353,7 @@ fn lines(extras: &Obj<'_>, task_type: i64) -> Checked<usize> {
                 "line objects are for task_type 7; old 2.0 takes line ids",
             ));
         } else {
-            super::params::non_blank(string(item, &path)?, &path)?;
+            crate::emulator::params::non_blank(string(item, &path)?, &path)?;
         }
     }
     Ok(items.len())
@@ -422,7 +422,7 @@ fn new_payload(extras: &Obj<'_>, group_switch: Option<i64>) -> Checked<()> {
             let mut seen = HashSet::new();
             for (j, value) in values.iter().enumerate() {
                 let path = format!("{}[{j}]", group.path("values"));
-                let value = super::params::non_blank(string(value, &path)?, &path)?;
+                let value = crate::emulator::params::non_blank(string(value, &path)?, &path)?;
                 if !seen.insert(value) {
                     return Err(ParamError::invalid(
                         path,

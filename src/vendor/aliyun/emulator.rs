@@ -27,12 +27,14 @@
 //! (limits.md), and so does the emulator. Unknown parameters are refused (the real
 //! service ignores them, which would hide a misspelt parameter).
 
-use super::conn::ConnHandle;
-use super::create::{create as create_task, Answers, NewTask};
-use super::params::{header, is_mainland_number, query_pairs, Checked, ParamError, Problem};
-use super::server::{Emulator, Incoming};
-use super::tasks::{uuid_v4, RecordedRequest, Vendor};
-use super::verify::{self, SignedRequest};
+use crate::emulator::conn::ConnHandle;
+use crate::emulator::create::{create as create_task, Answers, NewTask};
+use crate::emulator::params::{
+    header, is_mainland_number, query_pairs, Checked, ParamError, Problem,
+};
+use crate::emulator::server::{Emulator, Incoming};
+use crate::emulator::tasks::{uuid_v4, RecordedRequest, Vendor};
+use crate::emulator::verify::{self, SignedRequest};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

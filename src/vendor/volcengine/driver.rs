@@ -23,14 +23,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
+use crate::driver::{
     beijing, json_body, json_content_type, message, need_secret, present, text, BuildError,
     Context, ErrorClass, Reading, Rejection, Request, Signing,
 };
 use crate::manifest::time::LocalDateTime;
-use crate::manifest::volcengine::{PhoneItem, VolcengineSpec};
 use crate::manifest::{Callees, Task, Vendor};
 use crate::phone;
+use crate::vendor::volcengine::spec::{PhoneItem, VolcengineSpec};
 
 const DEFAULT_REGION: &str = "cn-north-1";
 
@@ -217,7 +217,7 @@ const LIMITS: &str = "limits.md § volcengine — vms CreateTask";
 /// 400; its one 500, `InternalError`, may come after the task was made), the number-list
 /// limit limits.md names, and the throttling (HTTP 429) and credential codes of limits.md.
 /// The credential codes' status is not on the pages; Volcengine's gateway (and the
-/// emulator, `emulator/volcengine.rs`) answers them with 401. Any other code, or a listed
+/// emulator, `vendor/volcengine/emulator.rs`) answers them with 401. Any other code, or a listed
 /// one under another status (a throttling code under a 5xx), is uncertain.
 pub const CREATE_REJECTIONS: &[Rejection] = &[
     Rejection {
@@ -368,8 +368,8 @@ fn fail_list(list: Option<&Value>) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::driver::Credentials;
-    use crate::manifest::volcengine::{ForbidTime, SelectNumberType, TaskType, Weekday};
     use crate::manifest::{Source, Spec};
+    use crate::vendor::volcengine::spec::{ForbidTime, SelectNumberType, TaskType, Weekday};
     use jiff::tz::TimeZone;
 
     fn spec() -> VolcengineSpec {

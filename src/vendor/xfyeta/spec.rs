@@ -7,8 +7,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::check::Checker;
-use super::time::{ClockFormat, LocalDateTime};
+use crate::manifest::check::Checker;
+use crate::manifest::time::{ClockFormat, LocalDateTime};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

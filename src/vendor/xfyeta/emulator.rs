@@ -21,11 +21,13 @@
 //! `HH:MM:SS-HH:MM:SS` that do not overlap, `time_begin`/`time_end` 13-digit millisecond
 //! timestamps with end after begin, `recall_count` 0–3, and the flag spelled `trubo_mode`.
 
-use super::conn::ConnHandle;
-use super::create::{create as create_task, Answers, NewTask};
-use super::params::{clock_hms, header, json_body, query_pairs, window, Checked, Obj, ParamError};
-use super::server::{Emulator, Incoming};
-use super::tasks::{RecordedRequest, Vendor};
+use crate::emulator::conn::ConnHandle;
+use crate::emulator::create::{create as create_task, Answers, NewTask};
+use crate::emulator::params::{
+    clock_hms, header, json_body, query_pairs, window, Checked, Obj, ParamError,
+};
+use crate::emulator::server::{Emulator, Incoming};
+use crate::emulator::tasks::{RecordedRequest, Vendor};
 use crate::sign::constant_time_eq;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
@@ -164,7 +166,7 @@ pub(crate) fn validate(body: &Value) -> Checked<String> {
     let mut windows = Vec::with_capacity(ranges.len());
     for (i, item) in ranges.iter().enumerate() {
         let path = format!("time_range[{i}]");
-        let text = super::params::string(item, &path)?;
+        let text = crate::emulator::params::string(item, &path)?;
         windows.push(window(text, &path, "HH:MM:SS-HH:MM:SS", clock_hms)?);
     }
     windows.sort_unstable();

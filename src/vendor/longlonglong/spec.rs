@@ -8,10 +8,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::check::Checker;
-use super::codes::{codes, Flag};
-use super::path::FieldPath;
-use super::time::{parse_clock, ClockFormat, LocalDateTime};
+use crate::manifest::check::Checker;
+use crate::manifest::codes::{codes, Flag};
+use crate::manifest::path::FieldPath;
+use crate::manifest::time::{parse_clock, ClockFormat, LocalDateTime};
 
 codes! {
     /// `task_type`: `old` (6, 旧版任务2.0, the vendor default) or `new` (7, 新版任务2.0).

@@ -6,8 +6,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::check::Checker;
-use super::codes::codes;
+use crate::manifest::check::Checker;
+use crate::manifest::codes::codes;
 
 codes! {
     /// `RecallStateCodes`: call outcomes that trigger a redial.

@@ -20,13 +20,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
+use crate::driver::{
     instant, json_body, json_content_type, message, need_secret, present, text, BuildError,
     Context, ErrorClass, Reading, Rejection, Request, Signing,
 };
 use crate::manifest::time::LocalDateTime;
-use crate::manifest::xfyeta::XfyetaSpec;
 use crate::manifest::{Task, Vendor};
+use crate::vendor::xfyeta::spec::XfyetaSpec;
 
 const PATH: &str = "/openapi/outbound/v1/task/create";
 

@@ -17,12 +17,12 @@
 
 use serde_json::Value;
 
-use super::{
+use crate::driver::{
     message, need_secret, present, text, BuildError, Context, ErrorClass, Reading, Rejection,
     Request, Signing,
 };
-use crate::manifest::aliyun::AliyunSpec;
 use crate::manifest::{Callees, Task, Vendor};
+use crate::vendor::aliyun::spec::AliyunSpec;
 
 pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, BuildError> {
     let c = &cx.credentials;
@@ -87,7 +87,7 @@ pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, Bu
 /// The codes that mean a create was refused: those limits.md (§ aliyun, "Throttling" and
 /// "auth") names. Under which HTTP status each comes is not on the pages in vendor-docs;
 /// the statuses are the POP gateway's (Aliyun's error centre for Dyvmsapi, and the
-/// emulator's table in `emulator/aliyun.rs`): flow control with 400, the `isv.*` business
+/// emulator's table in `vendor/aliyun/emulator.rs`): flow control with 400, the `isv.*` business
 /// limit with 200, an unknown key 404, a bad signature 400, RAM denial 403. The same code
 /// under any other status (a 5xx) is uncertain, and so is every code not listed here
 /// (`isv.*` business errors included: the pages document none for this API).
@@ -166,8 +166,8 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
 mod tests {
     use super::*;
     use crate::driver::Credentials;
-    use crate::manifest::aliyun::RecallStateCode;
     use crate::manifest::{Source, Spec};
+    use crate::vendor::aliyun::spec::RecallStateCode;
     use jiff::tz::TimeZone;
 
     fn spec() -> AliyunSpec {

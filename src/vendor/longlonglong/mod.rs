@@ -1,0 +1,84 @@
+//! longlonglong: the vendor behind [`Vendor`], wiring its manifest types (`spec.rs`), its
+//! driver (`driver.rs`) and its emulator routes (`emulator.rs`) into the shared code.
+
+pub mod driver;
+pub(crate) mod emulator;
+pub mod spec;
+
+use crate::driver::{BuildError, Context, Reading, Rejection, Request};
+use crate::emulator::Route;
+use crate::manifest::check::Checker;
+use crate::manifest::de;
+use crate::manifest::path::FieldPath;
+use crate::manifest::yaml::Node;
+use crate::manifest::Task;
+use crate::vendor::{PersonalData, Spec, Vendor, VendorSpec};
+use axum::routing::post;
+use spec::LonglonglongSpec;
+
+/// The vendor.
+pub(crate) struct Longlonglong;
+
+impl Vendor for Longlonglong {
+    fn default_endpoint(&self) -> &'static str {
+        "https://ai.api.longlonglong.cn"
+    }
+
+    fn credentials(&self) -> &'static [(&'static str, &'static str)] {
+        &[("token", "LONGLONGLONG_TOKEN")]
+    }
+
+    fn provider_fields(&self) -> &'static [(&'static str, bool)] {
+        &[("user_id", true)]
+    }
+
+    fn read_spec(
+        &self,
+        node: &Node,
+        at: &FieldPath,
+    ) -> Result<(Spec, Vec<de::Error>), Vec<de::Error>> {
+        de::read::<LonglonglongSpec>(node, at).map(|(s, unknown)| (s.into(), unknown))
+    }
+
+    fn personal_data(&self) -> PersonalData {
+        PersonalData {
+            drop: &[],
+            summary: None,
+            mask: &[],
+        }
+    }
+
+    fn create_rejections(&self) -> &'static [Rejection] {
+        driver::CREATE_REJECTIONS
+    }
+
+    fn read_create(&self, status: u16, body: &[u8]) -> Reading {
+        driver::read(status, body)
+    }
+
+    /// A UUID.
+    fn emulator_task_id(&self, _n: u64) -> String {
+        crate::emulator::uuid_v4()
+    }
+
+    fn emulator_routes(&self) -> Vec<Route> {
+        vec![Route::Post(
+            "/agent-api/new/user/{user_id}/task",
+            Box::new(post(emulator::create)),
+        )]
+    }
+}
+
+impl VendorSpec for LonglonglongSpec {
+    fn vendor_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn check(&self, cx: &mut Checker<'_>, name: &str, _callees: Option<usize>) {
+        Self::check(self, cx, name)
+    }
+
+    fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError> {
+        driver::build(task, self, cx)
+    }
+}

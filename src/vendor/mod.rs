@@ -1,0 +1,230 @@
+//! The vendors: each one a folder, all of them in one list ([`vendors!`] below).
+//!
+//! Everything a vendor is sits behind [`Vendor`] (the vendor as a whole: endpoint,
+//! credentials, canonical edits, answers, emulator routes) and [`VendorSpec`] (its
+//! manifest parameters: rules, callees, request builder). The shared kits — `manifest`,
+//! `driver`, `emulator`, `canonical` — ask through these traits and name no vendor.
+//!
+//! Each folder `vendor/<name>/` holds:
+//! - `spec.rs`: the manifest types and their rules;
+//! - `driver.rs`: the request builder and the answer reader, from the vendor page;
+//! - `emulator.rs`: the emulator's routes, an independent reading of the same page (it
+//!   never imports `spec.rs` or `driver.rs`; `layout.rs` checks it);
+//! - `mod.rs`: `impl Vendor` and `impl VendorSpec`, wiring the three together.
+//!
+//! A new vendor is a new folder and one line in the list.
+
+pub mod aliyun;
+pub mod longlonglong;
+pub mod volcengine;
+pub mod xfyeta;
+
+#[cfg(test)]
+mod layout;
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::driver::{BuildError, Context, Reading, Rejection, Request};
+use crate::emulator::Route;
+use crate::manifest::check::Checker;
+use crate::manifest::de;
+use crate::manifest::path::FieldPath;
+use crate::manifest::schema::Envelope;
+use crate::manifest::yaml::Node;
+use crate::manifest::Task;
+
+/// The one list of vendors: `/// title` then `Id = "key" => module::SpecType`. It makes
+/// [`VendorId`] (with [`VendorId::ALL`]), the [`Spec`] enum, the manifest schema's
+/// [`TaskDocument`] (the title is its description) and the dispatch from either to the
+/// vendor's impls.
+macro_rules! vendors {
+    ($(#[doc = $title:literal] $id:ident = $key:literal => $module:ident :: $spec:ident),+ $(,)?) => {
+        /// The supported vendors.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize,
+            JsonSchema,
+        )]
+        #[schemars(rename = "Vendor")]
+        pub enum VendorId {
+            $(#[serde(rename = $key)] $id,)+
+        }
+
+        impl VendorId {
+            pub const ALL: [VendorId; [$($key),+].len()] = [$(VendorId::$id),+];
+
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(VendorId::$id => $key,)+
+                }
+            }
+
+            /// The vendor itself.
+            pub(crate) fn def(self) -> &'static dyn Vendor {
+                match self {
+                    $(VendorId::$id => &$module::$id,)+
+                }
+            }
+        }
+
+        /// A vendor's own parameters.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(untagged)]
+        pub enum Spec {
+            $($id($module::spec::$spec),)+
+        }
+
+        impl Spec {
+            pub fn vendor(&self) -> VendorId {
+                match self {
+                    $(Spec::$id(_) => VendorId::$id,)+
+                }
+            }
+
+            /// The spec as its vendor reads it.
+            pub(crate) fn def(&self) -> &dyn VendorSpec {
+                match self {
+                    $(Spec::$id(s) => s,)+
+                }
+            }
+
+            pub(crate) fn def_mut(&mut self) -> &mut dyn VendorSpec {
+                match self {
+                    $(Spec::$id(s) => s,)+
+                }
+            }
+        }
+
+        /// A callform task: one YAML document in a manifest directory.
+        #[derive(JsonSchema)]
+        #[serde(tag = "vendor")]
+        #[allow(dead_code)]
+        pub(crate) enum TaskDocument {
+            $(#[doc = $title] #[serde(rename = $key)] $id(Envelope<$module::spec::$spec>),)+
+        }
+
+        $(
+            impl From<$module::spec::$spec> for Spec {
+                fn from(spec: $module::spec::$spec) -> Spec {
+                    Spec::$id(spec)
+                }
+            }
+        )+
+    };
+}
+
+vendors! {
+    /// iFlytek task/create
+    Xfyeta = "xfyeta" => xfyeta::XfyetaSpec,
+    /// longlonglong task create (old and new 2.0)
+    Longlonglong = "longlonglong" => longlonglong::LonglonglongSpec,
+    /// Aliyun Dyvmsapi CreateRobotTask
+    Aliyun = "aliyun" => aliyun::AliyunSpec,
+    /// Volcengine vms CreateTask
+    Volcengine = "volcengine" => volcengine::VolcengineSpec,
+}
+
+impl VendorId {
+    pub fn from_key(key: &str) -> Option<VendorId> {
+        VendorId::ALL.into_iter().find(|v| v.key() == key)
+    }
+}
+
+impl fmt::Display for VendorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// What the canonical form changes in a vendor's spec (personal data): in one place for
+/// both ways of writing it (`canonical::canonical` and `canonical::spec_digest`).
+pub(crate) struct PersonalData {
+    /// Fields taken out (the callees, inline or from a file).
+    pub drop: &'static [&'static str],
+    /// The field that holds the callee summary instead.
+    pub summary: Option<&'static str>,
+    /// Lists of numbers whose items are masked with a keyed tag.
+    pub mask: &'static [&'static str],
+}
+
+/// Where a spec keeps its callees, if it takes a list in the create call.
+pub(crate) enum CalleeSource<'a> {
+    /// The vendor takes no list in the create call.
+    None,
+    /// A plain list of numbers, inline or one a line in a file (`field` names the file).
+    Numbers {
+        inline: Option<&'a Vec<String>>,
+        file: Option<&'a String>,
+        field: &'static str,
+    },
+    /// Numbers with per-callee fields, inline or a CSV file (`field` names the file).
+    Items {
+        inline: Option<&'a Vec<PhoneItem>>,
+        file: Option<&'a String>,
+        field: &'static str,
+    },
+}
+
+/// A callee with its own fields (volcengine's `PhoneList` item, the shape every
+/// per-callee list takes).
+pub use volcengine::spec::PhoneItem;
+
+/// A vendor as a whole. One unit struct per vendor implements it (in `vendor/<name>/mod.rs`).
+pub(crate) trait Vendor: Sync {
+    /// The vendor's production endpoint.
+    fn default_endpoint(&self) -> &'static str;
+
+    /// The credential fields it takes in callform.yaml, each with the conventional
+    /// environment variable read when a provider has no block there (and by the emulator).
+    fn credentials(&self) -> &'static [(&'static str, &'static str)];
+
+    /// Provider fields beside the credentials (`region`, `user_id`), and whether each is
+    /// required.
+    fn provider_fields(&self) -> &'static [(&'static str, bool)] {
+        &[]
+    }
+
+    /// Reads the manifest's `spec` mapping.
+    fn read_spec(
+        &self,
+        node: &Node,
+        at: &FieldPath,
+    ) -> Result<(Spec, Vec<de::Error>), Vec<de::Error>>;
+
+    /// The personal-data edits of its canonical form.
+    fn personal_data(&self) -> PersonalData;
+
+    /// The codes its page documents as a rejected create.
+    fn create_rejections(&self) -> &'static [Rejection];
+
+    /// What an answer to a create says (judged by `driver::answer`).
+    fn read_create(&self, status: u16, body: &[u8]) -> Reading;
+
+    /// The id the emulator gives its `n`-th task (from 1), shaped like the vendor's own.
+    fn emulator_task_id(&self, n: u64) -> String;
+
+    /// How the emulator receives its requests (today the create).
+    fn emulator_routes(&self) -> Vec<Route>;
+}
+
+/// A vendor's manifest parameters, as the shared code needs them.
+pub(crate) trait VendorSpec {
+    /// The vendor's own name parameter, if set.
+    fn vendor_name(&self) -> Option<&str>;
+
+    /// Where its callees are written.
+    fn callees(&self) -> CalleeSource<'_> {
+        CalleeSource::None
+    }
+
+    /// The vendor's rules; `callees` is the number of callees when they were read.
+    fn check(&self, cx: &mut Checker<'_>, name: &str, callees: Option<usize>);
+
+    /// Normalises the spec once it passed its rules.
+    fn normalise(&mut self) {}
+
+    /// Builds the create request for `task` (whose spec this is).
+    fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError>;
+}

@@ -1,0 +1,84 @@
+//! xfyeta (讯飞 外呼): the vendor behind [`Vendor`], wiring its manifest types (`spec.rs`), its
+//! driver (`driver.rs`) and its emulator routes (`emulator.rs`) into the shared code.
+
+pub mod driver;
+pub(crate) mod emulator;
+pub mod spec;
+
+use crate::driver::{BuildError, Context, Reading, Rejection, Request};
+use crate::emulator::Route;
+use crate::manifest::check::Checker;
+use crate::manifest::de;
+use crate::manifest::path::FieldPath;
+use crate::manifest::yaml::Node;
+use crate::manifest::Task;
+use crate::vendor::{PersonalData, Spec, Vendor, VendorSpec};
+use axum::routing::post;
+use spec::XfyetaSpec;
+
+/// The vendor.
+pub(crate) struct Xfyeta;
+
+impl Vendor for Xfyeta {
+    fn default_endpoint(&self) -> &'static str {
+        "https://www.xfyeta.com"
+    }
+
+    fn credentials(&self) -> &'static [(&'static str, &'static str)] {
+        &[("token", "XFYETA_TOKEN")]
+    }
+
+    fn read_spec(
+        &self,
+        node: &Node,
+        at: &FieldPath,
+    ) -> Result<(Spec, Vec<de::Error>), Vec<de::Error>> {
+        de::read::<XfyetaSpec>(node, at).map(|(s, unknown)| (s.into(), unknown))
+    }
+
+    fn personal_data(&self) -> PersonalData {
+        PersonalData {
+            drop: &[],
+            summary: None,
+            mask: &["line_num"],
+        }
+    }
+
+    fn create_rejections(&self) -> &'static [Rejection] {
+        driver::CREATE_REJECTIONS
+    }
+
+    fn read_create(&self, status: u16, body: &[u8]) -> Reading {
+        driver::read(status, body)
+    }
+
+    /// A numeric string.
+    fn emulator_task_id(&self, n: u64) -> String {
+        (1000 + n).to_string()
+    }
+
+    fn emulator_routes(&self) -> Vec<Route> {
+        vec![Route::Post(
+            "/openapi/outbound/v1/task/create",
+            Box::new(post(emulator::create)),
+        )]
+    }
+}
+
+impl VendorSpec for XfyetaSpec {
+    fn vendor_name(&self) -> Option<&str> {
+        self.task_name.as_deref()
+    }
+
+    fn check(&self, cx: &mut Checker<'_>, name: &str, _callees: Option<usize>) {
+        Self::check(self, cx, name)
+    }
+
+    fn normalise(&mut self) {
+        self.normalise_lines();
+    }
+
+    fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError> {
+        driver::build(task, self, cx)
+    }
+}
