@@ -2,7 +2,7 @@
 //!
 //! The code follows the data: manifests are loaded and validated (`manifest`), the planner
 //! compares them with the state (`plan`, `state`), `apply` runs the plan through the drivers
-//! and records every result, and `render` shows plans to people and tools.
+//! and records every result, and `output` shows plans to people and tools.
 
 use std::process::ExitCode;
 
@@ -16,10 +16,10 @@ pub mod diag;
 pub mod driver;
 pub mod emulator;
 pub mod manifest;
+pub mod output;
 pub mod phone;
 pub mod plan;
 pub mod project;
-pub mod render;
 pub mod sign;
 pub mod state;
 pub mod transport;

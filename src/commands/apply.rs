@@ -21,7 +21,7 @@ use crate::emulator;
 use crate::manifest::Vendor;
 use crate::plan::{self, Plan};
 use crate::project::Project;
-use crate::render;
+use crate::output::plan as render;
 use crate::state::{self, State, StateLock};
 use crate::transport::{Policy, Transport};
 

@@ -8,7 +8,7 @@ use crate::commands::validate::{load_manifests, print_diagnostics};
 use crate::manifest::Manifests;
 use crate::plan::{self, Plan};
 use crate::project::Project;
-use crate::render;
+use crate::output::plan as render;
 use crate::state::{self, State};
 
 /// The arguments that take a `callform state …` command, run from the current directory,
