@@ -176,8 +176,11 @@ pub struct Options {
     pub targets: Vec<String>,
     /// Changed tasks to replace with a new vendor task.
     pub replace: Vec<String>,
-    /// The salt to use when there is no state yet (a saved plan's, when applying it).
-    pub salt: Option<String>,
+    /// The salt to use when there is no state yet (a saved plan's, when applying it): the
+    /// planner reads no random number generator of its own.
+    pub salt: String,
+    /// When the plan is made (its `created_at`): the planner reads no clock of its own.
+    pub now: jiff::Timestamp,
     /// The arguments a `callform state …` command needs to reach this plan's state from
     /// where the plan was made (` --dir DIR --state PATH`, shell-quoted), so that every
     /// hint runs as printed. Empty for the defaults.
@@ -231,8 +234,7 @@ pub fn plan(
 ) -> Result<Plan, String> {
     let salt = state
         .map(|s| s.salt.clone())
-        .or_else(|| options.salt.clone())
-        .unwrap_or_else(crate::state::random_salt);
+        .unwrap_or_else(|| options.salt.clone());
     let targeted = |name: &str| {
         options.targets.is_empty() || options.targets.iter().any(|t| glob_match(t, name))
     };
@@ -308,7 +310,9 @@ pub fn plan(
         format_version: PLAN_FORMAT_VERSION,
         callform_version: env!("CARGO_PKG_VERSION").to_string(),
         canonical_version: CANONICAL_VERSION,
-        created_at: crate::state::now_rfc3339(),
+        created_at: jiff::Timestamp::from_second(options.now.as_second())
+            .unwrap_or(options.now)
+            .to_string(),
         manifest_dir: manifest_dir.to_string(),
         project_file: project.file.as_ref().map(|f| f.display().to_string()),
         timezone: project.timezone_name.clone(),
