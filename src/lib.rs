@@ -98,3 +98,20 @@ fn dispatch(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{exit_code, Outcome};
+
+    #[test]
+    fn one_map_from_outcome_to_exit_code() {
+        let codes = [
+            Outcome::Success,
+            Outcome::Failure,
+            Outcome::Changes,
+            Outcome::Interrupted,
+        ]
+        .map(exit_code);
+        assert_eq!(codes, [0, 1, 2, 130]);
+    }
+}

@@ -896,4 +896,25 @@ mod tests {
             "{err}"
         );
     }
+
+    /// The planner reads no clock and no random number generator: the time and the salt
+    /// for a plan made before any state exists are its inputs, so the same inputs make
+    /// the same plan.
+    #[test]
+    fn the_time_and_the_salt_are_inputs() {
+        let mut project = Project::defaults(std::path::Path::new("."));
+        project.sandbox = true;
+        let mut manifests = Manifests::default();
+        manifests.tasks.push(aliyun_task("t", "aliyun", 1));
+        let options = Options {
+            salt: "00112233445566778899aabbccddeeff".into(),
+            now: "2030-01-02T03:04:05.678Z".parse().unwrap(),
+            ..Options::default()
+        };
+        let made = || plan(&manifests, &project, None, "s", "d", &options).unwrap();
+        let first = made();
+        assert_eq!(first.created_at, "2030-01-02T03:04:05Z");
+        assert_eq!(first.salt.as_deref(), Some(options.salt.as_str()));
+        assert_eq!(first, made());
+    }
 }
