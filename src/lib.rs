@@ -4,6 +4,9 @@
 //! compares them with the state (`plan`, `state`), `apply` runs the plan through the drivers
 //! and records every result, and `output` shows plans to people and tools.
 
+// Only `output/` prints: everything else returns what it has to say.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -63,7 +63,7 @@ pub(crate) struct Received {
 
 impl Emulator {
     /// Resolves once shutdown was requested.
-    pub async fn shutting_down(&self) {
+    pub(crate) async fn shutting_down(&self) {
         let mut rx = self.shutdown.clone();
         // An error means the sender is gone, which is a shutdown too.
         let _ = rx.wait_for(|stop| *stop).await;

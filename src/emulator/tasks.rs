@@ -43,7 +43,12 @@ impl Tasks {
     /// Records a new task and returns its id, shaped like the vendor's own ids: xfyeta
     /// and Aliyun numeric strings, longlonglong a UUID. Volcengine's `TaskOpenId` is an
     /// opaque string; a number in a range of its own keeps ids distinct across vendors.
-    pub fn create(&mut self, vendor: Vendor, name: String, request: RecordedRequest) -> String {
+    pub(crate) fn create(
+        &mut self,
+        vendor: Vendor,
+        name: String,
+        request: RecordedRequest,
+    ) -> String {
         let n = self.records.len() as u64 + 1;
         let task_id = match vendor {
             Vendor::Xfyeta => (1000 + n).to_string(),
@@ -60,7 +65,7 @@ impl Tasks {
         task_id
     }
 
-    pub fn list(&self, vendor: Option<Vendor>) -> Vec<TaskRecord> {
+    pub(crate) fn list(&self, vendor: Option<Vendor>) -> Vec<TaskRecord> {
         self.records
             .iter()
             .filter(|r| vendor.is_none_or(|v| r.vendor == v))
