@@ -47,6 +47,13 @@ impl std::fmt::Display for WithHint {
 
 impl std::error::Error for WithHint {}
 
+/// A diagnostic's hint is its `= hint:` line.
+impl Hint for crate::diag::Diagnostic {
+    fn hint(&self) -> Option<String> {
+        self.hint.clone()
+    }
+}
+
 /// The state's errors carry their hint in their message already.
 impl Hint for crate::state::StateError {
     fn hint(&self) -> Option<String> {

@@ -112,7 +112,7 @@ pub enum NoPlan {
     NoTasks(std::path::PathBuf),
     /// The planner refused (a `--target` or `--replace` that names nothing, …).
     #[error("{0}")]
-    Planner(String),
+    Planner(#[from] plan::PlanError),
 }
 
 impl Hint for NoPlan {
@@ -120,7 +120,8 @@ impl Hint for NoPlan {
         match self {
             NoPlan::NoTasks(_) => Some("pass the directory that holds your task files".into()),
             NoPlan::State(e) => e.hint(),
-            NoPlan::Invalid(_) | NoPlan::Planner(_) => None,
+            NoPlan::Planner(e) => e.hint(),
+            NoPlan::Invalid(_) => None,
         }
     }
 }
@@ -167,8 +168,7 @@ pub fn plan(
         &state_path.display().to_string(),
         &dir.display().to_string(),
         &options,
-    )
-    .map_err(|e| NoPlan::Planner(e.to_string()))?;
+    )?;
     Ok(Prepared {
         project,
         manifests,

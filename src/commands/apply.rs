@@ -17,7 +17,7 @@ use crate::cli::{ApplyArgs, Outcome};
 use crate::driver::{self, ErrorClass};
 use crate::emulator;
 use crate::env::Env;
-use crate::error::WithHint;
+use crate::error::{Hint, WithHint};
 use crate::manifest::Vendor;
 use crate::output::apply::Reporter;
 use crate::output::plan as render;
@@ -152,7 +152,12 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     };
     if let Some(saved) = &saved {
         if let Err(why) = check_fresh(saved, &plan, current.as_ref()) {
-            note!(out, "error: the saved plan {} is stale: {why}\nhint: make a new plan with `callform plan --out FILE` and review it", args.path.display());
+            let hint = why.hint().unwrap_or_default();
+            note!(
+                out,
+                "error: the saved plan {} is stale: {why}\nhint: {hint}",
+                args.path.display()
+            );
             return Ok(Outcome::Failure);
         }
     } else {
@@ -341,26 +346,47 @@ fn policy(project: &Project, plan: &Plan) -> Policy {
     policy
 }
 
+/// Why a saved plan is no longer what would be done now.
+#[derive(Debug, thiserror::Error)]
+enum Stale {
+    #[error("a state was created since the plan was made")]
+    StateCreated,
+    #[error("the state {0} it was made against is gone")]
+    StateGone(String),
+    #[error("it was made against another state (lineage differs)")]
+    OtherState,
+    #[error("the state changed since (serial {then} then, {now} now)")]
+    StateChanged { then: u64, now: u64 },
+    #[error("{0} is new since the plan")]
+    FileNew(String),
+    #[error("{0} changed since the plan")]
+    FileChanged(String),
+    #[error("{0} is gone since the plan")]
+    FileGone(String),
+    #[error("the same manifests and state now plan differently (an endpoint or setting changed)")]
+    PlansDifferently,
+}
+
+impl Hint for Stale {
+    fn hint(&self) -> Option<String> {
+        Some("make a new plan with `callform plan --out FILE` and review it".into())
+    }
+}
+
 /// A saved plan is applied only if it is still exactly what would be done now.
-fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), String> {
+fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), Stale> {
     match (saved.state.exists, state) {
-        (false, Some(_)) => return Err("a state was created since the plan was made".into()),
-        (true, None) => {
-            return Err(format!(
-                "the state {} it was made against is gone",
-                saved.state.path
-            ))
-        }
+        (false, Some(_)) => return Err(Stale::StateCreated),
+        (true, None) => return Err(Stale::StateGone(saved.state.path.clone())),
         (true, Some(s)) => {
             if saved.state.lineage.as_deref() != Some(s.lineage.as_str()) {
-                return Err("it was made against another state (lineage differs)".into());
+                return Err(Stale::OtherState);
             }
             if saved.state.serial != Some(s.serial) {
-                return Err(format!(
-                    "the state changed since (serial {} then, {} now)",
-                    saved.state.serial.unwrap_or(0),
-                    s.serial
-                ));
+                return Err(Stale::StateChanged {
+                    then: saved.state.serial.unwrap_or(0),
+                    now: s.serial,
+                });
             }
         }
         (false, None) => {}
@@ -377,13 +403,13 @@ fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), 
         .collect();
     for (path, digest) in &now {
         match then.get(path) {
-            None => return Err(format!("{path} is new since the plan")),
-            Some(d) if d != digest => return Err(format!("{path} changed since the plan")),
+            None => return Err(Stale::FileNew(path.to_string())),
+            Some(d) if d != digest => return Err(Stale::FileChanged(path.to_string())),
             _ => {}
         }
     }
     if let Some(path) = then.keys().find(|p| !now.contains_key(*p)) {
-        return Err(format!("{path} is gone since the plan"));
+        return Err(Stale::FileGone(path.to_string()));
     }
     let actions = |p: &Plan| -> Vec<(String, plan::Action, Option<String>, String)> {
         p.tasks
@@ -399,10 +425,7 @@ fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), 
             .collect()
     };
     if actions(saved) != actions(fresh) {
-        return Err(
-            "the same manifests and state now plan differently (an endpoint or setting changed)"
-                .into(),
-        );
+        return Err(Stale::PlansDifferently);
     }
     Ok(())
 }
