@@ -92,7 +92,11 @@ fn dispatch(
         Command::Validate(args) => commands::validate::run(&args, out, env),
         Command::Plan(args) => commands::plan::run(&args, out, env),
         Command::Apply(args) => commands::apply::run(&args, out, env),
-        Command::Show(args) => commands::show::run(&args, out),
+        Command::Show(args) => match &args.plan {
+            Some(path) => commands::show::run(path, &args, out),
+            // `show` without a plan file is `state list`.
+            None => commands::state::list(&args.dir, args.state.as_deref()),
+        },
         Command::Emulator(args) => commands::emulator::run(&args, out),
         Command::State(args) => commands::state::run(&args),
         Command::Schema => {

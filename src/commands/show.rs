@@ -1,4 +1,6 @@
-//! `callform show [PLANFILE]`: a saved plan, or (without one) the tasks in the state.
+//! `callform show PLANFILE`: a saved plan. (Without one, `lib.rs` runs `state list`.)
+
+use std::path::Path;
 
 use crate::cli::{Outcome, ShowArgs};
 use crate::error::WithHint;
@@ -6,13 +8,8 @@ use crate::output::plan as render;
 use crate::output::Printer;
 use crate::workspace;
 
-pub fn run(args: &ShowArgs, out: &Printer) -> anyhow::Result<Outcome> {
-    match &args.plan {
-        Some(path) => {
-            let plan = workspace::read_plan(path).map_err(|e| WithHint::new(&e))?;
-            out.data(&render::format(&plan, args.format, out.stdout_palette().on))?;
-            Ok(Outcome::Success)
-        }
-        None => crate::commands::state::list(&args.dir, args.state.as_deref()),
-    }
+pub fn run(path: &Path, args: &ShowArgs, out: &Printer) -> anyhow::Result<Outcome> {
+    let plan = workspace::read_plan(path).map_err(|e| WithHint::new(&e))?;
+    out.data(&render::format(&plan, args.format, out.stdout_palette().on))?;
+    Ok(Outcome::Success)
 }
