@@ -1,7 +1,7 @@
 //! A workspace opened for a command: the project, the manifests and the state, read from
 //! [`Settings`]. Nothing here prints: problems come back as values for the command to show.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::diag::Diagnostic;
@@ -271,4 +271,102 @@ pub fn read_plan(path: &Path) -> Result<Plan, SavedPlanError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Why a saved plan is no longer what would be done now.
+#[derive(Debug, thiserror::Error)]
+pub enum Stale {
+    /// There was no state then; there is one now.
+    #[error("a state was created since the plan was made")]
+    StateCreated,
+    /// The state it was made against is gone.
+    #[error("the state {0} it was made against is gone")]
+    StateGone(String),
+    /// Another state (its lineage differs).
+    #[error("it was made against another state (lineage differs)")]
+    OtherState,
+    /// The state was saved since (its serial).
+    #[error("the state changed since (serial {then} then, {now} now)")]
+    StateChanged {
+        /// The serial the plan was made against.
+        then: u64,
+        /// The serial now.
+        now: u64,
+    },
+    /// A manifest file was added.
+    #[error("{0} is new since the plan")]
+    FileNew(String),
+    /// A manifest file changed.
+    #[error("{0} changed since the plan")]
+    FileChanged(String),
+    /// A manifest file was removed.
+    #[error("{0} is gone since the plan")]
+    FileGone(String),
+    /// The same inputs now make another plan.
+    #[error("the same manifests and state now plan differently (an endpoint or setting changed)")]
+    PlansDifferently,
+}
+
+impl Hint for Stale {
+    fn hint(&self) -> Option<String> {
+        Some("make a new plan with `callform plan --out FILE` and review it".into())
+    }
+}
+
+/// A saved plan is applied only if it is still exactly what would be done now: the same
+/// state (lineage and serial), the same manifest files, the same actions and endpoints.
+pub fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), Stale> {
+    match (saved.state.exists, state) {
+        (false, Some(_)) => return Err(Stale::StateCreated),
+        (true, None) => return Err(Stale::StateGone(saved.state.path.clone())),
+        (true, Some(s)) => {
+            if saved.state.lineage.as_deref() != Some(s.lineage.as_str()) {
+                return Err(Stale::OtherState);
+            }
+            if saved.state.serial != Some(s.serial) {
+                return Err(Stale::StateChanged {
+                    then: saved.state.serial.unwrap_or(0),
+                    now: s.serial,
+                });
+            }
+        }
+        (false, None) => {}
+    }
+    let then: HashMap<&str, &str> = saved
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.digest.as_str()))
+        .collect();
+    let now: HashMap<&str, &str> = fresh
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.digest.as_str()))
+        .collect();
+    for (path, digest) in &now {
+        match then.get(path) {
+            None => return Err(Stale::FileNew(path.to_string())),
+            Some(d) if d != digest => return Err(Stale::FileChanged(path.to_string())),
+            _ => {}
+        }
+    }
+    if let Some(path) = then.keys().find(|p| !now.contains_key(*p)) {
+        return Err(Stale::FileGone(path.to_string()));
+    }
+    let actions = |p: &Plan| -> Vec<(String, plan::Action, Option<String>, String)> {
+        p.tasks
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.action,
+                    t.spec_digest.clone(),
+                    t.endpoint.clone(),
+                )
+            })
+            .collect()
+    };
+    if actions(saved) != actions(fresh) {
+        return Err(Stale::PlansDifferently);
+    }
+    Ok(())
 }

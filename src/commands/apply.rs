@@ -5,7 +5,6 @@
 //! build every request — and only then send anything. A problem found before the first
 //! send leaves the vendors and the state untouched.
 
-use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -151,7 +150,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         }
     };
     if let Some(saved) = &saved {
-        if let Err(why) = check_fresh(saved, &plan, current.as_ref()) {
+        if let Err(why) = workspace::check_fresh(saved, &plan, current.as_ref()) {
             let hint = why.hint().unwrap_or_default();
             note!(
                 out,
@@ -344,90 +343,6 @@ fn policy(project: &Project, plan: &Plan) -> Policy {
         }
     }
     policy
-}
-
-/// Why a saved plan is no longer what would be done now.
-#[derive(Debug, thiserror::Error)]
-enum Stale {
-    #[error("a state was created since the plan was made")]
-    StateCreated,
-    #[error("the state {0} it was made against is gone")]
-    StateGone(String),
-    #[error("it was made against another state (lineage differs)")]
-    OtherState,
-    #[error("the state changed since (serial {then} then, {now} now)")]
-    StateChanged { then: u64, now: u64 },
-    #[error("{0} is new since the plan")]
-    FileNew(String),
-    #[error("{0} changed since the plan")]
-    FileChanged(String),
-    #[error("{0} is gone since the plan")]
-    FileGone(String),
-    #[error("the same manifests and state now plan differently (an endpoint or setting changed)")]
-    PlansDifferently,
-}
-
-impl Hint for Stale {
-    fn hint(&self) -> Option<String> {
-        Some("make a new plan with `callform plan --out FILE` and review it".into())
-    }
-}
-
-/// A saved plan is applied only if it is still exactly what would be done now.
-fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), Stale> {
-    match (saved.state.exists, state) {
-        (false, Some(_)) => return Err(Stale::StateCreated),
-        (true, None) => return Err(Stale::StateGone(saved.state.path.clone())),
-        (true, Some(s)) => {
-            if saved.state.lineage.as_deref() != Some(s.lineage.as_str()) {
-                return Err(Stale::OtherState);
-            }
-            if saved.state.serial != Some(s.serial) {
-                return Err(Stale::StateChanged {
-                    then: saved.state.serial.unwrap_or(0),
-                    now: s.serial,
-                });
-            }
-        }
-        (false, None) => {}
-    }
-    let then: HashMap<&str, &str> = saved
-        .files
-        .iter()
-        .map(|f| (f.path.as_str(), f.digest.as_str()))
-        .collect();
-    let now: HashMap<&str, &str> = fresh
-        .files
-        .iter()
-        .map(|f| (f.path.as_str(), f.digest.as_str()))
-        .collect();
-    for (path, digest) in &now {
-        match then.get(path) {
-            None => return Err(Stale::FileNew(path.to_string())),
-            Some(d) if d != digest => return Err(Stale::FileChanged(path.to_string())),
-            _ => {}
-        }
-    }
-    if let Some(path) = then.keys().find(|p| !now.contains_key(*p)) {
-        return Err(Stale::FileGone(path.to_string()));
-    }
-    let actions = |p: &Plan| -> Vec<(String, plan::Action, Option<String>, String)> {
-        p.tasks
-            .iter()
-            .map(|t| {
-                (
-                    t.name.clone(),
-                    t.action,
-                    t.spec_digest.clone(),
-                    t.endpoint.clone(),
-                )
-            })
-            .collect()
-    };
-    if actions(saved) != actions(fresh) {
-        return Err(Stale::PlansDifferently);
-    }
-    Ok(())
 }
 
 fn confirm(out: &Printer) -> anyhow::Result<bool> {
