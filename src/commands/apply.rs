@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::apply::{self, Finished, Limits, Result_};
 use crate::cli::{ApplyArgs, Outcome};
-use crate::driver::{self, ErrorClass};
+use crate::driver;
 use crate::emulator;
 use crate::env::Env;
 use crate::error::{Hint, WithHint};
@@ -241,14 +241,16 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         .committed
         .is_err()
         .then(|| state::journal_path(&state::resolve(&state_path).unwrap_or(state_path.clone())));
-    let outcome = report(
+    let stopped = cancel.load(Ordering::SeqCst);
+    crate::output::apply::summary(
         out,
         &finished,
         &project,
-        cancel.load(Ordering::SeqCst),
+        stopped,
         &options.state_args,
         unsaved.as_deref(),
     );
+    let outcome = outcome(&finished, stopped);
     Ok(if ran.committed.is_err() {
         Outcome::Failure
     } else {
@@ -387,109 +389,17 @@ fn watch_signals(cancel: Arc<AtomicBool>, out: Printer) {
     });
 }
 
-/// The summary on stdout, and the exit code: 1 when anything failed, is uncertain or was skipped.
-/// `unsaved`: the journal holding the results, when they could not be written to the state.
-/// `state_args`: what the printed hints need to reach this run's state.
-fn report(
-    out: &Printer,
-    finished: &[Finished],
-    project: &Project,
-    stopped: bool,
-    state_args: &str,
-    unsaved: Option<&std::path::Path>,
-) -> Outcome {
-    let mut finished: Vec<&Finished> = finished.iter().collect();
-    finished.sort_by(|a, b| a.name.cmp(&b.name));
-    let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
-    let created = count(|r| matches!(r, Result_::Created { .. }));
-    let failed = count(|r| matches!(r, Result_::Failed { .. }));
-    let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
-    let skipped = count(|r| matches!(r, Result_::Skipped | Result_::AuthStopped));
-    let verdict = if unsaved.is_some() {
-        "Apply finished, but the state file could not be written"
-    } else if stopped {
-        "Apply stopped"
-    } else if failed + uncertain > 0 {
-        "Apply finished with problems"
-    } else {
-        "Apply complete"
-    };
-    say!(out, "\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
-    if let Some(journal) = unsaved {
-        say!(out, "The results are recorded in the journal {}; the next `callform apply` or `callform state` command folds them into the state. Do not delete the journal.",
-            journal.display()
-        );
-    }
-    for f in &finished {
-        if let Result_::Created { warnings, .. } = &f.result {
-            for w in warnings {
-                say!(out, "  warning: {}: {w}", f.name);
-            }
-        }
-    }
-    let failures: Vec<&&Finished> = finished
+/// The exit code of a run: 1 when anything failed, is uncertain or was not sent, or the run
+/// was stopped.
+fn outcome(finished: &[Finished], stopped: bool) -> Outcome {
+    let bad = finished
         .iter()
-        .filter(|f| matches!(f.result, Result_::Failed { .. }))
-        .collect();
-    if !failures.is_empty() {
-        say!(
-            out,
-            "\nFailed (nothing was created for these; fix and apply again):"
-        );
-        for f in failures {
-            if let Result_::Failed {
-                class,
-                code,
-                message,
-                request_id,
-            } = &f.result
-            {
-                let rid = request_id
-                    .as_deref()
-                    .map(|r| format!(" (request id {r})"))
-                    .unwrap_or_default();
-                if *class == Some(ErrorClass::Auth) {
-                    let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
-                    say!(out, "  {}: authentication failed for provider `{}`: {code}: {message}{rid}\n    hint: check the credentials in {vars}", f.name, f.provider);
-                } else {
-                    say!(out, "  {}: {} {code}: {message}{rid}", f.name, f.vendor);
-                }
-            }
-        }
-    }
-    // Said once per provider, not once per create.
-    let mut auth_stopped: std::collections::BTreeMap<(&str, Vendor), usize> = Default::default();
-    for f in &finished {
-        if matches!(f.result, Result_::AuthStopped) {
-            *auth_stopped
-                .entry((f.provider.as_str(), f.vendor))
-                .or_default() += 1;
-        }
-    }
-    if !auth_stopped.is_empty() {
-        say!(out, "\nNot sent (authentication failed for their provider; nothing was recorded, so the next plan shows them again):");
-        for ((provider, vendor), n) in auth_stopped {
-            let vars = project.credential_vars(provider, vendor).join(", ");
-            say!(out, "  provider `{provider}`: {n} create(s) not sent after the first authentication failure\n    hint: check the credentials in {vars}, then apply again");
-        }
-    }
-    let uncertain_list: Vec<&&Finished> = finished
-        .iter()
-        .filter(|f| matches!(f.result, Result_::Uncertain { .. }))
-        .collect();
-    if !uncertain_list.is_empty() {
-        say!(out, "\nUncertain (the task may exist at the vendor; callform will not create it again by itself):");
-        for f in uncertain_list {
-            if let Result_::Uncertain { reason } = &f.result {
-                say!(out, "  {}: {reason}", f.name);
-                say!(out, "    hint: find it in the {} console, then `callform state import {} TASK_ID{state_args}`, or `callform state rm {}{state_args}` if it is not there", f.vendor, f.name, f.name);
-            }
-        }
-    }
-    if created + failed + uncertain + skipped == 0 {
+        .filter(|f| !matches!(f.result, Result_::Created { .. }))
+        .count();
+    if finished.is_empty() {
         return Outcome::Success;
     }
-    if failed + uncertain + skipped > 0 || stopped {
+    if bad > 0 || stopped {
         Outcome::Failure
     } else {
         Outcome::Success
