@@ -187,4 +187,21 @@ mod tests {
             " --state ./callform.sandbox.state.json"
         );
     }
+
+    /// The state commands act on the state callform.yaml names: with a broken one they
+    /// refuse, rather than repair the default state instead.
+    #[test]
+    fn repairs_refuse_a_broken_project_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("callform.yaml"), "state: [unclosed\n").unwrap();
+        let err = state_for_repair(dir.path(), None).unwrap_err();
+        let shown = crate::error::report(&err);
+        assert!(shown.contains("callform.yaml:2:1: invalid YAML"), "{shown}");
+        assert!(
+            shown.ends_with("\nhint: fix callform.yaml first (`callform validate`)"),
+            "{shown}"
+        );
+        let flag = dir.path().join("s.json");
+        assert_eq!(state_for_repair(dir.path(), Some(&flag)).unwrap(), flag);
+    }
 }
