@@ -18,7 +18,7 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
         targets: args.target.clone(),
         replace: args.replace.clone(),
         salt: crate::env::salt(env)?,
-        now: env.now(),
+        now: settings.now,
         state_args: settings.state_args(),
     };
     let dir = settings.dir.clone();
