@@ -1,12 +1,11 @@
-//! The command line: clap definitions (their doc comments are `--help`), and the dispatch
-//! from a parsed command to the function under `commands/` that runs it.
+//! The command line: clap definitions only (their doc comments are `--help`). `lib.rs`
+//! dispatches a parsed command to the function under `commands/` that runs it.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands;
+pub use crate::Outcome;
 
 /// Infrastructure-as-code for outbound robot-call campaigns: plan and apply call tasks
 /// on xfyeta, longlonglong, Aliyun and Volcengine from YAML manifests kept in git.
@@ -20,6 +19,9 @@ use crate::commands;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No status lines on stderr (progress, notes); data, warnings and errors still print.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,49 +205,4 @@ pub struct ColorArgs {
     /// Never use colour (colour is also off when NO_COLOR is set or output is not a terminal).
     #[arg(long)]
     pub no_color: bool,
-}
-
-impl ColorArgs {
-    /// Colour only on a terminal, never with NO_COLOR or `--no-color`.
-    pub fn stdout(self) -> bool {
-        !self.no_color
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::io::stdout().is_terminal()
-    }
-}
-
-/// What a command's outcome means for the exit code, mapped in one place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// 0: done, nothing wrong.
-    Success,
-    /// 1: an error, invalid input or a blocked change.
-    Failure,
-    /// 2: with `--detailed-exitcode`, the plan has changes.
-    Changes,
-}
-
-impl Outcome {
-    pub fn code(self) -> u8 {
-        match self {
-            Outcome::Success => 0,
-            Outcome::Failure => 1,
-            Outcome::Changes => 2,
-        }
-    }
-}
-
-pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
-    match cli.command {
-        Command::Validate(args) => commands::validate::run(&args),
-        Command::Plan(args) => commands::plan::run(&args),
-        Command::Apply(args) => commands::apply::run(&args),
-        Command::Show(args) => commands::show::run(&args),
-        Command::Emulator(args) => commands::emulator::run(&args),
-        Command::State(args) => commands::state::run(&args),
-        Command::Schema => {
-            println!("{}", crate::manifest::schema::json());
-            Ok(Outcome::Success)
-        }
-    }
 }

@@ -167,17 +167,22 @@ pub fn render_text(d: &Diagnostic, source: Option<&str>, color: bool) -> String 
 /// [`render_text`] given the offending line itself: for many diagnostics in one file, the
 /// caller indexes the lines once instead of scanning the text for each.
 pub fn render_text_line(d: &Diagnostic, source_line: Option<&str>, color: bool) -> String {
-    let (label, paint) = match d.severity {
-        Severity::Error => ("error", "\x1b[1;31m"),
-        Severity::Warning => ("warning", "\x1b[1;33m"),
+    let palette = crate::output::palette::Palette { on: color };
+    let paint = |s: &str| match d.severity {
+        Severity::Error => palette.error_label(s),
+        Severity::Warning => palette.warning_label(s),
     };
-    let (on, bold, off) = if color {
-        (paint, "\x1b[1m", "\x1b[0m")
-    } else {
-        ("", "", "")
+    let label = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
     };
     let mut out = String::new();
-    let _ = writeln!(out, "{on}{label}{off}{bold}: {}{off}", d.message);
+    let _ = writeln!(
+        out,
+        "{}{}",
+        paint(label),
+        palette.bold(&format!(": {}", d.message))
+    );
     let _ = writeln!(out, "  --> {}", d.location());
     if d.line > 0 {
         if let Some(line) = source_line {
@@ -192,7 +197,7 @@ pub fn render_text_line(d: &Diagnostic, source_line: Option<&str>, color: bool) 
                 .collect();
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{} | {}", d.line, line);
-            let _ = writeln!(out, "{pad} | {lead}{on}{}{off}", "^".repeat(d.len.min(80)));
+            let _ = writeln!(out, "{pad} | {lead}{}", paint(&"^".repeat(d.len.min(80))));
         }
     }
     match (&d.task, &d.field) {

@@ -2,7 +2,10 @@
 //!
 //! The code follows the data: manifests are loaded and validated (`manifest`), the planner
 //! compares them with the state (`plan`, `state`), `apply` runs the plan through the drivers
-//! and records every result, and `render` shows plans to people and tools.
+//! and records every result, and `output` shows plans to people and tools.
+
+// Only `output/` prints: everything else returns what it has to say.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
@@ -15,21 +18,57 @@ pub mod commands;
 pub mod diag;
 pub mod driver;
 pub mod emulator;
+pub mod env;
+pub mod error;
 pub mod manifest;
+pub mod output;
 pub mod phone;
 pub mod plan;
 pub mod project;
-pub mod render;
+pub mod settings;
 pub mod sign;
 pub mod state;
 pub mod transport;
 pub mod vendor;
+pub mod workspace;
+
+/// What a command's outcome means for the exit code, mapped in one place ([`exit_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: done, nothing wrong.
+    Success,
+    /// 1: an error, invalid input or a blocked change.
+    Failure,
+    /// 2: with `--detailed-exitcode`, the plan has changes.
+    Changes,
+    /// 130: stopped at once by a second Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+/// The one map from an outcome to the process's exit code.
+pub fn exit_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Success => 0,
+        Outcome::Failure => 1,
+        Outcome::Changes => 2,
+        Outcome::Interrupted => 130,
+    }
+}
 
 /// Runs the command line and maps the outcome to an exit code.
 pub fn run() -> ExitCode {
     let cli = cli::Cli::parse();
-    match cli::dispatch(cli) {
-        Ok(outcome) => ExitCode::from(outcome.code()),
+    let env = env::RealEnv;
+    let no_color = match &cli.command {
+        cli::Command::Validate(a) => a.color.no_color,
+        cli::Command::Plan(a) => a.color.no_color,
+        cli::Command::Apply(a) => a.color.no_color,
+        cli::Command::Show(a) => a.color.no_color,
+        _ => false,
+    };
+    let out = output::Printer::new(no_color, cli.quiet, &env, output::Streams::detect());
+    match dispatch(cli.command, &out, &env) {
+        Ok(outcome) => ExitCode::from(exit_code(outcome)),
         Err(err) => {
             // A closed pipe (`callform plan | head`) is not an error.
             if err
@@ -38,8 +77,49 @@ pub fn run() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            out.problem(&format!("error: {err:#}"));
+            ExitCode::from(exit_code(Outcome::Failure))
         }
+    }
+}
+
+fn dispatch(
+    command: cli::Command,
+    out: &output::Printer,
+    env: &dyn env::Env,
+) -> anyhow::Result<Outcome> {
+    use cli::Command;
+    match command {
+        Command::Validate(args) => commands::validate::run(&args, out, env),
+        Command::Plan(args) => commands::plan::run(&args, out, env),
+        Command::Apply(args) => commands::apply::run(&args, out, env),
+        Command::Show(args) => match &args.plan {
+            Some(path) => commands::show::run(path, &args, out),
+            // `show` without a plan file is `state list`.
+            None => commands::state::list(&args.dir, args.state.as_deref()),
+        },
+        Command::Emulator(args) => commands::emulator::run(&args, out),
+        Command::State(args) => commands::state::run(&args),
+        Command::Schema => {
+            out.data(&format!("{}\n", manifest::schema::json()))?;
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{exit_code, Outcome};
+
+    #[test]
+    fn one_map_from_outcome_to_exit_code() {
+        let codes = [
+            Outcome::Success,
+            Outcome::Failure,
+            Outcome::Changes,
+            Outcome::Interrupted,
+        ]
+        .map(exit_code);
+        assert_eq!(codes, [0, 1, 2, 130]);
     }
 }

@@ -170,14 +170,55 @@ impl Plan {
     }
 }
 
+/// Why the planner made no plan. Each names the flag or task and provider at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A `--target` that names nothing is a typo, not an empty plan to approve.
+    #[error("--target {0}: matches no task in the manifests or the state (check the name; globs take `*` and `?`)")]
+    Target(String),
+    /// A `--replace` of a task that is not a changed one.
+    #[error("--replace {name}: cannot replace: {why}")]
+    Replace {
+        /// The name given.
+        name: String,
+        /// What the task is instead.
+        why: String,
+    },
+    /// A provider's endpoint is not one callform sends to (the endpoint is not echoed).
+    #[error("{task}: the endpoint of provider `{provider}` (from {from}) is refused: {why}")]
+    Endpoint {
+        /// The first task, in name order, that would be sent there.
+        task: String,
+        /// Its provider.
+        provider: String,
+        /// Where the endpoint was configured.
+        from: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A bug: the planner left a slot empty.
+    #[error("a task was left unplanned")]
+    Unplanned,
+}
+
+/// Each message says what to check already.
+impl crate::error::Hint for PlanError {
+    fn hint(&self) -> Option<String> {
+        None
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Only tasks matching one of these names or globs (`*`, `?`).
     pub targets: Vec<String>,
     /// Changed tasks to replace with a new vendor task.
     pub replace: Vec<String>,
-    /// The salt to use when there is no state yet (a saved plan's, when applying it).
-    pub salt: Option<String>,
+    /// The salt to use when there is no state yet (a saved plan's, when applying it): the
+    /// planner reads no random number generator of its own.
+    pub salt: String,
+    /// When the plan is made (its `created_at`): the planner reads no clock of its own.
+    pub now: jiff::Timestamp,
     /// The arguments a `callform state …` command needs to reach this plan's state from
     /// where the plan was made (` --dir DIR --state PATH`, shell-quoted), so that every
     /// hint runs as printed. Empty for the defaults.
@@ -228,11 +269,10 @@ pub fn plan(
     state_path: &str,
     manifest_dir: &str,
     options: &Options,
-) -> Result<Plan, String> {
+) -> Result<Plan, PlanError> {
     let salt = state
         .map(|s| s.salt.clone())
-        .or_else(|| options.salt.clone())
-        .unwrap_or_else(crate::state::random_salt);
+        .unwrap_or_else(|| options.salt.clone());
     let targeted = |name: &str| {
         options.targets.is_empty() || options.targets.iter().any(|t| glob_match(t, name))
     };
@@ -259,9 +299,7 @@ pub fn plan(
         !all.iter().any(|task| glob_match(t, &task.name))
             && !recorded.keys().any(|name| glob_match(t, name))
     }) {
-        return Err(format!(
-            "--target {t}: matches no task in the manifests or the state (check the name; globs take `*` and `?`)"
-        ));
+        return Err(PlanError::Target(t.clone()));
     }
     let planned = planner.tasks(&tasks)?;
     let orphaned = orphans(recorded, &all, &targeted, &options.state_args);
@@ -290,7 +328,10 @@ pub fn plan(
                 ),
             },
         };
-        return Err(format!("--replace {r}: cannot replace: {why}"));
+        return Err(PlanError::Replace {
+            name: r.clone(),
+            why,
+        });
     }
 
     let mut summary = Summary::default();
@@ -308,7 +349,9 @@ pub fn plan(
         format_version: PLAN_FORMAT_VERSION,
         callform_version: env!("CARGO_PKG_VERSION").to_string(),
         canonical_version: CANONICAL_VERSION,
-        created_at: crate::state::now_rfc3339(),
+        created_at: jiff::Timestamp::from_second(options.now.as_second())
+            .unwrap_or(options.now)
+            .to_string(),
         manifest_dir: manifest_dir.to_string(),
         project_file: project.file.as_ref().map(|f| f.display().to_string()),
         timezone: project.timezone_name.clone(),
@@ -342,7 +385,7 @@ impl Planner<'_> {
     /// Plans `tasks` (sorted by name, names unique) in order. Each task is planned on its
     /// own, so runs of them are planned on every core, each into its part of one list. The
     /// first error in name order is the one reported.
-    fn tasks(&self, tasks: &[&Task]) -> Result<Vec<PlannedTask>, String> {
+    fn tasks(&self, tasks: &[&Task]) -> Result<Vec<PlannedTask>, PlanError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
@@ -352,7 +395,7 @@ impl Planner<'_> {
             self.run(tasks, &mut out)?;
         } else {
             let chunk = tasks.len().div_ceil(threads);
-            let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let results: Vec<Result<(), PlanError>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = tasks
                     .chunks(chunk)
                     .zip(out.chunks_mut(chunk))
@@ -366,16 +409,16 @@ impl Planner<'_> {
                     })
                     .collect()
             });
-            results.into_iter().collect::<Result<(), String>>()?;
+            results.into_iter().collect::<Result<(), PlanError>>()?;
         }
         // `run` fills every slot or fails; collected this way, the list is reused in place.
         out.into_iter()
-            .map(|slot| slot.ok_or_else(|| "a task was left unplanned".to_string()))
+            .map(|slot| slot.ok_or(PlanError::Unplanned))
             .collect()
     }
 
     /// Plans a sorted run of tasks into `slots`, walking the records from its first name.
-    fn run(&self, tasks: &[&Task], slots: &mut [Option<PlannedTask>]) -> Result<(), String> {
+    fn run(&self, tasks: &[&Task], slots: &mut [Option<PlannedTask>]) -> Result<(), PlanError> {
         let Some(first) = tasks.first() else {
             return Ok(());
         };
@@ -384,7 +427,7 @@ impl Planner<'_> {
             .range::<str, _>((Bound::Included(first.name.as_str()), Bound::Unbounded))
             .peekable();
         // Endpoints by provider: a handful, worked out (and checked) once each per run.
-        let mut endpoints: Vec<(&str, Vendor, Result<String, String>)> = Vec::new();
+        let mut endpoints: Vec<(&str, Vendor, Result<String, PlanError>)> = Vec::new();
         for (task, slot) in tasks.iter().zip(slots) {
             let endpoint = match endpoints
                 .iter()
@@ -410,18 +453,16 @@ impl Planner<'_> {
     }
 
     /// Where `task`'s create goes, or why it may not go there.
-    fn endpoint(&self, task: &Task) -> Result<String, String> {
+    fn endpoint(&self, task: &Task) -> Result<String, PlanError> {
         let project = self.project;
         let endpoint = project.endpoint(&task.provider, task.vendor);
         if !project.sandbox {
-            crate::project::check_endpoint(&endpoint).map_err(|why| {
-                // The refused endpoint is not echoed: it may hold what it should not.
-                format!(
-                    "{}: the endpoint of provider `{}` (from {}) is refused: {why}",
-                    task.name,
-                    task.provider,
-                    crate::project::endpoint_source(&task.provider, task.vendor)
-                )
+            // The refused endpoint is not echoed: it may hold what it should not.
+            crate::project::check_endpoint(&endpoint).map_err(|why| PlanError::Endpoint {
+                task: task.name.clone(),
+                provider: task.provider.clone(),
+                from: crate::project::endpoint_source(&task.provider, task.vendor),
+                why,
             })?;
         }
         Ok(endpoint)
@@ -887,9 +928,31 @@ mod tests {
             &Options::default(),
         )
         .unwrap_err();
+        let err = err.to_string();
         assert!(
             err.starts_with(&format!("t-{:05}: the endpoint of provider `bad`", 10)),
             "{err}"
         );
+    }
+
+    /// The planner reads no clock and no random number generator: the time and the salt
+    /// for a plan made before any state exists are its inputs, so the same inputs make
+    /// the same plan.
+    #[test]
+    fn the_time_and_the_salt_are_inputs() {
+        let mut project = Project::defaults(std::path::Path::new("."));
+        project.sandbox = true;
+        let mut manifests = Manifests::default();
+        manifests.tasks.push(aliyun_task("t", "aliyun", 1));
+        let options = Options {
+            salt: "00112233445566778899aabbccddeeff".into(),
+            now: "2030-01-02T03:04:05.678Z".parse().unwrap(),
+            ..Options::default()
+        };
+        let made = || plan(&manifests, &project, None, "s", "d", &options).unwrap();
+        let first = made();
+        assert_eq!(first.created_at, "2030-01-02T03:04:05Z");
+        assert_eq!(first.salt.as_deref(), Some(options.salt.as_str()));
+        assert_eq!(first, made());
     }
 }

@@ -158,7 +158,7 @@ fn mask_number(salt: &str, raw: &str) -> String {
 /// no-change plan compares with the state, for every task. `None` if the spec holds
 /// something the direct writer does not take (the caller then uses [`canonical`]).
 ///
-/// Both ways apply the same [`Edits`]; they differ only in how the JSON is written. The
+/// Both ways apply the same `Edits`; they differ only in how the JSON is written. The
 /// plan trusts this digest only when it equals the stored one, so a task is declared
 /// unchanged only if these bytes are exactly the stored form's. Were the writer to leave
 /// something out, a change to that alone would go unseen: every valid case of

@@ -15,7 +15,7 @@ use serde_json::Error;
 
 /// What happens to the top-level fields of the value written.
 #[derive(Clone, Copy)]
-pub struct Top<'a> {
+pub(crate) struct Top<'a> {
     /// Fields left out.
     pub drop: &'a [&'a str],
     /// Lists whose string items are replaced by what `mask` makes of them.
@@ -26,7 +26,7 @@ pub struct Top<'a> {
 }
 
 /// Writes `value` as canonical JSON to `out`, its top-level fields as `top` says.
-pub fn write<T: Serialize + ?Sized>(
+pub(crate) fn write<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
     top: Top<'_>,
@@ -203,7 +203,7 @@ fn unsupported() -> Error {
 }
 
 /// A list: items in order.
-pub struct Seq<'o, 'a> {
+pub(crate) struct Seq<'o, 'a> {
     out: &'o mut Vec<u8>,
     items: Mode<'a>,
     first: bool,
@@ -258,7 +258,7 @@ impl ser::SerializeTupleStruct for Seq<'_, '_> {
 
 /// A mapping or struct: values are written to a buffer of their own, then put out in key
 /// order.
-pub struct Object<'o, 'a> {
+pub(crate) struct Object<'o, 'a> {
     out: &'o mut Vec<u8>,
     top: Option<Top<'a>>,
     /// Each entry's key, and where its value is in `buf`.

@@ -5,50 +5,58 @@
 //! build every request — and only then send anything. A problem found before the first
 //! send leaves the vendors and the state untouched.
 
-use std::collections::HashMap;
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply::{self, Finished, Limits, Result_};
-use crate::cli::{ApplyArgs, DiagFormat, Outcome};
-use crate::commands::show::read_plan;
-use crate::commands::validate::{load, print_diagnostics};
-use crate::driver::{self, ErrorClass};
+use crate::cli::{ApplyArgs, Outcome};
+use crate::driver;
 use crate::emulator;
+use crate::env::Env;
+use crate::error::{Hint, WithHint};
 use crate::manifest::Vendor;
+use crate::output::apply::Reporter;
+use crate::output::plan as render;
+use crate::output::Printer;
 use crate::plan::{self, Plan};
 use crate::project::Project;
-use crate::render;
+use crate::settings::Settings;
 use crate::state::{self, State};
 use crate::transport::{Policy, Transport};
+use crate::workspace;
 
-/// stdout, ignoring a closed pipe: an apply must not die half-way because nobody reads.
+/// Data on stdout ([`Printer::say`]: a closed pipe does not stop an apply).
 macro_rules! say {
-    ($($t:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($t)*); }};
+    ($out:expr, $($t:tt)*) => {{ $out.say(&format!($($t)*)); }};
 }
 
-/// stderr, likewise.
+/// A warning or error on stderr.
 macro_rules! note {
-    ($($t:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($t)*); }};
+    ($out:expr, $($t:tt)*) => {{ $out.problem(&format!($($t)*)); }};
 }
 
-pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+/// A status line on stderr (silent with `--quiet`).
+macro_rules! status {
+    ($out:expr, $($t:tt)*) => {{ $out.status(&format!($($t)*)); }};
+}
+
+pub fn run(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(run_async(args, out, env))
 }
 
-async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
-    let color = args.color.stdout();
+async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
+    let color = out.stdout_palette().on;
     let saved = if args.path.is_file() {
         if !args.target.is_empty() || !args.replace.is_empty() {
             anyhow::bail!("a saved plan is applied exactly as it was made: --target and --replace belong to `callform plan`");
         }
-        Some(read_plan(&args.path)?)
+        Some(workspace::read_plan(&args.path).map_err(|e| WithHint::new(&e))?)
     } else {
         None
     };
@@ -56,15 +64,23 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         .as_ref()
         .map(|p| PathBuf::from(&p.manifest_dir))
         .unwrap_or_else(|| args.path.clone());
-    let (mut project, manifests) = load(&dir);
-    print_diagnostics(
-        &mut std::io::stderr().lock(),
-        &manifests,
-        DiagFormat::Text,
-        color,
-    )?;
+    let settings = Settings::resolve(
+        &dir,
+        args.state.as_deref(),
+        saved.as_ref().map(|p| Path::new(&p.state.path)),
+        args.sandbox,
+        env,
+    );
+    let state_path = settings.state.path.clone();
+    // Hints name this run's state wherever it did not come from the defaults.
+    let state_args = settings.state_args();
+    let now = settings.now;
+    let project = settings.project;
+    let manifests = workspace::load_manifests(&dir, &project, settings.project_diagnostics, now);
+    out.diagnostics(&manifests)?;
     if manifests.has_errors() {
         note!(
+            out,
             "error: the manifests have errors; nothing was applied (run `callform validate {}`)",
             dir.display()
         );
@@ -75,22 +91,16 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let sandbox = if args.sandbox {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let running = emulator::spawn(listener, emulator::Config::default()).await?;
-        project.sandbox = true;
         Some(running)
     } else {
         None
-    };
-    let state_path = match (&args.state, &saved) {
-        (Some(p), _) => p.clone(),
-        (None, Some(plan)) => PathBuf::from(&plan.state.path),
-        (None, None) if args.sandbox => project.sandbox_state_path(),
-        (None, None) => project.state_path.clone(),
     };
 
     let backend = state::open(&state_path)?;
     let lock = backend.lock("apply")?;
     if let Some(dead) = &lock.replaced_stale {
-        note!(
+        status!(
+            out,
             "note: `{}` by {} (pid {} on {}, since {}) ended without releasing the lock; its records are recovered from the journal",
             dead.operation, dead.holder, dead.pid, dead.host, dead.started_at
         );
@@ -98,7 +108,8 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let loaded = backend.recover(&lock)?;
     if let Some(folded) = &loaded.journal {
         if !folded.already_folded {
-            note!(
+            status!(
+                out,
                 "Recovered the records of an interrupted run: {} created, {} uncertain.",
                 folded.created.len(),
                 folded.uncertain.len() + folded.interrupted.len()
@@ -106,24 +117,22 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
     }
     let current = loaded.state;
-    // Hints name this run's state wherever it did not come from the defaults.
-    let state_args = crate::commands::plan::state_args(
-        &dir,
-        (args.state.is_some() || saved.is_some()).then_some(state_path.as_path()),
-        args.sandbox,
-        &state_path,
-    );
     let options = match &saved {
         Some(p) => plan::Options {
             targets: p.targets.clone(),
             replace: p.replace.clone(),
-            salt: p.salt.clone(),
+            salt: match &p.salt {
+                Some(salt) => salt.clone(),
+                None => crate::env::salt(env)?,
+            },
+            now,
             state_args,
         },
         None => plan::Options {
             targets: args.target.clone(),
             replace: args.replace.clone(),
-            salt: None,
+            salt: crate::env::salt(env)?,
+            now,
             state_args,
         },
     };
@@ -137,29 +146,34 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     ) {
         Ok(p) => p,
         Err(e) => {
-            note!("error: {e}");
+            note!(out, "error: {e}");
             return Ok(Outcome::Failure);
         }
     };
     if let Some(saved) = &saved {
-        if let Err(why) = check_fresh(saved, &plan, current.as_ref()) {
-            note!("error: the saved plan {} is stale: {why}\nhint: make a new plan with `callform plan --out FILE` and review it", args.path.display());
+        if let Err(why) = workspace::check_fresh(saved, &plan, current.as_ref()) {
+            let hint = why.hint().unwrap_or_default();
+            note!(
+                out,
+                "error: the saved plan {} is stale: {why}\nhint: {hint}",
+                args.path.display()
+            );
             return Ok(Outcome::Failure);
         }
     } else {
-        let _ = write!(std::io::stdout(), "{}", render::text(&plan, color));
+        let _ = out.data(&render::text(&plan, color));
     }
     if plan.has_blocked() {
         return Ok(Outcome::Failure);
     }
     if !plan.has_changes() {
         if saved.is_some() {
-            say!("No changes.");
+            say!(out, "No changes.");
         }
         return Ok(Outcome::Success);
     }
-    if saved.is_none() && !args.auto_approve && !confirm()? {
-        note!("Apply cancelled: nothing was sent.");
+    if saved.is_none() && !args.auto_approve && !confirm(out)? {
+        note!(out, "Apply cancelled: nothing was sent.");
         return Ok(Outcome::Failure);
     }
 
@@ -177,9 +191,9 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
-                note!("error: {e}");
+                note!(out, "error: {e}");
             }
-            note!("Nothing was sent.");
+            note!(out, "Nothing was sent.");
             return Ok(Outcome::Failure);
         }
     };
@@ -198,10 +212,10 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             .collect(),
     };
     let cancel = Arc::new(AtomicBool::new(false));
-    watch_signals(Arc::clone(&cancel));
+    watch_signals(Arc::clone(&cancel), *out);
 
     let total = sends.len();
-    let progress = Progress::new(total);
+    let progress = Reporter::new(total, out);
     let journal = backend.begin(&lock, &mut state).await?;
     let run_log = journal.location();
     let ran = apply::run(
@@ -217,23 +231,26 @@ async fn run_async(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     progress.done();
     let finished = ran.finished;
     if let Err(e) = &ran.committed {
-        note!("error: the results below are in the journal but could not be written to the state: {e}\nhint: the next `callform apply` or `callform state` command folds them in; do not delete the journal");
+        note!(out, "error: the results below are in the journal but could not be written to the state: {e}\nhint: the next `callform apply` or `callform state` command folds them in; do not delete the journal");
     }
     if let Err(e) = lock.verify() {
-        note!("warning: {e}");
+        note!(out, "warning: {e}");
     }
     let _ = lock.release();
     if let Some(running) = sandbox {
         running.shutdown().await;
     }
     let unsaved = ran.committed.is_err().then_some(run_log);
-    let outcome = report(
+    let stopped = cancel.load(Ordering::SeqCst);
+    crate::output::apply::summary(
+        out,
         &finished,
         &project,
-        cancel.load(Ordering::SeqCst),
+        stopped,
         &options.state_args,
         unsaved.as_deref(),
     );
+    let outcome = outcome(&finished, stopped);
     Ok(if ran.committed.is_err() {
         Outcome::Failure
     } else {
@@ -330,78 +347,11 @@ fn policy(project: &Project, plan: &Plan) -> Policy {
     policy
 }
 
-/// A saved plan is applied only if it is still exactly what would be done now.
-fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), String> {
-    match (saved.state.exists, state) {
-        (false, Some(_)) => return Err("a state was created since the plan was made".into()),
-        (true, None) => {
-            return Err(format!(
-                "the state {} it was made against is gone",
-                saved.state.path
-            ))
-        }
-        (true, Some(s)) => {
-            if saved.state.lineage.as_deref() != Some(s.lineage.as_str()) {
-                return Err("it was made against another state (lineage differs)".into());
-            }
-            if saved.state.serial != Some(s.serial) {
-                return Err(format!(
-                    "the state changed since (serial {} then, {} now)",
-                    saved.state.serial.unwrap_or(0),
-                    s.serial
-                ));
-            }
-        }
-        (false, None) => {}
-    }
-    let then: HashMap<&str, &str> = saved
-        .files
-        .iter()
-        .map(|f| (f.path.as_str(), f.digest.as_str()))
-        .collect();
-    let now: HashMap<&str, &str> = fresh
-        .files
-        .iter()
-        .map(|f| (f.path.as_str(), f.digest.as_str()))
-        .collect();
-    for (path, digest) in &now {
-        match then.get(path) {
-            None => return Err(format!("{path} is new since the plan")),
-            Some(d) if d != digest => return Err(format!("{path} changed since the plan")),
-            _ => {}
-        }
-    }
-    if let Some(path) = then.keys().find(|p| !now.contains_key(*p)) {
-        return Err(format!("{path} is gone since the plan"));
-    }
-    let actions = |p: &Plan| -> Vec<(String, plan::Action, Option<String>, String)> {
-        p.tasks
-            .iter()
-            .map(|t| {
-                (
-                    t.name.clone(),
-                    t.action,
-                    t.spec_digest.clone(),
-                    t.endpoint.clone(),
-                )
-            })
-            .collect()
-    };
-    if actions(saved) != actions(fresh) {
-        return Err(
-            "the same manifests and state now plan differently (an endpoint or setting changed)"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
-fn confirm() -> anyhow::Result<bool> {
+fn confirm(out: &Printer) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("there is no terminal to confirm on: review the plan and pass --auto-approve, or apply a saved plan file");
     }
-    let _ = write!(std::io::stdout(), "\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
+    out.prompt("\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ")?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")
@@ -409,7 +359,7 @@ fn confirm() -> anyhow::Result<bool> {
 
 /// First Ctrl-C or SIGTERM: no new sends; in-flight ones finish and are recorded. A second
 /// one exits at once (the journal already holds every intent; the next run folds it).
-fn watch_signals(cancel: Arc<AtomicBool>) {
+fn watch_signals(cancel: Arc<AtomicBool>, out: Printer) {
     tokio::spawn(async move {
         #[cfg(unix)]
         let mut term =
@@ -429,162 +379,27 @@ fn watch_signals(cancel: Arc<AtomicBool>) {
             }
             if cancel.swap(true, Ordering::SeqCst) {
                 note!(
+                    out,
                     "Stopping now. Requests in flight are recorded as uncertain by the next run."
                 );
-                std::process::exit(130);
+                std::process::exit(crate::exit_code(Outcome::Interrupted).into());
             }
-            note!("Stopping: no new creates are sent; waiting for the ones in flight to be answered and recorded (signal again to stop at once).");
+            status!(out, "Stopping: no new creates are sent; waiting for the ones in flight to be answered and recorded (signal again to stop at once).");
         }
     });
 }
 
-/// A progress bar on a terminal; one line per finished task otherwise.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    fn new(total: usize) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(total as u64);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} creating [{bar:30}] {pos}/{len} {elapsed}",
-            ) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar
-        });
-        Progress { bar }
-    }
-
-    fn finish(&self, f: &Finished) {
-        let line = match &f.result {
-            Result_::Created { task_id, .. } => {
-                format!("created   {} ({} task {task_id})", f.name, f.vendor)
-            }
-            Result_::Failed { code, .. } => format!("failed    {} ({} {code})", f.name, f.vendor),
-            Result_::Uncertain { .. } => format!("uncertain {} ({})", f.name, f.vendor),
-            Result_::Skipped => format!("skipped   {} (stopped before sending)", f.name),
-            Result_::AuthStopped => format!(
-                "not sent  {} (provider `{}` failed authentication)",
-                f.name, f.provider
-            ),
-        };
-        match &self.bar {
-            Some(bar) => {
-                bar.println(&line);
-                bar.inc(1);
-            }
-            None => note!("{line}"),
-        }
-    }
-
-    fn done(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// The summary on stdout, and the exit code: 1 when anything failed, is uncertain or was skipped.
-/// `unsaved`: the journal holding the results, when they could not be written to the state.
-/// `state_args`: what the printed hints need to reach this run's state.
-fn report(
-    finished: &[Finished],
-    project: &Project,
-    stopped: bool,
-    state_args: &str,
-    unsaved: Option<&str>,
-) -> Outcome {
-    let mut finished: Vec<&Finished> = finished.iter().collect();
-    finished.sort_by(|a, b| a.name.cmp(&b.name));
-    let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
-    let created = count(|r| matches!(r, Result_::Created { .. }));
-    let failed = count(|r| matches!(r, Result_::Failed { .. }));
-    let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
-    let skipped = count(|r| matches!(r, Result_::Skipped | Result_::AuthStopped));
-    let verdict = if unsaved.is_some() {
-        "Apply finished, but the state file could not be written"
-    } else if stopped {
-        "Apply stopped"
-    } else if failed + uncertain > 0 {
-        "Apply finished with problems"
-    } else {
-        "Apply complete"
-    };
-    say!("\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
-    if let Some(journal) = unsaved {
-        say!(
-            "The results are recorded in the journal {journal}; the next `callform apply` or `callform state` command folds them into the state. Do not delete the journal."
-        );
-    }
-    for f in &finished {
-        if let Result_::Created { warnings, .. } = &f.result {
-            for w in warnings {
-                say!("  warning: {}: {w}", f.name);
-            }
-        }
-    }
-    let failures: Vec<&&Finished> = finished
+/// The exit code of a run: 1 when anything failed, is uncertain or was not sent, or the run
+/// was stopped.
+fn outcome(finished: &[Finished], stopped: bool) -> Outcome {
+    let bad = finished
         .iter()
-        .filter(|f| matches!(f.result, Result_::Failed { .. }))
-        .collect();
-    if !failures.is_empty() {
-        say!("\nFailed (nothing was created for these; fix and apply again):");
-        for f in failures {
-            if let Result_::Failed {
-                class,
-                code,
-                message,
-                request_id,
-            } = &f.result
-            {
-                let rid = request_id
-                    .as_deref()
-                    .map(|r| format!(" (request id {r})"))
-                    .unwrap_or_default();
-                if *class == Some(ErrorClass::Auth) {
-                    let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
-                    say!("  {}: authentication failed for provider `{}`: {code}: {message}{rid}\n    hint: check the credentials in {vars}", f.name, f.provider);
-                } else {
-                    say!("  {}: {} {code}: {message}{rid}", f.name, f.vendor);
-                }
-            }
-        }
-    }
-    // Said once per provider, not once per create.
-    let mut auth_stopped: std::collections::BTreeMap<(&str, Vendor), usize> = Default::default();
-    for f in &finished {
-        if matches!(f.result, Result_::AuthStopped) {
-            *auth_stopped
-                .entry((f.provider.as_str(), f.vendor))
-                .or_default() += 1;
-        }
-    }
-    if !auth_stopped.is_empty() {
-        say!("\nNot sent (authentication failed for their provider; nothing was recorded, so the next plan shows them again):");
-        for ((provider, vendor), n) in auth_stopped {
-            let vars = project.credential_vars(provider, vendor).join(", ");
-            say!("  provider `{provider}`: {n} create(s) not sent after the first authentication failure\n    hint: check the credentials in {vars}, then apply again");
-        }
-    }
-    let uncertain_list: Vec<&&Finished> = finished
-        .iter()
-        .filter(|f| matches!(f.result, Result_::Uncertain { .. }))
-        .collect();
-    if !uncertain_list.is_empty() {
-        say!("\nUncertain (the task may exist at the vendor; callform will not create it again by itself):");
-        for f in uncertain_list {
-            if let Result_::Uncertain { reason } = &f.result {
-                say!("  {}: {reason}", f.name);
-                say!("    hint: find it in the {} console, then `callform state import {} TASK_ID{state_args}`, or `callform state rm {}{state_args}` if it is not there", f.vendor, f.name, f.name);
-            }
-        }
-    }
-    if created + failed + uncertain + skipped == 0 {
+        .filter(|f| !matches!(f.result, Result_::Created { .. }))
+        .count();
+    if finished.is_empty() {
         return Outcome::Success;
     }
-    if failed + uncertain + skipped > 0 || stopped {
+    if bad > 0 || stopped {
         Outcome::Failure
     } else {
         Outcome::Success

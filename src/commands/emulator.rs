@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use crate::cli::{EmulatorArgs, Outcome};
 use crate::emulator::{self, Config, Credentials, Faults};
+use crate::output::Printer;
 
-pub fn run(args: &EmulatorArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &EmulatorArgs, out: &Printer) -> anyhow::Result<Outcome> {
     for (flag, share) in [
         ("--error-rate", args.error_rate),
         ("--throttle-rate", args.throttle_rate),
@@ -30,6 +31,7 @@ pub fn run(args: &EmulatorArgs) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(emulator::run(&args.listen, config))?;
+    let listening = |url: &str| out.data(&format!("callform emulator listening on {url}\n"));
+    runtime.block_on(emulator::run(&args.listen, config, &listening))?;
     Ok(Outcome::Success)
 }

@@ -1,4 +1,5 @@
-//! One function per command. Commands print; the modules they call never do.
+//! One function per command: settings → library → printer. Commands print only through
+//! `output::Printer`; the modules they call never print, and no command calls another.
 
 pub mod apply;
 pub mod emulator;

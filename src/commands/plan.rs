@@ -1,192 +1,62 @@
 //! `callform plan`: what apply would do, for review; `--out` saves it for `apply PLANFILE`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
-use crate::cli::{Outcome, PlanArgs, PlanFormat};
-use crate::commands::validate::{load_manifests, print_diagnostics};
+use crate::cli::{Outcome, PlanArgs};
+use crate::env::Env;
+use crate::error::report;
 use crate::manifest::Manifests;
+use crate::output::plan as render;
+use crate::output::Printer;
 use crate::plan::{self, Plan};
 use crate::project::Project;
-use crate::render;
-use crate::state::{self, State};
+use crate::settings::Settings;
+use crate::state;
+use crate::workspace;
 
-/// The arguments that take a `callform state …` command, run from the current directory,
-/// to the state this command uses: `--dir` unless it is `.`, and `--state` when it was
-/// given or is the sandbox's (the state commands have no `--sandbox`). Hints append them,
-/// so that a hint run verbatim acts on this state and never on a default one.
-pub fn state_args(
-    dir: &Path,
-    state_override: Option<&Path>,
-    sandbox: bool,
-    state_path: &Path,
-) -> String {
-    let mut out = String::new();
-    if dir != Path::new(".") {
-        out.push_str(" --dir ");
-        out.push_str(&shell_quote(&dir.display().to_string()));
-    }
-    if state_override.is_some() || sandbox {
-        out.push_str(" --state ");
-        out.push_str(&shell_quote(&state_path.display().to_string()));
-    }
-    out
-}
-
-/// `s` as one POSIX shell word.
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// Everything a plan is made from, and the plan.
-pub struct Prepared {
-    pub project: Project,
-    pub manifests: Manifests,
-    pub state_path: PathBuf,
-    pub state: Option<State>,
-    pub plan: Plan,
-}
-
-/// Loads project, manifests and state and makes the plan. Problems are printed to stderr
-/// and come back as `Err(Outcome::Failure)`.
-pub fn prepare(
-    dir: &Path,
-    state_override: Option<&Path>,
-    sandbox: bool,
-    options: &plan::Options,
-    color: bool,
-) -> Result<Prepared, Outcome> {
-    let (mut project, project_diags) = crate::project::load(dir);
-    project.sandbox = sandbox;
-    let state_path = state_override.map(Path::to_path_buf).unwrap_or_else(|| {
-        if sandbox {
-            project.sandbox_state_path()
-        } else {
-            project.state_path.clone()
-        }
-    });
-    // The state (tens of megabytes for 100,000 tasks) is read while the manifests are: it
-    // only reads, and is used only if the manifests are valid.
-    let (manifests, state) = std::thread::scope(|scope| {
-        let state = scope.spawn(|| state::open(&state_path)?.load().map(|l| l.state));
-        let manifests = load_manifests(dir, &project, project_diags);
-        let state = state
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (manifests, state)
-    });
-    // Diagnostics go to stderr: stdout is the plan.
-    let _ = print_diagnostics(
-        &mut std::io::stderr().lock(),
-        &manifests,
-        crate::cli::DiagFormat::Text,
-        color,
-    );
-    if manifests.has_errors() {
-        let errors = manifests
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .count();
-        eprintln!("error: the manifests have {errors} error(s); no plan was made (run `callform validate` for details)");
-        return Err(Outcome::Failure);
-    }
-    let state = match state {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Err(Outcome::Failure);
-        }
-    };
-    // An empty directory is a wrong path far more often than a project with nothing in it.
-    if manifests.tasks.is_empty() {
-        if state.as_ref().is_some_and(|s| !s.tasks.is_empty()) {
-            eprintln!(
-                "warning: {} holds no tasks: every task in the state {} is planned as orphaned",
-                dir.display(),
-                state_path.display()
-            );
-        } else {
-            eprintln!(
-                "error: {} holds no tasks (no *.yaml or *.yml task documents)\nhint: pass the directory that holds your task files",
-                dir.display()
-            );
-            return Err(Outcome::Failure);
-        }
-    }
-    let options = plan::Options {
-        state_args: state_args(dir, state_override, sandbox, &state_path),
-        ..options.clone()
-    };
-    let plan = match plan::plan(
-        &manifests,
-        &project,
-        state.as_ref(),
-        &state_path.display().to_string(),
-        &dir.display().to_string(),
-        &options,
-    ) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Err(Outcome::Failure);
-        }
-    };
-    Ok(Prepared {
-        project,
-        manifests,
-        state_path,
-        state,
-        plan,
-    })
-}
-
-pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
-    let color = args.color.stdout();
+pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
+    let settings = Settings::resolve(&args.dir, args.state.as_deref(), None, args.sandbox, env);
     let options = plan::Options {
         targets: args.target.clone(),
         replace: args.replace.clone(),
-        salt: None,
-        state_args: String::new(),
+        salt: crate::env::salt(env)?,
+        now: settings.now,
+        state_args: settings.state_args(),
     };
-    let prepared = match prepare(
-        &args.dir,
-        args.state.as_deref(),
-        args.sandbox,
-        &options,
-        color,
-    ) {
+    let dir = settings.dir.clone();
+    let state_path = settings.state.path.clone();
+    let opened = workspace::open(settings);
+    // Diagnostics go to stderr: stdout is the plan.
+    let _ = out.diagnostics(&opened.manifests);
+    let prepared = match workspace::plan(opened, &dir, &state_path, options) {
         Ok(p) => p,
-        Err(outcome) => return Ok(outcome),
+        Err(e) => {
+            out.problem(&report(&e));
+            return Ok(Outcome::Failure);
+        }
     };
+    for w in &prepared.warnings {
+        out.problem(&format!("warning: {w}"));
+    }
     let mut plan = prepared.plan;
     if args.show_requests {
         attach_requests(&mut plan, &prepared.manifests, &prepared.project);
     }
-    print_plan(&plan, args.format, color)?;
-    if let Some(out) = &args.out {
+    out.data(&render::format(&plan, args.format, out.stdout_palette().on))?;
+    if let Some(file) = &args.out {
         if plan.has_blocked() {
-            eprintln!(
+            out.problem(&format!(
                 "error: the plan is blocked; it was not saved to {}",
-                out.display()
-            );
+                file.display()
+            ));
             return Ok(Outcome::Failure);
         }
         // Sealed with its checksum: `apply PLANFILE` refuses a plan that changed on disk.
         let sealed = state::checksum::seal(render::json(&plan).as_bytes());
-        state::write_atomically(out, &sealed)?;
-        eprintln!(
+        state::write_atomically(file, &sealed)?;
+        out.status(&format!(
             "Saved the plan to {}. Apply exactly this plan with: callform apply {}",
-            out.display(),
-            out.display()
-        );
+            file.display(),
+            file.display()
+        ));
     }
     let outcome = exit_for(&plan, args.detailed_exitcode);
     super::discard((plan, prepared.manifests, prepared.state));
@@ -227,17 +97,6 @@ fn attach_requests(plan: &mut Plan, manifests: &Manifests, project: &Project) {
             Err(e) => serde_json::json!({"error": e.to_string()}),
         });
     }
-}
-
-pub fn print_plan(plan: &Plan, format: PlanFormat, color: bool) -> std::io::Result<()> {
-    let text = match format {
-        PlanFormat::Text => render::text(plan, color),
-        PlanFormat::Json => render::json(plan),
-        PlanFormat::Markdown => render::markdown(plan),
-    };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
 }
 
 /// 1 when blocked; with `--detailed-exitcode`, 2 when there is anything to review

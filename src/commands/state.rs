@@ -4,31 +4,20 @@
 //! left (`StateBackend::recover`), changes one record and saves atomically, so a repair can never
 //! lose what an earlier run recorded.
 
+// These commands still print directly; they move onto the Printer with the state backend.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 use crate::canonical::{canonical, CANONICAL_VERSION};
 use crate::cli::{Outcome, StateArgs, StateCommand};
-use crate::commands::validate::load;
-use crate::project;
 use crate::state::{self, State, TaskRecord, TaskStatus};
+use crate::workspace::load;
 
-/// The state file: `--state`, else the one callform.yaml names. A callform.yaml with errors
-/// is refused: acting on a default path could repair the wrong state.
+/// The state file: `--state`, else the one callform.yaml names (see `settings`).
 fn state_path(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(p) = explicit {
-        return Ok(p.to_path_buf());
-    }
-    let (project, diags) = project::load(dir);
-    if let Some(d) = diags.iter().find(|d| d.is_error()) {
-        anyhow::bail!(
-            "{}:{}:{}: {}\nhint: fix callform.yaml first (`callform validate`)",
-            d.file.display(),
-            d.line,
-            d.column,
-            d.message
-        );
-    }
-    Ok(project.state_path)
+    crate::settings::state_for_repair(dir, explicit)
+        .map_err(|e| crate::error::WithHint::new(&e).into())
 }
 
 pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
@@ -190,7 +179,7 @@ fn import(
     if task_id.trim().is_empty() || task_id.chars().any(char::is_control) {
         anyhow::bail!("the task id is empty or contains control characters");
     }
-    let (project, manifests) = load(dir);
+    let (project, manifests) = load(dir, jiff::Timestamp::now());
     let path = explicit
         .map(Path::to_path_buf)
         .unwrap_or_else(|| project.state_path.clone());

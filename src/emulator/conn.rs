@@ -49,7 +49,7 @@ pub(crate) struct ConnHandle {
 
 impl ConnHandle {
     /// Makes the connection fail from now on; whatever the handler returns is never sent.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.reset.store(true, Ordering::SeqCst);
     }
 

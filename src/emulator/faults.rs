@@ -112,9 +112,9 @@ pub enum FaultKind {
 }
 
 /// What an `oversized_body` answer adds when the rule gives no `size`.
-pub const DEFAULT_OVERSIZE: usize = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_OVERSIZE: usize = 64 * 1024 * 1024;
 /// The most an `oversized_body` rule may ask for.
-pub const MAX_OVERSIZE: usize = 1024 * 1024 * 1024;
+pub(crate) const MAX_OVERSIZE: usize = 1024 * 1024 * 1024;
 
 /// A run-time rule: `{"match": "<substring of the task name>", "kind": "...", "times": N}`,
 /// and for `answer` also `"status": 400, "body": "...", "create": false`; for
@@ -150,7 +150,7 @@ pub(crate) struct FaultRules {
 }
 
 impl FaultRules {
-    pub fn add(&mut self, rule: FaultRule) -> Result<(), String> {
+    pub(crate) fn add(&mut self, rule: FaultRule) -> Result<(), String> {
         if rule.times == Some(0) {
             return Err("times must be at least 1 (leave it out for every request)".to_string());
         }
@@ -177,19 +177,19 @@ impl FaultRules {
 
     /// Removes the rules whose pattern is `pattern` (all of them when `None`); returns
     /// how many were removed.
-    pub fn clear(&mut self, pattern: Option<&str>) -> usize {
+    pub(crate) fn clear(&mut self, pattern: Option<&str>) -> usize {
         let before = self.rules.len();
         self.rules
             .retain(|r| pattern.is_some_and(|p| r.pattern != p));
         before - self.rules.len()
     }
 
-    pub fn list(&self) -> Vec<FaultRule> {
+    pub(crate) fn list(&self) -> Vec<FaultRule> {
         self.rules.clone()
     }
 
     /// The first rule matching `task_name`, using up one of its `times`.
-    pub fn take(&mut self, task_name: &str) -> Option<FaultRule> {
+    pub(crate) fn take(&mut self, task_name: &str) -> Option<FaultRule> {
         let index = self
             .rules
             .iter()

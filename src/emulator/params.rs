@@ -32,7 +32,7 @@ pub(crate) struct ParamError {
 }
 
 impl ParamError {
-    pub fn missing(param: impl Into<String>) -> ParamError {
+    pub(crate) fn missing(param: impl Into<String>) -> ParamError {
         ParamError {
             problem: Problem::Missing,
             param: param.into(),
@@ -41,7 +41,7 @@ impl ParamError {
         }
     }
 
-    pub fn invalid(param: impl Into<String>, reason: impl Into<String>) -> ParamError {
+    pub(crate) fn invalid(param: impl Into<String>, reason: impl Into<String>) -> ParamError {
         ParamError {
             problem: Problem::Invalid,
             param: param.into(),
@@ -50,7 +50,7 @@ impl ParamError {
         }
     }
 
-    pub fn unknown(param: impl Into<String>, known: &[&str]) -> ParamError {
+    pub(crate) fn unknown(param: impl Into<String>, known: &[&str]) -> ParamError {
         let param = param.into();
         let leaf = param.rsplit('.').next().unwrap_or(&param);
         let nearest = known
@@ -70,7 +70,7 @@ impl ParamError {
         }
     }
 
-    pub fn with_code(mut self, code: &'static str) -> ParamError {
+    pub(crate) fn with_code(mut self, code: &'static str) -> ParamError {
         self.code = Some(code);
         self
     }
@@ -92,7 +92,7 @@ pub(crate) struct Obj<'a> {
 
 impl<'a> Obj<'a> {
     /// The request body, which must be a JSON object.
-    pub fn body(value: &'a Value) -> Checked<Obj<'a>> {
+    pub(crate) fn body(value: &'a Value) -> Checked<Obj<'a>> {
         match value {
             Value::Object(map) => Ok(Obj {
                 map,
@@ -103,7 +103,7 @@ impl<'a> Obj<'a> {
     }
 
     /// A nested value at `path`, which must be a JSON object.
-    pub fn at(value: &'a Value, path: String) -> Checked<Obj<'a>> {
+    pub(crate) fn at(value: &'a Value, path: String) -> Checked<Obj<'a>> {
         match value {
             Value::Object(map) => Ok(Obj { map, path }),
             other => Err(ParamError::invalid(
@@ -114,7 +114,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The wire path of member `key`.
-    pub fn path(&self, key: &str) -> String {
+    pub(crate) fn path(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
         } else {
@@ -122,12 +122,12 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }
 
     /// Refuses every member not in `known`.
-    pub fn allow_only(&self, known: &[&str]) -> Checked<()> {
+    pub(crate) fn allow_only(&self, known: &[&str]) -> Checked<()> {
         match self.map.keys().find(|k| !known.contains(&k.as_str())) {
             Some(key) => Err(ParamError::unknown(self.path(key), known)),
             None => Ok(()),
@@ -148,81 +148,81 @@ impl<'a> Obj<'a> {
             .ok_or_else(|| ParamError::missing(self.path(key)))
     }
 
-    pub fn opt_str(&self, key: &str) -> Checked<Option<&'a str>> {
+    pub(crate) fn opt_str(&self, key: &str) -> Checked<Option<&'a str>> {
         self.get(key)?
             .map(|v| string(v, &self.path(key)))
             .transpose()
     }
 
-    pub fn req_str(&self, key: &str) -> Checked<&'a str> {
+    pub(crate) fn req_str(&self, key: &str) -> Checked<&'a str> {
         string(self.require(key)?, &self.path(key))
     }
 
     /// A required string with at least one non-blank character.
-    pub fn req_text(&self, key: &str) -> Checked<&'a str> {
+    pub(crate) fn req_text(&self, key: &str) -> Checked<&'a str> {
         let s = self.req_str(key)?;
         non_blank(s, &self.path(key))
     }
 
-    pub fn opt_text(&self, key: &str) -> Checked<Option<&'a str>> {
+    pub(crate) fn opt_text(&self, key: &str) -> Checked<Option<&'a str>> {
         self.opt_str(key)?
             .map(|s| non_blank(s, &self.path(key)))
             .transpose()
     }
 
-    pub fn opt_int(&self, key: &str) -> Checked<Option<i64>> {
+    pub(crate) fn opt_int(&self, key: &str) -> Checked<Option<i64>> {
         self.get(key)?
             .map(|v| integer(v, &self.path(key)))
             .transpose()
     }
 
-    pub fn req_int(&self, key: &str) -> Checked<i64> {
+    pub(crate) fn req_int(&self, key: &str) -> Checked<i64> {
         integer(self.require(key)?, &self.path(key))
     }
 
     /// An optional integer within `lo..=hi`.
-    pub fn opt_int_in(&self, key: &str, lo: i64, hi: i64) -> Checked<Option<i64>> {
+    pub(crate) fn opt_int_in(&self, key: &str, lo: i64, hi: i64) -> Checked<Option<i64>> {
         self.opt_int(key)?
             .map(|n| in_range(n, lo, hi, &self.path(key)))
             .transpose()
     }
 
-    pub fn req_int_in(&self, key: &str, lo: i64, hi: i64) -> Checked<i64> {
+    pub(crate) fn req_int_in(&self, key: &str, lo: i64, hi: i64) -> Checked<i64> {
         in_range(self.req_int(key)?, lo, hi, &self.path(key))
     }
 
-    pub fn opt_bool(&self, key: &str) -> Checked<Option<bool>> {
+    pub(crate) fn opt_bool(&self, key: &str) -> Checked<Option<bool>> {
         self.get(key)?
             .map(|v| boolean(v, &self.path(key)))
             .transpose()
     }
 
-    pub fn req_bool(&self, key: &str) -> Checked<bool> {
+    pub(crate) fn req_bool(&self, key: &str) -> Checked<bool> {
         boolean(self.require(key)?, &self.path(key))
     }
 
-    pub fn opt_array(&self, key: &str) -> Checked<Option<&'a Vec<Value>>> {
+    pub(crate) fn opt_array(&self, key: &str) -> Checked<Option<&'a Vec<Value>>> {
         self.get(key)?
             .map(|v| array(v, &self.path(key)))
             .transpose()
     }
 
-    pub fn req_array(&self, key: &str) -> Checked<&'a Vec<Value>> {
+    pub(crate) fn req_array(&self, key: &str) -> Checked<&'a Vec<Value>> {
         array(self.require(key)?, &self.path(key))
     }
 
-    pub fn opt_obj(&self, key: &str) -> Checked<Option<Obj<'a>>> {
+    pub(crate) fn opt_obj(&self, key: &str) -> Checked<Option<Obj<'a>>> {
         self.get(key)?
             .map(|v| Obj::at(v, self.path(key)))
             .transpose()
     }
 
-    pub fn req_obj(&self, key: &str) -> Checked<Obj<'a>> {
+    pub(crate) fn req_obj(&self, key: &str) -> Checked<Obj<'a>> {
         Obj::at(self.require(key)?, self.path(key))
     }
 
     /// A raw required member, for values whose type the caller checks itself.
-    pub fn req_value(&self, key: &str) -> Checked<&'a Value> {
+    pub(crate) fn req_value(&self, key: &str) -> Checked<&'a Value> {
         self.require(key)
     }
 }

@@ -68,7 +68,7 @@ pub(crate) struct Received {
 
 impl Emulator {
     /// Resolves once shutdown was requested.
-    pub async fn shutting_down(&self) {
+    pub(crate) async fn shutting_down(&self) {
         let mut rx = self.shutdown.clone();
         // An error means the sender is gone, which is a shutdown too.
         let _ = rx.wait_for(|stop| *stop).await;
@@ -158,7 +158,11 @@ pub async fn spawn(listener: TcpListener, config: Config) -> io::Result<Running>
     .with_graceful_shutdown(async move { stopping.shutting_down().await });
     let task = tokio::spawn(async move {
         if let Err(e) = server.await {
-            eprintln!("callform emulator stopped: {e}");
+            // A background server's failure has no caller left to return to.
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("callform emulator stopped: {e}");
+            }
         }
     });
     Ok(Running {
@@ -168,21 +172,21 @@ pub async fn spawn(listener: TcpListener, config: Config) -> io::Result<Running>
     })
 }
 
-/// For the `callform emulator --listen ADDR` subcommand: binds (loopback only), prints one line
-/// `callform emulator listening on http://127.0.0.1:PORT` to stdout, and serves until Ctrl-C/SIGTERM.
-pub async fn run(listen: &str, config: Config) -> anyhow::Result<()> {
+/// For the `callform emulator --listen ADDR` subcommand: binds (loopback only), calls
+/// `listening` with its URL (the command prints `callform emulator listening on
+/// http://127.0.0.1:PORT` to stdout), and serves until Ctrl-C/SIGTERM.
+pub async fn run(
+    listen: &str,
+    config: Config,
+    listening: &dyn Fn(&str) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let addr = parse_listen(listen)?;
     ensure_loopback(addr)?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let running = spawn(listener, config).await?;
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "callform emulator listening on {}", running.url())?;
-        out.flush()?;
-    }
+    listening(&running.url())?;
     stop_signal().await?;
     running.shutdown().await;
     Ok(())

@@ -42,7 +42,12 @@ pub(crate) struct Tasks {
 impl Tasks {
     /// Records a new task and returns its id, shaped like the vendor's own ids
     /// (`Vendor::emulator_task_id`).
-    pub fn create(&mut self, vendor: Vendor, name: String, request: RecordedRequest) -> String {
+    pub(crate) fn create(
+        &mut self,
+        vendor: Vendor,
+        name: String,
+        request: RecordedRequest,
+    ) -> String {
         let n = self.records.len() as u64 + 1;
         let task_id = vendor.def().emulator_task_id(n);
         self.records.push(TaskRecord {
@@ -54,7 +59,7 @@ impl Tasks {
         task_id
     }
 
-    pub fn list(&self, vendor: Option<Vendor>) -> Vec<TaskRecord> {
+    pub(crate) fn list(&self, vendor: Option<Vendor>) -> Vec<TaskRecord> {
         self.records
             .iter()
             .filter(|r| vendor.is_none_or(|v| r.vendor == v))

@@ -72,7 +72,7 @@ impl NonceCache {
     const REMEMBER: Duration = Duration::from_secs(30 * 60);
 
     /// True the first time `nonce` is seen (within the remembered window).
-    pub fn first_use(&mut self, nonce: &str, now: Instant) -> bool {
+    pub(crate) fn first_use(&mut self, nonce: &str, now: Instant) -> bool {
         if self.seen.len() >= self.prune_at {
             self.seen
                 .retain(|_, t| now.duration_since(*t) < Self::REMEMBER);

@@ -19,14 +19,35 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// forever (`/proc/kmsg`).
 pub const SPECIAL_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
 
+/// Why a path cannot be an input file. The diagnostic that carries it names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// It does not exist or cannot be resolved.
+    #[error("cannot read the file: {0}")]
+    Unreadable(std::io::Error),
+    /// It lies on a special filesystem ([`SPECIAL_DIRS`]).
+    #[error("cannot read the file: it is under {0}, a special filesystem callform never reads")]
+    Special(&'static str),
+    /// It lies outside every input root (the project directory is the first).
+    #[error("the file is outside the project directory {0} (symlinks resolved)")]
+    Outside(String),
+}
+
+impl crate::error::Hint for InputError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            InputError::Outside(_) => Some(OUTSIDE_HINT.into()),
+            InputError::Unreadable(_) | InputError::Special(_) => None,
+        }
+    }
+}
+
 /// `path` with its symlinks resolved, or why it cannot be an input: it does not exist, or
 /// it lies on a special filesystem ([`SPECIAL_DIRS`]).
-pub fn resolve(path: &Path) -> Result<PathBuf, String> {
-    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot read the file: {e}"))?;
+pub fn resolve(path: &Path) -> Result<PathBuf, InputError> {
+    let real = std::fs::canonicalize(path).map_err(InputError::Unreadable)?;
     if let Some(dir) = SPECIAL_DIRS.iter().find(|d| real.starts_with(d)) {
-        return Err(format!(
-            "cannot read the file: it is under {dir}, a special filesystem callform never reads"
-        ));
+        return Err(InputError::Special(dir));
     }
     Ok(real)
 }
@@ -34,7 +55,7 @@ pub fn resolve(path: &Path) -> Result<PathBuf, String> {
 /// Checks that `path` (a file a manifest names, or a manifest) lies inside one of `roots`
 /// (the project directory and the `input_dirs` of callform.yaml, symlinks resolved) once
 /// its own symlinks are resolved, and returns the resolved path.
-pub fn confine(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
+pub fn confine(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, InputError> {
     let real = resolve(path)?;
     if roots.iter().any(|r| real.starts_with(r)) {
         return Ok(real);
@@ -42,9 +63,7 @@ pub fn confine(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
     let inside = roots
         .first()
         .map_or_else(|| "the project".to_string(), |r| r.display().to_string());
-    Err(format!(
-        "the file is outside the project directory {inside} (symlinks resolved)"
-    ))
+    Err(InputError::Outside(inside))
 }
 
 /// [`confine`] then [`read_text`]: an input that must lie inside `roots`.
@@ -53,7 +72,10 @@ pub fn confine(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
 pub fn read_confined(path: &Path, roots: &[PathBuf]) -> Result<String, Diagnostic> {
     match confine(path, roots) {
         Ok(real) => read_text(&real, path),
-        Err(why) => Err(Diagnostic::error(path, why).hint(OUTSIDE_HINT)),
+        Err(why) => {
+            let hint = crate::error::Hint::hint(&why).unwrap_or_else(|| OUTSIDE_HINT.into());
+            Err(Diagnostic::error(path, why.to_string()).hint(hint))
+        }
     }
 }
 
@@ -71,7 +93,7 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
         Diagnostic::error(shown, why)
             .hint("check the path: it is relative to the manifest that names it")
     };
-    let real = resolve(path).map_err(cannot)?;
+    let real = resolve(path).map_err(|e| cannot(e.to_string()))?;
     let meta =
         std::fs::metadata(&real).map_err(|e| cannot(format!("cannot read the file: {e}")))?;
     // A device or a pipe reports 0 bytes and then never ends (`/dev/zero`) or blocks until

@@ -39,15 +39,14 @@ impl LocalDateTime {
 
     /// The instant this wall-clock time names in `tz`. Times that fall in a DST gap are
     /// moved forward, as clocks do (no mainland-China zone has DST today).
-    pub fn instant(&self, tz: &TimeZone) -> Result<Timestamp, String> {
+    pub fn instant(&self, tz: &TimeZone) -> Result<Timestamp, jiff::Error> {
         tz.to_ambiguous_zoned(self.0)
             .compatible()
             .map(|z| z.timestamp())
-            .map_err(|e| e.to_string())
     }
 
     /// Wall-clock time in `to` of this time in `from`.
-    pub fn convert(&self, from: &TimeZone, to: &TimeZone) -> Result<DateTime, String> {
+    pub fn convert(&self, from: &TimeZone, to: &TimeZone) -> Result<DateTime, jiff::Error> {
         Ok(self.instant(from)?.to_zoned(to.clone()).datetime())
     }
 

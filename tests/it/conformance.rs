@@ -23,7 +23,7 @@ use callform::state::{
 };
 
 /// A fresh store under test.
-pub trait Subject {
+pub(crate) trait Subject {
     /// A new handle on the store, as another process would open it.
     fn open(&self) -> Box<dyn StateBackend>;
     /// Everything stored, in a form that differs whenever anything stored differs: to show
@@ -70,7 +70,7 @@ pub(crate) use suite;
 const T0: &str = "2026-03-01T08:00:00Z";
 const T1: &str = "2026-03-01T08:00:02Z";
 
-pub fn intent(name: &str) -> Entry {
+pub(crate) fn intent(name: &str) -> Entry {
     Entry::Intent {
         name: name.into(),
         vendor: "volcengine".into(),
@@ -84,7 +84,7 @@ pub fn intent(name: &str) -> Entry {
     }
 }
 
-pub fn outcome(name: &str, outcome: Outcome) -> Entry {
+pub(crate) fn outcome(name: &str, outcome: Outcome) -> Entry {
     Entry::Outcome {
         name: name.into(),
         at: T1.into(),
@@ -92,7 +92,7 @@ pub fn outcome(name: &str, outcome: Outcome) -> Entry {
     }
 }
 
-pub fn created(name: &str, id: &str) -> Entry {
+pub(crate) fn created(name: &str, id: &str) -> Entry {
     outcome(
         name,
         Outcome::Created {
@@ -103,7 +103,7 @@ pub fn created(name: &str, id: &str) -> Entry {
     )
 }
 
-pub fn failed(name: &str) -> Entry {
+pub(crate) fn failed(name: &str) -> Entry {
     outcome(
         name,
         Outcome::Failed {
@@ -132,7 +132,7 @@ async fn seeded(subject: &dyn Subject) -> State {
     state
 }
 
-pub async fn a_missing_state_loads_as_none_and_the_first_save_starts_its_lineage(
+pub(crate) async fn a_missing_state_loads_as_none_and_the_first_save_starts_its_lineage(
     subject: &dyn Subject,
 ) {
     let backend = subject.open();
@@ -151,7 +151,9 @@ pub async fn a_missing_state_loads_as_none_and_the_first_save_starts_its_lineage
     assert_eq!(again, state);
 }
 
-pub async fn save_bumps_the_serial_and_refuses_a_stale_or_foreign_version(subject: &dyn Subject) {
+pub(crate) async fn save_bumps_the_serial_and_refuses_a_stale_or_foreign_version(
+    subject: &dyn Subject,
+) {
     let first = seeded(subject).await;
     let backend = subject.open();
     let lease = backend.lock("state rm").unwrap();
@@ -178,7 +180,7 @@ pub async fn save_bumps_the_serial_and_refuses_a_stale_or_foreign_version(subjec
     assert_eq!(subject.open().load().unwrap().state.unwrap(), current);
 }
 
-pub async fn a_second_writer_is_refused_while_the_lease_is_held(subject: &dyn Subject) {
+pub(crate) async fn a_second_writer_is_refused_while_the_lease_is_held(subject: &dyn Subject) {
     seeded(subject).await;
     let backend = subject.open();
     let held = backend.lock("apply").unwrap();
@@ -192,7 +194,9 @@ pub async fn a_second_writer_is_refused_while_the_lease_is_held(subject: &dyn Su
     subject.open().lock("state rm").unwrap().release().unwrap();
 }
 
-pub async fn a_run_records_every_create_and_commits_it_into_the_state(subject: &dyn Subject) {
+pub(crate) async fn a_run_records_every_create_and_commits_it_into_the_state(
+    subject: &dyn Subject,
+) {
     let backend = subject.open();
     let lease = backend.lock("apply").unwrap();
     assert_eq!(backend.recover(&lease).unwrap().state, None);
@@ -239,7 +243,7 @@ pub async fn a_run_records_every_create_and_commits_it_into_the_state(subject: &
     assert_eq!(stored.tasks["c"].uncertain_reason.as_deref(), Some(reason));
 }
 
-pub async fn a_run_that_dies_leaves_uncertain_tasks_that_the_next_recover_keeps(
+pub(crate) async fn a_run_that_dies_leaves_uncertain_tasks_that_the_next_recover_keeps(
     subject: &dyn Subject,
 ) {
     let mut state = seeded(subject).await;
@@ -290,7 +294,7 @@ pub async fn a_run_that_dies_leaves_uncertain_tasks_that_the_next_recover_keeps(
     );
 }
 
-pub async fn the_first_run_dying_still_leaves_its_state(subject: &dyn Subject) {
+pub(crate) async fn the_first_run_dying_still_leaves_its_state(subject: &dyn Subject) {
     let backend = subject.open();
     let lease = backend.lock("apply").unwrap();
     let mut state = State::new();
@@ -310,7 +314,7 @@ pub async fn the_first_run_dying_still_leaves_its_state(subject: &dyn Subject) {
     assert_eq!(recovered.salt, state.salt);
 }
 
-pub async fn a_run_cannot_begin_while_a_dead_run_is_pending(subject: &dyn Subject) {
+pub(crate) async fn a_run_cannot_begin_while_a_dead_run_is_pending(subject: &dyn Subject) {
     let mut state = seeded(subject).await;
     let backend = subject.open();
     let lease = backend.lock("apply").unwrap();
@@ -330,7 +334,9 @@ pub async fn a_run_cannot_begin_while_a_dead_run_is_pending(subject: &dyn Subjec
 
 /// What `state import` and `state rm` do to an uncertain task, at the backend's level: an
 /// edit of the recovered state, saved under the lease.
-pub async fn an_uncertain_task_is_resolved_by_an_edit_under_the_lease(subject: &dyn Subject) {
+pub(crate) async fn an_uncertain_task_is_resolved_by_an_edit_under_the_lease(
+    subject: &dyn Subject,
+) {
     let mut state = seeded(subject).await;
     let backend = subject.open();
     let lease = backend.lock("apply").unwrap();
@@ -358,7 +364,9 @@ pub async fn an_uncertain_task_is_resolved_by_an_edit_under_the_lease(subject: &
     assert!(!stored.tasks.contains_key("b"));
 }
 
-pub async fn data_that_does_not_load_is_refused_and_never_overwritten(subject: &dyn Subject) {
+pub(crate) async fn data_that_does_not_load_is_refused_and_never_overwritten(
+    subject: &dyn Subject,
+) {
     let state = seeded(subject).await;
     subject.damage();
     let before = subject.dump();
@@ -373,7 +381,7 @@ pub async fn data_that_does_not_load_is_refused_and_never_overwritten(subject: &
     assert_eq!(subject.dump(), before);
 }
 
-pub async fn a_newer_format_is_refused_and_never_overwritten(subject: &dyn Subject) {
+pub(crate) async fn a_newer_format_is_refused_and_never_overwritten(subject: &dyn Subject) {
     let state = seeded(subject).await;
     subject.store_newer();
     let before = subject.dump();
@@ -389,7 +397,7 @@ pub async fn a_newer_format_is_refused_and_never_overwritten(subject: &dyn Subje
     assert_eq!(subject.dump(), before);
 }
 
-pub async fn fifty_concurrent_records_are_all_durable(subject: &dyn Subject) {
+pub(crate) async fn fifty_concurrent_records_are_all_durable(subject: &dyn Subject) {
     let mut state = seeded(subject).await;
     let backend = subject.open();
     let lease = backend.lock("apply").unwrap();

@@ -972,7 +972,7 @@ async fn global_faults_apply_to_every_request() {
 #[tokio::test]
 async fn the_emulator_refuses_non_loopback_addresses() {
     for listen in ["0.0.0.0:0", "192.0.2.1:8080", "[::]:0", "example.com:80"] {
-        let error = emulator::run(listen, Config::default())
+        let error = emulator::run(listen, Config::default(), &|_| Ok(()))
             .await
             .expect_err(listen);
         let message = error.to_string();

@@ -18,17 +18,17 @@ use serde_json::Value;
 
 // Canary credentials: the shared emulator accepts only these, and no output of callform,
 // nor any file it writes, may contain a secret among them.
-pub const XF_TOKEN: &str = "CANARY-xf-Token-91c2";
-pub const LLL_TOKEN: &str = "CANARY-lll-Token-44e1";
-pub const LLL_USER: &str = "5832d184-dd53-42a0-8ace-0bf8d660f4cc";
-pub const ALI_ID: &str = "LTAICanaryKeyId";
-pub const ALI_SECRET: &str = "CANARY-ali-Secret-7d9e";
-pub const VOLC_AK: &str = "AKLTCanaryAccess";
-pub const VOLC_SK: &str = "CANARY-volc-Secret-3b8f";
-pub const CANARIES: [&str; 4] = [XF_TOKEN, LLL_TOKEN, ALI_SECRET, VOLC_SK];
+pub(crate) const XF_TOKEN: &str = "CANARY-xf-Token-91c2";
+pub(crate) const LLL_TOKEN: &str = "CANARY-lll-Token-44e1";
+pub(crate) const LLL_USER: &str = "5832d184-dd53-42a0-8ace-0bf8d660f4cc";
+pub(crate) const ALI_ID: &str = "LTAICanaryKeyId";
+pub(crate) const ALI_SECRET: &str = "CANARY-ali-Secret-7d9e";
+pub(crate) const VOLC_AK: &str = "AKLTCanaryAccess";
+pub(crate) const VOLC_SK: &str = "CANARY-volc-Secret-3b8f";
+pub(crate) const CANARIES: [&str; 4] = [XF_TOKEN, LLL_TOKEN, ALI_SECRET, VOLC_SK];
 
 /// How long a `hang_after_create` fault hangs; every client in the tests times out first.
-pub const HANG: Duration = Duration::from_secs(3);
+pub(crate) const HANG: Duration = Duration::from_secs(3);
 
 /// The variables that point callform at a vendor; removed from every run unless set.
 const ENDPOINT_VARS: [&str; 4] = [
@@ -41,13 +41,13 @@ const ENDPOINT_VARS: [&str; 4] = [
 // ---- the shared emulator ------------------------------------------------------------
 
 /// The emulator every test of this binary shares, serving on a runtime of its own.
-pub struct Emulator {
+pub(crate) struct Emulator {
     runtime: tokio::runtime::Runtime,
     url: String,
 }
 
 /// Starts the shared emulator on first use. Safe to call from sync and async tests.
-pub fn emulator() -> &'static Emulator {
+pub(crate) fn emulator() -> &'static Emulator {
     static EMU: OnceLock<Emulator> = OnceLock::new();
     EMU.get_or_init(|| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,7 +90,7 @@ pub fn emulator() -> &'static Emulator {
 }
 
 /// An HTTP client for the emulator. No proxy from the environment may see these requests.
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -99,12 +99,12 @@ pub fn client() -> reqwest::Client {
 
 impl Emulator {
     /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// GETs a control endpoint and reads its JSON answer. From sync tests only.
-    pub fn get(&self, path: &str) -> Value {
+    pub(crate) fn get(&self, path: &str) -> Value {
         self.runtime.block_on(async {
             client()
                 .get(format!("{}{path}", self.url))
@@ -118,7 +118,7 @@ impl Emulator {
     }
 
     /// Adds a fault rule (`POST /_emulator/faults`). From sync tests only.
-    pub fn post_fault(&self, rule: Value) {
+    pub(crate) fn post_fault(&self, rule: Value) {
         self.runtime.block_on(async {
             let r = client()
                 .post(format!("{}/_emulator/faults", self.url))
@@ -136,7 +136,7 @@ impl Emulator {
     }
 
     /// Removes the fault rules matching `pattern` (`DELETE /_emulator/faults?match=`).
-    pub fn delete_faults(&self, pattern: &str) {
+    pub(crate) fn delete_faults(&self, pattern: &str) {
         self.runtime.block_on(async {
             let r = client()
                 .delete(format!("{}/_emulator/faults", self.url))
@@ -150,7 +150,7 @@ impl Emulator {
 
     /// Entries of a control list (`/_emulator/tasks`, `/_emulator/requests`) whose `field`
     /// starts with `prefix`.
-    pub fn listed(&self, path: &str, field: &str, prefix: &str) -> Vec<Value> {
+    pub(crate) fn listed(&self, path: &str, field: &str, prefix: &str) -> Vec<Value> {
         self.get(path)
             .as_array()
             .expect("a list from the emulator")
@@ -161,7 +161,7 @@ impl Emulator {
     }
 
     /// Tasks the emulator created whose vendor-visible name starts with `prefix`.
-    pub fn tasks(&self, prefix: &str) -> Vec<Value> {
+    pub(crate) fn tasks(&self, prefix: &str) -> Vec<Value> {
         self.listed("/_emulator/tasks", "name", prefix)
     }
 }
@@ -170,7 +170,7 @@ impl Emulator {
 
 /// The built `callform`, run as a user runs it: no colour, no vendor endpoint and no
 /// state path from the environment unless a test sets one.
-pub struct Callform {
+pub(crate) struct Callform {
     args: Vec<OsString>,
     /// In order; `None` removes the variable.
     envs: Vec<(OsString, Option<OsString>)>,
@@ -181,14 +181,14 @@ pub struct Callform {
 }
 
 /// What a run left: its exit code and its output, both checked for panics and canaries.
-pub struct Output {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Callform {
-    pub fn new() -> Callform {
+    pub(crate) fn new() -> Callform {
         let mut envs = vec![("NO_COLOR".into(), Some("1".into()))];
         for v in ["CALLFORM_STATE"].into_iter().chain(ENDPOINT_VARS) {
             envs.push((v.into(), None));
@@ -203,12 +203,12 @@ impl Callform {
         }
     }
 
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Callform {
+    pub(crate) fn arg(mut self, arg: impl AsRef<OsStr>) -> Callform {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Callform
+    pub(crate) fn args<I, S>(mut self, args: I) -> Callform
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -219,31 +219,31 @@ impl Callform {
     }
 
     /// The directory callform works on, as the next argument.
-    pub fn dir(self, dir: impl AsRef<Path>) -> Callform {
+    pub(crate) fn dir(self, dir: impl AsRef<Path>) -> Callform {
         self.arg(dir.as_ref())
     }
 
     /// The working directory of the run.
-    pub fn cwd(mut self, dir: &Path) -> Callform {
+    pub(crate) fn cwd(mut self, dir: &Path) -> Callform {
         self.cwd = Some(dir.to_path_buf());
         self
     }
 
-    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Callform {
+    pub(crate) fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Callform {
         self.envs
             .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
         self
     }
 
     /// An empty environment but `NO_COLOR` (set the rest with [`Callform::env`]).
-    pub fn env_clear(mut self) -> Callform {
+    pub(crate) fn env_clear(mut self) -> Callform {
         self.clear_env = true;
         self.envs = vec![("NO_COLOR".into(), Some("1".into()))];
         self
     }
 
     /// Every vendor pointed at the shared emulator, with the canary credentials.
-    pub fn emulator(mut self) -> Callform {
+    pub(crate) fn emulator(mut self) -> Callform {
         let url = emulator().url();
         for v in ENDPOINT_VARS {
             self = self.env(v, url);
@@ -262,20 +262,20 @@ impl Callform {
     }
 
     /// Kills the run after `limit` (the run then fails the test).
-    pub fn timeout(mut self, limit: Duration) -> Callform {
+    pub(crate) fn timeout(mut self, limit: Duration) -> Callform {
         self.timeout = Some(limit);
         self
     }
 
     /// Runs on a pseudo-terminal (through util-linux `script`), as a user at a terminal
     /// sees it: stdout and stderr arrive together in [`Output::stdout`], with `\n` lines.
-    pub fn terminal(mut self) -> Callform {
+    pub(crate) fn terminal(mut self) -> Callform {
         self.terminal = true;
         self
     }
 
     /// The command [`Callform::run`] runs, for a test that spawns and signals it itself.
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let bin = OsStr::new(env!("CARGO_BIN_EXE_callform"));
         let mut cmd = if self.terminal {
             let mut line = quoted(bin);
@@ -312,7 +312,7 @@ impl Callform {
 
     /// Runs to the end. Fails the test if callform panicked, was killed, or printed a
     /// canary secret.
-    pub fn run(self) -> Output {
+    pub(crate) fn run(self) -> Output {
         let mut cmd = self.command();
         let out = match self.timeout {
             Some(limit) => assert_cmd::Command::from_std(cmd).timeout(limit).output(),
@@ -350,12 +350,12 @@ fn quoted(arg: &OsStr) -> String {
 }
 
 /// `callform` as a user runs it (short for [`Callform::new`]).
-pub fn bin() -> Callform {
+pub(crate) fn bin() -> Callform {
     Callform::new()
 }
 
 /// Runs to the end: (exit code, stdout, stderr), checked as [`Callform::run`] checks.
-pub fn run(cmd: Callform) -> (i32, String, String) {
+pub(crate) fn run(cmd: Callform) -> (i32, String, String) {
     let out = cmd.run();
     (out.code, out.stdout, out.stderr)
 }
@@ -363,12 +363,12 @@ pub fn run(cmd: Callform) -> (i32, String, String) {
 // ---- projects -----------------------------------------------------------------------
 
 /// A file of the repository, by its path from the crate root.
-pub fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 /// The names of the example tasks.
-pub const EXAMPLE_TASKS: [&str; 5] = [
+pub(crate) const EXAMPLE_TASKS: [&str; 5] = [
     "delivery-notice",
     "overdue-notice-jan",
     "payment-followup",
@@ -377,7 +377,7 @@ pub const EXAMPLE_TASKS: [&str; 5] = [
 ];
 
 /// Records every example task as created, the way `state import` does after a console check.
-pub fn import_all(tasks: &Path) {
+pub(crate) fn import_all(tasks: &Path) {
     for (i, name) in EXAMPLE_TASKS.iter().enumerate() {
         let (code, _, err) = run(bin()
             .args(["state", "import", name, &format!("id-{i}"), "--dir"])
@@ -387,7 +387,7 @@ pub fn import_all(tasks: &Path) {
 }
 
 /// A copy of the examples: (tempdir guard, tasks dir, state path).
-pub fn examples() -> (tempfile::TempDir, PathBuf, PathBuf) {
+pub(crate) fn examples() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().expect("a temp dir");
     copy_dir(&repo("examples"), tmp.path());
     let tasks = tmp.path().join("tasks");
@@ -396,7 +396,7 @@ pub fn examples() -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 /// Copies a directory tree, leaving out state files (each test starts without state).
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -411,7 +411,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// Prefixes every task name and vendor-visible name of the manifests below `dir`, so a
 /// test's tasks are its own at the shared emulator.
-pub fn rename_tasks(dir: &Path, prefix: &str) {
+pub(crate) fn rename_tasks(dir: &Path, prefix: &str) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {

@@ -13,6 +13,7 @@ mod emulator;
 mod fuzz_regressions;
 mod human;
 mod plan;
+mod printer;
 mod schema;
 mod signing;
 mod state;

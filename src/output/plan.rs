@@ -11,31 +11,7 @@ use crate::canonical;
 use crate::phone::mask_phones_in_text;
 use crate::plan::{Action, Plan, PlannedTask};
 
-struct Paint {
-    on: bool,
-}
-
-impl Paint {
-    fn wrap(&self, code: &str, s: &str) -> String {
-        if self.on {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-    fn green(&self, s: &str) -> String {
-        self.wrap("32", s)
-    }
-    fn red(&self, s: &str) -> String {
-        self.wrap("31", s)
-    }
-    fn yellow(&self, s: &str) -> String {
-        self.wrap("33", s)
-    }
-    fn bold(&self, s: &str) -> String {
-        self.wrap("1", s)
-    }
-}
+use super::palette::Palette as Paint;
 
 fn symbol(action: Action) -> &'static str {
     match action {
@@ -197,6 +173,15 @@ pub fn text(plan: &Plan, color: bool) -> String {
         );
     }
     mask_phones_in_text(&out)
+}
+
+/// The plan in `format`, for stdout (`color`: the text form's colours).
+pub fn format(plan: &Plan, format: crate::cli::PlanFormat, color: bool) -> String {
+    match format {
+        crate::cli::PlanFormat::Text => text(plan, color),
+        crate::cli::PlanFormat::Json => json(plan),
+        crate::cli::PlanFormat::Markdown => markdown(plan),
+    }
 }
 
 /// The JSON plan (the saved-plan format, `docs/plan-format.md`).

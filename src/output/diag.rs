@@ -1,0 +1,77 @@
+//! Diagnostics printed as text or GitHub annotations (JSON is printed whole by
+//! `validate`). Colour and source excerpts follow the stream they are written to.
+
+use std::io::Write;
+
+use crate::cli::DiagFormat;
+use crate::diag;
+use crate::manifest::Manifests;
+
+use super::palette::Palette;
+use super::Printer;
+
+/// Prints `manifests`' diagnostics to `out`; `excerpts`: show the offending source line
+/// with a caret (on a terminal).
+pub fn print(
+    out: &mut dyn Write,
+    manifests: &Manifests,
+    format: DiagFormat,
+    palette: Palette,
+    excerpts: bool,
+) -> std::io::Result<()> {
+    // Each file's lines, indexed once (a file may have thousands of diagnostics).
+    let mut lines: std::collections::HashMap<&std::path::Path, Vec<&str>> = Default::default();
+    for d in &manifests.diagnostics {
+        let d = d.clone().masked();
+        match format {
+            DiagFormat::Text => {
+                let line = if excerpts && d.line > 0 {
+                    manifests
+                        .texts
+                        .get_key_value(&d.file)
+                        .and_then(|(path, text)| {
+                            let index = lines
+                                .entry(path.as_path())
+                                .or_insert_with(|| text.lines().collect());
+                            index.get(d.line - 1).copied()
+                        })
+                } else {
+                    None
+                };
+                writeln!(out, "{}", diag::render_text_line(&d, line, palette.on))?;
+            }
+            DiagFormat::Github => write!(out, "{}", diag::render_github(&d))?,
+            DiagFormat::Json => {}
+        }
+    }
+    Ok(())
+}
+
+impl Printer {
+    /// The diagnostics as text on stderr (where plan and apply show them: stdout is the
+    /// plan), coloured and with excerpts when stderr is a terminal.
+    pub fn diagnostics(&self, manifests: &Manifests) -> std::io::Result<()> {
+        print(
+            &mut std::io::stderr().lock(),
+            manifests,
+            DiagFormat::Text,
+            self.stderr_palette(),
+            self.stderr_is_terminal(),
+        )
+    }
+
+    /// The diagnostics on stdout, as `validate` prints them.
+    pub fn diagnostics_data(
+        &self,
+        manifests: &Manifests,
+        format: DiagFormat,
+    ) -> std::io::Result<()> {
+        print(
+            &mut std::io::stdout().lock(),
+            manifests,
+            format,
+            self.stdout_palette(),
+            self.stdout_is_terminal(),
+        )
+    }
+}

@@ -1,0 +1,372 @@
+//! A workspace opened for a command: the project, the manifests and the state, read from
+//! [`Settings`]. Nothing here prints: problems come back as values for the command to show.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::diag::Diagnostic;
+use crate::error::Hint;
+use crate::manifest::{self, Manifests};
+use crate::plan::{self, Plan, PLAN_FORMAT_VERSION};
+use crate::project::{self, Project};
+use crate::settings::Settings;
+use crate::state::{self, State, StateError};
+
+/// Loads the project and the manifests, with every diagnostic from both.
+pub fn load(dir: &Path, now: jiff::Timestamp) -> (Project, Manifests) {
+    let (project, project_diags) = project::load(dir);
+    let manifests = load_manifests(dir, &project, project_diags, now);
+    (project, manifests)
+}
+
+/// Loads the manifests for `project`; its diagnostics come first. Schedules are checked
+/// against `now`.
+pub fn load_manifests(
+    dir: &Path,
+    project: &Project,
+    project_diags: Vec<Diagnostic>,
+    now: jiff::Timestamp,
+) -> Manifests {
+    let providers: Option<BTreeMap<_, _>> = project.file.as_ref().map(|_| {
+        project
+            .providers
+            .iter()
+            .map(|(k, p)| (k.clone(), p.vendor))
+            .collect()
+    });
+    let mut manifests = manifest::load_in(
+        dir,
+        &project.timezone,
+        now,
+        providers.as_ref(),
+        &project.input_roots,
+    );
+    manifests.diagnostics.splice(0..0, project_diags);
+    manifests
+}
+
+/// The manifests and the state, read together.
+pub struct Opened {
+    /// callform.yaml, as the settings resolved it.
+    pub project: Project,
+    /// The manifests, with callform.yaml's diagnostics first.
+    pub manifests: Manifests,
+    /// The state, or why it could not be read.
+    pub state: Result<Option<State>, StateError>,
+}
+
+/// Reads the manifests and the state of `settings`. The state (tens of megabytes for
+/// 100,000 tasks) is read while the manifests are: it only reads, and is used only if the
+/// manifests are valid.
+pub fn open(settings: Settings) -> Opened {
+    let Settings {
+        dir,
+        project,
+        project_diagnostics,
+        state: choice,
+        now,
+        ..
+    } = settings;
+    let (manifests, state) = std::thread::scope(|scope| {
+        let state = scope.spawn(|| state::open(&choice.path)?.load().map(|l| l.state));
+        let manifests = load_manifests(&dir, &project, project_diagnostics, now);
+        let state = state
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (manifests, state)
+    });
+    Opened {
+        project,
+        manifests,
+        state,
+    }
+}
+
+/// Everything a plan is made from, and the plan.
+pub struct Prepared {
+    /// callform.yaml.
+    pub project: Project,
+    /// The manifests.
+    pub manifests: Manifests,
+    /// The state, if there is one yet.
+    pub state: Option<State>,
+    /// The plan.
+    pub plan: Plan,
+    /// Warnings for the user (shown on stderr before the plan).
+    pub warnings: Vec<String>,
+}
+
+/// Why no plan was made.
+#[derive(Debug, thiserror::Error)]
+pub enum NoPlan {
+    /// The manifests have errors (their diagnostics say which).
+    #[error(
+        "the manifests have {0} error(s); no plan was made (run `callform validate` for details)"
+    )]
+    Invalid(usize),
+    /// The state could not be read.
+    #[error("{0}")]
+    State(#[from] StateError),
+    /// The directory holds no task and there is no state.
+    #[error("{} holds no tasks (no *.yaml or *.yml task documents)", .0.display())]
+    NoTasks(std::path::PathBuf),
+    /// The planner refused (a `--target` or `--replace` that names nothing, …).
+    #[error("{0}")]
+    Planner(#[from] plan::PlanError),
+}
+
+impl Hint for NoPlan {
+    fn hint(&self) -> Option<String> {
+        match self {
+            NoPlan::NoTasks(_) => Some("pass the directory that holds your task files".into()),
+            NoPlan::State(e) => e.hint(),
+            NoPlan::Planner(e) => e.hint(),
+            NoPlan::Invalid(_) => None,
+        }
+    }
+}
+
+/// Makes the plan for what [`open`] read. `options.state_args` is filled from `settings`'
+/// state; `options.salt` is the salt for a plan made before any state exists.
+pub fn plan(
+    opened: Opened,
+    dir: &Path,
+    state_path: &Path,
+    options: plan::Options,
+) -> Result<Prepared, NoPlan> {
+    let Opened {
+        project,
+        manifests,
+        state,
+    } = opened;
+    if manifests.has_errors() {
+        let errors = manifests
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count();
+        return Err(NoPlan::Invalid(errors));
+    }
+    let state = state?;
+    let mut warnings = Vec::new();
+    // An empty directory is a wrong path far more often than a project with nothing in it.
+    if manifests.tasks.is_empty() {
+        if state.as_ref().is_some_and(|s| !s.tasks.is_empty()) {
+            warnings.push(format!(
+                "{} holds no tasks: every task in the state {} is planned as orphaned",
+                dir.display(),
+                state_path.display()
+            ));
+        } else {
+            return Err(NoPlan::NoTasks(dir.to_path_buf()));
+        }
+    }
+    let plan = plan::plan(
+        &manifests,
+        &project,
+        state.as_ref(),
+        &state_path.display().to_string(),
+        &dir.display().to_string(),
+        &options,
+    )?;
+    Ok(Prepared {
+        project,
+        manifests,
+        state,
+        plan,
+        warnings,
+    })
+}
+
+/// A saved plan file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    /// Not readable.
+    #[error("cannot read the plan file {}: {source}", path.display())]
+    Read {
+        /// The plan file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Its checksum does not match.
+    #[error("{}: the plan file does not match its checksum: it was damaged or edited", .0.display())]
+    Checksum(std::path::PathBuf),
+    /// Not JSON.
+    #[error("{}:{line}:{column}: not a callform plan file: {source}", path.display())]
+    NotJson {
+        /// The plan file.
+        path: std::path::PathBuf,
+        /// Where.
+        line: usize,
+        /// Where.
+        column: usize,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Written by another callform.
+    #[error("{}: plan format version {version}, this callform reads version {PLAN_FORMAT_VERSION}", path.display())]
+    Version {
+        /// The plan file.
+        path: std::path::PathBuf,
+        /// The version it has.
+        version: u64,
+    },
+    /// JSON, but no plan.
+    #[error("{}: not a callform plan file (no format_version)", .0.display())]
+    NoVersion(std::path::PathBuf),
+    /// A plan's version, but not a plan's shape.
+    #[error("{}: not a valid callform plan file: {source}", path.display())]
+    Invalid {
+        /// The plan file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+impl Hint for SavedPlanError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            SavedPlanError::Checksum(_) => {
+                Some("make the plan again with `callform plan --out FILE` and review it".into())
+            }
+            SavedPlanError::Version { .. } => Some("make the plan again with this callform".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a saved plan file, refusing other files and newer formats.
+pub fn read_plan(path: &Path) -> Result<Plan, SavedPlanError> {
+    let mut bytes = std::fs::read(path).map_err(|source| SavedPlanError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Checked before anything in it is believed; a plan saved before checksums has none.
+    if state::checksum::unseal(&mut bytes) == state::checksum::Seal::Mismatch {
+        return Err(SavedPlanError::Checksum(path.to_path_buf()));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|source| SavedPlanError::NotJson {
+            path: path.to_path_buf(),
+            line: source.line(),
+            column: source.column(),
+            source,
+        })?;
+    let version = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64);
+    match version {
+        Some(v) if v == u64::from(PLAN_FORMAT_VERSION) => {}
+        Some(version) => {
+            return Err(SavedPlanError::Version {
+                path: path.to_path_buf(),
+                version,
+            })
+        }
+        None => return Err(SavedPlanError::NoVersion(path.to_path_buf())),
+    }
+    serde_json::from_value(value).map_err(|source| SavedPlanError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Why a saved plan is no longer what would be done now.
+#[derive(Debug, thiserror::Error)]
+pub enum Stale {
+    /// There was no state then; there is one now.
+    #[error("a state was created since the plan was made")]
+    StateCreated,
+    /// The state it was made against is gone.
+    #[error("the state {0} it was made against is gone")]
+    StateGone(String),
+    /// Another state (its lineage differs).
+    #[error("it was made against another state (lineage differs)")]
+    OtherState,
+    /// The state was saved since (its serial).
+    #[error("the state changed since (serial {then} then, {now} now)")]
+    StateChanged {
+        /// The serial the plan was made against.
+        then: u64,
+        /// The serial now.
+        now: u64,
+    },
+    /// A manifest file was added.
+    #[error("{0} is new since the plan")]
+    FileNew(String),
+    /// A manifest file changed.
+    #[error("{0} changed since the plan")]
+    FileChanged(String),
+    /// A manifest file was removed.
+    #[error("{0} is gone since the plan")]
+    FileGone(String),
+    /// The same inputs now make another plan.
+    #[error("the same manifests and state now plan differently (an endpoint or setting changed)")]
+    PlansDifferently,
+}
+
+impl Hint for Stale {
+    fn hint(&self) -> Option<String> {
+        Some("make a new plan with `callform plan --out FILE` and review it".into())
+    }
+}
+
+/// A saved plan is applied only if it is still exactly what would be done now: the same
+/// state (lineage and serial), the same manifest files, the same actions and endpoints.
+pub fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), Stale> {
+    match (saved.state.exists, state) {
+        (false, Some(_)) => return Err(Stale::StateCreated),
+        (true, None) => return Err(Stale::StateGone(saved.state.path.clone())),
+        (true, Some(s)) => {
+            if saved.state.lineage.as_deref() != Some(s.lineage.as_str()) {
+                return Err(Stale::OtherState);
+            }
+            if saved.state.serial != Some(s.serial) {
+                return Err(Stale::StateChanged {
+                    then: saved.state.serial.unwrap_or(0),
+                    now: s.serial,
+                });
+            }
+        }
+        (false, None) => {}
+    }
+    let then: HashMap<&str, &str> = saved
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.digest.as_str()))
+        .collect();
+    let now: HashMap<&str, &str> = fresh
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.digest.as_str()))
+        .collect();
+    for (path, digest) in &now {
+        match then.get(path) {
+            None => return Err(Stale::FileNew(path.to_string())),
+            Some(d) if d != digest => return Err(Stale::FileChanged(path.to_string())),
+            _ => {}
+        }
+    }
+    if let Some(path) = then.keys().find(|p| !now.contains_key(*p)) {
+        return Err(Stale::FileGone(path.to_string()));
+    }
+    let actions = |p: &Plan| -> Vec<(String, plan::Action, Option<String>, String)> {
+        p.tasks
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.action,
+                    t.spec_digest.clone(),
+                    t.endpoint.clone(),
+                )
+            })
+            .collect()
+    };
+    if actions(saved) != actions(fresh) {
+        return Err(Stale::PlansDifferently);
+    }
+    Ok(())
+}
