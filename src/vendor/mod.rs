@@ -1,7 +1,7 @@
-//! The vendors: each one a folder, all of them in one list ([`vendors!`] below).
+//! The vendors: each one a folder, all of them in one list (`vendors!` below).
 //!
-//! Everything a vendor is sits behind [`Vendor`] (the vendor as a whole: endpoint,
-//! credentials, canonical edits, answers, emulator routes) and [`VendorSpec`] (its
+//! Everything a vendor is sits behind `Vendor` (the vendor as a whole: endpoint,
+//! credentials, canonical edits, answers, emulator routes) and `VendorSpec` (its
 //! manifest parameters: rules, callees, request builder). The shared kits — `manifest`,
 //! `driver`, `emulator`, `canonical` — ask through these traits and name no vendor.
 //!

@@ -1,4 +1,4 @@
-//! Aliyun (阿里云 VMS): the vendor behind [`Vendor`], wiring its manifest types (`spec.rs`), its
+//! Aliyun (阿里云 VMS): the vendor behind `Vendor`, wiring its manifest types (`spec.rs`), its
 //! driver (`driver.rs`) and its emulator routes (`emulator.rs`) into the shared code.
 
 pub mod driver;

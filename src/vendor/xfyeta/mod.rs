@@ -1,4 +1,4 @@
-//! xfyeta (讯飞 外呼): the vendor behind [`Vendor`], wiring its manifest types (`spec.rs`), its
+//! xfyeta (讯飞 外呼): the vendor behind `Vendor`, wiring its manifest types (`spec.rs`), its
 //! driver (`driver.rs`) and its emulator routes (`emulator.rs`) into the shared code.
 
 pub mod driver;
