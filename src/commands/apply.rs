@@ -304,21 +304,7 @@ fn sandbox_credentials(vendor: Vendor, region: Option<String>) -> driver::Creden
         region,
         ..Default::default()
     };
-    match vendor {
-        Vendor::Xfyeta => out.token = Some(c.xfyeta_token),
-        Vendor::Longlonglong => {
-            out.token = Some(c.longlonglong_token);
-            out.user_id = Some(c.longlonglong_user_id);
-        }
-        Vendor::Aliyun => {
-            out.access_key_id = Some(c.aliyun_access_key_id);
-            out.access_key_secret = Some(c.aliyun_access_key_secret);
-        }
-        Vendor::Volcengine => {
-            out.access_key = Some(c.volcengine_access_key);
-            out.secret_key = Some(c.volcengine_secret_key);
-        }
-    }
+    vendor.def().sandbox_credentials(&c, &mut out);
     out
 }
 

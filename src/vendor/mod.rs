@@ -205,6 +205,14 @@ pub(crate) trait Vendor: Sync {
     /// The id the emulator gives its `n`-th task (from 1), shaped like the vendor's own.
     fn emulator_task_id(&self, n: u64) -> String;
 
+    /// Puts the emulator's sandbox credentials for this vendor into `out` (`--sandbox`
+    /// sends them whatever callform.yaml says).
+    fn sandbox_credentials(
+        &self,
+        sandbox: &crate::emulator::Credentials,
+        out: &mut crate::driver::Credentials,
+    );
+
     /// How the emulator receives its requests (today the create).
     fn emulator_routes(&self) -> Vec<Route>;
 }

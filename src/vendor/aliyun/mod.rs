@@ -59,6 +59,15 @@ impl Vendor for Aliyun {
         (4_001_000_000 + n).to_string()
     }
 
+    fn sandbox_credentials(
+        &self,
+        sandbox: &crate::emulator::Credentials,
+        out: &mut crate::driver::Credentials,
+    ) {
+        out.access_key_id = Some(sandbox.aliyun_access_key_id.clone());
+        out.access_key_secret = Some(sandbox.aliyun_access_key_secret.clone());
+    }
+
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Signed {
             claims: Some(emulator::claims),

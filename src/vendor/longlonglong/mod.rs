@@ -61,6 +61,15 @@ impl Vendor for Longlonglong {
         crate::emulator::uuid_v4()
     }
 
+    fn sandbox_credentials(
+        &self,
+        sandbox: &crate::emulator::Credentials,
+        out: &mut crate::driver::Credentials,
+    ) {
+        out.token = Some(sandbox.longlonglong_token.clone());
+        out.user_id = Some(sandbox.longlonglong_user_id.clone());
+    }
+
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Post(
             "/agent-api/new/user/{user_id}/task",

@@ -63,6 +63,15 @@ impl Vendor for Volcengine {
         (7_000_000 + n).to_string()
     }
 
+    fn sandbox_credentials(
+        &self,
+        sandbox: &crate::emulator::Credentials,
+        out: &mut crate::driver::Credentials,
+    ) {
+        out.access_key = Some(sandbox.volcengine_access_key.clone());
+        out.secret_key = Some(sandbox.volcengine_secret_key.clone());
+    }
+
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Signed {
             // Every signed request at `/` that no other vendor claims.

@@ -57,6 +57,14 @@ impl Vendor for Xfyeta {
         (1000 + n).to_string()
     }
 
+    fn sandbox_credentials(
+        &self,
+        sandbox: &crate::emulator::Credentials,
+        out: &mut crate::driver::Credentials,
+    ) {
+        out.token = Some(sandbox.xfyeta_token.clone());
+    }
+
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Post(
             "/openapi/outbound/v1/task/create",
