@@ -259,6 +259,65 @@ fn in_machine_token(chars: &[char], at: usize) -> bool {
     hex || uuid
 }
 
+/// Whether `text` has enough digits (7, ASCII or full-width) for [`mask_phones_in_text`]
+/// to mask anything in it: a check without allocation, for the hot paths that pass every
+/// string of every task through the masker.
+pub fn may_hold_number(text: &str) -> bool {
+    !is_time_value(text)
+        && text
+            .chars()
+            .filter(|c| digit_value(*c).is_some())
+            .nth(6)
+            .is_some()
+}
+
+/// Whether `text` is exactly a date-time callform writes (`2027-01-04`, `2027-01-04 09:00`,
+/// `2027-01-04T09:00:00+08:00`, with a year 20xx) or a time window (`09:00:00-12:00:00`):
+/// the masker leaves these as they are (a date is cut out of a run, `:` ends one), so they
+/// are skipped without running it. Every task has several.
+fn is_time_value(text: &str) -> bool {
+    let b = text.as_bytes();
+    let d = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let hm = |i: usize| d(i) && d(i + 1) && at(i + 2, b':') && d(i + 3) && d(i + 4);
+    // The end of `HH:MM` or `HH:MM:SS` starting at `i`.
+    let time = |i: usize| {
+        hm(i).then(|| {
+            if at(i + 5, b':') && d(i + 6) && d(i + 7) {
+                i + 8
+            } else {
+                i + 5
+            }
+        })
+    };
+    let date = at(0, b'2')
+        && at(1, b'0')
+        && d(2)
+        && d(3)
+        && at(4, b'-')
+        && d(5)
+        && d(6)
+        && at(7, b'-')
+        && d(8)
+        && d(9);
+    if date {
+        if b.len() == 10 {
+            return true;
+        }
+        let Some(end) = (at(10, b' ') || at(10, b'T')).then(|| time(11)).flatten() else {
+            return false;
+        };
+        return end == b.len()
+            || (at(end, b'Z') && end + 1 == b.len())
+            || ((at(end, b'+') || at(end, b'-')) && hm(end + 1) && end + 6 == b.len());
+    }
+    match time(0) {
+        Some(end) if end == b.len() => true,
+        Some(end) if at(end, b'-') => time(end + 1) == Some(b.len()),
+        _ => false,
+    }
+}
+
 /// Masks everything in `text` shaped like a phone number, erring on the side of masking.
 ///
 /// A number is a run of digits (ASCII or full-width `１３９…`), with up to three separators
@@ -274,6 +333,9 @@ fn in_machine_token(chars: &[char], at: usize) -> bool {
 /// A mainland number shows as [`mask`] shows it (`137****0001`); anything else keeps only
 /// its last four digits (two for fewer than ten).
 pub fn mask_phones_in_text(text: &str) -> String {
+    if !may_hold_number(text) {
+        return text.to_string();
+    }
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -476,6 +538,34 @@ mod tests {
 
     /// Every way a number is written that reached a message, a warning, a request id or an
     /// excerpt in clear: each must come out without its digits.
+    #[test]
+    fn time_values_are_skipped_only_when_the_masker_would_keep_them() {
+        for t in [
+            "2027-01-04",
+            "2027-01-04 09:00",
+            "2027-01-04 09:00:00",
+            "2027-01-04T09:00:00+08:00",
+            "2027-01-04T09:00:00Z",
+            "09:00:00-12:00:00",
+            "13:30-20:00",
+        ] {
+            assert!(is_time_value(t), "{t}");
+            assert_eq!(mask_phones_in_text(t), t);
+        }
+        for t in [
+            "2027-01-04 13912345678",
+            "1990-01-04 09:00",
+            "2027-01-04 09:00 13912345678",
+            "09:00:00-13912345678",
+        ] {
+            assert!(!is_time_value(t), "{t}");
+        }
+        assert_ne!(
+            mask_phones_in_text("2027-01-04 13912345678"),
+            "2027-01-04 13912345678"
+        );
+    }
+
     #[test]
     fn masks_numbers_behind_any_separator_hex_letters_or_a_false_date() {
         let forms = [

@@ -125,7 +125,7 @@ pub fn canonical(task: &Task, timezone: &str, salt: &str) -> Canonical {
 /// Masks phone-shaped runs in every string of `value` (not in keys: they are field names).
 pub fn mask_free_text(value: &mut Value) {
     match value {
-        Value::String(s) => {
+        Value::String(s) if phone::may_hold_number(s) => {
             let masked = phone::mask_phones_in_text(s);
             if masked != *s {
                 *s = masked;

@@ -109,7 +109,10 @@ impl<'o, 'a> ser::Serializer for Writer<'o, 'a> {
         match self.mode {
             // Free text is masked as `canonical::mask_free_text` masks the form.
             Mode::MaskThis(mask) => json(self.out, &crate::phone::mask_phones_in_text(&mask(v))),
-            _ => json(self.out, &crate::phone::mask_phones_in_text(v)),
+            _ if crate::phone::may_hold_number(v) => {
+                json(self.out, &crate::phone::mask_phones_in_text(v))
+            }
+            _ => json(self.out, v),
         }
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {

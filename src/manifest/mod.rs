@@ -504,39 +504,62 @@ fn numbers_in_free_text(
     spec: &Spec,
     out: &mut Manifests,
 ) {
-    fn walk(node: &yaml::Node, path: &str, found: &mut Vec<(String, yaml::Pos)>) {
+    /// `path`: the keys and indexes down to `node`, joined into a field path only for a hit.
+    fn walk<'n>(
+        node: &'n yaml::Node,
+        path: &mut Vec<Step<'n>>,
+        found: &mut Vec<(String, yaml::Pos)>,
+    ) {
         match &node.value {
             yaml::Value::Scalar { text, .. } => {
-                let digits = text
-                    .chars()
-                    .filter(|c| c.is_ascii_digit() || ('０'..='９').contains(c))
-                    .count();
-                if digits >= 7 && crate::phone::mask_phones_in_text(text) != *text {
-                    found.push((path.to_string(), node.pos));
+                if crate::phone::may_hold_number(text)
+                    && crate::phone::mask_phones_in_text(text) != *text
+                {
+                    let mut field = String::from("spec");
+                    for step in path.iter() {
+                        match step {
+                            Step::Key(k) => {
+                                field.push('.');
+                                field.push_str(k);
+                            }
+                            Step::Index(i) => field.push_str(&format!("[{i}]")),
+                        }
+                    }
+                    found.push((field, node.pos));
                 }
             }
             yaml::Value::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    walk(item, &format!("{path}[{i}]"), found);
+                    path.push(Step::Index(i));
+                    walk(item, path, found);
+                    path.pop();
                 }
             }
             yaml::Value::Map(entries) => {
                 for (k, v) in entries {
-                    let key = k.as_str().unwrap_or("?");
-                    walk(v, &format!("{path}.{key}"), found);
+                    path.push(Step::Key(k.as_str().unwrap_or("?")));
+                    walk(v, path, found);
+                    path.pop();
                 }
             }
         }
+    }
+    enum Step<'n> {
+        Key(&'n str),
+        Index(usize),
     }
     let yaml::Value::Map(entries) = &spec_node.value else {
         return;
     };
     let edits = crate::canonical::edits(spec);
     let mut found = Vec::new();
+    let mut path = Vec::new();
     for (k, v) in entries {
         let key = k.as_str().unwrap_or("?");
         if !edits.drop.contains(&key) && !edits.mask.contains(&key) {
-            walk(v, &format!("spec.{key}"), &mut found);
+            path.push(Step::Key(key));
+            walk(v, &mut path, &mut found);
+            path.pop();
         }
     }
     for (field, pos) in found {
@@ -600,7 +623,10 @@ fn load_task(
         );
         ok = false;
     }
-    if ok && crate::phone::mask_phones_in_text(&name) != name {
+    if ok
+        && crate::phone::may_hold_number(&name)
+        && crate::phone::mask_phones_in_text(&name) != name
+    {
         // The name is callform's key: it is printed, stored and sent unmasked everywhere.
         let pos = base.k("name").locate(root, false);
         out.diagnostics.push(

@@ -233,8 +233,12 @@ pub struct SharedId {
 /// or create one again. Ids from the sandbox emulator are left out: it starts afresh, with
 /// the same ids, on every sandbox run.
 pub fn shared_ids(state: &State) -> Vec<SharedId> {
-    let mut seen: std::collections::HashMap<(&str, &str, &str), &str> =
-        std::collections::HashMap::new();
+    use std::collections::hash_map::Entry;
+    use std::collections::HashMap;
+    // Keyed by the id alone (short, cheap to hash for 100,000 records); the rare id seen
+    // on another provider or endpoint first goes to a second map keyed by all three.
+    let mut seen: HashMap<&str, (&str, &str, &str)> = HashMap::with_capacity(state.tasks.len());
+    let mut elsewhere: HashMap<(&str, &str, &str), &str> = HashMap::new();
     let mut out = Vec::new();
     for (name, rec) in &state.tasks {
         if rec.endpoint.starts_with("sandbox://") {
@@ -249,19 +253,32 @@ pub fn shared_ids(state: &State) -> Vec<SharedId> {
                     .iter()
                     .map(|s| (s.task_id.as_str(), s.endpoint.as_str())),
             );
+        let provider = rec.provider.as_str();
         for (id, endpoint) in ids {
-            match seen.entry((rec.provider.as_str(), endpoint, id)) {
-                std::collections::hash_map::Entry::Occupied(first) if *first.get() != name => {
-                    out.push(SharedId {
-                        task_id: id.to_string(),
-                        provider: rec.provider.clone(),
-                        tasks: (first.get().to_string(), name.clone()),
-                    });
+            let first = match seen.entry(id) {
+                Entry::Vacant(slot) => {
+                    slot.insert((provider, endpoint, name));
+                    continue;
                 }
-                std::collections::hash_map::Entry::Occupied(_) => {}
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(name);
+                Entry::Occupied(first) => *first.get(),
+            };
+            let earlier = if (first.0, first.1) == (provider, endpoint) {
+                Some(first.2)
+            } else {
+                match elsewhere.entry((provider, endpoint, id)) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(name);
+                        None
+                    }
+                    Entry::Occupied(other) => Some(*other.get()),
                 }
+            };
+            if let Some(earlier) = earlier.filter(|e| *e != name.as_str()) {
+                out.push(SharedId {
+                    task_id: id.to_string(),
+                    provider: rec.provider.clone(),
+                    tasks: (earlier.to_string(), name.clone()),
+                });
             }
         }
     }
