@@ -187,7 +187,8 @@ fn clone_example(example: &Example, i: usize, numbers: &Path) -> String {
             && (trimmed.starts_with("task_name: ") || trimmed.starts_with("name: "))
         {
             let (key, value) = trimmed.split_once(": ").unwrap_or((trimmed, ""));
-            let _ = writeln!(out, "  {key}: {}-{i}", value.trim());
+            // `-c` before the clone number: `回访-2027-100` would read as a number in groups.
+            let _ = writeln!(out, "  {key}: {}-c{i}", value.trim());
         } else if let Some(file) = trimmed
             .strip_prefix("callees_file: ")
             .or_else(|| trimmed.strip_prefix("phone_list_file: "))
