@@ -185,7 +185,17 @@ fn import(
         .unwrap_or_else(|| project.state_path.clone());
     let backend = state::open(&path)?;
     let lock = backend.lock("state import")?;
-    let mut st = backend.recover(&lock)?.state.unwrap_or_default();
+    let recovered = backend.recover(&lock)?.state;
+    // A new state is never started without a word: an import meant for another state
+    // (a hint run without its `--state`) would otherwise leave the real record unresolved.
+    let fresh = recovered.is_none();
+    let mut st = recovered.unwrap_or_default();
+    if fresh {
+        eprintln!(
+            "note: there is no state at {}: this import starts a new one\nhint: if the task is recorded in another state, pass it with `--state PATH`",
+            path.display()
+        );
+    }
 
     // An uncertain task: what was sent is recorded (spec, digest, endpoint). The vendor's
     // id is all that is missing; the manifest may have changed since, and then plan must

@@ -432,6 +432,12 @@ fn hints_name_the_state_they_were_made_for_and_run_as_printed() {
             .arg("--state")
             .arg(&custom));
         assert_eq!(code, 0, "{err}");
+        // Only the first import starts the state, and it says so.
+        assert_eq!(
+            err.contains("there is no state at") && err.contains("starts a new one"),
+            i == 0,
+            "{err}"
+        );
     }
     std::fs::remove_file(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
     let (_, out, _) = run(bin().arg("plan").arg(&tasks).arg("--state").arg(&custom));
