@@ -86,19 +86,38 @@ fn parse_info(bytes: &[u8]) -> Result<Option<LockInfo>, String> {
 /// How often [`lock_at_path`] starts again when the locked file was unlinked meanwhile.
 const LOCK_ATTEMPTS: usize = 5;
 
+/// How many times (5 ms apart) [`lock_at_path`] tries again a lock that is held but names
+/// no holder yet: at most 200 ms.
+const UNNAMED_WAITS: usize = 40;
+
 /// Opens and locks the lock file at `path`, and checks that the locked file is still the one
 /// at `path`: a file deleted between our open and our lock is no lock at all.
 fn lock_at_path(path: &Path) -> Result<File, StateError> {
-    for _ in 0..LOCK_ATTEMPTS {
+    let mut unnamed = 0;
+    let mut attempt = 0;
+    while attempt < LOCK_ATTEMPTS {
         let file = open(path)?;
         match file.try_lock() {
             Ok(()) => {}
+            // Held, with no name in it: taken or released a moment ago. (A lock is held
+            // as long as any copy of its descriptor is open, and a process that forks a
+            // child holds one until that child has started its program.) A short wait
+            // tells "still held, here is by whom" from "free after all".
+            Err(TryLockError::WouldBlock)
+                if unnamed < UNNAMED_WAITS && matches!(read_info(path), Ok(None)) =>
+            {
+                unnamed += 1;
+                drop(file);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            }
             Err(TryLockError::WouldBlock) => return Err(held_by_other(path.to_path_buf())),
             Err(TryLockError::Error(e)) => return Err(StateError::io(path, "lock", e)),
         }
         if guards(&file, path)? {
             return Ok(file);
         }
+        attempt += 1;
     }
     Err(StateError::LockReplaced {
         path: path.to_path_buf(),
