@@ -96,37 +96,37 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
         code: "Throttling.User",
         statuses: &[400],
         class: ErrorClass::Throttled,
-        source: "limits.md § aliyun — Throttling",
+        source: "docs/vendor-sources.md § aliyun (Dyvmsapi error centre): throttling",
     },
     Rejection {
         code: "Throttling",
         statuses: &[400],
         class: ErrorClass::Throttled,
-        source: "limits.md § aliyun — Throttling",
+        source: "docs/vendor-sources.md § aliyun (Dyvmsapi error centre): throttling",
     },
     Rejection {
         code: "isv.BUSINESS_LIMIT_CONTROL",
         statuses: &[200],
         class: ErrorClass::Throttled,
-        source: "limits.md § aliyun — Throttling",
+        source: "docs/vendor-sources.md § aliyun (Dyvmsapi error centre): throttling",
     },
     Rejection {
         code: "InvalidAccessKeyId.NotFound",
         statuses: &[404],
         class: ErrorClass::Auth,
-        source: "limits.md § aliyun — auth",
+        source: "docs/vendor-sources.md § aliyun (Dyvmsapi error centre): authentication",
     },
     Rejection {
         code: "SignatureDoesNotMatch",
         statuses: &[400],
         class: ErrorClass::Auth,
-        source: "limits.md § aliyun — auth",
+        source: "docs/vendor-sources.md § aliyun (Dyvmsapi error centre): authentication",
     },
     Rejection {
         code: "Forbidden.RAM",
         statuses: &[403],
         class: ErrorClass::Auth,
-        source: "limits.md § aliyun — auth",
+        source: "docs/vendor-sources.md § aliyun (Dyvmsapi error centre): authentication",
     },
 ];
 

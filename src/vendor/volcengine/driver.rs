@@ -210,8 +210,8 @@ fn normalised(numbers: &[String]) -> Result<Vec<String>, BuildError> {
         .collect()
 }
 
-const CREATE_PAGE: &str = "volcengine-vms-create-task.md § 错误码";
-const LIMITS: &str = "limits.md § volcengine — vms CreateTask";
+const CREATE_PAGE: &str = "docs/vendor-sources.md § volcengine: the create page's 错误码";
+const LIMITS: &str = "docs/vendor-sources.md § volcengine: throttling and authentication";
 
 /// The codes that mean a create was refused: the create page's error table (all HTTP
 /// 400; its one 500, `InternalError`, may come after the task was made), the number-list

@@ -89,13 +89,13 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
         code: "10001",
         statuses: &[200],
         class: ErrorClass::Auth,
-        source: "xfyeta-task-lifecycle.md §1.1, error codes [seen D]: 10001 无效的token请求",
+        source: "docs/vendor-sources.md § xfyeta (error-code table): 10001 无效的token请求",
     },
     Rejection {
         code: "10005",
         statuses: &[200],
         class: ErrorClass::Business,
-        source: "xfyeta-task-lifecycle.md §1.1, error codes [seen D]: 10005 输入参数不正确",
+        source: "docs/vendor-sources.md § xfyeta (error-code table): 10005 输入参数不正确",
     },
 ];
 
