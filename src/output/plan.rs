@@ -35,6 +35,14 @@ fn paint_action(p: &Paint, action: Action, s: &str) -> String {
     }
 }
 
+/// The `spec.` lines of a task to create, as every rendering lists them (vendor and
+/// provider are in the heading already).
+fn created_fields(spec: &serde_json::Value) -> impl Iterator<Item = (String, String)> {
+    canonical::flatten(spec)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("spec."))
+}
+
 fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
     let head = format!("{} {}", symbol(t.action), t.action.as_str());
     let mut meta = format!("{}, provider {}", t.vendor, t.provider);
@@ -56,11 +64,7 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
     match t.action {
         Action::Create => {
             if let Some(spec) = &t.spec {
-                // vendor and provider are in the heading already.
-                for (k, v) in canonical::flatten(spec)
-                    .into_iter()
-                    .filter(|(k, _)| k.starts_with("spec."))
-                {
+                for (k, v) in created_fields(spec) {
                     let _ = writeln!(out, "      {} {k} = {v}", p.green("+"));
                 }
             }
@@ -261,10 +265,7 @@ pub fn markdown(plan: &Plan) -> String {
         match t.action {
             Action::Create => {
                 if let Some(spec) = &t.spec {
-                    for (k, v) in canonical::flatten(spec)
-                        .into_iter()
-                        .filter(|(k, _)| k.starts_with("spec."))
-                    {
+                    for (k, v) in created_fields(spec) {
                         let _ = writeln!(diff, "+ {k} = {v}");
                     }
                 }

@@ -67,8 +67,8 @@ macro_rules! suite {
 }
 pub(crate) use suite;
 
-const T0: &str = "2026-03-01T08:00:00Z";
-const T1: &str = "2026-03-01T08:00:02Z";
+pub(crate) const T0: &str = "2026-03-01T08:00:00Z";
+pub(crate) const T1: &str = "2026-03-01T08:00:02Z";
 
 pub(crate) fn intent(name: &str) -> Entry {
     Entry::Intent {

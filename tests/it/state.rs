@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 
 use callform::state::{
     self, backup_path, commit_journal, journal_path, load, load_detailed, lock_path, read_journal,
-    recover, save, Entry, Folded, Journal, Outcome, State, StateBackend, StateError, StateLock,
-    TaskStatus,
+    recover, save, Entry, Folded, Journal, State, StateBackend, StateError, StateLock, TaskStatus,
 };
 
-use crate::conformance;
+use crate::conformance::{self, created, failed, intent, T0, T1};
 
 /// The file backend under the conformance suite: a state file in a fresh directory.
 struct FileStore {
@@ -54,23 +53,6 @@ conformance::suite!(|dir: &Path| -> Box<dyn conformance::Subject> {
     })
 });
 
-const T0: &str = "2026-03-01T08:00:00Z";
-const T1: &str = "2026-03-01T08:00:02Z";
-
-fn intent(name: &str) -> Entry {
-    Entry::Intent {
-        name: name.into(),
-        vendor: "volcengine".into(),
-        provider: "volcengine".into(),
-        endpoint: "https://cloud-vms.volcengineapi.com".into(),
-        spec_digest: format!("sha256:{name}"),
-        canonical_version: 1,
-        spec: serde_json::json!({"name": name, "callees": {"count": 2, "digest": "hmac-sha256:ab"}}),
-        at: T0.into(),
-        replaces: None,
-    }
-}
-
 fn replace(name: &str, old: &str) -> Entry {
     let Entry::Intent {
         name,
@@ -95,35 +77,6 @@ fn replace(name: &str, old: &str) -> Entry {
         at: T1.into(),
         replaces: Some(old.into()),
     }
-}
-
-fn outcome(name: &str, outcome: Outcome) -> Entry {
-    Entry::Outcome {
-        name: name.into(),
-        at: T1.into(),
-        outcome,
-    }
-}
-
-fn created(name: &str, id: &str) -> Entry {
-    outcome(
-        name,
-        Outcome::Created {
-            task_id: id.into(),
-            request_id: Some(format!("req-{id}")),
-            warnings: vec!["FailList[1]: 空号 (139****1234)".into()],
-        },
-    )
-}
-
-fn failed(name: &str) -> Entry {
-    outcome(
-        name,
-        Outcome::Failed {
-            code: "InvalidParameter".into(),
-            message: "bad".into(),
-        },
-    )
 }
 
 fn begin(state: &State) -> Entry {
