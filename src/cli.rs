@@ -27,19 +27,80 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check manifests offline and report every problem (exit 1 when any is an error).
+    #[command(
+        after_help = "Examples:\n  callform validate tasks/\n  callform validate --format github tasks/   # annotations in a GitHub Actions job"
+    )]
     Validate(ValidateArgs),
     /// Show what apply would do: create, replace, blocked, uncertain, orphaned, no-op.
+    #[command(
+        after_help = "Examples:\n  callform plan tasks/\n  callform plan --out billing.plan tasks/          # saved for `callform apply billing.plan`\n  callform plan --format markdown tasks/ > plan.md # a pull-request comment\n  callform plan --sandbox --target renewal-* tasks/"
+    )]
     Plan(PlanArgs),
     /// Create the planned tasks (from a manifest directory or a saved plan) and record them.
+    #[command(
+        after_help = "Examples:\n  callform apply tasks/                            # plan, ask, apply\n  callform apply billing.plan                      # exactly the reviewed plan\n  callform apply --sandbox --auto-approve tasks/   # against the built-in emulator"
+    )]
     Apply(ApplyArgs),
     /// Show a saved plan file, or (without one) the tasks in the state.
+    #[command(
+        after_help = "Examples:\n  callform show billing.plan\n  callform show --format markdown billing.plan\n  callform show --dir tasks/                       # the tasks in the state"
+    )]
     Show(ShowArgs),
     /// Look at and repair the state: list, show, rm, import, unlock.
+    #[command(
+        after_help = "Examples:\n  callform state list --dir tasks/\n  callform state show renewal-reminder-2027q1 --dir tasks/\n  callform state import renewal-reminder-2027q1 2027010400001 --dir tasks/\n  callform state rm renewal-reminder-2027q1 --dir tasks/"
+    )]
     State(StateArgs),
     /// Serve all four vendor APIs on loopback, for tests and trials (prints its address).
+    #[command(
+        after_help = "Examples:\n  callform emulator --listen 127.0.0.1:0\n  callform emulator --latency-ms 50 --throttle-rate 0.1"
+    )]
     Emulator(EmulatorArgs),
-    /// Print the JSON Schema of task manifests, for editors.
-    Schema,
+    /// Print the JSON Schema of task manifests, for editors (or the reference, in Markdown).
+    #[command(
+        after_help = "Examples:\n  callform schema > .vscode/callform.schema.json\n  callform schema --format markdown   # the manifest reference, as in docs/manifest-reference.md"
+    )]
+    Schema(SchemaArgs),
+    /// Start a project: callform.yaml, one commented task per vendor, .gitignore entries.
+    #[command(
+        after_help = "Examples:\n  callform init campaigns\n  cd campaigns && callform apply --sandbox --auto-approve"
+    )]
+    Init(InitArgs),
+    /// Format manifests canonically, keeping comments (`--check` only reports).
+    #[command(
+        after_help = "Examples:\n  callform fmt tasks/\n  callform fmt --check tasks/   # in CI: exit 1 and a diff when a file is not formatted"
+    )]
+    Fmt(FmtArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  callform completions bash > ~/.local/share/bash-completion/completions/callform\n  callform completions zsh > ~/.zfunc/_callform\n  callform completions fish > ~/.config/fish/completions/callform.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+impl Command {
+    /// Folds `--dir DIR` into the positional DIR of `validate`, `plan` and `apply`, so
+    /// that the commands read one field (clap has refused both at once).
+    pub fn normalise(&mut self) {
+        match self {
+            Command::Validate(a) => {
+                if let Some(d) = a.dir_flag.take() {
+                    a.dir = d;
+                }
+            }
+            Command::Plan(a) => {
+                if let Some(d) = a.dir_flag.take() {
+                    a.dir = d;
+                }
+            }
+            Command::Apply(a) => {
+                if let Some(d) = a.dir_flag.take() {
+                    a.path = d;
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +118,10 @@ pub struct ValidateArgs {
     /// The manifest directory (searched recursively for *.yaml and *.yml).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// The manifest directory, as a flag (the same as DIR; as on `show` and `state`).
+    #[arg(long = "dir", short = 'C', value_name = "DIR", conflicts_with = "dir")]
+    pub dir_flag: Option<PathBuf>,
+    /// How to report the problems.
     #[arg(long, value_enum, default_value_t = DiagFormat::Text)]
     pub format: DiagFormat,
     #[command(flatten)]
@@ -78,9 +143,13 @@ pub struct PlanArgs {
     /// The manifest directory (searched recursively for *.yaml and *.yml).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// The manifest directory, as a flag (the same as DIR; as on `show` and `state`).
+    #[arg(long = "dir", short = 'C', value_name = "DIR", conflicts_with = "dir")]
+    pub dir_flag: Option<PathBuf>,
     /// Save the plan to FILE, for `callform apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// How to render the plan.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Exit 2 when the plan has changes (0 when none, 1 on errors or blocked changes).
@@ -111,6 +180,10 @@ pub struct ApplyArgs {
     /// applied exactly, and refused when stale).
     #[arg(default_value = ".")]
     pub path: PathBuf,
+    /// The manifest directory, as a flag (the same as PATH for a directory; as on `show`
+    /// and `state`).
+    #[arg(long = "dir", short = 'C', value_name = "DIR", conflicts_with = "path")]
+    pub dir_flag: Option<PathBuf>,
     /// Apply without asking (required when there is no terminal to confirm on).
     #[arg(long)]
     pub auto_approve: bool,
@@ -162,10 +235,11 @@ pub struct EmulatorArgs {
 pub struct ShowArgs {
     /// A plan saved with `callform plan --out FILE`.
     pub plan: Option<PathBuf>,
+    /// How to render the plan.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// The manifest directory, to find callform.yaml and the state (without PLANFILE).
-    #[arg(long, default_value = ".")]
+    #[arg(long, short = 'C', default_value = ".")]
     pub dir: PathBuf,
     /// The state file (without PLANFILE).
     #[arg(long, value_name = "PATH")]
@@ -179,7 +253,7 @@ pub struct StateArgs {
     #[command(subcommand)]
     pub command: StateCommand,
     /// The manifest directory, to find callform.yaml (and the manifests, for import).
-    #[arg(long, global = true, default_value = ".")]
+    #[arg(long, short = 'C', global = true, default_value = ".")]
     pub dir: PathBuf,
     /// The state file (default: from callform.yaml, else beside the manifests).
     #[arg(long, global = true, value_name = "PATH")]
@@ -191,11 +265,22 @@ pub enum StateCommand {
     /// List the tasks in the state with their vendor ids.
     List,
     /// Show one task's record as JSON.
-    Show { name: String },
+    Show {
+        /// The task's name (its manifest's `name:`).
+        name: String,
+    },
     /// Forget a task (for an uncertain one that does not exist at the vendor: the next apply creates it).
-    Rm { name: String },
+    Rm {
+        /// The task's name (its manifest's `name:`).
+        name: String,
+    },
     /// Record a manifest's task as created with the vendor's TASK_ID (resolves an uncertain task).
-    Import { name: String, task_id: String },
+    Import {
+        /// The task's name (its manifest's `name:`).
+        name: String,
+        /// The id the vendor gave the task (from its console or API).
+        task_id: String,
+    },
     /// Remove a stale lock left by a process that is gone.
     Unlock,
 }
@@ -205,4 +290,45 @@ pub struct ColorArgs {
     /// Never use colour (colour is also off when NO_COLOR is set or output is not a terminal).
     #[arg(long)]
     pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to start the project in (created when missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// The manifest directory (searched recursively for *.yaml and *.yml), or one file.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Change nothing: list the files that are not formatted, with a diff, and exit 1 if any.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFormat {
+    /// JSON Schema (draft 2020-12), for editors and tools.
+    Json,
+    /// The manifest reference: every field of every vendor, for people.
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = SchemaFormat::Json)]
+    pub format: SchemaFormat,
 }

@@ -20,6 +20,7 @@ pub mod driver;
 pub mod emulator;
 pub mod env;
 pub mod error;
+pub mod init;
 pub mod manifest;
 pub mod output;
 pub mod phone;
@@ -57,13 +58,15 @@ pub fn exit_code(outcome: Outcome) -> u8 {
 
 /// Runs the command line and maps the outcome to an exit code.
 pub fn run() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let mut cli = cli::Cli::parse();
+    cli.command.normalise();
     let env = env::RealEnv;
     let no_color = match &cli.command {
         cli::Command::Validate(a) => a.color.no_color,
         cli::Command::Plan(a) => a.color.no_color,
         cli::Command::Apply(a) => a.color.no_color,
         cli::Command::Show(a) => a.color.no_color,
+        cli::Command::Fmt(a) => a.color.no_color,
         _ => false,
     };
     let out = output::Printer::new(no_color, cli.quiet, &env, output::Streams::detect());
@@ -100,8 +103,20 @@ fn dispatch(
         },
         Command::Emulator(args) => commands::emulator::run(&args, out),
         Command::State(args) => commands::state::run(&args),
-        Command::Schema => {
-            out.data(&format!("{}\n", manifest::schema::json()))?;
+        Command::Init(args) => commands::init::run(&args, out, env),
+        Command::Fmt(args) => commands::fmt::run(&args, out, env),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            clap_complete::generate(args.shell, &mut cli::Cli::command(), "callform", &mut buf);
+            out.data(&String::from_utf8_lossy(&buf))?;
+            Ok(Outcome::Success)
+        }
+        Command::Schema(args) => {
+            match args.format {
+                cli::SchemaFormat::Json => out.data(&format!("{}\n", manifest::schema::json()))?,
+                cli::SchemaFormat::Markdown => out.data(&manifest::reference::markdown())?,
+            }
             Ok(Outcome::Success)
         }
     }

@@ -3,6 +3,8 @@
 
 pub mod apply;
 pub mod emulator;
+pub mod fmt;
+pub mod init;
 pub mod plan;
 pub mod show;
 pub mod state;

@@ -215,6 +215,19 @@ pub(crate) trait Vendor: Sync {
 
     /// How the emulator receives its requests (today the create).
     fn emulator_routes(&self) -> Vec<Route>;
+
+    /// What `callform init` writes for it: the provider block of callform.yaml (indented
+    /// under `providers:`) and a commented task manifest (`{{START}}` and `{{END}}` stand
+    /// for dates, `YYYY-MM-DD`).
+    fn init_template(&self) -> InitTemplate;
+}
+
+/// A vendor's part of a new project (`callform init`).
+pub(crate) struct InitTemplate {
+    /// Lines of callform.yaml under `providers:`.
+    pub provider: &'static str,
+    /// A task manifest.
+    pub task: &'static str,
 }
 
 /// A vendor's manifest parameters, as the shared code needs them.

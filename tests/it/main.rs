@@ -10,6 +10,7 @@ mod conformance;
 mod crash;
 mod drivers;
 mod emulator;
+mod first_run;
 mod fuzz_regressions;
 mod human;
 mod plan;

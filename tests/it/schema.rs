@@ -85,3 +85,28 @@ fn the_schema_in_docs_is_current() {
         "docs/manifest.schema.json is stale: run `CALLFORM_BLESS=1 cargo test --test it schema`"
     );
 }
+
+#[test]
+fn the_manifest_reference_in_docs_is_current() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/manifest-reference.md");
+    let out = Callform::new()
+        .args(["schema", "--format", "markdown"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    if std::env::var_os("CALLFORM_BLESS").is_some() {
+        std::fs::write(&committed, &out.stdout).unwrap();
+    }
+    let text = std::fs::read_to_string(&committed).unwrap_or_default();
+    assert!(
+        text == out.stdout,
+        "docs/manifest-reference.md is stale: run `CALLFORM_BLESS=1 cargo test --test it schema`"
+    );
+    // It is the reference of these manifests: every field of the examples is in it.
+    for field in [
+        "spec.time_range",
+        "spec.task_extras.line",
+        "spec.phone_list_file",
+    ] {
+        assert!(text.contains(&format!("`{field}`")), "{field}");
+    }
+}

@@ -68,6 +68,16 @@ impl Vendor for Aliyun {
         out.access_key_secret = Some(sandbox.aliyun_access_key_secret.clone());
     }
 
+    fn init_template(&self) -> crate::vendor::InitTemplate {
+        crate::vendor::InitTemplate {
+            provider: r#"  aliyun:
+    access_key_id: "${ALIBABA_CLOUD_ACCESS_KEY_ID}"
+    access_key_secret: "${ALIBABA_CLOUD_ACCESS_KEY_SECRET}"
+"#,
+            task: include_str!("init.yaml"),
+        }
+    }
+
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Signed {
             claims: Some(emulator::claims),

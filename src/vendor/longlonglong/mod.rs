@@ -70,6 +70,16 @@ impl Vendor for Longlonglong {
         out.user_id = Some(sandbox.longlonglong_user_id.clone());
     }
 
+    fn init_template(&self) -> crate::vendor::InitTemplate {
+        crate::vendor::InitTemplate {
+            provider: r#"  longlonglong:
+    user_id: 00000000-0000-0000-0000-000000000000   # your main account id (in every URL; not a secret)
+    token: "${LONGLONGLONG_TOKEN}"
+"#,
+            task: include_str!("init.yaml"),
+        }
+    }
+
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Post(
             "/agent-api/new/user/{user_id}/task",

@@ -72,6 +72,17 @@ impl Vendor for Volcengine {
         out.secret_key = Some(sandbox.volcengine_secret_key.clone());
     }
 
+    fn init_template(&self) -> crate::vendor::InitTemplate {
+        crate::vendor::InitTemplate {
+            provider: r#"  volcengine:
+    access_key: "${VOLCENGINE_ACCESS_KEY}"
+    secret_key: "${VOLCENGINE_SECRET_KEY}"
+    region: cn-north-1
+"#,
+            task: include_str!("init.yaml"),
+        }
+    }
+
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Signed {
             // Every signed request at `/` that no other vendor claims.

@@ -65,6 +65,15 @@ impl Vendor for Xfyeta {
         out.token = Some(sandbox.xfyeta_token.clone());
     }
 
+    fn init_template(&self) -> crate::vendor::InitTemplate {
+        crate::vendor::InitTemplate {
+            provider: r#"  xfyeta:
+    token: "${XFYETA_TOKEN}"
+"#,
+            task: include_str!("init.yaml"),
+        }
+    }
+
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Post(
             "/openapi/outbound/v1/task/create",
