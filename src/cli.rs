@@ -170,6 +170,9 @@ pub struct ShowArgs {
     /// The state file (without PLANFILE).
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// The sandbox's state (`*.sandbox.state.json`, used by `apply --sandbox`; without PLANFILE).
+    #[arg(long)]
+    pub sandbox: bool,
     #[command(flatten)]
     pub color: ColorArgs,
 }
@@ -184,6 +187,10 @@ pub struct StateArgs {
     /// The state file (default: from callform.yaml, else beside the manifests).
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// The sandbox's state (`*.sandbox.state.json`, the one `apply --sandbox` writes);
+    /// `import` records the task on the sandbox endpoint.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +203,13 @@ pub enum StateCommand {
     Rm { name: String },
     /// Record a manifest's task as created with the vendor's TASK_ID (resolves an uncertain task).
     Import { name: String, task_id: String },
+    /// Move a task's record from OLD to NEW, after renaming its manifest (nothing is sent).
+    Mv {
+        /// The name the task is recorded under now.
+        old: String,
+        /// Its new name (the manifest's `name:`).
+        new: String,
+    },
     /// Remove a stale lock left by a process that is gone.
     Unlock,
 }

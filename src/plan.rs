@@ -553,7 +553,10 @@ fn endpoint_uses(out: &[PlannedTask], project: &Project) -> Vec<EndpointUse> {
                 .into_iter()
                 .find(|v| v.key() == vendor)
                 .filter(|v| project.endpoint(provider, *v) == endpoint)
-                .map_or_else(|| "state".to_string(), |v| project.endpoint_origin(provider, v));
+                .map_or_else(
+                    || "state".to_string(),
+                    |v| project.endpoint_origin(provider, v),
+                );
             EndpointUse {
                 provider: provider.to_string(),
                 vendor: vendor.to_string(),

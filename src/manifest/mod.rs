@@ -633,7 +633,7 @@ fn numbers_in_free_text(
     }
 }
 
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= 63
@@ -722,7 +722,9 @@ fn load_task(
                     .task(Some(&name))
                     .field("moved_from")
                     .expected(expected)
-                    .hint("write the name the task had before it was renamed, or remove `moved_from`"),
+                    .hint(
+                        "write the name the task had before it was renamed, or remove `moved_from`",
+                    ),
             );
             ok = false;
         }

@@ -173,7 +173,10 @@ pub fn summary(
     };
     say!(out, "\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent{renamed}{earlier_count}.");
     for (old, new) in besides.renamed {
-        say!(out, "  renamed   {old} → {new} (the record moved; nothing was sent)");
+        say!(
+            out,
+            "  renamed   {old} → {new} (the record moved; nothing was sent)"
+        );
     }
     if let Some(journal) = unsaved {
         say!(out, "The results are recorded in the journal {journal}; the next `callform apply` or `callform state` command folds them into the state. Do not delete the journal.");

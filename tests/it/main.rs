@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod human;
 mod plan;
 mod printer;
+mod render;
 mod schema;
 mod signing;
 mod state;
