@@ -18,9 +18,15 @@ fn edit(path: &Path, from: &str, to: &str) {
 
 /// The plan of `tasks` in each format, with `--detailed-exitcode`: (code, stdout) per format.
 fn plans(tasks: &Path, env: &[(&str, &str)]) -> [(i32, String); 3] {
+    plans_with(tasks, &[], env)
+}
+
+/// [`plans`], with more arguments.
+fn plans_with(tasks: &Path, args: &[&str], env: &[(&str, &str)]) -> [(i32, String); 3] {
     ["text", "markdown", "json"].map(|format| {
         let mut cmd = bin()
             .args(["plan", "--detailed-exitcode", "--format", format])
+            .args(args)
             .arg(tasks);
         for (k, v) in env {
             cmd = cmd.env(k, v);
@@ -34,7 +40,12 @@ fn plans(tasks: &Path, env: &[(&str, &str)]) -> [(i32, String); 3] {
 /// text and markdown plans must show each of its endpoints, warnings and orphans, and all
 /// three exit alike. Returns the JSON plan.
 fn same_in_every_rendering(tasks: &Path, env: &[(&str, &str)]) -> Value {
-    let [(text_code, text), (md_code, md), (json_code, json)] = plans(tasks, env);
+    same_in_every_rendering_with(tasks, &[], env)
+}
+
+/// [`same_in_every_rendering`], with more arguments.
+fn same_in_every_rendering_with(tasks: &Path, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let [(text_code, text), (md_code, md), (json_code, json)] = plans_with(tasks, args, env);
     assert_eq!((text_code, md_code), (json_code, json_code), "{text}\n{md}");
     let plan: Value = serde_json::from_str(&json).unwrap();
     for (format, shown) in [("text", &text), ("markdown", &md)] {
@@ -176,6 +187,46 @@ fn warnings_and_orphans_are_in_every_rendering() {
             .contains("start_time (2026-01-04 09:00:00) is in the past"),
         "{late}"
     );
+}
+
+/// After a replacement, the replaced task may still be running: the unchanged task's
+/// warning is in the markdown comment too, not in the text plan alone.
+#[test]
+fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
+    let (tmp, tasks, _) = examples();
+    let apply = |args: &[&str]| {
+        Callform::new()
+            .cwd(tmp.path())
+            .args(["apply", "--sandbox", "--auto-approve"])
+            .args(args)
+            .arg("tasks")
+            .run()
+    };
+    assert_eq!(apply(&[]).code, 0);
+    edit(
+        &tasks.join("aliyun/overdue-notice.yaml"),
+        "  recall_times: 1",
+        "  recall_times: 2",
+    );
+    let out = apply(&["--replace", "overdue-notice-jan"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let plan = same_in_every_rendering_with(&tasks, &["--sandbox"], &[]);
+    let task = plan["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "overdue-notice-jan")
+        .unwrap();
+    assert_eq!(task["action"], "no-op");
+    assert!(
+        task["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("was replaced by this one and may still be running"),
+        "{task}"
+    );
+    let [_, (_, md), _] = plans_with(&tasks, &["--sandbox"], &[]);
+    assert!(md.contains("Warnings on unchanged tasks:"), "{md}");
 }
 
 /// An end in the past: a task created now could never dial, so its create is blocked (exit
