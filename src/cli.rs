@@ -48,7 +48,7 @@ pub enum Command {
     Show(ShowArgs),
     /// Look at and repair the state: list, show, rm, import, unlock.
     #[command(
-        after_help = "Examples:\n  callform state list --dir tasks/\n  callform state show renewal-reminder-2027q1 --dir tasks/\n  callform state import renewal-reminder-2027q1 2027010400001 --dir tasks/\n  callform state rm renewal-reminder-2027q1 --dir tasks/"
+        after_help = "Examples:\n  callform state list --dir tasks/\n  callform state show renewal-reminder-2027q1 --dir tasks/\n  callform state import renewal-reminder-2027q1 2027010400001 --dir tasks/\n  callform state rm renewal-reminder-2027q1 --dir tasks/\n  callform state mv renewal-reminder renewal-reminder-2027q1 --dir tasks/"
     )]
     State(StateArgs),
     /// Serve all four vendor APIs on loopback, for tests and trials (prints its address).
@@ -244,6 +244,9 @@ pub struct ShowArgs {
     /// The state file (without PLANFILE).
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// The sandbox's state (`*.sandbox.state.json`, used by `apply --sandbox`; without PLANFILE).
+    #[arg(long)]
+    pub sandbox: bool,
     #[command(flatten)]
     pub color: ColorArgs,
 }
@@ -258,6 +261,10 @@ pub struct StateArgs {
     /// The state file (default: from callform.yaml, else beside the manifests).
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// The sandbox's state (`*.sandbox.state.json`, the one `apply --sandbox` writes);
+    /// `import` records the task on the sandbox endpoint.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +287,13 @@ pub enum StateCommand {
         name: String,
         /// The id the vendor gave the task (from its console or API).
         task_id: String,
+    },
+    /// Move a task's record from OLD to NEW, after renaming its manifest (nothing is sent).
+    Mv {
+        /// The name the task is recorded under now.
+        old: String,
+        /// Its new name (the manifest's `name:`).
+        new: String,
     },
     /// Remove a stale lock left by a process that is gone.
     Unlock,

@@ -19,6 +19,17 @@ pub enum Severity {
     Warning,
 }
 
+/// What a warning about a date-time in the past is about. The planner needs to know: such a
+/// warning matters only for a task that would be created now (a created task's start is
+/// history), and an end in the past blocks the create (the task could never dial).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Past {
+    /// The first call time is in the past.
+    Start,
+    /// The last call time is in the past.
+    End,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
@@ -36,6 +47,9 @@ pub struct Diagnostic {
     pub expected: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// A warning that a schedule lies in the past (see [`Past`]).
+    #[serde(skip)]
+    pub past: Option<Past>,
 }
 
 impl Diagnostic {
@@ -51,6 +65,7 @@ impl Diagnostic {
             message: message.into(),
             expected: None,
             hint: None,
+            past: None,
         }
     }
 
@@ -89,16 +104,22 @@ impl Diagnostic {
         self
     }
 
-    pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
+    pub fn past(mut self, past: Past) -> Diagnostic {
+        self.past = Some(past);
+        self
     }
 
-    fn location(&self) -> String {
+    /// `file:line:col` (just the file when there is no line).
+    pub fn location(&self) -> String {
         if self.line == 0 {
             self.file.display().to_string()
         } else {
             format!("{}:{}:{}", self.file.display(), self.line, self.column)
         }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     /// Masks phone numbers in every free-text part (a last line of defence: the code that

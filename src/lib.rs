@@ -98,8 +98,10 @@ fn dispatch(
         Command::Apply(args) => commands::apply::run(&args, out, env),
         Command::Show(args) => match &args.plan {
             Some(path) => commands::show::run(path, &args, out),
-            // `show` without a plan file is `state list`.
-            None => commands::state::list(&args.dir, args.state.as_deref()),
+            // `show` without a plan file is `state list`, in the format asked for.
+            None => {
+                commands::state::list(&args.dir, args.state.as_deref(), args.sandbox, args.format)
+            }
         },
         Command::Emulator(args) => commands::emulator::run(&args, out),
         Command::State(args) => commands::state::run(&args),

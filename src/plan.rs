@@ -10,9 +10,17 @@
 //!   production state mean lost tasks, and the reverse);
 //! - a changed spec is `blocked` (these APIs cannot update a created task) unless named in
 //!   `--replace`;
-//! - a task in state but not in the manifests is `orphaned`: callform never deletes.
+//! - a task in state but not in the manifests is `orphaned`: callform never deletes;
+//! - a task whose manifest says `moved_from: OLD`, with OLD recorded (and the task not),
+//!   is a `rename`: apply moves the record, and sends nothing.
+//!
+//! Everything a reviewer must be told is in the plan itself, so that every rendering (text,
+//! markdown, JSON, a saved plan) says it: each provider's endpoint, a mix of loopback and
+//! real endpoints, the manifests' warnings (a task's on the task), a create that looks like
+//! a rename. A task that would be created with its end time in the past is `blocked`: it
+//! could never dial.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +28,7 @@ use serde_json::Value;
 use similar::{capture_diff_slices, Algorithm, ChangeTag};
 
 use crate::canonical::{self, canonical, keyed_hex, CANONICAL_VERSION};
+use crate::diag::{Diagnostic, Past};
 use crate::manifest::{Manifests, Task, Vendor};
 use crate::project::Project;
 use crate::state::{State, TaskRecord, TaskStatus};
@@ -31,6 +40,7 @@ pub const PLAN_FORMAT_VERSION: u32 = 1;
 pub enum Action {
     Create,
     Replace,
+    Rename,
     Blocked,
     Uncertain,
     Orphaned,
@@ -42,6 +52,7 @@ impl Action {
         match self {
             Action::Create => "create",
             Action::Replace => "replace",
+            Action::Rename => "rename",
             Action::Blocked => "blocked",
             Action::Uncertain => "uncertain",
             Action::Orphaned => "orphaned",
@@ -79,6 +90,9 @@ pub struct PlannedTask {
     /// The vendor task id recorded in state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+    /// For a rename: the name the task is recorded under now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +135,8 @@ pub struct FileDigest {
 pub struct Summary {
     pub create: usize,
     pub replace: usize,
+    #[serde(default)]
+    pub rename: usize,
     pub blocked: usize,
     pub uncertain: usize,
     pub orphaned: usize,
@@ -149,7 +165,52 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replace: Vec<String>,
     pub summary: Summary,
+    /// Where each provider's tasks go (or were recorded), one entry per provider and
+    /// endpoint.
+    #[serde(default)]
+    pub endpoints: Vec<EndpointUse>,
+    /// What the reviewer must know that belongs to no one task (a task's own warnings are
+    /// in its `warnings`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
     pub tasks: Vec<PlannedTask>,
+}
+
+/// One provider's endpoint in a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointUse {
+    pub provider: String,
+    pub vendor: String,
+    pub endpoint: String,
+    /// Where it comes from: `CALLFORM_<VENDOR>_ENDPOINT`, `callform.yaml`, `default` (the
+    /// vendor's), `sandbox` (the in-process emulator) or `state` (only recorded there, for
+    /// orphaned and uncertain tasks).
+    pub from: String,
+    /// A loopback address or the sandbox: no real person is dialled there.
+    pub loopback: bool,
+    /// The plan's tasks that go (or were recorded) there.
+    pub tasks: usize,
+}
+
+/// A warning of the plan as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    pub message: String,
+    /// The task it is most about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Warning {
+    /// The warning as one line (`message; hint: …`), as every rendering shows it.
+    pub fn line(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{}; hint: {h}", self.message),
+            None => self.message.clone(),
+        }
+    }
 }
 
 impl Plan {
@@ -157,9 +218,19 @@ impl Plan {
         self.summary.blocked > 0
     }
 
-    /// Creates or replacements for apply to send.
+    /// Creates or replacements for apply to send, or renames for it to record.
     pub fn has_changes(&self) -> bool {
-        self.summary.create + self.summary.replace > 0
+        self.summary.create + self.summary.replace + self.summary.rename > 0
+    }
+
+    /// Every warning the plan carries, each as one line: the plan's own first, then each
+    /// task's (`NAME: warning`), in name order. Every rendering shows each of these.
+    pub fn warning_lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.warnings.iter().map(Warning::line).collect();
+        for t in &self.tasks {
+            out.extend(t.warnings.iter().map(|w| format!("{}: {w}", t.name)));
+        }
+        out
     }
 
     /// Anything a reviewer must see: changes to send, and tasks callform will not touch
@@ -302,11 +373,17 @@ pub fn plan(
         return Err(PlanError::Target(t.clone()));
     }
     let planned = planner.tasks(&tasks)?;
-    let orphaned = orphans(recorded, &all, &targeted, &options.state_args);
+    let claimed = claimed_by_renames(&all, recorded);
+    let orphaned = orphans(recorded, &all, &targeted, &claimed, &options.state_args);
     let mut out = merge_by_name(planned, orphaned);
     if let Some(state) = state {
         block_shared_ids(&mut out, state);
     }
+    let mut warnings = Vec::new();
+    manifest_warnings(&mut out, &manifests.diagnostics, &mut warnings);
+    rename_lookalikes(&out, &mut warnings, &options.state_args);
+    let endpoints = endpoint_uses(&out, project);
+    mixed_endpoints(&endpoints, &mut warnings);
 
     for r in &options.replace {
         let why = match out.binary_search_by(|p| p.name.as_str().cmp(r)) {
@@ -339,6 +416,7 @@ pub fn plan(
         match p.action {
             Action::Create => summary.create += 1,
             Action::Replace => summary.replace += 1,
+            Action::Rename => summary.rename += 1,
             Action::Blocked => summary.blocked += 1,
             Action::Uncertain => summary.uncertain += 1,
             Action::Orphaned => summary.orphaned += 1,
@@ -366,8 +444,155 @@ pub fn plan(
         targets: options.targets.clone(),
         replace: options.replace.clone(),
         summary,
+        endpoints,
+        warnings,
         tasks: out,
     })
+}
+
+/// The records a rename takes over: a manifest task `moved_from: OLD` that is not recorded
+/// itself, with OLD recorded. They are the rename's, not orphans.
+fn claimed_by_renames<'a>(
+    all: &[&'a Task],
+    recorded: &BTreeMap<String, TaskRecord>,
+) -> BTreeSet<&'a str> {
+    all.iter()
+        .filter_map(|t| t.moved_from.as_deref().map(|old| (t, old)))
+        .filter(|(t, old)| !recorded.contains_key(&t.name) && recorded.contains_key(*old))
+        .map(|(_, old)| old)
+        .collect()
+}
+
+/// A manifest warning as a task's warning line.
+fn warning_line(d: &Diagnostic) -> String {
+    let mut line = format!("{} ({})", d.message, d.location());
+    if let Some(h) = &d.hint {
+        line.push_str("; hint: ");
+        line.push_str(h);
+    }
+    line
+}
+
+/// The manifests' warnings, into the plan: each on its task (if the task is planned), the
+/// others (callform.yaml, skipped files) on the plan. A date-time in the past matters only
+/// for a task that would be sent (a created task's start is history); an end in the past
+/// blocks it, since the task could never dial.
+fn manifest_warnings(out: &mut [PlannedTask], diags: &[Diagnostic], warnings: &mut Vec<Warning>) {
+    for d in diags.iter().filter(|d| !d.is_error()) {
+        let Some(name) = &d.task else {
+            warnings.push(Warning {
+                message: format!("{} ({})", d.message, d.location()),
+                task: None,
+                hint: d.hint.clone(),
+            });
+            continue;
+        };
+        // A task left out by `--target`: not this plan's.
+        let Ok(i) = out.binary_search_by(|p| p.name.as_str().cmp(name)) else {
+            continue;
+        };
+        let p = &mut out[i];
+        let would_send = p.action.sends() || p.action == Action::Blocked;
+        match d.past {
+            Some(_) if !would_send => continue,
+            Some(Past::End) if p.action.sends() => {
+                p.action = Action::Blocked;
+                p.reason = Some(format!("{} ({})", d.message, d.location()));
+                p.hints = vec![
+                    "move the end into the future if the campaign should still run, or".into(),
+                    "remove the manifest if its campaign is over".into(),
+                ];
+                continue;
+            }
+            _ => {}
+        }
+        p.warnings.push(warning_line(d));
+    }
+}
+
+/// A create with the spec of a task that left the manifests is most likely that task
+/// renamed: applied, it would start a second campaign to the same people.
+fn rename_lookalikes(out: &[PlannedTask], warnings: &mut Vec<Warning>, state_args: &str) {
+    let mut gone: HashMap<&str, &str> = HashMap::new();
+    for p in out.iter().filter(|p| p.source.is_none()) {
+        if let Some(d) = &p.old_spec_digest {
+            gone.entry(d.as_str()).or_insert(p.name.as_str());
+        }
+    }
+    if gone.is_empty() {
+        return;
+    }
+    for p in out.iter().filter(|p| p.action == Action::Create) {
+        let Some(old) = p.spec_digest.as_deref().and_then(|d| gone.get(d)) else {
+            continue;
+        };
+        warnings.push(Warning {
+            message: format!(
+                "`{new}` (create) has the same spec as `{old}` (no longer in the manifests): this looks like a rename, and applying it would start a second campaign to the same people",
+                new = p.name
+            ),
+            task: Some(p.name.clone()),
+            hint: Some(format!(
+                "to rename, add `moved_from: {old}` to the manifest of `{new}` (or run `callform state mv {old} {new}{state_args}`)",
+                new = p.name
+            )),
+        });
+    }
+}
+
+/// Where the plan's tasks go, per provider and endpoint.
+fn endpoint_uses(out: &[PlannedTask], project: &Project) -> Vec<EndpointUse> {
+    let mut seen: BTreeMap<(&str, &str), (&str, usize)> = BTreeMap::new();
+    for t in out {
+        let key = (t.provider.as_str(), t.endpoint.as_str());
+        seen.entry(key).or_insert((t.vendor.as_str(), 0)).1 += 1;
+    }
+    seen.into_iter()
+        .map(|((provider, endpoint), (vendor, tasks))| {
+            let from = Vendor::ALL
+                .into_iter()
+                .find(|v| v.key() == vendor)
+                .filter(|v| project.endpoint(provider, *v) == endpoint)
+                .map_or_else(
+                    || "state".to_string(),
+                    |v| project.endpoint_origin(provider, v),
+                );
+            EndpointUse {
+                provider: provider.to_string(),
+                vendor: vendor.to_string(),
+                endpoint: endpoint.to_string(),
+                from,
+                loopback: crate::project::is_loopback(endpoint),
+                tasks,
+            }
+        })
+        .collect()
+}
+
+/// Loopback and real endpoints in one plan: most often an emulator recipe that pointed
+/// some vendors at the emulator and left the others on the real service.
+fn mixed_endpoints(endpoints: &[EndpointUse], warnings: &mut Vec<Warning>) {
+    if !(endpoints.iter().any(|e| e.loopback) && endpoints.iter().any(|e| !e.loopback)) {
+        return;
+    }
+    let names = |loopback: bool| {
+        let mut names: Vec<String> = endpoints
+            .iter()
+            .filter(|e| e.loopback == loopback)
+            .map(|e| format!("`{}`", e.provider))
+            .collect();
+        names.dedup();
+        names.join(", ")
+    };
+    warnings.push(Warning {
+        message: format!(
+            "this plan mixes loopback and real endpoints: the tasks of {} go to REAL endpoints, those of {} to loopback (see the endpoints listed)",
+            names(false),
+            names(true)
+        ),
+        task: None,
+        hint: Some("tasks on a real endpoint dial real people: to try against an emulator, point every vendor at it (each CALLFORM_*_ENDPOINT variable) or use --sandbox".into()),
+    });
 }
 
 /// Below this many tasks, planning on one thread is faster than starting more.
@@ -468,8 +693,73 @@ impl Planner<'_> {
         Ok(endpoint)
     }
 
-    /// One task against its record, if it has one.
+    /// One task against its record, if it has one (or the record it is `moved_from`).
     fn task(&self, task: &Task, endpoint: String, rec: Option<&TaskRecord>) -> PlannedTask {
+        match (rec, task.moved_from.as_deref()) {
+            (None, Some(old)) => self.rename(task, endpoint, old),
+            _ => self.against(task, endpoint, rec),
+        }
+    }
+
+    /// A task `moved_from: OLD` that is not recorded under its own name: a rename when OLD
+    /// is recorded with the same spec (apply moves the record and sends nothing).
+    fn rename(&self, task: &Task, endpoint: String, old: &str) -> PlannedTask {
+        let state_args = &self.options.state_args;
+        let Some(rec) = self.recorded.get(old) else {
+            let mut p = self.against(task, endpoint, None);
+            p.warnings.push(format!(
+                "moved_from: `{old}` is not in the state, so this is planned as a create; hint: if `{old}` is recorded in another state, plan against that one (`--state PATH`); remove `moved_from` once the rename is applied"
+            ));
+            return p;
+        };
+        let mut p = self.against(task, endpoint, Some(rec));
+        p.moved_from = Some(old.to_string());
+        let new = &task.name;
+        match p.action {
+            Action::NoOp => {
+                p.action = Action::Rename;
+                p.reason = Some(format!(
+                    "recorded as `{old}`; the manifest renames it (`moved_from: {old}`): apply moves the record, and sends nothing"
+                ));
+                if task.spec.def().vendor_name().is_none() {
+                    p.warnings.push(format!(
+                        "the vendor task keeps the name it was created with, `{old}` (the old `name:`); hint: set the vendor-visible name in the spec to say so"
+                    ));
+                }
+            }
+            Action::Uncertain => {
+                p.action = Action::Blocked;
+                p.reason = Some(format!(
+                    "`{old}`, which this task is moved from, is uncertain (an earlier create may or may not have reached the vendor): resolve it before renaming it"
+                ));
+                p.hints = vec![
+                    "look for the task in the vendor console, then:".into(),
+                    format!("if it exists: `callform state import {old} TASK_ID{state_args}`"),
+                    format!("if it does not: `callform state rm {old}{state_args}`, and remove `moved_from` (the next apply creates `{new}`)"),
+                ];
+            }
+            Action::Replace => {
+                p.action = Action::Blocked;
+                p.reason = Some(format!(
+                    "`{new}` is renamed from `{old}` and named in --replace: a rename and a replacement cannot be one step"
+                ));
+                p.hints = vec![format!(
+                    "apply the rename first (with the spec unchanged, or `callform state mv {old} {new}{state_args}`), then replace"
+                )];
+            }
+            Action::Blocked => {
+                p.hints.insert(
+                    0,
+                    format!("a rename keeps the spec: apply the rename with the spec `{old}` was created with (or `callform state mv {old} {new}{state_args}`), then change it; or"),
+                );
+            }
+            Action::Create | Action::Rename | Action::Orphaned => {}
+        }
+        p
+    }
+
+    /// One task against `rec`, the record of its name.
+    fn against(&self, task: &Task, endpoint: String, rec: Option<&TaskRecord>) -> PlannedTask {
         let timezone = &self.project.timezone_name;
         // The common case, a task recorded unchanged by this version where it is configured
         // now: its digest is written straight from the typed spec and compared, and no form
@@ -589,6 +879,7 @@ fn planned(task: &Task, endpoint: String, digest: String) -> PlannedTask {
             task.source.line
         )),
         task_id: None,
+        moved_from: None,
         spec_digest: Some(digest),
         old_spec_digest: None,
         spec: None,
@@ -639,17 +930,22 @@ fn block_shared_ids(out: &mut [PlannedTask], state: &State) {
     }
 }
 
+/// `claimed`: records a rename takes over, which are not orphans.
 fn orphans(
     recorded: &BTreeMap<String, TaskRecord>,
     all: &[&Task],
     targeted: &dyn Fn(&str) -> bool,
+    claimed: &BTreeSet<&str>,
     state_args: &str,
 ) -> Vec<PlannedTask> {
     let mut out = Vec::new();
     let mut manifest = all.iter().map(|t| t.name.as_str()).peekable();
     for (name, rec) in recorded {
         while manifest.next_if(|m| *m < name.as_str()).is_some() {}
-        if manifest.next_if(|m| *m == name.as_str()).is_some() || !targeted(name) {
+        if manifest.next_if(|m| *m == name.as_str()).is_some()
+            || !targeted(name)
+            || claimed.contains(name.as_str())
+        {
             continue;
         }
         let mut p = PlannedTask {
@@ -660,6 +956,7 @@ fn orphans(
             endpoint: rec.endpoint.clone(),
             source: None,
             task_id: rec.task_id.clone(),
+            moved_from: None,
             spec_digest: None,
             old_spec_digest: Some(rec.spec_digest.clone()),
             spec: None,
@@ -810,6 +1107,7 @@ mod tests {
                 recall_state_codes: None,
             }),
             callees: Callees::Numbers(vec!["13700000001".into()]),
+            moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,

@@ -192,6 +192,29 @@ pub fn endpoint_source(provider: &str, vendor: Vendor) -> String {
     }
 }
 
+/// Whether requests to `url` stay on this machine: the sandbox, or a loopback host (an
+/// emulator). Anything else may dial real people.
+pub fn is_loopback(url: &str) -> bool {
+    if url.starts_with("sandbox://") {
+        return true;
+    }
+    let Some(rest) = ["https://", "http://"]
+        .iter()
+        .find_map(|s| url.strip_prefix(s))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Endpoints must be `https://`, except loopback addresses (the emulator).
 pub fn check_endpoint(url: &str) -> Result<(), String> {
     // The host is what follows a `user:password@` part: `http://127.0.0.1:80@example.com`
@@ -336,6 +359,26 @@ impl Project {
                 .iter()
                 .map(|(_, v)| v.to_string())
                 .collect(),
+        }
+    }
+
+    /// Where [`Project::endpoint`] takes a provider's endpoint from, as plans show it:
+    /// `sandbox`, `CALLFORM_<VENDOR>_ENDPOINT`, `callform.yaml` or `default`.
+    pub fn endpoint_origin(&self, provider: &str, vendor: Vendor) -> String {
+        if self.sandbox {
+            return "sandbox".into();
+        }
+        let var = endpoint_env_var(vendor);
+        if std::env::var(&var).is_ok_and(|v| !v.is_empty()) {
+            var
+        } else if self
+            .providers
+            .get(provider)
+            .is_some_and(|p| p.endpoint.is_some())
+        {
+            "callform.yaml".into()
+        } else {
+            "default".into()
         }
     }
 

@@ -53,21 +53,35 @@ impl StateChoice {
     }
 
     /// The arguments that take a `callform state …` command, run from the current
-    /// directory, to this state: `--dir` unless it is `.`, and `--state` unless the state
-    /// is the project's default (the state commands have no `--sandbox`). Hints append
-    /// them, so that a hint run verbatim acts on this state and never on a default one.
+    /// directory, to this state: `--dir` unless it is `.`, `--sandbox` for the sandbox's
+    /// own state, and `--state` for any other state but the project's default. Hints
+    /// append them, so that a hint run verbatim acts on this state and never on a default
+    /// one.
     pub fn hint_args(&self, dir: &Path) -> String {
-        let mut out = String::new();
-        if dir != Path::new(".") {
-            out.push_str(" --dir ");
-            out.push_str(&shell_quote(&dir.display().to_string()));
+        match self.source {
+            StateSource::Project => repair_args(dir, None, false),
+            StateSource::Sandbox => repair_args(dir, None, true),
+            StateSource::Flag | StateSource::SavedPlan => repair_args(dir, Some(&self.path), false),
         }
-        if self.source != StateSource::Project {
-            out.push_str(" --state ");
-            out.push_str(&shell_quote(&self.path.display().to_string()));
-        }
-        out
     }
+}
+
+/// ` --dir DIR --state PATH --sandbox`, each only when needed: what a `callform state …`
+/// command needs to act on the state of a command run with these.
+pub fn repair_args(dir: &Path, state: Option<&Path>, sandbox: bool) -> String {
+    let mut out = String::new();
+    if dir != Path::new(".") {
+        out.push_str(" --dir ");
+        out.push_str(&shell_quote(&dir.display().to_string()));
+    }
+    if let Some(path) = state {
+        out.push_str(" --state ");
+        out.push_str(&shell_quote(&path.display().to_string()));
+    }
+    if sandbox {
+        out.push_str(" --sandbox");
+    }
+    out
 }
 
 /// `s` as one POSIX shell word.
@@ -138,10 +152,14 @@ impl Hint for ProjectRefused {
     }
 }
 
-/// The state file for the `state` commands and `show`: `--state`, else the one
-/// callform.yaml names. A callform.yaml with errors is refused: acting on a default path
-/// could repair the wrong state.
-pub fn state_for_repair(dir: &Path, flag: Option<&Path>) -> Result<PathBuf, ProjectRefused> {
+/// The state file for the `state` commands and `show`: `--state`, else the sandbox's own
+/// with `--sandbox`, else the one callform.yaml names. A callform.yaml with errors is
+/// refused: acting on a default path could repair the wrong state.
+pub fn state_for_repair(
+    dir: &Path,
+    flag: Option<&Path>,
+    sandbox: bool,
+) -> Result<PathBuf, ProjectRefused> {
     if let Some(p) = flag {
         return Ok(p.to_path_buf());
     }
@@ -149,7 +167,7 @@ pub fn state_for_repair(dir: &Path, flag: Option<&Path>) -> Result<PathBuf, Proj
     if let Some(d) = diags.into_iter().find(|d| d.is_error()) {
         return Err(ProjectRefused(Box::new(d)));
     }
-    Ok(StateChoice::choose(&project, None, None, false).path)
+    Ok(StateChoice::choose(&project, None, None, sandbox).path)
 }
 
 #[cfg(test)]
@@ -181,11 +199,11 @@ mod tests {
         let c = StateChoice::choose(&project, None, None, false);
         assert_eq!(c.hint_args(Path::new(".")), "");
         assert_eq!(c.hint_args(Path::new("my dir")), " --dir 'my dir'");
+        // The sandbox's own state is reached with the flag that chose it.
         let c = StateChoice::choose(&project, None, None, true);
-        assert_eq!(
-            c.hint_args(Path::new(".")),
-            " --state ./callform.sandbox.state.json"
-        );
+        assert_eq!(c.hint_args(Path::new("m")), " --dir m --sandbox");
+        let c = StateChoice::choose(&project, Some(Path::new("x y.json")), None, true);
+        assert_eq!(c.hint_args(Path::new(".")), " --state 'x y.json'");
     }
 
     /// The state commands act on the state callform.yaml names: with a broken one they
@@ -194,7 +212,7 @@ mod tests {
     fn repairs_refuse_a_broken_project_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("callform.yaml"), "state: [unclosed\n").unwrap();
-        let err = state_for_repair(dir.path(), None).unwrap_err();
+        let err = state_for_repair(dir.path(), None, false).unwrap_err();
         let shown = crate::error::report(&err);
         assert!(shown.contains("callform.yaml:2:1: invalid YAML"), "{shown}");
         assert!(
@@ -202,6 +220,9 @@ mod tests {
             "{shown}"
         );
         let flag = dir.path().join("s.json");
-        assert_eq!(state_for_repair(dir.path(), Some(&flag)).unwrap(), flag);
+        assert_eq!(
+            state_for_repair(dir.path(), Some(&flag), false).unwrap(),
+            flag
+        );
     }
 }

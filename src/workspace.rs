@@ -90,10 +90,8 @@ pub struct Prepared {
     pub manifests: Manifests,
     /// The state, if there is one yet.
     pub state: Option<State>,
-    /// The plan.
+    /// The plan (its warnings included).
     pub plan: Plan,
-    /// Warnings for the user (shown on stderr before the plan).
-    pub warnings: Vec<String>,
 }
 
 /// Why no plan was made.
@@ -152,16 +150,20 @@ pub fn plan(
     // An empty directory is a wrong path far more often than a project with nothing in it.
     if manifests.tasks.is_empty() {
         if state.as_ref().is_some_and(|s| !s.tasks.is_empty()) {
-            warnings.push(format!(
-                "{} holds no tasks: every task in the state {} is planned as orphaned",
-                dir.display(),
-                state_path.display()
-            ));
+            warnings.push(plan::Warning {
+                message: format!(
+                    "{} holds no tasks: every task in the state {} is planned as orphaned",
+                    dir.display(),
+                    state_path.display()
+                ),
+                task: None,
+                hint: None,
+            });
         } else {
             return Err(NoPlan::NoTasks(dir.to_path_buf()));
         }
     }
-    let plan = plan::plan(
+    let mut plan = plan::plan(
         &manifests,
         &project,
         state.as_ref(),
@@ -169,12 +171,12 @@ pub fn plan(
         &dir.display().to_string(),
         &options,
     )?;
+    plan.warnings.splice(0..0, warnings);
     Ok(Prepared {
         project,
         manifests,
         state,
         plan,
-        warnings,
     })
 }
 

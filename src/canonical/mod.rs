@@ -269,6 +269,7 @@ mod tests {
                 recall_state_codes: None,
             }),
             callees: Callees::Numbers(callees.iter().map(|s| s.to_string()).collect()),
+            moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,

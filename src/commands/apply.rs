@@ -74,11 +74,13 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let state_path = settings.state.path.clone();
     // Hints name this run's state wherever it did not come from the defaults.
     let state_args = settings.state_args();
+    let hint_args = state_args.clone();
     let now = settings.now;
     let project = settings.project;
     let manifests = workspace::load_manifests(&dir, &project, settings.project_diagnostics, now);
-    out.diagnostics(&manifests)?;
+    // Warnings are part of the plan (shown with it); errors stop here.
     if manifests.has_errors() {
+        out.diagnostics(&manifests)?;
         note!(
             out,
             "error: the manifests have errors; nothing was applied (run `callform validate {}`)",
@@ -166,11 +168,30 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     if plan.has_blocked() {
         return Ok(Outcome::Failure);
     }
+    if saved.is_some() {
+        // The saved plan was reviewed with its warnings; the log of the apply shows them too.
+        for w in plan.warning_lines() {
+            note!(out, "warning: {w}");
+        }
+    }
+    // Uncertain tasks of earlier runs: never sent, and they fail the apply until resolved
+    // (a campaign may exist twice, or not at all, and only a person can tell).
+    let earlier_uncertain: Vec<(String, String)> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.action == plan::Action::Uncertain)
+        .map(|t| (t.name.clone(), t.vendor.clone()))
+        .collect();
     if !plan.has_changes() {
         if saved.is_some() {
             say!(out, "No changes.");
         }
-        return Ok(Outcome::Success);
+        crate::output::apply::earlier_uncertain(out, &earlier_uncertain, &hint_args);
+        return Ok(if earlier_uncertain.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        });
     }
     if saved.is_none() && !args.auto_approve && !confirm(out)? {
         note!(out, "Apply cancelled: nothing was sent.");
@@ -185,6 +206,22 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             ..fresh
         }
     });
+    // Renames only move records: saved before any create is sent, atomically like every
+    // save; a crash after it leaves them done, and the creates for the next run.
+    let renamed: Vec<(String, String)> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.action == plan::Action::Rename)
+        .filter_map(|t| t.moved_from.clone().map(|old| (old, t.name.clone())))
+        .collect();
+    if !renamed.is_empty() {
+        for (old, new) in &renamed {
+            if let Some(rec) = state.tasks.remove(old) {
+                state.tasks.insert(new.clone(), rec);
+            }
+        }
+        backend.save(&lock, &mut state)?;
+    }
     let context_for =
         |provider: &str, vendor: Vendor| context(&project, provider, vendor, base.as_deref());
     let sends = match apply::prepare_sends(&plan, &manifests, Some(&state), &context_for) {
@@ -214,6 +251,18 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let cancel = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&cancel), *out);
 
+    let besides = crate::output::apply::Besides {
+        renamed: &renamed,
+        earlier_uncertain: &earlier_uncertain,
+    };
+    if sends.is_empty() {
+        let _ = lock.release();
+        if let Some(running) = sandbox {
+            running.shutdown().await;
+        }
+        crate::output::apply::summary(out, &[], &besides, &project, false, &hint_args, None);
+        return Ok(outcome(&[], false, earlier_uncertain.len()));
+    }
     let total = sends.len();
     let progress = Reporter::new(total, out);
     let journal = backend.begin(&lock, &mut state).await?;
@@ -245,12 +294,13 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     crate::output::apply::summary(
         out,
         &finished,
+        &besides,
         &project,
         stopped,
         &options.state_args,
         unsaved.as_deref(),
     );
-    let outcome = outcome(&finished, stopped);
+    let outcome = outcome(&finished, stopped, earlier_uncertain.len());
     Ok(if ran.committed.is_err() {
         Outcome::Failure
     } else {
@@ -375,17 +425,14 @@ fn watch_signals(cancel: Arc<AtomicBool>, out: Printer) {
     });
 }
 
-/// The exit code of a run: 1 when anything failed, is uncertain or was not sent, or the run
-/// was stopped.
-fn outcome(finished: &[Finished], stopped: bool) -> Outcome {
+/// The exit code of a run: 1 when anything failed, is uncertain or was not sent, the run
+/// was stopped, or uncertain tasks of earlier runs (`earlier_uncertain`) are unresolved.
+fn outcome(finished: &[Finished], stopped: bool, earlier_uncertain: usize) -> Outcome {
     let bad = finished
         .iter()
         .filter(|f| !matches!(f.result, Result_::Created { .. }))
         .count();
-    if finished.is_empty() {
-        return Outcome::Success;
-    }
-    if bad > 0 || stopped {
+    if bad > 0 || stopped || earlier_uncertain > 0 {
         Outcome::Failure
     } else {
         Outcome::Success

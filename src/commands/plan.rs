@@ -24,8 +24,12 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     let dir = settings.dir.clone();
     let state_path = settings.state.path.clone();
     let opened = workspace::open(settings);
-    // Diagnostics go to stderr: stdout is the plan.
-    let _ = out.diagnostics(&opened.manifests);
+    // Errors go to stderr (there is no plan). Warnings are part of the plan, so that every
+    // rendering carries them: the text plan shows them; with another format, stderr
+    // repeats them below for whoever runs the command.
+    if opened.manifests.has_errors() {
+        let _ = out.diagnostics(&opened.manifests);
+    }
     let prepared = match workspace::plan(opened, &dir, &state_path, options) {
         Ok(p) => p,
         Err(e) => {
@@ -33,10 +37,12 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
             return Ok(Outcome::Failure);
         }
     };
-    for w in &prepared.warnings {
-        out.problem(&format!("warning: {w}"));
-    }
     let mut plan = prepared.plan;
+    if args.format != crate::cli::PlanFormat::Text {
+        for w in plan.warning_lines() {
+            out.problem(&format!("warning: {w}"));
+        }
+    }
     if args.show_requests {
         attach_requests(&mut plan, &prepared.manifests, &prepared.project);
     }

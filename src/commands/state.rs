@@ -1,4 +1,4 @@
-//! `callform state list | show | rm | import | unlock`: look at and repair the state.
+//! `callform state list | show | rm | import | mv | unlock`: look at and repair the state.
 //!
 //! Every command that changes the state takes the lock, folds any journal a crashed run
 //! left (`StateBackend::recover`), changes one record and saves atomically, so a repair can never
@@ -10,24 +10,33 @@
 use std::path::{Path, PathBuf};
 
 use crate::canonical::{canonical, CANONICAL_VERSION};
-use crate::cli::{Outcome, StateArgs, StateCommand};
+use crate::cli::{Outcome, PlanFormat, StateArgs, StateCommand};
 use crate::state::{self, State, TaskRecord, TaskStatus};
 use crate::workspace::load;
 
-/// The state file: `--state`, else the one callform.yaml names (see `settings`).
-fn state_path(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    crate::settings::state_for_repair(dir, explicit)
+/// The state file: `--state`, else the sandbox's with `--sandbox`, else the one
+/// callform.yaml names (see `settings`).
+fn state_path(dir: &Path, explicit: Option<&Path>, sandbox: bool) -> anyhow::Result<PathBuf> {
+    crate::settings::state_for_repair(dir, explicit, sandbox)
         .map_err(|e| crate::error::WithHint::new(&e).into())
 }
 
 pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
     let dir = args.dir.as_path();
+    let (explicit, sandbox) = (args.state.as_deref(), args.sandbox);
+    let path = || state_path(dir, explicit, sandbox);
     match &args.command {
-        StateCommand::List => list(dir, args.state.as_deref()),
-        StateCommand::Show { name } => show(&state_path(dir, args.state.as_deref())?, name),
-        StateCommand::Rm { name } => rm(&state_path(dir, args.state.as_deref())?, name),
-        StateCommand::Import { name, task_id } => import(dir, args.state.as_deref(), name, task_id),
-        StateCommand::Unlock => unlock(&state_path(dir, args.state.as_deref())?),
+        StateCommand::List => list(dir, explicit, sandbox, PlanFormat::Text),
+        StateCommand::Show { name } => show(&path()?, name),
+        StateCommand::Rm { name } => rm(&path()?, name),
+        StateCommand::Import { name, task_id } => import(dir, explicit, sandbox, name, task_id),
+        StateCommand::Mv { old, new } => mv(
+            &path()?,
+            old,
+            new,
+            &crate::settings::repair_args(dir, explicit, sandbox),
+        ),
+        StateCommand::Unlock => unlock(&path()?),
     }
 }
 
@@ -40,9 +49,28 @@ fn load_existing(path: &Path) -> anyhow::Result<State> {
     })
 }
 
-pub fn list(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Outcome> {
-    let path = state_path(dir, explicit)?;
-    let Some(st) = state::open(&path)?.load()?.state else {
+/// The tasks in the state: a table (`text`), a JSON document or a markdown table (`show
+/// --format`).
+pub fn list(
+    dir: &Path,
+    explicit: Option<&Path>,
+    sandbox: bool,
+    format: PlanFormat,
+) -> anyhow::Result<Outcome> {
+    let path = state_path(dir, explicit, sandbox)?;
+    let loaded = state::open(&path)?.load()?.state;
+    match format {
+        PlanFormat::Text => {}
+        PlanFormat::Json => {
+            print!("{}", crate::output::state::json(&path, loaded.as_ref()));
+            return Ok(Outcome::Success);
+        }
+        PlanFormat::Markdown => {
+            print!("{}", crate::output::state::markdown(&path, loaded.as_ref()));
+            return Ok(Outcome::Success);
+        }
+    }
+    let Some(st) = loaded else {
         println!(
             "No state at {}: nothing has been applied yet.",
             path.display()
@@ -170,19 +198,66 @@ fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// Moves a record to a new name (after the manifest was renamed): nothing is sent.
+fn mv(path: &Path, old: &str, new: &str, args: &str) -> anyhow::Result<Outcome> {
+    if !crate::manifest::valid_name(new) {
+        anyhow::bail!("`{new}` is not a task name\nhint: `[a-z0-9][a-z0-9_-]{{0,62}}`, as the manifest's `name:` takes");
+    }
+    let backend = state::open(path)?;
+    let lock = backend.lock("state mv")?;
+    let mut st = backend.recover(&lock)?.state.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no state at {}\nhint: nothing has been applied yet, or pass --state PATH (or --sandbox)",
+            path.display()
+        )
+    })?;
+    if let Some(there) = st.tasks.get(new) {
+        anyhow::bail!(
+            "`{new}` is already in {} (as task {}): a move would lose one of the two records\nhint: `callform state show {new}{args}` to see it; `callform state rm {new}{args}` first if that record is wrong",
+            path.display(),
+            there.task_id.as_deref().unwrap_or("?")
+        );
+    }
+    let Some(rec) = st.tasks.remove(old) else {
+        anyhow::bail!("no task `{old}` in {}{}", path.display(), suggest(&st, old));
+    };
+    let (status, task_id, endpoint) = (rec.status, rec.task_id.clone(), rec.endpoint.clone());
+    st.tasks.insert(new.to_string(), rec);
+    backend.save(&lock, &mut st)?;
+    lock.release()?;
+    eprintln!(
+        "Moved `{old}` to `{new}` in {} (vendor task {} on {endpoint}); nothing was sent. Its manifest must now say `name: {new}`.",
+        path.display(),
+        task_id.as_deref().unwrap_or("unknown")
+    );
+    if status == TaskStatus::Uncertain {
+        eprintln!(
+            "warning: `{new}` is uncertain: an earlier create may or may not have reached the vendor\nhint: look for it in the vendor console, then `callform state import {new} TASK_ID{args}` if it exists, or `callform state rm {new}{args}` if it does not"
+        );
+    }
+    Ok(Outcome::Success)
+}
+
 fn import(
     dir: &Path,
     explicit: Option<&Path>,
+    sandbox: bool,
     name: &str,
     task_id: &str,
 ) -> anyhow::Result<Outcome> {
     if task_id.trim().is_empty() || task_id.chars().any(char::is_control) {
         anyhow::bail!("the task id is empty or contains control characters");
     }
-    let (project, manifests) = load(dir, jiff::Timestamp::now());
-    let path = explicit
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| project.state_path.clone());
+    let (mut project, manifests) = load(dir, jiff::Timestamp::now());
+    // The sandbox's tasks are recorded on the sandbox endpoint, as `apply --sandbox` does.
+    project.sandbox = sandbox;
+    let path = explicit.map(Path::to_path_buf).unwrap_or_else(|| {
+        if sandbox {
+            project.sandbox_state_path()
+        } else {
+            project.state_path.clone()
+        }
+    });
     let backend = state::open(&path)?;
     let lock = backend.lock("state import")?;
     let recovered = backend.recover(&lock)?.state;
@@ -192,8 +267,22 @@ fn import(
     let mut st = recovered.unwrap_or_default();
     if fresh {
         eprintln!(
-            "note: there is no state at {}: this import starts a new one\nhint: if the task is recorded in another state, pass it with `--state PATH`",
+            "note: there is no state at {}: this import starts a new one\nhint: if the task is recorded in another state, pass it with `--state PATH` (or `--sandbox`)",
             path.display()
+        );
+    }
+
+    // A sandbox state holds only sandbox tasks: a production endpoint recorded there would
+    // be planned as blocked by every sandbox run, and the reverse.
+    let sandbox_state = st
+        .tasks
+        .values()
+        .any(|r| r.endpoint == crate::project::SANDBOX_ENDPOINT);
+    if sandbox_state && !sandbox {
+        anyhow::bail!(
+            "{} is a sandbox state (its tasks are recorded on {}): an import without --sandbox would record a real endpoint in it\nhint: add --sandbox to import into the sandbox state",
+            path.display(),
+            crate::project::SANDBOX_ENDPOINT
         );
     }
 

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use super::path::FieldPath;
 use super::time::{parse_window, ClockFormat, LocalDateTime};
 use super::yaml::Node;
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Past};
 use crate::phone;
 
 pub struct Checker<'a> {
@@ -197,7 +197,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `end` after `start`; a start in the past is a warning. Each must exist in the
+    /// `end` after `start`; a start or an end in the past is a warning. Each must exist in the
     /// project timezone ([`Checker::date_time`]).
     pub fn date_order(
         &mut self,
@@ -227,7 +227,24 @@ impl<'a> Checker<'a> {
                 self.push(d);
             }
         }
-        if let Some(s) = start {
+        // An end in the past: a task created now could never dial. It is a warning here,
+        // not an error: validate has no state, and a manifest of a campaign that ran and
+        // ended is normal to keep. The planner blocks creating such a task.
+        let end_past = end.filter(|e| e.instant(self.tz).is_ok_and(|at| at < self.now));
+        if let Some(e) = end_past {
+            let d = self
+                .warning(
+                    end_path,
+                    format!(
+                        "{} ({e}) is in the past: a task created now could never dial",
+                        short(&end_path.to_string())
+                    ),
+                )
+                .hint("plan refuses to create it: move the end into the future, or remove the manifest once its campaign is over")
+                .past(Past::End);
+            self.push(d);
+        }
+        if let Some(s) = start.filter(|_| end_past.is_none()) {
             if let Ok(at) = s.instant(self.tz) {
                 if at < self.now {
                     let d = self
@@ -235,7 +252,8 @@ impl<'a> Checker<'a> {
                             start_path,
                             format!("{} ({s}) is in the past", short(&start_path.to_string())),
                         )
-                        .hint("the vendor may start the task at once, or refuse it");
+                        .hint("the vendor may start the task at once, or refuse it")
+                        .past(Past::Start);
                     self.push(d);
                 }
             }

@@ -75,6 +75,9 @@ pub struct Task {
     /// The provider block in `callform.yaml` (default: the vendor's key).
     pub provider: String,
     pub labels: BTreeMap<String, String>,
+    /// `moved_from: OLD`: this task is the one recorded as OLD, renamed (the plan moves the
+    /// record, and sends nothing).
+    pub moved_from: Option<String>,
     pub spec: Spec,
     pub callees: Callees,
     pub source: Source,
@@ -121,6 +124,8 @@ struct Envelope {
     provider: Option<String>,
     #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    moved_from: Option<String>,
     #[allow(dead_code)]
     spec: serde::de::IgnoredAny,
 }
@@ -269,8 +274,62 @@ pub fn load_in(
         named.extend(n);
     }
     unique_names(named, &mut out);
+    renames(&mut out);
     finish(&mut out);
     out
+}
+
+/// `moved_from` across tasks: the old name must be no other task's name (that task would
+/// still be planned, and the rename would take its record), and two tasks cannot both be
+/// moved from one name. Each problem drops the task it is reported on.
+fn renames(out: &mut Manifests) {
+    if out.tasks.iter().all(|t| t.moved_from.is_none()) {
+        return;
+    }
+    let names: HashMap<&str, &Task> = out.tasks.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut claimed: HashMap<&str, &Task> = HashMap::new();
+    let mut refused = Vec::new();
+    for t in &out.tasks {
+        let Some(old) = t.moved_from.as_deref() else {
+            continue;
+        };
+        let problem = if let Some(other) = names.get(old) {
+            Some((
+                format!("moved_from: `{old}` is still a task in the manifests"),
+                format!(
+                    "{}:{}: remove that task, or this `moved_from`",
+                    other.source.file.display(),
+                    other.source.line
+                ),
+            ))
+        } else if let Some(first) = claimed.get(old) {
+            Some((
+                format!("moved_from: `{old}` is already moved to `{}`", first.name),
+                format!(
+                    "{}:{}: a task can be renamed to one name only",
+                    first.source.file.display(),
+                    first.source.line
+                ),
+            ))
+        } else {
+            claimed.insert(old, t);
+            None
+        };
+        if let Some((message, hint)) = problem {
+            refused.push(t.name.clone());
+            out.diagnostics.push(
+                Diagnostic::error(&t.source.file, message)
+                    .at(t.source.line, 1, 1)
+                    .task(Some(&t.name))
+                    .field("moved_from")
+                    .expected("the old name of this task, which no other task has or claims")
+                    .hint(hint),
+            );
+        }
+    }
+    if !refused.is_empty() {
+        out.tasks.retain(|t| !refused.contains(&t.name));
+    }
 }
 
 /// Reads, types and checks the tasks in `text`, the content of the manifest file `file`,
@@ -304,6 +363,7 @@ pub fn load_text(
         .entry(file.to_path_buf())
         .or_insert_with(|| text.to_string());
     unique_names(named, &mut out);
+    renames(&mut out);
     finish(&mut out);
     out
 }
@@ -575,7 +635,7 @@ fn numbers_in_free_text(
     }
 }
 
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= 63
@@ -641,6 +701,35 @@ fn load_task(
                 ),
         );
         ok = false;
+    }
+    if let Some(old) = &env.moved_from {
+        let problem = if !valid_name(old) {
+            Some((
+                format!("moved_from: `{old}` is not a task name"),
+                "`[a-z0-9][a-z0-9_-]{0,62}`: the name the task is recorded under now",
+            ))
+        } else if *old == name {
+            Some((
+                format!("moved_from: `{old}` is this task's own name"),
+                "the old name of the task, which differs from `name`",
+            ))
+        } else {
+            None
+        };
+        if let Some((message, expected)) = problem {
+            let pos = base.k("moved_from").locate(root, false);
+            out.diagnostics.push(
+                Diagnostic::error(file, message)
+                    .at(pos.line, pos.col, pos.len)
+                    .task(Some(&name))
+                    .field("moved_from")
+                    .expected(expected)
+                    .hint(
+                        "write the name the task had before it was renamed, or remove `moved_from`",
+                    ),
+            );
+            ok = false;
+        }
     }
     let provider = env
         .provider
@@ -720,6 +809,7 @@ fn load_task(
         provider,
         vendor: env.vendor,
         labels: env.labels.unwrap_or_default(),
+        moved_from: env.moved_from,
         name,
         spec,
         callees,

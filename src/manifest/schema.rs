@@ -23,6 +23,10 @@ pub(crate) struct Envelope<S> {
     provider: Option<String>,
     /// Free-form labels, never sent to the vendor.
     labels: Option<BTreeMap<String, String>>,
+    /// The name this task is recorded under now, when it was renamed: the plan moves the
+    /// record to `name` (a `rename`) and sends nothing. Remove it once applied.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$"))]
+    moved_from: Option<String>,
     /// The vendor's own parameters, in snake_case.
     spec: S,
 }

@@ -1,5 +1,13 @@
-//! Apply's progress — a bar on a terminal, one line per finished task otherwise (CI logs),
-//! on stderr; nothing with `--quiet` — and its summary on stdout.
+//! Apply's progress and its summary.
+//!
+//! On a terminal: a bar on stderr, with each finished task's line printed above it. Without
+//! one (CI): each finished task's line on stdout, the stream the summary is on. A CI log
+//! reads stdout and stderr through two pipes and merges them as the lines arrive, so lines
+//! on two streams can come out of order; on one stream they cannot, and the summary always
+//! follows the last task's line. `--quiet` prints no per-task lines. Tasks not sent because
+//! the run was stopped are one line, with their count and at most a few names, not one line
+//! each. The summary counts this run's uncertain creates and, separately, the uncertain
+//! tasks of earlier runs that are still unresolved: both fail the apply.
 
 use crate::apply::{Finished, Result_};
 use crate::driver::ErrorClass;
@@ -17,6 +25,26 @@ macro_rules! say {
 pub struct Reporter {
     bar: Option<indicatif::ProgressBar>,
     out: Printer,
+    /// Tasks not sent because the run was stopped: said once, at the end.
+    skipped: std::sync::Mutex<Vec<String>>,
+}
+
+/// How many names a line that counts tasks lists.
+const NAMES_SHOWN: usize = 3;
+
+/// `a, b, c and 7 more` (sorted).
+fn some_names(names: &mut [String]) -> String {
+    names.sort();
+    let mut shown = names
+        .iter()
+        .take(NAMES_SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > NAMES_SHOWN {
+        shown.push_str(&format!(" and {} more", names.len() - NAMES_SHOWN));
+    }
+    shown
 }
 
 impl Reporter {
@@ -31,7 +59,20 @@ impl Reporter {
             }
             bar
         });
-        Reporter { bar, out: *out }
+        Reporter {
+            bar,
+            out: *out,
+            skipped: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn line(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None if self.out.is_quiet() => {}
+            // One stream with the summary (see the module docs).
+            None => self.out.say(line),
+        }
     }
 
     /// One task is done (created, failed, uncertain or not sent).
@@ -42,27 +83,55 @@ impl Reporter {
             }
             Result_::Failed { code, .. } => format!("failed    {} ({} {code})", f.name, f.vendor),
             Result_::Uncertain { .. } => format!("uncertain {} ({})", f.name, f.vendor),
-            Result_::Skipped => format!("skipped   {} (stopped before sending)", f.name),
+            Result_::Skipped => {
+                if let Ok(mut skipped) = self.skipped.lock() {
+                    skipped.push(f.name.clone());
+                }
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+                return;
+            }
             Result_::AuthStopped => format!(
                 "not sent  {} (provider `{}` failed authentication)",
                 f.name, f.provider
             ),
         };
-        match &self.bar {
-            Some(bar) => {
-                bar.println(&line);
-                bar.inc(1);
-            }
-            None => self.out.status(&line),
+        self.line(&line);
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
         }
     }
 
-    /// Every task is done: the bar goes away.
+    /// Every task is done: the tasks the stop left unsent are said in one line, and the
+    /// bar goes away.
     pub fn done(&self) {
+        let mut skipped = self
+            .skipped
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
+        if !skipped.is_empty() {
+            let n = skipped.len();
+            self.line(&format!(
+                "not sent  {n} task{} (stopped before sending): {}",
+                if n == 1 { "" } else { "s" },
+                some_names(&mut skipped)
+            ));
+        }
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
+}
+
+/// What an apply did besides its creates, for the summary.
+#[derive(Debug, Default)]
+pub struct Besides<'a> {
+    /// Records moved by renames: (old name, new name).
+    pub renamed: &'a [(String, String)],
+    /// Tasks of earlier runs that are still uncertain: (name, vendor).
+    pub earlier_uncertain: &'a [(String, String)],
 }
 
 /// The summary of an apply, on stdout.
@@ -71,6 +140,7 @@ impl Reporter {
 pub fn summary(
     out: &Printer,
     finished: &[Finished],
+    besides: &Besides<'_>,
     project: &Project,
     stopped: bool,
     state_args: &str,
@@ -83,16 +153,31 @@ pub fn summary(
     let failed = count(|r| matches!(r, Result_::Failed { .. }));
     let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
     let skipped = count(|r| matches!(r, Result_::Skipped | Result_::AuthStopped));
+    let earlier = besides.earlier_uncertain.len();
     let verdict = if unsaved.is_some() {
         "Apply finished, but the state file could not be written"
     } else if stopped {
         "Apply stopped"
-    } else if failed + uncertain > 0 {
+    } else if failed + uncertain + earlier > 0 {
         "Apply finished with problems"
     } else {
         "Apply complete"
     };
-    say!(out, "\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent.");
+    let renamed = match besides.renamed.len() {
+        0 => String::new(),
+        n => format!(", {n} renamed"),
+    };
+    let earlier_count = match earlier {
+        0 => String::new(),
+        n => format!("; {n} uncertain from earlier runs, still unresolved"),
+    };
+    say!(out, "\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent{renamed}{earlier_count}.");
+    for (old, new) in besides.renamed {
+        say!(
+            out,
+            "  renamed   {old} → {new} (the record moved; nothing was sent)"
+        );
+    }
     if let Some(journal) = unsaved {
         say!(out, "The results are recorded in the journal {journal}; the next `callform apply` or `callform state` command folds them into the state. Do not delete the journal.");
     }
@@ -158,8 +243,26 @@ pub fn summary(
         for f in uncertain_list {
             if let Result_::Uncertain { reason } = &f.result {
                 say!(out, "  {}: {reason}", f.name);
-                say!(out, "    hint: find it in the {} console, then `callform state import {} TASK_ID{state_args}`, or `callform state rm {}{state_args}` if it is not there", f.vendor, f.name, f.name);
+                say!(out, "{}", resolve_hint(f.vendor.key(), &f.name, state_args));
             }
         }
+    }
+    earlier_uncertain(out, besides.earlier_uncertain, state_args);
+}
+
+fn resolve_hint(vendor: &str, name: &str, state_args: &str) -> String {
+    format!("    hint: find it in the {vendor} console, then `callform state import {name} TASK_ID{state_args}`, or `callform state rm {name}{state_args}` if it is not there")
+}
+
+/// Uncertain tasks an earlier run left, which this apply did not touch: until a person
+/// resolves them, a campaign may exist twice or not at all, so the apply fails.
+pub fn earlier_uncertain(out: &Printer, tasks: &[(String, String)], state_args: &str) {
+    if tasks.is_empty() {
+        return;
+    }
+    say!(out, "\nStill uncertain from earlier runs (the task may exist at the vendor; nothing is sent for it until you resolve it):");
+    for (name, vendor) in tasks {
+        say!(out, "  {name}");
+        say!(out, "{}", resolve_hint(vendor, name, state_args));
     }
 }

@@ -1,7 +1,9 @@
 //! Plans for people and tools: `text` (Terraform-like), `json` (the saved-plan format) and
 //! `markdown` (a pull-request comment).
 //!
-//! Rendering is pure: it takes a plan and returns a string. Plans hold no clear numbers
+//! Every rendering says the same things: each provider's endpoint, every warning the plan
+//! carries (the plan's own and each task's, unchanged tasks included), orphans first, and
+//! the counts. Rendering is pure: it takes a plan and returns a string. Plans hold no clear numbers
 //! (the canonical form masks them), and every string is passed through the phone masker
 //! once more on the way out, in case a future field forgets.
 
@@ -9,7 +11,7 @@ use std::fmt::Write as _;
 
 use crate::canonical;
 use crate::phone::mask_phones_in_text;
-use crate::plan::{Action, Plan, PlannedTask};
+use crate::plan::{Action, EndpointUse, Plan, PlannedTask};
 
 use super::palette::Palette as Paint;
 
@@ -17,6 +19,7 @@ fn symbol(action: Action) -> &'static str {
     match action {
         Action::Create => "+",
         Action::Replace => "-/+",
+        Action::Rename => ">",
         Action::Blocked => "!",
         Action::Uncertain => "?",
         // Not `~`: every Terraform user reads that as "update in place".
@@ -28,7 +31,7 @@ fn symbol(action: Action) -> &'static str {
 fn paint_action(p: &Paint, action: Action, s: &str) -> String {
     match action {
         Action::Create => p.green(s),
-        Action::Replace => p.yellow(s),
+        Action::Replace | Action::Rename => p.yellow(s),
         Action::Blocked => p.red(s),
         Action::Uncertain | Action::Orphaned => p.yellow(s),
         Action::NoOp => s.to_string(),
@@ -48,6 +51,9 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
     let mut meta = format!("{}, provider {}", t.vendor, t.provider);
     if let Some(id) = &t.task_id {
         let _ = write!(meta, ", task {id}");
+    }
+    if let (Action::Rename, Some(old)) = (t.action, &t.moved_from) {
+        let _ = write!(meta, ", moved from {old}");
     }
     if let Some(src) = &t.source {
         let _ = write!(meta, ", {src}");
@@ -121,12 +127,50 @@ fn request_lines(req: &serde_json::Value) -> Vec<String> {
     lines
 }
 
+/// `, N to rename` when there are renames (most plans have none).
+fn renames(plan: &Plan, bold: bool) -> String {
+    match plan.summary.rename {
+        0 => String::new(),
+        n if bold => format!(", **{n}** to rename"),
+        n => format!(", {n} to rename"),
+    }
+}
+
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     format!(
-        "Plan: {} to create, {} to replace, {} unchanged, {} blocked, {} uncertain, {} orphaned.",
-        s.create, s.replace, s.no_op, s.blocked, s.uncertain, s.orphaned
+        "Plan: {} to create, {} to replace{}, {} unchanged, {} blocked, {} uncertain, {} orphaned.",
+        s.create,
+        s.replace,
+        renames(plan, false),
+        s.no_op,
+        s.blocked,
+        s.uncertain,
+        s.orphaned
     )
+}
+
+/// One endpoint as a line: `provider (vendor): URL (from, N task(s))`, marked when real
+/// in a plan that also has loopback ones.
+fn endpoint_line(e: &EndpointUse, mixed: bool) -> String {
+    let real = if mixed && !e.loopback {
+        " — REAL: dials real people"
+    } else {
+        ""
+    };
+    format!(
+        "{} ({}): {} ({}, {} task{}){real}",
+        e.provider,
+        e.vendor,
+        e.endpoint,
+        e.from,
+        e.tasks,
+        if e.tasks == 1 { "" } else { "s" }
+    )
+}
+
+fn mixed(plan: &Plan) -> bool {
+    plan.endpoints.iter().any(|e| e.loopback) && plan.endpoints.iter().any(|e| !e.loopback)
 }
 
 /// The tasks a plan lists, orphans first: a campaign whose manifest was removed still
@@ -145,6 +189,19 @@ fn listed(plan: &Plan) -> Vec<&PlannedTask> {
 pub fn text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
+    if !plan.endpoints.is_empty() {
+        let _ = writeln!(out, "Endpoints:");
+        for e in &plan.endpoints {
+            let _ = writeln!(out, "  {}", endpoint_line(e, mixed(plan)));
+        }
+        out.push('\n');
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "{} {}", p.yellow("warning:"), w.line());
+    }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
     let listed = listed(plan);
     if listed.is_empty() {
         let _ = writeln!(
@@ -214,6 +271,9 @@ pub fn markdown(plan: &Plan) -> String {
         "✅ no changes"
     };
     let _ = writeln!(out, "### callform plan: {status}\n");
+    for w in &plan.warnings {
+        let _ = writeln!(out, "> ⚠️ **warning:** {}\n", md_escape(&w.line()));
+    }
     if s.orphaned > 0 {
         let _ = writeln!(
             out,
@@ -230,9 +290,22 @@ pub fn markdown(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "**{}** to create, **{}** to replace, **{}** unchanged, **{}** blocked, **{}** uncertain, **{}** orphaned\n",
-        s.create, s.replace, s.no_op, s.blocked, s.uncertain, s.orphaned
+        "**{}** to create, **{}** to replace{}, **{}** unchanged, **{}** blocked, **{}** uncertain, **{}** orphaned\n",
+        s.create,
+        s.replace,
+        renames(plan, true),
+        s.no_op,
+        s.blocked,
+        s.uncertain,
+        s.orphaned
     );
+    if !plan.endpoints.is_empty() {
+        let _ = writeln!(out, "Endpoints:\n");
+        for e in &plan.endpoints {
+            let _ = writeln!(out, "- {}", md_escape(&endpoint_line(e, mixed(plan))));
+        }
+        out.push('\n');
+    }
     let listed = listed(plan);
     if !listed.is_empty() {
         let _ = writeln!(out, "| action | task | vendor | provider | source |");
@@ -251,11 +324,15 @@ pub fn markdown(plan: &Plan) -> String {
         out.push('\n');
     }
     for t in &listed {
+        let moved = match (&t.moved_from, t.action) {
+            (Some(old), Action::Rename) => format!(" from <code>{}</code>", md_escape(old)),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "<details><summary><code>{}</code> {} {}</summary>\n",
+            "<details><summary><code>{}</code> {} {}{moved}</summary>\n",
             md_escape(&t.name),
-            symbol(t.action),
+            md_escape(symbol(t.action)),
             t.action.as_str()
         );
         if let Some(reason) = &t.reason {
@@ -291,6 +368,20 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(out, "- ⚠️ {}", md_escape(w));
         }
         let _ = writeln!(out, "</details>\n");
+    }
+    let quiet: Vec<&PlannedTask> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.action == Action::NoOp && !t.warnings.is_empty())
+        .collect();
+    if !quiet.is_empty() {
+        let _ = writeln!(out, "Warnings on unchanged tasks:\n");
+        for t in quiet {
+            for w in &t.warnings {
+                let _ = writeln!(out, "- ⚠️ `{}`: {}", md_escape(&t.name), md_escape(w));
+            }
+        }
+        out.push('\n');
     }
     mask_phones_in_text(&out)
 }

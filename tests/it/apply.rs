@@ -271,9 +271,10 @@ fn uncertain_case(prefix: &str, kind: &str, vendor_name: &str, task: &str) {
         .filter(|t| t["name"].as_str().unwrap().contains(vendor_name))
         .count();
     assert_eq!(n, 1);
-    // No later apply creates it again by itself.
+    // No later apply creates it again by itself, and each fails until it is resolved.
     let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
     assert!(run.stdout.contains("uncertain"), "{}", run.stdout);
+    assert_eq!(run.code, 1, "{kind}: {}", run.stdout);
     let n = created(prefix)
         .iter()
         .filter(|t| t["name"].as_str().unwrap().contains(vendor_name))

@@ -230,6 +230,17 @@ fn a_signal_stops_new_sends_and_records_those_in_flight() {
             stdout.contains("Apply stopped") && stdout.contains("not sent"),
             "{signal}: {stdout}"
         );
+        // The unsent tasks are one line that counts them, not one line each.
+        let unsent: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("not sent  ") || l.starts_with("skipped"))
+            .collect();
+        assert_eq!(unsent.len(), 1, "{signal}: {stdout}");
+        assert!(
+            unsent[0].contains(" tasks (stopped before sending): "),
+            "{signal}: {}",
+            unsent[0]
+        );
 
         // Everything sent was answered and recorded: no uncertain task, no journal left.
         let st: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();

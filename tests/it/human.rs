@@ -34,17 +34,25 @@ fn callform(dir: &Path, args: &[&str]) -> Callform {
     Callform::new().cwd(dir).args(args).dir("tasks")
 }
 
-/// What an apply shows after its plan (the plan snapshots above): the summary on stdout
-/// from the plan's count line, then the progress lines of stderr, sorted, as tasks finish
-/// in any order.
+/// What an apply shows after its plan (the plan snapshots above): from the plan's count
+/// line, the per-task lines (on stdout with the summary, without a terminal), sorted, as
+/// tasks finish in any order, then the summary; then stderr.
 fn apply_summary(out: &Output) -> String {
-    let summary = out
+    let shown = out
         .stdout
         .find("\nPlan: ")
         .map_or(out.stdout.as_str(), |at| &out.stdout[at + 1..]);
-    let mut progress: Vec<&str> = out.stderr.lines().collect();
+    let summary_at = shown.find("\n\nApply ").map_or(shown.len(), |at| at + 1);
+    let (head, summary) = shown.split_at(summary_at);
+    let mut lines = head.lines();
+    let plan_line = lines.next().unwrap_or_default();
+    let mut progress: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
     progress.sort_unstable();
-    format!("{summary}--- stderr, sorted ---\n{}\n", progress.join("\n"))
+    format!(
+        "{plan_line}\n--- per-task lines, sorted ---\n{}\n{summary}--- stderr ---\n{}",
+        progress.join("\n"),
+        out.stderr
+    )
 }
 
 #[test]

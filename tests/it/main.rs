@@ -15,6 +15,7 @@ mod fuzz_regressions;
 mod human;
 mod plan;
 mod printer;
+mod render;
 mod schema;
 mod signing;
 mod state;

@@ -459,23 +459,29 @@ fn hints_name_the_state_they_were_made_for_and_run_as_printed() {
     let (_, out, _) = run(bin().arg("plan").arg(&tasks).arg("--state").arg(&custom));
     assert!(!out.contains("overdue-notice-jan"), "{out}");
 
-    // The sandbox's state is named too: the state commands have no --sandbox.
+    // The sandbox's state is reached with `--sandbox`, as the command that printed it.
     let (tmp, tasks, default_state) = examples();
     let sandbox_state = tmp.path().join("callform.sandbox.state.json");
     let (code, _, err) = run(bin()
-        .args(["state", "import", "overdue-notice-jan", "id-1", "--dir"])
-        .arg(&tasks)
-        .arg("--state")
-        .arg(&sandbox_state));
+        .args([
+            "state",
+            "import",
+            "overdue-notice-jan",
+            "id-1",
+            "--sandbox",
+            "--dir",
+        ])
+        .arg(&tasks));
     assert_eq!(code, 0, "{err}");
+    assert!(sandbox_state.exists(), "{err}");
     std::fs::remove_file(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
     let (_, out, _) = run(bin().args(["plan", "--sandbox"]).arg(&tasks));
     let cmd = hint_command(&out, "callform state rm overdue-notice-jan");
-    assert_eq!(
-        cmd.last(),
-        Some(&sandbox_state.display().to_string()),
-        "{out}"
-    );
+    assert_eq!(cmd.last().map(String::as_str), Some("--sandbox"), "{out}");
+    let (code, _, err) = run(bin().args(&cmd[1..]));
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(bin().args(["plan", "--sandbox"]).arg(&tasks));
+    assert!(!out.contains("overdue-notice-jan"), "{out}");
     assert!(!default_state.exists());
 }
 

@@ -803,6 +803,12 @@ fn common_rules() {
         case("volcengine: start_time in the past", VOLC)
             .set("spec.start_time", "2020-01-04 09:00")
             .warning("spec.start_time", "is in the past"),
+        // An end in the past: a warning here (the manifest of a campaign that ran is
+        // normal to keep); plan blocks creating it.
+        case("xfyeta: time_end in the past", XFYETA)
+            .set("spec.time_begin", "2020-01-04 09:00")
+            .set("spec.time_end", "2020-01-05 09:00")
+            .warning("spec.time_end", "is in the past: a task created now could never dial"),
         // The project timezone decides the instant: 1 Jan 2000 is past in any zone; a
         // nonsense zone is an error of callform.yaml.
         case("unknown timezone in callform.yaml", XFYETA)

@@ -194,6 +194,7 @@ mod tests {
             labels: Default::default(),
             spec: Spec::Aliyun(spec()),
             callees,
+            moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,

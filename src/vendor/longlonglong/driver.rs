@@ -452,6 +452,7 @@ mod tests {
             labels: Default::default(),
             spec: Spec::Longlonglong(spec.clone()),
             callees: Callees::None,
+            moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,

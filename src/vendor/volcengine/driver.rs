@@ -420,6 +420,7 @@ mod tests {
             labels: Default::default(),
             spec: Spec::Volcengine(spec()),
             callees: Callees::Items(vec![item()]),
+            moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,

@@ -158,6 +158,7 @@ mod tests {
             labels: Default::default(),
             spec: Spec::Xfyeta(spec.clone()),
             callees: Callees::None,
+            moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
@@ -231,6 +232,7 @@ mod tests {
             labels: Default::default(),
             spec: Spec::Xfyeta(spec()),
             callees: Callees::None,
+            moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
