@@ -193,7 +193,8 @@ pub fn parse_numbers(
                         )
                         .at(lineno, 1, raw.chars().count())
                         .task(Some(task))
-                        .hint("the vendor reports duplicates as failures: remove one"),
+                        .hint("the vendor reports duplicates as failures: remove one")
+                        .personal(),
                     );
                 } else {
                     seen.insert(n.clone(), lineno);
@@ -203,11 +204,12 @@ pub fn parse_numbers(
             Err(why) => diags.push(
                 Diagnostic::error(
                     shown,
-                    format!("invalid phone number {}", phone::shown_entry(raw)),
+                    format!("invalid phone number {}: {why}", phone::shown_entry(raw)),
                 )
                 .at(lineno, 1, raw.chars().count())
                 .task(Some(task))
-                .expected(why),
+                .expected(phone::EXPECTED_NUMBER)
+                .personal(),
             ),
         }
     }
@@ -362,7 +364,8 @@ pub fn parse_phone_csv(
                         )
                         .at(line as usize, 1, 1)
                         .task(Some(task))
-                        .hint("the vendor reports duplicates as failures: remove one"),
+                        .hint("the vendor reports duplicates as failures: remove one")
+                        .personal(),
                     );
                 } else {
                     seen.insert(n.clone(), line);
@@ -373,12 +376,16 @@ pub fn parse_phone_csv(
             Err(why) => diags.push(
                 Diagnostic::error(
                     shown,
-                    format!("invalid phone number {}", phone::shown_entry(&item.phone)),
+                    format!(
+                        "invalid phone number {}: {why}",
+                        phone::shown_entry(&item.phone)
+                    ),
                 )
                 .at(line as usize, 1, 1)
                 .task(Some(task))
                 .field("phone")
-                .expected(why),
+                .expected(phone::EXPECTED_NUMBER)
+                .personal(),
             ),
         }
     }
