@@ -400,6 +400,68 @@ pub fn find(start: &Path) -> Option<PathBuf> {
     None
 }
 
+/// The root of the repository `path` lies in, for paths a reviewer sees on the pull
+/// request (GitHub annotations): `workspace` (`GITHUB_WORKSPACE`) when `path` lies in it,
+/// else the nearest ancestor of `path` holding `.git`. `None` outside any repository.
+/// Paths are compared made absolute, then with their symlinks resolved.
+pub fn repo_root(path: &Path, workspace: Option<&Path>) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    let real = std::fs::canonicalize(&abs).ok();
+    if let Some(ws) = workspace.filter(|w| !w.as_os_str().is_empty()) {
+        if let Ok(ws_abs) = std::path::absolute(ws) {
+            if abs.starts_with(&ws_abs) {
+                return Some(ws_abs);
+            }
+            let ws_real = std::fs::canonicalize(&ws_abs).ok();
+            if let (Some(r), Some(w)) = (&real, ws_real) {
+                if r.starts_with(&w) {
+                    return Some(w);
+                }
+            }
+        }
+    }
+    abs.ancestors()
+        .skip(1)
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// `path` relative to the repository root ([`repo_root`]), as GitHub names files; `path`
+/// itself (relative to the current directory) outside a repository.
+pub fn repo_relative(path: &Path, workspace: Option<&Path>) -> PathBuf {
+    let Some(root) = repo_root(path, workspace) else {
+        return path.to_path_buf();
+    };
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let lexical = normalize_lexically(&abs);
+    if let Ok(rel) = lexical.strip_prefix(normalize_lexically(&root)) {
+        return rel.to_path_buf();
+    }
+    match (std::fs::canonicalize(&abs), std::fs::canonicalize(&root)) {
+        (Ok(p), Ok(r)) => p
+            .strip_prefix(&r)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// `a/./b/../c` → `a/c`, without the disk.
+fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Loads the project for a manifest directory. Problems come back as diagnostics; the
 /// returned project is usable (defaults fill what was wrong) only when there are no errors.
 pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {

@@ -24,9 +24,10 @@ pub fn load(dir: &Path, now: jiff::Timestamp) -> (Project, Manifests) {
 pub fn load_manifests(
     dir: &Path,
     project: &Project,
-    project_diags: Vec<Diagnostic>,
+    mut project_diags: Vec<Diagnostic>,
     now: jiff::Timestamp,
 ) -> Manifests {
+    crate::diag::sort(&mut project_diags);
     // Without a project file there is nothing to check a task's provider against; with
     // one that could not be read, nothing true to say about it.
     let known = project.file.is_some() && project.providers_known;

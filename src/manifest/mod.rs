@@ -698,9 +698,20 @@ fn load_task(
     let task_label = (name_read || guess.is_some()).then_some(name.as_str());
     let read = env.vendor.def().read_spec(spec_node, &sp);
     ok &= read.errors.is_empty() && read.tainted.is_empty();
+    // A misspelt key (`recal_count`) leaves the field it was meant for absent: the rules
+    // do not judge by that absence either.
+    let mut tainted = read.tainted;
+    tainted.extend(read.errors.iter().filter_map(|e| match &e.kind {
+        de::ErrorKind::UnknownField { field, expected } => {
+            let best = de::closest(field, expected)?;
+            let mut meant = e.path.clone();
+            meant.0.pop();
+            Some(meant.k(best))
+        }
+        _ => None,
+    }));
     out.diagnostics
         .extend(de_diagnostics(file, task_label, read.errors));
-    let tainted = read.tainted;
     let mut spec = read.value?;
     if !name_read {
         return None;
@@ -722,8 +733,8 @@ fn load_task(
         .check(&mut cx, &name, callees.as_ref().map(Callees::len));
     if !tainted.is_empty() {
         // Read around problems: the rules still check the fields that were read as
-        // written, but a stand-in for a missing field, or the absence of one set aside,
-        // is no value to judge (nor other fields by).
+        // written, but a stand-in for a missing field, or the absence of one set aside
+        // or misspelt, is no value to judge (nor other fields by).
         out.diagnostics.extend(
             cx.diags
                 .into_iter()
