@@ -93,7 +93,9 @@ impl Error {
             ErrorKind::InvalidType { expected, found } => {
                 format!("expected {expected}, found {found}")
             }
-            ErrorKind::InvalidValue(msg) | ErrorKind::Custom(msg) => msg.clone(),
+            ErrorKind::InvalidValue(msg) | ErrorKind::Custom(msg) => {
+                split_expected(msg).0.to_string()
+            }
             ErrorKind::StandIn => "a required field is missing".to_string(),
         }
     }
@@ -106,6 +108,9 @@ impl Error {
                 Some(format!("one of {}", join_ticked(expected)))
             }
             ErrorKind::InvalidType { expected, .. } => Some(expected.clone()),
+            ErrorKind::InvalidValue(msg) | ErrorKind::Custom(msg) => {
+                split_expected(msg).1.map(str::to_string)
+            }
             _ => None,
         }
     }
@@ -124,6 +129,30 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// A type's own message, `PROBLEM: expected WANTED` (how serde visitors phrase them), as
+/// the problem and what is wanted, for the message and the `expected:` line apart.
+fn split_expected(msg: &str) -> (&str, Option<&str>) {
+    match msg.split_once(": expected ") {
+        Some((problem, wanted)) => (problem, Some(wanted)),
+        None => (msg, None),
+    }
+}
+
+/// The integers a primitive type holds, for "out of range" (`u8` → 0 to 255).
+fn int_range(ty: &str) -> Option<String> {
+    let (lo, hi): (i128, i128) = match ty {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "u64" | "usize" => return Some("an integer of at least 0".to_string()),
+        _ => return None,
+    };
+    Some(format!("an integer from {lo} to {hi}"))
 }
 
 /// What to write instead of `node` where `expected` was wanted, when the text says it:
@@ -231,9 +260,10 @@ impl de::Error for Error {
             de::Unexpected::Unsigned(n) => format!("{n} is out of range"),
             _ => "invalid value".to_string(),
         };
+        let exp = exp.to_string();
         Error::new(ErrorKind::InvalidValue(format!(
             "{what}: expected {}",
-            friendly(&exp.to_string())
+            int_range(&exp).unwrap_or_else(|| friendly(&exp))
         )))
     }
 
