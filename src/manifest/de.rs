@@ -51,7 +51,7 @@ pub struct Error {
     pub path: FieldPath,
     /// For a type error: what to write instead, judged from the text that was written
     /// ([`type_hint`]).
-    pub type_hint: Option<String>,
+    pub type_hint: Option<TypeHint>,
 }
 
 impl Error {
@@ -125,7 +125,7 @@ impl Error {
                 closest(variant, expected).map(|best| format!("did you mean `{best}`?"))
             }
             ErrorKind::MissingField(field) => Some(format!("add `{field}:` here")),
-            ErrorKind::InvalidType { .. } => self.type_hint.clone(),
+            ErrorKind::InvalidType { .. } => self.type_hint.map(|h| h.text().to_string()),
             _ => None,
         }
     }
@@ -164,7 +164,7 @@ fn int_range(ty: &str) -> Option<String> {
 /// - `true`, `false` or `null` where text is wanted: quote it.
 ///
 /// Nothing for the rest: the text is simply not of the type, and no rewriting makes it so.
-fn type_hint(expected: &str, node: &Node) -> Option<String> {
+fn type_hint(expected: &str, node: &Node) -> Option<TypeHint> {
     let Value::Scalar { text, plain } = &node.value else {
         return None;
     };
@@ -174,10 +174,10 @@ fn type_hint(expected: &str, node: &Node) -> Option<String> {
     let text = text.trim();
     if !plain {
         if wants_int && parse_int(text).is_some() {
-            return Some("write the integer without quotes".to_string());
+            return Some(TypeHint::UnquoteInteger);
         }
         if wants_bool && parse_bool(text).is_some() {
-            return Some("write `true` or `false` without quotes".to_string());
+            return Some(TypeHint::UnquoteBoolean);
         }
     }
     let yaml11 = matches!(
@@ -185,20 +185,35 @@ fn type_hint(expected: &str, node: &Node) -> Option<String> {
         "yes" | "no" | "on" | "off" | "y" | "n"
     );
     if wants_bool && yaml11 {
-        return Some(
-            "write `true` or `false`: `yes`, `no`, `on` and `off` are YAML 1.1 booleans, read as text here"
-                .to_string(),
-        );
+        return Some(TypeHint::TrueOrFalse);
     }
     if wants_text
         && *plain
         && (parse_bool(text).is_some() || (is_null_text(text) && !text.is_empty()))
     {
-        return Some(format!(
-            "put it in quotes (`\"{text}\"`): unquoted, YAML reads it as a boolean or null, not text"
-        ));
+        return Some(TypeHint::Quote);
     }
     None
+}
+
+/// The advice [`type_hint`] gives (small: every error carries one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeHint {
+    UnquoteInteger,
+    UnquoteBoolean,
+    TrueOrFalse,
+    Quote,
+}
+
+impl TypeHint {
+    pub fn text(self) -> &'static str {
+        match self {
+            TypeHint::UnquoteInteger => "write the integer without quotes",
+            TypeHint::UnquoteBoolean => "write `true` or `false` without quotes",
+            TypeHint::TrueOrFalse => "write `true` or `false`: `yes`, `no`, `on` and `off` are YAML 1.1 booleans, read as text here",
+            TypeHint::Quote => "put it in quotes: unquoted, `true`, `false`, `~` and `null` are a boolean or null to YAML, not text",
+        }
+    }
 }
 
 fn join_ticked(items: &[&str]) -> String {
@@ -1214,10 +1229,7 @@ mod tests {
             Some("write `true` or `false` without quotes")
         );
         let errs = read_t("name: true\ncount: 1\n").unwrap_err();
-        assert_eq!(
-            errs[0].hint().as_deref(),
-            Some("put it in quotes (`\"true\"`): unquoted, YAML reads it as a boolean or null, not text")
-        );
+        assert_eq!(errs[0].hint().as_deref(), Some(TypeHint::Quote.text()));
     }
 
     #[derive(Debug, Deserialize)]
