@@ -3,7 +3,9 @@
 //! A diagnostic names the file, line and column, the task and the field path, says what
 //! was expected and gives a `hint:` for the next step. It is rendered as text (with the
 //! offending line and a caret on a terminal), as JSON for tools, or as GitHub Actions
-//! annotations. Phone numbers in messages and source excerpts are masked on the way out.
+//! annotations. Phone numbers in messages and source excerpts are masked on the way out:
+//! in an excerpt by stars of the same display width, so that the caret, placed by display
+//! width, stays under the field it points at.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
