@@ -3,14 +3,16 @@
 //! A diagnostic names the file, line and column, the task and the field path, says what
 //! was expected and gives a `hint:` for the next step. It is rendered as text (with the
 //! offending line and a caret on a terminal), as JSON for tools, or as GitHub Actions
-//! annotations. Phone numbers in messages and source excerpts are masked on the way out.
+//! annotations. Phone numbers in messages and source excerpts are masked on the way out:
+//! in an excerpt by stars of the same display width, so that the caret, placed by display
+//! width, stays under the field it points at.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::phone::mask_phones_in_text;
+use crate::phone::{hide_digits, mask_phones_in_line, mask_phones_in_text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +52,10 @@ pub struct Diagnostic {
     /// A warning that a schedule lies in the past (see [`Past`]).
     #[serde(skip)]
     pub past: Option<Past>,
+    /// The text under the caret is personal data (a phone number, valid or not): a source
+    /// excerpt hides all of its digits, whatever the masker would make of them.
+    #[serde(skip)]
+    pub personal: bool,
 }
 
 impl Diagnostic {
@@ -66,6 +72,7 @@ impl Diagnostic {
             expected: None,
             hint: None,
             past: None,
+            personal: false,
         }
     }
 
@@ -106,6 +113,12 @@ impl Diagnostic {
 
     pub fn past(mut self, past: Past) -> Diagnostic {
         self.past = Some(past);
+        self
+    }
+
+    /// Marks the text under the caret as personal data ([`Diagnostic::personal`]).
+    pub fn personal(mut self) -> Diagnostic {
+        self.personal = true;
         self
     }
 
@@ -207,18 +220,12 @@ pub fn render_text_line(d: &Diagnostic, source_line: Option<&str>, color: bool) 
     let _ = writeln!(out, "  --> {}", d.location());
     if d.line > 0 {
         if let Some(line) = source_line {
-            let line = mask_phones_in_text(line);
+            let (shown, lead, carets) = excerpt(d, line);
             let width = d.line.to_string().len();
             let pad = " ".repeat(width);
-            let col = d.column.saturating_sub(1);
-            let lead: String = line
-                .chars()
-                .take(col)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
             let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{} | {}", d.line, line);
-            let _ = writeln!(out, "{pad} | {lead}{}", paint(&"^".repeat(d.len.min(80))));
+            let _ = writeln!(out, "{} | {}", d.line, shown);
+            let _ = writeln!(out, "{pad} | {lead}{}", paint(&"^".repeat(carets)));
         }
     }
     match (&d.task, &d.field) {
@@ -240,6 +247,44 @@ pub fn render_text_line(d: &Diagnostic, source_line: Option<&str>, color: bool) 
         let _ = writeln!(out, "   = hint: {h}");
     }
     out
+}
+
+/// The source line shown under `d`, the blank before its caret, and how many carets:
+/// phone numbers masked with stars of the same width ([`mask_phones_in_line`]), every
+/// digit under the caret hidden when it is personal data ([`Diagnostic::personal`]), and
+/// invisible characters escaped. The caret is placed by the display width of what is
+/// shown before it (a CJK character takes two columns, a tab stays a tab), so it stands
+/// under the field whatever the line holds.
+fn excerpt(d: &Diagnostic, line: &str) -> (String, String, usize) {
+    use unicode_width::UnicodeWidthStr;
+    let col = d.column.saturating_sub(1);
+    let end = col + d.len.max(1);
+    let mut masked = mask_phones_in_line(line);
+    if d.personal {
+        masked = hide_digits(&masked, col, end);
+    }
+    let (mut shown, mut lead, mut carets) = (String::new(), String::new(), 0);
+    for (i, c) in masked.chars().enumerate() {
+        let piece = if c == '\t' {
+            "\t".to_string()
+        } else if is_invisible(c) {
+            format!("\\u{{{:x}}}", c as u32)
+        } else {
+            c.to_string()
+        };
+        let width = if c == '\t' { 1 } else { piece.width() };
+        if i < col {
+            if c == '\t' {
+                lead.push('\t');
+            } else {
+                lead.push_str(&" ".repeat(width));
+            }
+        } else if i < end {
+            carets += width;
+        }
+        shown.push_str(&piece);
+    }
+    (shown, lead, carets.clamp(1, 80))
 }
 
 /// GitHub Actions workflow commands, so CI shows each problem on the pull request's diff.
@@ -318,7 +363,31 @@ mod tests {
         let d = Diagnostic::error(Path::new("a.yaml"), "bad").at(1, 3, 1);
         let out = render_text(&d, Some("- 13700000001\n"), false);
         assert!(!out.contains("13700000001"), "{out}");
-        assert!(out.contains("137****0001"), "{out}");
+        assert!(out.contains("1 | - *******0001\n  |   ^\n"), "{out}");
+    }
+
+    /// The caret stands under the field however the line is masked or what it holds: stars
+    /// as wide as the digits they hide, CJK characters two columns wide.
+    #[test]
+    fn excerpts_keep_the_caret_under_the_field() {
+        let line = "  callees: [\"1370000001\", \"137000000\"]  # 欠费 13700000001";
+        let d = Diagnostic::error(Path::new("a.yaml"), "bad")
+            .at(1, 27, 11)
+            .personal();
+        let out = render_text(&d, Some(line), false);
+        assert!(
+            out.contains("1 |   callees: [\"******0001\", \"*********\"]  # 欠费 *******0001\n  |                           ^^^^^^^^^^^\n"),
+            "{out}"
+        );
+        let line = "  task_name: 欠费提醒 13700000001";
+        let d = Diagnostic::error(Path::new("a.yaml"), "bad").at(1, 19, 11);
+        let out = render_text(&d, Some(line), false);
+        assert!(
+            out.contains(
+                "1 |   task_name: 欠费提醒 *******0001\n  |                       ^^^^^^^^^^^\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -12,9 +12,13 @@ pub enum Kind {
     FixedLine,
 }
 
+/// What a mainland number is, for the `expected:` line under an invalid one.
+pub const EXPECTED_NUMBER: &str = "a mainland number: a mobile (11 digits starting 13–19) or a fixed line (0 and 9–11 more digits); `+86`, spaces and dashes are removed first";
+
 /// Normalises a mainland number: drops spaces and dashes and a `+86`/`0086` prefix, then
 /// checks the result is a mobile (`1[3-9]` + 9 digits) or fixed-line (`0` + 9–11 digits)
-/// number. The error never contains the number itself.
+/// number. The error says what is wrong with it ([`EXPECTED_NUMBER`] says what is
+/// wanted), and never contains the number itself.
 pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
     let compact: String = raw
         .chars()
@@ -25,23 +29,28 @@ pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
         .or_else(|| compact.strip_prefix("0086"))
         .unwrap_or(&compact);
     if digits.is_empty() {
-        return Err("an empty phone number");
+        return Err("it is empty");
     }
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(
-            "a phone number with characters other than digits, spaces, dashes and a +86 prefix",
-        );
+        return Err("it holds characters other than digits, spaces, dashes and a +86 prefix");
     }
     classify(digits)
         .map(|kind| (digits.to_string(), kind))
-        .ok_or("not a mainland number: expected a mobile number (11 digits starting 13–19) or a fixed line (0 and 9–11 more digits)")
+        .ok_or(match (digits.len(), digits.as_bytes()[0]) {
+            (11, b'1') => "it starts like no mainland mobile number (13–19)",
+            (_, b'1') => "it has the wrong number of digits for a mobile number (11)",
+            (_, b'0') => "it has the wrong number of digits for a fixed line (0 and 9–11 more)",
+            _ => "it starts like no mainland number (a mobile starts with 1, a fixed line with 0)",
+        })
 }
+
+/// What a calling line is, for the `expected:` line under an invalid one.
+pub const EXPECTED_LINE: &str = "a calling line number: a mainland number (0 and 9–11 more digits, or a mobile), a 400/800 number of 10 digits, or a 95/96/10/12 service number of 5–8 digits";
 
 /// Normalises a calling line (xfyeta's `line_num`) as [`normalize`] does a callee, and
 /// checks it: a mainland number, or a service number (`400`/`800` and 7 digits, or a
 /// short `95…`/`96…`/`10…`/`12…` number of 5–8 digits). The error never contains the number.
 pub fn normalize_line(raw: &str) -> Result<String, &'static str> {
-    const EXPECTED: &str = "a calling line number: a mainland number (0 and 9–11 more digits, or a mobile), a 400/800 number of 10 digits, or a 95/96/10/12 service number of 5–8 digits";
     match normalize(raw) {
         Ok((n, _)) => Ok(n),
         Err(_) => {
@@ -59,8 +68,10 @@ pub fn normalize_line(raw: &str) -> Result<String, &'static str> {
                         .any(|p| compact.starts_with(p)));
             if digits && service {
                 Ok(compact)
+            } else if digits {
+                Err("it is neither a mainland number nor a service number")
             } else {
-                Err(EXPECTED)
+                Err("it holds characters other than digits, spaces, dashes and a +86 prefix")
             }
         }
     }
@@ -333,6 +344,57 @@ fn is_time_value(text: &str) -> bool {
 /// A mainland number shows as [`mask`] shows it (`137****0001`); anything else keeps only
 /// its last four digits (two for fewer than ten).
 pub fn mask_phones_in_text(text: &str) -> String {
+    mask_runs(text, false)
+}
+
+/// [`mask_phones_in_text`] for a source line shown under a caret: what it masks is hidden
+/// digit by digit, each by a star of the same width (`*` for an ASCII digit, `＊` for a
+/// full-width one), separators kept, so that every column of the line stays where it was.
+/// Only the last four digits of a run stay (two when it has fewer than ten). Any run of
+/// seven digits or more is hidden, shaped like a number or not: an invalid number (one
+/// digit short) is shaped like none.
+pub fn mask_phones_in_line(line: &str) -> String {
+    mask_runs(line, true)
+}
+
+/// `line` with every digit in the characters `from..to` hidden as
+/// [`mask_phones_in_line`] hides them: for the value under a caret that is known to be a
+/// number, whatever its shape.
+pub fn hide_digits(line: &str, from: usize, to: usize) -> String {
+    line.chars()
+        .enumerate()
+        .map(|(i, c)| if (from..to).contains(&i) { star(c) } else { c })
+        .collect()
+}
+
+/// A digit's same-width star; other characters as they are.
+fn star(c: char) -> char {
+    match c {
+        '0'..='9' => '*',
+        '０'..='９' => '＊',
+        _ => c,
+    }
+}
+
+/// The run `span` masked in place: every digit but the last few a star of its width.
+fn masked_in_place(span: &[char]) -> String {
+    let digits = span.iter().filter(|c| digit_value(**c).is_some()).count();
+    let keep = if digits >= 10 { 4 } else { 2 };
+    let mut seen = 0;
+    span.iter()
+        .map(|&c| {
+            if digit_value(c).is_some() {
+                seen += 1;
+                if seen + keep <= digits {
+                    return star(c);
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+fn mask_runs(text: &str, in_place: bool) -> String {
     if !may_hold_number(text) {
         return text.to_string();
     }
@@ -429,8 +491,15 @@ pub fn mask_phones_in_text(text: &str) -> String {
             let span = &chars[lead..last];
             let digits: Vec<char> = span.iter().filter_map(|c| digit_value(*c)).collect();
             let separated = b - a > 1;
-            if !date && masks(&digits, separated) && !in_machine_token(&chars, first) {
-                out.push_str(&masked_run(&digits));
+            // A source line is shown to find a field, not to read ids: there, any run of
+            // seven digits or more is hidden (an invalid number is shaped like none).
+            let hide = masks(&digits, separated) || (in_place && digits.len() >= 7);
+            if !date && hide && !in_machine_token(&chars, first) {
+                if in_place {
+                    out.push_str(&masked_in_place(span));
+                } else {
+                    out.push_str(&masked_run(&digits));
+                }
             } else {
                 out.extend(span);
             }

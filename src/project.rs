@@ -5,7 +5,7 @@
 //! from the environment at apply time: a literal secret is an error, so a key can never be
 //! committed by way of this file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +34,12 @@ pub struct Project {
     /// the directory of callform.yaml (or the manifest directory when there is none), then
     /// the `input_dirs` of callform.yaml.
     pub input_roots: Vec<PathBuf>,
+    /// Provider blocks that callform.yaml has but that could not be read (their errors
+    /// are reported): tasks naming one are not told the block is missing.
+    pub invalid_providers: BTreeSet<String>,
+    /// Whether `providers` is every block of callform.yaml: false when the file, or its
+    /// `providers:`, could not be read, and a task's provider cannot be judged.
+    pub providers_known: bool,
 }
 
 /// The directory manifests may name files in when callform.yaml says nothing more: the one
@@ -287,6 +293,8 @@ impl Project {
             providers: BTreeMap::new(),
             sandbox: false,
             input_roots: default_input_roots(manifest_dir),
+            invalid_providers: BTreeSet::new(),
+            providers_known: true,
         }
     }
 
@@ -435,6 +443,68 @@ pub fn find(start: &Path) -> Option<PathBuf> {
     None
 }
 
+/// The root of the repository `path` lies in, for paths a reviewer sees on the pull
+/// request (GitHub annotations): `workspace` (`GITHUB_WORKSPACE`) when `path` lies in it,
+/// else the nearest ancestor of `path` holding `.git`. `None` outside any repository.
+/// Paths are compared made absolute, then with their symlinks resolved.
+pub fn repo_root(path: &Path, workspace: Option<&Path>) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    let real = std::fs::canonicalize(&abs).ok();
+    if let Some(ws) = workspace.filter(|w| !w.as_os_str().is_empty()) {
+        if let Ok(ws_abs) = std::path::absolute(ws) {
+            if abs.starts_with(&ws_abs) {
+                return Some(ws_abs);
+            }
+            let ws_real = std::fs::canonicalize(&ws_abs).ok();
+            if let (Some(r), Some(w)) = (&real, ws_real) {
+                if r.starts_with(&w) {
+                    return Some(w);
+                }
+            }
+        }
+    }
+    abs.ancestors()
+        .skip(1)
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// `path` relative to the repository root ([`repo_root`]), as GitHub names files; `path`
+/// itself (relative to the current directory) outside a repository.
+pub fn repo_relative(path: &Path, workspace: Option<&Path>) -> PathBuf {
+    let Some(root) = repo_root(path, workspace) else {
+        return path.to_path_buf();
+    };
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let lexical = normalize_lexically(&abs);
+    if let Ok(rel) = lexical.strip_prefix(normalize_lexically(&root)) {
+        return rel.to_path_buf();
+    }
+    match (std::fs::canonicalize(&abs), std::fs::canonicalize(&root)) {
+        (Ok(p), Ok(r)) => p
+            .strip_prefix(&r)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// `a/./b/../c` → `a/c`, without the disk.
+fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Loads the project for a manifest directory. Problems come back as diagnostics; the
 /// returned project is usable (defaults fill what was wrong) only when there are no errors.
 pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
@@ -448,13 +518,21 @@ pub fn load(manifest_dir: &Path) -> (Project, Vec<Diagnostic>) {
     let shown = pathdiff(&file);
     let text = match crate::manifest::callees::read_text(&file, &shown) {
         Ok(t) => t,
-        Err(d) => return (project, vec![d]),
+        Err(d) => {
+            let mut project = project;
+            project.file = Some(shown);
+            project.providers_known = false;
+            return (project, vec![d]);
+        }
     };
     load_text(project, &file, &shown, &text)
 }
 
 /// Reads the project file `file` (named `shown` in diagnostics) from its `text`, over the
 /// settings in `project` (the defaults). The same contract as [`load`], without the disk.
+///
+/// Every problem of the file is reported in one run: a field of the wrong type is set
+/// aside and the others are still checked.
 pub fn load_text(
     mut project: Project,
     file: &Path,
@@ -462,40 +540,55 @@ pub fn load_text(
     text: &str,
 ) -> (Project, Vec<Diagnostic>) {
     let mut diags = Vec::new();
+    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    project.state_path = dir.join(DEFAULT_STATE);
+    project.file = Some(shown.to_path_buf());
     let docs = match yaml::parse(text) {
         Ok(d) => d,
         Err(e) => {
             let d = Diagnostic::error(shown, format!("invalid YAML: {}", e.message))
                 .at(e.pos.line, e.pos.col, e.pos.len);
+            project.providers_known = false;
             return (project, vec![d]);
         }
     };
-    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    project.state_path = dir.join(DEFAULT_STATE);
-    project.file = Some(shown.to_path_buf());
     let Some(root) = docs.first().map(|d| &d.root).filter(|r| !r.is_null()) else {
         return (project, diags);
     };
     let base = FieldPath::root();
-    let raw: RawProject = match de::read(root, &base) {
-        Ok((r, unknown)) if unknown.is_empty() => r,
-        Ok((_, errors)) | Err(errors) => {
-            for e in errors {
-                let pos = e.pos.unwrap_or_default();
-                let mut d = Diagnostic::error(shown, e.message())
-                    .at(pos.line, pos.col, pos.len)
-                    .field(e.path.to_string());
-                if let Some(x) = e.expected() {
-                    d = d.expected(x);
-                }
-                if let Some(h) = e.hint() {
-                    d = d.hint(h);
-                }
-                diags.push(d);
-            }
-            return (project, diags);
+    let read = de::read_partial::<RawProject>(root, &base);
+    for e in read.errors {
+        let pos = e.pos.unwrap_or_default();
+        let mut d = Diagnostic::error(shown, e.message())
+            .at(pos.line, pos.col, pos.len)
+            .field(e.path.to_string());
+        if let Some(x) = e.expected() {
+            d = d.expected(x);
         }
+        if let Some(h) = e.hint() {
+            d = d.hint(h);
+        }
+        diags.push(d);
+    }
+    let tainted = read.tainted;
+    let Some(raw) = read.value else {
+        project.providers_known = false;
+        return (project, diags);
     };
+    let providers_path = base.k("providers");
+    if tainted.contains(&providers_path) {
+        project.providers_known = false;
+    }
+    // A block set aside whole (not a mapping), or whose `vendor:` could not be read, is
+    // there but unusable.
+    for t in &tainted {
+        if let [_, crate::manifest::path::Seg::Key(name), rest @ ..] = t.0.as_slice() {
+            let vendor = matches!(rest, [crate::manifest::path::Seg::Key(k)] if k == "vendor");
+            if t.starts_with(&providers_path) && (rest.is_empty() || vendor) {
+                project.invalid_providers.insert(name.to_string());
+            }
+        }
+    }
     let at = |path: &FieldPath, message: String| {
         let pos = path.locate(root, false);
         Diagnostic::error(shown, message)
@@ -576,9 +669,19 @@ pub fn load_text(
             }
             refs.push((field, var));
         }
-        let vendor = match raw.vendor.or_else(|| Vendor::from_key(&name)) {
+        // A `vendor:` that could not be read is reported already; the block's name is
+        // no fallback for it.
+        let unreadable_vendor = project.invalid_providers.contains(&name);
+        let vendor = raw.vendor.or_else(|| {
+            (!unreadable_vendor)
+                .then(|| Vendor::from_key(&name))
+                .flatten()
+        });
+        let vendor = match vendor {
             Some(v) => v,
+            None if unreadable_vendor => continue,
             None => {
+                project.invalid_providers.insert(name.clone());
                 diags.push(
                     at(&pp, format!("provider `{name}` does not say which vendor it is for"))
                         .expected(format!("`vendor: {}`", Vendor::ALL.map(Vendor::key).join(" | ")))

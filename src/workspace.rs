@@ -24,10 +24,14 @@ pub fn load(dir: &Path, now: jiff::Timestamp) -> (Project, Manifests) {
 pub fn load_manifests(
     dir: &Path,
     project: &Project,
-    project_diags: Vec<Diagnostic>,
+    mut project_diags: Vec<Diagnostic>,
     now: jiff::Timestamp,
 ) -> Manifests {
-    let providers: Option<BTreeMap<_, _>> = project.file.as_ref().map(|_| {
+    crate::diag::sort(&mut project_diags);
+    // Without a project file there is nothing to check a task's provider against; with
+    // one that could not be read, nothing true to say about it.
+    let known = project.file.is_some() && project.providers_known;
+    let providers: Option<BTreeMap<_, _>> = known.then(|| {
         project
             .providers
             .iter()
@@ -39,6 +43,7 @@ pub fn load_manifests(
         &project.timezone,
         now,
         providers.as_ref(),
+        &project.invalid_providers,
         &project.input_roots,
     );
     manifests.diagnostics.splice(0..0, project_diags);

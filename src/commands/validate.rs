@@ -8,7 +8,8 @@ use crate::workspace;
 
 pub fn run(args: &ValidateArgs, printer: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
     let (_project, manifests) = workspace::load(&args.dir, env.now());
-    printer.diagnostics_data(&manifests, args.format)?;
+    let workspace = env.var("GITHUB_WORKSPACE").map(std::path::PathBuf::from);
+    printer.diagnostics_data(&manifests, args.format, workspace.as_deref())?;
     let errors = manifests
         .diagnostics
         .iter()

@@ -168,6 +168,61 @@ pub fn decode(mut bytes: Vec<u8>, shown: &Path) -> Result<String, Diagnostic> {
     }
 }
 
+/// Most problems of one kind (errors, warnings) shown for the rows of one file; every row
+/// is still checked, and one more diagnostic counts the rest.
+pub const MAX_ROW_PROBLEMS: usize = 20;
+
+/// The row problems of one callee file, bounded by [`MAX_ROW_PROBLEMS`] per kind.
+struct RowProblems<'a> {
+    shown: &'a Path,
+    task: &'a str,
+    /// Per kind (errors, warnings): how many, and the line of the last one shown.
+    counts: [(usize, usize); 2],
+}
+
+impl<'a> RowProblems<'a> {
+    fn new(shown: &'a Path, task: &'a str) -> RowProblems<'a> {
+        RowProblems {
+            shown,
+            task,
+            counts: [(0, 0); 2],
+        }
+    }
+
+    fn push(&mut self, diags: &mut Vec<Diagnostic>, d: Diagnostic) {
+        let (count, last) = &mut self.counts[usize::from(!d.is_error())];
+        *count += 1;
+        if *count <= MAX_ROW_PROBLEMS {
+            *last = d.line;
+            diags.push(d);
+        }
+    }
+
+    /// The count of what was not shown, one diagnostic per kind.
+    fn finish(self, diags: &mut Vec<Diagnostic>) {
+        for (kind, (count, last)) in self.counts.into_iter().enumerate() {
+            if count <= MAX_ROW_PROBLEMS {
+                continue;
+            }
+            let more = count - MAX_ROW_PROBLEMS;
+            let message = format!(
+                "and {more} more {} in this file after line {last} ({count} in all; the first {MAX_ROW_PROBLEMS} are shown)",
+                if kind == 0 { "rows with errors" } else { "rows with warnings" },
+            );
+            let d = if kind == 0 {
+                Diagnostic::error(self.shown, message)
+            } else {
+                Diagnostic::warning(self.shown, message)
+            };
+            diags.push(
+                d.at(last, 1, 1)
+                    .task(Some(self.task))
+                    .hint("every row was checked; the rest are of the same kinds as those shown"),
+            );
+        }
+    }
+}
+
 /// One number per line; blank lines and `#` comments are skipped.
 pub fn parse_numbers(
     text: &str,
@@ -177,6 +232,7 @@ pub fn parse_numbers(
 ) -> Vec<String> {
     let mut out = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut rows = RowProblems::new(shown, task);
     for (i, line) in text.lines().enumerate() {
         let raw = line.trim();
         if raw.is_empty() || raw.starts_with('#') {
@@ -186,31 +242,36 @@ pub fn parse_numbers(
         match phone::normalize(raw) {
             Ok((n, _)) => {
                 if let Some(first) = seen.get(&n) {
-                    diags.push(
+                    rows.push(
+                        diags,
                         Diagnostic::warning(
                             shown,
                             format!("number {} repeats line {first}", phone::mask(&n)),
                         )
                         .at(lineno, 1, raw.chars().count())
                         .task(Some(task))
-                        .hint("the vendor reports duplicates as failures: remove one"),
+                        .hint("the vendor reports duplicates as failures: remove one")
+                        .personal(),
                     );
                 } else {
                     seen.insert(n.clone(), lineno);
                 }
                 out.push(n);
             }
-            Err(why) => diags.push(
+            Err(why) => rows.push(
+                diags,
                 Diagnostic::error(
                     shown,
-                    format!("invalid phone number {}", phone::shown_entry(raw)),
+                    format!("invalid phone number {}: {why}", phone::shown_entry(raw)),
                 )
                 .at(lineno, 1, raw.chars().count())
                 .task(Some(task))
-                .expected(why),
+                .expected(phone::EXPECTED_NUMBER)
+                .personal(),
             ),
         }
     }
+    rows.finish(diags);
     out
 }
 
@@ -248,6 +309,8 @@ pub fn parse_phone_csv(
         Ext,
         Param(String),
         Sms(String),
+        /// A column callform does not know (reported at the header).
+        Unknown,
     }
     // A file without a header row would make its first callee (number, TTS text) the
     // "column names": say so without echoing them.
@@ -265,7 +328,6 @@ pub fn parse_phone_csv(
         return Vec::new();
     }
     let mut cols = Vec::new();
-    let mut ok = true;
     for (position, h) in headers.iter().enumerate() {
         let col = match h {
             "phone" => Col::Phone,
@@ -291,8 +353,8 @@ pub fn parse_phone_csv(
                     d = d.hint(format!("did you mean `{best}`?"));
                 }
                 diags.push(d);
-                ok = false;
-                continue;
+                // The rows are still checked, without this column.
+                Col::Unknown
             }
         };
         cols.push(col);
@@ -308,22 +370,22 @@ pub fn parse_phone_csv(
         );
         return Vec::new();
     }
-    if !ok {
-        return Vec::new();
-    }
     let mut out = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut rows = RowProblems::new(shown, task);
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
+                // One malformed row does not hide the problems of the others.
                 let line = e.position().map(|p| p.line()).unwrap_or(0) as usize;
-                diags.push(
+                rows.push(
+                    diags,
                     Diagnostic::error(shown, format!("malformed CSV: {}", csv_reason(&e)))
                         .at(line, 1, 1)
                         .task(Some(task)),
                 );
-                return Vec::new();
+                continue;
             }
         };
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -355,14 +417,16 @@ pub fn parse_phone_csv(
         match phone::normalize(&item.phone) {
             Ok((n, _)) => {
                 if let Some(first) = seen.get(&n) {
-                    diags.push(
+                    rows.push(
+                        diags,
                         Diagnostic::warning(
                             shown,
                             format!("number {} repeats line {first}", phone::mask(&n)),
                         )
                         .at(line as usize, 1, 1)
                         .task(Some(task))
-                        .hint("the vendor reports duplicates as failures: remove one"),
+                        .hint("the vendor reports duplicates as failures: remove one")
+                        .personal(),
                     );
                 } else {
                     seen.insert(n.clone(), line);
@@ -370,18 +434,24 @@ pub fn parse_phone_csv(
                 item.phone = n;
                 out.push(item);
             }
-            Err(why) => diags.push(
+            Err(why) => rows.push(
+                diags,
                 Diagnostic::error(
                     shown,
-                    format!("invalid phone number {}", phone::shown_entry(&item.phone)),
+                    format!(
+                        "invalid phone number {}: {why}",
+                        phone::shown_entry(&item.phone)
+                    ),
                 )
                 .at(line as usize, 1, 1)
                 .task(Some(task))
                 .field("phone")
-                .expected(why),
+                .expected(phone::EXPECTED_NUMBER)
+                .personal(),
             ),
         }
     }
+    rows.finish(diags);
     out
 }
 

@@ -374,9 +374,10 @@ impl<'a> Checker<'a> {
                 let d = self
                     .error(
                         path,
-                        format!("invalid phone number {}", phone::shown_entry(raw)),
+                        format!("invalid phone number {}: {why}", phone::shown_entry(raw)),
                     )
-                    .expected(why.to_string());
+                    .expected(phone::EXPECTED_NUMBER)
+                    .personal();
                 self.push(d);
                 None
             }
@@ -398,7 +399,8 @@ impl<'a> Checker<'a> {
                                 phone::mask(&n)
                             ),
                         )
-                        .hint("the vendor reports duplicates as failures: remove one");
+                        .hint("the vendor reports duplicates as failures: remove one")
+                        .personal();
                     self.push(d);
                 } else {
                     seen.insert(n.clone(), i);

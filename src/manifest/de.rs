@@ -6,8 +6,11 @@
 //!
 //! - Unknown keys are found against the struct's field list, recorded, and skipped, so the
 //!   rest of the mapping is still read.
-//! - [`read`] retries after a type error with the offending field set aside ("poisoned"),
-//!   until the value reads or a required field is what failed.
+//! - [`read_partial`] retries after a type error with the offending field set aside
+//!   ("poisoned", read as absent), and after a missing required field with a stand-in in
+//!   its place, until the value reads. Every missing required field and every type error
+//!   of a mapping is found in one run, and the value read around them lets the rules
+//!   check the fields that are fine ([`Partial::tainted`] names the ones that are not).
 //!
 //! Error messages never quote a scalar from the input: it may be a phone number.
 
@@ -36,6 +39,9 @@ pub enum ErrorKind {
     },
     InvalidValue(String),
     Custom(String),
+    /// A stand-in for a missing required field could not be read as the field's type: the
+    /// read stops there. Never reported (the missing field already is).
+    StandIn,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +49,9 @@ pub struct Error {
     pub kind: ErrorKind,
     pub pos: Option<Pos>,
     pub path: FieldPath,
+    /// For a type error: what to write instead, judged from the text that was written
+    /// ([`type_hint`]).
+    pub type_hint: Option<TypeHint>,
 }
 
 impl Error {
@@ -51,6 +60,7 @@ impl Error {
             kind,
             pos: None,
             path: FieldPath::root(),
+            type_hint: None,
         }
     }
 
@@ -62,9 +72,12 @@ impl Error {
             if let ErrorKind::MissingField(field) = self.kind {
                 self.path = self.path.k(field);
             }
-            if let ErrorKind::InvalidType { found, .. } = &mut self.kind {
+            if let ErrorKind::InvalidType { found, expected } = &mut self.kind {
                 if found.is_empty() {
                     *found = node.kind_name().to_string();
+                }
+                if self.type_hint.is_none() {
+                    self.type_hint = type_hint(expected, node);
                 }
             }
         }
@@ -80,7 +93,10 @@ impl Error {
             ErrorKind::InvalidType { expected, found } => {
                 format!("expected {expected}, found {found}")
             }
-            ErrorKind::InvalidValue(msg) | ErrorKind::Custom(msg) => msg.clone(),
+            ErrorKind::InvalidValue(msg) | ErrorKind::Custom(msg) => {
+                split_expected(msg).0.to_string()
+            }
+            ErrorKind::StandIn => "a required field is missing".to_string(),
         }
     }
 
@@ -92,6 +108,9 @@ impl Error {
                 Some(format!("one of {}", join_ticked(expected)))
             }
             ErrorKind::InvalidType { expected, .. } => Some(expected.clone()),
+            ErrorKind::InvalidValue(msg) | ErrorKind::Custom(msg) => {
+                split_expected(msg).1.map(str::to_string)
+            }
             _ => None,
         }
     }
@@ -106,13 +125,93 @@ impl Error {
                 closest(variant, expected).map(|best| format!("did you mean `{best}`?"))
             }
             ErrorKind::MissingField(field) => Some(format!("add `{field}:` here")),
-            ErrorKind::InvalidType { expected, found }
-                if found == "a string"
-                    && (expected.contains("integer") || expected.contains("boolean")) =>
-            {
-                Some("write the value without quotes".to_string())
-            }
+            ErrorKind::InvalidType { .. } => self.type_hint.map(|h| h.text().to_string()),
             _ => None,
+        }
+    }
+}
+
+/// A type's own message, `PROBLEM: expected WANTED` (how serde visitors phrase them), as
+/// the problem and what is wanted, for the message and the `expected:` line apart.
+fn split_expected(msg: &str) -> (&str, Option<&str>) {
+    match msg.split_once(": expected ") {
+        Some((problem, wanted)) => (problem, Some(wanted)),
+        None => (msg, None),
+    }
+}
+
+/// The integers a primitive type holds, for "out of range" (`u8` → 0 to 255).
+fn int_range(ty: &str) -> Option<String> {
+    let (lo, hi): (i128, i128) = match ty {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "u64" | "usize" => return Some("an integer of at least 0".to_string()),
+        _ => return None,
+    };
+    Some(format!("an integer from {lo} to {hi}"))
+}
+
+/// What to write instead of `node` where `expected` was wanted, when the text says it:
+///
+/// - a quoted value that would be right without its quotes (`"3"` for an integer,
+///   `"true"` for a boolean): drop the quotes;
+/// - YAML 1.1's booleans (`yes`, `no`, `on`, `off`, `y`, `n`), which YAML 1.2 and
+///   callform read as text, where a boolean is wanted: write `true` or `false`;
+/// - `true`, `false` or `null` where text is wanted: quote it.
+///
+/// Nothing for the rest: the text is simply not of the type, and no rewriting makes it so.
+fn type_hint(expected: &str, node: &Node) -> Option<TypeHint> {
+    let Value::Scalar { text, plain } = &node.value else {
+        return None;
+    };
+    let wants_bool = expected.contains("boolean");
+    let wants_int = expected.contains("integer");
+    let wants_text = expected == "a string";
+    let text = text.trim();
+    if !plain {
+        if wants_int && parse_int(text).is_some() {
+            return Some(TypeHint::UnquoteInteger);
+        }
+        if wants_bool && parse_bool(text).is_some() {
+            return Some(TypeHint::UnquoteBoolean);
+        }
+    }
+    let yaml11 = matches!(
+        text.to_ascii_lowercase().as_str(),
+        "yes" | "no" | "on" | "off" | "y" | "n"
+    );
+    if wants_bool && yaml11 {
+        return Some(TypeHint::TrueOrFalse);
+    }
+    if wants_text
+        && *plain
+        && (parse_bool(text).is_some() || (is_null_text(text) && !text.is_empty()))
+    {
+        return Some(TypeHint::Quote);
+    }
+    None
+}
+
+/// The advice [`type_hint`] gives (small: every error carries one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeHint {
+    UnquoteInteger,
+    UnquoteBoolean,
+    TrueOrFalse,
+    Quote,
+}
+
+impl TypeHint {
+    pub fn text(self) -> &'static str {
+        match self {
+            TypeHint::UnquoteInteger => "write the integer without quotes",
+            TypeHint::UnquoteBoolean => "write `true` or `false` without quotes",
+            TypeHint::TrueOrFalse => "write `true` or `false`: `yes`, `no`, `on` and `off` are YAML 1.1 booleans, read as text here",
+            TypeHint::Quote => "put it in quotes: unquoted, `true`, `false`, `~` and `null` are a boolean or null to YAML, not text",
         }
     }
 }
@@ -176,9 +275,10 @@ impl de::Error for Error {
             de::Unexpected::Unsigned(n) => format!("{n} is out of range"),
             _ => "invalid value".to_string(),
         };
+        let exp = exp.to_string();
         Error::new(ErrorKind::InvalidValue(format!(
             "{what}: expected {}",
-            friendly(&exp.to_string())
+            int_range(&exp).unwrap_or_else(|| friendly(&exp))
         )))
     }
 
@@ -239,6 +339,50 @@ struct Ctx {
     soft: RefCell<Vec<Error>>,
     /// Fields that failed in an earlier attempt and are now read as absent.
     poisoned: Vec<FieldPath>,
+    /// Required fields found missing (or poisoned) in an earlier attempt, now read from a
+    /// [`StandIn`] so that the read goes on to the next one.
+    filled: Vec<FieldPath>,
+}
+
+/// What [`read_partial`] found: every problem, and the value read around them.
+#[derive(Debug)]
+pub struct Partial<T> {
+    /// The value, with the fields in [`Partial::tainted`] not as written (set aside as
+    /// absent, or a stand-in for a missing one). `None` when even that could not be read
+    /// (the node is not a mapping, a stand-in did not fit).
+    pub value: Option<T>,
+    /// Every problem, in document order: unknown keys, type errors, missing fields.
+    pub errors: Vec<Error>,
+    /// The fields whose value in [`Partial::value`] is not what the document says: rules
+    /// must not judge them, nor other fields by them.
+    pub tainted: Vec<FieldPath>,
+}
+
+impl<T> Partial<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Partial<U> {
+        Partial {
+            value: self.value.map(f),
+            errors: self.errors,
+            tainted: self.tainted,
+        }
+    }
+
+    /// The value when it is exactly what the document says (it may still have unknown
+    /// keys, in `errors`).
+    pub fn into_result(self) -> Result<(T, Vec<Error>), Vec<Error>> {
+        match self.value {
+            Some(v) if self.tainted.is_empty() => Ok((v, self.errors)),
+            _ => Err(self.errors),
+        }
+    }
+
+    /// Whether `path` (or a field it lies in, or one lying in it) was read from something
+    /// other than the document.
+    pub fn taints(&self, path: &FieldPath) -> bool {
+        self.tainted
+            .iter()
+            .any(|t| path.starts_with(t) || t.starts_with(path))
+    }
 }
 
 /// Reads a `T` from `node` (which sits at `base` in its document), collecting every
@@ -248,13 +392,27 @@ pub fn read<T: de::DeserializeOwned>(
     node: &Node,
     base: &FieldPath,
 ) -> Result<(T, Vec<Error>), Vec<Error>> {
-    let mut poisoned = Vec::new();
+    read_partial(node, base).into_result()
+}
+
+/// Most fields one read sets aside or stands in for before it gives up: each costs
+/// another pass over the mapping.
+const MAX_RETRIES: usize = 64;
+
+/// Reads a `T` from `node` (which sits at `base` in its document), collecting every
+/// problem, and keeps what could be read: a type error sets its field aside, a missing
+/// required field gets a stand-in, and the read is tried again, so that one run reports
+/// every missing field and every type error, and the rules can still check the rest.
+pub fn read_partial<T: de::DeserializeOwned>(node: &Node, base: &FieldPath) -> Partial<T> {
+    let mut poisoned: Vec<FieldPath> = Vec::new();
+    let mut filled: Vec<FieldPath> = Vec::new();
     let mut hard: Vec<Error> = Vec::new();
     let mut soft: Vec<Error> = Vec::new();
     loop {
         let cx = Ctx {
             soft: RefCell::new(Vec::new()),
             poisoned: poisoned.clone(),
+            filled: filled.clone(),
         };
         let result = T::deserialize(De {
             node,
@@ -262,36 +420,63 @@ pub fn read<T: de::DeserializeOwned>(
             cx: &cx,
         });
         soft.extend(cx.soft.into_inner());
-        match result {
-            Ok(value) if hard.is_empty() => return Ok((value, finish(soft, Vec::new()))),
-            Ok(_) => return Err(finish(soft, hard)),
-            Err(err) => {
-                // A required field that was set aside is "missing" now: already reported.
-                let repeated =
-                    matches!(err.kind, ErrorKind::MissingField(_)) && poisoned.contains(&err.path);
-                if repeated
-                    || err.path.is_empty()
-                    || poisoned.len() >= 32
-                    || poisoned.contains(&err.path)
-                {
-                    if !repeated {
-                        hard.push(err);
-                    }
-                    return Err(finish(soft, hard));
-                }
-                // Set aside the whole field: an element of a list cannot be skipped alone.
-                let mut field = err.path.clone();
-                while matches!(field.0.last(), Some(Seg::Index(_))) {
-                    field.0.pop();
-                }
-                if field.is_empty() || poisoned.contains(&field) {
-                    hard.push(err);
-                    return Err(finish(soft, hard));
-                }
-                poisoned.push(field);
-                hard.push(err);
+        let err = match result {
+            Ok(value) => {
+                let mut tainted = poisoned;
+                tainted.extend(filled);
+                return Partial {
+                    value: Some(value),
+                    errors: finish(soft, hard),
+                    tainted,
+                };
             }
+            Err(err) => err,
+        };
+        let stop = |soft, hard, poisoned: Vec<FieldPath>, filled| {
+            let mut tainted = poisoned;
+            tainted.extend(filled);
+            Partial {
+                value: None,
+                errors: finish(soft, hard),
+                tainted,
+            }
+        };
+        if err.kind == ErrorKind::StandIn {
+            return stop(soft, hard, poisoned, filled);
         }
+        if poisoned.len() + filled.len() >= MAX_RETRIES {
+            hard.push(err);
+            return stop(soft, hard, poisoned, filled);
+        }
+        if let ErrorKind::MissingField(_) = err.kind {
+            if filled.contains(&err.path) || err.path.is_empty() {
+                return stop(soft, hard, poisoned, filled);
+            }
+            // A required field set aside for its type error is "missing" now: already
+            // reported. Either way a stand-in lets the read go on to the next field.
+            if !poisoned.contains(&err.path) {
+                filled.push(err.path.clone());
+                hard.push(err);
+            } else {
+                filled.push(err.path);
+            }
+            continue;
+        }
+        if err.path.is_empty() || poisoned.contains(&err.path) {
+            hard.push(err);
+            return stop(soft, hard, poisoned, filled);
+        }
+        // Set aside the whole field: an element of a list cannot be skipped alone.
+        let mut field = err.path.clone();
+        while matches!(field.0.last(), Some(Seg::Index(_))) {
+            field.0.pop();
+        }
+        if field.is_empty() || poisoned.contains(&field) || filled.contains(&field) {
+            hard.push(err);
+            return stop(soft, hard, poisoned, filled);
+        }
+        poisoned.push(field);
+        hard.push(err);
     }
 }
 
@@ -392,14 +577,7 @@ impl<'de, 'a> de::Deserializer<'de> for De<'a> {
                 path: &self.path,
                 cx: self.cx,
             }),
-            Value::Map(entries) => visitor.visit_map(Map {
-                entries,
-                next: 0,
-                fields: None,
-                value: None,
-                path: &self.path,
-                cx: self.cx,
-            }),
+            Value::Map(entries) => visitor.visit_map(Map::new(entries, None, &self.path, self.cx)),
         };
         result.map_err(|e: Error| e.locate(self.node, &self.path))
     }
@@ -591,14 +769,7 @@ impl<'a> De<'a> {
     ) -> Result<V::Value, Error> {
         match &self.node.value {
             Value::Map(entries) => visitor
-                .visit_map(Map {
-                    entries,
-                    next: 0,
-                    fields,
-                    value: None,
-                    path: &self.path,
-                    cx: self.cx,
-                })
+                .visit_map(Map::new(entries, fields, &self.path, self.cx))
                 .map_err(|e: Error| e.locate(self.node, &self.path)),
             _ => Err(self.type_error(expected)),
         }
@@ -644,9 +815,55 @@ struct Map<'a> {
     entries: &'a [(Node, Node)],
     next: usize,
     fields: Option<&'static [&'static str]>,
-    value: Option<(&'a Node, &'a str)>,
+    value: Option<Pending<'a>>,
+    /// The next of `fields` to consider for a stand-in, once the entries are done.
+    fill_next: usize,
     path: &'a PathRef<'a>,
     cx: &'a Ctx,
+}
+
+/// The value [`Map`] hands out next.
+enum Pending<'a> {
+    Node(&'a Node, &'a str),
+    /// A required field that is missing or was set aside ([`Ctx::filled`]).
+    StandIn(&'static str),
+}
+
+impl<'a> Map<'a> {
+    fn new(
+        entries: &'a [(Node, Node)],
+        fields: Option<&'static [&'static str]>,
+        path: &'a PathRef<'a>,
+        cx: &'a Ctx,
+    ) -> Map<'a> {
+        Map {
+            entries,
+            next: 0,
+            fields,
+            value: None,
+            fill_next: 0,
+            path,
+            cx,
+        }
+    }
+
+    /// The next field of this mapping that is missing from it and is to be read from a
+    /// stand-in.
+    fn next_stand_in(&mut self) -> Option<&'static str> {
+        let fields = self.fields?;
+        if self.cx.filled.is_empty() {
+            return None;
+        }
+        while let Some(&field) = fields.get(self.fill_next) {
+            self.fill_next += 1;
+            let here = PathRef::Key(self.path, field).materialize();
+            let written = self.entries.iter().any(|(k, _)| k.as_str() == Some(field));
+            if !written && self.cx.filled.contains(&here) {
+                return Some(field);
+            }
+        }
+        None
+    }
 }
 
 impl<'de> de::MapAccess<'de> for Map<'_> {
@@ -660,7 +877,7 @@ impl<'de> de::MapAccess<'de> for Map<'_> {
             self.next += 1;
             let name = key.as_str().unwrap_or_default();
             if let Some(fields) = self.fields {
-                if !fields.contains(&name) {
+                let Some(&field) = fields.iter().find(|f| **f == name) else {
                     let err = Error::new(ErrorKind::UnknownField {
                         field: name.to_string(),
                         expected: fields.to_vec(),
@@ -672,15 +889,27 @@ impl<'de> de::MapAccess<'de> for Map<'_> {
                     };
                     self.cx.soft.borrow_mut().push(located);
                     continue;
-                }
+                };
                 if !self.cx.poisoned.is_empty() {
                     let here = PathRef::Key(self.path, name).materialize();
                     if self.cx.poisoned.contains(&here) {
+                        // A required field set aside: read from a stand-in (the struct
+                        // would stop at it as missing otherwise).
+                        if self.cx.filled.contains(&here) {
+                            self.value = Some(Pending::StandIn(field));
+                            return seed.deserialize(field.into_deserializer()).map(Some);
+                        }
                         continue;
                     }
                 }
+            } else if !self.cx.poisoned.is_empty() {
+                // An entry of a free-form mapping (labels, providers) set aside is left out.
+                let here = PathRef::Key(self.path, name).materialize();
+                if self.cx.poisoned.contains(&here) {
+                    continue;
+                }
             }
-            self.value = Some((value, name));
+            self.value = Some(Pending::Node(value, name));
             let key_path = PathRef::Key(self.path, name);
             return seed
                 .deserialize(De {
@@ -690,25 +919,178 @@ impl<'de> de::MapAccess<'de> for Map<'_> {
                 })
                 .map(Some);
         }
+        if let Some(field) = self.next_stand_in() {
+            self.value = Some(Pending::StandIn(field));
+            return seed.deserialize(field.into_deserializer()).map(Some);
+        }
         Ok(None)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
-        let Some((node, name)) = self.value.take() else {
-            return Err(de::Error::custom("value requested before key"));
-        };
-        let path = PathRef::Key(self.path, name);
-        // As for list elements: an error raised once the value was read is this field's.
-        seed.deserialize(De {
-            node,
-            path,
-            cx: self.cx,
-        })
-        .map_err(|e| e.locate(node, &path))
+        match self.value.take() {
+            None => Err(de::Error::custom("value requested before key")),
+            Some(Pending::StandIn(field)) => {
+                let path = PathRef::Key(self.path, field);
+                // Whatever goes wrong inside a stand-in is no problem of the document.
+                seed.deserialize(StandIn).map_err(|_| Error {
+                    path: path.materialize(),
+                    ..Error::new(ErrorKind::StandIn)
+                })
+            }
+            Some(Pending::Node(node, name)) => {
+                let path = PathRef::Key(self.path, name);
+                // As for list elements: an error raised once the value was read is this
+                // field's.
+                seed.deserialize(De {
+                    node,
+                    path,
+                    cx: self.cx,
+                })
+                .map_err(|e| e.locate(node, &path))
+            }
+        }
     }
 
     fn size_hint(&self) -> Option<usize> {
         Some(self.entries.len() - self.next)
+    }
+}
+
+/// A value for a required field that is missing, so that the read goes on and finds the
+/// next problem: zero, false, empty, `None`, the first variant, a mapping of stand-ins;
+/// text is [`STAND_IN_TEXT`], which also reads as a date-time. Its value is never judged
+/// (the field is [`Partial::tainted`]) and never used: the task is invalid.
+struct StandIn;
+
+/// The text a stand-in gives: shaped like a date-time, the one text-based type the
+/// required fields have.
+const STAND_IN_TEXT: &str = "2000-01-01 00:00";
+
+impl<'de> de::Deserializer<'de> for StandIn {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        // The codes and switches read through `deserialize_any` take the vendor's 0.
+        visitor.visit_i64(0)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_bool(false)
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_i64(0)
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_u64(0)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_f64(0.0)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_str(STAND_IN_TEXT)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_none()
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_seq(de::value::SeqDeserializer::new(
+            std::iter::empty::<StandIn>(),
+        ))
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_map(de::value::MapDeserializer::new(std::iter::empty::<(
+            StandIn,
+            StandIn,
+        )>()))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        // Every field a stand-in: the optional ones read as `None`.
+        visitor.visit_map(de::value::MapDeserializer::new(
+            fields.iter().map(|f| (*f, StandIn)),
+        ))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        match variants.first() {
+            Some(first) => visitor.visit_enum((*first).into_deserializer()),
+            None => Err(Error::new(ErrorKind::StandIn)),
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        <W: Visitor<'de>>
+        i8 i16 i32 u8 u16 u32 i128 u128 f32 bytes byte_buf unit_struct
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_str(STAND_IN_TEXT)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_char('0')
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_str(STAND_IN_TEXT)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+}
+
+impl<'de> IntoDeserializer<'de, Error> for StandIn {
+    type Deserializer = StandIn;
+
+    fn into_deserializer(self) -> StandIn {
+        self
     }
 }
 
@@ -820,7 +1202,81 @@ mod tests {
         let errs = read_t("count: \"3\"\nname: a\n").unwrap_err();
         assert_eq!(
             errs[0].hint().as_deref(),
-            Some("write the value without quotes")
+            Some("write the integer without quotes")
         );
+        // Text that is no integer with or without quotes gets no such advice.
+        let errs = read_t("count: \"x\"\nname: a\n").unwrap_err();
+        assert_eq!(errs[0].hint(), None, "{errs:?}");
+    }
+
+    /// YAML 1.1's `yes`/`no`/`on`/`off` are text to callform: where a boolean is wanted the
+    /// hint says to write `true`/`false`, and where text is wanted a bare `true` is to be
+    /// quoted. Never "without quotes", which would change nothing.
+    #[test]
+    fn yaml11_booleans_get_the_right_advice() {
+        for word in ["yes", "no", "on", "off", "Yes", "OFF"] {
+            let errs = read_t(&format!("name: a\ncount: 1\nflag: {word}\n")).unwrap_err();
+            let hint = errs[0].hint().unwrap_or_default();
+            assert!(
+                hint.starts_with("write `true` or `false`"),
+                "{word}: {hint}"
+            );
+            assert!(!hint.contains("without quotes"), "{word}: {hint}");
+        }
+        let errs = read_t("name: a\ncount: 1\nflag: \"true\"\n").unwrap_err();
+        assert_eq!(
+            errs[0].hint().as_deref(),
+            Some("write `true` or `false` without quotes")
+        );
+        let errs = read_t("name: true\ncount: 1\n").unwrap_err();
+        assert_eq!(errs[0].hint().as_deref(), Some(TypeHint::Quote.text()));
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Required {
+        a: String,
+        b: Vec<String>,
+        c: i64,
+        d: Inner,
+        e: Option<u8>,
+        f: crate::manifest::time::LocalDateTime,
+        g: bool,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        x: String,
+        y: Option<i64>,
+    }
+
+    /// Every missing required field is reported in one read, and a type error does not
+    /// hide them; what was written is still read.
+    #[test]
+    fn every_missing_field_in_one_read() {
+        let docs = parse("e: 300\nc: 2\nzz: 1\n").unwrap();
+        let read = read_partial::<Required>(&docs[0].root, &FieldPath::root().k("spec"));
+        let missing: Vec<String> = read
+            .errors
+            .iter()
+            .filter(|e| matches!(e.kind, ErrorKind::MissingField(_)))
+            .map(|e| e.path.to_string())
+            .collect();
+        assert_eq!(
+            missing,
+            ["spec.a", "spec.b", "spec.d", "spec.f", "spec.g"],
+            "{:#?}",
+            read.errors
+        );
+        assert!(read.errors.iter().any(|e| e.path.to_string() == "spec.e"));
+        assert!(read.errors.iter().any(|e| e.path.to_string() == "spec.zz"));
+        let value = read.value.as_ref().expect("read around the problems");
+        assert_eq!(value.c, 2);
+        assert!(read.taints(&FieldPath::root().k("spec").k("e")));
+        assert!(!read.taints(&FieldPath::root().k("spec").k("c")));
+        assert!(read.into_result().is_err());
     }
 }

@@ -16,7 +16,7 @@ pub mod schema;
 pub mod time;
 pub mod yaml;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -187,16 +187,18 @@ pub fn load(
     providers: Option<&BTreeMap<String, Vendor>>,
 ) -> Manifests {
     let roots = crate::project::default_input_roots(dir);
-    load_in(dir, tz, now, providers, &roots)
+    load_in(dir, tz, now, providers, &BTreeSet::new(), &roots)
 }
 
 /// [`load`], with the directories the manifests and the files they name must lie in
-/// (symlinks resolved): [`crate::project::Project::input_roots`].
+/// (symlinks resolved): [`crate::project::Project::input_roots`], and the provider
+/// blocks of callform.yaml that could not be read ([`crate::project::Project::invalid_providers`]).
 pub fn load_in(
     dir: &Path,
     tz: &TimeZone,
     now: Timestamp,
     providers: Option<&BTreeMap<String, Vendor>>,
+    invalid_providers: &BTreeSet<String>,
     roots: &[PathBuf],
 ) -> Manifests {
     let mut out = Manifests::default();
@@ -228,6 +230,7 @@ pub fn load_in(
                     tz,
                     now,
                     providers,
+                    invalid_providers,
                     roots,
                 },
                 &mut named,
@@ -353,6 +356,7 @@ pub fn load_text(
             tz,
             now,
             providers,
+            invalid_providers: &BTreeSet::new(),
             roots: &roots,
         },
         &mut named,
@@ -434,6 +438,9 @@ struct Inputs<'a> {
     providers: Option<&'a BTreeMap<String, Vendor>>,
     /// Where the files a manifest names must lie ([`callees::confine`]).
     roots: &'a [PathBuf],
+    /// Provider blocks of callform.yaml that are there but could not be read (reported
+    /// there): a task naming one is invalid, but not for want of the block.
+    invalid_providers: &'a BTreeSet<String>,
 }
 
 fn read_file(
@@ -659,21 +666,23 @@ fn load_task(
         .get("name")
         .and_then(|n| n.as_str())
         .map(str::to_string);
-    let env: Envelope = match de::read(root, &base) {
-        Ok((env, unknown)) => {
-            out.diagnostics
-                .extend(de_diagnostics(file, guess.as_deref(), unknown));
-            env
-        }
-        Err(errors) => {
-            out.diagnostics
-                .extend(de_diagnostics(file, guess.as_deref(), errors));
-            return None;
-        }
+    let envelope = de::read_partial::<Envelope>(root, &base);
+    let name_read = !envelope.taints(&base.k("name"));
+    let vendor_read = !envelope.taints(&base.k("vendor"));
+    let provider_read = !envelope.taints(&base.k("provider"));
+    let mut ok = envelope.tainted.is_empty();
+    out.diagnostics
+        .extend(de_diagnostics(file, guess.as_deref(), envelope.errors));
+    // Without the vendor the spec cannot be read: its type is the vendor's.
+    let env = envelope.value.filter(|_| vendor_read)?;
+    // A name that could not be read is reported; the spec's own problems are still found
+    // (under the name as written, if any), but its rules need the name.
+    let name = if name_read {
+        env.name
+    } else {
+        guess.clone().unwrap_or_default()
     };
-    let name = env.name;
-    let mut ok = true;
-    if !valid_name(&name) {
+    if name_read && !valid_name(&name) {
         let pos = base.k("name").locate(root, false);
         out.diagnostics.push(
             Diagnostic::error(file, format!("invalid task name `{name}`"))
@@ -735,13 +744,19 @@ fn load_task(
         .provider
         .clone()
         .unwrap_or_else(|| env.vendor.key().to_string());
-    if let Some(providers) = providers {
+    if let Some(providers) = providers.filter(|_| provider_read) {
         let pos = base.k("provider").locate(root, false);
         let problem = match providers.get(&provider) {
             Some(v) if *v != env.vendor => Some(format!(
                 "provider `{provider}` is for {v}, but this task is for {}",
                 env.vendor
             )),
+            // The block is there but could not be read: callform.yaml's own errors say
+            // why, and "no provider" would be untrue.
+            None if inputs.invalid_providers.contains(&provider) => {
+                ok = false;
+                None
+            }
             None if env.provider.is_some() => {
                 Some(format!("no provider `{provider}` in callform.yaml"))
             }
@@ -771,20 +786,27 @@ fn load_task(
     }
     let spec_node = root.get("spec")?;
     let sp = base.k("spec");
-    let spec = env.vendor.def().read_spec(spec_node, &sp);
-    let mut spec = match spec {
-        Ok((s, unknown)) => {
-            ok &= unknown.is_empty();
-            out.diagnostics
-                .extend(de_diagnostics(file, Some(&name), unknown));
-            s
+    let task_label = (name_read || guess.is_some()).then_some(name.as_str());
+    let read = env.vendor.def().read_spec(spec_node, &sp);
+    ok &= read.errors.is_empty() && read.tainted.is_empty();
+    // A misspelt key (`recal_count`) leaves the field it was meant for absent: the rules
+    // do not judge by that absence either.
+    let mut tainted = read.tainted;
+    tainted.extend(read.errors.iter().filter_map(|e| match &e.kind {
+        de::ErrorKind::UnknownField { field, expected } => {
+            let best = de::closest(field, expected)?;
+            let mut meant = e.path.clone();
+            meant.0.pop();
+            Some(meant.k(best))
         }
-        Err(errors) => {
-            out.diagnostics
-                .extend(de_diagnostics(file, Some(&name), errors));
-            return None;
-        }
-    };
+        _ => None,
+    }));
+    out.diagnostics
+        .extend(de_diagnostics(file, task_label, read.errors));
+    let mut spec = read.value?;
+    if !name_read {
+        return None;
+    }
 
     numbers_in_free_text(file, &name, spec_node, &spec, out);
 
@@ -800,6 +822,17 @@ fn load_task(
     let callees = resolve_callees(&spec, &mut cx, dir, inputs.roots, out);
     spec.def()
         .check(&mut cx, &name, callees.as_ref().map(Callees::len));
+    if !tainted.is_empty() {
+        // Read around problems: the rules still check the fields that were read as
+        // written, but a stand-in for a missing field, or the absence of one set aside
+        // or misspelt, is no value to judge (nor other fields by).
+        out.diagnostics.extend(
+            cx.diags
+                .into_iter()
+                .filter(|d| !judges_tainted(d, &tainted)),
+        );
+        return None;
+    }
     ok &= !cx.diags.iter().any(Diagnostic::is_error);
     out.diagnostics.extend(cx.diags);
     spec.def_mut().normalise();
@@ -817,6 +850,41 @@ fn load_task(
             file: file.clone(),
             line,
         },
+    })
+}
+
+/// Whether the rule diagnostic `d` is about a field in `tainted` (read from a stand-in
+/// or set aside, [`de::Partial::tainted`]): it points at one, or lies in one, or names
+/// one in its text (a rule that compares two fields reports at one and names the other).
+fn judges_tainted(d: &Diagnostic, tainted: &[FieldPath]) -> bool {
+    let field = d.field.as_deref().unwrap_or("");
+    tainted.iter().any(|t| {
+        let t_text = t.to_string();
+        let inside = field == t_text
+            || field
+                .strip_prefix(t_text.as_str())
+                .is_some_and(|rest| rest.starts_with(['.', '[']));
+        let key = t.0.iter().rev().find_map(|s| match s {
+            path::Seg::Key(k) => Some(k.as_ref()),
+            path::Seg::Index(_) => None,
+        });
+        let named = key.is_some_and(|k| {
+            [Some(&d.message), d.expected.as_ref(), d.hint.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|text| names_word(text, k))
+        });
+        inside || named
+    })
+}
+
+/// Whether `text` holds `word` as a whole identifier (not inside a longer one).
+fn names_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
     })
 }
 
@@ -862,7 +930,8 @@ fn resolve_callees(
                                 crate::phone::mask(&n)
                             ),
                         )
-                        .hint("the vendor reports duplicates as failures: remove one");
+                        .hint("the vendor reports duplicates as failures: remove one")
+                        .personal();
                     cx.push(d);
                 } else {
                     seen.insert(n.clone(), i);

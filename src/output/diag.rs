@@ -1,7 +1,9 @@
 //! Diagnostics printed as text or GitHub annotations (JSON is printed whole by
 //! `validate`). Colour and source excerpts follow the stream they are written to.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::cli::DiagFormat;
 use crate::diag;
@@ -11,16 +13,21 @@ use super::palette::Palette;
 use super::Printer;
 
 /// Prints `manifests`' diagnostics to `out`; `excerpts`: show the offending source line
-/// with a caret (on a terminal).
+/// with a caret (on a terminal). GitHub annotations name files from the repository root
+/// (`workspace`: `GITHUB_WORKSPACE`, else the nearest directory holding `.git`), as the
+/// pull request shows them.
 pub fn print(
     out: &mut dyn Write,
     manifests: &Manifests,
     format: DiagFormat,
     palette: Palette,
     excerpts: bool,
+    workspace: Option<&Path>,
 ) -> std::io::Result<()> {
     // Each file's lines, indexed once (a file may have thousands of diagnostics).
-    let mut lines: std::collections::HashMap<&std::path::Path, Vec<&str>> = Default::default();
+    let mut lines: HashMap<&Path, Vec<&str>> = Default::default();
+    // Each file's path from the repository root, found once.
+    let mut from_root: HashMap<PathBuf, PathBuf> = Default::default();
     for d in &manifests.diagnostics {
         let d = d.clone().masked();
         match format {
@@ -40,7 +47,17 @@ pub fn print(
                 };
                 writeln!(out, "{}", diag::render_text_line(&d, line, palette.on))?;
             }
-            DiagFormat::Github => write!(out, "{}", diag::render_github(&d))?,
+            DiagFormat::Github => {
+                let file = from_root
+                    .entry(d.file.clone())
+                    .or_insert_with(|| crate::project::repo_relative(&d.file, workspace))
+                    .clone();
+                write!(
+                    out,
+                    "{}",
+                    diag::render_github(&diag::Diagnostic { file, ..d })
+                )?
+            }
             DiagFormat::Json => {}
         }
     }
@@ -57,14 +74,17 @@ impl Printer {
             DiagFormat::Text,
             self.stderr_palette(),
             self.stderr_is_terminal(),
+            None,
         )
     }
 
-    /// The diagnostics on stdout, as `validate` prints them.
+    /// The diagnostics on stdout, as `validate` prints them; `workspace` is
+    /// `GITHUB_WORKSPACE`, for the paths of GitHub annotations.
     pub fn diagnostics_data(
         &self,
         manifests: &Manifests,
         format: DiagFormat,
+        workspace: Option<&Path>,
     ) -> std::io::Result<()> {
         print(
             &mut std::io::stdout().lock(),
@@ -72,6 +92,7 @@ impl Printer {
             format,
             self.stdout_palette(),
             self.stdout_is_terminal(),
+            workspace,
         )
     }
 }

@@ -186,12 +186,9 @@ pub(crate) trait Vendor: Sync {
         &[]
     }
 
-    /// Reads the manifest's `spec` mapping.
-    fn read_spec(
-        &self,
-        node: &Node,
-        at: &FieldPath,
-    ) -> Result<(Spec, Vec<de::Error>), Vec<de::Error>>;
+    /// Reads the manifest's `spec` mapping: every problem, and what could be read around
+    /// them ([`de::read_partial`]).
+    fn read_spec(&self, node: &Node, at: &FieldPath) -> de::Partial<Spec>;
 
     /// The personal-data edits of its canonical form.
     fn personal_data(&self) -> PersonalData;

@@ -190,7 +190,10 @@ pub(crate) struct Output {
 impl Callform {
     pub(crate) fn new() -> Callform {
         let mut envs = vec![("NO_COLOR".into(), Some("1".into()))];
-        for v in ["CALLFORM_STATE"].into_iter().chain(ENDPOINT_VARS) {
+        for v in ["CALLFORM_STATE", "GITHUB_WORKSPACE"]
+            .into_iter()
+            .chain(ENDPOINT_VARS)
+        {
             envs.push((v.into(), None));
         }
         Callform {

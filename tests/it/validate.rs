@@ -2755,3 +2755,511 @@ fn a_task_name_holding_a_number_is_refused() {
     )]);
     assert_eq!(run.code, Some(0), "{}", run.summary());
 }
+
+// ---------------------------------------------------------------------------------------
+// Every problem in one run, as the README says: no problem hides behind another, and no
+// follow-on message says something untrue.
+
+/// The field of each error, in order.
+fn error_fields(run: &Run) -> Vec<String> {
+    run.errors()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap_or("-").to_string())
+        .collect()
+}
+
+#[test]
+fn every_missing_required_field_in_one_run() {
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "xfyeta",
+            &[
+                "spec.line_num",
+                "spec.robot_id",
+                "spec.time_range",
+                "spec.time_begin",
+            ],
+        ),
+        (
+            "volcengine",
+            &[
+                "spec.resource",
+                "spec.number_pool_no",
+                "spec.start_time",
+                "spec.end_time",
+                "spec.start",
+                "spec.concurrency",
+                // Not missing from the struct but from the rules: still in the same run.
+                "spec",
+            ],
+        ),
+        (
+            "longlonglong",
+            &[
+                "spec.destination_extension",
+                "spec.dial_time_id",
+                "spec.maximumcall",
+                "spec.task_extras",
+            ],
+        ),
+        ("aliyun", &["spec.dialog_id", "spec"]),
+    ];
+    for (vendor, want) in cases {
+        let task = format!("name: t-{vendor}\nvendor: {vendor}\nspec: {{}}\n");
+        let run = check_one(&[("task.yaml", &task)]);
+        let mut got = error_fields(&run);
+        got.sort();
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{vendor}:\n{}", run.summary());
+    }
+    // A required field of a nested mapping, and the envelope's own.
+    let task = remove(
+        &remove(LLL_OLD, "spec.task_extras.start_time"),
+        "spec.task_extras.stop_time",
+    );
+    let run = check_one(&[("task.yaml", &task)]);
+    assert_eq!(
+        error_fields(&run),
+        ["spec.task_extras.start_time", "spec.task_extras.stop_time"],
+        "{}",
+        run.summary()
+    );
+    let run = check_one(&[("task.yaml", "labels: {team: qa}\n")]);
+    assert_eq!(
+        error_fields(&run),
+        ["name", "vendor", "spec"],
+        "{}",
+        run.summary()
+    );
+}
+
+#[test]
+fn a_type_error_does_not_hide_the_other_fields_problems() {
+    let task = set(XFYETA, "spec.recall_count", "\"x\"");
+    let task = set(&task, "spec.time_recall_wait", "-5");
+    let task = set(&task, "spec.time_range", "[\"12:00:00-09:00:00\"]");
+    let run = check_one(&[("task.yaml", &task)]);
+    assert_eq!(
+        error_fields(&run),
+        [
+            "spec.recall_count",
+            "spec.time_recall_wait",
+            "spec.time_range[0]",
+        ],
+        "{}",
+        run.summary()
+    );
+    // No follow-on judged by the field that could not be read ("time_recall_wait has no
+    // effect without redials": recall_count may well be 1).
+    assert!(
+        run.diagnostics().iter().all(|d| d["severity"] == "error"),
+        "{}",
+        run.summary()
+    );
+
+    // A required field of the wrong type: the others are still judged.
+    let task = set(XFYETA, "spec.robot_id", "[11]");
+    let task = set(&task, "spec.recall_count", "7");
+    let task = set(&task, "spec.time_end", "2090-01-01 09:00");
+    let run = check_one(&[("task.yaml", &task)]);
+    assert_eq!(
+        error_fields(&run),
+        ["spec.robot_id", "spec.recall_count", "spec.time_end"],
+        "{}",
+        run.summary()
+    );
+    // A date-time that does not parse, and a window, in one task of another vendor.
+    let task = set(VOLC, "spec.start_time", "2090-13-01 09:00");
+    let task = set(&task, "spec.concurrency", "0");
+    let task = set(&task, "spec.ring_again_times", "9");
+    let run = check_one(&[("task.yaml", &task)]);
+    let fields = error_fields(&run);
+    for want in [
+        "spec.start_time",
+        "spec.concurrency",
+        "spec.ring_again_times",
+    ] {
+        assert!(
+            fields.contains(&want.to_string()),
+            "{want}:\n{}",
+            run.summary()
+        );
+    }
+    // The end is not judged against a start that could not be read.
+    assert!(
+        !fields.contains(&"spec.end_time".to_string()),
+        "{}",
+        run.summary()
+    );
+}
+
+#[test]
+fn every_bad_row_of_a_callee_file_in_one_run() {
+    // An unknown column does not stop the rows from being checked, nor does a malformed row.
+    let csv = "phone,tts_contnet,ext\n\
+               13700000011,您好,a\n\
+               137000001,您好,b\n\
+               13700000012\n\
+               1370000001,您好,c\n\
+               13700000011,您好,d\n";
+    let dir = project_dir(&[
+        ("task.yaml", &volc_from_file("phones.csv")),
+        ("phones.csv", csv),
+    ]);
+    let run = validate(dir.path());
+    let at: Vec<(String, u64, String)> = run
+        .diagnostics()
+        .iter()
+        .map(|d| {
+            (
+                d["severity"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let lines: Vec<(&str, u64)> = at.iter().map(|(s, l, _)| (s.as_str(), *l)).collect();
+    assert_eq!(
+        lines,
+        [
+            ("error", 1),
+            ("error", 3),
+            ("error", 4),
+            ("error", 5),
+            ("warning", 6)
+        ],
+        "{}",
+        run.summary()
+    );
+    assert!(at[0].2.contains("unknown CSV column `tts_contnet`"));
+    assert!(at[2].2.contains("malformed CSV"), "{}", run.summary());
+
+    // Many bad rows: every row is checked, the first 20 of them shown, then a count.
+    let mut txt = String::new();
+    for i in 0..25 {
+        txt.push_str(&format!("137000{i:04}\n"));
+    }
+    txt.push_str("13700000011\n");
+    let dir = project_dir(&[
+        ("task.yaml", &aliyun_from_file("numbers.txt")),
+        ("numbers.txt", &txt),
+    ]);
+    let run = validate(dir.path());
+    let errors = run.errors();
+    assert_eq!(errors.len(), 21, "{}", run.summary());
+    assert!(errors[..20].iter().all(|d| d["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid phone number")));
+    let last = errors[20]["message"].as_str().unwrap();
+    assert!(
+        last.contains("5 more rows with errors") && last.contains("25 in all"),
+        "{last}"
+    );
+}
+
+#[test]
+fn callform_yaml_reports_every_problem_at_once_with_the_manifests() {
+    let project = r#"timezone: Mars/Olympus
+stat: other.state.json
+providers:
+  aliyun-sh:
+    access_key_id: "${SH_ID}"
+    access_key_secret: literal-not-a-reference
+  aliyun-bj:
+    vendor: alyun
+    access_key_id: "${BJ_ID}"
+  xfyeta: {token: "${XFYETA_TOKEN}", endpoint: "http://example.com", parallelism: "x"}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "callform.yaml", project);
+    let sh = set(ALIYUN, "provider", "aliyun-sh");
+    let sh = set(&sh, "spec.retry_type", "5");
+    let bj = set(&set(ALIYUN, "name", "ali-bj"), "provider", "aliyun-bj");
+    write(dir.path(), "sh.yaml", &sh);
+    write(dir.path(), "bj.yaml", &bj);
+    let run = validate(dir.path());
+    let mut project_fields: Vec<String> = run
+        .errors()
+        .iter()
+        .filter(|d| d["file"] == "callform.yaml")
+        .map(|d| d["field"].as_str().unwrap_or("-").to_string())
+        .collect();
+    project_fields.sort();
+    assert_eq!(
+        project_fields,
+        [
+            "providers.aliyun-bj.vendor",
+            "providers.aliyun-sh",
+            "providers.aliyun-sh.access_key_secret",
+            "providers.xfyeta.endpoint",
+            "providers.xfyeta.parallelism",
+            "stat",
+            "timezone",
+        ],
+        "{}",
+        run.summary()
+    );
+    // The manifests are checked in the same run.
+    assert!(
+        run.errors()
+            .iter()
+            .any(|d| d["file"] == "sh.yaml" && d["field"] == "spec.retry_type"),
+        "{}",
+        run.summary()
+    );
+    // The blocks exist: no task is told they are missing, and a block's vendor that could
+    // not be read is not reported again as not given.
+    let all = run.output();
+    assert!(!all.contains("no provider"), "{}", run.summary());
+    assert!(
+        !all.contains("`aliyun-bj` does not say which vendor"),
+        "{}",
+        run.summary()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Personal data in source excerpts, and what the messages about numbers say.
+
+/// Invalid numbers, one digit or more short, that no output may show.
+const INVALID_NUMBERS: [&str; 3] = ["1379876543", "137987654", "13798765"];
+
+fn with_invalid_numbers(dir: &Path) {
+    let flow = set(
+        ALIYUN,
+        "spec.callees",
+        &format!(
+            "[\"{}\", \"{}\", {}]",
+            INVALID_NUMBERS[0], INVALID_NUMBERS[1], INVALID_NUMBERS[2]
+        ),
+    );
+    write(dir, "flow.yaml", flow);
+    let block = set(
+        &set(ALIYUN, "name", "ali-block"),
+        "spec.callees",
+        &format!(
+            "\n    - \"{}\"\n    - {}\n    - \"137 9876 54\"",
+            INVALID_NUMBERS[0], INVALID_NUMBERS[1]
+        ),
+    );
+    write(dir, "block.yaml", block);
+    // Wide characters before the number on its line.
+    let volc = set(
+        VOLC,
+        "spec.phone_list",
+        &format!(
+            "[{{tts_content: 您好您好, phone: \"{}\"}}, {{phone: \"{}\"}}]",
+            INVALID_NUMBERS[0], INVALID_NUMBERS[2]
+        ),
+    );
+    write(dir, "volc.yaml", volc);
+    write(
+        dir,
+        "file.yaml",
+        set(&aliyun_from_file("numbers.txt"), "name", "ali-file"),
+    );
+    write(dir, "numbers.txt", INVALID_NUMBERS.join("\n"));
+}
+
+#[test]
+fn an_invalid_number_never_shows_in_any_output() {
+    let dir = project_dir(&[]);
+    with_invalid_numbers(dir.path());
+    let runs: [&[&str]; 6] = [
+        &["validate", "."],
+        &["validate", ".", "--format", "json"],
+        &["validate", ".", "--format", "github"],
+        &["plan", "."],
+        &["plan", ".", "--format", "json"],
+        &["plan", ".", "--format", "markdown"],
+    ];
+    for terminal in [false, true] {
+        for args in runs {
+            let mut cmd = Callform::new().args(args).cwd(dir.path());
+            if terminal {
+                cmd = cmd.terminal();
+            }
+            let out = cmd.run();
+            assert_eq!(out.code, 1, "{args:?}: {}{}", out.stdout, out.stderr);
+            let all = format!("{}{}", out.stdout, out.stderr);
+            assert!(all.contains("invalid phone number"), "{args:?}: {all}");
+            for n in INVALID_NUMBERS {
+                assert!(
+                    !all.contains(n),
+                    "{n} shown by {args:?} (terminal: {terminal}):\n{all}"
+                );
+            }
+            assert!(!all.contains("137 9876 54"), "{args:?}: {all}");
+            if terminal && args == ["validate", "."] {
+                assert!(all.contains(" | "), "no excerpt at a terminal: {all}");
+            }
+        }
+    }
+}
+
+/// At a terminal, each caret stands under the first character of the value its
+/// diagnostic points at: the JSON column, counted in display width on the excerpt line.
+#[test]
+fn the_caret_stands_under_the_value_on_a_masked_line() {
+    use unicode_width::UnicodeWidthStr;
+    let dir = project_dir(&[]);
+    with_invalid_numbers(dir.path());
+    let run = validate(dir.path());
+    let out = Callform::new()
+        .args(["validate", "."])
+        .cwd(dir.path())
+        .terminal()
+        .run();
+    let blocks: Vec<&str> = out.stdout.split("\n\n").collect();
+    let mut checked = 0;
+    for d in run.diagnostics() {
+        if d["file"] == "numbers.txt" || d["line"] == 0 {
+            continue;
+        }
+        let location = format!(
+            "--> {}:{}:{}\n",
+            d["file"].as_str().unwrap(),
+            d["line"],
+            d["column"]
+        );
+        let block = blocks
+            .iter()
+            .find(|b| b.contains(&location) && b.contains(d["message"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("no excerpt for {location}:\n{}", out.stdout));
+        let lines: Vec<&str> = block.lines().collect();
+        let prefix = format!("{} | ", d["line"]);
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no source line in {block}"));
+        let source = &lines[at][prefix.len()..];
+        let caret_line = lines[at + 1];
+        let caret = caret_line.find('^').unwrap() - (caret_line.find('|').unwrap() + 2);
+        let column = d["column"].as_u64().unwrap() as usize;
+        let before: String = source.chars().take(column - 1).collect();
+        assert_eq!(caret, before.width(), "caret misplaced in:\n{block}");
+        // And what it points at is the masked value, not a leaked digit.
+        let under: String = source.chars().skip(column - 1).take(3).collect();
+        assert!(
+            !under.chars().any(|c| c.is_ascii_digit()) || d["severity"] == "warning",
+            "{under:?} under the caret in:\n{block}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "{}", out.stdout);
+}
+
+/// `expected:` says what is wanted, the message what was found.
+#[test]
+fn number_messages_say_what_was_found_and_what_is_wanted() {
+    let dir = project_dir(&[]);
+    with_invalid_numbers(dir.path());
+    let line = set(XFYETA, "spec.line_num", "[\"05516910\", \"0551x1407\"]");
+    write(dir.path(), "line.yaml", line);
+    let run = validate(dir.path());
+    let mut seen = 0;
+    for d in run.errors() {
+        let message = d["message"].as_str().unwrap();
+        let expected = d["expected"].as_str().unwrap_or("");
+        if !message.starts_with("invalid") {
+            continue;
+        }
+        seen += 1;
+        assert!(
+            expected.starts_with("a mainland number") || expected.starts_with("a calling line"),
+            "{message} / {expected}"
+        );
+        assert!(message.contains(": it "), "{message}");
+    }
+    assert!(seen >= 8, "{}", run.summary());
+    // No `expected:` anywhere says what is wrong, or nests another "expected".
+    for d in run.diagnostics() {
+        let expected = d["expected"].as_str().unwrap_or("");
+        assert!(
+            !expected.starts_with("not ") && !expected.contains("expected"),
+            "{d}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Hints that work when followed, and annotation paths a pull request can show.
+
+#[test]
+fn yaml_1_1_booleans_get_advice_that_works() {
+    let hint_of = |task: &str, field: &str| -> String {
+        let run = check_one(&[("task.yaml", task)]);
+        let d = run
+            .errors()
+            .into_iter()
+            .find(|d| d["field"] == field)
+            .unwrap_or_else(|| panic!("no error at {field}: {}", run.summary()))
+            .clone();
+        d["hint"].as_str().unwrap_or("").to_string()
+    };
+    for word in ["yes", "no", "on", "off"] {
+        let hint = hint_of(&set(XFYETA, "spec.turbo_mode", word), "spec.turbo_mode");
+        assert!(
+            hint.starts_with("write `true` or `false`"),
+            "{word}: {hint}"
+        );
+        assert!(!hint.contains("without quotes"), "{word}: {hint}");
+    }
+    let hint = hint_of(&set(XFYETA, "spec.voice_code", "true"), "spec.voice_code");
+    assert!(hint.starts_with("put it in quotes"), "{hint}");
+    let hint = hint_of(
+        &set(XFYETA, "spec.turbo_mode", "\"false\""),
+        "spec.turbo_mode",
+    );
+    assert!(hint.contains("without quotes"), "{hint}");
+    // Text that is no integer, quoted or not, gets no advice to drop the quotes.
+    let hint = hint_of(
+        &set(XFYETA, "spec.recall_count", "\"x\""),
+        "spec.recall_count",
+    );
+    assert!(!hint.contains("without quotes"), "{hint}");
+}
+
+#[test]
+fn github_annotations_name_files_from_the_repository_root() {
+    let repo = tempfile::tempdir().unwrap();
+    write(repo.path(), "callform.yaml", PROJECT);
+    write(
+        repo.path(),
+        "deploy/tasks/task.yaml",
+        set(XFYETA, "spec.recall_count", "7"),
+    );
+    let files = |cwd: &Path, dir: &str, workspace: Option<&Path>| -> Vec<String> {
+        let mut cmd = Callform::new()
+            .args(["validate", dir, "--format", "github"])
+            .cwd(cwd);
+        if let Some(ws) = workspace {
+            cmd = cmd.env("GITHUB_WORKSPACE", ws);
+        }
+        let out = cmd.run();
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        out.stdout
+            .lines()
+            .filter_map(|l| l.split("file=").nth(1)?.split(',').next())
+            .map(str::to_string)
+            .collect()
+    };
+    let deploy = repo.path().join("deploy");
+    // Outside any repository: relative to the current directory, as before.
+    assert_eq!(files(&deploy, "tasks", None), ["tasks/task.yaml"]);
+    // In a git checkout: from its root, wherever callform runs.
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    assert_eq!(files(&deploy, "tasks", None), ["deploy/tasks/task.yaml"]);
+    assert_eq!(
+        files(&deploy.join("tasks"), ".", None),
+        ["deploy/tasks/task.yaml"]
+    );
+    // GITHUB_WORKSPACE wins when the files lie in it.
+    assert_eq!(files(&deploy, "tasks", Some(&deploy)), ["tasks/task.yaml"]);
+    assert_eq!(
+        files(&deploy, "tasks", Some(repo.path())),
+        ["deploy/tasks/task.yaml"]
+    );
+}

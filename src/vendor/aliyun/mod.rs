@@ -30,12 +30,8 @@ impl Vendor for Aliyun {
         ]
     }
 
-    fn read_spec(
-        &self,
-        node: &Node,
-        at: &FieldPath,
-    ) -> Result<(Spec, Vec<de::Error>), Vec<de::Error>> {
-        de::read::<AliyunSpec>(node, at).map(|(s, unknown)| (s.into(), unknown))
+    fn read_spec(&self, node: &Node, at: &FieldPath) -> de::Partial<Spec> {
+        de::read_partial::<AliyunSpec>(node, at).map(Spec::from)
     }
 
     fn personal_data(&self) -> PersonalData {

@@ -86,7 +86,7 @@ impl AliyunSpec {
                         &p.k("callees_file"),
                         "both `callees` and `callees_file` are set",
                     )
-                    .expected("one of them")
+                    .expected("only one of `callees` and `callees_file`")
                     .hint("keep the list inline or in the file, not both");
                 cx.push(d);
             }

@@ -32,12 +32,8 @@ impl Vendor for Longlonglong {
         &[("user_id", true)]
     }
 
-    fn read_spec(
-        &self,
-        node: &Node,
-        at: &FieldPath,
-    ) -> Result<(Spec, Vec<de::Error>), Vec<de::Error>> {
-        de::read::<LonglonglongSpec>(node, at).map(|(s, unknown)| (s.into(), unknown))
+    fn read_spec(&self, node: &Node, at: &FieldPath) -> de::Partial<Spec> {
+        de::read_partial::<LonglonglongSpec>(node, at).map(Spec::from)
     }
 
     fn personal_data(&self) -> PersonalData {

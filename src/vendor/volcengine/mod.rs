@@ -34,12 +34,8 @@ impl Vendor for Volcengine {
         &[("region", false)]
     }
 
-    fn read_spec(
-        &self,
-        node: &Node,
-        at: &FieldPath,
-    ) -> Result<(Spec, Vec<de::Error>), Vec<de::Error>> {
-        de::read::<VolcengineSpec>(node, at).map(|(s, unknown)| (s.into(), unknown))
+    fn read_spec(&self, node: &Node, at: &FieldPath) -> de::Partial<Spec> {
+        de::read_partial::<VolcengineSpec>(node, at).map(Spec::from)
     }
 
     fn personal_data(&self) -> PersonalData {

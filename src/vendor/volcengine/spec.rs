@@ -201,7 +201,7 @@ impl VolcengineSpec {
                         &p.k("phone_list_file"),
                         "both `phone_list` and `phone_list_file` are set",
                     )
-                    .expected("one of them");
+                    .expected("only one of `phone_list` and `phone_list_file`");
                 cx.push(d);
             }
             _ => {}

@@ -28,12 +28,8 @@ impl Vendor for Xfyeta {
         &[("token", "XFYETA_TOKEN")]
     }
 
-    fn read_spec(
-        &self,
-        node: &Node,
-        at: &FieldPath,
-    ) -> Result<(Spec, Vec<de::Error>), Vec<de::Error>> {
-        de::read::<XfyetaSpec>(node, at).map(|(s, unknown)| (s.into(), unknown))
+    fn read_spec(&self, node: &Node, at: &FieldPath) -> de::Partial<Spec> {
+        de::read_partial::<XfyetaSpec>(node, at).map(Spec::from)
     }
 
     fn personal_data(&self) -> PersonalData {

@@ -82,11 +82,12 @@ impl XfyetaSpec {
                     .error(
                         &lines.i(i),
                         format!(
-                            "invalid calling line number {}",
+                            "invalid calling line number {}: {why}",
                             crate::phone::shown_entry(line)
                         ),
                     )
-                    .expected(why)
+                    .expected(crate::phone::EXPECTED_LINE)
+                    .personal()
                     .hint("write the line number from the xfyeta console, digits only (spaces, dashes and +86 are removed)");
                 cx.push(d);
             }
