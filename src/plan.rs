@@ -20,11 +20,14 @@ use serde_json::Value;
 use similar::{capture_diff_slices, Algorithm, ChangeTag};
 
 use crate::canonical::{self, canonical, keyed_hex, CANONICAL_VERSION};
+use crate::checkout::Place;
 use crate::manifest::{Manifests, Task, Vendor};
 use crate::project::Project;
 use crate::state::{State, TaskRecord, TaskStatus};
 
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// 2: paths relative to the project root (`root`), `sandbox`, `state.outside_checkout`,
+/// `state.pending_run`. Version 1 recorded paths of the checkout it was made in.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -102,7 +105,12 @@ pub struct PlannedTask {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateRef {
+    /// Relative to the project root; absolute when `outside_checkout`.
     pub path: String,
+    /// The state lies outside the project root, named by an absolute `--state`: it is used
+    /// as is wherever the plan is applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outside_checkout: bool,
     pub exists: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<String>,
@@ -133,7 +141,13 @@ pub struct Plan {
     pub callform_version: String,
     pub canonical_version: u32,
     pub created_at: String,
+    /// The project root (see `checkout`): every path below is relative to it.
+    pub root: crate::checkout::PlanRoot,
+    /// Relative to the root.
     pub manifest_dir: String,
+    /// Made with `--sandbox`: applied in the sandbox, never against a vendor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_file: Option<String>,
     pub timezone: String,
@@ -249,13 +263,14 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-/// The keyed digest of each file the manifests consist of or name.
-pub fn file_digests(manifests: &Manifests, salt: &str) -> Vec<FileDigest> {
+/// The keyed digest of each file the manifests consist of or name, by its path from the
+/// root of `place`.
+pub fn file_digests(manifests: &Manifests, salt: &str, place: &Place) -> Vec<FileDigest> {
     manifests
         .files
         .iter()
         .map(|f| FileDigest {
-            path: f.path.display().to_string(),
+            path: place.file(&f.path),
             digest: format!("hmac-sha256:{}", keyed_hex(salt, &f.sha256)),
         })
         .collect()
@@ -266,8 +281,7 @@ pub fn plan(
     manifests: &Manifests,
     project: &Project,
     state: Option<&State>,
-    state_path: &str,
-    manifest_dir: &str,
+    place: &Place,
     options: &Options,
 ) -> Result<Plan, PlanError> {
     let salt = state
@@ -352,16 +366,19 @@ pub fn plan(
         created_at: jiff::Timestamp::from_second(options.now.as_second())
             .unwrap_or(options.now)
             .to_string(),
-        manifest_dir: manifest_dir.to_string(),
-        project_file: project.file.as_ref().map(|f| f.display().to_string()),
+        root: place.saved_root.clone(),
+        manifest_dir: place.manifest_dir.clone(),
+        sandbox: project.sandbox,
+        project_file: place.project_file.clone(),
         timezone: project.timezone_name.clone(),
         state: StateRef {
-            path: state_path.to_string(),
+            path: place.state.clone(),
+            outside_checkout: place.state_outside,
             exists: state.is_some(),
             lineage: state.map(|s| s.lineage.clone()),
             serial: state.map(|s| s.serial),
         },
-        files: file_digests(manifests, &salt),
+        files: file_digests(manifests, &salt, place),
         salt: state.is_none().then_some(salt),
         targets: options.targets.clone(),
         replace: options.replace.clone(),
@@ -870,8 +887,7 @@ mod tests {
             &manifests,
             &project,
             Some(&state),
-            "s",
-            "d",
+            &test_place(),
             &Options::default(),
         )
         .unwrap();
@@ -923,8 +939,7 @@ mod tests {
             &manifests,
             &project,
             Some(&state),
-            "s",
-            "d",
+            &test_place(),
             &Options::default(),
         )
         .unwrap_err();
@@ -933,6 +948,11 @@ mod tests {
             err.starts_with(&format!("t-{:05}: the endpoint of provider `bad`", 10)),
             "{err}"
         );
+    }
+
+    fn test_place() -> Place {
+        let w = std::path::Path::new("/nonexistent-workdir");
+        Place::new(w, w.join("d").as_path(), None, w.join("s").as_path(), false)
     }
 
     /// The planner reads no clock and no random number generator: the time and the salt
@@ -949,7 +969,7 @@ mod tests {
             now: "2030-01-02T03:04:05.678Z".parse().unwrap(),
             ..Options::default()
         };
-        let made = || plan(&manifests, &project, None, "s", "d", &options).unwrap();
+        let made = || plan(&manifests, &project, None, &test_place(), &options).unwrap();
         let first = made();
         assert_eq!(first.created_at, "2030-01-02T03:04:05Z");
         assert_eq!(first.salt.as_deref(), Some(options.salt.as_str()));

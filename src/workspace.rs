@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use crate::checkout::Place;
 use crate::diag::Diagnostic;
 use crate::error::Hint;
 use crate::manifest::{self, Manifests};
@@ -132,6 +133,7 @@ pub fn plan(
     opened: Opened,
     dir: &Path,
     state_path: &Path,
+    place: &Place,
     options: plan::Options,
 ) -> Result<Prepared, NoPlan> {
     let Opened {
@@ -161,14 +163,7 @@ pub fn plan(
             return Err(NoPlan::NoTasks(dir.to_path_buf()));
         }
     }
-    let plan = plan::plan(
-        &manifests,
-        &project,
-        state.as_ref(),
-        &state_path.display().to_string(),
-        &dir.display().to_string(),
-        &options,
-    )?;
+    let plan = plan::plan(&manifests, &project, state.as_ref(), place, &options)?;
     Ok(Prepared {
         project,
         manifests,
@@ -231,6 +226,9 @@ impl Hint for SavedPlanError {
             SavedPlanError::Checksum(_) => {
                 Some("make the plan again with `callform plan --out FILE` and review it".into())
             }
+            SavedPlanError::Version { version: 1, .. } => Some(
+                "version 1 recorded the paths of the checkout it was made in, and could read or write another checkout's state: make the plan again with this callform".into(),
+            ),
             SavedPlanError::Version { .. } => Some("make the plan again with this callform".into()),
             _ => None,
         }
@@ -302,6 +300,14 @@ pub enum Stale {
     /// A manifest file was removed.
     #[error("{0} is gone since the plan")]
     FileGone(String),
+    /// Made from another directory of the project, or in or out of the sandbox.
+    #[error("it was made for {then}, and is applied to {now}")]
+    OtherPlace {
+        /// What the plan was made for.
+        then: String,
+        /// What it is applied to.
+        now: String,
+    },
     /// The same inputs now make another plan.
     #[error("the same manifests and state now plan differently (an endpoint or setting changed)")]
     PlansDifferently,
@@ -316,6 +322,22 @@ impl Hint for Stale {
 /// A saved plan is applied only if it is still exactly what would be done now: the same
 /// state (lineage and serial), the same manifest files, the same actions and endpoints.
 pub fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), Stale> {
+    let place = |p: &Plan| {
+        format!(
+            "the manifests `{}` (project root marked by {:?}){}",
+            p.manifest_dir,
+            p.root.kind,
+            if p.sandbox { " in the sandbox" } else { "" }
+        )
+    };
+    if (saved.root.kind, &saved.manifest_dir, saved.sandbox)
+        != (fresh.root.kind, &fresh.manifest_dir, fresh.sandbox)
+    {
+        return Err(Stale::OtherPlace {
+            then: place(saved),
+            now: place(fresh),
+        });
+    }
     match (saved.state.exists, state) {
         (false, Some(_)) => return Err(Stale::StateCreated),
         (true, None) => return Err(Stale::StateGone(saved.state.path.clone())),

@@ -6,12 +6,12 @@
 //! send leaves the vendors and the state untouched.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply::{self, Finished, Limits, Result_};
+use crate::checkout;
 use crate::cli::{ApplyArgs, Outcome};
 use crate::driver;
 use crate::emulator;
@@ -60,17 +60,50 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     } else {
         None
     };
-    let dir = saved
+    // A saved plan is applied in this checkout: its paths are found from here.
+    let here = match &saved {
+        Some(p) => {
+            if args.sandbox && !p.sandbox {
+                let e = checkout::Misplaced::NotSandbox {
+                    plan: args.path.clone(),
+                };
+                return Err(WithHint::new(&e).into());
+            }
+            let workdir = std::env::current_dir()?;
+            let located = checkout::locate(
+                &args.path,
+                &workdir,
+                &p.root,
+                &p.manifest_dir,
+                p.project_file.as_deref(),
+                (&p.state.path, p.state.outside_checkout),
+            )
+            .map_err(|e| WithHint::new(&e))?;
+            Some(located)
+        }
+        None => None,
+    };
+    let sandbox = args.sandbox || saved.as_ref().is_some_and(|p| p.sandbox);
+    let dir = here
         .as_ref()
-        .map(|p| PathBuf::from(&p.manifest_dir))
+        .map(|h| h.manifest_dir.clone())
         .unwrap_or_else(|| args.path.clone());
     let settings = Settings::resolve(
         &dir,
         args.state.as_deref(),
-        saved.as_ref().map(|p| Path::new(&p.state.path)),
-        args.sandbox,
+        here.as_ref().map(|h| h.state.as_path()),
+        sandbox,
         env,
     );
+    let place = settings.place()?;
+    if saved.as_ref().is_some_and(|p| p.sandbox) && !args.sandbox {
+        status!(
+            out,
+            "{} was made with --sandbox: applying it in the sandbox (the built-in emulator on 127.0.0.1, state {}); nothing is sent to a vendor.",
+            args.path.display(),
+            settings.state.path.display()
+        );
+    }
     let state_path = settings.state.path.clone();
     // Hints name this run's state wherever it did not come from the defaults.
     let state_args = settings.state_args();
@@ -88,7 +121,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     }
 
     // The sandbox: an in-process emulator on loopback, and a state file of its own.
-    let sandbox = if args.sandbox {
+    let sandbox = if sandbox {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let running = emulator::spawn(listener, emulator::Config::default()).await?;
         Some(running)
@@ -136,14 +169,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             state_args,
         },
     };
-    let plan = match plan::plan(
-        &manifests,
-        &project,
-        current.as_ref(),
-        &state_path.display().to_string(),
-        &dir.display().to_string(),
-        &options,
-    ) {
+    let plan = match plan::plan(&manifests, &project, current.as_ref(), &place, &options) {
         Ok(p) => p,
         Err(e) => {
             note!(out, "error: {e}");

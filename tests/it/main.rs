@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod human;
 mod plan;
 mod printer;
+mod saved_plans;
 mod schema;
 mod signing;
 mod state;
