@@ -116,6 +116,55 @@ pub struct StateRef {
     pub lineage: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial: Option<u64>,
+    /// A run that had not been folded into the state file when the plan was made (an
+    /// apply that died, or one still running): the plan was made on the state with its
+    /// records, and apply accepts exactly this run folded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_run: Option<PendingRun>,
+}
+
+/// A run's journal, pending beside the state when the plan was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRun {
+    /// The run's id (its journal header).
+    pub run: String,
+    /// The serial of the state the run started from: the one the plan saw.
+    pub base_serial: u64,
+    /// The SHA-256 of the run's entries as the plan read them.
+    pub digest: String,
+    /// Tasks the run created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<String>,
+    /// Tasks whose create the vendor answered ambiguously, or that were sent with no answer
+    /// recorded (in flight when the run is still going, else lost).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncertain: Vec<String>,
+    /// Creates the vendor rejected (nothing was created).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
+}
+
+impl PendingRun {
+    /// What a plan records of a run replayed on load; `None` when there is none, or it is
+    /// already in the state file.
+    pub fn of(folded: &crate::state::Folded) -> Option<PendingRun> {
+        if folded.already_folded {
+            return None;
+        }
+        Some(PendingRun {
+            run: folded.run.clone()?,
+            base_serial: folded.base_serial?,
+            digest: folded.digest.clone()?,
+            created: folded.created.clone(),
+            uncertain: folded
+                .uncertain
+                .iter()
+                .chain(&folded.interrupted)
+                .cloned()
+                .collect(),
+            failed: folded.failed.clone(),
+        })
+    }
 }
 
 /// A file the plan was made from, with a keyed digest of its content.
@@ -237,6 +286,8 @@ pub struct Options {
     /// where the plan was made (` --dir DIR --state PATH`, shell-quoted), so that every
     /// hint runs as printed. Empty for the defaults.
     pub state_args: String,
+    /// The run pending beside the state, replayed into it ([`PendingRun::of`]).
+    pub pending_run: Option<PendingRun>,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -377,6 +428,7 @@ pub fn plan(
             exists: state.is_some(),
             lineage: state.map(|s| s.lineage.clone()),
             serial: state.map(|s| s.serial),
+            pending_run: options.pending_run.clone(),
         },
         files: file_digests(manifests, &salt, place),
         salt: state.is_none().then_some(salt),

@@ -54,6 +54,8 @@ pub struct Opened {
     pub manifests: Manifests,
     /// The state, or why it could not be read.
     pub state: Result<Option<State>, StateError>,
+    /// A run's journal left beside the state (replayed into `state`).
+    pub pending: Option<state::Folded>,
 }
 
 /// Reads the manifests and the state of `settings`. The state (tens of megabytes for
@@ -69,17 +71,22 @@ pub fn open(settings: Settings) -> Opened {
         ..
     } = settings;
     let (manifests, state) = std::thread::scope(|scope| {
-        let state = scope.spawn(|| state::open(&choice.path)?.load().map(|l| l.state));
+        let state = scope.spawn(|| state::open(&choice.path)?.load());
         let manifests = load_manifests(&dir, &project, project_diagnostics, now);
         let state = state
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (manifests, state)
     });
+    let (state, pending) = match state {
+        Ok(loaded) => (Ok(loaded.state), loaded.journal),
+        Err(e) => (Err(e), None),
+    };
     Opened {
         project,
         manifests,
         state,
+        pending,
     }
 }
 
@@ -134,13 +141,15 @@ pub fn plan(
     dir: &Path,
     state_path: &Path,
     place: &Place,
-    options: plan::Options,
+    mut options: plan::Options,
 ) -> Result<Prepared, NoPlan> {
     let Opened {
         project,
         manifests,
         state,
+        pending,
     } = opened;
+    options.pending_run = pending.as_ref().and_then(plan::PendingRun::of);
     if manifests.has_errors() {
         let errors = manifests
             .diagnostics
@@ -291,6 +300,16 @@ pub enum Stale {
         /// The serial now.
         now: u64,
     },
+    /// The plan accounted for a pending run, and the state is not that run folded in.
+    #[error("it was made while the records of run {run} were pending, and the state is not exactly those records folded in (serial {then} then, {now} now): the run went on, or the state changed otherwise")]
+    PendingRunChanged {
+        /// The run the plan saw.
+        run: String,
+        /// The serial the plan was made against.
+        then: u64,
+        /// The serial now.
+        now: u64,
+    },
     /// A manifest file was added.
     #[error("{0} is new since the plan")]
     FileNew(String),
@@ -321,7 +340,18 @@ impl Hint for Stale {
 
 /// A saved plan is applied only if it is still exactly what would be done now: the same
 /// state (lineage and serial), the same manifest files, the same actions and endpoints.
-pub fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), Stale> {
+///
+/// `folded_now`: the run this apply folded into the state before planning. A plan made
+/// while that run was pending saw its records already (replayed), at the serial the run
+/// started from; folding it saved the same records with the next serial. So the plan is
+/// accepted at that next serial, but only for exactly that run: the same run id and the
+/// same entries (their digest), folded now on top of the serial the plan saw.
+pub fn check_fresh(
+    saved: &Plan,
+    fresh: &Plan,
+    state: Option<&State>,
+    folded_now: Option<&state::Folded>,
+) -> Result<(), Stale> {
     let place = |p: &Plan| {
         format!(
             "the manifests `{}` (project root marked by {:?}){}",
@@ -346,10 +376,26 @@ pub fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<
                 return Err(Stale::OtherState);
             }
             if saved.state.serial != Some(s.serial) {
-                return Err(Stale::StateChanged {
-                    then: saved.state.serial.unwrap_or(0),
-                    now: s.serial,
-                });
+                let then = saved.state.serial.unwrap_or(0);
+                if let Some(pending) = &saved.state.pending_run {
+                    let exactly = folded_now.is_some_and(|f| {
+                        !f.already_folded
+                            && f.run.as_deref() == Some(pending.run.as_str())
+                            && f.digest.as_deref() == Some(pending.digest.as_str())
+                    });
+                    if !(exactly && pending.base_serial == then && s.serial == then + 1) {
+                        return Err(Stale::PendingRunChanged {
+                            run: pending.run.clone(),
+                            then,
+                            now: s.serial,
+                        });
+                    }
+                } else {
+                    return Err(Stale::StateChanged {
+                        then,
+                        now: s.serial,
+                    });
+                }
             }
         }
         (false, None) => {}

@@ -149,7 +149,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             );
         }
     }
-    let current = loaded.state;
+    let current = loaded.state.clone();
     let options = match &saved {
         Some(p) => plan::Options {
             targets: p.targets.clone(),
@@ -160,6 +160,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             },
             now,
             state_args,
+            pending_run: None,
         },
         None => plan::Options {
             targets: args.target.clone(),
@@ -167,6 +168,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             salt: crate::env::salt(env)?,
             now,
             state_args,
+            pending_run: None,
         },
     };
     let plan = match plan::plan(&manifests, &project, current.as_ref(), &place, &options) {
@@ -177,7 +179,9 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         }
     };
     if let Some(saved) = &saved {
-        if let Err(why) = workspace::check_fresh(saved, &plan, current.as_ref()) {
+        if let Err(why) =
+            workspace::check_fresh(saved, &plan, current.as_ref(), loaded.journal.as_ref())
+        {
             let hint = why.hint().unwrap_or_default();
             note!(
                 out,

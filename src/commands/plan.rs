@@ -20,6 +20,7 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
         salt: crate::env::salt(env)?,
         now: settings.now,
         state_args: settings.state_args(),
+        pending_run: None,
     };
     let dir = settings.dir.clone();
     let state_path = settings.state.path.clone();

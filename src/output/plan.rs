@@ -141,10 +141,59 @@ fn listed(plan: &Plan) -> Vec<&PlannedTask> {
     listed
 }
 
+/// What the plan says about the state before any task: a run whose records are not in the
+/// state file yet. The same sentences in every rendering.
+pub fn state_notes(plan: &Plan) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(run) = &plan.state.pending_run {
+        let list = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut what = Vec::new();
+        if !run.created.is_empty() {
+            what.push(format!(
+                "{} created ({})",
+                run.created.len(),
+                list(&run.created)
+            ));
+        }
+        if !run.uncertain.is_empty() {
+            what.push(format!(
+                "{} uncertain ({})",
+                run.uncertain.len(),
+                list(&run.uncertain)
+            ));
+        }
+        if !run.failed.is_empty() {
+            what.push(format!(
+                "{} rejected ({})",
+                run.failed.len(),
+                list(&run.failed)
+            ));
+        }
+        if what.is_empty() {
+            what.push("no create".into());
+        }
+        notes.push(format!(
+            "The records of an earlier apply (run {}) are not in the state file yet: {}. This plan shows them as the state will record them; apply folds exactly them in first.",
+            run.run,
+            what.join(", ")
+        ));
+    }
+    notes
+}
+
 /// Terraform-like text. Unchanged tasks are counted, not listed.
 pub fn text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
+    for note in state_notes(plan) {
+        let _ = writeln!(out, "{} {note}\n", p.yellow("note:"));
+    }
     let listed = listed(plan);
     if listed.is_empty() {
         let _ = writeln!(
@@ -214,6 +263,9 @@ pub fn markdown(plan: &Plan) -> String {
         "✅ no changes"
     };
     let _ = writeln!(out, "### callform plan: {status}\n");
+    for note in state_notes(plan) {
+        let _ = writeln!(out, "> ℹ️ {}\n", md_escape(&note));
+    }
     if s.orphaned > 0 {
         let _ = writeln!(
             out,

@@ -196,3 +196,151 @@ fn a_state_outside_the_checkout_must_be_named_absolutely() {
     assert_eq!(saved["state"]["outside_checkout"], true);
     assert_eq!(saved["state"]["path"], outside.display().to_string());
 }
+
+/// A run of apply that stopped (or is still going) with `created` answered and `in_flight`
+/// sent without an answer: its journal beside the sandbox state of `root`, written through
+/// the file store as apply writes it. The intents are the creates `plan` shows (`planned`:
+/// a JSON plan). Returns the lease and the run log, to drop (a run that died) or keep (a run
+/// still going).
+async fn run_of_apply(
+    root: &Path,
+    planned: &Value,
+    created: &[&str],
+    in_flight: &[&str],
+) -> (
+    callform::state::Lease,
+    std::sync::Arc<dyn callform::state::RunLog>,
+) {
+    use callform::state::{self, Entry, Outcome, State};
+    let backend = state::open(&root.join("callform.sandbox.state.json")).unwrap();
+    let lease = backend.lock("apply").unwrap();
+    let mut current = backend.recover(&lease).unwrap().state.unwrap_or_else(|| {
+        let fresh = State::new();
+        State {
+            salt: planned["salt"].as_str().unwrap().into(),
+            ..fresh
+        }
+    });
+    let log = backend.begin(&lease, &mut current).await.unwrap();
+    for (i, name) in created.iter().chain(in_flight).enumerate() {
+        let task = planned["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == *name)
+            .unwrap();
+        log.record(Entry::Intent {
+            name: name.to_string(),
+            vendor: task["vendor"].as_str().unwrap().into(),
+            provider: task["provider"].as_str().unwrap().into(),
+            endpoint: task["endpoint"].as_str().unwrap().into(),
+            spec_digest: task["spec_digest"].as_str().unwrap().into(),
+            canonical_version: planned["canonical_version"].as_u64().unwrap() as u32,
+            spec: task["spec"].clone(),
+            at: "2026-12-01T08:00:00Z".into(),
+            replaces: None,
+        })
+        .await
+        .unwrap();
+        if i < created.len() {
+            log.record(Entry::Outcome {
+                name: name.to_string(),
+                at: "2026-12-01T08:00:01Z".into(),
+                outcome: Outcome::Created {
+                    task_id: format!("T-{i}"),
+                    request_id: None,
+                    warnings: Vec::new(),
+                },
+            })
+            .await
+            .unwrap();
+        }
+    }
+    (lease, log)
+}
+
+/// The sandbox plan of `root`'s manifests, as JSON.
+fn json_plan(root: &Path) -> Value {
+    let (code, out, err) =
+        run(bin()
+            .cwd(root)
+            .args(["plan", "--sandbox", "--format", "json", "tasks"]));
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// An apply died with one create answered and one in flight. A plan made then shows both as
+/// the state will record them and says so; applied, it is not stale: apply folds exactly
+/// that run first. A plan whose pending run was folded by another command, with more
+/// changes on top, is stale, and says why.
+#[tokio::test]
+async fn a_plan_made_while_an_interrupted_run_is_pending_applies_after_the_fold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = checkout(&tmp.path().join("A"));
+    let planned = json_plan(&a);
+    drop(run_of_apply(&a, &planned, &["delivery-notice"], &["payment-followup"]).await);
+
+    let (code, out, err) =
+        run(bin()
+            .cwd(&a)
+            .args(["plan", "--sandbox", "--out", "../p.plan", "tasks"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("not in the state file yet: 1 created (`delivery-notice`), 1 uncertain (`payment-followup`)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Plan: 3 to create, 0 to replace, 1 unchanged, 0 blocked, 1 uncertain"),
+        "{out}"
+    );
+    let saved = plan_json(&tmp.path().join("p.plan"));
+    assert_eq!(
+        saved["state"]["pending_run"]["created"][0],
+        "delivery-notice"
+    );
+    let b = tmp.path().join("B");
+    copy_dir(&a, &b);
+    for name in [
+        "callform.sandbox.state.json",
+        "callform.sandbox.state.json.journal",
+    ] {
+        std::fs::copy(a.join(name), b.join(name)).unwrap();
+    }
+
+    let out = bin().cwd(&a).args(["apply", "../p.plan"]).run();
+    assert!(!out.stderr.contains("stale"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Recovered the records"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("3 created"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(a.join("callform.sandbox.state.json")).unwrap())
+            .unwrap();
+    assert_eq!(st["tasks"].as_object().unwrap().len(), 5);
+    assert_eq!(st["tasks"]["payment-followup"]["status"], "uncertain");
+
+    // In B, the run is folded by `state rm`, which then changes the state: stale.
+    let (code, _, err) = run(bin().cwd(&b).args([
+        "state",
+        "rm",
+        "delivery-notice",
+        "--dir",
+        "tasks",
+        "--state",
+        "callform.sandbox.state.json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(bin().cwd(&b).args(["apply", "../p.plan"]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("stale") && err.contains("records of run"),
+        "{err}"
+    );
+}
