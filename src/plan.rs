@@ -36,6 +36,8 @@ pub enum Action {
     Replace,
     Blocked,
     Uncertain,
+    /// Sent by an apply that is running now, its answer not recorded yet.
+    InFlight,
     Orphaned,
     NoOp,
 }
@@ -47,6 +49,7 @@ impl Action {
             Action::Replace => "replace",
             Action::Blocked => "blocked",
             Action::Uncertain => "uncertain",
+            Action::InFlight => "in-flight",
             Action::Orphaned => "orphaned",
             Action::NoOp => "no-op",
         }
@@ -139,6 +142,9 @@ pub struct PendingRun {
     /// recorded (in flight when the run is still going, else lost).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uncertain: Vec<String>,
+    /// Of those, the ones sent with no answer recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unanswered: Vec<String>,
     /// Creates the vendor rejected (nothing was created).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
@@ -162,6 +168,7 @@ impl PendingRun {
                 .chain(&folded.interrupted)
                 .cloned()
                 .collect(),
+            unanswered: folded.interrupted.clone(),
             failed: folded.failed.clone(),
         })
     }
@@ -180,6 +187,9 @@ pub struct Summary {
     pub replace: usize,
     pub blocked: usize,
     pub uncertain: usize,
+    /// Creates a running apply has sent and not yet recorded the answer of.
+    #[serde(default)]
+    pub in_flight: usize,
     pub orphaned: usize,
     pub no_op: usize,
 }
@@ -211,6 +221,10 @@ pub struct Plan {
     pub targets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replace: Vec<String>,
+    /// An apply (or another writer) holding the state's lock when the plan was made: its
+    /// records are still coming in, and this plan will be stale once it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<crate::state::LockInfo>,
     pub summary: Summary,
     pub tasks: Vec<PlannedTask>,
 }
@@ -229,7 +243,8 @@ impl Plan {
     /// but that still run or may exist at the vendor (orphaned, uncertain). A plan with
     /// only these is not "no changes": a removed manifest leaves its campaign dialling.
     pub fn needs_review(&self) -> bool {
-        self.has_changes() || self.summary.orphaned + self.summary.uncertain > 0
+        self.has_changes()
+            || self.summary.orphaned + self.summary.uncertain + self.summary.in_flight > 0
     }
 }
 
@@ -288,6 +303,8 @@ pub struct Options {
     pub state_args: String,
     /// The run pending beside the state, replayed into it ([`PendingRun::of`]).
     pub pending_run: Option<PendingRun>,
+    /// The live holder of the state's lock, if any: the pending run is still going.
+    pub running: Option<crate::state::LockInfo>,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -367,7 +384,7 @@ pub fn plan(
         return Err(PlanError::Target(t.clone()));
     }
     let planned = planner.tasks(&tasks)?;
-    let orphaned = orphans(recorded, &all, &targeted, &options.state_args);
+    let orphaned = orphans(recorded, &all, &targeted, options);
     let mut out = merge_by_name(planned, orphaned);
     if let Some(state) = state {
         block_shared_ids(&mut out, state);
@@ -406,6 +423,7 @@ pub fn plan(
             Action::Replace => summary.replace += 1,
             Action::Blocked => summary.blocked += 1,
             Action::Uncertain => summary.uncertain += 1,
+            Action::InFlight => summary.in_flight += 1,
             Action::Orphaned => summary.orphaned += 1,
             Action::NoOp => summary.no_op += 1,
         }
@@ -434,6 +452,7 @@ pub fn plan(
         salt: state.is_none().then_some(salt),
         targets: options.targets.clone(),
         replace: options.replace.clone(),
+        running: options.running.clone(),
         summary,
         tasks: out,
     })
@@ -584,7 +603,7 @@ impl Planner<'_> {
         let unchanged =
             rec.canonical_version == CANONICAL_VERSION && rec.spec_digest == canon.digest;
         if rec.status == TaskStatus::Uncertain {
-            uncertain(p, rec.uncertain_reason.as_deref(), &self.options.state_args);
+            unresolved(p, rec.uncertain_reason.as_deref(), self.options);
             p.endpoint = rec.endpoint.clone();
         } else if rec.vendor != task.vendor.key() {
             p.action = Action::Blocked;
@@ -712,8 +731,9 @@ fn orphans(
     recorded: &BTreeMap<String, TaskRecord>,
     all: &[&Task],
     targeted: &dyn Fn(&str) -> bool,
-    state_args: &str,
+    options: &Options,
 ) -> Vec<PlannedTask> {
+    let state_args = options.state_args.as_str();
     let mut out = Vec::new();
     let mut manifest = all.iter().map(|t| t.name.as_str()).peekable();
     for (name, rec) in recorded {
@@ -748,7 +768,7 @@ fn orphans(
             request: None,
         };
         if rec.status == TaskStatus::Uncertain {
-            uncertain(&mut p, rec.uncertain_reason.as_deref(), state_args);
+            unresolved(&mut p, rec.uncertain_reason.as_deref(), options);
         }
         out.push(p);
     }
@@ -770,6 +790,36 @@ fn merge_by_name(a: Vec<PlannedTask>, b: Vec<PlannedTask>) -> Vec<PlannedTask> {
     }
     out.extend(b);
     out
+}
+
+/// A record without a confirmed create, as the plan must tell it now. While an apply holds
+/// the lock, a create it sent and has no answer for is in flight, not lost, and nothing is
+/// to be repaired yet: the hints say to wait, never `state rm` or `state import` (a repair
+/// of a live run's record could forget a task that is being created).
+fn unresolved(p: &mut PlannedTask, reason: Option<&str>, options: &Options) {
+    let Some(run) = &options.running else {
+        return uncertain(p, reason, &options.state_args);
+    };
+    let unanswered = options
+        .pending_run
+        .as_ref()
+        .is_some_and(|r| r.unanswered.contains(&p.name));
+    let wait = format!(
+        "wait for the running `{}` to finish (it records the answer), then plan again",
+        run.operation
+    );
+    if unanswered {
+        p.action = Action::InFlight;
+        p.spec = None;
+        p.reason = Some(format!(
+            "in flight: the `{}` running now ({}) sent the create and has not recorded the vendor's answer yet",
+            run.operation,
+            run.describe()
+        ));
+    } else {
+        uncertain(p, reason, &options.state_args);
+    }
+    p.hints = vec![wait];
 }
 
 fn uncertain(p: &mut PlannedTask, reason: Option<&str>, state_args: &str) {

@@ -56,6 +56,8 @@ pub struct Opened {
     pub state: Result<Option<State>, StateError>,
     /// A run's journal left beside the state (replayed into `state`).
     pub pending: Option<state::Folded>,
+    /// The process holding the state's lock now, if any.
+    pub running: Option<state::LockInfo>,
 }
 
 /// Reads the manifests and the state of `settings`. The state (tens of megabytes for
@@ -71,22 +73,29 @@ pub fn open(settings: Settings) -> Opened {
         ..
     } = settings;
     let (manifests, state) = std::thread::scope(|scope| {
-        let state = scope.spawn(|| state::open(&choice.path)?.load());
+        // The holder is asked after the load: a run that was live when its journal was read
+        // is told as running, never one that ended before.
+        let state = scope.spawn(|| {
+            let backend = state::open(&choice.path)?;
+            let loaded = backend.load()?;
+            Ok::<_, StateError>((loaded, backend.live_holder()))
+        });
         let manifests = load_manifests(&dir, &project, project_diagnostics, now);
         let state = state
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (manifests, state)
     });
-    let (state, pending) = match state {
-        Ok(loaded) => (Ok(loaded.state), loaded.journal),
-        Err(e) => (Err(e), None),
+    let (state, pending, running) = match state {
+        Ok((loaded, running)) => (Ok(loaded.state), loaded.journal, running),
+        Err(e) => (Err(e), None, None),
     };
     Opened {
         project,
         manifests,
         state,
         pending,
+        running,
     }
 }
 
@@ -148,8 +157,10 @@ pub fn plan(
         manifests,
         state,
         pending,
+        running,
     } = opened;
     options.pending_run = pending.as_ref().and_then(plan::PendingRun::of);
+    options.running = running;
     if manifests.has_errors() {
         let errors = manifests
             .diagnostics

@@ -130,12 +130,13 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     };
 
     let backend = state::open(&state_path)?;
-    let lock = backend.lock("apply")?;
+    let lock = backend.lock_as("apply", &state::Who::from_env(env))?;
     if let Some(dead) = &lock.replaced_stale {
         status!(
             out,
-            "note: `{}` by {} (pid {} on {}, since {}) ended without releasing the lock; its records are recovered from the journal",
-            dead.operation, dead.holder, dead.pid, dead.host, dead.started_at
+            "note: `{}` by {} ended without releasing the lock; its records are recovered from the journal",
+            dead.operation,
+            dead.describe()
         );
     }
     let loaded = backend.recover(&lock)?;
@@ -161,6 +162,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             now,
             state_args,
             pending_run: None,
+            running: None,
         },
         None => plan::Options {
             targets: args.target.clone(),
@@ -169,6 +171,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             now,
             state_args,
             pending_run: None,
+            running: None,
         },
     };
     let plan = match plan::plan(&manifests, &project, current.as_ref(), &place, &options) {

@@ -21,6 +21,7 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
         now: settings.now,
         state_args: settings.state_args(),
         pending_run: None,
+        running: None,
     };
     let dir = settings.dir.clone();
     let state_path = settings.state.path.clone();

@@ -19,6 +19,7 @@ fn symbol(action: Action) -> &'static str {
         Action::Replace => "-/+",
         Action::Blocked => "!",
         Action::Uncertain => "?",
+        Action::InFlight => "…",
         // Not `~`: every Terraform user reads that as "update in place".
         Action::Orphaned => "*",
         Action::NoOp => " ",
@@ -30,7 +31,7 @@ fn paint_action(p: &Paint, action: Action, s: &str) -> String {
         Action::Create => p.green(s),
         Action::Replace => p.yellow(s),
         Action::Blocked => p.red(s),
-        Action::Uncertain | Action::Orphaned => p.yellow(s),
+        Action::Uncertain | Action::InFlight | Action::Orphaned => p.yellow(s),
         Action::NoOp => s.to_string(),
     }
 }
@@ -123,8 +124,13 @@ fn request_lines(req: &serde_json::Value) -> Vec<String> {
 
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
+    let in_flight = if s.in_flight > 0 {
+        format!(", {} in flight", s.in_flight)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to replace, {} unchanged, {} blocked, {} uncertain, {} orphaned.",
+        "Plan: {} to create, {} to replace, {} unchanged, {} blocked, {} uncertain{in_flight}, {} orphaned.",
         s.create, s.replace, s.no_op, s.blocked, s.uncertain, s.orphaned
     )
 }
@@ -145,7 +151,19 @@ fn listed(plan: &Plan) -> Vec<&PlannedTask> {
 /// state file yet. The same sentences in every rendering.
 pub fn state_notes(plan: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
-    if let Some(run) = &plan.state.pending_run {
+    if let Some(holder) = &plan.running {
+        notes.push(format!(
+            "An `{}` is running now: {}. Its creates sent without an answer yet are shown as in flight, and the ones it has not sent yet as creates; nothing is to be repaired while it runs. Plan again when it has finished: this plan is stale then.",
+            holder.operation,
+            holder.describe()
+        ));
+    }
+    if let Some(run) = plan
+        .state
+        .pending_run
+        .as_ref()
+        .filter(|_| plan.running.is_none())
+    {
         let list = |names: &[String]| {
             names
                 .iter()
@@ -276,13 +294,23 @@ pub fn markdown(plan: &Plan) -> String {
     if s.uncertain > 0 {
         let _ = writeln!(
             out,
-            "> ⚠️ **{} task(s) may exist at the vendor** (an earlier create's answer was lost): they are never sent again until a person resolves them.\n",
-            s.uncertain
+            "> ⚠️ **{} task(s) may exist at the vendor** (an earlier create's answer was lost): they are never sent again until a person resolves them{}.\n",
+            s.uncertain,
+            if plan.running.is_some() {
+                ", once the running apply has finished"
+            } else {
+                ""
+            }
         );
     }
+    let in_flight = if s.in_flight > 0 {
+        format!(", **{}** in flight", s.in_flight)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "**{}** to create, **{}** to replace, **{}** unchanged, **{}** blocked, **{}** uncertain, **{}** orphaned\n",
+        "**{}** to create, **{}** to replace, **{}** unchanged, **{}** blocked, **{}** uncertain{in_flight}, **{}** orphaned\n",
         s.create, s.replace, s.no_op, s.blocked, s.uncertain, s.orphaned
     );
     let listed = listed(plan);

@@ -187,13 +187,10 @@ pub enum StateError {
 
     /// Another process holds the lock.
     #[error(
-        "{}: the state is locked by {} (pid {} on {}) since {}, running `{}`\n\
+        "{}: the state is locked by {}, running `{}`\n\
          hint: wait for it to finish, or stop that process; the lock is released the moment it exits",
         path.display(),
-        info.holder,
-        info.pid,
-        info.host,
-        info.started_at,
+        info.describe(),
         info.operation
     )]
     Locked { path: PathBuf, info: Box<LockInfo> },

@@ -344,3 +344,100 @@ async fn a_plan_made_while_an_interrupted_run_is_pending_applies_after_the_fold(
         "{err}"
     );
 }
+
+/// `plan` while an apply runs (this test holds the lock and the journal as a live apply
+/// does, with its own pid): every rendering says an apply is running and who runs it,
+/// shows the unanswered create as in flight, and suggests no repair. Once the run is dead,
+/// the same record is uncertain with its repairs.
+#[tokio::test]
+async fn a_plan_during_a_running_apply_says_so_and_suggests_no_repair() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = checkout(&tmp.path().join("A"));
+    let planned = json_plan(&a);
+    let live = run_of_apply(&a, &planned, &["delivery-notice"], &["payment-followup"]).await;
+    let pid = format!("pid {}", std::process::id());
+
+    let plan = |format: &str| {
+        let (code, out, err) =
+            run(bin()
+                .cwd(&a)
+                .args(["plan", "--sandbox", "--format", format, "tasks"]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    for format in ["text", "markdown"] {
+        let out = plan(format);
+        assert!(
+            out.contains("An `apply` is running now:") && out.contains(&pid),
+            "{out}"
+        );
+        assert!(
+            out.contains("in-flight") && out.contains("in flight: the `apply` running now"),
+            "{out}"
+        );
+        assert!(
+            out.contains("wait for the running `apply` to finish"),
+            "{out}"
+        );
+        for wrong in [
+            "state rm",
+            "state import",
+            "callform stopped before",
+            "earlier apply",
+        ] {
+            assert!(!out.contains(wrong), "{format}: {wrong}: {out}");
+        }
+    }
+    let json: Value = serde_json::from_str(&plan("json")).unwrap();
+    assert_eq!(json["running"]["pid"], std::process::id());
+    assert_eq!(json["running"]["operation"], "apply");
+    assert_eq!(json["summary"]["in_flight"], 1);
+    let task = json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "payment-followup")
+        .unwrap();
+    assert_eq!(task["action"], "in-flight");
+    assert!(!task["hints"].to_string().contains("state rm"), "{task}");
+
+    // The run dies: its unanswered create is uncertain now, with the repairs.
+    drop(live);
+    let out = plan("text");
+    assert!(!out.contains("is running now"), "{out}");
+    assert!(
+        out.contains("? uncertain") && out.contains("state rm payment-followup"),
+        "{out}"
+    );
+}
+
+/// A second runner is told which CI job holds the lock, even where `$USER` is unset.
+#[test]
+fn the_lock_names_the_ci_job_that_holds_it() {
+    use callform::env::FakeEnv;
+    use callform::state::{StateLock, Who};
+    let tmp = tempfile::tempdir().unwrap();
+    let a = checkout(&tmp.path().join("A"));
+    let env = FakeEnv::default()
+        .with_var("GITHUB_RUN_ID", "8841")
+        .with_var("GITHUB_REPOSITORY", "acme/campaigns")
+        .with_var("GITHUB_WORKFLOW", "deploy")
+        .with_var("GITHUB_JOB", "apply")
+        .with_var("GITHUB_ACTOR", "ci-bot");
+    let who = Who::from_env(&env);
+    assert_eq!(who.holder, "ci-bot");
+    let state = a.join("callform.sandbox.state.json");
+    let _held = StateLock::acquire_as(&state, "apply", &who).unwrap();
+    let job = "GitHub Actions acme/campaigns workflow `deploy` job `apply` run 8841";
+    let (code, _, err) = run(bin()
+        .cwd(&a)
+        .args(["apply", "--sandbox", "--auto-approve", "tasks"]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("locked by ci-bot") && err.contains(job),
+        "{err}"
+    );
+    let (code, out, err) = run(bin().cwd(&a).args(["plan", "--sandbox", "tasks"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(job), "{out}");
+}

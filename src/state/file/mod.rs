@@ -83,7 +83,7 @@ use serde::Deserialize;
 pub use super::error::StateError;
 pub use backend::FileBackend;
 pub use journal::{commit_journal, read_journal, remove_journal, Journal};
-pub use lock::{unlock, LockInfo, StateLock};
+pub use lock::{live_holder, unlock, LockInfo, StateLock, Who};
 
 use super::model::{random_hex, validate};
 use super::replay::{self, Entry, Unreplayable};
