@@ -204,6 +204,9 @@ pub enum SavedPlanError {
         /// Why.
         source: std::io::Error,
     },
+    /// A manifest (YAML) where a saved plan was expected.
+    #[error("{}: this is a YAML manifest, not a saved plan (a saved plan is the JSON file `callform plan --out FILE` writes)", .0.display())]
+    Manifest(std::path::PathBuf),
     /// Its checksum does not match.
     #[error("{}: the plan file does not match its checksum: it was damaged or edited", .0.display())]
     Checksum(std::path::PathBuf),
@@ -246,6 +249,9 @@ impl Hint for SavedPlanError {
             SavedPlanError::Checksum(_) => {
                 Some("make the plan again with `callform plan --out FILE` and review it".into())
             }
+            SavedPlanError::Manifest(_) => Some(
+                "to plan and apply manifests, pass the directory that holds all of them: `callform apply DIR` (it shows the plan and asks first); to review first, `callform plan --out FILE DIR`, then `callform apply FILE`".into(),
+            ),
             SavedPlanError::Version { version: 1, .. } => Some(
                 "version 1 recorded the paths of the checkout it was made in, and could read or write another checkout's state: make the plan again with this callform".into(),
             ),
@@ -265,13 +271,20 @@ pub fn read_plan(path: &Path) -> Result<Plan, SavedPlanError> {
     if state::checksum::unseal(&mut bytes) == state::checksum::Seal::Mismatch {
         return Err(SavedPlanError::Checksum(path.to_path_buf()));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|source| SavedPlanError::NotJson {
+    let yaml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|source| {
+        if yaml {
+            return SavedPlanError::Manifest(path.to_path_buf());
+        }
+        SavedPlanError::NotJson {
             path: path.to_path_buf(),
             line: source.line(),
             column: source.column(),
             source,
-        })?;
+        }
+    })?;
     let version = value
         .get("format_version")
         .and_then(serde_json::Value::as_u64);

@@ -25,6 +25,17 @@ pub enum StateError {
         cause: io::Error,
     },
 
+    /// The directory the state file would be in does not exist: a typo far more often than
+    /// a place to create, so nothing is created there.
+    #[error(
+        "{}: the state's directory {} does not exist\n\
+         hint: check `--state` (or `state:` in callform.yaml, relative to that file); if the path is right, create the directory first (`mkdir -p {}`)",
+        path.display(),
+        dir.display(),
+        dir.display()
+    )]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+
     /// The state path (or its journal's) is a directory, FIFO or device, not a file.
     #[error(
         "{}: not a regular file\n\

@@ -441,3 +441,63 @@ fn the_lock_names_the_ci_job_that_holds_it() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(job), "{out}");
 }
+
+/// `apply FILE.yaml` is a manifest given where a saved plan goes: said so, with the
+/// commands that take manifests.
+#[test]
+fn a_manifest_given_as_a_plan_is_named_a_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = checkout(&tmp.path().join("A"));
+    let (code, _, err) = run(bin()
+        .cwd(&a)
+        .args(["apply", "tasks/aliyun/overdue-notice.yaml"]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("tasks/aliyun/overdue-notice.yaml: this is a YAML manifest, not a saved plan"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`callform apply DIR`") && err.contains("plan --out"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("expected ident") && !err.contains("expected value"),
+        "{err}"
+    );
+}
+
+/// A `--state` in a directory that does not exist: one message naming the path and the
+/// directory, no OS error twice, a hint; nothing is created.
+#[test]
+fn a_state_in_a_missing_directory_is_named_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = checkout(&tmp.path().join("A"));
+    let state = tmp.path().join("no-such-dir/s.json");
+    for args in [
+        vec!["plan", "--sandbox"],
+        vec!["apply", "--sandbox", "--auto-approve"],
+    ] {
+        let (code, _, err) = run(bin()
+            .cwd(&a)
+            .args(&args)
+            .arg("--state")
+            .arg(&state)
+            .arg("tasks"));
+        assert_eq!(code, 1, "{err}");
+        let dir = tmp.path().join("no-such-dir");
+        assert!(
+            err.contains(&format!(
+                "{}: the state's directory {} does not exist",
+                state.display(),
+                dir.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("hint: check `--state`") && err.contains("mkdir -p"),
+            "{err}"
+        );
+        assert!(!err.contains("os error"), "{err}");
+        assert!(!dir.exists());
+    }
+}

@@ -265,7 +265,13 @@ pub fn resolve(path: &Path) -> Result<PathBuf, StateError> {
                     return Err(StateError::NotAFile { path: current });
                 };
                 let dir = parent_dir(&current);
-                let dir = fs::canonicalize(dir).map_err(|e| StateError::io(dir, "resolve", e))?;
+                let dir = fs::canonicalize(dir).map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => StateError::NoDirectory {
+                        path: path.to_path_buf(),
+                        dir: dir.to_path_buf(),
+                    },
+                    _ => StateError::io(dir, "resolve", e),
+                })?;
                 return Ok(dir.join(name));
             }
             Err(e) => return Err(StateError::io(&current, "resolve", e)),
