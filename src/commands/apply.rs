@@ -4,6 +4,10 @@
 //! saved plan is still exactly what would be done), ask, resolve every credential and
 //! build every request — and only then send anything. A problem found before the first
 //! send leaves the vendors and the state untouched.
+//!
+//! A saved plan is first placed in this checkout (`checkout::locate`): its manifests and
+//! state are found from the working directory, never at the paths of the checkout it was
+//! made in, and a sandbox plan runs in the sandbox.
 
 use std::io::{BufRead, IsTerminal};
 use std::sync::atomic::{AtomicBool, Ordering};
