@@ -256,9 +256,34 @@ pub fn format(plan: &Plan, format: crate::cli::PlanFormat, color: bool) -> Strin
 }
 
 /// The JSON plan (the saved-plan format, `docs/plan-format.md`).
+///
+/// The state's keys — the salt of a plan made before any state, the lineage, a pending
+/// run's id — are random hex that `apply FILE` must read back exactly, and may hold a run
+/// of digits shaped like a phone number: they are set aside while the rest is masked (a
+/// masked salt or lineage would make the plan unusable, or "another state").
 pub fn json(plan: &Plan) -> String {
-    let text = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_string());
-    mask_phones_in_text(&text) + "\n"
+    let mut keys = Vec::new();
+    let mut bare = plan.clone();
+    let set_aside = |slot: &mut String, keys: &mut Vec<(String, String)>| {
+        let placeholder = format!("callform-key-{}", "x".repeat(keys.len() + 1));
+        keys.push((placeholder.clone(), std::mem::replace(slot, placeholder)));
+    };
+    if let Some(salt) = bare.salt.as_mut() {
+        set_aside(salt, &mut keys);
+    }
+    if let Some(lineage) = bare.state.lineage.as_mut() {
+        set_aside(lineage, &mut keys);
+    }
+    if let Some(run) = bare.state.pending_run.as_mut() {
+        set_aside(&mut run.run, &mut keys);
+    }
+    let text = serde_json::to_string_pretty(&bare).unwrap_or_else(|_| "{}".to_string());
+    let mut text = mask_phones_in_text(&text);
+    for (placeholder, value) in keys {
+        // Hex: nothing to escape in JSON.
+        text = text.replacen(&format!("\"{placeholder}\""), &format!("\"{value}\""), 1);
+    }
+    text + "\n"
 }
 
 fn md_escape(s: &str) -> String {
@@ -373,4 +398,55 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "</details>\n");
     }
     mask_phones_in_text(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A salt or lineage that holds a phone-shaped run of digits is random hex, not a
+    /// number: masked, the saved plan could not be applied (or would name another state).
+    #[test]
+    fn the_state_keys_in_a_json_plan_are_never_masked() {
+        let salt = "13812345678abcdef13912345678abcd";
+        let project = crate::project::Project::defaults(std::path::Path::new("."));
+        let w = std::path::Path::new("/nonexistent-workdir");
+        let place = crate::checkout::Place::new(w, &w.join("d"), None, &w.join("s"), false);
+        let options = crate::plan::Options {
+            salt: salt.into(),
+            ..Default::default()
+        };
+        let manifests = crate::manifest::Manifests::default();
+        let mut plan = crate::plan::plan(&manifests, &project, None, &place, &options).unwrap();
+        plan.state.lineage = Some("deadbeef13700000001cafe0000ffff1".into());
+        plan.tasks.push(crate::plan::PlannedTask {
+            name: "t".into(),
+            action: Action::Orphaned,
+            vendor: "aliyun".into(),
+            provider: "aliyun".into(),
+            endpoint: "https://dyvmsapi.aliyuncs.com".into(),
+            source: None,
+            task_id: None,
+            spec_digest: None,
+            old_spec_digest: None,
+            spec: None,
+            changes: Vec::new(),
+            reason: Some("calls 13700000001".into()),
+            hints: Vec::new(),
+            warnings: Vec::new(),
+            request: None,
+        });
+        let text = json(&plan);
+        let back: Plan = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.salt.as_deref(), Some(salt));
+        assert_eq!(
+            back.state.lineage.as_deref(),
+            Some("deadbeef13700000001cafe0000ffff1")
+        );
+        assert!(
+            !text.contains("13700000001\""),
+            "the rest is still masked: {text}"
+        );
+        assert!(text.contains("calls 137****0001"), "{text}");
+    }
 }

@@ -1201,7 +1201,17 @@ mod tests {
         let missing = dir.path().join("no-such-dir").join("s.json");
         let err = anyhow::Error::from(save(&missing, &mut State::new()).unwrap_err());
         let text = format!("{err:#}");
-        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+        // A missing directory is said in words, with a hint, and no OS error at all.
+        assert!(
+            text.contains("the state's directory") && text.contains("hint:"),
+            "{text}"
+        );
+        assert_eq!(text.matches("os error").count(), 0, "{text}");
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let err = anyhow::Error::from(save(&file.join("s.json"), &mut State::new()).unwrap_err());
+        let text = format!("{err:#}");
+        assert_eq!(text.matches("os error").count(), 1, "{text}");
     }
 
     #[test]
