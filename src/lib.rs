@@ -13,6 +13,7 @@ use clap::Parser;
 
 pub mod apply;
 pub mod canonical;
+pub mod checkout;
 pub mod cli;
 pub mod commands;
 pub mod diag;

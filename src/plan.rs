@@ -28,12 +28,15 @@ use serde_json::Value;
 use similar::{capture_diff_slices, Algorithm, ChangeTag};
 
 use crate::canonical::{self, canonical, keyed_hex, CANONICAL_VERSION};
+use crate::checkout::Place;
 use crate::diag::{Diagnostic, Past};
 use crate::manifest::{Manifests, Task, Vendor};
 use crate::project::Project;
 use crate::state::{State, TaskRecord, TaskStatus};
 
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// 2: paths relative to the project root (`root`), `sandbox`, `state.outside_checkout`,
+/// `state.pending_run`. Version 1 recorded paths of the checkout it was made in.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -43,6 +46,8 @@ pub enum Action {
     Rename,
     Blocked,
     Uncertain,
+    /// Sent by an apply that is running now, its answer not recorded yet.
+    InFlight,
     Orphaned,
     NoOp,
 }
@@ -55,6 +60,7 @@ impl Action {
             Action::Rename => "rename",
             Action::Blocked => "blocked",
             Action::Uncertain => "uncertain",
+            Action::InFlight => "in-flight",
             Action::Orphaned => "orphaned",
             Action::NoOp => "no-op",
         }
@@ -116,12 +122,70 @@ pub struct PlannedTask {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateRef {
+    /// Relative to the project root; absolute when `outside_checkout`.
     pub path: String,
+    /// The state lies outside the project root, named by an absolute `--state`: it is used
+    /// as is wherever the plan is applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outside_checkout: bool,
     pub exists: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial: Option<u64>,
+    /// A run that had not been folded into the state file when the plan was made (an
+    /// apply that died, or one still running): the plan was made on the state with its
+    /// records, and apply accepts exactly this run folded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_run: Option<PendingRun>,
+}
+
+/// A run's journal, pending beside the state when the plan was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRun {
+    /// The run's id (its journal header).
+    pub run: String,
+    /// The serial of the state the run started from: the one the plan saw.
+    pub base_serial: u64,
+    /// The SHA-256 of the run's entries as the plan read them.
+    pub digest: String,
+    /// Tasks the run created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<String>,
+    /// Tasks whose create the vendor answered ambiguously, or that were sent with no answer
+    /// recorded (in flight when the run is still going, else lost).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncertain: Vec<String>,
+    /// Of those, the ones sent with no answer recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unanswered: Vec<String>,
+    /// Creates the vendor rejected (nothing was created).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
+}
+
+impl PendingRun {
+    /// What a plan records of a run replayed on load; `None` when there is none, or it is
+    /// already in the state file.
+    pub fn of(folded: &crate::state::Folded) -> Option<PendingRun> {
+        if folded.already_folded {
+            return None;
+        }
+        Some(PendingRun {
+            run: folded.run.clone()?,
+            base_serial: folded.base_serial?,
+            digest: folded.digest.clone()?,
+            created: folded.created.clone(),
+            uncertain: folded
+                .uncertain
+                .iter()
+                .chain(&folded.interrupted)
+                .cloned()
+                .collect(),
+            unanswered: folded.interrupted.clone(),
+            failed: folded.failed.clone(),
+        })
+    }
 }
 
 /// A file the plan was made from, with a keyed digest of its content.
@@ -139,6 +203,9 @@ pub struct Summary {
     pub rename: usize,
     pub blocked: usize,
     pub uncertain: usize,
+    /// Creates a running apply has sent and not yet recorded the answer of.
+    #[serde(default)]
+    pub in_flight: usize,
     pub orphaned: usize,
     pub no_op: usize,
 }
@@ -149,7 +216,13 @@ pub struct Plan {
     pub callform_version: String,
     pub canonical_version: u32,
     pub created_at: String,
+    /// The project root (see `checkout`): every path below is relative to it.
+    pub root: crate::checkout::PlanRoot,
+    /// Relative to the root.
     pub manifest_dir: String,
+    /// Made with `--sandbox`: applied in the sandbox, never against a vendor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_file: Option<String>,
     pub timezone: String,
@@ -164,6 +237,10 @@ pub struct Plan {
     pub targets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replace: Vec<String>,
+    /// An apply (or another writer) holding the state's lock when the plan was made: its
+    /// records are still coming in, and this plan will be stale once it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<crate::state::LockInfo>,
     pub summary: Summary,
     /// Where each provider's tasks go (or were recorded), one entry per provider and
     /// endpoint.
@@ -237,7 +314,8 @@ impl Plan {
     /// but that still run or may exist at the vendor (orphaned, uncertain). A plan with
     /// only these is not "no changes": a removed manifest leaves its campaign dialling.
     pub fn needs_review(&self) -> bool {
-        self.has_changes() || self.summary.orphaned + self.summary.uncertain > 0
+        self.has_changes()
+            || self.summary.orphaned + self.summary.uncertain + self.summary.in_flight > 0
     }
 }
 
@@ -294,6 +372,10 @@ pub struct Options {
     /// where the plan was made (` --dir DIR --state PATH`, shell-quoted), so that every
     /// hint runs as printed. Empty for the defaults.
     pub state_args: String,
+    /// The run pending beside the state, replayed into it ([`PendingRun::of`]).
+    pub pending_run: Option<PendingRun>,
+    /// The live holder of the state's lock, if any: the pending run is still going.
+    pub running: Option<crate::state::LockInfo>,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -320,13 +402,14 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-/// The keyed digest of each file the manifests consist of or name.
-pub fn file_digests(manifests: &Manifests, salt: &str) -> Vec<FileDigest> {
+/// The keyed digest of each file the manifests consist of or name, by its path from the
+/// root of `place`.
+pub fn file_digests(manifests: &Manifests, salt: &str, place: &Place) -> Vec<FileDigest> {
     manifests
         .files
         .iter()
         .map(|f| FileDigest {
-            path: f.path.display().to_string(),
+            path: place.file(&f.path),
             digest: format!("hmac-sha256:{}", keyed_hex(salt, &f.sha256)),
         })
         .collect()
@@ -337,8 +420,7 @@ pub fn plan(
     manifests: &Manifests,
     project: &Project,
     state: Option<&State>,
-    state_path: &str,
-    manifest_dir: &str,
+    place: &Place,
     options: &Options,
 ) -> Result<Plan, PlanError> {
     let salt = state
@@ -374,7 +456,7 @@ pub fn plan(
     }
     let planned = planner.tasks(&tasks)?;
     let claimed = claimed_by_renames(&all, recorded);
-    let orphaned = orphans(recorded, &all, &targeted, &claimed, &options.state_args);
+    let orphaned = orphans(recorded, &all, &targeted, &claimed, options);
     let mut out = merge_by_name(planned, orphaned);
     if let Some(state) = state {
         block_shared_ids(&mut out, state);
@@ -419,6 +501,7 @@ pub fn plan(
             Action::Rename => summary.rename += 1,
             Action::Blocked => summary.blocked += 1,
             Action::Uncertain => summary.uncertain += 1,
+            Action::InFlight => summary.in_flight += 1,
             Action::Orphaned => summary.orphaned += 1,
             Action::NoOp => summary.no_op += 1,
         }
@@ -430,19 +513,24 @@ pub fn plan(
         created_at: jiff::Timestamp::from_second(options.now.as_second())
             .unwrap_or(options.now)
             .to_string(),
-        manifest_dir: manifest_dir.to_string(),
-        project_file: project.file.as_ref().map(|f| f.display().to_string()),
+        root: place.saved_root.clone(),
+        manifest_dir: place.manifest_dir.clone(),
+        sandbox: project.sandbox,
+        project_file: place.project_file.clone(),
         timezone: project.timezone_name.clone(),
         state: StateRef {
-            path: state_path.to_string(),
+            path: place.state.clone(),
+            outside_checkout: place.state_outside,
             exists: state.is_some(),
             lineage: state.map(|s| s.lineage.clone()),
             serial: state.map(|s| s.serial),
+            pending_run: options.pending_run.clone(),
         },
-        files: file_digests(manifests, &salt),
+        files: file_digests(manifests, &salt, place),
         salt: state.is_none().then_some(salt),
         targets: options.targets.clone(),
         replace: options.replace.clone(),
+        running: options.running.clone(),
         summary,
         endpoints,
         warnings,
@@ -753,7 +841,7 @@ impl Planner<'_> {
                     format!("a rename keeps the spec: apply the rename with the spec `{old}` was created with (or `callform state mv {old} {new}{state_args}`), then change it; or"),
                 );
             }
-            Action::Create | Action::Rename | Action::Orphaned => {}
+            Action::Create | Action::Rename | Action::Orphaned | Action::InFlight => {}
         }
         p
     }
@@ -805,7 +893,7 @@ impl Planner<'_> {
         let unchanged =
             rec.canonical_version == CANONICAL_VERSION && rec.spec_digest == canon.digest;
         if rec.status == TaskStatus::Uncertain {
-            uncertain(p, rec.uncertain_reason.as_deref(), &self.options.state_args);
+            unresolved(p, rec.uncertain_reason.as_deref(), self.options);
             p.endpoint = rec.endpoint.clone();
         } else if rec.vendor != task.vendor.key() {
             p.action = Action::Blocked;
@@ -936,8 +1024,9 @@ fn orphans(
     all: &[&Task],
     targeted: &dyn Fn(&str) -> bool,
     claimed: &BTreeSet<&str>,
-    state_args: &str,
+    options: &Options,
 ) -> Vec<PlannedTask> {
+    let state_args = options.state_args.as_str();
     let mut out = Vec::new();
     let mut manifest = all.iter().map(|t| t.name.as_str()).peekable();
     for (name, rec) in recorded {
@@ -976,7 +1065,7 @@ fn orphans(
             request: None,
         };
         if rec.status == TaskStatus::Uncertain {
-            uncertain(&mut p, rec.uncertain_reason.as_deref(), state_args);
+            unresolved(&mut p, rec.uncertain_reason.as_deref(), options);
         }
         out.push(p);
     }
@@ -998,6 +1087,36 @@ fn merge_by_name(a: Vec<PlannedTask>, b: Vec<PlannedTask>) -> Vec<PlannedTask> {
     }
     out.extend(b);
     out
+}
+
+/// A record without a confirmed create, as the plan must tell it now. While an apply holds
+/// the lock, a create it sent and has no answer for is in flight, not lost, and nothing is
+/// to be repaired yet: the hints say to wait, never `state rm` or `state import` (a repair
+/// of a live run's record could forget a task that is being created).
+fn unresolved(p: &mut PlannedTask, reason: Option<&str>, options: &Options) {
+    let Some(run) = &options.running else {
+        return uncertain(p, reason, &options.state_args);
+    };
+    let unanswered = options
+        .pending_run
+        .as_ref()
+        .is_some_and(|r| r.unanswered.contains(&p.name));
+    let wait = format!(
+        "wait for the running `{}` to finish (it records the answer), then plan again",
+        run.operation
+    );
+    if unanswered {
+        p.action = Action::InFlight;
+        p.spec = None;
+        p.reason = Some(format!(
+            "in flight: the `{}` running now ({}) sent the create and has not recorded the vendor's answer yet",
+            run.operation,
+            run.describe()
+        ));
+    } else {
+        uncertain(p, reason, &options.state_args);
+    }
+    p.hints = vec![wait];
 }
 
 fn uncertain(p: &mut PlannedTask, reason: Option<&str>, state_args: &str) {
@@ -1168,8 +1287,7 @@ mod tests {
             &manifests,
             &project,
             Some(&state),
-            "s",
-            "d",
+            &test_place(),
             &Options::default(),
         )
         .unwrap();
@@ -1221,8 +1339,7 @@ mod tests {
             &manifests,
             &project,
             Some(&state),
-            "s",
-            "d",
+            &test_place(),
             &Options::default(),
         )
         .unwrap_err();
@@ -1231,6 +1348,11 @@ mod tests {
             err.starts_with(&format!("t-{:05}: the endpoint of provider `bad`", 10)),
             "{err}"
         );
+    }
+
+    fn test_place() -> Place {
+        let w = std::path::Path::new("/nonexistent-workdir");
+        Place::new(w, w.join("d").as_path(), None, w.join("s").as_path(), false)
     }
 
     /// The planner reads no clock and no random number generator: the time and the salt
@@ -1247,7 +1369,7 @@ mod tests {
             now: "2030-01-02T03:04:05.678Z".parse().unwrap(),
             ..Options::default()
         };
-        let made = || plan(&manifests, &project, None, "s", "d", &options).unwrap();
+        let made = || plan(&manifests, &project, None, &test_place(), &options).unwrap();
         let first = made();
         assert_eq!(first.created_at, "2030-01-02T03:04:05Z");
         assert_eq!(first.salt.as_deref(), Some(options.salt.as_str()));

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::checkout::Place;
 use crate::diag::Diagnostic;
 use crate::env::Env;
 use crate::error::Hint;
@@ -133,6 +134,20 @@ impl Settings {
             sandbox,
             now: env.now(),
         }
+    }
+
+    /// Where a plan made with these settings stands ([`Place`]), from the working
+    /// directory.
+    pub fn place(&self) -> std::io::Result<Place> {
+        let workdir = std::env::current_dir()?;
+        let explicit = self.state.source == StateSource::Flag && self.state.path.is_absolute();
+        Ok(Place::new(
+            &workdir,
+            &self.dir,
+            self.project.file.as_deref(),
+            &self.state.path,
+            explicit,
+        ))
     }
 
     /// The hint arguments for this command's state ([`StateChoice::hint_args`]).

@@ -51,7 +51,16 @@ pub trait StateBackend: Send + Sync {
 
     /// Takes the one writer's lease, or fails at once naming the holder. `operation` is what
     /// the holder is doing (`apply`, `state rm`), shown to a second writer.
-    fn lock(&self, operation: &str) -> Result<Lease, StateError>;
+    fn lock(&self, operation: &str) -> Result<Lease, StateError> {
+        self.lock_as(operation, &Who::from_env(&crate::env::RealEnv))
+    }
+
+    /// [`StateBackend::lock`], naming `who` (the user and CI job) as the holder.
+    fn lock_as(&self, operation: &str, who: &Who) -> Result<Lease, StateError>;
+
+    /// The process holding the lease now, if one does: what a reader (`plan`) tells about
+    /// a run in progress. Never blocks a writer for longer than a probe.
+    fn live_holder(&self) -> Option<LockInfo>;
 
     /// Reads the state and replays a run left pending, in memory. Never writes.
     fn load(&self) -> Result<Loaded, StateError>;

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use crate::checkout::Place;
 use crate::diag::Diagnostic;
 use crate::error::Hint;
 use crate::manifest::{self, Manifests};
@@ -58,6 +59,10 @@ pub struct Opened {
     pub manifests: Manifests,
     /// The state, or why it could not be read.
     pub state: Result<Option<State>, StateError>,
+    /// A run's journal left beside the state (replayed into `state`).
+    pub pending: Option<state::Folded>,
+    /// The process holding the state's lock now, if any.
+    pub running: Option<state::LockInfo>,
 }
 
 /// Reads the manifests and the state of `settings`. The state (tens of megabytes for
@@ -73,17 +78,29 @@ pub fn open(settings: Settings) -> Opened {
         ..
     } = settings;
     let (manifests, state) = std::thread::scope(|scope| {
-        let state = scope.spawn(|| state::open(&choice.path)?.load().map(|l| l.state));
+        // The holder is asked after the load: a run that was live when its journal was read
+        // is told as running, never one that ended before.
+        let state = scope.spawn(|| {
+            let backend = state::open(&choice.path)?;
+            let loaded = backend.load()?;
+            Ok::<_, StateError>((loaded, backend.live_holder()))
+        });
         let manifests = load_manifests(&dir, &project, project_diagnostics, now);
         let state = state
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (manifests, state)
     });
+    let (state, pending, running) = match state {
+        Ok((loaded, running)) => (Ok(loaded.state), loaded.journal, running),
+        Err(e) => (Err(e), None, None),
+    };
     Opened {
         project,
         manifests,
         state,
+        pending,
+        running,
     }
 }
 
@@ -135,13 +152,18 @@ pub fn plan(
     opened: Opened,
     dir: &Path,
     state_path: &Path,
-    options: plan::Options,
+    place: &Place,
+    mut options: plan::Options,
 ) -> Result<Prepared, NoPlan> {
     let Opened {
         project,
         manifests,
         state,
+        pending,
+        running,
     } = opened;
+    options.pending_run = pending.as_ref().and_then(plan::PendingRun::of);
+    options.running = running;
     if manifests.has_errors() {
         let errors = manifests
             .diagnostics
@@ -168,14 +190,7 @@ pub fn plan(
             return Err(NoPlan::NoTasks(dir.to_path_buf()));
         }
     }
-    let mut plan = plan::plan(
-        &manifests,
-        &project,
-        state.as_ref(),
-        &state_path.display().to_string(),
-        &dir.display().to_string(),
-        &options,
-    )?;
+    let mut plan = plan::plan(&manifests, &project, state.as_ref(), place, &options)?;
     plan.warnings.splice(0..0, warnings);
     Ok(Prepared {
         project,
@@ -196,6 +211,9 @@ pub enum SavedPlanError {
         /// Why.
         source: std::io::Error,
     },
+    /// A manifest (YAML) where a saved plan was expected.
+    #[error("{}: this is a YAML manifest, not a saved plan (a saved plan is the JSON file `callform plan --out FILE` writes)", .0.display())]
+    Manifest(std::path::PathBuf),
     /// Its checksum does not match.
     #[error("{}: the plan file does not match its checksum: it was damaged or edited", .0.display())]
     Checksum(std::path::PathBuf),
@@ -238,6 +256,12 @@ impl Hint for SavedPlanError {
             SavedPlanError::Checksum(_) => {
                 Some("make the plan again with `callform plan --out FILE` and review it".into())
             }
+            SavedPlanError::Manifest(_) => Some(
+                "to plan and apply manifests, pass the directory that holds all of them: `callform apply DIR` (it shows the plan and asks first); to review first, `callform plan --out FILE DIR`, then `callform apply FILE`".into(),
+            ),
+            SavedPlanError::Version { version: 1, .. } => Some(
+                "version 1 recorded the paths of the checkout it was made in, and could read or write another checkout's state: make the plan again with this callform".into(),
+            ),
             SavedPlanError::Version { .. } => Some("make the plan again with this callform".into()),
             _ => None,
         }
@@ -254,13 +278,20 @@ pub fn read_plan(path: &Path) -> Result<Plan, SavedPlanError> {
     if state::checksum::unseal(&mut bytes) == state::checksum::Seal::Mismatch {
         return Err(SavedPlanError::Checksum(path.to_path_buf()));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|source| SavedPlanError::NotJson {
+    let yaml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|source| {
+        if yaml {
+            return SavedPlanError::Manifest(path.to_path_buf());
+        }
+        SavedPlanError::NotJson {
             path: path.to_path_buf(),
             line: source.line(),
             column: source.column(),
             source,
-        })?;
+        }
+    })?;
     let version = value
         .get("format_version")
         .and_then(serde_json::Value::as_u64);
@@ -300,6 +331,16 @@ pub enum Stale {
         /// The serial now.
         now: u64,
     },
+    /// The plan accounted for a pending run, and the state is not that run folded in.
+    #[error("it was made while the records of run {run} were pending, and the state is not exactly those records folded in (serial {then} then, {now} now): the run went on, or the state changed otherwise")]
+    PendingRunChanged {
+        /// The run the plan saw.
+        run: String,
+        /// The serial the plan was made against.
+        then: u64,
+        /// The serial now.
+        now: u64,
+    },
     /// A manifest file was added.
     #[error("{0} is new since the plan")]
     FileNew(String),
@@ -309,6 +350,14 @@ pub enum Stale {
     /// A manifest file was removed.
     #[error("{0} is gone since the plan")]
     FileGone(String),
+    /// Made from another directory of the project, or in or out of the sandbox.
+    #[error("it was made for {then}, and is applied to {now}")]
+    OtherPlace {
+        /// What the plan was made for.
+        then: String,
+        /// What it is applied to.
+        now: String,
+    },
     /// The same inputs now make another plan.
     #[error("the same manifests and state now plan differently (an endpoint or setting changed)")]
     PlansDifferently,
@@ -322,7 +371,34 @@ impl Hint for Stale {
 
 /// A saved plan is applied only if it is still exactly what would be done now: the same
 /// state (lineage and serial), the same manifest files, the same actions and endpoints.
-pub fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<(), Stale> {
+///
+/// `folded_now`: the run this apply folded into the state before planning. A plan made
+/// while that run was pending saw its records already (replayed), at the serial the run
+/// started from; folding it saved the same records with the next serial. So the plan is
+/// accepted at that next serial, but only for exactly that run: the same run id and the
+/// same entries (their digest), folded now on top of the serial the plan saw.
+pub fn check_fresh(
+    saved: &Plan,
+    fresh: &Plan,
+    state: Option<&State>,
+    folded_now: Option<&state::Folded>,
+) -> Result<(), Stale> {
+    let place = |p: &Plan| {
+        format!(
+            "the manifests `{}` (project root marked by {:?}){}",
+            p.manifest_dir,
+            p.root.kind,
+            if p.sandbox { " in the sandbox" } else { "" }
+        )
+    };
+    if (saved.root.kind, &saved.manifest_dir, saved.sandbox)
+        != (fresh.root.kind, &fresh.manifest_dir, fresh.sandbox)
+    {
+        return Err(Stale::OtherPlace {
+            then: place(saved),
+            now: place(fresh),
+        });
+    }
     match (saved.state.exists, state) {
         (false, Some(_)) => return Err(Stale::StateCreated),
         (true, None) => return Err(Stale::StateGone(saved.state.path.clone())),
@@ -331,10 +407,26 @@ pub fn check_fresh(saved: &Plan, fresh: &Plan, state: Option<&State>) -> Result<
                 return Err(Stale::OtherState);
             }
             if saved.state.serial != Some(s.serial) {
-                return Err(Stale::StateChanged {
-                    then: saved.state.serial.unwrap_or(0),
-                    now: s.serial,
-                });
+                let then = saved.state.serial.unwrap_or(0);
+                if let Some(pending) = &saved.state.pending_run {
+                    let exactly = folded_now.is_some_and(|f| {
+                        !f.already_folded
+                            && f.run.as_deref() == Some(pending.run.as_str())
+                            && f.digest.as_deref() == Some(pending.digest.as_str())
+                    });
+                    if !(exactly && pending.base_serial == then && s.serial == then + 1) {
+                        return Err(Stale::PendingRunChanged {
+                            run: pending.run.clone(),
+                            then,
+                            now: s.serial,
+                        });
+                    }
+                } else {
+                    return Err(Stale::StateChanged {
+                        then,
+                        now: s.serial,
+                    });
+                }
             }
         }
         (false, None) => {}

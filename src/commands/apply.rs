@@ -4,14 +4,18 @@
 //! saved plan is still exactly what would be done), ask, resolve every credential and
 //! build every request — and only then send anything. A problem found before the first
 //! send leaves the vendors and the state untouched.
+//!
+//! A saved plan is first placed in this checkout (`checkout::locate`): its manifests and
+//! state are found from the working directory, never at the paths of the checkout it was
+//! made in, and a sandbox plan runs in the sandbox.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply::{self, Finished, Limits, Result_};
+use crate::checkout;
 use crate::cli::{ApplyArgs, Outcome};
 use crate::driver;
 use crate::emulator;
@@ -60,17 +64,50 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     } else {
         None
     };
-    let dir = saved
+    // A saved plan is applied in this checkout: its paths are found from here.
+    let here = match &saved {
+        Some(p) => {
+            if args.sandbox && !p.sandbox {
+                let e = checkout::Misplaced::NotSandbox {
+                    plan: args.path.clone(),
+                };
+                return Err(WithHint::new(&e).into());
+            }
+            let workdir = std::env::current_dir()?;
+            let located = checkout::locate(
+                &args.path,
+                &workdir,
+                &p.root,
+                &p.manifest_dir,
+                p.project_file.as_deref(),
+                (&p.state.path, p.state.outside_checkout),
+            )
+            .map_err(|e| WithHint::new(&e))?;
+            Some(located)
+        }
+        None => None,
+    };
+    let sandbox = args.sandbox || saved.as_ref().is_some_and(|p| p.sandbox);
+    let dir = here
         .as_ref()
-        .map(|p| PathBuf::from(&p.manifest_dir))
+        .map(|h| h.manifest_dir.clone())
         .unwrap_or_else(|| args.path.clone());
     let settings = Settings::resolve(
         &dir,
         args.state.as_deref(),
-        saved.as_ref().map(|p| Path::new(&p.state.path)),
-        args.sandbox,
+        here.as_ref().map(|h| h.state.as_path()),
+        sandbox,
         env,
     );
+    let place = settings.place()?;
+    if saved.as_ref().is_some_and(|p| p.sandbox) && !args.sandbox {
+        status!(
+            out,
+            "{} was made with --sandbox: applying it in the sandbox (the built-in emulator on 127.0.0.1, state {}); nothing is sent to a vendor.",
+            args.path.display(),
+            settings.state.path.display()
+        );
+    }
     let state_path = settings.state.path.clone();
     // Hints name this run's state wherever it did not come from the defaults.
     let state_args = settings.state_args();
@@ -90,7 +127,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     }
 
     // The sandbox: an in-process emulator on loopback, and a state file of its own.
-    let sandbox = if args.sandbox {
+    let sandbox = if sandbox {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let running = emulator::spawn(listener, emulator::Config::default()).await?;
         Some(running)
@@ -99,12 +136,13 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     };
 
     let backend = state::open(&state_path)?;
-    let lock = backend.lock("apply")?;
+    let lock = backend.lock_as("apply", &state::Who::from_env(env))?;
     if let Some(dead) = &lock.replaced_stale {
         status!(
             out,
-            "note: `{}` by {} (pid {} on {}, since {}) ended without releasing the lock; its records are recovered from the journal",
-            dead.operation, dead.holder, dead.pid, dead.host, dead.started_at
+            "note: `{}` by {} ended without releasing the lock; its records are recovered from the journal",
+            dead.operation,
+            dead.describe()
         );
     }
     let loaded = backend.recover(&lock)?;
@@ -118,7 +156,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             );
         }
     }
-    let current = loaded.state;
+    let current = loaded.state.clone();
     let options = match &saved {
         Some(p) => plan::Options {
             targets: p.targets.clone(),
@@ -129,6 +167,8 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             },
             now,
             state_args,
+            pending_run: None,
+            running: None,
         },
         None => plan::Options {
             targets: args.target.clone(),
@@ -136,16 +176,11 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             salt: crate::env::salt(env)?,
             now,
             state_args,
+            pending_run: None,
+            running: None,
         },
     };
-    let plan = match plan::plan(
-        &manifests,
-        &project,
-        current.as_ref(),
-        &state_path.display().to_string(),
-        &dir.display().to_string(),
-        &options,
-    ) {
+    let plan = match plan::plan(&manifests, &project, current.as_ref(), &place, &options) {
         Ok(p) => p,
         Err(e) => {
             note!(out, "error: {e}");
@@ -153,7 +188,9 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         }
     };
     if let Some(saved) = &saved {
-        if let Err(why) = workspace::check_fresh(saved, &plan, current.as_ref()) {
+        if let Err(why) =
+            workspace::check_fresh(saved, &plan, current.as_ref(), loaded.journal.as_ref())
+        {
             let hint = why.hint().unwrap_or_default();
             note!(
                 out,

@@ -20,9 +20,12 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
         salt: crate::env::salt(env)?,
         now: settings.now,
         state_args: settings.state_args(),
+        pending_run: None,
+        running: None,
     };
     let dir = settings.dir.clone();
     let state_path = settings.state.path.clone();
+    let place = settings.place()?;
     let opened = workspace::open(settings);
     // Errors go to stderr (there is no plan). Warnings are part of the plan, so that every
     // rendering carries them: the text plan shows them; with another format, stderr
@@ -30,7 +33,7 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     if opened.manifests.has_errors() {
         let _ = out.diagnostics(&opened.manifests);
     }
-    let prepared = match workspace::plan(opened, &dir, &state_path, options) {
+    let prepared = match workspace::plan(opened, &dir, &state_path, &place, options) {
         Ok(p) => p,
         Err(e) => {
             out.problem(&report(&e));
@@ -55,18 +58,50 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
             ));
             return Ok(Outcome::Failure);
         }
+        // Applied in another checkout, a state outside this one would be read and written
+        // wherever that path leads there.
+        if place.state_escapes {
+            out.problem(&format!(
+                "error: the state {} lies outside the project root {}; the plan was not saved to {}\nhint: a saved plan is applied in other checkouts, where that path would name another file: keep the state inside the project (callform.yaml `state:`), or pass it as an absolute `--state` to use exactly that file wherever the plan is applied",
+                state_path.display(),
+                place.root.display(),
+                file.display()
+            ));
+            return Ok(Outcome::Failure);
+        }
         // Sealed with its checksum: `apply PLANFILE` refuses a plan that changed on disk.
         let sealed = state::checksum::seal(render::json(&plan).as_bytes());
         state::write_atomically(file, &sealed)?;
-        out.status(&format!(
-            "Saved the plan to {}. Apply exactly this plan with: callform apply {}",
-            file.display(),
-            file.display()
-        ));
+        out.status(&saved_note(&plan, file));
     }
     let outcome = exit_for(&plan, args.detailed_exitcode);
     super::discard((plan, prepared.manifests, prepared.state));
     Ok(outcome)
+}
+
+/// What `plan --out` says: how to apply the plan, where, and in which state.
+fn saved_note(plan: &Plan, file: &std::path::Path) -> String {
+    let mut note = format!(
+        "Saved the plan to {}. Apply exactly this plan with: callform apply {}",
+        file.display(),
+        file.display()
+    );
+    note.push_str(match plan.root.kind {
+        crate::checkout::RootKind::Git => {
+            "\n  (from this directory of any checkout of this repository: its paths are relative to the checkout)"
+        }
+        _ => "\n  (from this directory, or the same place in a copy of the project: its paths are relative to the project)",
+    });
+    if plan.sandbox {
+        note.push_str("\n  It was made with --sandbox: it is applied in the sandbox (the built-in emulator), never at a vendor.");
+    }
+    if plan.state.outside_checkout {
+        note.push_str(&format!(
+            "\n  Its state {} lies outside the project and is used as is wherever the plan is applied.",
+            plan.state.path
+        ));
+    }
+    note
 }
 
 /// `--show-requests`: the request each create would send, built with placeholder

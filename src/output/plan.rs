@@ -22,6 +22,7 @@ fn symbol(action: Action) -> &'static str {
         Action::Rename => ">",
         Action::Blocked => "!",
         Action::Uncertain => "?",
+        Action::InFlight => "…",
         // Not `~`: every Terraform user reads that as "update in place".
         Action::Orphaned => "*",
         Action::NoOp => " ",
@@ -33,7 +34,7 @@ fn paint_action(p: &Paint, action: Action, s: &str) -> String {
         Action::Create => p.green(s),
         Action::Replace | Action::Rename => p.yellow(s),
         Action::Blocked => p.red(s),
-        Action::Uncertain | Action::Orphaned => p.yellow(s),
+        Action::Uncertain | Action::InFlight | Action::Orphaned => p.yellow(s),
         Action::NoOp => s.to_string(),
     }
 }
@@ -138,8 +139,13 @@ fn renames(plan: &Plan, bold: bool) -> String {
 
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
+    let in_flight = if s.in_flight > 0 {
+        format!(", {} in flight", s.in_flight)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to replace{}, {} unchanged, {} blocked, {} uncertain, {} orphaned.",
+        "Plan: {} to create, {} to replace{}, {} unchanged, {} blocked, {} uncertain{in_flight}, {} orphaned.",
         s.create,
         s.replace,
         renames(plan, false),
@@ -185,10 +191,71 @@ fn listed(plan: &Plan) -> Vec<&PlannedTask> {
     listed
 }
 
+/// What the plan says about the state before any task: a run whose records are not in the
+/// state file yet. The same sentences in every rendering.
+pub fn state_notes(plan: &Plan) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(holder) = &plan.running {
+        notes.push(format!(
+            "An `{}` is running now: {}. Its creates sent without an answer yet are shown as in flight, and the ones it has not sent yet as creates; nothing is to be repaired while it runs. Plan again when it has finished: this plan is stale then.",
+            holder.operation,
+            holder.describe()
+        ));
+    }
+    if let Some(run) = plan
+        .state
+        .pending_run
+        .as_ref()
+        .filter(|_| plan.running.is_none())
+    {
+        let list = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut what = Vec::new();
+        if !run.created.is_empty() {
+            what.push(format!(
+                "{} created ({})",
+                run.created.len(),
+                list(&run.created)
+            ));
+        }
+        if !run.uncertain.is_empty() {
+            what.push(format!(
+                "{} uncertain ({})",
+                run.uncertain.len(),
+                list(&run.uncertain)
+            ));
+        }
+        if !run.failed.is_empty() {
+            what.push(format!(
+                "{} rejected ({})",
+                run.failed.len(),
+                list(&run.failed)
+            ));
+        }
+        if what.is_empty() {
+            what.push("no create".into());
+        }
+        notes.push(format!(
+            "The records of an earlier apply (run {}) are not in the state file yet: {}. This plan shows them as the state will record them; apply folds exactly them in first.",
+            run.run,
+            what.join(", ")
+        ));
+    }
+    notes
+}
+
 /// Terraform-like text. Unchanged tasks are counted, not listed.
 pub fn text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
+    for note in state_notes(plan) {
+        let _ = writeln!(out, "{} {note}\n", p.yellow("note:"));
+    }
     if !plan.endpoints.is_empty() {
         let _ = writeln!(out, "Endpoints:");
         for e in &plan.endpoints {
@@ -246,9 +313,34 @@ pub fn format(plan: &Plan, format: crate::cli::PlanFormat, color: bool) -> Strin
 }
 
 /// The JSON plan (the saved-plan format, `docs/plan-format.md`).
+///
+/// The state's keys — the salt of a plan made before any state, the lineage, a pending
+/// run's id — are random hex that `apply FILE` must read back exactly, and may hold a run
+/// of digits shaped like a phone number: they are set aside while the rest is masked (a
+/// masked salt or lineage would make the plan unusable, or "another state").
 pub fn json(plan: &Plan) -> String {
-    let text = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_string());
-    mask_phones_in_text(&text) + "\n"
+    let mut keys = Vec::new();
+    let mut bare = plan.clone();
+    let set_aside = |slot: &mut String, keys: &mut Vec<(String, String)>| {
+        let placeholder = format!("callform-key-{}", "x".repeat(keys.len() + 1));
+        keys.push((placeholder.clone(), std::mem::replace(slot, placeholder)));
+    };
+    if let Some(salt) = bare.salt.as_mut() {
+        set_aside(salt, &mut keys);
+    }
+    if let Some(lineage) = bare.state.lineage.as_mut() {
+        set_aside(lineage, &mut keys);
+    }
+    if let Some(run) = bare.state.pending_run.as_mut() {
+        set_aside(&mut run.run, &mut keys);
+    }
+    let text = serde_json::to_string_pretty(&bare).unwrap_or_else(|_| "{}".to_string());
+    let mut text = mask_phones_in_text(&text);
+    for (placeholder, value) in keys {
+        // Hex: nothing to escape in JSON.
+        text = text.replacen(&format!("\"{placeholder}\""), &format!("\"{value}\""), 1);
+    }
+    text + "\n"
 }
 
 fn md_escape(s: &str) -> String {
@@ -271,6 +363,9 @@ pub fn markdown(plan: &Plan) -> String {
         "✅ no changes"
     };
     let _ = writeln!(out, "### callform plan: {status}\n");
+    for note in state_notes(plan) {
+        let _ = writeln!(out, "> ℹ️ {}\n", md_escape(&note));
+    }
     for w in &plan.warnings {
         let _ = writeln!(out, "> ⚠️ **warning:** {}\n", md_escape(&w.line()));
     }
@@ -284,13 +379,23 @@ pub fn markdown(plan: &Plan) -> String {
     if s.uncertain > 0 {
         let _ = writeln!(
             out,
-            "> ⚠️ **{} task(s) may exist at the vendor** (an earlier create's answer was lost): they are never sent again until a person resolves them.\n",
-            s.uncertain
+            "> ⚠️ **{} task(s) may exist at the vendor** (an earlier create's answer was lost): they are never sent again until a person resolves them{}.\n",
+            s.uncertain,
+            if plan.running.is_some() {
+                ", once the running apply has finished"
+            } else {
+                ""
+            }
         );
     }
+    let in_flight = if s.in_flight > 0 {
+        format!(", **{}** in flight", s.in_flight)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "**{}** to create, **{}** to replace{}, **{}** unchanged, **{}** blocked, **{}** uncertain, **{}** orphaned\n",
+        "**{}** to create, **{}** to replace{}, **{}** unchanged, **{}** blocked, **{}** uncertain{in_flight}, **{}** orphaned\n",
         s.create,
         s.replace,
         renames(plan, true),
@@ -384,4 +489,56 @@ pub fn markdown(plan: &Plan) -> String {
         out.push('\n');
     }
     mask_phones_in_text(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A salt or lineage that holds a phone-shaped run of digits is random hex, not a
+    /// number: masked, the saved plan could not be applied (or would name another state).
+    #[test]
+    fn the_state_keys_in_a_json_plan_are_never_masked() {
+        let salt = "13812345678abcdef13912345678abcd";
+        let project = crate::project::Project::defaults(std::path::Path::new("."));
+        let w = std::path::Path::new("/nonexistent-workdir");
+        let place = crate::checkout::Place::new(w, &w.join("d"), None, &w.join("s"), false);
+        let options = crate::plan::Options {
+            salt: salt.into(),
+            ..Default::default()
+        };
+        let manifests = crate::manifest::Manifests::default();
+        let mut plan = crate::plan::plan(&manifests, &project, None, &place, &options).unwrap();
+        plan.state.lineage = Some("deadbeef13700000001cafe0000ffff1".into());
+        plan.tasks.push(crate::plan::PlannedTask {
+            name: "t".into(),
+            action: Action::Orphaned,
+            vendor: "aliyun".into(),
+            provider: "aliyun".into(),
+            endpoint: "https://dyvmsapi.aliyuncs.com".into(),
+            source: None,
+            task_id: None,
+            moved_from: None,
+            spec_digest: None,
+            old_spec_digest: None,
+            spec: None,
+            changes: Vec::new(),
+            reason: Some("calls 13700000001".into()),
+            hints: Vec::new(),
+            warnings: Vec::new(),
+            request: None,
+        });
+        let text = json(&plan);
+        let back: Plan = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.salt.as_deref(), Some(salt));
+        assert_eq!(
+            back.state.lineage.as_deref(),
+            Some("deadbeef13700000001cafe0000ffff1")
+        );
+        assert!(
+            !text.contains("13700000001\""),
+            "the rest is still masked: {text}"
+        );
+        assert!(text.contains("calls 137****0001"), "{text}");
+    }
 }

@@ -25,6 +25,17 @@ pub enum StateError {
         cause: io::Error,
     },
 
+    /// The directory the state file would be in does not exist: a typo far more often than
+    /// a place to create, so nothing is created there.
+    #[error(
+        "{}: the state's directory {} does not exist\n\
+         hint: check `--state` (or `state:` in callform.yaml, relative to that file); if the path is right, create the directory first (`mkdir -p {}`)",
+        path.display(),
+        dir.display(),
+        dir.display()
+    )]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+
     /// The state path (or its journal's) is a directory, FIFO or device, not a file.
     #[error(
         "{}: not a regular file\n\
@@ -187,13 +198,10 @@ pub enum StateError {
 
     /// Another process holds the lock.
     #[error(
-        "{}: the state is locked by {} (pid {} on {}) since {}, running `{}`\n\
+        "{}: the state is locked by {}, running `{}`\n\
          hint: wait for it to finish, or stop that process; the lock is released the moment it exits",
         path.display(),
-        info.holder,
-        info.pid,
-        info.host,
-        info.started_at,
+        info.describe(),
         info.operation
     )]
     Locked { path: PathBuf, info: Box<LockInfo> },

@@ -88,6 +88,10 @@ pub struct Folded {
     pub base_serial: Option<u64>,
     /// The state already contained the journal (its serial is past the journal's base).
     pub already_folded: bool,
+    /// The SHA-256 of the run's entries, when they were replayed now ([`run_digest`]): a
+    /// plan made while the run is pending records it, and apply accepts exactly this run
+    /// folded on top of the state the plan saw.
+    pub digest: Option<String>,
     /// Tasks now `created`.
     pub created: Vec<String>,
     /// Creates that failed: nothing was created, the previous record (if any) stays.
@@ -344,6 +348,21 @@ impl Replay {
     }
 }
 
+/// The identity of a run's entries as read: the SHA-256 of their JSON, header first. The
+/// same entries give the same digest; one more record, or another run, another.
+pub fn run_digest(entries: &[Entry]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for e in entries {
+        // Serialising an entry cannot fail: its fields are strings, numbers and JSON values.
+        hasher.update(serde_json::to_vec(e).unwrap_or_default());
+        hasher.update(b"\n");
+    }
+    let sum = hasher.finalize();
+    let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 /// Why a run's entries cannot be replayed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Unreplayable {
@@ -366,7 +385,10 @@ pub fn replay(
 ) -> Result<(Option<State>, Folded), Unreplayable> {
     match state {
         Some(mut state) => {
-            let folded = fold(&mut state, entries).map_err(Unreplayable::Fold)?;
+            let mut folded = fold(&mut state, entries).map_err(Unreplayable::Fold)?;
+            if !folded.already_folded {
+                folded.digest = Some(run_digest(entries));
+            }
             Ok((Some(state), folded))
         }
         None => match begin_of(entries) {
@@ -383,7 +405,8 @@ pub fn replay(
                     tasks: BTreeMap::new(),
                 };
                 validate(&state).map_err(Unreplayable::BadHeader)?;
-                let folded = fold(&mut state, entries).map_err(Unreplayable::Fold)?;
+                let mut folded = fold(&mut state, entries).map_err(Unreplayable::Fold)?;
+                folded.digest = Some(run_digest(entries));
                 Ok((Some(state), folded))
             }
         },

@@ -16,6 +16,7 @@ mod human;
 mod plan;
 mod printer;
 mod render;
+mod saved_plans;
 mod schema;
 mod signing;
 mod state;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::journal::{commit_journal, Journal};
-use super::lock::{unlock, LockInfo, StateLock};
+use super::lock::{unlock, LockInfo, StateLock, Who};
 use super::{journal_path, load_detailed, recover, resolve, save};
 use crate::state::{
     BoxFuture, Entry, Folded, Lease, LeaseGuard, Loaded, RunLog, State, StateBackend, StateError,
@@ -46,14 +46,18 @@ impl StateBackend for FileBackend {
         self.path.display().to_string()
     }
 
-    fn lock(&self, operation: &str) -> Result<Lease, StateError> {
-        let mut lock = StateLock::acquire(&self.path, operation)?;
+    fn lock_as(&self, operation: &str, who: &Who) -> Result<Lease, StateError> {
+        let mut lock = StateLock::acquire_as(&self.path, operation, who)?;
         let replaced_stale = lock.replaced_stale.take();
         Ok(Lease::new(Box::new(lock), replaced_stale))
     }
 
     fn load(&self) -> Result<Loaded, StateError> {
         load_detailed(&self.path)
+    }
+
+    fn live_holder(&self) -> Option<LockInfo> {
+        super::lock::live_holder(&self.path)
     }
 
     fn recover(&self, lease: &Lease) -> Result<Loaded, StateError> {

@@ -35,7 +35,7 @@ use crate::state::now_rfc3339;
 /// Who holds the lock; the lock file's contents (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
-    /// The user, from `USER` or `LOGNAME`.
+    /// The user, from `USER` or `LOGNAME`; in CI without them, the CI's user.
     pub holder: String,
     pub pid: u32,
     pub host: String,
@@ -43,6 +43,78 @@ pub struct LockInfo {
     pub started_at: String,
     /// The command holding it, e.g. `apply`.
     pub operation: String,
+    /// The CI job running it, when there is one (GitHub Actions, GitLab CI): what a second
+    /// runner needs to find the holder, since a runner's user and host say little.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<String>,
+}
+
+impl LockInfo {
+    /// `USER (pid N on HOST) since T[, CI job]`, for messages.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "{} (pid {} on {}) since {}",
+            self.holder, self.pid, self.host, self.started_at
+        );
+        if let Some(ci) = &self.ci {
+            out.push_str(&format!(", {ci}"));
+        }
+        out
+    }
+}
+
+/// Who takes a lock: the user and the CI job, read from the environment once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    /// The user.
+    pub holder: String,
+    /// The CI job, if any.
+    pub ci: Option<String>,
+}
+
+impl Who {
+    /// From `USER`/`LOGNAME`, and the variables GitHub Actions and GitLab CI set for a job.
+    pub fn from_env(env: &dyn crate::env::Env) -> Who {
+        let var = |name: &str| {
+            env.var(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let ci = if let Some(run) = var("GITHUB_RUN_ID") {
+            let mut job = "GitHub Actions".to_string();
+            if let Some(repo) = var("GITHUB_REPOSITORY") {
+                job.push_str(&format!(" {repo}"));
+            }
+            if let Some(w) = var("GITHUB_WORKFLOW") {
+                job.push_str(&format!(" workflow `{w}`"));
+            }
+            if let Some(j) = var("GITHUB_JOB") {
+                job.push_str(&format!(" job `{j}`"));
+            }
+            job.push_str(&format!(" run {run}"));
+            if let (Some(server), Some(repo)) = (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"))
+            {
+                job.push_str(&format!(" ({server}/{repo}/actions/runs/{run})"));
+            }
+            Some(job)
+        } else if let Some(id) = var("CI_JOB_ID") {
+            let mut job = format!("GitLab CI job {id}");
+            if let Some(p) = var("CI_PIPELINE_ID") {
+                job.push_str(&format!(" of pipeline {p}"));
+            }
+            if let Some(url) = var("CI_JOB_URL") {
+                job.push_str(&format!(" ({url})"));
+            }
+            Some(job)
+        } else {
+            None
+        };
+        let holder = ["USER", "LOGNAME", "GITHUB_ACTOR", "GITLAB_USER_LOGIN"]
+            .iter()
+            .find_map(|v| var(v))
+            .unwrap_or_else(|| "unknown".into());
+        Who { holder, ci }
+    }
 }
 
 /// The held lock of one state. Dropping it releases the lock.
@@ -169,13 +241,23 @@ impl StateLock {
     /// Takes the lock of the state at `state_path` for `operation`, or fails at once, naming
     /// the holder, when another process has it.
     pub fn acquire(state_path: &Path, operation: &str) -> Result<StateLock, StateError> {
+        StateLock::acquire_as(state_path, operation, &Who::from_env(&crate::env::RealEnv))
+    }
+
+    /// [`StateLock::acquire`], naming `who` as the holder.
+    pub fn acquire_as(
+        state_path: &Path,
+        operation: &str,
+        who: &Who,
+    ) -> Result<StateLock, StateError> {
         let path = lock_path(&super::resolve(state_path)?);
         let info = LockInfo {
-            holder: current_user(),
+            holder: who.holder.clone(),
             pid: std::process::id(),
             host: current_host(),
             started_at: now_rfc3339(),
             operation: operation.to_string(),
+            ci: who.ci.clone(),
         };
         let mut contents = serde_json::to_vec_pretty(&info)
             .map_err(|e| StateError::io(&path, "write", io::Error::other(e)))?;
@@ -278,13 +360,20 @@ fn read_info(path: &Path) -> Result<Option<LockInfo>, String> {
     parse_info(&bytes)
 }
 
-fn current_user() -> String {
-    ["USER", "LOGNAME"]
-        .iter()
-        .filter_map(|var| std::env::var(var).ok())
-        .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+/// The process that holds the lock of the state at `state_path` now, as its lock file
+/// names it; `None` when the lock is free (a description left by a holder that died does
+/// not count) or names nobody. Never takes the lock for longer than a probe: the file is
+/// probed only when it names a holder, and released at once. (An apply starting in that
+/// instant, over a dead holder's leftover, is told the lock is held; it can run again.)
+pub fn live_holder(state_path: &Path) -> Option<LockInfo> {
+    let path = lock_path(&super::resolve(state_path).ok()?);
+    let info = read_info(&path).ok().flatten()?;
+    let file = OpenOptions::new().read(true).open(&path).ok()?;
+    match file.try_lock() {
+        Ok(()) => None,
+        Err(TryLockError::WouldBlock) => Some(info),
+        Err(TryLockError::Error(_)) => None,
+    }
 }
 
 fn current_host() -> String {
@@ -346,6 +435,7 @@ mod tests {
             host: "runner-7".into(),
             started_at: "2026-01-02T03:04:05Z".into(),
             operation: "apply".into(),
+            ci: None,
         };
         // What a SIGKILLed holder leaves: its description, and no kernel lock.
         fs::write(lock_path(&state), serde_json::to_vec(&dead).unwrap()).unwrap();
@@ -380,6 +470,31 @@ mod tests {
         // The lock at the path now is a different file, and it is free.
         let other = StateLock::acquire(&state, "apply").unwrap();
         other.verify().unwrap();
+    }
+
+    /// Read through `Env`: without `USER`, a CI job still names its user and itself.
+    #[test]
+    fn the_holder_names_the_ci_job() {
+        use crate::env::FakeEnv;
+        let gitlab = FakeEnv::default()
+            .with_var("CI_JOB_ID", "77")
+            .with_var("CI_PIPELINE_ID", "9")
+            .with_var("CI_JOB_URL", "https://gitlab.example/acme/-/jobs/77")
+            .with_var("GITLAB_USER_LOGIN", "mei");
+        let who = Who::from_env(&gitlab);
+        assert_eq!(who.holder, "mei");
+        assert_eq!(
+            who.ci.as_deref(),
+            Some("GitLab CI job 77 of pipeline 9 (https://gitlab.example/acme/-/jobs/77)")
+        );
+        let nobody = Who::from_env(&FakeEnv::default());
+        assert_eq!((nobody.holder.as_str(), nobody.ci), ("unknown", None));
+        let user = Who::from_env(
+            &FakeEnv::default()
+                .with_var("USER", "li")
+                .with_var("GITLAB_USER_LOGIN", "mei"),
+        );
+        assert_eq!(user.holder, "li");
     }
 
     #[test]

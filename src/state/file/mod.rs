@@ -83,7 +83,7 @@ use serde::Deserialize;
 pub use super::error::StateError;
 pub use backend::FileBackend;
 pub use journal::{commit_journal, read_journal, remove_journal, Journal};
-pub use lock::{unlock, LockInfo, StateLock};
+pub use lock::{live_holder, unlock, LockInfo, StateLock, Who};
 
 use super::model::{random_hex, validate};
 use super::replay::{self, Entry, Unreplayable};
@@ -265,7 +265,13 @@ pub fn resolve(path: &Path) -> Result<PathBuf, StateError> {
                     return Err(StateError::NotAFile { path: current });
                 };
                 let dir = parent_dir(&current);
-                let dir = fs::canonicalize(dir).map_err(|e| StateError::io(dir, "resolve", e))?;
+                let dir = fs::canonicalize(dir).map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => StateError::NoDirectory {
+                        path: path.to_path_buf(),
+                        dir: dir.to_path_buf(),
+                    },
+                    _ => StateError::io(dir, "resolve", e),
+                })?;
                 return Ok(dir.join(name));
             }
             Err(e) => return Err(StateError::io(&current, "resolve", e)),
@@ -1195,7 +1201,17 @@ mod tests {
         let missing = dir.path().join("no-such-dir").join("s.json");
         let err = anyhow::Error::from(save(&missing, &mut State::new()).unwrap_err());
         let text = format!("{err:#}");
-        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+        // A missing directory is said in words, with a hint, and no OS error at all.
+        assert!(
+            text.contains("the state's directory") && text.contains("hint:"),
+            "{text}"
+        );
+        assert_eq!(text.matches("os error").count(), 0, "{text}");
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let err = anyhow::Error::from(save(&file.join("s.json"), &mut State::new()).unwrap_err());
+        let text = format!("{err:#}");
+        assert_eq!(text.matches("os error").count(), 1, "{text}");
     }
 
     #[test]
