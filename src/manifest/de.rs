@@ -50,7 +50,7 @@ pub struct Error {
     pub pos: Option<Pos>,
     pub path: FieldPath,
     /// For a type error: what to write instead, judged from the text that was written
-    /// ([`type_hint`]).
+    /// (`type_hint`).
     pub type_hint: Option<TypeHint>,
 }
 
