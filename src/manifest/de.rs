@@ -196,7 +196,7 @@ fn type_hint(expected: &str, node: &Node) -> Option<TypeHint> {
     None
 }
 
-/// The advice [`type_hint`] gives (small: every error carries one).
+/// The advice `type_hint` gives (small: every error carries one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypeHint {
     UnquoteInteger,
