@@ -13,7 +13,7 @@
 //! untouched. Key order is the author's: reordering would separate keys from their
 //! comments.
 //!
-//! [`format`] proves every result before it is used: the formatted text must parse to the
+//! [`format()`] proves every result before it is used: the formatted text must parse to the
 //! same documents, value for value, as the original. Where it does not (a layout this
 //! formatter does not know), the file is reported and left as it is, never rewritten with
 //! another meaning.
