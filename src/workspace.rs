@@ -146,6 +146,24 @@ impl Hint for NoPlan {
     }
 }
 
+/// Whether `dir` holds no tasks while the state holds some (every one is then orphaned);
+/// an error when neither holds any: an empty directory is a wrong path far more often
+/// than a project with nothing in it.
+pub fn empty_directory(
+    manifests: &Manifests,
+    state: Option<&crate::state::State>,
+    dir: &Path,
+) -> Result<bool, NoPlan> {
+    if !manifests.tasks.is_empty() {
+        return Ok(false);
+    }
+    if state.is_some_and(|s| !s.tasks.is_empty()) {
+        Ok(true)
+    } else {
+        Err(NoPlan::NoTasks(dir.to_path_buf()))
+    }
+}
+
 /// Makes the plan for what [`open`] read. `options.state_args` is filled from `settings`'
 /// state; `options.salt` is the salt for a plan made before any state exists.
 pub fn plan(
@@ -174,9 +192,8 @@ pub fn plan(
     }
     let state = state?;
     let mut warnings = Vec::new();
-    // An empty directory is a wrong path far more often than a project with nothing in it.
-    if manifests.tasks.is_empty() {
-        if state.as_ref().is_some_and(|s| !s.tasks.is_empty()) {
+    if empty_directory(&manifests, state.as_ref(), dir)? {
+        {
             warnings.push(plan::Warning {
                 message: format!(
                     "{} holds no tasks: every task in the state {} is planned as orphaned",
@@ -186,8 +203,6 @@ pub fn plan(
                 task: None,
                 hint: None,
             });
-        } else {
-            return Err(NoPlan::NoTasks(dir.to_path_buf()));
         }
     }
     let mut plan = plan::plan(&manifests, &project, state.as_ref(), place, &options)?;

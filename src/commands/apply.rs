@@ -157,6 +157,12 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         }
     }
     let current = loaded.state.clone();
+    if saved.is_none() {
+        if let Err(e) = workspace::empty_directory(&manifests, current.as_ref(), &dir) {
+            note!(out, "{}", crate::error::report(&e));
+            return Ok(Outcome::Failure);
+        }
+    }
     let options = match &saved {
         Some(p) => plan::Options {
             targets: p.targets.clone(),

@@ -409,6 +409,13 @@ fn a_target_matching_nothing_and_an_empty_directory_are_errors() {
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("holds no tasks"), "{err}");
     assert!(!out.contains("No changes"), "{out}");
+    // apply says the same, and is no silent success either.
+    let (code, out, err) = run(bin()
+        .args(["apply", "--sandbox", "--auto-approve"])
+        .arg(&empty));
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("holds no tasks"), "{err}");
+    assert!(!out.contains("No changes"), "{out}");
 }
 
 /// The command inside the first backticks of the hint that starts with `prefix`.
