@@ -938,6 +938,7 @@ async fn global_faults_apply_to_every_request() {
             error_5xx_rate: 1.0,
             ..Faults::default()
         },
+        ..Config::default()
     };
     let running = emulator::spawn(listener, config).await.expect("spawn");
     let url = running.url();
