@@ -38,6 +38,9 @@
 //! `HH:MM:SS-HH:MM:SS` that do not overlap, `time_begin`/`time_end` 13-digit millisecond
 //! timestamps with end after begin, `recall_count` 0–3, and the flag spelled `trubo_mode`.
 
+// A refusal is the vendor's answer itself, built once and sent as is: boxing it would
+// buy nothing, and axum handlers take `Result<_, Response>` as their idiom.
+#![allow(clippy::result_large_err)]
 use crate::emulator::conn::ConnHandle;
 use crate::emulator::params::{
     clock_hms, header, is_mobile_number, json_body, query_pairs, string, window, Checked, Obj,
