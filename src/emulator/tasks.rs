@@ -262,6 +262,8 @@ struct CalleeCounts {
 #[derive(Debug, Default)]
 pub(crate) struct Tasks {
     records: Vec<TaskRecord>,
+    /// Task id → its index in `records`: loads name their task by id, thousands a run.
+    index: std::collections::HashMap<String, usize>,
     /// The last id handed out for a callee (xfyeta's `task_data_ids`).
     last_data_id: u64,
 }
@@ -277,6 +279,7 @@ impl Tasks {
     ) -> String {
         let n = self.records.len() as u64 + 1;
         let task_id = vendor.def().emulator_task_id(n);
+        self.index.insert(task_id.clone(), self.records.len());
         self.records.push(TaskRecord {
             vendor,
             task_id: task_id.clone(),
@@ -292,7 +295,8 @@ impl Tasks {
 
     /// The task with this id, of any vendor.
     pub(crate) fn get_mut(&mut self, task_id: &str) -> Option<&mut TaskRecord> {
-        self.records.iter_mut().find(|r| r.task_id == task_id)
+        let i = *self.index.get(task_id)?;
+        self.records.get_mut(i)
     }
 
     /// The task with this id, if `vendor` created it (a vendor never sees another's).
@@ -320,10 +324,8 @@ impl Tasks {
 
     /// The callees of the task with this id ([`Callees::view`]).
     pub(crate) fn callees(&self, task_id: &str) -> Option<Value> {
-        self.records
-            .iter()
-            .find(|r| r.task_id == task_id)
-            .map(|r| r.callees.view())
+        let i = *self.index.get(task_id)?;
+        self.records.get(i).map(|r| r.callees.view())
     }
 }
 

@@ -2023,3 +2023,34 @@ async fn requests_are_noted_with_their_operation_and_task() {
     });
     assert!(upload_noted, "{all}");
 }
+
+#[test]
+fn callform_emulator_names_the_sandbox_calling_lines() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = harness::bin()
+        .command()
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn callform emulator");
+    let mut stdout = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut stdout)
+        .expect("a line");
+    let mut stderr = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut stderr)
+        .expect("a line");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        stdout.starts_with("callform emulator listening on http://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("purchased calling lines") && stderr.contains("057100000001, 057100000002"),
+        "{stderr}"
+    );
+}
