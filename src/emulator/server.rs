@@ -82,6 +82,13 @@ pub(crate) struct Received {
 pub(crate) struct Seq(pub u64);
 
 impl Emulator {
+    /// Notes that request `seq` is `op` on the task `task_id` names, with that task's
+    /// name when it exists — before any check, so a refused load is noted too.
+    pub(crate) fn note_task(&self, seq: Option<u64>, op: FaultOp, task_id: &str) {
+        let name = locked(&self.tasks).get_mut(task_id).map(|t| t.name.clone());
+        self.note(seq, op, Some(task_id), name.as_deref());
+    }
+
     /// Notes what request `seq` was: its operation, and the task id and name when they
     /// are known (a name already taken from the request is kept).
     pub(crate) fn note(
@@ -93,6 +100,7 @@ impl Emulator {
     ) {
         let Some(seq) = seq else { return };
         let mut received = locked(&self.received);
+        // Lock order: `tasks` (held by a step) before `received`, never the reverse.
         if let Some(r) = received.iter_mut().rev().find(|r| r.seq == seq) {
             r.op = Some(op);
             if let Some(id) = task_id {

@@ -1979,6 +1979,9 @@ async fn requests_are_noted_with_their_operation_and_task() {
     let (name, id) = xfyeta_task("ctl-requests").await;
     send(xfyeta_at("insert", &insert_body(&id, &[], &[phone(1)]))).await;
     send(xfyeta_at("start", &json!({"task_id": id}))).await;
+    // Refused (after the start), and noted all the same.
+    let (_, refused) = send(xfyeta_at("insert", &insert_body(&id, &[], &[phone(2)]))).await;
+    assert_eq!(refused["code"], 3_010_199);
     let (_, all) = control(client().get(format!("{}/_emulator/requests", base_url()))).await;
     let ours: Vec<(String, String)> = all
         .as_array()
@@ -2007,6 +2010,10 @@ async fn requests_are_noted_with_their_operation_and_task() {
             (
                 "start".to_string(),
                 "/openapi/outbound/v1/task/start".to_string()
+            ),
+            (
+                "load".to_string(),
+                "/openapi/outbound/v1/task/insert".to_string()
             ),
         ]
     );

@@ -470,6 +470,7 @@ async fn upload(
         Ok(upload) => upload,
         Err(e) => return answers.invalid(&e),
     };
+    emu.note_task(seq, FaultOp::Load, &upload.id);
     let request_id = answers.request_id.clone();
     step(emu, conn, seq, FaultOp::Load, answers, |tasks| {
         let fresh = check_upload(tasks, &upload, answers)?;
@@ -578,6 +579,7 @@ async fn start(
         Ok(checked) => checked,
         Err(e) => return answers.invalid(&e),
     };
+    emu.note_task(seq, FaultOp::Start, &id);
     let request_id = answers.request_id.clone();
     step(emu, conn, seq, FaultOp::Start, answers, |tasks| {
         let Some(task) = tasks.of(Vendor::Aliyun, &id) else {

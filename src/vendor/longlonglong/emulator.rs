@@ -379,7 +379,7 @@ pub(crate) async fn numbers(
     Path((user_id, task_id)): Path<(String, String)>,
     incoming: Incoming,
 ) -> Response {
-    emu.note(incoming.seq, FaultOp::Load, None, None);
+    emu.note_task(incoming.seq, FaultOp::Load, &task_id);
     if let Err(refusal) = authorize(&emu, &incoming, &user_id) {
         return refusal;
     }

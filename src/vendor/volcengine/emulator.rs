@@ -357,6 +357,7 @@ async fn append(
         Ok(append) => append,
         Err(e) => return answers.invalid(&e),
     };
+    emu.note_task(seq, FaultOp::Load, &append.task_id);
     step(emu, conn, seq, FaultOp::Load, answers, |tasks| {
         let Some(task) = tasks.of(Vendor::Volcengine, &append.task_id) else {
             return Err(answers.invalid(&ParamError::invalid(

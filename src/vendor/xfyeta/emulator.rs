@@ -343,6 +343,7 @@ pub(crate) async fn insert(
         Ok(insert) => insert,
         Err(e) => return invalid(&e),
     };
+    emu.note_task(incoming.seq, FaultOp::Load, &insert.task_id);
     step(
         &emu,
         &conn,
@@ -383,6 +384,7 @@ pub(crate) async fn start(
         Ok(id) => id,
         Err(e) => return invalid(&e),
     };
+    emu.note_task(incoming.seq, FaultOp::Start, &task_id);
     step(
         &emu,
         &conn,
