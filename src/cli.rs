@@ -214,16 +214,16 @@ pub struct EmulatorArgs {
     /// Added to every vendor request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Share (0–1) of creates answered with a 5xx after the task was created.
+    /// Share (0–1) of requests answered with a 5xx after the step was done (task created, batch stored, task started).
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
     /// Share (0–1) of requests answered with the vendor's throttling error.
     #[arg(long, default_value_t = 0.0)]
     pub throttle_rate: f64,
-    /// Share (0–1) of creates whose connection is reset after the task was created.
+    /// Share (0–1) of requests whose connection is reset after the step was done.
     #[arg(long, default_value_t = 0.0)]
     pub reset_rate: f64,
-    /// Share (0–1) of creates that hang after the task was created.
+    /// Share (0–1) of requests that hang after the step was done.
     #[arg(long, default_value_t = 0.0)]
     pub hang_rate: f64,
     /// How long a hang lasts, in milliseconds.

@@ -1,4 +1,5 @@
-//! `callform emulator`: the four vendor APIs on loopback, with optional faults.
+//! `callform emulator`: the four vendor APIs on loopback, with optional faults. It prints
+//! its address (stdout) and the Aliyun sandbox account's purchased calling lines (stderr).
 
 use std::time::Duration;
 
@@ -27,11 +28,20 @@ pub fn run(args: &EmulatorArgs, out: &Printer) -> anyhow::Result<Outcome> {
             hang_after_create_rate: args.hang_rate,
             hang: Duration::from_millis(args.hang_ms),
         },
+        ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let listening = |url: &str| out.data(&format!("callform emulator listening on {url}\n"));
+    let listening = |url: &str| {
+        out.data(&format!("callform emulator listening on {url}\n"))?;
+        // Status, not data: scripts read the address from the first stdout line.
+        out.status(&format!(
+            "aliyun sandbox account: purchased calling lines (for `caller`) {}",
+            emulator::SANDBOX_ALIYUN_CALLERS.join(", ")
+        ));
+        Ok(())
+    };
     runtime.block_on(emulator::run(&args.listen, config, &listening))?;
     Ok(Outcome::Success)
 }

@@ -18,6 +18,9 @@ pub const SANDBOX_LONGLONGLONG_TOKEN: &str = "sandbox-longlonglong-token";
 pub const SANDBOX_ALIYUN_ACCESS_KEY_ID: &str = "LTAI5tSandboxAccessKeyId";
 /// Default for `ALIBABA_CLOUD_ACCESS_KEY_SECRET`.
 pub const SANDBOX_ALIYUN_ACCESS_KEY_SECRET: &str = "sandbox-aliyun-access-key-secret";
+/// The calling lines the Aliyun sandbox account has bought: what `CreateRobotTask`'s
+/// `Caller` may name (fixed lines in Hangzhou's 0571 area, not anyone's phone).
+pub const SANDBOX_ALIYUN_CALLERS: [&str; 2] = ["057100000001", "057100000002"];
 /// Default for `VOLCENGINE_ACCESS_KEY`.
 pub const SANDBOX_VOLCENGINE_ACCESS_KEY: &str = "AKLTSandboxAccessKey";
 /// Default for `VOLCENGINE_SECRET_KEY`.

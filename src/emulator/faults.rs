@@ -2,14 +2,20 @@
 //! per-request rules tests add at run time through `POST /_emulator/faults`.
 //!
 //! Rules are matched on a substring of the vendor-visible task name, so tests running in
-//! parallel against one emulator each fault only their own tasks. A rule applies to the
-//! next `times` matching requests (unlimited when `times` is absent), and rules win over
-//! the global shares. Faults are decided only for requests that passed authentication
-//! and validation: an invalid request is answered as invalid and never uses up a rule.
+//! parallel against one emulator each fault only their own tasks; a load or a start
+//! names its task by id, and the rule matches the name of the task with that id. A rule
+//! applies to one operation (`op`: `create`, the default, so rules written before loads
+//! and starts existed keep their meaning; `load`; `start`; or `any`), to one load call
+//! when it gives `batch` (the task's N-th load call from 0, counting the calls that
+//! passed every check), and to the next `times` matching requests (unlimited when
+//! `times` is absent). Rules win over the global shares, which apply to every operation.
+//! Faults are decided only for requests that passed authentication and validation: an
+//! invalid or refused request is answered as such and never uses up a rule.
 //!
-//! What each kind does (see `create.rs`): `throttle` and `business_error` answer the
-//! vendor's error and create nothing; `5xx`, `reset` and `hang_after_create` create the
-//! task first — the cases where a client cannot know whether its task exists.
+//! What each kind does (see `step.rs`): `throttle` and `business_error` answer the
+//! vendor's error and do nothing; `5xx`, `reset` and `hang_after_create` (alias
+//! `hang_after_accept`) do the step first — create the task, store the batch, start
+//! the task — the cases where a client cannot know whether its step happened.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -19,13 +25,14 @@ use std::time::Duration;
 pub struct Faults {
     /// Added before every vendor API request is handled.
     pub latency: Duration,
-    /// Share (0..=1) of creates answered HTTP 500 after the task was created.
+    /// Share (0..=1) of requests answered HTTP 500 after the step was done (the task
+    /// created, the batch stored, the task started).
     pub error_5xx_rate: f64,
-    /// Share of requests answered with the vendor's throttling error (nothing created).
+    /// Share of requests answered with the vendor's throttling error (nothing done).
     pub throttle_rate: f64,
-    /// Share of creates whose connection is reset after the task was created.
+    /// Share of requests whose connection is reset after the step was done.
     pub reset_rate: f64,
-    /// Share of creates answered only after `hang`, the task already created.
+    /// Share of requests answered only after `hang`, the step already done.
     pub hang_after_create_rate: f64,
     /// How long a `hang_after_create` waits before answering.
     pub hang: Duration,
@@ -83,32 +90,48 @@ impl Faults {
     }
 }
 
-/// A fault a request can meet.
+/// A fault a request can meet. "The step" is what the request asks for: create the
+/// task, store the batch, or start the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FaultKind {
-    /// Creates the task, then answers HTTP 500.
+    /// Does the step, then answers HTTP 500.
     #[serde(rename = "5xx")]
     ServerError,
-    /// Answers the vendor's throttling error; creates nothing.
+    /// Answers the vendor's throttling error; does nothing.
     #[serde(rename = "throttle")]
     Throttle,
-    /// Creates the task, then drops the connection without an answer.
+    /// Does the step, then drops the connection without an answer.
     #[serde(rename = "reset")]
     Reset,
-    /// Creates the task, then waits `Faults::hang` before answering.
-    #[serde(rename = "hang_after_create")]
+    /// Does the step, then waits `Faults::hang` before answering.
+    #[serde(rename = "hang_after_create", alias = "hang_after_accept")]
     HangAfterCreate,
-    /// Answers the vendor's business error; creates nothing.
+    /// Answers the vendor's business error; does nothing.
     #[serde(rename = "business_error")]
     BusinessError,
-    /// Answers the rule's `status` and `body` as given, after creating the task when the
-    /// rule's `create` is true (the default) — a vendor answer of any shape.
+    /// Answers the rule's `status` and `body` as given, after doing the step when the
+    /// rule's `create` (alias `apply`) is true (the default) — a vendor answer of any shape.
     #[serde(rename = "answer")]
     Answer,
-    /// Creates the task, then answers HTTP 200 with the vendor's success followed by
+    /// Does the step, then answers HTTP 200 with the vendor's success followed by
     /// `size` bytes of whitespace (default 64 MiB): an answer larger than a client should read.
     #[serde(rename = "oversized_body")]
     OversizedBody,
+}
+
+/// The operation a request is, as fault rules and `GET /_emulator/requests` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultOp {
+    /// A task create (the default of a rule).
+    Create,
+    /// A batch of callees (xfyeta `task/insert`, longlonglong `…/number`, Aliyun
+    /// `UploadRobotTaskCalledFile`, Volcengine `BatchAppend`).
+    Load,
+    /// A start (xfyeta `task/start`, Aliyun `StartRobotTask`).
+    Start,
+    /// A rule only: every operation.
+    Any,
 }
 
 /// What an `oversized_body` answer adds when the rule gives no `size`.
@@ -117,8 +140,9 @@ pub(crate) const DEFAULT_OVERSIZE: usize = 64 * 1024 * 1024;
 pub(crate) const MAX_OVERSIZE: usize = 1024 * 1024 * 1024;
 
 /// A run-time rule: `{"match": "<substring of the task name>", "kind": "...", "times": N}`,
-/// and for `answer` also `"status": 400, "body": "...", "create": false`; for
-/// `oversized_body` optionally `"size": BYTES`.
+/// optionally `"op": "create"|"load"|"start"|"any"` and, with `load`, `"batch": N`; for
+/// `answer` also `"status": 400, "body": "...", "create": false`; for `oversized_body`
+/// optionally `"size": BYTES`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRule {
@@ -129,14 +153,20 @@ pub struct FaultRule {
     /// How many more matching requests it applies to; `None` = every one.
     #[serde(default)]
     pub times: Option<u64>,
+    /// The operation it applies to; `None` = `create`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<FaultOp>,
+    /// With `op: load`: only the task's N-th load call (from 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u64>,
     /// `answer`: the HTTP status to answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// `answer`: the body, sent as is (`""` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// `answer`: whether the task is created before answering (default true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `answer`: whether the step is done before answering (default true).
+    #[serde(default, alias = "apply", skip_serializing_if = "Option::is_none")]
     pub create: Option<bool>,
     /// `oversized_body`: how many bytes of whitespace follow the success answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,6 +201,9 @@ impl FaultRules {
         if rule.size.is_some_and(|n| n > MAX_OVERSIZE) {
             return Err(format!("`size` is at most {MAX_OVERSIZE} bytes"));
         }
+        if rule.batch.is_some() && rule.op != Some(FaultOp::Load) {
+            return Err("`batch` goes only with `\"op\": \"load\"`".to_string());
+        }
         self.rules.push(rule);
         Ok(())
     }
@@ -188,12 +221,15 @@ impl FaultRules {
         self.rules.clone()
     }
 
-    /// The first rule matching `task_name`, using up one of its `times`.
-    pub(crate) fn take(&mut self, task_name: &str) -> Option<FaultRule> {
-        let index = self
-            .rules
-            .iter()
-            .position(|r| task_name.contains(&r.pattern))?;
+    /// The first rule matching a request for `op` on `task_name` (for a load, the task's
+    /// `batch`-th load call), using up one of its `times`.
+    pub(crate) fn take(&mut self, task_name: &str, op: FaultOp, batch: u64) -> Option<FaultRule> {
+        let index = self.rules.iter().position(|r| {
+            let rule_op = r.op.unwrap_or(FaultOp::Create);
+            task_name.contains(&r.pattern)
+                && (rule_op == op || rule_op == FaultOp::Any)
+                && r.batch.is_none_or(|b| op == FaultOp::Load && b == batch)
+        })?;
         let rule = &mut self.rules[index];
         let kind = rule.clone();
         match &mut rule.times {
@@ -234,6 +270,8 @@ mod tests {
             pattern: pattern.into(),
             kind,
             times,
+            op: None,
+            batch: None,
             status: None,
             body: None,
             create: None,
@@ -262,7 +300,8 @@ mod tests {
             .add(rule("alpha", FaultKind::Throttle, Some(2)))
             .unwrap();
         rules.add(rule("beta", FaultKind::Reset, None)).unwrap();
-        let take = |rules: &mut FaultRules, name| rules.take(name).map(|r| r.kind);
+        let take =
+            |rules: &mut FaultRules, name| rules.take(name, FaultOp::Create, 0).map(|r| r.kind);
         assert_eq!(take(&mut rules, "gamma"), None);
         assert_eq!(take(&mut rules, "x-alpha-1"), Some(FaultKind::Throttle));
         assert_eq!(take(&mut rules, "x-alpha-1"), Some(FaultKind::Throttle));
@@ -271,6 +310,62 @@ mod tests {
             assert_eq!(take(&mut rules, "beta"), Some(FaultKind::Reset));
         }
         assert!(rules.add(rule("z", FaultKind::Reset, Some(0))).is_err());
+    }
+
+    #[test]
+    fn rules_apply_to_their_operation_and_batch() {
+        let mut rules = FaultRules::default();
+        rules.add(rule("t", FaultKind::Throttle, None)).unwrap();
+        let mut load3 = rule("t", FaultKind::ServerError, Some(1));
+        load3.op = Some(FaultOp::Load);
+        load3.batch = Some(3);
+        rules.add(load3).unwrap();
+        let mut start = rule("t", FaultKind::Reset, None);
+        start.op = Some(FaultOp::Start);
+        rules.add(start).unwrap();
+        let kind = |rules: &mut FaultRules, op, batch| rules.take("t", op, batch).map(|r| r.kind);
+        // A rule without `op` keeps its old meaning: creates only.
+        assert_eq!(
+            kind(&mut rules, FaultOp::Create, 0),
+            Some(FaultKind::Throttle)
+        );
+        assert_eq!(kind(&mut rules, FaultOp::Load, 2), None);
+        assert_eq!(
+            kind(&mut rules, FaultOp::Load, 3),
+            Some(FaultKind::ServerError)
+        );
+        assert_eq!(kind(&mut rules, FaultOp::Load, 3), None, "used up");
+        assert_eq!(kind(&mut rules, FaultOp::Start, 0), Some(FaultKind::Reset));
+        let mut any = rule("u", FaultKind::BusinessError, None);
+        any.op = Some(FaultOp::Any);
+        rules.add(any).unwrap();
+        for op in [FaultOp::Create, FaultOp::Load, FaultOp::Start] {
+            assert_eq!(
+                rules.take("u", op, 7).map(|r| r.kind),
+                Some(FaultKind::BusinessError)
+            );
+        }
+        let mut bad = rule("t", FaultKind::ServerError, None);
+        bad.batch = Some(1);
+        assert!(rules.add(bad).unwrap_err().contains("batch"));
+    }
+
+    #[test]
+    fn new_names_and_aliases_parse() {
+        let parsed: FaultRule = serde_json::from_str(
+            r#"{"match":"t","kind":"hang_after_accept","op":"load","batch":2}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.kind, FaultKind::HangAfterCreate);
+        assert_eq!((parsed.op, parsed.batch), (Some(FaultOp::Load), Some(2)));
+        let parsed: FaultRule = serde_json::from_str(
+            r#"{"match":"t","kind":"answer","status":200,"body":"{}","apply":false,"op":"start"}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.create, Some(false));
+        assert!(
+            serde_json::from_str::<FaultRule>(r#"{"match":"t","kind":"5xx","op":"stop"}"#).is_err()
+        );
     }
 
     #[test]

@@ -401,6 +401,11 @@ pub(crate) fn is_mainland_number(s: &str) -> bool {
     }
 }
 
+/// A mainland mobile number: `1[3-9]` and 9 more digits.
+pub(crate) fn is_mobile_number(s: &str) -> bool {
+    s.starts_with('1') && is_mainland_number(s)
+}
+
 /// An absolute `https://` URL with a host.
 pub(crate) fn is_https_url(s: &str) -> bool {
     match reqwest::Url::parse(s) {

@@ -13,7 +13,7 @@
 use super::conn::{ConnHandle, ResettableListener};
 use super::control;
 use super::credentials::Credentials;
-use super::faults::{FaultRules, Faults};
+use super::faults::{FaultOp, FaultRules, Faults};
 use super::tasks::Tasks;
 use super::verify::NonceCache;
 use super::Config;
@@ -45,11 +45,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub(crate) struct Emulator {
     pub credentials: Credentials,
     pub faults: Faults,
+    /// `Config::corrected_aliyun_create`.
+    pub corrected_aliyun_create: bool,
     pub tasks: Mutex<Tasks>,
     pub rules: Mutex<FaultRules>,
     pub nonces: Mutex<NonceCache>,
     /// Every vendor request received, oldest first, at most [`RECEIVED_KEPT`].
     pub received: Mutex<std::collections::VecDeque<Received>>,
+    next_seq: std::sync::atomic::AtomicU64,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -59,14 +62,56 @@ const RECEIVED_KEPT: usize = 10_000;
 /// One vendor request as received: no headers, xfyeta's token masked.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct Received {
+    /// Its number, for the handler to note what it was (`Emulator::note`).
+    #[serde(skip)]
+    pub seq: u64,
     pub method: String,
     pub path: String,
     pub query: Vec<(String, String)>,
-    /// The vendor-visible task name, when the request names one.
+    /// The vendor-visible task name, when the request names one (a load or a start
+    /// names its task by id: the name is then that task's).
     pub name: Option<String>,
+    /// What the request was, once its vendor's handler recognised it.
+    pub op: Option<FaultOp>,
+    /// The task it created or named, once known.
+    pub task_id: Option<String>,
 }
 
+/// A request's number in `Emulator::received`, put in its extensions by the middleware.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seq(pub u64);
+
 impl Emulator {
+    /// Notes that request `seq` is `op` on the task `task_id` names, with that task's
+    /// name when it exists — before any check, so a refused load is noted too.
+    pub(crate) fn note_task(&self, seq: Option<u64>, op: FaultOp, task_id: &str) {
+        let name = locked(&self.tasks).get_mut(task_id).map(|t| t.name.clone());
+        self.note(seq, op, Some(task_id), name.as_deref());
+    }
+
+    /// Notes what request `seq` was: its operation, and the task id and name when they
+    /// are known (a name already taken from the request is kept).
+    pub(crate) fn note(
+        &self,
+        seq: Option<u64>,
+        op: FaultOp,
+        task_id: Option<&str>,
+        name: Option<&str>,
+    ) {
+        let Some(seq) = seq else { return };
+        let mut received = locked(&self.received);
+        // Lock order: `tasks` (held by a step) before `received`, never the reverse.
+        if let Some(r) = received.iter_mut().rev().find(|r| r.seq == seq) {
+            r.op = Some(op);
+            if let Some(id) = task_id {
+                r.task_id = Some(id.to_string());
+            }
+            if r.name.is_none() {
+                r.name = name.map(str::to_string);
+            }
+        }
+    }
+
     /// Resolves once shutdown was requested.
     pub(crate) async fn shutting_down(&self) {
         let mut rx = self.shutdown.clone();
@@ -144,10 +189,12 @@ pub async fn spawn(listener: TcpListener, config: Config) -> io::Result<Running>
     let emulator = Arc::new(Emulator {
         credentials: config.credentials,
         faults: config.faults,
+        corrected_aliyun_create: config.corrected_aliyun_create,
         tasks: Mutex::default(),
         rules: Mutex::default(),
         nonces: Mutex::default(),
         received: Mutex::default(),
+        next_seq: std::sync::atomic::AtomicU64::new(0),
         shutdown,
     });
     let stopping = Arc::clone(&emulator);
@@ -232,7 +279,7 @@ fn router(emulator: Arc<Emulator>) -> Router {
     {
         match route {
             Route::Post(path, handler) => vendors = vendors.route(path, *handler),
-            Route::Signed { claims, create } => signed.push((claims, create)),
+            Route::Signed { claims, handle } => signed.push((claims, handle)),
         }
     }
     let signed: Arc<[SignedRoute]> = signed.into();
@@ -250,6 +297,11 @@ fn router(emulator: Arc<Emulator>) -> Router {
         ));
     let control = Router::new()
         .route("/_emulator/tasks", get(control::tasks))
+        .route("/_emulator/tasks/{task_id}/callees", get(control::callees))
+        .route(
+            "/_emulator/tasks/{task_id}/run",
+            axum::routing::post(control::set_run),
+        )
         .route("/_emulator/requests", get(control::requests))
         .route(
             "/_emulator/faults",
@@ -270,7 +322,7 @@ async fn latency(State(emu): State<Arc<Emulator>>, request: Request, next: Next)
     if !emu.faults.latency.is_zero() {
         tokio::time::sleep(emu.faults.latency).await;
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -303,16 +355,23 @@ async fn latency(State(emu): State<Arc<Emulator>>, request: Request, next: Next)
         .find(|(k, _)| k == "TaskName")
         .map(|(_, v)| v.clone())
         .or(from_body);
+    let seq = emu
+        .next_seq
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    parts.extensions.insert(Seq(seq));
     {
         let mut received = locked(&emu.received);
         if received.len() >= RECEIVED_KEPT {
             received.pop_front();
         }
         received.push_back(Received {
+            seq,
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
             query,
             name,
+            op: None,
+            task_id: None,
         });
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
@@ -327,22 +386,23 @@ async fn signed_root(
     conn: &ConnHandle,
     incoming: Incoming,
 ) -> Response {
-    let create = signed
+    let handle = signed
         .iter()
         .find(|(claims, _)| claims.is_some_and(|claims| claims(&incoming.headers)))
         .or_else(|| signed.iter().find(|(claims, _)| claims.is_none()))
-        .map(|(_, create)| *create);
-    match create {
-        Some(create) => create(emu, conn, incoming).await,
+        .map(|(_, handle)| *handle);
+    match handle {
+        Some(handle) => handle(emu, conn, incoming).await,
         None => not_found(incoming.uri).await,
     }
 }
 
 /// A signed vendor's claim on requests at `/`, and its handler.
-type SignedRoute = (Option<fn(&HeaderMap) -> bool>, SignedCreate);
+type SignedRoute = (Option<fn(&HeaderMap) -> bool>, SignedHandler);
 
-/// A handler of signed requests at `/`.
-pub(crate) type SignedCreate =
+/// A handler of signed requests at `/`: it tells the vendor's actions apart itself
+/// (Aliyun by `x-acs-action`, Volcengine by the `Action` query parameter).
+pub(crate) type SignedHandler =
     for<'a> fn(&'a Emulator, &'a ConnHandle, Incoming) -> SignedFuture<'a>;
 
 /// How a request for a vendor reaches the emulator.
@@ -354,11 +414,11 @@ pub(crate) enum Route {
     /// most one vendor may say so).
     Signed {
         claims: Option<fn(&HeaderMap) -> bool>,
-        create: SignedCreate,
+        handle: SignedHandler,
     },
 }
 
-/// What a signed create handler returns.
+/// What a signed handler returns.
 pub(crate) type SignedFuture<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
 
 async fn not_found(uri: Uri) -> Response {
@@ -375,6 +435,8 @@ pub(crate) struct Incoming {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Its number in `GET /_emulator/requests` (for `Emulator::note`).
+    pub seq: Option<u64>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Incoming {
@@ -392,6 +454,7 @@ impl<S: Send + Sync> FromRequest<S> for Incoming {
                 .into_response()
         })?;
         Ok(Incoming {
+            seq: parts.extensions.get::<Seq>().map(|s| s.0),
             method: parts.method,
             uri: parts.uri,
             headers: parts.headers,

@@ -210,7 +210,8 @@ pub(crate) trait Vendor: Sync {
         out: &mut crate::driver::Credentials,
     );
 
-    /// How the emulator receives its requests (today the create).
+    /// How the emulator receives its requests: the create, the callee loads and the start
+    /// its pages document.
     fn emulator_routes(&self) -> Vec<Route>;
 
     /// What `callform init` writes for it: the provider block of callform.yaml (indented

@@ -145,6 +145,9 @@ fn aliyun_params(name: &str) -> Vec<(String, String)> {
 
 /// A correct Aliyun V3 client, with knobs to get each thing wrong.
 struct Aliyun {
+    /// The emulator: the shared one unless a test starts its own.
+    url: String,
+    action: String,
     params: Vec<(String, String)>,
     key_id: String,
     secret: String,
@@ -157,6 +160,8 @@ struct Aliyun {
 impl Aliyun {
     fn new(params: Vec<(String, String)>) -> Aliyun {
         Aliyun {
+            url: base_url().to_string(),
+            action: "CreateRobotTask".into(),
             params,
             key_id: harness::ALI_ID.into(),
             secret: harness::ALI_SECRET.into(),
@@ -171,8 +176,8 @@ impl Aliyun {
 
     fn request(&self) -> RequestBuilder {
         let signed = [
-            ("host", host().to_string()),
-            ("x-acs-action", "CreateRobotTask".to_string()),
+            ("host", self.url.trim_start_matches("http://").to_string()),
+            ("x-acs-action", self.action.clone()),
             ("x-acs-version", "2017-05-25".to_string()),
             ("x-acs-date", self.date.clone()),
             ("x-acs-signature-nonce", self.nonce.clone()),
@@ -202,7 +207,7 @@ impl Aliyun {
             .map(|(k, v)| format!("{}={}", sign::percent_encode(k), sign::percent_encode(v)))
             .collect();
         let mut request = client()
-            .request(Method::POST, format!("{}/?{}", base_url(), query.join("&")))
+            .request(Method::POST, format!("{}/?{}", self.url, query.join("&")))
             .header("Authorization", authorization)
             .body(self.body.clone());
         // reqwest sends Host itself ("127.0.0.1:PORT"), exactly the value signed above.
@@ -240,6 +245,7 @@ fn volcengine_body(name: &str) -> Value {
 
 /// A correct Volcengine client, with knobs to get each thing wrong.
 struct Volcengine {
+    action: String,
     body: Vec<u8>,
     access_key: String,
     secret_key: String,
@@ -251,6 +257,7 @@ struct Volcengine {
 impl Volcengine {
     fn new(body: &Value) -> Volcengine {
         Volcengine {
+            action: "CreateTask".into(),
             body: body.to_string().into_bytes(),
             access_key: harness::VOLC_AK.into(),
             secret_key: harness::VOLC_SK.into(),
@@ -264,7 +271,7 @@ impl Volcengine {
 
     fn request(&self) -> RequestBuilder {
         let query = vec![
-            ("Action".to_string(), "CreateTask".to_string()),
+            ("Action".to_string(), self.action.clone()),
             ("Version".to_string(), "2022-01-01".to_string()),
         ];
         let signed = [
@@ -295,8 +302,9 @@ impl Volcengine {
         );
         let mut request = client()
             .post(format!(
-                "{}/?Action=CreateTask&Version=2022-01-01",
-                base_url()
+                "{}/?Action={}&Version=2022-01-01",
+                base_url(),
+                self.action
             ))
             .header("Authorization", authorization)
             .body(self.body.clone());
@@ -938,6 +946,7 @@ async fn global_faults_apply_to_every_request() {
             error_5xx_rate: 1.0,
             ..Faults::default()
         },
+        ..Config::default()
     };
     let running = emulator::spawn(listener, config).await.expect("spawn");
     let url = running.url();
@@ -978,4 +987,1077 @@ async fn the_emulator_refuses_non_loopback_addresses() {
         let message = error.to_string();
         assert!(message.contains("loopback"), "{listen}: {message}");
     }
+}
+
+// ---- callees and starts: helpers -----------------------------------------------------
+
+/// A number in the reserved test block 1370000xxxx (more than 10,000: 139xxxxxxxx).
+fn phone(i: usize) -> String {
+    if i < 10_000 {
+        format!("1370000{i:04}")
+    } else {
+        format!("139{i:08}")
+    }
+}
+
+async fn control(request: RequestBuilder) -> (StatusCode, Value) {
+    send(request).await
+}
+
+/// The task with this id as `GET /_emulator/tasks` shows it.
+async fn task_view(task_id: &str) -> Value {
+    let (_, all) = control(client().get(format!("{}/_emulator/tasks", base_url()))).await;
+    all.as_array()
+        .and_then(|a| a.iter().find(|t| t["task_id"] == task_id).cloned())
+        .unwrap_or_else(|| panic!("no task {task_id}"))
+}
+
+async fn callees_of(task_id: &str) -> Value {
+    let (status, body) =
+        control(client().get(format!("{}/_emulator/tasks/{task_id}/callees", base_url()))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The task's callee numbers in load order.
+async fn phones_of(task_id: &str) -> Vec<String> {
+    callees_of(task_id).await["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["phone"].as_str().expect("phone").to_string())
+        .collect()
+}
+
+async fn counts(task_id: &str) -> (u64, u64, u64, u64) {
+    let c = task_view(task_id).await["callees"].clone();
+    let n = |k: &str| c[k].as_u64().expect(k);
+    (n("count"), n("calls"), n("duplicates"), n("refused"))
+}
+
+/// A console start or pause.
+async fn set_running(task_id: &str, running: bool) -> Value {
+    let (status, body) = control(
+        client()
+            .post(format!("{}/_emulator/tasks/{task_id}/run", base_url()))
+            .body(json!({ "running": running }).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn xfyeta_at(route: &str, body: &Value) -> RequestBuilder {
+    client()
+        .post(format!(
+            "{}/openapi/outbound/v1/task/{route}?token={}",
+            base_url(),
+            sign::percent_encode(harness::XF_TOKEN)
+        ))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+}
+
+async fn xfyeta_task(prefix: &str) -> (String, String) {
+    let name = unique(prefix);
+    let (_, answer) = send(xfyeta(harness::XF_TOKEN, &xfyeta_body(&name))).await;
+    let id = answer["result"]["task_id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    (name, id)
+}
+
+/// A `task/insert` body: the number column, then `vars`; one row per number.
+fn insert_body(task_id: &str, vars: &[&str], numbers: &[String]) -> Value {
+    let mut columns = vec!["客户手机号码".to_string()];
+    columns.extend(vars.iter().map(|v| v.to_string()));
+    let rows: Vec<Vec<String>> = numbers
+        .iter()
+        .map(|n| {
+            let mut row = vec![n.clone()];
+            row.extend(vars.iter().map(|v| format!("{v}-of-{n}")));
+            row
+        })
+        .collect();
+    json!({ "task_id": task_id, "call_column": columns, "call_list": rows })
+}
+
+fn numbers_at(task_id: &str, body: &Value) -> RequestBuilder {
+    client()
+        .post(format!(
+            "{}/agent-api/user/{}/task/{task_id}/number",
+            base_url(),
+            harness::LLL_USER
+        ))
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!("Bearer {}", harness::LLL_TOKEN))
+        .body(body.to_string())
+}
+
+async fn longlonglong_task(prefix: &str) -> (String, String) {
+    let name = unique(prefix);
+    let (_, answer) = send(longlonglong_ok(&longlonglong_body(&name))).await;
+    let id = answer["data"]["id"].as_str().expect("an id").to_string();
+    (name, id)
+}
+
+fn rows(numbers: &[String]) -> Value {
+    json!(numbers
+        .iter()
+        .map(|n| json!({ "phone": n }))
+        .collect::<Vec<_>>())
+}
+
+fn aliyun_call(action: &str, params: &[(&str, &str)]) -> Aliyun {
+    let mut call = Aliyun::new(
+        params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    call.action = action.into();
+    call
+}
+
+async fn aliyun_task(prefix: &str) -> (String, String) {
+    let name = unique(prefix);
+    let (_, answer) = send(Aliyun::new(aliyun_params(&name)).request()).await;
+    let id = answer["Data"].as_str().expect("Data").to_string();
+    (name, id)
+}
+
+async fn upload(id: &str, numbers: &[String]) -> (StatusCode, Value) {
+    let called = numbers.join(",");
+    send(
+        aliyun_call(
+            "UploadRobotTaskCalledFile",
+            &[("Id", id), ("CalledNumber", &called)],
+        )
+        .request(),
+    )
+    .await
+}
+
+fn volcengine_call(action: &str, body: &Value) -> Volcengine {
+    let mut call = Volcengine::new(body);
+    call.action = action.into();
+    call
+}
+
+async fn volcengine_task(prefix: &str, patch: Value) -> (String, String, Value) {
+    let name = unique(prefix);
+    let mut body = volcengine_body(&name);
+    for (k, v) in patch.as_object().expect("patch") {
+        body[k] = v.clone();
+    }
+    let (status, answer) = send(Volcengine::new(&body).request()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = answer["Result"]["TaskOpenId"]
+        .as_str()
+        .expect("TaskOpenId")
+        .to_string();
+    (name, id, answer)
+}
+
+fn append_body(task_id: &str, numbers: &[String]) -> Value {
+    json!({
+        "TaskOpenId": task_id,
+        "PhoneList": numbers.iter().map(|n| json!({ "Phone": n })).collect::<Vec<_>>()
+    })
+}
+
+// ---- xfyeta: task/insert, task/start ---------------------------------------------------
+
+#[tokio::test]
+async fn xfyeta_insert_keeps_rows_in_order_and_a_start_closes_the_task() {
+    let (_, id) = xfyeta_task("xf-insert").await;
+    assert_eq!(task_view(&id).await["run"], "paused");
+    let first = [phone(1), phone(2)];
+    let (status, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &["客户姓名", "到期日"], &first),
+    ))
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_i64()),
+        (StatusCode::OK, Some(0)),
+        "{answer}"
+    );
+    assert_eq!(answer["message"], "ok");
+    assert_eq!(answer["result"]["total"], 2);
+    let ids = answer["result"]["task_data_ids"]
+        .as_array()
+        .expect("ids")
+        .clone();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0].as_u64() < ids[1].as_u64(), "{ids:?}");
+
+    let second = [phone(3)];
+    let (_, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &["客户姓名", "到期日"], &second),
+    ))
+    .await;
+    assert_eq!(answer["result"]["total"], 1, "{answer}");
+    let held = callees_of(&id).await;
+    assert_eq!(held["phone_column"], "客户手机号码");
+    assert_eq!(held["columns"], json!(["客户姓名", "到期日"]));
+    assert_eq!(
+        held["rows"][0],
+        json!({"phone": phone(1), "vars": {"客户姓名": format!("客户姓名-of-{}", phone(1)), "到期日": format!("到期日-of-{}", phone(1))}})
+    );
+    assert_eq!(phones_of(&id).await, [phone(1), phone(2), phone(3)]);
+    assert_eq!(counts(&id).await, (3, 2, 0, 0));
+
+    let (status, answer) = send(xfyeta_at("start", &json!({ "task_id": id }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer, json!({"code": 0, "message": "ok", "result": {}}));
+    let view = task_view(&id).await;
+    assert_eq!(view["run"], "running");
+    assert!(view["started_at"].is_string(), "{view}");
+
+    // No data after start (XL:106), nor after a pause that follows it.
+    let late = [phone(4)];
+    let (_, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &["客户姓名", "到期日"], &late),
+    ))
+    .await;
+    assert_eq!(answer["code"], 3_010_199, "{answer}");
+    set_running(&id, false).await;
+    let (_, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &["客户姓名", "到期日"], &late),
+    ))
+    .await;
+    assert_eq!(answer["code"], 3_010_199, "{answer}");
+    assert_eq!(counts(&id).await, (3, 4, 0, 2));
+    // task/start resumes a paused task.
+    send(xfyeta_at("start", &json!({ "task_id": id }))).await;
+    assert_eq!(task_view(&id).await["run"], "running");
+}
+
+#[tokio::test]
+async fn xfyeta_insert_refusals_store_nothing() {
+    let (_, id) = xfyeta_task("xf-refuse").await;
+    let code = |answer: &Value| answer["code"].as_i64();
+    // 51 rows: the page's limit is 50 a call.
+    let many: Vec<String> = (0..51).map(phone).collect();
+    let (_, answer) = send(xfyeta_at("insert", &insert_body(&id, &[], &many))).await;
+    assert_eq!(code(&answer), Some(200_213), "{answer}");
+    let (_, answer) = send(xfyeta_at("insert", &insert_body(&id, &[], &many[..50]))).await;
+    assert_eq!(answer["result"]["total"], 50, "{answer}");
+    // call_column is fixed by the first insert.
+    let (_, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &["客户姓名"], &[phone(60)]),
+    ))
+    .await;
+    assert_eq!(code(&answer), Some(200_212), "{answer}");
+    // A row shorter than call_column.
+    let short = json!({"task_id": id, "call_column": ["客户手机号码"], "call_list": [[phone(61), "extra"]]});
+    let (_, answer) = send(xfyeta_at("insert", &short)).await;
+    assert_eq!(code(&answer), Some(200_212), "{answer}");
+    // The first column must be a mobile number: a fixed line is refused.
+    let (_, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &[], &["057100000001".to_string()]),
+    ))
+    .await;
+    assert_eq!(code(&answer), Some(200_203), "{answer}");
+    // A number the task holds, and one given twice: the whole call is refused.
+    let (_, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &[], &[phone(70), phone(0)]),
+    ))
+    .await;
+    assert_eq!(code(&answer), Some(3_030_002), "{answer}");
+    let (_, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &[], &[phone(71), phone(71)]),
+    ))
+    .await;
+    assert_eq!(code(&answer), Some(3_030_002), "{answer}");
+    assert_eq!(counts(&id).await, (50, 7, 2, 6));
+    assert!(!phones_of(&id).await.contains(&phone(70)));
+
+    // Unknown task, wrong token, a numeric task_id.
+    let (_, answer) = send(xfyeta_at(
+        "insert",
+        &insert_body("999999999", &[], &[phone(1)]),
+    ))
+    .await;
+    assert_eq!(code(&answer), Some(200_202));
+    let (_, answer) = send(xfyeta_at("start", &json!({"task_id": "999999999"}))).await;
+    assert_eq!(code(&answer), Some(200_202));
+    let wrong = client()
+        .post(format!(
+            "{}/openapi/outbound/v1/task/insert?token=nope",
+            base_url()
+        ))
+        .header("Content-Type", "application/json")
+        .body(insert_body(&id, &[], &[phone(80)]).to_string());
+    assert_eq!(code(&send(wrong).await.1), Some(10001));
+    let numeric = json!({"task_id": id.parse::<u64>().expect("digits"), "call_column": ["p"], "call_list": [[phone(81)]]});
+    let (_, answer) = send(xfyeta_at("insert", &numeric)).await;
+    assert_eq!(code(&answer), Some(10005));
+    assert!(answer["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("task_id")));
+    assert_eq!(counts(&id).await, (50, 7, 2, 6));
+}
+
+// ---- longlonglong: the number API ---------------------------------------------------------
+
+#[tokio::test]
+async fn longlonglong_numbers_load_while_paused_and_6007_while_running() {
+    let (_, id) = longlonglong_task("lll-numbers").await;
+    assert_eq!(task_view(&id).await["run"], "paused");
+    let body = json!({"data": [
+        {"phone": phone(1), "name": "张三", "company": "某公司"},
+        {"phone": phone(2), "email": "b@example.com"}
+    ]});
+    let (status, answer) = send(numbers_at(&id, &body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (answer["code"].as_i64(), answer["status"].as_str()),
+        (Some(200), Some("success"))
+    );
+    let held = callees_of(&id).await;
+    assert_eq!(held["columns"], json!(["name", "company", "email"]));
+    assert_eq!(
+        held["rows"][0]["vars"],
+        json!({"name": "张三", "company": "某公司"})
+    );
+    assert_eq!(held["rows"][1]["vars"], json!({"email": "b@example.com"}));
+
+    // 101 rows, an undocumented field, a missing phone: 422.
+    let too_many: Vec<String> = (100..201).map(phone).collect();
+    for bad in [
+        json!({"data": rows(&too_many)}),
+        json!({"data": [{"phone": phone(3), "amount": "1"}]}),
+        json!({"data": [{"name": "x"}]}),
+    ] {
+        let (status, answer) = send(numbers_at(&id, &bad)).await;
+        assert_eq!(
+            (status, answer["code"].as_i64()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(422)),
+            "{answer}"
+        );
+    }
+    assert!(
+        send(numbers_at(&id, &json!({"data": rows(&too_many[..100])})))
+            .await
+            .0
+            .is_success()
+    );
+
+    // Running: the page's 6007 answer, nothing stored; paused again: accepted.
+    set_running(&id, true).await;
+    let (status, answer) = send(numbers_at(&id, &json!({"data": rows(&[phone(5)])}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        answer,
+        json!({"code": 6007, "status": "error", "message": "2.0任务启动中,请先停止任务", "data": []})
+    );
+    set_running(&id, false).await;
+    assert!(send(numbers_at(&id, &json!({"data": rows(&[phone(5)])})))
+        .await
+        .0
+        .is_success());
+    assert_eq!(counts(&id).await, (103, 4, 0, 1));
+}
+
+#[tokio::test]
+async fn longlonglong_repeats_follow_skip_error_and_number_add_suffix() {
+    let (_, id) = longlonglong_task("lll-repeat").await;
+    send(numbers_at(&id, &json!({"data": rows(&[phone(1)])}))).await;
+    // By default a repeat refuses the call (6001, invented), nothing stored.
+    let (_, answer) = send(numbers_at(
+        &id,
+        &json!({"data": rows(&[phone(2), phone(1)])}),
+    ))
+    .await;
+    assert_eq!(
+        (answer["code"].as_i64(), answer["status"].as_str()),
+        (Some(6001), Some("error")),
+        "{answer}"
+    );
+    assert_eq!(phones_of(&id).await, [phone(1)]);
+    // skip_error: the repeat and a bad number are skipped, the rest stored.
+    let body = json!({"data": [{"phone": phone(2)}, {"phone": phone(1)}, {"phone": "12345"}], "skip_error": true});
+    let (_, answer) = send(numbers_at(&id, &body)).await;
+    assert_eq!(
+        answer["data"],
+        json!({"success": 1, "skipped": 2}),
+        "{answer}"
+    );
+    // Without skip_error a bad number refuses the call.
+    let (status, _) = send(numbers_at(&id, &json!({"data": [{"phone": "12345"}]}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // number_add_suffix: the repeat is stored again, with a suffix.
+    let body = json!({"data": rows(&[phone(1)]), "number_add_suffix": true});
+    assert!(send(numbers_at(&id, &body)).await.0.is_success());
+    let phones = phones_of(&id).await;
+    assert_eq!(phones.len(), 3);
+    assert!(
+        phones[2].starts_with(&format!("{}_", phone(1))),
+        "{phones:?}"
+    );
+    assert_eq!(counts(&id).await, (3, 5, 3, 2));
+
+    // Another account's path, an unknown task.
+    let other = client()
+        .post(format!(
+            "{}/agent-api/user/someone-else/task/{id}/number",
+            base_url()
+        ))
+        .header("Authorization", format!("Bearer {}", harness::LLL_TOKEN))
+        .header("Content-Type", "application/json")
+        .body(json!({"data": rows(&[phone(9)])}).to_string());
+    assert_eq!(send(other).await.0, StatusCode::FORBIDDEN);
+    let (status, answer) = send(numbers_at(
+        &uuid_like(),
+        &json!({"data": rows(&[phone(9)])}),
+    ))
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_i64()),
+        (StatusCode::NOT_FOUND, Some(404))
+    );
+}
+
+fn uuid_like() -> String {
+    "00000000-0000-4000-8000-000000000000".to_string()
+}
+
+// ---- aliyun: UploadRobotTaskCalledFile, StartRobotTask ------------------------------------
+
+#[tokio::test]
+async fn aliyun_uploads_keep_tts_params_and_a_start_can_be_scheduled() {
+    let (_, id) = aliyun_task("ali-upload").await;
+    let called = format!("{},{}", phone(1), phone(2));
+    let head = r#"["name","amount"]"#;
+    let params = format!(
+        r#"[{{"number":"{}","params":["张三","100"]}},{{"number":"{}","params":["李四","200"]}}]"#,
+        phone(1),
+        phone(2)
+    );
+    let call = aliyun_call(
+        "UploadRobotTaskCalledFile",
+        &[
+            ("Id", &id),
+            ("CalledNumber", &called),
+            ("TtsParamHead", head),
+            ("TtsParam", &params),
+        ],
+    );
+    let (status, answer) = send(call.request()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (answer["Code"].as_str(), answer["Data"].as_str()),
+        (Some("OK"), Some(id.as_str()))
+    );
+    let held = callees_of(&id).await;
+    assert_eq!(held["columns"], json!(["name", "amount"]));
+    assert_eq!(
+        held["rows"][1],
+        json!({"phone": phone(2), "vars": {"name": "李四", "amount": "200"}})
+    );
+
+    // A repeat is stored once, and counted.
+    let (_, answer) = upload(&id, &[phone(2), phone(3), phone(3)]).await;
+    assert_eq!(answer["Code"], "OK", "{answer}");
+    assert_eq!(phones_of(&id).await, [phone(1), phone(2), phone(3)]);
+    assert_eq!(counts(&id).await, (3, 2, 2, 0));
+
+    // TtsParam must match its head, name numbers of the call, and come with it.
+    for (head, items) in [
+        (
+            r#"["name"]"#,
+            format!(r#"[{{"number":"{}","params":["a","b"]}}]"#, phone(4)),
+        ),
+        (
+            r#"["name"]"#,
+            format!(r#"[{{"number":"{}","params":["a"]}}]"#, phone(5)),
+        ),
+    ] {
+        let call = aliyun_call(
+            "UploadRobotTaskCalledFile",
+            &[
+                ("Id", &id),
+                ("CalledNumber", &phone(4)),
+                ("TtsParamHead", head),
+                ("TtsParam", &items),
+            ],
+        );
+        let (status, answer) = send(call.request()).await;
+        assert_eq!(
+            (status, answer["Code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("InvalidParameter")),
+            "{answer}"
+        );
+    }
+    let call = aliyun_call(
+        "UploadRobotTaskCalledFile",
+        &[
+            ("Id", &id),
+            ("CalledNumber", &phone(4)),
+            ("TtsParamHead", head),
+        ],
+    );
+    assert_eq!(send(call.request()).await.1["Code"], "MissingTtsParam");
+    let (_, answer) = upload("4999999999", &[phone(4)]).await;
+    assert_eq!(answer["Code"], "isv.TASK_NOT_EXIST");
+
+    let call = aliyun_call(
+        "StartRobotTask",
+        &[("TaskId", &id), ("ScheduleTime", "2030-01-04 09:00:00")],
+    );
+    let (status, answer) = send(call.request()).await;
+    assert_eq!(
+        (status, answer["Data"].as_str()),
+        (StatusCode::OK, Some("true")),
+        "{answer}"
+    );
+    let view = task_view(&id).await;
+    assert_eq!(
+        (view["run"].as_str(), view["schedule_time"].as_str()),
+        (Some("scheduled"), Some("2030-01-04 09:00:00"))
+    );
+    // Uploads after the start are accepted (the page does not say otherwise).
+    assert_eq!(upload(&id, &[phone(6)]).await.1["Code"], "OK");
+    let call = aliyun_call(
+        "StartRobotTask",
+        &[("TaskId", &id), ("ScheduleTime", "2030-01-04T09:00:00")],
+    );
+    assert_eq!(send(call.request()).await.1["Code"], "InvalidParameter");
+    let call = aliyun_call("StartRobotTask", &[("Id", &id)]);
+    assert_eq!(send(call.request()).await.1["Code"], "InvalidParameter");
+    let call = aliyun_call("StartRobotTask", &[("TaskId", "4999999999")]);
+    assert_eq!(send(call.request()).await.1["Code"], "isv.TASK_NOT_EXIST");
+    let call = aliyun_call("StartRobotTask", &[("TaskId", &id)]);
+    assert_eq!(send(call.request()).await.1["Data"], "true");
+    assert_eq!(task_view(&id).await["run"], "running");
+}
+
+#[tokio::test]
+async fn aliyun_takes_at_most_300000_numbers_per_task() {
+    let (_, id) = aliyun_task("ali-limit").await;
+    let all: Vec<String> = (10_000..310_000).map(phone).collect();
+    // 4,000 a call keeps the query under the 64 KiB a URI may have.
+    for chunk in all.chunks(4_000) {
+        let (_, answer) = upload(&id, chunk).await;
+        assert_eq!(answer["Code"], "OK", "{answer}");
+    }
+    assert_eq!(counts(&id).await.0, 300_000);
+    // A held number still fits; the 300,001st does not, and nothing of its call is stored.
+    assert_eq!(upload(&id, &[phone(10_000)]).await.1["Code"], "OK");
+    let (status, answer) = upload(&id, &[phone(1), phone(2)]).await;
+    assert_eq!(
+        (status, answer["Code"].as_str()),
+        (StatusCode::OK, Some("isv.CALLED_NUMBER_OVER_LIMIT")),
+        "{answer}"
+    );
+    assert_eq!(counts(&id).await, (300_000, 77, 1, 1));
+}
+
+#[tokio::test]
+async fn the_corrected_aliyun_create_wants_purchased_calling_lines() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let config = Config {
+        credentials: Credentials::sandbox(),
+        corrected_aliyun_create: true,
+        ..Config::default()
+    };
+    let running = emulator::spawn(listener, config).await.expect("spawn");
+    let url = running.url();
+    let call = |params: Vec<(&str, &str)>| {
+        let mut call = aliyun_call("CreateRobotTask", &params);
+        call.url = url.clone();
+        call.key_id = emulator::SANDBOX_ALIYUN_ACCESS_KEY_ID.into();
+        call.secret = emulator::SANDBOX_ALIYUN_ACCESS_KEY_SECRET.into();
+        call
+    };
+    let good = vec![
+        ("TaskName", "corrected"),
+        ("DialogId", "1234567"),
+        ("Caller", "057100000001,057100000002"),
+        ("NumberStatusIdent", "true"),
+        ("RetryType", "1"),
+        ("RecallInterval", "30"),
+    ];
+    assert_eq!(
+        emulator::SANDBOX_ALIYUN_CALLERS,
+        ["057100000001", "057100000002"]
+    );
+    let (status, answer) = send(call(good.clone()).request()).await;
+    assert_eq!(
+        (status, answer["Code"].as_str()),
+        (StatusCode::OK, Some("OK")),
+        "{answer}"
+    );
+
+    let mut callees = good.clone();
+    callees[2] = ("Caller", "13700000001");
+    let (status, answer) = send(call(callees).request()).await;
+    assert_eq!(
+        (status, answer["Code"].as_str()),
+        (StatusCode::OK, Some("isv.CALLER_NOT_PURCHASED")),
+        "{answer}"
+    );
+    assert!(!answer.to_string().contains("13700000001"), "{answer}");
+    let mut long = good.clone();
+    long[5] = ("RecallInterval", "31");
+    assert_eq!(
+        send(call(long).request()).await.1["Code"],
+        "InvalidParameter"
+    );
+    let without: Vec<_> = good
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "RetryType")
+        .collect();
+    assert_eq!(
+        send(call(without).request()).await.1["Code"],
+        "MissingRetryType"
+    );
+    let (_, tasks) = send(client().get(format!("{url}/_emulator/tasks"))).await;
+    assert_eq!(
+        tasks.as_array().map(Vec::len),
+        Some(1),
+        "only the good create made a task"
+    );
+    running.shutdown().await;
+}
+
+// ---- volcengine: CreateTask's PhoneList and Start, BatchAppend ---------------------------
+
+#[tokio::test]
+async fn volcengine_create_holds_its_phone_list_and_start_runs_it() {
+    let (_, id, _) = volcengine_task("volc-start", json!({"Start": true})).await;
+    let view = task_view(&id).await;
+    assert_eq!(view["run"], "running");
+    // The body's list repeats 13344445555: stored once, counted.
+    assert_eq!(phones_of(&id).await, ["13344445555", "13255556666"]);
+    assert_eq!(counts(&id).await, (2, 0, 1, 0));
+    let held = callees_of(&id).await;
+    assert_eq!(
+        held["rows"][0]["vars"],
+        json!({"TtsContent": "您好", "PhoneParamJson": {"name": "张三"}})
+    );
+    let (_, paused, _) = volcengine_task("volc-paused", json!({})).await;
+    assert_eq!(task_view(&paused).await["run"], "paused");
+}
+
+#[tokio::test]
+async fn volcengine_batch_append_stores_repeats_unless_the_task_is_unique() {
+    let (_, id, _) = volcengine_task("volc-append", json!({"Start": true})).await;
+    let (status, answer) = send(
+        volcengine_call(
+            "BatchAppend",
+            &append_body(&id, &[phone(1), "13255556666".into()]),
+        )
+        .request(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["ResponseMetadata"]["Action"], "BatchAppend");
+    assert_eq!(answer["Result"], json!({"TaskOpenId": id, "FailList": []}));
+    // Unique absent (no de-duplication, the page's default): the repeat is stored again.
+    assert_eq!(
+        phones_of(&id).await,
+        ["13344445555", "13255556666", &phone(1), "13255556666"]
+    );
+    assert_eq!(counts(&id).await, (4, 1, 2, 0));
+
+    let (_, unique, _) = volcengine_task("volc-unique", json!({"Unique": true})).await;
+    let (_, answer) = send(
+        volcengine_call(
+            "BatchAppend",
+            &append_body(&unique, &[phone(2), "13344445555".into(), phone(2)]),
+        )
+        .request(),
+    )
+    .await;
+    assert_eq!(
+        answer["Result"]["FailList"],
+        json!([
+            {"Index": 1, "Phone": "13344445555", "Type": "REDUPLICATED_ITEM", "Desc": "重复项目"},
+            {"Index": 2, "Phone": phone(2), "Type": "REDUPLICATED_ITEM", "Desc": "重复项目"}
+        ])
+    );
+    assert_eq!(
+        phones_of(&unique).await,
+        ["13344445555", "13255556666", &phone(2)]
+    );
+
+    // 10,001 items, an unknown task, a field BatchAppend does not take.
+    let many: Vec<String> = (10_000..20_001).map(phone).collect();
+    let cases = [
+        ("PhoneList", append_body(&id, &many)),
+        ("TaskOpenId", append_body("no-such-task", &[phone(3)])),
+        (
+            "Start",
+            json!({"TaskOpenId": id, "PhoneList": [{"Phone": phone(3)}], "Start": true}),
+        ),
+    ];
+    for (param, body) in cases {
+        let (status, answer) = send(volcengine_call("BatchAppend", &body).request()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{param}: {answer}");
+        let error = &answer["ResponseMetadata"]["Error"];
+        assert_eq!(error["Code"], "InvalidParameter", "{param}");
+        assert!(
+            error["Message"].as_str().is_some_and(|m| m.contains(param)),
+            "{answer}"
+        );
+    }
+    let (status, _) =
+        send(volcengine_call("BatchAppend", &append_body(&id, &many[..10_000])).request()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(counts(&id).await.0, 10_004);
+    let (status, answer) =
+        send(volcengine_call("StartTask", &append_body(&id, &[phone(3)])).request()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+}
+
+// ---- faults per operation and per batch -----------------------------------------------------
+
+#[tokio::test]
+async fn old_fault_rules_still_hit_creates_only() {
+    let (name, id) = {
+        let name = unique("fault-op-default");
+        add_rule(json!({"match": name, "kind": "5xx"})).await;
+        let (status, _) = send(xfyeta(harness::XF_TOKEN, &xfyeta_body(&name))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let tasks = recorded_named("xfyeta", &name).await;
+        (name, tasks[0]["task_id"].as_str().expect("id").to_string())
+    };
+    let (_, answer) = send(xfyeta_at("insert", &insert_body(&id, &[], &[phone(1)]))).await;
+    assert_eq!(answer["code"], 0, "{answer}");
+    let (_, answer) = send(xfyeta_at("start", &json!({"task_id": id}))).await;
+    assert_eq!(answer["code"], 0, "{answer}");
+    let (_, rules) = send(client().get(format!("{}/_emulator/faults", base_url()))).await;
+    assert!(rules
+        .as_array()
+        .is_some_and(|r| r.iter().any(|r| r["match"] == name.as_str())));
+}
+
+#[tokio::test]
+async fn load_faults_hit_their_batch_and_store_it_or_not_by_kind() {
+    let (name, id) = xfyeta_task("fault-load-xf").await;
+    add_rule(json!({"match": name, "op": "load", "batch": 1, "kind": "5xx", "times": 1})).await;
+    add_rule(json!({"match": name, "op": "load", "batch": 2, "kind": "throttle", "times": 1}))
+        .await;
+    let load = |i: usize| xfyeta_at("insert", &insert_body(&id, &[], &[phone(i)]));
+    assert_eq!(send(load(0)).await.1["code"], 0);
+    // Batch 1: a 5xx after the batch was stored.
+    let (status, answer) = send(load(1)).await;
+    assert_eq!(
+        (status, answer["code"].as_i64()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some(10500))
+    );
+    assert_eq!(phones_of(&id).await, [phone(0), phone(1)]);
+    // Batch 2: throttled, nothing stored; the retry is batch 3 and goes through.
+    let (status, _) = send(load(2)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(phones_of(&id).await.len(), 2);
+    assert_eq!(send(load(2)).await.1["code"], 0);
+    assert_eq!(phones_of(&id).await, [phone(0), phone(1), phone(2)]);
+
+    // A scripted answer that stores nothing; one that does; a hang after the store.
+    add_rule(
+        json!({"match": name, "op": "load", "kind": "answer", "status": 200,
+        "body": "{\"code\":0,\"message\":\"ok\",\"result\":{\"total\":1,\"task_data_ids\":[1]}}",
+        "apply": false, "times": 1}),
+    )
+    .await;
+    assert_eq!(send(load(3)).await.1["result"]["total"], 1);
+    assert_eq!(phones_of(&id).await.len(), 3, "apply: false stores nothing");
+    add_rule(json!({"match": name, "op": "load", "kind": "answer", "status": 502, "body": "bad gateway {task_id}", "times": 1})).await;
+    let response = load(4).send().await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        response.text().await.expect("text"),
+        format!("bad gateway {id}")
+    );
+    add_rule(json!({"match": name, "op": "load", "kind": "hang_after_accept", "times": 1})).await;
+    let error = load(5)
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .expect_err("too late");
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(
+        phones_of(&id).await,
+        [phone(0), phone(1), phone(2), phone(4), phone(5)]
+    );
+
+    // A reset on the start: the task runs, the client hears nothing.
+    add_rule(json!({"match": name, "op": "start", "kind": "reset", "times": 1})).await;
+    assert!(xfyeta_at("start", &json!({"task_id": id}))
+        .send()
+        .await
+        .is_err());
+    assert_eq!(task_view(&id).await["run"], "running");
+}
+
+#[tokio::test]
+async fn load_and_start_faults_on_the_signed_vendors() {
+    let (name, id) = aliyun_task("fault-ali-steps").await;
+    add_rule(json!({"match": name, "op": "load", "kind": "business_error", "times": 1})).await;
+    let (_, answer) = upload(&id, &[phone(1)]).await;
+    assert_eq!(answer["Code"], "isv.DIALOG_NOT_EXIST");
+    assert!(phones_of(&id).await.is_empty());
+    add_rule(json!({"match": name, "op": "any", "kind": "5xx", "times": 2})).await;
+    let (status, _) = upload(&id, &[phone(1)]).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(phones_of(&id).await, [phone(1)]);
+    let (status, _) = send(aliyun_call("StartRobotTask", &[("TaskId", &id)]).request()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(task_view(&id).await["run"], "running");
+
+    let (name, id, _) = volcengine_task("fault-volc-append", json!({})).await;
+    add_rule(json!({"match": name, "op": "load", "batch": 0, "kind": "throttle", "times": 1}))
+        .await;
+    let append = || volcengine_call("BatchAppend", &append_body(&id, &[phone(1)]));
+    assert_eq!(
+        send(append().request()).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(counts(&id).await.0, 2);
+    assert_eq!(send(append().request()).await.0, StatusCode::OK);
+    assert_eq!(counts(&id).await.0, 3);
+
+    let (name, id) = longlonglong_task("fault-lll-numbers").await;
+    add_rule(
+        json!({"match": name, "op": "load", "kind": "oversized_body", "size": 1024, "times": 1}),
+    )
+    .await;
+    let response = numbers_at(&id, &json!({"data": rows(&[phone(1)])}))
+        .send()
+        .await
+        .expect("answer");
+    let text = response.text().await.expect("text");
+    assert!(
+        text.len() > 1024 && text.trim_end().ends_with('}'),
+        "{}",
+        text.len()
+    );
+    assert_eq!(phones_of(&id).await, [phone(1)]);
+}
+
+#[tokio::test]
+async fn fault_rules_refuse_a_batch_without_a_load() {
+    for rule in [
+        json!({"match": "x", "kind": "5xx", "batch": 1}),
+        json!({"match": "x", "kind": "5xx", "op": "start", "batch": 1}),
+        json!({"match": "x", "kind": "5xx", "op": "pause"}),
+    ] {
+        let (status, _) = send(
+            client()
+                .post(format!("{}/_emulator/faults", base_url()))
+                .body(rule.to_string()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{rule}");
+    }
+}
+
+#[tokio::test]
+async fn global_faults_apply_to_loads_too() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let config = Config {
+        credentials: Credentials::sandbox(),
+        faults: Faults {
+            error_5xx_rate: 1.0,
+            ..Faults::default()
+        },
+        ..Config::default()
+    };
+    let running = emulator::spawn(listener, config).await.expect("spawn");
+    let url = running.url();
+    let post = |route: &str, body: Value| {
+        client()
+            .post(format!(
+                "{url}/openapi/outbound/v1/task/{route}?token={}",
+                emulator::SANDBOX_XFYETA_TOKEN
+            ))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+    };
+    assert_eq!(
+        send(post("create", xfyeta_body("global-load"))).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let (_, tasks) = send(client().get(format!("{url}/_emulator/tasks"))).await;
+    let id = tasks[0]["task_id"].as_str().expect("id").to_string();
+    let (status, _) = send(post("insert", insert_body(&id, &[], &[phone(1)]))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (_, tasks) = send(client().get(format!("{url}/_emulator/tasks"))).await;
+    assert_eq!(tasks[0]["callees"]["count"], 1, "a 5xx stores the batch");
+    running.shutdown().await;
+}
+
+// ---- control endpoints ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_task_list_shows_run_state_and_counts_but_no_numbers() {
+    let (name, id) = xfyeta_task("ctl-shape").await;
+    send(xfyeta_at(
+        "insert",
+        &insert_body(&id, &["客户姓名"], &[phone(42)]),
+    ))
+    .await;
+    let view = task_view(&id).await;
+    let mut keys: Vec<&str> = view
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "callees",
+            "name",
+            "request",
+            "run",
+            "schedule_time",
+            "started_at",
+            "task_id",
+            "vendor"
+        ]
+    );
+    assert_eq!(view["name"], name.as_str());
+    assert_eq!(
+        view["callees"],
+        json!({"count": 1, "calls": 1, "duplicates": 0, "refused": 0})
+    );
+    assert_eq!(
+        (view["started_at"].clone(), view["schedule_time"].clone()),
+        (Value::Null, Value::Null)
+    );
+    let (_, all) = control(client().get(format!("{}/_emulator/tasks", base_url()))).await;
+    assert!(
+        !all.to_string().contains(&phone(42)),
+        "the list holds no number"
+    );
+
+    let shown = set_running(&id, true).await;
+    assert_eq!(
+        (shown["task_id"].as_str(), shown["run"].as_str()),
+        (Some(id.as_str()), Some("running"))
+    );
+    let (status, _) =
+        control(client().get(format!("{}/_emulator/tasks/nope/callees", base_url()))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = control(
+        client()
+            .post(format!("{}/_emulator/tasks/{id}/run", base_url()))
+            .body(r#"{"running":"yes"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = control(
+        client()
+            .post(format!("{}/_emulator/tasks/nope/run", base_url()))
+            .body(r#"{"running":true}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn requests_are_noted_with_their_operation_and_task() {
+    let (name, id) = xfyeta_task("ctl-requests").await;
+    send(xfyeta_at("insert", &insert_body(&id, &[], &[phone(1)]))).await;
+    send(xfyeta_at("start", &json!({"task_id": id}))).await;
+    // Refused (after the start), and noted all the same.
+    let (_, refused) = send(xfyeta_at("insert", &insert_body(&id, &[], &[phone(2)]))).await;
+    assert_eq!(refused["code"], 3_010_199);
+    let (_, all) = control(client().get(format!("{}/_emulator/requests", base_url()))).await;
+    let ours: Vec<(String, String)> = all
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|r| r["name"] == name.as_str())
+        .map(|r| {
+            assert_eq!(r["task_id"], id.as_str(), "{r}");
+            (
+                r["op"].as_str().unwrap_or_default().to_string(),
+                r["path"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            (
+                "create".to_string(),
+                "/openapi/outbound/v1/task/create".to_string()
+            ),
+            (
+                "load".to_string(),
+                "/openapi/outbound/v1/task/insert".to_string()
+            ),
+            (
+                "start".to_string(),
+                "/openapi/outbound/v1/task/start".to_string()
+            ),
+            (
+                "load".to_string(),
+                "/openapi/outbound/v1/task/insert".to_string()
+            ),
+        ]
+    );
+    // A signed load names its task by id: it is noted with that task's name.
+    let (_, id2) = aliyun_task("ctl-requests-ali").await;
+    upload(&id2, &[phone(2)]).await;
+    let (_, all) = control(client().get(format!("{}/_emulator/requests", base_url()))).await;
+    let upload_noted = all.as_array().expect("list").iter().any(|r| {
+        r["op"] == "load"
+            && r["task_id"] == id2.as_str()
+            && r["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("ctl-requests-ali"))
+    });
+    assert!(upload_noted, "{all}");
+}
+
+#[test]
+fn callform_emulator_names_the_sandbox_calling_lines() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = harness::bin()
+        .command()
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn callform emulator");
+    let mut stdout = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut stdout)
+        .expect("a line");
+    let mut stderr = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut stderr)
+        .expect("a line");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        stdout.starts_with("callform emulator listening on http://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("purchased calling lines") && stderr.contains("057100000001, 057100000002"),
+        "{stderr}"
+    );
 }

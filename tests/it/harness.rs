@@ -75,6 +75,7 @@ pub(crate) fn emulator() -> &'static Emulator {
                     hang: HANG,
                     ..Default::default()
                 },
+                ..Default::default()
             };
             let running = callform::emulator::spawn(listener, config)
                 .await

@@ -77,17 +77,17 @@ impl Vendor for Aliyun {
     fn emulator_routes(&self) -> Vec<Route> {
         vec![Route::Signed {
             claims: Some(emulator::claims),
-            create: signed_create,
+            handle: signed_handle,
         }]
     }
 }
 
-fn signed_create<'a>(
+fn signed_handle<'a>(
     emu: &'a Emulator,
     conn: &'a ConnHandle,
     incoming: Incoming,
 ) -> SignedFuture<'a> {
-    Box::pin(emulator::create(emu, conn, incoming))
+    Box::pin(emulator::handle(emu, conn, incoming))
 }
 
 impl VendorSpec for AliyunSpec {

@@ -1,19 +1,38 @@
-//! longlonglong `POST /agent-api/new/user/{user_id}/task` with `Authorization: Bearer …`
-//! (vendor-docs/longlonglong-task-create.md): one route, two payloads chosen by
-//! `task_type` — 7 (new 2.0) and 6 (old 2.0).
+//! longlonglong, with `Authorization: Bearer …` on both routes:
 //!
-//! Success: `{"code":200,"status":"success","message":"创建任务成功","data":{"id":"<uuid>"}}`.
-//! Errors are `{"code":≠200,"status":"error","message":…}`; the page documents none, so
-//! these are the emulator's choice (HTTP status = code, except the business error):
+//! - `POST /agent-api/new/user/{user_id}/task` (vendor-docs/longlonglong-task-create.md):
+//!   one route, two payloads chosen by `task_type` — 7 (new 2.0) and 6 (old 2.0). Success
+//!   `{"code":200,"status":"success","message":"创建任务成功","data":{"id":"<uuid>"}}`. A
+//!   new task is paused [inferred: the pages do not say whether a new 2.0 task is enabled].
+//! - `POST /agent-api/user/{user_id}/task/{task_id}/number` (longlonglong-task-lifecycle.md
+//!   §2.1 a, the synchronous number API, "兼容2.0任务"): `{"data":[{"phone", "name"?,
+//!   "email"?, "company"?}], "ignore_crm"?, "skip_error"?, "number_add_suffix"?,
+//!   "encryption"?}`, at most 100 rows. Success (its body is not in the pages; the shape
+//!   beyond `code`/`status` is **invented**): `{"code":200,"status":"success",
+//!   "message":"导入成功","data":{"success":N,"skipped":M}}`.
+//!
+//! No start route: the pages document none (§2.6). A task is started or paused with
+//! `POST /_emulator/tasks/{id}/run`, as a person would in the console.
+//!
+//! Errors are `{"code":≠200,"status":"error","message":…}`; the pages document only 6007,
+//! so the others are the emulator's choice (HTTP status = code, except where noted);
+//! **invented** marks a code no page gives, which no driver rule may be tuned to:
 //!
 //! | code | HTTP | when |
 //! |------|------|------|
 //! | 401  | 401  | missing or wrong bearer token |
 //! | 403  | 403  | the path's user id is not the token's account |
-//! | 422  | 422  | invalid parameter (the message names it) |
+//! | 404  | 404  | numbers for a task id that is no task of the account (**invented**) |
+//! | 422  | 422  | invalid parameter (the message names it); also more than 100 rows a call [inferred], and a row whose `phone` is not a number with `skip_error` false (nothing stored) |
 //! | 429  | 429  | throttle fault |
 //! | 4004 | 200  | business error fault: `话术组不存在` (no such script group) |
+//! | 6001 | 200  | numbers the task holds, or repeated in the call, with `skip_error` false and no `number_add_suffix`: `号码重复`, nothing stored (**invented**: duplicates are "rejected by default", LL:35, in an unknown shape) |
+//! | 6007 | 200  | numbers for a running task: `{"code":6007,"status":"error","message":"2.0任务启动中,请先停止任务","data":[]}` (LL:55; its HTTP status is not stated) |
 //! | 500  | 500  | 5xx fault |
+//!
+//! Repeats: with `skip_error` true they are skipped, the rest stored; with
+//! `number_add_suffix` true they are stored again with `_` and six random characters
+//! after the number (LL:42), and counted as duplicates like every repeat.
 //!
 //! The business error keeps HTTP 200 so that it cannot be taken for a server error (a
 //! 5xx means "the task may exist"; a business error means it does not).
@@ -25,20 +44,24 @@
 //! switches as integers 0/1. Nested `destination_extension` ids are accepted as integers
 //! or digit strings, because the page itself shows both.
 
+// A refusal is the vendor's answer itself, built once and sent as is: boxing it would
+// buy nothing, and axum handlers take `Result<_, Response>` as their idiom.
+#![allow(clippy::result_large_err)]
 use crate::emulator::conn::ConnHandle;
-use crate::emulator::create::{create as create_task, Answers, NewTask};
 use crate::emulator::params::{
-    clock_hm, clock_hms, date_time, header, integer, json_body, string, window, Checked, Obj,
-    ParamError, DATE_TIME, DATE_TIME_MINUTES,
+    clock_hm, clock_hms, date_time, header, integer, is_mainland_number, json_body, string, window,
+    Checked, Obj, ParamError, DATE_TIME, DATE_TIME_MINUTES,
 };
 use crate::emulator::server::{Emulator, Incoming};
-use crate::emulator::tasks::{RecordedRequest, Vendor};
+use crate::emulator::step::{step, Answers, Done, NewTask, Ready};
+use crate::emulator::tasks::{RecordedRequest, Run, Tasks, Vendor};
+use crate::emulator::FaultOp;
 use crate::sign::constant_time_eq;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -102,18 +125,26 @@ fn invalid(e: &ParamError) -> Response {
     )
 }
 
+/// Rows the synchronous number API takes in one call ("最多100条", LL:34).
+const NUMBER_MAX_ROWS: usize = 100;
+const NUMBER_OPTIONS: [&str; 5] = [
+    "data",
+    "ignore_crm",
+    "skip_error",
+    "number_add_suffix",
+    "encryption",
+];
+/// The `data.*` fields the page shows before it is cut off (LL:45-48).
+const NUMBER_FIELDS: [&str; 4] = ["phone", "name", "email", "company"];
+
+fn success(message: &str, data: Value) -> Response {
+    Json(json!({ "code": 200, "status": "success", "message": message, "data": data }))
+        .into_response()
+}
+
 struct LonglonglongAnswers;
 
 impl Answers for LonglonglongAnswers {
-    fn created(&self, task_id: &str) -> Response {
-        Json(json!({
-            "code": 200,
-            "status": "success",
-            "message": "创建任务成功",
-            "data": { "id": task_id }
-        }))
-        .into_response()
-    }
     fn throttled(&self) -> Response {
         answer(
             StatusCode::TOO_MANY_REQUESTS,
@@ -129,12 +160,8 @@ impl Answers for LonglonglongAnswers {
     }
 }
 
-pub(crate) async fn create(
-    State(emu): State<Arc<Emulator>>,
-    ConnectInfo(conn): ConnectInfo<ConnHandle>,
-    Path(user_id): Path<String>,
-    incoming: Incoming,
-) -> Response {
+/// The bearer and the path's user id, as every route checks them.
+fn authorize(emu: &Emulator, incoming: &Incoming, user_id: &str) -> Result<(), Response> {
     let bearer = header(&incoming.headers, "authorization")
         .ok()
         .flatten()
@@ -143,24 +170,37 @@ pub(crate) async fn create(
         constant_time_eq(t.as_bytes(), emu.credentials.longlonglong_token.as_bytes())
     });
     if !token_ok {
-        return answer(
+        return Err(answer(
             StatusCode::UNAUTHORIZED,
             401,
             "Unauthenticated: missing or invalid bearer token",
-        );
+        ));
     }
     if user_id != emu.credentials.longlonglong_user_id {
-        return answer(
+        return Err(answer(
             StatusCode::FORBIDDEN,
             403,
             "无权操作该用户 (the path's user_id is not this token's account)",
-        );
+        ));
     }
     if incoming.uri.query().is_some_and(|q| !q.is_empty()) {
-        return invalid(&ParamError::invalid(
+        return Err(invalid(&ParamError::invalid(
             "query",
             "this API takes no query parameters",
-        ));
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) async fn create(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path(user_id): Path<String>,
+    incoming: Incoming,
+) -> Response {
+    emu.note(incoming.seq, FaultOp::Create, None, None);
+    if let Err(refusal) = authorize(&emu, &incoming, &user_id) {
+        return refusal;
     }
     let body = match json_body(&incoming.headers, &incoming.body) {
         Ok(v) => v,
@@ -184,7 +224,213 @@ pub(crate) async fn create(
             body: Some(body),
         },
     };
-    create_task(&emu, &conn, task, &LonglonglongAnswers).await
+    let created = |id: &str| success("创建任务成功", json!({ "id": id }));
+    step(
+        &emu,
+        &conn,
+        incoming.seq,
+        FaultOp::Create,
+        &LonglonglongAnswers,
+        |_| Ok(task.ready(created, |_, _| {})),
+    )
+    .await
+}
+
+/// One row of a number call, shape-checked.
+#[derive(Debug)]
+pub(crate) struct NumberRow {
+    pub phone: String,
+    pub vars: Map<String, Value>,
+}
+
+/// A number call whose shape is valid.
+#[derive(Debug)]
+pub(crate) struct Numbers {
+    pub rows: Vec<NumberRow>,
+    pub skip_error: bool,
+    pub add_suffix: bool,
+}
+
+/// Checks a number call's shape: known keys only, `phone` required, values strings,
+/// options booleans; 1 to 100 rows [the limit: LL:34; its answer inferred].
+pub(crate) fn validate_numbers(body: &Value) -> Checked<Numbers> {
+    let obj = Obj::body(body)?;
+    obj.allow_only(&NUMBER_OPTIONS)?;
+    for flag in &NUMBER_OPTIONS[1..] {
+        obj.opt_bool(flag)?;
+    }
+    let data = obj.req_array("data")?;
+    if data.is_empty() || data.len() > NUMBER_MAX_ROWS {
+        return Err(ParamError::invalid(
+            "data",
+            format!(
+                "holds 1 to {NUMBER_MAX_ROWS} numbers a call, got {}",
+                data.len()
+            ),
+        ));
+    }
+    let mut rows = Vec::with_capacity(data.len());
+    for (i, item) in data.iter().enumerate() {
+        let row = Obj::at(item, format!("data[{i}]"))?;
+        row.allow_only(&NUMBER_FIELDS)?;
+        let phone = row.req_text("phone")?.to_string();
+        let mut vars = Map::new();
+        for field in &NUMBER_FIELDS[1..] {
+            if let Some(value) = row.opt_str(field)? {
+                vars.insert((*field).to_string(), Value::String(value.to_string()));
+            }
+        }
+        rows.push(NumberRow { phone, vars });
+    }
+    Ok(Numbers {
+        rows,
+        skip_error: obj.opt_bool("skip_error")?.unwrap_or(false),
+        add_suffix: obj.opt_bool("number_add_suffix")?.unwrap_or(false),
+    })
+}
+
+/// What a checked number call stores: each row, and the suffix it gets, if any.
+type Plan = Vec<(NumberRow, Option<String>)>;
+
+/// The task's checks of a number call; counts the call, its repeats and a refusal.
+/// `Ok` = the rows to store (skipped ones left out) and how many were skipped.
+pub(crate) fn check_numbers(
+    tasks: &mut Tasks,
+    task_id: &str,
+    numbers: Numbers,
+) -> Result<(Plan, usize), Response> {
+    let Some(task) = tasks.of(Vendor::Longlonglong, task_id) else {
+        // Invented: the pages give no answer for an unknown task.
+        return Err(answer(StatusCode::NOT_FOUND, 404, "任务不存在"));
+    };
+    task.callees.calls += 1;
+    let mut seen = HashSet::new();
+    let mut plan = Vec::with_capacity(numbers.rows.len());
+    let (mut skipped, mut repeats, mut bad) = (0, 0u64, None);
+    for (i, row) in numbers.rows.into_iter().enumerate() {
+        if !is_mainland_number(&row.phone) {
+            if numbers.skip_error {
+                skipped += 1;
+            } else {
+                bad.get_or_insert(i);
+            }
+            continue;
+        }
+        let repeat = task.callees.holds(&row.phone) || !seen.insert(row.phone.clone());
+        if repeat {
+            repeats += 1;
+            if numbers.add_suffix {
+                plan.push((row, Some(suffix())));
+            } else {
+                skipped += 1;
+            }
+        } else {
+            plan.push((row, None));
+        }
+    }
+    task.callees.duplicates += repeats;
+    let refusal = if task.run != Run::Paused {
+        Some(answer_6007())
+    } else if let Some(i) = bad {
+        Some(invalid(&ParamError::invalid(
+            format!("data[{i}].phone"),
+            "is not a mainland number (send skip_error to skip such rows)",
+        )))
+    } else if repeats > 0 && !numbers.add_suffix && !numbers.skip_error {
+        Some(answer(StatusCode::OK, 6001, "号码重复"))
+    } else {
+        None
+    };
+    match refusal {
+        Some(refusal) => {
+            task.callees.refused += 1;
+            Err(refusal)
+        }
+        None => Ok((plan, skipped)),
+    }
+}
+
+/// The page's answer for numbers sent to a running 2.0 task (LL:55).
+fn answer_6007() -> Response {
+    Json(json!({
+        "code": 6007,
+        "status": "error",
+        "message": "2.0任务启动中,请先停止任务",
+        "data": []
+    }))
+    .into_response()
+}
+
+/// `_` and six random lowercase letters or digits, as `number_add_suffix` appends.
+fn suffix() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bits = crate::emulator::faults::random_u64();
+    let mut out = String::from("_");
+    for _ in 0..6 {
+        out.push(char::from(ALPHABET[(bits % 36) as usize]));
+        bits /= 36;
+    }
+    out
+}
+
+pub(crate) async fn numbers(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path((user_id, task_id)): Path<(String, String)>,
+    incoming: Incoming,
+) -> Response {
+    emu.note_task(incoming.seq, FaultOp::Load, &task_id);
+    if let Err(refusal) = authorize(&emu, &incoming, &user_id) {
+        return refusal;
+    }
+    let numbers = match json_body(&incoming.headers, &incoming.body)
+        .and_then(|body| validate_numbers(&body))
+    {
+        Ok(numbers) => numbers,
+        Err(e) => return invalid(&e),
+    };
+    step(
+        &emu,
+        &conn,
+        incoming.seq,
+        FaultOp::Load,
+        &LonglonglongAnswers,
+        |tasks| {
+            let (plan, skipped) = check_numbers(tasks, &task_id, numbers)?;
+            let (name, batch) = tasks
+                .of(Vendor::Longlonglong, &task_id)
+                .map_or((String::new(), 0), |t| {
+                    (t.name.clone(), t.callees.calls - t.callees.refused - 1)
+                });
+            Ok(Ready {
+                name,
+                task_id: Some(task_id.clone()),
+                batch,
+                commit: Box::new(move |tasks: &mut Tasks| {
+                    let stored = plan.len();
+                    if let Some(task) = tasks.of(Vendor::Longlonglong, &task_id) {
+                        for (row, suffix) in &plan {
+                            let present = NUMBER_FIELDS[1..]
+                                .iter()
+                                .copied()
+                                .filter(|f| row.vars.contains_key(*f));
+                            task.callees.add_columns(present);
+                            task.callees
+                                .push(&row.phone, suffix.as_deref(), Some(&row.vars));
+                        }
+                    }
+                    Done {
+                        task_id,
+                        answer: success(
+                            "导入成功",
+                            json!({ "success": stored, "skipped": skipped }),
+                        ),
+                    }
+                }),
+            })
+        },
+    )
+    .await
 }
 
 /// Checks a task-create body of either payload; returns the task name.
@@ -758,5 +1004,48 @@ mod tests {
         empty_lines["task_extras"]["line"] = json!([]);
         empty_lines["maximumcall"] = json!(0);
         assert!(validate(&empty_lines).is_ok());
+    }
+
+    #[test]
+    fn number_calls_are_shape_checked() {
+        let ok = validate_numbers(&json!({
+            "data": [{"phone": "13700000001", "name": "张三", "company": "c"}],
+            "skip_error": true
+        }))
+        .unwrap();
+        assert!(ok.skip_error && !ok.add_suffix);
+        assert_eq!(ok.rows[0].vars.len(), 2);
+        let refused = |body: Value| validate_numbers(&body).unwrap_err().param;
+        assert_eq!(refused(json!({"data": []})), "data");
+        assert_eq!(
+            refused(json!({"data": vec![json!({"phone": "13700000001"}); 101]})),
+            "data"
+        );
+        assert!(
+            validate_numbers(&json!({"data": vec![json!({"phone": "13700000001"}); 100]})).is_ok()
+        );
+        assert_eq!(refused(json!({"data": [{"name": "x"}]})), "data[0].phone");
+        assert_eq!(
+            refused(json!({"data": [{"phone": "13700000001", "amount": "1"}]})),
+            "data[0].amount"
+        );
+        assert_eq!(
+            refused(json!({"data": [{"phone": "13700000001"}], "skip_error": "true"})),
+            "skip_error"
+        );
+        assert_eq!(
+            refused(json!({"data": [{"phone": "13700000001"}], "sub_user_id": "x"})),
+            "sub_user_id"
+        );
+    }
+
+    #[test]
+    fn suffixes_look_like_the_vendors() {
+        let s = suffix();
+        assert_eq!(s.len(), 7);
+        assert!(s.starts_with('_'));
+        assert!(s[1..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
     }
 }

@@ -77,10 +77,16 @@ impl Vendor for Longlonglong {
     }
 
     fn emulator_routes(&self) -> Vec<Route> {
-        vec![Route::Post(
-            "/agent-api/new/user/{user_id}/task",
-            Box::new(post(emulator::create)),
-        )]
+        vec![
+            Route::Post(
+                "/agent-api/new/user/{user_id}/task",
+                Box::new(post(emulator::create)),
+            ),
+            Route::Post(
+                "/agent-api/user/{user_id}/task/{task_id}/number",
+                Box::new(post(emulator::numbers)),
+            ),
+        ]
     }
 }
 

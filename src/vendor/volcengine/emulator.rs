@@ -1,11 +1,23 @@
-//! Volcengine vms `POST /?Action=CreateTask&Version=2022-01-01` with a JSON body, signed
-//! with HMAC-SHA256 for service `vms` (vendor-docs/volcengine-vms-create-task.md).
+//! Volcengine vms `POST /?Action=X&Version=2022-01-01` with a JSON body, signed with
+//! HMAC-SHA256 for service `vms`, two actions:
+//!
+//! - `CreateTask` (vendor-docs/volcengine-vms-create-task.md): its `PhoneList` (1 to
+//!   10,000) are the task's first callees, and `Start: true` starts it at once
+//!   ("任务是否自动开始"); otherwise it stays paused.
+//! - `BatchAppend` (volcengine-vms-task-lifecycle.md §4.1): `{TaskOpenId, PhoneList}`,
+//!   1 to 10,000 items ("单次最多1w条"), accepted whether the task runs or not (nothing
+//!   says otherwise).
 //!
 //! Success: `{"ResponseMetadata":{RequestId,Action,Version,Service,Region},
 //! "Result":{"TaskOpenId":"…","FailList":[…]}}`, the region echoed from the request's
-//! credential scope (any region is accepted). `FailList` reports, like the real service,
-//! every repeated number of `PhoneList` after its first occurrence as
-//! `{"Index":i,"Phone":"…","Type":"REDUPLICATED_ITEM","Desc":"重复项目"}`.
+//! credential scope (any region is accepted). `FailList` items are
+//! `{"Index":i,"Phone":"…","Type":"REDUPLICATED_ITEM","Desc":"重复项目"}` (VL:49):
+//! CreateTask reports every repeated number of its `PhoneList` after its first
+//! occurrence and stores it once [the Go SDK's `TaskAppendResult`; kept whatever
+//! `Unique` says]; BatchAppend reports a number the task holds, or one repeated in the
+//! call, only when the task was created with `Unique: true` ("是否开启号码去重", VC) and
+//! then stores it not again — with `Unique` false or absent (the page's default: no
+//! de-duplication) the repeat is stored again. Every repeat counts as a duplicate.
 //!
 //! Errors: `ResponseMetadata.Error{Code, CodeN?, Message}`, codes from the vendor's
 //! public error table and this API's page:
@@ -13,13 +25,13 @@
 //! | Code | HTTP | when |
 //! |------|------|------|
 //! | `MissingParameter` | 400 | Action/Version or a required body field absent |
-//! | `InvalidActionOrVersion` | 404 | not CreateTask 2022-01-01 over POST |
+//! | `InvalidActionOrVersion` | 404 | not CreateTask or BatchAppend 2022-01-01 over POST |
 //! | `MissingAuthenticationToken`, `InvalidAuthorization`, `MissingRequestInfo` | 401/400 | no or malformed Authorization |
 //! | `InvalidAccessKey` | 401 | unknown access key |
 //! | `ServiceNotFound` | 404 | scope service is not `vms` |
 //! | `InvalidTimestamp` | 400 | bad `X-Date`, or more than 15 min off |
 //! | `SignatureDoesNotMatch` | 401 | wrong signature, or body ≠ `X-Content-Sha256` |
-//! | `InvalidParameter` | 400 | invalid or unknown field (the message names it) |
+//! | `InvalidParameter` | 400 | invalid or unknown field (the message names it); BatchAppend's `TaskOpenId` of no task of the account [inferred] |
 //! | `SelectNumberOverLimit` | 400 | `NumberList` over 1,000 |
 //! | `RequestLimitExceeded` | 429 | throttle fault |
 //! | `QuotaExceeded` | 400 | business error fault: too many running tasks (the account limit of 50) |
@@ -30,24 +42,31 @@
 //! `ForbidTimeList.Times` are plain `HH:MM-HH:MM` strings and `Weekdays` 1–7 (1 = Sunday),
 //! again not the example's JSON-inside-a-string or 0.
 
+// A refusal is the vendor's answer itself, built once and sent as is: boxing it would
+// buy nothing, and axum handlers take `Result<_, Response>` as their idiom.
+#![allow(clippy::result_large_err)]
 use crate::emulator::conn::ConnHandle;
-use crate::emulator::create::{create as create_task, Answers, NewTask};
 use crate::emulator::params::{
     clock_hm, date_time, header, integer, is_https_url, is_mainland_number, json_body, query_pairs,
     string, window, Checked, Obj, ParamError, Problem, DATE_TIME,
 };
 use crate::emulator::server::{Emulator, Incoming};
-use crate::emulator::tasks::{RecordedRequest, Vendor};
+use crate::emulator::step::{step, Answers, Done, NewTask, Ready};
+use crate::emulator::tasks::{RecordedRequest, Tasks, Vendor};
 use crate::emulator::verify::{self, SignedRequest};
+use crate::emulator::FaultOp;
 use crate::sign;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-const ACTION: &str = "CreateTask";
+const CREATE: &str = "CreateTask";
+const APPEND: &str = "BatchAppend";
+/// Items a `PhoneList` holds, in a create or an append ("单次最多1w条").
+const PHONE_LIST_MAX: usize = 10_000;
 const VERSION: &str = "2022-01-01";
 /// The region reported before the request's own is known (the vendor SDK's default).
 const DEFAULT_REGION: &str = "cn-north-1";
@@ -85,14 +104,15 @@ const PHONE_FIELDS: [&str; 5] = [
 struct VolcengineAnswers {
     request_id: String,
     region: String,
-    fail_list: Vec<Value>,
+    /// The action answered (`CreateTask` until the request names a known one).
+    action: &'static str,
 }
 
 impl VolcengineAnswers {
     fn metadata(&self) -> Map<String, Value> {
         let mut meta = Map::new();
         meta.insert("RequestId".into(), json!(self.request_id));
-        meta.insert("Action".into(), json!(ACTION));
+        meta.insert("Action".into(), json!(self.action));
         meta.insert("Version".into(), json!(VERSION));
         meta.insert("Service".into(), json!("vms"));
         meta.insert("Region".into(), json!(self.region));
@@ -138,14 +158,17 @@ impl VolcengineAnswers {
     }
 }
 
-impl Answers for VolcengineAnswers {
-    fn created(&self, task_id: &str) -> Response {
+impl VolcengineAnswers {
+    fn result(&self, task_id: &str, fail_list: &[Value]) -> Response {
         Json(json!({
             "ResponseMetadata": self.metadata(),
-            "Result": { "TaskOpenId": task_id, "FailList": self.fail_list }
+            "Result": { "TaskOpenId": task_id, "FailList": fail_list }
         }))
         .into_response()
     }
+}
+
+impl Answers for VolcengineAnswers {
     fn throttled(&self) -> Response {
         self.error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -180,11 +203,11 @@ fn claimed_region(headers: &HeaderMap) -> Option<String> {
     parsed.credential.split('/').nth(2).map(str::to_string)
 }
 
-pub(crate) async fn create(emu: &Emulator, conn: &ConnHandle, incoming: Incoming) -> Response {
+pub(crate) async fn handle(emu: &Emulator, conn: &ConnHandle, incoming: Incoming) -> Response {
     let mut answers = VolcengineAnswers {
         request_id: request_id(),
         region: claimed_region(&incoming.headers).unwrap_or_else(|| DEFAULT_REGION.to_string()),
-        fail_list: Vec::new(),
+        action: CREATE,
     };
     let query = match query_pairs(incoming.uri.query().unwrap_or("")) {
         Ok(q) => q,
@@ -206,22 +229,29 @@ pub(crate) async fn create(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
             );
         }
     }
-    if get("Action") != Some(ACTION)
-        || get("Version") != Some(VERSION)
-        || incoming.method != Method::POST
-    {
-        return answers.error(
-            StatusCode::NOT_FOUND,
-            "InvalidActionOrVersion",
-            Some(100008),
-            &format!(
-                "Could not find operation {} for version {} over {} (the emulator serves POST {ACTION} {VERSION}).",
-                get("Action").unwrap_or_default(),
-                get("Version").unwrap_or_default(),
-                incoming.method
-            ),
-        );
-    }
+    let op = match get("Action") {
+        Some(CREATE) => Some((CREATE, FaultOp::Create)),
+        Some(APPEND) => Some((APPEND, FaultOp::Load)),
+        _ => None,
+    };
+    let op = match op {
+        Some(op) if get("Version") == Some(VERSION) && incoming.method == Method::POST => op,
+        _ => {
+            return answers.error(
+                StatusCode::NOT_FOUND,
+                "InvalidActionOrVersion",
+                Some(100008),
+                &format!(
+                    "Could not find operation {} for version {} over {} (the emulator serves POST {CREATE} and {APPEND} {VERSION}).",
+                    get("Action").unwrap_or_default(),
+                    get("Version").unwrap_or_default(),
+                    incoming.method
+                ),
+            )
+        }
+    };
+    answers.action = op.0;
+    emu.note(incoming.seq, op.1, None, None);
     if let Some((name, _)) = query.iter().find(|(k, _)| k != "Action" && k != "Version") {
         return answers.invalid(&ParamError::unknown(
             format!("query.{name}"),
@@ -249,14 +279,22 @@ pub(crate) async fn create(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
         Ok(v) => v,
         Err(e) => return answers.invalid(&e),
     };
+    if op.1 == FaultOp::Load {
+        return append(emu, conn, incoming.seq, &body, &answers).await;
+    }
     let valid = match validate(&body) {
         Ok(valid) => valid,
         Err(e) => return answers.invalid(&e),
     };
-    answers.fail_list = valid.fail_list;
+    let Valid {
+        name,
+        fail_list,
+        items,
+        start,
+    } = valid;
     let task = NewTask {
         vendor: Vendor::Volcengine,
-        name: valid.name,
+        name,
         request: RecordedRequest {
             method: incoming.method.to_string(),
             path: incoming.uri.path().to_string(),
@@ -268,7 +306,102 @@ pub(crate) async fn create(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
             body: Some(body),
         },
     };
-    create_task(emu, conn, task, &answers).await
+    let answers = &answers;
+    let created = move |id: &str| answers.result(id, &fail_list);
+    let then = move |tasks: &mut Tasks, id: &str| {
+        if let Some(task) = tasks.of(Vendor::Volcengine, id) {
+            let mut seen = HashSet::new();
+            for item in &items {
+                if seen.insert(item.phone.as_str()) {
+                    task.callees
+                        .add_columns(item.vars.keys().map(String::as_str));
+                    task.callees.push(&item.phone, None, Some(&item.vars));
+                } else {
+                    task.callees.duplicates += 1;
+                }
+            }
+            if start {
+                task.start(None);
+            }
+        }
+    };
+    step(emu, conn, incoming.seq, FaultOp::Create, answers, |_| {
+        Ok(task.ready(created, then))
+    })
+    .await
+}
+
+/// A `BatchAppend` body whose shape is valid.
+#[derive(Debug)]
+pub(crate) struct Append {
+    pub task_id: String,
+    pub items: Vec<PhoneItem>,
+}
+
+pub(crate) fn validate_append(body: &Value) -> Checked<Append> {
+    let obj = Obj::body(body)?;
+    obj.allow_only(&["TaskOpenId", "PhoneList"])?;
+    let task_id = obj.req_text("TaskOpenId")?.to_string();
+    let items = phone_items(&obj)?;
+    Ok(Append { task_id, items })
+}
+
+async fn append(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    body: &Value,
+    answers: &VolcengineAnswers,
+) -> Response {
+    let append = match validate_append(body) {
+        Ok(append) => append,
+        Err(e) => return answers.invalid(&e),
+    };
+    emu.note_task(seq, FaultOp::Load, &append.task_id);
+    step(emu, conn, seq, FaultOp::Load, answers, |tasks| {
+        let Some(task) = tasks.of(Vendor::Volcengine, &append.task_id) else {
+            return Err(answers.invalid(&ParamError::invalid(
+                "TaskOpenId",
+                "is no task of this account",
+            )));
+        };
+        task.callees.calls += 1;
+        let unique = task.request.body.as_ref().and_then(|b| b.get("Unique")) == Some(&json!(true));
+        let mut seen = HashSet::new();
+        let mut fail_list = Vec::new();
+        let mut keep = Vec::with_capacity(append.items.len());
+        for (i, item) in append.items.iter().enumerate() {
+            let repeat = task.callees.holds(&item.phone) || !seen.insert(item.phone.as_str());
+            if repeat {
+                task.callees.duplicates += 1;
+            }
+            if repeat && unique {
+                fail_list.push(json!({ "Index": i, "Phone": item.phone, "Type": "REDUPLICATED_ITEM", "Desc": "重复项目" }));
+            } else {
+                keep.push(i);
+            }
+        }
+        let batch = task.callees.calls - task.callees.refused - 1;
+        Ok(Ready {
+            name: task.name.clone(),
+            task_id: Some(append.task_id.clone()),
+            batch,
+            commit: Box::new(move |tasks: &mut Tasks| {
+                if let Some(task) = tasks.of(Vendor::Volcengine, &append.task_id) {
+                    for &i in &keep {
+                        let item = &append.items[i];
+                        task.callees.add_columns(item.vars.keys().map(String::as_str));
+                        task.callees.push(&item.phone, None, Some(&item.vars));
+                    }
+                }
+                Done {
+                    answer: answers.result(&append.task_id, &fail_list),
+                    task_id: append.task_id,
+                }
+            }),
+        })
+    })
+    .await
 }
 
 /// Volcengine's request ids: the UTC time to the second, then random hex.
@@ -283,6 +416,18 @@ pub(crate) struct Valid {
     pub name: String,
     /// The numbers the service refuses (repeats), in the answer's shape.
     pub fail_list: Vec<Value>,
+    /// Its `PhoneList`, in order, repeats included.
+    pub items: Vec<PhoneItem>,
+    /// Its `Start`.
+    pub start: bool,
+}
+
+/// A `PhoneList` item: the number and its values as the task keeps them
+/// (`PhoneParamJson` and `SmsParamJson` parsed, `TtsContent` and `Ext` as text).
+#[derive(Debug)]
+pub(crate) struct PhoneItem {
+    pub phone: String,
+    pub vars: Map<String, Value>,
 }
 
 pub(crate) fn validate(body: &Value) -> Checked<Valid> {
@@ -297,8 +442,15 @@ pub(crate) fn validate(body: &Value) -> Checked<Valid> {
         return Err(ParamError::invalid("EndTime", "must be after StartTime"));
     }
     obj.req_int_in("Concurrency", 1, i64::MAX)?;
-    obj.req_bool("Start")?;
-    let fail_list = phone_list(&obj)?;
+    let start = obj.req_bool("Start")?;
+    let items = phone_items(&obj)?;
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    let mut fail_list = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if first_seen.insert(item.phone.as_str(), i).is_some() {
+            fail_list.push(json!({ "Index": i, "Phone": item.phone, "Type": "REDUPLICATED_ITEM", "Desc": "重复项目" }));
+        }
+    }
 
     obj.opt_int_in("Type", 0, 3)?;
     obj.opt_int_in("MaxRingDuration", 1, i64::MAX)?;
@@ -322,21 +474,22 @@ pub(crate) fn validate(body: &Value) -> Checked<Valid> {
     Ok(Valid {
         name: name.to_string(),
         fail_list,
+        items,
+        start,
     })
 }
 
-/// Checks `PhoneList` (1–10,000 items) and returns the FailList of its repeats.
-fn phone_list(obj: &Obj<'_>) -> Checked<Vec<Value>> {
-    let items = obj.req_array("PhoneList")?;
-    if items.is_empty() || items.len() > 10_000 {
+/// Checks `PhoneList` (1–10,000 items) and returns its items in order.
+fn phone_items(obj: &Obj<'_>) -> Checked<Vec<PhoneItem>> {
+    let list = obj.req_array("PhoneList")?;
+    if list.is_empty() || list.len() > PHONE_LIST_MAX {
         return Err(ParamError::invalid(
             "PhoneList",
-            format!("holds 1 to 10000 numbers, got {}", items.len()),
+            format!("holds 1 to {PHONE_LIST_MAX} numbers, got {}", list.len()),
         ));
     }
-    let mut first_seen: HashMap<&str, usize> = HashMap::new();
-    let mut fail_list = Vec::new();
-    for (i, item) in items.iter().enumerate() {
+    let mut items = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
         let entry = Obj::at(item, format!("PhoneList[{i}]"))?;
         entry.allow_only(&PHONE_FIELDS)?;
         let phone = entry.req_str("Phone")?;
@@ -346,24 +499,33 @@ fn phone_list(obj: &Obj<'_>) -> Checked<Vec<Value>> {
                 format!("is not a mainland number: {phone:?}"),
             ));
         }
+        let mut vars = Map::new();
         for field in ["PhoneParamJson", "SmsParamJson"] {
             if let Some(text) = entry.opt_str(field)? {
-                let parsed: Result<Value, _> = serde_json::from_str(text);
-                if !parsed.is_ok_and(|v| v.is_object()) {
-                    return Err(ParamError::invalid(
-                        entry.path(field),
-                        "must be a string holding a JSON object (JSON text, not an object)",
-                    ));
+                match serde_json::from_str::<Value>(text) {
+                    Ok(parsed) if parsed.is_object() => {
+                        vars.insert(field.to_string(), parsed);
+                    }
+                    _ => {
+                        return Err(ParamError::invalid(
+                            entry.path(field),
+                            "must be a string holding a JSON object (JSON text, not an object)",
+                        ))
+                    }
                 }
             }
         }
-        entry.opt_str("TtsContent")?;
-        entry.opt_str("Ext")?;
-        if first_seen.insert(phone, i).is_some() {
-            fail_list.push(json!({ "Index": i, "Phone": phone, "Type": "REDUPLICATED_ITEM", "Desc": "重复项目" }));
+        for field in ["TtsContent", "Ext"] {
+            if let Some(text) = entry.opt_str(field)? {
+                vars.insert(field.to_string(), Value::String(text.to_string()));
+            }
         }
+        items.push(PhoneItem {
+            phone: phone.to_string(),
+            vars,
+        });
     }
-    Ok(fail_list)
+    Ok(items)
 }
 
 fn number_selection(obj: &Obj<'_>) -> Checked<()> {
@@ -713,5 +875,35 @@ mod tests {
         assert_eq!(validate(&body).unwrap().fail_list.len(), 9_999);
         body["PhoneList"] = json!(vec![json!({"Phone": "13344445555"}); 10_001]);
         assert_eq!(validate(&body).unwrap_err().param, "PhoneList");
+    }
+
+    #[test]
+    fn appends_are_shape_checked_and_keep_values() {
+        let ok = validate_append(&json!({
+            "TaskOpenId": "t",
+            "PhoneList": [{"Phone": "13344445555", "PhoneParamJson": "{\"name\":\"张三\"}", "Ext": "e"}]
+        }))
+        .unwrap();
+        assert_eq!(ok.items[0].vars["PhoneParamJson"], json!({"name": "张三"}));
+        assert_eq!(ok.items[0].vars["Ext"], "e");
+        let refused = |body: Value| validate_append(&body).unwrap_err().param;
+        assert_eq!(
+            refused(json!({"PhoneList": [{"Phone": "13344445555"}]})),
+            "TaskOpenId"
+        );
+        assert_eq!(
+            refused(json!({"TaskOpenId": "t", "PhoneList": []})),
+            "PhoneList"
+        );
+        assert_eq!(
+            refused(
+                json!({"TaskOpenId": "t", "PhoneList": vec![json!({"Phone": "13344445555"}); 10_001]})
+            ),
+            "PhoneList"
+        );
+        assert_eq!(
+            refused(json!({"TaskOpenId": "t", "PhoneList": [{"Phone": "1"}], "Unique": true})),
+            "Unique"
+        );
     }
 }

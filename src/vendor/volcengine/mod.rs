@@ -83,17 +83,17 @@ impl Vendor for Volcengine {
         vec![Route::Signed {
             // Every signed request at `/` that no other vendor claims.
             claims: None,
-            create: signed_create,
+            handle: signed_handle,
         }]
     }
 }
 
-fn signed_create<'a>(
+fn signed_handle<'a>(
     emu: &'a Emulator,
     conn: &'a ConnHandle,
     incoming: Incoming,
 ) -> SignedFuture<'a> {
-    Box::pin(emulator::create(emu, conn, incoming))
+    Box::pin(emulator::handle(emu, conn, incoming))
 }
 
 impl VendorSpec for VolcengineSpec {

@@ -71,10 +71,20 @@ impl Vendor for Xfyeta {
     }
 
     fn emulator_routes(&self) -> Vec<Route> {
-        vec![Route::Post(
-            "/openapi/outbound/v1/task/create",
-            Box::new(post(emulator::create)),
-        )]
+        vec![
+            Route::Post(
+                "/openapi/outbound/v1/task/create",
+                Box::new(post(emulator::create)),
+            ),
+            Route::Post(
+                "/openapi/outbound/v1/task/insert",
+                Box::new(post(emulator::insert)),
+            ),
+            Route::Post(
+                "/openapi/outbound/v1/task/start",
+                Box::new(post(emulator::start)),
+            ),
+        ]
     }
 }
 
