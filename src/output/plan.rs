@@ -164,10 +164,14 @@ fn endpoint_line(e: &EndpointUse, mixed: bool) -> String {
     } else {
         ""
     };
+    // A provider named after its vendor (the default) is named once.
+    let who = if e.provider == e.vendor {
+        e.provider.clone()
+    } else {
+        format!("{} ({})", e.provider, e.vendor)
+    };
     format!(
-        "{} ({}): {} ({}, {} task{}){real}",
-        e.provider,
-        e.vendor,
+        "{who}: {} ({}, {} task{}){real}",
         e.endpoint,
         e.from,
         e.tasks,

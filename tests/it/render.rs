@@ -50,10 +50,18 @@ fn same_in_every_rendering_with(tasks: &Path, args: &[&str], env: &[(&str, &str)
     let plan: Value = serde_json::from_str(&json).unwrap();
     for (format, shown) in [("text", &text), ("markdown", &md)] {
         for e in plan["endpoints"].as_array().unwrap() {
-            let line = format!(
-                "{} ({}): {} ({}",
+            let (provider, vendor) = (
                 e["provider"].as_str().unwrap(),
                 e["vendor"].as_str().unwrap(),
+            );
+            // A provider named after its vendor is named once.
+            let who = if provider == vendor {
+                provider.to_string()
+            } else {
+                format!("{provider} ({vendor})")
+            };
+            let line = format!(
+                "{who}: {} ({}",
                 e["endpoint"].as_str().unwrap(),
                 e["from"].as_str().unwrap()
             );
