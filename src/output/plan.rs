@@ -156,7 +156,7 @@ pub fn summary_line(plan: &Plan) -> String {
     )
 }
 
-/// One endpoint as a line: `provider (vendor): URL (from, N task(s))`, marked when real
+/// One endpoint as a line: `provider (vendor): URL (from, N task(s))` (the vendor left out when it is the provider's name), marked when real
 /// in a plan that also has loopback ones.
 fn endpoint_line(e: &EndpointUse, mixed: bool) -> String {
     let real = if mixed && !e.loopback {
