@@ -672,3 +672,53 @@ fn a_throttled_first_answer_does_not_release_a_providers_other_creates() {
     );
     assert!(run.stdout.contains("2 not sent"), "{}", run.stdout);
 }
+
+/// A vendor (or a proxy before it) that echoes the request's secret in the request id or
+/// in a `FailList` entry of a success: the created record keeps the request id and the
+/// warnings, so both pass the secret scrubber like every message from an answer.
+#[test]
+fn a_secret_echoed_in_a_created_answers_request_id_or_warnings_is_scrubbed() {
+    let prefix = "sec-";
+    let (_tmp, tasks) = examples(Some(prefix));
+    let body = format!(
+        r#"{{"ResponseMetadata":{{"RequestId":"req-{sk}"}},"Result":{{"TaskOpenId":"{{task_id}}","FailList":[{{"Index":0,"Phone":"13700000001","Type":"BAD_KEY","Desc":"key {sk} refused"}}]}}}}"#,
+        sk = harness::VOLC_SK
+    );
+    post_fault(
+        serde_json::json!({"match": format!("{prefix}配送通知"), "kind": "answer",
+        "status": 200, "create": true, "times": 1, "body": body}),
+    );
+    let aliyun = format!(
+        r#"{{"Code":"X","Message":"m","RequestId":"rid-{}"}}"#,
+        harness::ALI_SECRET
+    );
+    post_fault(
+        serde_json::json!({"match": format!("{prefix}欠费提醒"), "kind": "answer",
+        "status": 500, "create": true, "times": 1, "body": aliyun}),
+    );
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let st = state(&tasks);
+    let rec = &st["tasks"][format!("{prefix}delivery-notice")];
+    assert_eq!(rec["status"], "created", "{rec}");
+    assert_eq!(rec["request_id"], "req-***", "{rec}");
+    assert!(
+        rec["warnings"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("key *** refused"),
+        "{rec}"
+    );
+    assert_files_clean(&tasks);
+    let shown = Callform::new()
+        .args([
+            "state",
+            "show",
+            &format!("{prefix}delivery-notice"),
+            "--dir",
+        ])
+        .arg(&tasks)
+        .run();
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(!shown.stdout.contains(harness::VOLC_SK), "{}", shown.stdout);
+}
