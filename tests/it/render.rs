@@ -81,6 +81,17 @@ fn same_in_every_rendering_with(tasks: &Path, args: &[&str], env: &[(&str, &str)
                 let name = t["name"].as_str().unwrap();
                 assert!(shown.contains(name), "{format} lacks the orphan {name}");
             }
+            // The vendor task id of every task the plan lists: the one to stop in the
+            // console (an orphan, a replaced task) or to look for (an uncertain one).
+            if t["action"] != "no-op" {
+                if let Some(id) = t["task_id"].as_str() {
+                    let name = t["name"].as_str().unwrap();
+                    assert!(
+                        shown.contains(id),
+                        "{format} lacks the vendor task id {id} of {name}:\n{shown}"
+                    );
+                }
+            }
         }
         for w in warnings {
             assert!(
