@@ -103,7 +103,7 @@ fn same_in_every_rendering_with(tasks: &Path, args: &[&str], env: &[(&str, &str)
     plan
 }
 
-/// The README's emulator recipe sets only CALLFORM_XFYETA_ENDPOINT: the other vendors'
+/// An emulator recipe that sets only CALLFORM_XFYETA_ENDPOINT (as the README once did): the other vendors'
 /// tasks go to the real services, and every rendering says so.
 #[test]
 fn every_rendering_shows_each_endpoint_and_a_mix_of_loopback_and_real() {
