@@ -206,6 +206,41 @@ fn a_wrong_secret_is_an_authentication_failure_naming_the_provider() {
     assert_files_clean(&tasks);
 }
 
+/// longlonglong's account is the `user_id` of callform.yaml, not a secret: when the vendor
+/// refuses the token for that account, the hint names both, not the token alone.
+#[test]
+fn an_authentication_failure_hint_names_the_user_id_of_longlonglong_too() {
+    let (tmp, tasks) = examples(Some("auid-"));
+    let project = tmp.path().join("callform.yaml");
+    let text = std::fs::read_to_string(&project).unwrap();
+    let text = text.replace(harness::LLL_USER, "00000000-0000-4000-8000-00000000beef");
+    std::fs::write(&project, text).unwrap();
+    let run = callform(
+        &[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "auid-payment-followup",
+        ],
+        &tasks,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("authentication failed for provider `longlonglong`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "hint: check the credentials in LONGLONGLONG_TOKEN, `user_id` of provider `longlonglong` in callform.yaml"
+        ),
+        "the hint names the account too: {}",
+        run.stdout
+    );
+}
+
 #[test]
 fn a_business_error_fails_that_task_only() {
     let (_tmp, tasks) = examples(Some("biz-"));
