@@ -51,6 +51,49 @@ fn init_writes_a_project_that_validates_and_applies_in_the_sandbox() {
     assert!(ignore.lines().any(|l| l == "*.state.json"), "{ignore}");
 }
 
+/// The "Next:" lines `init` prints run as printed, one after the other in one shell, from
+/// the directory `init` ran in, for a directory name with a space too.
+#[test]
+fn the_next_steps_init_prints_run_as_printed_in_one_shell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Callform::new()
+        .args(["init", "my campaigns"])
+        .cwd(tmp.path())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let steps: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Next:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split(" #").next().unwrap_or("").trim())
+        .collect();
+    assert!(steps.len() >= 2, "{}", out.stdout);
+    let bin = Path::new(env!("CARGO_BIN_EXE_callform")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = format!("set -e\n{}\n", steps.join("\n"));
+    let run = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(tmp.path())
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{script}\n{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("4 created"), "{stdout}");
+}
+
 #[test]
 fn init_never_overwrites_and_keeps_an_existing_gitignore() {
     let tmp = tempfile::tempdir().unwrap();
