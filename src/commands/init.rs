@@ -85,24 +85,13 @@ pub fn run(args: &InitArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     let cd = if args.dir == std::path::Path::new(".") {
         String::new()
     } else {
-        format!("  cd {}\n", shell_quote(&args.dir.display().to_string()))
+        format!(
+            "  cd {}\n",
+            crate::settings::shell_quote(&args.dir.display().to_string())
+        )
     };
     out.say(&format!(
         "\nNext:\n{cd}  callform validate                        # every problem, with file:line:col\n  callform apply --sandbox --auto-approve   # against the built-in emulator, no account needed\nThen set the credentials named in callform.yaml, edit the tasks under tasks/, and `callform plan`."
     ));
     Ok(Outcome::Success)
-}
-
-/// `word` as one POSIX shell word: as it is when it holds only characters no shell reads
-/// specially, else in single quotes.
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_alphanumeric() || "_-./+,:@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
 }
