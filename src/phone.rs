@@ -19,7 +19,7 @@ pub const EXPECTED_NUMBER: &str = "a mainland number: a mobile (11 digits starti
 /// checks the result is a mobile (`1[3-9]` + 9 digits) or fixed-line (`0` + 9–11 digits)
 /// number. The error says what is wrong with it ([`EXPECTED_NUMBER`] says what is
 /// wanted), and never contains the number itself.
-pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
+pub fn normalize(raw: &str) -> Result<(String, Kind), std::borrow::Cow<'static, str>> {
     let compact: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
@@ -29,18 +29,25 @@ pub fn normalize(raw: &str) -> Result<(String, Kind), &'static str> {
         .or_else(|| compact.strip_prefix("0086"))
         .unwrap_or(&compact);
     if digits.is_empty() {
-        return Err("it is empty");
+        return Err("it is empty".into());
     }
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("it holds characters other than digits, spaces, dashes and a +86 prefix");
+        return Err(
+            "it holds characters other than digits, spaces, dashes and a +86 prefix".into(),
+        );
     }
+    // The count found is said: masked, ten or twelve digits look like a mobile's eleven
+    // (`137****0001`), so "the wrong number of digits" alone would not show which.
     classify(digits)
         .map(|kind| (digits.to_string(), kind))
         .ok_or(match (digits.len(), digits.as_bytes()[0]) {
-            (11, b'1') => "it starts like no mainland mobile number (13–19)",
-            (_, b'1') => "it has the wrong number of digits for a mobile number (11)",
-            (_, b'0') => "it has the wrong number of digits for a fixed line (0 and 9–11 more)",
-            _ => "it starts like no mainland number (a mobile starts with 1, a fixed line with 0)",
+            (11, b'1') => "it starts like no mainland mobile number (13–19)".into(),
+            (n, b'1') => format!("it has {n} digits; a mobile number has 11").into(),
+            (n, b'0') => {
+                format!("it has {n} digits; a fixed line has 10–12 (0 and 9–11 more)").into()
+            }
+            _ => "it starts like no mainland number (a mobile starts with 1, a fixed line with 0)"
+                .into(),
         })
 }
 

@@ -359,15 +359,25 @@ impl Project {
         Ok(creds)
     }
 
-    /// The environment variables that hold a provider's credentials, for messages.
+    /// Where a provider's credentials come from, for messages: the environment variables
+    /// that hold its secrets, and its account id where the vendor has one (longlonglong's
+    /// `user_id`, which the vendor checks against the token as much as the token itself).
     pub fn credential_vars(&self, provider: &str, vendor: Vendor) -> Vec<String> {
-        match self.providers.get(provider) {
+        let block = self.providers.get(provider);
+        let mut vars: Vec<String> = match block {
             Some(p) => p.credentials.values().map(|e| e.0.clone()).collect(),
             None => default_credential_vars(vendor)
                 .iter()
                 .map(|(_, v)| v.to_string())
                 .collect(),
+        };
+        if provider_field(vendor, "user_id").is_some() {
+            vars.push(match block.and_then(|p| p.user_id.as_ref()) {
+                Some(_) => format!("`user_id` of provider `{provider}` in callform.yaml"),
+                None => "LONGLONGLONG_USER_ID".to_string(),
+            });
         }
+        vars
     }
 
     /// Where [`Project::endpoint`] takes a provider's endpoint from, as plans show it:

@@ -85,8 +85,8 @@ pub fn repair_args(dir: &Path, state: Option<&Path>, sandbox: bool) -> String {
     out
 }
 
-/// `s` as one POSIX shell word.
-fn shell_quote(s: &str) -> String {
+/// `s` as one POSIX shell word, for commands printed to be run as printed.
+pub(crate) fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c))

@@ -381,7 +381,12 @@ pub fn scrub(text: &str, request: &Request) -> String {
     crate::phone::mask_phones_in_text(&out)
 }
 
+/// Every text of an answer that callform prints or stores passes the scrubber: the
+/// messages and reasons, and also a created task's request id and warnings (Volcengine's
+/// `FailList`), which go into state. The task id does not: it is the record's key, and a
+/// vendor's id is never a secret of the request.
 fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
+    let scrub_id = |id: Option<String>| id.map(|id| scrub(&id, request));
     match parsed {
         Parsed::Rejected {
             class,
@@ -392,13 +397,21 @@ fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
             class,
             code: scrub(&code, request),
             message: scrub(&message, request),
-            request_id,
+            request_id: scrub_id(request_id),
         },
         Parsed::Uncertain { reason, request_id } => Parsed::Uncertain {
             reason: scrub(&reason, request),
-            request_id,
+            request_id: scrub_id(request_id),
         },
-        created => created,
+        Parsed::Created {
+            task_id,
+            request_id,
+            warnings,
+        } => Parsed::Created {
+            task_id,
+            request_id: scrub_id(request_id),
+            warnings: warnings.iter().map(|w| scrub(w, request)).collect(),
+        },
     }
 }
 

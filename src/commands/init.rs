@@ -80,13 +80,18 @@ pub fn run(args: &InitArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
             ignore.display()
         ));
     }
+    // The steps run as printed, pasted one after the other into one shell: one `cd`
+    // (quoted for the shell), then the commands from inside the project.
     let cd = if args.dir == std::path::Path::new(".") {
         String::new()
     } else {
-        format!("cd {} && ", args.dir.display())
+        format!(
+            "  cd {}\n",
+            crate::settings::shell_quote(&args.dir.display().to_string())
+        )
     };
     out.say(&format!(
-        "\nNext:\n  {cd}callform validate                        # every problem, with file:line:col\n  {cd}callform apply --sandbox --auto-approve   # against the built-in emulator, no account needed\nThen set the credentials named in callform.yaml, edit the tasks under tasks/, and `callform plan`."
+        "\nNext:\n{cd}  callform validate                        # every problem, with file:line:col\n  callform apply --sandbox --auto-approve   # against the built-in emulator, no account needed\nThen set the credentials named in callform.yaml, edit the tasks under tasks/, and `callform plan`."
     ));
     Ok(Outcome::Success)
 }

@@ -84,7 +84,7 @@ fn saved_note(plan: &Plan, file: &std::path::Path) -> String {
     let mut note = format!(
         "Saved the plan to {}. Apply exactly this plan with: callform apply {}",
         file.display(),
-        file.display()
+        crate::settings::shell_quote(&file.display().to_string())
     );
     note.push_str(match plan.root.kind {
         crate::checkout::RootKind::Git => {

@@ -437,9 +437,16 @@ pub fn markdown(plan: &Plan) -> String {
             (Some(old), Action::Rename) => format!(" from <code>{}</code>", md_escape(old)),
             _ => String::new(),
         };
+        // The vendor task id, as the text plan shows it: the task to stop in the console
+        // (an orphan, a replaced task) or to look for (an uncertain one).
+        let id = t
+            .task_id
+            .as_deref()
+            .map(|id| format!(", vendor task <code>{}</code>", md_escape(id)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "<details><summary><code>{}</code> {} {}{moved}</summary>\n",
+            "<details><summary><code>{}</code> {} {}{moved}{id}</summary>\n",
             md_escape(&t.name),
             md_escape(symbol(t.action)),
             t.action.as_str()

@@ -206,6 +206,41 @@ fn a_wrong_secret_is_an_authentication_failure_naming_the_provider() {
     assert_files_clean(&tasks);
 }
 
+/// longlonglong's account is the `user_id` of callform.yaml, not a secret: when the vendor
+/// refuses the token for that account, the hint names both, not the token alone.
+#[test]
+fn an_authentication_failure_hint_names_the_user_id_of_longlonglong_too() {
+    let (tmp, tasks) = examples(Some("auid-"));
+    let project = tmp.path().join("callform.yaml");
+    let text = std::fs::read_to_string(&project).unwrap();
+    let text = text.replace(harness::LLL_USER, "00000000-0000-4000-8000-00000000beef");
+    std::fs::write(&project, text).unwrap();
+    let run = callform(
+        &[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "auid-payment-followup",
+        ],
+        &tasks,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("authentication failed for provider `longlonglong`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "hint: check the credentials in LONGLONGLONG_TOKEN, `user_id` of provider `longlonglong` in callform.yaml"
+        ),
+        "the hint names the account too: {}",
+        run.stdout
+    );
+}
+
 #[test]
 fn a_business_error_fails_that_task_only() {
     let (_tmp, tasks) = examples(Some("biz-"));
@@ -671,4 +706,54 @@ fn a_throttled_first_answer_does_not_release_a_providers_other_creates() {
         run.stdout
     );
     assert!(run.stdout.contains("2 not sent"), "{}", run.stdout);
+}
+
+/// A vendor (or a proxy before it) that echoes the request's secret in the request id or
+/// in a `FailList` entry of a success: the created record keeps the request id and the
+/// warnings, so both pass the secret scrubber like every message from an answer.
+#[test]
+fn a_secret_echoed_in_a_created_answers_request_id_or_warnings_is_scrubbed() {
+    let prefix = "sec-";
+    let (_tmp, tasks) = examples(Some(prefix));
+    let body = format!(
+        r#"{{"ResponseMetadata":{{"RequestId":"req-{sk}"}},"Result":{{"TaskOpenId":"{{task_id}}","FailList":[{{"Index":0,"Phone":"13700000001","Type":"BAD_KEY","Desc":"key {sk} refused"}}]}}}}"#,
+        sk = harness::VOLC_SK
+    );
+    post_fault(
+        serde_json::json!({"match": format!("{prefix}配送通知"), "kind": "answer",
+        "status": 200, "create": true, "times": 1, "body": body}),
+    );
+    let aliyun = format!(
+        r#"{{"Code":"X","Message":"m","RequestId":"rid-{}"}}"#,
+        harness::ALI_SECRET
+    );
+    post_fault(
+        serde_json::json!({"match": format!("{prefix}欠费提醒"), "kind": "answer",
+        "status": 500, "create": true, "times": 1, "body": aliyun}),
+    );
+    let run = callform(&["apply", "--auto-approve"], &tasks, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let st = state(&tasks);
+    let rec = &st["tasks"][format!("{prefix}delivery-notice")];
+    assert_eq!(rec["status"], "created", "{rec}");
+    assert_eq!(rec["request_id"], "req-***", "{rec}");
+    assert!(
+        rec["warnings"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("key *** refused"),
+        "{rec}"
+    );
+    assert_files_clean(&tasks);
+    let shown = Callform::new()
+        .args([
+            "state",
+            "show",
+            &format!("{prefix}delivery-notice"),
+            "--dir",
+        ])
+        .arg(&tasks)
+        .run();
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(!shown.stdout.contains(harness::VOLC_SK), "{}", shown.stdout);
 }

@@ -51,6 +51,49 @@ fn init_writes_a_project_that_validates_and_applies_in_the_sandbox() {
     assert!(ignore.lines().any(|l| l == "*.state.json"), "{ignore}");
 }
 
+/// The "Next:" lines `init` prints run as printed, one after the other in one shell, from
+/// the directory `init` ran in, for a directory name with a space too.
+#[test]
+fn the_next_steps_init_prints_run_as_printed_in_one_shell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Callform::new()
+        .args(["init", "my campaigns"])
+        .cwd(tmp.path())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let steps: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Next:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split(" #").next().unwrap_or("").trim())
+        .collect();
+    assert!(steps.len() >= 2, "{}", out.stdout);
+    let bin = Path::new(env!("CARGO_BIN_EXE_callform")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = format!("set -e\n{}\n", steps.join("\n"));
+    let run = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(tmp.path())
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{script}\n{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("4 created"), "{stdout}");
+}
+
 #[test]
 fn init_never_overwrites_and_keeps_an_existing_gitignore() {
     let tmp = tempfile::tempdir().unwrap();
@@ -271,4 +314,105 @@ fn the_commands_in_the_guide_and_the_readme_exist() {
         }
         assert!(checked >= 5, "{doc}: only {checked} commands found");
     }
+}
+
+/// The README's recipe for the emulator, run as written (its port and paths replaced by a
+/// free port and a temp copy of the examples): every task of the examples goes to the
+/// emulator and is created there. A recipe that points only some vendors at it sends the
+/// others to the real services, with whatever credentials the reader's shell holds.
+#[test]
+fn the_readmes_emulator_recipe_sends_every_task_to_the_emulator() {
+    use std::io::BufRead;
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("\n```").next())
+        .find(|b| b.contains("callform emulator --listen"))
+        .expect("the README's emulator recipe");
+    let lines: Vec<String> = block
+        .replace("\\\n", " ")
+        .lines()
+        .map(|l| l.split(" #").next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let (tmp, tasks, _) = crate::harness::examples();
+    let state = tmp.path().join("emulator.state.json");
+    let bin = env!("CARGO_BIN_EXE_callform");
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut emulator: Option<(std::process::Child, String)> = None;
+    let mut applied = None;
+    for line in &lines {
+        let (assignments, command): (Vec<&str>, Vec<&str>) = line
+            .trim_end_matches('&')
+            .split_whitespace()
+            .partition(|w| w.contains('=') && !w.starts_with('-'));
+        let pairs = assignments.iter().filter_map(|a| a.split_once('='));
+        let pairs: Vec<(String, String)> =
+            pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let url = emulator.as_ref().map(|(_, u)| u.clone());
+        let fill = |v: &str| match &url {
+            Some(u) => v.replace("http://127.0.0.1:8790", u),
+            None => v.to_string(),
+        };
+        match command.as_slice() {
+            ["export"] => env.extend(pairs.iter().map(|(k, v)| (k.clone(), fill(v)))),
+            ["callform", "emulator", args @ ..] => {
+                let args: Vec<String> = args.iter().map(|a| a.replace(":8790", ":0")).collect();
+                let mut child = std::process::Command::new(bin)
+                    .arg("emulator")
+                    .args(&args)
+                    .env_clear()
+                    .envs(env.iter().cloned().chain(pairs.iter().cloned()))
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let mut first = String::new();
+                std::io::BufReader::new(child.stdout.take().unwrap())
+                    .read_line(&mut first)
+                    .unwrap();
+                let url = first
+                    .split_whitespace()
+                    .last()
+                    .expect("the emulator prints its address")
+                    .to_string();
+                // Variables exported before the emulator started take its address too.
+                env = env
+                    .into_iter()
+                    .map(|(k, v)| (k, v.replace("http://127.0.0.1:8790", &url)))
+                    .collect();
+                emulator = Some((child, url));
+            }
+            ["callform", "apply", args @ ..] => {
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| match *a {
+                        "examples/tasks" => tasks.display().to_string(),
+                        "/tmp/emulator.state.json" => state.display().to_string(),
+                        a => a.to_string(),
+                    })
+                    .collect();
+                let mut cmd = Callform::new().env_clear().arg("apply").args(&args);
+                for (k, v) in env.iter().chain(pairs.iter()) {
+                    cmd = cmd.env(k, v);
+                }
+                applied = Some(cmd.run());
+            }
+            other => panic!("the recipe has a line this test does not know: {other:?}"),
+        }
+    }
+    let (mut child, _) = emulator.expect("the recipe starts the emulator");
+    let _ = child.kill();
+    let _ = child.wait();
+    let run = applied.expect("the recipe applies the examples");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        !run.stdout.contains("REAL") && !run.stderr.contains("REAL"),
+        "the recipe sends tasks to a real endpoint:\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("5 created"), "{}", run.stdout);
 }

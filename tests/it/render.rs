@@ -89,6 +89,17 @@ fn same_in_every_rendering_with(tasks: &Path, args: &[&str], env: &[(&str, &str)
                 let name = t["name"].as_str().unwrap();
                 assert!(shown.contains(name), "{format} lacks the orphan {name}");
             }
+            // The vendor task id of every task the plan lists: the one to stop in the
+            // console (an orphan, a replaced task) or to look for (an uncertain one).
+            if t["action"] != "no-op" {
+                if let Some(id) = t["task_id"].as_str() {
+                    let name = t["name"].as_str().unwrap();
+                    assert!(
+                        shown.contains(id),
+                        "{format} lacks the vendor task id {id} of {name}:\n{shown}"
+                    );
+                }
+            }
         }
         for w in warnings {
             assert!(
@@ -100,7 +111,7 @@ fn same_in_every_rendering_with(tasks: &Path, args: &[&str], env: &[(&str, &str)
     plan
 }
 
-/// The README's emulator recipe sets only CALLFORM_XFYETA_ENDPOINT: the other vendors'
+/// An emulator recipe that sets only CALLFORM_XFYETA_ENDPOINT (as the README once did): the other vendors'
 /// tasks go to the real services, and every rendering says so.
 #[test]
 fn every_rendering_shows_each_endpoint_and_a_mix_of_loopback_and_real() {

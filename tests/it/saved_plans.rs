@@ -501,3 +501,60 @@ fn a_state_in_a_missing_directory_is_named_with_a_hint() {
         assert!(!dir.exists());
     }
 }
+
+/// The command `plan --out` prints runs as printed in a shell, for a plan path with a
+/// space too.
+#[test]
+fn the_apply_command_plan_out_prints_runs_as_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = checkout(&tmp.path().join("A"));
+    let (code, _, err) = run(bin().cwd(&a).args([
+        "plan",
+        "--sandbox",
+        "--out",
+        "saved plans/p 1.plan",
+        "tasks",
+    ]));
+    assert_eq!(code, 1, "the directory does not exist yet: {err}");
+    std::fs::create_dir(a.join("saved plans")).unwrap();
+    let (code, _, err) = run(bin().cwd(&a).args([
+        "plan",
+        "--sandbox",
+        "--out",
+        "saved plans/p 1.plan",
+        "tasks",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let printed = err
+        .lines()
+        .find_map(|l| l.split("Apply exactly this plan with: ").nth(1))
+        .expect("the apply command")
+        .to_string();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_callform")).parent().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&printed)
+        .current_dir(&a)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "`{printed}`: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("5 created"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

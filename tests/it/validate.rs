@@ -1723,12 +1723,26 @@ fn phone_number_rules() {
             .hides("12345678901"),
         case("aliyun: ten-digit mobile", ALIYUN)
             .set("spec.callees", "[\"1370000001\"]")
-            .error("spec.callees[0]", "invalid phone number")
+            // Masked, ten digits look like a mobile's eleven: the message counts them.
+            .error(
+                "spec.callees[0]",
+                "invalid phone number 137****0001: it has 10 digits; a mobile number has 11",
+            )
             .hides("1370000001"),
         case("aliyun: twelve-digit mobile", ALIYUN)
             .set("spec.callees", "[\"137000000012\"]")
-            .error("spec.callees[0]", "invalid phone number")
+            .error(
+                "spec.callees[0]",
+                "it has 12 digits; a mobile number has 11",
+            )
             .hides("137000000012"),
+        case("aliyun: a fixed line one digit short", ALIYUN)
+            .set("spec.callees", "[\"055169101\"]")
+            .error(
+                "spec.callees[0]",
+                "it has 9 digits; a fixed line has 10–12 (0 and 9–11 more)",
+            )
+            .hides("055169101"),
         case("aliyun: a foreign number", ALIYUN)
             .set("spec.callees", "[\"+1 415 555 0100\"]")
             .error("spec.callees[0]", "invalid phone number"),
