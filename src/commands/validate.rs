@@ -7,7 +7,18 @@ use crate::output::Printer;
 use crate::workspace;
 
 pub fn run(args: &ValidateArgs, printer: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
-    let (_project, manifests) = workspace::load(&args.dir, env.now());
+    let (_project, mut manifests) = workspace::load(&args.dir, env.now());
+    // `plan` and `apply` refuse a directory with no tasks (and no state); validate has no
+    // state to tell a removed project from a wrong path, so it warns.
+    if manifests.tasks.is_empty() && manifests.diagnostics.iter().all(|d| !d.is_error()) {
+        manifests.diagnostics.push(
+            Diagnostic::warning(
+                &args.dir,
+                "holds no tasks (no *.yaml or *.yml task documents)",
+            )
+            .hint("pass the directory that holds your task files"),
+        );
+    }
     let workspace = env.var("GITHUB_WORKSPACE").map(std::path::PathBuf::from);
     printer.diagnostics_data(&manifests, args.format, workspace.as_deref())?;
     let errors = manifests

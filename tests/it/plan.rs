@@ -409,6 +409,11 @@ fn a_target_matching_nothing_and_an_empty_directory_are_errors() {
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("holds no tasks"), "{err}");
     assert!(!out.contains("No changes"), "{out}");
+    // validate, which has no state to tell a removed project from a wrong path, warns.
+    let (code, out, err) = run(bin().arg("validate").arg(&empty));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("holds no tasks"), "{out}");
+    assert!(out.contains("1 warning"), "{out}");
     // apply says the same, and is no silent success either.
     let (code, out, err) = run(bin()
         .args(["apply", "--sandbox", "--auto-approve"])

@@ -2085,7 +2085,14 @@ fn empty_and_comment_only_files_hold_no_tasks() {
     ] {
         let run = only_file("t.yaml", content);
         assert_eq!(run.code, Some(0), "{content:?}: {}", run.summary());
-        assert!(run.diagnostics().is_empty(), "{content:?}");
+        // The directory as a whole holds no task: one warning, on the directory.
+        let diags = run.diagnostics();
+        assert_eq!(diags.len(), 1, "{content:?}: {diags:?}");
+        assert!(diags[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds no tasks"));
+        assert_eq!(diags[0]["severity"], "warning");
         assert_eq!(run.json["tasks"], 0);
         assert_eq!(run.json["files"], 1);
     }
