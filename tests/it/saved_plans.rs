@@ -171,7 +171,7 @@ fn a_state_outside_the_checkout_must_be_named_absolutely() {
     let text = std::fs::read_to_string(&yaml).unwrap();
     std::fs::write(
         &yaml,
-        text.replace("state: callform.state.json", "state: ../shared.state.json"),
+        text.replace("state: callform.state.json", "state: ../outside.state.json"),
     )
     .unwrap();
     let (code, _, err) = run(bin().cwd(&a).args(["plan", "--out", "../p.plan", "tasks"]));
