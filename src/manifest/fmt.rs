@@ -33,11 +33,15 @@ pub enum FmtError {
 
 /// `text` in the canonical layout, proven to mean the same.
 pub fn format(text: &str) -> Result<String, FmtError> {
+    prove(text, layout(text))
+}
+
+/// `out` if it parses to the same documents as `text`, value for value.
+fn prove(text: &str, out: String) -> Result<String, FmtError> {
     let before = yaml::parse(text).map_err(|e| FmtError::Syntax {
         line: e.pos.line,
         message: e.message,
     })?;
-    let out = layout(text);
     let after = yaml::parse(&out).map_err(|_| FmtError::Unsafe)?;
     let same = before.len() == after.len()
         && before
@@ -166,10 +170,10 @@ fn layout(text: &str) -> String {
             }
         };
         flush_comments(&mut out, &mut pending, new);
-        let (body, items, content_old) = tidy(trimmed, old);
+        let (body, content_old) = tidy(trimmed, old);
         // The content of `- item` lines sits in levels of its own, two columns per dash.
         let mut content_new = new;
-        for (k, &col) in content_old.iter().enumerate().take(items) {
+        for (k, &col) in content_old.iter().enumerate() {
             content_new = new + 2 * (k + 1);
             stack.push(Level {
                 old: col,
@@ -183,7 +187,7 @@ fn layout(text: &str) -> String {
             top.opened = opens;
         }
         out.push(format!("{}{}", " ".repeat(new), body));
-        if block_scalar(&body) {
+        if let Some(indicator) = block_scalar(&body) {
             // The scalar's lines move with their key, their own layout kept.
             let key_col = content_old.last().copied().unwrap_or(old);
             // Without an indentation indicator the content's own first line sets its
@@ -195,7 +199,7 @@ fn layout(text: &str) -> String {
                 .map(|l| l.len() - l.trim_start_matches(' ').len())
                 .filter(|&n| n > key_col);
             let shift = match first {
-                Some(first) if !has_indicator_digit(&body) => {
+                Some(first) if !indicator.contains(|c: char| c.is_ascii_digit()) => {
                     (content_new + 2) as isize - first as isize
                 }
                 _ => content_new as isize - key_col as isize,
@@ -246,22 +250,20 @@ fn map_indent(stack: &[Level], old: usize) -> usize {
 
 /// A line's text with one space after each leading `-` and after a plain key's `:`, the
 /// number of leading dashes, and the old column of the content after each dash.
-fn tidy(trimmed: &str, old: usize) -> (String, usize, Vec<usize>) {
+fn tidy(trimmed: &str, old: usize) -> (String, Vec<usize>) {
     let mut rest = trimmed;
     let mut col = old;
-    let mut dashes = 0;
     let mut cols = Vec::new();
     let mut body = String::new();
     while rest == "-" || rest.starts_with("- ") {
         let after = rest[1..].trim_start_matches(' ');
         col += rest.len() - after.len();
         cols.push(col);
-        dashes += 1;
         body.push_str(if after.is_empty() { "-" } else { "- " });
         rest = after;
     }
     body.push_str(&tidy_key(rest));
-    (body.trim_end().to_string(), dashes, cols)
+    (body.trim_end().to_string(), cols)
 }
 
 /// `key:   value` as `key: value` when the key is plain (letters, digits, `_`, `-`, `.`).
@@ -312,23 +314,13 @@ fn strip_comment(body: &str) -> &str {
     body.trim_end()
 }
 
-/// Whether the block-scalar indicator ending the line sets the indentation (`|2`).
-fn has_indicator_digit(body: &str) -> bool {
-    strip_comment(body)
-        .rsplit([' ', ':'])
-        .next()
-        .is_some_and(|last| last.chars().any(|c| c.is_ascii_digit()))
-}
-
-/// Whether the line ends with a block-scalar indicator (`|`, `>-`, `|2+` …).
-fn block_scalar(body: &str) -> bool {
-    let code = strip_comment(body);
-    let Some(last) = code.rsplit([' ', ':']).next() else {
-        return false;
-    };
+/// The block-scalar indicator ending the line (`|`, `>-`, `|2+` …), if any.
+fn block_scalar(body: &str) -> Option<&str> {
+    let last = strip_comment(body).rsplit([' ', ':']).next()?;
     let mut chars = last.chars();
-    matches!(chars.next(), Some('|' | '>'))
-        && chars.all(|c| c == '+' || c == '-' || c.is_ascii_digit())
+    (matches!(chars.next(), Some('|' | '>'))
+        && chars.all(|c| c == '+' || c == '-' || c.is_ascii_digit()))
+    .then_some(last)
 }
 
 #[cfg(test)]
@@ -382,8 +374,16 @@ mod tests {
 
     #[test]
     fn a_layout_that_would_change_meaning_is_refused() {
-        // A plain scalar continued on a less indented line than its key would be folded
-        // differently once indented: the proof catches any such case.
+        // Whatever the layout pass makes of a text, only a result that reads the same is
+        // used: a layout that changed a value, a type or a document count is refused.
+        assert_eq!(prove("a: 1\n", "a: 2\n".into()), Err(FmtError::Unsafe));
+        assert_eq!(prove("a: [1]\n", "a: 1\n".into()), Err(FmtError::Unsafe));
+        assert_eq!(prove("a: \"1\"\n", "a: 1\n".into()), Err(FmtError::Unsafe));
+        assert_eq!(
+            prove("a: 1\n", "a: 1\n---\nb: 2\n".into()),
+            Err(FmtError::Unsafe)
+        );
+        assert_eq!(prove("a:   1\n", "a: 1\n".into()), Ok("a: 1\n".to_string()));
         let same = |t: &str| format(t).map(|o| yaml::parse(&o).is_ok());
         assert_eq!(same("a: b\n"), Ok(true));
         assert!(!same_value(
