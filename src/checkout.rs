@@ -87,21 +87,27 @@ pub struct Place {
 
 /// `path` made absolute against `base` and normalised lexically.
 pub fn absolute(base: &Path, path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
+    if path.is_absolute() {
+        normalize(path)
     } else {
-        base.join(path)
-    };
+        normalize(&base.join(path))
+    }
+}
+
+/// `a/./b/../c` → `a/c`, without the disk. `..` of the root is the root, as the kernel
+/// has it; a relative path keeps the `..` that lead out of it.
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
-    for c in joined.components() {
+    for c in path.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir => {
-                // `..` of the root is the root, as the kernel has it.
-                if !out.pop() {
-                    out.push(c);
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(c),
+            },
             other => out.push(other),
         }
     }

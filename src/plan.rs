@@ -659,8 +659,13 @@ fn endpoint_uses(out: &[PlannedTask], project: &Project) -> Vec<EndpointUse> {
 
 /// Loopback and real endpoints in one plan: most often an emulator recipe that pointed
 /// some vendors at the emulator and left the others on the real service.
+/// Whether some of `endpoints` are loopback and some real.
+pub fn mixes_loopback_and_real(endpoints: &[EndpointUse]) -> bool {
+    endpoints.iter().any(|e| e.loopback) && endpoints.iter().any(|e| !e.loopback)
+}
+
 fn mixed_endpoints(endpoints: &[EndpointUse], warnings: &mut Vec<Warning>) {
-    if !(endpoints.iter().any(|e| e.loopback) && endpoints.iter().any(|e| !e.loopback)) {
+    if !mixes_loopback_and_real(endpoints) {
         return;
     }
     let names = |loopback: bool| {

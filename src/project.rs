@@ -211,9 +211,11 @@ pub fn is_loopback(url: &str) -> bool {
         return false;
     };
     let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
-    if authority.contains('@') {
-        return false;
-    }
+    !authority.contains('@') && loopback_host(authority)
+}
+
+/// Whether an URL's authority (`host[:port]`, `[v6][:port]`) names this machine.
+fn loopback_host(authority: &str) -> bool {
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
@@ -262,14 +264,7 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
         return Ok(());
     }
     if let Some(rest) = url.strip_prefix("http://") {
-        let authority = authority(rest);
-        let host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-        };
-        let loopback =
-            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if loopback {
+        if loopback_host(authority(rest)) {
             return Ok(());
         }
         return Err("plain http:// is only allowed for loopback addresses (the emulator)".into());
@@ -499,21 +494,7 @@ pub fn repo_relative(path: &Path, workspace: Option<&Path>) -> PathBuf {
     }
 }
 
-/// `a/./b/../c` → `a/c`, without the disk.
-fn normalize_lexically(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
+use crate::checkout::normalize as normalize_lexically;
 
 /// Loads the project for a manifest directory. Problems come back as diagnostics; the
 /// returned project is usable (defaults fill what was wrong) only when there are no errors.

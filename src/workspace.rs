@@ -191,10 +191,12 @@ pub fn plan(
         return Err(NoPlan::Invalid(errors));
     }
     let state = state?;
-    let mut warnings = Vec::new();
-    if empty_directory(&manifests, state.as_ref(), dir)? {
-        {
-            warnings.push(plan::Warning {
+    let all_orphaned = empty_directory(&manifests, state.as_ref(), dir)?;
+    let mut plan = plan::plan(&manifests, &project, state.as_ref(), place, &options)?;
+    if all_orphaned {
+        plan.warnings.insert(
+            0,
+            plan::Warning {
                 message: format!(
                     "{} holds no tasks: every task in the state {} is planned as orphaned",
                     dir.display(),
@@ -202,11 +204,9 @@ pub fn plan(
                 ),
                 task: None,
                 hint: None,
-            });
-        }
+            },
+        );
     }
-    let mut plan = plan::plan(&manifests, &project, state.as_ref(), place, &options)?;
-    plan.warnings.splice(0..0, warnings);
     Ok(Prepared {
         project,
         manifests,

@@ -111,7 +111,6 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let state_path = settings.state.path.clone();
     // Hints name this run's state wherever it did not come from the defaults.
     let state_args = settings.state_args();
-    let hint_args = state_args.clone();
     let now = settings.now;
     let project = settings.project;
     let manifests = workspace::load_manifests(&dir, &project, settings.project_diagnostics, now);
@@ -156,7 +155,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             );
         }
     }
-    let current = loaded.state.clone();
+    let current = loaded.state;
     if saved.is_none() {
         if let Err(e) = workspace::empty_directory(&manifests, current.as_ref(), &dir) {
             note!(out, "{}", crate::error::report(&e));
@@ -229,7 +228,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         if saved.is_some() {
             say!(out, "No changes.");
         }
-        crate::output::apply::earlier_uncertain(out, &earlier_uncertain, &hint_args);
+        crate::output::apply::earlier_uncertain(out, &earlier_uncertain, &options.state_args);
         return Ok(if earlier_uncertain.is_empty() {
             Outcome::Success
         } else {
@@ -303,7 +302,15 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         if let Some(running) = sandbox {
             running.shutdown().await;
         }
-        crate::output::apply::summary(out, &[], &besides, &project, false, &hint_args, None);
+        crate::output::apply::summary(
+            out,
+            &[],
+            &besides,
+            &project,
+            false,
+            &options.state_args,
+            None,
+        );
         return Ok(outcome(&[], false, earlier_uncertain.len()));
     }
     let total = sends.len();

@@ -179,10 +179,6 @@ fn endpoint_line(e: &EndpointUse, mixed: bool) -> String {
     )
 }
 
-fn mixed(plan: &Plan) -> bool {
-    plan.endpoints.iter().any(|e| e.loopback) && plan.endpoints.iter().any(|e| !e.loopback)
-}
-
 /// The tasks a plan lists, orphans first: a campaign whose manifest was removed still
 /// dials people, and is the first thing a reviewer must see. The rest keep name order.
 fn listed(plan: &Plan) -> Vec<&PlannedTask> {
@@ -262,8 +258,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
     }
     if !plan.endpoints.is_empty() {
         let _ = writeln!(out, "Endpoints:");
+        let mixed = crate::plan::mixes_loopback_and_real(&plan.endpoints);
         for e in &plan.endpoints {
-            let _ = writeln!(out, "  {}", endpoint_line(e, mixed(plan)));
+            let _ = writeln!(out, "  {}", endpoint_line(e, mixed));
         }
         out.push('\n');
     }
@@ -347,7 +344,7 @@ pub fn json(plan: &Plan) -> String {
     text + "\n"
 }
 
-fn md_escape(s: &str) -> String {
+pub(super) fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -410,8 +407,9 @@ pub fn markdown(plan: &Plan) -> String {
     );
     if !plan.endpoints.is_empty() {
         let _ = writeln!(out, "Endpoints:\n");
+        let mixed = crate::plan::mixes_loopback_and_real(&plan.endpoints);
         for e in &plan.endpoints {
-            let _ = writeln!(out, "- {}", md_escape(&endpoint_line(e, mixed(plan))));
+            let _ = writeln!(out, "- {}", md_escape(&endpoint_line(e, mixed)));
         }
         out.push('\n');
     }

@@ -55,11 +55,7 @@ pub fn json(path: &Path, state: Option<&State>) -> String {
     mask_phones_in_text(&text) + "\n"
 }
 
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use super::plan::md_escape;
 
 /// A heading and a table of the tasks.
 pub fn markdown(path: &Path, state: Option<&State>) -> String {
