@@ -299,12 +299,15 @@ async fn a_plan_made_while_an_interrupted_run_is_pending_applies_after_the_fold(
         "delivery-notice"
     );
     let b = tmp.path().join("B");
-    copy_dir(&a, &b);
-    for name in [
-        "callform.sandbox.state.json",
-        "callform.sandbox.state.json.journal",
-    ] {
-        std::fs::copy(a.join(name), b.join(name)).unwrap();
+    let c = tmp.path().join("C");
+    for to in [&b, &c] {
+        copy_dir(&a, to);
+        for name in [
+            "callform.sandbox.state.json",
+            "callform.sandbox.state.json.journal",
+        ] {
+            std::fs::copy(a.join(name), to.join(name)).unwrap();
+        }
     }
 
     let out = bin().cwd(&a).args(["apply", "../p.plan"]).run();
@@ -339,6 +342,20 @@ async fn a_plan_made_while_an_interrupted_run_is_pending_applies_after_the_fold(
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = run(bin().cwd(&b).args(["apply", "../p.plan"]));
     assert_eq!(code, 1);
+    assert!(
+        err.contains("stale") && err.contains("records of run"),
+        "{err}"
+    );
+
+    // In C, the same run is folded by another process before the apply: the state is at
+    // the planned serial + 1, but not by this apply's fold of that run: stale.
+    {
+        let backend = callform::state::open(&c.join("callform.sandbox.state.json")).unwrap();
+        let lease = backend.lock("apply").unwrap();
+        drop(backend.recover(&lease).unwrap());
+    }
+    let (code, _, err) = run(bin().cwd(&c).args(["apply", "../p.plan"]));
+    assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("stale") && err.contains("records of run"),
         "{err}"
