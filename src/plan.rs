@@ -934,6 +934,16 @@ impl Planner<'_> {
                         "the current task {} keeps running at the vendor: stop it in the console after the replacement is created",
                         rec.task_id.as_deref().unwrap_or("?")
                     ));
+                } else if let Some(reason) =
+                    canonical::upgrade_reason(&rec.vendor, rec.canonical_version)
+                {
+                    p.action = Action::Blocked;
+                    p.reason = Some(reason.into());
+                    p.hints = vec![
+                        "check the task in the vendor console, and stop it if it runs, then".into(),
+                        format!("replace it: `--replace {}` creates a new task with `caller` and keeps the old id in state as superseded, or", task.name),
+                        "rename the task (`name:`) to create a new one".into(),
+                    ];
                 } else {
                     p.action = Action::Blocked;
                     p.reason = Some(
@@ -1210,7 +1220,7 @@ mod tests {
     }
 
     fn aliyun_task(name: &str, provider: &str, dialog_id: i64) -> Task {
-        use crate::manifest::{Callees, Source, Spec, Vendor};
+        use crate::manifest::{Source, Spec, Vendor};
         use crate::vendor::aliyun::spec::AliyunSpec;
         Task {
             name: name.into(),
@@ -1220,17 +1230,20 @@ mod tests {
             spec: Spec::Aliyun(AliyunSpec {
                 task_name: None,
                 dialog_id,
-                callees: Some(vec!["13700000001".into()]),
+                caller: vec!["057100000001".into()],
+                callees: None,
                 callees_file: None,
                 corp_name: None,
                 is_self_line: None,
-                number_status_ident: None,
-                retry_type: None,
+                number_status_ident: true,
+                retry_type: 0,
                 recall_times: None,
                 recall_interval: None,
                 recall_state_codes: None,
+                schedule_time: None,
             }),
-            callees: Callees::Numbers(vec!["13700000001".into()]),
+            status: Default::default(),
+            callees: None,
             moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),

@@ -88,12 +88,12 @@ fn task_yaml(i: usize) -> String {
             i % 13
         ),
         2 => format!(
-            "name: {name}\nvendor: aliyun\nspec:\n  dialog_id: {}\n  callees: [\"{n}\", \"{}\"]\n  retry_type: 1\n  recall_times: 1\n  recall_interval: 5\n  recall_state_codes: [power_off, busy]\n",
-            1_000_000 + i,
-            n + 1
+            "name: {name}\nvendor: aliyun\ncallees: {{numbers: [\"{n}\", \"{}\"]}}\nspec:\n  dialog_id: {}\n  caller: [\"057100000001\"]\n  number_status_ident: true\n  retry_type: 1\n  recall_times: 1\n  recall_interval: 5\n  recall_state_codes: [power_off, busy]\n",
+            n + 1,
+            1_000_000 + i
         ),
         _ => format!(
-            "name: {name}\nvendor: volcengine\nspec:\n  type: tts\n  resource: tts-{}\n  number_pool_no: NP123456\n  start_time: 2027-01-04 09:00\n  end_time: 2027-01-31 18:00\n  start: false\n  concurrency: 5\n  phone_list:\n    - {{phone: \"{n}\", tts_content: 您好}}\n  ring_again_times: 1\n",
+            "name: {name}\nvendor: volcengine\ncallees:\n  rows:\n    - {{phone: \"{n}\", tts_content: 您好}}\nspec:\n  type: tts\n  resource: tts-{}\n  number_pool_no: NP123456\n  start_time: 2027-01-04 09:00\n  end_time: 2027-01-31 18:00\n  concurrency: 5\n  ring_again_times: 1\n",
             i % 31
         ),
     }
@@ -189,14 +189,13 @@ fn clone_example(example: &Example, i: usize, numbers: &Path) -> String {
             let (key, value) = trimmed.split_once(": ").unwrap_or((trimmed, ""));
             // `-c` before the clone number: `回访-2027-100` would read as a number in groups.
             let _ = writeln!(out, "  {key}: {}-c{i}", value.trim());
-        } else if let Some(file) = trimmed
-            .strip_prefix("callees_file: ")
-            .or_else(|| trimmed.strip_prefix("phone_list_file: "))
-        {
-            let key = &trimmed[..trimmed.len() - file.len()];
+        } else if let Some(file) = trimmed.strip_prefix("file: ").filter(|_| indent == "  ") {
+            // `callees: {file: …}` in its block form, as the examples write it.
+            let key = "file: ";
+            let file = file.split_whitespace().next().unwrap_or_default();
             let source = Path::new("examples/tasks")
                 .join(&example.folder)
-                .join(file.trim());
+                .join(file);
             let stem = source.file_stem().unwrap_or_default().to_string_lossy();
             let ext = source.extension().unwrap_or_default().to_string_lossy();
             let copy = format!("{stem}-{i:05}.{ext}");

@@ -16,7 +16,7 @@ use callform::project::{self, Project};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-/// A directory laid out like `examples/`, so a seed's `callees_file: ../numbers/...`
+/// A directory laid out like `examples/`, so a seed's `callees: {file: ../numbers/...}`
 /// resolves to a real file and the callee readers run behind the loader too.
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -26,8 +26,8 @@ fn workdir() -> &'static Path {
         std::fs::create_dir_all(dir.join("tasks")).expect("create the fuzz work dir");
         std::fs::create_dir_all(&numbers).expect("create the fuzz work dir");
         std::fs::write(
-            numbers.join("overdue-jan.txt"),
-            include_bytes!("../../examples/tasks/numbers/overdue-jan.txt"),
+            numbers.join("overdue-jan.csv"),
+            include_bytes!("../../examples/tasks/numbers/overdue-jan.csv"),
         )
         .expect("write a callee file");
         std::fs::write(
@@ -97,7 +97,7 @@ fn run(data: &[u8]) {
     std::hint::black_box(
         out.tasks
             .iter()
-            .map(|t| t.vendor_name().len() + t.callees.len())
+            .map(|t| t.vendor_name().len() + t.callees.as_ref().map_or(0, |c| c.len()))
             .sum::<usize>(),
     );
 
@@ -113,22 +113,16 @@ fn run(data: &[u8]) {
         show(d, Some(&text));
     }
 
-    // And as the callee files a task may name.
-    let mut diags = Vec::new();
-    std::hint::black_box(callees::parse_numbers(
-        &text,
-        Path::new("numbers.txt"),
-        "fuzz",
-        &mut diags,
-    ));
-    std::hint::black_box(callees::parse_phone_csv(
-        &text,
-        Path::new("phones.csv"),
-        "fuzz",
-        &mut diags,
-    ));
-    for d in &diags {
-        show(d, Some(&text));
+    // And as the callee files a task may name, in both forms, for every vendor.
+    let callee_file = dir.join("numbers").join("fuzz-input");
+    if std::fs::write(&callee_file, data).is_ok() {
+        for format in [callees::Format::Lines, callees::Format::Csv] {
+            for vendor in Vendor::ALL {
+                for d in &callees::check_file(&callee_file, format, vendor) {
+                    show(d, Some(&text));
+                }
+            }
+        }
     }
 }
 

@@ -5,10 +5,12 @@
 //! changes), plus the vendor, the provider and the project timezone (date-times are wall
 //! clock in it, so changing the zone changes when calls happen).
 //!
-//! Personal data never appears in it: callee lists become a count and a digest keyed with
-//! the state's random salt, and other numbers (calling lines) are masked with a short keyed
-//! tag, so a change of any digit still changes the form. The spec digest is the SHA-256 of
-//! this form's canonical JSON (sorted keys), so it needs no key of its own.
+//! It holds the spec only: a task's callees and its run state (`status:`) are not part of
+//! it, but steps of the task that the state records one by one ([`callees`] makes the
+//! digests those records keep). Personal data never appears in it: numbers (calling lines)
+//! are masked with a short keyed tag, so a change of any digit still changes the form. The
+//! spec digest is the SHA-256 of this form's canonical JSON (sorted keys), so it needs no
+//! key of its own.
 //!
 //! The form has a version. A change to it must bump [`CANONICAL_VERSION`] and teach
 //! [`upgrade`] to bring older stored forms up to date, so that old state plans no change.
@@ -17,17 +19,26 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{Callees, Spec, Task};
+use crate::manifest::{Spec, Task};
 use crate::phone;
 use crate::vendor::PersonalData;
 
+pub mod callees;
 mod sorted;
 
+/// 3: the spec only. Callees (Aliyun `spec.callees`, Volcengine `spec.phone_list`, each a
+/// `{count, digest}` summary in version 2) and Volcengine's `spec.start` left the spec for
+/// the task-level `callees:` and `status:`, and Aliyun's `caller` (the calling line, a
+/// masked list like xfyeta's `line_num`) is new. [`upgrade`] takes them out of older
+/// forms, so an unchanged xfyeta, longlonglong or volcengine task plans no change; an
+/// Aliyun form of version 2 or older never matches (it has no `caller`: the task was
+/// created with the callees as its calling line), see [`upgrade_reason`].
+///
 /// 2: phone-shaped runs in free text (task names, remarks, TTS text: every string of the
 /// spec) are masked in the stored form. The digest is unchanged from 1: it is taken over
 /// the unmasked form, so a changed digit still changes it, and a form of version 1
 /// digests as its version-2 counterpart does.
-pub const CANONICAL_VERSION: u32 = 2;
+pub const CANONICAL_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Canonical {
@@ -71,16 +82,6 @@ fn tagged(salt: &str, number: &str) -> String {
     format!("{}#{}", phone::mask(number), &tag[..6])
 }
 
-fn callee_summary(salt: &str, callees: &Callees) -> Value {
-    let data = match callees {
-        Callees::None => return Value::Null,
-        Callees::Numbers(n) => serde_json::to_vec(n),
-        Callees::Items(items) => serde_json::to_vec(items),
-    }
-    .unwrap_or_default();
-    json!({"count": callees.len(), "digest": format!("hmac-sha256:{}", keyed_hex(salt, &data))})
-}
-
 /// What the canonical form changes in a vendor's spec: declared by each vendor
 /// (`Vendor::personal_data`), in one place for both ways of writing it ([`canonical`]
 /// and [`spec_digest`]).
@@ -97,9 +98,6 @@ pub fn canonical(task: &Task, timezone: &str, salt: &str) -> Canonical {
     let edits = edits(&task.spec);
     for key in edits.drop {
         spec.remove(*key);
-    }
-    if let Some(key) = edits.summary {
-        spec.insert(key.into(), callee_summary(salt, &task.callees));
     }
     for key in edits.mask {
         mask_list(&mut spec, key, salt);
@@ -166,21 +164,11 @@ fn mask_number(salt: &str, raw: &str) -> String {
 pub fn spec_digest(task: &Task, timezone: &str, salt: &str) -> Option<String> {
     let edits = edits(&task.spec);
     let masker = |raw: &str| mask_number(salt, raw);
-    // The callee summary is written only for the vendors whose form holds one.
-    let (summary, summary_field);
-    let extra: &[(&str, &[u8])] = match edits.summary {
-        Some(key) => {
-            summary = serde_json::to_vec(&callee_summary(salt, &task.callees)).ok()?;
-            summary_field = [(key, summary.as_slice())];
-            &summary_field
-        }
-        None => &[],
-    };
     let top = sorted::Top {
         drop: edits.drop,
         mask: edits.mask,
         masker: &masker,
-        extra,
+        extra: &[],
     };
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(b"{\"provider\":");
@@ -199,7 +187,8 @@ pub fn spec_digest(task: &Task, timezone: &str, salt: &str) -> Option<String> {
 /// the version is unknown (a newer callform wrote it).
 ///
 /// The result is what [`digest`] compares with a current task's digest: version 1 kept
-/// free text as written, version 2 masks it.
+/// free text as written, version 2 masks it; versions 1 and 2 kept the callees (and
+/// Volcengine's `start`) in the spec, version 3 does not.
 pub fn upgrade(form: &Value, version: u32) -> Option<Value> {
     match version {
         1 => {
@@ -207,11 +196,34 @@ pub fn upgrade(form: &Value, version: u32) -> Option<Value> {
             if let Some(spec) = form.get_mut("spec") {
                 mask_free_text(spec);
             }
+            upgrade(&form, 2)
+        }
+        2 => {
+            // The keys that left the spec are the ones each vendor's form drops.
+            let mut form = form.clone();
+            let vendor = form
+                .get("vendor")
+                .and_then(Value::as_str)
+                .and_then(crate::manifest::Vendor::from_key);
+            if let (Some(vendor), Some(Value::Object(spec))) = (vendor, form.get_mut("spec")) {
+                for key in vendor.def().personal_data().drop {
+                    spec.remove(*key);
+                }
+            }
             Some(form)
         }
-        2 => Some(form.clone()),
+        3 => Some(form.clone()),
         _ => None,
     }
+}
+
+/// Why a task recorded with a form of `version` cannot be taken as unchanged, whatever its
+/// manifest says now, when the reason is not a change of the spec: a vendor whose older
+/// requests meant something else. The plan shows it instead of "the spec changed".
+pub fn upgrade_reason(vendor: &str, version: u32) -> Option<&'static str> {
+    crate::manifest::Vendor::from_key(vendor)?
+        .def()
+        .upgrade_reason(version)
 }
 
 /// Flattens a canonical form into `path = value` lines, for review and diffs. Lists of
@@ -249,7 +261,7 @@ mod tests {
     use crate::manifest::{Source, Vendor};
     use crate::vendor::aliyun::spec::AliyunSpec;
 
-    fn task(callees: &[&str], interval: Option<i64>) -> Task {
+    fn task(callers: &[&str], interval: Option<i64>) -> Task {
         Task {
             name: "t".into(),
             vendor: Vendor::Aliyun,
@@ -258,17 +270,20 @@ mod tests {
             spec: Spec::Aliyun(AliyunSpec {
                 task_name: None,
                 dialog_id: 1,
-                callees: Some(callees.iter().map(|s| s.to_string()).collect()),
+                caller: callers.iter().map(|s| s.to_string()).collect(),
+                callees: None,
                 callees_file: None,
                 corp_name: None,
                 is_self_line: None,
-                number_status_ident: None,
-                retry_type: None,
+                number_status_ident: true,
+                retry_type: 1,
                 recall_times: None,
                 recall_interval: interval,
                 recall_state_codes: None,
+                schedule_time: None,
             }),
-            callees: Callees::Numbers(callees.iter().map(|s| s.to_string()).collect()),
+            status: Default::default(),
+            callees: None,
             moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
@@ -282,7 +297,12 @@ mod tests {
         let a = canonical(&task(&["13700000001"], None), "Asia/Shanghai", "salt");
         let text = a.form.to_string();
         assert!(!text.contains("13700000001"), "{text}");
-        assert_eq!(a.form["spec"]["callees"]["count"], 1);
+        assert!(
+            a.form["spec"]["caller"][0]
+                .as_str()
+                .is_some_and(|s| s.starts_with("137****0001#")),
+            "{text}"
+        );
         assert_eq!(
             a,
             canonical(&task(&["13700000001"], None), "Asia/Shanghai", "salt")

@@ -1,15 +1,30 @@
-//! Files of numbers to call, named by a manifest (`callees_file`, `phone_list_file`).
+//! A task's callees (`callees:`), and the input files callform reads (manifests, callee
+//! files).
 //!
-//! Their problems are reported at their own file and line. The numbers are normalised here
-//! and never leave this process in clear: messages show them masked.
+//! Callees are inline (`numbers:`, `rows:`) or in a file (`file:`): a CSV file with a
+//! header row (`phone` and the script's variables), or one number a line. Files are
+//! streamed, never held whole: `read_list` checks every row and keeps one 16-byte
+//! [`Fingerprint`] per row; [`CalleeList::rows`] reads a batch again when it is needed and
+//! refuses rows that no longer match. Problems are reported at the callee file's own line
+//! (or the inline item); numbers are normalised here and never leave this process in clear:
+//! messages show them masked and quote no value.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
+use std::io::{BufRead, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::check::Checker;
+use super::path::FieldPath;
+use super::yaml::Value;
 use crate::diag::Diagnostic;
 use crate::phone;
-use crate::vendor::PhoneItem;
+use crate::vendor::CalleeRules;
 
 /// Most bytes callform reads from one manifest or callee file.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -89,6 +104,29 @@ pub const OUTSIDE_HINT: &str = "keep the file inside the directory of callform.y
 // A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
 pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
+    let file = open_regular(path, shown, MAX_FILE_BYTES)?;
+    let cannot = |why: String| {
+        Diagnostic::error(shown, why)
+            .hint("check the path: it is relative to the manifest that names it")
+    };
+    let len = file.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(len as usize);
+    let mut file = file;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| cannot(format!("cannot read the file: {e}")))?;
+    decode(bytes, shown)
+}
+
+/// Opens an input file for reading, as [`read_text`] reads it: only a regular file, never
+/// on a special filesystem, at most `cap` bytes, and never more than the size the file had
+/// when opened (the reader ends there), so no read can block or run on forever.
+// A diagnostic is made once per file, on the unhappy path: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+pub fn open_regular(
+    path: &Path,
+    shown: &Path,
+    cap: u64,
+) -> Result<std::io::Take<std::fs::File>, Diagnostic> {
     let cannot = |why: String| {
         Diagnostic::error(shown, why)
             .hint("check the path: it is relative to the manifest that names it")
@@ -112,11 +150,11 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
     let too_big = |len: u64| {
         Diagnostic::error(
             shown,
-            format!("the file is {len} bytes; callform reads at most {MAX_FILE_BYTES}"),
+            format!("the file is {len} bytes; callform reads at most {cap}"),
         )
         .hint("split it across several tasks")
     };
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.len() > cap {
         return Err(too_big(meta.len()));
     }
     let mut options = std::fs::OpenOptions::new();
@@ -134,16 +172,12 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
     if !meta.is_file() {
         return Err(not_regular(&meta));
     }
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.len() > cap {
         return Err(too_big(meta.len()));
     }
     // At most the size the file has: a "regular" file that says it is empty and then
     // blocks or streams (some kernel and FUSE files) reads as empty.
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(meta.len())
-        .read_to_end(&mut bytes)
-        .map_err(|e| cannot(format!("cannot read the file: {e}")))?;
-    decode(bytes, shown)
+    Ok(file.take(meta.len()))
 }
 
 /// The text of a file's bytes without a leading byte-order mark, or an error at the first
@@ -168,303 +202,1150 @@ pub fn decode(mut bytes: Vec<u8>, shown: &Path) -> Result<String, Diagnostic> {
     }
 }
 
-/// Most problems of one kind (errors, warnings) shown for the rows of one file; every row
-/// is still checked, and one more diagnostic counts the rest.
+/// Most problems of one kind (errors, warnings) shown for the rows of one callee list;
+/// every row is still checked, and one more diagnostic counts the rest.
 pub const MAX_ROW_PROBLEMS: usize = 20;
 
-/// The row problems of one callee file, bounded by [`MAX_ROW_PROBLEMS`] per kind.
-struct RowProblems<'a> {
-    shown: &'a Path,
-    task: &'a str,
-    /// Per kind (errors, warnings): how many, and the line of the last one shown.
-    counts: [(usize, usize); 2],
+/// Most bytes of one callee file. Callee files are streamed, never held whole: the cap
+/// only bounds how long a read may take [choice: 256 MiB is over 10 million rows].
+pub const MAX_CALLEE_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Most characters of one value of a callee row.
+pub const MAX_VALUE_CHARS: usize = 1000;
+
+/// A task's `callees:` as written: exactly one of `file`, `numbers` and `rows`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalleesDoc {
+    /// A file relative to the manifest. `*.csv`: a header row naming `phone` and one column
+    /// per script variable, then one callee a row. Any other name: one number a line
+    /// (blank lines and `#` comments skipped).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The numbers, inline, without variables.
+    #[serde(default)]
+    pub numbers: Option<Vec<String>>,
+    /// The callees, inline: each a mapping of `phone` and the script's variables.
+    #[serde(default)]
+    pub rows: Option<Vec<BTreeMap<String, String>>>,
+    /// The script's variables, in the order they are sent. When set, the file's header
+    /// (or the rows' keys) must be exactly these besides `phone`; without it the header
+    /// order (or the first row's key order) is the order.
+    #[serde(default)]
+    pub variables: Option<Vec<String>>,
 }
 
-impl<'a> RowProblems<'a> {
-    fn new(shown: &'a Path, task: &'a str) -> RowProblems<'a> {
-        RowProblems {
-            shown,
-            task,
-            counts: [(0, 0); 2],
+/// One callee: the number, normalised, and its values in the list's column order. Its
+/// `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Row {
+    pub phone: String,
+    pub values: Vec<String>,
+}
+
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Row(***)")
+    }
+}
+
+/// 16 bytes that stand for one row in memory (never written anywhere): what the list is
+/// compared by when it is read again, and what the state's digests are made of.
+pub type Fingerprint = [u8; 16];
+
+/// `SHA-256("callform-row-1\0" ‖ len‖phone ‖ for each column: len‖name ‖ len‖value)[..16]`,
+/// lengths as u32 big-endian: a changed number, value, column name or column order
+/// changes it, and no two different rows share an encoding.
+pub fn fingerprint(row: &Row, columns: &[String]) -> Fingerprint {
+    fn part(h: &mut Sha256, bytes: &[u8]) {
+        h.update(u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+        h.update(bytes);
+    }
+    let mut h = Sha256::new();
+    h.update(b"callform-row-1\0");
+    part(&mut h, row.phone.as_bytes());
+    for (name, value) in columns.iter().zip(&row.values) {
+        part(&mut h, name.as_bytes());
+        part(&mut h, value.as_bytes());
+    }
+    let full = h.finalize();
+    let mut fp = [0u8; 16];
+    fp.copy_from_slice(&full[..16]);
+    fp
+}
+
+/// How a callee file is read: by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A header row, then one callee a row.
+    Csv,
+    /// One number a line.
+    Lines,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("csv") => Format::Csv,
+            _ => Format::Lines,
+        }
+    }
+}
+
+/// Where a task's rows come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// Inline in the manifest (kept: the manifest holds them anyway, and it is small).
+    Inline(Arc<[Row]>),
+    /// A file, read again whenever its rows are needed.
+    File {
+        /// As the manifest names it, joined to the manifest's directory (for messages).
+        shown: PathBuf,
+        /// Resolved when it was checked.
+        real: PathBuf,
+        format: Format,
+    },
+}
+
+/// A task's callees once checked: the columns, and one fingerprint per row. The rows
+/// themselves are not kept (a million rows would be hundreds of megabytes); [`rows`]
+/// reads them again, checking each against its fingerprint.
+///
+/// [`rows`]: CalleeList::rows
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalleeList {
+    /// The variable columns (without `phone`), in the order they are sent.
+    pub columns: Vec<String>,
+    pub origin: Origin,
+    fingerprints: Arc<[Fingerprint]>,
+}
+
+/// Why the rows of a list could not be read again.
+#[derive(Debug, thiserror::Error)]
+pub enum RowsError {
+    #[error("cannot read {0} again: {1}")]
+    Unreadable(PathBuf, String),
+    #[error("{0} changed since it was checked (row {1} differs): validate and plan again")]
+    Changed(PathBuf, usize),
+}
+
+/// The counts a plan or a rule needs, without the rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalleeSummary<'a> {
+    pub rows: usize,
+    pub columns: &'a [String],
+}
+
+impl CalleeList {
+    /// A list of inline rows (tests, and the inline forms of the manifest).
+    pub fn inline(columns: Vec<String>, rows: Vec<Row>) -> CalleeList {
+        let fingerprints = rows.iter().map(|r| fingerprint(r, &columns)).collect();
+        CalleeList {
+            columns,
+            origin: Origin::Inline(rows.into()),
+            fingerprints,
         }
     }
 
-    fn push(&mut self, diags: &mut Vec<Diagnostic>, d: Diagnostic) {
-        let (count, last) = &mut self.counts[usize::from(!d.is_error())];
+    pub fn len(&self) -> usize {
+        self.fingerprints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fingerprints.is_empty()
+    }
+
+    pub fn fingerprints(&self) -> &[Fingerprint] {
+        &self.fingerprints
+    }
+
+    pub fn summary(&self) -> CalleeSummary<'_> {
+        CalleeSummary {
+            rows: self.len(),
+            columns: &self.columns,
+        }
+    }
+
+    /// Rows `from..from + n` (fewer at the end), read again from their source. A row that
+    /// no longer matches its fingerprint (the file changed since it was checked) is an
+    /// error: nothing read from a changed file is ever sent.
+    pub fn rows(&self, from: usize, n: usize) -> Result<Vec<Row>, RowsError> {
+        let end = from.saturating_add(n).min(self.len());
+        if from >= end {
+            return Ok(Vec::new());
+        }
+        let (shown, real, format) = match &self.origin {
+            Origin::Inline(rows) => return Ok(rows[from..end].to_vec()),
+            Origin::File {
+                shown,
+                real,
+                format,
+            } => (shown, real, *format),
+        };
+        let unreadable = |why: String| RowsError::Unreadable(shown.clone(), why);
+        let mut file =
+            open_regular(real, shown, MAX_CALLEE_FILE_BYTES).map_err(|d| unreadable(d.message))?;
+        let mut order: Option<Vec<Option<usize>>> = None;
+        let mut phone_at = 0;
+        let mut index = 0usize;
+        let mut out = Vec::with_capacity(end - from);
+        let mut failed = None;
+        each_record(format, &mut file, |record| {
+            match record {
+                Record::Header(names) => {
+                    phone_at = names.iter().position(|h| h == "phone").unwrap_or(0);
+                    order = Some(
+                        self.columns
+                            .iter()
+                            .map(|c| names.iter().position(|h| h == c))
+                            .collect(),
+                    );
+                }
+                Record::Bad { .. } => {
+                    failed = Some(RowsError::Changed(shown.clone(), index + 1));
+                    return ControlFlow::Break(());
+                }
+                Record::Row { fields, .. } => {
+                    if index >= from {
+                        let phone = fields
+                            .get(phone_at)
+                            .and_then(|p| phone::normalize(p).ok())
+                            .map(|(n, _)| n);
+                        let values: Option<Vec<String>> = order
+                            .iter()
+                            .flatten()
+                            .map(|i| i.and_then(|i| fields.get(i).cloned()))
+                            .collect();
+                        let row = phone
+                            .zip(values)
+                            .map(|(phone, values)| Row { phone, values });
+                        match row {
+                            Some(row)
+                                if fingerprint(&row, &self.columns) == self.fingerprints[index] =>
+                            {
+                                out.push(row)
+                            }
+                            _ => {
+                                failed = Some(RowsError::Changed(shown.clone(), index + 1));
+                                return ControlFlow::Break(());
+                            }
+                        }
+                    }
+                    index += 1;
+                    if index >= end {
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(unreadable)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if out.len() != end - from {
+            return Err(RowsError::Changed(shown.clone(), index + 1));
+        }
+        Ok(out)
+    }
+}
+
+/// One record of a callee file, as written.
+enum Record {
+    /// The column names (a list of numbers has the one column `phone`).
+    Header(Vec<String>),
+    /// A row's fields in the header's order, trimmed; `line` from 1.
+    Row { line: usize, fields: Vec<String> },
+    /// A row that cannot be read (not UTF-8, malformed CSV): why, quoting nothing of it.
+    Bad { line: usize, reason: String },
+}
+
+/// Streams the records of a callee file to `f` (which may stop early). `Err` when the
+/// file cannot be read at all, or a CSV file has no header.
+fn each_record<R: Read>(
+    format: Format,
+    file: &mut R,
+    mut f: impl FnMut(Record) -> ControlFlow<()>,
+) -> Result<(), String> {
+    match format {
+        Format::Lines => {
+            if f(Record::Header(vec!["phone".into()])).is_break() {
+                return Ok(());
+            }
+            let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+            let mut buf = Vec::with_capacity(128);
+            let mut line = 0;
+            loop {
+                buf.clear();
+                let n = reader
+                    .read_until(b'\n', &mut buf)
+                    .map_err(|e| format!("cannot read the file: {e}"))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                line += 1;
+                let bytes = if line == 1 {
+                    buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf)
+                } else {
+                    &buf[..]
+                };
+                let record = match std::str::from_utf8(bytes) {
+                    Ok(text) => {
+                        let raw = text.trim();
+                        if raw.is_empty() || raw.starts_with('#') {
+                            continue;
+                        }
+                        Record::Row {
+                            line,
+                            fields: vec![raw.to_string()],
+                        }
+                    }
+                    Err(_) => Record::Bad {
+                        line,
+                        reason: "the line is not valid UTF-8 text".into(),
+                    },
+                };
+                if f(record).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .buffer_capacity(64 * 1024)
+                .from_reader(file);
+            let mut record = csv::ByteRecord::new();
+            let mut first = true;
+            loop {
+                match reader.read_byte_record(&mut record) {
+                    Ok(false) => {
+                        if first {
+                            return Err(
+                                "the file is empty: a CSV callee file starts with a header row"
+                                    .into(),
+                            );
+                        }
+                        return Ok(());
+                    }
+                    Ok(true) => {}
+                    Err(e) => {
+                        let line = e.position().map_or(0, |p| p.line() as usize);
+                        if first {
+                            return Err(format!("cannot read the CSV header: {}", csv_reason(&e)));
+                        }
+                        if f(Record::Bad {
+                            line,
+                            reason: format!("malformed CSV: {}", csv_reason(&e)),
+                        })
+                        .is_break()
+                        {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                }
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                let fields: Result<Vec<String>, _> = record
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let b = if first && i == 0 {
+                            b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b)
+                        } else {
+                            b
+                        };
+                        std::str::from_utf8(b).map(str::to_string)
+                    })
+                    .collect();
+                let out = match fields {
+                    Ok(fields) if first => Record::Header(fields),
+                    Ok(fields) => {
+                        if fields.len() == 1 && fields[0].is_empty() {
+                            // A blank line.
+                            continue;
+                        }
+                        Record::Row { line, fields }
+                    }
+                    Err(_) if first => {
+                        return Err("the header row is not valid UTF-8 text".into());
+                    }
+                    Err(_) => Record::Bad {
+                        line,
+                        reason: "the row is not valid UTF-8 text".into(),
+                    },
+                };
+                first = false;
+                if f(out).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Whether `name` may be a column: `[A-Za-z_\p{Han}][A-Za-z0-9_.\p{Han}-]{0,39}`. Only such
+/// names are ever quoted in a message (anything else might be a value).
+pub fn valid_column_name(name: &str) -> bool {
+    fn han(c: char) -> bool {
+        matches!(c, '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{2ebef}')
+    }
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    (first.is_ascii_alphabetic() || first == '_' || han(first))
+        && name.chars().count() <= 40
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') || han(c))
+        && phone::normalize(name).is_err()
+}
+
+/// A callee row problem's place: a line of the callee file, or an item of the inline list.
+#[derive(Clone, Copy)]
+enum At<'c> {
+    Line(usize),
+    Item(usize, Option<&'c str>),
+}
+
+/// Checks rows as they come and reports their problems, at most [`MAX_ROW_PROBLEMS`] of
+/// each kind (then one count).
+struct RowCheck<'r, 'a> {
+    cx: &'r mut Checker<'a>,
+    rules: &'r CalleeRules,
+    /// The callee file (as shown), or `None` for inline rows.
+    file: Option<PathBuf>,
+    /// `callees.numbers` or `callees.rows`, for inline rows.
+    list: FieldPath,
+    /// Column names in the source's order (without `phone`), and `phone`'s position.
+    source: Vec<String>,
+    phone_at: usize,
+    /// For each wire column, its position in the source.
+    order: Vec<usize>,
+    columns: Vec<String>,
+    seen: HashMap<u64, usize>,
+    fingerprints: Vec<Fingerprint>,
+    rows: Vec<Row>,
+    keep_rows: bool,
+    /// Per kind (errors, warnings): how many, and where the last shown one was.
+    counts: [(usize, usize); 2],
+    errors: bool,
+}
+
+impl<'r, 'a> RowCheck<'r, 'a> {
+    fn report(
+        &mut self,
+        at: At<'_>,
+        error: bool,
+        message: String,
+        expected: Option<&str>,
+        hint: Option<String>,
+    ) {
+        self.errors |= error;
+        let (count, last) = &mut self.counts[usize::from(!error)];
         *count += 1;
-        if *count <= MAX_ROW_PROBLEMS {
-            *last = d.line;
-            diags.push(d);
+        if *count > MAX_ROW_PROBLEMS {
+            return;
         }
+        let (item, col) = match at {
+            At::Item(i, col) => (i, col),
+            At::Line(l) => (l, None),
+        };
+        let mut d = match (at, &self.file) {
+            (At::Line(line), Some(file)) => {
+                *last = line;
+                let d = if error {
+                    Diagnostic::error(file, message)
+                } else {
+                    Diagnostic::warning(file, message)
+                };
+                d.at(line, 1, 1)
+                    .task(Some(self.cx.task))
+                    .field(FieldPath::root().k("callees").k("file").to_string())
+            }
+            _ => {
+                let mut path = self.list.i(item);
+                if let Some(col) = col {
+                    if self.list.to_string().ends_with("rows") {
+                        path = path.k(col.to_string());
+                    }
+                }
+                let d = if error {
+                    self.cx.error(&path, message)
+                } else {
+                    self.cx.warning(&path, message)
+                };
+                *last = d.line;
+                d
+            }
+        };
+        if let Some(x) = expected {
+            d = d.expected(x);
+        }
+        if let Some(h) = hint {
+            d = d.hint(h);
+        }
+        self.cx.push(d.personal());
     }
 
-    /// The count of what was not shown, one diagnostic per kind.
-    fn finish(self, diags: &mut Vec<Diagnostic>) {
+    /// The count of the problems not shown.
+    fn finish(&mut self) {
         for (kind, (count, last)) in self.counts.into_iter().enumerate() {
             if count <= MAX_ROW_PROBLEMS {
                 continue;
             }
             let more = count - MAX_ROW_PROBLEMS;
             let message = format!(
-                "and {more} more {} in this file after line {last} ({count} in all; the first {MAX_ROW_PROBLEMS} are shown)",
+                "and {more} more {} in this callee list after line {last} ({count} in all; the first {MAX_ROW_PROBLEMS} are shown)",
                 if kind == 0 { "rows with errors" } else { "rows with warnings" },
             );
+            let file = self
+                .file
+                .clone()
+                .unwrap_or_else(|| self.cx.file.to_path_buf());
             let d = if kind == 0 {
-                Diagnostic::error(self.shown, message)
+                Diagnostic::error(&file, message)
             } else {
-                Diagnostic::warning(self.shown, message)
+                Diagnostic::warning(&file, message)
             };
-            diags.push(
+            self.cx.push(
                 d.at(last, 1, 1)
-                    .task(Some(self.task))
+                    .task(Some(self.cx.task))
+                    .field("callees")
                     .hint("every row was checked; the rest are of the same kinds as those shown"),
             );
         }
     }
-}
 
-/// One number per line; blank lines and `#` comments are skipped.
-pub fn parse_numbers(
-    text: &str,
-    shown: &Path,
-    task: &str,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut rows = RowProblems::new(shown, task);
-    for (i, line) in text.lines().enumerate() {
-        let raw = line.trim();
-        if raw.is_empty() || raw.starts_with('#') {
-            continue;
-        }
-        let lineno = i + 1;
-        match phone::normalize(raw) {
-            Ok((n, _)) => {
-                if let Some(first) = seen.get(&n) {
-                    rows.push(
-                        diags,
-                        Diagnostic::warning(
-                            shown,
-                            format!("number {} repeats line {first}", phone::mask(&n)),
-                        )
-                        .at(lineno, 1, raw.chars().count())
-                        .task(Some(task))
-                        .hint("the vendor reports duplicates as failures: remove one")
-                        .personal(),
-                    );
-                } else {
-                    seen.insert(n.clone(), lineno);
-                }
-                out.push(n);
-            }
-            Err(why) => rows.push(
-                diags,
-                Diagnostic::error(
-                    shown,
-                    format!("invalid phone number {}: {why}", phone::shown_entry(raw)),
-                )
-                .at(lineno, 1, raw.chars().count())
-                .task(Some(task))
-                .expected(phone::EXPECTED_NUMBER)
-                .personal(),
-            ),
-        }
-    }
-    rows.finish(diags);
-    out
-}
-
-const CSV_COLUMNS: &[&str] = &["phone", "tts_content", "ext", "param.NAME", "sms.NAME"];
-
-/// A CSV file with a header row: `phone` (required), `tts_content`, `ext`, `param.NAME`
-/// (into PhoneParamJson) and `sms.NAME` (into SmsParamJson).
-pub fn parse_phone_csv(
-    text: &str,
-    shown: &Path,
-    task: &str,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<PhoneItem> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            diags.push(
-                Diagnostic::error(
-                    shown,
-                    format!("cannot read the CSV header: {}", csv_reason(&e)),
-                )
-                .at(1, 1, 1)
-                .task(Some(task)),
+    /// One row: its fields in the source's order (the phone at `phone_at`).
+    fn row(&mut self, at: At<'_>, fields: Vec<String>) {
+        if fields.len() != self.source.len() + 1 {
+            self.report(
+                at,
+                true,
+                format!(
+                    "a row has {} fields where the header has {}",
+                    fields.len(),
+                    self.source.len() + 1
+                ),
+                Some("every row has every column (leave a value empty, not out)"),
+                None,
             );
-            return Vec::new();
+            return;
         }
-    };
-    enum Col {
-        Phone,
-        Tts,
-        Ext,
-        Param(String),
-        Sms(String),
-        /// A column callform does not know (reported at the header).
-        Unknown,
-    }
-    // A file without a header row would make its first callee (number, TTS text) the
-    // "column names": say so without echoing them.
-    if headers.iter().any(|h| phone::normalize(h).is_ok()) {
-        diags.push(
-            Diagnostic::error(shown, "the first line holds data, not a header row")
-                .at(1, 1, 1)
-                .task(Some(task))
-                .expected(format!(
-                    "a header naming the columns: {}",
-                    CSV_COLUMNS.join(", ")
-                ))
-                .hint("add a first line such as `phone,tts_content`"),
-        );
-        return Vec::new();
-    }
-    let mut cols = Vec::new();
-    for (position, h) in headers.iter().enumerate() {
-        let col = match h {
-            "phone" => Col::Phone,
-            "tts_content" => Col::Tts,
-            "ext" => Col::Ext,
-            _ if h.starts_with("param.") && h.len() > 6 => Col::Param(h[6..].to_string()),
-            _ if h.starts_with("sms.") && h.len() > 4 => Col::Sms(h[4..].to_string()),
-            _ => {
-                // A header cell is file content: it is named only when it is shaped like a
-                // column name, never echoed otherwise (the file may not be a CSV at all).
-                let named = if safe_column_name(h) {
-                    format!("`{h}`")
-                } else {
-                    format!("number {} (its text is not shown)", position + 1)
-                };
-                let mut d = Diagnostic::error(shown, format!("unknown CSV column {named}"))
-                    .at(1, 1, 1)
-                    .task(Some(task))
-                    .expected(format!("one of {}", CSV_COLUMNS.join(", ")));
-                if let Some(best) =
-                    crate::manifest::de::closest(h, &["phone", "tts_content", "ext"])
-                {
-                    d = d.hint(format!("did you mean `{best}`?"));
+        let raw = &fields[self.phone_at];
+        let phone_at = match at {
+            At::Item(i, _) => At::Item(i, Some("phone")),
+            other => other,
+        };
+        let number = match phone::normalize(raw) {
+            Ok((n, kind)) => {
+                if self.rules.mobile_only && kind != phone::Kind::Mobile {
+                    self.report(
+                        phone_at,
+                        true,
+                        format!(
+                            "{} is a fixed line; this vendor calls mobile numbers only",
+                            phone::mask(&n)
+                        ),
+                        Some("a mobile number (11 digits starting 13–19)"),
+                        None,
+                    );
+                    return;
                 }
-                diags.push(d);
-                // The rows are still checked, without this column.
-                Col::Unknown
+                n
+            }
+            Err(why) => {
+                self.report(
+                    phone_at,
+                    true,
+                    format!("invalid phone number {}: {why}", phone::shown_entry(raw)),
+                    Some(phone::EXPECTED_NUMBER),
+                    None,
+                );
+                return;
             }
         };
-        cols.push(col);
+        let key = number.parse::<u64>().unwrap_or(u64::MAX) | ((number.len() as u64) << 56);
+        let here = match at {
+            At::Line(l) => l,
+            At::Item(i, _) => i,
+        };
+        if let Some(first) = self.seen.get(&key) {
+            let message = if self.file.is_some() {
+                format!(
+                    "number {} repeats line {first}: a person would be called twice",
+                    phone::mask(&number)
+                )
+            } else {
+                format!(
+                    "number {} at position {here} repeats position {first}: a person would be called twice",
+                    phone::mask(&number)
+                )
+            };
+            self.report(
+                phone_at,
+                true,
+                message,
+                Some("each number once in a task"),
+                Some("remove one of them".into()),
+            );
+            return;
+        }
+        self.seen.insert(key, here);
+        let mut bad = false;
+        for (i, value) in fields.iter().enumerate() {
+            if i == self.phone_at {
+                continue;
+            }
+            let col = self.source[if i < self.phone_at { i } else { i - 1 }].clone();
+            let problem = if value.chars().count() > MAX_VALUE_CHARS {
+                Some(format!(
+                    "the value of `{col}` is {} characters long",
+                    value.chars().count()
+                ))
+            } else if value.chars().any(char::is_control) {
+                Some(format!(
+                    "the value of `{col}` holds a control character (a tab, a line break…)"
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                let at = match at {
+                    At::Item(i, _) => At::Item(i, Some(col.as_str())),
+                    other => other,
+                };
+                self.report(
+                    at,
+                    true,
+                    message,
+                    Some("at most 1,000 characters of text on one line"),
+                    Some(format!("shorten the `{col}` value of this row")),
+                );
+                bad = true;
+            }
+        }
+        if bad {
+            return;
+        }
+        let values: Vec<String> = self
+            .order
+            .iter()
+            .map(|&i| fields[if i >= self.phone_at { i + 1 } else { i }].clone())
+            .collect();
+        let row = Row {
+            phone: number,
+            values,
+        };
+        if let Some(check) = self.rules.row {
+            if let Some(problem) = check(&self.columns, &row) {
+                self.report(at, true, problem, None, None);
+                return;
+            }
+        }
+        self.fingerprints.push(fingerprint(&row, &self.columns));
+        if self.keep_rows {
+            self.rows.push(row);
+        }
     }
-    if !cols.iter().any(|c| matches!(c, Col::Phone)) {
-        diags.push(
-            Diagnostic::error(shown, "the CSV file has no `phone` column")
-                .at(1, 1, 1)
-                .task(Some(task))
-                .hint(
-                    "the first line must be a header naming the columns, e.g. `phone,tts_content`",
+}
+
+/// Reports a column problem: message, expected, hint.
+type ColumnReport<'r> = dyn FnMut(&mut Checker<'_>, String, Option<String>, Option<String>) + 'r;
+
+/// Checks the columns of a list (without `phone`, in the source's order) against the
+/// vendor's rules and `variables`; returns the wire order (positions into `source`), or
+/// `None` when the columns are wrong (reported at `at`).
+fn columns_order(
+    cx: &mut Checker<'_>,
+    rules: &CalleeRules,
+    source: &[String],
+    variables: Option<&Vec<String>>,
+    report: &mut ColumnReport<'_>,
+) -> Option<Vec<usize>> {
+    let mut ok = true;
+    for (i, name) in source.iter().enumerate() {
+        if !valid_column_name(name) {
+            report(
+                cx,
+                format!("column number {} is not a column name (its text is not shown)", i + 2),
+                Some("`[A-Za-z_` or a Chinese character`][A-Za-z0-9_.-` or Chinese`]`, at most 40 characters".into()),
+                Some("the first line must be a header naming the columns, e.g. `phone,客户姓名`".into()),
+            );
+            ok = false;
+        } else if name == "phone" || source[..i].contains(name) {
+            report(
+                cx,
+                format!("column `{name}` is named twice"),
+                None,
+                Some("name each column once".into()),
+            );
+            ok = false;
+        } else if let Some(allowed) = rules.columns.filter(|a| !a.contains(&name.as_str())) {
+            let mut d_hint = rules.columns_hint.to_string();
+            if let Some(best) = crate::manifest::de::closest(name, allowed) {
+                d_hint = format!("did you mean `{best}`? {d_hint}");
+            }
+            report(
+                cx,
+                format!("unknown callee column `{name}`"),
+                Some(format!("phone, and only {}", allowed.join(", "))),
+                Some(d_hint),
+            );
+            ok = false;
+        }
+    }
+    let Some(vars) = variables else {
+        return ok.then(|| (0..source.len()).collect());
+    };
+    let mut order = Vec::with_capacity(vars.len());
+    for v in vars {
+        match source.iter().position(|s| s == v) {
+            Some(i) => order.push(i),
+            None => {
+                let shown = if valid_column_name(v) {
+                    format!("`{v}`")
+                } else {
+                    "a variable".into()
+                };
+                report(
+                    cx,
+                    format!("{shown} is declared in `variables` but the callees have no such column"),
+                    Some("the header (or each row) names exactly the declared variables besides `phone`".into()),
+                    Some("add the column, or remove it from `variables`".into()),
+                );
+                ok = false;
+            }
+        }
+    }
+    for s in source {
+        if !vars.contains(s) && valid_column_name(s) {
+            report(
+                cx,
+                format!("column `{s}` is not declared in `variables`"),
+                Some(format!("only the declared variables: {}", vars.join(", "))),
+                Some("declare it in `variables`, or remove the column".into()),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(order)
+}
+
+/// Reads and checks a task's `callees:` (`doc`), a file relative to `dir` inside `roots`
+/// or inline. Every problem is reported through `cx`; `None` when there is one. A file
+/// read is added to `files` with its digest (saved plans notice a changed file).
+pub(crate) fn read_list(
+    doc: &CalleesDoc,
+    cx: &mut Checker<'_>,
+    rules: &CalleeRules,
+    dir: &Path,
+    roots: &[PathBuf],
+    files: &mut Vec<crate::manifest::SourceFile>,
+) -> Option<CalleeList> {
+    read_list_as(doc, cx, rules, dir, roots, files, None)
+}
+
+/// Checks the file `path` as a callee list of `vendor` read as `format`, and returns its
+/// problems: what the fuzz target drives (any bytes must give diagnostics, never a panic
+/// or a hang).
+pub fn check_file(path: &Path, format: Format, vendor: crate::manifest::Vendor) -> Vec<Diagnostic> {
+    let root = super::yaml::Node {
+        value: Value::Map(Vec::new()),
+        pos: Default::default(),
+    };
+    let mut cx = Checker {
+        file: path,
+        root: &root,
+        task: "t",
+        tz: &jiff::tz::TimeZone::UTC,
+        now: jiff::Timestamp::UNIX_EPOCH,
+        diags: Vec::new(),
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let roots: Vec<PathBuf> = resolve(dir).into_iter().collect();
+    let doc = CalleesDoc {
+        file: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        numbers: None,
+        rows: None,
+        variables: None,
+    };
+    let rules = vendor.def().callee_rules();
+    read_list_as(
+        &doc,
+        &mut cx,
+        &rules,
+        dir,
+        &roots,
+        &mut Vec::new(),
+        Some(format),
+    );
+    cx.diags
+}
+
+fn read_list_as(
+    doc: &CalleesDoc,
+    cx: &mut Checker<'_>,
+    rules: &CalleeRules,
+    dir: &Path,
+    roots: &[PathBuf],
+    files: &mut Vec<crate::manifest::SourceFile>,
+    format: Option<Format>,
+) -> Option<CalleeList> {
+    let base = FieldPath::root().k("callees");
+    let set = [
+        doc.file.is_some(),
+        doc.numbers.is_some(),
+        doc.rows.is_some(),
+    ];
+    let count = set.iter().filter(|s| **s).count();
+    if count != 1 {
+        let d = if count == 0 {
+            cx.error(&base, "callees: none of `file`, `numbers` or `rows` is set")
+        } else {
+            cx.error(
+                &base,
+                "callees: more than one of `file`, `numbers` and `rows` is set",
+            )
+        }
+        .expected("exactly one of `file: PATH`, `numbers: [...]`, `rows: [...]`")
+        .hint("keep the callees in one place");
+        cx.push(d);
+        return None;
+    }
+    if let Some(vars) = &doc.variables {
+        for (i, v) in vars.iter().enumerate() {
+            if !valid_column_name(v) || v == "phone" || vars[..i].contains(v) {
+                let d = cx
+                    .error(&base.k("variables").i(i), "not a variable name, `phone`, or a repeat")
+                    .expected("`[A-Za-z_` or a Chinese character`][A-Za-z0-9_.-` or Chinese`]`, at most 40 characters, each once")
+                    .hint("name the script's variables, as the callee columns are named");
+                cx.push(d);
+                return None;
+            }
+        }
+    }
+    let errors_before = cx.diags.iter().filter(|d| d.is_error()).count();
+    let mut check = RowCheck {
+        cx,
+        rules,
+        file: None,
+        list: base.clone(),
+        source: Vec::new(),
+        phone_at: 0,
+        order: Vec::new(),
+        columns: Vec::new(),
+        seen: HashMap::new(),
+        fingerprints: Vec::new(),
+        rows: Vec::new(),
+        keep_rows: true,
+        counts: [(0, 0); 2],
+        errors: false,
+    };
+    let origin;
+    if let Some(numbers) = &doc.numbers {
+        check.list = base.k("numbers");
+        if doc.variables.as_ref().is_some_and(|v| !v.is_empty()) {
+            let d = check
+                .cx
+                .error(&base.k("variables"), "`numbers` has no variables")
+                .hint("write `rows: [{phone: …, NAME: …}]` to give each callee its values");
+            check.cx.push(d);
+            return None;
+        }
+        check.seen.reserve(numbers.len());
+        for (i, n) in numbers.iter().enumerate() {
+            check.row(At::Item(i, None), vec![n.clone()]);
+        }
+        origin = None;
+    } else if let Some(rows) = doc.rows.as_ref().filter(|r| !r.is_empty()) {
+        check.list = base.k("rows");
+        // The first row's keys, in the order written (the mapping read by serde is sorted).
+        let keys: Vec<String> = check
+            .cx
+            .root
+            .get("callees")
+            .and_then(|c| c.get("rows"))
+            .and_then(|r| match &r.value {
+                Value::Seq(items) => items.first(),
+                _ => None,
+            })
+            .and_then(|first| match &first.value {
+                Value::Map(entries) => Some(
+                    entries
+                        .iter()
+                        .filter_map(|(k, _)| k.as_str().map(str::to_string))
+                        .collect(),
                 ),
-        );
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut rows = RowProblems::new(shown, task);
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                // One malformed row does not hide the problems of the others.
-                let line = e.position().map(|p| p.line()).unwrap_or(0) as usize;
-                rows.push(
-                    diags,
-                    Diagnostic::error(shown, format!("malformed CSV: {}", csv_reason(&e)))
-                        .at(line, 1, 1)
-                        .task(Some(task)),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let Some(phone_at) = keys.iter().position(|k| k == "phone") else {
+            let d = check
+                .cx
+                .error(&base.k("rows").i(0), "the first row has no `phone`")
+                .expected("each row a mapping of `phone` and the script's variables");
+            check.cx.push(d);
+            return None;
+        };
+        check.source = keys.iter().filter(|k| *k != "phone").cloned().collect();
+        check.phone_at = phone_at;
+        let list = check.list.clone();
+        let order = columns_order(
+            check.cx,
+            rules,
+            &check.source,
+            doc.variables.as_ref(),
+            &mut |cx, message, expected, hint| {
+                let mut d = cx.error(&list.i(0), message);
+                if let Some(x) = expected {
+                    d = d.expected(x);
+                }
+                if let Some(h) = hint {
+                    d = d.hint(h);
+                }
+                cx.push(d);
+            },
+        )?;
+        check.columns = order.iter().map(|&i| check.source[i].clone()).collect();
+        check.order = order;
+        check.seen.reserve(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let mut fields = Vec::with_capacity(keys.len());
+            let mut complete = true;
+            for k in &keys {
+                match row.get(k) {
+                    Some(v) => fields.push(v.trim().to_string()),
+                    None => {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            if !complete || row.len() != keys.len() {
+                check.report(
+                    At::Item(i, None),
+                    true,
+                    format!("row {i} does not have the first row's keys"),
+                    Some("every row has the same keys: `phone` and the script's variables"),
+                    Some(
+                        "add the missing keys (an empty value is `\"\"`), or remove the extra ones"
+                            .into(),
+                    ),
                 );
                 continue;
             }
-        };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let mut item = PhoneItem {
-            phone: String::new(),
-            phone_param_json: None,
-            sms_param_json: None,
-            tts_content: None,
-            ext: None,
-        };
-        let mut params = BTreeMap::new();
-        let mut sms = BTreeMap::new();
-        for (col, value) in cols.iter().zip(record.iter()) {
-            match col {
-                Col::Phone => item.phone = value.to_string(),
-                Col::Tts if !value.is_empty() => item.tts_content = Some(value.to_string()),
-                Col::Ext if !value.is_empty() => item.ext = Some(value.to_string()),
-                Col::Param(k) if !value.is_empty() => {
-                    params.insert(k.clone(), value.to_string());
-                }
-                Col::Sms(k) if !value.is_empty() => {
-                    sms.insert(k.clone(), value.to_string());
-                }
-                _ => {}
-            }
+            check.row(At::Item(i, None), fields);
         }
-        item.phone_param_json = (!params.is_empty()).then_some(params);
-        item.sms_param_json = (!sms.is_empty()).then_some(sms);
-        match phone::normalize(&item.phone) {
-            Ok((n, _)) => {
-                if let Some(first) = seen.get(&n) {
-                    rows.push(
-                        diags,
-                        Diagnostic::warning(
-                            shown,
-                            format!("number {} repeats line {first}", phone::mask(&n)),
-                        )
-                        .at(line as usize, 1, 1)
-                        .task(Some(task))
-                        .hint("the vendor reports duplicates as failures: remove one")
-                        .personal(),
-                    );
-                } else {
-                    seen.insert(n.clone(), line);
-                }
-                item.phone = n;
-                out.push(item);
+        origin = None;
+    } else if doc.rows.is_some() {
+        // No rows: counted below.
+        origin = None;
+    } else {
+        let rel = doc.file.as_deref().unwrap_or_default();
+        let shown = dir.join(rel);
+        let at = base.k("file");
+        let cannot = |cx: &mut Checker<'_>, message: String, hint: Option<String>| {
+            let pos = at.locate(cx.root, false);
+            let mut d = Diagnostic::error(cx.file, format!("{}: {message}", shown.display()))
+                .at(pos.line, pos.col, pos.len)
+                .task(Some(cx.task))
+                .field(at.to_string());
+            if let Some(h) = hint {
+                d = d.hint(h);
             }
-            Err(why) => rows.push(
-                diags,
-                Diagnostic::error(
-                    shown,
-                    format!(
-                        "invalid phone number {}: {why}",
-                        phone::shown_entry(&item.phone)
-                    ),
-                )
-                .at(line as usize, 1, 1)
-                .task(Some(task))
-                .field("phone")
-                .expected(phone::EXPECTED_NUMBER)
-                .personal(),
-            ),
+            cx.push(d);
+        };
+        let real = match confine(&shown, roots) {
+            Ok(real) => real,
+            Err(why) => {
+                let hint = crate::error::Hint::hint(&why).or_else(|| {
+                    Some("check the path: it is relative to the manifest that names it".into())
+                });
+                cannot(check.cx, why.to_string(), hint);
+                return None;
+            }
+        };
+        let file = match open_regular(&real, &shown, MAX_CALLEE_FILE_BYTES) {
+            Ok(f) => f,
+            Err(d) => {
+                cannot(check.cx, d.message, d.hint);
+                return None;
+            }
+        };
+        let format = format.unwrap_or_else(|| Format::of(&shown));
+        let mut hashed = Hashed {
+            inner: file,
+            hash: Sha256::new(),
+        };
+        check.file = Some(shown.clone());
+        check.keep_rows = false;
+        let mut header_ok = true;
+        let result = {
+            let check = &mut check;
+            let header_ok = &mut header_ok;
+            let variables = doc.variables.as_ref();
+            each_record(format, &mut hashed, |record| {
+                match record {
+                    Record::Header(names) => {
+                        let Some(phone_at) = names.iter().position(|h| h == "phone") else {
+                            let message = if names.iter().any(|h| phone::normalize(h).is_ok()) {
+                                "the first line holds data, not a header row"
+                            } else {
+                                "the CSV file has no `phone` column"
+                            };
+                            check.report(
+                                At::Line(1),
+                                true,
+                                message.into(),
+                                Some("a header row naming `phone` and the script's variables"),
+                                Some("add a first line such as `phone,客户姓名`".into()),
+                            );
+                            *header_ok = false;
+                            return ControlFlow::Break(());
+                        };
+                        check.phone_at = phone_at;
+                        check.source = names
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| *i != phone_at)
+                            .map(|(_, n)| n.clone())
+                            .collect();
+                        let source = check.source.clone();
+                        let shown = check.file.clone().unwrap_or_default();
+                        let task = check.cx.task.to_string();
+                        let order = columns_order(
+                            check.cx,
+                            rules,
+                            &source,
+                            variables,
+                            &mut |cx, message, expected, hint| {
+                                let mut d = Diagnostic::error(&shown, message)
+                                    .at(1, 1, 1)
+                                    .task(Some(&task))
+                                    .field("callees.file");
+                                if let Some(x) = expected {
+                                    d = d.expected(x);
+                                }
+                                if let Some(h) = hint {
+                                    d = d.hint(h);
+                                }
+                                cx.push(d);
+                            },
+                        );
+                        match order {
+                            Some(order) => {
+                                check.columns = order.iter().map(|&i| source[i].clone()).collect();
+                                check.order = order;
+                            }
+                            None => {
+                                *header_ok = false;
+                                return ControlFlow::Break(());
+                            }
+                        }
+                    }
+                    Record::Row { line, fields } => {
+                        check.row(At::Line(line), fields);
+                    }
+                    Record::Bad { line, reason } => {
+                        check.report(At::Line(line), true, reason, None, None);
+                    }
+                }
+                ControlFlow::Continue(())
+            })
+        };
+        if let Err(why) = result {
+            cannot(
+                check.cx,
+                why,
+                Some("a CSV callee file starts with a header row naming `phone`".into()),
+            );
+            return None;
         }
+        if !header_ok {
+            return None;
+        }
+        files.push(crate::manifest::SourceFile {
+            path: shown.clone(),
+            sha256: hashed.hash.finalize().into(),
+        });
+        origin = Some(Origin::File {
+            shown: shown.clone(),
+            real,
+            format,
+        });
     }
-    rows.finish(diags);
-    out
+    check.finish();
+    let RowCheck {
+        cx,
+        columns,
+        fingerprints,
+        rows,
+        errors,
+        ..
+    } = check;
+    let errors_after = cx.diags.iter().filter(|d| d.is_error()).count();
+    if errors || errors_after > errors_before {
+        return None;
+    }
+    let list = CalleeList {
+        columns,
+        origin: origin.unwrap_or_else(|| Origin::Inline(rows.into())),
+        fingerprints: fingerprints.into(),
+    };
+    let n = list.len();
+    let d = if n < rules.min_rows {
+        Some(
+            cx.error(
+                &base,
+                format!(
+                    "callees: {n} rows; this vendor needs at least {}",
+                    rules.min_rows
+                ),
+            )
+            .expected(format!("{} to {} callees", rules.min_rows, rules.max_rows)),
+        )
+    } else if n > rules.max_rows {
+        Some(
+            cx.error(
+                &base,
+                format!(
+                    "callees: {n} rows; this vendor takes at most {}",
+                    rules.max_rows
+                ),
+            )
+            .expected(format!("at most {} callees in one task", rules.max_rows))
+            .hint("split them across several tasks"),
+        )
+    } else if (1..=2).contains(&n) {
+        Some(
+            cx.warning(&base, format!("callees: a list of {n} row{}: its record in the state can be reversed", if n == 1 { "" } else { "s" }))
+                .hint("the state keeps a keyed digest of the callees loaded, with its key: a list this short can be found by trying every number (README, What the state reveals)"),
+        )
+    } else {
+        None
+    };
+    let fatal = d.as_ref().is_some_and(Diagnostic::is_error);
+    if let Some(d) = d {
+        cx.push(d);
+    }
+    (!fatal).then_some(list)
 }
 
-/// Whether a CSV header cell may be quoted in a message: a short identifier such as
-/// `tts_contnet` or `param.name`, nothing that could be a value.
-fn safe_column_name(h: &str) -> bool {
-    let mut chars = h.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && h.len() <= 40
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        && h.chars().filter(char::is_ascii_digit).count() < 4
+/// A reader that hashes what it reads.
+struct Hashed {
+    inner: std::io::Take<std::fs::File>,
+    hash: Sha256,
+}
+
+impl Read for Hashed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// A CSV error without the record's contents (they may hold numbers).
@@ -483,54 +1364,6 @@ fn csv_reason(e: &csv::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_file() {
-        let mut d = Vec::new();
-        let n = parse_numbers(
-            "# list\n137 0000 0001\n\n+8613700000002\n13700000001\nabc\n",
-            Path::new("n.txt"),
-            "t",
-            &mut d,
-        );
-        assert_eq!(n, ["13700000001", "13700000002", "13700000001"]);
-        assert_eq!(d.len(), 2);
-        assert_eq!((d[0].line, d[0].is_error()), (5, false));
-        assert_eq!((d[1].line, d[1].is_error()), (6, true));
-        assert!(d.iter().all(|d| !d.message.contains("13700000001")));
-    }
-
-    #[test]
-    fn csv_file() {
-        let mut d = Vec::new();
-        let items = parse_phone_csv(
-            "phone,tts_content,param.name\n13700000001,您好,张三\n13700000002,,\n",
-            Path::new("p.csv"),
-            "t",
-            &mut d,
-        );
-        assert!(d.is_empty(), "{d:?}");
-        assert_eq!(items.len(), 2);
-        assert_eq!(items[0].phone_param_json.as_ref().unwrap()["name"], "张三");
-        assert_eq!(items[1].tts_content, None);
-
-        let mut d = Vec::new();
-        parse_phone_csv("phnoe\n13700000001\n", Path::new("p.csv"), "t", &mut d);
-        assert_eq!(d[0].hint.as_deref(), Some("did you mean `phone`?"));
-
-        let mut d = Vec::new();
-        parse_phone_csv("13700000001,您好张先生\n", Path::new("p.csv"), "t", &mut d);
-        assert!(d[0].message.contains("not a header row"), "{:?}", d[0]);
-        assert!(!format!("{d:?}").contains("13700000001") && !format!("{d:?}").contains("张先生"));
-
-        let mut d = Vec::new();
-        parse_phone_csv("phone,ext\n13700000001\n", Path::new("p.csv"), "t", &mut d);
-        assert!(
-            d[0].message.contains("1 fields where the header has 2"),
-            "{:?}",
-            d[0]
-        );
-    }
 
     #[test]
     fn only_regular_files_are_read() {
@@ -567,7 +1400,7 @@ mod tests {
         let err = read_text(Path::new(env!("CARGO_MANIFEST_DIR")), Path::new("dir")).unwrap_err();
         assert!(err.message.contains("a directory"), "{}", err.message);
         let file =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/numbers/overdue-jan.txt");
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/numbers/overdue-jan.csv");
         assert!(read_text(&file, &file).is_ok());
     }
 
@@ -590,24 +1423,6 @@ mod tests {
             decode(b"\xef\xbb\xbf13700000001\n".to_vec(), Path::new("x")).unwrap(),
             "13700000001\n"
         );
-    }
-
-    #[test]
-    fn file_content_is_never_echoed() {
-        let secret = "AWS_SECRET_ACCESS_KEY=sk-CANARY-123";
-        let mut d = Vec::new();
-        parse_phone_csv(
-            &format!("phone,{secret}\n"),
-            Path::new("p.csv"),
-            "t",
-            &mut d,
-        );
-        assert!(d[0].message.contains("column number 2"), "{:?}", d[0]);
-        let mut d = Vec::new();
-        parse_numbers(&format!("{secret}\n"), Path::new("n.txt"), "t", &mut d);
-        assert_eq!(d.len(), 1);
-        assert!(!format!("{d:?}").contains("CANARY"), "{d:?}");
-        assert!(!format!("{d:?}").contains("AWS"), "{d:?}");
     }
 
     #[test]

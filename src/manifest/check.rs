@@ -416,3 +416,87 @@ impl<'a> Checker<'a> {
 pub fn short(path: &str) -> &str {
     path.rsplit('.').next().unwrap_or(path)
 }
+
+/// A spec key that moved out of the spec: read (so that it is not an "unknown field" with
+/// a guess at a near name) and refused by `task_rules` with a hint naming its new place.
+/// Never serialised: it is never part of a canonical form.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Moved;
+
+impl<'de> serde::Deserialize<'de> for Moved {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Moved, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Moved)
+    }
+}
+
+/// The rules about the task-level fields every vendor shares: moved spec keys, `status:`
+/// and whether the task has callees.
+pub(crate) fn task_rules(
+    cx: &mut Checker<'_>,
+    spec: &crate::vendor::Spec,
+    task: &crate::vendor::TaskFacts<'_>,
+) {
+    use crate::manifest::RunStatus;
+    use crate::vendor::StartKind;
+    let p = cx.spec();
+    for (key, instead) in spec.def().moved() {
+        if cx.root.get("spec").and_then(|s| s.get(key)).is_some() {
+            let d = cx
+                .error_at_key(&p.k(key), format!("`spec.{key}` has moved"))
+                .expected(instead)
+                .hint(format!("move it: {instead}"));
+            cx.push(d);
+        }
+    }
+    let vendor = spec.vendor();
+    let rules = vendor.def().callee_rules();
+    let steps = vendor.def().steps();
+    let status_path = FieldPath::root().k("status");
+    if task.status == RunStatus::Running && steps.start == StartKind::None {
+        let d = cx
+            .error(&status_path, format!("{vendor} documents no start API: callform cannot start this task"))
+            .expected("`status: paused`")
+            .hint("write `status: paused`, and start the task in the vendor console once its callees are loaded");
+        cx.push(d);
+    }
+    if !task.has_callees {
+        if rules.min_rows > 0 {
+            let d = cx
+                .error(&FieldPath::root(), "no callees")
+                .field("callees")
+                .expected(format!(
+                    "`callees:` with `file: PATH`, `numbers: [...]` or `rows: [...]` ({} to {} callees)",
+                    rules.min_rows, rules.max_rows
+                ))
+                .hint(format!("{vendor} refuses a task without numbers to call"));
+            cx.push(d);
+        } else {
+            let d = cx
+                .warning(&FieldPath::root(), "this task calls nobody: it has no `callees:`")
+                .field("callees")
+                .hint("add `callees:` (a file, `numbers` or `rows`), or load them in the vendor console");
+            cx.push(d);
+        }
+        if task.status == RunStatus::Running && steps.start != StartKind::None {
+            let d = cx
+                .warning(
+                    &status_path,
+                    "`status: running` with no callees: the task dials nobody",
+                )
+                .hint("add `callees:`, or write `status: paused`");
+            cx.push(d);
+        }
+    }
+    // Until apply starts tasks, say so: never a silent `running`.
+    if task.status == RunStatus::Running {
+        if let StartKind::Request(via) = steps.start {
+            let d = cx
+                .warning(
+                    &status_path,
+                    format!("`status: running`: this version of callform creates the task paused and does not start it (`{via}` is not sent yet)"),
+                )
+                .hint("start the task in the vendor console once it is created, or write `status: paused` until callform starts tasks");
+            cx.push(d);
+        }
+    }
+}

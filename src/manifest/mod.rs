@@ -27,35 +27,32 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::diag::Diagnostic;
-use crate::vendor::{CalleeSource, PhoneItem};
+use crate::vendor::TaskFacts;
+use callees::{CalleeList, CalleesDoc};
 use check::Checker;
 use path::FieldPath;
 
 pub use crate::vendor::{Spec, VendorId as Vendor};
 
-/// The numbers a task calls, normalised, from the manifest or the file it names.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Callees {
-    /// The vendor takes no list in the create call (xfyeta, longlonglong).
+/// `paused` (the default) or `running`: whether a task dials.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Created and loaded, not started: nobody is called (the default).
     #[default]
-    None,
-    /// Aliyun's `Caller`.
-    Numbers(Vec<String>),
-    /// Volcengine's `PhoneList`, with per-callee fields.
-    Items(Vec<PhoneItem>),
+    Paused,
+    /// Started once its callees are loaded: the vendor dials them in the task's windows.
+    Running,
 }
 
-impl Callees {
-    pub fn len(&self) -> usize {
+impl RunStatus {
+    pub fn key(self) -> &'static str {
         match self {
-            Callees::None => 0,
-            Callees::Numbers(n) => n.len(),
-            Callees::Items(i) => i.len(),
+            RunStatus::Paused => "paused",
+            RunStatus::Running => "running",
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -79,7 +76,10 @@ pub struct Task {
     /// record, and sends nothing).
     pub moved_from: Option<String>,
     pub spec: Spec,
-    pub callees: Callees,
+    /// `status:`, default paused.
+    pub status: RunStatus,
+    /// `callees:`, checked; `None` when the task names none.
+    pub callees: Option<CalleeList>,
     pub source: Source,
 }
 
@@ -126,6 +126,10 @@ struct Envelope {
     labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     moved_from: Option<String>,
+    #[serde(default)]
+    status: Option<RunStatus>,
+    #[serde(default)]
+    callees: Option<CalleesDoc>,
     #[allow(dead_code)]
     spec: serde::de::IgnoredAny,
 }
@@ -819,9 +823,25 @@ fn load_task(
         diags: Vec::new(),
     };
     let dir = file.parent().unwrap_or(Path::new("."));
-    let callees = resolve_callees(&spec, &mut cx, dir, inputs.roots, out);
-    spec.def()
-        .check(&mut cx, &name, callees.as_ref().map(Callees::len));
+    let status = env.status.unwrap_or_default();
+    let callee_rules = env.vendor.def().callee_rules();
+    let callees = env.callees.as_ref().map(|doc| {
+        callees::read_list(
+            doc,
+            &mut cx,
+            &callee_rules,
+            dir,
+            inputs.roots,
+            &mut out.files,
+        )
+    });
+    let facts = TaskFacts {
+        status,
+        callees: callees.as_ref().and_then(Option::as_ref),
+        has_callees: env.callees.is_some(),
+    };
+    check::task_rules(&mut cx, &spec, &facts);
+    spec.def().check(&mut cx, &name, &facts);
     if !tainted.is_empty() {
         // Read around problems: the rules still check the fields that were read as
         // written, but a stand-in for a missing field, or the absence of one set aside
@@ -836,7 +856,11 @@ fn load_task(
     ok &= !cx.diags.iter().any(Diagnostic::is_error);
     out.diagnostics.extend(cx.diags);
     spec.def_mut().normalise();
-    let callees = callees?;
+    let callees = match callees {
+        Some(None) => return None,
+        Some(Some(list)) => Some(list),
+        None => None,
+    };
     let line = root.pos.line;
     ok.then(|| Task {
         provider,
@@ -845,6 +869,7 @@ fn load_task(
         moved_from: env.moved_from,
         name,
         spec,
+        status,
         callees,
         source: Source {
             file: file.clone(),
@@ -888,104 +913,6 @@ fn names_word(text: &str, word: &str) -> bool {
     })
 }
 
-/// Reads the callee list, inline or from the file the spec names. `None` when it could
-/// not be read or holds invalid numbers (already reported).
-fn resolve_callees(
-    spec: &Spec,
-    cx: &mut Checker<'_>,
-    dir: &Path,
-    roots: &[PathBuf],
-    out: &mut Manifests,
-) -> Option<Callees> {
-    let p = cx.spec();
-    let (inline_numbers, inline_items, file, field) = match spec.def().callees() {
-        CalleeSource::Numbers {
-            inline,
-            file,
-            field,
-        } => (inline, None, file, field),
-        CalleeSource::Items {
-            inline,
-            file,
-            field,
-        } => (None, inline, file, field),
-        CalleeSource::None => return Some(Callees::None),
-    };
-    let before = cx.diags.iter().filter(|d| d.is_error()).count();
-    let mut file_errors = false;
-    let callees = if let Some(list) = inline_numbers {
-        Callees::Numbers(cx.phones(&p.k("callees"), list))
-    } else if let Some(items) = inline_items {
-        let mut normalised = Vec::with_capacity(items.len());
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, item) in items.iter().enumerate() {
-            let at = p.k("phone_list").i(i).k("phone");
-            if let Some(n) = cx.phone(&at, &item.phone) {
-                if let Some(first) = seen.get(&n) {
-                    let d = cx
-                        .warning(
-                            &at,
-                            format!(
-                                "number {} at position {i} repeats position {first}",
-                                crate::phone::mask(&n)
-                            ),
-                        )
-                        .hint("the vendor reports duplicates as failures: remove one")
-                        .personal();
-                    cx.push(d);
-                } else {
-                    seen.insert(n.clone(), i);
-                }
-                normalised.push(PhoneItem {
-                    phone: n,
-                    ..item.clone()
-                });
-            }
-        }
-        Callees::Items(normalised)
-    } else if let Some(rel) = file {
-        let path = dir.join(rel);
-        let text = match callees::read_confined(&path, roots) {
-            Ok(t) => t,
-            Err(d) => {
-                let pos = p.k(field).locate(cx.root, false);
-                let d = Diagnostic {
-                    file: cx.file.to_path_buf(),
-                    line: pos.line,
-                    column: pos.col,
-                    len: pos.len,
-                    ..d
-                }
-                .task(Some(cx.task))
-                .field(p.k(field).to_string());
-                cx.push(Diagnostic {
-                    message: format!("{}: {}", path.display(), d.message),
-                    ..d
-                });
-                return None;
-            }
-        };
-        out.files.push(SourceFile {
-            path: path.clone(),
-            sha256: Sha256::digest(text.as_bytes()).into(),
-        });
-        let mut diags = Vec::new();
-        let callees = match spec.def().callees() {
-            CalleeSource::Numbers { .. } => {
-                Callees::Numbers(callees::parse_numbers(&text, &path, cx.task, &mut diags))
-            }
-            _ => Callees::Items(callees::parse_phone_csv(&text, &path, cx.task, &mut diags)),
-        };
-        file_errors = diags.iter().any(Diagnostic::is_error);
-        cx.diags.extend(diags);
-        callees
-    } else {
-        return None;
-    };
-    let after = cx.diags.iter().filter(|d| d.is_error()).count();
-    (after == before && !file_errors).then_some(callees)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1026,9 +953,16 @@ mod tests {
     fn xfyeta_task(name: &str) -> String {
         let file = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples/tasks/xfyeta/renewal-reminder.yaml");
-        std::fs::read_to_string(file)
-            .unwrap()
-            .replace("renewal-reminder-2027q1", name)
+        // The callees inline: the text is read from elsewhere than the example's directory.
+        let text = std::fs::read_to_string(file).unwrap();
+        let start = text.find("callees:\n").unwrap();
+        let end = start + text[start..].find("spec:").unwrap();
+        format!(
+            "{}callees: {{numbers: [\"13700000021\", \"13700000022\", \"13700000023\"]}}\n{}",
+            &text[..start],
+            &text[end..]
+        )
+        .replace("renewal-reminder-2027q1", name)
     }
 
     #[test]

@@ -27,6 +27,13 @@ pub(crate) struct Envelope<S> {
     /// record to `name` (a `rename`) and sends nothing. Remove it once applied.
     #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$"))]
     moved_from: Option<String>,
+    /// Whether the task dials: `paused` (the default: created and loaded, nobody is called)
+    /// or `running` (started once its callees are loaded). longlonglong takes `paused`
+    /// only: it documents no start API.
+    status: Option<crate::manifest::RunStatus>,
+    /// The people the task calls: a file (`*.csv` with a header `phone,<variables…>`, any
+    /// other name one number a line), or inline `numbers` or `rows`. Each number once.
+    callees: Option<crate::manifest::callees::CalleesDoc>,
     /// The vendor's own parameters, in snake_case.
     spec: S,
 }

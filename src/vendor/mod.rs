@@ -29,12 +29,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{BuildError, Context, Reading, Rejection, Request};
 use crate::emulator::Route;
+use crate::manifest::callees::CalleeList;
 use crate::manifest::check::Checker;
 use crate::manifest::de;
 use crate::manifest::path::FieldPath;
 use crate::manifest::schema::Envelope;
 use crate::manifest::yaml::Node;
-use crate::manifest::Task;
+use crate::manifest::{RunStatus, Task};
 
 /// The one list of vendors: `/// title` then `Id = "key" => module::SpecType`. It makes
 /// [`VendorId`] (with [`VendorId::ALL`]), the [`Spec`] enum, the manifest schema's
@@ -141,35 +142,69 @@ impl fmt::Display for VendorId {
 /// What the canonical form changes in a vendor's spec (personal data): in one place for
 /// both ways of writing it (`canonical::canonical` and `canonical::spec_digest`).
 pub(crate) struct PersonalData {
-    /// Fields taken out (the callees, inline or from a file).
+    /// Fields taken out: keys that moved out of the spec (`callees`, `phone_list`, …),
+    /// refused by validation, and never part of the form.
     pub drop: &'static [&'static str],
-    /// The field that holds the callee summary instead.
-    pub summary: Option<&'static str>,
-    /// Lists of numbers whose items are masked with a keyed tag.
+    /// Lists of numbers whose items are masked with a keyed tag (calling lines).
     pub mask: &'static [&'static str],
 }
 
-/// Where a spec keeps its callees, if it takes a list in the create call.
-pub(crate) enum CalleeSource<'a> {
-    /// The vendor takes no list in the create call.
-    None,
-    /// A plain list of numbers, inline or one a line in a file (`field` names the file).
-    Numbers {
-        inline: Option<&'a Vec<String>>,
-        file: Option<&'a String>,
-        field: &'static str,
-    },
-    /// Numbers with per-callee fields, inline or a CSV file (`field` names the file).
-    Items {
-        inline: Option<&'a Vec<PhoneItem>>,
-        file: Option<&'a String>,
-        field: &'static str,
-    },
+/// What a vendor takes as callees (`callees:` of a task), checked offline by `validate`.
+pub(crate) struct CalleeRules {
+    /// Fewest rows a task may have (1 where the vendor refuses an empty task; 0 where a
+    /// task without callees is only warned about).
+    pub min_rows: usize,
+    /// Most rows a task may have.
+    pub max_rows: usize,
+    /// Only mobile numbers (xfyeta: "第一列必须是客户手机号码").
+    pub mobile_only: bool,
+    /// The only columns besides `phone` the vendor takes, or `None` for any (each one a
+    /// script variable).
+    pub columns: Option<&'static [&'static str]>,
+    /// A vendor limit on one row (its encoded size, a field's length): the problem, in
+    /// words that quote no value.
+    pub row: Option<RowCheck>,
+    /// What to write in a column's place when it is refused.
+    pub columns_hint: &'static str,
 }
 
-/// A callee with its own fields (volcengine's `PhoneList` item, the shape every
-/// per-callee list takes).
-pub use volcengine::spec::PhoneItem;
+/// A vendor's limit on one callee row: the row's columns, the row, and the problem if any.
+pub(crate) type RowCheck = fn(&[String], &Row) -> Option<String>;
+
+/// How a task of this vendor is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartKind {
+    /// A request of its own after the callees are loaded (its action or path).
+    Request(&'static str),
+    /// A flag in the create request; no start afterwards.
+    AtCreate,
+    /// callform never starts it (no start API is documented).
+    None,
+}
+
+/// The steps of a task at this vendor: create, callee batches, start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepRules {
+    /// Rows per load request.
+    pub batch_rows: usize,
+    /// Rows sent in the create request itself (volcengine's `PhoneList`).
+    pub in_create: usize,
+    pub start: StartKind,
+    /// Whether callees may be added once the task is started.
+    pub load_after_start: bool,
+}
+
+/// One callee row of a task's `callees:` (see `manifest::callees`).
+pub use crate::manifest::callees::Row;
+
+/// The task-level fields a vendor's rules may depend on.
+pub struct TaskFacts<'a> {
+    pub status: RunStatus,
+    /// The callees, when `callees:` is set and could be read.
+    pub callees: Option<&'a CalleeList>,
+    /// Whether `callees:` is set (read or not).
+    pub has_callees: bool,
+}
 
 /// A vendor as a whole. One unit struct per vendor implements it (in `vendor/<name>/mod.rs`).
 pub(crate) trait Vendor: Sync {
@@ -192,6 +227,25 @@ pub(crate) trait Vendor: Sync {
 
     /// The personal-data edits of its canonical form.
     fn personal_data(&self) -> PersonalData;
+
+    /// What it takes as callees.
+    fn callee_rules(&self) -> CalleeRules;
+
+    /// One callee as a canonical form of version 2 or older digested it (inside a JSON
+    /// list), for vendors whose older forms held a callee digest: what lets a state written
+    /// by that version be compared with the manifest's callees now.
+    fn legacy_callee_json(&self, _columns: &[String], _row: &Row) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Why a task recorded with a canonical form of `version` is never taken as unchanged,
+    /// when an older callform's request for this vendor meant something else.
+    fn upgrade_reason(&self, _version: u32) -> Option<&'static str> {
+        None
+    }
+
+    /// Its steps: batch sizes and how a task is started.
+    fn steps(&self) -> StepRules;
 
     /// The codes its page documents as a rejected create.
     fn create_rejections(&self) -> &'static [Rejection];
@@ -233,13 +287,14 @@ pub(crate) trait VendorSpec {
     /// The vendor's own name parameter, if set.
     fn vendor_name(&self) -> Option<&str>;
 
-    /// Where its callees are written.
-    fn callees(&self) -> CalleeSource<'_> {
-        CalleeSource::None
+    /// Keys of the spec that moved elsewhere, each with what to write instead: set in the
+    /// manifest, they are refused with that hint (never read as an alias).
+    fn moved(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
     }
 
-    /// The vendor's rules; `callees` is the number of callees when they were read.
-    fn check(&self, cx: &mut Checker<'_>, name: &str, callees: Option<usize>);
+    /// The vendor's rules; `task` holds the task-level fields the rules depend on.
+    fn check(&self, cx: &mut Checker<'_>, name: &str, task: &TaskFacts<'_>);
 
     /// Normalises the spec once it passed its rules.
     fn normalise(&mut self) {}

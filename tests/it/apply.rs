@@ -354,14 +354,14 @@ fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
     let run = callform(&["plan", "--out", plan.to_str().unwrap()], &tasks, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     // A callee file changes after review: the plan is stale.
-    let numbers = tmp.path().join("tasks/numbers/overdue-jan.txt");
+    let numbers = tmp.path().join("tasks/numbers/overdue-jan.csv");
     let original = std::fs::read_to_string(&numbers).unwrap();
-    std::fs::write(&numbers, format!("{original}13700000009\n")).unwrap();
+    std::fs::write(&numbers, format!("{original}13700000009,钱先生,10.00\n")).unwrap();
     let out = Callform::new().arg("apply").arg(&plan).run();
     let err = &out.stderr;
     assert_eq!(out.code, 1);
     assert!(
-        err.contains("stale") && err.contains("overdue-jan.txt changed"),
+        err.contains("stale") && err.contains("overdue-jan.csv changed"),
         "{err}"
     );
     assert!(created("sp-").is_empty(), "a stale plan sent something");

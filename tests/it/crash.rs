@@ -79,7 +79,7 @@ fn write_tasks(dir: &Path) {
                 ));
             } else {
                 text.push_str(&format!(
-                    "---\nname: crash-{i:04}\nvendor: aliyun\nspec:\n  dialog_id: 99\n  callees: [\"1370000{i:04}\"]\n"
+                    "---\nname: crash-{i:04}\nvendor: aliyun\ncallees: {{numbers: [\"1370000{i:04}\", \"1370001{i:04}\", \"1370002{i:04}\"]}}\nspec:\n  dialog_id: 99\n  caller: [\"057100000001\"]\n  number_status_ident: false\n  retry_type: 0\n"
                 ));
             }
         }

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use callform::driver::{self, Context, Credentials, ErrorClass, Parsed};
-use callform::manifest::{self, Callees, Task, Vendor};
+use callform::manifest::{self, Spec, Task, Vendor};
 use jiff::tz::TimeZone;
 
 const TOKEN: &str = "canary-token-XYZ";
@@ -148,10 +148,16 @@ fn shown_requests_hold_no_secret() {
 #[test]
 fn shown_requests_mask_the_numbers_called() {
     for task in examples() {
-        let numbers: Vec<String> = match &task.callees {
-            Callees::Numbers(n) => n.clone(),
-            Callees::Items(items) => items.iter().map(|i| i.phone.clone()).collect(),
-            Callees::None => continue,
+        // The numbers a create carries: Volcengine's first callees, Aliyun's calling lines.
+        let numbers: Vec<String> = match (&task.spec, &task.callees) {
+            (Spec::Volcengine(_), Some(list)) => list
+                .rows(0, 10_000)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.phone)
+                .collect(),
+            (Spec::Aliyun(spec), _) => spec.caller.clone(),
+            _ => continue,
         };
         let clear = rendered(&task, false);
         let masked = rendered(&task, true);

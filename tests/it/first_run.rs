@@ -124,7 +124,7 @@ fn init_never_overwrites_and_keeps_an_existing_gitignore() {
     assert!(ignore.contains("*.state.json.*\n*.plan\n"), "{ignore}");
 }
 
-const MESSY: &str = "# Reminders, laid out by hand.\r\nname:   fmt-messy\r\nvendor: aliyun\r\n\r\n\r\nspec:\r\n      # the robot\r\n      dialog_id:    1234567   \r\n      callees:\r\n      -   \"13700000917\"\r\n      -   \"13700000918\"   # second\r\n      number_status_ident: true\r\n      retry_type: 1\r\n";
+const MESSY: &str = "# Reminders, laid out by hand.\r\nname:   fmt-messy\r\nvendor: aliyun\r\ncallees:\r\n      numbers:\r\n      -   \"13700000917\"\r\n      -   \"13700000918\"   # second\r\n      -   \"13700000919\"\r\n\r\n\r\nspec:\r\n      # the robot\r\n      dialog_id:    1234567   \r\n      caller: [\"057100000001\"]\r\n      number_status_ident: true\r\n      retry_type: 1\r\n";
 
 #[test]
 fn fmt_check_shows_a_masked_diff_and_fmt_rewrites_keeping_comments_and_meaning() {
@@ -173,7 +173,7 @@ fn fmt_check_shows_a_masked_diff_and_fmt_rewrites_keeping_comments_and_meaning()
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(
         text,
-        "# Reminders, laid out by hand.\nname: fmt-messy\nvendor: aliyun\n\nspec:\n  # the robot\n  dialog_id: 1234567\n  callees:\n    - \"13700000917\"\n    - \"13700000918\"   # second\n  number_status_ident: true\n  retry_type: 1\n"
+        "# Reminders, laid out by hand.\nname: fmt-messy\nvendor: aliyun\ncallees:\n  numbers:\n    - \"13700000917\"\n    - \"13700000918\"   # second\n    - \"13700000919\"\n\nspec:\n  # the robot\n  dialog_id: 1234567\n  caller: [\"057100000001\"]\n  number_status_ident: true\n  retry_type: 1\n"
     );
     // The same task as the one applied before: layout only, no change to plan.
     let after = Callform::new()

@@ -60,10 +60,12 @@ fn replay(file: &Path) {
     let _ = yaml::parse(&text);
     let (_, diags) = project::load_text(Project::defaults(file), file, file, &text);
     render(&diags, Some(&text));
-    let mut diags = Vec::new();
-    callees::parse_numbers(&text, file, "t", &mut diags);
-    callees::parse_phone_csv(&text, file, "t", &mut diags);
-    render(&diags, Some(&text));
+    for format in [callees::Format::Lines, callees::Format::Csv] {
+        for vendor in Vendor::ALL {
+            let diags = callees::check_file(file, format, vendor);
+            render(&diags, Some(&text));
+        }
+    }
 }
 
 #[test]

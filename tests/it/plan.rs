@@ -61,7 +61,7 @@ fn plans_never_show_numbers_or_colour_off_a_terminal() {
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert!(
-        files.iter().any(|f| f.ends_with("overdue-jan.txt"))
+        files.iter().any(|f| f.ends_with("overdue-jan.csv"))
             && files.iter().any(|f| f.ends_with("delivery.csv")),
         "{files:?}"
     );
@@ -364,7 +364,9 @@ fn a_damaged_state_is_an_error_and_is_never_overwritten() {
 }
 
 /// A state written by an earlier callform (kept in tests/fixtures) plans no changes: a
-/// new default or a new canonical form must not turn unchanged tasks into changes.
+/// new default or a new canonical form must not turn unchanged tasks into changes. The
+/// one exception is visible: the Aliyun task, created by a version that sent its callees as
+/// `Caller` (the calling line), is blocked with that reason.
 #[test]
 fn state_from_an_earlier_version_plans_no_changes() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
@@ -378,9 +380,15 @@ fn state_from_an_earlier_version_plans_no_changes() {
     let (code, out, err) = run(bin()
         .args(["plan", "--detailed-exitcode"])
         .arg(tmp.path().join("tasks")));
-    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(code, 1, "{out}{err}");
     assert!(
-        out.contains("No changes") && out.contains("5 unchanged"),
+        out.contains("4 unchanged") && out.contains("1 blocked"),
+        "{out}"
+    );
+    assert!(
+        out.contains("! blocked  overdue-notice-jan")
+            && out.contains("created by an earlier callform, which sent the callees as `Caller`")
+            && out.contains("--replace overdue-notice-jan"),
         "{out}"
     );
 }

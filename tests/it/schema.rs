@@ -105,7 +105,9 @@ fn the_manifest_reference_in_docs_is_current() {
     for field in [
         "spec.time_range",
         "spec.task_extras.line",
-        "spec.phone_list_file",
+        "spec.caller",
+        "callees.file",
+        "status",
     ] {
         assert!(text.contains(&format!("`{field}`")), "{field}");
     }

@@ -20,6 +20,11 @@ use crate::harness::Callform;
 const XFYETA: &str = r#"name: xf-base
 vendor: xfyeta
 labels: {team: qa}
+callees:
+  rows:
+    - {phone: "13700000001", 客户姓名: 张三}
+    - {phone: "137 0000 0002", 客户姓名: 李四}
+    - {phone: "+86 13700000003", 客户姓名: 王五}
 spec:
   task_name: 续保提醒
   line_num: ["055169101407", 055169101408]
@@ -35,6 +40,11 @@ spec:
 
 const LLL_NEW: &str = r#"name: lll-new
 vendor: longlonglong
+callees:
+  rows:
+    - {phone: "13700000001", name: 张三, company: 示例}
+    - {phone: "13700000002", name: 李四, company: ""}
+    - {phone: "0551-69101407", name: 王五, company: 示例}
 spec:
   name: 满意度回访
   task_type: new
@@ -66,6 +76,9 @@ spec:
 
 const LLL_OLD: &str = r#"name: lll-old
 vendor: longlonglong
+status: paused
+callees:
+  numbers: ["13700000001", "13700000002", "13700000003"]
 spec:
   task_type: 6
   destination_extension: 297
@@ -86,10 +99,13 @@ spec:
 
 const ALIYUN: &str = r#"name: ali-base
 vendor: aliyun
+status: paused
+callees:
+  numbers: ["13700000001", "+86 137-0000-0002", "0086 13700000003", "0551-69101407"]
 spec:
   task_name: 欠费提醒
   dialog_id: 1234567
-  callees: ["13700000001", "+86 137-0000-0002", "0086 13700000003", "0551-69101407"]
+  caller: ["057100000001", "0571-0000 0002"]
   corp_name: 示例公司
   is_self_line: false
   number_status_ident: true
@@ -101,6 +117,11 @@ spec:
 
 const VOLC: &str = r#"name: volc-base
 vendor: volcengine
+callees:
+  rows:
+    - {phone: "13700000011", tts_content: 您好, ext: order-1, name: 张先生, sms.code: A1}
+    - {phone: "137 0000 0012", tts_content: "", ext: "", name: "", sms.code: ""}
+    - {phone: "13700000013", tts_content: "", ext: order-3, name: 李女士, sms.code: B2}
 spec:
   name: 配送通知
   type: tts
@@ -108,9 +129,7 @@ spec:
   number_pool_no: NP123456
   start_time: 2090-01-04 09:00
   end_time: 2090-01-31 18:00
-  start: false
   concurrency: 10
-  phone_list: [{phone: "13700000011", tts_content: 您好, ext: order-1, phone_param_json: {name: 张先生}, sms_param_json: {code: A1}}, {phone: "137 0000 0012"}]
   forbid_time_list: [{times: ["12:00-13:30"], weekdays: [monday, 3]}]
   sms_config: [{template_id: "1234", sign: 【示例】, status_set: [1, 2]}]
   ring_again_times: 5
@@ -887,19 +906,16 @@ fn type_rules() {
             .set("spec.task_extras.line", "[{id: a, limit: 2, limt: 3}]")
             .error("spec.task_extras.line[0]", "unknown field `limt`")
             .hint("did you mean `limit`?"),
-        case("aliyun: the API's Caller is not a manifest key", ALIYUN)
-            .set("spec.caller", "[\"13700000009\"]")
-            .error("spec.caller", "unknown field `caller`"),
-        case("volcengine: unknown key in a phone item", VOLC)
-            .set(
-                "spec.phone_list",
-                "[{phone: \"13700000011\", phone_params_json: {a: b}}]",
-            )
-            .error(
-                "spec.phone_list[0].phone_params_json",
-                "unknown field `phone_params_json`",
-            )
-            .hint("did you mean `phone_param_json`?"),
+        case("aliyun: caller is required", ALIYUN)
+            .del("spec.caller")
+            .error("spec.caller", "missing required field `caller`"),
+        case("an unknown key of callees", XFYETA)
+            .set("callees.variable", "[客户姓名]")
+            .error("callees.variable", "unknown field `variable`")
+            .hint("did you mean `variables`?"),
+        case("status is paused or running", XFYETA)
+            .set("status", "started")
+            .error("status", "unknown value `started`"),
         // Enumerations: by name or the vendor's code; anything else is an error.
         case("volcengine: type by code is valid", VOLC).set("spec.type", "1"),
         case("volcengine: type code 4", VOLC)
@@ -933,9 +949,9 @@ fn type_rules() {
         case("xfyeta: turbo_mode 1 is not a boolean", XFYETA)
             .set("spec.turbo_mode", "1")
             .error("spec.turbo_mode", "expected a boolean"),
-        case("volcengine: start as a string", VOLC)
-            .set("spec.start", "\"false\"")
-            .error("spec.start", "expected a boolean"),
+        case("aliyun: number_status_ident as a string", ALIYUN)
+            .set("spec.number_status_ident", "\"true\"")
+            .error("spec.number_status_ident", "expected a boolean"),
         // Strings vs integers.
         case("xfyeta: quoted recall_count", XFYETA)
             .set("spec.recall_count", "\"1\"")
@@ -969,15 +985,9 @@ fn type_rules() {
         case("xfyeta: voice_code as a list", XFYETA)
             .set("spec.voice_code", "[a]")
             .error("spec.voice_code", "expected a string, found a list"),
-        case("volcengine: phone_param_json as a list", VOLC)
-            .set(
-                "spec.phone_list",
-                "[{phone: \"13700000011\", phone_param_json: [a]}]",
-            )
-            .error(
-                "spec.phone_list[0].phone_param_json",
-                "expected a mapping, found a list",
-            ),
+        case("callees rows hold text values", VOLC)
+            .set("callees.rows", "[{phone: \"13700000011\", name: [a]}]")
+            .error("callees.rows[0].name", "expected a string, found a list"),
         case("longlonglong: null for a required integer", LLL_NEW)
             .set("spec.maximumcall", "~")
             .error("spec.maximumcall", "expected an integer, found nothing"),
@@ -1418,54 +1428,147 @@ fn aliyun_rules() {
                 "spec.dialog_id",
                 "dialog_id is -5, outside the allowed range",
             ),
-        // At least one callee, at most 1000; inline or from a file, not both.
+        // At least one callee, at most 300,000 (AL:56); inline or from a file, not both.
         case("no callees", ALIYUN)
-            .del("spec.callees")
-            .error("spec", "no numbers to call"),
+            .del("callees")
+            .error("callees", "no callees"),
         case("empty callees", ALIYUN)
-            .set("spec.callees", "[]")
-            .error("spec.callees", "callees has 0 items"),
-        case("1000 callees are valid", ALIYUN).set("spec.callees", format!("[{}]", numbers(1000))),
-        case("1001 callees", ALIYUN)
-            .set("spec.callees", format!("[{}]", numbers(1001)))
-            .error("spec.callees", "callees has 1001 items"),
-        case("both callees and callees_file", ALIYUN)
-            .set("spec.callees_file", "numbers.txt")
-            .file("numbers.txt", "13700000001\n")
-            .error(
-                "spec.callees_file",
-                "both `callees` and `callees_file` are set",
-            ),
-        case("callees_file is valid", ALIYUN)
-            .del("spec.callees")
-            .set("spec.callees_file", "lists/numbers.txt")
-            .file(
-                "lists/numbers.txt",
-                "# comment\n\n137 0000 0001\n+86-137-0000-0002\n",
-            ),
-        case("callees_file that does not exist", ALIYUN)
-            .del("spec.callees")
-            .set("spec.callees_file", "missing.txt")
-            .error("spec.callees_file", "cannot read the file"),
-        case("callees_file of 1001 numbers", ALIYUN)
-            .del("spec.callees")
-            .set("spec.callees_file", "numbers.txt")
+            .set("callees.numbers", "[]")
+            .error("callees", "callees: 0 rows; this vendor needs at least 1"),
+        case("1000 callees are valid", ALIYUN)
+            .set("callees.numbers", format!("[{}]", numbers(1000))),
+        case("300,001 callees", ALIYUN)
+            .del("callees.numbers")
+            .set("callees.file", "numbers.txt")
             .file(
                 "numbers.txt",
-                (0..1001)
+                (0..300_001)
                     .map(|i| format!("137{i:08}\n"))
                     .collect::<String>(),
             )
-            .error("spec.callees_file", "callees_file has 1001 items"),
-        case("callees_file that is not UTF-8", ALIYUN)
-            .del("spec.callees")
-            .set("spec.callees_file", "numbers.txt")
-            .file("numbers.txt", b"13700000001\n\xff13700000002\n")
             .error(
-                "spec.callees_file",
-                "numbers.txt: the file is not valid UTF-8 text",
+                "callees",
+                "callees: 300001 rows; this vendor takes at most 300000",
+            ),
+        case("both numbers and file", ALIYUN)
+            .set("callees.file", "numbers.txt")
+            .file("numbers.txt", "13700000001\n")
+            .error(
+                "callees",
+                "callees: more than one of `file`, `numbers` and `rows` is set",
+            ),
+        case("none of file, numbers, rows", ALIYUN)
+            .del("callees.numbers")
+            .set("callees.variables", "[a]")
+            .error("callees", "none of `file`, `numbers` or `rows` is set"),
+        case("a callee file is valid", ALIYUN)
+            .del("callees.numbers")
+            .set("callees.file", "lists/numbers.txt")
+            .file(
+                "lists/numbers.txt",
+                "# comment\n\n137 0000 0001\n+86-137-0000-0002\n13700000003\n",
+            ),
+        case(
+            "a CSV callee file with the declared variables is valid",
+            ALIYUN,
+        )
+        .del("callees.numbers")
+        .set("callees.file", "numbers.csv")
+        .set("callees.variables", "[金额, 客户姓名]")
+        .file(
+            "numbers.csv",
+            "phone,客户姓名,金额\n13700000001,张三,100\n13700000002,李四,5\n13700000003,王五,7\n",
+        ),
+        case("a callee file that does not exist", ALIYUN)
+            .del("callees.numbers")
+            .set("callees.file", "missing.txt")
+            .error("callees.file", "cannot read the file"),
+        case("a callee file that is not UTF-8", ALIYUN)
+            .del("callees.numbers")
+            .set("callees.file", "numbers.txt")
+            .file(
+                "numbers.txt",
+                b"13700000001\n\xff13700000002\n13700000003\n",
             )
+            .error("callees.file", "the line is not valid UTF-8 text")
+            .in_file("numbers.txt", 2)
             .hides("13700000001"),
+        case("a row too long for an upload", ALIYUN)
+            .set("callees.numbers", "[]")
+            .del("callees.numbers")
+            .set("callees.file", "numbers.csv")
+            .file(
+                "numbers.csv",
+                format!(
+                    "phone,note\n13700000001,{}\n13700000002,a\n13700000003,b\n",
+                    "长".repeat(40)
+                ),
+            )
+            .error("callees.file", "more than 320: its values are too long")
+            .in_file("numbers.csv", 2)
+            .hides("长长长"),
+        // caller: the calling lines (AL:30), at least one, no repeats.
+        case("empty caller", ALIYUN)
+            .set("spec.caller", "[]")
+            .error("spec.caller", "caller has 0 items"),
+        case("a caller repeated", ALIYUN)
+            .set("spec.caller", "[\"057100000001\", \"0571-00000001\"]")
+            .error("spec.caller[1]", "calling line 057****0001 is listed twice")
+            .hides("057100000001"),
+        case("an invalid caller", ALIYUN)
+            .set("spec.caller", "[\"05710000000x\"]")
+            .error("spec.caller[0]", "invalid calling line number"),
+        // The keys that moved: refused with the new place.
+        case("spec.callees moved to the task level", ALIYUN)
+            .set("spec.callees", "[\"13700000001\"]")
+            .error("spec.callees", "`spec.callees` has moved")
+            .hint("task-level `callees: {numbers: [...]}`"),
+        case("spec.callees_file moved to the task level", ALIYUN)
+            .set("spec.callees_file", "numbers.txt")
+            .error("spec.callees_file", "`spec.callees_file` has moved")
+            .hint("`callees: {file: PATH}`"),
+        // status and schedule_time.
+        case("running warns that this version does not start it", ALIYUN)
+            .set("status", "running")
+            .warning(
+                "status",
+                "creates the task paused and does not start it (`StartRobotTask`",
+            ),
+        case("schedule_time without running", ALIYUN)
+            .set("spec.schedule_time", "2090-01-04 09:00")
+            .error(
+                "spec.schedule_time",
+                "schedule_time is set but the task is not `status: running`",
+            ),
+        case("schedule_time in the past", ALIYUN)
+            .set("status", "running")
+            .set("spec.schedule_time", "2020-01-04 09:00")
+            .warning(
+                "spec.schedule_time",
+                "schedule_time 2020-01-04 09:00:00 is in the past",
+            ),
+        // number_status_ident and retry_type are required (AL:42-43).
+        case("number_status_ident is required", ALIYUN)
+            .del("spec.number_status_ident")
+            .error(
+                "spec.number_status_ident",
+                "missing required field `number_status_ident`",
+            ),
+        case("retry_type is required", ALIYUN)
+            .del("spec.retry_type")
+            .del("spec.recall_times")
+            .del("spec.recall_interval")
+            .del("spec.recall_state_codes")
+            .error("spec.retry_type", "missing required field `retry_type`"),
+        case("recall_interval 31", ALIYUN)
+            .set("spec.recall_interval", "31")
+            .error(
+                "spec.recall_interval",
+                "recall_interval is 31, outside the allowed range",
+            ),
+        case("no_answer is a recall code", ALIYUN)
+            .set("spec.recall_state_codes", "[no_answer, 200003]")
+            .error("spec.recall_state_codes[1]", "`no_answer` is listed twice"),
         // task_name: at most 30 characters, counted as characters.
         case("30 Chinese characters are valid", ALIYUN).set("spec.task_name", &chinese30),
         case("31 Chinese characters", ALIYUN)
@@ -1493,9 +1596,9 @@ fn aliyun_rules() {
                 "spec.recall_interval",
                 "recall_interval is 1, outside the allowed range",
             ),
-        case("recall_state_codes 200003", ALIYUN)
-            .set("spec.recall_state_codes", "[200010, 200003]")
-            .error("spec.recall_state_codes[1]", "unknown code 200003"),
+        case("recall_state_codes 200004", ALIYUN)
+            .set("spec.recall_state_codes", "[200010, 200004]")
+            .error("spec.recall_state_codes[1]", "unknown code 200004"),
         case("misspelt recall state", ALIYUN)
             .set("spec.recall_state_codes", "[power_of]")
             .error("spec.recall_state_codes[0]", "unknown value `power_of`")
@@ -1512,8 +1615,8 @@ fn aliyun_rules() {
                 "spec.recall_times",
                 "recall_times has no effect unless retry_type is 1",
             ),
-        case("recall_interval without retry_type", ALIYUN)
-            .del("spec.retry_type")
+        case("recall_interval with retry_type 0", ALIYUN)
+            .set("spec.retry_type", "0")
             .del("spec.recall_times")
             .del("spec.recall_state_codes")
             .warning(
@@ -1552,51 +1655,79 @@ fn volcengine_rules() {
         case("missing number_pool_no", VOLC).del("spec.number_pool_no").error("spec.number_pool_no", "missing required field `number_pool_no`"),
         case("missing start_time", VOLC).del("spec.start_time").error("spec.start_time", "missing required field `start_time`"),
         case("missing end_time", VOLC).del("spec.end_time").error("spec.end_time", "missing required field `end_time`"),
-        case("missing start (its default is unstated)", VOLC).del("spec.start").error("spec.start", "missing required field `start`"),
         case("missing concurrency", VOLC).del("spec.concurrency").error("spec.concurrency", "missing required field `concurrency`"),
         case("empty resource", VOLC).set("spec.resource", "\" \"").error("spec.resource", "resource is empty"),
         case("empty number_pool_no", VOLC).set("spec.number_pool_no", "\"\"").error("spec.number_pool_no", "number_pool_no is empty"),
         case("concurrency 0", VOLC).set("spec.concurrency", "0").error("spec.concurrency", "concurrency is 0, outside the allowed range"),
-        // phone_list: 1–10,000 items, `phone` required; or a CSV file with a header.
-        case("no phone list", VOLC).del("spec.phone_list").error("spec", "no numbers to call"),
-        case("empty phone_list", VOLC).set("spec.phone_list", "[]").error("spec.phone_list", "phone_list has 0 items"),
-        case("10,000 phones are valid", VOLC).set("spec.phone_list", phone_items(10_000)),
-        case("10,001 phones", VOLC).set("spec.phone_list", phone_items(10_001)).error("spec.phone_list", "phone_list has 10001 items"),
-        case("phone item without phone", VOLC)
-            .set("spec.phone_list", "[{tts_content: 您好}]")
-            .error("spec.phone_list[0].phone", "missing required field `phone`"),
-        case("phone_list and phone_list_file", VOLC)
-            .set("spec.phone_list_file", "phones.csv")
-            .file("phones.csv", "phone\n13700000011\n")
-            .error("spec.phone_list_file", "both `phone_list` and `phone_list_file` are set"),
-        case("phone_list_file with per-callee columns is valid", VOLC)
-            .del("spec.phone_list")
-            .set("spec.phone_list_file", "phones.csv")
-            .file("phones.csv", "phone,tts_content,ext,param.name,sms.code\n13700000011,您好,o-1,张先生,A1\n137 0000 0012,,,,\n"),
+        // callees: at least one; the first 10,000 go in CreateTask, more is valid.
+        case("no callees", VOLC).del("callees").error("callees", "no callees"),
+        case("empty rows", VOLC).set("callees.rows", "[]").error("callees", "callees: 0 rows; this vendor needs at least 1"),
+        case("10,001 callees are valid", VOLC).set("callees.rows", phone_items(10_001)),
+        case("a row without phone", VOLC)
+            .set("callees.rows", "[{tts_content: 您好}]")
+            .error("callees.rows[0]", "the first row has no `phone`"),
+        case("a row without the first row's keys", VOLC)
+            .set("callees.rows", "[{phone: \"13700000011\", ext: a}, {phone: \"13700000012\"}, {phone: \"13700000013\", ext: c}]")
+            .error("callees.rows[1]", "row 1 does not have the first row's keys"),
+        case("a CSV file with per-callee columns is valid", VOLC)
+            .del("callees.rows")
+            .set("callees.file", "phones.csv")
+            .file("phones.csv", "phone,tts_content,ext,param.name,sms.code\n13700000011,您好,o-1,张先生,A1\n137 0000 0012,,,,\n13700000013,,,,\n"),
         case("CSV without a phone column", VOLC)
-            .del("spec.phone_list")
-            .set("spec.phone_list_file", "phones.csv")
+            .del("callees.rows")
+            .set("callees.file", "phones.csv")
             .file("phones.csv", "number,ext\n13700000011,a\n")
-            .error("", "no `phone` column")
+            .error("callees.file", "no `phone` column")
             .in_file("phones.csv", 1),
-        case("CSV with an unknown column", VOLC)
-            .del("spec.phone_list")
-            .set("spec.phone_list_file", "phones.csv")
-            .file("phones.csv", "phone,tts_contnet\n13700000011,a\n")
-            .error("", "unknown CSV column `tts_contnet`")
-            .in_file("phones.csv", 1),
+        case("CSV with a column that is no name", VOLC)
+            .del("callees.rows")
+            .set("callees.file", "phones.csv")
+            .file("phones.csv", "phone,13700000099\n13700000011,a\n")
+            .error("callees.file", "column number 2 is not a column name")
+            .in_file("phones.csv", 1)
+            .hides("13700000099"),
         case("CSV with a short row", VOLC)
-            .del("spec.phone_list")
-            .set("spec.phone_list_file", "phones.csv")
-            .file("phones.csv", "phone,ext\n13700000011,a\n13700000012\n")
-            .error("", "a row has 1 fields where the header has 2")
+            .del("callees.rows")
+            .set("callees.file", "phones.csv")
+            .file("phones.csv", "phone,ext\n13700000011,a\n13700000012\n13700000014,c\n")
+            .error("callees.file", "a row has 1 fields where the header has 2")
             .in_file("phones.csv", 3)
             .hides("13700000012"),
-        case("CSV of 10,001 rows", VOLC)
-            .del("spec.phone_list")
+        case("tts_content over 250 characters", VOLC)
+            .del("callees.rows")
+            .set("callees.file", "phones.csv")
+            .file("phones.csv", format!("phone,tts_content\n13700000011,{}\n13700000012,a\n13700000013,b\n", "您".repeat(251)))
+            .error("callees.file", "tts_content is 251 characters long; TtsContent takes at most 250")
+            .in_file("phones.csv", 2)
+            .hides("您您您"),
+        case("ext over 250 characters", VOLC)
+            .set("callees.rows", format!("[{{phone: \"13700000011\", ext: {}}}, {{phone: \"13700000012\", ext: a}}, {{phone: \"13700000013\", ext: b}}]", "x".repeat(251)))
+            .error("callees.rows[0]", "ext is 251 characters long"),
+        case("PhoneParamJson over 2,048 characters", VOLC)
+            .del("callees.rows")
+            .set("callees.file", "phones.csv")
+            .file("phones.csv", format!("phone,a,b,c\n13700000011,{0},{0},{0}\n13700000012,x,y,z\n13700000013,x,y,z\n", "码".repeat(700)))
+            .error("callees.file", "PhoneParamJson text of")
+            .in_file("phones.csv", 2)
+            .hides("码码码"),
+        case("running with more than 10,000 callees warns", VOLC)
+            .set("status", "running")
+            .set("callees.rows", phone_items(10_001))
+            .warning("status", "the task dials from start_time with the first 10,000"),
+        // The keys that moved: refused with the new place.
+        case("spec.phone_list moved", VOLC)
+            .set("spec.phone_list", "[{phone: \"13700000011\"}]")
+            .error("spec.phone_list", "`spec.phone_list` has moved")
+            .hint("`callees: {rows: [...]}`")
+            .hides("13700000011"),
+        case("spec.phone_list_file moved", VOLC)
             .set("spec.phone_list_file", "phones.csv")
-            .file("phones.csv", "phone\n".to_string() + &(0..10_001).map(|i| format!("137{i:08}\n")).collect::<String>())
-            .error("spec.phone_list_file", "phone_list_file has 10001 items"),
+            .error("spec.phone_list_file", "`spec.phone_list_file` has moved")
+            .hint("`callees: {file: PATH}`"),
+        case("spec.start moved to status", VOLC)
+            .set("spec.start", "true")
+            .error("spec.start", "`spec.start` has moved")
+            .hint("`status: running` (Start: true)"),
         // type ∈ {0..3} is in type_rules.
         // Redials: ring_again_times 0–5, ring_again_interval 5–1440, max_ring_duration > 0.
         case("ring_again_times 6", VOLC)
@@ -1718,21 +1849,21 @@ fn phone_number_rules() {
     run_cases(vec![
         // Invalid numbers, inline: an error naming the position, the number masked.
         case("aliyun: 12 as a mobile prefix", ALIYUN)
-            .set("spec.callees", "[\"13700000001\", \"12345678901\"]")
-            .error("spec.callees[1]", "invalid phone number 123****8901")
+            .set("callees.numbers", "[\"13700000001\", \"12345678901\"]")
+            .error("callees.numbers[1]", "invalid phone number 123****8901")
             .hides("12345678901"),
         case("aliyun: ten-digit mobile", ALIYUN)
-            .set("spec.callees", "[\"1370000001\"]")
+            .set("callees.numbers", "[\"1370000001\"]")
             // Masked, ten digits look like a mobile's eleven: the message counts them.
             .error(
-                "spec.callees[0]",
+                "callees.numbers[0]",
                 "invalid phone number 137****0001: it has 10 digits; a mobile number has 11",
             )
             .hides("1370000001"),
         case("aliyun: twelve-digit mobile", ALIYUN)
-            .set("spec.callees", "[\"137000000012\"]")
+            .set("callees.numbers", "[\"137000000012\"]")
             .error(
-                "spec.callees[0]",
+                "callees.numbers[0]",
                 "it has 12 digits; a mobile number has 11",
             )
             .hides("137000000012"),
@@ -1744,43 +1875,44 @@ fn phone_number_rules() {
             )
             .hides("055169101"),
         case("aliyun: a foreign number", ALIYUN)
-            .set("spec.callees", "[\"+1 415 555 0100\"]")
-            .error("spec.callees[0]", "invalid phone number"),
+            .set("callees.numbers", "[\"+1 415 555 0100\"]")
+            .error("callees.numbers[0]", "invalid phone number"),
         case("aliyun: a number with letters", ALIYUN)
-            .set("spec.callees", "[\"1370000000x\"]")
-            .error("spec.callees[0]", "invalid phone number")
+            .set("callees.numbers", "[\"1370000000x\"]")
+            .error("callees.numbers[0]", "invalid phone number")
             .hides("1370000000x"),
         case("aliyun: a fixed line too short", ALIYUN)
-            .set("spec.callees", "[\"055169101\"]")
-            .error("spec.callees[0]", "invalid phone number")
+            .set("callees.numbers", "[\"055169101\"]")
+            .error("callees.numbers[0]", "invalid phone number")
             .hides("055169101"),
         case("aliyun: a fixed line too long", ALIYUN)
-            .set("spec.callees", "[\"0551691014071\"]")
-            .error("spec.callees[0]", "invalid phone number")
+            .set("callees.numbers", "[\"0551691014071\"]")
+            .error("callees.numbers[0]", "invalid phone number")
             .hides("0551691014071"),
-        case("aliyun: an empty number", ALIYUN).set("spec.callees", "[\"\"]").error("spec.callees[0]", "invalid phone number"),
+        case("aliyun: an empty number", ALIYUN).set("callees.numbers", "[\"\"]").error("callees.numbers[0]", "invalid phone number"),
         case("volcengine: invalid phone item", VOLC)
-            .set("spec.phone_list", "[{phone: \"13700000011\"}, {phone: \"23700000012\"}]")
-            .error("spec.phone_list[1].phone", "invalid phone number 237****0012")
+            .set("callees.rows", "[{phone: \"13700000011\"}, {phone: \"23700000012\"}]")
+            .error("callees.rows[1].phone", "invalid phone number 237****0012")
             .hides("23700000012"),
         // Normalisation: +86 / 0086, spaces, dashes (and the full-width space) are valid.
         case("aliyun: +86, 0086, spaces and dashes normalise", ALIYUN).set(
-            "spec.callees",
+            "callees.numbers",
             "[\"+86 137 0000 0001\", \"0086-137-0000-0002\", \"+8613700000003\", \"137\u{3000}0000\u{3000}0004\", \"010-1234-5678\", \"0551 6910 1407\"]",
         ),
-        // Duplicates: a warning naming the positions, after normalisation.
+        // Duplicates: an error naming both positions, after normalisation (a person would be
+        // loaded twice).
         case("aliyun: a duplicate inline", ALIYUN)
-            .set("spec.callees", "[\"13700000001\", \"13700000002\", \"13700000001\"]")
-            .warning("spec.callees[2]", "number 137****0001 at position 2 repeats position 0")
+            .set("callees.numbers", "[\"13700000001\", \"13700000002\", \"13700000001\"]")
+            .error("callees.numbers[2]", "number 137****0001 at position 2 repeats position 0: a person would be called twice")
             .hides("13700000001")
             .shows("137****0001"),
         case("aliyun: a duplicate only after normalising", ALIYUN)
-            .set("spec.callees", "[\"+86 137-0000-0001\", \"13700000001\"]")
-            .warning("spec.callees[1]", "at position 1 repeats position 0")
+            .set("callees.numbers", "[\"+86 137-0000-0001\", \"13700000001\"]")
+            .error("callees.numbers[1]", "at position 1 repeats position 0")
             .hides("13700000001"),
         case("volcengine: a duplicate phone item", VOLC)
-            .set("spec.phone_list", "[{phone: \"13700000011\"}, {phone: \"0086 137 0000 0011\"}]")
-            .warning("spec.phone_list[1].phone", "number 137****0011 at position 1 repeats position 0")
+            .set("callees.rows", "[{phone: \"13700000011\"}, {phone: \"0086 137 0000 0011\"}]")
+            .error("callees.rows[1].phone", "number 137****0011 at position 1 repeats position 0")
             .hides("13700000011"),
         case("volcengine: a duplicate in number_list", VOLC)
             .del("spec.select_number_rule")
@@ -1790,33 +1922,33 @@ fn phone_number_rules() {
             .hides("13344445555"),
         // In a callees file: reported at its own line.
         case("aliyun: an invalid number in callees_file", ALIYUN)
-            .del("spec.callees")
-            .set("spec.callees_file", "numbers.txt")
+            .del("callees.numbers")
+            .set("callees.file", "numbers.txt")
             .file("numbers.txt", "# header comment\n13700000001\n1370000000\n")
-            .error("", "invalid phone number")
+            .error("callees.file", "invalid phone number")
             .in_file("numbers.txt", 3)
             .hides("1370000000"),
         case("aliyun: a duplicate in callees_file", ALIYUN)
-            .del("spec.callees")
-            .set("spec.callees_file", "numbers.txt")
+            .del("callees.numbers")
+            .set("callees.file", "numbers.txt")
             .file("numbers.txt", "13700000001\n\n137 0000 0002\n+86 137-0000-0001\n")
-            .warning("", "number 137****0001 repeats line 1")
+            .error("callees.file", "number 137****0001 repeats line 1")
             .in_file("numbers.txt", 4)
             .hides("13700000001")
             .shows("137****0001"),
         // In a CSV file: at the row's line, field `phone`.
         case("volcengine: an invalid number in the CSV", VOLC)
-            .del("spec.phone_list")
-            .set("spec.phone_list_file", "phones.csv")
+            .del("callees.rows")
+            .set("callees.file", "phones.csv")
             .file("phones.csv", "phone,ext\n13700000011,a\n2370000001,b\n")
-            .error("phone", "invalid phone number")
+            .error("callees.file", "invalid phone number")
             .in_file("phones.csv", 3)
             .hides("2370000001"),
         case("volcengine: a duplicate in the CSV", VOLC)
-            .del("spec.phone_list")
-            .set("spec.phone_list_file", "phones.csv")
+            .del("callees.rows")
+            .set("callees.file", "phones.csv")
             .file("phones.csv", "phone,ext\n13700000011,a\n137-0000-0011,b\n")
-            .warning("", "number 137****0011 repeats line 2")
+            .error("callees.file", "number 137****0011 repeats line 2")
             .in_file("phones.csv", 3)
             .hides("13700000011")
             .shows("137****0011"),
@@ -1828,7 +1960,7 @@ fn phone_number_rules() {
 fn every_format_masks_numbers() {
     let task = set(
         ALIYUN,
-        "spec.callees",
+        "callees.numbers",
         "[\"13712345678\", \"13712345678\", \"1371234567\"]",
     );
     let dir = project_dir(&[("task.yaml", &task)]);
@@ -2176,7 +2308,7 @@ fn yaml_syntax_errors_have_positions() {
         d["message"]
             .as_str()
             .unwrap()
-            .contains("duplicate key `recall_count` (first at line 8)"),
+            .contains("duplicate key `recall_count` (first at line 13)"),
         "{d}"
     );
     assert_eq!(d["line"], XFYETA.lines().count() + 1);
@@ -2267,23 +2399,18 @@ fn a_20_mb_manifest_is_refused_quickly() {
             .contains("callform reads at most"),
         "{d}"
     );
-    // The same cap for a callees file.
+    // A callee file is streamed, with a cap of its own (a sparse file: no disk is used).
     let dir = project_dir(&[(
         "t.yaml",
-        &set(
-            &remove(ALIYUN, "spec.callees"),
-            "spec.callees_file",
-            "n.txt",
-        ),
+        &set(&remove(ALIYUN, "callees.numbers"), "callees.file", "n.txt"),
     )]);
-    write(
-        dir.path(),
-        "n.txt",
-        "13700000001\n".repeat(20 * 1024 * 1024 / 12 + 1),
-    );
+    std::fs::File::create(dir.path().join("n.txt"))
+        .unwrap()
+        .set_len(256 * 1024 * 1024 + 1)
+        .unwrap();
     let run = validate(dir.path());
     let d = single_error(&run);
-    assert_eq!(d["field"], "spec.callees_file");
+    assert_eq!(d["field"], "callees.file");
     assert!(
         d["message"]
             .as_str()
@@ -2307,18 +2434,17 @@ fn a_large_manifest_under_the_cap_finishes() {
         .filter(|d| d["message"].as_str().unwrap().starts_with("unknown field"))
         .count();
     assert_eq!(unknown, 5_000);
-    // 100,000 callees: one error about the count.
-    let mut text =
-        String::from("name: many\nvendor: aliyun\nspec:\n  dialog_id: 1\n  callees: [\n");
-    for i in 0..100_000 {
+    // 300,001 callees (Aliyun takes 300,000 a task): one error about the count.
+    let mut text = String::from("name: many\nvendor: aliyun\ncallees:\n  numbers: [\n");
+    for i in 0..300_001 {
         text.push_str(&format!("    {},\n", 13_000_000_000u64 + i * 7));
     }
-    text.push_str("  ]\n");
+    text.push_str("  ]\nspec: {dialog_id: 1, caller: [\"057100000001\"], number_status_ident: true, retry_type: 0}\n");
     let run = only_file("many.yaml", &text);
     let d = single_error(&run);
-    assert_eq!(d["field"], "spec.callees");
+    assert_eq!(d["field"], "callees");
     assert!(
-        d["message"].as_str().unwrap().contains("100000 items"),
+        d["message"].as_str().unwrap().contains("300001 rows"),
         "{d}"
     );
 }
@@ -2445,15 +2571,11 @@ fn every_output(dir: &Path) -> Vec<(String, Option<i32>, String)> {
 }
 
 fn aliyun_from_file(path: &str) -> String {
-    set(&remove(ALIYUN, "spec.callees"), "spec.callees_file", path)
+    set(&remove(ALIYUN, "callees.numbers"), "callees.file", path)
 }
 
 fn volc_from_file(path: &str) -> String {
-    set(
-        &remove(VOLC, "spec.phone_list"),
-        "spec.phone_list_file",
-        path,
-    )
+    set(&remove(VOLC, "callees.rows"), "callees.file", path)
 }
 
 #[cfg(unix)]
@@ -2560,7 +2682,7 @@ fn a_csv_header_is_not_echoed() {
         assert_eq!(code, Some(1), "{run}: {text}");
         assert!(!text.contains("CANARY"), "{run}: {text}");
         assert!(
-            text.contains("unknown CSV column number 2"),
+            text.contains("column number 2 is not a column name"),
             "{run}: {text}"
         );
     }
@@ -2808,10 +2930,9 @@ fn every_missing_required_field_in_one_run() {
                 "spec.number_pool_no",
                 "spec.start_time",
                 "spec.end_time",
-                "spec.start",
                 "spec.concurrency",
                 // Not missing from the struct but from the rules: still in the same run.
-                "spec",
+                "callees",
             ],
         ),
         (
@@ -2823,7 +2944,16 @@ fn every_missing_required_field_in_one_run() {
                 "spec.task_extras",
             ],
         ),
-        ("aliyun", &["spec.dialog_id", "spec"]),
+        (
+            "aliyun",
+            &[
+                "spec.dialog_id",
+                "spec.caller",
+                "spec.number_status_ident",
+                "spec.retry_type",
+                "callees",
+            ],
+        ),
     ];
     for (vendor, want) in cases {
         let task = format!("name: t-{vendor}\nvendor: {vendor}\nspec: {{}}\n");
@@ -2917,8 +3047,8 @@ fn a_type_error_does_not_hide_the_other_fields_problems() {
 
 #[test]
 fn every_bad_row_of_a_callee_file_in_one_run() {
-    // An unknown column does not stop the rows from being checked, nor does a malformed row.
-    let csv = "phone,tts_contnet,ext\n\
+    // A malformed row does not stop the other rows from being checked.
+    let csv = "phone,tts_content,ext\n\
                13700000011,您好,a\n\
                137000001,您好,b\n\
                13700000012\n\
@@ -2943,18 +3073,12 @@ fn every_bad_row_of_a_callee_file_in_one_run() {
     let lines: Vec<(&str, u64)> = at.iter().map(|(s, l, _)| (s.as_str(), *l)).collect();
     assert_eq!(
         lines,
-        [
-            ("error", 1),
-            ("error", 3),
-            ("error", 4),
-            ("error", 5),
-            ("warning", 6)
-        ],
+        [("error", 3), ("error", 4), ("error", 5), ("error", 6)],
         "{}",
         run.summary()
     );
-    assert!(at[0].2.contains("unknown CSV column `tts_contnet`"));
-    assert!(at[2].2.contains("malformed CSV"), "{}", run.summary());
+    assert!(at[1].2.contains("a row has 1 fields"), "{}", run.summary());
+    assert!(at[3].2.contains("repeats line 2"), "{}", run.summary());
 
     // Many bad rows: every row is checked, the first 20 of them shown, then a count.
     let mut txt = String::new();
@@ -3050,7 +3174,7 @@ const INVALID_NUMBERS: [&str; 3] = ["1379876543", "137987654", "13798765"];
 fn with_invalid_numbers(dir: &Path) {
     let flow = set(
         ALIYUN,
-        "spec.callees",
+        "callees.numbers",
         &format!(
             "[\"{}\", \"{}\", {}]",
             INVALID_NUMBERS[0], INVALID_NUMBERS[1], INVALID_NUMBERS[2]
@@ -3059,7 +3183,7 @@ fn with_invalid_numbers(dir: &Path) {
     write(dir, "flow.yaml", flow);
     let block = set(
         &set(ALIYUN, "name", "ali-block"),
-        "spec.callees",
+        "callees.numbers",
         &format!(
             "\n    - \"{}\"\n    - {}\n    - \"137 9876 54\"",
             INVALID_NUMBERS[0], INVALID_NUMBERS[1]
@@ -3069,7 +3193,7 @@ fn with_invalid_numbers(dir: &Path) {
     // Wide characters before the number on its line.
     let volc = set(
         VOLC,
-        "spec.phone_list",
+        "callees.rows",
         &format!(
             "[{{tts_content: 您好您好, phone: \"{}\"}}, {{phone: \"{}\"}}]",
             INVALID_NUMBERS[0], INVALID_NUMBERS[2]

@@ -5,11 +5,12 @@
 //! - RPC style: `POST /` with every API parameter in the query and no body; the action and
 //!   version are not parameters but headers, which the transport adds when it signs
 //!   ([`Signing::Aliyun`], ACS3-HMAC-SHA256);
-//! - the API calls the numbers to be dialled `Caller`: the resolved, normalised callees,
-//!   comma-joined (1–1000);
+//! - `Caller` is the calling line: the manifest's `caller`, numbers bought in the console,
+//!   normalised and comma-joined (AL:30). The people called are not in the create: they are
+//!   uploaded afterwards (`UploadRobotTaskCalledFile`);
 //! - booleans are `true`/`false`, `RecallStateCodes` the codes comma-joined; only the
-//!   parameters the manifest sets are sent, except `TaskName`, `DialogId` and `Caller`
-//!   which callform always sends.
+//!   parameters the manifest sets are sent, except the required `TaskName`, `DialogId`,
+//!   `Caller`, `NumberStatusIdent` and `RetryType` (AL:38-43), which callform always sends.
 //!
 //! Answers: `{"Code":"OK","Message":"OK","RequestId":…,"Data":"4001112222"}`. Errors
 //! carry a `Code`; [`CREATE_REJECTIONS`] lists the ones that mean "nothing created", each
@@ -21,22 +22,16 @@ use crate::driver::{
     message, need_secret, present, text, BuildError, Context, ErrorClass, Reading, Rejection,
     Request, Signing,
 };
-use crate::manifest::{Callees, Task, Vendor};
+use crate::manifest::{Task, Vendor};
 use crate::vendor::aliyun::spec::AliyunSpec;
 
 pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, BuildError> {
     let c = &cx.credentials;
     let access_key_id = need_secret(&c.access_key_id, "access_key_id", Vendor::Aliyun)?;
     let access_key_secret = need_secret(&c.access_key_secret, "access_key_secret", Vendor::Aliyun)?;
-    let Callees::Numbers(numbers) = &task.callees else {
+    if spec.caller.is_empty() {
         return Err(BuildError(format!(
-            "task `{}` has no resolved numbers to call (`Caller`)",
-            task.name
-        )));
-    };
-    if numbers.is_empty() {
-        return Err(BuildError(format!(
-            "task `{}` has no numbers to call (`Caller`)",
+            "task `{}` has no calling line (`Caller`)",
             task.name
         )));
     }
@@ -44,11 +39,11 @@ pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, Bu
     let query = [
         ("TaskName", Some(task.vendor_name().to_string())),
         ("DialogId", Some(spec.dialog_id.to_string())),
-        ("Caller", Some(numbers.join(","))),
+        ("Caller", Some(spec.caller.join(","))),
         ("CorpName", spec.corp_name.clone()),
         ("IsSelfLine", spec.is_self_line.map(flag)),
-        ("NumberStatusIdent", spec.number_status_ident.map(flag)),
-        ("RetryType", spec.retry_type.map(|n| n.to_string())),
+        ("NumberStatusIdent", Some(flag(spec.number_status_ident))),
+        ("RetryType", Some(spec.retry_type.to_string())),
         ("RecallTimes", spec.recall_times.map(|n| n.to_string())),
         (
             "RecallInterval",
@@ -174,26 +169,40 @@ mod tests {
         AliyunSpec {
             task_name: Some("欠费提醒".into()),
             dialog_id: 1234567,
+            caller: vec!["057100000001".into(), "057100000002".into()],
             callees: None,
-            callees_file: Some("n.txt".into()),
+            callees_file: None,
             corp_name: None,
             is_self_line: Some(false),
-            number_status_ident: None,
-            retry_type: Some(1),
+            number_status_ident: false,
+            retry_type: 1,
             recall_times: None,
             recall_interval: None,
-            recall_state_codes: Some(vec![RecallStateCode::Busy, RecallStateCode::Unreachable]),
+            recall_state_codes: Some(vec![
+                RecallStateCode::Busy,
+                RecallStateCode::NoAnswer,
+                RecallStateCode::Unreachable,
+            ]),
+            schedule_time: None,
         }
     }
 
-    fn build_with(callees: Callees, credentials: Credentials) -> Result<Request, BuildError> {
+    fn build_with(spec: AliyunSpec, credentials: Credentials) -> Result<Request, BuildError> {
         let task = Task {
             name: "overdue".into(),
             vendor: Vendor::Aliyun,
             provider: "aliyun".into(),
             labels: Default::default(),
-            spec: Spec::Aliyun(spec()),
-            callees,
+            spec: Spec::Aliyun(spec.clone()),
+            status: Default::default(),
+            // The callees are uploaded after the create: never in `Caller`.
+            callees: Some(crate::manifest::callees::CalleeList::inline(
+                Vec::new(),
+                vec![crate::manifest::callees::Row {
+                    phone: "13700000009".into(),
+                    values: Vec::new(),
+                }],
+            )),
             moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
@@ -202,7 +211,7 @@ mod tests {
         };
         build(
             &task,
-            &spec(),
+            &spec,
             &Context {
                 timezone: TimeZone::UTC,
                 credentials,
@@ -220,8 +229,7 @@ mod tests {
 
     #[test]
     fn parameters_travel_in_the_query_and_only_those_set() {
-        let numbers = Callees::Numbers(vec!["13700000001".into(), "13700000002".into()]);
-        let r = build_with(numbers, keys()).unwrap();
+        let r = build_with(spec(), keys()).unwrap();
         let q: Vec<(&str, &str)> = r
             .query
             .iter()
@@ -232,10 +240,11 @@ mod tests {
             [
                 ("TaskName", "欠费提醒"),
                 ("DialogId", "1234567"),
-                ("Caller", "13700000001,13700000002"),
+                ("Caller", "057100000001,057100000002"),
                 ("IsSelfLine", "false"),
+                ("NumberStatusIdent", "false"),
                 ("RetryType", "1"),
-                ("RecallStateCodes", "200002,200005"),
+                ("RecallStateCodes", "200002,200003,200005"),
             ]
         );
         assert_eq!(
@@ -256,11 +265,13 @@ mod tests {
     }
 
     #[test]
-    fn refuses_without_numbers_or_keys() {
-        assert!(build_with(Callees::None, keys()).is_err());
+    fn refuses_without_a_calling_line_or_keys() {
+        let mut none = spec();
+        none.caller.clear();
+        assert!(build_with(none, keys()).is_err());
         let mut k = keys();
         k.access_key_secret = None;
-        let err = build_with(Callees::Numbers(vec!["13700000001".into()]), k).unwrap_err();
+        let err = build_with(spec(), k).unwrap_err();
         assert!(err.0.contains("`access_key_secret`"), "{err}");
     }
 }

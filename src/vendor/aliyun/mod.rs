@@ -12,7 +12,7 @@ use crate::manifest::de;
 use crate::manifest::path::FieldPath;
 use crate::manifest::yaml::Node;
 use crate::manifest::Task;
-use crate::vendor::{CalleeSource, PersonalData, Spec, Vendor, VendorSpec};
+use crate::vendor::{PersonalData, Spec, Vendor, VendorSpec};
 use spec::AliyunSpec;
 
 /// The vendor.
@@ -37,9 +37,45 @@ impl Vendor for Aliyun {
     fn personal_data(&self) -> PersonalData {
         PersonalData {
             drop: &["callees", "callees_file"],
-            summary: Some("callees"),
-            mask: &[],
+            mask: &["caller"],
         }
+    }
+
+    /// Any columns (the script's variables, `TtsParamHead`); 1 to 300,000 rows a task
+    /// (AL:56); a row within [`spec::MAX_ROW_BYTES`] encoded.
+    fn callee_rules(&self) -> crate::vendor::CalleeRules {
+        crate::vendor::CalleeRules {
+            min_rows: 1,
+            max_rows: spec::MAX_CALLEES,
+            mobile_only: false,
+            columns: None,
+            row: Some(spec::row_problem),
+            columns_hint: "",
+        }
+    }
+
+    /// `UploadRobotTaskCalledFile` in batches of 50 [choice: the per-call limit is not
+    /// documented, AL:61], then `StartRobotTask` (AL:98-102). Upload after the start is not
+    /// documented (AL:62): not done.
+    fn steps(&self) -> crate::vendor::StepRules {
+        crate::vendor::StepRules {
+            batch_rows: 50,
+            in_create: 0,
+            start: crate::vendor::StartKind::Request("StartRobotTask"),
+            load_after_start: false,
+        }
+    }
+
+    /// Version 2 digested the numbers as a JSON list of strings.
+    fn legacy_callee_json(&self, _columns: &[String], row: &crate::vendor::Row) -> Option<Vec<u8>> {
+        serde_json::to_vec(&row.phone).ok()
+    }
+
+    /// Versions 1 and 2 sent the callees as `Caller`, which is the calling line (AL:30).
+    fn upgrade_reason(&self, version: u32) -> Option<&'static str> {
+        (version <= 2).then_some(
+            "created by an earlier callform, which sent the callees as `Caller` (the calling line): the vendor refused the task or holds a wrong one; check it in the console",
+        )
     }
 
     fn create_rejections(&self) -> &'static [Rejection] {
@@ -95,16 +131,25 @@ impl VendorSpec for AliyunSpec {
         self.task_name.as_deref()
     }
 
-    fn callees(&self) -> CalleeSource<'_> {
-        CalleeSource::Numbers {
-            inline: self.callees.as_ref(),
-            file: self.callees_file.as_ref(),
-            field: "callees_file",
-        }
+    fn moved(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            (
+                "callees",
+                "the task-level `callees: {numbers: [...]}` (`caller` is now the calling line)",
+            ),
+            (
+                "callees_file",
+                "the task-level `callees: {file: PATH}` (`caller` is now the calling line)",
+            ),
+        ]
     }
 
-    fn check(&self, cx: &mut Checker<'_>, name: &str, callees: Option<usize>) {
-        Self::check(self, cx, name, callees)
+    fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
+        Self::check(self, cx, name, task)
+    }
+
+    fn normalise(&mut self) {
+        self.normalise_lines();
     }
 
     fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError> {

@@ -386,7 +386,7 @@ mod tests {
     use super::*;
     use crate::driver::Credentials;
     use crate::manifest::codes::Flag;
-    use crate::manifest::{Callees, Source, Spec};
+    use crate::manifest::{Source, Spec};
     use crate::vendor::longlonglong::spec::{DaStatus, PopMode, RedialConditions};
     use jiff::tz::TimeZone;
 
@@ -430,6 +430,7 @@ mod tests {
             },
             new_call_rules: None,
             group_switch_rule: None,
+            number_options: None,
         }
     }
 
@@ -451,7 +452,8 @@ mod tests {
             provider: "longlonglong".into(),
             labels: Default::default(),
             spec: Spec::Longlonglong(spec.clone()),
-            callees: Callees::None,
+            status: Default::default(),
+            callees: None,
             moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),

@@ -39,8 +39,31 @@ impl Vendor for Longlonglong {
     fn personal_data(&self) -> PersonalData {
         PersonalData {
             drop: &[],
-            summary: None,
             mask: &[],
+        }
+    }
+
+    /// `phone` plus `name`, `email`, `company` only (LL:45-48); 1,000,000 rows a task
+    /// [choice: no limit per task is documented].
+    fn callee_rules(&self) -> crate::vendor::CalleeRules {
+        crate::vendor::CalleeRules {
+            min_rows: 0,
+            max_rows: 1_000_000,
+            mobile_only: false,
+            columns: Some(spec::CALLEE_COLUMNS),
+            row: None,
+            columns_hint: "longlonglong's number API takes `phone`, `name`, `email` and `company`",
+        }
+    }
+
+    /// At most 100 rows a call (LL:34); no start API (LL:155-157): callform never starts a
+    /// longlonglong task.
+    fn steps(&self) -> crate::vendor::StepRules {
+        crate::vendor::StepRules {
+            batch_rows: 100,
+            in_create: 0,
+            start: crate::vendor::StartKind::None,
+            load_after_start: false,
         }
     }
 
@@ -95,8 +118,8 @@ impl VendorSpec for LonglonglongSpec {
         self.name.as_deref()
     }
 
-    fn check(&self, cx: &mut Checker<'_>, name: &str, _callees: Option<usize>) {
-        Self::check(self, cx, name)
+    fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
+        Self::check(self, cx, name, task)
     }
 
     fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError> {

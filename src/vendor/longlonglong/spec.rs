@@ -328,15 +328,58 @@ pub struct LonglonglongSpec {
     /// `group_switch_rule` (old 2.0): dialogue groups by time of day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_switch_rule: Option<Vec<GroupSwitchRule>>,
+    /// Options of the number upload (`POST …/task/{task_id}/number`), sent only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_options: Option<NumberOptions>,
 }
+
+/// `number_options`: the upload's own options (LL:40-42).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberOptions {
+    /// `ignore_crm`: do not add the numbers to the CRM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_crm: Option<bool>,
+    /// `skip_error`: skip rows in error instead of stopping at the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_error: Option<bool>,
+    /// `number_add_suffix`: let the vendor import a number the task holds again, with a
+    /// suffix (a person may then be called twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_add_suffix: Option<bool>,
+}
+
+/// The callee columns the number API takes besides `phone` (LL:45-48; the page's field
+/// list is cut off after these, so callform maps only them).
+pub const CALLEE_COLUMNS: &[&str] = &["name", "email", "company"];
 
 impl LonglonglongSpec {
     pub fn task_type(&self) -> TaskType {
         self.task_type.unwrap_or(TaskType::Old)
     }
 
-    pub fn check(&self, cx: &mut Checker<'_>, name: &str) {
+    pub fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
         let p = cx.spec();
+        if self.sub_user_id.is_some() && task.has_callees {
+            let d = cx
+                .error_at_key(&p.k("sub_user_id"), "a task for a sub-account cannot take callees")
+                .expected("no `sub_user_id` when the task has `callees:`")
+                .hint("the number API documents no sub-account parameter: create the task under the main account, or load its callees in the console");
+            cx.push(d);
+        }
+        if self
+            .number_options
+            .as_ref()
+            .is_some_and(|o| o.number_add_suffix == Some(true))
+        {
+            let d = cx
+                .warning(
+                    &p.k("number_options").k("number_add_suffix"),
+                    "number_add_suffix: the vendor imports a number the task already holds again: a person may be called twice",
+                )
+                .hint("leave it out unless calling someone twice is intended");
+            cx.push(d);
+        }
         let x = p.k("task_extras");
         let e = &self.task_extras;
         let new = self.task_type() == TaskType::New;

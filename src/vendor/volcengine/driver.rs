@@ -9,7 +9,10 @@
 //!   JSON text inside one string), and `Weekdays` are the vendor's 1 (Sunday)–7 codes;
 //! - `PhoneParamJson`/`SmsParamJson` are JSON *text*, each a map serialised to a string;
 //! - `StartTime`/`EndTime` are Beijing wall-clock `yyyy-MM-dd HH:mm:ss`, converted from
-//!   the project timezone; `Start` is always sent (its default is not documented);
+//!   the project timezone; `Start` is always sent (its default is not documented): the
+//!   task's `status: running`;
+//! - `PhoneList` holds the task's first 10,000 callees, each row's columns mapped by
+//!   `spec::phone_fields`;
 //! - `Content-Type` is exactly `application/json` (the signature covers it byte for byte;
 //!   the example's `; charset=UTF-8` is not used); the signing region is the provider's,
 //!   default `cn-north-1` (the vendor SDK's for this service).
@@ -27,12 +30,16 @@ use crate::driver::{
     beijing, json_body, json_content_type, message, need_secret, present, text, BuildError,
     Context, ErrorClass, Reading, Rejection, Request, Signing,
 };
+use crate::manifest::callees::Row;
 use crate::manifest::time::LocalDateTime;
-use crate::manifest::{Callees, Task, Vendor};
+use crate::manifest::{RunStatus, Task, Vendor};
 use crate::phone;
-use crate::vendor::volcengine::spec::{PhoneItem, VolcengineSpec};
+use crate::vendor::volcengine::spec::{phone_fields, VolcengineSpec};
 
 const DEFAULT_REGION: &str = "cn-north-1";
+
+/// Rows sent in CreateTask's `PhoneList`: at most 10,000 a request (VC:77-82, VL:38).
+pub const IN_CREATE: usize = 10_000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -112,12 +119,16 @@ pub fn build(task: &Task, spec: &VolcengineSpec, cx: &Context) -> Result<Request
         .as_deref()
         .filter(|r| !r.is_empty())
         .unwrap_or(DEFAULT_REGION);
-    let Callees::Items(items) = &task.callees else {
+    let Some(callees) = &task.callees else {
         return Err(BuildError(format!(
-            "task `{}` has no resolved phone list (`PhoneList`)",
+            "task `{}` has no callees (`PhoneList`)",
             task.name
         )));
     };
+    // The first rows travel in the create (VC:77-82): at most 10,000 a request.
+    let rows = callees
+        .rows(0, IN_CREATE)
+        .map_err(|e| BuildError(format!("task `{}`: {e}", task.name)))?;
     let at = |t: &LocalDateTime, field| {
         beijing(t, cx, field).map(|b| b.strftime("%Y-%m-%d %H:%M:%S").to_string())
     };
@@ -128,9 +139,12 @@ pub fn build(task: &Task, spec: &VolcengineSpec, cx: &Context) -> Result<Request
         task_type: spec.task_type.map(|t| t.code()),
         start_time: at(&spec.start_time, "start_time")?,
         end_time: at(&spec.end_time, "end_time")?,
-        start: spec.start,
+        start: task.status == RunStatus::Running,
         concurrency: spec.concurrency,
-        phone_list: items.iter().map(phone_item).collect::<Result<_, _>>()?,
+        phone_list: rows
+            .iter()
+            .map(|row| phone_item(&callees.columns, row))
+            .collect::<Result<_, _>>()?,
         forbid_time_list: spec.forbid_time_list.as_ref().map(|list| {
             list.iter()
                 .map(|f| Forbid {
@@ -181,19 +195,20 @@ pub fn build(task: &Task, spec: &VolcengineSpec, cx: &Context) -> Result<Request
     })
 }
 
-fn phone_item(item: &PhoneItem) -> Result<Phone<'_>, BuildError> {
-    let json_text = |map: &Option<BTreeMap<String, String>>| {
-        map.as_ref()
-            .map(serde_json::to_string)
+fn phone_item<'r>(columns: &'r [String], row: &'r Row) -> Result<Phone<'r>, BuildError> {
+    let fields = phone_fields(columns, row);
+    let json_text = |map: &BTreeMap<&str, &str>| {
+        (!map.is_empty())
+            .then(|| serde_json::to_string(map))
             .transpose()
             .map_err(|e| BuildError(format!("PhoneList: {e}")))
     };
     Ok(Phone {
-        phone: &item.phone,
-        phone_param_json: json_text(&item.phone_param_json)?,
-        sms_param_json: json_text(&item.sms_param_json)?,
-        tts_content: item.tts_content.as_deref(),
-        ext: item.ext.as_deref(),
+        phone: fields.phone,
+        phone_param_json: json_text(&fields.params)?,
+        sms_param_json: json_text(&fields.sms)?,
+        tts_content: fields.tts_content,
+        ext: fields.ext,
     })
 }
 
@@ -380,10 +395,10 @@ mod tests {
             task_type: Some(TaskType::Tts),
             start_time: LocalDateTime::parse("2027-01-04 09:00").unwrap(),
             end_time: LocalDateTime::parse("2027-01-31 18:00").unwrap(),
-            start: false,
+            start: None,
             concurrency: 10,
             phone_list: None,
-            phone_list_file: Some("p.csv".into()),
+            phone_list_file: None,
             forbid_time_list: Some(vec![ForbidTime {
                 times: vec!["12:00-13:30".into()],
                 weekdays: Some(vec![Weekday::Sunday]),
@@ -402,14 +417,15 @@ mod tests {
         }
     }
 
-    fn item() -> PhoneItem {
-        PhoneItem {
-            phone: "13700000011".into(),
-            phone_param_json: Some(BTreeMap::from([("name".to_string(), "张先生".to_string())])),
-            sms_param_json: None,
-            tts_content: Some("您好".into()),
-            ext: None,
-        }
+    /// One callee: a variable in the older `param.` spelling, TTS text, an empty `ext`.
+    fn callees() -> crate::manifest::callees::CalleeList {
+        crate::manifest::callees::CalleeList::inline(
+            vec!["param.name".into(), "tts_content".into(), "ext".into()],
+            vec![Row {
+                phone: "13700000011".into(),
+                values: vec!["张先生".into(), "您好".into(), String::new()],
+            }],
+        )
     }
 
     fn build_in(tz: TimeZone, region: Option<&str>) -> Result<Request, BuildError> {
@@ -419,7 +435,8 @@ mod tests {
             provider: "volcengine".into(),
             labels: Default::default(),
             spec: Spec::Volcengine(spec()),
-            callees: Callees::Items(vec![item()]),
+            status: Default::default(),
+            callees: Some(callees()),
             moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),

@@ -12,7 +12,7 @@ use crate::manifest::de;
 use crate::manifest::path::FieldPath;
 use crate::manifest::yaml::Node;
 use crate::manifest::Task;
-use crate::vendor::{CalleeSource, PersonalData, Spec, Vendor, VendorSpec};
+use crate::vendor::{PersonalData, Spec, Vendor, VendorSpec};
 use spec::VolcengineSpec;
 
 /// The vendor.
@@ -40,10 +40,61 @@ impl Vendor for Volcengine {
 
     fn personal_data(&self) -> PersonalData {
         PersonalData {
-            drop: &["phone_list", "phone_list_file"],
-            summary: Some("phone_list"),
+            drop: &["phone_list", "phone_list_file", "start"],
             mask: &["number_list"],
         }
+    }
+
+    /// `phone` plus `tts_content`, `ext`, `sms.NAME` and the variables ([`spec::phone_fields`]);
+    /// 1 to 1,000,000 rows a task [choice: 10,000 a request (VL:38), no limit per task is
+    /// documented].
+    fn callee_rules(&self) -> crate::vendor::CalleeRules {
+        crate::vendor::CalleeRules {
+            min_rows: 1,
+            max_rows: 1_000_000,
+            mobile_only: false,
+            columns: None,
+            row: Some(spec::row_problem),
+            columns_hint: "",
+        }
+    }
+
+    /// The first 10,000 rows in CreateTask's `PhoneList` (VC:77-82), the rest by
+    /// `BatchAppend`, 10,000 a call (VL:38); `Start` at create is the only start
+    /// (no StartTask, VL:92-94); appending to a started task is allowed.
+    fn steps(&self) -> crate::vendor::StepRules {
+        crate::vendor::StepRules {
+            batch_rows: 10_000,
+            in_create: 10_000,
+            start: crate::vendor::StartKind::AtCreate,
+            load_after_start: true,
+        }
+    }
+
+    /// Version 2 digested `PhoneList` as the JSON of its items, fields in this order.
+    fn legacy_callee_json(&self, columns: &[String], row: &crate::vendor::Row) -> Option<Vec<u8>> {
+        use std::collections::BTreeMap;
+        #[derive(serde::Serialize)]
+        struct Item<'r> {
+            phone: &'r str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            phone_param_json: Option<&'r BTreeMap<&'r str, &'r str>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sms_param_json: Option<&'r BTreeMap<&'r str, &'r str>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tts_content: Option<&'r str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ext: Option<&'r str>,
+        }
+        let f = spec::phone_fields(columns, row);
+        serde_json::to_vec(&Item {
+            phone: f.phone,
+            phone_param_json: (!f.params.is_empty()).then_some(&f.params),
+            sms_param_json: (!f.sms.is_empty()).then_some(&f.sms),
+            tts_content: f.tts_content,
+            ext: f.ext,
+        })
+        .ok()
     }
 
     fn create_rejections(&self) -> &'static [Rejection] {
@@ -101,16 +152,19 @@ impl VendorSpec for VolcengineSpec {
         self.name.as_deref()
     }
 
-    fn callees(&self) -> CalleeSource<'_> {
-        CalleeSource::Items {
-            inline: self.phone_list.as_ref(),
-            file: self.phone_list_file.as_ref(),
-            field: "phone_list_file",
-        }
+    fn moved(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("phone_list", "the task-level `callees: {rows: [...]}`"),
+            ("phone_list_file", "the task-level `callees: {file: PATH}`"),
+            (
+                "start",
+                "the task-level `status: running` (Start: true) or `status: paused`",
+            ),
+        ]
     }
 
-    fn check(&self, cx: &mut Checker<'_>, name: &str, callees: Option<usize>) {
-        Self::check(self, cx, name, callees)
+    fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
+        Self::check(self, cx, name, task)
     }
 
     fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError> {

@@ -1,15 +1,16 @@
 //! Volcengine voice service (`volcengine`) vms CreateTask 2022-01-01: the spec and its rules.
 //!
 //! The wire uses PascalCase (`RingAgainTimes`); the manifest uses the same names in
-//! snake_case (`ring_again_times`). Per-callee maps (`phone_param_json`, `sms_param_json`)
-//! are written as maps and sent as JSON text. The phone list can come from a CSV file.
+//! snake_case (`ring_again_times`). `PhoneList` comes from the task's `callees:`: each row's
+//! columns become the item's fields ([`phone_fields`]), the maps sent as JSON text.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::check::Checker;
+use crate::manifest::callees::Row;
+use crate::manifest::check::{Checker, Moved};
 use crate::manifest::codes::codes;
 use crate::manifest::time::{ClockFormat, LocalDateTime};
 
@@ -44,24 +45,68 @@ codes! {
     }
 }
 
-/// One number to call, with its per-callee fields.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PhoneItem {
-    /// `Phone`: the number to call.
-    pub phone: String,
-    /// `PhoneParamJson`: template variables for this callee (sent as JSON text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_param_json: Option<BTreeMap<String, String>>,
-    /// `SmsParamJson`: SMS template variables for this callee (sent as JSON text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_param_json: Option<BTreeMap<String, String>>,
-    /// `TtsContent`: text to speak to this callee.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tts_content: Option<String>,
-    /// `Ext`: your own reference, returned in call records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ext: Option<String>,
+/// A callee row as `PhoneList` takes it: `tts_content` → `TtsContent`, `ext` → `Ext`,
+/// `sms.NAME` → `SmsParamJson`, any other column `NAME` (or the older spelling
+/// `param.NAME`) → `PhoneParamJson`. Empty values are left out.
+pub struct PhoneFields<'r> {
+    pub phone: &'r str,
+    pub params: BTreeMap<&'r str, &'r str>,
+    pub sms: BTreeMap<&'r str, &'r str>,
+    pub tts_content: Option<&'r str>,
+    pub ext: Option<&'r str>,
+}
+
+/// The `PhoneList` fields of `row`, whose values are in `columns`' order.
+pub fn phone_fields<'r>(columns: &'r [String], row: &'r Row) -> PhoneFields<'r> {
+    let mut out = PhoneFields {
+        phone: &row.phone,
+        params: BTreeMap::new(),
+        sms: BTreeMap::new(),
+        tts_content: None,
+        ext: None,
+    };
+    for (name, value) in columns.iter().zip(&row.values) {
+        if value.is_empty() {
+            continue;
+        }
+        match name.as_str() {
+            "tts_content" => out.tts_content = Some(value),
+            "ext" => out.ext = Some(value),
+            _ => {
+                if let Some(k) = name.strip_prefix("sms.") {
+                    out.sms.insert(k, value);
+                } else {
+                    out.params
+                        .insert(name.strip_prefix("param.").unwrap_or(name), value);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `PhoneParamJson` text at most 2,048 characters, `TtsContent` and `Ext` at most 250
+/// (VL:42-44).
+pub fn row_problem(columns: &[String], row: &Row) -> Option<String> {
+    let f = phone_fields(columns, row);
+    let chars = |s: Option<&str>| s.map_or(0, |s| s.chars().count());
+    if chars(f.tts_content) > 250 {
+        return Some(format!(
+            "tts_content is {} characters long; TtsContent takes at most 250",
+            chars(f.tts_content)
+        ));
+    }
+    if chars(f.ext) > 250 {
+        return Some(format!(
+            "ext is {} characters long; Ext takes at most 250",
+            chars(f.ext)
+        ));
+    }
+    let params = serde_json::to_string(&f.params).map_or(0, |s| s.chars().count());
+    if params > 2048 {
+        return Some(format!("the variables make a PhoneParamJson text of {params} characters; it takes at most 2,048"));
+    }
+    None
 }
 
 /// `ForbidTimeList` item: times of the week when no call may be made.
@@ -104,17 +149,20 @@ pub struct VolcengineSpec {
     pub start_time: LocalDateTime,
     /// `EndTime` (project timezone; sent as Beijing time).
     pub end_time: LocalDateTime,
-    /// `Start`: start the task at once. Required: its default is not documented.
-    pub start: bool,
+    /// Moved to the task-level `status: running | paused` (sent as `Start`).
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub start: Option<Moved>,
     /// `Concurrency`: simultaneous calls, more than 0.
     pub concurrency: i64,
-    /// `PhoneList`: the numbers to call (1–10,000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_list: Option<Vec<PhoneItem>>,
-    /// A CSV file with a header row supplying `PhoneList`: columns `phone`, `tts_content`,
-    /// `ext`, `param.NAME` (into `PhoneParamJson`) and `sms.NAME` (into `SmsParamJson`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_list_file: Option<String>,
+    /// Moved to the task-level `callees:`.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub phone_list: Option<Moved>,
+    /// Moved to the task-level `callees: {file: PATH}`.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub phone_list_file: Option<Moved>,
     /// `ForbidTimeList`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forbid_time_list: Option<Vec<ForbidTime>>,
@@ -154,8 +202,7 @@ pub struct VolcengineSpec {
 }
 
 impl VolcengineSpec {
-    /// `phones` is the resolved phone list length (inline or from the CSV file).
-    pub fn check(&self, cx: &mut Checker<'_>, name: &str, phones: Option<usize>) {
+    pub fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
         let p = cx.spec();
         cx.vendor_name(
             &p.k("name"),
@@ -187,39 +234,6 @@ impl VolcengineSpec {
             &p.k("end_time"),
             Some(&self.end_time),
         );
-
-        match (&self.phone_list, &self.phone_list_file) {
-            (None, None) => {
-                let d = cx.error(&p, "no numbers to call").expected(
-                    "`phone_list: [...]` or `phone_list_file: FILE.csv` (1–10,000 numbers)",
-                );
-                cx.push(d);
-            }
-            (Some(_), Some(_)) => {
-                let d = cx
-                    .error_at_key(
-                        &p.k("phone_list_file"),
-                        "both `phone_list` and `phone_list_file` are set",
-                    )
-                    .expected("only one of `phone_list` and `phone_list_file`");
-                cx.push(d);
-            }
-            _ => {}
-        }
-        if let Some(n) = phones {
-            let at = if self.phone_list.is_some() {
-                p.k("phone_list")
-            } else {
-                p.k("phone_list_file")
-            };
-            cx.list_len(
-                &at,
-                n,
-                1,
-                10_000,
-                "PhoneList takes at most 10,000 numbers per request",
-            );
-        }
 
         cx.range(
             &p.k("ring_again_times"),
@@ -322,5 +336,16 @@ impl VolcengineSpec {
             self.call_record_post_url.as_deref(),
         );
         cx.https_url(&p.k("audio_post_url"), self.audio_post_url.as_deref());
+        if let Some(list) = task.callees {
+            if task.status == crate::manifest::RunStatus::Running && list.len() > 10_000 {
+                let d = cx
+                    .warning(
+                        &crate::manifest::path::FieldPath::root().k("status"),
+                        format!("`status: running` with {} callees: the task dials from start_time with the first 10,000, before the rest are appended", list.len()),
+                    )
+                    .hint("write `status: paused` and start it in the console once every callee is loaded, if the order matters");
+                cx.push(d);
+            }
+        }
     }
 }

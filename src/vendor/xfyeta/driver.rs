@@ -132,7 +132,7 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
 mod tests {
     use super::*;
     use crate::driver::{Credentials, Request};
-    use crate::manifest::{Callees, Source, Spec};
+    use crate::manifest::{Source, Spec};
     use jiff::tz::TimeZone;
 
     fn spec() -> XfyetaSpec {
@@ -147,6 +147,7 @@ mod tests {
             time_end: None,
             voice_code: None,
             turbo_mode: Some(true),
+            phone_column: None,
         }
     }
 
@@ -157,7 +158,8 @@ mod tests {
             provider: "xfyeta".into(),
             labels: Default::default(),
             spec: Spec::Xfyeta(spec.clone()),
-            callees: Callees::None,
+            status: Default::default(),
+            callees: None,
             moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),
@@ -231,7 +233,8 @@ mod tests {
             provider: "xfyeta".into(),
             labels: Default::default(),
             spec: Spec::Xfyeta(spec()),
-            callees: Callees::None,
+            status: Default::default(),
+            callees: None,
             moved_from: None,
             source: Source {
                 file: std::path::Path::new("t.yaml").into(),

@@ -35,8 +35,32 @@ impl Vendor for Xfyeta {
     fn personal_data(&self) -> PersonalData {
         PersonalData {
             drop: &[],
-            summary: None,
             mask: &["line_num"],
+        }
+    }
+
+    /// Any columns (the script's variables, `call_column[1..]`); mobiles only
+    /// ("第一列必须是客户手机号码", XL:42); 1,000,000 rows a task [choice: the page gives no
+    /// limit per task].
+    fn callee_rules(&self) -> crate::vendor::CalleeRules {
+        crate::vendor::CalleeRules {
+            min_rows: 0,
+            max_rows: 1_000_000,
+            mobile_only: true,
+            columns: None,
+            row: None,
+            columns_hint: "",
+        }
+    }
+
+    /// `task/insert` takes at most 50 rows a call (XL:43) and only before `task/start`
+    /// (XL:36-37, XL:106).
+    fn steps(&self) -> crate::vendor::StepRules {
+        crate::vendor::StepRules {
+            batch_rows: 50,
+            in_create: 0,
+            start: crate::vendor::StartKind::Request("task/start"),
+            load_after_start: false,
         }
     }
 
@@ -93,8 +117,8 @@ impl VendorSpec for XfyetaSpec {
         self.task_name.as_deref()
     }
 
-    fn check(&self, cx: &mut Checker<'_>, name: &str, _callees: Option<usize>) {
-        Self::check(self, cx, name)
+    fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
+        Self::check(self, cx, name, task)
     }
 
     fn normalise(&mut self) {

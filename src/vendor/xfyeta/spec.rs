@@ -39,7 +39,16 @@ pub struct XfyetaSpec {
     /// `trubo_mode` on the wire (the vendor's spelling): high-performance mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turbo_mode: Option<bool>,
+    /// The label of the callee's number in `task/insert`'s `call_column` (its first
+    /// column); the other columns are the script's variables. Default `客户手机号码` (the
+    /// page's example): it must match the robot's column template, which callform cannot
+    /// check offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_column: Option<String>,
 }
+
+/// `call_column[0]` when `phone_column` is not set: the label in the page's example (XL:46).
+pub const DEFAULT_PHONE_COLUMN: &str = "客户手机号码";
 
 impl XfyetaSpec {
     /// The calling lines normalised as checked (spaces, dashes, `+86` removed); lines that
@@ -52,8 +61,30 @@ impl XfyetaSpec {
         }
     }
 
-    pub fn check(&self, cx: &mut Checker<'_>, name: &str) {
+    pub fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
         let p = cx.spec();
+        if let Some(label) = &self.phone_column {
+            let at = p.k("phone_column");
+            let problem = if label.trim().is_empty() {
+                Some("phone_column is empty".to_string())
+            } else if label.chars().count() > 40 {
+                Some(format!(
+                    "phone_column is {} characters long",
+                    label.chars().count()
+                ))
+            } else if task.callees.is_some_and(|c| c.columns.contains(label)) {
+                Some("phone_column is also the name of a callee column".to_string())
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                let d = cx
+                    .error(&at, message)
+                    .expected("the label of the number column in the robot's template: 1 to 40 characters, not a variable's name")
+                    .hint("leave it out for the default `客户手机号码`");
+                cx.push(d);
+            }
+        }
         let task_name = self.task_name.as_deref().unwrap_or(name);
         cx.vendor_name(&p.k("task_name"), task_name, None, "xfyeta");
 
