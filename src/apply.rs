@@ -284,6 +284,8 @@ async fn one(
         spec: send.spec.clone(),
         at: state::now_rfc3339(),
         replaces: send.replaces.clone(),
+        batch: None,
+        start: false,
     };
     if let Err(e) = journal.record(intent).await {
         // Not on disk, so not sent: nothing can exist at the vendor.
@@ -379,6 +381,19 @@ async fn one(
         } => {
             let reason =
                 format!("the vendor's answer does not say the task was not created: {reason}");
+            (
+                Outcome::Uncertain {
+                    reason: reason.clone(),
+                },
+                Result_::Uncertain { reason },
+            )
+        }
+        // A create's answer is never read as a step's: no id, so it may exist.
+        Delivery::Answered {
+            parsed: Parsed::Done { .. },
+            ..
+        } => {
+            let reason = "the vendor's answer to the create carries no task id".to_string();
             (
                 Outcome::Uncertain {
                     reason: reason.clone(),

@@ -43,6 +43,8 @@ pub const PLAN_FORMAT_VERSION: u32 = 2;
 pub enum Action {
     Create,
     Replace,
+    /// The task exists; steps remain (callee batches, the start).
+    Resume,
     Rename,
     Blocked,
     Uncertain,
@@ -57,6 +59,7 @@ impl Action {
         match self {
             Action::Create => "create",
             Action::Replace => "replace",
+            Action::Resume => "resume",
             Action::Rename => "rename",
             Action::Blocked => "blocked",
             Action::Uncertain => "uncertain",
@@ -118,6 +121,59 @@ pub struct PlannedTask {
     /// `--show-requests`: the request the driver would send, secrets and numbers masked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Value>,
+    /// What apply will send for the task, step by step, and when it dials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Steps>,
+}
+
+/// The steps apply takes for a task: create, callee batches, start. Derived from the
+/// state's record and the manifest alone, so apply of a saved plan derives the same.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Steps {
+    /// Apply sends the create (a create or a replace).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadSteps>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartStep>,
+    /// When the task dials, in words ("nobody (status: paused)", "from … within …").
+    pub dials: String,
+}
+
+/// The callee batches apply sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadSteps {
+    /// Rows this apply loads (in the create and in batches).
+    pub rows: u64,
+    /// Load requests this apply sends (not counting the create).
+    pub batches: u32,
+    /// The index of the first batch this apply records (0 for a new task).
+    pub first_batch: u32,
+    /// The first row (0-based) this apply loads.
+    pub first_row: u64,
+    /// Rows per load request.
+    pub batch_rows: u32,
+    /// Rows the create request itself carries (Volcengine's `PhoneList`), as batch 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub in_create: u64,
+    /// Rows loaded before this apply.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub loaded: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The start apply sends after the callees are loaded (or with the create).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartStep {
+    /// `task/start`, `StartRobotTask`, or `create` (Volcengine's `Start: true`).
+    pub via: String,
+    /// Aliyun's `ScheduleTime`, Beijing wall clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_time: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,6 +255,9 @@ pub struct FileDigest {
 pub struct Summary {
     pub create: usize,
     pub replace: usize,
+    /// Tasks that exist with steps left (callee batches, the start).
+    #[serde(default)]
+    pub resume: usize,
     #[serde(default)]
     pub rename: usize,
     pub blocked: usize,
@@ -498,6 +557,7 @@ pub fn plan(
         match p.action {
             Action::Create => summary.create += 1,
             Action::Replace => summary.replace += 1,
+            Action::Resume => summary.resume += 1,
             Action::Rename => summary.rename += 1,
             Action::Blocked => summary.blocked += 1,
             Action::Uncertain => summary.uncertain += 1,
@@ -846,6 +906,8 @@ impl Planner<'_> {
                     format!("a rename keeps the spec: apply the rename with the spec `{old}` was created with (or `callform state mv {old} {new}{state_args}`), then change it; or"),
                 );
             }
+            // PLACEHOLDER(steps): a rename whose steps remain.
+            Action::Resume => {}
             Action::Create | Action::Rename | Action::Orphaned | Action::InFlight => {}
         }
         p
@@ -971,6 +1033,7 @@ impl Planner<'_> {
 /// A task to create, until its record says otherwise.
 fn planned(task: &Task, endpoint: String, digest: String) -> PlannedTask {
     PlannedTask {
+        steps: None,
         name: task.name.clone(),
         action: Action::Create,
         vendor: task.vendor.key().to_string(),
@@ -1053,6 +1116,7 @@ fn orphans(
             continue;
         }
         let mut p = PlannedTask {
+            steps: None,
             name: name.clone(),
             action: Action::Orphaned,
             vendor: rec.vendor.clone(),
@@ -1277,6 +1341,8 @@ mod tests {
                 warnings: Vec::new(),
                 uncertain_reason: None,
                 superseded: Vec::new(),
+                callees: None,
+                run: None,
             }
         };
         let mut manifests = Manifests::default();

@@ -403,6 +403,13 @@ fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
             reason: scrub(&reason, request),
             request_id: scrub_id(request_id),
         },
+        Parsed::Done {
+            request_id,
+            warnings,
+        } => Parsed::Done {
+            request_id: scrub_id(request_id),
+            warnings: warnings.iter().map(|w| scrub(w, request)).collect(),
+        },
         Parsed::Created {
             task_id,
             request_id,
@@ -428,6 +435,7 @@ mod tests {
             body: None,
             signing: Signing::None,
             secrets: secrets.iter().map(|s| s.to_string()).collect(),
+            redact: Vec::new(),
         }
     }
 

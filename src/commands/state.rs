@@ -172,6 +172,8 @@ fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
                     warnings: vec!["restored by `state rm` after an uncertain replacement; its spec is not known".into()],
                     uncertain_reason: None,
                     superseded: rest.to_vec(),
+                    callees: None,
+                    run: None,
                 },
             );
         }
@@ -341,6 +343,8 @@ fn import(
             warnings: vec!["imported: callform did not see the vendor's answer".into()],
             uncertain_reason: None,
             superseded: Vec::new(),
+            callees: None,
+            run: None,
         },
     );
     backend.save(&lock, &mut st)?;

@@ -26,6 +26,11 @@ use crate::manifest::Vendor;
 pub enum Op {
     /// Creates a task. Not idempotent: a second create dials people twice.
     Create,
+    /// Loads one batch of `rows` callees into a created task. Not idempotent: a batch
+    /// loaded twice calls its people twice.
+    LoadCallees { rows: u32 },
+    /// Starts a created task: it begins to dial.
+    Start,
 }
 
 /// When the transport may send a request again.
@@ -43,7 +48,7 @@ pub enum RetryPolicy {
 impl Op {
     pub fn retry_policy(self) -> RetryPolicy {
         match self {
-            Op::Create => RetryPolicy::OnlyIfNothingHappened,
+            Op::Create | Op::LoadCallees { .. } | Op::Start => RetryPolicy::OnlyIfNothingHappened,
         }
     }
 
@@ -52,6 +57,11 @@ impl Op {
     pub fn classify(self, vendor: Vendor, status: u16, body: &[u8], truncated: bool) -> Parsed {
         match self {
             Op::Create => classify_create(vendor, status, body, truncated),
+            // PLACEHOLDER(steps): the step rule (`classify_step`) is written next.
+            Op::LoadCallees { .. } | Op::Start => Parsed::Uncertain {
+                reason: "the answers to this step are not read yet".into(),
+                request_id: None,
+            },
         }
     }
 }

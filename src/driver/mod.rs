@@ -59,6 +59,9 @@ pub struct Request {
     /// Every secret value in this request, to be masked wherever the request is shown
     /// or an error mentions it (xfyeta's token travels in the URL).
     pub secrets: Vec<String>,
+    /// Every callee number and value this request carries: masked (`***`) in every message
+    /// and excerpt, so that a vendor echoing one cannot leak it.
+    pub redact: Vec<String>,
 }
 
 impl std::fmt::Debug for Signing {
@@ -113,6 +116,9 @@ pub enum ErrorClass {
     Auth,
     /// A documented validation or quota error: nothing was created.
     Business,
+    /// Nothing was done because of the task's state at the vendor (running, finished,
+    /// deleted): the step is kept as refused, and a person must act before it is sent again.
+    TaskState,
 }
 
 /// The reading of an answer: done, rejected (nothing happened), or uncertain.
@@ -131,6 +137,12 @@ pub enum Parsed {
         message: String,
         request_id: Option<String>,
     },
+    /// Done: the vendor loaded the batch or started the task.
+    Done {
+        request_id: Option<String>,
+        /// Notes for the state (rows the vendor refused, masked).
+        warnings: Vec<String>,
+    },
     /// Anything else: the task may exist.
     Uncertain {
         reason: String,
@@ -146,6 +158,27 @@ pub struct BuildError(pub String);
 /// Builds the create request for `task`.
 pub fn build(task: &Task, cx: &Context) -> Result<Request, BuildError> {
     task.spec.def().build_create(task, cx)
+}
+
+/// Builds the request that loads `rows` (with `columns`) into the created task `task_id`.
+pub fn build_load(
+    task: &Task,
+    task_id: &str,
+    columns: &[String],
+    rows: &[crate::manifest::callees::Row],
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    task.spec.def().build_load(task, task_id, columns, rows, cx)
+}
+
+/// Builds the request that starts the created task `task_id`; `None` for a vendor whose
+/// tasks callform never starts by a request of its own.
+pub fn build_start(
+    task: &Task,
+    task_id: &str,
+    cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    task.spec.def().build_start(task, task_id, cx)
 }
 
 /// Reads the vendor's (complete) answer to a create: [`Op::Create`]'s classification.

@@ -19,6 +19,7 @@ fn symbol(action: Action) -> &'static str {
     match action {
         Action::Create => "+",
         Action::Replace => "-/+",
+        Action::Resume => "~",
         Action::Rename => ">",
         Action::Blocked => "!",
         Action::Uncertain => "?",
@@ -32,7 +33,7 @@ fn symbol(action: Action) -> &'static str {
 fn paint_action(p: &Paint, action: Action, s: &str) -> String {
     match action {
         Action::Create => p.green(s),
-        Action::Replace | Action::Rename => p.yellow(s),
+        Action::Replace | Action::Rename | Action::Resume => p.yellow(s),
         Action::Blocked => p.red(s),
         Action::Uncertain | Action::InFlight | Action::Orphaned => p.yellow(s),
         Action::NoOp => s.to_string(),
@@ -520,6 +521,7 @@ mod tests {
         let mut plan = crate::plan::plan(&manifests, &project, None, &place, &options).unwrap();
         plan.state.lineage = Some("deadbeef13700000001cafe0000ffff1".into());
         plan.tasks.push(crate::plan::PlannedTask {
+            steps: None,
             name: "t".into(),
             action: Action::Orphaned,
             vendor: "aliyun".into(),

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::replay::Folded;
 
-/// The state format this callform writes. Version 2 added the checksum line; version 1
-/// files (no checksum) are still read, and saved as version 2.
-pub const FORMAT_VERSION: u32 = 2;
+/// The state format this callform writes. Version 2 added the checksum line; version 3
+/// the callee batches and run record of each task. Versions 1 and 2 are still read, and
+/// saved as version 3.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest state format this callform reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
@@ -98,6 +99,104 @@ pub struct TaskRecord {
     /// Tasks this one replaced (`--replace`): they may still run at the vendor.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<Superseded>,
+    /// The callees loaded into the task, batch by batch; absent: none loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callees: Option<CalleeProgress>,
+    /// Whether the task was started; absent: not started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRecord>,
+}
+
+/// The callees loaded into a task. Never a number or a value: each batch keeps a keyed
+/// digest of every row from the first up to its end (`through`), so that no stored digest
+/// covers only a few numbers unless the task's whole list is that small.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalleeProgress {
+    /// Rows loaded: the sum of the batches' `n`.
+    pub rows: u64,
+    /// The loaded batches, contiguous from `i = 0`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<Batch>,
+    /// The batch sent last whose outcome is not proven, or that the vendor refused for the
+    /// task's state at the vendor: it blocks the task until resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// One loaded batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub i: u32,
+    /// Rows in it.
+    pub n: u32,
+    /// `h1:<32 hex>`: the digest of every row from the first to this batch's end
+    /// (`canonical::callees::Through`); `v2:…` for a batch recorded by an older callform.
+    pub through: String,
+}
+
+/// A batch whose outcome is not (yet) a proven load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pending {
+    pub i: u32,
+    /// Its first row (0-based): the `rows` loaded before it.
+    pub offset: u64,
+    pub n: u32,
+    pub through: String,
+    /// When its intent was recorded.
+    pub at: String,
+    pub state: PendingState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The vendor's code, for a refused batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Sent in the create request itself (Volcengine's `PhoneList`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_create: bool,
+}
+
+/// Where a pending batch stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingState {
+    /// Its intent is recorded and no outcome yet: a run is sending it now. Never saved: a
+    /// replay that ends with one turns it `uncertain`.
+    InFlight,
+    /// It may or may not have reached the vendor.
+    Uncertain,
+    /// The vendor refused it because of the task's state there (running, finished): nothing
+    /// was loaded, but a person must act before it is sent again.
+    Refused,
+}
+
+/// Whether a task was started at the vendor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    pub state: RunState,
+    pub at: String,
+    /// How: the start request's name (`task/start`, `StartRobotTask`), `create` (Volcengine's
+    /// `Start: true`), or `marked` (recorded by `callform state start`).
+    pub how: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Where a task's start stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Started (or recorded as started): the task dials.
+    Started,
+    /// Recorded as not started (a start refused, or `state start NAME not-started`).
+    NotStarted,
+    /// A start is being sent now (never saved: a replay ending with it makes it uncertain).
+    InFlight,
+    /// A start may or may not have reached the vendor.
+    Uncertain,
 }
 
 /// A canonical spec as stored: the JSON text it was read as. A no-change plan compares only

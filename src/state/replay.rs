@@ -50,6 +50,12 @@ pub enum Entry {
         /// The old task id when this is a `--replace`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replaces: Option<String>,
+        /// The callees the create request itself carries (Volcengine's `PhoneList`): batch 0.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<CreateBatch>,
+        /// The create request starts the task (Volcengine's `Start: true`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        start: bool,
     },
     /// Written right after the answer.
     Outcome {
@@ -57,6 +63,68 @@ pub enum Entry {
         at: String,
         outcome: Outcome,
     },
+    /// A callee batch, written and made durable BEFORE its request is sent.
+    Batch {
+        name: String,
+        i: u32,
+        /// Its first row (0-based).
+        offset: u64,
+        n: u32,
+        through: String,
+        at: String,
+    },
+    /// Written right after the batch's answer.
+    BatchOutcome {
+        name: String,
+        i: u32,
+        at: String,
+        outcome: StepOutcome,
+    },
+    /// A start, written and made durable BEFORE its request is sent.
+    Start {
+        name: String,
+        at: String,
+        /// How it is sent (`task/start`, `StartRobotTask`).
+        how: String,
+    },
+    /// Written right after the start's answer.
+    StartOutcome {
+        name: String,
+        at: String,
+        outcome: StepOutcome,
+    },
+}
+
+/// The callees a create request carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBatch {
+    pub n: u32,
+    pub through: String,
+}
+
+/// What the vendor answered to a batch or a start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// Loaded (a batch) or started (a start).
+    Done {
+        #[serde(default)]
+        request_id: Option<String>,
+        /// Notes for the state (rows the vendor refused, masked).
+        #[serde(default)]
+        warnings: Vec<String>,
+    },
+    /// Nothing was done. `hold`: the vendor refused it because of the task's state there;
+    /// the step is kept as refused and a person must act before it is sent again.
+    Failed {
+        code: String,
+        message: String,
+        #[serde(default)]
+        hold: bool,
+    },
+    /// It may or may not have been done.
+    Uncertain { reason: String },
 }
 
 /// What the vendor answered to a create.
@@ -197,6 +265,11 @@ impl Replay {
     ) -> Result<(), FoldError> {
         match entry {
             Entry::Begin { .. } => Err(FoldError::BeginNotFirst { line }),
+            // PLACEHOLDER(steps): the step entries' replay rules are written next.
+            Entry::Batch { .. }
+            | Entry::BatchOutcome { .. }
+            | Entry::Start { .. }
+            | Entry::StartOutcome { .. } => Err(FoldError::BeginNotFirst { line }),
             Entry::Intent {
                 name,
                 vendor,
@@ -207,6 +280,7 @@ impl Replay {
                 spec,
                 at,
                 replaces,
+                ..
             } => {
                 if self.pending.contains_key(name) {
                     return Err(FoldError::DuplicateIntent { name: name.clone() });
@@ -266,6 +340,8 @@ impl Replay {
                     warnings: Vec::new(),
                     uncertain_reason: Some(STOPPED_REASON.to_string()),
                     superseded,
+                    callees: None,
+                    run: None,
                 };
                 let previous = state.tasks.insert(name.clone(), record);
                 self.pending.insert(name.clone(), previous);
@@ -557,6 +633,8 @@ mod tests {
                 spec: serde_json::json!({}),
                 at: "2026-03-01T08:00:01Z".into(),
                 replaces: None,
+                batch: None,
+                start: false,
             },
         ];
         let (state, folded) = replay(None, &entries).unwrap();

@@ -300,5 +300,36 @@ pub(crate) trait VendorSpec {
     fn normalise(&mut self) {}
 
     /// Builds the create request for `task` (whose spec this is).
+    /// The request that loads `rows` into the created task `task_id`.
+    // PLACEHOLDER(steps): each vendor's driver writes its own.
+    fn build_load(
+        &self,
+        task: &Task,
+        _task_id: &str,
+        _columns: &[String],
+        _rows: &[Row],
+        _cx: &Context,
+    ) -> Result<Request, BuildError> {
+        Err(BuildError(format!(
+            "task `{}`: loading callees is not built for this vendor yet",
+            task.name
+        )))
+    }
+
+    /// The request that starts the created task `task_id` (`None`: started at create, or
+    /// never by callform).
+    // PLACEHOLDER(steps): each vendor's driver writes its own.
+    fn build_start(
+        &self,
+        task: &Task,
+        _task_id: &str,
+        _cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        Err(BuildError(format!(
+            "task `{}`: starting is not built for this vendor yet",
+            task.name
+        )))
+    }
+
     fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError>;
 }

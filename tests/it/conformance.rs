@@ -81,6 +81,8 @@ pub(crate) fn intent(name: &str) -> Entry {
         spec: serde_json::json!({"name": name, "callees": {"count": 2, "digest": "hmac-sha256:ab"}}),
         at: T0.into(),
         replaces: None,
+        batch: None,
+        start: false,
     }
 }
 

@@ -239,6 +239,8 @@ async fn run_of_apply(
             spec: task["spec"].clone(),
             at: "2026-12-01T08:00:00Z".into(),
             replaces: None,
+            batch: None,
+            start: false,
         })
         .await
         .unwrap();

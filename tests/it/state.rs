@@ -76,6 +76,8 @@ fn replace(name: &str, old: &str) -> Entry {
         spec,
         at: T1.into(),
         replaces: Some(old.into()),
+        batch: None,
+        start: false,
     }
 }
 

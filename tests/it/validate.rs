@@ -1868,9 +1868,9 @@ fn phone_number_rules() {
             )
             .hides("137000000012"),
         case("aliyun: a fixed line one digit short", ALIYUN)
-            .set("spec.callees", "[\"055169101\"]")
+            .set("callees.numbers", "[\"055169101\"]")
             .error(
-                "spec.callees[0]",
+                "callees.numbers[0]",
                 "it has 9 digits; a fixed line has 10–12 (0 and 9–11 more)",
             )
             .hides("055169101"),

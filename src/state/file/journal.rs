@@ -539,6 +539,8 @@ mod tests {
             spec: serde_json::json!({"task_name": name}),
             at: "2026-01-01T00:00:00Z".into(),
             replaces: None,
+            batch: None,
+            start: false,
         }
     }
 

@@ -702,6 +702,8 @@ mod tests {
             warnings: vec!["FailList[0]: type 2, 空号 (138****0000)".into()],
             uncertain_reason: None,
             superseded: vec![],
+            callees: None,
+            run: None,
         }
     }
 
@@ -1113,6 +1115,8 @@ mod tests {
                 spec: serde_json::json!({}),
                 at: "t".into(),
                 replaces: None,
+                batch: None,
+                start: false,
             },
             Entry::Outcome {
                 name: "new".into(),

@@ -76,6 +76,7 @@ pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, Bu
             version: "2017-05-25".into(),
         },
         secrets: vec![access_key_id.into(), access_key_secret.into()],
+        redact: Vec::new(),
     })
 }
 

@@ -209,6 +209,7 @@ pub fn build(task: &Task, spec: &LonglonglongSpec, cx: &Context) -> Result<Reque
         body: Some(json_body(&body)?),
         signing: Signing::None,
         secrets: vec![token.into()],
+        redact: Vec::new(),
     })
 }
 

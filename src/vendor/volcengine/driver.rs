@@ -192,6 +192,7 @@ pub fn build(task: &Task, spec: &VolcengineSpec, cx: &Context) -> Result<Request
             service: "vms".into(),
         },
         secrets: vec![access_key.into(), secret_key.into()],
+        redact: Vec::new(),
     })
 }
 

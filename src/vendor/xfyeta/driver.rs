@@ -77,6 +77,7 @@ pub fn build(task: &Task, spec: &XfyetaSpec, cx: &Context) -> Result<Request, Bu
         body: Some(json_body(&body)?),
         signing: Signing::None,
         secrets: vec![token.into()],
+        redact: Vec::new(),
     })
 }
 
