@@ -1,66 +1,161 @@
-//! Apply: run a plan's creates through the drivers and record every result durably.
+//! Apply: run each planned task's steps — create, callee batches, start — through the
+//! drivers, and record every step durably.
 //!
-//! Each create goes through the same pipeline: journal intent → sign → send → parse →
-//! journal outcome. The intent is durable before the first byte of the request leaves, so
-//! a crash at any point leaves either nothing sent, or an intent that the next load turns
-//! into `uncertain` (never into a second create). Concurrent creates share fsyncs (the
-//! journal group-commits), and recording one create appends one line: its cost does not
-//! grow with the tasks in state. At the end the run is committed into the state. Apply knows
-//! the state only as a [`RunLog`]: where it is kept is the backend's business.
+//! Every step goes through the same pipeline: journal intent → sign → send → read → journal
+//! outcome. The intent is durable before the first byte of the request leaves, so a crash
+//! at any point leaves either nothing sent, or an intent that the next load turns into
+//! `uncertain` (never into a second create, a second load of a batch, or a second start).
 //!
-//! Stopping: the caller's `cancel` flag (Ctrl-C, SIGTERM) stops new sends; requests in
+//! A task's steps are strictly sequential: a batch is sent only once the one before it is
+//! proven loaded, and the start only once every batch is; any step that is not done ends
+//! the task's sequence (other tasks go on). Tasks run in parallel, and parallelism counts
+//! requests in flight across tasks (overall and per provider). The outcome of one step and
+//! the intent of the next are recorded together when the next can be sent at once (one
+//! write, one sync), and the journal group-commits the records of every task; recording a
+//! step appends one line, whatever the size of the state. Rows are read from their file
+//! as the batches go, never held whole. At the end the run is committed into the state.
+//! Apply knows the state only as a [`RunLog`]: where it is kept is the backend's business.
+//!
+//! Stopping: the caller's `cancel` flag (Ctrl-C, SIGTERM) stops new steps; requests in
 //! flight finish and are recorded.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::canonical::callees::{callee_key, Through};
 use crate::canonical::CANONICAL_VERSION;
 use crate::driver::{self, ErrorClass, Op, Parsed, Request};
-use crate::manifest::{Manifests, Vendor};
+use crate::manifest::callees::{CalleeList, Row};
+use crate::manifest::{Manifests, Task, Vendor};
 use crate::plan::{Action, Plan};
+use crate::state::replay::{CreateBatch, StepOutcome};
 use crate::state::{self, Entry, Outcome, RunLog, State};
 use crate::transport::{Delivery, Transport};
 
-/// One create to send: everything resolved before the first request leaves.
-pub struct Send {
+/// One task's steps to send: everything resolved before the first request leaves.
+pub struct TaskRun {
     pub name: String,
     pub vendor: Vendor,
     pub provider: String,
     /// The endpoint recorded in state.
     pub endpoint: String,
-    /// Where the request actually goes (differs from `endpoint` only in the sandbox).
+    /// Where the requests actually go (differs from `endpoint` only in the sandbox).
     pub base_url: String,
+    /// The create to send first; `None` when the task exists (a resume).
+    pub create: Option<CreateSend>,
+    /// The vendor task id of a task that exists.
+    pub task_id: Option<String>,
+    /// The callee batches to send after the create.
+    pub load: Option<LoadRun>,
+    /// The start to send after the batches.
+    pub start: Option<StartRun>,
+    /// What builds the load and start requests.
+    task: Arc<Task>,
+    cx: Arc<driver::Context>,
+}
+
+/// A create request and what its intent records.
+pub struct CreateSend {
     pub spec_digest: String,
     pub spec: serde_json::Value,
     pub replaces: Option<String>,
     pub request: Request,
+    /// The callees the create itself carries (batch 0).
+    pub batch: Option<CreateBatch>,
+    /// The create starts the task.
+    pub start: bool,
 }
 
-/// How one create ended.
+/// The callee batches of a task: rows `first_row..first_row + rows`, `batch_rows` a request.
+pub struct LoadRun {
+    pub first_batch: u32,
+    pub first_row: u64,
+    pub rows: u64,
+    pub batch_rows: u32,
+    list: CalleeList,
+    /// The digest of every row before `first_row`, extended batch by batch.
+    through: Through,
+}
+
+/// The start of a task: its request's name (as the journal records it).
+pub struct StartRun {
+    pub how: String,
+}
+
+/// One step of a task, for results and messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Create,
+    /// Batch `i`: rows `first_row + 1 ..= first_row + n` (1-based in messages).
+    Batch {
+        i: u32,
+        first_row: u64,
+        n: u32,
+    },
+    Start,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Create => f.write_str("create"),
+            Step::Batch { i, first_row, n } => write!(
+                f,
+                "batch {i} (rows {}–{})",
+                first_row + 1,
+                first_row + u64::from(*n)
+            ),
+            Step::Start => f.write_str("start"),
+        }
+    }
+}
+
+/// How a task's steps ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Result_ {
-    Created {
-        task_id: String,
-        request_id: Option<String>,
-        warnings: Vec<String>,
-    },
+    /// Every planned step is done.
+    Done,
+    /// The step was refused and nothing of it was done (`class` `None`: not sent at all).
     Failed {
+        step: Step,
         class: Option<ErrorClass>,
         code: String,
         message: String,
         request_id: Option<String>,
     },
-    Uncertain {
-        reason: String,
-    },
+    /// The step may or may not have been done: nothing more is sent for the task.
+    Uncertain { step: Step, reason: String },
     /// Not started because the run was stopped.
-    Skipped,
-    /// Not sent because an earlier create for the same provider failed authentication:
-    /// nothing was journalled, so the next plan shows it again.
-    AuthStopped,
+    Skipped { step: Step },
+    /// Not sent because a request for the same provider failed authentication: nothing
+    /// was journalled for it, so the next plan shows it again.
+    AuthStopped { step: Step },
+}
+
+impl Result_ {
+    pub fn is_done(&self) -> bool {
+        matches!(self, Result_::Done)
+    }
+}
+
+/// What a task's run did, step by step.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// The vendor task id (created now, or recorded before).
+    pub task_id: Option<String>,
+    /// The create was sent and the vendor created the task.
+    pub created: bool,
+    pub request_id: Option<String>,
+    /// Batches and rows proven loaded by this run (the create's own rows included).
+    pub batches: u32,
+    pub rows: u64,
+    /// The task was started by this run.
+    pub started: bool,
+    /// Notes of the vendor's answers (rows it refused, masked).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,29 +164,42 @@ pub struct Finished {
     pub vendor: Vendor,
     pub provider: String,
     pub result: Result_,
+    pub progress: Progress,
+    /// The task existed before this run (a resume).
+    pub resumed: bool,
 }
 
 /// A provider's driver context and the base URL its requests go to.
 pub type ContextFor<'a> = &'a dyn Fn(&str, Vendor) -> Result<(driver::Context, String), String>;
 
-/// Builds the requests for every create in `plan`. Any problem (a missing credential, a
-/// request that cannot be built) stops the apply before anything is sent.
-pub fn prepare_sends(
+/// Resolves every task with steps in `plan`: its context, its create request, its batches
+/// and its start. Any problem (a missing credential, a request that cannot be built) stops
+/// the apply before anything is sent. `state` is the state the run begins on (its salt
+/// keys the callee digests).
+pub fn prepare(
     plan: &Plan,
     manifests: &Manifests,
-    state: Option<&State>,
+    state: &State,
     context_for: ContextFor<'_>,
-) -> Result<Vec<Send>, Vec<String>> {
-    let by_name: HashMap<&str, &crate::manifest::Task> = manifests
+) -> Result<Vec<TaskRun>, Vec<String>> {
+    let by_name: HashMap<&str, &Task> = manifests
         .tasks
         .iter()
         .map(|t| (t.name.as_str(), t))
         .collect();
-    let mut sends = Vec::new();
+    let key = callee_key(&state.salt);
+    let mut runs = Vec::new();
     let mut errors = Vec::new();
     for p in plan.tasks.iter().filter(|p| p.action.sends()) {
         let Some(task) = by_name.get(p.name.as_str()) else {
             errors.push(format!("{}: in the plan but not in the manifests", p.name));
+            continue;
+        };
+        let Some(steps) = &p.steps else {
+            errors.push(format!(
+                "{}: the plan does not say which steps to take: plan again",
+                p.name
+            ));
             continue;
         };
         let (cx, base_url) = match context_for(&task.provider, task.vendor) {
@@ -101,37 +209,151 @@ pub fn prepare_sends(
                 continue;
             }
         };
-        let request = match driver::build(task, &cx) {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("{}: {e}", p.name));
-                continue;
-            }
+        let record = state.tasks.get(&p.name);
+        let list = task.callees.as_ref();
+        let fps = list.map(|l| l.fingerprints()).unwrap_or_default();
+        let mut through = Through::new(&key, &p.name);
+        let load = steps.load.as_ref();
+        let in_create = if steps.create {
+            load.map_or(0, |l| l.in_create)
+        } else {
+            0
         };
-        let replaces = if p.action == Action::Replace {
-            state
-                .and_then(|s| s.tasks.get(&p.name))
-                .and_then(|r| r.task_id.clone())
+        let create = if steps.create {
+            let request = match driver::build(task, &cx) {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(format!("{}: {e}", p.name));
+                    continue;
+                }
+            };
+            let batch = (in_create > 0).then(|| {
+                for fp in fps.iter().take(to_usize(in_create)) {
+                    through.push(fp);
+                }
+                CreateBatch {
+                    n: u32::try_from(in_create).unwrap_or(u32::MAX),
+                    through: through.at(),
+                }
+            });
+            let replaces = if p.action == Action::Replace {
+                record.and_then(|r| r.task_id.clone())
+            } else {
+                None
+            };
+            Some(CreateSend {
+                spec_digest: p.spec_digest.clone().unwrap_or_default(),
+                spec: p.spec.clone().unwrap_or(serde_json::Value::Null),
+                replaces,
+                request,
+                batch,
+                start: steps.start.as_ref().is_some_and(|s| s.via == "create"),
+            })
         } else {
             None
         };
-        sends.push(Send {
+        let task_id = if steps.create {
+            None
+        } else {
+            match record.and_then(|r| r.task_id.clone()) {
+                Some(id) => Some(id),
+                None => {
+                    errors.push(format!(
+                        "{}: the state records no vendor task id, so its steps cannot be sent",
+                        p.name
+                    ));
+                    continue;
+                }
+            }
+        };
+        let batched = load.map_or(0, |l| l.rows.saturating_sub(in_create));
+        let load_run = match (load, list) {
+            (Some(l), Some(list)) if batched > 0 => {
+                let first_row = l.first_row + in_create;
+                if first_row.saturating_add(batched) > list.len() as u64 {
+                    errors.push(format!(
+                        "{}: the plan loads rows the manifest does not have: plan again",
+                        p.name
+                    ));
+                    continue;
+                }
+                for fp in fps
+                    .iter()
+                    .take(to_usize(first_row))
+                    .skip(to_usize(in_create))
+                {
+                    through.push(fp);
+                }
+                Some(LoadRun {
+                    first_batch: l.first_batch + u32::from(in_create > 0),
+                    first_row,
+                    rows: batched,
+                    batch_rows: l.batch_rows.max(1),
+                    list: list.clone(),
+                    through,
+                })
+            }
+            (Some(_), None) if batched > 0 => {
+                errors.push(format!(
+                    "{}: the plan loads callees the manifest does not name: plan again",
+                    p.name
+                ));
+                continue;
+            }
+            _ => None,
+        };
+        let start = match steps.start.as_ref().filter(|s| s.via != "create") {
+            // Built once now with a stand-in id, so that a start that cannot be built (a
+            // credential, a time) stops the apply before anything is sent.
+            Some(s) => match driver::build_start(task, task_id.as_deref().unwrap_or("0"), &cx) {
+                Ok(Some(_)) => Some(StartRun { how: s.via.clone() }),
+                Ok(None) => {
+                    errors.push(format!(
+                        "{}: the plan starts the task, but {} tasks are not started by a request: plan again",
+                        p.name, task.vendor
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(format!("{}: {e}", p.name));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        runs.push(TaskRun {
             name: p.name.clone(),
             vendor: task.vendor,
             provider: task.provider.clone(),
             endpoint: p.endpoint.clone(),
             base_url,
-            spec_digest: p.spec_digest.clone().unwrap_or_default(),
-            spec: p.spec.clone().unwrap_or(serde_json::Value::Null),
-            replaces,
-            request,
+            create,
+            task_id,
+            load: load_run,
+            start,
+            task: Arc::new((*task).clone()),
+            cx: Arc::new(cx),
         });
     }
     if errors.is_empty() {
-        Ok(sends)
+        Ok(runs)
     } else {
         Err(errors)
     }
+}
+
+impl TaskRun {
+    /// The requests its steps send, at most.
+    pub fn requests(&self) -> usize {
+        let batches = self.load.as_ref().map_or(0, |l| {
+            to_usize(l.rows.div_ceil(u64::from(l.batch_rows.max(1))))
+        });
+        usize::from(self.create.is_some()) + batches + usize::from(self.start.is_some())
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// Limits on requests in flight: overall, and per provider.
@@ -140,65 +362,78 @@ pub struct Limits {
     pub per_provider: HashMap<String, usize>,
 }
 
-/// Runs the creates, recording each in `journal`, and commits the run into the state. The
-/// caller holds the lease and began `journal` on `state` (as recovered under the lease, or a
-/// new one). The log is shared with the tasks that send, hence the `Arc`.
+/// What every task's run shares: the journal, the transport, the permits, the auth gates.
+struct Shared {
+    journal: Arc<dyn RunLog>,
+    transport: Arc<Transport>,
+    global: Arc<Semaphore>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Runs every task's steps, recording each in `journal`, and commits the run into the
+/// state. The caller holds the lease and began `journal` on `state` (as recovered under the
+/// lease, or a new one). The log is shared with the tasks that send, hence the `Arc`.
 pub async fn run(
     journal: Arc<dyn RunLog>,
     mut state: State,
-    sends: Vec<Send>,
+    runs: Vec<TaskRun>,
     transport: Arc<Transport>,
     limits: &Limits,
     cancel: Arc<AtomicBool>,
-    on_finish: &(dyn Fn(&Finished) + Sync),
+    report: &dyn Report,
 ) -> Ran {
     let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
-    let global = Arc::new(Semaphore::new(permits(limits.parallelism)));
+    let shared = Arc::new(Shared {
+        journal: Arc::clone(&journal),
+        transport,
+        global: Arc::new(Semaphore::new(permits(limits.parallelism))),
+        cancel,
+    });
     let mut per_provider: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut gates: HashMap<String, Arc<AuthGate>> = HashMap::new();
-    for s in &sends {
-        gates.entry(s.provider.clone()).or_default();
+    for r in &runs {
+        gates.entry(r.provider.clone()).or_default();
         let n = limits
             .per_provider
-            .get(&s.provider)
+            .get(&r.provider)
             .copied()
             .map_or(Semaphore::MAX_PERMITS, permits);
         per_provider
-            .entry(s.provider.clone())
+            .entry(r.provider.clone())
             .or_insert_with(|| Arc::new(Semaphore::new(n)));
     }
+    drop(journal);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut handles = Vec::with_capacity(sends.len());
-    for send in sends {
-        let journal = Arc::clone(&journal);
-        let transport = Arc::clone(&transport);
-        let global = Arc::clone(&global);
-        let provider_sem = per_provider
-            .get(&send.provider)
+    let mut handles = Vec::with_capacity(runs.len());
+    for r in runs {
+        let shared = Arc::clone(&shared);
+        let provider = per_provider
+            .get(&r.provider)
             .cloned()
             .unwrap_or_else(|| Arc::new(Semaphore::new(1)));
-        let gate = gates.get(&send.provider).cloned().unwrap_or_default();
-        let cancel = Arc::clone(&cancel);
+        let gate = gates.get(&r.provider).cloned().unwrap_or_default();
         let tx = tx.clone();
         handles.push(tokio::spawn(async move {
-            let finished = one(
-                send,
-                journal.as_ref(),
-                &transport,
-                &global,
-                &provider_sem,
-                &gate,
-                &cancel,
-            )
-            .await;
-            let _ = tx.send(finished);
+            let lane = Lane {
+                shared: &shared,
+                provider,
+                gate,
+                tx: &tx,
+            };
+            let finished = lane.run(r).await;
+            let _ = tx.send(Event::Finished(finished));
         }));
     }
     drop(tx);
     let mut finished = Vec::new();
-    while let Some(f) = rx.recv().await {
-        on_finish(&f);
-        finished.push(f);
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::Step(s) => report.step(&s),
+            Event::Finished(f) => {
+                report.finish(&f);
+                finished.push(f);
+            }
+        }
     }
     for h in handles {
         let _ = h.await;
@@ -207,11 +442,35 @@ pub async fn run(
     // not, the state is left for the next run to fold rather than raced.
     // A failure to fold is reported with the results, never instead of them: the user
     // must see what was created, and the journal still holds it for the next run.
+    let journal = match Arc::try_unwrap(shared) {
+        Ok(shared) => shared.journal,
+        Err(shared) => Arc::clone(&shared.journal),
+    };
     let committed = journal.commit(&mut state).await.map(|_| ());
     Ran {
         finished,
         committed,
     }
+}
+
+/// What the caller is told as the run goes (on the caller's task, one event at a time).
+pub trait Report {
+    /// A request was answered.
+    fn step(&self, step: &StepDone);
+    /// A task's steps ended.
+    fn finish(&self, finished: &Finished);
+}
+
+/// One request answered, for progress.
+#[derive(Debug, Clone)]
+pub struct StepDone {
+    pub name: String,
+    pub step: Step,
+}
+
+enum Event {
+    Step(StepDone),
+    Finished(Finished),
 }
 
 /// What a run did, and whether its records reached the state file.
@@ -224,9 +483,9 @@ pub struct Ran {
 
 /// Whether a provider's credentials are known to work, known to fail, or not yet known.
 ///
-/// Until one create for the provider has had an answer other than an authentication
-/// failure, its creates go one at a time (the `probe` lock): with a wrong secret, exactly
-/// one request reaches the vendor, and every other create for that provider is not sent.
+/// Until one request for the provider has had an answer other than an authentication
+/// failure, its requests go one at a time (the `probe` lock): with a wrong secret, exactly
+/// one request reaches the vendor, and every other step for that provider is not sent.
 #[derive(Default)]
 struct AuthGate {
     probe: tokio::sync::Mutex<()>,
@@ -234,106 +493,456 @@ struct AuthGate {
     failed: AtomicBool,
 }
 
-async fn one(
-    send: Send,
-    journal: &dyn RunLog,
-    transport: &Transport,
-    global: &Semaphore,
-    provider: &Semaphore,
-    gate: &AuthGate,
-    cancel: &AtomicBool,
-) -> Finished {
-    let done = |result| Finished {
-        name: send.name.clone(),
-        vendor: send.vendor,
-        provider: send.provider.clone(),
-        result,
-    };
-    // Taken before the shared permits, so that creates waiting for a provider's first
-    // answer do not hold permits other providers could use.
-    let _probe = if gate.verified.load(Ordering::SeqCst) {
-        None
-    } else {
-        let probe = gate.probe.lock().await;
+impl AuthGate {
+    /// Waits for the probe when the credentials are not verified yet; the guard (if any)
+    /// is held until the answer is read.
+    async fn enter(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.verified.load(Ordering::SeqCst) {
+            return None;
+        }
+        let probe = self.probe.lock().await;
         // Verified while this one waited: no need to go one at a time any more.
-        (!gate.verified.load(Ordering::SeqCst)).then_some(probe)
-    };
-    if gate.failed.load(Ordering::SeqCst) {
-        return done(Result_::AuthStopped);
+        (!self.verified.load(Ordering::SeqCst)).then_some(probe)
     }
-    let Ok(global_permit) = global.acquire().await else {
-        return done(Result_::Skipped);
-    };
-    let Ok(provider_permit) = provider.acquire().await else {
-        return done(Result_::Skipped);
-    };
-    if cancel.load(Ordering::SeqCst) {
-        return done(Result_::Skipped);
+
+    fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
     }
-    // Another create may have failed authentication while this one waited for permits.
-    if gate.failed.load(Ordering::SeqCst) {
-        return done(Result_::AuthStopped);
+
+    /// Learns from an answer. Only an answer the vendor gives after it checked the
+    /// credentials proves them: a success, or a documented business or task-state
+    /// rejection. A throttling, an uncertain answer or nothing at all proves nothing (a
+    /// gateway may throttle before it authenticates), so the next request is the probe
+    /// again.
+    fn learn(&self, delivery: &Delivery) {
+        match delivery {
+            Delivery::Answered {
+                parsed:
+                    Parsed::Rejected {
+                        class: ErrorClass::Auth,
+                        ..
+                    },
+                ..
+            } => self.failed.store(true, Ordering::SeqCst),
+            Delivery::Answered {
+                parsed:
+                    Parsed::Created { .. }
+                    | Parsed::Done { .. }
+                    | Parsed::Rejected {
+                        class: ErrorClass::Business | ErrorClass::TaskState,
+                        ..
+                    },
+                ..
+            } => self.verified.store(true, Ordering::SeqCst),
+            _ => {}
+        }
     }
-    let intent = Entry::Intent {
-        name: send.name.clone(),
-        vendor: send.vendor.key().to_string(),
-        provider: send.provider.clone(),
-        endpoint: send.endpoint.clone(),
-        spec_digest: send.spec_digest.clone(),
-        canonical_version: CANONICAL_VERSION,
-        spec: send.spec.clone(),
+}
+
+/// One task's sequence of steps, run against the shared permits.
+struct Lane<'a> {
+    shared: &'a Shared,
+    provider: Arc<Semaphore>,
+    gate: Arc<AuthGate>,
+    tx: &'a tokio::sync::mpsc::UnboundedSender<Event>,
+}
+
+/// The permits a request holds while in flight.
+struct Permits {
+    _global: OwnedSemaphorePermit,
+    _provider: OwnedSemaphorePermit,
+}
+
+/// How one step ended, once its answer is read.
+enum Ended {
+    /// Done: go on with the next step (after recording `outcome`).
+    Done(Entry),
+    /// Not done: record `outcome` (if any) and stop the task with `result`.
+    Stop(Option<Entry>, Result_),
+}
+
+impl Lane<'_> {
+    async fn run(&self, mut r: TaskRun) -> Finished {
+        let mut progress = Progress {
+            task_id: r.task_id.clone(),
+            ..Progress::default()
+        };
+        let resumed = r.create.is_none();
+        let result = self.steps(&mut r, &mut progress).await;
+        Finished {
+            name: r.name,
+            vendor: r.vendor,
+            provider: r.provider,
+            result,
+            progress,
+            resumed,
+        }
+    }
+
+    /// Takes the provider's auth gate and the permits, then records `entries` (the last
+    /// step's outcome, if not recorded yet, and this step's intent). `Err` ends the task.
+    async fn open(
+        &self,
+        step: &Step,
+        outcome: &mut Option<(Step, Entry)>,
+        intent: Entry,
+    ) -> Result<Permits, Result_> {
+        // Permits are taken first when they are free at once, so that the last outcome and
+        // this intent share one write; else the outcome is recorded now, so that no outcome
+        // waits for a permit.
+        let permits = match self.try_permits() {
+            Some(p) => p,
+            None => {
+                if let Some((_, o)) = outcome.take() {
+                    self.record_outcome(o, step).await?;
+                }
+                match self.permits().await {
+                    Some(p) => p,
+                    None => return Err(Result_::Skipped { step: step.clone() }),
+                }
+            }
+        };
+        if self.shared.cancel.load(Ordering::SeqCst) {
+            if let Some((_, o)) = outcome.take() {
+                self.record_outcome(o, step).await?;
+            }
+            return Err(Result_::Skipped { step: step.clone() });
+        }
+        if self.gate.failed() {
+            if let Some((_, o)) = outcome.take() {
+                self.record_outcome(o, step).await?;
+            }
+            return Err(Result_::AuthStopped { step: step.clone() });
+        }
+        let mut entries: Vec<Entry> = outcome.take().map(|(_, o)| o).into_iter().collect();
+        let had_outcome = !entries.is_empty();
+        entries.push(intent);
+        if let Err(e) = self.shared.journal.record_all(entries).await {
+            // Not on disk, so not sent. When the last outcome rode with it, that step is
+            // left as an intent without an outcome: uncertain at the fold.
+            let message = format!("could not record the intent of {step}, so it was not sent: {e}");
+            return Err(if had_outcome {
+                Result_::Uncertain {
+                    step: step.clone(),
+                    reason: format!("{message}; the step before it was done but its outcome could not be recorded either"),
+                }
+            } else {
+                Result_::Failed {
+                    step: step.clone(),
+                    class: None,
+                    code: "journal".into(),
+                    message,
+                    request_id: None,
+                }
+            });
+        }
+        Ok(permits)
+    }
+
+    async fn record_outcome(&self, outcome: Entry, next: &Step) -> Result<(), Result_> {
+        self.shared.journal.record(outcome).await.map_err(|e| Result_::Uncertain {
+            step: next.clone(),
+            reason: format!("the outcome of the step before {next} could not be recorded ({e}); nothing more was sent"),
+        })
+    }
+
+    fn try_permits(&self) -> Option<Permits> {
+        let global = Arc::clone(&self.shared.global).try_acquire_owned().ok()?;
+        let provider = Arc::clone(&self.provider).try_acquire_owned().ok()?;
+        Some(Permits {
+            _global: global,
+            _provider: provider,
+        })
+    }
+
+    async fn permits(&self) -> Option<Permits> {
+        let global = Arc::clone(&self.shared.global).acquire_owned().await.ok()?;
+        let provider = Arc::clone(&self.provider).acquire_owned().await.ok()?;
+        Some(Permits {
+            _global: global,
+            _provider: provider,
+        })
+    }
+
+    /// Sends one request under the gate and `permits`, and lets them go once it is answered.
+    async fn send(&self, op: Op, r: &TaskRun, request: &Request, permits: Permits) -> Delivery {
+        let delivery = self
+            .shared
+            .transport
+            .send(op, r.vendor, request, &r.base_url, &self.shared.cancel)
+            .await;
+        self.gate.learn(&delivery);
+        // The answer is in: the next request may start while this outcome is made durable
+        // (both ride the same group commit), which keeps the sync off the critical path.
+        drop(permits);
+        delivery
+    }
+
+    fn note(&self, name: &str, step: &Step) {
+        let _ = self.tx.send(Event::Step(StepDone {
+            name: name.to_string(),
+            step: step.clone(),
+        }));
+    }
+
+    async fn steps(&self, r: &mut TaskRun, progress: &mut Progress) -> Result_ {
+        let mut outcome: Option<(Step, Entry)> = None;
+        let result = self.steps_inner(r, progress, &mut outcome).await;
+        if let Some((step, o)) = outcome.take() {
+            if let Err(e) = self.shared.journal.record(o).await {
+                // The intent is durable but the answer is not: the fold makes the step
+                // uncertain, which is what the user must be told, whatever the vendor said.
+                return Result_::Uncertain {
+                    reason: match (&step, &progress.task_id) {
+                        (Step::Create, Some(id)) => format!("the vendor created task {id}, but callform could not record it ({e}); import it with `callform state import {} {id}`", r.name),
+                        _ => format!("{step} was done, but its outcome could not be recorded: {e}"),
+                    },
+                    step,
+                };
+            }
+        }
+        result
+    }
+
+    async fn steps_inner(
+        &self,
+        r: &mut TaskRun,
+        progress: &mut Progress,
+        outcome: &mut Option<(Step, Entry)>,
+    ) -> Result_ {
+        if let Some(create) = r.create.take() {
+            let step = Step::Create;
+            let probe = self.gate.enter().await;
+            let intent = Entry::Intent {
+                name: r.name.clone(),
+                vendor: r.vendor.key().to_string(),
+                provider: r.provider.clone(),
+                endpoint: r.endpoint.clone(),
+                spec_digest: create.spec_digest.clone(),
+                canonical_version: CANONICAL_VERSION,
+                spec: create.spec.clone(),
+                at: state::now_rfc3339(),
+                replaces: create.replaces.clone(),
+                batch: create.batch.clone(),
+                start: create.start,
+            };
+            let permits = match self.open(&step, outcome, intent).await {
+                Ok(p) => p,
+                Err(result) => return result,
+            };
+            let delivery = self.send(Op::Create, r, &create.request, permits).await;
+            drop(probe);
+            self.note(&r.name, &step);
+            match create_ended(&r.name, delivery) {
+                CreateEnded::Done(entry, task_id, request_id, warnings) => {
+                    progress.task_id = Some(task_id);
+                    progress.created = true;
+                    progress.request_id = request_id;
+                    progress.warnings.extend(warnings);
+                    if let Some(b) = &create.batch {
+                        progress.batches += 1;
+                        progress.rows += u64::from(b.n);
+                    }
+                    progress.started |= create.start;
+                    *outcome = Some((step, entry));
+                }
+                CreateEnded::Stop(entry, result) => {
+                    *outcome = entry.map(|e| (step, e));
+                    return result;
+                }
+            }
+        }
+        let Some(task_id) = progress.task_id.clone() else {
+            return Result_::Failed {
+                step: Step::Create,
+                class: None,
+                code: "no_task_id".into(),
+                message: "no vendor task id is known for the task".into(),
+                request_id: None,
+            };
+        };
+        if let Some(mut load) = r.load.take() {
+            let mut rows = load
+                .list
+                .stream(to_usize(load.first_row), load.batch_rows as usize);
+            let mut i = load.first_batch;
+            let mut offset = load.first_row;
+            let end = load.first_row + load.rows;
+            let fps = load.list.fingerprints();
+            while offset < end {
+                let want = (end - offset).min(u64::from(load.batch_rows));
+                let step = Step::Batch {
+                    i,
+                    first_row: offset,
+                    n: u32::try_from(want).unwrap_or(u32::MAX),
+                };
+                let batch: Vec<Row> = match rows.recv().await {
+                    Some(Ok(batch)) if batch.len() as u64 == want => batch,
+                    Some(Ok(_)) | None => {
+                        return Result_::Failed {
+                            step,
+                            class: None,
+                            code: "callees".into(),
+                            message: "the callee list has fewer rows than when it was planned: validate and plan again; nothing more was sent".into(),
+                            request_id: None,
+                        }
+                    }
+                    Some(Err(e)) => {
+                        return Result_::Failed {
+                            step,
+                            class: None,
+                            code: "callees".into(),
+                            message: format!("{e}; nothing more was sent"),
+                            request_id: None,
+                        }
+                    }
+                };
+                let request = match driver::build_load(
+                    &r.task,
+                    &task_id,
+                    &load.list.columns,
+                    &batch,
+                    &r.cx,
+                ) {
+                    Ok(req) => req,
+                    Err(e) => {
+                        return Result_::Failed {
+                            step,
+                            class: None,
+                            code: "build".into(),
+                            message: format!("{e}; nothing was sent"),
+                            request_id: None,
+                        }
+                    }
+                };
+                drop(batch);
+                let at = to_usize(offset);
+                for fp in &fps[at..at + to_usize(want)] {
+                    load.through.push(fp);
+                }
+                let n = u32::try_from(want).unwrap_or(u32::MAX);
+                let intent = Entry::Batch {
+                    name: r.name.clone(),
+                    i,
+                    offset,
+                    n,
+                    through: load.through.at(),
+                    at: state::now_rfc3339(),
+                };
+                let probe = self.gate.enter().await;
+                let permits = match self.open(&step, outcome, intent).await {
+                    Ok(p) => p,
+                    Err(result) => return result,
+                };
+                let delivery = self
+                    .send(Op::LoadCallees { rows: n }, r, &request, permits)
+                    .await;
+                drop(probe);
+                self.note(&r.name, &step);
+                let ended = step_ended(&step, delivery, |outcome| Entry::BatchOutcome {
+                    name: r.name.clone(),
+                    i,
+                    at: state::now_rfc3339(),
+                    outcome,
+                });
+                match ended {
+                    Ended::Done(entry) => {
+                        if let Entry::BatchOutcome {
+                            outcome: StepOutcome::Done { warnings, .. },
+                            ..
+                        } = &entry
+                        {
+                            progress
+                                .warnings
+                                .extend(warnings.iter().map(|w| format!("batch {i}: {w}")));
+                        }
+                        progress.batches += 1;
+                        progress.rows += want;
+                        *outcome = Some((step, entry));
+                    }
+                    Ended::Stop(entry, result) => {
+                        *outcome = entry.map(|e| (step, e));
+                        return result;
+                    }
+                }
+                i += 1;
+                offset += want;
+            }
+        }
+        if let Some(start) = r.start.take() {
+            let step = Step::Start;
+            let request = match driver::build_start(&r.task, &task_id, &r.cx) {
+                Ok(Some(req)) => req,
+                Ok(None) => {
+                    return Result_::Failed {
+                        step,
+                        class: None,
+                        code: "build".into(),
+                        message:
+                            "the vendor's tasks are not started by a request; nothing was sent"
+                                .into(),
+                        request_id: None,
+                    }
+                }
+                Err(e) => {
+                    return Result_::Failed {
+                        step,
+                        class: None,
+                        code: "build".into(),
+                        message: format!("{e}; nothing was sent"),
+                        request_id: None,
+                    }
+                }
+            };
+            let intent = Entry::Start {
+                name: r.name.clone(),
+                at: state::now_rfc3339(),
+                how: start.how.clone(),
+            };
+            let probe = self.gate.enter().await;
+            let permits = match self.open(&step, outcome, intent).await {
+                Ok(p) => p,
+                Err(result) => return result,
+            };
+            let delivery = self.send(Op::Start, r, &request, permits).await;
+            drop(probe);
+            self.note(&r.name, &step);
+            match step_ended(&step, delivery, |outcome| Entry::StartOutcome {
+                name: r.name.clone(),
+                at: state::now_rfc3339(),
+                outcome,
+            }) {
+                Ended::Done(entry) => {
+                    progress.started = true;
+                    *outcome = Some((step, entry));
+                }
+                Ended::Stop(entry, result) => {
+                    *outcome = entry.map(|e| (step, e));
+                    return result;
+                }
+            }
+        }
+        Result_::Done
+    }
+}
+
+/// How a create ended, once its answer is read.
+enum CreateEnded {
+    /// Created: the outcome to record, the id, the request id, the warnings.
+    Done(Entry, String, Option<String>, Vec<String>),
+    /// Not created (or not known to be): record the outcome and stop the task.
+    Stop(Option<Entry>, Result_),
+}
+
+/// Reads a create's delivery: the outcome to record and the id, or why the task stops.
+fn create_ended(name: &str, delivery: Delivery) -> CreateEnded {
+    let entry = |outcome| Entry::Outcome {
+        name: name.to_string(),
         at: state::now_rfc3339(),
-        replaces: send.replaces.clone(),
-        batch: None,
-        start: false,
+        outcome,
     };
-    if let Err(e) = journal.record(intent).await {
-        // Not on disk, so not sent: nothing can exist at the vendor.
-        return done(Result_::Failed {
-            class: None,
-            code: "journal".into(),
-            message: format!("could not record the intent, so nothing was sent: {e}"),
-            request_id: None,
-        });
-    }
-    let delivery = transport
-        .send(
-            Op::Create,
-            send.vendor,
-            &send.request,
-            &send.base_url,
-            cancel,
-        )
-        .await;
-    match &delivery {
-        Delivery::Answered {
-            parsed:
-                Parsed::Rejected {
-                    class: ErrorClass::Auth,
-                    ..
-                },
-            ..
-        } => gate.failed.store(true, Ordering::SeqCst),
-        // Only an answer the vendor gives after it checked the credentials proves them: a
-        // create, or a documented business rejection. A throttling, an uncertain answer or
-        // nothing at all proves nothing (a gateway may throttle before it authenticates),
-        // so the next create is the probe again.
-        Delivery::Answered {
-            parsed:
-                Parsed::Created { .. }
-                | Parsed::Rejected {
-                    class: ErrorClass::Business,
-                    ..
-                },
-            ..
-        } => gate.verified.store(true, Ordering::SeqCst),
-        _ => {}
-    }
-    // The answer is in: the next create may start while this outcome is made durable (both
-    // ride the same group commit), which keeps the sync off the critical path.
-    drop(provider_permit);
-    drop(global_permit);
-    let (outcome, result) = match delivery {
+    let step = Step::Create;
+    match delivery {
         Delivery::Answered {
             parsed:
                 Parsed::Created {
@@ -342,17 +951,15 @@ async fn one(
                     warnings,
                 },
             ..
-        } => (
-            Outcome::Created {
+        } => CreateEnded::Done(
+            entry(Outcome::Created {
                 task_id: task_id.clone(),
                 request_id: request_id.clone(),
                 warnings: warnings.clone(),
-            },
-            Result_::Created {
-                task_id,
-                request_id,
-                warnings,
-            },
+            }),
+            task_id,
+            request_id,
+            warnings,
         ),
         Delivery::Answered {
             parsed:
@@ -363,12 +970,13 @@ async fn one(
                     request_id,
                 },
             ..
-        } => (
-            Outcome::Failed {
+        } => CreateEnded::Stop(
+            Some(entry(Outcome::Failed {
                 code: code.clone(),
                 message: message.clone(),
-            },
+            })),
             Result_::Failed {
+                step,
                 class: Some(class),
                 code,
                 message,
@@ -378,38 +986,28 @@ async fn one(
         Delivery::Answered {
             parsed: Parsed::Uncertain { reason, .. },
             ..
-        } => {
-            let reason =
-                format!("the vendor's answer does not say the task was not created: {reason}");
-            (
-                Outcome::Uncertain {
-                    reason: reason.clone(),
-                },
-                Result_::Uncertain { reason },
-            )
-        }
+        } => uncertain_create(
+            entry,
+            format!("the vendor's answer does not say the task was not created: {reason}"),
+        ),
         // A create's answer is never read as a step's: no id, so it may exist.
         Delivery::Answered {
             parsed: Parsed::Done { .. },
             ..
-        } => {
-            let reason = "the vendor's answer to the create carries no task id".to_string();
-            (
-                Outcome::Uncertain {
-                    reason: reason.clone(),
-                },
-                Result_::Uncertain { reason },
-            )
-        }
+        } => uncertain_create(
+            entry,
+            "the vendor's answer to the create carries no task id".into(),
+        ),
         Delivery::NotSent { reason, attempts } => {
             let message =
                 format!("{reason} (after {attempts} attempt(s); nothing reached the vendor)");
-            (
-                Outcome::Failed {
+            CreateEnded::Stop(
+                Some(entry(Outcome::Failed {
                     code: "not_sent".into(),
                     message: message.clone(),
-                },
+                })),
                 Result_::Failed {
+                    step,
                     class: None,
                     code: "not_sent".into(),
                     message,
@@ -417,31 +1015,114 @@ async fn one(
                 },
             )
         }
-        Delivery::Uncertain { reason, .. } => {
-            let reason = format!("no answer was read after the request was sent: {reason}");
-            (
-                Outcome::Uncertain {
-                    reason: reason.clone(),
+        Delivery::Uncertain { reason, .. } => uncertain_create(
+            entry,
+            format!("no answer was read after the request was sent: {reason}"),
+        ),
+    }
+}
+
+fn uncertain_create(entry: impl Fn(Outcome) -> Entry, reason: String) -> CreateEnded {
+    CreateEnded::Stop(
+        Some(entry(Outcome::Uncertain {
+            reason: reason.clone(),
+        })),
+        Result_::Uncertain {
+            step: Step::Create,
+            reason,
+        },
+    )
+}
+
+/// Reads a batch's or a start's delivery: the outcome to record, and whether the task
+/// goes on. A refusal for the task's state at the vendor is kept (`hold`): nothing was
+/// done, but a person must act before the step is sent again.
+fn step_ended(step: &Step, delivery: Delivery, entry: impl Fn(StepOutcome) -> Entry) -> Ended {
+    let what = match step {
+        Step::Start => "the task was not started",
+        _ => "the batch was not loaded",
+    };
+    match delivery {
+        Delivery::Answered {
+            parsed:
+                Parsed::Done {
+                    request_id,
+                    warnings,
                 },
-                Result_::Uncertain { reason },
+            ..
+        } => Ended::Done(entry(StepOutcome::Done {
+            request_id,
+            warnings,
+        })),
+        Delivery::Answered {
+            parsed:
+                Parsed::Rejected {
+                    class,
+                    code,
+                    message,
+                    request_id,
+                },
+            ..
+        } => Ended::Stop(
+            Some(entry(StepOutcome::Failed {
+                code: code.clone(),
+                message: message.clone(),
+                hold: class == ErrorClass::TaskState,
+            })),
+            Result_::Failed {
+                step: step.clone(),
+                class: Some(class),
+                code,
+                message,
+                request_id,
+            },
+        ),
+        Delivery::Answered {
+            parsed: Parsed::Uncertain { reason, .. },
+            ..
+        } => uncertain_step(
+            step,
+            &entry,
+            format!("the vendor's answer does not say {what}: {reason}"),
+        ),
+        Delivery::Answered {
+            parsed: Parsed::Created { .. },
+            ..
+        } => uncertain_step(step, &entry, "the vendor answered as to a create".into()),
+        Delivery::NotSent { reason, attempts } => {
+            let message =
+                format!("{reason} (after {attempts} attempt(s); nothing reached the vendor)");
+            Ended::Stop(
+                Some(entry(StepOutcome::Failed {
+                    code: "not_sent".into(),
+                    message: message.clone(),
+                    hold: false,
+                })),
+                Result_::Failed {
+                    step: step.clone(),
+                    class: None,
+                    code: "not_sent".into(),
+                    message,
+                    request_id: None,
+                },
             )
         }
-    };
-    let entry = Entry::Outcome {
-        name: send.name.clone(),
-        at: state::now_rfc3339(),
-        outcome,
-    };
-    if let Err(e) = journal.record(entry).await {
-        // The intent is durable but the answer is not: the fold makes the task uncertain,
-        // which is what the user must be told, whatever the vendor said.
-        let reason = match &result {
-            Result_::Created { task_id, .. } => {
-                format!("the vendor created task {task_id}, but callform could not record it ({e}); import it with `callform state import {} {task_id}`", send.name)
-            }
-            _ => format!("the outcome could not be recorded: {e}"),
-        };
-        return done(Result_::Uncertain { reason });
+        Delivery::Uncertain { reason, .. } => uncertain_step(
+            step,
+            &entry,
+            format!("no answer was read after the request was sent: {reason}"),
+        ),
     }
-    done(result)
+}
+
+fn uncertain_step(step: &Step, entry: &impl Fn(StepOutcome) -> Entry, reason: String) -> Ended {
+    Ended::Stop(
+        Some(entry(StepOutcome::Uncertain {
+            reason: reason.clone(),
+        })),
+        Result_::Uncertain {
+            step: step.clone(),
+            reason,
+        },
+    )
 }

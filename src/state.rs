@@ -92,6 +92,17 @@ pub trait RunLog: Send + Sync {
     /// [`replay`]) is refused and not stored; its request must not be sent.
     fn record(&self, entry: Entry) -> BoxFuture<'_, Result<(), StateError>>;
 
+    /// Stores `entries` in order, each as [`RunLog::record`] would. An entry refused stops
+    /// the rest: none after it is stored.
+    fn record_all(&self, entries: Vec<Entry>) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move {
+            for entry in entries {
+                self.record(entry).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Ends the run: folds what is stored into `state` (the state the run began on) and saves
     /// it. `Ok(None)` when another holder of the log is still alive: the run is then left for
     /// the next recover rather than raced.

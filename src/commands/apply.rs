@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::apply::{self, Finished, Limits, Result_};
+use crate::apply::{self, Finished, Limits};
 use crate::checkout;
 use crate::cli::{ApplyArgs, Outcome};
 use crate::driver;
@@ -266,7 +266,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     }
     let context_for =
         |provider: &str, vendor: Vendor| context(&project, provider, vendor, base.as_deref());
-    let sends = match apply::prepare_sends(&plan, &manifests, Some(&state), &context_for) {
+    let sends = match apply::prepare(&plan, &manifests, &state, &context_for) {
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
@@ -313,7 +313,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         );
         return Ok(outcome(&[], false, earlier_uncertain.len()));
     }
-    let total = sends.len();
+    let total: usize = sends.iter().map(apply::TaskRun::requests).sum();
     let progress = Reporter::new(total, out);
     let journal = backend.begin(&lock, &mut state).await?;
     let run_log = journal.location();
@@ -324,7 +324,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         transport,
         &limits,
         Arc::clone(&cancel),
-        &|f| progress.finish(f),
+        &progress,
     )
     .await;
     progress.done();
@@ -478,10 +478,7 @@ fn watch_signals(cancel: Arc<AtomicBool>, out: Printer) {
 /// The exit code of a run: 1 when anything failed, is uncertain or was not sent, the run
 /// was stopped, or uncertain tasks of earlier runs (`earlier_uncertain`) are unresolved.
 fn outcome(finished: &[Finished], stopped: bool, earlier_uncertain: usize) -> Outcome {
-    let bad = finished
-        .iter()
-        .filter(|f| !matches!(f.result, Result_::Created { .. }))
-        .count();
+    let bad = finished.iter().filter(|f| !f.result.is_done()).count();
     if bad > 0 || stopped || earlier_uncertain > 0 {
         Outcome::Failure
     } else {

@@ -371,11 +371,70 @@ impl CalleeList {
     /// error: nothing read from a changed file is ever sent.
     pub fn rows(&self, from: usize, n: usize) -> Result<Vec<Row>, RowsError> {
         let end = from.saturating_add(n).min(self.len());
+        let mut out = Vec::with_capacity(end.saturating_sub(from));
+        self.each_row(from, end, |row| {
+            out.push(row);
+            ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// Rows from `from` to the end, in chunks of `chunk`, read in one pass by a thread of
+    /// their own: a task's batches are sent one after the other without reading the file
+    /// again from its start for each (which would make a long list quadratic). At most
+    /// two chunks are held at a time. The receiver ends after the last chunk, or after an
+    /// error (which it delivers).
+    pub fn stream(
+        &self,
+        from: usize,
+        chunk: usize,
+    ) -> tokio::sync::mpsc::Receiver<Result<Vec<Row>, RowsError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let list = self.clone();
+        let chunk = chunk.max(1);
+        std::thread::spawn(move || {
+            let mut buf = Vec::with_capacity(chunk.min(list.len().saturating_sub(from)));
+            let result = list.each_row(from, list.len(), |row| {
+                buf.push(row);
+                if buf.len() == chunk {
+                    let full = std::mem::replace(&mut buf, Vec::with_capacity(chunk));
+                    if tx.blocking_send(Ok(full)).is_err() {
+                        return ControlFlow::Break(());
+                    }
+                }
+                ControlFlow::Continue(())
+            });
+            let last = match result {
+                Ok(()) if buf.is_empty() => return,
+                Ok(()) => Ok(buf),
+                Err(e) => Err(e),
+            };
+            let _ = tx.blocking_send(last);
+        });
+        rx
+    }
+
+    /// Calls `sink` with rows `from..end` in order, each checked against its fingerprint.
+    /// Stops early, without an error, when `sink` breaks.
+    fn each_row(
+        &self,
+        from: usize,
+        end: usize,
+        mut sink: impl FnMut(Row) -> ControlFlow<()>,
+    ) -> Result<(), RowsError> {
+        let end = end.min(self.len());
         if from >= end {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let (shown, real, format) = match &self.origin {
-            Origin::Inline(rows) => return Ok(rows[from..end].to_vec()),
+            Origin::Inline(rows) => {
+                for row in &rows[from..end] {
+                    if sink(row.clone()).is_break() {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
             Origin::File {
                 shown,
                 real,
@@ -388,7 +447,8 @@ impl CalleeList {
         let mut order: Option<Vec<Option<usize>>> = None;
         let mut phone_at = 0;
         let mut index = 0usize;
-        let mut out = Vec::with_capacity(end - from);
+        let mut sent = 0usize;
+        let mut stopped = false;
         let mut failed = None;
         each_record(format, &mut file, |record| {
             match record {
@@ -423,7 +483,11 @@ impl CalleeList {
                             Some(row)
                                 if fingerprint(&row, &self.columns) == self.fingerprints[index] =>
                             {
-                                out.push(row)
+                                sent += 1;
+                                if sink(row).is_break() {
+                                    stopped = true;
+                                    return ControlFlow::Break(());
+                                }
                             }
                             _ => {
                                 failed = Some(RowsError::Changed(shown.clone(), index + 1));
@@ -443,10 +507,10 @@ impl CalleeList {
         if let Some(e) = failed {
             return Err(e);
         }
-        if out.len() != end - from {
+        if !stopped && sent != end - from {
             return Err(RowsError::Changed(shown.clone(), index + 1));
         }
-        Ok(out)
+        Ok(())
     }
 }
 

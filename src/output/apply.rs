@@ -1,6 +1,7 @@
 //! Apply's progress and its summary.
 //!
-//! On a terminal: a bar on stderr, with each finished task's line printed above it. Without
+//! On a terminal: a bar on stderr counting requests (creates, callee batches, starts), with
+//! each finished task's line printed above it. Without
 //! one (CI): each finished task's line on stdout, the stream the summary is on. A CI log
 //! reads stdout and stderr through two pipes and merges them as the lines arrive, so lines
 //! on two streams can come out of order; on one stream they cannot, and the summary always
@@ -9,7 +10,7 @@
 //! each. The summary counts this run's uncertain creates and, separately, the uncertain
 //! tasks of earlier runs that are still unresolved: both fail the apply.
 
-use crate::apply::{Finished, Result_};
+use crate::apply::{Finished, Progress, Result_, Step};
 use crate::driver::ErrorClass;
 use crate::manifest::Vendor;
 use crate::project::Project;
@@ -47,13 +48,45 @@ fn some_names(names: &mut [String]) -> String {
     shown
 }
 
+/// `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `loaded 1,200 callees in 24 batches; started`, or empty when the run loaded and started
+/// nothing.
+fn did(p: &Progress) -> String {
+    let mut parts = Vec::new();
+    if p.rows > 0 {
+        parts.push(format!(
+            "loaded {} callee{} in {} batch{}",
+            grouped(p.rows),
+            if p.rows == 1 { "" } else { "s" },
+            p.batches,
+            if p.batches == 1 { "" } else { "es" }
+        ));
+    }
+    if p.started {
+        parts.push("started".to_string());
+    }
+    parts.join("; ")
+}
+
 impl Reporter {
-    /// For a run of `total` sends.
+    /// For a run of `total` requests.
     pub fn new(total: usize, out: &Printer) -> Reporter {
         let bar = (out.stderr_is_terminal() && !out.is_quiet()).then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} creating [{bar:30}] {pos}/{len} {elapsed}",
+                "{spinner} applying [{bar:30}] {pos}/{len} requests {elapsed}",
             ) {
                 bar.set_style(style.progress_chars("=> "));
             }
@@ -74,35 +107,82 @@ impl Reporter {
             None => self.out.say(line),
         }
     }
+}
 
-    /// One task is done (created, failed, uncertain or not sent).
-    pub fn finish(&self, f: &Finished) {
-        let line = match &f.result {
-            Result_::Created { task_id, .. } => {
-                format!("created   {} ({} task {task_id})", f.name, f.vendor)
-            }
-            Result_::Failed { code, .. } => format!("failed    {} ({} {code})", f.name, f.vendor),
-            Result_::Uncertain { .. } => format!("uncertain {} ({})", f.name, f.vendor),
-            Result_::Skipped => {
-                if let Ok(mut skipped) = self.skipped.lock() {
-                    skipped.push(f.name.clone());
-                }
-                if let Some(bar) = &self.bar {
-                    bar.inc(1);
-                }
-                return;
-            }
-            Result_::AuthStopped => format!(
-                "not sent  {} (provider `{}` failed authentication)",
-                f.name, f.provider
-            ),
-        };
-        self.line(&line);
+impl crate::apply::Report for Reporter {
+    fn step(&self, _: &crate::apply::StepDone) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
     }
 
+    /// One task is done (every step done, or stopped at one).
+    fn finish(&self, f: &Finished) {
+        let id = f
+            .progress
+            .task_id
+            .as_deref()
+            .map(|id| format!(" task {id}"))
+            .unwrap_or_default();
+        let did = did(&f.progress);
+        let then = |s: &str| {
+            if did.is_empty() {
+                s.to_string()
+            } else {
+                format!("{did}; {s}")
+            }
+        };
+        let line = match &f.result {
+            Result_::Done => {
+                let verb = if f.progress.created {
+                    "created  "
+                } else {
+                    "resumed  "
+                };
+                let did = if did.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {did}")
+                };
+                format!("{verb} {} ({}{id}){did}", f.name, f.vendor)
+            }
+            Result_::Failed { step, code, .. } => format!(
+                "failed    {} ({}{id}): {}",
+                f.name,
+                f.vendor,
+                then(&format!("{step} refused ({code})"))
+            ),
+            Result_::Uncertain { step, .. } => format!(
+                "uncertain {} ({}{id}): {}",
+                f.name,
+                f.vendor,
+                then(&format!("{step} may or may not have reached the vendor"))
+            ),
+            Result_::Skipped { step } if did.is_empty() && *step == Step::Create => {
+                if let Ok(mut skipped) = self.skipped.lock() {
+                    skipped.push(f.name.clone());
+                }
+                return;
+            }
+            Result_::Skipped { step } => format!(
+                "stopped   {} ({}{id}): {}",
+                f.name,
+                f.vendor,
+                then(&format!("stopped before {step}"))
+            ),
+            Result_::AuthStopped { step } => format!(
+                "not sent  {} ({}{id}): {} (provider `{}` failed authentication)",
+                f.name,
+                f.vendor,
+                then(&format!("{step} not sent")),
+                f.provider
+            ),
+        };
+        self.line(&line);
+    }
+}
+
+impl Reporter {
     /// Every task is done: the tasks the stop left unsent are said in one line, and the
     /// bar goes away.
     pub fn done(&self) {
@@ -149,10 +229,17 @@ pub fn summary(
     let mut finished: Vec<&Finished> = finished.iter().collect();
     finished.sort_by(|a, b| a.name.cmp(&b.name));
     let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
-    let created = count(|r| matches!(r, Result_::Created { .. }));
+    let created = finished.iter().filter(|f| f.progress.created).count();
+    let resumed = finished
+        .iter()
+        .filter(|f| f.resumed && f.result.is_done())
+        .count();
     let failed = count(|r| matches!(r, Result_::Failed { .. }));
     let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
-    let skipped = count(|r| matches!(r, Result_::Skipped | Result_::AuthStopped));
+    let skipped = count(|r| matches!(r, Result_::Skipped { .. } | Result_::AuthStopped { .. }));
+    let rows: u64 = finished.iter().map(|f| f.progress.rows).sum();
+    let batches: u64 = finished.iter().map(|f| u64::from(f.progress.batches)).sum();
+    let started = finished.iter().filter(|f| f.progress.started).count();
     let earlier = besides.earlier_uncertain.len();
     let verdict = if unsaved.is_some() {
         "Apply finished, but the state file could not be written"
@@ -171,7 +258,22 @@ pub fn summary(
         0 => String::new(),
         n => format!("; {n} uncertain from earlier runs, still unresolved"),
     };
-    say!(out, "\n{verdict}: {created} created, {failed} failed, {uncertain} uncertain, {skipped} not sent{renamed}{earlier_count}.");
+    let resumed = match resumed {
+        0 => String::new(),
+        n => format!(", {n} resumed"),
+    };
+    let steps = if rows + batches > 0 || started > 0 {
+        format!(
+            "; {} callee{} loaded in {} batch{}, {started} started",
+            grouped(rows),
+            if rows == 1 { "" } else { "s" },
+            grouped(batches),
+            if batches == 1 { "" } else { "es" },
+        )
+    } else {
+        String::new()
+    };
+    say!(out, "\n{verdict}: {created} created{resumed}, {failed} failed, {uncertain} uncertain, {skipped} not sent{renamed}{steps}{earlier_count}.");
     for (old, new) in besides.renamed {
         say!(
             out,
@@ -182,10 +284,8 @@ pub fn summary(
         say!(out, "The results are recorded in the journal {journal}; the next `callform apply` or `callform state` command folds them into the state. Do not delete the journal.");
     }
     for f in &finished {
-        if let Result_::Created { warnings, .. } = &f.result {
-            for w in warnings {
-                say!(out, "  warning: {}: {w}", f.name);
-            }
+        for w in &f.progress.warnings {
+            say!(out, "  warning: {}: {w}", f.name);
         }
     }
     let failures: Vec<&&Finished> = finished
@@ -195,10 +295,11 @@ pub fn summary(
     if !failures.is_empty() {
         say!(
             out,
-            "\nFailed (nothing was created for these; fix and apply again):"
+            "\nFailed (the vendor did nothing of the step named; fix and apply again, which goes on from that step):"
         );
         for f in failures {
             if let Result_::Failed {
+                step,
                 class,
                 code,
                 message,
@@ -211,9 +312,16 @@ pub fn summary(
                     .unwrap_or_default();
                 if *class == Some(ErrorClass::Auth) {
                     let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
-                    say!(out, "  {}: authentication failed for provider `{}`: {code}: {message}{rid}\n    hint: check the credentials in {vars}", f.name, f.provider);
+                    say!(out, "  {}: {step}: authentication failed for provider `{}`: {code}: {message}{rid}\n    hint: check the credentials in {vars}", f.name, f.provider);
+                } else if *class == Some(ErrorClass::TaskState) {
+                    say!(out, "  {}: {step}: the vendor refused it because of the task's state there: {} {code}: {message}{rid}\n    hint: `callform plan{state_args}` says how to go on; nothing is sent for the task until then", f.name, f.vendor);
                 } else {
-                    say!(out, "  {}: {} {code}: {message}{rid}", f.name, f.vendor);
+                    say!(
+                        out,
+                        "  {}: {step}: {} {code}: {message}{rid}",
+                        f.name,
+                        f.vendor
+                    );
                 }
             }
         }
@@ -221,7 +329,7 @@ pub fn summary(
     // Said once per provider, not once per create.
     let mut auth_stopped: std::collections::BTreeMap<(&str, Vendor), usize> = Default::default();
     for f in &finished {
-        if matches!(f.result, Result_::AuthStopped) {
+        if matches!(f.result, Result_::AuthStopped { .. }) {
             *auth_stopped
                 .entry((f.provider.as_str(), f.vendor))
                 .or_default() += 1;
@@ -231,7 +339,7 @@ pub fn summary(
         say!(out, "\nNot sent (authentication failed for their provider; nothing was recorded, so the next plan shows them again):");
         for ((provider, vendor), n) in auth_stopped {
             let vars = project.credential_vars(provider, vendor).join(", ");
-            say!(out, "  provider `{provider}`: {n} create(s) not sent after the first authentication failure\n    hint: check the credentials in {vars}, then apply again");
+            say!(out, "  provider `{provider}`: {n} task(s) stopped before a step, after the first authentication failure\n    hint: check the credentials in {vars}, then apply again");
         }
     }
     let uncertain_list: Vec<&&Finished> = finished
@@ -239,15 +347,28 @@ pub fn summary(
         .filter(|f| matches!(f.result, Result_::Uncertain { .. }))
         .collect();
     if !uncertain_list.is_empty() {
-        say!(out, "\nUncertain (the task may exist at the vendor; callform will not create it again by itself):");
+        say!(out, "\nUncertain (the step may or may not have reached the vendor; callform sends nothing more for these tasks until it is resolved):");
         for f in uncertain_list {
-            if let Result_::Uncertain { reason } = &f.result {
-                say!(out, "  {}: {reason}", f.name);
-                say!(out, "{}", resolve_hint(f.vendor.key(), &f.name, state_args));
+            if let Result_::Uncertain { step, reason } = &f.result {
+                say!(out, "  {}: {step}: {reason}", f.name);
+                say!(
+                    out,
+                    "{}",
+                    step_hint(step, f.vendor.key(), &f.name, state_args)
+                );
             }
         }
     }
     earlier_uncertain(out, besides.earlier_uncertain, state_args);
+}
+
+/// How a person resolves an uncertain step.
+fn step_hint(step: &Step, vendor: &str, name: &str, state_args: &str) -> String {
+    match step {
+        Step::Create => resolve_hint(vendor, name, state_args),
+        Step::Batch { i, .. } => format!("    hint: check the task's numbers in the {vendor} console, then `callform state batch {name} {i} loaded{state_args}` if they are there, or `callform state batch {name} {i} not-loaded{state_args}` if not (the next apply sends them)"),
+        Step::Start => format!("    hint: check in the {vendor} console whether the task runs, then `callform state start {name} started{state_args}` or `callform state start {name} not-started{state_args}`"),
+    }
 }
 
 fn resolve_hint(vendor: &str, name: &str, state_args: &str) -> String {
