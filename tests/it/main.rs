@@ -20,6 +20,7 @@ mod saved_plans;
 mod schema;
 mod signing;
 mod state;
+mod steps;
 mod validate;
 
 /// A test file beside this binary would be a second binary with a second emulator, and
