@@ -276,3 +276,195 @@ fn a_signal_stops_new_sends_and_records_those_in_flight() {
         let _ = emulator.wait();
     }
 }
+
+// ---- callee batches and starts ------------------------------------------------------
+
+/// The rows of a crash-test task: `137` + its block + the row.
+fn crash_number(block: u64, i: u64) -> String {
+    format!("137{:08}", block * 100_000 + i)
+}
+
+fn write_campaigns(dir: &Path) -> Vec<(&'static str, u64, u64)> {
+    let tasks = vec![
+        ("crash-steps-xf", 81, 1_500),
+        ("crash-steps-ali", 82, 1_000),
+        ("crash-steps-volc", 83, 12_000),
+    ];
+    std::fs::create_dir_all(dir.join("tasks")).unwrap();
+    std::fs::write(
+        dir.join("callform.yaml"),
+        "providers:\n  xfyeta: {token: \"${XFYETA_TOKEN}\"}\n  aliyun: {access_key_id: \"${ALIBABA_CLOUD_ACCESS_KEY_ID}\", access_key_secret: \"${ALIBABA_CLOUD_ACCESS_KEY_SECRET}\"}\n  volcengine: {access_key: \"${VOLCENGINE_ACCESS_KEY}\", secret_key: \"${VOLCENGINE_SECRET_KEY}\"}\n",
+    )
+    .unwrap();
+    for (name, block, n) in &tasks {
+        let mut csv = String::from("phone,v\n");
+        for i in 0..*n {
+            csv.push_str(&format!("{},x{i}\n", crash_number(*block, i)));
+        }
+        std::fs::write(dir.join(format!("tasks/{name}.csv")), csv).unwrap();
+        let spec = match *name {
+            "crash-steps-xf" => "vendor: xfyeta\nspec:\n  line_num: [\"055169101407\"]\n  robot_id: \"7\"\n  time_range: [\"09:00:00-12:00:00\"]\n  time_begin: 2027-01-04 09:00\n".to_string(),
+            "crash-steps-ali" => "vendor: aliyun\nspec:\n  dialog_id: 99\n  caller: [\"057100000001\"]\n  number_status_ident: false\n  retry_type: 0\n".to_string(),
+            _ => "vendor: volcengine\nspec:\n  type: tts\n  resource: r\n  number_pool_no: NP1\n  start_time: 2027-01-04 09:00\n  end_time: 2027-01-31 18:00\n  concurrency: 1\n".to_string(),
+        };
+        std::fs::write(
+            dir.join(format!("tasks/{name}.yaml")),
+            format!("name: {name}\nstatus: running\ncallees: {{file: {name}.csv}}\n{spec}"),
+        )
+        .unwrap();
+    }
+    tasks
+}
+
+fn campaign_env(cmd: &mut Command, url: &str) {
+    env(cmd, url);
+    cmd.env("CALLFORM_VOLCENGINE_ENDPOINT", url)
+        .env("VOLCENGINE_ACCESS_KEY", "AKLTCrash")
+        .env("VOLCENGINE_SECRET_KEY", "crash-volc-secret");
+}
+
+fn get_json(url: &str, path: &str) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        harness::client()
+            .get(format!("{url}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+/// Resolves what the runs left uncertain the way a person would, from the vendor's truth:
+/// a create by its presence, a batch by the count the task holds, a start by its run.
+fn resolve_from_vendor(url: &str, dir: &Path, state: &Path) {
+    let st: Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    let at_vendor = vendor_tasks(url);
+    let find = |name: &str| {
+        at_vendor
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+    };
+    let state_cmd = |args: &[&str]| {
+        let out = harness::bin()
+            .args(["state"])
+            .args(args)
+            .args(["--dir"])
+            .arg(dir.join("tasks"))
+            .run();
+        assert_eq!(out.code, 0, "state {args:?}: {}\n{}", out.stdout, out.stderr);
+    };
+    for (name, rec) in st["tasks"].as_object().unwrap() {
+        if rec["status"] == "uncertain" {
+            match find(name) {
+                Some(t) => {
+                    let id = t["task_id"].as_str().unwrap();
+                    state_cmd(&["import", name, id]);
+                }
+                None => state_cmd(&["rm", name]),
+            }
+            continue;
+        }
+        let Some(t) = find(name) else { continue };
+        if let Some(p) = rec["callees"].get("pending") {
+            let i = p["i"].as_u64().unwrap().to_string();
+            let offset = p["offset"].as_u64().unwrap();
+            let n = p["n"].as_u64().unwrap();
+            let count = t["callees"]["count"].as_u64().unwrap();
+            if count == offset + n {
+                state_cmd(&["batch", name, &i, "loaded"]);
+            } else {
+                assert_eq!(count, offset, "{name}: batch {i} partly loaded");
+                state_cmd(&["batch", name, &i, "not-loaded"]);
+            }
+        }
+        if rec["run"]["state"] == "uncertain" {
+            let running = t["run"] == "running";
+            state_cmd(&["start", name, if running { "started" } else { "not-started" }]);
+        }
+    }
+}
+
+#[test]
+fn sigkill_mid_load_never_loads_a_person_twice_nor_forgets_a_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tasks = write_campaigns(tmp.path());
+    let dir = tmp.path().join("tasks");
+    let state = tmp.path().join("callform.state.json");
+    let (mut emulator, url) = start_emulator(10);
+
+    for kill_at in [3, 12, 30, 45] {
+        let mut apply = harness::bin().command();
+        apply.args(["apply", "--auto-approve"]).arg(&dir);
+        campaign_env(&mut apply, &url);
+        let mut child = apply
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while journal_lines(&state) < kill_at && Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    let mut last = String::new();
+    let mut done = false;
+    for _ in 0..6 {
+        let mut apply = harness::bin().command();
+        apply.args(["apply", "--auto-approve"]).arg(&dir);
+        campaign_env(&mut apply, &url);
+        let out = apply.output().unwrap();
+        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+        if out.status.code() == Some(0) {
+            done = true;
+            break;
+        }
+        resolve_from_vendor(&url, tmp.path(), &state);
+    }
+    assert!(done, "apply never finished: {last}");
+
+    let at_vendor = vendor_tasks(&url);
+    let st: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    for (name, block, n) in tasks {
+        let found: Vec<&Value> = at_vendor
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["name"] == name)
+            .collect();
+        assert_eq!(found.len(), 1, "{name} created once");
+        let t = found[0];
+        assert_eq!(t["callees"]["duplicates"], 0, "{name}: a person loaded twice");
+        assert_eq!(t["run"], "running", "{name}");
+        let id = t["task_id"].as_str().unwrap();
+        let held = get_json(&url, &format!("/_emulator/tasks/{id}/callees"));
+        let phones: Vec<String> = held["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["phone"].as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<String> = (0..n).map(|i| crash_number(block, i)).collect();
+        assert_eq!(phones, want, "{name}: the vendor holds exactly the list, in order");
+        let rec = &st["tasks"][name];
+        assert_eq!(rec["callees"]["rows"], n, "{name}");
+        assert!(rec["callees"].get("pending").is_none(), "{name}");
+        assert_eq!(rec["run"]["state"], "started", "{name}");
+    }
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+}
