@@ -26,6 +26,8 @@ struct Args {
     quick: bool,
     skip_terraform: bool,
     plan_only: bool,
+    /// Only the campaign benchmark: callees loaded in batches.
+    callees: bool,
 }
 
 fn parse_args() -> Args {
@@ -35,6 +37,7 @@ fn parse_args() -> Args {
         quick: false,
         skip_terraform: false,
         plan_only: false,
+        callees: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -44,6 +47,7 @@ fn parse_args() -> Args {
             "--quick" => args.quick = true,
             "--no-terraform" => args.skip_terraform = true,
             "--plan-only" => args.plan_only = true,
+            "--callees" => args.callees = true,
             // For profiling: write N tasks under DIR, apply them to the emulator so that DIR
             // holds their state, and keep them.
             "--generate" | "--generate-examples" => {
@@ -65,7 +69,7 @@ fn parse_args() -> Args {
                 std::process::exit(0);
             }
             other => {
-                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
+                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--callees] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
                 std::process::exit(2);
             }
         }
@@ -446,8 +450,118 @@ fn binaries(args: &Args) -> Vec<(&'static str, PathBuf)> {
     out
 }
 
+/// A project of `tasks` campaigns of `rows` callees each (a CSV file per task, one
+/// variable column), all of `vendor`, `status: running`.
+fn generate_campaigns(dir: &Path, vendor: &str, tasks: usize, rows: usize) -> PathBuf {
+    let root = dir.join("project");
+    let tasks_dir = root.join("tasks");
+    std::fs::create_dir_all(&tasks_dir).expect("create the tasks directory");
+    std::fs::write(
+        root.join("callform.yaml"),
+        format!("providers:\n  xfyeta: {{token: \"${{XFYETA_TOKEN}}\"}}\n  volcengine: {{access_key: \"${{VOLCENGINE_ACCESS_KEY}}\", secret_key: \"${{VOLCENGINE_SECRET_KEY}}\"}}\n"),
+    )
+    .expect("write callform.yaml");
+    for t in 0..tasks {
+        let mut csv = String::with_capacity(rows * 24);
+        csv.push_str(if vendor == "xfyeta" { "phone,客户姓名\n" } else { "phone,name\n" });
+        for i in 0..rows {
+            let _ = writeln!(csv, "13{:09},n{i}", t * rows + i);
+        }
+        std::fs::write(tasks_dir.join(format!("c{t:03}.csv")), csv).expect("write a callee file");
+        let spec = if vendor == "xfyeta" {
+            "vendor: xfyeta\nspec:\n  line_num: [\"055169101407\"]\n  robot_id: \"7\"\n  time_range: [\"09:00:00-12:00:00\"]\n  time_begin: 2027-01-04 09:00\n"
+        } else {
+            "vendor: volcengine\nspec:\n  type: tts\n  resource: r\n  number_pool_no: NP1\n  start_time: 2027-01-04 09:00\n  end_time: 2027-01-31 18:00\n  concurrency: 10\n"
+        };
+        std::fs::write(
+            tasks_dir.join(format!("c{t:03}.yaml")),
+            format!("name: bench-{vendor}-{t:03}\nstatus: running\ncallees: {{file: c{t:03}.csv}}\n{spec}"),
+        )
+        .expect("write a manifest");
+    }
+    tasks_dir
+}
+
+/// The campaign benchmark (`--callees`): callees loaded batch by batch against the
+/// emulator in its own process, wall time and callform's peak memory, the latency bound,
+/// the no-change plan of the loaded project, and the state's size against its batches.
+fn callees_bench(callform: &Path, quick: bool) {
+    let scale = if quick { 10 } else { 1 };
+    let runs = [
+        ("volcengine", 100 / scale, 10_000, 10_000),
+        ("xfyeta", 20 / scale, 5_000, 50),
+    ];
+    for (vendor, tasks, rows, batch) in runs {
+        let total = tasks * rows;
+        let tmp = tempdir("callees");
+        let dir = generate_campaigns(&tmp, vendor, tasks, rows);
+        let (mut emulator, url) = start_emulator(callform, 0);
+        let applied = apply_in(callform, &dir, &url, 10);
+        let mut plan = Command::new(callform);
+        plan.args(["plan", "--detailed-exitcode"]).arg(&dir);
+        emulator_env(&mut plan, &url);
+        let plans: Vec<Measured> = (0..5).map(|_| measure(&mut plan)).collect();
+        let plan = plans
+            .iter()
+            .min_by(|a, b| a.secs.total_cmp(&b.secs))
+            .expect("five plans");
+        let _ = emulator.kill();
+        let _ = emulator.wait();
+        let state = std::fs::metadata(dir.parent().unwrap_or(&dir).join("callform.state.json"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        // Requests: the creates (Volcengine's carry the first 10,000 rows), the load calls
+        // after them, and xfyeta's starts.
+        let in_create = if vendor == "volcengine" { rows.min(10_000) } else { 0 };
+        let loads = tasks * (rows - in_create).div_ceil(batch);
+        let requests = tasks + loads + if vendor == "xfyeta" { tasks } else { 0 };
+        let batches = tasks * (usize::from(in_create > 0) + (rows - in_create).div_ceil(batch));
+        println!(
+            "load {total:>9} callees over {tasks:>3} {vendor} tasks ({requests} requests), no latency: {:>6.2} s, {:>5.0} MB peak (exit {})",
+            applied.secs, applied.peak_mb, applied.code
+        );
+        println!(
+            "  no-change plan of that project: {:>6.3} s ({:>4.0} MB peak, exit {}); state {} bytes for {batches} batches ({:.0} bytes a batch)",
+            plan.secs,
+            plan.peak_mb,
+            plan.code,
+            state,
+            state as f64 / batches.max(1) as f64
+        );
+        let _ = std::fs::remove_dir_all(&tmp);
+
+        let tmp = tempdir("callees-latency");
+        let dir = generate_campaigns(&tmp, vendor, tasks, rows);
+        let (mut emulator, url) = start_emulator(callform, 50);
+        let latency = apply_in(callform, &dir, &url, 10);
+        let _ = emulator.kill();
+        let _ = emulator.wait();
+        let _ = std::fs::remove_dir_all(&tmp);
+        // A task's steps are sequential: with fewer tasks than permits, the latency alone
+        // imposes the longest task's chain of requests, not requests ÷ parallelism.
+        let per_task = requests / tasks.max(1);
+        let floor = (requests as f64 / 10.0).max((per_task * tasks.div_ceil(10)) as f64) * 0.05;
+        println!(
+            "  the same with 50 ms latency, parallelism 10: {:>6.2} s ({:.3}× the {floor:.1} s the latency alone imposes on {requests} requests; exit {})",
+            latency.secs,
+            latency.secs / floor,
+            latency.code
+        );
+    }
+}
+
 fn main() {
     let args = parse_args();
+    if args.callees {
+        println!(
+            "callform campaign benchmark — {} cores, release build, one run each; the emulator in its own process",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        );
+        callees_bench(&args.callform, args.quick);
+        return;
+    }
     let bins = binaries(&args);
     let (small, large) = if args.quick {
         (1_000, 10_000)
