@@ -470,7 +470,7 @@ fn watch_signals(cancel: Arc<AtomicBool>, out: Printer) {
                 );
                 std::process::exit(crate::exit_code(Outcome::Interrupted).into());
             }
-            status!(out, "Stopping: no new creates are sent; waiting for the ones in flight to be answered and recorded (signal again to stop at once).");
+            status!(out, "Stopping: no new request is sent; waiting for those in flight to be answered and recorded (signal again to stop at once).");
         }
     });
 }

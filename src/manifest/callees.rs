@@ -1489,6 +1489,76 @@ mod tests {
         );
     }
 
+    /// A list over `text` in a file, fingerprinted as it is now.
+    fn file_list(dir: &Path, text: &str) -> CalleeList {
+        let path = dir.join("c.csv");
+        std::fs::write(&path, text).unwrap();
+        let columns = vec!["name".to_string()];
+        let rows: Vec<Row> = text
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let (phone, name) = l.split_once(',').unwrap();
+                Row {
+                    phone: phone.into(),
+                    values: vec![name.into()],
+                }
+            })
+            .collect();
+        CalleeList {
+            fingerprints: rows.iter().map(|r| fingerprint(r, &columns)).collect(),
+            columns,
+            origin: Origin::File {
+                shown: path.clone(),
+                real: path,
+                format: Format::Csv,
+            },
+        }
+    }
+
+    #[test]
+    fn a_stream_reads_the_rows_once_in_chunks_from_a_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = std::iter::once("phone,name\n".to_string())
+            .chain((0..10).map(|i| format!("137000000{i:02},n{i}\n")))
+            .collect();
+        let list = file_list(dir.path(), &text);
+        let mut rx = list.stream(3, 4);
+        let mut chunks = Vec::new();
+        while let Some(chunk) = rx.blocking_recv() {
+            chunks.push(chunk.unwrap());
+        }
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [4, 3]);
+        assert_eq!(chunks[0][0].phone, "13700000003");
+        assert_eq!(chunks[1][2].values, ["n9"]);
+        assert_eq!(chunks.concat(), list.rows(3, 7).unwrap());
+        // Inline lists chunk the same way.
+        let inline = CalleeList::inline(list.columns.clone(), list.rows(0, 10).unwrap());
+        let mut rx = inline.stream(8, 4);
+        assert_eq!(rx.blocking_recv().unwrap().unwrap().len(), 2);
+        assert!(rx.blocking_recv().is_none());
+    }
+
+    #[test]
+    fn a_stream_of_a_file_changed_since_its_check_ends_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = file_list(
+            dir.path(),
+            "phone,name\n13700000001,a\n13700000002,b\n13700000003,c\n",
+        );
+        std::fs::write(
+            dir.path().join("c.csv"),
+            "phone,name\n13700000001,a\n13700000009,b\n13700000003,c\n",
+        )
+        .unwrap();
+        let mut rx = list.stream(0, 1);
+        assert_eq!(rx.blocking_recv().unwrap().unwrap().len(), 1);
+        let err = rx.blocking_recv().unwrap().unwrap_err();
+        assert!(matches!(err, RowsError::Changed(_, 2)), "{err}");
+        assert!(rx.blocking_recv().is_none(), "nothing after the error");
+    }
+
     #[test]
     fn decode_points_at_the_first_bad_byte() {
         let err = decode(b"ab\ncd\xffe".to_vec(), Path::new("x")).unwrap_err();

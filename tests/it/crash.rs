@@ -360,7 +360,11 @@ fn resolve_from_vendor(url: &str, dir: &Path, state: &Path) {
             .args(["--dir"])
             .arg(dir.join("tasks"))
             .run();
-        assert_eq!(out.code, 0, "state {args:?}: {}\n{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.code, 0,
+            "state {args:?}: {}\n{}",
+            out.stdout, out.stderr
+        );
     };
     for (name, rec) in st["tasks"].as_object().unwrap() {
         if rec["status"] == "uncertain" {
@@ -388,7 +392,11 @@ fn resolve_from_vendor(url: &str, dir: &Path, state: &Path) {
         }
         if rec["run"]["state"] == "uncertain" {
             let running = t["run"] == "running";
-            state_cmd(&["start", name, if running { "started" } else { "not-started" }]);
+            state_cmd(&[
+                "start",
+                name,
+                if running { "started" } else { "not-started" },
+            ]);
         }
     }
 }
@@ -448,7 +456,10 @@ fn sigkill_mid_load_never_loads_a_person_twice_nor_forgets_a_batch() {
             .collect();
         assert_eq!(found.len(), 1, "{name} created once");
         let t = found[0];
-        assert_eq!(t["callees"]["duplicates"], 0, "{name}: a person loaded twice");
+        assert_eq!(
+            t["callees"]["duplicates"], 0,
+            "{name}: a person loaded twice"
+        );
         assert_eq!(t["run"], "running", "{name}");
         let id = t["task_id"].as_str().unwrap();
         let held = get_json(&url, &format!("/_emulator/tasks/{id}/callees"));
@@ -459,7 +470,10 @@ fn sigkill_mid_load_never_loads_a_person_twice_nor_forgets_a_batch() {
             .map(|r| r["phone"].as_str().unwrap().to_string())
             .collect();
         let want: Vec<String> = (0..n).map(|i| crash_number(block, i)).collect();
-        assert_eq!(phones, want, "{name}: the vendor holds exactly the list, in order");
+        assert_eq!(
+            phones, want,
+            "{name}: the vendor holds exactly the list, in order"
+        );
         let rec = &st["tasks"][name];
         assert_eq!(rec["callees"]["rows"], n, "{name}");
         assert!(rec["callees"].get("pending").is_none(), "{name}");

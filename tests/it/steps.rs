@@ -166,7 +166,11 @@ fn vendor_task(name: &str) -> Value {
         .into_iter()
         .filter(|t| t["name"] == name)
         .collect();
-    assert_eq!(tasks.len(), 1, "exactly one task {name} at the vendor: {tasks:?}");
+    assert_eq!(
+        tasks.len(),
+        1,
+        "exactly one task {name} at the vendor: {tasks:?}"
+    );
     tasks.into_iter().next().unwrap()
 }
 
@@ -241,7 +245,11 @@ fn every_vendor_holds_exactly_the_manifests_callees_and_runs_as_it_says() {
     );
     let out = p.apply();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("10,540 callees loaded"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("10,540 callees loaded"),
+        "{}",
+        out.stdout
+    );
 
     assert_eq!(
         held("steps-e2e-xf"),
@@ -249,7 +257,11 @@ fn every_vendor_holds_exactly_the_manifests_callees_and_runs_as_it_says() {
     );
     assert_eq!(
         held("steps-e2e-ali"),
-        expected(12, 120, &[("客户姓名", "客户姓名"), ("欠费金额", "欠费金额")])
+        expected(
+            12,
+            120,
+            &[("客户姓名", "客户姓名"), ("欠费金额", "欠费金额")]
+        )
     );
     assert_eq!(
         held("steps-e2e-lll"),
@@ -269,7 +281,12 @@ fn every_vendor_holds_exactly_the_manifests_callees_and_runs_as_it_says() {
     assert_eq!(calls("steps-e2e-ali")["calls"], 3);
     assert_eq!(calls("steps-e2e-lll")["calls"], 3);
     assert_eq!(calls("steps-e2e-volc")["calls"], 1);
-    for name in ["steps-e2e-xf", "steps-e2e-ali", "steps-e2e-lll", "steps-e2e-volc"] {
+    for name in [
+        "steps-e2e-xf",
+        "steps-e2e-ali",
+        "steps-e2e-lll",
+        "steps-e2e-volc",
+    ] {
         assert_eq!(calls(name)["duplicates"], 0, "{name}");
     }
     assert_clean(&out, &p, &[(11, 120), (12, 120), (13, 250), (14, 10_050)]);
@@ -364,7 +381,8 @@ fn an_uncertain_batch_stops_its_task_until_a_person_records_it() {
         ("o.csv", csv(32, 0, 120, &["客户姓名", "到期日"])),
     ]);
     // Batch 1 is stored, then the answer is a 502: it may or may not have been loaded.
-    emulator().post_fault(json!({"match": name, "kind": "5xx", "times": 1, "op": "load", "batch": 1}));
+    emulator()
+        .post_fault(json!({"match": name, "kind": "5xx", "times": 1, "op": "load", "batch": 1}));
     let out = p.apply();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("uncertain"), "{}", out.stdout);
@@ -412,13 +430,19 @@ fn throttling_is_retried_where_nothing_was_loaded() {
         ("a.yaml", aliyun(name, "running", "a.csv")),
         ("a.csv", csv(41, 0, 120, &["客户姓名", "欠费金额"])),
     ]);
-    emulator().post_fault(json!({"match": name, "kind": "throttle", "times": 2, "op": "load", "batch": 1}));
+    emulator().post_fault(
+        json!({"match": name, "kind": "throttle", "times": 2, "op": "load", "batch": 1}),
+    );
     emulator().post_fault(json!({"match": name, "kind": "throttle", "times": 1, "op": "start"}));
     let out = p.apply();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(
         held(name),
-        expected(41, 120, &[("客户姓名", "客户姓名"), ("欠费金额", "欠费金额")])
+        expected(
+            41,
+            120,
+            &[("客户姓名", "客户姓名"), ("欠费金额", "欠费金额")]
+        )
     );
     assert_eq!(vendor_task(name)["callees"]["duplicates"], 0);
     assert_eq!(vendor_task(name)["run"], "running");
