@@ -218,17 +218,21 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     }
     // Uncertain tasks of earlier runs: never sent, and they fail the apply until resolved
     // (a campaign may exist twice, or not at all, and only a person can tell).
-    let earlier_uncertain: Vec<(String, String)> = plan
+    let earlier_uncertain: Vec<(String, Vec<String>)> = plan
         .tasks
         .iter()
         .filter(|t| t.action == plan::Action::Uncertain)
-        .map(|t| (t.name.clone(), t.vendor.clone()))
+        .map(|t| {
+            let mut lines: Vec<String> = t.reason.iter().cloned().collect();
+            lines.extend(t.hints.iter().map(|h| format!("hint: {h}")));
+            (t.name.clone(), lines)
+        })
         .collect();
     if !plan.has_changes() {
         if saved.is_some() {
             say!(out, "No changes.");
         }
-        crate::output::apply::earlier_uncertain(out, &earlier_uncertain, &options.state_args);
+        crate::output::apply::earlier_uncertain(out, &earlier_uncertain);
         return Ok(if earlier_uncertain.is_empty() {
             Outcome::Success
         } else {

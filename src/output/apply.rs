@@ -210,8 +210,8 @@ impl Reporter {
 pub struct Besides<'a> {
     /// Records moved by renames: (old name, new name).
     pub renamed: &'a [(String, String)],
-    /// Tasks of earlier runs that are still uncertain: (name, vendor).
-    pub earlier_uncertain: &'a [(String, String)],
+    /// Tasks of earlier runs that are still uncertain: (name, the plan's reason and hints).
+    pub earlier_uncertain: &'a [(String, Vec<String>)],
 }
 
 /// The summary of an apply, on stdout.
@@ -359,7 +359,7 @@ pub fn summary(
             }
         }
     }
-    earlier_uncertain(out, besides.earlier_uncertain, state_args);
+    earlier_uncertain(out, besides.earlier_uncertain);
 }
 
 /// How a person resolves an uncertain step.
@@ -377,13 +377,15 @@ fn resolve_hint(vendor: &str, name: &str, state_args: &str) -> String {
 
 /// Uncertain tasks an earlier run left, which this apply did not touch: until a person
 /// resolves them, a campaign may exist twice or not at all, so the apply fails.
-pub fn earlier_uncertain(out: &Printer, tasks: &[(String, String)], state_args: &str) {
+pub fn earlier_uncertain(out: &Printer, tasks: &[(String, Vec<String>)]) {
     if tasks.is_empty() {
         return;
     }
-    say!(out, "\nStill uncertain from earlier runs (the task may exist at the vendor; nothing is sent for it until you resolve it):");
-    for (name, vendor) in tasks {
+    say!(out, "\nStill uncertain from earlier runs (a step may or may not have reached the vendor; nothing is sent for these tasks until you resolve it):");
+    for (name, lines) in tasks {
         say!(out, "  {name}");
-        say!(out, "{}", resolve_hint(vendor, name, state_args));
+        for line in lines {
+            say!(out, "    {line}");
+        }
     }
 }

@@ -575,7 +575,7 @@ fn after_an_authentication_failure_the_providers_other_creates_are_not_sent() {
     );
     assert!(
         run.stdout.contains(
-            "provider `aliyun`: 3 create(s) not sent after the first authentication failure"
+            "provider `aliyun`: 3 task(s) stopped before a step, after the first authentication failure"
         ),
         "{}",
         run.stdout
