@@ -487,16 +487,4 @@ pub(crate) fn task_rules(
             cx.push(d);
         }
     }
-    // Until apply starts tasks, say so: never a silent `running`.
-    if task.status == RunStatus::Running {
-        if let StartKind::Request(via) = steps.start {
-            let d = cx
-                .warning(
-                    &status_path,
-                    format!("`status: running`: this version of callform creates the task paused and does not start it (`{via}` is not sent yet)"),
-                )
-                .hint("start the task in the vendor console once it is created, or write `status: paused` until callform starts tasks");
-            cx.push(d);
-        }
-    }
 }

@@ -1528,12 +1528,6 @@ fn aliyun_rules() {
             .error("spec.callees_file", "`spec.callees_file` has moved")
             .hint("`callees: {file: PATH}`"),
         // status and schedule_time.
-        case("running warns that this version does not start it", ALIYUN)
-            .set("status", "running")
-            .warning(
-                "status",
-                "creates the task paused and does not start it (`StartRobotTask`",
-            ),
         case("schedule_time without running", ALIYUN)
             .set("spec.schedule_time", "2090-01-04 09:00")
             .error(
