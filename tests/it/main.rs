@@ -21,6 +21,7 @@ mod schema;
 mod signing;
 mod state;
 mod validate;
+mod wire;
 
 /// A test file beside this binary would be a second binary with a second emulator, and
 /// one here that no `mod` names would never run.
