@@ -231,7 +231,12 @@ pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_js
     let mut shown = serde_json::json!({"method": request.method, "url": mask(&url), "headers": headers, "body": body});
     let signature = match &request.signing {
         Signing::None => None,
-        Signing::Aliyun { .. } => {
+        Signing::Aliyun {
+            action, version, ..
+        } => {
+            // The action is no parameter but a signed header: shown, or two RPC calls
+            // with the same query would look alike.
+            shown["action"] = serde_json::Value::String(format!("{action} {version}"));
             Some("ACS3-HMAC-SHA256 over host and the x-acs-* headers, added when sent")
         }
         Signing::Volcengine { .. } => Some(

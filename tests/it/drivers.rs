@@ -1,7 +1,12 @@
-//! The exact request each example task produces, held in `tests/golden/<task>.json` as
-//! `driver::display` shows it (secrets as `***`, the examples' placeholder numbers in
-//! clear). Each golden file was checked by hand against its vendor page once; this test
-//! keeps every later change to a driver visible in review.
+//! The exact requests each example task produces, held in `tests/golden/` as
+//! `driver::display` shows them (secrets as `***`, the examples' placeholder numbers in
+//! clear): `<task>.json` the create, `<task>.load.json` its first callee batch (for
+//! Volcengine, whose first batch travels in the create, the `BatchAppend` of the same
+//! rows: the shape of every later batch), `<task>.start.json` its start where the vendor
+//! has a start request. Each golden file was checked by hand against its vendor page once;
+//! this test keeps every later change to a driver visible in review.
+//!
+//! Below them, the classification tables of the steps per vendor and op.
 //!
 //! After a deliberate wire change: `CALLFORM_BLESS=1 cargo test --test it drivers`, then read
 //! the diff of `tests/golden/` against the vendor page before committing it.
@@ -10,7 +15,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use callform::driver::{self, Context, Credentials, ErrorClass, Parsed};
+use callform::driver::{self, Context, Credentials, ErrorClass, Parsed, Request};
 use callform::manifest::{self, Spec, Task, Vendor};
 use jiff::tz::TimeZone;
 
@@ -65,8 +70,43 @@ fn golden_dir() -> PathBuf {
 
 fn rendered(task: &Task, mask_phones: bool) -> String {
     let request = driver::build(task, &context()).unwrap_or_else(|e| panic!("{}: {e}", task.name));
-    let shown = driver::display(&request, "https://ENDPOINT", mask_phones);
+    show(&request, mask_phones)
+}
+
+fn show(request: &Request, mask_phones: bool) -> String {
+    let shown = driver::display(request, "https://ENDPOINT", mask_phones);
     serde_json::to_string_pretty(&shown).unwrap() + "\n"
+}
+
+/// The id the golden steps act on.
+const TASK_ID: &str = "4001000129";
+
+/// The batch size of each vendor's load request.
+fn batch_rows(vendor: Vendor) -> usize {
+    match vendor {
+        Vendor::Xfyeta => callform::vendor::xfyeta::driver::INSERT_BATCH,
+        Vendor::Longlonglong => callform::vendor::longlonglong::driver::NUMBER_BATCH,
+        Vendor::Aliyun => callform::vendor::aliyun::driver::UPLOAD_BATCH,
+        Vendor::Volcengine => callform::vendor::volcengine::driver::APPEND_BATCH,
+    }
+}
+
+/// The first batch of `task` and its start, as golden files name them.
+fn steps(task: &Task) -> Vec<(String, Request)> {
+    let cx = context();
+    let mut out = Vec::new();
+    if let Some(list) = &task.callees {
+        let rows = list.rows(0, batch_rows(task.vendor)).unwrap();
+        let load = driver::build_load(task, TASK_ID, &list.columns, &rows, &cx)
+            .unwrap_or_else(|e| panic!("{}: {e}", task.name));
+        out.push((format!("{}.load.json", task.name), load));
+    }
+    if let Some(start) =
+        driver::build_start(task, TASK_ID, &cx).unwrap_or_else(|e| panic!("{}: {e}", task.name))
+    {
+        out.push((format!("{}.start.json", task.name), start));
+    }
+    out
 }
 
 #[test]
@@ -75,9 +115,17 @@ fn every_example_builds_its_golden_request() {
     let bless = std::env::var_os("CALLFORM_BLESS").is_some_and(|v| v == "1");
     let tasks = examples();
     let mut mismatched = Vec::new();
-    for task in &tasks {
-        let path = dir.join(format!("{}.json", task.name));
-        let actual = rendered(task, false);
+    let mut names = BTreeSet::new();
+    let files_of = tasks.iter().flat_map(|task| {
+        std::iter::once((format!("{}.json", task.name), rendered(task, false))).chain(
+            steps(task)
+                .into_iter()
+                .map(|(name, request)| (name, show(&request, false))),
+        )
+    });
+    for (name, actual) in files_of {
+        let path = dir.join(&name);
+        names.insert(name);
         if bless {
             fs::create_dir_all(&dir).unwrap();
             fs::write(&path, &actual).unwrap();
@@ -102,8 +150,7 @@ fn every_example_builds_its_golden_request() {
         mismatched.join("\n")
     );
 
-    // One golden file per example task, none left over from a task that is gone.
-    let names: BTreeSet<String> = tasks.iter().map(|t| format!("{}.json", t.name)).collect();
+    // The golden files of every example task, none left over from a task that is gone.
     let files: BTreeSet<String> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
