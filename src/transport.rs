@@ -9,9 +9,16 @@
 //! a 5xx or any uncertain answer is final. Every attempt is signed afresh (new date, and
 //! for Aliyun a new nonce), as the vendors require.
 //!
+//! The same rule holds for every operation — a create, a callee batch, a start: each may
+//! have dialled people, so none is sent again once it may have been written.
+//!
 //! Secrets never reach an error: reqwest errors carry the URL (xfyeta's token is in it),
 //! so they are stripped of it, and every message is scrubbed of the request's secrets.
+//! Nor do the callees a request carries: every number and value of its batch
+//! (`Request::redact`) is scrubbed from every message, reason, warning and request id too,
+//! so that a vendor echoing a name in its answer cannot leak it.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -20,9 +27,10 @@ use crate::driver::{ErrorClass, Op, Parsed, Request, RetryPolicy, Signing};
 use crate::manifest::Vendor;
 use crate::sign;
 
-/// The most of an answer's body that is read. A vendor's answer to a create is small — a
-/// few hundred bytes — except Volcengine's `FailList`, which can name each of up to 10,000
-/// refused numbers in about 100 bytes: 1 MB at worst. 4 MiB leaves room for that four
+/// The most of an answer's body that is read. A vendor's answer to a create or a step is
+/// small — a few hundred bytes — except Volcengine's `FailList` (of a create or a
+/// `BatchAppend`), which can name each of up to 10,000 refused numbers in about 100 bytes:
+/// 1 MB at worst (a test checks a 10,000-item list with long descriptions fits). 4 MiB leaves room for that four
 /// times over while bounding what a broken or hostile endpoint can make callform hold
 /// (an endless body once took 3.2 GB in 4 s). An answer cut at the cap is uncertain.
 pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
@@ -191,7 +199,8 @@ impl Transport {
                             };
                         }
                     };
-                    let parsed = op.classify(vendor, status, &body, truncated);
+                    let parsed =
+                        op.classify(vendor, status, &body, truncated, request.target.as_deref());
                     let again = match &parsed {
                         Parsed::Rejected {
                             class: ErrorClass::Throttled,
@@ -368,17 +377,98 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-/// Replaces every secret of `request` in `text`, whatever its length, and masks phone
-/// numbers. (Drivers refuse secrets shorter than `driver::MIN_SECRET_CHARS` before a
-/// request is built, so a short secret cannot turn every message into asterisks; were one
-/// to get here anyway, an unreadable message is better than a leaked secret.)
+/// Replaces every secret of `request` in `text`, whatever its length, every callee
+/// number and value it carries ([`Request::redact`]), and masks phone numbers. (Drivers
+/// refuse secrets shorter than `driver::MIN_SECRET_CHARS` before a request is built, so a
+/// short secret cannot turn every message into asterisks; were one to get here anyway, an
+/// unreadable message is better than a leaked secret. A short callee value — a one-digit
+/// variable — may likewise blot out digits of a message: the price of never showing one.)
 pub fn scrub(text: &str, request: &Request) -> String {
-    let mut out = text.to_string();
-    for secret in request.secrets.iter().filter(|s| !s.is_empty()) {
-        out = out.replace(secret.as_str(), "***");
-        out = out.replace(&sign::percent_encode(secret), "***");
+    Scrubber::new(request).scrub(text)
+}
+
+/// What [`scrub`] replaces, prepared once for all the texts of one answer: a batch of
+/// 10,000 rows has tens of thousands of values, and its answer up to 10,000 warnings.
+struct Scrubber<'r> {
+    secrets: &'r [String],
+    /// Every redacted value in each form a vendor may echo it: as sent, percent-encoded
+    /// (a query), and JSON-escaped (`\u5f20`).
+    values: HashSet<String>,
+    /// The byte lengths of `values`, longest first (the longest match wins).
+    lengths: Vec<usize>,
+}
+
+impl<'r> Scrubber<'r> {
+    fn new(request: &'r Request) -> Scrubber<'r> {
+        let mut values = HashSet::new();
+        for v in request.redact.iter().filter(|v| !v.is_empty()) {
+            values.insert(sign::percent_encode(v));
+            values.insert(json_escaped(v));
+            values.insert(v.clone());
+        }
+        let mut lengths: Vec<usize> = values.iter().map(String::len).collect();
+        lengths.sort_unstable_by(|a, b| b.cmp(a));
+        lengths.dedup();
+        Scrubber {
+            secrets: &request.secrets,
+            values,
+            lengths,
+        }
     }
-    crate::phone::mask_phones_in_text(&out)
+
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
+            out = out.replace(secret.as_str(), "***");
+            out = out.replace(&sign::percent_encode(secret), "***");
+        }
+        if !self.values.is_empty() {
+            out = self.redact(&out);
+        }
+        crate::phone::mask_phones_in_text(&out)
+    }
+
+    /// One pass over `text`: at each character, the longest value that starts there is
+    /// replaced by `***`.
+    fn redact(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        'chars: while i < text.len() {
+            for &len in &self.lengths {
+                let end = i + len;
+                if end <= text.len()
+                    && text.is_char_boundary(end)
+                    && self.values.contains(&text[i..end])
+                {
+                    out.push_str("***");
+                    i = end;
+                    continue 'chars;
+                }
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            out.push(c);
+            i += c.len_utf8();
+        }
+        out
+    }
+}
+
+/// `value` as a JSON encoder that escapes every non-ASCII character writes it.
+fn json_escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// Every text of an answer that callform prints or stores passes the scrubber: the
@@ -386,7 +476,9 @@ pub fn scrub(text: &str, request: &Request) -> String {
 /// `FailList`), which go into state. The task id does not: it is the record's key, and a
 /// vendor's id is never a secret of the request.
 fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
-    let scrub_id = |id: Option<String>| id.map(|id| scrub(&id, request));
+    let scrubber = Scrubber::new(request);
+    let scrub = |text: &str, _: &Request| scrubber.scrub(text);
+    let scrub_id = |id: Option<String>| id.map(|id| scrubber.scrub(&id));
     match parsed {
         Parsed::Rejected {
             class,
@@ -436,6 +528,7 @@ mod tests {
             signing: Signing::None,
             secrets: secrets.iter().map(|s| s.to_string()).collect(),
             redact: Vec::new(),
+            target: None,
         }
     }
 

@@ -16,6 +16,12 @@
 //!   was refused before it was acted on ([`STATUS_REJECTIONS`]); every other answer —
 //!   a 400 in no vendor's error shape, a 404 from a proxy, a 5xx, an answer too large to
 //!   read — is uncertain.
+//!
+//! A step (a callee batch, a start) follows the same rule ([`classify_step`]), with the
+//! step's own completeness in place of the created id: the batch's count as the vendor
+//! reports it, the task the answer names, `Data: "true"`. A step that is not exactly the
+//! documented success is uncertain, and only the codes the vendor's table lists for THAT
+//! operation are rejections (`Vendor::rejections(op)`).
 
 use super::{excerpt, ErrorClass, Parsed};
 use crate::manifest::Vendor;
@@ -53,15 +59,31 @@ impl Op {
     }
 
     /// Reads the vendor's answer to this operation. `truncated`: the body was cut at the
-    /// transport's cap, so what it says cannot be known.
-    pub fn classify(self, vendor: Vendor, status: u16, body: &[u8], truncated: bool) -> Parsed {
+    /// transport's cap, so what it says cannot be known. `target`: the task a load or a
+    /// start acted on (`Request::target`); an answer that names another task, or none
+    /// where the vendor's success names one, is not done.
+    pub fn classify(
+        self,
+        vendor: Vendor,
+        status: u16,
+        body: &[u8],
+        truncated: bool,
+        target: Option<&str>,
+    ) -> Parsed {
         match self {
             Op::Create => classify_create(vendor, status, body, truncated),
-            // PLACEHOLDER(steps): the step rule (`classify_step`) is written next.
-            Op::LoadCallees { .. } | Op::Start => Parsed::Uncertain {
-                reason: "the answers to this step are not read yet".into(),
-                request_id: None,
-            },
+            Op::LoadCallees { .. } | Op::Start => {
+                classify_step(self, vendor, status, body, truncated, target)
+            }
+        }
+    }
+
+    /// The operation's name in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::LoadCallees { .. } => "callee batch",
+            Op::Start => "start",
         }
     }
 }
@@ -84,8 +106,15 @@ pub struct Reading {
     /// The vendor's message, phone numbers masked.
     pub message: String,
     pub request_id: Option<String>,
-    /// Notes on a created task (Volcengine's `FailList`).
+    /// Notes on a created task or a loaded batch (Volcengine's `FailList`), masked.
     pub warnings: Vec<String>,
+    /// Steps: how many rows the vendor says it took, where its answer says (xfyeta's
+    /// `result.total`). A count is a sign that something was loaded.
+    pub accepted: Option<u64>,
+    /// Steps: the answer holds what the op's documented success holds besides the success
+    /// code (xfyeta's `total`, Aliyun's `Data` equal to the task id or `"true"`,
+    /// Volcengine's `TaskOpenId` equal to ours when given).
+    pub target_ok: bool,
 }
 
 impl Reading {
@@ -122,23 +151,123 @@ pub const STATUS_REJECTIONS: &[(u16, ErrorClass)] = &[
 
 /// The vendor's table of codes that mean a create was rejected.
 pub fn create_rejections(vendor: Vendor) -> &'static [Rejection] {
-    vendor.def().create_rejections()
+    rejections(vendor, Op::Create)
+}
+
+/// The vendor's table of codes that mean `op` was rejected: nothing was created, loaded
+/// or started.
+pub fn rejections(vendor: Vendor, op: Op) -> &'static [Rejection] {
+    vendor.def().rejections(op)
+}
+
+/// What the vendor's answer to `op` says, unjudged (the driver's reading).
+pub fn read(vendor: Vendor, op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
+    vendor.def().read_answer(op, status, body, target)
 }
 
 fn read_create(vendor: Vendor, status: u16, body: &[u8]) -> Reading {
-    vendor.def().read_create(status, body)
+    read(vendor, Op::Create, status, body, None)
+}
+
+/// The reason of an answer cut at the cap.
+fn truncated_reason(status: u16, body: &[u8]) -> Parsed {
+    Parsed::Uncertain {
+        reason: format!(
+            "HTTP {status} with an answer larger than callform reads ({} bytes): what it says cannot be known",
+            body.len()
+        ),
+        request_id: None,
+    }
+}
+
+/// The rule for a step (a callee batch, a start), in one place:
+/// 1. an answer cut at the cap is uncertain;
+/// 2. a sign of success (the success code, a count, a task id) is done only when it is
+///    exactly the documented success — 2xx, no error code, the op's completeness
+///    (`target_ok`; for a batch, a count no larger than the rows sent) — and uncertain
+///    otherwise: something may have been loaded or started;
+/// 3. an error code the vendor's table lists for this op under this HTTP status is a
+///    rejection (a `TaskState` one keeps the step as refused);
+/// 4. 401/403/429 are rejections ([`STATUS_REJECTIONS`]);
+/// 5. everything else is uncertain.
+fn classify_step(
+    op: Op,
+    vendor: Vendor,
+    status: u16,
+    body: &[u8],
+    truncated: bool,
+    target: Option<&str>,
+) -> Parsed {
+    if truncated {
+        return truncated_reason(status, body);
+    }
+    let mut r = read(vendor, op, status, body, target);
+    r.request_id = r
+        .request_id
+        .map(|id| crate::phone::mask_phones_in_text(&id));
+    let success_sign =
+        r.success_code || r.accepted.is_some() || r.task_id.is_some() || r.id_present;
+    if success_sign {
+        let exact =
+            super::is_success(status) && r.success_code && r.error_code.is_none() && r.target_ok;
+        let sent = match op {
+            Op::LoadCallees { rows } => Some(u64::from(rows)),
+            _ => None,
+        };
+        match (exact, sent, r.accepted) {
+            (true, Some(sent), Some(took)) if took > sent => {
+                return Parsed::Uncertain {
+                    reason: format!(
+                        "HTTP {status}, the vendor says it took {took} rows of a batch of {sent}: what it holds cannot be known: {}",
+                        excerpt(body)
+                    ),
+                    request_id: r.request_id,
+                };
+            }
+            (true, Some(sent), Some(took)) => {
+                let mut warnings = r.warnings;
+                if took < sent {
+                    // [choice] Done, not uncertain: the vendor said what it stored. The
+                    // rows it did not take are never sent again (they may be stored after
+                    // all); the state keeps the shortfall as a warning for a person.
+                    warnings.insert(0, format!(
+                        "the vendor took {took} of the {sent} rows of this batch: the others are not sent again (check them in the console)"
+                    ));
+                }
+                return Parsed::Done {
+                    request_id: r.request_id,
+                    warnings,
+                };
+            }
+            (true, _, _) => {
+                return Parsed::Done {
+                    request_id: r.request_id,
+                    warnings: r.warnings,
+                };
+            }
+            (false, _, _) => {}
+        }
+        let code = r
+            .error_code
+            .as_deref()
+            .map(|c| format!(", code {c}"))
+            .unwrap_or_default();
+        return Parsed::Uncertain {
+            reason: format!(
+                "HTTP {status}{code}, an answer to the {} with a sign of success that is not the documented success: {}",
+                op.describe(),
+                excerpt(body)
+            ),
+            request_id: r.request_id,
+        };
+    }
+    refused_or_uncertain(vendor, op, status, body, r)
 }
 
 /// The rule for a create, in one place.
 fn classify_create(vendor: Vendor, status: u16, body: &[u8], truncated: bool) -> Parsed {
     if truncated {
-        return Parsed::Uncertain {
-            reason: format!(
-                "HTTP {status} with an answer larger than callform reads ({} bytes): what it says cannot be known",
-                body.len()
-            ),
-            request_id: None,
-        };
+        return truncated_reason(status, body);
     }
     let mut r = read_create(vendor, status, body);
     // The request id is stored in state and printed: whatever the vendor (or a proxy) put
@@ -181,8 +310,14 @@ fn classify_create(vendor: Vendor, status: u16, body: &[u8], truncated: bool) ->
             request_id: r.request_id,
         };
     }
+    refused_or_uncertain(vendor, Op::Create, status, body, r)
+}
+
+/// The end of every rule, for an answer without a sign of success: a code of the op's
+/// table under its status, then 401/403/429, is a rejection; everything else uncertain.
+fn refused_or_uncertain(vendor: Vendor, op: Op, status: u16, body: &[u8], r: Reading) -> Parsed {
     if let Some(code) = r.error_code.as_deref().filter(|_| r.shaped) {
-        if let Some(rej) = create_rejections(vendor)
+        if let Some(rej) = rejections(vendor, op)
             .iter()
             .find(|rej| rej.code == code && rej.statuses.contains(&status))
         {
@@ -532,7 +667,7 @@ mod tests {
     fn an_answer_cut_at_the_cap_is_uncertain() {
         for vendor in ALL {
             assert!(matches!(
-                Op::Create.classify(vendor, 200, success(vendor).as_bytes(), true),
+                Op::Create.classify(vendor, 200, success(vendor).as_bytes(), true, None),
                 Parsed::Uncertain { .. }
             ));
         }

@@ -62,6 +62,9 @@ pub struct Request {
     /// Every callee number and value this request carries: masked (`***`) in every message
     /// and excerpt, so that a vendor echoing one cannot leak it.
     pub redact: Vec<String>,
+    /// The created task a load or a start acts on (`None` for a create): its answer is
+    /// done only if it names this task where the vendor's answer names one.
+    pub target: Option<String>,
 }
 
 impl std::fmt::Debug for Signing {
@@ -183,7 +186,7 @@ pub fn build_start(
 
 /// Reads the vendor's (complete) answer to a create: [`Op::Create`]'s classification.
 pub fn parse(vendor: Vendor, status: u16, body: &[u8]) -> Parsed {
-    Op::Create.classify(vendor, status, body, false)
+    Op::Create.classify(vendor, status, body, false, None)
 }
 
 /// The request as `{method, url, headers, body}` with every secret replaced by `***`: what
@@ -228,7 +231,12 @@ pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_js
     let mut shown = serde_json::json!({"method": request.method, "url": mask(&url), "headers": headers, "body": body});
     let signature = match &request.signing {
         Signing::None => None,
-        Signing::Aliyun { .. } => {
+        Signing::Aliyun {
+            action, version, ..
+        } => {
+            // The action is no parameter but a signed header: shown, or two RPC calls
+            // with the same query would look alike.
+            shown["action"] = serde_json::Value::String(format!("{action} {version}"));
             Some("ACS3-HMAC-SHA256 over host and the x-acs-* headers, added when sent")
         }
         Signing::Volcengine { .. } => Some(
@@ -341,6 +349,54 @@ pub(crate) fn present(value: Option<&serde_json::Value>) -> bool {
         Some(_) => true,
     }
 }
+
+/// Every number and value of a batch's rows, for [`Request::redact`]: what the transport
+/// scrubs from every message and excerpt of the answer.
+pub(crate) fn redact_rows(rows: &[crate::manifest::callees::Row]) -> Vec<String> {
+    let mut out: Vec<String> = rows
+        .iter()
+        .flat_map(|r| std::iter::once(&r.phone).chain(&r.values))
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A batch a driver may send: 1 to `max` rows (the vendor's limit a call), each with one
+/// value per column. Validation and the scheduler make sure of it; a driver checks again
+/// rather than send what its vendor refuses or misreads.
+pub(crate) fn check_batch(
+    task: &Task,
+    columns: &[String],
+    rows: &[crate::manifest::callees::Row],
+    max: usize,
+) -> Result<(), BuildError> {
+    if rows.is_empty() || rows.len() > max {
+        return Err(BuildError(format!(
+            "task `{}`: a batch of {} rows (1 to {max} a request)",
+            task.name,
+            rows.len()
+        )));
+    }
+    if let Some(i) = rows.iter().position(|r| r.values.len() != columns.len()) {
+        return Err(BuildError(format!(
+            "task `{}`: row {} of the batch has {} values for {} columns",
+            task.name,
+            i + 1,
+            rows[i].values.len(),
+            columns.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Most warnings one answer adds to the state for the rows a vendor refused [choice]:
+/// a batch of 10,000 may come back with 10,000 refusals, and a state that grows with the
+/// callees breaks its promise (it grows with the batches). The first ones show what went
+/// wrong; the count says how much.
+pub const MAX_ROW_WARNINGS: usize = 20;
 
 /// A vendor message as it may be shown and stored: phone numbers masked.
 pub(crate) fn message(value: Option<&serde_json::Value>) -> String {

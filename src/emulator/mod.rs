@@ -47,12 +47,12 @@ pub(crate) use tasks::uuid_v4;
 /// calling lines ([`SANDBOX_ALIYUN_CALLERS`]), `NumberStatusIdent` and `RetryType`
 /// required, `RecallInterval` at most 30.
 ///
-/// Off until callform's Aliyun driver sends the calling line in `Caller` (it still sends
-/// the callees there, as the older page said): chunk D of issue 9 turns this on in the
-/// same change as the driver correction. The checks themselves are live code, unit-tested
-/// in `vendor/aliyun/emulator.rs`, and a test can turn them on for one emulator with
+/// On: callform's Aliyun driver sends the calling line in `Caller` (issue 9 corrected it),
+/// so the emulator holds it to the current page. The older page's create (the callees in
+/// `Caller`) is refused as the real service would, with `isv.CALLER_NOT_PURCHASED`. A
+/// test can still turn the checks off for one emulator with
 /// [`Config::corrected_aliyun_create`].
-pub const CORRECTED_ALIYUN_CREATE: bool = false;
+pub const CORRECTED_ALIYUN_CREATE: bool = true;
 
 /// Everything the emulator needs to start. `Default`: sandbox credentials, no faults,
 /// Aliyun's create checked as [`CORRECTED_ALIYUN_CREATE`] says.

@@ -27,7 +27,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{BuildError, Context, Reading, Rejection, Request};
+use crate::driver::{BuildError, Context, Op, Reading, Rejection, Request};
 use crate::emulator::Route;
 use crate::manifest::callees::CalleeList;
 use crate::manifest::check::Checker;
@@ -247,11 +247,14 @@ pub(crate) trait Vendor: Sync {
     /// Its steps: batch sizes and how a task is started.
     fn steps(&self) -> StepRules;
 
-    /// The codes its page documents as a rejected create.
-    fn create_rejections(&self) -> &'static [Rejection];
+    /// The codes its pages document as a rejection of `op` (nothing created, loaded or
+    /// started), each with its source; per op, since a code that proves "not loaded" for
+    /// one API may mean nothing of the kind for another.
+    fn rejections(&self, op: Op) -> &'static [Rejection];
 
-    /// What an answer to a create says (judged by `driver::answer`).
-    fn read_create(&self, status: u16, body: &[u8]) -> Reading;
+    /// What an answer to `op` says (judged by `driver::answer`). `target`: the task a load
+    /// or a start acted on, which its answer must name where the vendor's answer names one.
+    fn read_answer(&self, op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading;
 
     /// The id the emulator gives its `n`-th task (from 1), shaped like the vendor's own.
     fn emulator_task_id(&self, n: u64) -> String;
@@ -299,37 +302,27 @@ pub(crate) trait VendorSpec {
     /// Normalises the spec once it passed its rules.
     fn normalise(&mut self) {}
 
-    /// Builds the create request for `task` (whose spec this is).
-    /// The request that loads `rows` into the created task `task_id`.
-    // PLACEHOLDER(steps): each vendor's driver writes its own.
+    /// The request that loads `rows` (with the list's `columns`, in order) into the created
+    /// task `task_id`: at most `steps().batch_rows` rows, every number and value of them
+    /// in `Request::redact`.
     fn build_load(
         &self,
         task: &Task,
-        _task_id: &str,
-        _columns: &[String],
-        _rows: &[Row],
-        _cx: &Context,
-    ) -> Result<Request, BuildError> {
-        Err(BuildError(format!(
-            "task `{}`: loading callees is not built for this vendor yet",
-            task.name
-        )))
-    }
+        task_id: &str,
+        columns: &[String],
+        rows: &[Row],
+        cx: &Context,
+    ) -> Result<Request, BuildError>;
 
     /// The request that starts the created task `task_id` (`None`: started at create, or
     /// never by callform).
-    // PLACEHOLDER(steps): each vendor's driver writes its own.
     fn build_start(
         &self,
         task: &Task,
-        _task_id: &str,
-        _cx: &Context,
-    ) -> Result<Option<Request>, BuildError> {
-        Err(BuildError(format!(
-            "task `{}`: starting is not built for this vendor yet",
-            task.name
-        )))
-    }
+        task_id: &str,
+        cx: &Context,
+    ) -> Result<Option<Request>, BuildError>;
 
+    /// Builds the create request for `task` (whose spec this is).
     fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError>;
 }

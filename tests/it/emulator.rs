@@ -130,8 +130,10 @@ fn aliyun_params(name: &str) -> Vec<(String, String)> {
     [
         ("TaskName", name),
         ("DialogId", "1234567"),
-        ("Caller", "13700000000,13700000001"),
+        // The sandbox account's purchased calling lines (the corrected create).
+        ("Caller", "057100000001,057100000002"),
         ("CorpName", "阿里巴巴通信技术(北京)有限公司"),
+        ("NumberStatusIdent", "false"),
         ("RetryType", "1"),
         ("RecallTimes", "1"),
         ("RecallInterval", "5"),
@@ -399,7 +401,7 @@ async fn aliyun_create_succeeds_and_records_the_decoded_query() {
     assert_eq!(tasks[0]["task_id"], data);
     assert_eq!(tasks[0]["request"]["body"], Value::Null);
     let query = tasks[0]["request"]["query"].as_array().expect("query");
-    assert!(query.contains(&json!(["Caller", "13700000000,13700000001"])));
+    assert!(query.contains(&json!(["Caller", "057100000001,057100000002"])));
     assert!(query.contains(&json!(["TaskName", name])));
 }
 

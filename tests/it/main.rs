@@ -22,6 +22,7 @@ mod signing;
 mod state;
 mod steps;
 mod validate;
+mod wire;
 
 /// A test file beside this binary would be a second binary with a second emulator, and
 /// one here that no `mod` names would never run.

@@ -15,13 +15,24 @@
 //! Answers: `{"Code":"OK","Message":"OK","RequestId":…,"Data":"4001112222"}`. Errors
 //! carry a `Code`; [`CREATE_REJECTIONS`] lists the ones that mean "nothing created", each
 //! with the HTTP status it comes with (Aliyun answers throttling with HTTP 400).
+//!
+//! The steps (aliyun-dyvms-robot-task-lifecycle.md, "AL"), RPC-signed like the create:
+//! - `UploadRobotTaskCalledFile` (AL:51-62): `Id` (the task), `CalledNumber` comma-joined,
+//!   and with variable columns `TtsParamHead=["name",…]` and `TtsParam=[{"number":…,
+//!   "params":[…]}]` (compact JSON, params in head order, one item per number in
+//!   `CalledNumber` order; `number:"all"` never used). [`UPLOAD_BATCH`] rows a call. Done:
+//!   `Code` OK and `Data` the task id sent (AL:60);
+//! - `StartRobotTask` (AL:98-102): `TaskId` (not `Id`), `ScheduleTime` (Beijing
+//!   `yyyy-MM-dd HH:mm:ss`) when `spec.schedule_time` is set. Done: `Data` `"true"`
+//!   (AL:101); `"false"` is uncertain, its meaning not being stated.
 
 use serde_json::Value;
 
 use crate::driver::{
-    message, need_secret, present, text, BuildError, Context, ErrorClass, Reading, Rejection,
-    Request, Signing,
+    beijing, check_batch, json_body, message, need_secret, present, redact_rows, text, BuildError,
+    Context, ErrorClass, Op, Reading, Rejection, Request, Signing,
 };
+use crate::manifest::callees::Row;
 use crate::manifest::{Task, Vendor};
 use crate::vendor::aliyun::spec::AliyunSpec;
 
@@ -77,7 +88,109 @@ pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, Bu
         },
         secrets: vec![access_key_id.into(), access_key_secret.into()],
         redact: Vec::new(),
+        target: None,
     })
+}
+
+/// Rows an `UploadRobotTaskCalledFile` call carries [choice]. The page gives no per-call
+/// limit (AL:61) and the parameters travel in the query (AL:22), so a call must stay below
+/// common request-line limits: with the row budget validation enforces
+/// (`spec::MAX_ROW_BYTES`, 320 encoded bytes a row) 50 rows are at most 16 KiB of query.
+/// 300,000 rows (the most a task takes, AL:56) are then 6,000 calls, a minute at the QPS
+/// cap of 100/s (AL:25).
+pub const UPLOAD_BATCH: usize = 50;
+
+const VERSION: &str = "2017-05-25";
+
+fn rpc(
+    cx: &Context,
+    action: &str,
+    query: Vec<(String, String)>,
+    task_id: &str,
+    redact: Vec<String>,
+) -> Result<Request, BuildError> {
+    let c = &cx.credentials;
+    let access_key_id = need_secret(&c.access_key_id, "access_key_id", Vendor::Aliyun)?;
+    let access_key_secret = need_secret(&c.access_key_secret, "access_key_secret", Vendor::Aliyun)?;
+    Ok(Request {
+        method: "POST",
+        path: "/".into(),
+        query,
+        headers: Vec::new(),
+        body: None,
+        signing: Signing::Aliyun {
+            access_key_id: access_key_id.into(),
+            access_key_secret: access_key_secret.into(),
+            action: action.into(),
+            version: VERSION.into(),
+        },
+        secrets: vec![access_key_id.into(), access_key_secret.into()],
+        redact,
+        target: Some(task_id.into()),
+    })
+}
+
+#[derive(serde::Serialize)]
+struct TtsItem<'a> {
+    number: &'a str,
+    params: &'a [String],
+}
+
+/// `UploadRobotTaskCalledFile` of `rows` into task `task_id`.
+pub fn build_load(
+    task: &Task,
+    _spec: &AliyunSpec,
+    task_id: &str,
+    columns: &[String],
+    rows: &[Row],
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    check_batch(task, columns, rows, UPLOAD_BATCH)?;
+    let numbers: Vec<&str> = rows.iter().map(|r| r.phone.as_str()).collect();
+    let mut query = vec![
+        ("Id".to_string(), task_id.to_string()),
+        ("CalledNumber".to_string(), numbers.join(",")),
+    ];
+    // Optional per the API metadata (AL:57): sent only when the script has variables.
+    if !columns.is_empty() {
+        let text = |bytes: Vec<u8>| {
+            String::from_utf8(bytes).map_err(|e| BuildError(format!("TtsParam: {e}")))
+        };
+        let items: Vec<TtsItem<'_>> = rows
+            .iter()
+            .map(|r| TtsItem {
+                number: &r.phone,
+                params: &r.values,
+            })
+            .collect();
+        query.push(("TtsParamHead".into(), text(json_body(&columns)?)?));
+        query.push(("TtsParam".into(), text(json_body(&items)?)?));
+    }
+    rpc(
+        cx,
+        "UploadRobotTaskCalledFile",
+        query,
+        task_id,
+        redact_rows(rows),
+    )
+}
+
+/// `StartRobotTask` of task `task_id`, at `spec.schedule_time` when set.
+pub fn build_start(
+    _task: &Task,
+    spec: &AliyunSpec,
+    task_id: &str,
+    cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    let mut query = vec![("TaskId".to_string(), task_id.to_string())];
+    if let Some(at) = &spec.schedule_time {
+        let at = beijing(at, cx, "schedule_time")?;
+        query.push((
+            "ScheduleTime".into(),
+            at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        ));
+    }
+    rpc(cx, "StartRobotTask", query, task_id, Vec::new()).map(Some)
 }
 
 /// The codes that mean a create was refused: those limits.md (§ aliyun, "Throttling" and
@@ -125,6 +238,29 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
         source: "docs/vendor-sources.md § aliyun (Dyvmsapi error centre): authentication",
     },
 ];
+
+/// The table of `op`: the same for the create, the upload and the start. The pages give
+/// no error code for the two steps; the throttling and authentication codes are the POP
+/// gateway's, answered before any action runs (limits.md, LM:98-99).
+pub fn rejections(_op: Op) -> &'static [Rejection] {
+    CREATE_REJECTIONS
+}
+
+/// What an answer to `op` says. A step's success carries `Data`: the task id for an
+/// upload (AL:60), `"true"` for a start (AL:101); `Data` is never a new task's id there.
+pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
+    let mut r = read(status, body);
+    let data = r.task_id.take();
+    r.target_ok = match op {
+        Op::Create => {
+            r.task_id = data;
+            return r;
+        }
+        Op::LoadCallees { .. } => target.is_some() && data.as_deref() == target,
+        Op::Start => data.as_deref() == Some("true"),
+    };
+    r
+}
 
 /// What an answer says: `{"Code":"OK","Message":"OK","RequestId":…,"Data":"4001112222"}`,
 /// any other `Code` an error.

@@ -21,14 +21,24 @@
 //! Answers: `{"code":200,"status":"success","message":…,"data":{"id":…}}`, any other
 //! `code` an error. The page lists no error codes ([`CREATE_REJECTIONS`] is empty): only
 //! HTTP 401/403/429 mean "nothing created"; an id next to any other code is uncertain.
+//!
+//! Callees (longlonglong-task-lifecycle.md, "LL"): `POST /agent-api/user/{user_id}/task/
+//! {task_id}/number` (the synchronous number API, LL:29-48; no `/new/`), `{"data":[{"phone",
+//! "name"?, "email"?, "company"?}], "ignore_crm"?, "skip_error"?, "number_add_suffix"?}`,
+//! at most [`NUMBER_BATCH`] rows; the options only when `spec.number_options` sets them,
+//! `encryption` never. Its success body is not on the pages (LL:15): done on HTTP 2xx with
+//! `code` 200 (or `status` "success"), as the create. 6007 (the 2.0 task is running, LL:55)
+//! stored nothing; every other error is uncertain (with `skip_error` false the vendor
+//! "aborts" mid-list, LL:41). No start: the pages document none (LL:155-157).
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::driver::{
-    beijing, json_body, json_content_type, message, need, need_secret, present, text, BuildError,
-    Context, Reading, Rejection, Request, Signing,
+    beijing, check_batch, json_body, json_content_type, message, need, need_secret, present,
+    redact_rows, text, BuildError, Context, ErrorClass, Op, Reading, Rejection, Request, Signing,
 };
+use crate::manifest::callees::Row;
 use crate::manifest::time::LocalDateTime;
 use crate::manifest::{Task, Vendor};
 use crate::vendor::longlonglong::spec::{
@@ -210,7 +220,107 @@ pub fn build(task: &Task, spec: &LonglonglongSpec, cx: &Context) -> Result<Reque
         signing: Signing::None,
         secrets: vec![token.into()],
         redact: Vec::new(),
+        target: None,
     })
+}
+
+/// Rows a call of the number API takes: "最多100条" (LL:34) [seen].
+pub const NUMBER_BATCH: usize = 100;
+
+/// The `data.*` fields callform fills from the columns of the same name: those the page
+/// shows (LL:45-48) [choice: its table is cut off after `company`, so no other field is
+/// guessed; validation refuses any other column].
+pub const NUMBER_FIELDS: [&str; 3] = ["name", "email", "company"];
+
+#[derive(Serialize)]
+struct Numbers<'a> {
+    data: Vec<std::collections::BTreeMap<&'a str, &'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignore_crm: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skip_error: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number_add_suffix: Option<bool>,
+}
+
+/// The number API: one `data` item a row, `phone` and the columns present (an empty value
+/// is left out rather than sent as a blank field the vendor might store over a CRM one).
+pub fn build_load(
+    task: &Task,
+    spec: &LonglonglongSpec,
+    task_id: &str,
+    columns: &[String],
+    rows: &[Row],
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    let user_id = need(&cx.credentials.user_id, "user_id", Vendor::Longlonglong)?;
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Longlonglong)?;
+    check_batch(task, columns, rows, NUMBER_BATCH)?;
+    if spec.sub_user_id.is_some() {
+        return Err(BuildError(format!(
+            "task `{}` sets `sub_user_id`, which the number API does not document (LL:48): callform cannot load its callees",
+            task.name
+        )));
+    }
+    if let Some(c) = columns
+        .iter()
+        .find(|c| !NUMBER_FIELDS.contains(&c.as_str()))
+    {
+        return Err(BuildError(format!(
+            "task `{}`: the column `{c}` is none of the number API's fields ({})",
+            task.name,
+            NUMBER_FIELDS.join(", ")
+        )));
+    }
+    let data = rows
+        .iter()
+        .map(|r| {
+            let mut item = std::collections::BTreeMap::new();
+            item.insert("phone", r.phone.as_str());
+            for (c, v) in columns.iter().zip(&r.values) {
+                if !v.is_empty() {
+                    item.insert(c.as_str(), v.as_str());
+                }
+            }
+            item
+        })
+        .collect();
+    let options = spec.number_options.as_ref();
+    let body = Numbers {
+        data,
+        ignore_crm: options.and_then(|o| o.ignore_crm),
+        skip_error: options.and_then(|o| o.skip_error),
+        number_add_suffix: options.and_then(|o| o.number_add_suffix),
+    };
+    Ok(Request {
+        method: "POST",
+        path: format!(
+            "/agent-api/user/{}/task/{}/number",
+            path_segment(user_id),
+            path_segment(task_id)
+        ),
+        query: Vec::new(),
+        headers: vec![
+            json_content_type(),
+            ("Authorization".into(), format!("Bearer {token}")),
+        ],
+        body: Some(json_body(&body)?),
+        signing: Signing::None,
+        secrets: vec![token.into()],
+        redact: redact_rows(rows),
+        target: Some(task_id.into()),
+    })
+}
+
+/// None: the pages document no start API (LL:155-157, lifecycle-summary.md:11); callform
+/// never starts a longlonglong task (validation refuses `status: running`).
+pub fn build_start(
+    _task: &Task,
+    _spec: &LonglonglongSpec,
+    _task_id: &str,
+    _cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    Ok(None)
 }
 
 fn extras<'a>(
@@ -350,6 +460,39 @@ fn path_segment(s: &str) -> String {
 /// APIs. A wrong token or throttling is still recognised by its HTTP status (401/403/429,
 /// `answer::STATUS_REJECTIONS`); any other error code is uncertain.
 pub const CREATE_REJECTIONS: &[Rejection] = &[];
+
+/// The codes that mean a number upload stored nothing: 6007, "2.0任务启动中,请先停止任务"
+/// (LL:55, seen on the async page's mirror; the sync route's the same rule [inferred]),
+/// the task's state: a person pauses it first. Its HTTP status is not stated [choice: 200
+/// and 400]. Any other code — a duplicate, a bad row — is uncertain (LL:41).
+pub const LOAD_REJECTIONS: &[Rejection] = &[Rejection {
+    code: "6007",
+    statuses: &[200, 400],
+    class: ErrorClass::TaskState,
+    source: "LL:55 6007 2.0任务启动中,请先停止任务",
+}];
+
+/// The table of `op`. No start is ever sent.
+pub fn rejections(op: Op) -> &'static [Rejection] {
+    match op {
+        Op::Create => CREATE_REJECTIONS,
+        Op::LoadCallees { .. } => LOAD_REJECTIONS,
+        Op::Start => &[],
+    }
+}
+
+/// What an answer to `op` says: the create's shape for every op; a number upload's
+/// success has no documented body beyond `code`/`status` (LL:15, LL:21), so nothing else
+/// is required of it, and no id in it is a task id.
+pub fn read_answer(op: Op, status: u16, body: &[u8], _target: Option<&str>) -> Reading {
+    let mut r = read(status, body);
+    if op != Op::Create {
+        r.task_id = None;
+        r.id_present = false;
+        r.target_ok = true;
+    }
+    r
+}
 
 /// What an answer says: `{"code":200,"status":"success","message":…,"data":{"id":…}}`.
 /// `code` 200 or `status` "success" is the success code; `data.id` the id.

@@ -20,6 +20,13 @@
 //! Answers: `ResponseMetadata.Error{Code, Message}` is an error; otherwise
 //! `Result.TaskOpenId` is the task and `Result.FailList` the numbers the vendor refused,
 //! turned into warnings with each number masked.
+//!
+//! Callees beyond the create's: `POST /?Action=BatchAppend&Version=2022-01-01`
+//! (volcengine-vms-task-lifecycle.md, "VL", VL:29-49), `{"TaskOpenId", "PhoneList"}` with
+//! the items exactly as the create's, at most [`APPEND_BATCH`] a call. Done: no error, a
+//! `Result`, its `TaskOpenId` (when given) ours; `FailList` items become masked warnings
+//! (at most `driver::MAX_ROW_WARNINGS`). No start request: `Start` at create is the only
+//! one (no StartTask, VL:92-94).
 
 use std::collections::BTreeMap;
 
@@ -27,8 +34,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::driver::{
-    beijing, json_body, json_content_type, message, need_secret, present, text, BuildError,
-    Context, ErrorClass, Reading, Rejection, Request, Signing,
+    beijing, check_batch, json_body, json_content_type, message, need_secret, present, redact_rows,
+    text, BuildError, Context, ErrorClass, Op, Reading, Rejection, Request, Signing,
+    MAX_ROW_WARNINGS,
 };
 use crate::manifest::callees::Row;
 use crate::manifest::time::LocalDateTime;
@@ -40,6 +48,9 @@ const DEFAULT_REGION: &str = "cn-north-1";
 
 /// Rows sent in CreateTask's `PhoneList`: at most 10,000 a request (VC:77-82, VL:38).
 pub const IN_CREATE: usize = 10_000;
+
+/// Rows a `BatchAppend` takes: "单次最多1w条" (VL:38) [seen].
+pub const APPEND_BATCH: usize = 10_000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -192,8 +203,72 @@ pub fn build(task: &Task, spec: &VolcengineSpec, cx: &Context) -> Result<Request
             service: "vms".into(),
         },
         secrets: vec![access_key.into(), secret_key.into()],
-        redact: Vec::new(),
+        redact: redact_rows(&rows),
+        target: None,
     })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Append<'a> {
+    task_open_id: &'a str,
+    phone_list: Vec<Phone<'a>>,
+}
+
+/// `BatchAppend` of `rows` to task `task_id`.
+pub fn build_load(
+    task: &Task,
+    _spec: &VolcengineSpec,
+    task_id: &str,
+    columns: &[String],
+    rows: &[Row],
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    let c = &cx.credentials;
+    let access_key = need_secret(&c.access_key, "access_key", Vendor::Volcengine)?;
+    let secret_key = need_secret(&c.secret_key, "secret_key", Vendor::Volcengine)?;
+    let region = c
+        .region
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or(DEFAULT_REGION);
+    check_batch(task, columns, rows, APPEND_BATCH)?;
+    let body = Append {
+        task_open_id: task_id,
+        phone_list: rows
+            .iter()
+            .map(|row| phone_item(columns, row))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(Request {
+        method: "POST",
+        path: "/".into(),
+        query: vec![
+            ("Action".into(), "BatchAppend".into()),
+            ("Version".into(), "2022-01-01".into()),
+        ],
+        headers: vec![json_content_type()],
+        body: Some(json_body(&body)?),
+        signing: Signing::Volcengine {
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            region: region.into(),
+            service: "vms".into(),
+        },
+        secrets: vec![access_key.into(), secret_key.into()],
+        redact: redact_rows(rows),
+        target: Some(task_id.into()),
+    })
+}
+
+/// None: a task starts at create (`Start`) or not at all by callform (VL:92-94).
+pub fn build_start(
+    _task: &Task,
+    _spec: &VolcengineSpec,
+    _task_id: &str,
+    _cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    Ok(None)
 }
 
 fn phone_item<'r>(columns: &'r [String], row: &'r Row) -> Result<Phone<'r>, BuildError> {
@@ -304,6 +379,30 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
     },
 ];
 
+/// The table of `op`: a `BatchAppend` is refused as a create is [inferred: the same API
+/// family's table, VC:294-335, and limits.md's throttling and credential codes]. No start
+/// is ever sent.
+pub fn rejections(op: Op) -> &'static [Rejection] {
+    match op {
+        Op::Create | Op::LoadCallees { .. } => CREATE_REJECTIONS,
+        Op::Start => &[],
+    }
+}
+
+/// What an answer to `op` says: the create's reading; for a `BatchAppend`, the
+/// `TaskOpenId` of its `Result` must be ours when it is given (VL:49).
+pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
+    let mut r = read(status, body);
+    if op != Op::Create {
+        let named = r.task_id.take();
+        r.target_ok = match (&named, r.id_present) {
+            (Some(id), _) => Some(id.as_str()) == target,
+            (None, present) => !present,
+        };
+    }
+    r
+}
+
 /// What an answer says: `ResponseMetadata.Error{Code, Message}` is an error; otherwise a
 /// `Result` is the success, `Result.TaskOpenId` the task and `Result.FailList` the numbers
 /// the vendor refused, turned into warnings with each number masked.
@@ -353,6 +452,7 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
 
 /// One warning per refused number: `PhoneList[3] 137****0001: REDUPLICATED_ITEM 重复项目`.
 /// The task exists, so a `FailList` in an unexpected shape is a warning too, not a failure.
+/// At most `driver::MAX_ROW_WARNINGS`, then "and N more".
 fn fail_list(list: Option<&Value>) -> Vec<String> {
     let Some(list) = list.filter(|l| !l.is_null()) else {
         return Vec::new();
@@ -363,8 +463,9 @@ fn fail_list(list: Option<&Value>) -> Vec<String> {
                 .into(),
         ];
     };
-    items
+    let mut warnings: Vec<String> = items
         .iter()
+        .take(MAX_ROW_WARNINGS)
         .map(|item| {
             let index = text(item.get("Index")).unwrap_or_else(|| "?".into());
             let number = text(item.get("Phone"))
@@ -377,7 +478,11 @@ fn fail_list(list: Option<&Value>) -> Vec<String> {
                 .join(" ");
             format!("PhoneList[{index}]{number}: {reason}")
         })
-        .collect()
+        .collect();
+    if items.len() > MAX_ROW_WARNINGS {
+        warnings.push(format!("and {} more", items.len() - MAX_ROW_WARNINGS));
+    }
+    warnings
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
-use crate::driver::{BuildError, Context, Reading, Rejection, Request};
+use crate::driver::{BuildError, Context, Op, Reading, Rejection, Request};
 use crate::emulator::{ConnHandle, Emulator, Incoming, Route, SignedFuture};
 use crate::manifest::check::Checker;
 use crate::manifest::de;
@@ -64,8 +64,8 @@ impl Vendor for Volcengine {
     /// (no StartTask, VL:92-94); appending to a started task is allowed.
     fn steps(&self) -> crate::vendor::StepRules {
         crate::vendor::StepRules {
-            batch_rows: 10_000,
-            in_create: 10_000,
+            batch_rows: driver::APPEND_BATCH,
+            in_create: driver::IN_CREATE,
             start: crate::vendor::StartKind::AtCreate,
             load_after_start: true,
         }
@@ -97,12 +97,12 @@ impl Vendor for Volcengine {
         .ok()
     }
 
-    fn create_rejections(&self) -> &'static [Rejection] {
-        driver::CREATE_REJECTIONS
+    fn rejections(&self, op: Op) -> &'static [Rejection] {
+        driver::rejections(op)
     }
 
-    fn read_create(&self, status: u16, body: &[u8]) -> Reading {
-        driver::read(status, body)
+    fn read_answer(&self, op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
+        driver::read_answer(op, status, body, target)
     }
 
     /// An opaque string; a number in a range of its own keeps ids distinct across vendors.
@@ -169,5 +169,25 @@ impl VendorSpec for VolcengineSpec {
 
     fn build_create(&self, task: &Task, cx: &Context) -> Result<Request, BuildError> {
         driver::build(task, self, cx)
+    }
+
+    fn build_load(
+        &self,
+        task: &Task,
+        task_id: &str,
+        columns: &[String],
+        rows: &[crate::vendor::Row],
+        cx: &Context,
+    ) -> Result<Request, BuildError> {
+        driver::build_load(task, self, task_id, columns, rows, cx)
+    }
+
+    fn build_start(
+        &self,
+        task: &Task,
+        task_id: &str,
+        cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        driver::build_start(task, self, task_id, cx)
     }
 }

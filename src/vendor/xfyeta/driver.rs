@@ -16,19 +16,34 @@
 //! Answers: `{"code":0,"message":"ok","result":{"task_id":"129"}}`, any other `code` an
 //! error. [`read`] extracts them; which codes mean "nothing created" is
 //! [`CREATE_REJECTIONS`], and the verdict is `answer::Op::classify`'s.
+//!
+//! The steps (xfyeta-task-lifecycle.md, "XL"):
+//! - `task/insert?token=` (XL:33-62): `{"task_id":"129","call_column":[PHONE, var…],
+//!   "call_list":[["137…","v",…],…]}`, `task_id` a JSON string (XL:41), `call_column[0]`
+//!   the callee's mobile column (XL:42; its label `spec.phone_column`, default
+//!   `spec::DEFAULT_PHONE_COLUMN`), at most [`INSERT_BATCH`] rows (XL:43), only before
+//!   the start (XL:36-37, XL:106). Done: code 0 with `result.total` no larger than the
+//!   rows sent (XL:49-51);
+//! - `task/start?token=` `{"task_id":"129"}` (XL:104-106): done on code 0, `result:{}`.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::driver::{
-    instant, json_body, json_content_type, message, need_secret, present, text, BuildError,
-    Context, ErrorClass, Reading, Rejection, Request, Signing,
+    check_batch, instant, json_body, json_content_type, message, need_secret, present, redact_rows,
+    text, BuildError, Context, ErrorClass, Op, Reading, Rejection, Request, Signing,
 };
+use crate::manifest::callees::Row;
 use crate::manifest::time::LocalDateTime;
 use crate::manifest::{Task, Vendor};
-use crate::vendor::xfyeta::spec::XfyetaSpec;
+use crate::vendor::xfyeta::spec::{XfyetaSpec, DEFAULT_PHONE_COLUMN};
 
 const PATH: &str = "/openapi/outbound/v1/task/create";
+const INSERT_PATH: &str = "/openapi/outbound/v1/task/insert";
+const START_PATH: &str = "/openapi/outbound/v1/task/start";
+
+/// Rows a `task/insert` call takes: "单次上限50条" (XL:43) [seen].
+pub const INSERT_BATCH: usize = 50;
 
 /// The request body, in the page's order.
 #[derive(Serialize)]
@@ -78,7 +93,82 @@ pub fn build(task: &Task, spec: &XfyetaSpec, cx: &Context) -> Result<Request, Bu
         signing: Signing::None,
         secrets: vec![token.into()],
         redact: Vec::new(),
+        target: None,
     })
+}
+
+#[derive(Serialize)]
+struct Insert<'a> {
+    task_id: &'a str,
+    call_column: Vec<&'a str>,
+    call_list: Vec<Vec<&'a str>>,
+}
+
+/// `task/insert`: the rows, the number first and the script's variables after, in the
+/// list's column order.
+pub fn build_load(
+    task: &Task,
+    spec: &XfyetaSpec,
+    task_id: &str,
+    columns: &[String],
+    rows: &[Row],
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Xfyeta)?;
+    check_batch(task, columns, rows, INSERT_BATCH)?;
+    let phone_column = spec.phone_column.as_deref().unwrap_or(DEFAULT_PHONE_COLUMN);
+    let body = Insert {
+        task_id,
+        call_column: std::iter::once(phone_column)
+            .chain(columns.iter().map(String::as_str))
+            .collect(),
+        call_list: rows
+            .iter()
+            .map(|r| {
+                std::iter::once(r.phone.as_str())
+                    .chain(r.values.iter().map(String::as_str))
+                    .collect()
+            })
+            .collect(),
+    };
+    Ok(step(
+        token,
+        INSERT_PATH,
+        json_body(&body)?,
+        task_id,
+        redact_rows(rows),
+    ))
+}
+
+#[derive(Serialize)]
+struct Start<'a> {
+    task_id: &'a str,
+}
+
+/// `task/start`: the task dials from `time_begin`, within `time_range` (XL:106).
+pub fn build_start(
+    _task: &Task,
+    _spec: &XfyetaSpec,
+    task_id: &str,
+    cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Xfyeta)?;
+    let body = json_body(&Start { task_id })?;
+    Ok(Some(step(token, START_PATH, body, task_id, Vec::new())))
+}
+
+fn step(token: &str, path: &str, body: Vec<u8>, task_id: &str, redact: Vec<String>) -> Request {
+    Request {
+        method: "POST",
+        path: path.into(),
+        query: vec![("token".into(), token.into())],
+        headers: vec![json_content_type()],
+        body: Some(body),
+        signing: Signing::None,
+        secrets: vec![token.into()],
+        redact,
+        target: Some(task_id.into()),
+    }
 }
 
 /// The codes that mean a create was refused. The create page lists none; the only error
@@ -99,6 +189,123 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
         source: "docs/vendor-sources.md § xfyeta (error-code table): 10005 输入参数不正确",
     },
 ];
+
+/// The codes that mean a `task/insert` stored nothing: task- or call-level checks that
+/// come before any row is stored [inferred] (XL:53-62), all under HTTP 200 (XL:26).
+/// 200203 (a bad number) and 3030002 (a number in use) are row-level: the call may be
+/// partly stored, so they are not here (uncertain), nor is any code the page lacks.
+pub const LOAD_REJECTIONS: &[Rejection] = &[
+    Rejection {
+        code: "10001",
+        statuses: &[200],
+        class: ErrorClass::Auth,
+        source: "XL:61 10001 无效的token请求",
+    },
+    Rejection {
+        code: "10005",
+        statuses: &[200],
+        class: ErrorClass::Business,
+        source: "XL:62 10005 输入参数不正确",
+    },
+    Rejection {
+        code: "200202",
+        statuses: &[200],
+        class: ErrorClass::Business,
+        source: "XL:54 200202 错误的任务id",
+    },
+    Rejection {
+        code: "200212",
+        statuses: &[200],
+        class: ErrorClass::Business,
+        source: "XL:56 200212 错误的数据，与话术动态信息不匹配",
+    },
+    Rejection {
+        code: "200213",
+        statuses: &[200],
+        class: ErrorClass::Business,
+        source: "XL:57 200213 上传的外呼数据量超过限制",
+    },
+    Rejection {
+        code: "3010101",
+        statuses: &[200],
+        class: ErrorClass::TaskState,
+        source: "XL:60 3010101 任务已经完成",
+    },
+    Rejection {
+        code: "3010102",
+        statuses: &[200],
+        class: ErrorClass::TaskState,
+        source: "XL:59 3010102 任务已经删除",
+    },
+];
+
+/// The codes that mean a `task/start` started nothing [inferred, as for the insert:
+/// checks that come before the task is touched] (XL:53-62, the API family's one table).
+pub const START_REJECTIONS: &[Rejection] = &[
+    Rejection {
+        code: "10001",
+        statuses: &[200],
+        class: ErrorClass::Auth,
+        source: "XL:61 10001 无效的token请求",
+    },
+    Rejection {
+        code: "10005",
+        statuses: &[200],
+        class: ErrorClass::Business,
+        source: "XL:62 10005 输入参数不正确",
+    },
+    Rejection {
+        code: "200202",
+        statuses: &[200],
+        class: ErrorClass::Business,
+        source: "XL:54 200202 错误的任务id",
+    },
+    Rejection {
+        code: "3010101",
+        statuses: &[200],
+        class: ErrorClass::TaskState,
+        source: "XL:60 3010101 任务已经完成",
+    },
+    Rejection {
+        code: "3010102",
+        statuses: &[200],
+        class: ErrorClass::TaskState,
+        source: "XL:59 3010102 任务已经删除",
+    },
+];
+
+/// The table of `op`.
+pub fn rejections(op: Op) -> &'static [Rejection] {
+    match op {
+        Op::Create => CREATE_REJECTIONS,
+        Op::LoadCallees { .. } => LOAD_REJECTIONS,
+        Op::Start => START_REJECTIONS,
+    }
+}
+
+/// What an answer to `op` says. A create's is [`read`]; an insert's success also carries
+/// `result.total` (XL:49-50), which must be there, a whole number; a start's is code 0
+/// alone (`result:{}`, XL:106).
+pub fn read_answer(op: Op, status: u16, body: &[u8], _target: Option<&str>) -> Reading {
+    let mut r = read(status, body);
+    match op {
+        Op::Create => {}
+        Op::LoadCallees { .. } => {
+            r.task_id = None;
+            r.id_present = false;
+            r.accepted = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|a| a.pointer("/result/total").and_then(Value::as_u64));
+            r.target_ok = r.accepted.is_some();
+        }
+        Op::Start => {
+            r.task_id = None;
+            r.id_present = false;
+            r.target_ok = true;
+        }
+    }
+    r
+}
 
 /// What an answer says: `{"code":0,"message":"ok","result":{"task_id":"129"}}`, any
 /// other `code` an error.
