@@ -1,0 +1,515 @@
+//! The steps of a task — create, callee batches, start — derived from its state record and
+//! its manifest. This is the only place they are derived: `plan` calls it for every task it
+//! would send or finds unchanged, and `apply PLANFILE` plans again and compares, so a saved
+//! plan whose steps differ from the ones derived now is stale.
+//!
+//! The derivation is pure: the record, the manifest task, the vendor's [`StepRules`] and the
+//! state's salt (the key of the `through` digests). Its rules, in order (design §3.4):
+//!
+//! - no record (a create), or a replacement: every step from row 0 (Volcengine's create
+//!   carries the first `in_create` rows as batch 0, and `Start` when the task is `running`);
+//! - a pending batch: `uncertain` (it may have reached the vendor) or `blocked` (refused for
+//!   the task's state there); a start whose outcome is unknown: `uncertain`;
+//! - loaded rows no longer the manifest's first rows (removed, edited, moved): `blocked`,
+//!   naming the first batch that differs;
+//! - rows added after the start where the vendor takes none then: `blocked`;
+//! - `running` and not started: a start step, or `blocked` where the vendor can start a task
+//!   only in its create (or not at all); `paused` and started: `blocked` (callform does not
+//!   pause);
+//! - batches are cut from the first row not yet loaded, `batch_rows` each, so boundaries
+//!   depend only on the state and the list; nothing left: `no-op`.
+//!
+//! The loaded rows are checked in one pass over their fingerprints, extending one running
+//! digest and comparing it at each recorded boundary: the first batch that differs is named
+//! at the cost of one digest over the loaded rows (a binary search over the boundaries would
+//! digest a prefix again for every probe).
+
+use crate::canonical::callees::{legacy_v2_digest, Through};
+use crate::manifest::callees::CalleeList;
+use crate::manifest::{RunStatus, Spec, Task};
+use crate::state::model::{CalleeProgress, Pending, PendingState, RunRecord, RunState};
+use crate::state::TaskRecord;
+use crate::vendor::{StartKind, StepRules};
+
+use super::{Action, LoadSteps, StartStep, Steps};
+
+/// What the record and manifest of a task call for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    /// `Resume`, `NoOp`, `Blocked` or `Uncertain` for a recorded task; the caller's own
+    /// action (`Create`, `Replace`) for [`fresh`].
+    pub action: Action,
+    pub steps: Option<Steps>,
+    pub reason: Option<String>,
+    pub hints: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// What the derivation of a recorded task needs besides the task and its record.
+pub struct Context<'a> {
+    /// The key of the state's callee digests (`canonical::callees::callee_key(salt)`).
+    pub key: &'a [u8; 32],
+    /// The state's salt (for the digests of records written by callform 2).
+    pub salt: &'a str,
+    /// The name the record is kept under: the one its `through` digests are keyed with, and
+    /// the one `callform state …` commands name.
+    pub recorded_as: &'a str,
+    /// ` --dir … --state …` for the hints' commands.
+    pub state_args: &'a str,
+    /// An apply holds the state's lock now: a step it sent may still be answered.
+    pub live_run: bool,
+}
+
+/// The steps of a task apply creates (or re-creates for `--replace`): all of them.
+pub fn fresh(task: &Task) -> Steps {
+    let rules = task.vendor.def().steps();
+    let total = rows_of(task);
+    let in_create = total.min(rules.in_create as u64);
+    let rest = total - in_create;
+    let batch_rows = rules.batch_rows.max(1) as u64;
+    let load = (total > 0).then(|| LoadSteps {
+        rows: total,
+        batches: batches(rest, batch_rows),
+        first_batch: 0,
+        first_row: 0,
+        batch_rows: batch_rows as u32,
+        in_create,
+        loaded: 0,
+    });
+    let start = match (task.status, rules.start) {
+        (RunStatus::Running, StartKind::Request(via)) => Some(StartStep {
+            via: via.to_string(),
+            schedule_time: schedule_time(task),
+        }),
+        (RunStatus::Running, StartKind::AtCreate) => Some(StartStep {
+            via: "create".into(),
+            schedule_time: None,
+        }),
+        _ => None,
+    };
+    Steps {
+        create: true,
+        dials: dials(task, None, start.is_some()),
+        load,
+        start,
+    }
+}
+
+/// Warnings about the steps of a task apply creates.
+pub fn fresh_warnings(steps: &Steps) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Some(load), Some(start)) = (&steps.load, &steps.start) {
+        if start.via == "create" && load.batches > 0 {
+            out.push(format!(
+                "the task starts in its create, which carries the first {} callees: it dials them while the other {} are still being loaded",
+                thousands(load.in_create),
+                thousands(load.rows - load.in_create)
+            ));
+        }
+    }
+    out
+}
+
+/// The steps left for a task the state records as created, with its spec unchanged.
+pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
+    let rules = task.vendor.def().steps();
+    let name = cx.recorded_as;
+    let args = cx.state_args;
+    let empty = CalleeProgress::default();
+    let progress = rec.callees.as_ref().unwrap_or(&empty);
+    let run = rec.run.as_ref();
+    let started = run.is_some_and(|r| r.state == RunState::Started);
+
+    if let Some(pending) = &progress.pending {
+        return pending_batch(task, pending, cx);
+    }
+    if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight))
+    {
+        return uncertain_start(run, cx);
+    }
+    let summed: u64 = progress.batches.iter().map(|b| u64::from(b.n)).sum();
+    let contiguous = progress
+        .batches
+        .iter()
+        .enumerate()
+        .all(|(i, b)| b.i as usize == i && b.n > 0);
+    if summed != progress.rows || !contiguous {
+        return blocked(
+            format!(
+                "the state's record of the loaded callees does not add up ({} rows recorded, {} in its batches, or batches out of order): callform cannot tell which callees the vendor holds",
+                thousands(progress.rows),
+                thousands(summed)
+            ),
+            vec![
+                "do not edit the state by hand; restore it from git or its `.backup`, or".into(),
+                format!("check the task's callees in the vendor console and record them again (`callform state rm {name}{args}`, then `callform state import {name} TASK_ID --loaded N{args}`)"),
+            ],
+        );
+    }
+    let loaded = progress.rows;
+    let total = rows_of(task);
+    match first_difference(task, progress, cx) {
+        Ok(None) => {}
+        Ok(Some(d)) => return changed_rows(task, progress, &d, total),
+        Err(why) => {
+            return blocked(
+                format!("cannot check the callees already loaded: {why}"),
+                vec!["fix the callee file, then plan again".into()],
+            )
+        }
+    }
+    let remaining = total - loaded;
+    if remaining > 0 && started && !rules.load_after_start {
+        return blocked(
+            format!(
+                "{} callees were added after the task was started (rows {}–{}), and {} takes no callees once a task is started",
+                thousands(remaining),
+                thousands(loaded + 1),
+                thousands(total),
+                task.vendor
+            ),
+            vec![
+                format!("remove the added rows (the task keeps its {} loaded callees), or", thousands(loaded)),
+                "call the new people in a new task: a manifest of its own (a new name) with only the added rows".into(),
+            ],
+        );
+    }
+    let batch_rows = rules.batch_rows.max(1) as u64;
+    let load = (remaining > 0).then(|| LoadSteps {
+        rows: remaining,
+        batches: batches(remaining, batch_rows),
+        first_batch: progress.batches.len() as u32,
+        first_row: loaded,
+        batch_rows: batch_rows as u32,
+        in_create: 0,
+        loaded,
+    });
+    let start = match (task.status, started) {
+        (RunStatus::Running, false) => match rules.start {
+            StartKind::Request(via) => Some(StartStep {
+                via: via.to_string(),
+                schedule_time: schedule_time(task),
+            }),
+            StartKind::AtCreate | StartKind::None => return cannot_start(task, rules, cx),
+        },
+        (RunStatus::Paused, true) => return paused_but_started(run, cx),
+        _ => None,
+    };
+    if load.is_none() && start.is_none() {
+        return Derived {
+            action: Action::NoOp,
+            steps: None,
+            reason: None,
+            hints: Vec::new(),
+            warnings: Vec::new(),
+        };
+    }
+    Derived {
+        action: Action::Resume,
+        steps: Some(Steps {
+            create: false,
+            dials: dials(task, run.filter(|_| started), start.is_some()),
+            load,
+            start,
+        }),
+        reason: None,
+        hints: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+/// The rows of a task's callees.
+fn rows_of(task: &Task) -> u64 {
+    task.callees.as_ref().map_or(0, |c| c.len() as u64)
+}
+
+fn batches(rows: u64, batch_rows: u64) -> u32 {
+    u32::try_from(rows.div_ceil(batch_rows)).unwrap_or(u32::MAX)
+}
+
+fn schedule_time(task: &Task) -> Option<String> {
+    match &task.spec {
+        Spec::Aliyun(s) => s.schedule_time.as_ref().map(|t| t.to_string()),
+        _ => None,
+    }
+}
+
+/// When the task dials, in words. `started`: the record of a start already made;
+/// `starts`: this apply starts it.
+fn dials(task: &Task, started: Option<&RunRecord>, starts: bool) -> String {
+    if let Spec::Longlonglong(_) = task.spec {
+        return "never by callform: longlonglong documents no start API (start it in the console)"
+            .into();
+    }
+    if let Some(run) = started {
+        return format!("dialling since {}", run.at);
+    }
+    if task.status == RunStatus::Paused || !starts {
+        return "nobody (status: paused)".into();
+    }
+    match &task.spec {
+        Spec::Xfyeta(s) => format!(
+            "from {} (time_begin), within {} (time_range)",
+            s.time_begin,
+            s.time_range.join(", ")
+        ),
+        Spec::Aliyun(s) => match &s.schedule_time {
+            Some(t) => format!("from {t} (schedule_time)"),
+            None => "as soon as started".into(),
+        },
+        Spec::Volcengine(s) => format!(
+            "from {} to {} (start_time to end_time; Start in the create)",
+            s.start_time, s.end_time
+        ),
+        Spec::Longlonglong(_) => String::new(),
+    }
+}
+
+/// A loaded batch that no longer holds the manifest's rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Difference {
+    batch: u32,
+    /// Its first row (0-based).
+    offset: u64,
+    n: u32,
+}
+
+/// The first loaded batch whose rows are not the manifest's rows at its place, if any.
+fn first_difference(
+    task: &Task,
+    progress: &CalleeProgress,
+    cx: &Context<'_>,
+) -> Result<Option<Difference>, String> {
+    if progress.batches.is_empty() {
+        return Ok(None);
+    }
+    let fps = task
+        .callees
+        .as_ref()
+        .map_or(&[][..], CalleeList::fingerprints);
+    let mut running = Through::new(cx.key, cx.recorded_as);
+    let mut at = 0usize;
+    for b in &progress.batches {
+        let end = at + b.n as usize;
+        let differs = Difference {
+            batch: b.i,
+            offset: at as u64,
+            n: b.n,
+        };
+        if end > fps.len() {
+            return Ok(Some(differs));
+        }
+        for fp in &fps[at..end] {
+            running.push(fp);
+        }
+        let same = match b.through.strip_prefix("v2:") {
+            Some(old) => legacy_prefix(task, end, cx.salt)?.as_deref() == Some(old),
+            None => running.at() == b.through,
+        };
+        if !same {
+            return Ok(Some(differs));
+        }
+        at = end;
+    }
+    Ok(None)
+}
+
+/// The digest callform 2 kept of the first `end` rows (its list, whole), or `None` for a
+/// vendor whose form held none.
+fn legacy_prefix(task: &Task, end: usize, salt: &str) -> Result<Option<String>, String> {
+    let Some(list) = &task.callees else {
+        return Ok(None);
+    };
+    let digest = if end == list.len() {
+        legacy_v2_digest(salt, task.vendor, list)
+    } else {
+        let rows = list.rows(0, end).map_err(|e| e.to_string())?;
+        legacy_v2_digest(
+            salt,
+            task.vendor,
+            &CalleeList::inline(list.columns.clone(), rows),
+        )
+    };
+    digest.transpose().map_err(|e| e.to_string())
+}
+
+fn blocked(reason: String, hints: Vec<String>) -> Derived {
+    Derived {
+        action: Action::Blocked,
+        steps: None,
+        reason: Some(reason),
+        hints,
+        warnings: Vec::new(),
+    }
+}
+
+/// `rows a–b`, and for a file `, lines x–y of FILE`.
+fn rows_and_lines(task: &Task, offset: u64, n: u32) -> String {
+    let mut out = format!(
+        "rows {}–{}",
+        thousands(offset + 1),
+        thousands(offset + u64::from(n))
+    );
+    if let Some((file, first, last)) = task
+        .callees
+        .as_ref()
+        .and_then(|c| c.lines(offset as usize, n as usize))
+    {
+        out.push_str(&format!(
+            ", lines {}–{} of {}",
+            thousands(first as u64),
+            thousands(last as u64),
+            file.display()
+        ));
+    }
+    out
+}
+
+fn changed_rows(task: &Task, progress: &CalleeProgress, d: &Difference, total: u64) -> Derived {
+    let fewer = if total < progress.rows {
+        format!(
+            " (the manifest lists {}, {} are loaded)",
+            thousands(total),
+            thousands(progress.rows)
+        )
+    } else {
+        String::new()
+    };
+    blocked(
+        format!(
+            "the callees already loaded (rows 1–{}) changed: a row was removed, edited or moved{fewer} (first difference in batch {}, rows {}–{})",
+            thousands(progress.rows),
+            d.batch,
+            thousands(d.offset + 1),
+            thousands(d.offset + u64::from(d.n))
+        ),
+        vec![
+            "callform cannot take a callee out of a vendor task: restore the loaded rows as they were, and add new callees only at the end, or".into(),
+            format!(
+                "call the new list in a new task (a new name); the old one keeps its callees: stop it in the vendor console if it should not dial them{}",
+                if task.callees.is_none() { " (the manifest names no callees now)" } else { "" }
+            ),
+        ],
+    )
+}
+
+fn pending_batch(task: &Task, pending: &Pending, cx: &Context<'_>) -> Derived {
+    let (name, args) = (cx.recorded_as, cx.state_args);
+    let place = rows_and_lines(task, pending.offset, pending.n);
+    let why = pending
+        .reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    let i = pending.i;
+    match pending.state {
+        PendingState::Uncertain | PendingState::InFlight => {
+            let hints = if cx.live_run {
+                vec!["wait for the running apply to finish (it records the answer), then plan again".into()]
+            } else {
+                vec![
+                    format!("check the task's callees in the vendor console ({place}), then"),
+                    format!("if they are there: `callform state batch {name} {i} loaded{args}`"),
+                    format!("if they are not: `callform state batch {name} {i} not-loaded{args}` (the next apply sends them)"),
+                ]
+            };
+            Derived {
+                action: Action::Uncertain,
+                steps: None,
+                reason: Some(format!(
+                    "batch {i} ({place}) may or may not have reached the vendor{why}; callform sends no further batch and no start for this task until it is resolved"
+                )),
+                hints,
+                warnings: Vec::new(),
+            }
+        }
+        PendingState::Refused => {
+            let code = pending
+                .code
+                .as_deref()
+                .map(|c| format!(", code {c}"))
+                .unwrap_or_default();
+            blocked(
+                format!(
+                    "{} refused batch {i} ({place}) for the task's state at the vendor{}{code}; nothing of it was loaded",
+                    task.vendor,
+                    pending.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                ),
+                vec![
+                    "make the vendor task take callees again (a running longlonglong task: pause it in the console), then".into(),
+                    format!("`callform state batch {name} {i} not-loaded{args}` and apply again (it sends the batch again), or"),
+                    "call these people in a new task (a new name)".into(),
+                ],
+            )
+        }
+    }
+}
+
+fn uncertain_start(run: &RunRecord, cx: &Context<'_>) -> Derived {
+    let (name, args) = (cx.recorded_as, cx.state_args);
+    let hints = if cx.live_run {
+        vec!["wait for the running apply to finish (it records the answer), then plan again".into()]
+    } else {
+        vec![
+            "check in the vendor console whether the task runs, then".into(),
+            format!("if it runs: `callform state start {name} started{args}`"),
+            format!("if it does not: `callform state start {name} not-started{args}` (the next apply starts it)"),
+        ]
+    };
+    Derived {
+        action: Action::Uncertain,
+        steps: None,
+        reason: Some(format!(
+            "the start sent at {} may or may not have reached the vendor{}; callform will not send it again by itself",
+            run.at,
+            run.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+        )),
+        hints,
+        warnings: Vec::new(),
+    }
+}
+
+fn cannot_start(task: &Task, rules: StepRules, cx: &Context<'_>) -> Derived {
+    let (name, args) = (cx.recorded_as, cx.state_args);
+    let why = match rules.start {
+        StartKind::AtCreate => format!(
+            "{} starts a task only in its create (`Start`), and this one was created without it",
+            task.vendor
+        ),
+        _ => format!("{} documents no start API", task.vendor),
+    };
+    blocked(
+        format!("the manifest says `status: running`, but callform cannot start a created task here: {why}"),
+        vec![
+            format!("start it in the vendor console, then `callform state start {name} started{args}`, or"),
+            "write `status: paused` (the task stays as it is)".into(),
+        ],
+    )
+}
+
+fn paused_but_started(run: Option<&RunRecord>, cx: &Context<'_>) -> Derived {
+    let (name, args) = (cx.recorded_as, cx.state_args);
+    blocked(
+        format!(
+            "the task is started at the vendor (since {}), and the manifest says `status: paused`: callform does not pause a task",
+            run.map_or("?", |r| r.at.as_str())
+        ),
+        vec![
+            format!("pause it in the vendor console, then `callform state start {name} not-started{args}`, or"),
+            "write `status: running` if it should dial".into(),
+        ],
+    )
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
