@@ -473,7 +473,7 @@ pub fn check_fresh(
         return Err(Stale::FileGone(path.to_string()));
     }
     type Planned<'a> = (&'a str, plan::Action, Option<&'a str>, &'a str);
-    let actions = |p: &'_ Plan| -> Vec<Planned<'_>> {
+    fn actions(p: &Plan) -> Vec<Planned<'_>> {
         p.tasks
             .iter()
             .map(|t| {
@@ -485,7 +485,7 @@ pub fn check_fresh(
                 )
             })
             .collect()
-    };
+    }
     if actions(saved) != actions(fresh) {
         return Err(Stale::PlansDifferently);
     }
