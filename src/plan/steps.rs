@@ -513,3 +513,344 @@ pub fn thousands(n: u64) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::callees::{callee_key, through};
+    use crate::state::model::Batch;
+    use jiff::tz::TimeZone;
+
+    const SALT: &str = "00112233445566778899aabbccddeeff";
+
+    /// A task of `vendor` with `n` inline numbers (1370000xxxx) and `status`.
+    fn task(vendor: &str, n: usize, status: &str) -> Task {
+        let numbers: Vec<String> = (0..n).map(|i| format!("\"137{i:08}\"")).collect();
+        let spec = match vendor {
+            "xfyeta" => "{line_num: [\"055169101407\"], robot_id: \"11\", time_range: [\"09:00:00-12:00:00\"], time_begin: 2090-01-04 09:00}",
+            "aliyun" => "{dialog_id: 1, caller: [\"057100000001\"], number_status_ident: true, retry_type: 0}",
+            "volcengine" => "{resource: r, number_pool_no: p, start_time: 2090-01-01 09:00, end_time: 2090-01-02 09:00, concurrency: 1}",
+            _ => "{task_type: old, destination_extension: 297, is_group_switch: by_time, dial_time_id: 5, maximumcall: 1, task_extras: {start_time: 2090-01-04 09:00, stop_time: 2090-01-31 18:00, line: [l1], interval_time: 0}, group_switch_rule: [{switch_start: \"09:00\", switch_end: \"12:00\", group_id: 297, default_group_id: 298}]}",
+        };
+        let callees = if n == 0 {
+            String::new()
+        } else {
+            format!("callees: {{numbers: [{}]}}\n", numbers.join(", "))
+        };
+        let text = format!("name: t\nvendor: {vendor}\nstatus: {status}\n{callees}spec: {spec}\n");
+        let out = crate::manifest::load_text(
+            std::path::Path::new("t.yaml"),
+            &text,
+            &TimeZone::UTC,
+            jiff::Timestamp::UNIX_EPOCH,
+            None,
+        );
+        let errors: Vec<_> = out.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        out.tasks.into_iter().next().unwrap()
+    }
+
+    fn key() -> [u8; 32] {
+        callee_key(SALT)
+    }
+
+    /// The record of `t` with its first rows loaded in batches of the given sizes (their
+    /// digests made from `t`'s own rows), and `run`.
+    fn record(t: &Task, batches: &[u32], run: Option<RunState>) -> TaskRecord {
+        let fps = t.callees.as_ref().map_or(&[][..], |c| c.fingerprints());
+        let mut at = 0usize;
+        let batches: Vec<Batch> = batches
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                at += n as usize;
+                Batch {
+                    i: i as u32,
+                    n,
+                    through: through(&key(), "t", &fps[..at.min(fps.len())]),
+                }
+            })
+            .collect();
+        TaskRecord {
+            vendor: t.vendor.key().into(),
+            provider: t.vendor.key().into(),
+            endpoint: "https://example.com".into(),
+            status: crate::state::TaskStatus::Created,
+            task_id: Some("129".into()),
+            spec_digest: "sha256:x".into(),
+            canonical_version: crate::canonical::CANONICAL_VERSION,
+            spec: serde_json::Value::Null.into(),
+            created_at: "2027-01-01T00:00:00Z".into(),
+            request_id: None,
+            warnings: Vec::new(),
+            uncertain_reason: None,
+            superseded: Vec::new(),
+            callees: (!batches.is_empty()).then(|| CalleeProgress {
+                rows: at as u64,
+                batches,
+                pending: None,
+            }),
+            run: run.map(|state| RunRecord {
+                state,
+                at: "2027-01-04T01:00:00Z".into(),
+                how: "task/start".into(),
+                reason: None,
+            }),
+        }
+    }
+
+    fn derive(t: &Task, rec: &TaskRecord) -> Derived {
+        let key = key();
+        resume(
+            t,
+            rec,
+            &Context {
+                key: &key,
+                salt: SALT,
+                recorded_as: "t",
+                state_args: "",
+                live_run: false,
+            },
+        )
+    }
+
+    #[test]
+    fn a_new_task_takes_every_step_from_row_0() {
+        let s = fresh(&task("xfyeta", 1234, "running"));
+        assert!(s.create);
+        let load = s.load.unwrap();
+        assert_eq!(
+            (load.rows, load.batches, load.first_row, load.batch_rows, load.in_create),
+            (1234, 25, 0, 50, 0)
+        );
+        assert_eq!(s.start.unwrap().via, "task/start");
+        assert_eq!(
+            s.dials,
+            "from 2090-01-04 09:00:00 (time_begin), within 09:00:00-12:00:00 (time_range)"
+        );
+
+        let paused = fresh(&task("xfyeta", 3, "paused"));
+        assert_eq!(paused.start, None);
+        assert_eq!(paused.dials, "nobody (status: paused)");
+        let nobody = fresh(&task("xfyeta", 0, "paused"));
+        assert_eq!(nobody.load, None);
+    }
+
+    #[test]
+    fn volcengine_creates_with_its_first_rows_and_starts_in_the_create() {
+        let s = fresh(&task("volcengine", 25_000, "running"));
+        let load = s.load.clone().unwrap();
+        assert_eq!((load.rows, load.in_create, load.batches), (25_000, 10_000, 2));
+        assert_eq!(s.start.as_ref().unwrap().via, "create");
+        assert!(s.dials.starts_with("from 2090-01-01 09:00:00 to 2090-01-02 09:00:00"));
+        assert_eq!(fresh_warnings(&s).len(), 1, "dials before the list is complete");
+        let small = fresh(&task("volcengine", 3, "paused"));
+        let load = small.load.clone().unwrap();
+        assert_eq!((load.in_create, load.batches), (3, 0));
+        assert!(fresh_warnings(&small).is_empty());
+    }
+
+    #[test]
+    fn longlonglong_never_starts_and_aliyun_starts_with_its_request() {
+        let s = fresh(&task("longlonglong", 3, "paused"));
+        assert!(s.dials.starts_with("never by callform"), "{}", s.dials);
+        assert_eq!(s.load.unwrap().batch_rows, 100);
+        let s = fresh(&task("aliyun", 3, "running"));
+        assert_eq!(s.start.unwrap().via, "StartRobotTask");
+        assert_eq!(s.dials, "as soon as started");
+    }
+
+    #[test]
+    fn a_created_task_resumes_from_the_first_row_not_loaded() {
+        let t = task("xfyeta", 120, "running");
+        // Nothing loaded yet.
+        let d = derive(&t, &record(&t, &[], None));
+        assert_eq!(d.action, Action::Resume);
+        let s = d.steps.unwrap();
+        assert!(!s.create);
+        let load = s.load.unwrap();
+        assert_eq!(
+            (load.rows, load.batches, load.first_batch, load.first_row, load.loaded),
+            (120, 3, 0, 0, 0)
+        );
+        assert_eq!(s.start.unwrap().via, "task/start");
+        // Two batches loaded, the last one short: a new batch starts at row 100.
+        let d = derive(&t, &record(&t, &[50, 30], None));
+        let load = d.steps.unwrap().load.unwrap();
+        assert_eq!(
+            (load.rows, load.batches, load.first_batch, load.first_row, load.loaded),
+            (40, 1, 2, 80, 80)
+        );
+        // Everything loaded, not started: the start alone.
+        let d = derive(&t, &record(&t, &[50, 50, 20], None));
+        let s = d.steps.unwrap();
+        assert_eq!((s.load, s.start.map(|s| s.via)), (None, Some("task/start".into())));
+        // A start recorded as not made (a console pause) is sent again.
+        let d = derive(&t, &record(&t, &[50, 50, 20], Some(RunState::NotStarted)));
+        assert_eq!(d.action, Action::Resume);
+    }
+
+    #[test]
+    fn nothing_left_is_no_op() {
+        let t = task("xfyeta", 120, "running");
+        let d = derive(&t, &record(&t, &[50, 50, 20], Some(RunState::Started)));
+        assert_eq!((d.action, d.steps), (Action::NoOp, None));
+        let t = task("xfyeta", 120, "paused");
+        assert_eq!(derive(&t, &record(&t, &[120], None)).action, Action::NoOp);
+        let t = task("xfyeta", 0, "paused");
+        assert_eq!(derive(&t, &record(&t, &[], None)).action, Action::NoOp);
+    }
+
+    #[test]
+    fn loaded_rows_changed_or_removed_block_naming_the_first_batch_that_differs() {
+        let t = task("xfyeta", 120, "paused");
+        let mut rec = record(&t, &[50, 50, 20], None);
+        // Rows 51–100 were something else when they were loaded.
+        let other = task("xfyeta", 121, "paused");
+        let fps = other.callees.as_ref().unwrap().fingerprints();
+        let mut shifted = t.callees.as_ref().unwrap().fingerprints()[..50].to_vec();
+        shifted.extend_from_slice(&fps[51..101]);
+        let batches = &mut rec.callees.as_mut().unwrap().batches;
+        batches[1].through = through(&key(), "t", &shifted);
+        let d = derive(&t, &rec);
+        assert_eq!(d.action, Action::Blocked);
+        let reason = d.reason.unwrap();
+        assert!(
+            reason.contains("first difference in batch 1, rows 51–100"),
+            "{reason}"
+        );
+
+        // Fewer rows in the manifest than loaded.
+        let long = task("xfyeta", 120, "paused");
+        let short = task("xfyeta", 100, "paused");
+        let d = derive(&short, &record(&long, &[50, 50, 20], None));
+        assert_eq!(d.action, Action::Blocked);
+        let reason = d.reason.unwrap();
+        assert!(reason.contains("the manifest lists 100, 120 are loaded"), "{reason}");
+        assert!(reason.contains("batch 2, rows 101–120"), "{reason}");
+
+        // No callees in the manifest any more.
+        let none = task("xfyeta", 0, "paused");
+        assert_eq!(derive(&none, &record(&long, &[50], None)).action, Action::Blocked);
+
+        // The digests are keyed with the name the record is kept under.
+        let key = key();
+        let d = resume(
+            &t,
+            &record(&t, &[50, 50, 20], None),
+            &Context {
+                key: &key,
+                salt: SALT,
+                recorded_as: "other",
+                state_args: "",
+                live_run: false,
+            },
+        );
+        assert_eq!(d.action, Action::Blocked);
+    }
+
+    #[test]
+    fn rows_added_after_the_start_block_where_the_vendor_takes_none() {
+        let t = task("xfyeta", 120, "running");
+        let d = derive(&t, &record(&t, &[50, 50], Some(RunState::Started)));
+        assert_eq!(d.action, Action::Blocked);
+        assert!(d.reason.unwrap().contains("20 callees were added after the task was started (rows 101–120)"));
+        let t = task("aliyun", 120, "running");
+        assert_eq!(
+            derive(&t, &record(&t, &[50, 50], Some(RunState::Started))).action,
+            Action::Blocked
+        );
+        // Volcengine takes them (BatchAppend), and the task dials already.
+        let t = task("volcengine", 12_000, "running");
+        let d = derive(&t, &record(&t, &[10_000], Some(RunState::Started)));
+        assert_eq!(d.action, Action::Resume);
+        let s = d.steps.unwrap();
+        let load = s.load.unwrap();
+        assert_eq!((load.rows, load.batches, load.first_batch, load.first_row), (2_000, 1, 1, 10_000));
+        assert_eq!(s.start, None);
+        assert_eq!(s.dials, "dialling since 2027-01-04T01:00:00Z");
+    }
+
+    #[test]
+    fn a_pending_batch_is_uncertain_or_blocked_with_the_state_batch_commands() {
+        let t = task("xfyeta", 120, "running");
+        let mut rec = record(&t, &[50], None);
+        rec.callees.as_mut().unwrap().pending = Some(Pending {
+            i: 1,
+            offset: 50,
+            n: 50,
+            through: "h1:00".into(),
+            at: "2027-01-04T01:00:00Z".into(),
+            state: PendingState::Uncertain,
+            reason: Some("HTTP 502".into()),
+            code: None,
+            in_create: false,
+        });
+        let d = derive(&t, &rec);
+        assert_eq!((d.action, d.steps.is_none()), (Action::Uncertain, true));
+        let reason = d.reason.unwrap();
+        assert!(reason.starts_with("batch 1 (rows 51–100) may or may not have reached the vendor (HTTP 502)"), "{reason}");
+        assert!(d.hints.iter().any(|h| h.contains("`callform state batch t 1 loaded`")), "{:?}", d.hints);
+        assert!(d.hints.iter().any(|h| h.contains("`callform state batch t 1 not-loaded`")));
+
+        let pending = rec.callees.as_mut().unwrap().pending.as_mut().unwrap();
+        pending.state = PendingState::Refused;
+        pending.code = Some("6007".into());
+        pending.reason = Some("the task is running".into());
+        let d = derive(&t, &rec);
+        assert_eq!(d.action, Action::Blocked);
+        let reason = d.reason.unwrap();
+        assert!(reason.contains("refused batch 1 (rows 51–100)") && reason.contains("6007"), "{reason}");
+        assert!(d.hints.iter().any(|h| h.contains("`callform state batch t 1 not-loaded` and apply again")));
+        assert!(!d.hints.iter().any(|h| h.contains(" loaded`")), "a refused batch is never marked loaded");
+    }
+
+    #[test]
+    fn an_uncertain_start_is_uncertain() {
+        let t = task("xfyeta", 50, "running");
+        let d = derive(&t, &record(&t, &[50], Some(RunState::Uncertain)));
+        assert_eq!(d.action, Action::Uncertain);
+        assert!(d.hints.iter().any(|h| h.contains("`callform state start t started`")));
+        assert!(d.hints.iter().any(|h| h.contains("`callform state start t not-started`")));
+    }
+
+    #[test]
+    fn running_but_not_started_asks_for_a_start_or_blocks() {
+        // Volcengine starts only in the create.
+        let t = task("volcengine", 3, "running");
+        let d = derive(&t, &record(&t, &[3], None));
+        assert_eq!(d.action, Action::Blocked);
+        assert!(d.reason.unwrap().contains("starts a task only in its create"));
+        // longlonglong has no start (the manifest check refuses `running` before this).
+        let mut t = task("longlonglong", 3, "paused");
+        t.status = RunStatus::Running;
+        let d = derive(&t, &record(&t, &[3], None));
+        assert_eq!(d.action, Action::Blocked);
+        assert!(d.reason.unwrap().contains("documents no start API"));
+    }
+
+    #[test]
+    fn paused_but_started_blocks_since_callform_does_not_pause() {
+        let t = task("xfyeta", 50, "paused");
+        let d = derive(&t, &record(&t, &[50], Some(RunState::Started)));
+        assert_eq!(d.action, Action::Blocked);
+        assert!(d.reason.unwrap().contains("callform does not pause a task"));
+        assert!(d.hints.iter().any(|h| h.contains("`callform state start t not-started`")));
+    }
+
+    #[test]
+    fn a_record_that_does_not_add_up_blocks() {
+        let t = task("xfyeta", 50, "paused");
+        let mut rec = record(&t, &[50], None);
+        rec.callees.as_mut().unwrap().rows = 49;
+        assert_eq!(derive(&t, &rec).action, Action::Blocked);
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234), "1,234");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}
