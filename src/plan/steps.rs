@@ -115,9 +115,13 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
     let rules = task.vendor.def().steps();
     let name = cx.recorded_as;
     let args = cx.state_args;
-    let empty = CalleeProgress::default();
-    let progress = rec.callees.as_ref().unwrap_or(&empty);
-    let run = rec.run.as_ref();
+    let (legacy_callees, legacy_run) = legacy_steps(rec);
+    let progress = rec
+        .callees
+        .as_ref()
+        .or(legacy_callees.as_ref())
+        .unwrap_or(&EMPTY);
+    let run = rec.run.as_ref().or(legacy_run.as_ref());
     let started = run.is_some_and(|r| r.state == RunState::Started);
 
     if let Some(pending) = &progress.pending {
@@ -218,6 +222,50 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
     }
 }
 
+static EMPTY: CalleeProgress = CalleeProgress {
+    rows: 0,
+    batches: Vec::new(),
+    pending: None,
+    keyed_as: None,
+};
+
+/// What a record written by callform 2 or older says of the callees and start of a
+/// Volcengine task, the only vendor it loaded (in the create's `PhoneList`) and started
+/// (`Start`): the state's load upgrade gives such records a `callees`/`run` of their own;
+/// this reads the same from a record that has none, so a plan never takes those callees
+/// for unloaded.
+fn legacy_steps(rec: &TaskRecord) -> (Option<CalleeProgress>, Option<RunRecord>) {
+    if rec.canonical_version > 2 || rec.callees.is_some() || rec.vendor != "volcengine" {
+        return (None, None);
+    }
+    let form = rec.spec.value();
+    let spec = &form["spec"];
+    let callees = spec["phone_list"]["count"]
+        .as_u64()
+        .zip(spec["phone_list"]["digest"].as_str())
+        .and_then(|(n, digest)| Some((u32::try_from(n).ok()?, digest)))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, digest)| CalleeProgress {
+            rows: u64::from(n),
+            batches: vec![crate::state::model::Batch {
+                i: 0,
+                n,
+                through: format!("v2:{digest}"),
+            }],
+            pending: None,
+            keyed_as: None,
+        });
+    let run = (rec.run.is_none() && spec["start"] == serde_json::Value::Bool(true)).then(|| {
+        RunRecord {
+            state: RunState::Started,
+            at: rec.created_at.clone(),
+            how: "create".into(),
+            reason: None,
+        }
+    });
+    (callees, run)
+}
+
 /// The rows of a task's callees.
 fn rows_of(task: &Task) -> u64 {
     task.callees.as_ref().map_or(0, |c| c.len() as u64)
@@ -287,7 +335,8 @@ fn first_difference(
         .callees
         .as_ref()
         .map_or(&[][..], CalleeList::fingerprints);
-    let mut running = Through::new(cx.key, cx.recorded_as);
+    let keyed_as = progress.keyed_as.as_deref().unwrap_or(cx.recorded_as);
+    let mut running = Through::new(cx.key, keyed_as);
     let mut at = 0usize;
     for b in &progress.batches {
         let end = at + b.n as usize;
@@ -589,6 +638,7 @@ mod tests {
                 rows: at as u64,
                 batches,
                 pending: None,
+                keyed_as: None,
             }),
             run: run.map(|state| RunRecord {
                 state,
@@ -747,6 +797,21 @@ mod tests {
             },
         );
         assert_eq!(d.action, Action::Blocked);
+        // A record moved by a rename says which name its digests are keyed with.
+        let mut moved = record(&t, &[50, 50, 20], None);
+        moved.callees.as_mut().unwrap().keyed_as = Some("t".into());
+        let d = resume(
+            &t,
+            &moved,
+            &Context {
+                key: &key,
+                salt: SALT,
+                recorded_as: "other",
+                state_args: "",
+                live_run: false,
+            },
+        );
+        assert_eq!(d.action, Action::NoOp);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::harness::{self, examples, import_all, Callform, Output};
+use crate::harness::{self, examples, Callform, Output};
 
 /// Snapshots `text` with what varies between runs replaced by a placeholder.
 macro_rules! snapshot {
@@ -89,7 +89,7 @@ fn the_plans_of_the_examples_without_state() {
 #[test]
 fn the_plans_of_the_examples_with_an_orphan() {
     let (tmp, tasks, _) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     std::fs::remove_file(tasks.join("xfyeta/renewal-reminder.yaml")).unwrap();
     let out = callform(tmp.path(), &["plan"]).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
