@@ -229,6 +229,9 @@ fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
     );
     let out = apply(&["--replace", "overdue-notice-jan"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // The callees, as the steps of a complete apply record them.
+    let sandbox_state = tmp.path().join("callform.sandbox.state.json");
+    crate::plan::record_loaded_in(&tasks, &sandbox_state, |_, _| {});
     let plan = same_in_every_rendering_with(&tasks, &["--sandbox"], &[]);
     let task = plan["tasks"]
         .as_array()
@@ -342,6 +345,8 @@ fn moved_from_plans_a_rename_that_sends_nothing() {
         .listed("/_emulator/requests", "name", "mv-")
         .len();
     assert_eq!(sent, 5);
+    // The callees, as the steps of a complete apply record them.
+    crate::plan::record_loaded(&tasks);
 
     edit(
         &tasks.join("aliyun/overdue-notice.yaml"),
@@ -632,6 +637,8 @@ fn the_state_commands_take_sandbox() {
     let out = state(&["show", "delivery-notice", "--sandbox", "--dir", "tasks"]);
     let shown: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(shown["record"]["endpoint"], "sandbox://callform-emulator");
+    let sandbox_state = tmp.path().join(sandbox_state);
+    crate::plan::record_loaded_in(&tmp.path().join("tasks"), &sandbox_state, |_, _| {});
     let out = Callform::new()
         .cwd(tmp.path())
         .args(["plan", "--sandbox", "--detailed-exitcode", "tasks"])
