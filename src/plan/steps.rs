@@ -127,8 +127,7 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
     if let Some(pending) = &progress.pending {
         return pending_batch(task, pending, cx);
     }
-    if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight))
-    {
+    if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight)) {
         return uncertain_start(run, cx);
     }
     let summed: u64 = progress.batches.iter().map(|b| u64::from(b.n)).sum();
@@ -166,10 +165,9 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
     if remaining > 0 && started && !rules.load_after_start {
         return blocked(
             format!(
-                "{} callees were added after the task was started (rows {}–{}), and {} takes no callees once a task is started",
-                thousands(remaining),
-                thousands(loaded + 1),
-                thousands(total),
+                "{} added after the task was started ({}), and {} takes no callees once a task is started",
+                if remaining == 1 { "1 callee was".to_string() } else { format!("{} callees were", thousands(remaining)) },
+                rows_range(loaded, remaining),
                 task.vendor
             ),
             vec![
@@ -255,14 +253,13 @@ fn legacy_steps(rec: &TaskRecord) -> (Option<CalleeProgress>, Option<RunRecord>)
             pending: None,
             keyed_as: None,
         });
-    let run = (rec.run.is_none() && spec["start"] == serde_json::Value::Bool(true)).then(|| {
-        RunRecord {
+    let run =
+        (rec.run.is_none() && spec["start"] == serde_json::Value::Bool(true)).then(|| RunRecord {
             state: RunState::Started,
             at: rec.created_at.clone(),
             how: "create".into(),
             reason: None,
-        }
-    });
+        });
     (callees, run)
 }
 
@@ -392,23 +389,35 @@ fn blocked(reason: String, hints: Vec<String>) -> Derived {
     }
 }
 
+/// `rows a–b` (1-based) of the `n` rows from `offset` (0-based), or `row a`.
+fn rows_range(offset: u64, n: u64) -> String {
+    if n == 1 {
+        format!("row {}", thousands(offset + 1))
+    } else {
+        format!("rows {}–{}", thousands(offset + 1), thousands(offset + n))
+    }
+}
+
 /// `rows a–b`, and for a file `, lines x–y of FILE`.
 fn rows_and_lines(task: &Task, offset: u64, n: u32) -> String {
-    let mut out = format!(
-        "rows {}–{}",
-        thousands(offset + 1),
-        thousands(offset + u64::from(n))
-    );
+    let mut out = rows_range(offset, u64::from(n));
     if let Some((file, first, last)) = task
         .callees
         .as_ref()
         .and_then(|c| c.lines(offset as usize, n as usize))
     {
         out.push_str(&format!(
-            ", lines {}–{} of {}",
-            thousands(first as u64),
-            thousands(last as u64),
-            file.display()
+            ", {} of {}",
+            if first == last {
+                format!("line {}", thousands(first as u64))
+            } else {
+                format!(
+                    "lines {}–{}",
+                    thousands(first as u64),
+                    thousands(last as u64)
+                )
+            },
+            crate::checkout::normalize(file).display()
         ));
     }
     out
@@ -426,11 +435,10 @@ fn changed_rows(task: &Task, progress: &CalleeProgress, d: &Difference, total: u
     };
     blocked(
         format!(
-            "the callees already loaded (rows 1–{}) changed: a row was removed, edited or moved{fewer} (first difference in batch {}, rows {}–{})",
-            thousands(progress.rows),
+            "the callees already loaded ({}) changed: a row was removed, edited or moved{fewer} (first difference in batch {}, {})",
+            rows_range(0, progress.rows),
             d.batch,
-            thousands(d.offset + 1),
-            thousands(d.offset + u64::from(d.n))
+            rows_range(d.offset, u64::from(d.n))
         ),
         vec![
             "callform cannot take a callee out of a vendor task: restore the loaded rows as they were, and add new callees only at the end, or".into(),
@@ -454,7 +462,10 @@ fn pending_batch(task: &Task, pending: &Pending, cx: &Context<'_>) -> Derived {
     match pending.state {
         PendingState::Uncertain | PendingState::InFlight => {
             let hints = if cx.live_run {
-                vec!["wait for the running apply to finish (it records the answer), then plan again".into()]
+                vec![
+                    "wait for the running apply to finish (it records the answer), then plan again"
+                        .into(),
+                ]
             } else {
                 vec![
                     format!("check the task's callees in the vendor console ({place}), then"),
@@ -555,7 +566,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -634,7 +645,7 @@ mod tests {
             warnings: Vec::new(),
             uncertain_reason: None,
             superseded: Vec::new(),
-            callees: (!batches.is_empty()).then(|| CalleeProgress {
+            callees: (!batches.is_empty()).then_some(CalleeProgress {
                 rows: at as u64,
                 batches,
                 pending: None,
@@ -670,7 +681,13 @@ mod tests {
         assert!(s.create);
         let load = s.load.unwrap();
         assert_eq!(
-            (load.rows, load.batches, load.first_row, load.batch_rows, load.in_create),
+            (
+                load.rows,
+                load.batches,
+                load.first_row,
+                load.batch_rows,
+                load.in_create
+            ),
             (1234, 25, 0, 50, 0)
         );
         assert_eq!(s.start.unwrap().via, "task/start");
@@ -690,10 +707,19 @@ mod tests {
     fn volcengine_creates_with_its_first_rows_and_starts_in_the_create() {
         let s = fresh(&task("volcengine", 25_000, "running"));
         let load = s.load.clone().unwrap();
-        assert_eq!((load.rows, load.in_create, load.batches), (25_000, 10_000, 2));
+        assert_eq!(
+            (load.rows, load.in_create, load.batches),
+            (25_000, 10_000, 2)
+        );
         assert_eq!(s.start.as_ref().unwrap().via, "create");
-        assert!(s.dials.starts_with("from 2090-01-01 09:00:00 to 2090-01-02 09:00:00"));
-        assert_eq!(fresh_warnings(&s).len(), 1, "dials before the list is complete");
+        assert!(s
+            .dials
+            .starts_with("from 2090-01-01 09:00:00 to 2090-01-02 09:00:00"));
+        assert_eq!(
+            fresh_warnings(&s).len(),
+            1,
+            "dials before the list is complete"
+        );
         let small = fresh(&task("volcengine", 3, "paused"));
         let load = small.load.clone().unwrap();
         assert_eq!((load.in_create, load.batches), (3, 0));
@@ -720,7 +746,13 @@ mod tests {
         assert!(!s.create);
         let load = s.load.unwrap();
         assert_eq!(
-            (load.rows, load.batches, load.first_batch, load.first_row, load.loaded),
+            (
+                load.rows,
+                load.batches,
+                load.first_batch,
+                load.first_row,
+                load.loaded
+            ),
             (120, 3, 0, 0, 0)
         );
         assert_eq!(s.start.unwrap().via, "task/start");
@@ -728,13 +760,22 @@ mod tests {
         let d = derive(&t, &record(&t, &[50, 30], None));
         let load = d.steps.unwrap().load.unwrap();
         assert_eq!(
-            (load.rows, load.batches, load.first_batch, load.first_row, load.loaded),
+            (
+                load.rows,
+                load.batches,
+                load.first_batch,
+                load.first_row,
+                load.loaded
+            ),
             (40, 1, 2, 80, 80)
         );
         // Everything loaded, not started: the start alone.
         let d = derive(&t, &record(&t, &[50, 50, 20], None));
         let s = d.steps.unwrap();
-        assert_eq!((s.load, s.start.map(|s| s.via)), (None, Some("task/start".into())));
+        assert_eq!(
+            (s.load, s.start.map(|s| s.via)),
+            (None, Some("task/start".into()))
+        );
         // A start recorded as not made (a console pause) is sent again.
         let d = derive(&t, &record(&t, &[50, 50, 20], Some(RunState::NotStarted)));
         assert_eq!(d.action, Action::Resume);
@@ -776,12 +817,18 @@ mod tests {
         let d = derive(&short, &record(&long, &[50, 50, 20], None));
         assert_eq!(d.action, Action::Blocked);
         let reason = d.reason.unwrap();
-        assert!(reason.contains("the manifest lists 100, 120 are loaded"), "{reason}");
+        assert!(
+            reason.contains("the manifest lists 100, 120 are loaded"),
+            "{reason}"
+        );
         assert!(reason.contains("batch 2, rows 101–120"), "{reason}");
 
         // No callees in the manifest any more.
         let none = task("xfyeta", 0, "paused");
-        assert_eq!(derive(&none, &record(&long, &[50], None)).action, Action::Blocked);
+        assert_eq!(
+            derive(&none, &record(&long, &[50], None)).action,
+            Action::Blocked
+        );
 
         // The digests are keyed with the name the record is kept under.
         let key = key();
@@ -819,7 +866,10 @@ mod tests {
         let t = task("xfyeta", 120, "running");
         let d = derive(&t, &record(&t, &[50, 50], Some(RunState::Started)));
         assert_eq!(d.action, Action::Blocked);
-        assert!(d.reason.unwrap().contains("20 callees were added after the task was started (rows 101–120)"));
+        assert!(d
+            .reason
+            .unwrap()
+            .contains("20 callees were added after the task was started (rows 101–120)"));
         let t = task("aliyun", 120, "running");
         assert_eq!(
             derive(&t, &record(&t, &[50, 50], Some(RunState::Started))).action,
@@ -831,7 +881,10 @@ mod tests {
         assert_eq!(d.action, Action::Resume);
         let s = d.steps.unwrap();
         let load = s.load.unwrap();
-        assert_eq!((load.rows, load.batches, load.first_batch, load.first_row), (2_000, 1, 1, 10_000));
+        assert_eq!(
+            (load.rows, load.batches, load.first_batch, load.first_row),
+            (2_000, 1, 1, 10_000)
+        );
         assert_eq!(s.start, None);
         assert_eq!(s.dials, "dialling since 2027-01-04T01:00:00Z");
     }
@@ -854,9 +907,23 @@ mod tests {
         let d = derive(&t, &rec);
         assert_eq!((d.action, d.steps.is_none()), (Action::Uncertain, true));
         let reason = d.reason.unwrap();
-        assert!(reason.starts_with("batch 1 (rows 51–100) may or may not have reached the vendor (HTTP 502)"), "{reason}");
-        assert!(d.hints.iter().any(|h| h.contains("`callform state batch t 1 loaded`")), "{:?}", d.hints);
-        assert!(d.hints.iter().any(|h| h.contains("`callform state batch t 1 not-loaded`")));
+        assert!(
+            reason.starts_with(
+                "batch 1 (rows 51–100) may or may not have reached the vendor (HTTP 502)"
+            ),
+            "{reason}"
+        );
+        assert!(
+            d.hints
+                .iter()
+                .any(|h| h.contains("`callform state batch t 1 loaded`")),
+            "{:?}",
+            d.hints
+        );
+        assert!(d
+            .hints
+            .iter()
+            .any(|h| h.contains("`callform state batch t 1 not-loaded`")));
 
         let pending = rec.callees.as_mut().unwrap().pending.as_mut().unwrap();
         pending.state = PendingState::Refused;
@@ -865,9 +932,18 @@ mod tests {
         let d = derive(&t, &rec);
         assert_eq!(d.action, Action::Blocked);
         let reason = d.reason.unwrap();
-        assert!(reason.contains("refused batch 1 (rows 51–100)") && reason.contains("6007"), "{reason}");
-        assert!(d.hints.iter().any(|h| h.contains("`callform state batch t 1 not-loaded` and apply again")));
-        assert!(!d.hints.iter().any(|h| h.contains(" loaded`")), "a refused batch is never marked loaded");
+        assert!(
+            reason.contains("refused batch 1 (rows 51–100)") && reason.contains("6007"),
+            "{reason}"
+        );
+        assert!(d
+            .hints
+            .iter()
+            .any(|h| h.contains("`callform state batch t 1 not-loaded` and apply again")));
+        assert!(
+            !d.hints.iter().any(|h| h.contains(" loaded`")),
+            "a refused batch is never marked loaded"
+        );
     }
 
     #[test]
@@ -875,8 +951,14 @@ mod tests {
         let t = task("xfyeta", 50, "running");
         let d = derive(&t, &record(&t, &[50], Some(RunState::Uncertain)));
         assert_eq!(d.action, Action::Uncertain);
-        assert!(d.hints.iter().any(|h| h.contains("`callform state start t started`")));
-        assert!(d.hints.iter().any(|h| h.contains("`callform state start t not-started`")));
+        assert!(d
+            .hints
+            .iter()
+            .any(|h| h.contains("`callform state start t started`")));
+        assert!(d
+            .hints
+            .iter()
+            .any(|h| h.contains("`callform state start t not-started`")));
     }
 
     #[test]
@@ -885,7 +967,10 @@ mod tests {
         let t = task("volcengine", 3, "running");
         let d = derive(&t, &record(&t, &[3], None));
         assert_eq!(d.action, Action::Blocked);
-        assert!(d.reason.unwrap().contains("starts a task only in its create"));
+        assert!(d
+            .reason
+            .unwrap()
+            .contains("starts a task only in its create"));
         // longlonglong has no start (the manifest check refuses `running` before this).
         let mut t = task("longlonglong", 3, "paused");
         t.status = RunStatus::Running;
@@ -900,7 +985,10 @@ mod tests {
         let d = derive(&t, &record(&t, &[50], Some(RunState::Started)));
         assert_eq!(d.action, Action::Blocked);
         assert!(d.reason.unwrap().contains("callform does not pause a task"));
-        assert!(d.hints.iter().any(|h| h.contains("`callform state start t not-started`")));
+        assert!(d
+            .hints
+            .iter()
+            .any(|h| h.contains("`callform state start t not-started`")));
     }
 
     #[test]

@@ -545,7 +545,7 @@ fn numbers_in_free_text_are_masked_in_state_and_still_compared() {
     let state_text = std::fs::read_to_string(&state).unwrap();
     assert!(state_text.contains("139****5678"), "{state_text}");
     // The callees, as the steps of a complete apply record them.
-    record_loaded_in(&tasks, &state, |_, _| {});
+    record_loaded_in(&tasks, &state, |_, _, _| {});
     let (code, out, err) = run(bin()
         .args(["state", "show", "overdue-notice-jan", "--dir"])
         .arg(&tasks)
@@ -592,12 +592,23 @@ fn numbers_in_free_text_are_masked_in_state_and_still_compared() {
 /// Records every callee of each task in the state beside `tasks` as loaded, in one batch,
 /// as a complete apply (or `state import --loaded all`) records them; `edit` may then change
 /// each record (a `serde_json` value of the state format 3) as a test needs.
-pub(crate) fn record_loaded_with(tasks: &Path, edit: impl Fn(&str, &mut Value)) {
-    record_loaded_in(tasks, &tasks.parent().unwrap().join("callform.state.json"), edit);
+pub(crate) fn record_loaded_with(
+    tasks: &Path,
+    edit: impl Fn(&str, &mut Value, &dyn Fn(usize) -> String),
+) {
+    record_loaded_in(
+        tasks,
+        &tasks.parent().unwrap().join("callform.state.json"),
+        edit,
+    );
 }
 
 /// [`record_loaded_with`] in the state `state_path`.
-pub(crate) fn record_loaded_in(tasks: &Path, state_path: &Path, edit: impl Fn(&str, &mut Value)) {
+pub(crate) fn record_loaded_in(
+    tasks: &Path,
+    state_path: &Path,
+    edit: impl Fn(&str, &mut Value, &dyn Fn(usize) -> String),
+) {
     use callform::canonical::callees::{callee_key, through};
     let bytes = std::fs::read(state_path).unwrap();
     // The checksum line, taken off (it is written again below).
@@ -622,7 +633,10 @@ pub(crate) fn record_loaded_in(tasks: &Path, state_path: &Path, edit: impl Fn(&s
                 "batches": [{"i": 0, "n": fps.len(), "through": through(&key, name, fps)}],
             });
         }
-        edit(name, rec);
+        let fps = task.callees.as_ref().map_or(&[][..], |c| c.fingerprints());
+        // The digest of the task's first `n` rows, as a batch ending there records it.
+        let first = |n: usize| through(&key, name, &fps[..n.min(fps.len())]);
+        edit(name, rec, &first);
     }
     let text = serde_json::to_string_pretty(&state).unwrap();
     let sealed = callform::state::checksum::seal(text.as_bytes());
@@ -631,7 +645,7 @@ pub(crate) fn record_loaded_in(tasks: &Path, state_path: &Path, edit: impl Fn(&s
 
 /// [`record_loaded_with`] without edits.
 pub(crate) fn record_loaded(tasks: &Path) {
-    record_loaded_with(tasks, |_, _| {});
+    record_loaded_with(tasks, |_, _, _| {});
 }
 
 /// Every example recorded as created (`state import`) with its callees loaded.

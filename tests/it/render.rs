@@ -231,7 +231,7 @@ fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     // The callees, as the steps of a complete apply record them.
     let sandbox_state = tmp.path().join("callform.sandbox.state.json");
-    crate::plan::record_loaded_in(&tasks, &sandbox_state, |_, _| {});
+    crate::plan::record_loaded_in(&tasks, &sandbox_state, |_, _, _| {});
     let plan = same_in_every_rendering_with(&tasks, &["--sandbox"], &[]);
     let task = plan["tasks"]
         .as_array()
@@ -638,7 +638,7 @@ fn the_state_commands_take_sandbox() {
     let shown: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(shown["record"]["endpoint"], "sandbox://callform-emulator");
     let sandbox_state = tmp.path().join(sandbox_state);
-    crate::plan::record_loaded_in(&tmp.path().join("tasks"), &sandbox_state, |_, _| {});
+    crate::plan::record_loaded_in(&tmp.path().join("tasks"), &sandbox_state, |_, _, _| {});
     let out = Callform::new()
         .cwd(tmp.path())
         .args(["plan", "--sandbox", "--detailed-exitcode", "tasks"])

@@ -292,7 +292,9 @@ async fn a_plan_made_while_an_interrupted_run_is_pending_applies_after_the_fold(
         "{out}"
     );
     assert!(
-        out.contains("Plan: 3 to create, 0 to replace, 1 to resume, 0 unchanged, 0 blocked, 1 uncertain"),
+        out.contains(
+            "Plan: 3 to create, 0 to replace, 1 to resume, 0 unchanged, 0 blocked, 1 uncertain"
+        ),
         "{out}"
     );
     let saved = plan_json(&tmp.path().join("p.plan"));
