@@ -190,7 +190,7 @@ pub fn prepare(
     let key = callee_key(&state.salt);
     let mut runs = Vec::new();
     let mut errors = Vec::new();
-    for p in plan.tasks.iter().filter(|p| p.action.sends()) {
+    for p in plan.tasks.iter().filter(|p| p.action.creates()) {
         let Some(task) = by_name.get(p.name.as_str()) else {
             errors.push(format!("{}: in the plan but not in the manifests", p.name));
             continue;

@@ -34,9 +34,13 @@ use crate::manifest::{Manifests, Task, Vendor};
 use crate::project::Project;
 use crate::state::{State, TaskRecord, TaskStatus};
 
-/// 2: paths relative to the project root (`root`), `sandbox`, `state.outside_checkout`,
-/// `state.pending_run`. Version 1 recorded paths of the checkout it was made in.
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+pub mod steps;
+
+/// 3: each task's `steps` (create, callee batches, start, when it dials), the `resume`
+/// action, and no callee digest in any spec (canonical form 3). 2: paths relative to the
+/// project root (`root`), `sandbox`, `state.outside_checkout`, `state.pending_run`.
+/// Version 1 recorded paths of the checkout it was made in.
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,8 +73,13 @@ impl Action {
         }
     }
 
-    /// Whether apply sends a create for it.
+    /// Whether apply sends anything for it (a create, callee batches, a start).
     pub fn sends(self) -> bool {
+        matches!(self, Action::Create | Action::Replace | Action::Resume)
+    }
+
+    /// Whether apply sends a create for it.
+    pub fn creates(self) -> bool {
         matches!(self, Action::Create | Action::Replace)
     }
 }
@@ -354,9 +363,10 @@ impl Plan {
         self.summary.blocked > 0
     }
 
-    /// Creates or replacements for apply to send, or renames for it to record.
+    /// Creates, replacements or steps left (resume) for apply to send, or renames for it
+    /// to record.
     pub fn has_changes(&self) -> bool {
-        self.summary.create + self.summary.replace + self.summary.rename > 0
+        self.summary.create + self.summary.replace + self.summary.resume + self.summary.rename > 0
     }
 
     /// Every warning the plan carries, each as one line: the plan's own first, then each
@@ -504,6 +514,7 @@ pub fn plan(
         project,
         recorded,
         salt: &salt,
+        key: canonical::callees::callee_key(&salt),
         options,
     };
     // A `--target` that names nothing is a typo, not an empty plan to approve.
@@ -538,6 +549,9 @@ pub fn plan(
                 }
                 p if p.action == Action::Create => {
                     "it does not exist yet; it will simply be created".to_string()
+                }
+                p if p.action == Action::Resume => {
+                    "its spec is unchanged; apply resumes its steps left (a replacement would call the same people again)".to_string()
                 }
                 p => format!(
                     "it is {} ({})",
@@ -756,6 +770,8 @@ struct Planner<'a> {
     project: &'a Project,
     recorded: &'a BTreeMap<String, TaskRecord>,
     salt: &'a str,
+    /// The key of the state's callee digests.
+    key: [u8; 32],
     options: &'a Options,
 }
 
@@ -850,7 +866,7 @@ impl Planner<'_> {
     fn task(&self, task: &Task, endpoint: String, rec: Option<&TaskRecord>) -> PlannedTask {
         match (rec, task.moved_from.as_deref()) {
             (None, Some(old)) => self.rename(task, endpoint, old),
-            _ => self.against(task, endpoint, rec),
+            _ => self.against(task, endpoint, rec, &task.name),
         }
     }
 
@@ -859,13 +875,13 @@ impl Planner<'_> {
     fn rename(&self, task: &Task, endpoint: String, old: &str) -> PlannedTask {
         let state_args = &self.options.state_args;
         let Some(rec) = self.recorded.get(old) else {
-            let mut p = self.against(task, endpoint, None);
+            let mut p = self.against(task, endpoint, None, &task.name);
             p.warnings.push(format!(
                 "moved_from: `{old}` is not in the state, so this is planned as a create; hint: if `{old}` is recorded in another state, plan against that one (`--state PATH`); remove `moved_from` once the rename is applied"
             ));
             return p;
         };
-        let mut p = self.against(task, endpoint, Some(rec));
+        let mut p = self.against(task, endpoint, Some(rec), old);
         p.moved_from = Some(old.to_string());
         let new = &task.name;
         match p.action {
@@ -900,25 +916,51 @@ impl Planner<'_> {
                     "apply the rename first (with the spec unchanged, or `callform state mv {old} {new}{state_args}`), then replace"
                 )];
             }
-            Action::Blocked => {
+            // Blocked by its spec (the form is shown): the rename must keep it.
+            Action::Blocked if p.spec.is_some() => {
                 p.hints.insert(
                     0,
                     format!("a rename keeps the spec: apply the rename with the spec `{old}` was created with (or `callform state mv {old} {new}{state_args}`), then change it; or"),
                 );
             }
-            // PLACEHOLDER(steps): a rename whose steps remain.
-            Action::Resume => {}
+            // Blocked by its steps: the hints name the record as it is kept now, `old`.
+            Action::Blocked => {
+                p.hints.push(format!(
+                    "(the record is still `{old}`: resolve it under that name, then apply the rename)"
+                ));
+            }
+            // A rename and the steps left are not one apply: the record moves first, so
+            // that every batch and start is recorded under the name it is sent for.
+            Action::Resume => {
+                p.action = Action::Blocked;
+                p.steps = None;
+                p.reason = Some(format!(
+                    "`{new}` is renamed from `{old}`, which has steps left (callee batches or the start): a rename and those steps cannot be one apply"
+                ));
+                p.hints = vec![
+                    format!("move the record first: `callform state mv {old} {new}{state_args}`, then apply (it resumes the steps), or"),
+                    format!("remove `moved_from` and restore the name `{old}` until its steps are done"),
+                ];
+            }
             Action::Create | Action::Rename | Action::Orphaned | Action::InFlight => {}
         }
         p
     }
 
-    /// One task against `rec`, the record of its name.
-    fn against(&self, task: &Task, endpoint: String, rec: Option<&TaskRecord>) -> PlannedTask {
+    /// One task against `rec`, its record (kept under `recorded_as`: its own name, or the
+    /// name it is `moved_from`).
+    fn against(
+        &self,
+        task: &Task,
+        endpoint: String,
+        rec: Option<&TaskRecord>,
+        recorded_as: &str,
+    ) -> PlannedTask {
         let timezone = &self.project.timezone_name;
         // The common case, a task recorded unchanged by this version where it is configured
         // now: its digest is written straight from the typed spec and compared, and no form
-        // is built. Anything else takes the full comparison below.
+        // is built. Its steps are derived from the record alone (one digest over the loaded
+        // rows); anything else takes the full comparison below.
         if let Some(rec) = rec.filter(|rec| {
             rec.status == TaskStatus::Created
                 && rec.canonical_version == CANONICAL_VERSION
@@ -930,7 +972,8 @@ impl Planner<'_> {
             {
                 let mut p = planned(task, endpoint, digest);
                 p.action = Action::NoOp;
-                recorded_as(&mut p, rec);
+                copy_record(&mut p, rec);
+                self.steps(&mut p, task, Some(rec), recorded_as);
                 return p;
             }
         }
@@ -943,7 +986,41 @@ impl Planner<'_> {
         if matches!(p.action, Action::Create | Action::Replace | Action::Blocked) {
             p.spec = Some(canon.form);
         }
+        self.steps(&mut p, task, rec, recorded_as);
         p
+    }
+
+    /// The steps of a task to create or replace (all of them), or of an unchanged one (the
+    /// steps its record leaves), which may make it a `resume`, or `blocked` or `uncertain`
+    /// at a step.
+    fn steps(&self, p: &mut PlannedTask, task: &Task, rec: Option<&TaskRecord>, recorded_as: &str) {
+        match (p.action, rec) {
+            (Action::Create | Action::Replace, _) => {
+                let steps = steps::fresh(task);
+                p.warnings.extend(steps::fresh_warnings(&steps));
+                p.steps = Some(steps);
+            }
+            (Action::NoOp, Some(rec)) => {
+                let cx = steps::Context {
+                    key: &self.key,
+                    salt: self.salt,
+                    recorded_as,
+                    state_args: &self.options.state_args,
+                    live_run: self.options.running.is_some(),
+                };
+                let derived = steps::resume(task, rec, &cx);
+                p.action = derived.action;
+                p.steps = derived.steps;
+                if derived.reason.is_some() {
+                    p.reason = derived.reason;
+                }
+                if !derived.hints.is_empty() {
+                    p.hints = derived.hints;
+                }
+                p.warnings.extend(derived.warnings);
+            }
+            _ => {}
+        }
     }
 
     /// Decides the action of a task that the state already records.
@@ -954,7 +1031,7 @@ impl Planner<'_> {
         rec: &TaskRecord,
         canon: &canonical::Canonical,
     ) {
-        recorded_as(p, rec);
+        copy_record(p, rec);
         // The common case, an unchanged task recorded by this version, compares digests
         // and copies nothing; older forms are brought up to date only when needed.
         let unchanged =
@@ -1058,7 +1135,7 @@ fn planned(task: &Task, endpoint: String, digest: String) -> PlannedTask {
 }
 
 /// What the record of a planned task adds to it, whatever the action.
-fn recorded_as(p: &mut PlannedTask, rec: &TaskRecord) {
+fn copy_record(p: &mut PlannedTask, rec: &TaskRecord) {
     p.task_id = rec.task_id.clone();
     p.old_spec_digest = Some(rec.spec_digest.clone());
     for s in &rec.superseded {

@@ -277,6 +277,9 @@ impl Hint for SavedPlanError {
             SavedPlanError::Version { version: 1, .. } => Some(
                 "version 1 recorded the paths of the checkout it was made in, and could read or write another checkout's state: make the plan again with this callform".into(),
             ),
+            SavedPlanError::Version { version: 2, .. } => Some(
+                "version 2 planned creates only, without the callee batches and starts apply now sends: make the plan again with this callform".into(),
+            ),
             SavedPlanError::Version { .. } => Some("make the plan again with this callform".into()),
             _ => None,
         }
@@ -376,6 +379,9 @@ pub enum Stale {
     /// The same inputs now make another plan.
     #[error("the same manifests and state now plan differently (an endpoint or setting changed)")]
     PlansDifferently,
+    /// A task's steps (callee batches, the start, when it dials) are not the ones shown.
+    #[error("the steps of `{0}` (callee batches, the start, when it dials) are not the ones the plan shows")]
+    StepsDiffer(String),
 }
 
 impl Hint for Stale {
@@ -466,21 +472,32 @@ pub fn check_fresh(
     if let Some(path) = then.keys().find(|p| !now.contains_key(*p)) {
         return Err(Stale::FileGone(path.to_string()));
     }
-    let actions = |p: &Plan| -> Vec<(String, plan::Action, Option<String>, String)> {
+    type Planned<'a> = (&'a str, plan::Action, Option<&'a str>, &'a str);
+    fn actions(p: &Plan) -> Vec<Planned<'_>> {
         p.tasks
             .iter()
             .map(|t| {
                 (
-                    t.name.clone(),
+                    t.name.as_str(),
                     t.action,
-                    t.spec_digest.clone(),
-                    t.endpoint.clone(),
+                    t.spec_digest.as_deref(),
+                    t.endpoint.as_str(),
                 )
             })
             .collect()
-    };
+    }
     if actions(saved) != actions(fresh) {
         return Err(Stale::PlansDifferently);
+    }
+    // The steps too (derived again from the state and the manifests): a saved plan is
+    // applied only as the batches and starts it showed.
+    if let Some((t, _)) = saved
+        .tasks
+        .iter()
+        .zip(&fresh.tasks)
+        .find(|(a, b)| a.steps != b.steps)
+    {
+        return Err(Stale::StepsDiffer(t.name.clone()));
     }
     Ok(())
 }

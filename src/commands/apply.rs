@@ -262,7 +262,8 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         .collect();
     if !renamed.is_empty() {
         for (old, new) in &renamed {
-            if let Some(rec) = state.tasks.remove(old) {
+            if let Some(mut rec) = state.tasks.remove(old) {
+                rec.moving_from(old);
                 state.tasks.insert(new.clone(), rec);
             }
         }

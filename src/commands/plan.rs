@@ -108,7 +108,7 @@ fn saved_note(plan: &Plan, file: &std::path::Path) -> String {
 /// credentials (so a reviewer needs none) and shown with secrets and numbers masked.
 fn attach_requests(plan: &mut Plan, manifests: &Manifests, project: &Project) {
     const PLACEHOLDER: &str = "placeholder-credential";
-    for p in plan.tasks.iter_mut().filter(|p| p.action.sends()) {
+    for p in plan.tasks.iter_mut().filter(|p| p.action.creates()) {
         let Some(task) = manifests.tasks.iter().find(|t| t.name == p.name) else {
             continue;
         };

@@ -220,9 +220,10 @@ fn mv(path: &Path, old: &str, new: &str, args: &str) -> anyhow::Result<Outcome> 
             there.task_id.as_deref().unwrap_or("?")
         );
     }
-    let Some(rec) = st.tasks.remove(old) else {
+    let Some(mut rec) = st.tasks.remove(old) else {
         anyhow::bail!("no task `{old}` in {}{}", path.display(), suggest(&st, old));
     };
+    rec.moving_from(old);
     let (status, task_id, endpoint) = (rec.status, rec.task_id.clone(), rec.endpoint.clone());
     st.tasks.insert(new.to_string(), rec);
     backend.save(&lock, &mut st)?;

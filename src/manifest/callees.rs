@@ -512,6 +512,41 @@ impl CalleeList {
         }
         Ok(())
     }
+
+    /// The callee file and its lines (from 1) holding rows `from..from + n`, for a message
+    /// that names them (`lines 352–401 of numbers.txt`); `None` for inline rows, an empty
+    /// range, or a file that no longer has those rows. Reads no value out.
+    pub fn lines(&self, from: usize, n: usize) -> Option<(&Path, usize, usize)> {
+        let end = from.saturating_add(n).min(self.len());
+        let Origin::File {
+            shown,
+            real,
+            format,
+        } = &self.origin
+        else {
+            return None;
+        };
+        if from >= end {
+            return None;
+        }
+        let mut file = open_regular(real, shown, MAX_CALLEE_FILE_BYTES).ok()?;
+        let (mut index, mut first, mut last) = (0usize, None, None);
+        each_record(*format, &mut file, |record| {
+            if let Record::Row { line, .. } | Record::Bad { line, .. } = record {
+                if index == from {
+                    first = Some(line);
+                }
+                index += 1;
+                if index == end {
+                    last = Some(line);
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        })
+        .ok()?;
+        Some((shown.as_path(), first?, last?))
+    }
 }
 
 /// One record of a callee file, as written.

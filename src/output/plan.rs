@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 
 use crate::canonical;
 use crate::phone::mask_phones_in_text;
-use crate::plan::{Action, EndpointUse, Plan, PlannedTask};
+use crate::plan::steps::thousands;
+use crate::plan::{Action, EndpointUse, Plan, PlannedTask, Steps};
 
 use super::palette::Palette as Paint;
 
@@ -48,6 +49,78 @@ fn created_fields(spec: &serde_json::Value) -> impl Iterator<Item = (String, Str
         .filter(|(k, _)| k.starts_with("spec."))
 }
 
+/// `N batch` / `N batches`.
+fn batches(n: u32) -> String {
+    format!(
+        "{} batch{}",
+        thousands(u64::from(n)),
+        if n == 1 { "" } else { "es" }
+    )
+}
+
+/// What apply sends for a task, in one line, as every rendering shows it: "create, load
+/// 1,234 callees in 25 batches of 50, then start"; "load 1,200 callees in 12 batches (rows
+/// 1–1,200; none loaded yet)".
+pub fn steps_line(steps: &Steps) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let start_in_create = steps.start.as_ref().is_some_and(|s| s.via == "create");
+    if steps.create {
+        let with = match &steps.load {
+            Some(l) if l.in_create == l.rows => format!(" with {} callees", thousands(l.rows)),
+            Some(l) if l.in_create > 0 => {
+                format!(" with the first {} callees", thousands(l.in_create))
+            }
+            Some(_) => String::new(),
+            None => " (no callees)".into(),
+        };
+        let start = if start_in_create { " and `Start`" } else { "" };
+        parts.push(format!("create{with}{start}"));
+    }
+    if let Some(l) = steps.load.as_ref().filter(|l| l.batches > 0) {
+        let rows = l.rows - l.in_create;
+        if steps.create && l.in_create > 0 {
+            parts.push(format!(
+                "load {} more in {} of {}",
+                thousands(rows),
+                batches(l.batches),
+                thousands(u64::from(l.batch_rows))
+            ));
+        } else if steps.create {
+            parts.push(format!(
+                "load {} callees in {} of {}",
+                thousands(rows),
+                batches(l.batches),
+                thousands(u64::from(l.batch_rows))
+            ));
+        } else {
+            let loaded = match l.loaded {
+                0 => "none loaded yet".to_string(),
+                n => format!("{} loaded already", thousands(n)),
+            };
+            parts.push(format!(
+                "load {} callees in {} (rows {}–{}; {loaded})",
+                thousands(rows),
+                batches(l.batches),
+                thousands(l.first_row + 1),
+                thousands(l.first_row + l.rows)
+            ));
+        }
+    }
+    if let Some(start) = steps.start.as_ref().filter(|_| !start_in_create) {
+        let at = start
+            .schedule_time
+            .as_deref()
+            .map(|t| format!(" (ScheduleTime {t})"))
+            .unwrap_or_default();
+        parts.push(if parts.is_empty() {
+            format!("start ({}){at}", start.via)
+        } else {
+            format!("then start{at}")
+        });
+    }
+    parts.join(", ")
+}
+
 fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
     let head = format!("{} {}", symbol(t.action), t.action.as_str());
     let mut meta = format!("{}, provider {}", t.vendor, t.provider);
@@ -68,6 +141,10 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
     );
     if let Some(reason) = &t.reason {
         let _ = writeln!(out, "      {reason}");
+    }
+    if let Some(steps) = &t.steps {
+        let _ = writeln!(out, "      {}", steps_line(steps));
+        let _ = writeln!(out, "      dials: {}", steps.dials);
     }
     match t.action {
         Action::Create => {
@@ -129,13 +206,20 @@ fn request_lines(req: &serde_json::Value) -> Vec<String> {
     lines
 }
 
-/// `, N to rename` when there are renames (most plans have none).
-fn renames(plan: &Plan, bold: bool) -> String {
-    match plan.summary.rename {
-        0 => String::new(),
-        n if bold => format!(", **{n}** to rename"),
-        n => format!(", {n} to rename"),
+/// `, N to resume` and `, N to rename` when there are some (most plans have none).
+fn rare_counts(plan: &Plan, bold: bool) -> String {
+    let mut out = String::new();
+    for (n, what) in [
+        (plan.summary.resume, "to resume"),
+        (plan.summary.rename, "to rename"),
+    ] {
+        match n {
+            0 => {}
+            n if bold => out.push_str(&format!(", **{n}** {what}")),
+            n => out.push_str(&format!(", {n} {what}")),
+        }
     }
+    out
 }
 
 pub fn summary_line(plan: &Plan) -> String {
@@ -149,7 +233,7 @@ pub fn summary_line(plan: &Plan) -> String {
         "Plan: {} to create, {} to replace{}, {} unchanged, {} blocked, {} uncertain{in_flight}, {} orphaned.",
         s.create,
         s.replace,
-        renames(plan, false),
+        rare_counts(plan, false),
         s.no_op,
         s.blocked,
         s.uncertain,
@@ -400,7 +484,7 @@ pub fn markdown(plan: &Plan) -> String {
         "**{}** to create, **{}** to replace{}, **{}** unchanged, **{}** blocked, **{}** uncertain{in_flight}, **{}** orphaned\n",
         s.create,
         s.replace,
-        renames(plan, true),
+        rare_counts(plan, true),
         s.no_op,
         s.blocked,
         s.uncertain,
@@ -452,6 +536,14 @@ pub fn markdown(plan: &Plan) -> String {
         );
         if let Some(reason) = &t.reason {
             let _ = writeln!(out, "{}\n", md_escape(reason));
+        }
+        if let Some(steps) = &t.steps {
+            let _ = writeln!(
+                out,
+                "- steps: {}\n- dials: {}\n",
+                md_escape(&steps_line(steps)),
+                md_escape(&steps.dials)
+            );
         }
         let mut diff = String::new();
         match t.action {

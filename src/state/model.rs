@@ -122,6 +122,21 @@ pub struct CalleeProgress {
     /// task's state at the vendor: it blocks the task until resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
+    /// The task name the `through` digests are keyed with, when it is not the name the
+    /// record is kept under now: a record moved by a rename (`state mv`, `moved_from`)
+    /// keeps its digests, which cannot be made again without the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyed_as: Option<String>,
+}
+
+impl TaskRecord {
+    /// Notes, before the record is kept under another name, the name its callee digests
+    /// are keyed with (the first one, for a record moved twice).
+    pub fn moving_from(&mut self, old: &str) {
+        if let Some(c) = &mut self.callees {
+            c.keyed_as.get_or_insert_with(|| old.to_string());
+        }
+    }
 }
 
 /// One loaded batch.

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::harness::{self, examples, import_all, Callform, Output};
+use crate::harness::{self, examples, Callform, Output};
 
 /// Snapshots `text` with what varies between runs replaced by a placeholder.
 macro_rules! snapshot {
@@ -89,7 +89,7 @@ fn the_plans_of_the_examples_without_state() {
 #[test]
 fn the_plans_of_the_examples_with_an_orphan() {
     let (tmp, tasks, _) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     std::fs::remove_file(tasks.join("xfyeta/renewal-reminder.yaml")).unwrap();
     let out = callform(tmp.path(), &["plan"]).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -121,4 +121,87 @@ fn the_apply_summary_with_a_failure_and_an_uncertain_create() {
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let shown = apply_summary(&out);
     snapshot!("apply_summary_failed_and_uncertain", shown);
+}
+
+/// `status: running` in a manifest: text and markdown `steps` and `dials` lines.
+fn set_running(tasks: &Path, manifest: &str) {
+    let path = tasks.join(manifest);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let running = text.replacen("status: paused", "status: running", 1);
+    assert_ne!(text, running, "{manifest}: no `status: paused` to change");
+    std::fs::write(&path, running).unwrap();
+}
+
+#[test]
+fn the_plans_of_running_creates() {
+    let (tmp, tasks, _) = examples();
+    for m in [
+        "xfyeta/renewal-reminder.yaml",
+        "aliyun/overdue-notice.yaml",
+        "volcengine/delivery-notice.yaml",
+    ] {
+        set_running(&tasks, m);
+    }
+    let out = callform(tmp.path(), &["plan"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    snapshot!("plan_running_creates_text", out.stdout);
+}
+
+/// Every way a recorded task's steps can stand, one task each: resume (nothing loaded yet,
+/// then start), an uncertain batch (with the callee file's lines), a batch refused while
+/// the task runs (6007 hold), loaded callees removed, and a Volcengine task that cannot be
+/// started after its create.
+#[test]
+fn the_plans_of_recorded_tasks_with_steps_left_or_stuck() {
+    let (tmp, tasks, _) = examples();
+    set_running(&tasks, "xfyeta/renewal-reminder.yaml");
+    set_running(&tasks, "volcengine/delivery-notice.yaml");
+    crate::plan::import_loaded(&tasks);
+    crate::plan::record_loaded_with(&tasks, |name, rec, first| match name {
+        "renewal-reminder-2027q1" => drop(rec.as_object_mut().unwrap().remove("callees")),
+        "overdue-notice-jan" => {
+            rec["callees"] = serde_json::json!({"rows": 0, "pending": {
+                "i": 0, "offset": 0, "n": 4, "through": first(4), "at": "2027-01-04T01:00:00Z",
+                "state": "uncertain", "reason": "HTTP 502 Bad Gateway"}});
+        }
+        "payment-followup" => {
+            rec["callees"] = serde_json::json!({"rows": 0, "pending": {
+                "i": 0, "offset": 0, "n": 3, "through": first(3), "at": "2027-01-04T01:00:00Z",
+                "state": "refused", "code": "6007", "reason": "2.0任务启动中,请先停止任务"}});
+        }
+        "satisfaction-survey" => {
+            // Four loaded; the manifest lists three now.
+            rec["callees"] = serde_json::json!({"rows": 4, "batches": [
+                {"i": 0, "n": 4, "through": "h1:00000000000000000000000000000000"}]});
+        }
+        _ => {}
+    });
+    let out = callform(tmp.path(), &["plan"]).run();
+    assert_eq!(out.code, 1, "blocked: {}{}", out.stdout, out.stderr);
+    snapshot!("plan_steps_text", out.stdout);
+    let out = callform(tmp.path(), &["plan", "--format", "markdown"]).run();
+    snapshot!("plan_steps_markdown", out.stdout);
+}
+
+/// Callees added after the start (xfyeta takes none then) and a started task the manifest
+/// says is paused.
+#[test]
+fn the_plans_of_started_tasks_added_to_or_paused() {
+    let (tmp, tasks, _) = examples();
+    set_running(&tasks, "xfyeta/renewal-reminder.yaml");
+    crate::plan::import_loaded(&tasks);
+    let started =
+        serde_json::json!({"state": "started", "at": "2027-01-04T01:00:00Z", "how": "task/start"});
+    crate::plan::record_loaded_with(&tasks, |name, rec, first| match name {
+        "renewal-reminder-2027q1" => {
+            rec["callees"] = serde_json::json!({"rows": 2, "batches": [
+                {"i": 0, "n": 2, "through": first(2)}]});
+            rec["run"] = started.clone();
+        }
+        "overdue-notice-jan" => rec["run"] = started.clone(),
+        _ => {}
+    });
+    let out = callform(tmp.path(), &["plan"]).run();
+    assert_eq!(out.code, 1, "blocked: {}{}", out.stdout, out.stderr);
+    snapshot!("plan_started_text", out.stdout);
 }

@@ -50,7 +50,7 @@ fn plans_never_show_numbers_or_colour_off_a_terminal() {
     let saved = std::fs::read_to_string(&out_file).unwrap();
     assert!(!saved.contains("13700000001") && !saved.contains("055169101407"));
     let plan: Value = serde_json::from_str(&saved).unwrap();
-    assert_eq!(plan["format_version"], 2);
+    assert_eq!(plan["format_version"], 3);
     assert_eq!(plan["summary"]["create"], 5);
     assert_eq!(plan["state"]["exists"], false);
     // Every file the plan was made from, the named callee files included, is digested.
@@ -82,7 +82,7 @@ fn plans_never_show_numbers_or_colour_off_a_terminal() {
 #[test]
 fn unchanged_tasks_plan_no_op_and_changes_are_blocked_with_the_ways_out() {
     let (_tmp, tasks, state) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let (code, out, _) = run(bin().args(["plan", "--detailed-exitcode"]).arg(&tasks));
     assert_eq!((code, out.contains("No changes")), (0, true), "{out}");
 
@@ -143,7 +143,7 @@ fn unchanged_tasks_plan_no_op_and_changes_are_blocked_with_the_ways_out() {
 #[test]
 fn removed_manifests_are_orphaned_and_targets_filter() {
     let (_tmp, tasks, _) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     std::fs::remove_file(tasks.join("aliyun/overdue-notice.yaml")).unwrap();
     // A removed manifest leaves its campaign dialling: a change the reviewer must see.
     let (code, out, _) = run(bin().args(["plan", "--detailed-exitcode"]).arg(&tasks));
@@ -214,7 +214,7 @@ fn removed_manifests_are_orphaned_and_targets_filter() {
 #[test]
 fn uncertain_tasks_are_never_sent_and_say_how_to_resolve() {
     let (_tmp, tasks, state) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     let rec = &mut doc["tasks"]["payment-followup"];
     rec["status"] = "uncertain".into();
@@ -253,7 +253,7 @@ fn uncertain_tasks_are_never_sent_and_say_how_to_resolve() {
 #[test]
 fn tasks_recorded_on_another_endpoint_are_blocked() {
     let (_tmp, tasks, _) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let (code, out, _) = run(bin()
         .env("CALLFORM_XFYETA_ENDPOINT", "http://127.0.0.1:9")
         .arg("plan")
@@ -286,7 +286,7 @@ fn saved_plans_show_and_refuse_to_save_when_blocked() {
     assert_eq!(code, 1);
     assert!(err.contains("plan format version 99"), "{err}");
 
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let file = tasks.join("xfyeta/renewal-reminder.yaml");
     std::fs::write(
         &file,
@@ -304,7 +304,7 @@ fn saved_plans_show_and_refuse_to_save_when_blocked() {
 #[test]
 fn a_second_writer_fails_at_once_naming_the_holder() {
     let (_tmp, tasks, state) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let lock = callform::state::StateLock::acquire(&state, "apply").unwrap();
     let (code, _, err) = run(bin()
         .args(["state", "rm", "payment-followup", "--dir"])
@@ -342,7 +342,7 @@ fn a_second_writer_fails_at_once_naming_the_holder() {
 #[test]
 fn a_damaged_state_is_an_error_and_is_never_overwritten() {
     let (_tmp, tasks, state) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let full = std::fs::read(&state).unwrap();
     let truncated = &full[..full.len() / 2];
     std::fs::write(&state, truncated).unwrap();
@@ -544,6 +544,8 @@ fn numbers_in_free_text_are_masked_in_state_and_still_compared() {
     }
     let state_text = std::fs::read_to_string(&state).unwrap();
     assert!(state_text.contains("139****5678"), "{state_text}");
+    // The callees, as the steps of a complete apply record them.
+    record_loaded_in(&tasks, &state, |_, _, _| {});
     let (code, out, err) = run(bin()
         .args(["state", "show", "overdue-notice-jan", "--dir"])
         .arg(&tasks)
@@ -585,4 +587,69 @@ fn numbers_in_free_text_are_masked_in_state_and_still_compared() {
         out.contains("blocked") && out.contains("overdue-notice-jan"),
         "{out}"
     );
+}
+
+/// Records every callee of each task in the state beside `tasks` as loaded, in one batch,
+/// as a complete apply (or `state import --loaded all`) records them; `edit` may then change
+/// each record (a `serde_json` value of the state format 3) as a test needs.
+pub(crate) fn record_loaded_with(
+    tasks: &Path,
+    edit: impl Fn(&str, &mut Value, &dyn Fn(usize) -> String),
+) {
+    record_loaded_in(
+        tasks,
+        &tasks.parent().unwrap().join("callform.state.json"),
+        edit,
+    );
+}
+
+/// [`record_loaded_with`] in the state `state_path`.
+pub(crate) fn record_loaded_in(
+    tasks: &Path,
+    state_path: &Path,
+    edit: impl Fn(&str, &mut Value, &dyn Fn(usize) -> String),
+) {
+    use callform::canonical::callees::{callee_key, through};
+    let bytes = std::fs::read(state_path).unwrap();
+    // The checksum line, taken off (it is written again below).
+    let text = String::from_utf8(bytes).unwrap();
+    let body = match text.strip_prefix("{\n  \"checksum\": ") {
+        Some(rest) => format!("{{\n{}", &rest[rest.find('\n').unwrap() + 1..]),
+        None => text,
+    };
+    let mut state: Value = serde_json::from_str(&body).unwrap();
+    let salt = state["salt"].as_str().unwrap().to_string();
+    let key = callee_key(&salt);
+    let (_, manifests) = callform::workspace::load(tasks, jiff::Timestamp::now());
+    let records = state["tasks"].as_object_mut().unwrap();
+    for (name, rec) in records.iter_mut() {
+        let Some(task) = manifests.tasks.iter().find(|t| &t.name == name) else {
+            continue;
+        };
+        if let Some(list) = &task.callees {
+            let fps = list.fingerprints();
+            rec["callees"] = serde_json::json!({
+                "rows": fps.len(),
+                "batches": [{"i": 0, "n": fps.len(), "through": through(&key, name, fps)}],
+            });
+        }
+        let fps = task.callees.as_ref().map_or(&[][..], |c| c.fingerprints());
+        // The digest of the task's first `n` rows, as a batch ending there records it.
+        let first = |n: usize| through(&key, name, &fps[..n.min(fps.len())]);
+        edit(name, rec, &first);
+    }
+    let text = serde_json::to_string_pretty(&state).unwrap();
+    let sealed = callform::state::checksum::seal(text.as_bytes());
+    std::fs::write(state_path, sealed).unwrap();
+}
+
+/// [`record_loaded_with`] without edits.
+pub(crate) fn record_loaded(tasks: &Path) {
+    record_loaded_with(tasks, |_, _, _| {});
+}
+
+/// Every example recorded as created (`state import`) with its callees loaded.
+pub(crate) fn import_loaded(tasks: &Path) {
+    import_all(tasks);
+    record_loaded(tasks);
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::harness::{self, bin, examples, import_all, run, Callform};
+use crate::harness::{self, bin, examples, run, Callform};
 
 /// A manifest of the examples with `from` replaced by `to` (which must change it).
 fn edit(path: &Path, from: &str, to: &str) {
@@ -154,7 +154,7 @@ fn every_rendering_shows_each_endpoint_and_a_mix_of_loopback_and_real() {
 #[test]
 fn warnings_and_orphans_are_in_every_rendering() {
     let (_tmp, tasks, _) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     // A rename without `moved_from`: the same spec under a new name.
     edit(
         &tasks.join("aliyun/overdue-notice.yaml"),
@@ -229,6 +229,9 @@ fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
     );
     let out = apply(&["--replace", "overdue-notice-jan"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // The callees, as the steps of a complete apply record them.
+    let sandbox_state = tmp.path().join("callform.sandbox.state.json");
+    crate::plan::record_loaded_in(&tasks, &sandbox_state, |_, _, _| {});
     let plan = same_in_every_rendering_with(&tasks, &["--sandbox"], &[]);
     let task = plan["tasks"]
         .as_array()
@@ -280,7 +283,7 @@ fn an_end_in_the_past_blocks_a_create_but_not_a_created_task() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("The plan is blocked"), "{text}");
 
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let plan = same_in_every_rendering(&tasks, &[]);
     assert_eq!(plan["summary"]["no_op"], 5, "{plan}");
     assert!(
@@ -299,7 +302,7 @@ fn an_end_in_the_past_blocks_a_create_but_not_a_created_task() {
 #[test]
 fn show_without_a_plan_honours_the_format() {
     let (_tmp, tasks, _) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let (code, out, err) = run(bin()
         .args(["show", "--format", "json", "--dir"])
         .arg(&tasks));
@@ -342,6 +345,8 @@ fn moved_from_plans_a_rename_that_sends_nothing() {
         .listed("/_emulator/requests", "name", "mv-")
         .len();
     assert_eq!(sent, 5);
+    // The callees, as the steps of a complete apply record them.
+    crate::plan::record_loaded(&tasks);
 
     edit(
         &tasks.join("aliyun/overdue-notice.yaml"),
@@ -420,7 +425,7 @@ fn moved_from_plans_a_rename_that_sends_nothing() {
 #[test]
 fn state_mv_moves_a_record_and_refuses_to_lose_one() {
     let (tmp, tasks, _) = examples();
-    import_all(&tasks);
+    crate::plan::import_loaded(&tasks);
     let state = |args: &[&str]| run(bin().arg("state").args(args).arg("--dir").arg(&tasks));
     let (code, _, err) = state(&["mv", "delivery-notice", "payment-followup"]);
     assert_eq!(code, 1);
@@ -632,6 +637,8 @@ fn the_state_commands_take_sandbox() {
     let out = state(&["show", "delivery-notice", "--sandbox", "--dir", "tasks"]);
     let shown: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(shown["record"]["endpoint"], "sandbox://callform-emulator");
+    let sandbox_state = tmp.path().join(sandbox_state);
+    crate::plan::record_loaded_in(&tmp.path().join("tasks"), &sandbox_state, |_, _, _| {});
     let out = Callform::new()
         .cwd(tmp.path())
         .args(["plan", "--sandbox", "--detailed-exitcode", "tasks"])

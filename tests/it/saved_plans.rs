@@ -38,7 +38,7 @@ fn a_saved_plan_applies_in_the_checkout_it_is_applied_in() {
     assert!(err.contains("callform apply ../p.plan"), "{err}");
     assert!(err.contains("made with --sandbox"), "{err}");
     let saved = plan_json(&plan);
-    assert_eq!(saved["format_version"], 2);
+    assert_eq!(saved["format_version"], 3);
     assert_eq!(saved["sandbox"], true);
     assert_eq!(saved["root"]["kind"], "git");
     assert_eq!(saved["root"]["from_workdir"], ".");
@@ -292,7 +292,9 @@ async fn a_plan_made_while_an_interrupted_run_is_pending_applies_after_the_fold(
         "{out}"
     );
     assert!(
-        out.contains("Plan: 3 to create, 0 to replace, 1 unchanged, 0 blocked, 1 uncertain"),
+        out.contains(
+            "Plan: 3 to create, 0 to replace, 1 to resume, 0 unchanged, 0 blocked, 1 uncertain"
+        ),
         "{out}"
     );
     let saved = plan_json(&tmp.path().join("p.plan"));
