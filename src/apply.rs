@@ -190,7 +190,7 @@ pub fn prepare(
     let key = callee_key(&state.salt);
     let mut runs = Vec::new();
     let mut errors = Vec::new();
-    for p in plan.tasks.iter().filter(|p| p.action.creates()) {
+    for p in plan.tasks.iter().filter(|p| p.action.sends()) {
         let Some(task) = by_name.get(p.name.as_str()) else {
             errors.push(format!("{}: in the plan but not in the manifests", p.name));
             continue;
@@ -212,7 +212,14 @@ pub fn prepare(
         let record = state.tasks.get(&p.name);
         let list = task.callees.as_ref();
         let fps = list.map(|l| l.fingerprints()).unwrap_or_default();
-        let mut through = Through::new(&key, &p.name);
+        // The name the task's digests are keyed with: its own, or the one it was recorded
+        // under before a rename.
+        let keyed_as = record
+            .filter(|_| !steps.create)
+            .and_then(|r| r.callees.as_ref())
+            .and_then(|c| c.keyed_as.as_deref())
+            .unwrap_or(&p.name);
+        let mut through = Through::new(&key, keyed_as);
         let load = steps.load.as_ref();
         let in_create = if steps.create {
             load.map_or(0, |l| l.in_create)

@@ -287,6 +287,14 @@ pub enum StateCommand {
         name: String,
         /// The id the vendor gave the task (from its console or API).
         task_id: String,
+        /// For a task callform has no record of: how many of the manifest's callees, from
+        /// the first, the vendor task holds (`all`, or a count; `0` for none).
+        #[arg(long, value_name = "N|all")]
+        loaded: Option<Loaded>,
+        /// For a task callform has no record of whose manifest says `running`: whether the
+        /// vendor task runs.
+        #[arg(long, value_name = "yes|no", value_parser = clap::builder::BoolishValueParser::new())]
+        started: Option<bool>,
     },
     /// Move a task's record from OLD to NEW, after renaming its manifest (nothing is sent).
     Mv {
@@ -295,8 +303,40 @@ pub enum StateCommand {
         /// Its new name (the manifest's `name:`).
         new: String,
     },
+    /// Resolve a task's pending callee batch: LOADED if the vendor task holds its rows (the
+    /// next apply goes on after it), NOT-LOADED if it does not (the next apply sends it again).
+    Batch {
+        /// The task's name (its manifest's `name:`).
+        name: String,
+        /// The batch's index, as the plan names it.
+        index: u32,
+        #[arg(value_enum)]
+        outcome: BatchMark,
+    },
+    /// Record whether a task runs at the vendor: resolves an uncertain start, or records a
+    /// start or pause made in the vendor console.
+    Start {
+        /// The task's name (its manifest's `name:`).
+        name: String,
+        #[arg(value_enum)]
+        outcome: StartMark,
+    },
     /// Remove a stale lock left by a process that is gone.
     Unlock,
+}
+
+/// What the vendor console shows of a pending batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchMark {
+    Loaded,
+    NotLoaded,
+}
+
+/// What the vendor console shows of a task's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartMark {
+    Started,
+    NotStarted,
 }
 
 #[derive(Debug, Args, Clone, Copy)]
@@ -345,4 +385,20 @@ pub struct SchemaArgs {
     /// What to print.
     #[arg(long, value_enum, default_value_t = SchemaFormat::Json)]
     pub format: SchemaFormat,
+}
+
+/// `--loaded N|all`: `usize::MAX` stands for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded(pub usize);
+
+impl std::str::FromStr for Loaded {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Loaded, String> {
+        if s == "all" {
+            return Ok(Loaded(usize::MAX));
+        }
+        s.parse()
+            .map(Loaded)
+            .map_err(|_| format!("expected a count or `all`, found {s:?}"))
+    }
 }

@@ -29,15 +29,162 @@ pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
         StateCommand::List => list(dir, explicit, sandbox, PlanFormat::Text),
         StateCommand::Show { name } => show(&path()?, name),
         StateCommand::Rm { name } => rm(&path()?, name),
-        StateCommand::Import { name, task_id } => import(dir, explicit, sandbox, name, task_id),
+        StateCommand::Import {
+            name,
+            task_id,
+            loaded,
+            started,
+        } => import(
+            dir,
+            explicit,
+            sandbox,
+            name,
+            task_id,
+            loaded.as_ref().map(|l| l.0),
+            *started,
+        ),
         StateCommand::Mv { old, new } => mv(
             &path()?,
             old,
             new,
             &crate::settings::repair_args(dir, explicit, sandbox),
         ),
+        StateCommand::Batch {
+            name,
+            index,
+            outcome,
+        } => batch(
+            &path()?,
+            name,
+            *index,
+            *outcome,
+            &crate::settings::repair_args(dir, explicit, sandbox),
+        ),
+        StateCommand::Start { name, outcome } => start(&path()?, name, *outcome),
         StateCommand::Unlock => unlock(&path()?),
     }
+}
+
+/// `state batch NAME I loaded|not-loaded`: resolves the task's pending batch `I`. A batch
+/// recorded as loaded is never turned back: that could load its people twice.
+fn batch(
+    path: &Path,
+    name: &str,
+    index: u32,
+    mark: crate::cli::BatchMark,
+    args: &str,
+) -> anyhow::Result<Outcome> {
+    use crate::cli::BatchMark;
+    use crate::state::{Batch, PendingState};
+    let backend = state::open(path)?;
+    let lock = backend.lock("state batch")?;
+    let mut st = backend.recover(&lock)?.state.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no state at {}\nhint: nothing has been applied yet, or pass --state PATH (or --sandbox)",
+            path.display()
+        )
+    })?;
+    let Some(rec) = st.tasks.get_mut(name) else {
+        anyhow::bail!(
+            "no task `{name}` in {}{}",
+            path.display(),
+            suggest(&st, name)
+        );
+    };
+    let progress = rec.callees.get_or_insert_with(Default::default);
+    if progress.batches.iter().any(|b| b.i == index) {
+        anyhow::bail!("batch {index} of `{name}` is recorded as loaded, and a loaded batch is never turned back (its people could be loaded twice)\nhint: to load the task's callees afresh, create it again with `callform apply --replace {name}`, or give the manifest a new name");
+    }
+    let Some(pending) = progress.pending.take_if(|p| p.i == index) else {
+        let what = match &progress.pending {
+            Some(p) => format!("its pending batch is {}", p.i),
+            None => "it has no pending batch".to_string(),
+        };
+        anyhow::bail!("batch {index} of `{name}` is not pending ({what})\nhint: `callform plan{args}` names the batch to resolve");
+    };
+    if pending.in_create || rec.status != TaskStatus::Created {
+        progress.pending = Some(pending);
+        anyhow::bail!("`{name}` is uncertain as a whole (its create may or may not have reached the vendor), and its first batch rode in the create\nhint: `callform state import {name} TASK_ID{args}` records the task, with that batch, if it exists; `callform state rm {name}{args}` if it does not");
+    }
+    let said = match mark {
+        BatchMark::Loaded => {
+            if pending.state == PendingState::Refused {
+                let code = pending.code.clone().unwrap_or_default();
+                progress.pending = Some(pending);
+                anyhow::bail!("batch {index} of `{name}` was refused by the vendor ({code}): nothing of it was loaded\nhint: once the task takes data again, `callform state batch {name} {index} not-loaded{args}` and apply");
+            }
+            progress.rows += u64::from(pending.n);
+            progress.batches.push(Batch {
+                i: pending.i,
+                n: pending.n,
+                through: pending.through,
+            });
+            rec.warnings.push(format!(
+                "batch {index} recorded as loaded by hand on {}",
+                state::now_rfc3339()
+            ));
+            "loaded: the next apply goes on after it"
+        }
+        BatchMark::NotLoaded => {
+            if progress.batches.is_empty() {
+                rec.callees = None;
+            }
+            "not loaded: the next apply sends it again"
+        }
+    };
+    backend.save(&lock, &mut st)?;
+    lock.release()?;
+    eprintln!(
+        "Recorded batch {index} of `{name}` (rows {}–{}) as {said}.",
+        pending.offset + 1,
+        pending.offset + u64::from(pending.n)
+    );
+    Ok(Outcome::Success)
+}
+
+/// `state start NAME started|not-started`: what the vendor console shows of a task's run.
+fn start(path: &Path, name: &str, mark: crate::cli::StartMark) -> anyhow::Result<Outcome> {
+    use crate::cli::StartMark;
+    use crate::state::{RunRecord, RunState};
+    let backend = state::open(path)?;
+    let lock = backend.lock("state start")?;
+    let mut st = backend.recover(&lock)?.state.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no state at {}\nhint: nothing has been applied yet, or pass --state PATH (or --sandbox)",
+            path.display()
+        )
+    })?;
+    let Some(rec) = st.tasks.get_mut(name) else {
+        anyhow::bail!(
+            "no task `{name}` in {}{}",
+            path.display(),
+            suggest(&st, name)
+        );
+    };
+    if rec.status != TaskStatus::Created {
+        anyhow::bail!("`{name}` is uncertain as a whole (its create may or may not have reached the vendor)\nhint: resolve it with `callform state import` or `callform state rm` first");
+    }
+    let state = match mark {
+        StartMark::Started => RunState::Started,
+        StartMark::NotStarted => RunState::NotStarted,
+    };
+    rec.run = Some(RunRecord {
+        state,
+        at: state::now_rfc3339(),
+        how: "marked".into(),
+        reason: None,
+    });
+    backend.save(&lock, &mut st)?;
+    lock.release()?;
+    eprintln!(
+        "Recorded `{name}` as {}.",
+        match mark {
+            StartMark::Started => "started: callform sends no start for it",
+            StartMark::NotStarted =>
+                "not started: the next apply starts it if its manifest says `status: running`",
+        }
+    );
+    Ok(Outcome::Success)
 }
 
 fn load_existing(path: &Path) -> anyhow::Result<State> {
@@ -247,6 +394,8 @@ fn import(
     sandbox: bool,
     name: &str,
     task_id: &str,
+    loaded: Option<usize>,
+    started: Option<bool>,
 ) -> anyhow::Result<Outcome> {
     if task_id.trim().is_empty() || task_id.chars().any(char::is_control) {
         anyhow::bail!("the task id is empty or contains control characters");
@@ -305,6 +454,21 @@ fn import(
         rec.warnings.push(
             "imported after an uncertain create: callform did not see the vendor's answer".into(),
         );
+        // The task exists, so what its create carried (Volcengine's first rows and its
+        // `Start`) is at the vendor with it.
+        if let Some(c) = rec.callees.as_mut() {
+            if let Some(p) = c.pending.take_if(|p| p.in_create) {
+                c.rows = u64::from(p.n);
+                c.batches = vec![state::Batch {
+                    i: 0,
+                    n: p.n,
+                    through: p.through,
+                }];
+            }
+        }
+        if let Some(run) = rec.run.as_mut().filter(|r| r.how == "create") {
+            run.state = state::RunState::Started;
+        }
         let endpoint = rec.endpoint.clone();
         backend.save(&lock, &mut st)?;
         lock.release()?;
@@ -327,6 +491,40 @@ fn import(
             .unwrap_or_default();
         anyhow::bail!("no task `{name}` in the manifests under {}: import records a manifest's task as created{hint}", dir.display());
     };
+    let rows = task.callees.as_ref().map_or(0, |c| c.len());
+    let loaded = match (loaded, rows) {
+        (_, 0) => 0,
+        (None, _) => anyhow::bail!("`{name}` names {rows} callee(s): say how many of them, from the first, the vendor task already holds\nhint: `--loaded all` if it holds every one, `--loaded 0` if none (the next apply loads them), `--loaded N` for the first N; check the task in the vendor console"),
+        (Some(usize::MAX), _) => rows,
+        (Some(n), _) if n > rows => anyhow::bail!("`--loaded {n}`, but `{name}` names {rows} callee(s)"),
+        (Some(n), _) => n,
+    };
+    if task.status == crate::manifest::RunStatus::Running && started.is_none() {
+        anyhow::bail!("`{name}` says `status: running`: say whether the vendor task runs\nhint: `--started yes` if the console shows it running, `--started no` if not (the next apply starts it)");
+    }
+    let callees = (loaded > 0).then(|| {
+        let key = crate::canonical::callees::callee_key(&st.salt);
+        let fps = task
+            .callees
+            .as_ref()
+            .map(|c| c.fingerprints())
+            .unwrap_or_default();
+        state::CalleeProgress {
+            rows: loaded as u64,
+            batches: vec![state::Batch {
+                i: 0,
+                n: u32::try_from(loaded).unwrap_or(u32::MAX),
+                through: crate::canonical::callees::through(&key, name, &fps[..loaded]),
+            }],
+            ..Default::default()
+        }
+    });
+    let run = started.filter(|s| *s).map(|_| state::RunRecord {
+        state: state::RunState::Started,
+        at: state::now_rfc3339(),
+        how: "marked".into(),
+        reason: None,
+    });
     let canon = canonical(task, &project.timezone_name, &st.salt);
     st.tasks.insert(
         name.to_string(),
@@ -344,8 +542,8 @@ fn import(
             warnings: vec!["imported: callform did not see the vendor's answer".into()],
             uncertain_reason: None,
             superseded: Vec::new(),
-            callees: None,
-            run: None,
+            callees,
+            run,
         },
     );
     backend.save(&lock, &mut st)?;

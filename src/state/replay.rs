@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::model::validate;
+use super::model::{Batch, CalleeProgress, Pending, PendingState, RunRecord, RunState};
 use super::{State, Superseded, TaskRecord, TaskStatus, FORMAT_VERSION};
 
 /// Why an intent without an outcome is uncertain.
@@ -170,6 +171,14 @@ pub struct Folded {
     pub interrupted: Vec<String>,
     /// `(name, old task id)` for each replace that did not fail: the old task may still run.
     pub superseded: Vec<(String, String)>,
+    /// Callee batches recorded as loaded.
+    pub batches_loaded: usize,
+    /// Tasks recorded as started by a start request.
+    pub started: usize,
+    /// Tasks whose batch or start may or may not have reached the vendor.
+    pub steps_uncertain: Vec<String>,
+    /// Tasks whose batch the vendor refused for the task's state there.
+    pub steps_held: Vec<String>,
 }
 
 /// Why a journal cannot be folded into a state (or an entry cannot be recorded).
@@ -208,6 +217,19 @@ pub enum FoldError {
     },
     #[error("task `{name}`: an outcome without a pending intent")]
     OutcomeWithoutIntent { name: String },
+    #[error("line {line}: a step of task `{name}`, which is not a created task in the state")]
+    StepWithoutTask { name: String, line: usize },
+    #[error("line {line}: task `{name}`: expected {expected}, found {found}")]
+    StepOutOfOrder {
+        name: String,
+        line: usize,
+        expected: String,
+        found: String,
+    },
+    #[error("line {line}: task `{name}`: a batch while another is pending")]
+    SecondPending { name: String, line: usize },
+    #[error("line {line}: task `{name}`: a start of a task already started (or being started)")]
+    StartWhileStarted { name: String, line: usize },
 }
 
 impl FoldError {
@@ -239,11 +261,66 @@ impl FoldError {
 /// Replays entries on a state, with every rule checked before anything changes.
 #[derive(Debug, Default)]
 pub(crate) struct Replay {
+    /// What the step entries did, for messages.
+    steps: StepCounts,
     /// Names with an intent but no outcome yet, and the record the intent displaced.
     pending: HashMap<String, Option<TaskRecord>>,
     /// Journal order of the names touched, and how each ended.
     touched: Vec<(String, End, Option<String>)>,
     position: HashMap<String, usize>,
+}
+
+#[derive(Debug, Default)]
+struct StepCounts {
+    loaded: usize,
+    started: usize,
+    uncertain: Vec<String>,
+    held: Vec<String>,
+}
+
+/// The created record a step entry names.
+fn created_record<'s>(
+    state: &'s mut State,
+    name: &str,
+    line: usize,
+) -> Result<&'s mut TaskRecord, FoldError> {
+    state
+        .tasks
+        .get_mut(name)
+        .filter(|r| r.status == TaskStatus::Created && r.task_id.is_some())
+        .ok_or_else(|| FoldError::StepWithoutTask {
+            name: name.to_string(),
+            line,
+        })
+}
+
+/// A step whose intent has no outcome when the entries end: it may have left.
+fn settle_in_flight(state: &mut State, folded: &mut Folded) {
+    for (name, record) in state.tasks.iter_mut() {
+        let mut settled = false;
+        if let Some(p) = record
+            .callees
+            .as_mut()
+            .and_then(|c| c.pending.as_mut())
+            .filter(|p| p.state == PendingState::InFlight)
+        {
+            p.state = PendingState::Uncertain;
+            p.reason = Some(STOPPED_REASON.to_string());
+            settled = true;
+        }
+        if let Some(run) = record
+            .run
+            .as_mut()
+            .filter(|r| r.state == RunState::InFlight)
+        {
+            run.state = RunState::Uncertain;
+            run.reason = Some(STOPPED_REASON.to_string());
+            settled = true;
+        }
+        if settled && record.status == TaskStatus::Created {
+            folded.steps_uncertain.push(name.clone());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -265,11 +342,163 @@ impl Replay {
     ) -> Result<(), FoldError> {
         match entry {
             Entry::Begin { .. } => Err(FoldError::BeginNotFirst { line }),
-            // PLACEHOLDER(steps): the step entries' replay rules are written next.
-            Entry::Batch { .. }
-            | Entry::BatchOutcome { .. }
-            | Entry::Start { .. }
-            | Entry::StartOutcome { .. } => Err(FoldError::BeginNotFirst { line }),
+            Entry::Batch {
+                name,
+                i,
+                offset,
+                n,
+                through,
+                at,
+            } => {
+                let record = created_record(state, name, line)?;
+                let progress = record.callees.get_or_insert_with(Default::default);
+                if progress.pending.is_some() {
+                    return Err(FoldError::SecondPending {
+                        name: name.clone(),
+                        line,
+                    });
+                }
+                let expected = (progress.batches.len() as u64, progress.rows);
+                if (u64::from(*i), *offset) != expected || *n == 0 || !through.starts_with("h1:") {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: format!("batch {} from row {}", expected.0, expected.1),
+                        found: format!("batch {i} from row {offset} of {n} rows"),
+                    });
+                }
+                progress.pending = Some(Pending {
+                    i: *i,
+                    offset: *offset,
+                    n: *n,
+                    through: through.clone(),
+                    at: at.clone(),
+                    state: PendingState::InFlight,
+                    reason: None,
+                    code: None,
+                    in_create: false,
+                });
+                Ok(())
+            }
+            Entry::BatchOutcome {
+                name, i, outcome, ..
+            } => {
+                let record = created_record(state, name, line)?;
+                let progress = record.callees.get_or_insert_with(Default::default);
+                let Some(pending) = progress
+                    .pending
+                    .take_if(|p| p.i == *i && p.state == PendingState::InFlight)
+                else {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "an outcome of the batch in flight".into(),
+                        found: format!("an outcome of batch {i}"),
+                    });
+                };
+                match outcome {
+                    StepOutcome::Done { warnings, .. } => {
+                        progress.rows += u64::from(pending.n);
+                        progress.batches.push(Batch {
+                            i: pending.i,
+                            n: pending.n,
+                            through: pending.through,
+                        });
+                        record
+                            .warnings
+                            .extend(warnings.iter().map(|w| format!("batch {i}: {w}")));
+                        self.steps.loaded += 1;
+                    }
+                    StepOutcome::Failed { hold: false, .. } => {}
+                    StepOutcome::Failed {
+                        hold: true,
+                        code,
+                        message,
+                    } => {
+                        progress.pending = Some(Pending {
+                            state: PendingState::Refused,
+                            code: Some(code.clone()),
+                            reason: Some(message.clone()),
+                            ..pending
+                        });
+                        self.steps.held.push(name.clone());
+                    }
+                    StepOutcome::Uncertain { reason } => {
+                        progress.pending = Some(Pending {
+                            state: PendingState::Uncertain,
+                            reason: Some(reason.clone()),
+                            ..pending
+                        });
+                        self.steps.uncertain.push(name.clone());
+                    }
+                }
+                if progress.batches.is_empty() && progress.pending.is_none() {
+                    record.callees = None;
+                }
+                Ok(())
+            }
+            Entry::Start { name, at, how } => {
+                let record = created_record(state, name, line)?;
+                if record.callees.as_ref().is_some_and(|c| c.pending.is_some()) {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "every batch resolved before the start".into(),
+                        found: "a start while a batch is pending".into(),
+                    });
+                }
+                if record
+                    .run
+                    .as_ref()
+                    .is_some_and(|r| r.state != RunState::NotStarted)
+                {
+                    return Err(FoldError::StartWhileStarted {
+                        name: name.clone(),
+                        line,
+                    });
+                }
+                record.run = Some(RunRecord {
+                    state: RunState::InFlight,
+                    at: at.clone(),
+                    how: how.clone(),
+                    reason: None,
+                });
+                Ok(())
+            }
+            Entry::StartOutcome {
+                name, at, outcome, ..
+            } => {
+                let record = created_record(state, name, line)?;
+                let Some(run) = record
+                    .run
+                    .as_mut()
+                    .filter(|r| r.state == RunState::InFlight)
+                else {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "an outcome of the start in flight".into(),
+                        found: "an outcome of a start never sent".into(),
+                    });
+                };
+                match outcome {
+                    StepOutcome::Done { .. } => {
+                        run.state = RunState::Started;
+                        run.at = at.clone();
+                        self.steps.started += 1;
+                    }
+                    StepOutcome::Failed { message, code, .. } => {
+                        run.state = RunState::NotStarted;
+                        run.reason = Some(format!("{code}: {message}"));
+                    }
+                    StepOutcome::Uncertain { reason } => {
+                        run.state = RunState::Uncertain;
+                        run.reason = Some(reason.clone());
+                        self.steps.uncertain.push(name.clone());
+                    }
+                }
+                Ok(())
+            }
             Entry::Intent {
                 name,
                 vendor,
@@ -280,7 +509,8 @@ impl Replay {
                 spec,
                 at,
                 replaces,
-                ..
+                batch,
+                start,
             } => {
                 if self.pending.contains_key(name) {
                     return Err(FoldError::DuplicateIntent { name: name.clone() });
@@ -340,8 +570,29 @@ impl Replay {
                     warnings: Vec::new(),
                     uncertain_reason: Some(STOPPED_REASON.to_string()),
                     superseded,
-                    callees: None,
-                    run: None,
+                    // The rows and the start the create itself carries: in flight with it.
+                    callees: batch.as_ref().map(|b| CalleeProgress {
+                        rows: 0,
+                        batches: Vec::new(),
+                        keyed_as: None,
+                        pending: Some(Pending {
+                            i: 0,
+                            offset: 0,
+                            n: b.n,
+                            through: b.through.clone(),
+                            at: at.clone(),
+                            state: PendingState::InFlight,
+                            reason: None,
+                            code: None,
+                            in_create: true,
+                        }),
+                    }),
+                    run: start.then(|| RunRecord {
+                        state: RunState::InFlight,
+                        at: at.clone(),
+                        how: "create".into(),
+                        reason: None,
+                    }),
                 };
                 let previous = state.tasks.insert(name.clone(), record);
                 self.pending.insert(name.clone(), previous);
@@ -370,6 +621,21 @@ impl Replay {
                             record.task_id = Some(task_id.clone());
                             record.created_at = at.clone();
                             record.uncertain_reason = None;
+                            // What the create carried is loaded and started with it.
+                            if let Some(c) = record.callees.as_mut() {
+                                if let Some(p) = c.pending.take_if(|p| p.in_create) {
+                                    c.rows = u64::from(p.n);
+                                    c.batches = vec![Batch {
+                                        i: 0,
+                                        n: p.n,
+                                        through: p.through,
+                                    }];
+                                }
+                            }
+                            if let Some(run) = record.run.as_mut() {
+                                run.state = RunState::Started;
+                                run.at = at.clone();
+                            }
                             self.end(name, End::Created, None);
                         }
                     }
@@ -408,7 +674,13 @@ impl Replay {
     }
 
     fn finish(self) -> Folded {
-        let mut folded = Folded::default();
+        let mut folded = Folded {
+            batches_loaded: self.steps.loaded,
+            started: self.steps.started,
+            steps_uncertain: self.steps.uncertain,
+            steps_held: self.steps.held,
+            ..Folded::default()
+        };
         for (name, end, replaces) in self.touched {
             if let (Some(old), true) = (replaces, end != End::Failed) {
                 folded.superseded.push((name.clone(), old));
@@ -550,8 +822,9 @@ pub fn fold(state: &mut State, entries: &[Entry]) -> Result<Folded, FoldError> {
     for (i, entry) in entries.iter().enumerate().skip(1) {
         replay.apply(&mut work, entry, i + 1)?;
     }
-    *state = work;
     let mut folded = replay.finish();
+    settle_in_flight(&mut work, &mut folded);
+    *state = work;
     folded.run = Some(run.clone());
     folded.base_serial = Some(*base_serial);
     Ok(folded)
