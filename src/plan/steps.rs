@@ -26,7 +26,7 @@
 
 use crate::canonical::callees::{legacy_v2_digest, Through};
 use crate::manifest::callees::CalleeList;
-use crate::manifest::{RunStatus, Spec, Task};
+use crate::manifest::{RunStatus, Task};
 use crate::state::model::{CalleeProgress, Pending, PendingState, RunRecord, RunState};
 use crate::state::TaskRecord;
 use crate::vendor::{StartKind, StepRules};
@@ -273,41 +273,25 @@ fn batches(rows: u64, batch_rows: u64) -> u32 {
 }
 
 fn schedule_time(task: &Task) -> Option<String> {
-    match &task.spec {
-        Spec::Aliyun(s) => s.schedule_time.as_ref().map(|t| t.to_string()),
-        _ => None,
-    }
+    task.spec.def().schedule_time()
 }
 
 /// When the task dials, in words. `started`: the record of a start already made;
 /// `starts`: this apply starts it.
 fn dials(task: &Task, started: Option<&RunRecord>, starts: bool) -> String {
-    if let Spec::Longlonglong(_) = task.spec {
-        return "never by callform: longlonglong documents no start API (start it in the console)"
-            .into();
-    }
+    let Some(when) = task.spec.def().dials() else {
+        return format!(
+            "never by callform: {} documents no start API (start it in the console)",
+            task.vendor
+        );
+    };
     if let Some(run) = started {
         return format!("dialling since {}", run.at);
     }
     if task.status == RunStatus::Paused || !starts {
         return "nobody (status: paused)".into();
     }
-    match &task.spec {
-        Spec::Xfyeta(s) => format!(
-            "from {} (time_begin), within {} (time_range)",
-            s.time_begin,
-            s.time_range.join(", ")
-        ),
-        Spec::Aliyun(s) => match &s.schedule_time {
-            Some(t) => format!("from {t} (schedule_time)"),
-            None => "as soon as started".into(),
-        },
-        Spec::Volcengine(s) => format!(
-            "from {} to {} (start_time to end_time; Start in the create)",
-            s.start_time, s.end_time
-        ),
-        Spec::Longlonglong(_) => String::new(),
-    }
+    when
 }
 
 /// A loaded batch that no longer holds the manifest's rows.

@@ -290,6 +290,14 @@ pub(crate) trait VendorSpec {
     /// The vendor's own name parameter, if set.
     fn vendor_name(&self) -> Option<&str>;
 
+    /// When a started task dials, in words, for the plan (`None`: callform never starts it).
+    fn dials(&self) -> Option<String>;
+
+    /// The time the start request schedules the task for (Aliyun's `ScheduleTime`).
+    fn schedule_time(&self) -> Option<String> {
+        None
+    }
+
     /// Keys of the spec that moved elsewhere, each with what to write instead: set in the
     /// manifest, they are refused with that hint (never read as an alias).
     fn moved(&self) -> Vec<(&'static str, &'static str)> {

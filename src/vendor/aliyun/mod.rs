@@ -127,6 +127,17 @@ fn signed_handle<'a>(
 }
 
 impl VendorSpec for AliyunSpec {
+    fn dials(&self) -> Option<String> {
+        Some(match &self.schedule_time {
+            Some(t) => format!("from {t} (schedule_time)"),
+            None => "as soon as started".into(),
+        })
+    }
+
+    fn schedule_time(&self) -> Option<String> {
+        self.schedule_time.as_ref().map(|t| t.to_string())
+    }
+
     fn vendor_name(&self) -> Option<&str> {
         self.task_name.as_deref()
     }

@@ -114,6 +114,10 @@ impl Vendor for Longlonglong {
 }
 
 impl VendorSpec for LonglonglongSpec {
+    fn dials(&self) -> Option<String> {
+        None
+    }
+
     fn vendor_name(&self) -> Option<&str> {
         self.name.as_deref()
     }

@@ -148,6 +148,13 @@ fn signed_handle<'a>(
 }
 
 impl VendorSpec for VolcengineSpec {
+    fn dials(&self) -> Option<String> {
+        Some(format!(
+            "from {} to {} (start_time to end_time; Start in the create)",
+            self.start_time, self.end_time
+        ))
+    }
+
     fn vendor_name(&self) -> Option<&str> {
         self.name.as_deref()
     }

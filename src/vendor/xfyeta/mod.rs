@@ -113,6 +113,14 @@ impl Vendor for Xfyeta {
 }
 
 impl VendorSpec for XfyetaSpec {
+    fn dials(&self) -> Option<String> {
+        Some(format!(
+            "from {} (time_begin), within {} (time_range)",
+            self.time_begin,
+            self.time_range.join(", ")
+        ))
+    }
+
     fn vendor_name(&self) -> Option<&str> {
         self.task_name.as_deref()
     }
