@@ -310,6 +310,7 @@ pub enum StateCommand {
         name: String,
         /// The batch's index, as the plan names it.
         index: u32,
+        /// What the vendor console shows: `loaded` or `not-loaded`.
         #[arg(value_enum)]
         outcome: BatchMark,
     },
@@ -318,6 +319,7 @@ pub enum StateCommand {
     Start {
         /// The task's name (its manifest's `name:`).
         name: String,
+        /// What the vendor console shows: `started` or `not-started`.
         #[arg(value_enum)]
         outcome: StartMark,
     },

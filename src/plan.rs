@@ -130,6 +130,12 @@ pub struct PlannedTask {
     /// `--show-requests`: the request the driver would send, secrets and numbers masked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Value>,
+    /// `--show-requests`: the first callee batch apply would send, shown as `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_request: Option<Value>,
+    /// `--show-requests`: the start apply would send, shown as `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_request: Option<Value>,
     /// What apply will send for the task, step by step, and when it dials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Steps>,
@@ -1111,6 +1117,8 @@ impl Planner<'_> {
 fn planned(task: &Task, endpoint: String, digest: String) -> PlannedTask {
     PlannedTask {
         steps: None,
+        batch_request: None,
+        start_request: None,
         name: task.name.clone(),
         action: Action::Create,
         vendor: task.vendor.key().to_string(),
@@ -1194,6 +1202,8 @@ fn orphans(
         }
         let mut p = PlannedTask {
             steps: None,
+            batch_request: None,
+            start_request: None,
             name: name.clone(),
             action: Action::Orphaned,
             vendor: rec.vendor.clone(),

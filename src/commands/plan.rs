@@ -108,7 +108,7 @@ fn saved_note(plan: &Plan, file: &std::path::Path) -> String {
 /// credentials (so a reviewer needs none) and shown with secrets and numbers masked.
 fn attach_requests(plan: &mut Plan, manifests: &Manifests, project: &Project) {
     const PLACEHOLDER: &str = "placeholder-credential";
-    for p in plan.tasks.iter_mut().filter(|p| p.action.creates()) {
+    for p in plan.tasks.iter_mut().filter(|p| p.action.sends()) {
         let Some(task) = manifests.tasks.iter().find(|t| t.name == p.name) else {
             continue;
         };
@@ -130,13 +130,40 @@ fn attach_requests(plan: &mut Plan, manifests: &Manifests, project: &Project) {
             timezone: project.timezone.clone(),
             credentials,
         };
-        p.request = Some(match crate::driver::build(task, &cx) {
+        let shown = |built: Result<crate::driver::Request, crate::driver::BuildError>| match built {
             Ok(mut req) => {
                 req.secrets.push(PLACEHOLDER.into());
                 crate::driver::display(&req, &p.endpoint, true)
             }
             Err(e) => serde_json::json!({"error": e.to_string()}),
-        });
+        };
+        let steps = p.steps.clone().unwrap_or_default();
+        if p.action.creates() {
+            p.request = Some(shown(crate::driver::build(task, &cx)));
+        }
+        // The vendor's id is not known before the create: a stand-in shows where it goes.
+        let task_id = p.task_id.clone().unwrap_or_else(|| "TASK_ID".into());
+        if let (Some(load), Some(list)) = (&steps.load, &task.callees) {
+            let in_create = if steps.create { load.in_create } else { 0 };
+            if load.rows > in_create {
+                let from = usize::try_from(load.first_row + in_create).unwrap_or(usize::MAX);
+                p.batch_request = Some(match list.rows(from, load.batch_rows as usize) {
+                    Ok(rows) => shown(crate::driver::build_load(
+                        task,
+                        &task_id,
+                        &list.columns,
+                        &rows,
+                        &cx,
+                    )),
+                    Err(e) => serde_json::json!({"error": e.to_string()}),
+                });
+            }
+        }
+        if steps.start.as_ref().is_some_and(|s| s.via != "create") {
+            if let Ok(Some(req)) = crate::driver::build_start(task, &task_id, &cx) {
+                p.start_request = Some(shown(Ok(req)));
+            }
+        }
     }
 }
 

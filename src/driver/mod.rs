@@ -199,6 +199,13 @@ pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_js
             out = out.replace(secret.as_str(), "***");
         }
         if mask_phones {
+            // Callee values (names…) first, longest first, then numbers.
+            let mut values: Vec<&String> =
+                request.redact.iter().filter(|v| !v.is_empty()).collect();
+            values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+            for value in values {
+                out = out.replace(value.as_str(), "***");
+            }
             out = crate::phone::mask_phones_in_text(&out);
         }
         out
@@ -223,9 +230,7 @@ pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_js
             .body
             .as_ref()
             .map(|b| match serde_json::from_slice::<serde_json::Value>(b) {
-                Ok(v) => {
-                    serde_json::from_str(&mask(&v.to_string())).unwrap_or(serde_json::Value::Null)
-                }
+                Ok(v) => mask_strings(v, &mask),
                 Err(_) => serde_json::Value::String(mask(&String::from_utf8_lossy(b))),
             });
     let mut shown = serde_json::json!({"method": request.method, "url": mask(&url), "headers": headers, "body": body});
@@ -247,6 +252,24 @@ pub fn display(request: &Request, endpoint: &str, mask_phones: bool) -> serde_js
         shown["signature"] = serde_json::Value::String(sig.to_string());
     }
     shown
+}
+
+/// `value` with `mask` applied to every string in it (keys kept), so that masking never
+/// touches its numbers or breaks its shape.
+fn mask_strings(value: serde_json::Value, mask: &dyn Fn(&str) -> String) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(mask(&s)),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| mask_strings(v, mask)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (mask(&k), mask_strings(v, mask)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// A required credential, or an error naming the field (never a value).

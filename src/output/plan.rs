@@ -172,8 +172,26 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
         }
         _ => {}
     }
-    if let Some(req) = &t.request {
-        let _ = writeln!(out, "      request:");
+    let batches = t
+        .steps
+        .as_ref()
+        .and_then(|s| s.load.as_ref())
+        .map_or(0, |l| l.batches);
+    let shown = [
+        ("request", t.request.as_ref()),
+        (
+            if batches > 1 {
+                "first batch (the others like it)"
+            } else {
+                "batch"
+            },
+            t.batch_request.as_ref(),
+        ),
+        ("start", t.start_request.as_ref()),
+    ];
+    for (label, req) in shown {
+        let Some(req) = req else { continue };
+        let _ = writeln!(out, "      {label}:");
         for line in request_lines(req) {
             let _ = writeln!(out, "        {line}");
         }

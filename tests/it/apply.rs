@@ -250,7 +250,7 @@ fn a_business_error_fails_that_task_only() {
     assert!(run.stdout.contains("4 created, 1 failed"), "{}", run.stdout);
     assert!(
         run.stdout
-            .contains("biz-renewal-reminder-2027q1: xfyeta 10005"),
+            .contains("biz-renewal-reminder-2027q1: create: xfyeta 10005"),
         "{}",
         run.stdout
     );

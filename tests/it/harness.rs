@@ -384,7 +384,17 @@ pub(crate) const EXAMPLE_TASKS: [&str; 5] = [
 pub(crate) fn import_all(tasks: &Path) {
     for (i, name) in EXAMPLE_TASKS.iter().enumerate() {
         let (code, _, err) = run(bin()
-            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
+            .args([
+                "state",
+                "import",
+                name,
+                &format!("id-{i}"),
+                "--loaded",
+                "all",
+                "--started",
+                "no",
+                "--dir",
+            ])
             .arg(tasks));
         assert_eq!(code, 0, "{err}");
     }

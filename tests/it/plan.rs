@@ -447,7 +447,15 @@ fn hints_name_the_state_they_were_made_for_and_run_as_printed() {
     let custom = tmp.path().join("team.state.json");
     for (i, name) in TASKS.iter().enumerate() {
         let (code, _, err) = run(bin()
-            .args(["state", "import", name, &format!("id-{i}"), "--dir"])
+            .args([
+                "state",
+                "import",
+                name,
+                &format!("id-{i}"),
+                "--loaded",
+                "all",
+                "--dir",
+            ])
             .arg(&tasks)
             .arg("--state")
             .arg(&custom));
@@ -488,6 +496,8 @@ fn hints_name_the_state_they_were_made_for_and_run_as_printed() {
             "import",
             "overdue-notice-jan",
             "id-1",
+            "--loaded",
+            "all",
             "--sandbox",
             "--dir",
         ])

@@ -341,10 +341,9 @@ fn moved_from_plans_a_rename_that_sends_nothing() {
     harness::rename_tasks(&tasks, "mv-");
     let out = in_project(tmp.path(), &["apply", "--auto-approve", "tasks"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let sent = harness::emulator()
-        .listed("/_emulator/requests", "name", "mv-")
-        .len();
-    assert_eq!(sent, 5);
+    let sent = harness::emulator().listed("/_emulator/requests", "name", "mv-");
+    let creates = sent.iter().filter(|r| r["op"] == "create").count();
+    assert_eq!(creates, 5);
     // The callees, as the steps of a complete apply record them.
     crate::plan::record_loaded(&tasks);
 
@@ -407,7 +406,7 @@ fn moved_from_plans_a_rename_that_sends_nothing() {
     let sent_after = harness::emulator()
         .listed("/_emulator/requests", "name", "mv-")
         .len();
-    assert_eq!(sent_after, sent, "a rename sent a request");
+    assert_eq!(sent_after, sent.len(), "a rename sent a request");
     let st: Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("callform.state.json")).unwrap())
             .unwrap();
@@ -517,7 +516,7 @@ fn an_apply_fails_while_earlier_uncertain_tasks_are_unresolved() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.stdout.contains(
-            "Apply finished with problems: 1 created, 0 failed, 0 uncertain, 0 not sent; 1 uncertain from earlier runs, still unresolved."
+            "Apply finished with problems: 1 created, 0 failed, 0 uncertain, 0 not sent; 3 callees loaded in 1 batch, 0 started; 1 uncertain from earlier runs, still unresolved."
         ),
         "{}",
         out.stdout
@@ -629,6 +628,8 @@ fn the_state_commands_take_sandbox() {
         "import",
         "delivery-notice",
         "id-1",
+        "--loaded",
+        "all",
         "--sandbox",
         "--dir",
         "tasks",
