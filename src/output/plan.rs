@@ -632,6 +632,8 @@ mod tests {
         plan.state.lineage = Some("deadbeef13700000001cafe0000ffff1".into());
         plan.tasks.push(crate::plan::PlannedTask {
             steps: None,
+            batch_request: None,
+            start_request: None,
             name: "t".into(),
             action: Action::Orphaned,
             vendor: "aliyun".into(),

@@ -91,7 +91,9 @@ fn env(cmd: &mut Command, url: &str) {
     for v in ["XFYETA", "ALIYUN"] {
         cmd.env(format!("CALLFORM_{v}_ENDPOINT"), url);
     }
-    cmd.env("XFYETA_TOKEN", "crash-token")
+    cmd.env("VOLCENGINE_ACCESS_KEY", "AKLTCrash")
+        .env("VOLCENGINE_SECRET_KEY", "crash-volc-secret")
+        .env("XFYETA_TOKEN", "crash-token")
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAICrashKey")
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "crash-secret")
         .env("NO_COLOR", "1");
@@ -318,9 +320,7 @@ fn write_campaigns(dir: &Path) -> Vec<(&'static str, u64, u64)> {
 
 fn campaign_env(cmd: &mut Command, url: &str) {
     env(cmd, url);
-    cmd.env("CALLFORM_VOLCENGINE_ENDPOINT", url)
-        .env("VOLCENGINE_ACCESS_KEY", "AKLTCrash")
-        .env("VOLCENGINE_SECRET_KEY", "crash-volc-secret");
+    cmd.env("CALLFORM_VOLCENGINE_ENDPOINT", url);
 }
 
 fn get_json(url: &str, path: &str) -> Value {
