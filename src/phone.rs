@@ -88,7 +88,13 @@ fn classify(d: &str) -> Option<Kind> {
     let b = d.as_bytes();
     if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) {
         Some(Kind::Mobile)
-    } else if (10..=12).contains(&b.len()) && b[0] == b'0' {
+    } else if (10..=12).contains(&b.len())
+        && b[0] == b'0'
+        // The one area code that starts `01` is Beijing's `010` (eight digits after it):
+        // any other `01…` is a mobile with a trunk `0`, which read as a fixed line would
+        // let one person be listed twice in a task.
+        && (b[1] != b'1' || (b[2] == b'0' && b.len() == 11))
+    {
         Some(Kind::FixedLine)
     } else {
         None
@@ -519,6 +525,17 @@ fn mask_runs(text: &str, in_place: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_mobile_with_a_trunk_zero_is_not_a_fixed_line() {
+        // Read as a fixed line, it would be a second entry for the same person.
+        assert!(normalize("013700000001").is_err());
+        assert!(normalize("0137 0000 0001").is_err());
+        assert_eq!(normalize("01012345678").unwrap().1, Kind::FixedLine);
+        assert_eq!(normalize("02112345678").unwrap().1, Kind::FixedLine);
+        assert_eq!(normalize("13700000001").unwrap().1, Kind::Mobile);
+    }
+
     use super::*;
 
     #[test]

@@ -542,3 +542,17 @@ fn show_requests_masks_every_number_and_value() {
     assert!(out.stdout.contains("task/start"), "{}", out.stdout);
     assert_clean(&out, &p, &[(71, 60)]);
 }
+
+#[test]
+fn inline_rows_are_never_quoted_in_source_excerpts() {
+    let p = Project::new(&[(
+        "x.yaml",
+        format!(
+            "name: steps-excerpt\nvendor: xfyeta\ncallees: {{rows: [{{phone: \"13700000001\", 客户姓名: {NAME_CANARY}甲}}]}}\nspec:\n  line_num: [\"055169101407\"]\n  robot_id: \"11\"\n  time_range: [\"09:00:00-12:00:00\"]\n  time_begin: 2027-01-04 09:00\n"
+        ),
+    )]);
+    // A one-row list is warned about on the line that holds the row.
+    let out = bin().terminal().arg("validate").dir(&p.tasks).run();
+    assert!(out.stdout.contains("warning"), "{}", out.stdout);
+    assert!(!out.stdout.contains(NAME_CANARY), "{}", out.stdout);
+}
