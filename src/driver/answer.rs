@@ -17,7 +17,7 @@
 //!   a 400 in no vendor's error shape, a 404 from a proxy, a 5xx, an answer too large to
 //!   read — is uncertain.
 //!
-//! A step (a callee batch, a start) follows the same rule ([`classify_step`]), with the
+//! A step (a callee batch, a start) follows the same rule (`classify_step`), with the
 //! step's own completeness in place of the created id: the batch's count as the vendor
 //! reports it, the task the answer names, `Data: "true"`. A step that is not exactly the
 //! documented success is uncertain, and only the codes the vendor's table lists for THAT

@@ -415,7 +415,7 @@ pub(crate) fn check_batch(
     Ok(())
 }
 
-/// Most warnings one answer adds to the state for the rows a vendor refused [choice]:
+/// Most warnings one answer adds to the state for the rows a vendor refused \[choice\]:
 /// a batch of 10,000 may come back with 10,000 refusals, and a state that grows with the
 /// callees breaks its promise (it grows with the batches). The first ones show what went
 /// wrong; the count says how much.

@@ -92,7 +92,7 @@ pub fn build(task: &Task, spec: &AliyunSpec, cx: &Context) -> Result<Request, Bu
     })
 }
 
-/// Rows an `UploadRobotTaskCalledFile` call carries [choice]. The page gives no per-call
+/// Rows an `UploadRobotTaskCalledFile` call carries \[choice\]. The page gives no per-call
 /// limit (AL:61) and the parameters travel in the query (AL:22), so a call must stay below
 /// common request-line limits: with the row budget validation enforces
 /// (`spec::MAX_ROW_BYTES`, 320 encoded bytes a row) 50 rows are at most 16 KiB of query.

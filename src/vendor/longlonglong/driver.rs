@@ -224,7 +224,7 @@ pub fn build(task: &Task, spec: &LonglonglongSpec, cx: &Context) -> Result<Reque
     })
 }
 
-/// Rows a call of the number API takes: "最多100条" (LL:34) [seen].
+/// Rows a call of the number API takes: "最多100条" (LL:34) \[seen\].
 pub const NUMBER_BATCH: usize = 100;
 
 /// The `data.*` fields callform fills from the columns of the same name: those the page
@@ -462,7 +462,7 @@ fn path_segment(s: &str) -> String {
 pub const CREATE_REJECTIONS: &[Rejection] = &[];
 
 /// The codes that mean a number upload stored nothing: 6007, "2.0任务启动中,请先停止任务"
-/// (LL:55, seen on the async page's mirror; the sync route's the same rule [inferred]),
+/// (LL:55, seen on the async page's mirror; the sync route's the same rule \[inferred\]),
 /// the task's state: a person pauses it first. Its HTTP status is not stated [choice: 200
 /// and 400]. Any other code — a duplicate, a bad row — is uncertain (LL:41).
 pub const LOAD_REJECTIONS: &[Rejection] = &[Rejection {

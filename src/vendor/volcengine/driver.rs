@@ -49,7 +49,7 @@ const DEFAULT_REGION: &str = "cn-north-1";
 /// Rows sent in CreateTask's `PhoneList`: at most 10,000 a request (VC:77-82, VL:38).
 pub const IN_CREATE: usize = 10_000;
 
-/// Rows a `BatchAppend` takes: "单次最多1w条" (VL:38) [seen].
+/// Rows a `BatchAppend` takes: "单次最多1w条" (VL:38) \[seen\].
 pub const APPEND_BATCH: usize = 10_000;
 
 #[derive(Serialize)]

@@ -42,7 +42,7 @@ const PATH: &str = "/openapi/outbound/v1/task/create";
 const INSERT_PATH: &str = "/openapi/outbound/v1/task/insert";
 const START_PATH: &str = "/openapi/outbound/v1/task/start";
 
-/// Rows a `task/insert` call takes: "单次上限50条" (XL:43) [seen].
+/// Rows a `task/insert` call takes: "单次上限50条" (XL:43) \[seen\].
 pub const INSERT_BATCH: usize = 50;
 
 /// The request body, in the page's order.
@@ -191,7 +191,7 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
 ];
 
 /// The codes that mean a `task/insert` stored nothing: task- or call-level checks that
-/// come before any row is stored [inferred] (XL:53-62), all under HTTP 200 (XL:26).
+/// come before any row is stored \[inferred\] (XL:53-62), all under HTTP 200 (XL:26).
 /// 200203 (a bad number) and 3030002 (a number in use) are row-level: the call may be
 /// partly stored, so they are not here (uncertain), nor is any code the page lacks.
 pub const LOAD_REJECTIONS: &[Rejection] = &[
