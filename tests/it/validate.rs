@@ -3269,6 +3269,15 @@ fn the_caret_stands_under_the_value_on_a_masked_line() {
             .unwrap_or_else(|| panic!("no excerpt for {location}:\n{}", out.stdout));
         let lines: Vec<&str> = block.lines().collect();
         let prefix = format!("{} | ", d["line"]);
+        // A manifest with inline callee rows holds names in clear: it is never quoted.
+        let text = std::fs::read_to_string(dir.path().join(d["file"].as_str().unwrap())).unwrap();
+        if text.contains("rows:") {
+            assert!(
+                !lines.iter().any(|l| l.starts_with(&prefix)),
+                "quoted: {block}"
+            );
+            continue;
+        }
         let at = lines
             .iter()
             .position(|l| l.starts_with(&prefix))
