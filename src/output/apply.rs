@@ -13,6 +13,7 @@
 use crate::apply::{Finished, Progress, Result_, Step};
 use crate::driver::ErrorClass;
 use crate::manifest::Vendor;
+use crate::plan::steps::thousands;
 use crate::project::Project;
 
 use super::Printer;
@@ -48,19 +49,6 @@ fn some_names(names: &mut [String]) -> String {
     shown
 }
 
-/// `1,234,567`.
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `loaded 1,200 callees in 24 batches; started`, or empty when the run loaded and started
 /// nothing.
 fn did(p: &Progress) -> String {
@@ -68,7 +56,7 @@ fn did(p: &Progress) -> String {
     if p.rows > 0 {
         parts.push(format!(
             "loaded {} callee{} in {} batch{}",
-            grouped(p.rows),
+            thousands(p.rows),
             if p.rows == 1 { "" } else { "s" },
             p.batches,
             if p.batches == 1 { "" } else { "es" }
@@ -265,9 +253,9 @@ pub fn summary(
     let steps = if rows + batches > 0 || started > 0 {
         format!(
             "; {} callee{} loaded in {} batch{}, {started} started",
-            grouped(rows),
+            thousands(rows),
             if rows == 1 { "" } else { "s" },
-            grouped(batches),
+            thousands(batches),
             if batches == 1 { "" } else { "es" },
         )
     } else {
