@@ -519,7 +519,8 @@ fn import(
             ..Default::default()
         }
     });
-    let run = started.filter(|s| *s).map(|_| state::RunRecord {
+    let running = task.status == crate::manifest::RunStatus::Running;
+    let run = started.filter(|s| *s && running).map(|_| state::RunRecord {
         state: state::RunState::Started,
         at: state::now_rfc3339(),
         how: "marked".into(),

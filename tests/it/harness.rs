@@ -392,7 +392,7 @@ pub(crate) fn import_all(tasks: &Path) {
                 "--loaded",
                 "all",
                 "--started",
-                "no",
+                "yes",
                 "--dir",
             ])
             .arg(tasks));

@@ -454,6 +454,8 @@ fn hints_name_the_state_they_were_made_for_and_run_as_printed() {
                 &format!("id-{i}"),
                 "--loaded",
                 "all",
+                "--started",
+                "yes",
                 "--dir",
             ])
             .arg(&tasks)
@@ -498,6 +500,8 @@ fn hints_name_the_state_they_were_made_for_and_run_as_printed() {
             "id-1",
             "--loaded",
             "all",
+            "--started",
+            "yes",
             "--sandbox",
             "--dir",
         ])

@@ -630,6 +630,8 @@ fn the_state_commands_take_sandbox() {
         "id-1",
         "--loaded",
         "all",
+        "--started",
+        "yes",
         "--sandbox",
         "--dir",
         "tasks",

@@ -12,6 +12,11 @@ use crate::harness::{bin, copy_dir, repo, run};
 /// `ROOT/tasks/…`.
 fn checkout(at: &Path) -> PathBuf {
     copy_dir(&repo("examples"), at);
+    // The journals these tests write by hand hold creates alone: the Volcengine example is
+    // paused here, so that its create is all there is to it.
+    let volc = at.join("tasks/volcengine/delivery-notice.yaml");
+    let text = std::fs::read_to_string(&volc).unwrap();
+    std::fs::write(&volc, text.replacen("status: running", "status: paused", 1)).unwrap();
     std::fs::create_dir_all(at.join(".git")).unwrap();
     at.to_path_buf()
 }
