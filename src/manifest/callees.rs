@@ -614,6 +614,9 @@ fn each_record<R: Read>(
                 .has_headers(false)
                 .flexible(true)
                 .trim(csv::Trim::All)
+                // `\n` alone ends a record, so that a CRLF file (Excel's default) counts its
+                // lines as an editor does; the `\r` is trimmed with the field's whitespace.
+                .terminator(csv::Terminator::Any(b'\n'))
                 .buffer_capacity(64 * 1024)
                 .from_reader(file);
             let mut record = csv::ByteRecord::new();
@@ -1592,6 +1595,24 @@ mod tests {
         let err = rx.blocking_recv().unwrap().unwrap_err();
         assert!(matches!(err, RowsError::Changed(_, 2)), "{err}");
         assert!(rx.blocking_recv().is_none(), "nothing after the error");
+    }
+
+    #[test]
+    fn a_crlf_file_names_the_lines_an_editor_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crlf.csv");
+        std::fs::write(
+            &path,
+            "phone,n\r\n13700000001,a\r\n13700000002,b\r\n13700000001,c\r\n",
+        )
+        .unwrap();
+        let diags = check_file(&path, Format::Csv, crate::manifest::Vendor::Aliyun);
+        let repeat = diags
+            .iter()
+            .find(|d| d.message.contains("repeats"))
+            .unwrap_or_else(|| panic!("{diags:?}"));
+        assert_eq!(repeat.line, 4, "{}", repeat.message);
+        assert!(repeat.message.contains("line 2"), "{}", repeat.message);
     }
 
     #[test]

@@ -459,7 +459,9 @@ pub(crate) fn task_rules(
             .hint("write `status: paused`, and start the task in the vendor console once its callees are loaded");
         cx.push(d);
     }
-    if !task.has_callees {
+    // An empty list (a header-only file, `numbers: []`) calls nobody as surely as none.
+    let empty = task.callees.is_some_and(|c| c.is_empty());
+    if !task.has_callees || (empty && rules.min_rows == 0) {
         if rules.min_rows > 0 {
             let d = cx
                 .error(&FieldPath::root(), "no callees")
@@ -471,10 +473,20 @@ pub(crate) fn task_rules(
                 .hint(format!("{vendor} refuses a task without numbers to call"));
             cx.push(d);
         } else {
-            let d = cx
-                .warning(&FieldPath::root(), "this task calls nobody: it has no `callees:`")
-                .field("callees")
-                .hint("add `callees:` (a file, `numbers` or `rows`), or load them in the vendor console");
+            let d = if empty {
+                cx.warning(
+                    &FieldPath::root().k("callees"),
+                    "this task calls nobody: its `callees:` list is empty",
+                )
+            } else {
+                cx.warning(
+                    &FieldPath::root(),
+                    "this task calls nobody: it has no `callees:`",
+                )
+            };
+            let d = d.field("callees").hint(
+                "add `callees:` (a file, `numbers` or `rows`), or load them in the vendor console",
+            );
             cx.push(d);
         }
         if task.status == RunStatus::Running && steps.start != StartKind::None {

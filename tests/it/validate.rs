@@ -1528,6 +1528,15 @@ fn aliyun_rules() {
             .error("spec.callees_file", "`spec.callees_file` has moved")
             .hint("`callees: {file: PATH}`"),
         // status and schedule_time.
+        case("volcengine: two columns for one PhoneParamJson key", VOLC)
+            .set(
+                "callees",
+                "{rows: [{phone: \"13700000011\", name: a, param.name: b}, {phone: \"13700000012\", name: c, param.name: d}]}",
+            )
+            .error("callees.rows[0]", "both become PhoneParamJson key `name`"),
+        case("an empty callee list calls nobody", XFYETA)
+            .set("callees", "{numbers: []}")
+            .warning("callees", "this task calls nobody"),
         case("schedule_time without running", ALIYUN)
             .set("spec.schedule_time", "2090-01-04 09:00")
             .error(

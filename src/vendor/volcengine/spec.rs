@@ -85,9 +85,38 @@ pub fn phone_fields<'r>(columns: &'r [String], row: &'r Row) -> PhoneFields<'r> 
     out
 }
 
+/// Two columns that become one key on the wire (`name` and `param.name` in
+/// `PhoneParamJson`), or a `param.`/`sms.` column without a name: one value would be lost
+/// without a word. Column names are no personal data; they may be quoted.
+fn column_clash(columns: &[String]) -> Option<String> {
+    let mut seen: std::collections::HashMap<(&str, &str), &str> = Default::default();
+    for name in columns {
+        let key = match name.as_str() {
+            "tts_content" | "ext" => continue,
+            n => match n.strip_prefix("sms.") {
+                Some(k) => ("SmsParamJson", k),
+                None => ("PhoneParamJson", n.strip_prefix("param.").unwrap_or(n)),
+            },
+        };
+        if key.1.is_empty() {
+            return Some(format!("column `{name}` names no {} key", key.0));
+        }
+        if let Some(first) = seen.insert(key, name) {
+            return Some(format!(
+                "columns `{first}` and `{name}` both become {} key `{}`: one value would be lost; keep one of them",
+                key.0, key.1
+            ));
+        }
+    }
+    None
+}
+
 /// `PhoneParamJson` text at most 2,048 characters, `TtsContent` and `Ext` at most 250
 /// (VL:42-44).
 pub fn row_problem(columns: &[String], row: &Row) -> Option<String> {
+    if let Some(problem) = column_clash(columns) {
+        return Some(problem);
+    }
     let f = phone_fields(columns, row);
     let chars = |s: Option<&str>| s.map_or(0, |s| s.chars().count());
     if chars(f.tts_content) > 250 {
