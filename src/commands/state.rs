@@ -76,14 +76,7 @@ fn batch(
 ) -> anyhow::Result<Outcome> {
     use crate::cli::BatchMark;
     use crate::state::{Batch, PendingState};
-    let backend = state::open(path)?;
-    let lock = backend.lock("state batch")?;
-    let mut st = backend.recover(&lock)?.state.ok_or_else(|| {
-        anyhow::anyhow!(
-            "no state at {}\nhint: nothing has been applied yet, or pass --state PATH (or --sandbox)",
-            path.display()
-        )
-    })?;
+    let (backend, lock, mut st) = locked_state(path, "state batch")?;
     let Some(rec) = st.tasks.get_mut(name) else {
         anyhow::bail!(
             "no task `{name}` in {}{}",
@@ -146,14 +139,7 @@ fn batch(
 fn start(path: &Path, name: &str, mark: crate::cli::StartMark) -> anyhow::Result<Outcome> {
     use crate::cli::StartMark;
     use crate::state::{RunRecord, RunState};
-    let backend = state::open(path)?;
-    let lock = backend.lock("state start")?;
-    let mut st = backend.recover(&lock)?.state.ok_or_else(|| {
-        anyhow::anyhow!(
-            "no state at {}\nhint: nothing has been applied yet, or pass --state PATH (or --sandbox)",
-            path.display()
-        )
-    })?;
+    let (backend, lock, mut st) = locked_state(path, "state start")?;
     let Some(rec) = st.tasks.get_mut(name) else {
         anyhow::bail!(
             "no task `{name}` in {}{}",
@@ -185,6 +171,23 @@ fn start(path: &Path, name: &str, mark: crate::cli::StartMark) -> anyhow::Result
         }
     );
     Ok(Outcome::Success)
+}
+
+/// The state at `path` under its lock, with any pending run recovered: what every
+/// command that changes a record starts from. Refused when there is no state yet.
+fn locked_state(
+    path: &Path,
+    operation: &str,
+) -> anyhow::Result<(Box<dyn state::StateBackend>, state::Lease, State)> {
+    let backend = state::open(path)?;
+    let lock = backend.lock(operation)?;
+    let st = backend.recover(&lock)?.state.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no state at {}\nhint: nothing has been applied yet, or pass --state PATH (or --sandbox)",
+            path.display()
+        )
+    })?;
+    Ok((backend, lock, st))
 }
 
 fn load_existing(path: &Path) -> anyhow::Result<State> {
@@ -352,14 +355,7 @@ fn mv(path: &Path, old: &str, new: &str, args: &str) -> anyhow::Result<Outcome> 
     if !crate::manifest::valid_name(new) {
         anyhow::bail!("`{new}` is not a task name\nhint: `[a-z0-9][a-z0-9_-]{{0,62}}`, as the manifest's `name:` takes");
     }
-    let backend = state::open(path)?;
-    let lock = backend.lock("state mv")?;
-    let mut st = backend.recover(&lock)?.state.ok_or_else(|| {
-        anyhow::anyhow!(
-            "no state at {}\nhint: nothing has been applied yet, or pass --state PATH (or --sandbox)",
-            path.display()
-        )
-    })?;
+    let (backend, lock, mut st) = locked_state(path, "state mv")?;
     if let Some(there) = st.tasks.get(new) {
         anyhow::bail!(
             "`{new}` is already in {} (as task {}): a move would lose one of the two records\nhint: `callform state show {new}{args}` to see it; `callform state rm {new}{args}` first if that record is wrong",
