@@ -999,7 +999,7 @@ fn create_ended(name: &str, delivery: Delivery) -> CreateEnded {
         ),
         // A create's answer is never read as a step's: no id, so it may exist.
         Delivery::Answered {
-            parsed: Parsed::Done { .. },
+            parsed: Parsed::Done { .. } | Parsed::Read { .. },
             ..
         } => uncertain_create(
             entry,
@@ -1093,9 +1093,13 @@ fn step_ended(step: &Step, delivery: Delivery, entry: impl Fn(StepOutcome) -> En
             format!("the vendor's answer does not say {what}: {reason}"),
         ),
         Delivery::Answered {
-            parsed: Parsed::Created { .. },
+            parsed: Parsed::Created { .. } | Parsed::Read { .. },
             ..
-        } => uncertain_step(step, &entry, "the vendor answered as to a create".into()),
+        } => uncertain_step(
+            step,
+            &entry,
+            "the vendor answered as to another request".into(),
+        ),
         Delivery::NotSent { reason, attempts } => {
             let message =
                 format!("{reason} (after {attempts} attempt(s); nothing reached the vendor)");

@@ -147,7 +147,19 @@ impl Transport {
                     }
                 }
             };
-            let mut builder = self.client.post(&prepared.url).headers(prepared.headers);
+            let method = match reqwest::Method::from_bytes(request.method.as_bytes()) {
+                Ok(m) => m,
+                Err(_) => {
+                    return Delivery::NotSent {
+                        reason: format!("`{}` is no HTTP method", request.method),
+                        attempts: attempt,
+                    }
+                }
+            };
+            let mut builder = self
+                .client
+                .request(method, &prepared.url)
+                .headers(prepared.headers);
             if let Some(body) = &request.body {
                 builder = builder.body(body.clone());
             }
@@ -510,6 +522,15 @@ fn scrub_parsed(parsed: Parsed, request: &Request) -> Parsed {
             task_id,
             request_id: scrub_id(request_id),
             warnings: warnings.iter().map(|w| scrub(w, request)).collect(),
+        },
+        // A listing carries ids, statuses and the names callform gave its tasks, never a
+        // value of the request: the drivers keep callee data out of `Observed`.
+        Parsed::Read {
+            listing,
+            request_id,
+        } => Parsed::Read {
+            listing,
+            request_id: scrub_id(request_id),
         },
     }
 }

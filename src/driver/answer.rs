@@ -23,6 +23,7 @@
 //! documented success is uncertain, and only the codes the vendor's table lists for THAT
 //! operation are rejections (`Vendor::rejections(op)`).
 
+use super::observe::{Listing, Verb};
 use super::{excerpt, ErrorClass, Parsed};
 use crate::manifest::Vendor;
 
@@ -37,6 +38,17 @@ pub enum Op {
     LoadCallees { rows: u32 },
     /// Starts a created task: it begins to dial.
     Start,
+    /// Reads one created task back by its id. Idempotent.
+    Query,
+    /// Lists tasks by their vendor-visible name (`page` from 1). Idempotent.
+    Find { page: u32 },
+    /// Pauses, resumes or stops a created task. Not idempotent in effect: a resume dials
+    /// people, a stop cannot be undone; an unknown outcome is resolved by reading the task
+    /// back, never by sending the verb again.
+    Verb(Verb),
+    /// Changes a created task's settings in place (longlonglong's PUT, Volcengine's
+    /// `UpdateTask`). Never retried once written, like every mutating op.
+    Update,
 }
 
 /// When the transport may send a request again.
@@ -54,7 +66,10 @@ pub enum RetryPolicy {
 impl Op {
     pub fn retry_policy(self) -> RetryPolicy {
         match self {
-            Op::Create | Op::LoadCallees { .. } | Op::Start => RetryPolicy::OnlyIfNothingHappened,
+            Op::Create | Op::LoadCallees { .. } | Op::Start | Op::Verb(_) | Op::Update => {
+                RetryPolicy::OnlyIfNothingHappened
+            }
+            Op::Query | Op::Find { .. } => RetryPolicy::Idempotent,
         }
     }
 
@@ -72,9 +87,10 @@ impl Op {
     ) -> Parsed {
         match self {
             Op::Create => classify_create(vendor, status, body, truncated),
-            Op::LoadCallees { .. } | Op::Start => {
+            Op::LoadCallees { .. } | Op::Start | Op::Verb(_) | Op::Update => {
                 classify_step(self, vendor, status, body, truncated, target)
             }
+            Op::Query | Op::Find { .. } => classify_read(self, vendor, status, body, truncated),
         }
     }
 
@@ -84,6 +100,12 @@ impl Op {
             Op::Create => "create",
             Op::LoadCallees { .. } => "callee batch",
             Op::Start => "start",
+            Op::Query => "query",
+            Op::Find { .. } => "lookup by name",
+            Op::Verb(Verb::Pause) => "pause",
+            Op::Verb(Verb::Resume) => "resume",
+            Op::Verb(Verb::Stop) => "stop",
+            Op::Update => "update",
         }
     }
 }
@@ -115,6 +137,11 @@ pub struct Reading {
     /// code (xfyeta's `total`, Aliyun's `Data` equal to the task id or `"true"`,
     /// Volcengine's `TaskOpenId` equal to ours when given).
     pub target_ok: bool,
+    /// Reads (`Query`, `Find`): the tasks the answer lists, when it is the documented
+    /// success in full. A query whose answer documents "no such task" (a listed code, an
+    /// empty list, `deleted: 1`) reads as a listing without that task or with it
+    /// `Deleted`, as the driver's vendor page says.
+    pub listing: Option<Listing>,
 }
 
 impl Reading {
@@ -260,6 +287,29 @@ fn classify_step(
             ),
             request_id: r.request_id,
         };
+    }
+    refused_or_uncertain(vendor, op, status, body, r)
+}
+
+/// The rule for a read (a query, a lookup by name), in one place: the documented success
+/// with its listing is the listing; a code the op's table lists (or 401/403/429) is a
+/// rejection, which for a read means only that it failed; everything else is uncertain,
+/// which for a read means the same. A failed read never stands for "no such task".
+fn classify_read(op: Op, vendor: Vendor, status: u16, body: &[u8], truncated: bool) -> Parsed {
+    if truncated {
+        return truncated_reason(status, body);
+    }
+    let mut r = read(vendor, op, status, body, None);
+    r.request_id = r
+        .request_id
+        .map(|id| crate::phone::mask_phones_in_text(&id));
+    if r.shaped && super::is_success(status) && r.error_code.is_none() {
+        if let Some(listing) = r.listing.take() {
+            return Parsed::Read {
+                listing,
+                request_id: r.request_id,
+            };
+        }
     }
     refused_or_uncertain(vendor, op, status, body, r)
 }

@@ -11,8 +11,10 @@
 //! answer says and lists the codes its vendor documents as rejections.
 
 pub mod answer;
+pub mod observe;
 
 pub use answer::{Op, Reading, Rejection, RetryPolicy};
+pub use observe::{Lifecycle, Listing, Observed, Verb, VerbRule};
 
 use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
@@ -146,6 +148,11 @@ pub enum Parsed {
         /// Notes for the state (rows the vendor refused, masked).
         warnings: Vec<String>,
     },
+    /// A read's answer (`Op::Query`, `Op::Find`).
+    Read {
+        listing: Listing,
+        request_id: Option<String>,
+    },
     /// Anything else: the task may exist.
     Uncertain {
         reason: String,
@@ -182,6 +189,61 @@ pub fn build_start(
     cx: &Context,
 ) -> Result<Option<Request>, BuildError> {
     task.spec.def().build_start(task, task_id, cx)
+}
+
+/// How `vendor` does `verb` on a task that is `from` there.
+pub fn verb_rule(vendor: Vendor, verb: Verb, from: Lifecycle) -> VerbRule {
+    vendor.def().verb(verb, from)
+}
+
+/// The documented rate of reads `vendor` accepts, per second.
+pub fn read_qps(vendor: Vendor) -> u32 {
+    vendor.def().read_qps().max(1)
+}
+
+/// Whether a lookup by name at `vendor` that finds nothing proves no such task exists.
+pub fn find_is_authoritative(vendor: Vendor) -> bool {
+    vendor.def().find_is_authoritative()
+}
+
+/// The top-level fields of `task`'s canonical spec its vendor changes in place.
+pub fn updatable(task: &Task) -> &'static [&'static str] {
+    task.spec.def().updatable()
+}
+
+/// Builds the request that reads the created task `task_id` back.
+pub fn build_query(vendor: Vendor, task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+    vendor.def().build_query(task_id, cx)
+}
+
+/// Builds the request that lists `vendor`'s tasks named `name` (page from 1).
+pub fn build_find(
+    vendor: Vendor,
+    name: &str,
+    page: u32,
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    vendor.def().build_find(name, page, cx)
+}
+
+/// Builds the request of `verb` on the created task `task_id`, which is `from` at its vendor.
+pub fn build_verb(
+    vendor: Vendor,
+    verb: Verb,
+    task_id: &str,
+    from: Lifecycle,
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    vendor.def().build_verb(verb, task_id, from, cx)
+}
+
+/// Builds the request that updates the created task `task_id` to `task`'s spec in place.
+pub fn build_update(
+    task: &Task,
+    task_id: &str,
+    cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    task.spec.def().build_update(task, task_id, cx)
 }
 
 /// Reads the vendor's (complete) answer to a create: [`Op::Create`]'s classification.

@@ -258,6 +258,7 @@ pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Re
         }
         Op::LoadCallees { .. } => target.is_some() && data.as_deref() == target,
         Op::Start => data.as_deref() == Some("true"),
+        Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => false,
     };
     r
 }

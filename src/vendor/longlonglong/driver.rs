@@ -477,7 +477,7 @@ pub fn rejections(op: Op) -> &'static [Rejection] {
     match op {
         Op::Create => CREATE_REJECTIONS,
         Op::LoadCallees { .. } => LOAD_REJECTIONS,
-        Op::Start => &[],
+        Op::Start | Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => &[],
     }
 }
 

@@ -385,7 +385,7 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
 pub fn rejections(op: Op) -> &'static [Rejection] {
     match op {
         Op::Create | Op::LoadCallees { .. } => CREATE_REJECTIONS,
-        Op::Start => &[],
+        Op::Start | Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => &[],
     }
 }
 

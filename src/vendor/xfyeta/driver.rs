@@ -280,6 +280,7 @@ pub fn rejections(op: Op) -> &'static [Rejection] {
         Op::Create => CREATE_REJECTIONS,
         Op::LoadCallees { .. } => LOAD_REJECTIONS,
         Op::Start => START_REJECTIONS,
+        Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => &[],
     }
 }
 
@@ -302,6 +303,10 @@ pub fn read_answer(op: Op, status: u16, body: &[u8], _target: Option<&str>) -> R
             r.task_id = None;
             r.id_present = false;
             r.target_ok = true;
+        }
+        Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => {
+            r.task_id = None;
+            r.id_present = false;
         }
     }
     r

@@ -1,0 +1,153 @@
+//! What a vendor says about its tasks when asked: the reads (`Op::Query`, `Op::Find`) and
+//! the run-state verbs (`Verb`) that act on a created task.
+//!
+//! Each vendor reports a task's state in its own enumeration (xfyeta's `status` 0–7,
+//! Aliyun's `INIT`…`FINISH`, longlonglong's `enable` with `call_status`, Volcengine's
+//! `State` integer). A driver maps its vendor's value into the small common set
+//! [`Lifecycle`] and keeps the raw value beside it ([`Observed::raw`]), so that a mapping
+//! chosen where the vendor's page is silent stays visible and can be corrected.
+
+use serde::{Deserialize, Serialize};
+
+/// A task's state at its vendor, in the common set every vendor's enumeration maps into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// Created, never started: nobody is dialled.
+    NotStarted,
+    /// Started: the vendor dials (or waits for its calling hours, or a scheduled start).
+    Running,
+    /// Paused (by callform, a person in the console, or the vendor): nobody is dialled
+    /// until it is resumed.
+    Paused,
+    /// Done: every callee was dialled.
+    Finished,
+    /// Terminated: it never dials again (irreversible on every vendor).
+    Stopped,
+    /// Deleted, or no longer known to the vendor.
+    Deleted,
+    /// A value the vendor's pages do not explain.
+    Unknown,
+}
+
+impl Lifecycle {
+    pub fn key(self) -> &'static str {
+        match self {
+            Lifecycle::NotStarted => "not_started",
+            Lifecycle::Running => "running",
+            Lifecycle::Paused => "paused",
+            Lifecycle::Finished => "finished",
+            Lifecycle::Stopped => "stopped",
+            Lifecycle::Deleted => "deleted",
+            Lifecycle::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the task can dial again (by itself or when resumed).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Lifecycle::Finished | Lifecycle::Stopped | Lifecycle::Deleted
+        )
+    }
+}
+
+impl std::fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key().replace('_', " "))
+    }
+}
+
+/// One task as its vendor reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    pub task_id: String,
+    /// The vendor-visible name, where the answer carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub status: Lifecycle,
+    /// The vendor's own value(s), as text (`"2"`, `"EXCUTING"`,
+    /// `"enable=true call_status=false"`).
+    pub raw: String,
+    /// Callees dialled so far, where the vendor reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called: Option<u64>,
+    /// Callees the task holds, where the vendor reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// When the vendor says it created the task, as it wrote it (for a lookup's window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Fields callform manages that the answer returned, keyed by their path in the
+    /// canonical spec (`concurrency`, `recall.times`), valued as the canonical form
+    /// writes them: what `refresh` compares with the state for drift. Never a callee
+    /// number or value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<(String, serde_json::Value)>,
+}
+
+/// A read's answer: the tasks it returned and whether more pages follow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    pub tasks: Vec<Observed>,
+    /// The vendor's total of matches, where it reports one.
+    pub total: Option<u64>,
+    /// Whether another page may hold more (a full page, or a total larger than seen).
+    pub more: bool,
+}
+
+/// A run-state verb: what `status:` changes and `callform stop` send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verb {
+    /// Stops dialling for now; resumable.
+    Pause,
+    /// Dials again after a pause.
+    Resume,
+    /// Ends the task for good: irreversible on every vendor.
+    Stop,
+}
+
+impl Verb {
+    pub fn key(self) -> &'static str {
+        match self {
+            Verb::Pause => "pause",
+            Verb::Resume => "resume",
+            Verb::Stop => "stop",
+        }
+    }
+
+    /// The state a done verb leaves the task in.
+    pub fn leaves(self) -> Lifecycle {
+        match self {
+            Verb::Pause => Lifecycle::Paused,
+            Verb::Resume => Lifecycle::Running,
+            Verb::Stop => Lifecycle::Stopped,
+        }
+    }
+}
+
+impl std::fmt::Display for Verb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// How a vendor does a verb on a task in a given state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerbRule {
+    /// One request: its action or path, and what the plan must say about it (xfyeta's
+    /// stop deletes the task).
+    Send {
+        action: &'static str,
+        note: Option<&'static str>,
+    },
+    /// Nothing to send: the task is already where the verb would leave it.
+    Already,
+    /// The vendor documents no request for it from this state: why, and what a person can
+    /// do instead.
+    Missing {
+        why: &'static str,
+        instead: &'static str,
+    },
+}
