@@ -1430,6 +1430,8 @@ mod tests {
                 superseded: Vec::new(),
                 callees: None,
                 run: None,
+                observed: None,
+                update: None,
             }
         };
         let mut manifests = Manifests::default();

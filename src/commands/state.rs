@@ -159,6 +159,8 @@ fn start(path: &Path, name: &str, mark: crate::cli::StartMark) -> anyhow::Result
         at: state::now_rfc3339(),
         how: "marked".into(),
         reason: None,
+        verb: None,
+        before: None,
     });
     backend.save(&lock, &mut st)?;
     lock.release()?;
@@ -323,7 +325,7 @@ fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
                     uncertain_reason: None,
                     superseded: rest.to_vec(),
                     callees: None,
-                    run: None,
+                    run: None, observed: None, update: None,
                 },
             );
         }
@@ -521,6 +523,8 @@ fn import(
         at: state::now_rfc3339(),
         how: "marked".into(),
         reason: None,
+        verb: None,
+        before: None,
     });
     let canon = canonical(task, &project.timezone_name, &st.salt);
     st.tasks.insert(
@@ -541,6 +545,8 @@ fn import(
             superseded: Vec::new(),
             callees,
             run,
+            observed: None,
+            update: None,
         },
     );
     backend.save(&lock, &mut st)?;

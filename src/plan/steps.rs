@@ -259,6 +259,8 @@ fn legacy_steps(rec: &TaskRecord) -> (Option<CalleeProgress>, Option<RunRecord>)
             at: rec.created_at.clone(),
             how: "create".into(),
             reason: None,
+            verb: None,
+            before: None,
         });
     (callees, run)
 }
@@ -640,7 +642,11 @@ mod tests {
                 at: "2027-01-04T01:00:00Z".into(),
                 how: "task/start".into(),
                 reason: None,
+                verb: None,
+                before: None,
             }),
+            observed: None,
+            update: None,
         }
     }
 

@@ -8,11 +8,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::replay::Folded;
+use crate::driver::{Lifecycle, Verb};
 
 /// The state format this callform writes. Version 2 added the checksum line; version 3
-/// the callee batches and run record of each task. Versions 1 and 2 are still read, and
-/// saved as version 3.
-pub const FORMAT_VERSION: u32 = 3;
+/// the callee batches and run record of each task; version 4 the paused and stopped run
+/// states, the verb a run record waits on, what the vendor last said of each task
+/// (`observed`) and an update not yet proven. Versions 1 to 3 are still read, and saved as
+/// version 4.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The oldest state format this callform reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
@@ -105,6 +108,39 @@ pub struct TaskRecord {
     /// Whether the task was started; absent: not started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunRecord>,
+    /// What the vendor said of the task when it was last read back (`refresh --write`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<ObservedRecord>,
+    /// An update in place whose outcome is not proven: the task may hold either spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<PendingUpdate>,
+}
+
+/// The vendor's word on a task, as `refresh --write` recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedRecord {
+    pub status: Lifecycle,
+    /// The vendor's own value.
+    pub raw: String,
+    /// When it was read (RFC 3339 UTC).
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// An update in place that was sent and whose outcome is unknown (or in flight).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingUpdate {
+    /// The digest of the spec the update carried.
+    pub spec_digest: String,
+    pub at: String,
+    pub in_flight: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The callees loaded into a task. Never a number or a value: each batch keeps a keyed
@@ -198,6 +234,26 @@ pub struct RunRecord {
     pub how: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The verb in flight or uncertain (`pause`, `resume`, `stop`); absent: the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verb: Option<Verb>,
+    /// Where the task stood before that verb: what a refusal returns it to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<RunState>,
+}
+
+impl RunRecord {
+    /// A record of a start (or of its absence), without a verb pending.
+    pub fn new(state: RunState, at: String, how: String, reason: Option<String>) -> RunRecord {
+        RunRecord {
+            state,
+            at,
+            how,
+            reason,
+            verb: None,
+            before: None,
+        }
+    }
 }
 
 /// Where a task's start stands.
@@ -210,8 +266,12 @@ pub enum RunState {
     NotStarted,
     /// A start is being sent now (never saved: a replay ending with it makes it uncertain).
     InFlight,
-    /// A start may or may not have reached the vendor.
+    /// A start (or the verb in `RunRecord::verb`) may or may not have reached the vendor.
     Uncertain,
+    /// Paused by `callform` (a pause done): nobody is dialled until a resume.
+    Paused,
+    /// Stopped for good: it never dials again.
+    Stopped,
 }
 
 /// A canonical spec as stored: the JSON text it was read as. A no-change plan compares only

@@ -14,8 +14,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::model::validate;
-use super::model::{Batch, CalleeProgress, Pending, PendingState, RunRecord, RunState};
+use super::model::{
+    Batch, CalleeProgress, Pending, PendingState, PendingUpdate, RunRecord, RunState,
+};
 use super::{State, Superseded, TaskRecord, TaskStatus, FORMAT_VERSION};
+use crate::driver::Verb;
 
 /// Why an intent without an outcome is uncertain.
 pub const STOPPED_REASON: &str = "callform stopped before the vendor's answer was recorded";
@@ -93,6 +96,45 @@ pub enum Entry {
         name: String,
         at: String,
         outcome: StepOutcome,
+    },
+    /// A pause, resume or stop, written and made durable BEFORE its request is sent.
+    Verb {
+        name: String,
+        verb: Verb,
+        /// The request's action or path (`task/pause`, `StopTask`).
+        how: String,
+        at: String,
+    },
+    /// Written right after the verb's answer.
+    VerbOutcome {
+        name: String,
+        verb: Verb,
+        at: String,
+        outcome: StepOutcome,
+    },
+    /// An update in place, written and made durable BEFORE its request is sent: the spec
+    /// it carries, as an intent carries a create's.
+    Update {
+        name: String,
+        spec_digest: String,
+        canonical_version: u32,
+        spec: serde_json::Value,
+        at: String,
+    },
+    /// Written right after the update's answer.
+    UpdateOutcome {
+        name: String,
+        at: String,
+        outcome: StepOutcome,
+    },
+    /// An uncertain create resolved by a lookup that found exactly one task of its name:
+    /// the record becomes the created task with that id. Nothing was sent to create it.
+    Adopt {
+        name: String,
+        task_id: String,
+        at: String,
+        /// How it was found (the lookup, its window), for the record's warnings.
+        how: String,
     },
 }
 
@@ -179,6 +221,12 @@ pub struct Folded {
     pub steps_uncertain: Vec<String>,
     /// Tasks whose batch the vendor refused for the task's state there.
     pub steps_held: Vec<String>,
+    /// Pauses, resumes and stops recorded as done.
+    pub verbs: usize,
+    /// Updates in place recorded as done.
+    pub updated: usize,
+    /// Uncertain creates adopted after a lookup.
+    pub adopted: Vec<String>,
 }
 
 /// Why a journal cannot be folded into a state (or an entry cannot be recorded).
@@ -268,12 +316,17 @@ pub(crate) struct Replay {
     /// Journal order of the names touched, and how each ended.
     touched: Vec<(String, End, Option<String>)>,
     position: HashMap<String, usize>,
+    /// The spec each update in flight carries: (digest, canonical version, spec).
+    updates: HashMap<String, (String, u32, serde_json::Value)>,
 }
 
 #[derive(Debug, Default)]
 struct StepCounts {
     loaded: usize,
     started: usize,
+    verbs: usize,
+    updated: usize,
+    adopted: Vec<String>,
     uncertain: Vec<String>,
     held: Vec<String>,
 }
@@ -315,6 +368,11 @@ fn settle_in_flight(state: &mut State, folded: &mut Folded) {
         {
             run.state = RunState::Uncertain;
             run.reason = Some(STOPPED_REASON.to_string());
+            settled = true;
+        }
+        if let Some(u) = record.update.as_mut().filter(|u| u.in_flight) {
+            u.in_flight = false;
+            u.reason = Some(STOPPED_REASON.to_string());
             settled = true;
         }
         if settled && record.status == TaskStatus::Created {
@@ -457,12 +515,12 @@ impl Replay {
                         line,
                     });
                 }
-                record.run = Some(RunRecord {
-                    state: RunState::InFlight,
-                    at: at.clone(),
-                    how: how.clone(),
-                    reason: None,
-                });
+                record.run = Some(RunRecord::new(
+                    RunState::InFlight,
+                    at.clone(),
+                    how.clone(),
+                    None,
+                ));
                 Ok(())
             }
             Entry::StartOutcome {
@@ -497,6 +555,174 @@ impl Replay {
                         self.steps.uncertain.push(name.clone());
                     }
                 }
+                Ok(())
+            }
+            Entry::Verb {
+                name,
+                verb,
+                how,
+                at,
+            } => {
+                let record = created_record(state, name, line)?;
+                let before = record
+                    .run
+                    .as_ref()
+                    .map_or(RunState::NotStarted, |r| r.state);
+                if matches!(
+                    before,
+                    RunState::InFlight | RunState::Uncertain | RunState::Stopped
+                ) || record.callees.as_ref().is_some_and(|c| c.pending.is_some())
+                {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "a task whose run and batches are resolved and not stopped"
+                            .into(),
+                        found: format!("a {verb} while it is {before:?}"),
+                    });
+                }
+                record.run = Some(RunRecord {
+                    state: RunState::InFlight,
+                    at: at.clone(),
+                    how: how.clone(),
+                    reason: None,
+                    verb: Some(*verb),
+                    before: Some(before),
+                });
+                Ok(())
+            }
+            Entry::VerbOutcome {
+                name,
+                verb,
+                at,
+                outcome,
+            } => {
+                let record = created_record(state, name, line)?;
+                let Some(run) = record
+                    .run
+                    .as_mut()
+                    .filter(|r| r.state == RunState::InFlight && r.verb == Some(*verb))
+                else {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: format!("an outcome of the {verb} in flight"),
+                        found: format!("an outcome of a {verb} never sent"),
+                    });
+                };
+                match outcome {
+                    StepOutcome::Done { .. } => {
+                        run.state = match verb {
+                            Verb::Pause => RunState::Paused,
+                            Verb::Resume => RunState::Started,
+                            Verb::Stop => RunState::Stopped,
+                        };
+                        run.at = at.clone();
+                        run.verb = None;
+                        run.before = None;
+                        run.reason = None;
+                        self.steps.verbs += 1;
+                    }
+                    StepOutcome::Failed { message, code, .. } => {
+                        run.state = run.before.take().unwrap_or(RunState::NotStarted);
+                        run.verb = None;
+                        run.reason = Some(format!("{verb} refused: {code}: {message}"));
+                    }
+                    StepOutcome::Uncertain { reason } => {
+                        run.state = RunState::Uncertain;
+                        run.reason = Some(reason.clone());
+                        self.steps.uncertain.push(name.clone());
+                    }
+                }
+                Ok(())
+            }
+            Entry::Update {
+                name,
+                spec_digest,
+                canonical_version,
+                spec,
+                at,
+            } => {
+                let record = created_record(state, name, line)?;
+                if record.update.is_some() {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "no update pending".into(),
+                        found: "a second update".into(),
+                    });
+                }
+                record.update = Some(PendingUpdate {
+                    spec_digest: spec_digest.clone(),
+                    at: at.clone(),
+                    in_flight: true,
+                    reason: None,
+                });
+                self.updates.insert(
+                    name.clone(),
+                    (spec_digest.clone(), *canonical_version, spec.clone()),
+                );
+                Ok(())
+            }
+            Entry::UpdateOutcome { name, outcome, .. } => {
+                // The spec the update carried, kept when its intent was applied.
+                let spec = self.updates.remove(name);
+                let record = created_record(state, name, line)?;
+                let Some(pending) = record.update.take_if(|u| u.in_flight) else {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "an outcome of the update in flight".into(),
+                        found: "an outcome of an update never sent".into(),
+                    });
+                };
+                match outcome {
+                    StepOutcome::Done { warnings, .. } => {
+                        if let Some((digest, version, spec)) = spec {
+                            record.spec_digest = digest;
+                            record.canonical_version = version;
+                            record.spec = spec.into();
+                        }
+                        record
+                            .warnings
+                            .extend(warnings.iter().map(|w| format!("update: {w}")));
+                        self.steps.updated += 1;
+                    }
+                    StepOutcome::Failed { .. } => {}
+                    StepOutcome::Uncertain { reason } => {
+                        record.update = Some(PendingUpdate {
+                            in_flight: false,
+                            reason: Some(reason.clone()),
+                            ..pending
+                        });
+                        self.steps.uncertain.push(name.clone());
+                    }
+                }
+                Ok(())
+            }
+            Entry::Adopt {
+                name,
+                task_id,
+                at,
+                how,
+            } => {
+                let Some(record) = state
+                    .tasks
+                    .get_mut(name)
+                    .filter(|r| r.status == TaskStatus::Uncertain)
+                else {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "an uncertain task to adopt".into(),
+                        found: "a task that is not uncertain".into(),
+                    });
+                };
+                record.status = TaskStatus::Created;
+                record.task_id = Some(task_id.clone());
+                record.uncertain_reason = None;
+                record.warnings.push(format!("adopted at {at}: {how}"));
+                self.steps.adopted.push(name.clone());
                 Ok(())
             }
             Entry::Intent {
@@ -592,7 +818,11 @@ impl Replay {
                         at: at.clone(),
                         how: "create".into(),
                         reason: None,
+                        verb: None,
+                        before: None,
                     }),
+                    observed: None,
+                    update: None,
                 };
                 let previous = state.tasks.insert(name.clone(), record);
                 self.pending.insert(name.clone(), previous);
@@ -677,6 +907,9 @@ impl Replay {
         let mut folded = Folded {
             batches_loaded: self.steps.loaded,
             started: self.steps.started,
+            verbs: self.steps.verbs,
+            updated: self.steps.updated,
+            adopted: self.steps.adopted,
             steps_uncertain: self.steps.uncertain,
             steps_held: self.steps.held,
             ..Folded::default()

@@ -704,6 +704,8 @@ mod tests {
             superseded: vec![],
             callees: None,
             run: None,
+            observed: None,
+            update: None,
         }
     }
 
