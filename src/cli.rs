@@ -41,6 +41,12 @@ pub enum Command {
         after_help = "Examples:\n  callform apply tasks/                            # plan, ask, apply\n  callform apply billing.plan                      # exactly the reviewed plan\n  callform apply --sandbox --auto-approve tasks/   # against the built-in emulator"
     )]
     Apply(ApplyArgs),
+    /// Read every task in state back from its vendor: status, progress, drift (read-only
+    /// unless --write).
+    #[command(
+        after_help = "Examples:\n  callform refresh tasks/\n  callform refresh --detailed-exitcode tasks/   # exit 2 on drift\n  callform refresh --write tasks/               # record what the vendors said in the state\n  callform refresh --format json tasks/"
+    )]
+    Refresh(RefreshArgs),
     /// Show a saved plan file, or (without one) the tasks in the state.
     #[command(
         after_help = "Examples:\n  callform show billing.plan\n  callform show --format markdown billing.plan\n  callform show --dir tasks/                       # the tasks in the state"
@@ -96,6 +102,11 @@ impl Command {
             Command::Apply(a) => {
                 if let Some(d) = a.dir_flag.take() {
                     a.path = d;
+                }
+            }
+            Command::Refresh(a) => {
+                if let Some(d) = a.dir_flag.take() {
+                    a.dir = d;
                 }
             }
             _ => {}
@@ -170,6 +181,46 @@ pub struct PlanArgs {
     /// Plan against the sandbox state (`*.sandbox.state.json`) used by `apply --sandbox`.
     #[arg(long)]
     pub sandbox: bool,
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RefreshFormat {
+    /// A table for people.
+    Text,
+    /// The reads and drift as data (docs/refresh-format.md).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The manifest directory (its manifests say what each task should be).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// The manifest directory, as a flag (the same as DIR).
+    #[arg(long = "dir", short = 'C', value_name = "DIR", conflicts_with = "dir")]
+    pub dir_flag: Option<PathBuf>,
+    /// The state file (default: from callform.yaml, else beside the manifests).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Record what the vendors said in the state (status, progress, when), and settle a
+    /// start or pause whose outcome was unknown where the vendor's status proves it.
+    #[arg(long)]
+    pub write: bool,
+    /// Exit 2 when a task drifted (0 when none, 1 when a read failed).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// How to show the reads.
+    #[arg(long, value_enum, default_value_t = RefreshFormat::Text)]
+    pub format: RefreshFormat,
+    /// Reads in flight at once, over all vendors (each vendor is also paced at its
+    /// documented rate).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub parallelism: u32,
+    /// Read only these tasks (repeatable; `*` and `?` globs).
+    #[arg(long, value_name = "NAME")]
+    pub target: Vec<String>,
     #[command(flatten)]
     pub color: ColorArgs,
 }

@@ -27,6 +27,7 @@ pub mod output;
 pub mod phone;
 pub mod plan;
 pub mod project;
+pub mod refresh;
 pub mod settings;
 pub mod sign;
 pub mod state;
@@ -66,6 +67,7 @@ pub fn run() -> ExitCode {
         cli::Command::Validate(a) => a.color.no_color,
         cli::Command::Plan(a) => a.color.no_color,
         cli::Command::Apply(a) => a.color.no_color,
+        cli::Command::Refresh(a) => a.color.no_color,
         cli::Command::Show(a) => a.color.no_color,
         cli::Command::Fmt(a) => a.color.no_color,
         _ => false,
@@ -97,6 +99,7 @@ fn dispatch(
         Command::Validate(args) => commands::validate::run(&args, out, env),
         Command::Plan(args) => commands::plan::run(&args, out, env),
         Command::Apply(args) => commands::apply::run(&args, out, env),
+        Command::Refresh(args) => commands::refresh::run(&args, out, env),
         Command::Show(args) => match &args.plan {
             Some(path) => commands::show::run(path, &args, out),
             // `show` without a plan file is `state list`, in the format asked for.

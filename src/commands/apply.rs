@@ -364,7 +364,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
 }
 
 /// The provider's driver context and where its requests go.
-fn context(
+pub(crate) fn context(
     project: &Project,
     provider: &str,
     vendor: Vendor,

@@ -6,6 +6,7 @@ pub mod emulator;
 pub mod fmt;
 pub mod init;
 pub mod plan;
+pub mod refresh;
 pub mod show;
 pub mod state;
 pub mod validate;

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod diag;
 pub mod palette;
 pub mod plan;
+pub mod refresh;
 pub mod state;
 
 use std::io::{IsTerminal, Write};

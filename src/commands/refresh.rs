@@ -1,0 +1,129 @@
+//! `callform refresh [DIR]`: read every task in state back from its vendor.
+//!
+//! Read-only unless `--write`: without it the state is only read (no lock is taken, the
+//! file is never touched), so a refresh can run beside anything. With `--write`, the
+//! state is locked before the reads and saved once after them, with what each vendor
+//! said (`observed`) and any uncertain start or verb the vendor's status settles.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::cli::{Outcome, RefreshArgs, RefreshFormat};
+use crate::env::Env;
+use crate::manifest::Task;
+use crate::output::refresh::{self as render, Row, Summary};
+use crate::output::Printer;
+use crate::plan::glob_match;
+use crate::refresh;
+use crate::settings::Settings;
+use crate::state;
+use crate::transport::{Policy, Transport};
+use crate::workspace;
+
+pub fn run(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(args, out, env))
+}
+
+async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
+    let settings = Settings::resolve(&args.dir, args.state.as_deref(), None, false, env);
+    let state_path = settings.state.path.clone();
+    let now = settings.now;
+    let project = settings.project;
+    let manifests =
+        workspace::load_manifests(&args.dir, &project, settings.project_diagnostics, now);
+    if manifests.has_errors() {
+        let _ = out.diagnostics(&manifests);
+        out.problem(&format!(
+            "warning: the manifests in {} have errors: drift from what they want is not shown, and uncertain creates are not looked up",
+            args.dir.display()
+        ));
+    }
+    let tasks: HashMap<&str, &Task> = if manifests.has_errors() {
+        HashMap::new()
+    } else {
+        manifests
+            .tasks
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect()
+    };
+
+    let backend = state::open(&state_path)?;
+    let lock = if args.write {
+        Some(backend.lock_as("refresh --write", &state::Who::from_env(env))?)
+    } else {
+        None
+    };
+    let loaded = match &lock {
+        Some(lease) => backend.recover(lease)?,
+        None => backend.load()?,
+    };
+    let Some(mut current) = loaded.state else {
+        out.data(&match args.format {
+            RefreshFormat::Text => render::text(&[], &Summary::default(), false, false),
+            RefreshFormat::Json => render::json(&[], &Summary::default(), false, ""),
+        })?;
+        return Ok(Outcome::Success);
+    };
+    let mut targets = refresh::targets(&current, &tasks);
+    if !args.target.is_empty() {
+        targets.retain(|t| args.target.iter().any(|g| glob_match(g, &t.name)));
+    }
+    let loopback = targets.iter().all(|t| {
+        current
+            .tasks
+            .get(&t.name)
+            .is_some_and(|r| r.endpoint.starts_with("http://127.0.0.1"))
+    });
+    let transport =
+        Arc::new(Transport::new(Policy::default(), loopback).map_err(anyhow::Error::msg)?);
+    let context_for =
+        |provider: &str, vendor| super::apply::context(&project, provider, vendor, None);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let observations = refresh::read_all(
+        targets,
+        transport,
+        &context_for,
+        args.parallelism as usize,
+        cancel,
+    )
+    .await;
+    let at = state::now_rfc3339();
+    let rows: Vec<Row<'_>> = observations
+        .iter()
+        .map(|o| Row {
+            observation: o,
+            drift: current
+                .tasks
+                .get(&o.name)
+                .map(|rec| refresh::drift(o, rec, tasks.get(o.name.as_str()).copied()))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut settled = 0;
+    if let Some(lease) = &lock {
+        settled = refresh::record(&mut current, &observations, &at).len();
+        backend.save(lease, &mut current)?;
+    }
+    let summary = Summary::of(&rows, settled);
+    out.data(&match args.format {
+        RefreshFormat::Text => {
+            render::text(&rows, &summary, lock.is_some(), out.stdout_palette().on)
+        }
+        RefreshFormat::Json => render::json(&rows, &summary, lock.is_some(), &at),
+    })?;
+    if let Some(lease) = lock {
+        let _ = lease.release();
+    }
+    Ok(if summary.failed > 0 {
+        Outcome::Failure
+    } else if args.detailed_exitcode && summary.drifted > 0 {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
+}
