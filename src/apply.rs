@@ -52,6 +52,8 @@ pub struct TaskRun {
     pub load: Option<LoadRun>,
     /// The start to send after the batches.
     pub start: Option<StartRun>,
+    /// A pause or stop (sent before any batch) or a resume (sent last).
+    pub verb: Option<VerbRun>,
     /// What builds the load and start requests.
     task: Arc<Task>,
     cx: Arc<driver::Context>,
@@ -85,6 +87,14 @@ pub struct StartRun {
     pub how: String,
 }
 
+/// A pause, resume or stop: its request, built before anything is sent.
+pub struct VerbRun {
+    pub verb: driver::Verb,
+    /// Its action or path, as the journal records it.
+    pub how: String,
+    request: Request,
+}
+
 /// One step of a task, for results and messages.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -96,6 +106,8 @@ pub enum Step {
         n: u32,
     },
     Start,
+    /// A pause, resume or stop.
+    Verb(driver::Verb),
 }
 
 impl std::fmt::Display for Step {
@@ -109,6 +121,7 @@ impl std::fmt::Display for Step {
                 first_row + u64::from(*n)
             ),
             Step::Start => f.write_str("start"),
+            Step::Verb(v) => f.write_str(v.key()),
         }
     }
 }
@@ -154,6 +167,8 @@ pub struct Progress {
     pub rows: u64,
     /// The task was started by this run.
     pub started: bool,
+    /// The pause, resume or stop this run did.
+    pub verb: Option<driver::Verb>,
     /// Notes of the vendor's answers (rows it refused, masked).
     pub warnings: Vec<String>,
 }
@@ -328,6 +343,27 @@ pub fn prepare(
             },
             None => None,
         };
+        let verb = match (&steps.verb, task_id.as_deref()) {
+            (None, _) => None,
+            (Some(v), Some(id)) => match driver::build_verb(task.vendor, v.verb, id, v.from, &cx) {
+                Ok(request) => Some(VerbRun {
+                    verb: v.verb,
+                    how: v.via.clone(),
+                    request,
+                }),
+                Err(e) => {
+                    errors.push(format!("{}: {e}", p.name));
+                    continue;
+                }
+            },
+            (Some(v), None) => {
+                errors.push(format!(
+                    "{}: the plan would {} a task it creates: plan again",
+                    p.name, v.verb
+                ));
+                continue;
+            }
+        };
         runs.push(TaskRun {
             name: p.name.clone(),
             vendor: task.vendor,
@@ -338,6 +374,7 @@ pub fn prepare(
             task_id,
             load: load_run,
             start,
+            verb,
             task: Arc::new((*task).clone()),
             cx: Arc::new(cx),
         });
@@ -355,7 +392,10 @@ impl TaskRun {
         let batches = self.load.as_ref().map_or(0, |l| {
             to_usize(l.rows.div_ceil(u64::from(l.batch_rows.max(1))))
         });
-        usize::from(self.create.is_some()) + batches + usize::from(self.start.is_some())
+        usize::from(self.create.is_some())
+            + batches
+            + usize::from(self.start.is_some())
+            + usize::from(self.verb.is_some())
     }
 }
 
@@ -768,6 +808,18 @@ impl Lane<'_> {
                 request_id: None,
             };
         };
+        // A pause or a stop first: some vendors take callees only from a paused task, and
+        // nothing is loaded into one being stopped.
+        if r.verb
+            .as_ref()
+            .is_some_and(|v| v.verb != driver::Verb::Resume)
+        {
+            if let Some(verb) = r.verb.take() {
+                if let Err(result) = self.verb(r, verb, progress, outcome).await {
+                    return result;
+                }
+            }
+        }
         if let Some(mut load) = r.load.take() {
             let mut rows = load
                 .list
@@ -929,7 +981,54 @@ impl Lane<'_> {
                 }
             }
         }
+        if let Some(verb) = r.verb.take() {
+            if let Err(result) = self.verb(r, verb, progress, outcome).await {
+                return result;
+            }
+        }
         Result_::Done
+    }
+
+    /// Sends a pause, resume or stop: its intent durable first, its outcome after. An
+    /// unknown outcome stops the task; it is settled by reading the task back, never by
+    /// sending the verb again.
+    async fn verb(
+        &self,
+        r: &TaskRun,
+        verb: VerbRun,
+        progress: &mut Progress,
+        outcome: &mut Option<(Step, Entry)>,
+    ) -> Result<(), Result_> {
+        let step = Step::Verb(verb.verb);
+        let intent = Entry::Verb {
+            name: r.name.clone(),
+            verb: verb.verb,
+            how: verb.how.clone(),
+            at: state::now_rfc3339(),
+        };
+        let probe = self.gate.enter().await;
+        let permits = self.open(&step, outcome, intent).await?;
+        let delivery = self
+            .send(Op::Verb(verb.verb), r, &verb.request, permits)
+            .await;
+        drop(probe);
+        self.note(&r.name, &step);
+        match step_ended(&step, delivery, |o| Entry::VerbOutcome {
+            name: r.name.clone(),
+            verb: verb.verb,
+            at: state::now_rfc3339(),
+            outcome: o,
+        }) {
+            Ended::Done(entry) => {
+                progress.verb = Some(verb.verb);
+                *outcome = Some((step, entry));
+                Ok(())
+            }
+            Ended::Stop(entry, result) => {
+                *outcome = entry.map(|e| (step, e));
+                Err(result)
+            }
+        }
     }
 }
 
@@ -1047,6 +1146,9 @@ fn uncertain_create(entry: impl Fn(Outcome) -> Entry, reason: String) -> CreateE
 fn step_ended(step: &Step, delivery: Delivery, entry: impl Fn(StepOutcome) -> Entry) -> Ended {
     let what = match step {
         Step::Start => "the task was not started",
+        Step::Verb(driver::Verb::Pause) => "the task was not paused",
+        Step::Verb(driver::Verb::Resume) => "the task was not resumed",
+        Step::Verb(driver::Verb::Stop) => "the task was not stopped",
         _ => "the batch was not loaded",
     };
     match delivery {

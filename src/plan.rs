@@ -40,15 +40,20 @@ pub mod steps;
 /// action, and no callee digest in any spec (canonical form 3). 2: paths relative to the
 /// project root (`root`), `sandbox`, `state.outside_checkout`, `state.pending_run`.
 /// Version 1 recorded paths of the checkout it was made in.
-pub const PLAN_FORMAT_VERSION: u32 = 3;
+pub const PLAN_FORMAT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Create,
     Replace,
-    /// The task exists; steps remain (callee batches, the start).
+    /// The task exists; steps remain (callee batches, the start, a resume after a pause).
     Resume,
+    /// The task dials and the manifest says `status: paused`: apply pauses it (after which
+    /// callees left are loaded).
+    Pause,
+    /// The manifest says `status: stopped`: apply stops the task. Irreversible.
+    Stop,
     Rename,
     Blocked,
     Uncertain,
@@ -64,6 +69,8 @@ impl Action {
             Action::Create => "create",
             Action::Replace => "replace",
             Action::Resume => "resume",
+            Action::Pause => "pause",
+            Action::Stop => "stop",
             Action::Rename => "rename",
             Action::Blocked => "blocked",
             Action::Uncertain => "uncertain",
@@ -75,7 +82,10 @@ impl Action {
 
     /// Whether apply sends anything for it (a create, callee batches, a start).
     pub fn sends(self) -> bool {
-        matches!(self, Action::Create | Action::Replace | Action::Resume)
+        matches!(
+            self,
+            Action::Create | Action::Replace | Action::Resume | Action::Pause | Action::Stop
+        )
     }
 
     /// Whether apply sends a create for it.
@@ -152,6 +162,9 @@ pub struct Steps {
     pub load: Option<LoadSteps>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<StartStep>,
+    /// A pause, resume or stop (after the batches for a resume, before them for a pause).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verb: Option<VerbStep>,
     /// When the task dials, in words ("nobody (status: paused)", "from … within …").
     pub dials: String,
 }
@@ -189,6 +202,22 @@ pub struct StartStep {
     /// Aliyun's `ScheduleTime`, Beijing wall clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_time: Option<String>,
+}
+
+/// A pause, resume or stop apply sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerbStep {
+    pub verb: crate::driver::Verb,
+    /// The vendor's action or path (`task/pause`, `StopTask`).
+    pub via: String,
+    /// The task's status at the vendor the verb acts from (by the state, or a refresh).
+    pub from: crate::driver::Lifecycle,
+    /// What the reviewer must know (xfyeta's stop deletes the task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// It cannot be undone (every stop).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub irreversible: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -275,6 +304,12 @@ pub struct Summary {
     pub resume: usize,
     #[serde(default)]
     pub rename: usize,
+    /// Tasks apply pauses.
+    #[serde(default)]
+    pub pause: usize,
+    /// Tasks apply stops (irreversible).
+    #[serde(default)]
+    pub stop: usize,
     pub blocked: usize,
     pub uncertain: usize,
     /// Creates a running apply has sent and not yet recorded the answer of.
@@ -578,6 +613,8 @@ pub fn plan(
             Action::Create => summary.create += 1,
             Action::Replace => summary.replace += 1,
             Action::Resume => summary.resume += 1,
+            Action::Pause => summary.pause += 1,
+            Action::Stop => summary.stop += 1,
             Action::Rename => summary.rename += 1,
             Action::Blocked => summary.blocked += 1,
             Action::Uncertain => summary.uncertain += 1,
@@ -937,11 +974,11 @@ impl Planner<'_> {
             }
             // A rename and the steps left are not one apply: the record moves first, so
             // that every batch and start is recorded under the name it is sent for.
-            Action::Resume => {
+            Action::Resume | Action::Pause | Action::Stop => {
                 p.action = Action::Blocked;
                 p.steps = None;
                 p.reason = Some(format!(
-                    "`{new}` is renamed from `{old}`, which has steps left (callee batches or the start): a rename and those steps cannot be one apply"
+                    "`{new}` is renamed from `{old}`, which has steps left (callee batches, the start, a pause or a stop): a rename and those steps cannot be one apply"
                 ));
                 p.hints = vec![
                     format!("move the record first: `callform state mv {old} {new}{state_args}`, then apply (it resumes the steps), or"),
@@ -1001,6 +1038,13 @@ impl Planner<'_> {
     /// at a step.
     fn steps(&self, p: &mut PlannedTask, task: &Task, rec: Option<&TaskRecord>, recorded_as: &str) {
         match (p.action, rec) {
+            (Action::Create, _) if task.status == crate::manifest::RunStatus::Stopped => {
+                p.action = Action::NoOp;
+                p.spec = None;
+                p.reason = Some(
+                    "`status: stopped` and never created: apply creates nothing (remove the manifest, or write another status to create it)".into(),
+                );
+            }
             (Action::Create | Action::Replace, _) => {
                 let steps = steps::fresh(task);
                 p.warnings.extend(steps::fresh_warnings(&steps));

@@ -127,9 +127,11 @@ pub async fn read_all(
         let (request, base, cx) = match built {
             Ok(b) => b,
             Err(reason) => {
-                handles.push(tokio::spawn(async move {
-                    observation(target, Read::Failed { reason })
-                }));
+                let who = target.clone();
+                handles.push((
+                    who,
+                    tokio::spawn(async move { observation(target, Read::Failed { reason }) }),
+                ));
                 continue;
             }
         };
@@ -137,43 +139,44 @@ pub async fn read_all(
         let pacer = Arc::clone(&pacers[&target.vendor]);
         let transport = Arc::clone(&transport);
         let cancel = Arc::clone(&cancel);
-        handles.push(tokio::spawn(async move {
-            let Ok(_permit) = gate.acquire_owned().await else {
-                return observation(
-                    target,
-                    Read::Failed {
-                        reason: "stopped".into(),
-                    },
-                );
-            };
-            let read = match &target.task_id {
-                Some(id) => {
-                    pacer.wait().await;
-                    let op = Op::Query;
-                    let d = transport
-                        .send(op, target.vendor, &request, &base, &cancel)
-                        .await;
-                    query_read(d, id)
-                }
-                None => lookup(&target, request, &base, &cx, &transport, &pacer, &cancel).await,
-            };
-            observation(target, read)
-        }));
+        let who = target.clone();
+        handles.push((
+            who,
+            tokio::spawn(async move {
+                let Ok(_permit) = gate.acquire_owned().await else {
+                    return observation(
+                        target,
+                        Read::Failed {
+                            reason: "stopped".into(),
+                        },
+                    );
+                };
+                let read = match &target.task_id {
+                    Some(id) => {
+                        pacer.wait().await;
+                        let op = Op::Query;
+                        let d = transport
+                            .send(op, target.vendor, &request, &base, &cancel)
+                            .await;
+                        query_read(d, id)
+                    }
+                    None => lookup(&target, request, &base, &cx, &transport, &pacer, &cancel).await,
+                };
+                observation(target, read)
+            }),
+        ));
     }
     let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
+    for (who, h) in handles {
         match h.await {
             Ok(o) => out.push(o),
             // A read task that panicked is a bug; it is never taken for an answer.
-            Err(e) => out.push(Observation {
-                name: String::new(),
-                vendor: Vendor::Xfyeta,
-                provider: String::new(),
-                task_id: None,
-                read: Read::Failed {
+            Err(e) => out.push(observation(
+                who,
+                Read::Failed {
                     reason: format!("internal error: {e}"),
                 },
-            }),
+            )),
         }
     }
     out
@@ -359,6 +362,7 @@ fn meets(wanted: RunStatus, vendor: Lifecycle) -> bool {
     match wanted {
         RunStatus::Running => matches!(vendor, Lifecycle::Running | Lifecycle::Finished),
         RunStatus::Paused => !matches!(vendor, Lifecycle::Running),
+        RunStatus::Stopped => vendor.is_final(),
     }
 }
 

@@ -34,7 +34,7 @@ use path::FieldPath;
 
 pub use crate::vendor::{Spec, VendorId as Vendor};
 
-/// `paused` (the default) or `running`: whether a task dials.
+/// `paused` (the default), `running` or `stopped`: whether a task dials.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize, schemars::JsonSchema,
 )]
@@ -45,6 +45,9 @@ pub enum RunStatus {
     Paused,
     /// Started once its callees are loaded: the vendor dials them in the task's windows.
     Running,
+    /// Ended for good: a created task is stopped (irreversible at every vendor); a task
+    /// not created yet is never created.
+    Stopped,
 }
 
 impl RunStatus {
@@ -52,6 +55,7 @@ impl RunStatus {
         match self {
             RunStatus::Paused => "paused",
             RunStatus::Running => "running",
+            RunStatus::Stopped => "stopped",
         }
     }
 }

@@ -62,6 +62,13 @@ fn did(p: &Progress) -> String {
             if p.batches == 1 { "" } else { "es" }
         ));
     }
+    if let Some(v) = p.verb {
+        parts.push(match v {
+            crate::driver::Verb::Pause => "paused".to_string(),
+            crate::driver::Verb::Resume => "resumed".to_string(),
+            crate::driver::Verb::Stop => "stopped".to_string(),
+        });
+    }
     if p.started {
         parts.push("started".to_string());
     }
@@ -356,6 +363,7 @@ fn step_hint(step: &Step, vendor: &str, name: &str, state_args: &str) -> String 
         Step::Create => resolve_hint(vendor, name, state_args),
         Step::Batch { i, .. } => format!("    hint: check the task's numbers in the {vendor} console, then `callform state batch {name} {i} loaded{state_args}` if they are there, or `callform state batch {name} {i} not-loaded{state_args}` if not (the next apply sends them)"),
         Step::Start => format!("    hint: check in the {vendor} console whether the task runs, then `callform state start {name} started{state_args}` or `callform state start {name} not-started{state_args}`"),
+        Step::Verb(v) => format!("    hint: `callform refresh --write{state_args}` reads `{name}` back from {vendor}: its status settles whether the {v} took effect (it is never sent again blindly)"),
     }
 }
 

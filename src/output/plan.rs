@@ -21,6 +21,9 @@ fn symbol(action: Action) -> &'static str {
         Action::Create => "+",
         Action::Replace => "-/+",
         Action::Resume => "~",
+        Action::Pause => "||",
+        // Loud: it cannot be undone.
+        Action::Stop => "-!",
         Action::Rename => ">",
         Action::Blocked => "!",
         Action::Uncertain => "?",
@@ -34,7 +37,8 @@ fn symbol(action: Action) -> &'static str {
 fn paint_action(p: &Paint, action: Action, s: &str) -> String {
     match action {
         Action::Create => p.green(s),
-        Action::Replace | Action::Rename | Action::Resume => p.yellow(s),
+        Action::Replace | Action::Rename | Action::Resume | Action::Pause => p.yellow(s),
+        Action::Stop => p.red(s),
         Action::Blocked => p.red(s),
         Action::Uncertain | Action::InFlight | Action::Orphaned => p.yellow(s),
         Action::NoOp => s.to_string(),
@@ -106,6 +110,25 @@ pub fn steps_line(steps: &Steps) -> String {
             ));
         }
     }
+    let verb = steps.verb.as_ref().map(|v| {
+        let mut w = format!("{} ({})", v.verb, v.via);
+        if v.irreversible {
+            w.push_str(", IRREVERSIBLE");
+        }
+        if let Some(note) = &v.note {
+            w.push_str(&format!(": {note}"));
+        }
+        w
+    });
+    // A pause or stop comes first (a task must be paused before some vendors take callees).
+    if let Some(w) = verb.as_ref().filter(|_| {
+        steps
+            .verb
+            .as_ref()
+            .is_some_and(|v| v.verb != crate::driver::Verb::Resume)
+    }) {
+        parts.insert(0, w.clone());
+    }
     if let Some(start) = steps.start.as_ref().filter(|_| !start_in_create) {
         let at = start
             .schedule_time
@@ -116,6 +139,18 @@ pub fn steps_line(steps: &Steps) -> String {
             format!("start ({}){at}", start.via)
         } else {
             format!("then start{at}")
+        });
+    }
+    if let Some(w) = verb.filter(|_| {
+        steps
+            .verb
+            .as_ref()
+            .is_some_and(|v| v.verb == crate::driver::Verb::Resume)
+    }) {
+        parts.push(if parts.is_empty() {
+            w
+        } else {
+            format!("then {w}")
         });
     }
     parts.join(", ")

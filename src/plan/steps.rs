@@ -25,13 +25,14 @@
 //! digest a prefix again for every probe).
 
 use crate::canonical::callees::{legacy_v2_digest, Through};
+use crate::driver::{self, Lifecycle, Verb, VerbRule};
 use crate::manifest::callees::CalleeList;
 use crate::manifest::{RunStatus, Task};
 use crate::state::model::{CalleeProgress, Pending, PendingState, RunRecord, RunState};
 use crate::state::TaskRecord;
 use crate::vendor::{StartKind, StepRules};
 
-use super::{Action, LoadSteps, StartStep, Steps};
+use super::{Action, LoadSteps, StartStep, Steps, VerbStep};
 
 /// What the record and manifest of a task call for.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +93,7 @@ pub fn fresh(task: &Task) -> Steps {
         dials: dials(task, None, start.is_some()),
         load,
         start,
+        verb: None,
     }
 }
 
@@ -122,13 +124,44 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
         .or(legacy_callees.as_ref())
         .unwrap_or(&EMPTY);
     let run = rec.run.as_ref().or(legacy_run.as_ref());
-    let started = run.is_some_and(|r| r.state == RunState::Started);
+    let now = vendor_status(rec, run);
+    // Ever started: a vendor that takes no callees after a start takes none once paused.
+    let started = run.is_some_and(|r| {
+        matches!(
+            r.state,
+            RunState::Started | RunState::Paused | RunState::Stopped
+        )
+    }) || !matches!(now, Lifecycle::NotStarted | Lifecycle::Unknown);
 
     if let Some(pending) = &progress.pending {
         return pending_batch(task, pending, cx);
     }
     if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight)) {
-        return uncertain_start(run, cx);
+        if rec.observed.as_ref().is_none_or(|o| o.at < run.at) {
+            return uncertain_start(run, cx);
+        }
+    }
+    if let Some(end) = final_state(task, now, rec, cx) {
+        return end;
+    }
+    if task.status == RunStatus::Stopped {
+        return match verb_step(task, Verb::Stop, now, cx) {
+            Ok(Some(verb)) => Derived {
+                action: Action::Stop,
+                steps: Some(Steps {
+                    create: false,
+                    dials: "nobody: stopped for good".into(),
+                    load: None,
+                    start: None,
+                    verb: Some(verb),
+                }),
+                reason: None,
+                hints: Vec::new(),
+                warnings: Vec::new(),
+            },
+            Ok(None) => no_op(),
+            Err(blocked) => *blocked,
+        };
     }
     let summed: u64 = progress.batches.iter().map(|b| u64::from(b.n)).sum();
     let contiguous = progress
@@ -186,33 +219,57 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
         in_create: 0,
         loaded,
     });
-    let start = match (task.status, started) {
-        (RunStatus::Running, false) => match rules.start {
+    let mut verb = None;
+    let start = match (task.status, now) {
+        (RunStatus::Running, Lifecycle::NotStarted) => match rules.start {
             StartKind::Request(via) => Some(StartStep {
                 via: via.to_string(),
                 schedule_time: schedule_time(task),
             }),
             StartKind::AtCreate | StartKind::None => return cannot_start(task, rules, cx),
         },
-        (RunStatus::Paused, true) => return paused_but_started(run, cx),
+        (RunStatus::Running, Lifecycle::Paused) => {
+            verb = match verb_step(task, Verb::Resume, now, cx) {
+                Ok(v) => v,
+                Err(blocked) => return *blocked,
+            };
+            None
+        }
+        (RunStatus::Paused, Lifecycle::Running) => {
+            verb = match verb_step(task, Verb::Pause, now, cx) {
+                Ok(v) => v,
+                Err(blocked) => return *blocked,
+            };
+            None
+        }
+        (RunStatus::Running | RunStatus::Paused, Lifecycle::Unknown) => {
+            return unknown_status(task, rec, cx)
+        }
         _ => None,
     };
-    if load.is_none() && start.is_none() {
-        return Derived {
-            action: Action::NoOp,
-            steps: None,
-            reason: None,
-            hints: Vec::new(),
-            warnings: Vec::new(),
-        };
+    if load.is_none() && start.is_none() && verb.is_none() {
+        return no_op();
     }
+    let action = match verb.as_ref().map(|v| v.verb) {
+        Some(Verb::Pause) => Action::Pause,
+        _ => Action::Resume,
+    };
+    let dials = match verb.as_ref().map(|v| v.verb) {
+        Some(Verb::Pause) => "nobody once paused (status: paused)".to_string(),
+        Some(Verb::Resume) => match task.spec.def().dials() {
+            Some(when) => format!("again once resumed: {when}"),
+            None => "again once resumed".into(),
+        },
+        _ => dials(task, run.filter(|_| started), start.is_some()),
+    };
     Derived {
-        action: Action::Resume,
+        action,
         steps: Some(Steps {
             create: false,
-            dials: dials(task, run.filter(|_| started), start.is_some()),
+            dials,
             load,
             start,
+            verb,
         }),
         reason: None,
         hints: Vec::new(),
@@ -493,10 +550,17 @@ fn pending_batch(task: &Task, pending: &Pending, cx: &Context<'_>) -> Derived {
 
 fn uncertain_start(run: &RunRecord, cx: &Context<'_>) -> Derived {
     let (name, args) = (cx.recorded_as, cx.state_args);
+    let what = run.verb.map_or("start", Verb::key);
     let hints = if cx.live_run {
         vec!["wait for the running apply to finish (it records the answer), then plan again".into()]
+    } else if run.verb.is_some() {
+        vec![
+            format!("`callform refresh --write{args}` reads the task back: the vendor's status settles whether the {what} took effect"),
+            "or `callform plan --refresh` plans on what the vendor says now".into(),
+        ]
     } else {
         vec![
+            format!("`callform refresh --write{args}` reads the task back: a vendor that reports it running settles it, or"),
             "check in the vendor console whether the task runs, then".into(),
             format!("if it runs: `callform state start {name} started{args}`"),
             format!("if it does not: `callform state start {name} not-started{args}` (the next apply starts it)"),
@@ -506,7 +570,7 @@ fn uncertain_start(run: &RunRecord, cx: &Context<'_>) -> Derived {
         action: Action::Uncertain,
         steps: None,
         reason: Some(format!(
-            "the start sent at {} may or may not have reached the vendor{}; callform will not send it again by itself",
+            "the {what} sent at {} may or may not have reached the vendor{}; callform will not send it again by itself",
             run.at,
             run.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
         )),
@@ -533,16 +597,105 @@ fn cannot_start(task: &Task, rules: StepRules, cx: &Context<'_>) -> Derived {
     )
 }
 
-fn paused_but_started(run: Option<&RunRecord>, cx: &Context<'_>) -> Derived {
+fn no_op() -> Derived {
+    Derived {
+        action: Action::NoOp,
+        steps: None,
+        reason: None,
+        hints: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+/// The task's status at its vendor as far as callform knows: what a read-back said
+/// (`refresh --write`, or `plan --refresh` in memory) when it is newer than callform's own
+/// last step, else what that step left.
+pub fn vendor_status(rec: &TaskRecord, run: Option<&RunRecord>) -> Lifecycle {
+    let recorded = match run.map(|r| r.state) {
+        None | Some(RunState::NotStarted) => Lifecycle::NotStarted,
+        Some(RunState::Started) => Lifecycle::Running,
+        Some(RunState::Paused) => Lifecycle::Paused,
+        Some(RunState::Stopped) => Lifecycle::Stopped,
+        Some(RunState::InFlight | RunState::Uncertain) => Lifecycle::Unknown,
+    };
+    match &rec.observed {
+        Some(o) if run.is_none_or(|r| o.at >= r.at) => o.status,
+        _ => recorded,
+    }
+}
+
+/// A task that can never dial again (finished, stopped, deleted): nothing to do when the
+/// manifest asks for nothing more; blocked when it asks for dialling or more callees.
+fn final_state(task: &Task, now: Lifecycle, rec: &TaskRecord, cx: &Context<'_>) -> Option<Derived> {
+    if !now.is_final() {
+        return None;
+    }
+    let loaded = rec.callees.as_ref().map_or(0, |c| c.rows);
+    let more = rows_of(task) > loaded;
+    let wants_dialling = task.status == RunStatus::Running && now != Lifecycle::Finished;
+    if !more && !wants_dialling {
+        return Some(no_op());
+    }
     let (name, args) = (cx.recorded_as, cx.state_args);
+    let what = if more {
+        "the manifest adds callees"
+    } else {
+        "the manifest says `status: running`"
+    };
+    Some(blocked(
+        format!("the task is {now} at the vendor and never dials again, but {what}"),
+        vec![
+            "call these people in a new task: a manifest of its own (a new name), or `--replace` this one".into(),
+            format!("or write `status: stopped` (or remove the manifest and `callform state rm {name}{args}`)"),
+        ],
+    ))
+}
+
+/// The verb step from `from`, `None` where the task is already there, or blocked where
+/// the vendor has no request for it.
+fn verb_step(
+    task: &Task,
+    verb: Verb,
+    from: Lifecycle,
+    cx: &Context<'_>,
+) -> Result<Option<VerbStep>, Box<Derived>> {
+    match driver::verb_rule(task.vendor, verb, from) {
+        VerbRule::Send { action, note } => Ok(Some(VerbStep {
+            verb,
+            via: action.to_string(),
+            from,
+            note: note.map(str::to_string),
+            irreversible: verb == Verb::Stop,
+        })),
+        VerbRule::Already => Ok(None),
+        VerbRule::Missing { why, instead } => {
+            let (name, args) = (cx.recorded_as, cx.state_args);
+            Err(Box::new(blocked(
+                format!(
+                    "the manifest says `status: {}` and the task is {from} at the vendor, but {} has no request to {verb} it: {why}",
+                    task.status.key(),
+                    task.vendor
+                ),
+                vec![
+                    instead.to_string(),
+                    format!("then `callform refresh --write{args}` records what the vendor says (task `{name}`)"),
+                ],
+            )))
+        }
+    }
+}
+
+/// The vendor reported a status callform does not know: no start or verb is sent on it.
+fn unknown_status(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
+    let raw = rec.observed.as_ref().map_or("?", |o| o.raw.as_str());
     blocked(
         format!(
-            "the task is started at the vendor (since {}), and the manifest says `status: paused`: callform does not pause a task",
-            run.map_or("?", |r| r.at.as_str())
+            "the vendor reports a status callform cannot read ({raw}), so it cannot tell whether the task dials; the manifest says `status: {}`",
+            task.status.key()
         ),
         vec![
-            format!("pause it in the vendor console, then `callform state start {name} not-started{args}`, or"),
-            "write `status: running` if it should dial".into(),
+            "check the task in the vendor console".into(),
+            format!("then `callform refresh --write{}` to read it again", cx.state_args),
         ],
     )
 }

@@ -859,18 +859,18 @@ mod tests {
 
         let err = refused(
             &with(&|m| {
-                m.insert("format_version".into(), 4.into());
+                m.insert("format_version".into(), 5.into());
                 m.insert("new_field".into(), true.into());
             }),
-            &["format version 4", "upgrade callform"],
+            &["format version 5", "upgrade callform"],
         );
-        assert!(matches!(err, StateError::NewerFormat { found: 4, .. }));
+        assert!(matches!(err, StateError::NewerFormat { found: 5, .. }));
         // A newer version whose fields this one happens to know is still a newer version.
         let err = refused(
-            &with(&|m| drop(m.insert("format_version".into(), 4.into()))),
-            &["format version 4", "upgrade callform"],
+            &with(&|m| drop(m.insert("format_version".into(), 5.into()))),
+            &["format version 5", "upgrade callform"],
         );
-        assert!(matches!(err, StateError::NewerFormat { found: 4, .. }));
+        assert!(matches!(err, StateError::NewerFormat { found: 5, .. }));
         refused(
             &with(&|m| drop(m.remove("format_version"))),
             &["format_version"],
@@ -1049,12 +1049,13 @@ mod tests {
             "100111"
         );
         save(&path, &mut state).unwrap();
-        assert_eq!((state.serial, state.format_version), (4, 3));
+        assert_eq!((state.serial, state.format_version), (4, FORMAT_VERSION));
         // Version 2 is version 1 with a checksum line first: nothing else changes.
         let written = fs::read(&path).unwrap();
-        let expected = V1
-            .replace("\"serial\": 3", "\"serial\": 4")
-            .replace("\"format_version\": 1", "\"format_version\": 3");
+        let expected = V1.replace("\"serial\": 3", "\"serial\": 4").replace(
+            "\"format_version\": 1",
+            &format!("\"format_version\": {FORMAT_VERSION}"),
+        );
         assert_eq!(written, checksum::seal(expected.as_bytes()));
         // The version 1 file is the backup, byte for byte.
         assert_eq!(fs::read_to_string(backup_path(&path)).unwrap(), V1);
