@@ -181,6 +181,10 @@ pub struct PlanArgs {
     /// Plan against the sandbox state (`*.sandbox.state.json`) used by `apply --sandbox`.
     #[arg(long)]
     pub sandbox: bool,
+    /// Read every task back from its vendor first (as `callform refresh`), so that the
+    /// plan acts on what the vendors say now. Without it, plan makes no network call.
+    #[arg(long)]
+    pub refresh: bool,
     #[command(flatten)]
     pub color: ColorArgs,
 }

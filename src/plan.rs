@@ -322,6 +322,11 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub format_version: u32,
+    /// What the vendors said of the tasks when the plan was made with `--refresh`: apply
+    /// of this plan puts the same records in the state before planning again, so that it
+    /// derives the same steps.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub refreshed: std::collections::BTreeMap<String, crate::state::ObservedRecord>,
     pub callform_version: String,
     pub canonical_version: u32,
     pub created_at: String,
@@ -625,6 +630,7 @@ pub fn plan(
     }
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
+        refreshed: Default::default(),
         callform_version: env!("CARGO_PKG_VERSION").to_string(),
         canonical_version: CANONICAL_VERSION,
         created_at: jiff::Timestamp::from_second(options.now.as_second())

@@ -155,7 +155,18 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             );
         }
     }
-    let current = loaded.state;
+    let mut current = loaded.state;
+    // A plan made with `--refresh` acted on what the vendors said then: the same records
+    // go into the state before planning again, so the steps derived match the reviewed ones.
+    if let (Some(p), Some(st)) = (&saved, current.as_mut()) {
+        for (name, observed) in &p.refreshed {
+            if let Some(rec) = st.tasks.get_mut(name) {
+                if rec.observed.as_ref().is_none_or(|o| o.at < observed.at) {
+                    rec.observed = Some(observed.clone());
+                }
+            }
+        }
+    }
     if saved.is_none() {
         if let Err(e) = workspace::empty_directory(&manifests, current.as_ref(), &dir) {
             note!(out, "{}", crate::error::report(&e));

@@ -26,7 +26,25 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     let dir = settings.dir.clone();
     let state_path = settings.state.path.clone();
     let place = settings.place()?;
-    let opened = workspace::open(settings);
+    let sandbox = settings.sandbox;
+    let mut opened = workspace::open(settings);
+    let mut refreshed = Default::default();
+    if args.refresh {
+        if sandbox {
+            out.problem("error: --refresh reads the vendors, and the sandbox emulator lives only while `apply --sandbox` runs: run `callform emulator` and point the providers' endpoints at it to read tasks back");
+            return Ok(Outcome::Failure);
+        }
+        if let (Ok(Some(st)), false) = (&mut opened.state, opened.manifests.has_errors()) {
+            let (written, failed) =
+                super::refresh::refresh_in_memory(st, &opened.manifests.tasks, &opened.project)?;
+            for f in &failed {
+                out.problem(&format!(
+                    "warning: {f}; the plan uses what the state says of it"
+                ));
+            }
+            refreshed = written;
+        }
+    }
     // Errors go to stderr (there is no plan). Warnings are part of the plan, so that every
     // rendering carries them: the text plan shows them; with another format, stderr
     // repeats them below for whoever runs the command.
@@ -41,6 +59,7 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
         }
     };
     let mut plan = prepared.plan;
+    plan.refreshed = refreshed;
     if args.format != crate::cli::PlanFormat::Text {
         for w in plan.warning_lines() {
             out.problem(&format!("warning: {w}"));

@@ -127,3 +127,56 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
         Outcome::Success
     })
 }
+
+/// `plan --refresh`: reads every task of `state` back and records what was read in it (in
+/// memory only), so that the plan acts on the vendors' truth. Returns the records written,
+/// for the saved plan (its apply puts the same ones in before planning again), and the
+/// reads that failed.
+pub(crate) fn refresh_in_memory(
+    state: &mut state::State,
+    tasks: &[Task],
+    project: &crate::project::Project,
+) -> anyhow::Result<(
+    std::collections::BTreeMap<String, state::ObservedRecord>,
+    Vec<String>,
+)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
+    let targets = refresh::targets(state, &by_name);
+    let loopback = state
+        .tasks
+        .values()
+        .all(|r| r.endpoint.starts_with("http://127.0.0.1"));
+    let transport =
+        Arc::new(Transport::new(Policy::default(), loopback).map_err(anyhow::Error::msg)?);
+    let context_for =
+        |provider: &str, vendor| super::apply::context(project, provider, vendor, None);
+    let observations = runtime.block_on(refresh::read_all(
+        targets,
+        transport,
+        &context_for,
+        10,
+        Arc::new(AtomicBool::new(false)),
+    ));
+    let at = state::now_rfc3339();
+    refresh::record(state, &observations, &at);
+    let failed = observations
+        .iter()
+        .filter_map(|o| match &o.read {
+            refresh::Read::Failed { reason } => {
+                Some(format!("{}: not read back: {reason}", o.name))
+            }
+            _ => None,
+        })
+        .collect();
+    let written = observations
+        .iter()
+        .filter_map(|o| {
+            let rec = state.tasks.get(&o.name)?;
+            Some((o.name.clone(), rec.observed.clone()?))
+        })
+        .collect();
+    Ok((written, failed))
+}
