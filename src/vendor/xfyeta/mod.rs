@@ -193,4 +193,18 @@ impl VendorSpec for XfyetaSpec {
     ) -> Result<Option<Request>, BuildError> {
         driver::build_start(task, self, task_id, cx)
     }
+
+    /// None: the vendor has no update in place (XL §1.6: no `task/update` found), so every change stays blocked.
+    fn updatable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn build_update(
+        &self,
+        _task: &Task,
+        _task_id: &str,
+        _cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        Ok(None)
+    }
 }
