@@ -90,7 +90,9 @@ impl Op {
             Op::LoadCallees { .. } | Op::Start | Op::Verb(_) | Op::Update => {
                 classify_step(self, vendor, status, body, truncated, target)
             }
-            Op::Query | Op::Find { .. } => classify_read(self, vendor, status, body, truncated),
+            Op::Query | Op::Find { .. } => {
+                classify_read(self, vendor, status, body, truncated, target)
+            }
         }
     }
 
@@ -295,11 +297,21 @@ fn classify_step(
 /// with its listing is the listing; a code the op's table lists (or 401/403/429) is a
 /// rejection, which for a read means only that it failed; everything else is uncertain,
 /// which for a read means the same. A failed read never stands for "no such task".
-fn classify_read(op: Op, vendor: Vendor, status: u16, body: &[u8], truncated: bool) -> Parsed {
+/// `target`: the task a query asked for (`Request::target`), for a driver whose vendor's
+/// answer does not repeat it (longlonglong's detail) or lists other tasks beside it
+/// (Volcengine's list).
+fn classify_read(
+    op: Op,
+    vendor: Vendor,
+    status: u16,
+    body: &[u8],
+    truncated: bool,
+    target: Option<&str>,
+) -> Parsed {
     if truncated {
         return truncated_reason(status, body);
     }
-    let mut r = read(vendor, op, status, body, None);
+    let mut r = read(vendor, op, status, body, target);
     r.request_id = r
         .request_id
         .map(|id| crate::phone::mask_phones_in_text(&id));

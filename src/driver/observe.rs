@@ -151,3 +151,52 @@ pub enum VerbRule {
         instead: &'static str,
     },
 }
+
+/// The part of a verb's rule every vendor shares, or `None` where the vendor's own table
+/// decides (a pause of a running task, a resume of a paused one, a stop of a live one):
+/// - from [`Lifecycle::Unknown`] nothing is sent: callform cannot tell what the verb
+///   would do there;
+/// - a verb that would leave the task where it is is [`VerbRule::Already`];
+/// - a stop of a task that is finished or deleted is `Already` too \[choice\]: it dials
+///   nobody again, which is all a stop promises, so an orphan or a superseded task that
+///   ended by itself needs no request and no person;
+/// - a pause or a resume of a finished, stopped or deleted task is `Missing`: it never
+///   dials again on any vendor;
+/// - a pause of a task never started, or a resume of one, is `Missing`: it dials nobody,
+///   and starting it is callform's start step (`status: running`), not a resume.
+pub(crate) fn common_rule(verb: Verb, from: Lifecycle) -> Option<VerbRule> {
+    if from == Lifecycle::Unknown {
+        return Some(VerbRule::Missing {
+            why: "the vendor reports a state callform cannot read, so what the verb would do is not known",
+            instead: "check the task in the vendor's console (`callform refresh` shows the vendor's raw value)",
+        });
+    }
+    if from == verb.leaves() {
+        return Some(VerbRule::Already);
+    }
+    match (verb, from) {
+        (Verb::Stop, f) if f.is_final() => Some(VerbRule::Already),
+        (_, f) if f.is_final() => Some(VerbRule::Missing {
+            why: "the task is finished, stopped or deleted at its vendor: it never dials again",
+            instead: "create a new task (a new name) to call these people again",
+        }),
+        (Verb::Pause, Lifecycle::NotStarted) => Some(VerbRule::Missing {
+            why: "the task was never started: it dials nobody, so there is nothing to pause",
+            instead: "leave it; `status: running` starts it when it should dial",
+        }),
+        (Verb::Resume, Lifecycle::NotStarted) => Some(VerbRule::Missing {
+            why: "a resume continues a paused task; this one was never started",
+            instead: "`status: running` starts it through callform's start step",
+        }),
+        _ => None,
+    }
+}
+
+/// Whether another page may follow page `page` (from 1) of `size` rows that returned
+/// `seen` rows: the vendor's total says so when it gives one, a full page otherwise.
+pub(crate) fn more_pages(page: u32, size: u64, seen: usize, total: Option<u64>) -> bool {
+    match total {
+        Some(total) => u64::from(page).saturating_mul(size) < total,
+        None => seen as u64 >= size,
+    }
+}

@@ -259,50 +259,31 @@ pub(crate) trait Vendor: Sync {
     fn read_answer(&self, op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading;
 
     /// The request that reads the created task `task_id` back (`Op::Query`).
-    fn build_query(&self, _task_id: &str, _cx: &Context) -> Result<Request, BuildError> {
-        Err(BuildError(
-            "reading a task back is not built for this vendor".into(),
-        ))
-    }
+    fn build_query(&self, task_id: &str, cx: &Context) -> Result<Request, BuildError>;
 
     /// The request that lists this vendor's tasks named `name`, page `page` (from 1)
     /// (`Op::Find`). The vendor's match may be fuzzy: callers compare names exactly.
-    fn build_find(&self, _name: &str, _page: u32, _cx: &Context) -> Result<Request, BuildError> {
-        Err(BuildError(
-            "finding a task by name is not built for this vendor".into(),
-        ))
-    }
+    fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError>;
 
     /// Whether a lookup by name that finds nothing proves that no such task exists (the
     /// listing is exact and complete), so that an uncertain create may be sent again.
-    fn find_is_authoritative(&self) -> bool {
-        false
-    }
+    fn find_is_authoritative(&self) -> bool;
 
     /// The documented rate of reads this vendor accepts, per second: `refresh`'s pace.
-    fn read_qps(&self) -> u32 {
-        1
-    }
+    fn read_qps(&self) -> u32;
 
     /// How `verb` is done on a task that is `from` at this vendor.
-    fn verb(&self, _verb: Verb, _from: Lifecycle) -> VerbRule {
-        VerbRule::Missing {
-            why: "not built for this vendor",
-            instead: "act in the vendor's console",
-        }
-    }
+    fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule;
 
     /// The request of `verb` on the created task `task_id`, which is `from`
     /// ([`Vendor::verb`] says `Send`).
     fn build_verb(
         &self,
-        _verb: Verb,
-        _task_id: &str,
-        _from: Lifecycle,
-        _cx: &Context,
-    ) -> Result<Request, BuildError> {
-        Err(BuildError("this verb is not built for this vendor".into()))
-    }
+        verb: Verb,
+        task_id: &str,
+        from: Lifecycle,
+        cx: &Context,
+    ) -> Result<Request, BuildError>;
 
     /// The id the emulator gives its `n`-th task (from 1), shaped like the vendor's own.
     fn emulator_task_id(&self, n: u64) -> String;
@@ -385,18 +366,14 @@ pub(crate) trait VendorSpec {
     /// The fields of the canonical spec (top-level keys) this vendor changes in place on a
     /// created task (`Op::Update`); empty where it has no update. A change of any other
     /// field stays blocked.
-    fn updatable(&self) -> &'static [&'static str] {
-        &[]
-    }
+    fn updatable(&self) -> &'static [&'static str];
 
     /// The request that changes the created task `task_id` to this spec in place (`None`:
     /// the vendor has no update).
     fn build_update(
         &self,
-        _task: &Task,
-        _task_id: &str,
-        _cx: &Context,
-    ) -> Result<Option<Request>, BuildError> {
-        Ok(None)
-    }
+        task: &Task,
+        task_id: &str,
+        cx: &Context,
+    ) -> Result<Option<Request>, BuildError>;
 }

@@ -28,9 +28,11 @@
 
 use serde_json::Value;
 
+use crate::driver::observe::{common_rule, more_pages};
 use crate::driver::{
     beijing, check_batch, json_body, message, need_secret, present, redact_rows, text, BuildError,
-    Context, ErrorClass, Op, Reading, Rejection, Request, Signing,
+    Context, ErrorClass, Lifecycle, Listing, Observed, Op, Reading, Rejection, Request, Signing,
+    Verb, VerbRule,
 };
 use crate::manifest::callees::Row;
 use crate::manifest::{Task, Vendor};
@@ -239,15 +241,18 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
     },
 ];
 
-/// The table of `op`: the same for the create, the upload and the start. The pages give
-/// no error code for the two steps; the throttling and authentication codes are the POP
+/// The table of `op`: the same for the create, the upload, the start, the verbs and the
+/// reads. The pages give no error code for any of them (no state refusal of a verb is
+/// documented either: a `Data: "false"` is uncertain); the throttling and authentication codes are the POP
 /// gateway's, answered before any action runs (limits.md, LM:98-99).
 pub fn rejections(_op: Op) -> &'static [Rejection] {
     CREATE_REJECTIONS
 }
 
 /// What an answer to `op` says. A step's success carries `Data`: the task id for an
-/// upload (AL:60), `"true"` for a start (AL:101); `Data` is never a new task's id there.
+/// upload (AL:60), `"true"` for a start (AL:101) and for every verb (AL §3.4-3.6;
+/// `"false"` is uncertain, its meaning not being stated); `Data` is never a new task's id
+/// there. A read's `Data` is its listing ([`read_listing`]).
 pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
     let mut r = read(status, body);
     let data = r.task_id.take();
@@ -257,8 +262,12 @@ pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Re
             return r;
         }
         Op::LoadCallees { .. } => target.is_some() && data.as_deref() == target,
-        Op::Start => data.as_deref() == Some("true"),
-        Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => false,
+        Op::Start | Op::Verb(_) => data.as_deref() == Some("true"),
+        Op::Query | Op::Find { .. } => {
+            read_listing(op, &mut r, body, target);
+            false
+        }
+        Op::Update => false,
     };
     r
 }
@@ -292,6 +301,238 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
             request_id,
             ..Reading::off_shape("the answer has no `Code`")
         },
+    }
+}
+
+// ---- reading back and steering a task (aliyun-dyvms-robot-task-lifecycle.md, "AL"
+// §3.2-3.9) ----------------------------------------------------------------------------
+
+/// Rows a `QueryRobotTaskList` page asks for (`PageSize`) \[choice\]: the metadata gives
+/// no maximum (AL §3.2); 50 keeps a name's candidates on one page.
+pub const FIND_PAGE_SIZE: u32 = 50;
+
+/// `QueryRobotTaskDetail` of `Id` (AL §3.3).
+pub fn build_query(task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+    rpc(
+        cx,
+        "QueryRobotTaskDetail",
+        vec![("Id".into(), task_id.into())],
+        task_id,
+        Vec::new(),
+    )
+}
+
+/// `QueryRobotTaskList` by `TaskName`, `PageNo` from 1, [`FIND_PAGE_SIZE`] a page
+/// (AL §3.2; its match is not stated: callers compare exactly).
+pub fn build_find(name: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+    let mut r = rpc(
+        cx,
+        "QueryRobotTaskList",
+        vec![
+            ("TaskName".into(), name.into()),
+            ("PageNo".into(), page.max(1).to_string()),
+            ("PageSize".into(), FIND_PAGE_SIZE.to_string()),
+        ],
+        "",
+        Vec::new(),
+    )?;
+    r.target = None;
+    Ok(r)
+}
+
+/// How a verb is done (AL §3.4-3.6): pause `StopRobotTask` (a started task), resume
+/// `StartRobotTask` (a paused one, "暂停任务后，您可以调用StartRobotTask接口启动任务"), stop
+/// `CancelRobotTask` of a running task ("仅可终止进行中的任务") or `CancelOrderRobotTask` of
+/// one not started ("取消还未启动的定时智能语音任务"). A paused task cannot be terminated.
+pub fn verb(verb: Verb, from: Lifecycle) -> VerbRule {
+    if let Some(rule) = common_rule(verb, from) {
+        return rule;
+    }
+    match (verb, from) {
+        (Verb::Pause, _) => VerbRule::Send {
+            action: "StopRobotTask",
+            note: Some("Aliyun's StopRobotTask pauses: StartRobotTask resumes it"),
+        },
+        (Verb::Resume, _) => VerbRule::Send {
+            action: "StartRobotTask",
+            note: None,
+        },
+        (Verb::Stop, Lifecycle::NotStarted) => VerbRule::Send {
+            action: "CancelOrderRobotTask",
+            note: Some("cancels the scheduled start of a task that never ran; it cannot be started again"),
+        },
+        (Verb::Stop, Lifecycle::Running) => VerbRule::Send {
+            action: "CancelRobotTask",
+            note: Some("terminates the task: Aliyun never resumes a terminated task"),
+        },
+        (Verb::Stop, _) => VerbRule::Missing {
+            why: "Aliyun terminates only a running task (CancelRobotTask); a paused one is refused",
+            instead: "resume it and stop it in one reviewed step each, or terminate it in the Aliyun console",
+        },
+    }
+}
+
+/// The request of `verb` ([`verb`] says `Send`): its action with `TaskId` (AL §3.4-3.6;
+/// a resume sends no `ScheduleTime`: it continues now).
+pub fn build_verb(
+    v: Verb,
+    task_id: &str,
+    from: Lifecycle,
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    let VerbRule::Send { action, .. } = verb(v, from) else {
+        return Err(BuildError(format!(
+            "Aliyun has no request to {v} a task that is {from}"
+        )));
+    };
+    rpc(
+        cx,
+        action,
+        vec![("TaskId".into(), task_id.into())],
+        task_id,
+        Vec::new(),
+    )
+}
+
+/// Aliyun's `status` (AL §3.2, the same for the detail) in the common set. `READY` (准备
+/// 开始) and `DISPATCH` (解析中) are `Running` \[choice\]: the task was started and dials by
+/// itself without another request. `EXCUTING` is the API's spelling; any other spelling,
+/// like every value not in the table, is `Unknown`.
+pub fn lifecycle(status: &str) -> Lifecycle {
+    match status {
+        "INIT" => Lifecycle::NotStarted,
+        "READY" | "DISPATCH" | "EXCUTING" => Lifecycle::Running,
+        "MANUAL_STOP" | "SYSTEM_STOP" | "ARREARS_STOP" => Lifecycle::Paused,
+        "CANCEL" | "SYSTEM_CANCEL" => Lifecycle::Stopped,
+        "FINISH" => Lifecycle::Finished,
+        _ => Lifecycle::Unknown,
+    }
+}
+
+/// The managed fields the detail returns under the create's parameter names (AL §3.3,
+/// camelCase for PascalCase), in the JSON type the canonical form writes. Left out:
+/// `caller` (masked in the form), `robotId` (not named `DialogId`), `recallStateCodes`
+/// (its text form is not stated; the form writes words) and `taskName`
+/// ([`Observed::name`]).
+fn fields(item: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    if let Some(corp) = item.get("corpName").and_then(Value::as_str) {
+        out.push((
+            "corp_name".to_string(),
+            Value::String(crate::phone::mask_phones_in_text(corp)),
+        ));
+    }
+    if let Some(b) = item.get("numberStatusIdent").and_then(Value::as_bool) {
+        out.push(("number_status_ident".to_string(), Value::Bool(b)));
+    }
+    for (wire, key) in [
+        ("retryType", "retry_type"),
+        ("recallTimes", "recall_times"),
+        ("recallInterval", "recall_interval"),
+    ] {
+        if let Some(n) = item.get(wire).and_then(Value::as_i64) {
+            out.push((key.to_string(), Value::from(n)));
+        }
+    }
+    out
+}
+
+/// A count the vendor may write as a number or as digits.
+fn count(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn observed(item: &Value, detail: bool) -> Option<Observed> {
+    let task_id = text(item.get("id"))?;
+    let raw = item.get("status").and_then(Value::as_str).unwrap_or("");
+    Some(Observed {
+        task_id,
+        name: item
+            .get("taskName")
+            .and_then(Value::as_str)
+            .map(crate::phone::mask_phones_in_text),
+        status: lifecycle(raw),
+        raw: if raw.is_empty() {
+            "(none)".into()
+        } else {
+            raw.to_string()
+        },
+        // The list's `finishCount`/`totalCount` (AL §3.2); the detail has none.
+        called: count(item.get("finishCount")),
+        total: count(item.get("totalCount")),
+        created: item
+            .get("createTime")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        fields: if detail { fields(item) } else { Vec::new() },
+    })
+}
+
+/// A read's listing. `Data` is a JSON *string* (AL common facts): parsed a second time,
+/// an object for the detail, an array for the list (with the answer's `TotalCount`, a
+/// string). "No such task" is not documented for the detail: any answer but the success
+/// with the task in it is a failed read, never an absent task.
+fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
+    if !r.success_code || r.error_code.is_some() {
+        return;
+    }
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let Some(data) = answer
+        .get("Data")
+        .and_then(Value::as_str)
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+    else {
+        r.shaped = false;
+        r.problem = Some("the answer's `Data` is not a JSON string");
+        return;
+    };
+    match op {
+        Op::Query => {
+            let task = data.is_object().then(|| observed(&data, true)).flatten();
+            match task {
+                Some(task) if target.is_none_or(|t| t == task.task_id) => {
+                    r.listing = Some(Listing {
+                        tasks: vec![task],
+                        total: Some(1),
+                        more: false,
+                    });
+                }
+                Some(_) => {
+                    r.shaped = false;
+                    r.problem = Some("the detail names another task");
+                }
+                None => {
+                    r.shaped = false;
+                    r.problem = Some("the detail's `Data` names no task");
+                }
+            }
+        }
+        Op::Find { page } => {
+            let Some(items) = data.as_array() else {
+                r.shaped = false;
+                r.problem = Some("the list's `Data` is not a list");
+                return;
+            };
+            let Some(tasks) = items
+                .iter()
+                .map(|i| observed(i, false))
+                .collect::<Option<Vec<_>>>()
+            else {
+                r.shaped = false;
+                r.problem = Some("an item of the list has no readable `id`");
+                return;
+            };
+            let total = count(answer.get("TotalCount"));
+            let more = more_pages(page, u64::from(FIND_PAGE_SIZE), items.len(), total);
+            r.listing = Some(Listing { tasks, total, more });
+        }
+        _ => {}
     }
 }
 

@@ -5,7 +5,9 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
-use crate::driver::{BuildError, Context, Op, Reading, Rejection, Request};
+use crate::driver::{
+    BuildError, Context, Lifecycle, Op, Reading, Rejection, Request, Verb, VerbRule,
+};
 use crate::emulator::{ConnHandle, Emulator, Incoming, Route, SignedFuture};
 use crate::manifest::check::Checker;
 use crate::manifest::de;
@@ -19,6 +21,39 @@ use spec::AliyunSpec;
 pub(crate) struct Aliyun;
 
 impl Vendor for Aliyun {
+    fn build_query(&self, task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+        driver::build_query(task_id, cx)
+    }
+
+    fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+        driver::build_find(name, page, cx)
+    }
+
+    /// No \[choice\]: `QueryRobotTaskList`'s `TaskName` match is not stated (AL §3.2), so
+    /// an empty answer does not prove that a create made nothing.
+    fn find_is_authoritative(&self) -> bool {
+        false
+    }
+
+    /// 100 a second: "QPS limit: 100 per second per user" (AL common facts, LM:97) \[seen\].
+    fn read_qps(&self) -> u32 {
+        100
+    }
+
+    fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {
+        driver::verb(verb, from)
+    }
+
+    fn build_verb(
+        &self,
+        verb: Verb,
+        task_id: &str,
+        from: Lifecycle,
+        cx: &Context,
+    ) -> Result<Request, BuildError> {
+        driver::build_verb(verb, task_id, from, cx)
+    }
+
     fn default_endpoint(&self) -> &'static str {
         "https://dyvmsapi.aliyuncs.com"
     }
@@ -185,5 +220,19 @@ impl VendorSpec for AliyunSpec {
         cx: &Context,
     ) -> Result<Option<Request>, BuildError> {
         driver::build_start(task, self, task_id, cx)
+    }
+
+    /// None: the vendor has no update in place (AL §3.9: no edit action in Dyvmsapi 2017-05-25), so every change stays blocked.
+    fn updatable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn build_update(
+        &self,
+        _task: &Task,
+        _task_id: &str,
+        _cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        Ok(None)
     }
 }

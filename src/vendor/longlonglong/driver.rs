@@ -34,9 +34,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::driver::observe::{common_rule, more_pages};
 use crate::driver::{
     beijing, check_batch, json_body, json_content_type, message, need, need_secret, present,
-    redact_rows, text, BuildError, Context, ErrorClass, Op, Reading, Rejection, Request, Signing,
+    redact_rows, text, BuildError, Context, ErrorClass, Lifecycle, Listing, Observed, Op, Reading,
+    Rejection, Request, Signing, Verb, VerbRule,
 };
 use crate::manifest::callees::Row;
 use crate::manifest::time::LocalDateTime;
@@ -484,12 +486,26 @@ pub fn rejections(op: Op) -> &'static [Rejection] {
 /// What an answer to `op` says: the create's shape for every op; a number upload's
 /// success has no documented body beyond `code`/`status` (LL:15, LL:21), so nothing else
 /// is required of it, and no id in it is a task id.
-pub fn read_answer(op: Op, status: u16, body: &[u8], _target: Option<&str>) -> Reading {
+///
+/// A pause's and an update's success is `code` 200 with `status` "success", both (their
+/// bodies are not on the pages, LL §2.4-2.5: the platform's answer shape, LL:15). A read's
+/// is the success with its `data` ([`read_listing`]).
+pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
     let mut r = read(status, body);
     if op != Op::Create {
         r.task_id = None;
         r.id_present = false;
         r.target_ok = true;
+    }
+    match op {
+        Op::Verb(_) | Op::Update => {
+            let answer = serde_json::from_slice::<Value>(body).ok();
+            let field = |k: &str| answer.as_ref().and_then(|a| a.get(k).cloned());
+            r.target_ok = text(field("code").as_ref()).as_deref() == Some("200")
+                && field("status").as_ref().and_then(Value::as_str) == Some("success");
+        }
+        Op::Query | Op::Find { .. } => read_listing(op, &mut r, body, target),
+        _ => {}
     }
     r
 }
@@ -522,6 +538,331 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
             message,
             ..Reading::off_shape("the answer has no `code`")
         },
+    }
+}
+
+// ---- reading back, steering and updating a task (longlonglong-task-lifecycle.md, "LL"
+// §2.2-2.7) ----------------------------------------------------------------------------
+
+/// Rows a page of the 2.0 task list asks for (`per_page`) \[choice\]: the page documents
+/// the parameter but no maximum (LL §2.2); 50 keeps an answer small and a name's
+/// candidates on one page.
+pub const FIND_PAGE_SIZE: u32 = 50;
+
+fn bearer_get(token: &str, path: String, query: Vec<(String, String)>) -> Request {
+    Request {
+        method: "GET",
+        path,
+        query,
+        headers: vec![("Authorization".into(), format!("Bearer {token}"))],
+        body: None,
+        signing: Signing::None,
+        secrets: vec![token.into()],
+        redact: Vec::new(),
+        target: None,
+    }
+}
+
+/// The 2.0 detail: `GET /agent-api/new/user/{user_id}/task/{task_id}/edit` (LL §2.3).
+pub fn build_query(task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+    let user_id = need(&cx.credentials.user_id, "user_id", Vendor::Longlonglong)?;
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Longlonglong)?;
+    let mut r = bearer_get(
+        token,
+        format!(
+            "/agent-api/new/user/{}/task/{}/edit",
+            path_segment(user_id),
+            path_segment(task_id)
+        ),
+        Vec::new(),
+    );
+    r.target = Some(task_id.into());
+    Ok(r)
+}
+
+/// The 2.0 list by name: `GET /agent-api/new/user/{user_id}/task?name=&page=&per_page=`
+/// (LL §2.2; its match is not stated: callers compare exactly).
+pub fn build_find(name: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+    let user_id = need(&cx.credentials.user_id, "user_id", Vendor::Longlonglong)?;
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Longlonglong)?;
+    Ok(bearer_get(
+        token,
+        format!("/agent-api/new/user/{}/task", path_segment(user_id)),
+        vec![
+            ("name".into(), name.into()),
+            ("page".into(), page.max(1).to_string()),
+            ("per_page".into(), FIND_PAGE_SIZE.to_string()),
+        ],
+    ))
+}
+
+/// How a verb is done (LL §2.5-2.7): pause is `PUT …/task_stop/{task_id}`; resume has no
+/// documented request (no start API, LL §2.6); stop \[choice\] is `Missing`: `task_stop`
+/// only pauses (a person can start the task again in the console), so sending it for a
+/// stop would record as terminated a task that may dial again, and the one delete is a
+/// 1.0 route not said to work on 2.0 tasks (LL §2.7). The plan offers the pause instead.
+pub fn verb(verb: Verb, from: Lifecycle) -> VerbRule {
+    if let Some(rule) = common_rule(verb, from) {
+        return rule;
+    }
+    match verb {
+        Verb::Pause => VerbRule::Send {
+            action: "task_stop",
+            note: None,
+        },
+        Verb::Resume => VerbRule::Missing {
+            why: "longlonglong documents no request that starts or resumes a task",
+            instead: "start it again in the longlonglong console",
+        },
+        Verb::Stop => VerbRule::Missing {
+            why: "longlonglong documents no terminate: its task_stop only pauses, and its delete is a 1.0 route not said to work on 2.0 tasks",
+            instead: "pause it (`status: paused`), then end or delete it in the longlonglong console",
+        },
+    }
+}
+
+/// The request of `verb` ([`verb`] says `Send`): `PUT /agent-api/new/user/{user_id}/
+/// task_stop/{task_id}` without a body (LL §2.5; `sub_user_id` never sent).
+pub fn build_verb(
+    v: Verb,
+    task_id: &str,
+    from: Lifecycle,
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    if !matches!(verb(v, from), VerbRule::Send { .. }) {
+        return Err(BuildError(format!(
+            "longlonglong has no request to {v} a task that is {from}"
+        )));
+    }
+    let user_id = need(&cx.credentials.user_id, "user_id", Vendor::Longlonglong)?;
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Longlonglong)?;
+    let mut r = bearer_get(
+        token,
+        format!(
+            "/agent-api/new/user/{}/task_stop/{}",
+            path_segment(user_id),
+            path_segment(task_id)
+        ),
+        Vec::new(),
+    );
+    r.method = "PUT";
+    r.target = Some(task_id.into());
+    Ok(r)
+}
+
+/// The top-level spec keys the 2.0 update carries (LL §2.4: its parameter table and its
+/// request example, which sends the create's fields). Not among them, so a change stays
+/// blocked: `task_type` (a task's payload kind), `sub_user_id` (its owner), `enable_type`,
+/// `is_call_in`, `score_scheme_id`, `new_call_rules` (absent from both) and
+/// `number_options` (the number API's, never in a task body).
+pub const UPDATABLE: &[&str] = &[
+    "name",
+    "bridge_group_id",
+    "destination_extension",
+    "is_group_switch",
+    "dial_time_id",
+    "maximumcall",
+    "group_type",
+    "remark",
+    "end_action",
+    "background_id",
+    "llm_intention_id",
+    "task_extras",
+    "group_switch_rule",
+];
+
+/// The 2.0 update: `PUT /agent-api/new/user/{user_id}/task/{task_id}` with the create's
+/// body (LL §2.4: "the request example … sends the same fields as create"), so that a key
+/// the manifest no longer sets is cleared as the page says (`bridge_group_id`).
+pub fn build_update(
+    task: &Task,
+    spec: &LonglonglongSpec,
+    task_id: &str,
+    cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    let mut r = build(task, spec, cx)?;
+    let user_id = need(&cx.credentials.user_id, "user_id", Vendor::Longlonglong)?;
+    r.method = "PUT";
+    r.path = format!(
+        "/agent-api/new/user/{}/task/{}",
+        path_segment(user_id),
+        path_segment(task_id)
+    );
+    r.target = Some(task_id.into());
+    Ok(Some(r))
+}
+
+/// A task's state from `enable` with `call_status` (LL §2.2's rule \[seen\]): true/true
+/// dialling, true/false waiting to run (its hours), both `Running`; false/false paused.
+/// false/true is not in the table: `Unknown`. Without them, the detail's `status` as the
+/// 1.0 list numbers it (LL §2.3): 1 paused, 2 running, 3 waiting to run. longlonglong
+/// shows no "not started", "finished" or "stopped" state: a task callform created and
+/// never started reads as paused (callform never starts one).
+pub fn lifecycle(
+    enable: Option<bool>,
+    call_status: Option<bool>,
+    status: Option<i64>,
+) -> Lifecycle {
+    match (enable, call_status, status) {
+        (Some(true), Some(_), _) => Lifecycle::Running,
+        (Some(false), Some(false), _) => Lifecycle::Paused,
+        (Some(false), Some(true), _) => Lifecycle::Unknown,
+        (_, _, Some(1)) => Lifecycle::Paused,
+        (_, _, Some(2 | 3)) => Lifecycle::Running,
+        _ => Lifecycle::Unknown,
+    }
+}
+
+/// The managed fields the detail and the list return under the create's own names
+/// (LL §2.2-2.3), integers and text exactly as the canonical form writes them. Left out:
+/// `name` ([`Observed::name`]), the enumerations (`end_action`, `group_type`: their wire
+/// codes are not the form's words) and `task_extras` (its times are Beijing wall clock,
+/// the form's the project timezone, which an answer's reading does not know).
+fn fields(item: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for key in [
+        "destination_extension",
+        "dial_time_id",
+        "maximumcall",
+        "bridge_group_id",
+        "background_id",
+        "llm_intention_id",
+    ] {
+        if let Some(n) = item.get(key).and_then(Value::as_i64) {
+            out.push((key.to_string(), Value::from(n)));
+        }
+    }
+    if let Some(remark) = item.get("remark").and_then(Value::as_str) {
+        out.push((
+            "remark".to_string(),
+            Value::String(crate::phone::mask_phones_in_text(remark)),
+        ));
+    }
+    out
+}
+
+fn flag(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// One task of an answer: the list's item (`uuid`) or the detail's `data` (which carries
+/// no id \[seen: not among its fields\], so it is the task asked for).
+fn observed(item: &Value, asked: Option<&str>) -> Option<Observed> {
+    let task_id = text(item.get("uuid"))
+        .or_else(|| text(item.get("id")))
+        .or_else(|| asked.map(str::to_string))?;
+    let extra = item.get("new_task_extra");
+    let enable = flag(item.get("enable")).or_else(|| flag(extra.and_then(|e| e.get("enable"))));
+    let call_status =
+        flag(extra.and_then(|e| e.get("call_status"))).or_else(|| flag(item.get("call_status")));
+    let status = item.get("status").and_then(Value::as_i64);
+    let mut raw = Vec::new();
+    if let Some(e) = enable {
+        raw.push(format!("enable={e}"));
+    }
+    if let Some(c) = call_status {
+        raw.push(format!("call_status={c}"));
+    }
+    if let Some(s) = status {
+        raw.push(format!("status={s}"));
+    }
+    Some(Observed {
+        task_id,
+        name: item
+            .get("name")
+            .and_then(Value::as_str)
+            .map(crate::phone::mask_phones_in_text),
+        status: lifecycle(enable, call_status, status),
+        raw: if raw.is_empty() {
+            "(none)".into()
+        } else {
+            raw.join(" ")
+        },
+        called: None,
+        // `number_count` of the remote task \[inferred: its name; the page lists it
+        // without a description\].
+        total: extra
+            .and_then(|e| e.get("number_count"))
+            .and_then(Value::as_u64),
+        created: item
+            .get("create_datetime")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        fields: fields(item),
+    })
+}
+
+/// A read's listing: the detail's `data` object (LL §2.3) or the list's `data` array with
+/// `meta {total, current_page, last_page}` (LL §2.2). "No such task" is not documented
+/// for the detail: any answer but the success is a failed read, never an absent task.
+fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
+    if !r.success_code || r.error_code.is_some() {
+        return;
+    }
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let data = answer.get("data");
+    match op {
+        Op::Query => {
+            let Some(item) = data.filter(|d| d.is_object()) else {
+                r.shaped = false;
+                r.problem = Some("the detail's `data` is not an object");
+                return;
+            };
+            let Some(task) = observed(item, target) else {
+                r.shaped = false;
+                r.problem = Some("the detail names no task");
+                return;
+            };
+            if target.is_some_and(|t| t != task.task_id) {
+                r.shaped = false;
+                r.problem = Some("the detail names another task");
+                return;
+            }
+            r.listing = Some(Listing {
+                tasks: vec![task],
+                total: Some(1),
+                more: false,
+            });
+        }
+        Op::Find { page } => {
+            let Some(items) = data.and_then(Value::as_array) else {
+                r.shaped = false;
+                r.problem = Some("the list's `data` is not a list");
+                return;
+            };
+            let mut tasks = Vec::with_capacity(items.len());
+            for item in items {
+                match observed(item, None) {
+                    Some(t) => tasks.push(t),
+                    None => {
+                        r.shaped = false;
+                        r.problem = Some("an item of the list has no readable `uuid`");
+                        return;
+                    }
+                }
+            }
+            let meta = answer.get("meta");
+            let total = meta.and_then(|m| m.get("total")).and_then(Value::as_u64);
+            let last = meta
+                .and_then(|m| m.get("last_page"))
+                .and_then(Value::as_u64);
+            let more = match last {
+                Some(last) => u64::from(page) < last,
+                None => more_pages(page, u64::from(FIND_PAGE_SIZE), items.len(), total),
+            };
+            r.listing = Some(Listing { tasks, total, more });
+        }
+        _ => {}
     }
 }
 

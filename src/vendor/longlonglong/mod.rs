@@ -5,7 +5,9 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
-use crate::driver::{BuildError, Context, Op, Reading, Rejection, Request};
+use crate::driver::{
+    BuildError, Context, Lifecycle, Op, Reading, Rejection, Request, Verb, VerbRule,
+};
 use crate::emulator::Route;
 use crate::manifest::check::Checker;
 use crate::manifest::de;
@@ -20,6 +22,41 @@ use spec::LonglonglongSpec;
 pub(crate) struct Longlonglong;
 
 impl Vendor for Longlonglong {
+    fn build_query(&self, task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+        driver::build_query(task_id, cx)
+    }
+
+    fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+        driver::build_find(name, page, cx)
+    }
+
+    /// No \[choice\]: the list's `name` match is not stated (LL §2.2) and it lists the
+    /// account's own tasks only (sub-accounts have their own list, `subset_task`), so an
+    /// empty answer does not prove that a create made nothing.
+    fn find_is_authoritative(&self) -> bool {
+        false
+    }
+
+    /// 5 reads a second \[choice\]: the pages document no rate limit; a pace a
+    /// white-label platform's gateway is unlikely to throttle.
+    fn read_qps(&self) -> u32 {
+        5
+    }
+
+    fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {
+        driver::verb(verb, from)
+    }
+
+    fn build_verb(
+        &self,
+        verb: Verb,
+        task_id: &str,
+        from: Lifecycle,
+        cx: &Context,
+    ) -> Result<Request, BuildError> {
+        driver::build_verb(verb, task_id, from, cx)
+    }
+
     fn default_endpoint(&self) -> &'static str {
         "https://ai.api.longlonglong.cn"
     }
@@ -148,5 +185,18 @@ impl VendorSpec for LonglonglongSpec {
         cx: &Context,
     ) -> Result<Option<Request>, BuildError> {
         driver::build_start(task, self, task_id, cx)
+    }
+
+    fn updatable(&self) -> &'static [&'static str] {
+        driver::UPDATABLE
+    }
+
+    fn build_update(
+        &self,
+        task: &Task,
+        task_id: &str,
+        cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        driver::build_update(task, self, task_id, cx)
     }
 }

@@ -33,10 +33,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::driver::observe::{common_rule, more_pages};
 use crate::driver::{
     beijing, check_batch, json_body, json_content_type, message, need_secret, present, redact_rows,
-    text, BuildError, Context, ErrorClass, Op, Reading, Rejection, Request, Signing,
-    MAX_ROW_WARNINGS,
+    text, BuildError, Context, ErrorClass, Lifecycle, Listing, Observed, Op, Reading, Rejection,
+    Request, Signing, Verb, VerbRule, MAX_ROW_WARNINGS,
 };
 use crate::manifest::callees::Row;
 use crate::manifest::time::LocalDateTime;
@@ -379,20 +380,48 @@ pub const CREATE_REJECTIONS: &[Rejection] = &[
     },
 ];
 
-/// The table of `op`: a `BatchAppend` is refused as a create is [inferred: the same API
-/// family's table, VC:294-335, and limits.md's throttling and credential codes]. No start
-/// is ever sent.
+/// The table of `op`: a `BatchAppend`, a read, a verb or an `UpdateTask` is refused as a
+/// create is [inferred: the same API family's table, VC:294-335, and limits.md's
+/// throttling and credential codes; the verbs' and the update's pages list no codes of
+/// their own, and no state refusal]. No start is ever sent.
 pub fn rejections(op: Op) -> &'static [Rejection] {
     match op {
-        Op::Create | Op::LoadCallees { .. } => CREATE_REJECTIONS,
-        Op::Start | Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => &[],
+        Op::Create
+        | Op::LoadCallees { .. }
+        | Op::Query
+        | Op::Find { .. }
+        | Op::Verb(_)
+        | Op::Update => CREATE_REJECTIONS,
+        Op::Start => &[],
     }
 }
 
 /// What an answer to `op` says: the create's reading; for a `BatchAppend`, the
 /// `TaskOpenId` of its `Result` must be ours when it is given (VL:49).
+///
+/// A verb's success is `ResponseMetadata` without an `Error` (VL §4.4: "Response:
+/// `ResponseMetadata` only"); an update's is the same with, when it has a `Result`, its
+/// `TaskOpenId` ours (VL §4.7). A read's is its `Result.Records` ([`read_listing`]).
 pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
     let mut r = read(status, body);
+    if matches!(op, Op::Verb(_) | Op::Update) && r.error_code.is_none() {
+        let metadata = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|a| a.get("ResponseMetadata").cloned())
+            .filter(Value::is_object);
+        if metadata.is_some() && !r.shaped {
+            // No `Result`: the documented success of a verb.
+            r.shaped = true;
+            r.problem = None;
+            r.success_code = true;
+        }
+    }
+    if matches!(op, Op::Query | Op::Find { .. }) {
+        r.task_id = None;
+        r.id_present = false;
+        read_listing(op, &mut r, body, target);
+        return r;
+    }
     if op != Op::Create {
         let named = r.task_id.take();
         r.target_ok = match (&named, r.id_present) {
@@ -483,6 +512,292 @@ fn fail_list(list: Option<&Value>) -> Vec<String> {
         warnings.push(format!("and {} more", items.len() - MAX_ROW_WARNINGS));
     }
     warnings
+}
+
+// ---- reading back, steering and updating a task (volcengine-vms-task-lifecycle.md,
+// "VL" §4.2-4.8) -----------------------------------------------------------------------
+
+/// Rows a `QueryTaskList` page asks for (`Limit`) \[choice\]: the SDK's default is 10 and
+/// no maximum is given (VL §4.2); 50 keeps a name's candidates on one page.
+pub const FIND_PAGE_SIZE: u32 = 50;
+
+/// One signed action: `POST /?Action=…&Version=2022-01-01` plus `query`, with `body`.
+fn action(
+    cx: &Context,
+    name: &str,
+    query: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    target: Option<&str>,
+) -> Result<Request, BuildError> {
+    let c = &cx.credentials;
+    let access_key = need_secret(&c.access_key, "access_key", Vendor::Volcengine)?;
+    let secret_key = need_secret(&c.secret_key, "secret_key", Vendor::Volcengine)?;
+    let region = c
+        .region
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or(DEFAULT_REGION);
+    let mut full = vec![
+        ("Action".to_string(), name.to_string()),
+        ("Version".to_string(), "2022-01-01".to_string()),
+    ];
+    full.extend(query);
+    Ok(Request {
+        method: "POST",
+        path: "/".into(),
+        query: full,
+        headers: if body.is_some() {
+            vec![json_content_type()]
+        } else {
+            Vec::new()
+        },
+        body,
+        signing: Signing::Volcengine {
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            region: region.into(),
+            service: "vms".into(),
+        },
+        secrets: vec![access_key.into(), secret_key.into()],
+        redact: Vec::new(),
+        target: target.map(str::to_string),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListQuery<'a> {
+    keyword: &'a str,
+    limit: u32,
+    offset: u64,
+}
+
+/// Reads a task back. Volcengine has no get-by-id (VL §4.3); `QueryTaskList` (seen only
+/// in the Java SDK, VL §4.2) takes no id either. \[choice\] The id is sent as `Keyword`
+/// (whose meaning is not stated), first page of [`FIND_PAGE_SIZE`], and the answer is
+/// read for the record whose `TaskOpenId` is the one asked for: when the list does not
+/// return it, the read fails (it never says "no such task"), and the task is best looked
+/// up by its name ([`build_find`]).
+pub fn build_query(task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+    let body = json_body(&ListQuery {
+        keyword: task_id,
+        limit: FIND_PAGE_SIZE,
+        offset: 0,
+    })?;
+    action(cx, "QueryTaskList", Vec::new(), Some(body), Some(task_id))
+}
+
+/// `QueryTaskList` with `Keyword` the name, `Limit` [`FIND_PAGE_SIZE`], `Offset` the
+/// page's first row (VL §4.2; callers compare names exactly).
+pub fn build_find(name: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+    let body = json_body(&ListQuery {
+        keyword: name,
+        limit: FIND_PAGE_SIZE,
+        offset: u64::from(page.max(1) - 1) * u64::from(FIND_PAGE_SIZE),
+    })?;
+    action(cx, "QueryTaskList", Vec::new(), Some(body), None)
+}
+
+/// How a verb is done (VL §4.4-4.5): `PauseTask`, `ResumeTask`, `StopTask` (终止: no
+/// resume after it). The `State` values being unknown (see [`STATES`]), a task whose
+/// state callform cannot read is still sent the verb \[choice\]: every state reads as
+/// `Unknown` here, and the vendor, which knows the state, refuses what does not apply.
+pub fn verb(verb: Verb, from: Lifecycle) -> VerbRule {
+    if from != Lifecycle::Unknown {
+        if let Some(rule) = common_rule(verb, from) {
+            return rule;
+        }
+    }
+    let unknown = from == Lifecycle::Unknown;
+    match verb {
+        Verb::Pause => VerbRule::Send {
+            action: "PauseTask",
+            note: unknown.then_some(UNKNOWN_NOTE),
+        },
+        Verb::Resume => VerbRule::Send {
+            action: "ResumeTask",
+            note: unknown.then_some(UNKNOWN_NOTE),
+        },
+        Verb::Stop => VerbRule::Send {
+            action: "StopTask",
+            note: Some("terminates the task: Volcengine has no resume after StopTask"),
+        },
+    }
+}
+
+const UNKNOWN_NOTE: &str =
+    "Volcengine does not document its task states: callform cannot tell the task's state, the vendor decides";
+
+/// The request of `verb` ([`verb`] says `Send`): `TaskOpenId` in the query string with
+/// an empty body, as the Go, Java and Python SDKs send it (VL §4.4; the older page's form
+/// body and the newer page's JSON body are not used) \[choice\].
+pub fn build_verb(
+    v: Verb,
+    task_id: &str,
+    from: Lifecycle,
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    let VerbRule::Send { action: name, .. } = verb(v, from) else {
+        return Err(BuildError(format!(
+            "Volcengine has no request to {v} a task that is {from}"
+        )));
+    };
+    action(
+        cx,
+        name,
+        vec![("TaskOpenId".into(), task_id.into())],
+        None,
+        Some(task_id),
+    )
+}
+
+/// The top-level spec keys `UpdateTask` carries (VL §4.7): the schedule only. A change to
+/// any other key (name, resource, number pool, callees…) stays blocked.
+pub const UPDATABLE: &[&str] = &[
+    "start_time",
+    "end_time",
+    "concurrency",
+    "ring_again_times",
+    "ring_again_interval",
+    "forbid_time_list",
+];
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Update<'a> {
+    task_open_id: &'a str,
+    start_time: String,
+    end_time: String,
+    concurrency: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ring_again_times: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ring_again_interval: Option<i64>,
+    forbid_time_list: Vec<Forbid<'a>>,
+}
+
+/// `UpdateTask` (VL §4.7): the times (Beijing wall clock, as the create's), `Concurrency`,
+/// the ring-again settings when set (unset, the vendor's documented defaults apply, as
+/// at create: `Recall` is left at its default, true, so they are applied) and
+/// `ForbidTimeList`, sent `[]` when the manifest has none \[choice\]: so that a list the
+/// manifest removed is cleared rather than kept.
+pub fn build_update(
+    _task: &Task,
+    spec: &VolcengineSpec,
+    task_id: &str,
+    cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    let at = |t: &LocalDateTime, field| {
+        beijing(t, cx, field).map(|b| b.strftime("%Y-%m-%d %H:%M:%S").to_string())
+    };
+    let body = Update {
+        task_open_id: task_id,
+        start_time: at(&spec.start_time, "start_time")?,
+        end_time: at(&spec.end_time, "end_time")?,
+        concurrency: spec.concurrency,
+        ring_again_times: spec.ring_again_times,
+        ring_again_interval: spec.ring_again_interval,
+        forbid_time_list: spec
+            .forbid_time_list
+            .iter()
+            .flatten()
+            .map(|f| Forbid {
+                times: &f.times,
+                weekdays: f
+                    .weekdays
+                    .as_ref()
+                    .map(|w| w.iter().map(|d| d.code()).collect()),
+            })
+            .collect(),
+    };
+    action(
+        cx,
+        "UpdateTask",
+        Vec::new(),
+        Some(json_body(&body)?),
+        Some(task_id),
+    )
+    .map(Some)
+}
+
+/// `State` values and what they mean \[choice\]: none. Their meaning is found nowhere
+/// (VL §4.2, "not found"), and a guessed table would show false drift and plan wrong
+/// verbs; every value reads as `Unknown` with the raw value kept, until a source says.
+/// Add `(value, Lifecycle)` pairs here when one does.
+pub const STATES: &[(i64, Lifecycle)] = &[];
+
+pub fn lifecycle(state: Option<i64>) -> Lifecycle {
+    state
+        .and_then(|s| STATES.iter().find(|(v, _)| *v == s).map(|(_, l)| *l))
+        .unwrap_or(Lifecycle::Unknown)
+}
+
+/// One `Records[]` item (VL §4.2's TaskListItem). Of the managed fields only `Resource`
+/// is returned under its create name and form; `StartTime`/`EndTime` are Beijing wall
+/// clock (the form's are the project timezone's, which an answer's reading does not
+/// know), and `Name` is [`Observed::name`].
+fn observed(item: &Value) -> Option<Observed> {
+    let task_id = text(item.get("TaskOpenId"))?;
+    let state = item.get("State").and_then(Value::as_i64);
+    let mut fields = Vec::new();
+    if let Some(resource) = item.get("Resource").and_then(Value::as_str) {
+        fields.push(("resource".to_string(), Value::String(resource.to_string())));
+    }
+    Some(Observed {
+        task_id,
+        name: item
+            .get("Name")
+            .and_then(Value::as_str)
+            .map(phone::mask_phones_in_text),
+        status: lifecycle(state),
+        raw: text(item.get("State")).unwrap_or_else(|| "(none)".into()),
+        called: item.get("CalledNum").and_then(Value::as_u64),
+        total: item.get("ListNum").and_then(Value::as_u64),
+        created: None,
+        fields,
+    })
+}
+
+/// A read's listing: `Result {Records, Total, Limit, Offset}` (VL §4.2). A query keeps
+/// the record of the task asked for and fails without it.
+fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
+    if !r.success_code || r.error_code.is_some() {
+        return;
+    }
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let Some(records) = answer.pointer("/Result/Records").and_then(Value::as_array) else {
+        r.shaped = false;
+        r.problem = Some("the answer has no `Result.Records` list");
+        return;
+    };
+    let Some(mut tasks) = records.iter().map(observed).collect::<Option<Vec<_>>>() else {
+        r.shaped = false;
+        r.problem = Some("a record of the list has no readable `TaskOpenId`");
+        return;
+    };
+    let total = answer.pointer("/Result/Total").and_then(Value::as_u64);
+    match op {
+        Op::Query => {
+            tasks.retain(|t| Some(t.task_id.as_str()) == target);
+            if tasks.is_empty() {
+                r.shaped = false;
+                r.problem = Some("the list did not return the task asked for (Volcengine has no lookup by id): look it up by name");
+                return;
+            }
+            r.listing = Some(Listing {
+                tasks,
+                total: Some(1),
+                more: false,
+            });
+        }
+        Op::Find { page } => {
+            let more = more_pages(page, u64::from(FIND_PAGE_SIZE), records.len(), total);
+            r.listing = Some(Listing { tasks, total, more });
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
-use crate::driver::{BuildError, Context, Op, Reading, Rejection, Request};
+use crate::driver::{
+    BuildError, Context, Lifecycle, Op, Reading, Rejection, Request, Verb, VerbRule,
+};
 use crate::emulator::{ConnHandle, Emulator, Incoming, Route, SignedFuture};
 use crate::manifest::check::Checker;
 use crate::manifest::de;
@@ -19,6 +21,41 @@ use spec::VolcengineSpec;
 pub(crate) struct Volcengine;
 
 impl Vendor for Volcengine {
+    fn build_query(&self, task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+        driver::build_query(task_id, cx)
+    }
+
+    fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+        driver::build_find(name, page, cx)
+    }
+
+    /// No \[choice\]: `QueryTaskList` is seen only in the Java SDK and what `Keyword`
+    /// matches is not stated (VL §4.2), so an empty answer proves nothing.
+    fn find_is_authoritative(&self) -> bool {
+        false
+    }
+
+    /// 10 reads a second \[choice\]: no rate is documented for `QueryTaskList`; the
+    /// gateway throttles with 429 (`RequestLimitExceeded`, limits.md), which the transport
+    /// backs off from, and a read is idempotent.
+    fn read_qps(&self) -> u32 {
+        10
+    }
+
+    fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {
+        driver::verb(verb, from)
+    }
+
+    fn build_verb(
+        &self,
+        verb: Verb,
+        task_id: &str,
+        from: Lifecycle,
+        cx: &Context,
+    ) -> Result<Request, BuildError> {
+        driver::build_verb(verb, task_id, from, cx)
+    }
+
     fn default_endpoint(&self) -> &'static str {
         "https://cloud-vms.volcengineapi.com"
     }
@@ -196,5 +233,18 @@ impl VendorSpec for VolcengineSpec {
         cx: &Context,
     ) -> Result<Option<Request>, BuildError> {
         driver::build_start(task, self, task_id, cx)
+    }
+
+    fn updatable(&self) -> &'static [&'static str] {
+        driver::UPDATABLE
+    }
+
+    fn build_update(
+        &self,
+        task: &Task,
+        task_id: &str,
+        cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        driver::build_update(task, self, task_id, cx)
     }
 }

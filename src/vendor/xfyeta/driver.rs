@@ -29,9 +29,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::driver::observe::{common_rule, more_pages};
 use crate::driver::{
     check_batch, instant, json_body, json_content_type, message, need_secret, present, redact_rows,
-    text, BuildError, Context, ErrorClass, Op, Reading, Rejection, Request, Signing,
+    text, BuildError, Context, ErrorClass, Lifecycle, Listing, Observed, Op, Reading, Rejection,
+    Request, Signing, Verb, VerbRule,
 };
 use crate::manifest::callees::Row;
 use crate::manifest::time::LocalDateTime;
@@ -274,20 +276,44 @@ pub const START_REJECTIONS: &[Rejection] = &[
     },
 ];
 
+/// The codes that mean a pause, a resume (`task/start`) or a delete did nothing: the
+/// start's table [inferred, the same checks before the task is touched] (XL:53-62).
+pub const VERB_REJECTIONS: &[Rejection] = START_REJECTIONS;
+
+/// The codes that mean a read failed before it was answered: the token and the
+/// parameters (XL:61-62). 200202 and 3010102 are a query's answer, not a failure
+/// ([`read_answer`]).
+pub const READ_REJECTIONS: &[Rejection] = &[
+    Rejection {
+        code: "10001",
+        statuses: &[200],
+        class: ErrorClass::Auth,
+        source: "XL:61 10001 无效的token请求",
+    },
+    Rejection {
+        code: "10005",
+        statuses: &[200],
+        class: ErrorClass::Business,
+        source: "XL:62 10005 输入参数不正确",
+    },
+];
+
 /// The table of `op`.
 pub fn rejections(op: Op) -> &'static [Rejection] {
     match op {
         Op::Create => CREATE_REJECTIONS,
         Op::LoadCallees { .. } => LOAD_REJECTIONS,
         Op::Start => START_REJECTIONS,
-        Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => &[],
+        Op::Verb(_) => VERB_REJECTIONS,
+        Op::Query | Op::Find { .. } => READ_REJECTIONS,
+        Op::Update => &[],
     }
 }
 
 /// What an answer to `op` says. A create's is [`read`]; an insert's success also carries
 /// `result.total` (XL:49-50), which must be there, a whole number; a start's is code 0
 /// alone (`result:{}`, XL:106).
-pub fn read_answer(op: Op, status: u16, body: &[u8], _target: Option<&str>) -> Reading {
+pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
     let mut r = read(status, body);
     match op {
         Op::Create => {}
@@ -304,7 +330,18 @@ pub fn read_answer(op: Op, status: u16, body: &[u8], _target: Option<&str>) -> R
             r.id_present = false;
             r.target_ok = true;
         }
-        Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => {
+        Op::Verb(_) => {
+            // Done on code 0 alone: pause, start and delete answer `result: {}` (XL §1.3-1.5).
+            r.task_id = None;
+            r.id_present = false;
+            r.target_ok = true;
+        }
+        Op::Query | Op::Find { .. } => {
+            r.task_id = None;
+            r.id_present = false;
+            read_listing(op, &mut r, body, target);
+        }
+        Op::Update => {
             r.task_id = None;
             r.id_present = false;
         }
@@ -339,6 +376,224 @@ pub fn read(_status: u16, body: &[u8]) -> Reading {
             ..Reading::off_shape("the answer has no `code`")
         },
     }
+}
+
+// ---- reading back and steering a task (xfyeta-task-lifecycle.md, "XL" §1.2-1.6) ------
+
+const QUERY_PATH: &str = "/openapi/outbound/v1/task/query";
+const PAUSE_PATH: &str = "/openapi/outbound/v1/task/pause";
+const DELETE_PATH: &str = "/openapi/outbound/v1/task/delete";
+
+/// Rows a `task/query` page holds when finding by name: the page's maximum, "max 50"
+/// (XL §1.2) \[seen\].
+pub const FIND_PAGE_SIZE: u32 = 50;
+
+/// Reads a task back: `task/query` with `task_id` is the detail call, "there is no
+/// separate get-detail endpoint" (XL §1.2).
+pub fn build_query(task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Xfyeta)?;
+    let body = json_body(&serde_json::json!({ "task_id": task_id }))?;
+    Ok(step(token, QUERY_PATH, body, task_id, Vec::new()))
+}
+
+/// Finds tasks by name: `task/query` with `task_name` (a fuzzy match, XL §1.2: callers
+/// compare exactly), `page_index` from 1 and [`FIND_PAGE_SIZE`] rows a page.
+pub fn build_find(name: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Xfyeta)?;
+    let body = json_body(&serde_json::json!({
+        "task_name": name,
+        "page_index": page.max(1),
+        "page_size": FIND_PAGE_SIZE,
+    }))?;
+    let mut r = step(token, QUERY_PATH, body, "", Vec::new());
+    r.target = None;
+    Ok(r)
+}
+
+/// How a verb is done (XL §1.3-1.6): pause `task/pause` (a running task), resume
+/// `task/start` again ("可以通过启动外呼任务接口恢复任务呼叫"), stop: xfyeta documents no
+/// stop without delete, only `task/delete`, which "force-stops and deletes" the task.
+pub fn verb(verb: Verb, from: Lifecycle) -> VerbRule {
+    if let Some(rule) = common_rule(verb, from) {
+        return rule;
+    }
+    match verb {
+        Verb::Pause => VerbRule::Send {
+            action: "task/pause",
+            note: None,
+        },
+        Verb::Resume => VerbRule::Send {
+            action: "task/start",
+            note: Some("xfyeta resumes a paused task with task/start"),
+        },
+        Verb::Stop => VerbRule::Send {
+            action: "task/delete",
+            note: Some(
+                "xfyeta has no stop: task/delete force-stops and DELETES the task, which can never be started again",
+            ),
+        },
+    }
+}
+
+/// The request of `verb` ([`verb`] says `Send`): `{"task_id": …}` to its path.
+pub fn build_verb(
+    v: Verb,
+    task_id: &str,
+    from: Lifecycle,
+    cx: &Context,
+) -> Result<Request, BuildError> {
+    let path = match verb(v, from) {
+        VerbRule::Send { action, .. } => match action {
+            "task/pause" => PAUSE_PATH,
+            "task/start" => START_PATH,
+            _ => DELETE_PATH,
+        },
+        _ => {
+            return Err(BuildError(format!(
+                "xfyeta has no request to {v} a task that is {from}"
+            )))
+        }
+    };
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Xfyeta)?;
+    let body = json_body(&Start { task_id })?;
+    Ok(step(token, path, body, task_id, Vec::new()))
+}
+
+/// xfyeta's `status` (XL §1.2, source A's table; B and D list 0–4) in the common set.
+/// 1 启动 (started), 5 等待下轮重试 (waiting for the next retry round) and 6 不在工作时段
+/// (outside working hours) are `Running`: the task dials again by itself. 7 过期 (expired)
+/// is `Finished` \[choice\]: its end time passed and it dials nobody again, but nobody
+/// terminated it. `deleted: 1` wins over any status.
+pub fn lifecycle(status: Option<i64>, deleted: bool) -> Lifecycle {
+    if deleted {
+        return Lifecycle::Deleted;
+    }
+    match status {
+        Some(0) => Lifecycle::NotStarted,
+        Some(1 | 2 | 5 | 6) => Lifecycle::Running,
+        Some(3) => Lifecycle::Paused,
+        Some(4 | 7) => Lifecycle::Finished,
+        _ => Lifecycle::Unknown,
+    }
+}
+
+/// The managed fields a `task/query` row returns under the create's own name and unit
+/// (XL §1.2 row fields against the create page): `robot_id` (a string in the canonical
+/// form), `time_recall_wait` (seconds) and `voice_code`. Left out, the mapping not being
+/// exact: `line_num` (masked in the canonical form), `time_range` (one string here, a list
+/// there, its separator not stated), `count_max_recall` (not named `recall_count`), the
+/// `time_task_*` times (which of them is `time_begin` is not stated) and `task_name` (in
+/// [`Observed::name`]).
+fn fields(row: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    if let Some(robot) = text(row.get("robot_id")) {
+        out.push(("robot_id".to_string(), Value::String(robot)));
+    }
+    if let Some(wait) = row.get("time_recall_wait").and_then(Value::as_i64) {
+        out.push(("time_recall_wait".to_string(), Value::from(wait)));
+    }
+    if let Some(voice) = row.get("voice_code").and_then(Value::as_str) {
+        out.push(("voice_code".to_string(), Value::String(voice.to_string())));
+    }
+    out
+}
+
+/// One row of `result.rows`, or `None` without a readable `task_id`. `called`/`total`
+/// are `process_count`/`count_tel` \[inferred: the page names them without defining
+/// them\]; the rows carry no creation time.
+fn observed(row: &Value) -> Option<Observed> {
+    let task_id = text(row.get("task_id"))?;
+    let status = row.get("status").and_then(Value::as_i64);
+    let deleted = row.get("deleted").and_then(Value::as_i64) == Some(1);
+    let mut raw = text(row.get("status")).unwrap_or_else(|| "(none)".into());
+    if deleted {
+        raw.push_str(" deleted=1");
+    }
+    Some(Observed {
+        task_id,
+        name: row
+            .get("task_name")
+            .and_then(Value::as_str)
+            .map(crate::phone::mask_phones_in_text),
+        status: lifecycle(status, deleted),
+        raw,
+        called: row.get("process_count").and_then(Value::as_u64),
+        total: row.get("count_tel").and_then(Value::as_u64),
+        created: None,
+        fields: fields(row),
+    })
+}
+
+/// The codes that mean "no such task" to a query \[inferred: the API family's one error
+/// table, XL §1.1\]: 200202 错误的任务id and 3010102 任务已经删除. The first reads as a
+/// listing without the task, the second as the task `Deleted`.
+const NO_SUCH_TASK: &str = "200202";
+const TASK_DELETED: &str = "3010102";
+
+/// A read's listing, from `result {total_rows, rows}` (XL §1.2).
+fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
+    if op == Op::Query {
+        match r.error_code.as_deref() {
+            Some(NO_SUCH_TASK) => {
+                r.error_code = None;
+                r.listing = Some(Listing::default());
+                return;
+            }
+            Some(TASK_DELETED) => {
+                if let Some(task_id) = target {
+                    r.error_code = None;
+                    r.listing = Some(Listing {
+                        tasks: vec![Observed {
+                            task_id: task_id.to_string(),
+                            name: None,
+                            status: Lifecycle::Deleted,
+                            raw: format!("code {TASK_DELETED}"),
+                            called: None,
+                            total: None,
+                            created: None,
+                            fields: Vec::new(),
+                        }],
+                        total: Some(1),
+                        more: false,
+                    });
+                }
+                return;
+            }
+            _ => {}
+        }
+    }
+    if !r.success_code || r.error_code.is_some() {
+        return;
+    }
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let Some(rows) = answer.pointer("/result/rows").and_then(Value::as_array) else {
+        r.shaped = false;
+        r.problem = Some("the answer has no `result.rows` list");
+        return;
+    };
+    let mut tasks = Vec::with_capacity(rows.len());
+    for row in rows {
+        match observed(row) {
+            Some(o) => tasks.push(o),
+            None => {
+                r.shaped = false;
+                r.problem = Some("a row of `result.rows` has no readable `task_id`");
+                return;
+            }
+        }
+    }
+    // A query names one task: the rows that are it (the vendor may add others).
+    if let (Op::Query, Some(id)) = (op, target) {
+        tasks.retain(|t| t.task_id == id);
+    }
+    let total = answer.pointer("/result/total_rows").and_then(Value::as_u64);
+    let more = match op {
+        Op::Find { page } => more_pages(page, u64::from(FIND_PAGE_SIZE), rows.len(), total),
+        _ => false,
+    };
+    r.listing = Some(Listing { tasks, total, more });
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
-use crate::driver::{BuildError, Context, Op, Reading, Rejection, Request};
+use crate::driver::{
+    BuildError, Context, Lifecycle, Op, Reading, Rejection, Request, Verb, VerbRule,
+};
 use crate::emulator::Route;
 use crate::manifest::check::Checker;
 use crate::manifest::de;
@@ -70,6 +72,41 @@ impl Vendor for Xfyeta {
 
     fn read_answer(&self, op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
         driver::read_answer(op, status, body, target)
+    }
+
+    fn build_query(&self, task_id: &str, cx: &Context) -> Result<Request, BuildError> {
+        driver::build_query(task_id, cx)
+    }
+
+    fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+        driver::build_find(name, page, cx)
+    }
+
+    /// No \[choice\]: `task_name` is a fuzzy match (XL §1.2), and the page does not say
+    /// whether deleted tasks, task pools (`task_type` 2) or tasks outside a default time
+    /// window are listed, so an empty answer does not prove that a create made nothing.
+    fn find_is_authoritative(&self) -> bool {
+        false
+    }
+
+    /// 5 reads a second \[choice\]: the pages document no rate limit; a conservative
+    /// pace that a console user's own API use is unlikely to exceed together with it.
+    fn read_qps(&self) -> u32 {
+        5
+    }
+
+    fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {
+        driver::verb(verb, from)
+    }
+
+    fn build_verb(
+        &self,
+        verb: Verb,
+        task_id: &str,
+        from: Lifecycle,
+        cx: &Context,
+    ) -> Result<Request, BuildError> {
+        driver::build_verb(verb, task_id, from, cx)
     }
 
     /// A numeric string.
@@ -155,5 +192,19 @@ impl VendorSpec for XfyetaSpec {
         cx: &Context,
     ) -> Result<Option<Request>, BuildError> {
         driver::build_start(task, self, task_id, cx)
+    }
+
+    /// None: the vendor has no update in place (XL §1.6: no `task/update` found), so every change stays blocked.
+    fn updatable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn build_update(
+        &self,
+        _task: &Task,
+        _task_id: &str,
+        _cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        Ok(None)
     }
 }
