@@ -7,8 +7,18 @@
 //!   `{"columns": […], "rows": [{"phone": "…", "vars": {…}}]}` (xfyeta adds
 //!   `phone_column`); 404 `{"error"}` for an unknown id. For tests: real numbers.
 //! - `POST /_emulator/tasks/{task_id}/run` with `{"running": true|false}`: what a person
-//!   does in the vendor's console — starts or pauses the task; answers the task as
-//!   `/_emulator/tasks` shows it.
+//!   does in the vendor's console — starts or pauses the task (a task never started
+//!   stays `not_started` on `false`); answers the task as `/_emulator/tasks` shows it;
+//!   409 for a task finished, stopped or deleted.
+//! - `POST /_emulator/tasks/{task_id}/console` with `{"action": "pause"|"resume"|
+//!   "finish"|"stop"|"delete", "called": N}` (either or both): the vendor console behind
+//!   callform's back, to produce drift. `pause` takes a running or scheduled task to
+//!   `paused`; `resume` (alias `start`) a paused or never started one to `running`;
+//!   `finish` and `stop` any task not over to `finished` (every callee called) or
+//!   `stopped`; `delete` any task not deleted to `deleted`; `called` sets the progress
+//!   the vendor reports (at most the task's callee count; after the action). Answers the
+//!   task as `/_emulator/tasks` shows it; 409 `{"error"}` for an action its state does not
+//!   take (nothing is changed), 404 for an unknown id.
 //! - `GET /_emulator/faults`: the fault rules in force.
 //! - `POST /_emulator/faults` with `{"match": "...", "kind": "...", "times": N, "op": …,
 //!   "batch": N}`: adds a rule (see `faults.rs`); answers 201 with the rule.
@@ -26,7 +36,7 @@
 use super::faults::FaultRule;
 use super::params::query_pairs;
 use super::server::{locked, Emulator};
-use super::tasks::Vendor;
+use super::tasks::{Run, Vendor};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -117,19 +127,110 @@ pub(crate) async fn set_run(
     let Some(task) = tasks.get_mut(&task_id) else {
         return no_task(&task_id);
     };
+    if task.run.is_over() {
+        return conflict(
+            &task_id,
+            task.run,
+            if change.running { "start" } else { "pause" },
+        );
+    }
     if change.running {
         task.start(None);
     } else {
         task.pause();
     }
-    let vendor = task.vendor;
-    let view = tasks.list(Some(vendor));
-    let shown = view
-        .as_array()
-        .and_then(|all| all.iter().find(|t| t["task_id"] == task_id.as_str()))
-        .cloned()
-        .unwrap_or_default();
-    Json(shown).into_response()
+    Json(tasks.shown(&task_id).unwrap_or_default()).into_response()
+}
+
+fn conflict(task_id: &str, run: Run, action: &str) -> Response {
+    (
+        StatusCode::CONFLICT,
+        Json(json!({
+            "error": format!("task {task_id:?} is {}: the console cannot {action} it", run.key())
+        })),
+    )
+        .into_response()
+}
+
+/// What the console does to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Action {
+    Pause,
+    #[serde(alias = "start")]
+    Resume,
+    Finish,
+    Stop,
+    Delete,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleChange {
+    #[serde(default)]
+    action: Option<Action>,
+    #[serde(default)]
+    called: Option<u64>,
+}
+
+/// The state `action` takes a task in state `from` to, or `None` when it does not take it.
+pub(crate) fn console_move(from: Run, action: Action) -> Option<Run> {
+    match (action, from) {
+        (Action::Pause, Run::Running | Run::Scheduled) => Some(Run::Paused),
+        (Action::Resume, Run::Paused | Run::NotStarted) => Some(Run::Running),
+        (Action::Finish, from) if !from.is_over() => Some(Run::Finished),
+        (Action::Stop, from) if !from.is_over() => Some(Run::Stopped),
+        (Action::Delete, from) if from != Run::Deleted => Some(Run::Deleted),
+        _ => None,
+    }
+}
+
+pub(crate) async fn console(
+    State(emu): State<Arc<Emulator>>,
+    Path(task_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let expected = "expected {\"action\": \"pause|resume|finish|stop|delete\", \"called\": N} (either or both)";
+    let change: ConsoleChange = match serde_json::from_slice(&body) {
+        Ok(change) => change,
+        Err(e) => return bad_request(format!("{expected}: {e}")),
+    };
+    if change.action.is_none() && change.called.is_none() {
+        return bad_request(expected);
+    }
+    let mut tasks = locked(&emu.tasks);
+    let Some(task) = tasks.get_mut(&task_id) else {
+        return no_task(&task_id);
+    };
+    let to = match change.action {
+        None => None,
+        Some(action) => match console_move(task.run, action) {
+            Some(to) => Some(to),
+            None => {
+                let name = serde_json::to_value(action).ok();
+                let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("change");
+                return conflict(&task_id, task.run, name);
+            }
+        },
+    };
+    if let Some(n) = change.called {
+        let count = task.callees.count() as u64;
+        if n > count {
+            return bad_request(format!(
+                "called {n} is more than the task's {count} callees"
+            ));
+        }
+    }
+    match to {
+        Some(Run::Paused) => task.pause(),
+        Some(Run::Running) => task.start(None),
+        Some(run) => task.end(run),
+        None => {}
+    }
+    if let Some(n) = change.called {
+        task.called = n;
+    }
+    Json(tasks.shown(&task_id).unwrap_or_default()).into_response()
 }
 
 pub(crate) async fn list_faults(State(emu): State<Arc<Emulator>>) -> Response {
@@ -139,7 +240,7 @@ pub(crate) async fn list_faults(State(emu): State<Arc<Emulator>>) -> Response {
 pub(crate) async fn add_fault(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
     let rule: FaultRule = match serde_json::from_slice(&body) {
         Ok(rule) => rule,
-        Err(e) => return bad_request(format!("a fault rule is {{\"match\": \"...\", \"kind\": \"5xx|throttle|reset|hang_after_create|business_error|answer|oversized_body\", \"times\": N, \"op\": \"create|load|start|any\", \"batch\": N}} (with `answer`: \"status\", \"body\", \"create\"; with `oversized_body`: \"size\"): {e}")),
+        Err(e) => return bad_request(format!("a fault rule is {{\"match\": \"...\", \"kind\": \"5xx|throttle|reset|hang_after_create|business_error|answer|oversized_body\", \"times\": N, \"op\": \"create|load|start|query|find|pause|resume|stop|delete|update|any\", \"batch\": N}} (with `answer`: \"status\", \"body\", \"create\"; with `oversized_body`: \"size\"): {e}")),
     };
     match locked(&emu.rules).add(rule.clone()) {
         Ok(()) => (StatusCode::CREATED, Json(rule)).into_response(),
@@ -160,4 +261,41 @@ pub(crate) async fn clear_faults(State(emu): State<Arc<Emulator>>, uri: Uri) -> 
 pub(crate) async fn requests(State(emu): State<Arc<Emulator>>) -> Response {
     let list: Vec<_> = locked(&emu.received).iter().cloned().collect();
     Json(list).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_moves_only_what_its_state_allows() {
+        use Action::*;
+        assert_eq!(console_move(Run::Running, Pause), Some(Run::Paused));
+        assert_eq!(console_move(Run::Scheduled, Pause), Some(Run::Paused));
+        assert_eq!(console_move(Run::NotStarted, Pause), None);
+        assert_eq!(console_move(Run::Paused, Resume), Some(Run::Running));
+        assert_eq!(console_move(Run::NotStarted, Resume), Some(Run::Running));
+        assert_eq!(console_move(Run::Running, Resume), None);
+        for from in [Run::NotStarted, Run::Running, Run::Scheduled, Run::Paused] {
+            assert_eq!(console_move(from, Finish), Some(Run::Finished));
+            assert_eq!(console_move(from, Stop), Some(Run::Stopped));
+            assert_eq!(console_move(from, Delete), Some(Run::Deleted));
+        }
+        for over in [Run::Finished, Run::Stopped] {
+            assert_eq!(console_move(over, Resume), None);
+            assert_eq!(console_move(over, Stop), None);
+            assert_eq!(console_move(over, Delete), Some(Run::Deleted));
+        }
+        for action in [Pause, Resume, Finish, Stop, Delete] {
+            assert_eq!(
+                console_move(Run::Deleted, action),
+                None,
+                "nothing after a delete"
+            );
+        }
+        let parsed: ConsoleChange =
+            serde_json::from_str(r#"{"action":"start","called":3}"#).unwrap();
+        assert_eq!((parsed.action, parsed.called), (Some(Resume), Some(3)));
+        assert!(serde_json::from_str::<ConsoleChange>(r#"{"action":"explode"}"#).is_err());
+    }
 }

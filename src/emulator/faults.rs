@@ -5,7 +5,9 @@
 //! parallel against one emulator each fault only their own tasks; a load or a start
 //! names its task by id, and the rule matches the name of the task with that id. A rule
 //! applies to one operation (`op`: `create`, the default, so rules written before loads
-//! and starts existed keep their meaning; `load`; `start`; or `any`), to one load call
+//! and starts existed keep their meaning; `load`; `start`; the reads `query` (one task
+//! by id) and `find` (a listing; a rule matches the name searched for, or every listing
+//! with `""`); the verbs `pause`, `resume`, `stop`, `delete`, `update`; or `any`), to one load call
 //! when it gives `batch` (the task's N-th load call from 0, counting the calls that
 //! passed every check), and to the next `times` matching requests (unlimited when
 //! `times` is absent). Rules win over the global shares, which apply to every operation.
@@ -15,7 +17,8 @@
 //! What each kind does (see `step.rs`): `throttle` and `business_error` answer the
 //! vendor's error and do nothing; `5xx`, `reset` and `hang_after_create` (alias
 //! `hang_after_accept`) do the step first — create the task, store the batch, start
-//! the task — the cases where a client cannot know whether its step happened.
+//! the task, apply the verb — the cases where a client cannot know whether its step
+//! happened. A read changes nothing, so for it they are only a failed answer.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -128,8 +131,28 @@ pub enum FaultOp {
     /// A batch of callees (xfyeta `task/insert`, longlonglong `…/number`, Aliyun
     /// `UploadRobotTaskCalledFile`, Volcengine `BatchAppend`).
     Load,
-    /// A start (xfyeta `task/start`, Aliyun `StartRobotTask`).
+    /// A start (xfyeta `task/start`, Aliyun `StartRobotTask`) of a task never started.
     Start,
+    /// A read of one task by id (xfyeta `task/query` with `task_id`, longlonglong
+    /// `…/task/{id}/edit`, Aliyun `QueryRobotTaskDetail`).
+    Query,
+    /// A listing, by name or not (xfyeta `task/query` without `task_id`, longlonglong
+    /// `GET …/task`, Aliyun `QueryRobotTaskList`, Volcengine `QueryTaskList`).
+    Find,
+    /// A pause (xfyeta `task/pause`, longlonglong `task_stop`, Aliyun `StopRobotTask`,
+    /// Volcengine `PauseTask`).
+    Pause,
+    /// A start of a task started before (xfyeta `task/start`, Aliyun `StartRobotTask`),
+    /// or Volcengine `ResumeTask`.
+    Resume,
+    /// A stop for good (Aliyun `CancelRobotTask` and `CancelOrderRobotTask`, Volcengine
+    /// `StopTask`).
+    Stop,
+    /// A delete (xfyeta `task/delete`, longlonglong `DELETE …/task/{id}`, Aliyun
+    /// `DeleteRobotTask`).
+    Delete,
+    /// An update in place (longlonglong `PUT …/task/{id}`, Volcengine `UpdateTask`).
+    Update,
     /// A rule only: every operation.
     Any,
 }
@@ -140,7 +163,7 @@ pub(crate) const DEFAULT_OVERSIZE: usize = 64 * 1024 * 1024;
 pub(crate) const MAX_OVERSIZE: usize = 1024 * 1024 * 1024;
 
 /// A run-time rule: `{"match": "<substring of the task name>", "kind": "...", "times": N}`,
-/// optionally `"op": "create"|"load"|"start"|"any"` and, with `load`, `"batch": N`; for
+/// optionally `"op": "create"|"load"|"start"|"query"|"find"|"pause"|"resume"|"stop"|"delete"|"update"|"any"` and, with `load`, `"batch": N`; for
 /// `answer` also `"status": 400, "body": "...", "create": false`; for `oversized_body`
 /// optionally `"size": BYTES`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,8 +386,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.create, Some(false));
+        for op in [
+            "query", "find", "pause", "resume", "stop", "delete", "update",
+        ] {
+            let rule: FaultRule =
+                serde_json::from_str(&format!(r#"{{"match":"t","kind":"5xx","op":"{op}"}}"#))
+                    .unwrap();
+            assert_eq!(serde_json::to_value(rule.op).unwrap(), op);
+        }
         assert!(
-            serde_json::from_str::<FaultRule>(r#"{"match":"t","kind":"5xx","op":"stop"}"#).is_err()
+            serde_json::from_str::<FaultRule>(r#"{"match":"t","kind":"5xx","op":"cancel"}"#)
+                .is_err()
         );
     }
 

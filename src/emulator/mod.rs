@@ -7,6 +7,14 @@
 //! (`tasks.rs`, `GET /_emulator/tasks`) and injects faults per operation on request
 //! (`faults.rs`, `POST /_emulator/faults`).
 //!
+//! Beyond create, load and start it serves every read and verb callform steers a task
+//! with — queries and listings, pause, resume, stop, delete, update — with each vendor's
+//! state machine over the shared `Run` states (`tasks.rs`) (the vendor module maps them to its own
+//! enumeration and says which verb each state takes, and with which refusal). The
+//! console endpoint `POST /_emulator/tasks/{id}/console` changes a task behind callform's
+//! back (pause, resume, finish, stop, delete, progress), to produce drift. Reads can be
+//! held to each vendor's rate ([`ReadQps`]).
+//!
 //! The validators are written from the vendor pages, never from callform's drivers, so
 //! that a driver's mistake cannot hide behind the same mistake here. Where limits.md adds
 //! callform's own rules (non-overlapping windows, end after start), the emulator enforces
@@ -55,13 +63,15 @@ pub(crate) use tasks::uuid_v4;
 pub const CORRECTED_ALIYUN_CREATE: bool = true;
 
 /// Everything the emulator needs to start. `Default`: sandbox credentials, no faults,
-/// Aliyun's create checked as [`CORRECTED_ALIYUN_CREATE`] says.
+/// Aliyun's create checked as [`CORRECTED_ALIYUN_CREATE`] says, reads not rate-limited.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub credentials: Credentials,
     pub faults: Faults,
     /// See [`CORRECTED_ALIYUN_CREATE`], its default.
     pub corrected_aliyun_create: bool,
+    /// Whether reads above a rate are throttled.
+    pub read_qps: ReadQps,
 }
 
 impl Default for Config {
@@ -70,6 +80,22 @@ impl Default for Config {
             credentials: Credentials::default(),
             faults: Faults::default(),
             corrected_aliyun_create: CORRECTED_ALIYUN_CREATE,
+            read_qps: ReadQps::Off,
         }
     }
+}
+
+/// Whether the emulator throttles reads (task queries and listings) above a rate, per
+/// vendor and account: at most N reads in any one second, the rest answered with the
+/// vendor's throttling error — so a benchmark can prove that a client paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadQps {
+    /// Every read is answered (the default).
+    #[default]
+    Off,
+    /// Each vendor's documented rate (Aliyun 100/s; where no page gives one, the
+    /// vendor module's `READ_QPS` says what the emulator chose).
+    Documented,
+    /// This rate for every vendor.
+    Limit(u32),
 }

@@ -52,6 +52,11 @@ pub(crate) struct Emulator {
     pub nonces: Mutex<NonceCache>,
     /// Every vendor request received, oldest first, at most [`RECEIVED_KEPT`].
     pub received: Mutex<std::collections::VecDeque<Received>>,
+    /// `Config::read_qps`.
+    pub read_qps: super::ReadQps,
+    /// Per vendor, when its reads of the last second were answered.
+    read_window:
+        Mutex<std::collections::HashMap<Vendor, std::collections::VecDeque<std::time::Instant>>>,
     next_seq: std::sync::atomic::AtomicU64,
     shutdown: watch::Receiver<bool>,
 }
@@ -110,6 +115,31 @@ impl Emulator {
                 r.name = name.map(str::to_string);
             }
         }
+    }
+
+    /// Whether a read of `vendor`, whose documented rate is `documented` per second, is
+    /// over the rate in force ([`super::ReadQps`]): more than that many reads in the last
+    /// second. A read that is not over is counted.
+    pub(crate) fn read_throttled(&self, vendor: Vendor, documented: u32) -> bool {
+        let limit = match self.read_qps {
+            super::ReadQps::Off => return false,
+            super::ReadQps::Documented => documented,
+            super::ReadQps::Limit(n) => n,
+        } as usize;
+        let now = std::time::Instant::now();
+        let mut windows = locked(&self.read_window);
+        let window = windows.entry(vendor).or_default();
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            window.pop_front();
+        }
+        if window.len() >= limit {
+            return true;
+        }
+        window.push_back(now);
+        false
     }
 
     /// Resolves once shutdown was requested.
@@ -194,6 +224,8 @@ pub async fn spawn(listener: TcpListener, config: Config) -> io::Result<Running>
         rules: Mutex::default(),
         nonces: Mutex::default(),
         received: Mutex::default(),
+        read_qps: config.read_qps,
+        read_window: Mutex::default(),
         next_seq: std::sync::atomic::AtomicU64::new(0),
         shutdown,
     });
@@ -302,6 +334,10 @@ fn router(emulator: Arc<Emulator>) -> Router {
             "/_emulator/tasks/{task_id}/run",
             axum::routing::post(control::set_run),
         )
+        .route(
+            "/_emulator/tasks/{task_id}/console",
+            axum::routing::post(control::console),
+        )
         .route("/_emulator/requests", get(control::requests))
         .route(
             "/_emulator/faults",
@@ -407,7 +443,8 @@ pub(crate) type SignedHandler =
 
 /// How a request for a vendor reaches the emulator.
 pub(crate) enum Route {
-    /// A path of its own, with its handler.
+    /// A path of its own, with its handler — for any methods (`get(…).put(…)`), all a
+    /// path's methods given together in one entry, though most are POST.
     Post(&'static str, Box<MethodRouter<Arc<Emulator>>>),
     /// A signed request at `/`, shared with other vendors: `claims` tells this vendor's
     /// by its headers; `None` takes every request at `/` that no other vendor claims (at

@@ -9,6 +9,11 @@
 //! `hang_after_create` do the step first and then fail to answer properly — the cases in
 //! which callform must mark the step `uncertain` and never send it again by itself.
 //!
+//! Reads ([`read`]) take the same path with nothing to do: their answer is built after
+//! the fault was decided, so a `5xx` or `reset` on a read is only a lost answer. Before
+//! anything, a read over the vendor's documented rate is throttled when the emulator
+//! enforces read rates (`Config::read_qps`).
+//!
 //! Checking and doing happen under one lock of the store, so two requests for one task
 //! cannot both pass a check that only one of them may pass. (The fault rules are locked
 //! inside it; nothing locks them the other way round.)
@@ -111,7 +116,9 @@ pub(crate) async fn step<'a>(
             return scripted(r, ready.task_id.as_deref());
         }
         let done = (ready.commit)(&mut tasks);
-        emu.note(seq, op, Some(&done.task_id), None);
+        if !done.task_id.is_empty() {
+            emu.note(seq, op, Some(&done.task_id), None);
+        }
         (fault, rule, done)
     };
     let Done { task_id, answer } = done;
@@ -145,6 +152,39 @@ pub(crate) async fn step<'a>(
         }
         None | Some(FaultKind::Throttle | FaultKind::BusinessError) => answer,
     }
+}
+
+/// Runs one read (`op` a query or a find) of `vendor`, whose documented read rate is
+/// `qps`: over it, when the emulator enforces read rates, the vendor's throttling error;
+/// otherwise as [`step`] — `look` refuses (an unknown task: no fault used up) or gives the
+/// name fault rules match, the task id (empty for a listing) and the answer, which is
+/// built after the fault was decided and changes nothing.
+pub(crate) async fn read<'a>(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    op: FaultOp,
+    (vendor, qps): (Vendor, u32),
+    answers: &impl Answers,
+    look: impl FnOnce(&Tasks) -> Result<(String, String), Response>,
+    answer: impl FnOnce(&Tasks) -> Response + Send + 'a,
+) -> Response {
+    if emu.read_throttled(vendor, qps) {
+        return answers.throttled();
+    }
+    step(emu, conn, seq, op, answers, |tasks| {
+        let (name, task_id) = look(tasks)?;
+        Ok(Ready {
+            name,
+            task_id: (!task_id.is_empty()).then(|| task_id.clone()),
+            batch: 0,
+            commit: Box::new(move |tasks: &mut Tasks| Done {
+                answer: answer(tasks),
+                task_id,
+            }),
+        })
+    })
+    .await
 }
 
 /// An `answer` rule's status and body; `{task_id}` in the body becomes the task's id.

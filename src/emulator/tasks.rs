@@ -2,7 +2,11 @@
 //! state and its callees in load order.
 //!
 //! `GET /_emulator/tasks` shows every task as `{vendor, task_id, name, request, run,
-//! started_at, schedule_time, callees: {count, calls, duplicates, refused}}` — the create
+//! started_at, ended_at, schedule_time, called, verbs, callees: {count, calls,
+//! duplicates, refused}}` — `run` one of `not_started`, `running`, `scheduled`, `paused`,
+//! `finished`, `stopped`, `deleted` ([`Run`], which each vendor module maps to its own
+//! enumeration); `called` the progress the vendor reports (set by the console); `verbs`
+//! the accepted verb requests by name (`{"pause": 1, "stop": 1}`) — and the create
 //! request as the vendor received it (method, path, decoded query, content type, parsed
 //! body), so tests can assert on what a driver actually sent, and counters in place of
 //! the numbers. `GET /_emulator/tasks/{id}/callees` gives the callees themselves
@@ -41,16 +45,51 @@ pub(crate) struct RecordedRequest {
     pub body: Option<Value>,
 }
 
-/// Whether a task dials.
+/// Where a task is in its life, as the emulator keeps it (each vendor module maps it to
+/// its own enumeration, in one table of its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Run {
-    /// Created and not started, or paused (in the console, `POST /_emulator/tasks/{id}/run`).
-    Paused,
+    /// Created, never started.
+    NotStarted,
     /// Dialling (within its own calling hours).
     Running,
     /// Started for a later time (Aliyun's `ScheduleTime`).
     Scheduled,
+    /// Started once, paused since (a pause verb, or the console).
+    Paused,
+    /// Every callee was called (the console's `finish`).
+    Finished,
+    /// Terminated: a stop verb or the console's `stop`. Nothing leaves this state.
+    Stopped,
+    /// Deleted: a delete verb or the console's `delete`. Nothing leaves this state.
+    Deleted,
+}
+
+impl Run {
+    /// Whether nothing can change the task any more but a delete (finished, stopped) or
+    /// nothing at all (deleted).
+    pub(crate) fn is_over(self) -> bool {
+        matches!(self, Run::Finished | Run::Stopped | Run::Deleted)
+    }
+
+    /// Whether it dials now or will by itself (running, scheduled).
+    pub(crate) fn is_live(self) -> bool {
+        matches!(self, Run::Running | Run::Scheduled)
+    }
+
+    /// The name `GET /_emulator/tasks` shows.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Run::NotStarted => "not_started",
+            Run::Running => "running",
+            Run::Scheduled => "scheduled",
+            Run::Paused => "paused",
+            Run::Finished => "finished",
+            Run::Stopped => "stopped",
+            Run::Deleted => "deleted",
+        }
+    }
 }
 
 /// One callee as the vendor holds it.
@@ -186,11 +225,27 @@ pub(crate) struct TaskRecord {
     pub task_id: String,
     pub name: String,
     pub request: RecordedRequest,
+    /// The task's settings now: the create body (or query, as a JSON object of strings),
+    /// replaced by an accepted update.
+    pub settings: Value,
     pub run: Run,
+    /// What it was before it was deleted (xfyeta still lists a deleted task).
+    pub before_delete: Option<Run>,
+    /// When it was created (the emulator's clock).
+    pub created_at: jiff::Timestamp,
     /// When it was first started (RFC 3339, UTC); it stays set after a pause.
     pub started_at: Option<String>,
+    /// When it finished, was stopped or deleted (RFC 3339, UTC).
+    pub ended_at: Option<String>,
     /// Aliyun's `ScheduleTime`, as sent.
     pub schedule_time: Option<String>,
+    /// How many of its callees were called: the vendor's progress count. Only the
+    /// console changes it (`POST /_emulator/tasks/{id}/console`); `finish` sets it to
+    /// the callee count unless it gives `called`.
+    pub called: u64,
+    /// Accepted verb requests by name (`pause`, `resume`, `stop`, `cancel`, `delete`,
+    /// `update`, …), whatever the fault did to the answer: proof of what was applied.
+    pub verbs: std::collections::BTreeMap<&'static str, u64>,
     pub callees: Callees,
 }
 
@@ -208,14 +263,42 @@ impl TaskRecord {
         }
     }
 
-    /// Pauses it (a console action).
+    /// Pauses it. A task never started stays not started (the console's old `running:
+    /// false` on a new task).
     pub(crate) fn pause(&mut self) {
-        self.run = Run::Paused;
+        if self.was_started() {
+            self.run = Run::Paused;
+        }
+    }
+
+    /// Moves it to a state it cannot leave but by a delete (finished, stopped) or at all
+    /// (deleted); the first such move sets `ended_at`.
+    pub(crate) fn end(&mut self, run: Run) {
+        if run == Run::Deleted {
+            self.before_delete = Some(self.run);
+        }
+        if run == Run::Finished {
+            self.called = self.callees.count() as u64;
+        }
+        self.run = run;
+        if self.ended_at.is_none() {
+            self.ended_at = Some(jiff::Timestamp::now().to_string());
+        }
+    }
+
+    /// Counts an accepted verb request.
+    pub(crate) fn count_verb(&mut self, verb: &'static str) {
+        *self.verbs.entry(verb).or_default() += 1;
     }
 
     /// Whether it was ever started (a pause does not undo that).
     pub(crate) fn was_started(&self) -> bool {
         self.started_at.is_some()
+    }
+
+    /// How many callees were not called yet.
+    pub(crate) fn remaining(&self) -> u64 {
+        (self.callees.count() as u64).saturating_sub(self.called)
     }
 
     fn view(&self) -> TaskView<'_> {
@@ -226,7 +309,10 @@ impl TaskRecord {
             request: &self.request,
             run: self.run,
             started_at: self.started_at.as_deref(),
+            ended_at: self.ended_at.as_deref(),
             schedule_time: self.schedule_time.as_deref(),
+            called: self.called,
+            verbs: &self.verbs,
             callees: CalleeCounts {
                 count: self.callees.count(),
                 calls: self.callees.calls,
@@ -246,7 +332,10 @@ pub(crate) struct TaskView<'a> {
     request: &'a RecordedRequest,
     run: Run,
     started_at: Option<&'a str>,
+    ended_at: Option<&'a str>,
     schedule_time: Option<&'a str>,
+    called: u64,
+    verbs: &'a std::collections::BTreeMap<&'static str, u64>,
     callees: CalleeCounts,
 }
 
@@ -269,7 +358,7 @@ pub(crate) struct Tasks {
 }
 
 impl Tasks {
-    /// Records a new, paused task with no callees and returns its id, shaped like the
+    /// Records a new task, not started, with no callees and returns its id, shaped like the
     /// vendor's own ids (`Vendor::emulator_task_id`).
     pub(crate) fn create(
         &mut self,
@@ -280,14 +369,30 @@ impl Tasks {
         let n = self.records.len() as u64 + 1;
         let task_id = vendor.def().emulator_task_id(n);
         self.index.insert(task_id.clone(), self.records.len());
+        let settings = match &request.body {
+            Some(body) => body.clone(),
+            None => Value::Object(
+                request
+                    .query
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            ),
+        };
         self.records.push(TaskRecord {
             vendor,
             task_id: task_id.clone(),
             name,
             request,
-            run: Run::Paused,
+            settings,
+            run: Run::NotStarted,
+            before_delete: None,
+            created_at: jiff::Timestamp::now(),
             started_at: None,
+            ended_at: None,
             schedule_time: None,
+            called: 0,
+            verbs: std::collections::BTreeMap::new(),
             callees: Callees::default(),
         });
         task_id
@@ -302,6 +407,24 @@ impl Tasks {
     /// The task with this id, if `vendor` created it (a vendor never sees another's).
     pub(crate) fn of(&mut self, vendor: Vendor, task_id: &str) -> Option<&mut TaskRecord> {
         self.get_mut(task_id).filter(|r| r.vendor == vendor)
+    }
+
+    /// The task with this id, if `vendor` created it, to read.
+    pub(crate) fn read(&self, vendor: Vendor, task_id: &str) -> Option<&TaskRecord> {
+        let i = *self.index.get(task_id)?;
+        self.records.get(i).filter(|r| r.vendor == vendor)
+    }
+
+    /// `vendor`'s tasks, oldest first.
+    pub(crate) fn of_vendor(&self, vendor: Vendor) -> impl Iterator<Item = &TaskRecord> {
+        self.records.iter().filter(move |r| r.vendor == vendor)
+    }
+
+    /// The task with this id as `GET /_emulator/tasks` shows it.
+    pub(crate) fn shown(&self, task_id: &str) -> Option<Value> {
+        let i = *self.index.get(task_id)?;
+        let record = self.records.get(i)?;
+        serde_json::to_value(record.view()).ok()
     }
 
     /// The next `n` callee ids, in order.
@@ -392,8 +515,10 @@ mod tests {
         assert_eq!(json[0]["vendor"], "aliyun");
         assert_eq!(json[0]["request"]["query"], json!([["a", "b"]]));
         assert_eq!(json[0]["request"]["body"], Value::Null);
-        assert_eq!(json[0]["run"], "paused");
+        assert_eq!(json[0]["run"], "not_started");
         assert_eq!(json[0]["started_at"], Value::Null);
+        assert_eq!(json[0]["called"], 0);
+        assert_eq!(json[0]["verbs"], json!({}));
         assert_eq!(
             json[0]["callees"],
             json!({"count": 0, "calls": 0, "duplicates": 0, "refused": 0})
@@ -412,6 +537,12 @@ mod tests {
         let id = tasks.create(Vendor::Xfyeta, "n".into(), request());
         let task = tasks.get_mut(&id).unwrap();
         assert!(!task.was_started());
+        task.pause();
+        assert_eq!(
+            task.run,
+            Run::NotStarted,
+            "a task never started is not paused"
+        );
         task.start(None);
         let first = task.started_at.clone();
         task.pause();
@@ -419,6 +550,39 @@ mod tests {
         assert!(task.was_started());
         task.start(None);
         assert_eq!(task.started_at, first);
+    }
+
+    #[test]
+    fn ends_keep_what_was_before_a_delete_and_finish_counts_every_callee() {
+        let mut tasks = Tasks::default();
+        let id = tasks.create(Vendor::Xfyeta, "n".into(), request());
+        let task = tasks.get_mut(&id).unwrap();
+        assert_eq!(
+            task.settings,
+            json!({"a": "b"}),
+            "a query create keeps its params"
+        );
+        task.callees.push("13700000001", None, None);
+        task.callees.push("13700000002", None, None);
+        task.start(None);
+        assert!(task.run.is_live() && !task.run.is_over());
+        task.end(Run::Finished);
+        assert_eq!(
+            (task.run, task.called, task.remaining()),
+            (Run::Finished, 2, 0)
+        );
+        let ended = task.ended_at.clone();
+        assert!(ended.is_some());
+        task.end(Run::Deleted);
+        assert_eq!(task.before_delete, Some(Run::Finished));
+        assert_eq!(task.ended_at, ended, "the first end is kept");
+        task.count_verb("delete");
+        task.count_verb("delete");
+        assert_eq!(tasks.shown(&id).unwrap()["verbs"], json!({"delete": 2}));
+        assert_eq!(tasks.shown(&id).unwrap()["run"], "deleted");
+        for run in [Run::NotStarted, Run::Paused, Run::Scheduled, Run::Stopped] {
+            assert_eq!(serde_json::to_value(run).unwrap(), run.key());
+        }
     }
 
     #[test]

@@ -59,8 +59,8 @@ use crate::emulator::params::{
     date_time, header, is_mainland_number, query_pairs, Checked, ParamError, Problem, DATE_TIME,
 };
 use crate::emulator::server::{Emulator, Incoming};
-use crate::emulator::step::{step, Answers, Done, NewTask, Ready};
-use crate::emulator::tasks::{uuid_v4, RecordedRequest, Tasks, Vendor};
+use crate::emulator::step::{read, step, Answers, Done, NewTask, Ready};
+use crate::emulator::tasks::{uuid_v4, RecordedRequest, Run, TaskRecord, Tasks, Vendor};
 use crate::emulator::verify::{self, SignedRequest};
 use crate::emulator::{FaultOp, SANDBOX_ALIYUN_CALLERS};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -171,19 +171,19 @@ pub(crate) async fn handle(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
     };
     let action = header(&incoming.headers, "x-acs-action").ok().flatten();
     let version = header(&incoming.headers, "x-acs-version").ok().flatten();
-    let op = match action {
-        Some(CREATE) => Some(FaultOp::Create),
-        Some(UPLOAD) => Some(FaultOp::Load),
-        Some(START) => Some(FaultOp::Start),
-        _ => None,
-    };
+    let op = ACTIONS
+        .iter()
+        .find(|(name, _)| Some(*name) == action)
+        .map(|(_, op)| *op);
     let (Some(op), Some(VERSION)) = (op, version) else {
+        let names: Vec<&str> = ACTIONS.iter().map(|(name, _)| *name).collect();
         return answers.error(
             StatusCode::NOT_FOUND,
             "InvalidApi.NotFound",
             &format!(
                 "Specified api is not found, please check your url and method: \
-                 x-acs-action must be one of {CREATE}, {UPLOAD}, {START} and x-acs-version {VERSION}."
+                 x-acs-action must be one of {} and x-acs-version {VERSION}.",
+                names.join(", ")
             ),
         );
     };
@@ -218,11 +218,424 @@ pub(crate) async fn handle(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
             ),
         ));
     }
-    match op {
-        FaultOp::Create => create(emu, conn, incoming, query, &answers).await,
-        FaultOp::Load => upload(emu, conn, incoming.seq, &query, &answers).await,
-        FaultOp::Start | FaultOp::Any => start(emu, conn, incoming.seq, &query, &answers).await,
+    let seq = incoming.seq;
+    match (op, action.unwrap_or_default()) {
+        (FaultOp::Create, _) => create(emu, conn, incoming, query, &answers).await,
+        (FaultOp::Load, _) => upload(emu, conn, seq, &query, &answers).await,
+        (FaultOp::Query, _) => detail(emu, conn, seq, &query, &answers).await,
+        (FaultOp::Find, _) => list(emu, conn, seq, &query, &answers).await,
+        (_, START) => start(emu, conn, seq, &query, &answers).await,
+        (_, action) => verb(emu, conn, seq, &query, &answers, action).await,
     }
+}
+
+/// The actions served, with the operation fault rules name them by (`StartRobotTask`
+/// is `resume` for a task started before; the handler tells).
+const ACTIONS: [(&str, FaultOp); 9] = [
+    (CREATE, FaultOp::Create),
+    (UPLOAD, FaultOp::Load),
+    (START, FaultOp::Start),
+    (DETAIL, FaultOp::Query),
+    (LIST, FaultOp::Find),
+    (PAUSE, FaultOp::Pause),
+    (CANCEL, FaultOp::Stop),
+    (CANCEL_ORDER, FaultOp::Stop),
+    (DELETE, FaultOp::Delete),
+];
+const DETAIL: &str = "QueryRobotTaskDetail";
+const LIST: &str = "QueryRobotTaskList";
+const PAUSE: &str = "StopRobotTask";
+const CANCEL: &str = "CancelRobotTask";
+const CANCEL_ORDER: &str = "CancelOrderRobotTask";
+const DELETE: &str = "DeleteRobotTask";
+
+/// "QPS限制: 每用户每秒100次" for each robot action (AL:22, limits.md).
+pub(crate) const READ_QPS: u32 = 100;
+
+/// A verb in a state that does not take it. **Invented** (no page gives one), HTTP 200
+/// like the other `isv.*` business codes.
+const WRONG_STATE: &str = "isv.TASK_STATUS_ERROR";
+
+/// `status` for each emulator state: **the one table**. The page's enumeration (AL:76-89)
+/// has INIT, READY, DISPATCH, EXCUTING, MANUAL_STOP, SYSTEM_STOP, ARREARS_STOP, CANCEL,
+/// SYSTEM_CANCEL, FINISH. [choice] a task started for a later `ScheduleTime` is READY
+/// (准备开始), with `scheduleType` ORDER; a stopped one CANCEL (手动终止). A deleted
+/// task is gone: no status, `isv.TASK_NOT_EXIST`, not listed.
+pub(crate) fn status(run: Run) -> &'static str {
+    match run {
+        Run::NotStarted => "INIT",
+        Run::Scheduled => "READY",
+        Run::Running => "EXCUTING",
+        Run::Paused => "MANUAL_STOP",
+        Run::Finished => "FINISH",
+        Run::Stopped | Run::Deleted => "CANCEL",
+    }
+}
+
+/// What a verb does to a task in `run`: the state it goes to (`None`: success, nothing
+/// changes), or `Err` = refused with [`WRONG_STATE`]. From the pages: `StartRobotTask`
+/// starts, schedules or resumes (AL:104-108); `StopRobotTask` pauses a started task
+/// (AL:110); `CancelRobotTask` terminates only a running task, for good (AL:118);
+/// `CancelOrderRobotTask` only a scheduled one not started yet (AL:122); `DeleteRobotTask`
+/// only a task not started, finished or terminated (AL:127). [choice] a start of a running
+/// task and a pause of a paused one succeed and change nothing; a cancelled schedule
+/// reads CANCEL (terminated, so it can be deleted).
+pub(crate) fn moves(action: &str, run: Run, schedule: bool) -> Result<Option<Run>, ()> {
+    let next = match (action, run) {
+        (START, Run::NotStarted | Run::Paused | Run::Scheduled) => Some(if schedule {
+            Run::Scheduled
+        } else {
+            Run::Running
+        }),
+        (START, Run::Running) if !schedule => None,
+        (PAUSE, Run::Running) => Some(Run::Paused),
+        (PAUSE, Run::Paused) => None,
+        (CANCEL, Run::Running) => Some(Run::Stopped),
+        (CANCEL_ORDER, Run::Scheduled) => Some(Run::Stopped),
+        (DELETE, Run::NotStarted | Run::Finished | Run::Stopped) => Some(Run::Deleted),
+        _ => return Err(()),
+    };
+    Ok(next)
+}
+
+/// The name each verb is counted by in the task's `verbs`.
+fn verb_name(action: &str) -> &'static str {
+    match action {
+        START => "start",
+        PAUSE => "pause",
+        CANCEL => "cancel",
+        CANCEL_ORDER => "cancel_order",
+        _ => "delete",
+    }
+}
+
+/// `StopRobotTask`, `CancelRobotTask`, `CancelOrderRobotTask`, `DeleteRobotTask`: `TaskId`
+/// only; `Data` = `"true"`.
+async fn verb(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    query: &[(String, String)],
+    answers: &AliyunAnswers,
+    action: &str,
+) -> Response {
+    let id = match only(query, &["TaskId"]).and_then(|()| task_id(query, "TaskId")) {
+        Ok(id) => id,
+        Err(e) => return answers.invalid(&e),
+    };
+    let op = ACTIONS
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map_or(FaultOp::Any, |(_, op)| *op);
+    apply(emu, conn, seq, op, answers, action, id, None).await
+}
+
+/// Applies a verb through the shared step: unknown and deleted tasks are
+/// `isv.TASK_NOT_EXIST`, a state that does not take it [`WRONG_STATE`].
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    op: FaultOp,
+    answers: &AliyunAnswers,
+    action: &str,
+    id: String,
+    schedule: Option<String>,
+) -> Response {
+    emu.note_task(seq, op, &id);
+    let request_id = answers.request_id.clone();
+    let name = verb_name(action);
+    step(emu, conn, seq, op, answers, |tasks| {
+        let Some(task) = tasks
+            .of(Vendor::Aliyun, &id)
+            .filter(|t| t.run != Run::Deleted)
+        else {
+            return Err(answers.error(StatusCode::OK, NO_TASK, "任务不存在 (no such robot task)."));
+        };
+        let Ok(next) = moves(action, task.run, schedule.is_some()) else {
+            return Err(answers.error(
+                StatusCode::OK,
+                WRONG_STATE,
+                &format!(
+                    "任务状态不允许此操作: {action} does not apply to a task in status {}.",
+                    status(task.run)
+                ),
+            ));
+        };
+        Ok(Ready {
+            name: task.name.clone(),
+            task_id: Some(id.clone()),
+            batch: 0,
+            commit: Box::new(move |tasks: &mut Tasks| {
+                if let Some(task) = tasks.of(Vendor::Aliyun, &id) {
+                    task.count_verb(name);
+                    match next {
+                        Some(Run::Running | Run::Scheduled) => task.start(schedule),
+                        Some(Run::Paused) => task.pause(),
+                        Some(run) => task.end(run),
+                        None => {}
+                    }
+                }
+                Done {
+                    answer: ok(&request_id, "true"),
+                    task_id: id,
+                }
+            }),
+        })
+    })
+    .await
+}
+
+/// Beijing time, in one of the pages' two layouts.
+fn beijing(at: Option<jiff::Timestamp>, layout: &str) -> Value {
+    let Some(at) = at else { return Value::Null };
+    let zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+    Value::String(at.to_zoned(zone).strftime(layout).to_string())
+}
+
+fn parsed(rfc3339: Option<&str>) -> Option<jiff::Timestamp> {
+    rfc3339.and_then(|t| t.parse().ok())
+}
+
+/// When the task dials or dialled first: its `ScheduleTime` (Beijing time, as sent), else
+/// its first start.
+fn fire_time(task: &TaskRecord, layout: &str) -> Value {
+    if let Some(t) = &task.schedule_time {
+        let civil = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", t).ok();
+        let zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+        if let Some(at) = civil.and_then(|c| c.to_zoned(zone).ok()) {
+            return Value::String(at.strftime(layout).to_string());
+        }
+    }
+    beijing(parsed(task.started_at.as_deref()), layout)
+}
+
+fn setting<'a>(task: &'a TaskRecord, name: &str) -> Option<&'a str> {
+    task.settings.get(name).and_then(Value::as_str)
+}
+
+fn number(text: Option<&str>) -> Value {
+    text.and_then(|t| t.parse::<i64>().ok())
+        .map_or(Value::Null, Value::from)
+}
+
+/// The detail's `Data` object (AL:92-94), before it is made a JSON string.
+pub(crate) fn detail_data(task: &TaskRecord) -> Value {
+    let long = "%Y-%m-%d %H:%M:%S";
+    json!({
+        "id": task.task_id.parse::<i64>().map_or(Value::Null, Value::from),
+        "taskName": task.name,
+        "robotId": number(setting(task, "DialogId")),
+        "robotName": format!("robot-{}", setting(task, "DialogId").unwrap_or_default()),
+        "corpName": setting(task, "CorpName"),
+        "caller": setting(task, "Caller"),
+        "numberStatusIdent": setting(task, "NumberStatusIdent") == Some("true"),
+        "status": status(task.run),
+        "scheduleType": if task.schedule_time.is_some() { "ORDER" } else { "SINGLE" },
+        "retryType": number(setting(task, "RetryType")),
+        "recallStateCodes": setting(task, "RecallStateCodes"),
+        "recallTimes": number(setting(task, "RecallTimes")),
+        "recallInterval": number(setting(task, "RecallInterval")),
+        "createTime": beijing(Some(task.created_at), long),
+        "fireTime": fire_time(task, long),
+        "completeTime": beijing(parsed(task.ended_at.as_deref()), long),
+        "called": [],
+    })
+}
+
+/// One item of the list's `Data` (AL:72-74); `fireTime` in the list's own layout.
+/// Progress: `totalCount` the numbers held, `finishCount` those called.
+pub(crate) fn list_item(task: &TaskRecord) -> Value {
+    let long = "%Y-%m-%d %H:%M:%S";
+    json!({
+        "id": task.task_id.parse::<i64>().map_or(Value::Null, Value::from),
+        "taskName": task.name,
+        "robotId": number(setting(task, "DialogId")),
+        "robotName": format!("robot-{}", setting(task, "DialogId").unwrap_or_default()),
+        "status": status(task.run),
+        "scheduleType": if task.schedule_time.is_some() { "ORDER" } else { "SINGLE" },
+        "createTime": beijing(Some(task.created_at), long),
+        "completeTime": beijing(parsed(task.ended_at.as_deref()), long),
+        "fireTime": fire_time(task, "%Y.%m.%d %H:%M:%S"),
+        "totalCount": task.callees.count(),
+        "finishCount": task.called,
+    })
+}
+
+async fn detail(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    query: &[(String, String)],
+    answers: &AliyunAnswers,
+) -> Response {
+    let id = match only(query, &["Id"]).and_then(|()| task_id(query, "Id")) {
+        Ok(id) => id,
+        Err(e) => return answers.invalid(&e),
+    };
+    emu.note_task(seq, FaultOp::Query, &id);
+    let request_id = answers.request_id.clone();
+    let look = |tasks: &Tasks| match tasks
+        .read(Vendor::Aliyun, &id)
+        .filter(|t| t.run != Run::Deleted)
+    {
+        Some(task) => Ok((task.name.clone(), id.clone())),
+        None => Err(answers.error(StatusCode::OK, NO_TASK, "任务不存在 (no such robot task).")),
+    };
+    let id = id.clone();
+    read(
+        emu,
+        conn,
+        seq,
+        FaultOp::Query,
+        (Vendor::Aliyun, READ_QPS),
+        answers,
+        look,
+        move |tasks: &Tasks| {
+            let data = tasks
+                .read(Vendor::Aliyun, &id)
+                .map(detail_data)
+                .unwrap_or(Value::Null);
+            ok(&request_id, &data.to_string())
+        },
+    )
+    .await
+}
+
+/// A `QueryRobotTaskList` whose parameters are valid (AL:64-70).
+#[derive(Debug, PartialEq)]
+pub(crate) struct List {
+    /// Matches every task whose name contains it ([choice]: the page leaves the match
+    /// open; a substring, so a client must compare exactly itself).
+    pub name: Option<String>,
+    pub status: Option<String>,
+    /// The creation date, `yyyy-MM-dd`, Beijing time.
+    pub date: Option<String>,
+    /// [choice] default 10, at most 50 (the page gives neither).
+    pub page_size: usize,
+    pub page_no: usize,
+}
+
+const LIST_PARAMS: [&str; 5] = ["TaskName", "Status", "Time", "PageSize", "PageNo"];
+const STATUSES: [&str; 10] = [
+    "INIT",
+    "READY",
+    "DISPATCH",
+    "EXCUTING",
+    "MANUAL_STOP",
+    "SYSTEM_STOP",
+    "ARREARS_STOP",
+    "CANCEL",
+    "SYSTEM_CANCEL",
+    "FINISH",
+];
+
+pub(crate) fn validate_list(query: &[(String, String)]) -> Checked<List> {
+    only(query, &LIST_PARAMS)?;
+    let status = param(query, "Status").map(str::to_string);
+    if let Some(s) = &status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ParamError::invalid(
+                "Status",
+                format!("must be one of {}, got {s:?}", STATUSES.join(", ")),
+            ));
+        }
+    }
+    let date = param(query, "Time").map(str::to_string);
+    if let Some(d) = &date {
+        if jiff::civil::Date::strptime("%Y-%m-%d", d).is_err() {
+            return Err(ParamError::invalid(
+                "Time",
+                format!("must be a date yyyy-MM-dd, got {d:?}"),
+            ));
+        }
+    }
+    let count = |name: &str, max: usize, default: usize| -> Checked<usize> {
+        match param(query, name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if is_positive_integer(v) && (1..=max).contains(&n) => Ok(n),
+                _ => Err(ParamError::invalid(
+                    name,
+                    format!("must be an integer from 1 to {max}, got {v:?}"),
+                )),
+            },
+        }
+    };
+    Ok(List {
+        name: param(query, "TaskName").map(str::to_string),
+        status,
+        date,
+        page_size: count("PageSize", 50, 10)?,
+        page_no: count("PageNo", usize::MAX, 1)?,
+    })
+}
+
+/// The list's answer fields: `(TotalCount, Data items)` of the page asked for, oldest
+/// first; deleted tasks are not listed.
+pub(crate) fn list_page(tasks: &Tasks, list: &List) -> (usize, Vec<Value>) {
+    let found: Vec<&TaskRecord> = tasks
+        .of_vendor(Vendor::Aliyun)
+        .filter(|t| t.run != Run::Deleted)
+        .filter(|t| {
+            list.name
+                .as_ref()
+                .is_none_or(|n| t.name.contains(n.as_str()))
+        })
+        .filter(|t| list.status.as_deref().is_none_or(|s| status(t.run) == s))
+        .filter(|t| {
+            list.date.as_ref().is_none_or(|d| {
+                beijing(Some(t.created_at), "%Y-%m-%d").as_str() == Some(d.as_str())
+            })
+        })
+        .collect();
+    let items = found
+        .iter()
+        .skip((list.page_no - 1).saturating_mul(list.page_size))
+        .take(list.page_size)
+        .map(|t| list_item(t))
+        .collect();
+    (found.len(), items)
+}
+
+async fn list(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    query: &[(String, String)],
+    answers: &AliyunAnswers,
+) -> Response {
+    let list = match validate_list(query) {
+        Ok(list) => list,
+        Err(e) => return answers.invalid(&e),
+    };
+    let request_id = answers.request_id.clone();
+    let name = list.name.clone().unwrap_or_default();
+    let list = &list;
+    read(
+        emu,
+        conn,
+        seq,
+        FaultOp::Find,
+        (Vendor::Aliyun, READ_QPS),
+        answers,
+        move |_: &Tasks| Ok((name, String::new())),
+        move |tasks: &Tasks| {
+            let (total, items) = list_page(tasks, list);
+            Json(json!({
+                "Code": "OK",
+                "Message": "OK",
+                "RequestId": request_id,
+                "PageNo": list.page_no.to_string(),
+                "PageSize": list.page_size.to_string(),
+                "TotalCount": total.to_string(),
+                "Data": Value::Array(items).to_string(),
+            }))
+            .into_response()
+        },
+    )
+    .await
 }
 
 async fn create(
@@ -575,28 +988,16 @@ async fn start(
         Ok(checked) => checked,
         Err(e) => return answers.invalid(&e),
     };
-    emu.note_task(seq, FaultOp::Start, &id);
-    let request_id = answers.request_id.clone();
-    step(emu, conn, seq, FaultOp::Start, answers, |tasks| {
-        let Some(task) = tasks.of(Vendor::Aliyun, &id) else {
-            return Err(answers.error(StatusCode::OK, NO_TASK, "任务不存在 (no such robot task)."));
-        };
-        Ok(Ready {
-            name: task.name.clone(),
-            task_id: Some(id.clone()),
-            batch: 0,
-            commit: Box::new(move |tasks: &mut Tasks| {
-                if let Some(task) = tasks.of(Vendor::Aliyun, &id) {
-                    task.start(schedule);
-                }
-                Done {
-                    answer: ok(&request_id, "true"),
-                    task_id: id,
-                }
-            }),
-        })
-    })
-    .await
+    // A start of a task started before is a resume, for fault rules and the log.
+    let resume = crate::emulator::server::locked(&emu.tasks)
+        .read(Vendor::Aliyun, &id)
+        .is_some_and(TaskRecord::was_started);
+    let op = if resume {
+        FaultOp::Resume
+    } else {
+        FaultOp::Start
+    };
+    apply(emu, conn, seq, op, answers, START, id, schedule).await
 }
 
 /// Checks the decoded query parameters; returns `TaskName` (empty when not sent).

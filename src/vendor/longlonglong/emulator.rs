@@ -49,12 +49,12 @@
 #![allow(clippy::result_large_err)]
 use crate::emulator::conn::ConnHandle;
 use crate::emulator::params::{
-    clock_hm, clock_hms, date_time, header, integer, is_mainland_number, json_body, string, window,
-    Checked, Obj, ParamError, DATE_TIME, DATE_TIME_MINUTES,
+    clock_hm, clock_hms, date_time, header, integer, is_mainland_number, json_body, query_pairs,
+    string, window, Checked, Obj, ParamError, DATE_TIME, DATE_TIME_MINUTES,
 };
-use crate::emulator::server::{Emulator, Incoming};
-use crate::emulator::step::{step, Answers, Done, NewTask, Ready};
-use crate::emulator::tasks::{RecordedRequest, Run, Tasks, Vendor};
+use crate::emulator::server::{Emulator, Incoming, Route};
+use crate::emulator::step::{read, step, Answers, Done, NewTask, Ready};
+use crate::emulator::tasks::{RecordedRequest, Run, TaskRecord, Tasks, Vendor};
 use crate::emulator::FaultOp;
 use crate::sign::constant_time_eq;
 use axum::extract::{ConnectInfo, Path, State};
@@ -160,8 +160,19 @@ impl Answers for LonglonglongAnswers {
     }
 }
 
-/// The bearer and the path's user id, as every route checks them.
+/// The bearer and the path's user id, as every route checks them; no query.
 fn authorize(emu: &Emulator, incoming: &Incoming, user_id: &str) -> Result<(), Response> {
+    authorize_with(emu, incoming, user_id, &[]).map(|_| ())
+}
+
+/// [`authorize`] for a route that takes the query parameters `known` (each at most once);
+/// returns them.
+fn authorize_with(
+    emu: &Emulator,
+    incoming: &Incoming,
+    user_id: &str,
+    known: &[&str],
+) -> Result<Vec<(String, String)>, Response> {
     let bearer = header(&incoming.headers, "authorization")
         .ok()
         .flatten()
@@ -183,13 +194,32 @@ fn authorize(emu: &Emulator, incoming: &Incoming, user_id: &str) -> Result<(), R
             "无权操作该用户 (the path's user_id is not this token's account)",
         ));
     }
-    if incoming.uri.query().is_some_and(|q| !q.is_empty()) {
-        return Err(invalid(&ParamError::invalid(
-            "query",
-            "this API takes no query parameters",
-        )));
+    if known.is_empty() {
+        if incoming.uri.query().is_some_and(|q| !q.is_empty()) {
+            return Err(invalid(&ParamError::invalid(
+                "query",
+                "this API takes no query parameters",
+            )));
+        }
+        return Ok(Vec::new());
     }
-    Ok(())
+    let query = query_pairs(incoming.uri.query().unwrap_or(""))
+        .map_err(|reason| invalid(&ParamError::invalid("query", reason)))?;
+    for (i, (name, _)) in query.iter().enumerate() {
+        if !known.contains(&name.as_str()) {
+            return Err(invalid(&ParamError::unknown(
+                format!("query.{name}"),
+                known,
+            )));
+        }
+        if query[..i].iter().any(|(k, _)| k == name) {
+            return Err(invalid(&ParamError::invalid(
+                format!("query.{name}"),
+                "is given more than once",
+            )));
+        }
+    }
+    Ok(query)
 }
 
 pub(crate) async fn create(
@@ -299,9 +329,11 @@ pub(crate) fn check_numbers(
     task_id: &str,
     numbers: Numbers,
 ) -> Result<(Plan, usize), Response> {
-    let Some(task) = tasks.of(Vendor::Longlonglong, task_id) else {
-        // Invented: the pages give no answer for an unknown task.
-        return Err(answer(StatusCode::NOT_FOUND, 404, "任务不存在"));
+    let Some(task) = tasks
+        .of(Vendor::Longlonglong, task_id)
+        .filter(|t| t.run != Run::Deleted)
+    else {
+        return Err(no_task());
     };
     task.callees.calls += 1;
     let mut seen = HashSet::new();
@@ -329,8 +361,10 @@ pub(crate) fn check_numbers(
         }
     }
     task.callees.duplicates += repeats;
-    let refusal = if task.run != Run::Paused {
+    let refusal = if task.run.is_live() {
         Some(answer_6007())
+    } else if let Some(refusal) = over(task.run) {
+        Some(refusal)
     } else if let Some(i) = bad {
         Some(invalid(&ParamError::invalid(
             format!("data[{i}].phone"),
@@ -429,6 +463,482 @@ pub(crate) async fn numbers(
                 }),
             })
         },
+    )
+    .await
+}
+
+/// The routes, for `Vendor::emulator_routes`.
+pub(crate) fn routes() -> Vec<Route> {
+    use axum::routing::{delete, get, post, put};
+    vec![
+        Route::Post(
+            "/agent-api/new/user/{user_id}/task",
+            Box::new(post(create).get(list)),
+        ),
+        Route::Post(
+            "/agent-api/new/user/{user_id}/task/{task_id}",
+            Box::new(put(update)),
+        ),
+        Route::Post(
+            "/agent-api/new/user/{user_id}/task/{task_id}/edit",
+            Box::new(get(detail)),
+        ),
+        Route::Post(
+            "/agent-api/new/user/{user_id}/task_stop/{task_id}",
+            Box::new(put(pause)),
+        ),
+        Route::Post(
+            "/agent-api/user/{user_id}/task/{task_id}",
+            Box::new(delete(remove)),
+        ),
+        Route::Post(
+            "/agent-api/user/{user_id}/task/{task_id}/number",
+            Box::new(post(numbers)),
+        ),
+    ]
+}
+
+/// The read rate. **[choice]**: the pages give none; 20 a second per account.
+pub(crate) const READ_QPS: u32 = 20;
+
+/// Whether an update of a running (or waiting) task is refused with 6007, as numbers
+/// are. **[choice]** no: the update page does not say the task must be paused (LL:150),
+/// and the emulator invents no refusal; flip this if a live account refuses.
+pub(crate) const UPDATE_REFUSED_WHILE_RUNNING: bool = false;
+
+/// A verb, update or read for a task finished or stopped. **Invented** (the pages have no
+/// such states; only the console makes them).
+const OVER: i64 = 6010;
+
+/// The task's state as the 2.0 task reads it: **the one table** — `(enable,
+/// call_status, status, status_str)`. From the pages (LL:100-106, 118-120): `enable` with
+/// `new_task_extra.call_status` give the state (true/true dialling, false/false paused,
+/// true/false waiting); `status` 1 暂停中, 2 执行中, 3 等待执行 (the 1.0 list's values,
+/// which the 2.0 detail shows: 3 等待执行). [choice] a task never started reads as paused
+/// (no start route is documented; a new task is paused); a scheduled one as waiting;
+/// finished 4 已完成 and stopped 5 已终止 are **invented** (only the console makes them).
+pub(crate) fn state(run: Run) -> (bool, bool, i64, &'static str) {
+    match run {
+        Run::NotStarted | Run::Paused => (false, false, 1, "暂停中"),
+        Run::Running => (true, true, 2, "执行中"),
+        Run::Scheduled => (true, false, 3, "等待执行"),
+        Run::Finished => (false, false, 4, "已完成"),
+        Run::Stopped | Run::Deleted => (false, false, 5, "已终止"),
+    }
+}
+
+fn no_task() -> Response {
+    // Invented: the pages give no answer for an unknown task.
+    answer(StatusCode::NOT_FOUND, 404, "任务不存在")
+}
+
+/// The refusal for a task finished or stopped; `None` otherwise.
+fn over(run: Run) -> Option<Response> {
+    matches!(run, Run::Finished | Run::Stopped)
+        .then(|| answer(StatusCode::OK, OVER, "任务已结束,不能操作"))
+}
+
+/// A verb's effect.
+enum Move {
+    To(Run),
+    Stay,
+    Update(Value, String),
+}
+
+/// The one path of `task_stop`, delete and update: the task by id (not deleted), the
+/// move for its state, the count and the answer.
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    op: FaultOp,
+    task_id: String,
+    decide: impl FnOnce(&TaskRecord) -> Result<Move, Response> + Send,
+    verb: &'static str,
+    message: &'static str,
+) -> Response {
+    step(emu, conn, seq, op, &LonglonglongAnswers, |tasks| {
+        let Some(task) = tasks
+            .of(Vendor::Longlonglong, &task_id)
+            .filter(|t| t.run != Run::Deleted)
+        else {
+            return Err(no_task());
+        };
+        let moved = decide(task)?;
+        Ok(Ready {
+            name: task.name.clone(),
+            task_id: Some(task_id.clone()),
+            batch: 0,
+            commit: Box::new(move |tasks: &mut Tasks| {
+                if let Some(task) = tasks.of(Vendor::Longlonglong, &task_id) {
+                    task.count_verb(verb);
+                    match moved {
+                        Move::To(Run::Paused) => task.pause(),
+                        Move::To(run) => task.end(run),
+                        Move::Stay => {}
+                        Move::Update(body, name) => {
+                            task.settings = body;
+                            task.name = name;
+                        }
+                    }
+                }
+                let data = if verb == "update" {
+                    json!({ "id": task_id })
+                } else {
+                    json!([])
+                };
+                Done {
+                    answer: success(message, data),
+                    task_id,
+                }
+            }),
+        })
+    })
+    .await
+}
+
+/// `PUT /agent-api/new/user/{uid}/task_stop/{tid}` (LL:152, `?sub_user_id`): pauses a
+/// running or waiting task; a paused (or never started) one stays paused ([choice]:
+/// success, nothing changes). Its answer is not in the pages: `{"code":200,"status":
+/// "success","message":"任务暂停成功","data":[]}` (**invented** beyond code/status).
+pub(crate) async fn pause(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path((user_id, task_id)): Path<(String, String)>,
+    incoming: Incoming,
+) -> Response {
+    emu.note_task(incoming.seq, FaultOp::Pause, &task_id);
+    if let Err(refusal) = authorize_with(&emu, &incoming, &user_id, &["sub_user_id"]) {
+        return refusal;
+    }
+    let decide = |task: &TaskRecord| {
+        if let Some(refusal) = over(task.run) {
+            return Err(refusal);
+        }
+        Ok(if task.run.is_live() {
+            Move::To(Run::Paused)
+        } else {
+            Move::Stay
+        })
+    };
+    let seq = incoming.seq;
+    apply(
+        &emu,
+        &conn,
+        seq,
+        FaultOp::Pause,
+        task_id,
+        decide,
+        "pause",
+        "任务暂停成功",
+    )
+    .await
+}
+
+/// `DELETE /agent-api/user/{uid}/task/{tid}` (LL:160, the 1.0 route; `?sub_user_id`):
+/// deletes the task in any state ([choice]: the page names none it refuses); it is gone
+/// then (404 to everything, not listed).
+pub(crate) async fn remove(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path((user_id, task_id)): Path<(String, String)>,
+    incoming: Incoming,
+) -> Response {
+    emu.note_task(incoming.seq, FaultOp::Delete, &task_id);
+    if let Err(refusal) = authorize_with(&emu, &incoming, &user_id, &["sub_user_id"]) {
+        return refusal;
+    }
+    let decide = |_: &TaskRecord| Ok(Move::To(Run::Deleted));
+    let seq = incoming.seq;
+    apply(
+        &emu,
+        &conn,
+        seq,
+        FaultOp::Delete,
+        task_id,
+        decide,
+        "delete",
+        "删除成功",
+    )
+    .await
+}
+
+/// `PUT /agent-api/new/user/{uid}/task/{tid}` (LL:124-150): the create body, validated as
+/// the create is, with the task's own `task_type`; it replaces the task's settings (and
+/// name). Refused for a task finished or stopped, and while it runs only with
+/// [`UPDATE_REFUSED_WHILE_RUNNING`]. Answer (not in the pages, **invented** beyond
+/// code/status): `{"code":200,"status":"success","message":"修改任务成功","data":{"id"}}`.
+pub(crate) async fn update(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path((user_id, task_id)): Path<(String, String)>,
+    incoming: Incoming,
+) -> Response {
+    emu.note_task(incoming.seq, FaultOp::Update, &task_id);
+    if let Err(refusal) = authorize(&emu, &incoming, &user_id) {
+        return refusal;
+    }
+    let body = match json_body(&incoming.headers, &incoming.body) {
+        Ok(v) => v,
+        Err(e) => return invalid(&e),
+    };
+    let name = match validate(&body) {
+        Ok(name) => name,
+        Err(e) => return invalid(&e),
+    };
+    let decide = move |task: &TaskRecord| {
+        if let Some(refusal) = over(task.run) {
+            return Err(refusal);
+        }
+        if UPDATE_REFUSED_WHILE_RUNNING && task.run.is_live() {
+            return Err(answer_6007());
+        }
+        if task.settings.get("task_type") != body.get("task_type") {
+            return Err(invalid(&ParamError::invalid(
+                "task_type",
+                "must be the task's own: an update does not change the payload kind",
+            )));
+        }
+        Ok(Move::Update(body, name))
+    };
+    let seq = incoming.seq;
+    apply(
+        &emu,
+        &conn,
+        seq,
+        FaultOp::Update,
+        task_id,
+        decide,
+        "update",
+        "修改任务成功",
+    )
+    .await
+}
+
+fn beijing(at: jiff::Timestamp) -> String {
+    let zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+    at.to_zoned(zone).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// The detail's `data` (LL:112-120): the settings as the create (or last update) gave
+/// them, `new_task_extra` with the state pair and `number_count` (the numbers held), and
+/// `status`, `call_status`, `status_str` from [`state`].
+pub(crate) fn detail_data(task: &TaskRecord) -> Value {
+    let s = &task.settings;
+    let (enable, call_status, status, status_str) = state(task.run);
+    let extras = s.get("task_extras").cloned().unwrap_or(Value::Null);
+    let holidays: Vec<Value> = extras["holiday"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| json!({ "start": h["begin"], "end": h["end"] }))
+        .collect();
+    let pick = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "name": task.name,
+        "maximumcall": pick("maximumcall"),
+        "remark": pick("remark"),
+        "destination_extension": pick("destination_extension"),
+        "bridge_group_id": pick("bridge_group_id"),
+        "dial_time_id": pick("dial_time_id"),
+        "end_action": pick("end_action"),
+        "background_id": pick("background_id"),
+        "llm_intention_id": pick("llm_intention_id"),
+        "task_extras": extras,
+        "new_task_extra": {
+            "name": task.name,
+            "enable": enable,
+            "line": extras["line"],
+            "start_time": extras["start_time"],
+            "stop_time": extras["stop_time"],
+            "holiday": holidays,
+            "destination_extension": pick("destination_extension"),
+            "call_status": call_status,
+            "number_count": task.callees.count(),
+        },
+        "status": status,
+        "call_status": call_status,
+        "status_str": status_str,
+    })
+}
+
+/// `GET /agent-api/new/user/{uid}/task/{tid}/edit` (`?sub_user_id`): `{"code":200,
+/// "status":"success","message":"获取任务信息成功","data":{…}}` ([`detail_data`]); 404
+/// for a task unknown or deleted.
+pub(crate) async fn detail(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path((user_id, task_id)): Path<(String, String)>,
+    incoming: Incoming,
+) -> Response {
+    emu.note_task(incoming.seq, FaultOp::Query, &task_id);
+    if let Err(refusal) = authorize_with(&emu, &incoming, &user_id, &["sub_user_id"]) {
+        return refusal;
+    }
+    let id = task_id.clone();
+    let look = move |tasks: &Tasks| match tasks
+        .read(Vendor::Longlonglong, &id)
+        .filter(|t| t.run != Run::Deleted)
+    {
+        Some(task) => Ok((task.name.clone(), id.clone())),
+        None => Err(no_task()),
+    };
+    read(
+        &emu,
+        &conn,
+        incoming.seq,
+        FaultOp::Query,
+        (Vendor::Longlonglong, READ_QPS),
+        &LonglonglongAnswers,
+        look,
+        move |tasks: &Tasks| {
+            let data = tasks
+                .read(Vendor::Longlonglong, &task_id)
+                .map(detail_data)
+                .unwrap_or(Value::Null);
+            success("获取任务信息成功", data)
+        },
+    )
+    .await
+}
+
+/// The list's query (LL:86-92): `page` (from 1, default 1), `per_page` ([choice] 1 to
+/// 100, default 15), `name` ([choice] the page leaves the match open: any task whose name
+/// contains it), `status` (1 paused: `enable` false; 3 running or waiting: `enable`
+/// true), `sub_user_id`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct List {
+    pub name: Option<String>,
+    pub enable: Option<bool>,
+    pub page: usize,
+    pub per_page: usize,
+}
+
+pub(crate) fn validate_list(query: &[(String, String)]) -> Checked<List> {
+    let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let count = |k: &str, max: usize, default: usize| -> Checked<usize> {
+        match get(k) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) && v.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+                _ => Err(ParamError::invalid(
+                    k,
+                    format!("must be an integer from 1 to {max}, got {v:?}"),
+                )),
+            },
+        }
+    };
+    let enable = match get("status") {
+        None => None,
+        Some("1") => Some(false),
+        Some("3") => Some(true),
+        Some(v) => {
+            return Err(ParamError::invalid(
+                "status",
+                format!("must be 1 (paused) or 3 (running or waiting), got {v:?}"),
+            ))
+        }
+    };
+    Ok(List {
+        name: get("name").filter(|n| !n.is_empty()).map(str::to_string),
+        enable,
+        page: count("page", usize::MAX, 1)?,
+        per_page: count("per_page", 100, 15)?,
+    })
+}
+
+/// One list item (LL:94-96).
+fn list_item(task: &TaskRecord, user_id: &str) -> Value {
+    let s = &task.settings;
+    let (enable, call_status, _, _) = state(task.run);
+    let pick = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "uuid": task.task_id,
+        "name": task.name,
+        "create_datetime": beijing(task.created_at),
+        "alter_datetime": beijing(task.created_at),
+        "enable": enable,
+        "maximumcall": pick("maximumcall"),
+        "dial_time_id": pick("dial_time_id"),
+        "destination_extension": pick("destination_extension"),
+        "remark": pick("remark"),
+        "user_id": user_id,
+        "auto_recycle_rule_id": pick("auto_recycle_rule_id"),
+        "new_task_extra": {
+            "enable": enable,
+            "call_status": call_status,
+            "number_count": task.callees.count(),
+        },
+    })
+}
+
+/// The list's body: `{code, status, message, meta: {has_pages, total, last_page,
+/// current_page, per_page}, data: […]}`, oldest first, deleted tasks left out.
+pub(crate) fn list_answer(tasks: &Tasks, list: &List, user_id: &str) -> Value {
+    let found: Vec<&TaskRecord> = tasks
+        .of_vendor(Vendor::Longlonglong)
+        .filter(|t| t.run != Run::Deleted)
+        .filter(|t| {
+            list.name
+                .as_ref()
+                .is_none_or(|n| t.name.contains(n.as_str()))
+        })
+        .filter(|t| list.enable.is_none_or(|e| state(t.run).0 == e))
+        .collect();
+    let total = found.len();
+    let last_page = total.div_ceil(list.per_page).max(1);
+    let data: Vec<Value> = found
+        .iter()
+        .skip((list.page - 1).saturating_mul(list.per_page))
+        .take(list.per_page)
+        .map(|t| list_item(t, user_id))
+        .collect();
+    json!({
+        "code": 200,
+        "status": "success",
+        "message": "返回任务列表信息成功",
+        "meta": {
+            "has_pages": last_page > 1,
+            "total": total,
+            "last_page": last_page,
+            "current_page": list.page,
+            "per_page": list.per_page,
+        },
+        "data": data,
+    })
+}
+
+/// `GET /agent-api/new/user/{uid}/task?name=&page=&per_page=&status=&sub_user_id=`.
+pub(crate) async fn list(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path(user_id): Path<String>,
+    incoming: Incoming,
+) -> Response {
+    emu.note(incoming.seq, FaultOp::Find, None, None);
+    let known = ["page", "per_page", "name", "status", "sub_user_id"];
+    let query = match authorize_with(&emu, &incoming, &user_id, &known) {
+        Ok(query) => query,
+        Err(refusal) => return refusal,
+    };
+    let list = match validate_list(&query) {
+        Ok(list) => list,
+        Err(e) => return invalid(&e),
+    };
+    let name = list.name.clone().unwrap_or_default();
+    emu.note(incoming.seq, FaultOp::Find, None, Some(&name));
+    let list = &list;
+    let user_id = &user_id;
+    read(
+        &emu,
+        &conn,
+        incoming.seq,
+        FaultOp::Find,
+        (Vendor::Longlonglong, READ_QPS),
+        &LonglonglongAnswers,
+        move |_: &Tasks| Ok((name, String::new())),
+        move |tasks: &Tasks| Json(list_answer(tasks, list, user_id)).into_response(),
     )
     .await
 }

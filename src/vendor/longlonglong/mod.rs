@@ -15,7 +15,6 @@ use crate::manifest::path::FieldPath;
 use crate::manifest::yaml::Node;
 use crate::manifest::Task;
 use crate::vendor::{PersonalData, Spec, Vendor, VendorSpec};
-use axum::routing::post;
 use spec::LonglonglongSpec;
 
 /// The vendor.
@@ -137,16 +136,7 @@ impl Vendor for Longlonglong {
     }
 
     fn emulator_routes(&self) -> Vec<Route> {
-        vec![
-            Route::Post(
-                "/agent-api/new/user/{user_id}/task",
-                Box::new(post(emulator::create)),
-            ),
-            Route::Post(
-                "/agent-api/user/{user_id}/task/{task_id}/number",
-                Box::new(post(emulator::numbers)),
-            ),
-        ]
+        emulator::routes()
     }
 }
 

@@ -51,8 +51,8 @@ use crate::emulator::params::{
     string, window, Checked, Obj, ParamError, Problem, DATE_TIME,
 };
 use crate::emulator::server::{Emulator, Incoming};
-use crate::emulator::step::{step, Answers, Done, NewTask, Ready};
-use crate::emulator::tasks::{RecordedRequest, Tasks, Vendor};
+use crate::emulator::step::{read, step, Answers, Done, NewTask, Ready};
+use crate::emulator::tasks::{RecordedRequest, Run, TaskRecord, Tasks, Vendor};
 use crate::emulator::verify::{self, SignedRequest};
 use crate::emulator::FaultOp;
 use crate::sign;
@@ -229,11 +229,10 @@ pub(crate) async fn handle(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
             );
         }
     }
-    let op = match get("Action") {
-        Some(CREATE) => Some((CREATE, FaultOp::Create)),
-        Some(APPEND) => Some((APPEND, FaultOp::Load)),
-        _ => None,
-    };
+    let op = ACTIONS
+        .iter()
+        .find(|(name, _)| Some(*name) == get("Action"))
+        .copied();
     let op = match op {
         Some(op) if get("Version") == Some(VERSION) && incoming.method == Method::POST => op,
         _ => {
@@ -242,26 +241,30 @@ pub(crate) async fn handle(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
                 "InvalidActionOrVersion",
                 Some(100008),
                 &format!(
-                    "Could not find operation {} for version {} over {} (the emulator serves POST {CREATE} and {APPEND} {VERSION}).",
+                    "Could not find operation {} for version {} over {} (the emulator serves POST {} {VERSION}).",
                     get("Action").unwrap_or_default(),
                     get("Version").unwrap_or_default(),
-                    incoming.method
+                    incoming.method,
+                    ACTIONS.map(|(name, _)| name).join(", ")
                 ),
             )
         }
     };
     answers.action = op.0;
     emu.note(incoming.seq, op.1, None, None);
-    if let Some((name, _)) = query.iter().find(|(k, _)| k != "Action" && k != "Version") {
-        return answers.invalid(&ParamError::unknown(
-            format!("query.{name}"),
-            &["Action", "Version"],
-        ));
+    let verb = matches!(op.1, FaultOp::Pause | FaultOp::Resume | FaultOp::Stop);
+    let known: &[&str] = if verb {
+        &["Action", "Version", "TaskOpenId"]
+    } else {
+        &["Action", "Version"]
+    };
+    if let Some((name, _)) = query.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        return answers.invalid(&ParamError::unknown(format!("query.{name}"), known));
     }
-    if query.len() != 2 {
+    if let Some(i) = (1..query.len()).find(|&i| query[..i].iter().any(|(k, _)| *k == query[i].0)) {
         return answers.invalid(&ParamError::invalid(
-            "query",
-            "Action and Version are given once each",
+            format!("query.{}", query[i].0),
+            "is given more than once",
         ));
     }
     let request = SignedRequest {
@@ -275,10 +278,37 @@ pub(crate) async fn handle(emu: &Emulator, conn: &ConnHandle, incoming: Incoming
         Ok(region) => answers.region = region,
         Err(e) => return answers.error(e.status, e.code, e.code_n, &e.message),
     }
+    if verb {
+        let task_id = match verb_task_id(&query, &incoming.headers, &incoming.body) {
+            Ok(id) => id,
+            Err(e) => return answers.invalid(&e),
+        };
+        return apply_verb(emu, conn, incoming.seq, op.1, task_id, None, &answers).await;
+    }
     let body = match json_body(&incoming.headers, &incoming.body) {
         Ok(v) => v,
         Err(e) => return answers.invalid(&e),
     };
+    if op.1 == FaultOp::Find {
+        return list(emu, conn, incoming.seq, &body, &answers).await;
+    }
+    if op.1 == FaultOp::Update {
+        let update = match validate_update(&body) {
+            Ok(update) => update,
+            Err(e) => return answers.invalid(&e),
+        };
+        let task_id = update.0.clone();
+        return apply_verb(
+            emu,
+            conn,
+            incoming.seq,
+            op.1,
+            task_id,
+            Some(update.1),
+            &answers,
+        )
+        .await;
+    }
     if op.1 == FaultOp::Load {
         return append(emu, conn, incoming.seq, &body, &answers).await;
     }
@@ -401,6 +431,363 @@ async fn append(
             }),
         })
     })
+    .await
+}
+
+/// The actions served, with the operation fault rules name them by.
+const ACTIONS: [(&str, FaultOp); 7] = [
+    (CREATE, FaultOp::Create),
+    (APPEND, FaultOp::Load),
+    ("QueryTaskList", FaultOp::Find),
+    ("PauseTask", FaultOp::Pause),
+    ("ResumeTask", FaultOp::Resume),
+    ("StopTask", FaultOp::Stop),
+    ("UpdateTask", FaultOp::Update),
+];
+
+/// The read rate. **[choice]**: no page gives one; 20 a second per account.
+pub(crate) const READ_QPS: u32 = 20;
+
+/// A verb or update in a state that does not take it. **Invented** (no page gives one).
+const WRONG_STATE: &str = "InvalidTaskState";
+
+/// `QueryTaskList`'s `State` for each emulator state: **the one table**. [choice]: the
+/// integers' meaning is found nowhere (VL:72); the emulator says 0 not started, 1
+/// running, 2 paused, 3 stopped (terminated), 4 finished, 5 waiting for its StartTime
+/// (scheduled). A task deleted in the console is not listed (the API has no delete).
+pub(crate) fn state(run: Run) -> i64 {
+    match run {
+        Run::NotStarted => 0,
+        Run::Running => 1,
+        Run::Paused => 2,
+        Run::Stopped | Run::Deleted => 3,
+        Run::Finished => 4,
+        Run::Scheduled => 5,
+    }
+}
+
+/// What a verb does to a task in `run`: the state it goes to (`None`: success, nothing
+/// changes) or `Err` (refused with [`WRONG_STATE`]). `PauseTask` pauses a running task
+/// (a paused one stays: [choice]); `ResumeTask` "让任务恢复执行" resumes a paused one and
+/// [choice] starts one created with `Start: false` (the open point VL:105: no StartTask
+/// exists); `StopTask` "终止任务" ends any task not over, for good; `UpdateTask` changes
+/// any task not over. Nothing after a stop or a finish.
+pub(crate) fn moves(op: FaultOp, run: Run) -> Result<Option<Run>, ()> {
+    if run.is_over() {
+        return Err(());
+    }
+    match (op, run) {
+        (FaultOp::Pause, Run::Running | Run::Scheduled) => Ok(Some(Run::Paused)),
+        (FaultOp::Pause, Run::Paused) => Ok(None),
+        (FaultOp::Resume, Run::Paused | Run::NotStarted) => Ok(Some(Run::Running)),
+        (FaultOp::Resume, Run::Running | Run::Scheduled) => Ok(None),
+        (FaultOp::Stop, _) => Ok(Some(Run::Stopped)),
+        (FaultOp::Update, _) => Ok(None),
+        _ => Err(()),
+    }
+}
+
+/// `TaskOpenId` of `PauseTask`, `ResumeTask`, `StopTask` from exactly one of the places
+/// the pages show (VL:90-95): the query string with an empty body (the SDKs), a form
+/// body `TaskOpenId=…` (`application/x-www-form-urlencoded`, the older pages) or a JSON
+/// body `{"TaskOpenId": "…"}` (the newer page).
+pub(crate) fn verb_task_id(
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Checked<String> {
+    let in_query = query
+        .iter()
+        .find(|(k, _)| k == "TaskOpenId")
+        .map(|(_, v)| v.clone());
+    let content_type = header(headers, "content-type").ok().flatten();
+    let in_body = if body.is_empty() {
+        None
+    } else if content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) {
+        let text =
+            std::str::from_utf8(body).map_err(|_| ParamError::invalid("body", "is not UTF-8"))?;
+        let pairs = query_pairs(text).map_err(|r| ParamError::invalid("body", r))?;
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| k != "TaskOpenId") {
+            return Err(ParamError::unknown(k.as_str(), &["TaskOpenId"]));
+        }
+        match &pairs[..] {
+            [(_, v)] => Some(v.clone()),
+            _ => return Err(ParamError::invalid("TaskOpenId", "is given once")),
+        }
+    } else {
+        let value = json_body(headers, body)?;
+        let obj = Obj::body(&value)?;
+        obj.allow_only(&["TaskOpenId"])?;
+        Some(obj.req_text("TaskOpenId")?.to_string())
+    };
+    match (in_query, in_body) {
+        (Some(_), Some(_)) => Err(ParamError::invalid(
+            "TaskOpenId",
+            "is given both in the query and in the body: send it once",
+        )),
+        (None, None) => Err(ParamError::missing("TaskOpenId")),
+        (Some(id), None) | (None, Some(id)) if id.trim().is_empty() => {
+            Err(ParamError::invalid("TaskOpenId", "must not be empty"))
+        }
+        (Some(id), None) | (None, Some(id)) => Ok(id),
+    }
+}
+
+const UPDATE_FIELDS: [&str; 8] = [
+    "TaskOpenId",
+    "StartTime",
+    "EndTime",
+    "Concurrency",
+    "RingAgainTimes",
+    "RingAgainInterval",
+    "ForbidTimeList",
+    "Recall",
+];
+
+/// Checks an `UpdateTask` body (VL:109-120) as the create checks the same fields; returns
+/// the task id and the fields it changes (without `RingAgain*` when `Recall` is false).
+pub(crate) fn validate_update(body: &Value) -> Checked<(String, Map<String, Value>)> {
+    let obj = Obj::body(body)?;
+    obj.allow_only(&UPDATE_FIELDS)?;
+    let task_id = obj.req_text("TaskOpenId")?.to_string();
+    let start = date_time(obj.req_str("StartTime")?, "StartTime", DATE_TIME)?;
+    let end = date_time(obj.req_str("EndTime")?, "EndTime", DATE_TIME)?;
+    if end <= start {
+        return Err(ParamError::invalid("EndTime", "must be after StartTime"));
+    }
+    obj.req_int_in("Concurrency", 1, i64::MAX)?;
+    obj.opt_int_in("RingAgainTimes", 0, 5)?;
+    obj.opt_int_in("RingAgainInterval", 5, 1440)?;
+    forbid_times(&obj)?;
+    let recall = obj.opt_bool("Recall")?.unwrap_or(true);
+    let mut changes = body.as_object().cloned().unwrap_or_default();
+    changes.remove("TaskOpenId");
+    changes.remove("Recall");
+    if !recall {
+        changes.remove("RingAgainTimes");
+        changes.remove("RingAgainInterval");
+    }
+    Ok((task_id, changes))
+}
+
+/// Pause, resume, stop or update (`changes`) through the shared step. Success is
+/// `ResponseMetadata` alone (VL:96), for an update with `Result{TaskOpenId, FailList:
+/// []}` (the SDK's type).
+async fn apply_verb(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    op: FaultOp,
+    task_id: String,
+    changes: Option<Map<String, Value>>,
+    answers: &VolcengineAnswers,
+) -> Response {
+    emu.note_task(seq, op, &task_id);
+    let name = match op {
+        FaultOp::Pause => "pause",
+        FaultOp::Resume => "resume",
+        FaultOp::Stop => "stop",
+        _ => "update",
+    };
+    step(emu, conn, seq, op, answers, |tasks| {
+        let Some(task) = tasks
+            .of(Vendor::Volcengine, &task_id)
+            .filter(|t| t.run != Run::Deleted)
+        else {
+            return Err(answers.invalid(&ParamError::invalid(
+                "TaskOpenId",
+                "is no task of this account",
+            )));
+        };
+        let Ok(next) = moves(op, task.run) else {
+            return Err(answers.error(
+                StatusCode::BAD_REQUEST,
+                WRONG_STATE,
+                None,
+                &format!(
+                    "The task is in State {} ({}): {} does not apply.",
+                    state(task.run),
+                    task.run.key(),
+                    answers.action
+                ),
+            ));
+        };
+        Ok(Ready {
+            name: task.name.clone(),
+            task_id: Some(task_id.clone()),
+            batch: 0,
+            commit: Box::new(move |tasks: &mut Tasks| {
+                if let Some(task) = tasks.of(Vendor::Volcengine, &task_id) {
+                    task.count_verb(name);
+                    match next {
+                        Some(Run::Running) => task.start(None),
+                        Some(Run::Paused) => task.pause(),
+                        Some(run) => task.end(run),
+                        None => {}
+                    }
+                    if let (Some(changes), Some(settings)) =
+                        (&changes, task.settings.as_object_mut())
+                    {
+                        settings.extend(changes.clone());
+                    }
+                }
+                let answer = if changes.is_some() {
+                    answers.result(&task_id, &[])
+                } else {
+                    Json(json!({ "ResponseMetadata": answers.metadata() })).into_response()
+                };
+                Done { answer, task_id }
+            }),
+        })
+    })
+    .await
+}
+
+/// A `QueryTaskList` body whose fields are valid (VL:55-62).
+#[derive(Debug, PartialEq)]
+pub(crate) struct List {
+    /// [choice] matches every task whose `Name` contains it (the page leaves it open).
+    pub keyword: Option<String>,
+    pub states: Option<Vec<i64>>,
+    pub resource_type: Option<i64>,
+    pub resource: Option<String>,
+    pub phone: Option<String>,
+    /// [choice] 1 to 100, default 10 (the SDK's default).
+    pub limit: usize,
+    pub offset: usize,
+}
+
+pub(crate) fn validate_list(body: &Value) -> Checked<List> {
+    let obj = Obj::body(body)?;
+    obj.allow_only(&[
+        "Keyword",
+        "State",
+        "ResourceType",
+        "Resource",
+        "Phone",
+        "Limit",
+        "Offset",
+    ])?;
+    let states = match obj.opt_array("State")? {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| integer(v, &format!("State[{i}]")))
+                .collect::<Checked<Vec<i64>>>()?,
+        ),
+    };
+    Ok(List {
+        keyword: obj
+            .opt_str("Keyword")?
+            .filter(|k| !k.is_empty())
+            .map(str::to_string),
+        states,
+        resource_type: obj.opt_int("ResourceType")?,
+        resource: obj.opt_str("Resource")?.map(str::to_string),
+        phone: obj.opt_str("Phone")?.map(str::to_string),
+        limit: obj.opt_int_in("Limit", 1, 100)?.unwrap_or(10) as usize,
+        offset: obj.opt_int_in("Offset", 0, i64::MAX)?.unwrap_or(0) as usize,
+    })
+}
+
+/// One `Records` item (VL:64-70). [choice] `ResourceType` is the create's `Type`;
+/// `ListNum` the numbers held, `CalledNum` those called, `FinishRate` their share.
+pub(crate) fn record(task: &TaskRecord) -> Value {
+    let s = &task.settings;
+    let count = task.callees.count();
+    let rate = if count == 0 {
+        0.0
+    } else {
+        task.called as f64 / count as f64
+    };
+    json!({
+        "TaskOpenId": task.task_id,
+        "Name": task.name,
+        "Resource": s["Resource"],
+        "ResourceType": s.get("Type").cloned().unwrap_or(json!(0)),
+        "ResourceName": s["Resource"],
+        "State": state(task.run),
+        "StartTime": s["StartTime"],
+        "EndTime": s["EndTime"],
+        "ListNum": count,
+        "CalledNum": task.called,
+        "ThroughNum": 0,
+        "ThroughRate": 0.0,
+        "FinishRate": rate,
+    })
+}
+
+/// `Result{Records, Total, Limit, Offset}`, oldest first.
+pub(crate) fn list_result(tasks: &Tasks, list: &List) -> Value {
+    let found: Vec<&TaskRecord> = tasks
+        .of_vendor(Vendor::Volcengine)
+        .filter(|t| t.run != Run::Deleted)
+        .filter(|t| {
+            list.keyword
+                .as_ref()
+                .is_none_or(|k| t.name.contains(k.as_str()))
+        })
+        .filter(|t| {
+            list.states
+                .as_ref()
+                .is_none_or(|s| s.contains(&state(t.run)))
+        })
+        .filter(|t| {
+            list.resource
+                .as_ref()
+                .is_none_or(|r| t.settings["Resource"].as_str() == Some(r.as_str()))
+        })
+        .filter(|t| {
+            list.resource_type
+                .is_none_or(|r| t.settings.get("Type").and_then(Value::as_i64).unwrap_or(0) == r)
+        })
+        .filter(|t| list.phone.as_ref().is_none_or(|p| t.callees.holds(p)))
+        .collect();
+    let records: Vec<Value> = found
+        .iter()
+        .skip(list.offset)
+        .take(list.limit)
+        .map(|t| record(t))
+        .collect();
+    json!({
+        "Records": records,
+        "Total": found.len(),
+        "Limit": list.limit,
+        "Offset": list.offset,
+    })
+}
+
+async fn list(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    seq: Option<u64>,
+    body: &Value,
+    answers: &VolcengineAnswers,
+) -> Response {
+    let list = match validate_list(body) {
+        Ok(list) => list,
+        Err(e) => return answers.invalid(&e),
+    };
+    let name = list.keyword.clone().unwrap_or_default();
+    emu.note(seq, FaultOp::Find, None, Some(&name));
+    let list = &list;
+    read(
+        emu,
+        conn,
+        seq,
+        FaultOp::Find,
+        (Vendor::Volcengine, READ_QPS),
+        answers,
+        move |_: &Tasks| Ok((name, String::new())),
+        move |tasks: &Tasks| {
+            Json(json!({
+                "ResponseMetadata": answers.metadata(),
+                "Result": list_result(tasks, list),
+            }))
+            .into_response()
+        },
+    )
     .await
 }
 

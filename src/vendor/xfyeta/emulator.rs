@@ -46,14 +46,15 @@ use crate::emulator::params::{
     clock_hms, header, is_mobile_number, json_body, query_pairs, string, window, Checked, Obj,
     ParamError,
 };
-use crate::emulator::server::{Emulator, Incoming};
-use crate::emulator::step::{step, Answers, Done, NewTask, Ready};
-use crate::emulator::tasks::{RecordedRequest, Tasks, Vendor};
+use crate::emulator::server::{locked, Emulator, Incoming, Route};
+use crate::emulator::step::{read, step, Answers, Done, NewTask, Ready};
+use crate::emulator::tasks::{RecordedRequest, Run, TaskRecord, Tasks, Vendor};
 use crate::emulator::FaultOp;
 use crate::sign::constant_time_eq;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use axum::Json;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -246,7 +247,9 @@ pub(crate) fn check_insert(tasks: &mut Tasks, insert: &Insert) -> Result<(), Res
         .filter(|n| callees.holds(n) || !seen.insert(n.as_str()))
         .count();
     callees.duplicates += repeats as u64;
-    let refusal = if task.was_started() {
+    let refusal = if let Some(refusal) = over(task.run).filter(|_| task.run != Run::Stopped) {
+        Some(refusal)
+    } else if task.was_started() || task.run == Run::Stopped {
         Some(refused(STARTED, "任务已启动，不能提交数据"))
     } else if insert.rows.len() > INSERT_MAX_ROWS {
         Some(refused(
@@ -367,49 +370,416 @@ pub(crate) async fn insert(
     .await
 }
 
+/// The routes, for `Vendor::emulator_routes`.
+pub(crate) fn routes() -> Vec<Route> {
+    let at = |route: &str| -> &'static str {
+        match route {
+            "create" => "/openapi/outbound/v1/task/create",
+            "insert" => "/openapi/outbound/v1/task/insert",
+            "start" => "/openapi/outbound/v1/task/start",
+            "query" => "/openapi/outbound/v1/task/query",
+            "pause" => "/openapi/outbound/v1/task/pause",
+            _ => "/openapi/outbound/v1/task/delete",
+        }
+    };
+    vec![
+        Route::Post(at("create"), Box::new(post(create))),
+        Route::Post(at("insert"), Box::new(post(insert))),
+        Route::Post(at("start"), Box::new(post(start))),
+        Route::Post(at("query"), Box::new(post(query))),
+        Route::Post(at("pause"), Box::new(post(pause))),
+        Route::Post(at("delete"), Box::new(post(delete))),
+    ]
+}
+
+/// The documented read rate. **[choice]**: the pages give none; 20 a second per account
+/// until a live account says otherwise (`ReadQps::Documented`).
+pub(crate) const READ_QPS: u32 = 20;
+
+/// `task/query`'s `status` for each emulator state: **the one table**. The page's
+/// enumeration (XL:89-98) has 0 新建, 1 启动, 2 运行, 3 手动暂停, 4 完成, 5 等待下轮重试,
+/// 6 不在工作时段, 7 过期. [choice] a scheduled task (no xfyeta verb makes one; kept for
+/// the console) is 1 启动; a stopped one (xfyeta has no stop, only the console does it)
+/// is 7 过期, the one other state a task cannot leave; a deleted task keeps the status it
+/// had, with `deleted: 1` [inferred from the `deleted` field].
+pub(crate) fn status(run: Run, before_delete: Option<Run>) -> i64 {
+    match run {
+        Run::NotStarted => 0,
+        Run::Scheduled => 1,
+        Run::Running => 2,
+        Run::Paused => 3,
+        Run::Finished => 4,
+        Run::Stopped => 7,
+        Run::Deleted => match before_delete {
+            Some(before) if before != Run::Deleted => status(before, None),
+            _ => 0,
+        },
+    }
+}
+
+/// Finished (XL:47, the page's code).
+const FINISHED: i64 = 3_010_101;
+/// Deleted (XL:46, the page's code).
+const DELETED: i64 = 3_010_102;
+/// Stopped (status 7). **Invented**.
+const EXPIRED: i64 = 3_010_103;
+/// A pause of a task never started. **Invented**.
+const NOT_STARTED: i64 = 3_010_104;
+
+/// The refusal of any request for a task that is over, by its state; `None` while it
+/// is not.
+fn over(run: Run) -> Option<Response> {
+    match run {
+        Run::Finished => Some(refused(FINISHED, "任务已经完成")),
+        Run::Deleted => Some(refused(DELETED, "任务已经删除")),
+        Run::Stopped => Some(refused(EXPIRED, "任务已过期")),
+        _ => None,
+    }
+}
+
+/// What `task/start` does to a task in `run`: [`Move::To`] running (a start or a resume),
+/// [`Move::Stay`] for a task that runs already (success, nothing changes — [choice]: the
+/// page does not say), or the refusal.
+fn start_move(run: Run) -> Result<Move, Response> {
+    if let Some(refusal) = over(run) {
+        return Err(refusal);
+    }
+    Ok(match run {
+        Run::Running | Run::Scheduled => Move::Stay,
+        _ => Move::To(Run::Running),
+    })
+}
+
+/// What `task/pause` does: running or scheduled to paused; a paused task stays
+/// ([choice]); a task never started is refused (**invented** code).
+fn pause_move(run: Run) -> Result<Move, Response> {
+    if let Some(refusal) = over(run) {
+        return Err(refusal);
+    }
+    match run {
+        Run::Running | Run::Scheduled => Ok(Move::To(Run::Paused)),
+        Run::Paused => Ok(Move::Stay),
+        _ => Err(refused(NOT_STARTED, "任务未启动，不能暂停")),
+    }
+}
+
+/// What `task/delete` does: force-stops and deletes any task not deleted (XL:117).
+fn delete_move(run: Run) -> Result<Move, Response> {
+    match run {
+        Run::Deleted => Err(refused(DELETED, "任务已经删除")),
+        _ => Ok(Move::To(Run::Deleted)),
+    }
+}
+
+/// A verb's effect.
+#[derive(Debug, PartialEq, Eq)]
+enum Move {
+    To(Run),
+    Stay,
+}
+
+/// The body of `task/start`, `task/pause`, `task/delete`: `{task_id}`.
+fn task_id_of(body: &Value) -> Checked<String> {
+    let obj = Obj::body(body)?;
+    obj.allow_only(&["task_id"])?;
+    obj.req_text("task_id").map(str::to_string)
+}
+
+/// One verb: `decide` gives the move for the task's state; `verb` names it in the
+/// task's `verbs` count.
+async fn verb(
+    emu: &Emulator,
+    conn: &ConnHandle,
+    incoming: Incoming,
+    op: FaultOp,
+    verb: &'static str,
+    decide: fn(Run) -> Result<Move, Response>,
+) -> Response {
+    let body = match authorized_body(emu, &incoming) {
+        Ok(body) => body,
+        Err(answer) => return answer,
+    };
+    let task_id = match task_id_of(&body) {
+        Ok(id) => id,
+        Err(e) => return invalid(&e),
+    };
+    // A start of a task started before is a resume, for fault rules and the log.
+    let op = match (op, locked(&emu.tasks).read(Vendor::Xfyeta, &task_id)) {
+        (FaultOp::Start, Some(t)) if t.was_started() => FaultOp::Resume,
+        (op, _) => op,
+    };
+    emu.note_task(incoming.seq, op, &task_id);
+    step(emu, conn, incoming.seq, op, &XfyetaAnswers, |tasks| {
+        let Some(task) = tasks.of(Vendor::Xfyeta, &task_id) else {
+            return Err(refused(200_202, "错误的任务id"));
+        };
+        let moved = decide(task.run)?;
+        Ok(Ready {
+            name: task.name.clone(),
+            task_id: Some(task_id.clone()),
+            batch: 0,
+            commit: Box::new(move |tasks: &mut Tasks| {
+                if let Some(task) = tasks.of(Vendor::Xfyeta, &task_id) {
+                    task.count_verb(verb);
+                    match moved {
+                        Move::To(Run::Running) => task.start(None),
+                        Move::To(Run::Paused) => task.pause(),
+                        Move::To(run) => task.end(run),
+                        Move::Stay => {}
+                    }
+                }
+                Done {
+                    task_id,
+                    answer: ok(json!({})),
+                }
+            }),
+        })
+    })
+    .await
+}
+
 pub(crate) async fn start(
     State(emu): State<Arc<Emulator>>,
     ConnectInfo(conn): ConnectInfo<ConnHandle>,
     incoming: Incoming,
 ) -> Response {
     emu.note(incoming.seq, FaultOp::Start, None, None);
+    verb(&emu, &conn, incoming, FaultOp::Start, "start", start_move).await
+}
+
+pub(crate) async fn pause(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    incoming: Incoming,
+) -> Response {
+    emu.note(incoming.seq, FaultOp::Pause, None, None);
+    verb(&emu, &conn, incoming, FaultOp::Pause, "pause", pause_move).await
+}
+
+pub(crate) async fn delete(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    incoming: Incoming,
+) -> Response {
+    emu.note(incoming.seq, FaultOp::Delete, None, None);
+    verb(
+        &emu,
+        &conn,
+        incoming,
+        FaultOp::Delete,
+        "delete",
+        delete_move,
+    )
+    .await
+}
+
+const QUERY_PARAMS: [&str; 10] = [
+    "task_id",
+    "time_begin",
+    "time_end",
+    "task_name",
+    "task_status_list",
+    "page_size",
+    "page_index",
+    "sort_name",
+    "sort_order",
+    "show_remaining",
+];
+
+/// A `task/query` body whose fields are valid (XL:72-84).
+#[derive(Debug, PartialEq)]
+pub(crate) struct Query {
+    pub task_id: Option<String>,
+    pub name: Option<String>,
+    pub statuses: Option<Vec<i64>>,
+    /// Creation time window, milliseconds ([choice]: the page does not say which time
+    /// `time_begin`/`time_end` filter on; the emulator takes the creation time).
+    pub window: (Option<i64>, Option<i64>),
+    pub page_size: usize,
+    pub page_index: usize,
+    pub sort: (&'static str, bool),
+    pub show_remaining: bool,
+}
+
+pub(crate) fn validate_query(body: &Value) -> Checked<Query> {
+    let obj = Obj::body(body)?;
+    obj.allow_only(&QUERY_PARAMS)?;
+    let statuses = match obj.opt_array("task_status_list")? {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let path = format!("task_status_list[{i}]");
+                    crate::emulator::params::integer(v, &path)
+                        .and_then(|n| crate::emulator::params::in_range(n, 0, 7, &path))
+                })
+                .collect::<Checked<Vec<i64>>>()?,
+        ),
+    };
+    let sort_name = match obj.opt_str("sort_name")? {
+        None | Some("ID") => "ID",
+        Some("NAME") => "NAME",
+        Some("CREATETIME") => "CREATETIME",
+        Some("STARTTIME") => "STARTTIME",
+        Some("ENDTIME") => "ENDTIME",
+        Some(other) => {
+            return Err(ParamError::invalid(
+                "sort_name",
+                format!("must be ID, NAME, CREATETIME, STARTTIME or ENDTIME, got {other:?}"),
+            ))
+        }
+    };
+    let descending = match obj.opt_str("sort_order")? {
+        None | Some("ASC") => false,
+        Some("DESC") => true,
+        Some(other) => {
+            return Err(ParamError::invalid(
+                "sort_order",
+                format!("must be ASC or DESC, got {other:?}"),
+            ))
+        }
+    };
+    Ok(Query {
+        task_id: obj.opt_text("task_id")?.map(str::to_string),
+        name: obj.opt_str("task_name")?.map(str::to_string),
+        statuses,
+        window: (millis(&obj, "time_begin")?, millis(&obj, "time_end")?),
+        page_size: obj.opt_int_in("page_size", 1, 50)?.unwrap_or(20) as usize,
+        page_index: obj.opt_int_in("page_index", 1, i64::MAX)?.unwrap_or(1) as usize,
+        sort: (sort_name, descending),
+        show_remaining: obj.opt_bool("show_remaining")?.unwrap_or(false),
+    })
+}
+
+fn ms(rfc3339: Option<&str>) -> Option<i64> {
+    rfc3339
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond())
+}
+
+/// One `rows[]` item (XL:86-88): identity and state, times (ms), progress and settings.
+/// Progress [choice]: `count_tel` the numbers the task holds, `process_count` and
+/// `process_tel_count` those called, `remaining` the rest (with `show_remaining`).
+pub(crate) fn row(task: &TaskRecord, show_remaining: bool) -> Value {
+    let s = &task.settings;
+    let time_range = s["time_range"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let mut row = json!({
+        "task_id": task.task_id,
+        "task_name": task.name,
+        "status": status(task.run, task.before_delete),
+        "task_type": 0,
+        "deleted": i64::from(task.run == Run::Deleted),
+        "time_task_start": ms(task.started_at.as_deref()),
+        "time_task_finish": ms(task.ended_at.as_deref()),
+        "time_task_estimate_begin": s.get("time_begin").cloned().unwrap_or(Value::Null),
+        "time_task_estimate_end": s.get("time_end").cloned().unwrap_or(Value::Null),
+        "process_count": task.called,
+        "process_tel_count": task.called,
+        "process_through_count": 0,
+        "process_through_rate": 0.0,
+        "count_tel": task.callees.count(),
+        "count_recalled": 0,
+        "line_num": s.get("line_num").cloned().unwrap_or(Value::Null),
+        "robot_id": s.get("robot_id").cloned().unwrap_or(Value::Null),
+        "voice_code": s.get("voice_code").cloned().unwrap_or(Value::Null),
+        "count_max_recall": s.get("recall_count").cloned().unwrap_or(json!(0)),
+        "time_recall_wait": s.get("time_recall_wait").cloned().unwrap_or(json!(0)),
+        "time_range": time_range,
+    });
+    if show_remaining {
+        row["remaining"] = json!(task.remaining());
+    }
+    row
+}
+
+/// The `result` of a query: `{total_rows, rows}`, rows filtered, sorted and paged.
+/// `task_name` matches any task whose name contains it (the page's 模糊检索; [choice]:
+/// a plain substring, case-sensitive). Deleted tasks stay listed with `deleted: 1`.
+/// An unknown `task_id` gives no rows ([choice]: it is a filter like the others).
+pub(crate) fn query_result(tasks: &Tasks, q: &Query) -> Value {
+    let mut found: Vec<&TaskRecord> = tasks
+        .of_vendor(Vendor::Xfyeta)
+        .filter(|t| q.task_id.as_ref().is_none_or(|id| &t.task_id == id))
+        .filter(|t| q.name.as_ref().is_none_or(|n| t.name.contains(n.as_str())))
+        .filter(|t| {
+            q.statuses
+                .as_ref()
+                .is_none_or(|s| s.contains(&status(t.run, t.before_delete)))
+        })
+        .filter(|t| {
+            let created = t.created_at.as_millisecond();
+            q.window.0.is_none_or(|b| created >= b) && q.window.1.is_none_or(|e| created <= e)
+        })
+        .collect();
+    match q.sort.0 {
+        "NAME" => found.sort_by(|a, b| a.name.cmp(&b.name)),
+        "STARTTIME" => found.sort_by_key(|t| ms(t.started_at.as_deref())),
+        "ENDTIME" => found.sort_by_key(|t| ms(t.ended_at.as_deref())),
+        _ => {} // ID and CREATETIME: creation order
+    }
+    if q.sort.1 {
+        found.reverse();
+    }
+    let total = found.len();
+    let rows: Vec<Value> = found
+        .into_iter()
+        .skip((q.page_index - 1).saturating_mul(q.page_size))
+        .take(q.page_size)
+        .map(|t| row(t, q.show_remaining))
+        .collect();
+    json!({ "total_rows": total, "rows": rows })
+}
+
+pub(crate) async fn query(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    incoming: Incoming,
+) -> Response {
+    emu.note(incoming.seq, FaultOp::Find, None, None);
     let body = match authorized_body(&emu, &incoming) {
         Ok(body) => body,
         Err(answer) => return answer,
     };
-    let task_id = match Obj::body(&body).and_then(|obj| {
-        obj.allow_only(&["task_id"])?;
-        obj.req_text("task_id").map(str::to_string)
-    }) {
-        Ok(id) => id,
+    let q = match validate_query(&body) {
+        Ok(q) => q,
         Err(e) => return invalid(&e),
     };
-    emu.note_task(incoming.seq, FaultOp::Start, &task_id);
-    step(
+    let op = if let Some(id) = &q.task_id {
+        emu.note_task(incoming.seq, FaultOp::Query, id);
+        FaultOp::Query
+    } else {
+        emu.note(incoming.seq, FaultOp::Find, None, q.name.as_deref());
+        FaultOp::Find
+    };
+    let looked = |tasks: &Tasks| {
+        let name = match &q.task_id {
+            Some(id) => tasks
+                .read(Vendor::Xfyeta, id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            None => q.name.clone().unwrap_or_default(),
+        };
+        Ok((name, q.task_id.clone().unwrap_or_default()))
+    };
+    let q = &q;
+    read(
         &emu,
         &conn,
         incoming.seq,
-        FaultOp::Start,
+        op,
+        (Vendor::Xfyeta, READ_QPS),
         &XfyetaAnswers,
-        |tasks| {
-            let Some(task) = tasks.of(Vendor::Xfyeta, &task_id) else {
-                return Err(refused(200_202, "错误的任务id"));
-            };
-            Ok(Ready {
-                name: task.name.clone(),
-                task_id: Some(task_id.clone()),
-                batch: 0,
-                commit: Box::new(move |tasks: &mut Tasks| {
-                    if let Some(task) = tasks.of(Vendor::Xfyeta, &task_id) {
-                        task.start(None);
-                    }
-                    Done {
-                        task_id,
-                        answer: ok(json!({})),
-                    }
-                }),
-            })
-        },
+        looked,
+        move |tasks: &Tasks| ok(query_result(tasks, q)),
     )
     .await
 }

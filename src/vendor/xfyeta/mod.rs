@@ -15,7 +15,6 @@ use crate::manifest::path::FieldPath;
 use crate::manifest::yaml::Node;
 use crate::manifest::Task;
 use crate::vendor::{PersonalData, Spec, Vendor, VendorSpec};
-use axum::routing::post;
 use spec::XfyetaSpec;
 
 /// The vendor.
@@ -132,20 +131,7 @@ impl Vendor for Xfyeta {
     }
 
     fn emulator_routes(&self) -> Vec<Route> {
-        vec![
-            Route::Post(
-                "/openapi/outbound/v1/task/create",
-                Box::new(post(emulator::create)),
-            ),
-            Route::Post(
-                "/openapi/outbound/v1/task/insert",
-                Box::new(post(emulator::insert)),
-            ),
-            Route::Post(
-                "/openapi/outbound/v1/task/start",
-                Box::new(post(emulator::start)),
-            ),
-        ]
+        emulator::routes()
     }
 }
 
