@@ -412,7 +412,13 @@ impl Plan {
     /// Creates, replacements or steps left (resume) for apply to send, or renames for it
     /// to record.
     pub fn has_changes(&self) -> bool {
-        self.summary.create + self.summary.replace + self.summary.resume + self.summary.rename > 0
+        self.summary.create
+            + self.summary.replace
+            + self.summary.resume
+            + self.summary.rename
+            + self.summary.pause
+            + self.summary.stop
+            > 0
     }
 
     /// Every warning the plan carries, each as one line: the plan's own first, then each

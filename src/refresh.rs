@@ -354,11 +354,16 @@ pub fn recorded_status(rec: &TaskRecord) -> Lifecycle {
 fn natural(recorded: Lifecycle, vendor: Lifecycle) -> bool {
     recorded == vendor
         || recorded == Lifecycle::Unknown
+        || vendor == Lifecycle::Unknown
         || (recorded == Lifecycle::Running && vendor == Lifecycle::Finished)
 }
 
 /// Whether a manifest status is met by the vendor's.
 fn meets(wanted: RunStatus, vendor: Lifecycle) -> bool {
+    if vendor == Lifecycle::Unknown {
+        // Nothing can be said of a value the vendor's pages do not explain.
+        return true;
+    }
     match wanted {
         RunStatus::Running => matches!(vendor, Lifecycle::Running | Lifecycle::Finished),
         RunStatus::Paused => !matches!(vendor, Lifecycle::Running),

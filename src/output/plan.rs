@@ -265,6 +265,8 @@ fn rare_counts(plan: &Plan, bold: bool) -> String {
     for (n, what) in [
         (plan.summary.resume, "to resume"),
         (plan.summary.rename, "to rename"),
+        (plan.summary.pause, "to pause"),
+        (plan.summary.stop, "to stop (irreversible)"),
     ] {
         match n {
             0 => {}

@@ -136,6 +136,20 @@ impl Emulator {
         });
     }
 
+    /// POSTs `body` to a control endpoint and reads its status and JSON answer.
+    pub(crate) fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.runtime.block_on(async {
+            let r = client()
+                .post(format!("{}{path}", self.url))
+                .json(&body)
+                .send()
+                .await
+                .expect("an answer from the emulator");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        })
+    }
+
     /// Removes the fault rules matching `pattern` (`DELETE /_emulator/faults?match=`).
     pub(crate) fn delete_faults(&self, pattern: &str) {
         self.runtime.block_on(async {

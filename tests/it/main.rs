@@ -13,6 +13,7 @@ mod emulator;
 mod first_run;
 mod fuzz_regressions;
 mod human;
+mod lifecycle;
 mod plan;
 mod printer;
 mod render;

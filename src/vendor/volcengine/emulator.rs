@@ -724,9 +724,11 @@ pub(crate) fn list_result(tasks: &Tasks, list: &List) -> Value {
         .of_vendor(Vendor::Volcengine)
         .filter(|t| t.run != Run::Deleted)
         .filter(|t| {
+            // [choice] `Keyword` is matched against the name and the TaskOpenId: the page
+            // says only "keyword" (VL §4.2), and a console's keyword search finds both.
             list.keyword
                 .as_ref()
-                .is_none_or(|k| t.name.contains(k.as_str()))
+                .is_none_or(|k| t.name.contains(k.as_str()) || t.task_id == *k)
         })
         .filter(|t| {
             list.states
