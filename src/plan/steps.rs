@@ -1123,15 +1123,53 @@ mod tests {
     }
 
     #[test]
-    fn paused_but_started_blocks_since_callform_does_not_pause() {
+    fn paused_but_started_plans_a_pause() {
         let t = task("xfyeta", 50, "paused");
         let d = derive(&t, &record(&t, &[50], Some(RunState::Started)));
-        assert_eq!(d.action, Action::Blocked);
-        assert!(d.reason.unwrap().contains("callform does not pause a task"));
-        assert!(d
-            .hints
-            .iter()
-            .any(|h| h.contains("`callform state start t not-started`")));
+        assert_eq!(d.action, Action::Pause);
+        let verb = d.steps.unwrap().verb.unwrap();
+        assert_eq!((verb.verb, verb.via.as_str()), (Verb::Pause, "task/pause"));
+        assert!(!verb.irreversible);
+    }
+
+    #[test]
+    fn stopped_plans_an_irreversible_stop_and_nothing_once_stopped() {
+        let t = task("xfyeta", 50, "stopped");
+        let d = derive(&t, &record(&t, &[50], Some(RunState::Started)));
+        assert_eq!(d.action, Action::Stop);
+        let steps = d.steps.unwrap();
+        assert!(steps.verb.unwrap().irreversible);
+        assert!(steps.load.is_none());
+        let d = derive(&t, &record(&t, &[50], Some(RunState::Stopped)));
+        assert_eq!(d.action, Action::NoOp);
+    }
+
+    #[test]
+    fn a_read_back_newer_than_the_last_step_decides() {
+        let t = task("xfyeta", 50, "running");
+        let mut rec = record(&t, &[50], Some(RunState::Started));
+        rec.observed = Some(crate::state::ObservedRecord {
+            status: Lifecycle::Paused,
+            raw: "3".into(),
+            at: "2999-01-01T00:00:00Z".into(),
+            called: None,
+            total: None,
+        });
+        let d = derive(&t, &rec);
+        assert_eq!(d.action, Action::Resume);
+        assert_eq!(d.steps.unwrap().verb.unwrap().verb, Verb::Resume);
+        // Older than the last step: the step's record wins.
+        rec.observed.as_mut().unwrap().at = "2000-01-01T00:00:00Z".into();
+        assert_eq!(derive(&t, &rec).action, Action::NoOp);
+        // A task the vendor finished, with nothing more to load: nothing to do.
+        rec.observed = Some(crate::state::ObservedRecord {
+            status: Lifecycle::Finished,
+            raw: "4".into(),
+            at: "2999-01-01T00:00:00Z".into(),
+            called: Some(50),
+            total: Some(50),
+        });
+        assert_eq!(derive(&t, &rec).action, Action::NoOp);
     }
 
     #[test]
