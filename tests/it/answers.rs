@@ -696,3 +696,50 @@ fn reads_are_paced_and_no_lookup_is_authoritative() {
         );
     }
 }
+
+/// A read or a verb without its credential names the field, never a value.
+#[test]
+fn a_missing_credential_names_the_field() {
+    let cx = Context {
+        timezone: TimeZone::UTC,
+        credentials: Credentials::default(),
+    };
+    for (vendor, field) in [
+        (Vendor::Xfyeta, "`token`"),
+        (Vendor::Longlonglong, "`user_id`"),
+        (Vendor::Aliyun, "`access_key_id`"),
+        (Vendor::Volcengine, "`access_key`"),
+    ] {
+        let errors = [
+            driver::build_query(vendor, ID, &cx).unwrap_err(),
+            driver::build_find(vendor, "n", 1, &cx).unwrap_err(),
+            driver::build_verb(vendor, Verb::Pause, ID, Lifecycle::Running, &cx).unwrap_err(),
+        ];
+        for e in errors {
+            assert!(e.0.contains(field), "{vendor}: {e}");
+        }
+    }
+}
+
+/// The query names its task for the answer's reading; a lookup names none.
+#[test]
+fn a_query_names_its_task_and_a_lookup_none() {
+    for vendor in Vendor::ALL {
+        let q = driver::build_query(vendor, ID, &context()).unwrap();
+        assert_eq!(q.target.as_deref(), Some(ID), "{vendor}");
+        let f = driver::build_find(vendor, "续保", 2, &context()).unwrap();
+        assert_eq!(f.target, None, "{vendor}");
+        let v =
+            driver::build_verb(vendor, Verb::Pause, ID, Lifecycle::Running, &context()).unwrap();
+        assert_eq!(v.target.as_deref(), Some(ID), "{vendor}");
+    }
+    // Page 2 asks for the second page in each vendor's terms.
+    let shown = |vendor| {
+        let f = driver::build_find(vendor, "续保", 2, &context()).unwrap();
+        driver::display(&f, "", false).to_string()
+    };
+    assert!(shown(Vendor::Xfyeta).contains(r#""page_index":2"#));
+    assert!(shown(Vendor::Longlonglong).contains("page=2&per_page=50"));
+    assert!(shown(Vendor::Aliyun).contains("PageNo=2&PageSize=50"));
+    assert!(shown(Vendor::Volcengine).contains(r#""Offset":50"#));
+}
