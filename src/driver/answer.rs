@@ -74,9 +74,9 @@ impl Op {
     }
 
     /// Reads the vendor's answer to this operation. `truncated`: the body was cut at the
-    /// transport's cap, so what it says cannot be known. `target`: the task a load or a
-    /// start acted on (`Request::target`); an answer that names another task, or none
-    /// where the vendor's success names one, is not done.
+    /// transport's cap, so what it says cannot be known. `target`: the task a step acted
+    /// on or a query asked for (`Request::target`); a step's answer that names another
+    /// task, or none where the vendor's success names one, is not done.
     pub fn classify(
         self,
         vendor: Vendor,

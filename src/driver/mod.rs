@@ -64,8 +64,10 @@ pub struct Request {
     /// Every callee number and value this request carries: masked (`***`) in every message
     /// and excerpt, so that a vendor echoing one cannot leak it.
     pub redact: Vec<String>,
-    /// The created task a load or a start acts on (`None` for a create): its answer is
-    /// done only if it names this task where the vendor's answer names one.
+    /// The created task a load, a start, a verb or an update acts on, or a query reads
+    /// (`None` for a create and a lookup by name): a step's answer is done only if it
+    /// names this task where the vendor's answer names one, and a query's answer is read
+    /// for this task.
     pub target: Option<String>,
 }
 

@@ -3,7 +3,12 @@
 //! clear): `<task>.json` the create, `<task>.load.json` its first callee batch (for
 //! Volcengine, whose first batch travels in the create, the `BatchAppend` of the same
 //! rows: the shape of every later batch), `<task>.start.json` its start where the vendor
-//! has a start request. Each golden file was checked by hand against its vendor page once;
+//! has a start request; then, for the task once created, `<task>.query.json` (read back
+//! by id), `<task>.find.json` (the first page of a lookup by its vendor-visible name),
+//! `<task>.pause.json`, `.resume.json`, `.stop.json` (and `.stop.not_started.json` where
+//! that state takes another request) for each verb the vendor sends, and
+//! `<task>.update.json` where it updates in place (see `steering`). Each golden file was
+//! checked by hand against its vendor page once;
 //! this test keeps every later change to a driver visible in review.
 //!
 //! Below them, the classification tables of the steps per vendor and op.
@@ -105,6 +110,57 @@ fn steps(task: &Task) -> Vec<(String, Request)> {
         driver::build_start(task, TASK_ID, &cx).unwrap_or_else(|e| panic!("{}: {e}", task.name))
     {
         out.push((format!("{}.start.json", task.name), start));
+    }
+    out.extend(steering(task));
+    out
+}
+
+/// The reads, verbs and update of `task` once created: `<task>.query.json` (read back by
+/// id), `<task>.find.json` (the first page of a lookup by its vendor-visible name),
+/// `<task>.<verb>.json` for each verb the vendor sends from the state it is usually sent
+/// from (pause a running task, resume a paused one, stop a running one) and
+/// `<task>.<verb>.<from>.json` where another state takes another request (Aliyun's
+/// stop of a task not started), `<task>.update.json` where the vendor updates in place.
+fn steering(task: &Task) -> Vec<(String, Request)> {
+    use driver::{Lifecycle, Verb, VerbRule};
+    let cx = context();
+    let fail = |e: driver::BuildError| -> Request { panic!("{}: {e}", task.name) };
+    let mut out = vec![
+        (
+            format!("{}.query.json", task.name),
+            driver::build_query(task.vendor, TASK_ID, &cx).unwrap_or_else(fail),
+        ),
+        (
+            format!("{}.find.json", task.name),
+            driver::build_find(task.vendor, task.vendor_name(), 1, &cx).unwrap_or_else(fail),
+        ),
+    ];
+    let tried = [
+        (Verb::Pause, Lifecycle::Running),
+        (Verb::Resume, Lifecycle::Paused),
+        (Verb::Stop, Lifecycle::Running),
+        (Verb::Stop, Lifecycle::Paused),
+        (Verb::Stop, Lifecycle::NotStarted),
+    ];
+    let mut first: std::collections::BTreeMap<Verb, &str> = Default::default();
+    for (verb, from) in tried {
+        let VerbRule::Send { action, .. } = driver::verb_rule(task.vendor, verb, from) else {
+            continue;
+        };
+        let name = match first.get(&verb) {
+            None => format!("{}.{verb}.json", task.name),
+            Some(a) if *a == action => continue,
+            Some(_) => format!("{}.{verb}.{}.json", task.name, from.key()),
+        };
+        first.entry(verb).or_insert(action);
+        let request =
+            driver::build_verb(task.vendor, verb, TASK_ID, from, &cx).unwrap_or_else(fail);
+        out.push((name, request));
+    }
+    if let Some(update) =
+        driver::build_update(task, TASK_ID, &cx).unwrap_or_else(|e| panic!("{}: {e}", task.name))
+    {
+        out.push((format!("{}.update.json", task.name), update));
     }
     out
 }

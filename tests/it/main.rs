@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod answers;
 mod apply;
 mod conformance;
 mod crash;

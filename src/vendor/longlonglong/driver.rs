@@ -755,10 +755,18 @@ fn flag(v: Option<&Value>) -> Option<bool> {
 
 /// One task of an answer: the list's item (`uuid`) or the detail's `data` (which carries
 /// no id \[seen: not among its fields\], so it is the task asked for).
+///
+/// The list's id is `uuid` (LL §2.2) and the create's `data.id`: an item without either
+/// is not read. The detail's `data` is the task asked for unless it carries a `uuid`
+/// that is another (an `id` there is not said to be the task's, so it is not compared).
 fn observed(item: &Value, asked: Option<&str>) -> Option<Observed> {
-    let task_id = text(item.get("uuid"))
-        .or_else(|| text(item.get("id")))
-        .or_else(|| asked.map(str::to_string))?;
+    let task_id = match asked {
+        Some(asked) => match text(item.get("uuid")) {
+            Some(uuid) if uuid != asked => return None,
+            _ => asked.to_string(),
+        },
+        None => text(item.get("uuid")).or_else(|| text(item.get("id")))?,
+    };
     let extra = item.get("new_task_extra");
     let enable = flag(item.get("enable")).or_else(|| flag(extra.and_then(|e| e.get("enable"))));
     let call_status =
@@ -820,14 +828,9 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
             };
             let Some(task) = observed(item, target) else {
                 r.shaped = false;
-                r.problem = Some("the detail names no task");
+                r.problem = Some("the detail names another task, or none was asked for");
                 return;
             };
-            if target.is_some_and(|t| t != task.task_id) {
-                r.shaped = false;
-                r.problem = Some("the detail names another task");
-                return;
-            }
             r.listing = Some(Listing {
                 tasks: vec![task],
                 total: Some(1),
