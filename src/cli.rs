@@ -284,6 +284,13 @@ pub struct EmulatorArgs {
     /// How long a hang lasts, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub hang_ms: u64,
+    /// Throttle task reads (queries, listings) above each vendor's documented rate
+    /// (Aliyun 100/s; 20/s where no page gives one), with the vendor's throttling error.
+    #[arg(long)]
+    pub enforce_read_qps: bool,
+    /// Throttle task reads above N a second for every vendor (implies --enforce-read-qps).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub read_qps_limit: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,11 @@ pub fn run(args: &EmulatorArgs, out: &Printer) -> anyhow::Result<Outcome> {
             hang_after_create_rate: args.hang_rate,
             hang: Duration::from_millis(args.hang_ms),
         },
+        read_qps: match (args.read_qps_limit, args.enforce_read_qps) {
+            (Some(n), _) => emulator::ReadQps::Limit(n),
+            (None, true) => emulator::ReadQps::Documented,
+            (None, false) => emulator::ReadQps::Off,
+        },
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -248,6 +248,9 @@ fn volcengine_body(name: &str) -> Value {
 /// A correct Volcengine client, with knobs to get each thing wrong.
 struct Volcengine {
     action: String,
+    /// Query parameters after Action and Version (the SDKs' TaskOpenId).
+    extra: Vec<(String, String)>,
+    content_type: String,
     body: Vec<u8>,
     access_key: String,
     secret_key: String,
@@ -260,6 +263,8 @@ impl Volcengine {
     fn new(body: &Value) -> Volcengine {
         Volcengine {
             action: "CreateTask".into(),
+            extra: Vec::new(),
+            content_type: "application/json".into(),
             body: body.to_string().into_bytes(),
             access_key: harness::VOLC_AK.into(),
             secret_key: harness::VOLC_SK.into(),
@@ -272,12 +277,13 @@ impl Volcengine {
     }
 
     fn request(&self) -> RequestBuilder {
-        let query = vec![
+        let mut query = vec![
             ("Action".to_string(), self.action.clone()),
             ("Version".to_string(), "2022-01-01".to_string()),
         ];
+        query.extend(self.extra.iter().cloned());
         let signed = [
-            ("Content-Type", "application/json".to_string()),
+            ("Content-Type", self.content_type.clone()),
             ("Host", host().to_string()),
             ("X-Date", self.x_date.clone()),
             (
@@ -302,9 +308,14 @@ impl Volcengine {
             &headers,
             &self.body,
         );
+        let extra: String = self
+            .extra
+            .iter()
+            .map(|(k, v)| format!("&{}={}", sign::percent_encode(k), sign::percent_encode(v)))
+            .collect();
         let mut request = client()
             .post(format!(
-                "{}/?Action={}&Version=2022-01-01",
+                "{}/?Action={}&Version=2022-01-01{extra}",
                 base_url(),
                 self.action
             ))
@@ -1174,7 +1185,7 @@ fn append_body(task_id: &str, numbers: &[String]) -> Value {
 #[tokio::test]
 async fn xfyeta_insert_keeps_rows_in_order_and_a_start_closes_the_task() {
     let (_, id) = xfyeta_task("xf-insert").await;
-    assert_eq!(task_view(&id).await["run"], "paused");
+    assert_eq!(task_view(&id).await["run"], "not_started");
     let first = [phone(1), phone(2)];
     let (status, answer) = send(xfyeta_at(
         "insert",
@@ -1315,7 +1326,7 @@ async fn xfyeta_insert_refusals_store_nothing() {
 #[tokio::test]
 async fn longlonglong_numbers_load_while_paused_and_6007_while_running() {
     let (_, id) = longlonglong_task("lll-numbers").await;
-    assert_eq!(task_view(&id).await["run"], "paused");
+    assert_eq!(task_view(&id).await["run"], "not_started");
     let body = json!({"data": [
         {"phone": phone(1), "name": "张三", "company": "某公司"},
         {"phone": phone(2), "email": "b@example.com"}
@@ -1652,7 +1663,7 @@ async fn volcengine_create_holds_its_phone_list_and_start_runs_it() {
         json!({"TtsContent": "您好", "PhoneParamJson": {"name": "张三"}})
     );
     let (_, paused, _) = volcengine_task("volc-paused", json!({})).await;
-    assert_eq!(task_view(&paused).await["run"], "paused");
+    assert_eq!(task_view(&paused).await["run"], "not_started");
 }
 
 #[tokio::test]
@@ -1857,7 +1868,8 @@ async fn fault_rules_refuse_a_batch_without_a_load() {
     for rule in [
         json!({"match": "x", "kind": "5xx", "batch": 1}),
         json!({"match": "x", "kind": "5xx", "op": "start", "batch": 1}),
-        json!({"match": "x", "kind": "5xx", "op": "pause"}),
+        json!({"match": "x", "kind": "5xx", "op": "cancel"}),
+        json!({"match": "x", "kind": "5xx", "op": "pause", "batch": 1}),
     ] {
         let (status, _) = send(
             client()
@@ -1927,14 +1939,17 @@ async fn the_task_list_shows_run_state_and_counts_but_no_numbers() {
     assert_eq!(
         keys,
         [
+            "called",
             "callees",
+            "ended_at",
             "name",
             "request",
             "run",
             "schedule_time",
             "started_at",
             "task_id",
-            "vendor"
+            "vendor",
+            "verbs"
         ]
     );
     assert_eq!(view["name"], name.as_str());
@@ -2062,4 +2077,542 @@ fn callform_emulator_names_the_sandbox_calling_lines() {
         stderr.contains("purchased calling lines") && stderr.contains("057100000001, 057100000002"),
         "{stderr}"
     );
+}
+
+// ---- reads, verbs and the console (issue 10) -------------------------------------------
+
+/// A console action (and/or progress) on a task; the status and the answer.
+async fn console(task_id: &str, change: Value) -> (StatusCode, Value) {
+    control(
+        client()
+            .post(format!("{}/_emulator/tasks/{task_id}/console", base_url()))
+            .body(change.to_string()),
+    )
+    .await
+}
+
+/// xfyeta `task/query` by id: the one row, or `Null` when none.
+async fn xfyeta_row(task_id: &str) -> Value {
+    let (status, answer) = send(xfyeta_at("query", &json!({ "task_id": task_id }))).await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (StatusCode::OK, json!(0)),
+        "{answer}"
+    );
+    answer["result"]["rows"][0].clone()
+}
+
+#[tokio::test]
+async fn xfyeta_query_pause_resume_and_delete_follow_the_pages() {
+    let (name, id) = xfyeta_task("xf-steer").await;
+    let row = xfyeta_row(&id).await;
+    assert_eq!(
+        (row["status"].clone(), row["deleted"].clone()),
+        (json!(0), json!(0))
+    );
+    assert_eq!(row["task_name"], name.as_str());
+    let (_, answer) = send(xfyeta_at("pause", &json!({ "task_id": id }))).await;
+    assert_eq!(
+        answer["code"], 3_010_104,
+        "a task never started is not paused: {answer}"
+    );
+    let numbers = [phone(7001), phone(7002)];
+    let (_, answer) = send(xfyeta_at("insert", &insert_body(&id, &[], &numbers))).await;
+    assert_eq!(answer["code"], 0, "{answer}");
+    send(xfyeta_at("start", &json!({ "task_id": id }))).await;
+    let row = xfyeta_row(&id).await;
+    assert_eq!(
+        (row["status"].clone(), row["count_tel"].clone()),
+        (json!(2), json!(2))
+    );
+    let (_, answer) = send(xfyeta_at("pause", &json!({ "task_id": id }))).await;
+    assert_eq!(answer, json!({"code": 0, "message": "ok", "result": {}}));
+    assert_eq!(xfyeta_row(&id).await["status"], 3);
+    let (_, again) = send(xfyeta_at("pause", &json!({ "task_id": id }))).await;
+    assert_eq!(again["code"], 0, "a paused task stays paused: {again}");
+    let (_, answer) = send(xfyeta_at("insert", &insert_body(&id, &[], &[phone(7003)]))).await;
+    assert_eq!(
+        answer["code"], 3_010_199,
+        "no data after the start, paused or not"
+    );
+    send(xfyeta_at("start", &json!({ "task_id": id }))).await;
+    assert_eq!(xfyeta_row(&id).await["status"], 2, "task/start resumes");
+    assert_eq!(
+        task_view(&id).await["verbs"],
+        json!({"pause": 2, "start": 2})
+    );
+    let noted: Vec<Value> = send(client().get(format!("{}/_emulator/requests", base_url())))
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["task_id"] == id.as_str())
+        .map(|r| r["op"].clone())
+        .collect();
+    assert!(
+        noted.contains(&json!("resume")) && noted.contains(&json!("query")),
+        "{noted:?}"
+    );
+
+    // The fuzzy name search: a part of the name finds it, among others.
+    let (_, found) = send(xfyeta_at(
+        "query",
+        &json!({ "task_name": "xf-steer", "page_size": 50, "show_remaining": true }),
+    ))
+    .await;
+    let rows = found["result"]["rows"].as_array().unwrap();
+    let ours: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["task_id"] == id.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{found}");
+    assert_eq!(ours[0]["remaining"], 2);
+    let (_, big) = send(xfyeta_at("query", &json!({ "page_size": 51 }))).await;
+    assert_eq!(big["code"], 10005, "{big}");
+    let (_, zero) = send(xfyeta_at("query", &json!({ "page_index": 0 }))).await;
+    assert_eq!(zero["code"], 10005, "{zero}");
+
+    let (_, answer) = send(xfyeta_at("delete", &json!({ "task_id": id }))).await;
+    assert_eq!(answer["code"], 0, "{answer}");
+    let row = xfyeta_row(&id).await;
+    assert_eq!(
+        (row["deleted"].clone(), row["status"].clone()),
+        (json!(1), json!(2))
+    );
+    for route in ["start", "pause", "delete"] {
+        let (_, answer) = send(xfyeta_at(route, &json!({ "task_id": id }))).await;
+        assert_eq!(answer["code"], 3_010_102, "{route} after delete: {answer}");
+    }
+    let (_, unknown) = send(xfyeta_at("query", &json!({ "task_id": "999999999" }))).await;
+    assert_eq!(unknown["result"], json!({"total_rows": 0, "rows": []}));
+}
+
+fn longlonglong_at(method: Method, path: &str, body: Option<&Value>) -> RequestBuilder {
+    let mut request = client()
+        .request(method, format!("{}{path}", base_url()))
+        .header("Authorization", format!("Bearer {}", harness::LLL_TOKEN));
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
+    request
+}
+
+async fn longlonglong_detail(id: &str) -> (StatusCode, Value) {
+    let path = format!("/agent-api/new/user/{}/task/{id}/edit", harness::LLL_USER);
+    send(longlonglong_at(Method::GET, &path, None)).await
+}
+
+#[tokio::test]
+async fn longlonglong_detail_list_pause_update_and_delete() {
+    let (name, id) = longlonglong_task("lll-steer").await;
+    let user = harness::LLL_USER;
+    let (status, detail) = longlonglong_detail(&id).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let data = &detail["data"];
+    assert_eq!(
+        (data["status"].clone(), data["call_status"].clone()),
+        (json!(1), json!(false))
+    );
+    assert_eq!(data["new_task_extra"]["enable"], false);
+    assert_eq!(data["name"], name.as_str());
+
+    console(&id, json!({"action": "resume"})).await;
+    let (_, detail) = longlonglong_detail(&id).await;
+    assert_eq!(detail["data"]["status"], 2);
+    assert_eq!(detail["data"]["new_task_extra"]["call_status"], true);
+    let (_, refused) = send(numbers_at(&id, &json!({ "data": rows(&[phone(7101)]) }))).await;
+    assert_eq!(refused["code"], 6007, "{refused}");
+
+    // Update while running (the page does not forbid it): the create body, validated.
+    let mut body = longlonglong_body(&format!("{name}-renamed"));
+    body["maximumcall"] = json!(0);
+    let path = format!("/agent-api/new/user/{user}/task/{id}");
+    let (status, answer) = send(longlonglong_at(Method::PUT, &path, Some(&body))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["data"]["id"], id.as_str());
+    let (_, detail) = longlonglong_detail(&id).await;
+    assert_eq!(detail["data"]["name"], format!("{name}-renamed"));
+    let mut bad = body.clone();
+    bad.as_object_mut().unwrap().remove("dial_time_id");
+    let (status, answer) = send(longlonglong_at(Method::PUT, &path, Some(&bad))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+
+    let stop = format!("/agent-api/new/user/{user}/task_stop/{id}");
+    let (status, answer) = send(longlonglong_at(Method::PUT, &stop, None)).await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (StatusCode::OK, json!(200)),
+        "{answer}"
+    );
+    let (_, detail) = longlonglong_detail(&id).await;
+    assert_eq!(detail["data"]["status"], 1);
+    let (_, loaded) = send(numbers_at(&id, &json!({ "data": rows(&[phone(7101)]) }))).await;
+    assert_eq!(loaded["code"], 200, "paused: numbers are taken: {loaded}");
+
+    let list = format!(
+        "/agent-api/new/user/{user}/task?name={}&page=1&per_page=5&status=1",
+        sign::percent_encode(&name)
+    );
+    let (status, listed) = send(longlonglong_at(Method::GET, &list, None)).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let items = listed["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["uuid"], id.as_str());
+    assert_eq!(items[0]["new_task_extra"]["number_count"], 1);
+    assert_eq!(listed["meta"]["total"], 1);
+    let wrong = format!("/agent-api/new/user/{user}/task?per_page=101");
+    let (status, _) = send(longlonglong_at(Method::GET, &wrong, None)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let delete = format!("/agent-api/user/{user}/task/{id}");
+    let (status, _) = send(longlonglong_at(Method::DELETE, &delete, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = longlonglong_detail(&id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listed) = send(longlonglong_at(Method::GET, &list, None)).await;
+    assert_eq!(listed["meta"]["total"], 0, "a deleted task is not listed");
+    let (status, _) = send(longlonglong_at(Method::PUT, &stop, None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing after a delete");
+    assert_eq!(
+        task_view(&id).await["verbs"],
+        json!({"delete": 1, "pause": 1, "update": 1})
+    );
+}
+
+async fn aliyun_status(id: &str) -> (String, Value) {
+    let (_, answer) = send(aliyun_call("QueryRobotTaskDetail", &[("Id", id)]).request()).await;
+    match answer["Data"].as_str() {
+        Some(data) => {
+            let data: Value = serde_json::from_str(data).expect("Data is a JSON string");
+            (
+                data["status"].as_str().unwrap_or_default().to_string(),
+                data,
+            )
+        }
+        None => (
+            answer["Code"].as_str().unwrap_or_default().to_string(),
+            answer,
+        ),
+    }
+}
+
+async fn aliyun_verb(action: &str, id: &str) -> Value {
+    send(aliyun_call(action, &[("TaskId", id)]).request())
+        .await
+        .1
+}
+
+#[tokio::test]
+async fn aliyun_reads_and_verbs_follow_the_documented_states() {
+    let (name, id) = aliyun_task("ali-steer").await;
+    let (status, data) = aliyun_status(&id).await;
+    assert_eq!(status, "INIT");
+    assert_eq!(
+        (data["taskName"].clone(), data["scheduleType"].clone()),
+        (json!(name), json!("SINGLE"))
+    );
+    assert_eq!(
+        aliyun_verb("CancelRobotTask", &id).await["Code"],
+        "isv.TASK_STATUS_ERROR"
+    );
+    assert_eq!(aliyun_verb("StartRobotTask", &id).await["Data"], "true");
+    assert_eq!(aliyun_status(&id).await.0, "EXCUTING");
+    assert_eq!(
+        aliyun_verb("DeleteRobotTask", &id).await["Code"],
+        "isv.TASK_STATUS_ERROR",
+        "a running task is not deleted"
+    );
+    assert_eq!(aliyun_verb("StopRobotTask", &id).await["Data"], "true");
+    assert_eq!(aliyun_status(&id).await.0, "MANUAL_STOP");
+    assert_eq!(
+        aliyun_verb("CancelRobotTask", &id).await["Code"],
+        "isv.TASK_STATUS_ERROR",
+        "only a running task is terminated"
+    );
+    assert_eq!(
+        aliyun_verb("DeleteRobotTask", &id).await["Code"],
+        "isv.TASK_STATUS_ERROR"
+    );
+    aliyun_verb("StartRobotTask", &id).await;
+    assert_eq!(aliyun_verb("CancelRobotTask", &id).await["Data"], "true");
+    assert_eq!(aliyun_status(&id).await.0, "CANCEL");
+    assert_eq!(
+        aliyun_verb("StartRobotTask", &id).await["Code"],
+        "isv.TASK_STATUS_ERROR"
+    );
+    assert_eq!(aliyun_verb("DeleteRobotTask", &id).await["Data"], "true");
+    assert_eq!(aliyun_status(&id).await.0, "isv.TASK_NOT_EXIST");
+
+    let (name, scheduled) = aliyun_task("ali-order").await;
+    let (_, answer) = send(
+        aliyun_call(
+            "StartRobotTask",
+            &[
+                ("TaskId", &scheduled),
+                ("ScheduleTime", "2030-01-01 09:00:00"),
+            ],
+        )
+        .request(),
+    )
+    .await;
+    assert_eq!(answer["Data"], "true", "{answer}");
+    let (status, data) = aliyun_status(&scheduled).await;
+    assert_eq!(
+        (status.as_str(), data["scheduleType"].clone()),
+        ("READY", json!("ORDER"))
+    );
+    assert_eq!(data["fireTime"], "2030-01-01 09:00:00");
+    assert_eq!(
+        aliyun_verb("CancelRobotTask", &scheduled).await["Code"],
+        "isv.TASK_STATUS_ERROR"
+    );
+    assert_eq!(
+        aliyun_verb("CancelOrderRobotTask", &scheduled).await["Data"],
+        "true"
+    );
+    assert_eq!(aliyun_status(&scheduled).await.0, "CANCEL");
+
+    let (_, listed) = send(
+        aliyun_call(
+            "QueryRobotTaskList",
+            &[("TaskName", &name), ("PageSize", "50")],
+        )
+        .request(),
+    )
+    .await;
+    assert_eq!(
+        (listed["TotalCount"].clone(), listed["PageNo"].clone()),
+        (json!("1"), json!("1"))
+    );
+    let items: Value = serde_json::from_str(listed["Data"].as_str().expect("a string")).unwrap();
+    assert_eq!(items[0]["id"].to_string(), scheduled);
+    assert_eq!(items[0]["fireTime"], "2030.01.01 09:00:00");
+    assert_eq!(items[0]["status"], "CANCEL");
+    let (_, wrong) = send(aliyun_call("QueryRobotTaskList", &[("PageSize", "51")]).request()).await;
+    assert_eq!(wrong["Code"], "InvalidParameter", "{wrong}");
+}
+
+fn volcengine_verb(action: &str, id: &str) -> Volcengine {
+    let mut call = volcengine_call(action, &json!({}));
+    call.body = Vec::new();
+    call.extra = vec![("TaskOpenId".into(), id.into())];
+    call
+}
+
+async fn volcengine_record(name: &str) -> Value {
+    let (status, answer) =
+        send(volcengine_call("QueryTaskList", &json!({ "Keyword": name, "Limit": 100 })).request())
+            .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let records = answer["Result"]["Records"].as_array().expect("Records");
+    assert_eq!(records.len(), 1, "{answer}");
+    records[0].clone()
+}
+
+#[tokio::test]
+async fn volcengine_list_pause_resume_stop_and_update() {
+    let (name, id, _) = volcengine_task("volc-steer", json!({})).await;
+    let record = volcengine_record(&name).await;
+    assert_eq!(
+        (record["TaskOpenId"].clone(), record["State"].clone()),
+        (json!(id), json!(0))
+    );
+    assert_eq!(record["ListNum"], task_view(&id).await["callees"]["count"]);
+    let (status, answer) = send(volcengine_verb("PauseTask", &id).request()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["ResponseMetadata"]["Error"]["Code"],
+        "InvalidTaskState"
+    );
+
+    // The SDKs' query string, the newer page's JSON body, the older page's form.
+    let (status, answer) = send(volcengine_verb("ResumeTask", &id).request()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer.get("Result").is_none(),
+        "ResponseMetadata only: {answer}"
+    );
+    assert_eq!(volcengine_record(&name).await["State"], 1);
+    let json_pause = volcengine_call("PauseTask", &json!({ "TaskOpenId": id }));
+    let (status, answer) = send(json_pause.request()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(volcengine_record(&name).await["State"], 2);
+    let mut form = volcengine_call("ResumeTask", &json!({}));
+    form.body = format!("TaskOpenId={id}").into_bytes();
+    form.content_type = "application/x-www-form-urlencoded".into();
+    let (status, answer) = send(form.request()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(volcengine_record(&name).await["State"], 1);
+    let mut twice = volcengine_call("PauseTask", &json!({ "TaskOpenId": id }));
+    twice.extra = vec![("TaskOpenId".into(), id.clone())];
+    let (status, answer) = send(twice.request()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+
+    let update = json!({
+        "TaskOpenId": id,
+        "StartTime": "2030-02-01 09:00:00",
+        "EndTime": "2030-02-02 18:00:00",
+        "Concurrency": 3,
+        "RingAgainTimes": 1,
+        "ForbidTimeList": [{"Times": ["12:00-13:00"], "Weekdays": [1]}]
+    });
+    let (status, answer) = send(volcengine_call("UpdateTask", &update).request()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["Result"], json!({"TaskOpenId": id, "FailList": []}));
+    assert_eq!(
+        volcengine_record(&name).await["StartTime"],
+        "2030-02-01 09:00:00"
+    );
+    let mut bad = update.clone();
+    bad["Name"] = json!("renamed");
+    let (status, _) = send(volcengine_call("UpdateTask", &bad).request()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "Name is not updatable");
+
+    let (status, _) = send(volcengine_verb("StopTask", &id).request()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(volcengine_record(&name).await["State"], 3);
+    for action in ["ResumeTask", "PauseTask", "StopTask"] {
+        let (status, answer) = send(volcengine_verb(action, &id).request()).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{action} after a stop: {answer}"
+        );
+    }
+    let (status, _) = send(volcengine_call("UpdateTask", &update).request()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no update after a stop");
+}
+
+#[tokio::test]
+async fn the_console_changes_a_task_behind_callforms_back() {
+    let (_, id) = xfyeta_task("xf-console").await;
+    let numbers = [phone(7201), phone(7202), phone(7203)];
+    send(xfyeta_at("insert", &insert_body(&id, &[], &numbers))).await;
+    let (status, _) = console(&id, json!({"action": "pause"})).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a task never started is not paused"
+    );
+    let (status, view) = console(&id, json!({"action": "resume", "called": 1})).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(
+        (view["run"].clone(), view["called"].clone()),
+        (json!("running"), json!(1))
+    );
+    assert_eq!(xfyeta_row(&id).await["process_count"], 1);
+    let (status, _) = console(&id, json!({"called": 4})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "more called than callees");
+    let (_, view) = console(&id, json!({"action": "finish"})).await;
+    assert_eq!(
+        (view["run"].clone(), view["called"].clone()),
+        (json!("finished"), json!(3))
+    );
+    assert!(view["ended_at"].is_string());
+    let row = xfyeta_row(&id).await;
+    assert_eq!(
+        (row["status"].clone(), row["process_count"].clone()),
+        (json!(4), json!(3))
+    );
+    let (_, answer) = send(xfyeta_at("start", &json!({ "task_id": id }))).await;
+    assert_eq!(answer["code"], 3_010_101, "{answer}");
+    let (_, view) = console(&id, json!({"action": "delete"})).await;
+    assert_eq!(view["run"], "deleted");
+    let (status, _) = console(&id, json!({"action": "stop"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing after a delete");
+    let (status, _) = control(
+        client()
+            .post(format!("{}/_emulator/tasks/{id}/run", base_url()))
+            .body(json!({ "running": true }).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = console(&id, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = console("no-such-task", json!({"action": "stop"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn faults_hit_reads_and_verbs_by_their_operation() {
+    let (name, id) = xfyeta_task("xf-verb-fault").await;
+    send(xfyeta_at("insert", &insert_body(&id, &[], &[phone(7301)]))).await;
+    send(xfyeta_at("start", &json!({ "task_id": id }))).await;
+    add_rule(json!({"match": name, "kind": "5xx", "op": "pause", "times": 1})).await;
+    add_rule(json!({"match": name, "kind": "throttle", "op": "query", "times": 1})).await;
+    add_rule(json!({"match": name, "kind": "reset", "op": "resume", "times": 1})).await;
+    let (status, _) = send(xfyeta_at("pause", &json!({ "task_id": id }))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        task_view(&id).await["run"],
+        "paused",
+        "the pause was applied"
+    );
+    let (status, _) = send(xfyeta_at("query", &json!({ "task_id": id }))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        xfyeta_row(&id).await["status"],
+        3,
+        "one throttle, then the read"
+    );
+    let reset = xfyeta_at("start", &json!({ "task_id": id })).send().await;
+    assert!(reset.is_err(), "the connection was reset");
+    assert_eq!(
+        task_view(&id).await["run"],
+        "running",
+        "the resume was applied"
+    );
+
+    let (name, vid, _) = volcengine_task("volc-verb-fault", json!({"Start": true})).await;
+    add_rule(json!({"match": name, "kind": "business_error", "op": "stop"})).await;
+    let (status, _) = send(volcengine_verb("StopTask", &vid).request()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        task_view(&vid).await["run"],
+        "running",
+        "a business error applies nothing"
+    );
+    add_rule(json!({"match": name, "kind": "5xx", "op": "find"})).await;
+    let (status, _) =
+        send(volcengine_call("QueryTaskList", &json!({ "Keyword": name })).request()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn reads_over_the_rate_are_throttled_only_when_enforced() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = Config {
+        credentials: Credentials::sandbox(),
+        read_qps: emulator::ReadQps::Limit(3),
+        ..Config::default()
+    };
+    let own = emulator::spawn(listener, config).await.unwrap();
+    let query = || {
+        client()
+            .post(format!(
+                "{}/openapi/outbound/v1/task/query?token={}",
+                own.url(),
+                sign::percent_encode(emulator::SANDBOX_XFYETA_TOKEN)
+            ))
+            .header("Content-Type", "application/json")
+            .body("{}")
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(send(query()).await.0);
+    }
+    assert_eq!(&statuses[..3], [StatusCode::OK; 3]);
+    assert_eq!(
+        statuses[3],
+        StatusCode::TOO_MANY_REQUESTS,
+        "the fourth in a second"
+    );
+    own.shutdown().await;
+    // The shared emulator enforces nothing.
+    for _ in 0..10 {
+        assert_eq!(send(xfyeta_at("query", &json!({}))).await.0, StatusCode::OK);
+    }
 }

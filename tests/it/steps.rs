@@ -279,7 +279,7 @@ fn every_vendor_holds_exactly_the_manifests_callees_and_runs_as_it_says() {
     let runs = |name: &str| vendor_task(name)["run"].as_str().unwrap().to_string();
     assert_eq!(runs("steps-e2e-xf"), "running");
     assert_eq!(runs("steps-e2e-ali"), "running");
-    assert_eq!(runs("steps-e2e-lll"), "paused");
+    assert_eq!(runs("steps-e2e-lll"), "not_started");
     assert_eq!(runs("steps-e2e-volc"), "running");
     let calls = |name: &str| vendor_task(name)["callees"].clone();
     assert_eq!(calls("steps-e2e-xf")["calls"], 3);
@@ -397,7 +397,7 @@ fn an_uncertain_batch_stops_its_task_until_a_person_records_it() {
     // Nothing after the uncertain batch was sent for it; the other task finished.
     assert_eq!(vendor_task(name)["callees"]["calls"], 2);
     assert_eq!(vendor_task(name)["callees"]["count"], 100);
-    assert_eq!(vendor_task(name)["run"], "paused");
+    assert_eq!(vendor_task(name)["run"], "not_started");
     assert_eq!(vendor_task("steps-fault-other")["run"], "running");
 
     // The plan says so, and apply sends nothing for it until it is resolved.

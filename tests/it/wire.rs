@@ -209,7 +209,7 @@ fn xfyeta_inserts_in_batches_of_50_then_starts() {
     let (columns, rows) = rows(&task, 1000, 120);
     load(&rt, &task, &id, &columns, &rows, 50);
     assert_eq!(held(&id), expected(&columns, &rows, str::to_string));
-    assert_eq!(listed(&id)["run"], "paused");
+    assert_eq!(listed(&id)["run"], "not_started");
     assert!(matches!(start(&rt, &task, &id), Some(Parsed::Done { .. })));
     assert_eq!(listed(&id)["run"], "running");
     assert_eq!(listed(&id)["callees"]["duplicates"], 0);
@@ -236,7 +236,7 @@ fn longlonglong_loads_in_batches_of_100_and_a_running_task_refuses_with_6007() {
         start(&rt, &task, &id).is_none(),
         "longlonglong has no start"
     );
-    assert_eq!(listed(&id)["run"], "paused");
+    assert_eq!(listed(&id)["run"], "not_started");
 
     // Started in the console: the vendor refuses numbers (LL:55), nothing is stored.
     set_running(&rt, &id, true);
@@ -266,7 +266,7 @@ fn aliyun_uploads_with_tts_params_then_starts() {
     assert!(!columns.is_empty(), "the example has script variables");
     load(&rt, &task, &id, &columns, &rows, 50);
     assert_eq!(held(&id), expected(&columns, &rows, str::to_string));
-    assert_eq!(listed(&id)["run"], "paused");
+    assert_eq!(listed(&id)["run"], "not_started");
     assert!(matches!(start(&rt, &task, &id), Some(Parsed::Done { .. })));
     assert_eq!(listed(&id)["run"], "running");
 }

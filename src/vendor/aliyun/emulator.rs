@@ -1355,4 +1355,72 @@ mod tests {
         assert_eq!(tts(r#"["a"]"#, r#"{"number":"all"}"#), "TtsParam");
         assert_eq!(refused(&[base[0], base[1], ("Callee", "1")]), "Callee");
     }
+
+    #[test]
+    fn the_verbs_take_only_the_documented_states() {
+        let ok = |a, r, s| moves(a, r, s).ok();
+        assert_eq!(ok(START, Run::NotStarted, false), Some(Some(Run::Running)));
+        assert_eq!(ok(START, Run::NotStarted, true), Some(Some(Run::Scheduled)));
+        assert_eq!(ok(START, Run::Paused, false), Some(Some(Run::Running)));
+        assert_eq!(ok(PAUSE, Run::Running, false), Some(Some(Run::Paused)));
+        assert_eq!(ok(CANCEL, Run::Running, false), Some(Some(Run::Stopped)));
+        assert_eq!(
+            ok(CANCEL_ORDER, Run::Scheduled, false),
+            Some(Some(Run::Stopped))
+        );
+        for run in [Run::NotStarted, Run::Finished, Run::Stopped] {
+            assert_eq!(ok(DELETE, run, false), Some(Some(Run::Deleted)));
+        }
+        for run in [Run::Running, Run::Paused, Run::Scheduled] {
+            assert!(moves(DELETE, run, false).is_err(), "{run:?}");
+        }
+        for run in [Run::NotStarted, Run::Paused, Run::Scheduled, Run::Stopped] {
+            assert!(moves(CANCEL, run, false).is_err(), "{run:?}");
+        }
+        assert!(moves(CANCEL_ORDER, Run::Running, false).is_err());
+        assert!(moves(START, Run::Stopped, false).is_err());
+        assert!(moves(PAUSE, Run::NotStarted, false).is_err());
+        assert_eq!(status(Run::Running), "EXCUTING");
+        assert_eq!(status(Run::Paused), "MANUAL_STOP");
+    }
+
+    #[test]
+    fn reads_answer_in_the_pages_fields() {
+        let mut tasks = Tasks::default();
+        let request = RecordedRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            query: vec![
+                ("DialogId".into(), "42".into()),
+                ("Caller".into(), "057100000001".into()),
+            ],
+            content_type: None,
+            body: None,
+        };
+        let id = tasks.create(Vendor::Aliyun, "ali-notice".into(), request);
+        let detail = detail_data(tasks.read(Vendor::Aliyun, &id).unwrap());
+        assert_eq!(
+            (detail["robotId"].clone(), detail["status"].clone()),
+            (json!(42), json!("INIT"))
+        );
+        assert_eq!(detail["caller"], "057100000001");
+        let pairs = |q: &[(&str, &str)]| -> Vec<(String, String)> {
+            q.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let list = validate_list(&pairs(&[("TaskName", "notice"), ("Status", "INIT")])).unwrap();
+        let (total, items) = list_page(&tasks, &list);
+        assert_eq!(total, 1);
+        assert_eq!(
+            (
+                items[0]["totalCount"].clone(),
+                items[0]["finishCount"].clone()
+            ),
+            (json!(0), json!(0))
+        );
+        assert!(validate_list(&pairs(&[("Status", "RUNNING")])).is_err());
+        assert!(validate_list(&pairs(&[("Time", "2030/01/01")])).is_err());
+        assert!(validate_list(&pairs(&[("PageNo", "0")])).is_err());
+    }
 }

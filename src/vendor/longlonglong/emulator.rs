@@ -1558,4 +1558,75 @@ mod tests {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
     }
+
+    #[test]
+    fn states_read_as_enable_and_call_status() {
+        assert_eq!(state(Run::Running), (true, true, 2, "执行中"));
+        assert_eq!(state(Run::Scheduled), (true, false, 3, "等待执行"));
+        assert_eq!(state(Run::Paused), (false, false, 1, "暂停中"));
+        assert_eq!(state(Run::NotStarted), state(Run::Paused));
+        assert!(over(Run::Finished).is_some() && over(Run::Stopped).is_some());
+        assert!(over(Run::Paused).is_none());
+    }
+
+    #[test]
+    fn the_list_query_and_answer_have_the_pages_shape() {
+        let pairs = |q: &[(&str, &str)]| -> Vec<(String, String)> {
+            q.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let list = validate_list(&pairs(&[
+            ("name", "abc"),
+            ("status", "3"),
+            ("per_page", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            list,
+            List {
+                name: Some("abc".into()),
+                enable: Some(true),
+                page: 1,
+                per_page: 5
+            }
+        );
+        assert!(validate_list(&pairs(&[("status", "2")])).is_err());
+        assert!(validate_list(&pairs(&[("page", "0")])).is_err());
+        let mut tasks = Tasks::default();
+        let request = RecordedRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            query: Vec::new(),
+            content_type: None,
+            body: Some(
+                json!({"maximumcall": 2, "task_type": 7, "task_extras": {"line": [], "holiday": [{"begin": "2030-01-01 00:00", "end": "2030-01-02 00:00"}]}}),
+            ),
+        };
+        let id = tasks.create(Vendor::Longlonglong, "abc-1".into(), request);
+        let all = List {
+            name: Some("abc".into()),
+            enable: None,
+            page: 1,
+            per_page: 15,
+        };
+        let answer = list_answer(&tasks, &all, "u1");
+        assert_eq!(
+            answer["meta"],
+            json!({"has_pages": false, "total": 1, "last_page": 1, "current_page": 1, "per_page": 15})
+        );
+        assert_eq!(answer["data"][0]["uuid"], id.as_str());
+        assert_eq!(answer["data"][0]["new_task_extra"]["call_status"], false);
+        let detail = detail_data(tasks.read(Vendor::Longlonglong, &id).unwrap());
+        assert_eq!(
+            detail["new_task_extra"]["holiday"][0]["start"],
+            "2030-01-01 00:00"
+        );
+        assert_eq!(
+            (detail["status"].clone(), detail["status_str"].clone()),
+            (json!(1), json!("暂停中"))
+        );
+        tasks.get_mut(&id).unwrap().end(Run::Deleted);
+        assert_eq!(list_answer(&tasks, &all, "u1")["meta"]["total"], 0);
+    }
 }

@@ -1295,4 +1295,92 @@ mod tests {
             "Unique"
         );
     }
+
+    #[test]
+    fn the_verbs_take_their_states_and_nothing_after_a_stop() {
+        assert_eq!(moves(FaultOp::Pause, Run::Running), Ok(Some(Run::Paused)));
+        assert_eq!(moves(FaultOp::Pause, Run::Paused), Ok(None));
+        assert!(moves(FaultOp::Pause, Run::NotStarted).is_err());
+        assert_eq!(moves(FaultOp::Resume, Run::Paused), Ok(Some(Run::Running)));
+        assert_eq!(
+            moves(FaultOp::Resume, Run::NotStarted),
+            Ok(Some(Run::Running))
+        );
+        assert_eq!(moves(FaultOp::Stop, Run::Paused), Ok(Some(Run::Stopped)));
+        assert_eq!(moves(FaultOp::Update, Run::Running), Ok(None));
+        for over in [Run::Stopped, Run::Finished, Run::Deleted] {
+            for op in [
+                FaultOp::Pause,
+                FaultOp::Resume,
+                FaultOp::Stop,
+                FaultOp::Update,
+            ] {
+                assert!(moves(op, over).is_err(), "{op:?} {over:?}");
+            }
+        }
+        let states: Vec<i64> = [
+            Run::NotStarted,
+            Run::Running,
+            Run::Paused,
+            Run::Stopped,
+            Run::Finished,
+        ]
+        .into_iter()
+        .map(state)
+        .collect();
+        assert_eq!(states, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_verb_takes_its_task_id_from_exactly_one_place() {
+        let q = |id: Option<&str>| -> Vec<(String, String)> {
+            id.map(|id| vec![("TaskOpenId".to_string(), id.to_string())])
+                .unwrap_or_default()
+        };
+        let mut json_headers = HeaderMap::new();
+        json_headers.insert("content-type", "application/json".parse().unwrap());
+        let mut form = HeaderMap::new();
+        form.insert(
+            "content-type",
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        assert_eq!(
+            verb_task_id(&q(Some("t1")), &HeaderMap::new(), b"").unwrap(),
+            "t1"
+        );
+        assert_eq!(
+            verb_task_id(&q(None), &form, b"TaskOpenId=t2").unwrap(),
+            "t2"
+        );
+        assert_eq!(
+            verb_task_id(&q(None), &json_headers, br#"{"TaskOpenId":"t3"}"#).unwrap(),
+            "t3"
+        );
+        assert!(verb_task_id(&q(Some("t1")), &json_headers, br#"{"TaskOpenId":"t1"}"#).is_err());
+        assert!(verb_task_id(&q(None), &HeaderMap::new(), b"").is_err());
+        assert!(verb_task_id(&q(None), &form, b"TaskOpenId=t2&X=1").is_err());
+        assert!(verb_task_id(&q(Some("")), &HeaderMap::new(), b"").is_err());
+    }
+
+    #[test]
+    fn updates_take_the_listed_fields_only() {
+        let body = json!({
+            "TaskOpenId": "t", "StartTime": "2030-01-01 09:00:00", "EndTime": "2030-01-02 09:00:00",
+            "Concurrency": 2, "RingAgainTimes": 1, "RingAgainInterval": 10, "Recall": false
+        });
+        let (id, changes) = validate_update(&body).unwrap();
+        assert_eq!(id, "t");
+        assert!(changes.contains_key("Concurrency") && !changes.contains_key("RingAgainTimes"));
+        let mut bad = body.clone();
+        bad["EndTime"] = json!("2029-01-01 09:00:00");
+        assert_eq!(validate_update(&bad).unwrap_err().param, "EndTime");
+        let mut bad = body.clone();
+        bad["Resource"] = json!("x");
+        assert_eq!(validate_update(&bad).unwrap_err().param, "Resource");
+        let mut bad = body;
+        bad.as_object_mut().unwrap().remove("Concurrency");
+        assert_eq!(validate_update(&bad).unwrap_err().param, "Concurrency");
+        assert!(validate_list(&json!({"Limit": 101})).is_err());
+        assert_eq!(validate_list(&json!({})).unwrap().limit, 10);
+    }
 }

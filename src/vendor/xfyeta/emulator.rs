@@ -1007,4 +1007,87 @@ mod tests {
         assert!(!columns_match(Some("号码"), &vars, &sent(&["手机", "列2"])));
         assert!(!columns_match(Some("号码"), &vars, &sent(&[])));
     }
+
+    fn task(tasks: &mut Tasks, name: &str) -> String {
+        let request = RecordedRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            query: Vec::new(),
+            content_type: None,
+            body: Some(valid()),
+        };
+        tasks.create(Vendor::Xfyeta, name.into(), request)
+    }
+
+    #[test]
+    fn the_state_machine_is_the_pages() {
+        assert_eq!(start_move(Run::NotStarted).unwrap(), Move::To(Run::Running));
+        assert_eq!(start_move(Run::Paused).unwrap(), Move::To(Run::Running));
+        assert_eq!(start_move(Run::Running).unwrap(), Move::Stay);
+        assert_eq!(pause_move(Run::Running).unwrap(), Move::To(Run::Paused));
+        assert_eq!(pause_move(Run::Paused).unwrap(), Move::Stay);
+        assert!(pause_move(Run::NotStarted).is_err());
+        assert_eq!(delete_move(Run::Running).unwrap(), Move::To(Run::Deleted));
+        for over in [Run::Finished, Run::Stopped, Run::Deleted] {
+            assert!(start_move(over).is_err() && pause_move(over).is_err());
+        }
+        assert!(delete_move(Run::Deleted).is_err());
+        let statuses: Vec<i64> = [
+            Run::NotStarted,
+            Run::Scheduled,
+            Run::Running,
+            Run::Paused,
+            Run::Finished,
+            Run::Stopped,
+        ]
+        .into_iter()
+        .map(|r| status(r, None))
+        .collect();
+        assert_eq!(statuses, [0, 1, 2, 3, 4, 7]);
+        assert_eq!(status(Run::Deleted, Some(Run::Paused)), 3);
+    }
+
+    #[test]
+    fn a_query_filters_fuzzily_pages_and_shows_the_row_fields() {
+        let mut tasks = Tasks::default();
+        let a = task(&mut tasks, "spring-notice");
+        task(&mut tasks, "autumn-notice");
+        task(&mut tasks, "spring-survey");
+        let q = |body: Value| validate_query(&body).unwrap();
+        let result = query_result(&tasks, &q(json!({"task_name": "spring"})));
+        assert_eq!(result["total_rows"], 2);
+        let result = query_result(
+            &tasks,
+            &q(json!({"task_name": "notice", "page_size": 1, "page_index": 2})),
+        );
+        assert_eq!(result["total_rows"], 2);
+        assert_eq!(result["rows"][0]["task_name"], "autumn-notice");
+        let result = query_result(
+            &tasks,
+            &q(json!({"sort_name": "NAME", "sort_order": "DESC"})),
+        );
+        assert_eq!(result["rows"][0]["task_name"], "spring-survey");
+        let row = &query_result(&tasks, &q(json!({"task_id": a})))["rows"][0];
+        for field in [
+            "task_id",
+            "status",
+            "deleted",
+            "process_count",
+            "count_tel",
+            "line_num",
+            "time_range",
+        ] {
+            assert!(row.get(field).is_some(), "{field}");
+        }
+        assert_eq!(row["time_range"], "09:00:00-12:00:00,13:00:00-17:30:00");
+        assert!(row.get("remaining").is_none(), "only with show_remaining");
+        assert_eq!(
+            query_result(&tasks, &q(json!({"task_status_list": [2]})))["total_rows"],
+            0
+        );
+        assert!(validate_query(&json!({"page_size": 51})).is_err());
+        assert!(validate_query(&json!({"sort_order": "down"})).is_err());
+        assert!(validate_query(&json!({"task_status_list": [8]})).is_err());
+        assert!(validate_query(&json!({"taskname": "x"})).is_err());
+    }
 }
