@@ -44,6 +44,16 @@ impl conformance::Subject for FileStore {
         newer["retention"] = "30d".into();
         fs::write(&self.path, serde_json::to_vec_pretty(&newer).unwrap()).unwrap();
     }
+
+    fn log_len(&self) -> u64 {
+        fs::metadata(journal_path(&self.path)).map_or(0, |m| m.len())
+    }
+
+    fn cut_log(&self, len: u64) {
+        let mut bytes = fs::read(journal_path(&self.path)).unwrap();
+        bytes.truncate(len as usize);
+        fs::write(journal_path(&self.path), bytes).unwrap();
+    }
 }
 
 conformance::suite!(|dir: &Path| -> Box<dyn conformance::Subject> {
