@@ -421,7 +421,8 @@ fn validate_steps(name: &str, record: &TaskRecord) -> Result<(), String> {
                 "`run.state` is `in_flight`, which is never saved; expected `started`, `not_started` or `uncertain`".into(),
             );
         }
-        if !created && !(run.how == "create" && run.state == RunState::Uncertain) {
+        let carried_by_uncertain_create = run.how == "create" && run.state == RunState::Uncertain;
+        if !created && !carried_by_uncertain_create {
             return Err(format!(
                 "`run` is recorded ({}, by {:?}) but the task is `uncertain`; expected a run record only on a `created` task (or the start an uncertain create carried, itself uncertain)",
                 run_state_name(run.state),
