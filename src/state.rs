@@ -93,8 +93,11 @@ pub trait RunLog: Send + Sync {
     /// [`replay`]) is refused and not stored; its request must not be sent.
     fn record(&self, entry: Entry) -> BoxFuture<'_, Result<(), StateError>>;
 
-    /// Stores `entries` in order, each as [`RunLog::record`] would. An entry refused stops
-    /// the rest: none after it is stored.
+    /// Stores `entries` in order, each as [`RunLog::record`] would, durable together: a
+    /// backend that can (the file store: one write, one sync) makes them so, and none may
+    /// make a later entry durable without every earlier one. An entry refused stops the
+    /// rest: the ones before it are stored, none after it. The default stores them one by
+    /// one, which keeps the order but costs a sync each.
     fn record_all(&self, entries: Vec<Entry>) -> BoxFuture<'_, Result<(), StateError>> {
         Box::pin(async move {
             for entry in entries {
@@ -102,6 +105,13 @@ pub trait RunLog: Send + Sync {
             }
             Ok(())
         })
+    }
+
+    /// How many durable writes (for the file store: syncs of the journal) the log has made
+    /// so far, where the backend counts them: what shows that a [`RunLog::record_all`] was
+    /// one. `None` for a backend that does not count.
+    fn durable_writes(&self) -> Option<u64> {
+        None
     }
 
     /// Ends the run: folds what is stored into `state` (the state the run began on) and saves

@@ -389,8 +389,132 @@ pub(crate) fn validate(state: &State) -> Result<(), String> {
         if record.superseded.iter().any(|s| s.task_id.is_empty()) {
             return Err(format!("task `{name}` has a superseded task without an id"));
         }
+        validate_steps(name, record).map_err(|e| format!("task `{name}`: {e}"))?;
     }
     Ok(())
+}
+
+/// The format-3 rules of a task's callee batches and run record: what replay produces, so
+/// a state that breaks one was edited or damaged, and believing it could load a callee
+/// twice or forget a loaded batch.
+fn validate_steps(name: &str, record: &TaskRecord) -> Result<(), String> {
+    let created = record.status == TaskStatus::Created;
+    if let Some(c) = &record.callees {
+        let mut rows = 0u64;
+        for (k, b) in c.batches.iter().enumerate() {
+            if u64::from(b.i) != k as u64 {
+                return Err(format!(
+                    "`callees.batches[{k}].i` is {}; expected {k} (batches are contiguous from i = 0)",
+                    b.i
+                ));
+            }
+            if b.n == 0 {
+                return Err(format!(
+                    "`callees.batches[{k}].n` is 0; expected the rows of a loaded batch (1 or more)"
+                ));
+            }
+            if !is_through(&b.through) {
+                return Err(format!(
+                    "`callees.batches[{k}].through` is not a digest; expected `h1:` and 32 lowercase hex characters (or `v2:…` from an older callform)"
+                ));
+            }
+            rows += u64::from(b.n);
+        }
+        if c.rows != rows {
+            return Err(format!(
+                "`callees.rows` is {}; expected {rows}, the sum of the batches' `n`",
+                c.rows
+            ));
+        }
+        if !c.batches.is_empty() && !created {
+            return Err(format!(
+                "`callees.batches` holds {} loaded batch(es) but the task is `uncertain`; expected batches only on a `created` task (a batch is sent to a task id)",
+                c.batches.len()
+            ));
+        }
+        if let Some(p) = &c.pending {
+            let next = c.batches.len() as u64;
+            if u64::from(p.i) != next {
+                return Err(format!(
+                    "`callees.pending.i` is {}; expected {next}, the batch after the last loaded one",
+                    p.i
+                ));
+            }
+            if p.offset != c.rows {
+                return Err(format!(
+                    "`callees.pending.offset` is {}; expected {}, the rows loaded before it",
+                    p.offset, c.rows
+                ));
+            }
+            if p.n == 0 {
+                return Err(
+                    "`callees.pending.n` is 0; expected the rows of the batch (1 or more)".into(),
+                );
+            }
+            if !p.through.starts_with("h1:") || !is_through(&p.through) {
+                return Err("`callees.pending.through` is not a digest; expected `h1:` and 32 lowercase hex characters".into());
+            }
+            if p.state == PendingState::InFlight {
+                return Err("`callees.pending.state` is `in_flight`, which is never saved; expected `uncertain` or `refused`".into());
+            }
+            if p.in_create && p.i != 0 {
+                return Err(format!(
+                    "`callees.pending.in_create` is set on batch {}; expected it only on batch 0 (the create carries the first batch)",
+                    p.i
+                ));
+            }
+            if !created && !p.in_create {
+                return Err("`callees.pending` is a batch sent after the create but the task is `uncertain`; expected only the batch the create carried (`in_create`)".into());
+            }
+        }
+        if let Some(k) = &c.keyed_as {
+            if k.is_empty() || k == name {
+                return Err(format!(
+                    "`callees.keyed_as` is {k:?}; expected the name the record was moved from, never empty nor its own name (leave it out instead)"
+                ));
+            }
+        }
+    }
+    if let Some(run) = &record.run {
+        if run.state == RunState::InFlight {
+            return Err(
+                "`run.state` is `in_flight`, which is never saved; expected `started`, `not_started` or `uncertain`".into(),
+            );
+        }
+        let carried_by_uncertain_create = run.how == "create" && run.state == RunState::Uncertain;
+        if !created && !carried_by_uncertain_create {
+            return Err(format!(
+                "`run` is recorded ({}, by {:?}) but the task is `uncertain`; expected a run record only on a `created` task (or the start an uncertain create carried, itself uncertain)",
+                run_state_name(run.state),
+                run.how
+            ));
+        }
+        if run.how.is_empty() {
+            return Err(
+                "`run.how` is empty; expected the start request's name, `create` or `marked`"
+                    .into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_state_name(state: RunState) -> &'static str {
+    match state {
+        RunState::Started => "started",
+        RunState::NotStarted => "not_started",
+        RunState::InFlight => "in_flight",
+        RunState::Uncertain => "uncertain",
+    }
+}
+
+/// `h1:` and 32 lowercase hex characters, or an older callform's `v2:` and a digest.
+fn is_through(s: &str) -> bool {
+    match (s.strip_prefix("h1:"), s.strip_prefix("v2:")) {
+        (Some(hex), _) => is_hex32(hex),
+        (None, Some(rest)) => !rest.is_empty(),
+        _ => false,
+    }
 }
 
 /// A vendor task id recorded for two different tasks of the same provider and endpoint.

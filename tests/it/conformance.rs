@@ -19,7 +19,8 @@
 use std::sync::Arc;
 
 use callform::state::{
-    Entry, Lease, Outcome, RunLog, State, StateBackend, StateError, TaskStatus, STOPPED_REASON,
+    replay::StepOutcome, Entry, Lease, Outcome, PendingState, RunLog, State, StateBackend,
+    StateError, TaskStatus, STOPPED_REASON,
 };
 
 /// A fresh store under test.
@@ -34,6 +35,11 @@ pub(crate) trait Subject {
     /// Replaces the stored state with one written by a newer callform (a newer format version,
     /// with a field this one does not know).
     fn store_newer(&self);
+    /// The bytes of the pending run log as stored (0 when there is none).
+    fn log_len(&self) -> u64;
+    /// Cuts the stored run log to its first `len` bytes: what a crash during its last write
+    /// can leave.
+    fn cut_log(&self, len: u64);
 }
 
 /// Makes one `#[test]` per conformance check, for the subjects `$make` (a
@@ -52,6 +58,8 @@ macro_rules! suite {
             data_that_does_not_load_is_refused_and_never_overwritten,
             a_newer_format_is_refused_and_never_overwritten,
             fifty_concurrent_records_are_all_durable,
+            one_record_all_is_durable_together_and_in_order,
+            a_torn_record_all_never_leaves_an_intent_without_the_outcome_before_it,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -427,4 +435,118 @@ pub(crate) async fn fifty_concurrent_records_are_all_durable(subject: &dyn Subje
         .tasks
         .values()
         .all(|t| t.status == TaskStatus::Created));
+}
+
+fn batch(name: &str, i: u32, offset: u64, n: u32) -> Entry {
+    Entry::Batch {
+        name: name.into(),
+        i,
+        offset,
+        n,
+        through: format!("h1:{:032x}", u64::from(i) + 1),
+        at: T0.into(),
+    }
+}
+
+fn batch_done(name: &str, i: u32) -> Entry {
+    Entry::BatchOutcome {
+        name: name.into(),
+        i,
+        at: T1.into(),
+        outcome: StepOutcome::Done {
+            request_id: None,
+            warnings: vec![],
+        },
+    }
+}
+
+/// A run on the seeded state (`old` = `T-OLD`) with batch 0 of `old` in flight.
+async fn batch_in_flight(subject: &dyn Subject) -> (Arc<dyn RunLog>, Lease, State) {
+    let mut state = seeded(subject).await;
+    let backend = subject.open();
+    let lease = backend.lock("apply").unwrap();
+    let log = backend.begin(&lease, &mut state).await.unwrap();
+    log.record(batch("old", 0, 0, 50)).await.unwrap();
+    (log, lease, state)
+}
+
+pub(crate) async fn one_record_all_is_durable_together_and_in_order(subject: &dyn Subject) {
+    let (log, lease, mut state) = batch_in_flight(subject).await;
+    let before = log.durable_writes();
+    // The outcome of batch 0 and the intent of batch 1, as apply records them.
+    log.record_all(vec![batch_done("old", 0), batch("old", 1, 50, 50)])
+        .await
+        .unwrap();
+    if let (Some(before), Some(after)) = (before, log.durable_writes()) {
+        assert_eq!(after - before, 1, "one record_all is one durable write");
+    }
+    // Both are durable, in order, when it returns: another reader sees batch 0 loaded and
+    // batch 1 in flight (uncertain, if the run died now).
+    let seen = subject.open().load().unwrap().state.unwrap();
+    let callees = seen.tasks["old"].callees.clone().unwrap();
+    assert_eq!((callees.rows, callees.batches.len()), (50, 1));
+    let pending = callees.pending.unwrap();
+    assert_eq!((pending.i, pending.offset), (1, 50));
+    assert_eq!(pending.state, PendingState::Uncertain);
+
+    // A refused entry stops the rest; the ones before it are stored.
+    let err = log
+        .record_all(vec![
+            batch_done("old", 1),
+            batch("old", 5, 0, 1),
+            batch("old", 2, 100, 50),
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::JournalRejected { .. }), "{err:?}");
+    let folded = log.commit(&mut state).await.unwrap().unwrap();
+    lease.release().unwrap();
+    assert_eq!(folded.batches_loaded, 2);
+    let callees = state.tasks["old"].callees.clone().unwrap();
+    assert_eq!((callees.rows, callees.batches.len()), (100, 2));
+    assert_eq!(
+        callees.pending, None,
+        "nothing after the refused entry is stored"
+    );
+}
+
+pub(crate) async fn a_torn_record_all_never_leaves_an_intent_without_the_outcome_before_it(
+    subject: &dyn Subject,
+) {
+    let (log, lease, _) = batch_in_flight(subject).await;
+    let start = subject.log_len();
+    log.record_all(vec![batch_done("old", 0), batch("old", 1, 50, 50)])
+        .await
+        .unwrap();
+    let end = subject.log_len();
+    die(log, lease);
+    assert!(end > start);
+    let (mut uncertain0, mut loaded_only, mut both) = (0, 0, 0);
+    for len in (start..=end).rev() {
+        subject.cut_log(len);
+        let state = subject
+            .open()
+            .load()
+            .unwrap_or_else(|e| panic!("cut at {len} of {start}..{end}: {e}"))
+            .state
+            .unwrap();
+        let callees = state.tasks["old"].callees.clone().unwrap();
+        let pending = callees.pending.clone();
+        match (
+            callees.batches.len(),
+            pending.as_ref().map(|p| (p.i, p.state)),
+        ) {
+            // Nothing of the write survived: batch 0 may have been loaded.
+            (0, Some((0, PendingState::Uncertain))) => uncertain0 += 1,
+            // The intent of batch 1 is lost: its request waited for it, so it was not sent.
+            (1, None) => loaded_only += 1,
+            (1, Some((1, PendingState::Uncertain))) => both += 1,
+            other => panic!("cut at {len} of {start}..{end}: {other:?}"),
+        }
+        assert_eq!(callees.rows, 50 * callees.batches.len() as u64);
+    }
+    assert!(
+        uncertain0 > 0 && loaded_only > 0 && both > 0,
+        "{uncertain0} {loaded_only} {both}"
+    );
 }

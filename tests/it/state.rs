@@ -44,6 +44,16 @@ impl conformance::Subject for FileStore {
         newer["retention"] = "30d".into();
         fs::write(&self.path, serde_json::to_vec_pretty(&newer).unwrap()).unwrap();
     }
+
+    fn log_len(&self) -> u64 {
+        fs::metadata(journal_path(&self.path)).map_or(0, |m| m.len())
+    }
+
+    fn cut_log(&self, len: u64) {
+        let mut bytes = fs::read(journal_path(&self.path)).unwrap();
+        bytes.truncate(len as usize);
+        fs::write(journal_path(&self.path), bytes).unwrap();
+    }
 }
 
 conformance::suite!(|dir: &Path| -> Box<dyn conformance::Subject> {
@@ -855,4 +865,158 @@ async fn a_second_apply_after_the_lock_file_was_deleted_sends_nothing() {
         .unwrap()
         .tasks
         .contains_key("in-flight"));
+}
+
+/// A saved state whose task `old` (created, `T-OLD`) has two batches loaded (50 + 30 rows),
+/// batch 2 uncertain and a start recorded; as JSON, to break one rule at a time.
+fn stepped_state() -> (tempfile::TempDir, PathBuf, serde_json::Value) {
+    let (dir, path, mut state) = setup();
+    let h = |k: u8| format!("h1:{}", format!("{k:x}").repeat(32));
+    let rec = state.tasks.get_mut("old").unwrap();
+    rec.callees = Some(state::CalleeProgress {
+        rows: 80,
+        batches: vec![
+            state::Batch {
+                i: 0,
+                n: 50,
+                through: h(1),
+            },
+            state::Batch {
+                i: 1,
+                n: 30,
+                through: h(2),
+            },
+        ],
+        pending: Some(state::Pending {
+            i: 2,
+            offset: 80,
+            n: 20,
+            through: h(3),
+            at: T1.into(),
+            state: state::PendingState::Uncertain,
+            reason: Some("HTTP 502".into()),
+            code: None,
+            in_create: false,
+        }),
+        keyed_as: Some("older".into()),
+    });
+    rec.run = Some(state::RunRecord {
+        state: state::RunState::Started,
+        at: T1.into(),
+        how: "task/start".into(),
+        reason: None,
+    });
+    save(&path, &mut state).unwrap();
+    let value = serde_json::to_value(load(&path).unwrap()).unwrap();
+    (dir, path, value)
+}
+
+fn write_sealed(path: &Path, value: &serde_json::Value) {
+    let text = serde_json::to_string_pretty(value).unwrap();
+    fs::write(path, state::checksum::seal(text.as_bytes())).unwrap();
+}
+
+#[test]
+fn a_state_breaking_a_step_rule_is_refused_naming_task_and_field_and_left_untouched() {
+    use serde_json::json;
+    type Edit = fn(&mut serde_json::Value);
+    let cases: &[(&str, Edit, &str)] = &[
+        (
+            "batches not contiguous",
+            |t| t["callees"]["batches"][1]["i"] = json!(2),
+            "`callees.batches[1].i` is 2; expected 1",
+        ),
+        (
+            "a batch of no rows",
+            |t| t["callees"]["batches"][1]["n"] = json!(0),
+            "`callees.batches[1].n` is 0",
+        ),
+        (
+            "rows not the sum",
+            |t| t["callees"]["rows"] = json!(79),
+            "`callees.rows` is 79; expected 80",
+        ),
+        (
+            "a through that is no digest",
+            |t| t["callees"]["batches"][0]["through"] = json!("h1:XYZ"),
+            "`callees.batches[0].through` is not a digest",
+        ),
+        (
+            "a pending batch that is not the next",
+            |t| t["callees"]["pending"]["i"] = json!(3),
+            "`callees.pending.i` is 3; expected 2",
+        ),
+        (
+            "a pending batch not at the rows loaded",
+            |t| t["callees"]["pending"]["offset"] = json!(50),
+            "`callees.pending.offset` is 50; expected 80",
+        ),
+        (
+            "a pending through that is no digest",
+            |t| t["callees"]["pending"]["through"] = json!("v2:abc"),
+            "`callees.pending.through` is not a digest",
+        ),
+        (
+            "a pending batch in flight",
+            |t| t["callees"]["pending"]["state"] = json!("in_flight"),
+            "`callees.pending.state` is `in_flight`",
+        ),
+        (
+            "in_create on a later batch",
+            |t| t["callees"]["pending"]["in_create"] = json!(true),
+            "`callees.pending.in_create` is set on batch 2",
+        ),
+        (
+            "keyed_as its own name",
+            |t| t["callees"]["keyed_as"] = json!("old"),
+            "`callees.keyed_as` is \"old\"",
+        ),
+        (
+            "a start in flight",
+            |t| t["run"]["state"] = json!("in_flight"),
+            "`run.state` is `in_flight`",
+        ),
+        (
+            "a run record on an uncertain task",
+            |t| {
+                t["status"] = json!("uncertain");
+                t["callees"] = serde_json::Value::Null;
+                t.as_object_mut().unwrap().remove("callees");
+            },
+            "`run` is recorded (started, by \"task/start\") but the task is `uncertain`",
+        ),
+        (
+            "batches loaded on an uncertain task",
+            |t| {
+                t["status"] = json!("uncertain");
+                t.as_object_mut().unwrap().remove("run");
+            },
+            "`callees.batches` holds 2 loaded batch(es) but the task is `uncertain`",
+        ),
+    ];
+    let (_dir, path, good) = stepped_state();
+    // The base loads: every refusal below is the one edit's.
+    write_sealed(&path, &good);
+    load(&path).unwrap();
+    for (what, edit, expected) in cases {
+        let mut bad = good.clone();
+        edit(&mut bad["tasks"]["old"]);
+        write_sealed(&path, &bad);
+        let before = snapshot(path.parent().unwrap());
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("task `old`: ") && err.contains(expected),
+            "{what}: {err}"
+        );
+        assert!(err.contains("hint: "), "{what}: {err}");
+        let lease = state::open(&path).unwrap().lock("apply").unwrap();
+        let err = state::open(&path).unwrap().recover(&lease).unwrap_err();
+        assert!(err.to_string().contains(expected), "{what}: {err}");
+        lease.release().unwrap();
+        assert_eq!(
+            snapshot(path.parent().unwrap()),
+            before,
+            "{what}: the file is never rewritten"
+        );
+    }
 }

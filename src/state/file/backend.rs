@@ -104,6 +104,14 @@ impl RunLog for FileRunLog {
         Box::pin(self.journal.record(entry))
     }
 
+    fn record_all(&self, entries: Vec<Entry>) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(self.journal.record_all(entries))
+    }
+
+    fn durable_writes(&self) -> Option<u64> {
+        Some(self.journal.syncs())
+    }
+
     fn commit<'a>(
         self: Arc<Self>,
         state: &'a mut State,

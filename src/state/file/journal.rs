@@ -27,7 +27,12 @@
 //! - **Group commit.** One writer thread owns the file. It takes every entry waiting in its
 //!   channel, writes them with one `write`, syncs once, and only then wakes each waiter. No
 //!   entry is acknowledged before the sync that covers it. Entries reach the file in the order
-//!   they were accepted, so an outcome always follows its intent.
+//!   they were accepted, so an outcome always follows its intent. [`Journal::record_all`]
+//!   queues its entries as one piece: the outcome of step k and the intent of step k+1 go
+//!   out in the same `write` and are covered by the same sync. A crash during that write
+//!   leaves at most a torn last line: the intent lost (the step was never sent, as its
+//!   request waits for the ack) or both lost (step k replays as uncertain), never an
+//!   intent without the outcome before it.
 //! - **`fdatasync` is enough** for entries: the file only grows, and `fdatasync` also flushes
 //!   the size change needed to read the data back. The header is written with `sync_all` and
 //!   the directory is fsynced after the file is created: the file's name lives in the
@@ -347,9 +352,21 @@ impl Journal {
     /// Appends `entry` and returns once it is on disk. Concurrent calls share one sync.
     /// An entry that contradicts the state or the run so far is refused and not written.
     pub async fn record(&self, entry: Entry) -> Result<(), StateError> {
-        let line = line_of(&self.path, &entry)?;
+        self.record_all(vec![entry]).await
+    }
+
+    /// Appends `entries`, in order, with ONE write and ONE sync, and returns once they are
+    /// on disk: the outcome of one step and the intent of the next land together, or (a
+    /// torn tail) the intent is lost with nothing after it, which replays as "not sent".
+    /// An entry refused stops the rest: the ones before it are still written (in one write)
+    /// and the refusal is returned once they are durable; none after it is written.
+    pub async fn record_all(&self, entries: Vec<Entry>) -> Result<(), StateError> {
+        let mut buf = Vec::new();
+        for entry in &entries {
+            buf.extend_from_slice(&line_of(&self.path, entry)?);
+        }
         let (ack, acked) = oneshot::channel();
-        {
+        let refused = {
             // Checked and queued under one lock, so the file's order is the checked order.
             let mut check = self.check.lock().unwrap_or_else(PoisonError::into_inner);
             let Check {
@@ -357,28 +374,44 @@ impl Journal {
                 replay,
                 lines,
             } = &mut *check;
-            replay.apply(state, &entry, *lines + 1).map_err(|cause| {
-                StateError::JournalRejected {
-                    path: self.path.clone(),
-                    cause,
+            let mut refused = None;
+            let mut end = 0;
+            for entry in &entries {
+                if let Err(cause) = replay.apply(state, entry, *lines + 1) {
+                    refused = Some(StateError::JournalRejected {
+                        path: self.path.clone(),
+                        cause,
+                    });
+                    break;
                 }
-            })?;
-            *lines += 1;
+                *lines += 1;
+                // Each line ends with its newline: the accepted prefix ends at the next one.
+                end += buf[end..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(buf.len() - end, |at| at + 1);
+            }
+            buf.truncate(end);
+            if buf.is_empty() {
+                return refused.map_or(Ok(()), Err);
+            }
             self.queue
                 .as_ref()
                 .ok_or_else(|| self.write_error("the journal is closed"))?
-                .send((line, ack))
+                .send((buf, ack))
                 .map_err(|_| self.write_error("the journal writer stopped"))?;
             #[cfg(test)]
             self.shared.queued.fetch_add(1, Ordering::SeqCst);
-        }
+            refused
+        };
         acked
             .await
             .map_err(|_| self.write_error("the journal writer stopped"))?
             .map_err(|reason| StateError::JournalWrite {
                 path: self.path.clone(),
                 reason,
-            })
+            })?;
+        refused.map_or(Ok(()), Err)
     }
 
     /// Stops the writer once everything queued is on disk. Fails if any write failed.
