@@ -475,11 +475,20 @@ fn validate_steps(name: &str, record: &TaskRecord) -> Result<(), String> {
             }
         }
     }
+    if record.update.as_ref().is_some_and(|u| u.in_flight) {
+        return Err("`update.in_flight` is true, which is never saved; expected an update whose outcome is unknown (`in_flight: false`)".into());
+    }
     if let Some(run) = &record.run {
         if run.state == RunState::InFlight {
             return Err(
-                "`run.state` is `in_flight`, which is never saved; expected `started`, `not_started` or `uncertain`".into(),
+                "`run.state` is `in_flight`, which is never saved; expected `started`, `not_started`, `paused`, `stopped` or `uncertain`".into(),
             );
+        }
+        if run.verb.is_some() && run.state != RunState::Uncertain {
+            return Err(format!(
+                "`run.verb` is set while `run.state` is `{}`; expected a verb only on an `uncertain` run (the pause, resume or stop whose outcome is unknown)",
+                run_state_name(run.state)
+            ));
         }
         let carried_by_uncertain_create = run.how == "create" && run.state == RunState::Uncertain;
         if !created && !carried_by_uncertain_create {
@@ -505,6 +514,8 @@ fn run_state_name(state: RunState) -> &'static str {
         RunState::NotStarted => "not_started",
         RunState::InFlight => "in_flight",
         RunState::Uncertain => "uncertain",
+        RunState::Paused => "paused",
+        RunState::Stopped => "stopped",
     }
 }
 

@@ -905,6 +905,8 @@ fn stepped_state() -> (tempfile::TempDir, PathBuf, serde_json::Value) {
         at: T1.into(),
         how: "task/start".into(),
         reason: None,
+        verb: None,
+        before: None,
     });
     save(&path, &mut state).unwrap();
     let value = serde_json::to_value(load(&path).unwrap()).unwrap();
