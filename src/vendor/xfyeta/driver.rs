@@ -25,6 +25,11 @@
 //!   the start (XL:36-37, XL:106). Done: code 0 with `result.total` no larger than the
 //!   rows sent (XL:49-51);
 //! - `task/start?token=` `{"task_id":"129"}` (XL:104-106): done on code 0, `result:{}`.
+//!
+//! Reading back and steering (XL §1.2-1.6): `task/query` with `task_id` (the only detail
+//! call) or with `task_name`/`page_index`/`page_size` 50 (a fuzzy match); `task/pause`,
+//! `task/start` again to resume, and `task/delete` for a stop (xfyeta has no stop that
+//! keeps the task). A query's 200202 reads as "not there", 3010102 as deleted.
 
 use serde::Serialize;
 use serde_json::Value;
