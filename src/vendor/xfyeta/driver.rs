@@ -589,9 +589,16 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
             }
         }
     }
-    // A query names one task: the rows that are it (the vendor may add others).
+    // A query names one task: the rows that are it. An empty list is "no such task"; a
+    // list of other tasks only says that the filter was not applied, so it is no answer.
     if let (Op::Query, Some(id)) = (op, target) {
+        let listed = !tasks.is_empty();
         tasks.retain(|t| t.task_id == id);
+        if listed && tasks.is_empty() {
+            r.shaped = false;
+            r.problem = Some("the answer lists other tasks, not the one asked for");
+            return;
+        }
     }
     let total = answer.pointer("/result/total_rows").and_then(Value::as_u64);
     let more = match op {
