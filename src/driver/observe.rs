@@ -200,3 +200,37 @@ pub(crate) fn more_pages(page: u32, size: u64, seen: usize, total: Option<u64>) 
         None => seen as u64 >= size,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_rule_leaves_live_transitions_to_the_vendor() {
+        use Lifecycle::*;
+        assert_eq!(common_rule(Verb::Pause, Running), None);
+        assert_eq!(common_rule(Verb::Resume, Paused), None);
+        for from in [Running, Paused, NotStarted] {
+            assert_eq!(common_rule(Verb::Stop, from), None);
+        }
+        assert_eq!(common_rule(Verb::Stop, Finished), Some(VerbRule::Already));
+        assert!(matches!(
+            common_rule(Verb::Resume, Deleted),
+            Some(VerbRule::Missing { .. })
+        ));
+        assert!(matches!(
+            common_rule(Verb::Stop, Unknown),
+            Some(VerbRule::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn more_pages_trusts_the_total_then_a_full_page() {
+        assert!(more_pages(1, 50, 50, Some(51)));
+        assert!(!more_pages(2, 50, 1, Some(51)));
+        assert!(!more_pages(1, 50, 3, Some(3)));
+        assert!(more_pages(1, 50, 50, None));
+        assert!(!more_pages(1, 50, 49, None));
+        assert!(!more_pages(u32::MAX, u64::MAX, 0, Some(1)));
+    }
+}

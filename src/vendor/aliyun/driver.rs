@@ -25,6 +25,12 @@
 //! - `StartRobotTask` (AL:98-102): `TaskId` (not `Id`), `ScheduleTime` (Beijing
 //!   `yyyy-MM-dd HH:mm:ss`) when `spec.schedule_time` is set. Done: `Data` `"true"`
 //!   (AL:101); `"false"` is uncertain, its meaning not being stated.
+//!
+//! Reading back and steering (AL §3.2-3.6): `QueryRobotTaskDetail` (`Id`) and
+//! `QueryRobotTaskList` (`TaskName`, `PageNo`, `PageSize`), whose `Data` is a JSON string
+//! parsed a second time; `StopRobotTask` (pause), `StartRobotTask` (resume),
+//! `CancelRobotTask` (stop a running task) and `CancelOrderRobotTask` (one not started),
+//! each with `TaskId` and done on `Data: "true"`. No update exists (AL §3.9).
 
 use serde_json::Value;
 
@@ -252,7 +258,7 @@ pub fn rejections(_op: Op) -> &'static [Rejection] {
 /// What an answer to `op` says. A step's success carries `Data`: the task id for an
 /// upload (AL:60), `"true"` for a start (AL:101) and for every verb (AL §3.4-3.6;
 /// `"false"` is uncertain, its meaning not being stated); `Data` is never a new task's id
-/// there. A read's `Data` is its listing ([`read_listing`]).
+/// there. A read's `Data` is its listing (`read_listing`).
 pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
     let mut r = read(status, body);
     let data = r.task_id.take();

@@ -30,6 +30,11 @@
 //! `code` 200 (or `status` "success"), as the create. 6007 (the 2.0 task is running, LL:55)
 //! stored nothing; every other error is uncertain (with `skip_error` false the vendor
 //! "aborts" mid-list, LL:41). No start: the pages document none (LL:155-157).
+//!
+//! Reading back, steering, updating (LL §2.2-2.7): `GET …/new/user/{uid}/task/{id}/edit`
+//! (the detail, which names no id), `GET …/new/user/{uid}/task?name=&page=&per_page=`,
+//! `PUT …/new/user/{uid}/task_stop/{id}` (a pause; no resume and no stop are documented)
+//! and `PUT …/new/user/{uid}/task/{id}` with the create's body.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -489,7 +494,7 @@ pub fn rejections(op: Op) -> &'static [Rejection] {
 ///
 /// A pause's and an update's success is `code` 200 with `status` "success", both (their
 /// bodies are not on the pages, LL §2.4-2.5: the platform's answer shape, LL:15). A read's
-/// is the success with its `data` ([`read_listing`]).
+/// is the success with its `data` (`read_listing`).
 pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
     let mut r = read(status, body);
     if op != Op::Create {

@@ -27,6 +27,12 @@
 //! `Result`, its `TaskOpenId` (when given) ours; `FailList` items become masked warnings
 //! (at most `driver::MAX_ROW_WARNINGS`). No start request: `Start` at create is the only
 //! one (no StartTask, VL:92-94).
+//!
+//! Reading back, steering, updating (VL §4.2-4.7): `QueryTaskList` (`Keyword`, `Limit`,
+//! `Offset`; no get-by-id exists, so a query sends the id as `Keyword` and fails unless the
+//! list returns it), `PauseTask`/`ResumeTask`/`StopTask` with `TaskOpenId` in the query
+//! string (the SDKs' form) and `UpdateTask` with the schedule fields. The `State` values
+//! are documented nowhere: every one reads as unknown ([`STATES`]).
 
 use std::collections::BTreeMap;
 
@@ -401,7 +407,7 @@ pub fn rejections(op: Op) -> &'static [Rejection] {
 ///
 /// A verb's success is `ResponseMetadata` without an `Error` (VL §4.4: "Response:
 /// `ResponseMetadata` only"); an update's is the same with, when it has a `Result`, its
-/// `TaskOpenId` ours (VL §4.7). A read's is its `Result.Records` ([`read_listing`]).
+/// `TaskOpenId` ours (VL §4.7). A read's is its `Result.Records` (`read_listing`).
 pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Reading {
     let mut r = read(status, body);
     if matches!(op, Op::Verb(_) | Op::Update) && r.error_code.is_none() {

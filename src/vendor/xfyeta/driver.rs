@@ -25,6 +25,11 @@
 //!   the start (XL:36-37, XL:106). Done: code 0 with `result.total` no larger than the
 //!   rows sent (XL:49-51);
 //! - `task/start?token=` `{"task_id":"129"}` (XL:104-106): done on code 0, `result:{}`.
+//!
+//! Reading back and steering (XL §1.2-1.6): `task/query` with `task_id` (the only detail
+//! call) or with `task_name`/`page_index`/`page_size` 50 (a fuzzy match); `task/pause`,
+//! `task/start` again to resume, and `task/delete` for a stop (xfyeta has no stop that
+//! keeps the task). A query's 200202 reads as "not there", 3010102 as deleted.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -584,9 +589,16 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
             }
         }
     }
-    // A query names one task: the rows that are it (the vendor may add others).
+    // A query names one task: the rows that are it. An empty list is "no such task"; a
+    // list of other tasks only says that the filter was not applied, so it is no answer.
     if let (Op::Query, Some(id)) = (op, target) {
+        let listed = !tasks.is_empty();
         tasks.retain(|t| t.task_id == id);
+        if listed && tasks.is_empty() {
+            r.shaped = false;
+            r.problem = Some("the answer lists other tasks, not the one asked for");
+            return;
+        }
     }
     let total = answer.pointer("/result/total_rows").and_then(Value::as_u64);
     let more = match op {
