@@ -657,7 +657,7 @@ async fn every_flipped_bit_of_a_journal_is_refused_or_harmless() {
 }
 
 #[test]
-fn a_version_1_state_fixture_is_read_and_saved_as_version_3() {
+fn a_version_1_state_fixture_is_read_and_saved_as_version_4() {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1/callform.state.json");
     let dir = tempfile::tempdir().unwrap();
@@ -672,7 +672,7 @@ fn a_version_1_state_fixture_is_read_and_saved_as_version_3() {
     save(&path, &mut state).unwrap();
     let text = fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("{\n  \"checksum\": \"sha256:"), "{text}");
-    assert!(text.contains("\"format_version\": 3"));
+    assert!(text.contains("\"format_version\": 4"));
     let upgraded = load(&path).unwrap().unwrap();
     assert_eq!(upgraded.tasks, tasks);
     assert_eq!(upgraded.format_version, 3);
