@@ -159,7 +159,8 @@ pub(crate) async fn step<'a>(
 /// otherwise as [`step`] — `look` refuses (an unknown task: no fault used up) or gives the
 /// name fault rules match, the task id (empty for a listing) and the answer, which is
 /// built after the fault was decided and changes nothing.
-// The refusal is an axum `Response`, as in `step`'s own closures.
+// The refusal is the vendor's answer itself, as in the vendor modules; the arguments are
+// the step's and the read's own.
 #[allow(clippy::too_many_arguments, clippy::result_large_err)]
 pub(crate) async fn read<'a>(
     emu: &Emulator,

@@ -1,4 +1,10 @@
-//! Aliyun Dyvmsapi 2017-05-25, three actions, RPC style on `/` (POST or GET), the action
+//! Aliyun Dyvmsapi 2017-05-25, RPC style on `/`. Beyond the three actions below
+//! (aliyun-dyvms-robot-task-lifecycle.md §3.2-3.7): `QueryRobotTaskDetail(Id)` and
+//! `QueryRobotTaskList(TaskName, Status, Time, PageNo, PageSize)` with `Data` a JSON
+//! string, `StopRobotTask`, `CancelRobotTask`, `CancelOrderRobotTask`, `DeleteRobotTask`
+//! (`TaskId`), and `StartRobotTask` resuming; states in [`status`], moves in [`moves`].
+//!
+//! The three actions of create, load and start, (POST or GET), the action
 //! and version in `x-acs-action` / `x-acs-version`, the parameters in the query, signed
 //! with ACS3-HMAC-SHA256:
 //!

@@ -1,4 +1,8 @@
-//! longlonglong, with `Authorization: Bearer …` on both routes:
+//! longlonglong, with `Authorization: Bearer …` on every route. Beyond the two below,
+//! (longlonglong-task-lifecycle.md §2.2-2.7) the 2.0 detail `GET …/new/user/{uid}/task/
+//! {tid}/edit` and list `GET …/new/user/{uid}/task`, the pause `PUT …/task_stop/{tid}`,
+//! the 1.0 delete `DELETE /agent-api/user/{uid}/task/{tid}` and the update `PUT
+//! …/new/user/{uid}/task/{tid}`; states in [`state`], choices at each handler. The two:
 //!
 //! - `POST /agent-api/new/user/{user_id}/task` (vendor-docs/longlonglong-task-create.md):
 //!   one route, two payloads chosen by `task_type` — 7 (new 2.0) and 6 (old 2.0). Success

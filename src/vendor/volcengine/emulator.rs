@@ -1,5 +1,8 @@
 //! Volcengine vms `POST /?Action=X&Version=2022-01-01` with a JSON body, signed with
-//! HMAC-SHA256 for service `vms`, two actions:
+//! HMAC-SHA256 for service `vms`. Beyond the two actions below
+//! (volcengine-vms-task-lifecycle.md §4.2-4.7): `QueryTaskList`, `PauseTask`,
+//! `ResumeTask`, `StopTask` (`TaskOpenId` in the query, a form or a JSON body:
+//! [`verb_task_id`]) and `UpdateTask`; states in [`state`], moves in [`moves`]. The two:
 //!
 //! - `CreateTask` (vendor-docs/volcengine-vms-create-task.md): its `PhoneList` (1 to
 //!   10,000) are the task's first callees, and `Start: true` starts it at once

@@ -1,4 +1,8 @@
-//! xfyeta, three routes, each `POST …?token=…` with a JSON body:
+//! xfyeta, six routes, each `POST …?token=…` with a JSON body: create, insert and start
+//! below, and (xfyeta-task-lifecycle.md §1.2-1.5) `task/query` (by `task_id`, or a
+//! listing: `task_name` a substring, paged 1–50), `task/pause` and `task/delete`, with
+//! `task/start` also resuming — the states in [`status`], the moves in `start_move`,
+//! `pause_move`, `delete_move` (each marks its [choice]s). First the original three:
 //!
 //! - `/openapi/outbound/v1/task/create` (vendor-docs/xfyeta-task-create.md): success
 //!   `{"code":0,"message":"ok","result":{"task_id":"…"}}`; the task starts paused.
