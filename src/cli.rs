@@ -331,8 +331,12 @@ pub struct StateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
-    /// List the tasks in the state with their vendor ids.
-    List,
+    /// List the tasks in the state with their vendor ids, callees loaded and run state.
+    List {
+        /// `text` (a table), `json` (documented in the README) or `markdown`.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
     /// Show one task's record as JSON.
     Show {
         /// The task's name (its manifest's `name:`).

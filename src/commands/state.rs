@@ -26,7 +26,7 @@ pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
     let (explicit, sandbox) = (args.state.as_deref(), args.sandbox);
     let path = || state_path(dir, explicit, sandbox);
     match &args.command {
-        StateCommand::List => list(dir, explicit, sandbox, PlanFormat::Text),
+        StateCommand::List { format } => list(dir, explicit, sandbox, *format),
         StateCommand::Show { name } => show(&path()?, name),
         StateCommand::Rm { name } => rm(&path()?, name),
         StateCommand::Import {
@@ -229,29 +229,7 @@ pub fn list(
         );
         return Ok(Outcome::Success);
     };
-    println!(
-        "# {} (lineage {}, serial {})",
-        path.display(),
-        st.lineage,
-        st.serial
-    );
-    let width = st.tasks.keys().map(String::len).max().unwrap_or(4).max(4);
-    println!(
-        "{:<width$}  {:<12}  {:<9}  {:<24}  ENDPOINT",
-        "NAME", "VENDOR", "STATUS", "TASK ID"
-    );
-    for (name, rec) in &st.tasks {
-        let status = match rec.status {
-            TaskStatus::Created => "created",
-            TaskStatus::Uncertain => "uncertain",
-        };
-        println!(
-            "{name:<width$}  {:<12}  {status:<9}  {:<24}  {}",
-            rec.vendor,
-            rec.task_id.as_deref().unwrap_or("-"),
-            rec.endpoint
-        );
-    }
+    print!("{}", crate::output::state::text(&path, &st));
     let uncertain = st
         .tasks
         .values()
@@ -324,8 +302,12 @@ fn rm(path: &Path, name: &str) -> anyhow::Result<Outcome> {
                     warnings: vec!["restored by `state rm` after an uncertain replacement; its spec is not known".into()],
                     uncertain_reason: None,
                     superseded: rest.to_vec(),
-                    callees: None,
-                    run: None, observed: None, update: None,
+                    // What it held and whether it dialled, as when it was replaced: its
+                    // loaded batches are never loaded again.
+                    callees: last.callees.clone(),
+                    run: last.run.clone(),
+                    observed: None,
+                    update: None,
                 },
             );
         }

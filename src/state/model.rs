@@ -169,7 +169,11 @@ impl TaskRecord {
     /// Notes, before the record is kept under another name, the name its callee digests
     /// are keyed with (the first one, for a record moved twice).
     pub fn moving_from(&mut self, old: &str) {
-        if let Some(c) = &mut self.callees {
+        let superseded = self
+            .superseded
+            .iter_mut()
+            .filter_map(|s| s.callees.as_mut());
+        for c in self.callees.iter_mut().chain(superseded) {
             c.keyed_as.get_or_insert_with(|| old.to_string());
         }
     }
@@ -326,6 +330,14 @@ pub struct Superseded {
     pub spec_digest: String,
     pub created_at: String,
     pub superseded_at: String,
+    /// The callees loaded into it when it was replaced (its batches, digests and any
+    /// pending batch, as its record had them): the old task holds those people and may
+    /// still dial them. Absent: none loaded (or replaced by a callform that did not keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callees: Option<CalleeProgress>,
+    /// Its run record when it was replaced: whether the old task may still be dialling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRecord>,
 }
 
 impl State {

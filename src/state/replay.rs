@@ -778,6 +778,9 @@ impl Replay {
                             spec_digest: record.spec_digest.clone(),
                             created_at: record.created_at.clone(),
                             superseded_at: at.clone(),
+                            // What the old task holds and whether it dials: it may still.
+                            callees: record.callees.clone(),
+                            run: record.run.clone(),
                         });
                         superseded
                     }

@@ -219,7 +219,8 @@ fn uncertain_tasks_are_never_sent_and_say_how_to_resolve() {
     let rec = &mut doc["tasks"]["payment-followup"];
     rec["status"] = "uncertain".into();
     rec.as_object_mut().unwrap().remove("task_id");
-    // An uncertain create has no batches or start of its own (the state refuses them).
+    // An uncertain create has loaded nothing and started nothing (the state refuses
+    // batches or a start on a task without an id).
     rec.as_object_mut().unwrap().remove("callees");
     rec.as_object_mut().unwrap().remove("run");
     rec["uncertain_reason"] = "timed out after the request was sent".into();

@@ -1022,3 +1022,140 @@ fn a_state_breaking_a_step_rule_is_refused_naming_task_and_field_and_left_untouc
         );
     }
 }
+
+/// A state whose task `old` had 80 rows loaded in two batches and was started, then was
+/// replaced (`--replace`) by `T-NEW`; `rm_after`: the replacement ended uncertain.
+fn replaced_after_loading(uncertain_replacement: bool) -> (tempfile::TempDir, PathBuf, State) {
+    use callform::state::replay::StepOutcome;
+    let (dir, path, mut state) = setup();
+    let h = |k: u8| format!("h1:{}", format!("{k:x}").repeat(32));
+    let done = || StepOutcome::Done {
+        request_id: None,
+        warnings: vec![],
+    };
+    let mut entries = vec![begin(&state)];
+    for (i, offset, n) in [(0u32, 0u64, 50u32), (1, 50, 30)] {
+        entries.push(Entry::Batch {
+            name: "old".into(),
+            i,
+            offset,
+            n,
+            through: h(i as u8 + 1),
+            at: T0.into(),
+        });
+        entries.push(Entry::BatchOutcome {
+            name: "old".into(),
+            i,
+            at: T1.into(),
+            outcome: done(),
+        });
+    }
+    entries.push(Entry::Start {
+        name: "old".into(),
+        at: T1.into(),
+        how: "task/start".into(),
+    });
+    entries.push(Entry::StartOutcome {
+        name: "old".into(),
+        at: T1.into(),
+        outcome: done(),
+    });
+    entries.push(replace("old", "T-OLD"));
+    if !uncertain_replacement {
+        entries.push(created("old", "T-NEW"));
+    }
+    state::fold(&mut state, &entries).unwrap();
+    save(&path, &mut state).unwrap();
+    (dir, path, state)
+}
+
+#[test]
+fn a_superseded_task_keeps_its_callees_and_run_state_and_list_shows_them() {
+    let (_dir, path, state) = replaced_after_loading(false);
+    let rec = &state.tasks["old"];
+    assert_eq!((rec.callees.as_ref(), rec.run.as_ref()), (None, None));
+    let gone = &rec.superseded[0];
+    let callees = gone.callees.as_ref().unwrap();
+    assert_eq!((callees.rows, callees.batches.len()), (80, 2));
+    assert_eq!(gone.run.as_ref().unwrap().state, state::RunState::Started);
+
+    // The text table: the new task's columns, and the old one under it, which may dial.
+    let (code, out, err) = output(callform().args(["state", "list", "--state"]).arg(&path));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("CALLEES") && out.contains("RUN"), "{out}");
+    let line = out.lines().find(|l| l.starts_with("old ")).unwrap();
+    assert!(
+        line.contains("T-NEW") && line.contains("not started"),
+        "{out}"
+    );
+    let sup = out
+        .lines()
+        .find(|l| l.contains("superseded T-OLD"))
+        .unwrap();
+    assert!(
+        sup.contains("callees 80 in 2 batches, started") && sup.contains("may still dial"),
+        "{out}"
+    );
+
+    // JSON, as documented.
+    let (code, out, err) = output(
+        callform()
+            .args(["state", "list", "--format", "json", "--state"])
+            .arg(&path),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let t = &doc["tasks"][0];
+    assert_eq!(
+        (&t["callees"], &t["run"]),
+        (&serde_json::Value::Null, &serde_json::json!("not_started"))
+    );
+    assert_eq!(
+        t["superseded"][0],
+        serde_json::json!({
+            "task_id": "T-OLD",
+            "endpoint": rec.endpoint,
+            "superseded_at": T1,
+            "callees": {"rows": 80, "batches": 2, "pending": null},
+            "run": "started",
+        })
+    );
+    // `state show` has the whole entry.
+    let (code, out, _) = output(
+        callform()
+            .args(["state", "show", "old", "--state"])
+            .arg(&path),
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\"superseded\"") && out.contains("\"task/start\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn rm_of_an_uncertain_replacement_restores_the_old_task_with_its_callees_and_run() {
+    let (_dir, path, _) = replaced_after_loading(true);
+    let (code, out, err) = output(
+        callform()
+            .args(["state", "rm", "old", "--state"])
+            .arg(&path),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let back = load(&path).unwrap().unwrap().tasks["old"].clone();
+    assert_eq!(back.task_id.as_deref(), Some("T-OLD"));
+    let callees = back.callees.unwrap();
+    assert_eq!(
+        (callees.rows, callees.batches.len()),
+        (80, 2),
+        "never loaded again"
+    );
+    assert_eq!(back.run.unwrap().state, state::RunState::Started);
+    // The list shows a loaded, started task.
+    let (_, out, _) = output(callform().args(["state", "list", "--state"]).arg(&path));
+    let line = out.lines().find(|l| l.starts_with("old ")).unwrap();
+    assert!(
+        line.contains("80 in 2 batches") && line.contains("started"),
+        "{out}"
+    );
+}

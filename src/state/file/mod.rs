@@ -46,7 +46,8 @@
 //!       "request_id": "…", "warnings": ["…"],          // optional
 //!       "uncertain_reason": "…",                       // optional
 //!       "superseded": [{"task_id": "…", "endpoint": "…", "spec_digest": "…",
-//!                       "created_at": "…", "superseded_at": "…"}]   // optional
+//!                       "created_at": "…", "superseded_at": "…",
+//!                       "callees": {…}, "run": {…}}]   // optional; callees/run as it had them
 //!     }
 //!   }
 //! }
