@@ -675,7 +675,7 @@ fn a_version_1_state_fixture_is_read_and_saved_as_version_4() {
     assert!(text.contains("\"format_version\": 4"));
     let upgraded = load(&path).unwrap().unwrap();
     assert_eq!(upgraded.tasks, tasks);
-    assert_eq!(upgraded.format_version, 3);
+    assert_eq!(upgraded.format_version, 4);
     assert_eq!(fs::read(backup_path(&path)).unwrap(), original);
     // A flipped bit in the upgraded file is refused, naming the backup.
     let mut bytes = text.into_bytes();
