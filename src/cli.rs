@@ -285,7 +285,7 @@ pub struct EmulatorArgs {
     #[arg(long, default_value_t = 30_000)]
     pub hang_ms: u64,
     /// Throttle task reads (queries, listings) above each vendor's documented rate
-    /// (Aliyun 100/s; 20/s where no page gives one), with the vendor's throttling error.
+    /// (Aliyun 100/s; 20/s where no page gives one: callform's own pace), with the vendor's throttling error.
     #[arg(long)]
     pub enforce_read_qps: bool,
     /// Throttle task reads above N a second for every vendor (implies --enforce-read-qps).

@@ -143,6 +143,12 @@ pub async fn read_all(
         handles.push((
             who,
             tokio::spawn(async move {
+                // A query waits for its vendor's slot before it takes a place in flight, so
+                // that reads paced by a slow vendor never hold the places a fast one could
+                // use: each vendor's reads go at its own rate, side by side.
+                if target.task_id.is_some() {
+                    pacer.wait().await;
+                }
                 let Ok(_permit) = gate.acquire_owned().await else {
                     return observation(
                         target,
@@ -153,7 +159,7 @@ pub async fn read_all(
                 };
                 let read = match &target.task_id {
                     Some(id) => {
-                        pacer.wait().await;
+                        pacer.space().await;
                         let op = Op::Query;
                         let d = transport
                             .send(op, target.vendor, &request, &base, &cancel)
@@ -212,6 +218,7 @@ async fn lookup(
     let mut page = 1;
     loop {
         pacer.wait().await;
+        pacer.space().await;
         let d = transport
             .send(Op::Find { page }, target.vendor, &request, base, cancel)
             .await;
@@ -291,6 +298,9 @@ fn failure(d: Delivery) -> String {
 /// Spaces the reads of one vendor at its documented rate.
 struct Pacer {
     next: Mutex<Instant>,
+    /// When the last read left: reads that waited for a place in flight past their slots
+    /// still leave one `every` apart, never in a burst.
+    sent: Mutex<Option<Instant>>,
     every: Duration,
 }
 
@@ -298,8 +308,19 @@ impl Pacer {
     fn new(qps: u32) -> Pacer {
         Pacer {
             next: Mutex::new(Instant::now()),
+            sent: Mutex::new(None),
             every: Duration::from_secs(1) / qps.max(1),
         }
+    }
+
+    /// Waits until one `every` has passed since the last read left, then counts this one
+    /// as leaving.
+    async fn space(&self) {
+        let mut sent = self.sent.lock().await;
+        if let Some(last) = *sent {
+            tokio::time::sleep_until(last + self.every).await;
+        }
+        *sent = Some(Instant::now());
     }
 
     /// Waits for this read's slot.

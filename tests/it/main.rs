@@ -15,6 +15,7 @@ mod first_run;
 mod fuzz_regressions;
 mod human;
 mod lifecycle;
+mod pacing;
 mod plan;
 mod printer;
 mod render;

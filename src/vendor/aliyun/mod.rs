@@ -5,6 +5,10 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
+/// Task reads a second, callform's pace and the emulator's limit: "QPS limit: 100 per
+/// second per user" for each robot action (AL common facts, LM:97) \[seen\].
+pub const READ_QPS: u32 = 100;
+
 use crate::driver::{
     BuildError, Context, Lifecycle, Op, Reading, Rejection, Request, Verb, VerbRule,
 };
@@ -35,9 +39,9 @@ impl Vendor for Aliyun {
         false
     }
 
-    /// 100 a second: "QPS limit: 100 per second per user" (AL common facts, LM:97) \[seen\].
+    /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
-        100
+        READ_QPS
     }
 
     fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {

@@ -502,8 +502,9 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
-/// The read rate. **[choice]**: the pages give none; 20 a second per account.
-pub(crate) const READ_QPS: u32 = 20;
+/// The read rate held to with `ReadQps::Documented`: the driver's own pace, so that the
+/// one choice made where the pages give none lives in one place (`Vendor::read_qps`).
+pub(crate) const READ_QPS: u32 = super::READ_QPS;
 
 /// Whether an update of a running (or waiting) task is refused with 6007, as numbers
 /// are. **[choice]** no: the update page does not say the task must be paused (LL:150),

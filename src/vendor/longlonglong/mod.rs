@@ -5,6 +5,12 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
+/// Task reads (detail, list) a second, callform's pace and the emulator's limit.
+/// **\[choice\]**: the pages document no rate; 20 a second per account, a pace an API
+/// gateway is unlikely to throttle, with the transport backing off from a throttled answer
+/// (a read is idempotent) until a live account says otherwise.
+pub const READ_QPS: u32 = 20;
+
 use crate::driver::{
     BuildError, Context, Lifecycle, Op, Reading, Rejection, Request, Verb, VerbRule,
 };
@@ -36,10 +42,9 @@ impl Vendor for Longlonglong {
         false
     }
 
-    /// 5 reads a second \[choice\]: the pages document no rate limit; a pace a
-    /// white-label platform's gateway is unlikely to throttle.
+    /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
-        5
+        READ_QPS
     }
 
     fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {

@@ -5,6 +5,12 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
+/// Task reads (`QueryTaskList`) a second, callform's pace and the emulator's limit.
+/// **\[choice\]**: no rate is documented; 20 a second per account. The gateway throttles
+/// with 429 (`RequestLimitExceeded`, limits.md), which the transport backs off from (a read
+/// is idempotent).
+pub const READ_QPS: u32 = 20;
+
 use crate::driver::{
     BuildError, Context, Lifecycle, Op, Reading, Rejection, Request, Verb, VerbRule,
 };
@@ -35,11 +41,9 @@ impl Vendor for Volcengine {
         false
     }
 
-    /// 10 reads a second \[choice\]: no rate is documented for `QueryTaskList`; the
-    /// gateway throttles with 429 (`RequestLimitExceeded`, limits.md), which the transport
-    /// backs off from, and a read is idempotent.
+    /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
-        10
+        READ_QPS
     }
 
     fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {

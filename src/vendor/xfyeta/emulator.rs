@@ -396,9 +396,9 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
-/// The documented read rate. **[choice]**: the pages give none; 20 a second per account
-/// until a live account says otherwise (`ReadQps::Documented`).
-pub(crate) const READ_QPS: u32 = 20;
+/// The read rate held to with `ReadQps::Documented`: the driver's own pace, so that the
+/// one choice made where the pages give none lives in one place (`Vendor::read_qps`).
+pub(crate) const READ_QPS: u32 = super::READ_QPS;
 
 /// `task/query`'s `status` for each emulator state: **the one table**. The page's
 /// enumeration (XL:89-98) has 0 新建, 1 启动, 2 运行, 3 手动暂停, 4 完成, 5 等待下轮重试,

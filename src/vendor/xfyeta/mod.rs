@@ -5,6 +5,12 @@ pub mod driver;
 pub(crate) mod emulator;
 pub mod spec;
 
+/// Task reads (`task/query`) a second, callform's pace and the emulator's limit.
+/// **\[choice\]**: the pages document no rate; 20 a second per account, a pace an API
+/// gateway is unlikely to throttle, with the transport backing off from a throttled answer
+/// (a read is idempotent) until a live account says otherwise.
+pub const READ_QPS: u32 = 20;
+
 use crate::driver::{
     BuildError, Context, Lifecycle, Op, Reading, Rejection, Request, Verb, VerbRule,
 };
@@ -88,10 +94,9 @@ impl Vendor for Xfyeta {
         false
     }
 
-    /// 5 reads a second \[choice\]: the pages document no rate limit; a conservative
-    /// pace that a console user's own API use is unlikely to exceed together with it.
+    /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
-        5
+        READ_QPS
     }
 
     fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {
