@@ -380,12 +380,13 @@ pub enum StateCommand {
         #[arg(value_enum)]
         outcome: BatchMark,
     },
-    /// Record whether a task runs at the vendor: resolves an uncertain start, or records a
-    /// start or pause made in the vendor console.
+    /// Record whether a task runs at the vendor: resolves an uncertain start, pause, resume
+    /// or stop, or records one made in the vendor console.
     Start {
         /// The task's name (its manifest's `name:`).
         name: String,
-        /// What the vendor console shows: `started` or `not-started`.
+        /// What the vendor console shows: `started` (it dials or waits for its hours),
+        /// `not-started`, `paused` or `stopped`.
         #[arg(value_enum)]
         outcome: StartMark,
     },
@@ -405,6 +406,8 @@ pub enum BatchMark {
 pub enum StartMark {
     Started,
     NotStarted,
+    Paused,
+    Stopped,
 }
 
 #[derive(Debug, Args, Clone, Copy)]

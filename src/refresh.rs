@@ -370,13 +370,15 @@ pub fn recorded_status(rec: &TaskRecord) -> Lifecycle {
 }
 
 /// Whether the vendor moving a task from `recorded` to `vendor` is its own course (a
-/// running task finishes; a task deleted after it finished), not a change behind
-/// callform's back.
+/// running task finishes), or the same state in the vendor's words (longlonglong has no
+/// "not started": a task never started reads as paused), not a change behind callform's
+/// back.
 fn natural(recorded: Lifecycle, vendor: Lifecycle) -> bool {
     recorded == vendor
         || recorded == Lifecycle::Unknown
         || vendor == Lifecycle::Unknown
         || (recorded == Lifecycle::Running && vendor == Lifecycle::Finished)
+        || (recorded == Lifecycle::NotStarted && vendor == Lifecycle::Paused)
 }
 
 /// Whether a manifest status is met by the vendor's.
@@ -482,7 +484,11 @@ fn settle_run(rec: &mut TaskRecord, vendor: Lifecycle, at: &str) -> bool {
         ),
         Some(verb) => (
             vendor == verb.leaves()
-                || (verb == driver::Verb::Resume && vendor == Lifecycle::Finished),
+                || (verb == driver::Verb::Resume && vendor == Lifecycle::Finished)
+                // A stop is done once the task can never dial again: xfyeta's stop is
+                // `task/delete`, and a task that finished meanwhile needs no stop.
+                || (verb == driver::Verb::Stop
+                    && matches!(vendor, Lifecycle::Deleted | Lifecycle::Finished)),
             match verb {
                 driver::Verb::Pause => RunState::Paused,
                 driver::Verb::Resume => RunState::Started,
@@ -497,7 +503,10 @@ fn settle_run(rec: &mut TaskRecord, vendor: Lifecycle, at: &str) -> bool {
         None => false,
         Some(driver::Verb::Pause) => vendor == Lifecycle::Running,
         Some(driver::Verb::Resume) => vendor == Lifecycle::Paused,
-        Some(driver::Verb::Stop) => matches!(vendor, Lifecycle::Running | Lifecycle::Paused),
+        Some(driver::Verb::Stop) => matches!(
+            vendor,
+            Lifecycle::Running | Lifecycle::Paused | Lifecycle::NotStarted
+        ),
     };
     if done {
         run.state = left;

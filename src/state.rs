@@ -30,9 +30,9 @@ use std::sync::Arc;
 
 pub use file::*;
 pub use model::{
-    now_rfc3339, random_salt, shared_ids, Batch, CalleeProgress, Loaded, ObservedRecord, Pending,
-    PendingState, PendingUpdate, RunRecord, RunState, SharedId, State, StoredSpec, Superseded,
-    TaskRecord, TaskStatus, FORMAT_VERSION, OLDEST_FORMAT_VERSION,
+    is_later, now_rfc3339, random_salt, shared_ids, Batch, CalleeProgress, Loaded, ObservedRecord,
+    Pending, PendingState, PendingUpdate, RunRecord, RunState, SharedId, State, StoredSpec,
+    Superseded, TaskRecord, TaskStatus, FORMAT_VERSION, OLDEST_FORMAT_VERSION,
 };
 pub use replay::{fold, Entry, FoldError, Folded, Outcome, NO_ID_REASON, STOPPED_REASON};
 

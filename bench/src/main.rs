@@ -28,6 +28,8 @@ struct Args {
     plan_only: bool,
     /// Only the campaign benchmark: callees loaded in batches.
     callees: bool,
+    /// Only the read-back benchmark: `callform refresh` of many tasks.
+    refresh: bool,
 }
 
 fn parse_args() -> Args {
@@ -38,6 +40,7 @@ fn parse_args() -> Args {
         skip_terraform: false,
         plan_only: false,
         callees: false,
+        refresh: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -48,6 +51,7 @@ fn parse_args() -> Args {
             "--no-terraform" => args.skip_terraform = true,
             "--plan-only" => args.plan_only = true,
             "--callees" => args.callees = true,
+            "--refresh" => args.refresh = true,
             // For profiling: write N tasks under DIR, apply them to the emulator so that DIR
             // holds their state, and keep them.
             "--generate" | "--generate-examples" => {
@@ -69,7 +73,7 @@ fn parse_args() -> Args {
                 std::process::exit(0);
             }
             other => {
-                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--callees] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
+                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--callees] [--refresh] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
                 std::process::exit(2);
             }
         }
@@ -197,9 +201,7 @@ fn clone_example(example: &Example, i: usize, numbers: &Path) -> String {
             // `callees: {file: …}` in its block form, as the examples write it.
             let key = "file: ";
             let file = file.split_whitespace().next().unwrap_or_default();
-            let source = Path::new("examples/tasks")
-                .join(&example.folder)
-                .join(file);
+            let source = Path::new("examples/tasks").join(&example.folder).join(file);
             let stem = source.file_stem().unwrap_or_default().to_string_lossy();
             let ext = source.extension().unwrap_or_default().to_string_lossy();
             let copy = format!("{stem}-{i:05}.{ext}");
@@ -318,6 +320,15 @@ fn emulator_env(cmd: &mut Command, url: &str) {
 
 /// Starts `callform emulator` in its own process; returns it and its URL.
 fn start_emulator(callform: &Path, latency_ms: u64) -> (std::process::Child, String) {
+    start_emulator_with(callform, latency_ms, &[])
+}
+
+/// The same, with more arguments for the emulator.
+fn start_emulator_with(
+    callform: &Path,
+    latency_ms: u64,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     let mut cmd = Command::new(callform);
     cmd.args([
         "emulator",
@@ -326,6 +337,7 @@ fn start_emulator(callform: &Path, latency_ms: u64) -> (std::process::Child, Str
         "--latency-ms",
         &latency_ms.to_string(),
     ]);
+    cmd.args(extra);
     emulator_env(&mut cmd, "");
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -463,7 +475,11 @@ fn generate_campaigns(dir: &Path, vendor: &str, tasks: usize, rows: usize) -> Pa
     .expect("write callform.yaml");
     for t in 0..tasks {
         let mut csv = String::with_capacity(rows * 24);
-        csv.push_str(if vendor == "xfyeta" { "phone,客户姓名\n" } else { "phone,name\n" });
+        csv.push_str(if vendor == "xfyeta" {
+            "phone,客户姓名\n"
+        } else {
+            "phone,name\n"
+        });
         for i in 0..rows {
             let _ = writeln!(csv, "13{:09},n{i}", t * rows + i);
         }
@@ -512,7 +528,11 @@ fn callees_bench(callform: &Path, quick: bool) {
             .unwrap_or(0);
         // Requests: the creates (Volcengine's carry the first 10,000 rows), the load calls
         // after them, and xfyeta's starts.
-        let in_create = if vendor == "volcengine" { rows.min(10_000) } else { 0 };
+        let in_create = if vendor == "volcengine" {
+            rows.min(10_000)
+        } else {
+            0
+        };
         let loads = tasks * (rows - in_create).div_ceil(batch);
         let requests = tasks + loads + if vendor == "xfyeta" { tasks } else { 0 };
         let batches = tasks * (usize::from(in_create > 0) + (rows - in_create).div_ceil(batch));
@@ -550,8 +570,80 @@ fn callees_bench(callform: &Path, quick: bool) {
     }
 }
 
+/// Each vendor's read rate, as `vendor/<name>/mod.rs` sets it (`READ_QPS`): what the bound
+/// of a refresh is made of. Synthetic task `i` is vendor `i % 4` in this order.
+const READ_QPS: [(&str, usize); 4] = [
+    ("xfyeta", 20),
+    ("longlonglong", 20),
+    ("aliyun", 100),
+    ("volcengine", 20),
+];
+
+/// `callform refresh` of N synthetic tasks (all four vendors) against an emulator in its
+/// own process with 20 ms added to every answer and every vendor's read rate enforced,
+/// against the bound that latency and the rates set together.
+fn refresh_bench(callform: &Path, quick: bool) {
+    let count = if quick { 1_000 } else { 10_000 };
+    let parallelism = 10;
+    let latency_ms = 20;
+    let tmp = tempdir("refresh");
+    let tasks = generate(&tmp, count, Workload::Synthetic);
+    let (mut emulator, url) = start_emulator_with(callform, latency_ms, &["--enforce-read-qps"]);
+    let applied = apply_in(callform, &tasks, &url, parallelism);
+    let mut refresh = Command::new(callform);
+    refresh
+        .args([
+            "refresh",
+            "--detailed-exitcode",
+            "--parallelism",
+            &parallelism.to_string(),
+        ])
+        .arg(&tasks);
+    emulator_env(&mut refresh, &url);
+    let read = measure(&mut refresh);
+    let mut plan = Command::new(callform);
+    plan.args(["plan", "--detailed-exitcode"]).arg(&tasks);
+    emulator_env(&mut plan, &url);
+    let planned = measure(&mut plan);
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+    let _ = std::fs::remove_dir_all(&tmp);
+    // Vendors are read side by side, each at its own rate; all of them share the places in
+    // flight, each held for one latency.
+    let by_rate = READ_QPS
+        .iter()
+        .enumerate()
+        .map(|(v, (_, qps))| (count / 4 + usize::from(v < count % 4)) as f64 / *qps as f64)
+        .fold(0.0, f64::max);
+    let by_latency = count.div_ceil(parallelism) as f64 * latency_ms as f64 / 1000.0;
+    let bound = by_rate.max(by_latency);
+    let rates: Vec<String> = READ_QPS.iter().map(|(v, q)| format!("{v} {q}/s")).collect();
+    println!(
+        "refresh {count} tasks, {latency_ms} ms latency, parallelism {parallelism}, rates enforced ({}): {:.2} s, {:.0} MB peak (exit {}); bound {bound:.1} s (rates {by_rate:.1} s, latency {by_latency:.1} s): {:.3}×",
+        rates.join(", "),
+        read.secs,
+        read.peak_mb,
+        read.code,
+        read.secs / bound
+    );
+    println!(
+        "  the apply that made them: {:.2} s (exit {}); a plan without --refresh: {:.3} s (exit {}, no request)",
+        applied.secs, applied.code, planned.secs, planned.code
+    );
+}
+
 fn main() {
     let args = parse_args();
+    if args.refresh {
+        println!(
+            "callform read-back benchmark — {} cores, release build, one run; the emulator in its own process",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        );
+        refresh_bench(&args.callform, args.quick);
+        return;
+    }
     if args.callees {
         println!(
             "callform campaign benchmark — {} cores, release build, one run each; the emulator in its own process",

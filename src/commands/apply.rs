@@ -161,7 +161,11 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     if let (Some(p), Some(st)) = (&saved, current.as_mut()) {
         for (name, observed) in &p.refreshed {
             if let Some(rec) = st.tasks.get_mut(name) {
-                if rec.observed.as_ref().is_none_or(|o| o.at < observed.at) {
+                if rec
+                    .observed
+                    .as_ref()
+                    .is_none_or(|o| crate::state::is_later(&observed.at, &o.at))
+                {
                     rec.observed = Some(observed.clone());
                 }
             }

@@ -153,6 +153,8 @@ fn start(path: &Path, name: &str, mark: crate::cli::StartMark) -> anyhow::Result
     let state = match mark {
         StartMark::Started => RunState::Started,
         StartMark::NotStarted => RunState::NotStarted,
+        StartMark::Paused => RunState::Paused,
+        StartMark::Stopped => RunState::Stopped,
     };
     rec.run = Some(RunRecord {
         state,
@@ -170,6 +172,9 @@ fn start(path: &Path, name: &str, mark: crate::cli::StartMark) -> anyhow::Result
             StartMark::Started => "started: callform sends no start for it",
             StartMark::NotStarted =>
                 "not started: the next apply starts it if its manifest says `status: running`",
+            StartMark::Paused =>
+                "paused: the next apply resumes it if its manifest says `status: running`",
+            StartMark::Stopped => "stopped: callform sends nothing more for it",
         }
     );
     Ok(Outcome::Success)

@@ -29,7 +29,7 @@ use crate::driver::{self, Lifecycle, Verb, VerbRule};
 use crate::manifest::callees::CalleeList;
 use crate::manifest::{RunStatus, Task};
 use crate::state::model::{CalleeProgress, Pending, PendingState, RunRecord, RunState};
-use crate::state::TaskRecord;
+use crate::state::{self, TaskRecord};
 use crate::vendor::{StartKind, StepRules};
 
 use super::{Action, LoadSteps, StartStep, Steps, VerbStep};
@@ -137,7 +137,12 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
         return pending_batch(task, pending, cx);
     }
     if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight)) {
-        if rec.observed.as_ref().is_none_or(|o| o.at < run.at) {
+        // Only a read after the step, whose status could be read, says where it stands.
+        if rec
+            .observed
+            .as_ref()
+            .is_none_or(|o| state::is_later(&run.at, &o.at) || o.status == Lifecycle::Unknown)
+        {
             return uncertain_start(run, cx);
         }
     }
@@ -145,6 +150,9 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
         return end;
     }
     if task.status == RunStatus::Stopped {
+        if now == Lifecycle::Unknown {
+            return unknown_status(task, rec, cx);
+        }
         return match verb_step(task, Verb::Stop, now, cx) {
             Ok(Some(verb)) => Derived {
                 action: Action::Stop,
@@ -555,8 +563,9 @@ fn uncertain_start(run: &RunRecord, cx: &Context<'_>) -> Derived {
         vec!["wait for the running apply to finish (it records the answer), then plan again".into()]
     } else if run.verb.is_some() {
         vec![
-            format!("`callform refresh --write{args}` reads the task back: the vendor's status settles whether the {what} took effect"),
-            "or `callform plan --refresh` plans on what the vendor says now".into(),
+            format!("`callform refresh --write{args}` reads the task back: the vendor's status settles whether the {what} took effect, where callform can read it; or"),
+            "check the task in the vendor console, then record what it shows:".into(),
+            format!("`callform state start {name} started|paused|stopped|not-started{args}`"),
         ]
     } else {
         vec![
@@ -609,7 +618,9 @@ fn no_op() -> Derived {
 
 /// The task's status at its vendor as far as callform knows: what a read-back said
 /// (`refresh --write`, or `plan --refresh` in memory) when it is newer than callform's own
-/// last step, else what that step left.
+/// last step and the vendor's value could be read, else what that step left. A read whose
+/// status callform cannot map (`unknown`: Volcengine's `State` integers are documented
+/// nowhere) says nothing about the run, so it never overrides what callform did.
 pub fn vendor_status(rec: &TaskRecord, run: Option<&RunRecord>) -> Lifecycle {
     let recorded = match run.map(|r| r.state) {
         None | Some(RunState::NotStarted) => Lifecycle::NotStarted,
@@ -619,7 +630,12 @@ pub fn vendor_status(rec: &TaskRecord, run: Option<&RunRecord>) -> Lifecycle {
         Some(RunState::InFlight | RunState::Uncertain) => Lifecycle::Unknown,
     };
     match &rec.observed {
-        Some(o) if run.is_none_or(|r| o.at >= r.at) => o.status,
+        Some(o)
+            if o.status != Lifecycle::Unknown
+                && run.is_none_or(|r| !state::is_later(&r.at, &o.at)) =>
+        {
+            o.status
+        }
         _ => recorded,
     }
 }
@@ -694,8 +710,11 @@ fn unknown_status(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
             task.status.key()
         ),
         vec![
-            "check the task in the vendor console".into(),
-            format!("then `callform refresh --write{}` to read it again", cx.state_args),
+            "check the task in the vendor console, then record what it shows:".into(),
+            format!(
+                "`callform state start {} started|paused|stopped|not-started{}`",
+                cx.recorded_as, cx.state_args
+            ),
         ],
     )
 }

@@ -372,10 +372,21 @@ pub struct Loaded {
 
 /// Now, as RFC 3339 UTC with seconds precision (`2026-01-31T08:00:00Z`).
 pub fn now_rfc3339() -> String {
+    // To the millisecond: a step and a read-back of the same task in one second must still
+    // be told apart (which is newer decides what the plan acts on).
     let now = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(now.as_second())
+    jiff::Timestamp::from_millisecond(now.as_millisecond())
         .unwrap_or(now)
         .to_string()
+}
+
+/// Whether the time `a` is later than `b` (both RFC 3339, as recorded: with or without
+/// fractions of a second). Times that do not parse compare as text.
+pub fn is_later(a: &str, b: &str) -> bool {
+    match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => a > b,
+    }
 }
 
 /// The rules serde cannot express; checked on load and before every save.

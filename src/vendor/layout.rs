@@ -178,3 +178,20 @@ fn the_emulator_routes_of_all_vendors_do_not_collide() {
         "more than one vendor takes every request at `/`: {takes_the_rest:?}"
     );
 }
+
+#[test]
+fn the_emulator_holds_each_vendor_to_the_rate_callform_reads_at() {
+    use super::VendorId as Vendor;
+    use crate::driver::read_qps;
+    for (vendor, emulator) in [
+        (Vendor::Xfyeta, super::xfyeta::emulator::READ_QPS),
+        (
+            Vendor::Longlonglong,
+            super::longlonglong::emulator::READ_QPS,
+        ),
+        (Vendor::Aliyun, super::aliyun::emulator::READ_QPS),
+        (Vendor::Volcengine, super::volcengine::emulator::READ_QPS),
+    ] {
+        assert_eq!(read_qps(vendor), emulator, "{vendor}");
+    }
+}

@@ -18,6 +18,7 @@ mod lifecycle;
 mod pacing;
 mod plan;
 mod printer;
+mod readback;
 mod render;
 mod saved_plans;
 mod schema;

@@ -730,11 +730,31 @@ mod tests {
     }
 
     #[test]
-    fn now_is_rfc3339_utc_to_the_second() {
+    fn now_is_rfc3339_utc_to_the_millisecond() {
         let now = now_rfc3339();
-        assert_eq!(now.len(), "2026-01-01T00:00:00Z".len(), "{now}");
+        assert!(
+            now.len() <= "2026-01-01T00:00:00.000Z".len(),
+            "no finer than milliseconds: {now}"
+        );
         assert!(now.ends_with('Z'));
         now.parse::<jiff::Timestamp>().unwrap();
+    }
+
+    #[test]
+    fn later_compares_times_recorded_with_and_without_fractions() {
+        use crate::state::is_later;
+        assert!(is_later("2026-12-02T17:40:58.120Z", "2026-12-02T17:40:58Z"));
+        assert!(!is_later(
+            "2026-12-02T17:40:58Z",
+            "2026-12-02T17:40:58.120Z"
+        ));
+        assert!(is_later(
+            "2026-12-02T17:40:58.200Z",
+            "2026-12-02T17:40:58.120Z"
+        ));
+        assert!(!is_later("2026-12-02T17:40:58Z", "2026-12-02T17:40:58Z"));
+        // As text, "58.1Z" sorts before "58Z": only parsing gets this right.
+        assert!("2026-12-02T17:40:58.1Z" < "2026-12-02T17:40:58Z");
     }
 
     #[test]

@@ -256,8 +256,8 @@ const CANCEL_ORDER: &str = "CancelOrderRobotTask";
 const DELETE: &str = "DeleteRobotTask";
 
 /// The read rate held to with `ReadQps::Documented`: "QPS限制: 每用户每秒100次" for each
-/// robot action (AL:22, limits.md), the driver's pace too (`Vendor::read_qps`).
-pub(crate) const READ_QPS: u32 = super::READ_QPS;
+/// robot action (AL:22, limits.md).
+pub(crate) const READ_QPS: u32 = 100;
 
 /// A verb in a state that does not take it. **Invented** (no page gives one), HTTP 200
 /// like the other `isv.*` business codes.
