@@ -1284,7 +1284,13 @@ pub async fn preflight(
             }
         };
         let delivery = transport
-            .send(Op::Find { page: 1 }, r.vendor, &request, &r.base_url, cancel)
+            .send(
+                Op::Find { page: 1 },
+                r.vendor,
+                &request,
+                &r.base_url,
+                cancel,
+            )
             .await;
         let failure = match delivery {
             Delivery::Answered {

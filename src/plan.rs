@@ -667,7 +667,11 @@ pub fn plan(
         looked_up: options
             .lookups
             .iter()
-            .filter(|(name, _)| recorded.get(*name).is_some_and(|r| r.status == TaskStatus::Uncertain))
+            .filter(|(name, _)| {
+                recorded
+                    .get(*name)
+                    .is_some_and(|r| r.status == TaskStatus::Uncertain)
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         callform_version: env!("CARGO_PKG_VERSION").to_string(),

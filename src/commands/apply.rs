@@ -179,8 +179,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         (Some(p), _) => p.looked_up.clone(),
         (None, Some(st)) => {
             let base = sandbox.as_ref().map(emulator::Running::url);
-            super::refresh::look_up_uncertain(st, &manifests.tasks, &project, base.as_deref())
-                .await
+            super::refresh::look_up_uncertain(st, &manifests.tasks, &project, base.as_deref()).await
         }
         (None, None) => Default::default(),
     };
@@ -373,7 +372,10 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         // One write, one sync for every adoption; a failure leaves them uncertain, as
         // they were, and sends nothing.
         if let Err(e) = journal.record_all(entries).await {
-            note!(out, "error: the adoptions could not be recorded, so nothing was sent: {e}");
+            note!(
+                out,
+                "error: the adoptions could not be recorded, so nothing was sent: {e}"
+            );
             let _ = journal.commit(&mut state).await;
             let _ = lock.release();
             return Ok(Outcome::Failure);

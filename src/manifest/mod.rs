@@ -597,12 +597,9 @@ fn unique_vendor_names(out: &mut Manifests) {
 /// The manifest field the vendor-visible name comes from: the vendor's own key under
 /// `spec`, or `name` when that defaults it.
 fn vendor_name_field(t: &Task) -> String {
-    if t.spec.def().vendor_name().is_none() {
-        return "name".into();
-    }
-    match t.vendor {
-        Vendor::Xfyeta | Vendor::Aliyun => "spec.task_name".into(),
-        Vendor::Longlonglong | Vendor::Volcengine => "spec.name".into(),
+    match t.spec.def().vendor_name() {
+        None => "name".into(),
+        Some(_) => t.spec.def().vendor_name_field().into(),
     }
 }
 
@@ -1034,6 +1031,11 @@ mod tests {
             &text[end..]
         )
         .replace("renewal-reminder-2027q1", name)
+        // Vendor-visible names are unique per provider.
+        .replace(
+            "task_name: 续保提醒2027Q1",
+            &format!("task_name: 续保提醒-{name}"),
+        )
     }
 
     #[test]

@@ -213,7 +213,11 @@ pub struct Besides<'a> {
 
 /// Why the apply stopped before sending anything: the providers whose preflight read
 /// failed, each with the variables that hold its credentials.
-pub fn preflight_failed(out: &Printer, failures: &[crate::apply::PreflightFailed], project: &Project) {
+pub fn preflight_failed(
+    out: &Printer,
+    failures: &[crate::apply::PreflightFailed],
+    project: &Project,
+) {
     for f in failures {
         let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
         let what = if f.auth {

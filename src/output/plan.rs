@@ -684,6 +684,8 @@ mod tests {
             source: None,
             task_id: None,
             moved_from: None,
+            adopted: None,
+            candidates: Vec::new(),
             spec_digest: None,
             old_spec_digest: None,
             spec: None,

@@ -34,22 +34,15 @@ pub const CLOCK_SKEW_SECS: i64 = 300;
 /// never retried, so nothing later can be it.
 pub const SENT_WITHIN_SECS: i64 = 600;
 
-/// Where a vendor's listing reports when a task was created, and in which time zone its
-/// wall clock is — the one place this is decided [inferred: the vendors' other wall-clock
-/// fields are Beijing time, and their pages name no zone]:
-///
-/// - Aliyun `QueryRobotTaskList` `createTime` ("yyyy-MM-dd HH:mm:ss", UTC+8);
-/// - longlonglong 2.0 task list `create_datetime` (same layout, UTC+8);
-/// - xfyeta `task/query` rows report start and finish times, not creation: the name alone
-///   decides;
-/// - Volcengine `QueryTaskList` reports `StartTime`/`EndTime` (the schedule), not
-///   creation: the name alone decides.
-pub fn reports_creation_time(vendor: Vendor) -> bool {
-    matches!(vendor, Vendor::Aliyun | Vendor::Longlonglong)
+/// Where a vendor's listing reports a creation time, and the zone of its wall clock, is
+/// each vendor's own fact ([`crate::driver::creation_time_utc_offset`]): Aliyun's
+/// `createTime` and longlonglong's `create_datetime` (the vendor's clock); xfyeta's rows report
+/// start and finish times and Volcengine's its schedule, not creation, so there the name
+/// alone decides.
+fn creation_zone(vendor: Vendor) -> Option<jiff::tz::TimeZone> {
+    crate::driver::creation_time_utc_offset(vendor)
+        .map(|h| jiff::tz::TimeZone::fixed(jiff::tz::offset(h)))
 }
-
-/// The vendors' creation times are Beijing wall clock (see [`reports_creation_time`]).
-const VENDOR_UTC_OFFSET_HOURS: i8 = 8;
 
 /// One task a lookup found with exactly the vendor-visible name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,11 +164,11 @@ pub fn decide(vendor: Vendor, visible: &str, intent_at: &str, lookup: &Lookup) -
 /// Whether `one` was created within the window of a create whose intent is `intent_at`:
 /// `Ok` with the words the plan shows, `Err` with why it cannot be taken for it.
 fn window(vendor: Vendor, intent_at: &str, one: &Candidate) -> Result<String, String> {
-    if !reports_creation_time(vendor) {
+    let Some(zone) = creation_zone(vendor) else {
         return Ok(format!(
             "; the {vendor} listing reports no creation time, so the name alone decides"
         ));
-    }
+    };
     let intent: jiff::Timestamp = intent_at
         .parse()
         .map_err(|_| format!("the create's time in the state ({intent_at}) cannot be read"))?;
@@ -185,7 +178,6 @@ fn window(vendor: Vendor, intent_at: &str, one: &Candidate) -> Result<String, St
                 .into(),
         );
     };
-    let zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(VENDOR_UTC_OFFSET_HOURS));
     let created_at = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", created)
         .ok()
         .and_then(|c| c.to_zoned(zone).ok())
@@ -197,10 +189,10 @@ fn window(vendor: Vendor, intent_at: &str, one: &Candidate) -> Result<String, St
     ));
     match (from, to) {
         (Ok(from), Ok(to)) if created_at >= from && created_at <= to => Ok(format!(
-            ", created {created} (Beijing time), within the window of the create sent at {intent_at}"
+            ", created {created} (the vendor's clock), within the window of the create sent at {intent_at}"
         )),
         _ => Err(format!(
-            "it was created {created} (Beijing time), outside the window of the create sent at {intent_at}: it may be another task of that name"
+            "it was created {created} (the vendor's clock), outside the window of the create sent at {intent_at}: it may be another task of that name"
         )),
     }
 }
@@ -230,8 +222,15 @@ mod tests {
 
     #[test]
     fn one_match_without_creation_times_is_adopted_by_name() {
-        let d = decide(Vendor::Xfyeta, "n", SENT, &listed(vec![cand("7", None)], false));
-        assert!(matches!(d, Decision::Adopt { ref task_id, ref how } if task_id == "7" && how.contains("name alone")));
+        let d = decide(
+            Vendor::Xfyeta,
+            "n",
+            SENT,
+            &listed(vec![cand("7", None)], false),
+        );
+        assert!(
+            matches!(d, Decision::Adopt { ref task_id, ref how } if task_id == "7" && how.contains("name alone"))
+        );
     }
 
     #[test]
@@ -270,7 +269,9 @@ mod tests {
             SENT,
             &listed(vec![cand("1", None), cand("2", None)], false),
         );
-        assert!(matches!(d, Decision::Uncertain { ref candidates, ref why } if candidates.len() == 2 && why.contains("never guesses")));
+        assert!(
+            matches!(d, Decision::Uncertain { ref candidates, ref why } if candidates.len() == 2 && why.contains("never guesses"))
+        );
     }
 
     #[test]

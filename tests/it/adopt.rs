@@ -55,7 +55,11 @@ fn adopts_exactly_one_match(vendor: &'static str, block: u64) {
     let plan = p.run(&["plan", "--refresh", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
     assert!(plan.stdout.contains("<= adopt"), "{}", plan.stdout);
-    assert!(plan.stdout.contains(&format!("task {id}")), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(&format!("task {id}")),
+        "{}",
+        plan.stdout
+    );
     assert!(plan.stdout.contains("1 to adopt"), "{}", plan.stdout);
     assert!(
         plan.stdout.contains("exactly one"),
@@ -77,7 +81,8 @@ fn adopts_exactly_one_match(vendor: &'static str, block: u64) {
     let creates = ops(&name, "create");
     let out = p.apply();
     assert!(
-        out.stdout.contains(&format!("adopted   {name} as task {id}")),
+        out.stdout
+            .contains(&format!("adopted   {name} as task {id}")),
         "{}",
         out.stdout
     );

@@ -199,9 +199,7 @@ fn a_wrong_secret_is_an_authentication_failure_naming_the_provider() {
     assert!(!run.stdout.contains(wrong) && !run.stderr.contains(wrong));
     assert!(created("auth-").is_empty(), "something was created");
     assert!(
-        received("auth-")
-            .iter()
-            .all(|r| r["op"] == "find"),
+        received("auth-").iter().all(|r| r["op"] == "find"),
         "only reads reached the vendors"
     );
     assert_files_clean(&tasks);
@@ -228,8 +226,9 @@ fn an_authentication_failure_hint_names_the_user_id_of_longlonglong_too() {
     );
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
-        run.stderr
-            .contains("preflight: provider `longlonglong` (longlonglong): its credentials were refused"),
+        run.stderr.contains(
+            "preflight: provider `longlonglong` (longlonglong): its credentials were refused"
+        ),
         "{}",
         run.stderr
     );
@@ -708,7 +707,8 @@ fn a_throttled_preflight_read_stops_the_apply_before_any_create() {
         run.stdout
     );
     assert!(
-        run.stderr.contains("preflight: provider `aliyun`") && run.stderr.contains("Nothing was sent"),
+        run.stderr.contains("preflight: provider `aliyun`")
+            && run.stderr.contains("Nothing was sent"),
         "{}",
         run.stderr
     );

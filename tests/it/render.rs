@@ -495,8 +495,10 @@ fn an_apply_fails_while_earlier_uncertain_tasks_are_unresolved() {
     harness::rename_tasks(&tasks, "eu-");
     // A create the vendor did not make, answered with a bare 502: uncertain, and a lookup
     // by name finds nothing (which no listing proves), so it stays uncertain.
-    harness::emulator().post_fault(serde_json::json!({"match": "eu-满意度回访", "kind": "answer",
-        "status": 502, "body": "bad gateway", "create": false, "times": 1}));
+    harness::emulator().post_fault(
+        serde_json::json!({"match": "eu-满意度回访", "kind": "answer",
+        "status": 502, "body": "bad gateway", "create": false, "times": 1}),
+    );
     let out = in_project(tmp.path(), &["apply", "--auto-approve", "tasks"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     // Nothing left to create: the uncertain task still fails the apply.
