@@ -133,6 +133,35 @@ fn apply_looks_an_uncertain_create_up_by_itself() {
     assert!(out.stdout.contains("1 adopted"), "{}", out.stdout);
     assert_eq!(ops(name, "create"), creates, "a second create was sent");
     assert_eq!(p.state()["tasks"][name]["task_id"], id.as_str());
+    // The rows the Volcengine create carried may or may not be in the task: batch 0 stays
+    // uncertain for a person, never sent again.
+    let next = p.run(&["plan"]);
+    assert!(next.stdout.contains("? uncertain"), "{}", next.stdout);
+    assert!(!next.stdout.contains("load 60"), "{}", next.stdout);
+}
+
+#[test]
+fn a_saved_plans_adoption_is_what_apply_records() {
+    let name = "adopt-saved-plan";
+    let p = uncertain_create("aliyun", name, 88);
+    let id = p.vendor_task()["task_id"].as_str().unwrap().to_string();
+    let file = p.tasks.join("../reviewed.plan.json");
+    let plan = p.run(&["plan", "--refresh", "--out", file.to_str().unwrap()]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("<= adopt"), "{}", plan.stdout);
+    let creates = ops(name, "create");
+    let finds = ops(name, "find");
+    let out = bin()
+        .emulator()
+        .arg("apply")
+        .arg(&file)
+        .cwd(p.tasks.parent().unwrap())
+        .run();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("1 adopted"), "{}", out.stdout);
+    assert_eq!(ops(name, "create"), creates, "a second create was sent");
+    assert_eq!(ops(name, "find"), finds, "the saved plan's lookup is not read again");
+    assert_eq!(p.state()["tasks"][name]["task_id"], id.as_str());
 }
 
 #[test]
