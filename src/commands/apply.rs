@@ -163,6 +163,8 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             if let Some(rec) = st.tasks.get_mut(name) {
                 if rec.observed.as_ref().is_none_or(|o| o.at < observed.at) {
                     rec.observed = Some(observed.clone());
+                    // As `plan --refresh` did with the same read.
+                    crate::refresh::settle_batch(rec);
                 }
             }
         }

@@ -160,7 +160,11 @@ fn a_saved_plans_adoption_is_what_apply_records() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("1 adopted"), "{}", out.stdout);
     assert_eq!(ops(name, "create"), creates, "a second create was sent");
-    assert_eq!(ops(name, "find"), finds, "the saved plan's lookup is not read again");
+    assert_eq!(
+        ops(name, "find"),
+        finds,
+        "the saved plan's lookup is not read again"
+    );
     assert_eq!(p.state()["tasks"][name]["task_id"], id.as_str());
 }
 
@@ -263,4 +267,66 @@ fn preflight_names_an_unreachable_provider() {
     );
     assert!(out.stderr.contains("Nothing was sent"), "{}", out.stderr);
     assert!(emulator().tasks(name).is_empty());
+}
+
+#[test]
+fn an_uncertain_batch_the_vendors_count_proves_is_recorded_loaded_by_refresh_write() {
+    let name = "adopt-batch-count";
+    let p = Project::new("xfyeta", name, 89, "paused");
+    // The first batch (50 rows) is stored, then answered with HTTP 500: uncertain.
+    emulator()
+        .post_fault(json!({"match": name, "op": "load", "batch": 0, "kind": "5xx", "times": 1}));
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let pending = &p.state()["tasks"][name]["callees"]["pending"];
+    assert_eq!(pending["state"], "uncertain", "{pending}");
+
+    // Read-only: the state is untouched; the plan with --refresh acts on the count.
+    let before = p.state_bytes();
+    let plan = p.run(&["plan", "--refresh"]);
+    assert!(
+        plan.stdout.contains("load 10 callees"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    assert_eq!(p.state_bytes(), before);
+    no_numbers(&p, &plan, 89);
+
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    let callees = &p.state()["tasks"][name]["callees"];
+    assert_eq!(callees["rows"], 50, "{callees}");
+    assert!(
+        callees.get("pending").is_none_or(Value::is_null),
+        "{callees}"
+    );
+    // The next apply loads the rest, never batch 0 again.
+    let loads = ops(name, "load");
+    p.apply();
+    assert_eq!(ops(name, "load"), loads + 1);
+    let held = &p.vendor_task()["callees"];
+    assert_eq!(
+        (held["count"].as_u64(), held["duplicates"].as_u64()),
+        (Some(60), Some(0)),
+        "{held}"
+    );
+}
+
+#[test]
+fn a_batch_whose_count_does_not_match_stays_for_a_person() {
+    let name = "adopt-batch-mismatch";
+    let p = Project::new("xfyeta", name, 90, "paused");
+    // Refused after nothing was stored, with an answer that proves nothing: uncertain, and
+    // the vendor holds no rows, which is no proof either way.
+    emulator().post_fault(
+        json!({"match": name, "op": "load", "batch": 0, "kind": "answer",
+        "status": 502, "body": "bad gateway", "create": false, "times": 1}),
+    );
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    let pending = &p.state()["tasks"][name]["callees"]["pending"];
+    assert_eq!(pending["state"], "uncertain", "{pending}");
 }
