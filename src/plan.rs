@@ -1453,7 +1453,9 @@ fn looked_up(
             p.candidates = candidates;
         }
         // No listing is authoritative today (`driver::find_is_authoritative`): kept for a
-        // vendor whose listing proves absence.
+        // vendor whose listing proves absence. Before one turns it on, apply must learn to
+        // create over an uncertain record: the journal's replay refuses an intent for a
+        // name already in state (`FoldError::AlreadyInState`).
         adopt::Decision::CreateAgain { why } => {
             p.action = Action::Create;
             p.reason = Some(format!(
@@ -1680,6 +1682,96 @@ mod tests {
             err.starts_with(&format!("t-{:05}: the endpoint of provider `bad`", 10)),
             "{err}"
         );
+    }
+
+    /// An uncertain create is decided by its lookup: one match adopts it (nothing to
+    /// send), two stay uncertain with both listed, and an authoritative empty listing — a
+    /// path no vendor takes today — plans the create again; without a lookup it stays
+    /// uncertain.
+    #[test]
+    fn lookups_decide_uncertain_creates() {
+        use crate::state::{State, TaskRecord, TaskStatus};
+        let mut project = Project::defaults(std::path::Path::new("."));
+        project.sandbox = true;
+        let mut state = State::new();
+        let task = aliyun_task("t", "aliyun", 1);
+        let c = canonical(&task, &project.timezone_name, &state.salt);
+        state.tasks.insert(
+            "t".into(),
+            TaskRecord {
+                vendor: "aliyun".into(),
+                provider: "aliyun".into(),
+                endpoint: project.endpoint("aliyun", task.vendor),
+                status: TaskStatus::Uncertain,
+                task_id: None,
+                spec_digest: c.digest,
+                canonical_version: CANONICAL_VERSION,
+                spec: c.form.into(),
+                created_at: "2026-11-22T00:00:00Z".into(),
+                request_id: None,
+                warnings: Vec::new(),
+                uncertain_reason: None,
+                superseded: Vec::new(),
+                callees: None,
+                run: None,
+                observed: None,
+                update: None,
+            },
+        );
+        let mut manifests = Manifests::default();
+        manifests.tasks.push(task);
+        let candidate = |id: &str| adopt::Candidate {
+            task_id: id.into(),
+            status: crate::driver::Lifecycle::NotStarted,
+            raw: "INIT".into(),
+            // 08:01 Beijing time: one minute after the intent.
+            created: Some("2026-11-22 08:01:00".into()),
+        };
+        let planned = |candidates: Vec<adopt::Candidate>, authoritative: bool| {
+            let options = Options {
+                lookups: [(
+                    "t".to_string(),
+                    adopt::Lookup::Listed {
+                        candidates,
+                        authoritative,
+                        at: "2026-11-22T00:05:00Z".into(),
+                    },
+                )]
+                .into(),
+                ..Options::default()
+            };
+            plan(&manifests, &project, Some(&state), &test_place(), &options).unwrap()
+        };
+        let one = planned(vec![candidate("9")], false);
+        assert_eq!(one.tasks[0].action, Action::Adopt);
+        assert_eq!(one.tasks[0].task_id.as_deref(), Some("9"));
+        assert_eq!(one.summary.adopt, 1);
+        assert!(one.has_changes());
+        assert!(one.looked_up.contains_key("t"));
+        let two = planned(vec![candidate("9"), candidate("10")], false);
+        assert_eq!(two.tasks[0].action, Action::Uncertain);
+        assert_eq!(two.tasks[0].candidates.len(), 2);
+        assert!(two.tasks[0].hints[0].starts_with("candidate: task 9"));
+        let none = planned(vec![], false);
+        assert_eq!(none.tasks[0].action, Action::Uncertain);
+        assert!(none.tasks[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("not proof"));
+        let proven = planned(vec![], true);
+        assert_eq!(proven.tasks[0].action, Action::Create);
+        assert!(proven.tasks[0].steps.as_ref().is_some_and(|s| s.create));
+        let without = plan(
+            &manifests,
+            &project,
+            Some(&state),
+            &test_place(),
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(without.tasks[0].action, Action::Uncertain);
+        assert!(without.looked_up.is_empty());
     }
 
     fn test_place() -> Place {
