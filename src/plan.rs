@@ -1139,7 +1139,9 @@ impl Planner<'_> {
         if rec.status == TaskStatus::Uncertain {
             unresolved(p, rec.uncertain_reason.as_deref(), self.options);
             p.endpoint = rec.endpoint.clone();
-            if p.action == Action::Uncertain {
+            // While an apply holds the lock its records are still coming in: nothing is
+            // adopted from under it.
+            if p.action == Action::Uncertain && self.options.running.is_none() {
                 if let Some(lookup) = self.options.lookups.get(&task.name) {
                     looked_up(p, task, rec, lookup, &self.options.state_args);
                 }
