@@ -1239,3 +1239,91 @@ fn uncertain_step(step: &Step, entry: &impl Fn(StepOutcome) -> Entry, reason: St
         },
     )
 }
+
+/// A provider whose preflight read failed: nothing of the apply is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreflightFailed {
+    pub provider: String,
+    pub vendor: Vendor,
+    /// What happened (the vendor's refusal, or why no answer came).
+    pub reason: String,
+    /// The vendor refused the credentials (rather than the read failing otherwise).
+    pub auth: bool,
+}
+
+/// Preflight: before the first mutating request, one read-only request per provider in
+/// `runs` (a lookup by name, page 1: the cheapest read every vendor has) proves that its
+/// credentials and endpoint work. Any provider whose read is not answered as a read — its
+/// credentials refused, a network error, a timeout, any other refusal — fails the whole
+/// apply, before anything is journalled or sent. Reads are idempotent: the transport
+/// retries them by their policy.
+pub async fn preflight(
+    runs: &[TaskRun],
+    transport: &Transport,
+    cancel: &AtomicBool,
+) -> Result<(), Vec<PreflightFailed>> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut failures = Vec::new();
+    // A handful of providers, read one after the other: the time is a few round trips.
+    for r in runs {
+        if seen.contains(&r.provider.as_str()) {
+            continue;
+        }
+        seen.push(&r.provider);
+        let failed = |reason: String, auth: bool| PreflightFailed {
+            provider: r.provider.clone(),
+            vendor: r.vendor,
+            reason,
+            auth,
+        };
+        let request = match driver::build_find(r.vendor, r.task.vendor_name(), 1, &r.cx) {
+            Ok(req) => req,
+            Err(e) => {
+                failures.push(failed(e.to_string(), false));
+                continue;
+            }
+        };
+        let delivery = transport
+            .send(
+                Op::Find { page: 1 },
+                r.vendor,
+                &request,
+                &r.base_url,
+                cancel,
+            )
+            .await;
+        let failure = match delivery {
+            Delivery::Answered {
+                parsed: Parsed::Read { .. },
+                ..
+            } => continue,
+            Delivery::Answered {
+                parsed:
+                    Parsed::Rejected {
+                        class,
+                        code,
+                        message,
+                        ..
+                    },
+                status,
+                ..
+            } => failed(
+                format!("HTTP {status}, refused with {code}: {message}"),
+                class == ErrorClass::Auth,
+            ),
+            Delivery::Answered { status, .. } => failed(
+                format!("HTTP {status}, an answer that is not a listing's"),
+                false,
+            ),
+            Delivery::NotSent { reason, .. } | Delivery::Uncertain { reason, .. } => {
+                failed(reason, false)
+            }
+        };
+        failures.push(failure);
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}

@@ -34,13 +34,17 @@ use crate::manifest::{Manifests, Task, Vendor};
 use crate::project::Project;
 use crate::state::{State, TaskRecord, TaskStatus};
 
+pub mod adopt;
 pub mod steps;
 
+/// 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
+/// task's `candidates` and `adopted`, and `looked_up` (the lookups a plan acted on).
+/// 4: the `pause` and `stop` actions and `refreshed`.
 /// 3: each task's `steps` (create, callee batches, start, when it dials), the `resume`
 /// action, and no callee digest in any spec (canonical form 3). 2: paths relative to the
 /// project root (`root`), `sandbox`, `state.outside_checkout`, `state.pending_run`.
 /// Version 1 recorded paths of the checkout it was made in.
-pub const PLAN_FORMAT_VERSION: u32 = 4;
+pub const PLAN_FORMAT_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -55,6 +59,9 @@ pub enum Action {
     /// The manifest says `status: stopped`: apply stops the task. Irreversible.
     Stop,
     Rename,
+    /// An uncertain create a lookup by name found exactly once: apply records its vendor
+    /// id and sends nothing.
+    Adopt,
     Blocked,
     Uncertain,
     /// Sent by an apply that is running now, its answer not recorded yet.
@@ -72,6 +79,7 @@ impl Action {
             Action::Pause => "pause",
             Action::Stop => "stop",
             Action::Rename => "rename",
+            Action::Adopt => "adopt",
             Action::Blocked => "blocked",
             Action::Uncertain => "uncertain",
             Action::InFlight => "in-flight",
@@ -121,6 +129,12 @@ pub struct PlannedTask {
     /// For a rename: the name the task is recorded under now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<String>,
+    /// For an adopt: how the task was found (what apply records with its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<String>,
+    /// For an uncertain create looked up by name: the tasks found with its name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<adopt::Candidate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -304,6 +318,9 @@ pub struct Summary {
     pub resume: usize,
     #[serde(default)]
     pub rename: usize,
+    /// Uncertain creates found by name, to record (nothing is sent).
+    #[serde(default)]
+    pub adopt: usize,
     /// Tasks apply pauses.
     #[serde(default)]
     pub pause: usize,
@@ -327,6 +344,10 @@ pub struct Plan {
     /// derives the same steps.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub refreshed: std::collections::BTreeMap<String, crate::state::ObservedRecord>,
+    /// The lookups by name of uncertain creates the plan acted on, by task: apply of this
+    /// plan decides with the same ones, and records the adoptions they found.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub looked_up: std::collections::BTreeMap<String, adopt::Lookup>,
     pub callform_version: String,
     pub canonical_version: u32,
     pub created_at: String,
@@ -416,6 +437,7 @@ impl Plan {
             + self.summary.replace
             + self.summary.resume
             + self.summary.rename
+            + self.summary.adopt
             + self.summary.pause
             + self.summary.stop
             > 0
@@ -497,6 +519,10 @@ pub struct Options {
     pub pending_run: Option<PendingRun>,
     /// The live holder of the state's lock, if any: the pending run is still going.
     pub running: Option<crate::state::LockInfo>,
+    /// Lookups by name of uncertain creates (`plan --refresh`, `apply`), by task: each
+    /// decides whether the create is adopted ([`adopt::decide`]). Empty: no lookup was
+    /// made, and every uncertain create stays uncertain.
+    pub lookups: BTreeMap<String, adopt::Lookup>,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -627,6 +653,7 @@ pub fn plan(
             Action::Pause => summary.pause += 1,
             Action::Stop => summary.stop += 1,
             Action::Rename => summary.rename += 1,
+            Action::Adopt => summary.adopt += 1,
             Action::Blocked => summary.blocked += 1,
             Action::Uncertain => summary.uncertain += 1,
             Action::InFlight => summary.in_flight += 1,
@@ -637,6 +664,16 @@ pub fn plan(
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         refreshed: Default::default(),
+        looked_up: options
+            .lookups
+            .iter()
+            .filter(|(name, _)| {
+                recorded
+                    .get(*name)
+                    .is_some_and(|r| r.status == TaskStatus::Uncertain)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         callform_version: env!("CARGO_PKG_VERSION").to_string(),
         canonical_version: CANONICAL_VERSION,
         created_at: jiff::Timestamp::from_second(options.now.as_second())
@@ -951,8 +988,9 @@ impl Planner<'_> {
                     ));
                 }
             }
-            Action::Uncertain => {
+            Action::Uncertain | Action::Adopt => {
                 p.action = Action::Blocked;
+                p.adopted = None;
                 p.reason = Some(format!(
                     "`{old}`, which this task is moved from, is uncertain (an earlier create may or may not have reached the vendor): resolve it before renaming it"
                 ));
@@ -1101,6 +1139,13 @@ impl Planner<'_> {
         if rec.status == TaskStatus::Uncertain {
             unresolved(p, rec.uncertain_reason.as_deref(), self.options);
             p.endpoint = rec.endpoint.clone();
+            // While an apply holds the lock its records are still coming in: nothing is
+            // adopted from under it.
+            if p.action == Action::Uncertain && self.options.running.is_none() {
+                if let Some(lookup) = self.options.lookups.get(&task.name) {
+                    looked_up(p, task, rec, lookup, &self.options.state_args);
+                }
+            }
         } else if rec.vendor != task.vendor.key() {
             p.action = Action::Blocked;
             p.reason = Some(format!(
@@ -1187,6 +1232,8 @@ fn planned(task: &Task, endpoint: String, digest: String) -> PlannedTask {
         )),
         task_id: None,
         moved_from: None,
+        adopted: None,
+        candidates: Vec::new(),
         spec_digest: Some(digest),
         old_spec_digest: None,
         spec: None,
@@ -1268,6 +1315,8 @@ fn orphans(
             source: None,
             task_id: rec.task_id.clone(),
             moved_from: None,
+            adopted: None,
+            candidates: Vec::new(),
             spec_digest: None,
             old_spec_digest: Some(rec.spec_digest.clone()),
             spec: None,
@@ -1359,6 +1408,64 @@ fn uncertain(p: &mut PlannedTask, reason: Option<&str>, state_args: &str) {
             p.name
         ),
     ];
+}
+
+/// An uncertain create, decided by its lookup by name ([`adopt::decide`]).
+fn looked_up(
+    p: &mut PlannedTask,
+    task: &Task,
+    rec: &TaskRecord,
+    lookup: &adopt::Lookup,
+    state_args: &str,
+) {
+    // The task is looked up where it was recorded: another vendor now means another
+    // listing, which proves nothing of this create.
+    if rec.vendor != task.vendor.key() {
+        return;
+    }
+    match adopt::decide(task.vendor, task.vendor_name(), &rec.created_at, lookup) {
+        adopt::Decision::Adopt { task_id, how } => {
+            p.action = Action::Adopt;
+            p.task_id = Some(task_id.clone());
+            p.reason = Some(format!(
+                "an earlier create's answer was never recorded; {how}: apply records it as task {task_id} and sends nothing to create it"
+            ));
+            p.adopted = Some(how);
+            p.hints = vec![format!(
+                "the steps after the create (callee batches, the start) are planned from the adopted record by the next `callform plan`"
+            )];
+        }
+        adopt::Decision::Uncertain { why, candidates } => {
+            let name = &p.name;
+            p.reason = Some(format!(
+                "an earlier create may or may not have reached the vendor; {why}; callform will not send it again by itself"
+            ));
+            let mut hints: Vec<String> = candidates
+                .iter()
+                .map(|c| format!("candidate: {}", c.line()))
+                .collect();
+            hints.push("look for the task in the vendor console, then:".into());
+            hints.push(format!(
+                "if it exists: `callform state import {name} TASK_ID{state_args}`"
+            ));
+            hints.push(format!(
+                "if it does not: `callform state rm {name}{state_args}` (the next apply creates it)"
+            ));
+            p.hints = hints;
+            p.candidates = candidates;
+        }
+        // No listing is authoritative today (`driver::find_is_authoritative`): kept for a
+        // vendor whose listing proves absence. Before one turns it on, apply must learn to
+        // create over an uncertain record: the journal's replay refuses an intent for a
+        // name already in state (`FoldError::AlreadyInState`).
+        adopt::Decision::CreateAgain { why } => {
+            p.action = Action::Create;
+            p.reason = Some(format!(
+                "an earlier create's answer was never recorded, but {why}: creating it again cannot make a second campaign"
+            ));
+            p.hints = Vec::new();
+        }
+    }
 }
 
 /// Field-level differences between two canonical forms, found with `similar` on their
@@ -1577,6 +1684,96 @@ mod tests {
             err.starts_with(&format!("t-{:05}: the endpoint of provider `bad`", 10)),
             "{err}"
         );
+    }
+
+    /// An uncertain create is decided by its lookup: one match adopts it (nothing to
+    /// send), two stay uncertain with both listed, and an authoritative empty listing — a
+    /// path no vendor takes today — plans the create again; without a lookup it stays
+    /// uncertain.
+    #[test]
+    fn lookups_decide_uncertain_creates() {
+        use crate::state::{State, TaskRecord, TaskStatus};
+        let mut project = Project::defaults(std::path::Path::new("."));
+        project.sandbox = true;
+        let mut state = State::new();
+        let task = aliyun_task("t", "aliyun", 1);
+        let c = canonical(&task, &project.timezone_name, &state.salt);
+        state.tasks.insert(
+            "t".into(),
+            TaskRecord {
+                vendor: "aliyun".into(),
+                provider: "aliyun".into(),
+                endpoint: project.endpoint("aliyun", task.vendor),
+                status: TaskStatus::Uncertain,
+                task_id: None,
+                spec_digest: c.digest,
+                canonical_version: CANONICAL_VERSION,
+                spec: c.form.into(),
+                created_at: "2026-11-22T00:00:00Z".into(),
+                request_id: None,
+                warnings: Vec::new(),
+                uncertain_reason: None,
+                superseded: Vec::new(),
+                callees: None,
+                run: None,
+                observed: None,
+                update: None,
+            },
+        );
+        let mut manifests = Manifests::default();
+        manifests.tasks.push(task);
+        let candidate = |id: &str| adopt::Candidate {
+            task_id: id.into(),
+            status: crate::driver::Lifecycle::NotStarted,
+            raw: "INIT".into(),
+            // 08:01 Beijing time: one minute after the intent.
+            created: Some("2026-11-22 08:01:00".into()),
+        };
+        let planned = |candidates: Vec<adopt::Candidate>, authoritative: bool| {
+            let options = Options {
+                lookups: [(
+                    "t".to_string(),
+                    adopt::Lookup::Listed {
+                        candidates,
+                        authoritative,
+                        at: "2026-11-22T00:05:00Z".into(),
+                    },
+                )]
+                .into(),
+                ..Options::default()
+            };
+            plan(&manifests, &project, Some(&state), &test_place(), &options).unwrap()
+        };
+        let one = planned(vec![candidate("9")], false);
+        assert_eq!(one.tasks[0].action, Action::Adopt);
+        assert_eq!(one.tasks[0].task_id.as_deref(), Some("9"));
+        assert_eq!(one.summary.adopt, 1);
+        assert!(one.has_changes());
+        assert!(one.looked_up.contains_key("t"));
+        let two = planned(vec![candidate("9"), candidate("10")], false);
+        assert_eq!(two.tasks[0].action, Action::Uncertain);
+        assert_eq!(two.tasks[0].candidates.len(), 2);
+        assert!(two.tasks[0].hints[0].starts_with("candidate: task 9"));
+        let none = planned(vec![], false);
+        assert_eq!(none.tasks[0].action, Action::Uncertain);
+        assert!(none.tasks[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("not proof"));
+        let proven = planned(vec![], true);
+        assert_eq!(proven.tasks[0].action, Action::Create);
+        assert!(proven.tasks[0].steps.as_ref().is_some_and(|s| s.create));
+        let without = plan(
+            &manifests,
+            &project,
+            Some(&state),
+            &test_place(),
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(without.tasks[0].action, Action::Uncertain);
+        assert!(without.looked_up.is_empty());
     }
 
     fn test_place() -> Place {

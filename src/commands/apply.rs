@@ -167,6 +167,8 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
                     .is_none_or(|o| crate::state::is_later(&observed.at, &o.at))
                 {
                     rec.observed = Some(observed.clone());
+                    // As `plan --refresh` did with the same read.
+                    crate::refresh::settle_batch(rec);
                 }
             }
         }
@@ -177,6 +179,16 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             return Ok(Outcome::Failure);
         }
     }
+    // Uncertain creates looked up by name: a saved plan's own lookups (what was reviewed is
+    // what is recorded), else read now (apply may read; a plain `plan` never does).
+    let lookups = match (&saved, current.as_ref()) {
+        (Some(p), _) => p.looked_up.clone(),
+        (None, Some(st)) => {
+            let base = sandbox.as_ref().map(emulator::Running::url);
+            super::refresh::look_up_uncertain(st, &manifests.tasks, &project, base.as_deref()).await
+        }
+        (None, None) => Default::default(),
+    };
     let options = match &saved {
         Some(p) => plan::Options {
             targets: p.targets.clone(),
@@ -189,6 +201,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             state_args,
             pending_run: None,
             running: None,
+            lookups: lookups.clone(),
         },
         None => plan::Options {
             targets: args.target.clone(),
@@ -198,6 +211,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             state_args,
             pending_run: None,
             running: None,
+            lookups: lookups.clone(),
         },
     };
     let plan = match plan::plan(&manifests, &project, current.as_ref(), &place, &options) {
@@ -297,6 +311,13 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         }
     };
 
+    // Uncertain creates a lookup found: recorded in the run's journal, nothing sent.
+    let adopted: Vec<(String, String, String)> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.action == plan::Action::Adopt)
+        .filter_map(|t| Some((t.name.clone(), t.task_id.clone()?, t.adopted.clone()?)))
+        .collect();
     let policy = policy(&project, &plan);
     let transport = Arc::new(
         Transport::new(policy, base.is_some() || all_loopback(&plan))
@@ -313,11 +334,17 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let cancel = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&cancel), *out);
 
+    // Preflight: one read per provider proves its credentials before anything is sent.
+    if let Err(failures) = apply::preflight(&sends, &transport, &cancel).await {
+        crate::output::apply::preflight_failed(out, &failures, &project);
+        return Ok(Outcome::Failure);
+    }
     let besides = crate::output::apply::Besides {
         renamed: &renamed,
         earlier_uncertain: &earlier_uncertain,
+        adopted: &adopted,
     };
-    if sends.is_empty() {
+    if sends.is_empty() && adopted.is_empty() {
         let _ = lock.release();
         if let Some(running) = sandbox {
             running.shutdown().await;
@@ -337,6 +364,29 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let progress = Reporter::new(total, out);
     let journal = backend.begin(&lock, &mut state).await?;
     let run_log = journal.location();
+    if !adopted.is_empty() {
+        let at = state::now_rfc3339();
+        let entries = adopted
+            .iter()
+            .map(|(name, task_id, how)| state::Entry::Adopt {
+                name: name.clone(),
+                task_id: task_id.clone(),
+                at: at.clone(),
+                how: how.clone(),
+            })
+            .collect();
+        // One write, one sync for every adoption; a failure leaves them uncertain, as
+        // they were, and sends nothing.
+        if let Err(e) = journal.record_all(entries).await {
+            note!(
+                out,
+                "error: the adoptions could not be recorded, so nothing was sent: {e}"
+            );
+            let _ = journal.commit(&mut state).await;
+            let _ = lock.release();
+            return Ok(Outcome::Failure);
+        }
+    }
     let ran = apply::run(
         journal,
         state,

@@ -203,6 +203,11 @@ pub fn read_qps(vendor: Vendor) -> u32 {
     vendor.def().read_qps().max(1)
 }
 
+/// Hours from UTC of the creation times `vendor`'s listing reports; `None`: it reports none.
+pub fn creation_time_utc_offset(vendor: Vendor) -> Option<i8> {
+    vendor.def().creation_time_utc_offset()
+}
+
 /// Whether a lookup by name at `vendor` that finds nothing proves no such task exists.
 pub fn find_is_authoritative(vendor: Vendor) -> bool {
     vendor.def().find_is_authoritative()

@@ -207,6 +207,33 @@ pub struct Besides<'a> {
     pub renamed: &'a [(String, String)],
     /// Tasks of earlier runs that are still uncertain: (name, the plan's reason and hints).
     pub earlier_uncertain: &'a [(String, Vec<String>)],
+    /// Uncertain creates recorded as found by a lookup: (name, vendor task id, how).
+    pub adopted: &'a [(String, String, String)],
+}
+
+/// Why the apply stopped before sending anything: the providers whose preflight read
+/// failed, each with the variables that hold its credentials.
+pub fn preflight_failed(
+    out: &Printer,
+    failures: &[crate::apply::PreflightFailed],
+    project: &Project,
+) {
+    for f in failures {
+        let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
+        let what = if f.auth {
+            "its credentials were refused"
+        } else {
+            "the read failed"
+        };
+        out.problem(&format!(
+            "error: preflight: provider `{}` ({}): {what}: {}\nhint: check the credentials in {vars}, and the endpoint ({})",
+            f.provider,
+            f.vendor,
+            f.reason,
+            crate::project::endpoint_source(&f.provider, f.vendor)
+        ));
+    }
+    out.problem("Nothing was sent: a read-only request per provider checks its credentials before the first create, batch, start or verb.");
 }
 
 /// The summary of an apply, on stdout.
@@ -249,6 +276,10 @@ pub fn summary(
         0 => String::new(),
         n => format!(", {n} renamed"),
     };
+    let renamed = match besides.adopted.len() {
+        0 => renamed,
+        n => format!("{renamed}, {n} adopted"),
+    };
     let earlier_count = match earlier {
         0 => String::new(),
         n => format!("; {n} uncertain from earlier runs, still unresolved"),
@@ -273,6 +304,12 @@ pub fn summary(
         say!(
             out,
             "  renamed   {old} → {new} (the record moved; nothing was sent)"
+        );
+    }
+    for (name, task_id, _) in besides.adopted {
+        say!(
+            out,
+            "  adopted   {name} as task {task_id} (found by name; nothing was sent to create it)"
         );
     }
     if let Some(journal) = unsaved {

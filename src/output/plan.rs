@@ -25,6 +25,8 @@ fn symbol(action: Action) -> &'static str {
         // Loud: it cannot be undone.
         Action::Stop => "-!",
         Action::Rename => ">",
+        // Taken in from the vendor: recorded, nothing sent.
+        Action::Adopt => "<=",
         Action::Blocked => "!",
         Action::Uncertain => "?",
         Action::InFlight => "…",
@@ -37,7 +39,9 @@ fn symbol(action: Action) -> &'static str {
 fn paint_action(p: &Paint, action: Action, s: &str) -> String {
     match action {
         Action::Create => p.green(s),
-        Action::Replace | Action::Rename | Action::Resume | Action::Pause => p.yellow(s),
+        Action::Replace | Action::Rename | Action::Adopt | Action::Resume | Action::Pause => {
+            p.yellow(s)
+        }
         Action::Stop => p.red(s),
         Action::Blocked => p.red(s),
         Action::Uncertain | Action::InFlight | Action::Orphaned => p.yellow(s),
@@ -265,6 +269,7 @@ fn rare_counts(plan: &Plan, bold: bool) -> String {
     for (n, what) in [
         (plan.summary.resume, "to resume"),
         (plan.summary.rename, "to rename"),
+        (plan.summary.adopt, "to adopt"),
         (plan.summary.pause, "to pause"),
         (plan.summary.stop, "to stop (irreversible)"),
     ] {
@@ -679,6 +684,8 @@ mod tests {
             source: None,
             task_id: None,
             moved_from: None,
+            adopted: None,
+            candidates: Vec::new(),
             spec_digest: None,
             old_spec_digest: None,
             spec: None,

@@ -61,16 +61,16 @@ fn columns(vendor: &str) -> &'static [&'static str] {
     }
 }
 
-struct Project {
+pub(crate) struct Project {
     _tmp: tempfile::TempDir,
     root: PathBuf,
-    tasks: PathBuf,
+    pub(crate) tasks: PathBuf,
     vendor: &'static str,
-    name: String,
+    pub(crate) name: String,
 }
 
 impl Project {
-    fn new(vendor: &'static str, name: &str, block: u64, status: &str) -> Project {
+    pub(crate) fn new(vendor: &'static str, name: &str, block: u64, status: &str) -> Project {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
         std::fs::write(root.join("callform.yaml"), PROVIDERS).unwrap();
@@ -88,7 +88,7 @@ impl Project {
         p
     }
 
-    fn status(&self, status: &str) {
+    pub(crate) fn status(&self, status: &str) {
         std::fs::write(
             self.tasks.join("t.yaml"),
             manifest(self.vendor, &self.name, status),
@@ -96,22 +96,22 @@ impl Project {
         .unwrap();
     }
 
-    fn run(&self, args: &[&str]) -> harness::Output {
+    pub(crate) fn run(&self, args: &[&str]) -> harness::Output {
         bin().emulator().args(args).dir(&self.tasks).run()
     }
 
-    fn apply(&self) -> harness::Output {
+    pub(crate) fn apply(&self) -> harness::Output {
         let out = self.run(&["apply", "--auto-approve"]);
         assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
         self.clean(&out);
         out
     }
 
-    fn state_bytes(&self) -> Vec<u8> {
+    pub(crate) fn state_bytes(&self) -> Vec<u8> {
         std::fs::read(self.root.join("callform.state.json")).unwrap()
     }
 
-    fn state(&self) -> Value {
+    pub(crate) fn state(&self) -> Value {
         let text = String::from_utf8(self.state_bytes()).unwrap();
         let body: String = text.lines().skip(1).collect::<Vec<_>>().join("\n");
         serde_json::from_str(&body)
@@ -120,7 +120,7 @@ impl Project {
     }
 
     /// The emulator's task of this project.
-    fn vendor_task(&self) -> Value {
+    pub(crate) fn vendor_task(&self) -> Value {
         let tasks: Vec<Value> = emulator()
             .tasks(&self.name)
             .into_iter()
@@ -135,7 +135,7 @@ impl Project {
         tasks.into_iter().next().unwrap()
     }
 
-    fn console(&self, action: &str) {
+    pub(crate) fn console(&self, action: &str) {
         let id = self.vendor_task()["task_id"].as_str().unwrap().to_string();
         let (status, answer) = emulator().post(
             &format!("/_emulator/tasks/{id}/console"),
@@ -145,7 +145,7 @@ impl Project {
     }
 
     /// No callee number or name in `out` or any file callform wrote.
-    fn clean(&self, out: &harness::Output) {
+    pub(crate) fn clean(&self, out: &harness::Output) {
         let mut texts = vec![out.stdout.clone(), out.stderr.clone()];
         for entry in std::fs::read_dir(&self.root).unwrap() {
             let path = entry.unwrap().path();

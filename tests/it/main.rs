@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod adopt;
 mod answers;
 mod apply;
 mod conformance;

@@ -167,6 +167,8 @@ fn warnings_and_orphans_are_in_every_rendering() {
     let survey = std::fs::read_to_string(tasks.join("longlonglong/satisfaction-survey.yaml"))
         .unwrap()
         .replace("name: satisfaction-survey", "name: late-survey")
+        // Vendor-visible names are unique per provider.
+        .replace("name: 满意度回访-2027", "name: 满意度回访-late")
         .replace(
             "start_time: 2027-01-04 09:00:00",
             "start_time: 2026-01-04 09:00:00",
@@ -491,8 +493,12 @@ fn state_mv_moves_a_record_and_refuses_to_lose_one() {
 fn an_apply_fails_while_earlier_uncertain_tasks_are_unresolved() {
     let (tmp, tasks, _) = examples();
     harness::rename_tasks(&tasks, "eu-");
-    harness::emulator()
-        .post_fault(serde_json::json!({"match": "eu-满意度回访", "kind": "5xx", "times": 1}));
+    // A create the vendor did not make, answered with a bare 502: uncertain, and a lookup
+    // by name finds nothing (which no listing proves), so it stays uncertain.
+    harness::emulator().post_fault(
+        serde_json::json!({"match": "eu-满意度回访", "kind": "answer",
+        "status": 502, "body": "bad gateway", "create": false, "times": 1}),
+    );
     let out = in_project(tmp.path(), &["apply", "--auto-approve", "tasks"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     // Nothing left to create: the uncertain task still fails the apply.

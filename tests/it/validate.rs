@@ -2008,6 +2008,37 @@ fn duplicate_names_across_files_point_at_the_second_and_name_the_first() {
 }
 
 #[test]
+fn vendor_visible_names_are_unique_per_provider() {
+    // Two tasks, one provider, the same `task_name`: the second names the first, the field
+    // and what to do (an uncertain create is found by this name).
+    let other = set(XFYETA, "name", "xf-other");
+    let run = check_one(&[("a.yaml", XFYETA), ("b.yaml", &other)]);
+    let errors = run.errors();
+    assert_eq!(errors.len(), 1, "{}", run.summary());
+    let d = errors[0];
+    assert_eq!(d["file"], "b.yaml");
+    assert_eq!(d["line"], 1, "{d}");
+    assert_eq!(d["task"], "xf-other");
+    assert_eq!(d["field"], "spec.task_name");
+    let message = d["message"].as_str().unwrap();
+    assert!(
+        message.contains("`续保提醒`") && message.contains("`xf-base` (a.yaml:1)"),
+        "{d}"
+    );
+    assert!(d["hint"].as_str().unwrap().contains("distinct"), "{d}");
+    // A vendor-visible name defaulted from `name:` counts the same.
+    let by_name = set(&remove(XFYETA, "spec.task_name"), "name", "续保提醒");
+    let run = check_one(&[("a.yaml", XFYETA), ("b.yaml", &by_name)]);
+    let errors = run.errors();
+    assert_eq!(errors.len(), 1, "{}", run.summary());
+    assert_eq!(errors[0]["field"], "name");
+    // Distinct names validate clean.
+    let distinct = set(&other, "spec.task_name", "续保提醒二");
+    let run = check_one(&[("a.yaml", XFYETA), ("b.yaml", &distinct)]);
+    assert!(run.errors().is_empty(), "{}", run.summary());
+}
+
+#[test]
 fn duplicate_names_are_found_even_when_a_task_has_other_errors() {
     // The first occurrence has its own error; the duplicate is still reported.
     let broken = set(XFYETA, "spec.recall_count", "9");
@@ -2749,7 +2780,10 @@ fn invisible_characters_in_messages_are_escaped() {
 
 #[test]
 fn a_callee_file_named_by_several_tasks_is_counted_once() {
-    let second = aliyun_from_file("numbers.txt").replace("ali-base", "ali-second");
+    let second = aliyun_from_file("numbers.txt")
+        .replace("ali-base", "ali-second")
+        // Vendor-visible names are unique per provider.
+        .replace("task_name: 欠费提醒", "task_name: 欠费提醒二");
     let dir = project_dir(&[
         ("a.yaml", &aliyun_from_file("numbers.txt")),
         ("b.yaml", &second),

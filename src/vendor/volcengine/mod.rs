@@ -200,6 +200,10 @@ impl VendorSpec for VolcengineSpec {
         self.name.as_deref()
     }
 
+    fn vendor_name_field(&self) -> &'static str {
+        "spec.name"
+    }
+
     fn moved(&self) -> Vec<(&'static str, &'static str)> {
         vec![
             ("phone_list", "the task-level `callees: {rows: [...]}`"),
