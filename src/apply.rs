@@ -54,8 +54,9 @@ pub struct TaskRun {
     pub start: Option<StartRun>,
     /// A pause or stop (sent before any batch) or a resume (sent last).
     pub verb: Option<VerbRun>,
-    /// What builds the load and start requests.
-    task: Arc<Task>,
+    /// What builds the load and start requests (`None` for a stop of a task no longer in
+    /// the manifests, which needs only its record).
+    task: Option<Arc<Task>>,
     cx: Arc<driver::Context>,
 }
 
@@ -206,15 +207,24 @@ pub fn prepare(
     let mut runs = Vec::new();
     let mut errors = Vec::new();
     for p in plan.tasks.iter().filter(|p| p.action.sends()) {
-        let Some(task) = by_name.get(p.name.as_str()) else {
-            errors.push(format!("{}: in the plan but not in the manifests", p.name));
-            continue;
-        };
         let Some(steps) = &p.steps else {
             errors.push(format!(
                 "{}: the plan does not say which steps to take: plan again",
                 p.name
             ));
+            continue;
+        };
+        // A stop is built from the record alone (an orphan has no manifest), on the
+        // vendor and provider the task was created with.
+        if p.action == Action::Stop && !steps.create && steps.load.is_none() && steps.start.is_none() {
+            match stop_run(p, steps, state, context_for) {
+                Ok(run) => runs.push(run),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        let Some(task) = by_name.get(p.name.as_str()) else {
+            errors.push(format!("{}: in the plan but not in the manifests", p.name));
             continue;
         };
         let (cx, base_url) = match context_for(&task.provider, task.vendor) {
@@ -375,7 +385,7 @@ pub fn prepare(
             load: load_run,
             start,
             verb,
-            task: Arc::new((*task).clone()),
+            task: Some(Arc::new((*task).clone())),
             cx: Arc::new(cx),
         });
     }
@@ -384,6 +394,51 @@ pub fn prepare(
     } else {
         Err(errors)
     }
+}
+
+/// The run of a planned stop: its request built from the record's vendor, provider and id.
+fn stop_run(
+    p: &crate::plan::PlannedTask,
+    steps: &crate::plan::Steps,
+    state: &State,
+    context_for: ContextFor<'_>,
+) -> Result<TaskRun, String> {
+    let name = &p.name;
+    let record = state
+        .tasks
+        .get(name)
+        .ok_or_else(|| format!("{name}: the plan stops a task the state does not record: plan again"))?;
+    let vendor = Vendor::from_key(&record.vendor)
+        .ok_or_else(|| format!("{name}: the state records an unknown vendor `{}`", record.vendor))?;
+    let task_id = record.task_id.clone().ok_or_else(|| {
+        format!("{name}: the state records no vendor task id, so it cannot be stopped")
+    })?;
+    let v = steps
+        .verb
+        .as_ref()
+        .ok_or_else(|| format!("{name}: the plan does not say which steps to take: plan again"))?;
+    let (cx, base_url) =
+        context_for(&record.provider, vendor).map_err(|e| format!("{name}: {e}"))?;
+    let request = driver::build_verb(vendor, v.verb, &task_id, v.from, &cx)
+        .map_err(|e| format!("{name}: {e}"))?;
+    Ok(TaskRun {
+        name: name.clone(),
+        vendor,
+        provider: record.provider.clone(),
+        endpoint: record.endpoint.clone(),
+        base_url,
+        create: None,
+        task_id: Some(task_id),
+        load: None,
+        start: None,
+        verb: Some(VerbRun {
+            verb: v.verb,
+            how: v.via.clone(),
+            request,
+        }),
+        task: None,
+        cx: Arc::new(cx),
+    })
 }
 
 impl TaskRun {
@@ -856,8 +911,17 @@ impl Lane<'_> {
                         }
                     }
                 };
+                let Some(task) = r.task.as_deref() else {
+                    return Result_::Failed {
+                        step,
+                        class: None,
+                        code: "build".into(),
+                        message: "no manifest for the task's callees; nothing was sent".into(),
+                        request_id: None,
+                    };
+                };
                 let request = match driver::build_load(
-                    &r.task,
+                    task,
                     &task_id,
                     &load.list.columns,
                     &batch,
@@ -930,7 +994,11 @@ impl Lane<'_> {
         }
         if let Some(start) = r.start.take() {
             let step = Step::Start;
-            let request = match driver::build_start(&r.task, &task_id, &r.cx) {
+            let built = match r.task.as_deref() {
+                Some(task) => driver::build_start(task, &task_id, &r.cx),
+                None => Ok(None),
+            };
+            let request = match built {
                 Ok(Some(req)) => req,
                 Ok(None) => {
                     return Result_::Failed {

@@ -351,6 +351,10 @@ pub struct Plan {
     pub targets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replace: Vec<String>,
+    /// Made with `--stop-orphans` (or `on_remove: stop`): tasks removed from the manifests
+    /// plan a stop.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_orphans: bool,
     /// An apply (or another writer) holding the state's lock when the plan was made: its
     /// records are still coming in, and this plan will be stale once it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -466,6 +470,14 @@ pub enum PlanError {
         /// What is wrong with it.
         why: String,
     },
+    /// `callform stop NAME` of a name that no task in the state has.
+    #[error("callform stop {name}: no task of that name in the state; it records {known}")]
+    Stop {
+        /// The name given.
+        name: String,
+        /// The names in the state, for the user to pick from.
+        known: String,
+    },
     /// A bug: the planner left a slot empty.
     #[error("a task was left unplanned")]
     Unplanned,
@@ -497,6 +509,12 @@ pub struct Options {
     pub pending_run: Option<PendingRun>,
     /// The live holder of the state's lock, if any: the pending run is still going.
     pub running: Option<crate::state::LockInfo>,
+    /// `--stop-orphans`: a task removed from the manifests plans a stop (as callform.yaml's
+    /// `on_remove: stop` does).
+    pub stop_orphans: bool,
+    /// `callform stop NAME…`: the recorded tasks matching these names or globs plan a
+    /// stop, whatever their manifests say; nothing else is planned.
+    pub stop: Vec<String>,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -557,10 +575,35 @@ pub fn plan(
     // sorted lists, not by a lookup per task, and the result comes out sorted.
     let mut all: Vec<&Task> = manifests.tasks.iter().collect();
     all.sort_by(|a, b| a.name.cmp(&b.name));
-    let tasks: Vec<&Task> = if options.targets.is_empty() {
+    let stopping = !options.stop.is_empty();
+    // `callform stop` plans recorded tasks only, and each name must name one.
+    if let Some(name) = options
+        .stop
+        .iter()
+        .find(|n| !recorded.keys().any(|r| glob_match(n, r)))
+    {
+        let mut names: Vec<&str> = recorded.keys().map(String::as_str).take(20).collect();
+        if recorded.len() > names.len() {
+            names.push("…");
+        }
+        return Err(PlanError::Stop {
+            name: name.clone(),
+            known: if names.is_empty() {
+                "no task at all".into()
+            } else {
+                names.join(", ")
+            },
+        });
+    }
+    let stop_named = |name: &str| stopping && options.stop.iter().any(|n| glob_match(n, name));
+    let tasks: Vec<&Task> = if options.targets.is_empty() && !stopping {
         all.clone()
     } else {
-        all.iter().copied().filter(|t| targeted(&t.name)).collect()
+        all.iter()
+            .copied()
+            .filter(|t| targeted(&t.name))
+            .filter(|t| !stopping || (stop_named(&t.name) && recorded.contains_key(&t.name)))
+            .collect()
     };
     let planner = Planner {
         project,
@@ -578,12 +621,38 @@ pub fn plan(
     }
     let planned = planner.tasks(&tasks)?;
     let claimed = claimed_by_renames(&all, recorded);
-    let orphaned = orphans(recorded, &all, &targeted, &claimed, options);
+    let asked_stop_orphans =
+        options.stop_orphans || project.on_remove == crate::project::OnRemove::Stop;
+    // No manifest at all is a wrong path far more often than every campaign removed: its
+    // orphans are not stopped by it (`callform stop NAME…` stops them by name).
+    let stop_orphans = asked_stop_orphans && !all.is_empty();
+    let orphaned = orphans(
+        recorded,
+        &all,
+        &|name: &str| targeted(name) && (!stopping || stop_named(name)),
+        &claimed,
+        options,
+        (&planner.key, &salt, stop_orphans),
+    );
     let mut out = merge_by_name(planned, orphaned);
+    if stopping {
+        for p in &mut out {
+            if let Some(rec) = recorded.get(&p.name) {
+                stop_planned(p, rec, options, &planner.key, &salt);
+            }
+        }
+    }
     if let Some(state) = state {
         block_shared_ids(&mut out, state);
     }
     let mut warnings = Vec::new();
+    if asked_stop_orphans && !stop_orphans && !stopping && !recorded.is_empty() {
+        warnings.push(Warning {
+            message: "the manifest directory holds no task, so its orphans are not stopped (`on_remove: stop` / `--stop-orphans`): a wrong directory is likelier than every campaign removed".into(),
+            task: None,
+            hint: Some("check the directory; to stop tasks anyway, name them: `callform stop NAME…`".into()),
+        });
+    }
     manifest_warnings(&mut out, &manifests.diagnostics, &mut warnings);
     rename_lookalikes(&out, &mut warnings, &options.state_args);
     let endpoints = endpoint_uses(&out, project);
@@ -659,6 +728,7 @@ pub fn plan(
         salt: state.is_none().then_some(salt),
         targets: options.targets.clone(),
         replace: options.replace.clone(),
+        stop_orphans,
         running: options.running.clone(),
         summary,
         endpoints,
@@ -1244,6 +1314,7 @@ fn orphans(
     targeted: &dyn Fn(&str) -> bool,
     claimed: &BTreeSet<&str>,
     options: &Options,
+    (key, salt, stop): (&[u8; 32], &str, bool),
 ) -> Vec<PlannedTask> {
     let state_args = options.state_args.as_str();
     let mut out = Vec::new();
@@ -1288,10 +1359,68 @@ fn orphans(
         };
         if rec.status == TaskStatus::Uncertain {
             unresolved(&mut p, rec.uncertain_reason.as_deref(), options);
+        } else if stop {
+            stop_planned(&mut p, rec, options, key, salt);
+            if p.action == Action::Stop {
+                p.reason = Some(
+                    "no longer in the manifests, and the project stops removed tasks (`on_remove: stop` or `--stop-orphans`)"
+                        .into(),
+                );
+            }
+        } else if let Some(end) = stopped_for_good(rec, &name, state_args) {
+            // It dials nobody: no warning that it still runs.
+            p.action = Action::NoOp;
+            p.reason = Some(end);
+            p.hints = Vec::new();
         }
         out.push(p);
     }
     out
+}
+
+/// The stop of a recorded task, planned from its record alone ([`steps::stop_record`]): for
+/// an orphan when the project opts in, and for `callform stop NAME`.
+fn stop_planned(p: &mut PlannedTask, rec: &TaskRecord, options: &Options, key: &[u8; 32], salt: &str) {
+    p.spec = None;
+    p.changes.clear();
+    p.steps = None;
+    p.warnings.clear();
+    if rec.status == TaskStatus::Uncertain {
+        return unresolved(p, rec.uncertain_reason.as_deref(), options);
+    }
+    let Some(vendor) = Vendor::from_key(&rec.vendor) else {
+        p.action = Action::Blocked;
+        p.reason = Some(format!("the state records an unknown vendor `{}`", rec.vendor));
+        p.hints = vec!["upgrade callform".into()];
+        return;
+    };
+    // The vendor, provider and endpoint the task was created on.
+    p.vendor = rec.vendor.clone();
+    p.provider = rec.provider.clone();
+    p.endpoint = rec.endpoint.clone();
+    p.task_id = rec.task_id.clone();
+    let cx = steps::Context {
+        key,
+        salt,
+        recorded_as: &p.name,
+        state_args: &options.state_args,
+        live_run: options.running.is_some(),
+    };
+    let derived = steps::stop_record(vendor, rec, &cx);
+    p.action = derived.action;
+    p.steps = derived.steps;
+    p.reason = derived.reason;
+    p.hints = derived.hints;
+    p.warnings.extend(derived.warnings);
+}
+
+/// A recorded task that never dials again (stopped, finished or deleted at the vendor, as
+/// far as callform knows): the note a plan shows for it instead of a warning.
+fn stopped_for_good(rec: &TaskRecord, name: &str, state_args: &str) -> Option<String> {
+    let now = steps::vendor_status(rec, rec.run.as_ref());
+    now.is_final().then(|| {
+        format!("{now} at the vendor and no longer in the manifests: it dials nobody again; the state keeps it as its history (`callform state rm {name}{state_args}` forgets it)")
+    })
 }
 
 /// Merges two lists sorted by name (no name in both) into one.

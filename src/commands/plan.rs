@@ -22,6 +22,8 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
         state_args: settings.state_args(),
         pending_run: None,
         running: None,
+        stop_orphans: args.stop_orphans,
+        stop: Vec::new(),
     };
     let dir = settings.dir.clone();
     let state_path = settings.state.path.clone();

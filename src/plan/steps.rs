@@ -685,6 +685,82 @@ fn verb_step(
     }
 }
 
+/// The stop of a recorded task that is to end whatever its manifest says: an orphan when
+/// the project opts in (`on_remove: stop`, `--stop-orphans`), or a task named to
+/// `callform stop`. Derived from the record alone (an orphan has no manifest): a step whose
+/// outcome is unknown keeps it `uncertain`; a task that never dials again plans nothing,
+/// with a note that `callform state rm` forgets it; a vendor without a stop blocks it with
+/// the vendor's way out.
+pub fn stop_record(vendor: crate::manifest::Vendor, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
+    let (name, args) = (cx.recorded_as, cx.state_args);
+    if let Some(pending) = rec.callees.as_ref().and_then(|c| c.pending.as_ref()) {
+        let i = pending.i;
+        let place = rows_range(pending.offset, u64::from(pending.n));
+        return match pending.state {
+            PendingState::Uncertain | PendingState::InFlight => Derived {
+                action: Action::Uncertain,
+                steps: None,
+                reason: Some(format!(
+                    "batch {i} ({place}) may or may not have reached the vendor; callform sends no stop for this task until it is resolved"
+                )),
+                hints: vec![
+                    format!("check the task's callees in the vendor console ({place}), then"),
+                    format!("`callform state batch {name} {i} loaded{args}` or `callform state batch {name} {i} not-loaded{args}`"),
+                ],
+                warnings: Vec::new(),
+            },
+            PendingState::Refused => blocked(
+                format!("batch {i} ({place}) was refused and is still pending in the state; callform sends no stop for this task until it is resolved"),
+                vec![format!("`callform state batch {name} {i} not-loaded{args}`, then plan again")],
+            ),
+        };
+    }
+    let run = rec.run.as_ref();
+    if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight)) {
+        if rec.observed.as_ref().is_none_or(|o| o.at < run.at) {
+            return uncertain_start(run, cx);
+        }
+    }
+    let now = vendor_status(rec, run);
+    if now.is_final() {
+        return Derived {
+            reason: Some(format!(
+                "{now} at the vendor: it dials nobody again; the state keeps it as its history (`callform state rm {name}{args}` forgets it)"
+            )),
+            ..no_op()
+        };
+    }
+    match driver::verb_rule(vendor, Verb::Stop, now) {
+        VerbRule::Send { action, note } => Derived {
+            action: Action::Stop,
+            steps: Some(Steps {
+                create: false,
+                dials: "nobody: stopped for good".into(),
+                load: None,
+                start: None,
+                verb: Some(VerbStep {
+                    verb: Verb::Stop,
+                    via: action.to_string(),
+                    from: now,
+                    note: note.map(str::to_string),
+                    irreversible: true,
+                }),
+            }),
+            reason: None,
+            hints: Vec::new(),
+            warnings: Vec::new(),
+        },
+        VerbRule::Already => no_op(),
+        VerbRule::Missing { why, instead } => blocked(
+            format!("the task is {now} at the vendor, but {vendor} has no request to stop it: {why}"),
+            vec![
+                instead.to_string(),
+                format!("then `callform refresh --write{args}` records what the vendor says (task `{name}`), or `callform state rm {name}{args}` forgets it"),
+            ],
+        ),
+    }
+}
+
 /// The vendor reported a status callform does not know: no start or verb is sent on it.
 fn unknown_status(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
     let raw = rec.observed.as_ref().map_or("?", |o| o.raw.as_str());
