@@ -131,6 +131,8 @@ impl crate::apply::Report for Reporter {
             Result_::Done => {
                 let verb = if f.progress.created {
                     "created  "
+                } else if f.progress.verb == Some(crate::driver::Verb::Stop) {
+                    "stopped  "
                 } else {
                     "resumed  "
                 };
@@ -225,10 +227,16 @@ pub fn summary(
     finished.sort_by(|a, b| a.name.cmp(&b.name));
     let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
     let created = finished.iter().filter(|f| f.progress.created).count();
+    let stops = finished
+        .iter()
+        .filter(|f| f.resumed && f.result.is_done())
+        .filter(|f| f.progress.verb == Some(crate::driver::Verb::Stop))
+        .count();
     let resumed = finished
         .iter()
         .filter(|f| f.resumed && f.result.is_done())
-        .count();
+        .count()
+        - stops;
     let failed = count(|r| matches!(r, Result_::Failed { .. }));
     let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
     let skipped = count(|r| matches!(r, Result_::Skipped { .. } | Result_::AuthStopped { .. }));
@@ -256,6 +264,9 @@ pub fn summary(
     let resumed = match resumed {
         0 => String::new(),
         n => format!(", {n} resumed"),
+    } + &match stops {
+        0 => String::new(),
+        n => format!(", {n} stopped"),
     };
     let steps = if rows + batches > 0 || started > 0 {
         format!(

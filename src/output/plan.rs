@@ -319,6 +319,16 @@ fn endpoint_line(e: &EndpointUse, mixed: bool) -> String {
     )
 }
 
+/// Tasks in the state only that plan nothing because they never dial again (stopped,
+/// finished, deleted): kept as their history, with how to forget them.
+fn history_notes(plan: &Plan) -> Vec<(&str, &str)> {
+    plan.tasks
+        .iter()
+        .filter(|t| t.action == Action::NoOp && t.source.is_none())
+        .filter_map(|t| Some((t.name.as_str(), t.reason.as_deref()?)))
+        .collect()
+}
+
 /// The tasks a plan lists, orphans first: a campaign whose manifest was removed still
 /// dials people, and is the first thing a reviewer must see. The rest keep name order.
 fn listed(plan: &Plan) -> Vec<&PlannedTask> {
@@ -433,6 +443,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
         for w in &t.warnings {
             let _ = writeln!(out, "{} {}: {w}", p.yellow("warning:"), t.name);
         }
+    }
+    for (name, note) in history_notes(plan) {
+        let _ = writeln!(out, "{} {name}: {note}", p.yellow("note:"));
     }
     if plan.has_blocked() {
         let _ = writeln!(
@@ -630,6 +643,9 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(out, "- ⚠️ {}", md_escape(w));
         }
         let _ = writeln!(out, "</details>\n");
+    }
+    for (name, note) in history_notes(plan) {
+        let _ = writeln!(out, "- ℹ️ `{}`: {}\n", md_escape(name), md_escape(note));
     }
     let quiet: Vec<&PlannedTask> = plan
         .tasks

@@ -302,3 +302,193 @@ fn refresh_reports_a_task_the_vendor_deleted() {
     );
     p.clean(&out);
 }
+
+// ---- orphans, `callform stop` -------------------------------------------------------
+
+impl Project {
+    /// A second task beside the first (so that removing the first leaves a manifest).
+    fn other(&self, name: &str) {
+        std::fs::write(
+            self.tasks.join("other.yaml"),
+            manifest(self.vendor, name, "paused").replace("file: c.csv", "file: o.csv"),
+        )
+        .unwrap();
+        std::fs::write(
+            self.tasks.join("o.csv"),
+            csv(99, 3, columns(self.vendor)),
+        )
+        .unwrap();
+    }
+
+    fn remove(&self) {
+        std::fs::remove_file(self.tasks.join("t.yaml")).unwrap();
+    }
+
+    /// The verbs the vendor accepted for the task, but its start.
+    fn verbs(&self) -> Value {
+        let mut verbs = self.vendor_task()["verbs"].clone();
+        if let Some(map) = verbs.as_object_mut() {
+            map.remove("start");
+        }
+        verbs
+    }
+}
+
+#[test]
+fn an_orphan_is_stopped_only_when_asked_with_stop_orphans() {
+    let name = "life-orphan-flag";
+    let p = Project::new("aliyun", name, 41, "running");
+    p.other("life-orphan-flag-other");
+    p.apply();
+    assert_eq!(p.vendor_task()["run"], "running");
+    p.remove();
+
+    // Without opting in: a warning, and nothing is sent.
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("orphaned"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("IRREVERSIBLE"), "{}", plan.stdout);
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.vendor_task()["run"], "running");
+    assert_eq!(p.verbs(), json!({}), "nothing sent without opting in");
+
+    // `--stop-orphans`: a reviewed stop, sent once.
+    let plan = p.run(&["plan", "--stop-orphans"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("-! stop"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("IRREVERSIBLE"), "{}", plan.stdout);
+    p.clean(&plan);
+    let json = p.run(&["plan", "--stop-orphans", "--format", "json"]);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["stop_orphans"], true);
+    let t = doc["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap();
+    assert_eq!(t["action"], "stop");
+    assert_eq!(t["steps"]["verb"]["irreversible"], true);
+
+    let out = p.run(&["apply", "--stop-orphans", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    p.clean(&out);
+    assert_eq!(p.vendor_task()["run"], "stopped");
+    assert_eq!(p.verbs(), json!({"cancel": 1}));
+    assert_eq!(p.state()["tasks"][name]["run"]["state"], "stopped");
+
+    // Kept in state as its history: nothing more to do, and `state rm` forgets it.
+    for args in [&["plan", "--detailed-exitcode"][..], &["plan", "--stop-orphans", "--detailed-exitcode"]] {
+        let again = p.run(args);
+        assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+        assert!(again.stdout.contains("state rm"), "{}", again.stdout);
+        assert!(!again.stdout.contains("still runs"), "{}", again.stdout);
+    }
+    let out = p.run(&["apply", "--stop-orphans", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.verbs(), json!({"cancel": 1}), "never sent twice");
+    let rm = bin().args(["state", "rm", name, "--dir"]).arg(&p.tasks).run();
+    assert_eq!(rm.code, 0, "{}\n{}", rm.stdout, rm.stderr);
+    assert!(p.state()["tasks"].get(name).is_none());
+}
+
+#[test]
+fn on_remove_stop_in_callform_yaml_stops_orphans() {
+    let name = "life-orphan-yaml";
+    let p = Project::new("volcengine", name, 42, "running");
+    p.other("life-orphan-yaml-other");
+    p.apply();
+    p.remove();
+    // A value callform does not know is an error naming the file, line and field.
+    std::fs::write(
+        p.root.join("callform.yaml"),
+        format!("{PROVIDERS}on_remove: delete\n"),
+    )
+    .unwrap();
+    let bad = p.run(&["plan"]);
+    assert_eq!(bad.code, 1, "{}\n{}", bad.stdout, bad.stderr);
+    assert!(bad.stderr.contains("callform.yaml:6"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("on_remove"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("`stop`"), "{}", bad.stderr);
+    assert_eq!(p.verbs(), json!({}));
+
+    std::fs::write(
+        p.root.join("callform.yaml"),
+        format!("{PROVIDERS}on_remove: stop\n"),
+    )
+    .unwrap();
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("-! stop"), "{}\n{}", plan.stdout, plan.stderr);
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    p.clean(&out);
+    assert_eq!(p.vendor_task()["run"], "stopped");
+    assert_eq!(p.verbs(), json!({"stop": 1}));
+    let again = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}
+
+#[test]
+fn an_empty_manifest_directory_stops_no_orphan() {
+    let name = "life-orphan-empty";
+    let p = Project::new("aliyun", name, 43, "running");
+    p.apply();
+    p.remove();
+    let plan = p.run(&["plan", "--stop-orphans"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("orphaned"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("callform stop NAME"), "{}", plan.stdout);
+    let out = p.run(&["apply", "--stop-orphans", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.verbs(), json!({}));
+    assert_eq!(p.vendor_task()["run"], "running");
+}
+
+#[test]
+fn callform_stop_names_tasks_asks_and_stops() {
+    let name = "life-stop-direct";
+    let p = Project::new("aliyun", name, 44, "running");
+    p.apply();
+    let stop = |extra: &[&str]| {
+        bin()
+            .emulator()
+            .arg("stop")
+            .args(extra)
+            .arg("--dir")
+            .arg(&p.tasks)
+            .run()
+    };
+    // An unknown name: the names in the state are listed.
+    let out = stop(&["life-stop-nope"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("life-stop-nope"), "{}", out.stderr);
+    assert!(out.stderr.contains(name), "{}", out.stderr);
+
+    // No terminal and no --auto-approve: the plan is shown, nothing is sent.
+    let out = stop(&["life-stop-d*"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("IRREVERSIBLE"), "{}", out.stdout);
+    assert!(out.stderr.contains("--auto-approve"), "{}", out.stderr);
+    p.clean(&out);
+    assert_eq!(p.verbs(), json!({}));
+    assert_eq!(p.vendor_task()["run"], "running");
+
+    let out = stop(&["life-stop-d*", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    p.clean(&out);
+    assert!(out.stdout.contains("1 stopped"), "{}", out.stdout);
+    assert_eq!(p.vendor_task()["run"], "stopped");
+    assert_eq!(p.verbs(), json!({"cancel": 1}));
+    assert_eq!(p.state()["tasks"][name]["run"]["state"], "stopped");
+
+    // Stopped: a second stop sends nothing; a manifest still asking to dial is told why not.
+    let out = stop(&[name, "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.verbs(), json!({"cancel": 1}));
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("never dials again"), "{}", plan.stdout);
+    p.status("stopped");
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+}
