@@ -54,6 +54,9 @@ pub struct TaskRun {
     pub start: Option<StartRun>,
     /// A pause or stop (sent before any batch) or a resume (sent last).
     pub verb: Option<VerbRun>,
+    /// For a replacement: the stop of the task it supersedes, sent after every other
+    /// step, and only when each of them is done.
+    pub supersede: Option<SupersedeRun>,
     /// What builds the load and start requests (`None` for a stop of a task no longer in
     /// the manifests, which needs only its record).
     task: Option<Arc<Task>>,
@@ -96,6 +99,14 @@ pub struct VerbRun {
     request: Request,
 }
 
+/// The stop of a superseded task: its id and request, built before anything is sent.
+pub struct SupersedeRun {
+    pub task_id: String,
+    /// Its action or path, as the journal records it.
+    pub how: String,
+    request: Request,
+}
+
 /// One step of a task, for results and messages.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -109,6 +120,8 @@ pub enum Step {
     Start,
     /// A pause, resume or stop.
     Verb(driver::Verb),
+    /// The stop of the task (this vendor id) a replacement superseded.
+    StopSuperseded(String),
 }
 
 impl std::fmt::Display for Step {
@@ -123,6 +136,7 @@ impl std::fmt::Display for Step {
             ),
             Step::Start => f.write_str("start"),
             Step::Verb(v) => f.write_str(v.key()),
+            Step::StopSuperseded(id) => write!(f, "stop of the superseded task {id}"),
         }
     }
 }
@@ -170,6 +184,8 @@ pub struct Progress {
     pub started: bool,
     /// The pause, resume or stop this run did.
     pub verb: Option<driver::Verb>,
+    /// The superseded task this run stopped.
+    pub stopped_superseded: Option<String>,
     /// Notes of the vendor's answers (rows it refused, masked).
     pub warnings: Vec<String>,
 }
@@ -374,6 +390,31 @@ pub fn prepare(
                 continue;
             }
         };
+        let supersede = match &steps.stop_superseded {
+            None => None,
+            Some(s) if p.action == Action::Replace
+                && record.and_then(|r| r.task_id.as_deref()) == Some(s.task_id.as_str()) =>
+            {
+                match driver::build_verb(task.vendor, driver::Verb::Stop, &s.task_id, s.from, &cx) {
+                    Ok(request) => Some(SupersedeRun {
+                        task_id: s.task_id.clone(),
+                        how: s.via.clone(),
+                        request,
+                    }),
+                    Err(e) => {
+                        errors.push(format!("{}: {e}", p.name));
+                        continue;
+                    }
+                }
+            }
+            Some(s) => {
+                errors.push(format!(
+                    "{}: the plan stops task {} as superseded, but the state does not record it as this task's: plan again",
+                    p.name, s.task_id
+                ));
+                continue;
+            }
+        };
         runs.push(TaskRun {
             name: p.name.clone(),
             vendor: task.vendor,
@@ -385,6 +426,7 @@ pub fn prepare(
             load: load_run,
             start,
             verb,
+            supersede,
             task: Some(Arc::new((*task).clone())),
             cx: Arc::new(cx),
         });
@@ -436,6 +478,7 @@ fn stop_run(
             how: v.via.clone(),
             request,
         }),
+        supersede: None,
         task: None,
         cx: Arc::new(cx),
     })
@@ -451,6 +494,7 @@ impl TaskRun {
             + batches
             + usize::from(self.start.is_some())
             + usize::from(self.verb.is_some())
+            + usize::from(self.supersede.is_some())
     }
 }
 
@@ -671,6 +715,13 @@ impl Lane<'_> {
         };
         let resumed = r.create.is_none();
         let result = self.steps(&mut r, &mut progress).await;
+        // Not reached: a step of the replacement did not finish, so the old task dials on.
+        if let Some(old) = &r.supersede {
+            progress.warnings.push(format!(
+                "the superseded task {} was not stopped, since the replacement's steps did not all finish: it still runs at the vendor (stop it in the console if it should not)",
+                old.task_id
+            ));
+        }
         Finished {
             name: r.name,
             vendor: r.vendor,
@@ -1054,7 +1105,55 @@ impl Lane<'_> {
                 return result;
             }
         }
+        // Last, and only here: every step before it is done (each returns above when not).
+        if let Some(old) = r.supersede.take() {
+            if let Err(result) = self.stop_superseded(r, old, progress, outcome).await {
+                return result;
+            }
+        }
         Result_::Done
+    }
+
+    /// Stops the task a replacement superseded: its intent durable first, its outcome
+    /// after, both under the new task's name and naming the old id, so that the fold puts
+    /// them on the superseded entry. An unknown outcome is never sent again.
+    async fn stop_superseded(
+        &self,
+        r: &TaskRun,
+        old: SupersedeRun,
+        progress: &mut Progress,
+        outcome: &mut Option<(Step, Entry)>,
+    ) -> Result<(), Result_> {
+        let step = Step::StopSuperseded(old.task_id.clone());
+        let intent = Entry::SupersededStop {
+            name: r.name.clone(),
+            task_id: old.task_id.clone(),
+            how: old.how.clone(),
+            at: state::now_rfc3339(),
+        };
+        let probe = self.gate.enter().await;
+        let permits = self.open(&step, outcome, intent).await?;
+        let delivery = self
+            .send(Op::Verb(driver::Verb::Stop), r, &old.request, permits)
+            .await;
+        drop(probe);
+        self.note(&r.name, &step);
+        match step_ended(&step, delivery, |o| Entry::SupersededStopOutcome {
+            name: r.name.clone(),
+            task_id: old.task_id.clone(),
+            at: state::now_rfc3339(),
+            outcome: o,
+        }) {
+            Ended::Done(entry) => {
+                progress.stopped_superseded = Some(old.task_id.clone());
+                *outcome = Some((step, entry));
+                Ok(())
+            }
+            Ended::Stop(entry, result) => {
+                *outcome = entry.map(|e| (step, e));
+                Err(result)
+            }
+        }
     }
 
     /// Sends a pause, resume or stop: its intent durable first, its outcome after. An
@@ -1217,6 +1316,7 @@ fn step_ended(step: &Step, delivery: Delivery, entry: impl Fn(StepOutcome) -> En
         Step::Verb(driver::Verb::Pause) => "the task was not paused",
         Step::Verb(driver::Verb::Resume) => "the task was not resumed",
         Step::Verb(driver::Verb::Stop) => "the task was not stopped",
+        Step::StopSuperseded(_) => "the superseded task was not stopped",
         _ => "the batch was not loaded",
     };
     match delivery {

@@ -36,11 +36,12 @@ use crate::state::{State, TaskRecord, TaskStatus};
 
 pub mod steps;
 
-/// 3: each task's `steps` (create, callee batches, start, when it dials), the `resume`
+/// 5: `stop_orphans`, orphans planned as `stop`, and a replacement's
+/// `steps.stop_superseded`. 4: pause, resume and stop steps. 3: each task's `steps` (create, callee batches, start, when it dials), the `resume`
 /// action, and no callee digest in any spec (canonical form 3). 2: paths relative to the
 /// project root (`root`), `sandbox`, `state.outside_checkout`, `state.pending_run`.
 /// Version 1 recorded paths of the checkout it was made in.
-pub const PLAN_FORMAT_VERSION: u32 = 4;
+pub const PLAN_FORMAT_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -165,6 +166,10 @@ pub struct Steps {
     /// A pause, resume or stop (after the batches for a resume, before them for a pause).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verb: Option<VerbStep>,
+    /// For a replace: the stop of the task it supersedes, sent last and only once every
+    /// step of the new task is done (else the old task is left running). Irreversible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_superseded: Option<SupersededStop>,
     /// When the task dials, in words ("nobody (status: paused)", "from … within …").
     pub dials: String,
 }
@@ -218,6 +223,20 @@ pub struct VerbStep {
     /// It cannot be undone (every stop).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub irreversible: bool,
+}
+
+/// The stop of the task a replacement supersedes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupersededStop {
+    /// The vendor id of the task superseded (the one the state records now).
+    pub task_id: String,
+    /// The vendor's action or path (`CancelRobotTask`, `StopTask`).
+    pub via: String,
+    /// Its status at the vendor, by the state (or a refresh).
+    pub from: crate::driver::Lifecycle,
+    /// What the reviewer must know (xfyeta's stop deletes the task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1128,8 +1147,15 @@ impl Planner<'_> {
                 );
             }
             (Action::Create | Action::Replace, _) => {
-                let steps = steps::fresh(task);
+                let mut steps = steps::fresh(task);
                 p.warnings.extend(steps::fresh_warnings(&steps));
+                if let (Action::Replace, Some(rec)) = (p.action, rec) {
+                    let vendor = Vendor::from_key(&rec.vendor).unwrap_or(task.vendor);
+                    match steps::supersede(vendor, rec) {
+                        Ok(stop) => steps.stop_superseded = stop,
+                        Err(why) => p.warnings.push(why),
+                    }
+                }
                 p.steps = Some(steps);
             }
             (Action::NoOp, Some(rec)) => {
@@ -1200,11 +1226,8 @@ impl Planner<'_> {
             } else {
                 p.changes = field_changes(&old_form, &canon.form);
                 if self.options.replace.iter().any(|r| r == &task.name) {
+                    // Its steps (`steps`) stop the current task last, or warn why not.
                     p.action = Action::Replace;
-                    p.warnings.push(format!(
-                        "the current task {} keeps running at the vendor: stop it in the console after the replacement is created",
-                        rec.task_id.as_deref().unwrap_or("?")
-                    ));
                 } else if let Some(reason) =
                     canonical::upgrade_reason(&rec.vendor, rec.canonical_version)
                 {
@@ -1273,10 +1296,23 @@ fn copy_record(p: &mut PlannedTask, rec: &TaskRecord) {
     p.task_id = rec.task_id.clone();
     p.old_spec_digest = Some(rec.spec_digest.clone());
     for s in &rec.superseded {
-        p.warnings.push(format!(
-            "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
-            s.task_id, s.endpoint
-        ));
+        use crate::state::model::RunState;
+        match s.run.as_ref().map(|r| (r.state, r)) {
+            Some((RunState::Stopped, _)) => {}
+            Some((RunState::Uncertain | RunState::InFlight, r)) if r.verb.is_some() => {
+                p.warnings.push(format!(
+                    "the stop of superseded task {} on {} sent at {} may or may not have reached the vendor{}: check it in the vendor console (callform does not send it again)",
+                    s.task_id,
+                    s.endpoint,
+                    r.at,
+                    r.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                ));
+            }
+            _ => p.warnings.push(format!(
+                "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
+                s.task_id, s.endpoint
+            )),
+        }
     }
 }
 

@@ -72,6 +72,9 @@ fn did(p: &Progress) -> String {
     if p.started {
         parts.push("started".to_string());
     }
+    if let Some(id) = &p.stopped_superseded {
+        parts.push(format!("stopped the superseded task {id}"));
+    }
     parts.join("; ")
 }
 
@@ -375,6 +378,7 @@ fn step_hint(step: &Step, vendor: &str, name: &str, state_args: &str) -> String 
         Step::Batch { i, .. } => format!("    hint: check the task's numbers in the {vendor} console, then `callform state batch {name} {i} loaded{state_args}` if they are there, or `callform state batch {name} {i} not-loaded{state_args}` if not (the next apply sends them)"),
         Step::Start => format!("    hint: check in the {vendor} console whether the task runs, then `callform state start {name} started{state_args}` or `callform state start {name} not-started{state_args}`"),
         Step::Verb(v) => format!("    hint: `callform refresh --write{state_args}` reads `{name}` back from {vendor}: its status settles whether the {v} took effect (it is never sent again blindly)"),
+        Step::StopSuperseded(id) => format!("    hint: task {id} (superseded by `{name}`) may still be dialling: check it in the {vendor} console and stop it there if it runs (callform never sends its stop again)"),
     }
 }
 

@@ -94,6 +94,50 @@ pub fn fresh(task: &Task) -> Steps {
         load,
         start,
         verb: None,
+        stop_superseded: None,
+    }
+}
+
+/// For a replacement: the stop of the task it supersedes (the one `rec` records now),
+/// sent last, once every step of the new task is done. `Ok(None)`: nothing to stop (it
+/// never dials again). `Err`: it is not stopped by the apply, and why, for the plan's
+/// warning (no stop at that vendor, or an outcome callform does not know).
+pub fn supersede(
+    vendor: crate::manifest::Vendor,
+    rec: &TaskRecord,
+) -> Result<Option<super::SupersededStop>, String> {
+    let Some(id) = rec.task_id.as_deref() else {
+        return Err("the current task has no recorded vendor id and keeps running at the vendor: stop it in the console after the replacement is created".into());
+    };
+    let unknown = |what: &str| {
+        Err(format!(
+            "the current task {id} is not stopped by this apply, since {what} has an unknown outcome: it keeps running at the vendor; stop it in the console after the replacement is created"
+        ))
+    };
+    if rec.callees.as_ref().is_some_and(|c| c.pending.is_some()) {
+        return unknown("a callee batch");
+    }
+    let run = rec.run.as_ref();
+    if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight)) {
+        if rec.observed.as_ref().is_none_or(|o| o.at < run.at) {
+            return unknown(run.verb.map_or("its start", Verb::key));
+        }
+    }
+    let now = vendor_status(rec, run);
+    if now.is_final() {
+        return Ok(None);
+    }
+    match driver::verb_rule(vendor, Verb::Stop, now) {
+        VerbRule::Send { action, note } => Ok(Some(super::SupersededStop {
+            task_id: id.to_string(),
+            via: action.to_string(),
+            from: now,
+            note: note.map(str::to_string),
+        })),
+        VerbRule::Already => Ok(None),
+        VerbRule::Missing { why, instead } => Err(format!(
+            "the current task {id} keeps running at the vendor: {vendor} has no request to stop it ({why}); {instead}"
+        )),
     }
 }
 
@@ -154,6 +198,7 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
                     load: None,
                     start: None,
                     verb: Some(verb),
+                    stop_superseded: None,
                 }),
                 reason: None,
                 hints: Vec::new(),
@@ -270,6 +315,7 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
             load,
             start,
             verb,
+            stop_superseded: None,
         }),
         reason: None,
         hints: Vec::new(),
@@ -745,6 +791,7 @@ pub fn stop_record(vendor: crate::manifest::Vendor, rec: &TaskRecord, cx: &Conte
                     note: note.map(str::to_string),
                     irreversible: true,
                 }),
+                stop_superseded: None,
             }),
             reason: None,
             hints: Vec::new(),

@@ -492,3 +492,153 @@ fn callform_stop_names_tasks_asks_and_stops() {
     let plan = p.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
 }
+
+// ---- --replace stops the superseded task ----------------------------------------------
+
+impl Project {
+    /// The emulator's tasks of this project's name (a replacement shares it), by id.
+    fn vendor_tasks(&self) -> Vec<Value> {
+        emulator()
+            .tasks(&self.name)
+            .into_iter()
+            .filter(|t| t["name"] == self.name.as_str())
+            .collect()
+    }
+
+    fn by_id(&self, id: &str) -> Value {
+        self.vendor_tasks()
+            .into_iter()
+            .find(|t| t["task_id"] == id)
+            .unwrap_or_else(|| panic!("task {id} at the vendor"))
+    }
+
+    fn task_id(&self) -> String {
+        self.state()["tasks"][&self.name]["task_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A change no vendor updates in place: `recall_times` 1 → 2 (Aliyun).
+    fn change(&self) {
+        let path = self.tasks.join("t.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("recall_times: 1", "recall_times: 2")).unwrap();
+    }
+
+    fn stops_of(&self, id: &str) -> Value {
+        let mut verbs = self.by_id(id)["verbs"].clone();
+        if let Some(map) = verbs.as_object_mut() {
+            map.remove("start");
+        }
+        verbs
+    }
+}
+
+#[test]
+fn a_replacement_stops_the_task_it_supersedes_last() {
+    let name = "life-replace-stop";
+    let p = Project::new("aliyun", name, 45, "running");
+    p.apply();
+    let old = p.task_id();
+    p.change();
+    let plan = p.run(&["plan", "--replace", name]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains(&format!("then stop the superseded task {old} (CancelRobotTask, IRREVERSIBLE")),
+        "{}",
+        plan.stdout
+    );
+    let json = p.run(&["plan", "--replace", name, "--format", "json"]);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["tasks"][0]["steps"]["stop_superseded"]["task_id"], old.as_str());
+
+    let out = p.run(&["apply", "--replace", name, "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    p.clean(&out);
+    assert!(
+        out.stdout.contains(&format!("stopped the superseded task {old}")),
+        "{}",
+        out.stdout
+    );
+    let new = p.task_id();
+    assert_ne!(new, old);
+    assert_eq!(p.by_id(&old)["run"], "stopped");
+    assert_eq!(p.by_id(&new)["run"], "running");
+    assert_eq!(p.stops_of(&old), json!({"cancel": 1}));
+    assert_eq!(p.stops_of(&new), json!({}));
+    // The stop is the superseded entry's; the new task's own run is untouched.
+    let rec = &p.state()["tasks"][name];
+    assert_eq!(rec["superseded"][0]["task_id"], old.as_str());
+    assert_eq!(rec["superseded"][0]["run"]["state"], "stopped");
+    assert_eq!(rec["run"]["state"], "started");
+    let again = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(!again.stdout.contains("may still be running"), "{}", again.stdout);
+}
+
+#[test]
+fn a_replacement_whose_create_fails_leaves_the_old_task_running() {
+    let name = "life-replace-fail";
+    let p = Project::new("aliyun", name, 46, "running");
+    p.apply();
+    let old = p.task_id();
+    p.change();
+    emulator().post_fault(json!({"match": name, "kind": "business_error", "op": "create", "times": 1}));
+    let out = p.run(&["apply", "--replace", name, "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    p.clean(&out);
+    assert!(
+        out.stdout.contains(&format!("the superseded task {old} was not stopped")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("still runs"), "{}", out.stdout);
+    // The create's answer (a code Aliyun does not document as a rejection) leaves it
+    // uncertain: the old task keeps its record of running, and is not stopped.
+    assert_eq!(p.vendor_tasks().len(), 1, "nothing created");
+    assert_eq!(p.by_id(&old)["run"], "running");
+    assert_eq!(p.stops_of(&old), json!({}));
+    let rec = &p.state()["tasks"][name];
+    assert_eq!(rec["status"], "uncertain");
+    assert_eq!(rec["superseded"][0]["task_id"], old.as_str());
+    assert_eq!(rec["superseded"][0]["run"]["state"], "started");
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("may still be running"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("IRREVERSIBLE"), "{}", plan.stdout);
+    let again = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(again.code, 1, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(p.stops_of(&old), json!({}), "still not stopped");
+}
+
+#[test]
+fn a_lost_answer_to_the_superseded_stop_is_uncertain_and_never_sent_again() {
+    let name = "life-replace-lost";
+    let p = Project::new("aliyun", name, 47, "running");
+    p.apply();
+    let old = p.task_id();
+    p.change();
+    emulator().post_fault(json!({"match": name, "kind": "reset", "op": "stop", "times": 1}));
+    let out = p.run(&["apply", "--replace", name, "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    p.clean(&out);
+    assert!(
+        out.stdout.contains(&format!("stop of the superseded task {old} may or may not")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(p.by_id(&old)["run"], "stopped", "the stop was done, its answer lost");
+    let rec = &p.state()["tasks"][name];
+    assert_eq!(rec["superseded"][0]["run"]["state"], "uncertain");
+    assert_eq!(rec["run"]["state"], "started", "the new task is not uncertain");
+    let plan = p.run(&["plan"]);
+    assert!(
+        plan.stdout.contains(&format!("the stop of superseded task {old}")),
+        "{}",
+        plan.stdout
+    );
+    let again = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(p.stops_of(&old), json!({"cancel": 1}), "never sent again");
+}
