@@ -57,6 +57,8 @@ pub struct TaskRun {
     /// For a replacement: the stop of the task it supersedes, sent after every other
     /// step, and only when each of them is done.
     pub supersede: Option<SupersedeRun>,
+    /// An update in place, sent first.
+    pub update: Option<UpdateRun>,
     /// What builds the load and start requests (`None` for a stop of a task no longer in
     /// the manifests, which needs only its record).
     task: Option<Arc<Task>>,
@@ -99,6 +101,13 @@ pub struct VerbRun {
     request: Request,
 }
 
+/// An update in place: the spec it carries (as its intent records it) and its request.
+pub struct UpdateRun {
+    pub spec_digest: String,
+    pub spec: serde_json::Value,
+    request: Request,
+}
+
 /// The stop of a superseded task: its id and request, built before anything is sent.
 pub struct SupersedeRun {
     pub task_id: String,
@@ -122,6 +131,8 @@ pub enum Step {
     Verb(driver::Verb),
     /// The stop of the task (this vendor id) a replacement superseded.
     StopSuperseded(String),
+    /// An update in place.
+    Update,
 }
 
 impl std::fmt::Display for Step {
@@ -137,6 +148,7 @@ impl std::fmt::Display for Step {
             Step::Start => f.write_str("start"),
             Step::Verb(v) => f.write_str(v.key()),
             Step::StopSuperseded(id) => write!(f, "stop of the superseded task {id}"),
+            Step::Update => f.write_str("update"),
         }
     }
 }
@@ -186,6 +198,8 @@ pub struct Progress {
     pub verb: Option<driver::Verb>,
     /// The superseded task this run stopped.
     pub stopped_superseded: Option<String>,
+    /// The task was updated in place by this run.
+    pub updated: bool,
     /// Notes of the vendor's answers (rows it refused, masked).
     pub warnings: Vec<String>,
 }
@@ -390,6 +404,38 @@ pub fn prepare(
                 continue;
             }
         };
+        let update = match (&steps.update, task_id.as_deref()) {
+            (None, _) => None,
+            (Some(_), Some(id)) => match driver::build_update(task, id, &cx) {
+                Ok(Some(request)) => Some(UpdateRun {
+                    spec_digest: p.spec_digest.clone().unwrap_or_default(),
+                    spec: p.spec.clone().unwrap_or(serde_json::Value::Null),
+                    request,
+                }),
+                Ok(None) => {
+                    errors.push(format!(
+                        "{}: the plan updates the task in place, but {} has no update: plan again",
+                        p.name, task.vendor
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(format!("{}: {e}", p.name));
+                    continue;
+                }
+            },
+            (Some(_), None) => {
+                errors.push(format!(
+                    "{}: the plan would update a task it creates: plan again",
+                    p.name
+                ));
+                continue;
+            }
+        };
+        if update.as_ref().is_some_and(|u| u.spec.is_null()) {
+            errors.push(format!("{}: the plan's update carries no spec: plan again", p.name));
+            continue;
+        }
         let supersede = match &steps.stop_superseded {
             None => None,
             Some(s) if p.action == Action::Replace
@@ -427,6 +473,7 @@ pub fn prepare(
             start,
             verb,
             supersede,
+            update,
             task: Some(Arc::new((*task).clone())),
             cx: Arc::new(cx),
         });
@@ -479,6 +526,7 @@ fn stop_run(
             request,
         }),
         supersede: None,
+        update: None,
         task: None,
         cx: Arc::new(cx),
     })
@@ -495,6 +543,7 @@ impl TaskRun {
             + usize::from(self.start.is_some())
             + usize::from(self.verb.is_some())
             + usize::from(self.supersede.is_some())
+            + usize::from(self.update.is_some())
     }
 }
 
@@ -914,6 +963,12 @@ impl Lane<'_> {
                 request_id: None,
             };
         };
+        // An update first: what follows acts on the task as the manifest has it now.
+        if let Some(update) = r.update.take() {
+            if let Err(result) = self.update(r, update, progress, outcome).await {
+                return result;
+            }
+        }
         // A pause or a stop first: some vendors take callees only from a paused task, and
         // nothing is loaded into one being stopped.
         if r.verb
@@ -1112,6 +1167,45 @@ impl Lane<'_> {
             }
         }
         Result_::Done
+    }
+
+    /// Sends an update in place: its intent (with the spec it carries) durable first, its
+    /// outcome after. An unknown outcome leaves the update pending, never sent again.
+    async fn update(
+        &self,
+        r: &TaskRun,
+        update: UpdateRun,
+        progress: &mut Progress,
+        outcome: &mut Option<(Step, Entry)>,
+    ) -> Result<(), Result_> {
+        let step = Step::Update;
+        let intent = Entry::Update {
+            name: r.name.clone(),
+            spec_digest: update.spec_digest.clone(),
+            canonical_version: CANONICAL_VERSION,
+            spec: update.spec.clone(),
+            at: state::now_rfc3339(),
+        };
+        let probe = self.gate.enter().await;
+        let permits = self.open(&step, outcome, intent).await?;
+        let delivery = self.send(Op::Update, r, &update.request, permits).await;
+        drop(probe);
+        self.note(&r.name, &step);
+        match step_ended(&step, delivery, |o| Entry::UpdateOutcome {
+            name: r.name.clone(),
+            at: state::now_rfc3339(),
+            outcome: o,
+        }) {
+            Ended::Done(entry) => {
+                progress.updated = true;
+                *outcome = Some((step, entry));
+                Ok(())
+            }
+            Ended::Stop(entry, result) => {
+                *outcome = entry.map(|e| (step, e));
+                Err(result)
+            }
+        }
     }
 
     /// Stops the task a replacement superseded: its intent durable first, its outcome
@@ -1317,6 +1411,7 @@ fn step_ended(step: &Step, delivery: Delivery, entry: impl Fn(StepOutcome) -> En
         Step::Verb(driver::Verb::Resume) => "the task was not resumed",
         Step::Verb(driver::Verb::Stop) => "the task was not stopped",
         Step::StopSuperseded(_) => "the superseded task was not stopped",
+        Step::Update => "the task was not updated",
         _ => "the batch was not loaded",
     };
     match delivery {

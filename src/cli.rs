@@ -426,8 +426,25 @@ pub enum StateCommand {
         #[arg(value_enum)]
         outcome: StartMark,
     },
+    /// Resolve an update in place whose outcome is unknown: DONE if the vendor task holds
+    /// the manifest's new values (the record takes that spec), NOT-DONE if it does not (the
+    /// next apply sends the update again).
+    Update {
+        /// The task's name (its manifest's `name:`).
+        name: String,
+        /// What the vendor console (or `callform refresh`) shows: `done` or `not-done`.
+        #[arg(value_enum)]
+        outcome: UpdateMark,
+    },
     /// Remove a stale lock left by a process that is gone.
     Unlock,
+}
+
+/// What the vendor console shows of an update whose outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UpdateMark {
+    Done,
+    NotDone,
 }
 
 /// What the vendor console shows of a pending batch.

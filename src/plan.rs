@@ -55,6 +55,9 @@ pub enum Action {
     Pause,
     /// The manifest says `status: stopped`: apply stops the task. Irreversible.
     Stop,
+    /// A change every field of which the vendor updates in place (longlonglong,
+    /// Volcengine `UpdateTask`): apply sends the update, then any steps left.
+    Update,
     Rename,
     Blocked,
     Uncertain,
@@ -72,6 +75,7 @@ impl Action {
             Action::Resume => "resume",
             Action::Pause => "pause",
             Action::Stop => "stop",
+            Action::Update => "update",
             Action::Rename => "rename",
             Action::Blocked => "blocked",
             Action::Uncertain => "uncertain",
@@ -85,7 +89,12 @@ impl Action {
     pub fn sends(self) -> bool {
         matches!(
             self,
-            Action::Create | Action::Replace | Action::Resume | Action::Pause | Action::Stop
+            Action::Create
+                | Action::Replace
+                | Action::Resume
+                | Action::Pause
+                | Action::Stop
+                | Action::Update
         )
     }
 
@@ -166,6 +175,10 @@ pub struct Steps {
     /// A pause, resume or stop (after the batches for a resume, before them for a pause).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verb: Option<VerbStep>,
+    /// An update in place of the created task, sent first (before any pause, batch, start
+    /// or resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateStep>,
     /// For a replace: the stop of the task it supersedes, sent last and only once every
     /// step of the new task is done (else the old task is left running). Irreversible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,6 +236,15 @@ pub struct VerbStep {
     /// It cannot be undone (every stop).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub irreversible: bool,
+}
+
+/// An update in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateStep {
+    /// The vendor's action or path (`UpdateTask`, `PUT …/task/{id}`).
+    pub via: String,
+    /// The top-level spec fields that change.
+    pub fields: Vec<String>,
 }
 
 /// The stop of the task a replacement supersedes.
@@ -329,6 +351,9 @@ pub struct Summary {
     /// Tasks apply stops (irreversible).
     #[serde(default)]
     pub stop: usize,
+    /// Tasks apply updates in place.
+    #[serde(default)]
+    pub update: usize,
     pub blocked: usize,
     pub uncertain: usize,
     /// Creates a running apply has sent and not yet recorded the answer of.
@@ -441,6 +466,7 @@ impl Plan {
             + self.summary.rename
             + self.summary.pause
             + self.summary.stop
+            + self.summary.update
             > 0
     }
 
@@ -714,6 +740,7 @@ pub fn plan(
             Action::Resume => summary.resume += 1,
             Action::Pause => summary.pause += 1,
             Action::Stop => summary.stop += 1,
+            Action::Update => summary.update += 1,
             Action::Rename => summary.rename += 1,
             Action::Blocked => summary.blocked += 1,
             Action::Uncertain => summary.uncertain += 1,
@@ -1075,7 +1102,7 @@ impl Planner<'_> {
             }
             // A rename and the steps left are not one apply: the record moves first, so
             // that every batch and start is recorded under the name it is sent for.
-            Action::Resume | Action::Pause | Action::Stop => {
+            Action::Resume | Action::Pause | Action::Stop | Action::Update => {
                 p.action = Action::Blocked;
                 p.steps = None;
                 p.reason = Some(format!(
@@ -1127,7 +1154,10 @@ impl Planner<'_> {
             self.against_record(&mut p, task, rec, &canon);
         }
         // The canonical spec is shown for what apply would send or what blocks it.
-        if matches!(p.action, Action::Create | Action::Replace | Action::Blocked) {
+        if matches!(
+            p.action,
+            Action::Create | Action::Replace | Action::Blocked | Action::Update
+        ) {
             p.spec = Some(canon.form);
         }
         self.steps(&mut p, task, rec, recorded_as);
@@ -1158,7 +1188,11 @@ impl Planner<'_> {
                 }
                 p.steps = Some(steps);
             }
-            (Action::NoOp, Some(rec)) => {
+            (Action::NoOp | Action::Update, Some(rec)) => {
+                let update = (p.action == Action::Update).then(|| UpdateStep {
+                    via: driver_update_via(task.vendor),
+                    fields: changed_keys(&p.changes),
+                });
                 let cx = steps::Context {
                     key: &self.key,
                     salt: self.salt,
@@ -1169,6 +1203,22 @@ impl Planner<'_> {
                 let derived = steps::resume(task, rec, &cx);
                 p.action = derived.action;
                 p.steps = derived.steps;
+                // The update is sent first; a step that is blocked or uncertain holds it too.
+                if let Some(update) = update {
+                    match p.action {
+                        Action::Blocked | Action::Uncertain | Action::InFlight => p.spec = None,
+                        _ => {
+                            if p.action == Action::NoOp {
+                                p.action = Action::Update;
+                            }
+                            let steps = p.steps.get_or_insert_with(|| Steps {
+                                dials: "as before the update".into(),
+                                ..Steps::default()
+                            });
+                            steps.update = Some(update);
+                        }
+                    }
+                }
                 if derived.reason.is_some() {
                     p.reason = derived.reason;
                 }
@@ -1197,6 +1247,8 @@ impl Planner<'_> {
         if rec.status == TaskStatus::Uncertain {
             unresolved(p, rec.uncertain_reason.as_deref(), self.options);
             p.endpoint = rec.endpoint.clone();
+        } else if let Some(u) = rec.update.as_ref() {
+            uncertain_update(p, u, &self.options.state_args);
         } else if rec.vendor != task.vendor.key() {
             p.action = Action::Blocked;
             p.reason = Some(format!(
@@ -1228,6 +1280,10 @@ impl Planner<'_> {
                 if self.options.replace.iter().any(|r| r == &task.name) {
                     // Its steps (`steps`) stop the current task last, or warn why not.
                     p.action = Action::Replace;
+                } else if rec.canonical_version == CANONICAL_VERSION
+                    && updatable_only(task, &p.changes)
+                {
+                    p.action = Action::Update;
                 } else if let Some(reason) =
                     canonical::upgrade_reason(&rec.vendor, rec.canonical_version)
                 {
@@ -1457,6 +1513,59 @@ fn stopped_for_good(rec: &TaskRecord, name: &str, state_args: &str) -> Option<St
     now.is_final().then(|| {
         format!("{now} at the vendor and no longer in the manifests: it dials nobody again; the state keeps it as its history (`callform state rm {name}{state_args}` forgets it)")
     })
+}
+
+/// The top-level spec keys of `changes` (`spec.concurrency` → `concurrency`), or `None`
+/// for a change outside the spec (vendor, provider, timezone).
+fn spec_key(field: &str) -> Option<&str> {
+    let rest = field.strip_prefix("spec.")?;
+    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+fn changed_keys(changes: &[FieldChange]) -> Vec<String> {
+    let mut keys: Vec<String> = changes
+        .iter()
+        .filter_map(|c| spec_key(&c.field).map(str::to_string))
+        .collect();
+    keys.dedup();
+    keys
+}
+
+/// Whether every changed field is one the vendor updates in place (`driver::updatable`).
+fn updatable_only(task: &Task, changes: &[FieldChange]) -> bool {
+    let updatable = crate::driver::updatable(task);
+    !changes.is_empty()
+        && changes.iter().all(|c| {
+            spec_key(&c.field).is_some_and(|k| updatable.contains(&k))
+        })
+}
+
+/// The request an update is sent as, for the plan (the one place it is named).
+fn driver_update_via(vendor: Vendor) -> String {
+    match vendor {
+        Vendor::Volcengine => "UpdateTask".into(),
+        Vendor::Longlonglong => "PUT /agent-api/new/user/{uid}/task/{id}".into(),
+        other => format!("{other} has no update"),
+    }
+}
+
+/// An update whose outcome is unknown: nothing more is sent for the task until a read-back
+/// or a person settles it.
+fn uncertain_update(p: &mut PlannedTask, u: &crate::state::model::PendingUpdate, state_args: &str) {
+    let name = p.name.clone();
+    p.action = Action::Uncertain;
+    p.spec = None;
+    p.reason = Some(format!(
+        "the update sent at {} may or may not have reached the vendor{}; callform will not send it again by itself",
+        u.at,
+        u.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+    ));
+    p.hints = vec![
+        format!("read the task back: `callform refresh{state_args}` shows whether the vendor holds the new values, or look in the vendor console, then"),
+        format!("if it holds them: `callform state update {name} done{state_args}`"),
+        format!("if it does not: `callform state update {name} not-done{state_args}` (the next apply sends the update again)"),
+    ];
 }
 
 /// Merges two lists sorted by name (no name in both) into one.

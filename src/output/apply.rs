@@ -53,6 +53,9 @@ fn some_names(names: &mut [String]) -> String {
 /// nothing.
 fn did(p: &Progress) -> String {
     let mut parts = Vec::new();
+    if p.updated {
+        parts.push("updated in place".to_string());
+    }
     if p.rows > 0 {
         parts.push(format!(
             "loaded {} callee{} in {} batch{}",
@@ -136,6 +139,8 @@ impl crate::apply::Report for Reporter {
                     "created  "
                 } else if f.progress.verb == Some(crate::driver::Verb::Stop) {
                     "stopped  "
+                } else if f.progress.updated {
+                    "updated  "
                 } else {
                     "resumed  "
                 };
@@ -378,6 +383,7 @@ fn step_hint(step: &Step, vendor: &str, name: &str, state_args: &str) -> String 
         Step::Batch { i, .. } => format!("    hint: check the task's numbers in the {vendor} console, then `callform state batch {name} {i} loaded{state_args}` if they are there, or `callform state batch {name} {i} not-loaded{state_args}` if not (the next apply sends them)"),
         Step::Start => format!("    hint: check in the {vendor} console whether the task runs, then `callform state start {name} started{state_args}` or `callform state start {name} not-started{state_args}`"),
         Step::Verb(v) => format!("    hint: `callform refresh --write{state_args}` reads `{name}` back from {vendor}: its status settles whether the {v} took effect (it is never sent again blindly)"),
+        Step::Update => format!("    hint: `callform refresh{state_args}` or the {vendor} console shows whether `{name}` holds the new values; then `callform state update {name} done{state_args}` or `callform state update {name} not-done{state_args}` (it is never sent again blindly)"),
         Step::StopSuperseded(id) => format!("    hint: task {id} (superseded by `{name}`) may still be dialling: check it in the {vendor} console and stop it there if it runs (callform never sends its stop again)"),
     }
 }

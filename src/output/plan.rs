@@ -24,6 +24,8 @@ fn symbol(action: Action) -> &'static str {
         Action::Pause => "||",
         // Loud: it cannot be undone.
         Action::Stop => "-!",
+        // `~` is resume's: an update in place changes what the task is, then it goes on.
+        Action::Update => "+~",
         Action::Rename => ">",
         Action::Blocked => "!",
         Action::Uncertain => "?",
@@ -37,7 +39,9 @@ fn symbol(action: Action) -> &'static str {
 fn paint_action(p: &Paint, action: Action, s: &str) -> String {
     match action {
         Action::Create => p.green(s),
-        Action::Replace | Action::Rename | Action::Resume | Action::Pause => p.yellow(s),
+        Action::Replace | Action::Rename | Action::Resume | Action::Pause | Action::Update => {
+            p.yellow(s)
+        }
         Action::Stop => p.red(s),
         Action::Blocked => p.red(s),
         Action::Uncertain | Action::InFlight | Action::Orphaned => p.yellow(s),
@@ -153,6 +157,13 @@ pub fn steps_line(steps: &Steps) -> String {
             format!("then {w}")
         });
     }
+    // The update is sent first of all.
+    if let Some(u) = &steps.update {
+        parts.insert(
+            0,
+            format!("update in place ({}): {}", u.via, u.fields.join(", ")),
+        );
+    }
     if let Some(s) = &steps.stop_superseded {
         let note = s.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
         parts.push(format!(
@@ -196,7 +207,7 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
                 }
             }
         }
-        Action::Replace | Action::Blocked => {
+        Action::Replace | Action::Blocked | Action::Update => {
             for c in &t.changes {
                 match (&c.old, &c.new) {
                     (Some(o), Some(n)) => {
@@ -274,6 +285,7 @@ fn rare_counts(plan: &Plan, bold: bool) -> String {
         (plan.summary.rename, "to rename"),
         (plan.summary.pause, "to pause"),
         (plan.summary.stop, "to stop (irreversible)"),
+        (plan.summary.update, "to update in place"),
     ] {
         match n {
             0 => {}

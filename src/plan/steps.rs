@@ -94,7 +94,8 @@ pub fn fresh(task: &Task) -> Steps {
         load,
         start,
         verb: None,
-        stop_superseded: None,
+        update: None,
+                    stop_superseded: None,
     }
 }
 
@@ -198,6 +199,7 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
                     load: None,
                     start: None,
                     verb: Some(verb),
+                    update: None,
                     stop_superseded: None,
                 }),
                 reason: None,
@@ -315,7 +317,8 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
             load,
             start,
             verb,
-            stop_superseded: None,
+            update: None,
+                    stop_superseded: None,
         }),
         reason: None,
         hints: Vec::new(),
@@ -791,7 +794,8 @@ pub fn stop_record(vendor: crate::manifest::Vendor, rec: &TaskRecord, cx: &Conte
                     note: note.map(str::to_string),
                     irreversible: true,
                 }),
-                stop_superseded: None,
+                update: None,
+                    stop_superseded: None,
             }),
             reason: None,
             hints: Vec::new(),
