@@ -246,7 +246,11 @@ pub fn prepare(
         };
         // A stop is built from the record alone (an orphan has no manifest), on the
         // vendor and provider the task was created with.
-        if p.action == Action::Stop && !steps.create && steps.load.is_none() && steps.start.is_none() {
+        if p.action == Action::Stop
+            && !steps.create
+            && steps.load.is_none()
+            && steps.start.is_none()
+        {
             match stop_run(p, steps, state, context_for) {
                 Ok(run) => runs.push(run),
                 Err(e) => errors.push(e),
@@ -433,13 +437,17 @@ pub fn prepare(
             }
         };
         if update.as_ref().is_some_and(|u| u.spec.is_null()) {
-            errors.push(format!("{}: the plan's update carries no spec: plan again", p.name));
+            errors.push(format!(
+                "{}: the plan's update carries no spec: plan again",
+                p.name
+            ));
             continue;
         }
         let supersede = match &steps.stop_superseded {
             None => None,
-            Some(s) if p.action == Action::Replace
-                && record.and_then(|r| r.task_id.as_deref()) == Some(s.task_id.as_str()) =>
+            Some(s)
+                if p.action == Action::Replace
+                    && record.and_then(|r| r.task_id.as_deref()) == Some(s.task_id.as_str()) =>
             {
                 match driver::build_verb(task.vendor, driver::Verb::Stop, &s.task_id, s.from, &cx) {
                     Ok(request) => Some(SupersedeRun {
@@ -493,12 +501,15 @@ fn stop_run(
     context_for: ContextFor<'_>,
 ) -> Result<TaskRun, String> {
     let name = &p.name;
-    let record = state
-        .tasks
-        .get(name)
-        .ok_or_else(|| format!("{name}: the plan stops a task the state does not record: plan again"))?;
-    let vendor = Vendor::from_key(&record.vendor)
-        .ok_or_else(|| format!("{name}: the state records an unknown vendor `{}`", record.vendor))?;
+    let record = state.tasks.get(name).ok_or_else(|| {
+        format!("{name}: the plan stops a task the state does not record: plan again")
+    })?;
+    let vendor = Vendor::from_key(&record.vendor).ok_or_else(|| {
+        format!(
+            "{name}: the state records an unknown vendor `{}`",
+            record.vendor
+        )
+    })?;
     let task_id = record.task_id.clone().ok_or_else(|| {
         format!("{name}: the state records no vendor task id, so it cannot be stopped")
     })?;
@@ -616,7 +627,7 @@ pub async fn run(
                 tx: &tx,
             };
             let finished = lane.run(r).await;
-            let _ = tx.send(Event::Finished(finished));
+            let _ = tx.send(Event::Finished(Box::new(finished)));
         }));
     }
     drop(tx);
@@ -626,7 +637,7 @@ pub async fn run(
             Event::Step(s) => report.step(&s),
             Event::Finished(f) => {
                 report.finish(&f);
-                finished.push(f);
+                finished.push(*f);
             }
         }
     }
@@ -665,7 +676,7 @@ pub struct StepDone {
 
 enum Event {
     Step(StepDone),
-    Finished(Finished),
+    Finished(Box<Finished>),
 }
 
 /// What a run did, and whether its records reached the state file.
@@ -1026,24 +1037,19 @@ impl Lane<'_> {
                         request_id: None,
                     };
                 };
-                let request = match driver::build_load(
-                    task,
-                    &task_id,
-                    &load.list.columns,
-                    &batch,
-                    &r.cx,
-                ) {
-                    Ok(req) => req,
-                    Err(e) => {
-                        return Result_::Failed {
-                            step,
-                            class: None,
-                            code: "build".into(),
-                            message: format!("{e}; nothing was sent"),
-                            request_id: None,
+                let request =
+                    match driver::build_load(task, &task_id, &load.list.columns, &batch, &r.cx) {
+                        Ok(req) => req,
+                        Err(e) => {
+                            return Result_::Failed {
+                                step,
+                                class: None,
+                                code: "build".into(),
+                                message: format!("{e}; nothing was sent"),
+                                request_id: None,
+                            }
                         }
-                    }
-                };
+                    };
                 drop(batch);
                 let at = to_usize(offset);
                 for fp in &fps[at..at + to_usize(want)] {

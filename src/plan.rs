@@ -1459,7 +1459,7 @@ fn orphans(
                         .into(),
                 );
             }
-        } else if let Some(end) = stopped_for_good(rec, &name, state_args) {
+        } else if let Some(end) = stopped_for_good(rec, name, state_args) {
             // It dials nobody: no warning that it still runs.
             p.action = Action::NoOp;
             p.reason = Some(end);
@@ -1472,7 +1472,13 @@ fn orphans(
 
 /// The stop of a recorded task, planned from its record alone ([`steps::stop_record`]): for
 /// an orphan when the project opts in, and for `callform stop NAME`.
-fn stop_planned(p: &mut PlannedTask, rec: &TaskRecord, options: &Options, key: &[u8; 32], salt: &str) {
+fn stop_planned(
+    p: &mut PlannedTask,
+    rec: &TaskRecord,
+    options: &Options,
+    key: &[u8; 32],
+    salt: &str,
+) {
     p.spec = None;
     p.changes.clear();
     p.steps = None;
@@ -1482,7 +1488,10 @@ fn stop_planned(p: &mut PlannedTask, rec: &TaskRecord, options: &Options, key: &
     }
     let Some(vendor) = Vendor::from_key(&rec.vendor) else {
         p.action = Action::Blocked;
-        p.reason = Some(format!("the state records an unknown vendor `{}`", rec.vendor));
+        p.reason = Some(format!(
+            "the state records an unknown vendor `{}`",
+            rec.vendor
+        ));
         p.hints = vec!["upgrade callform".into()];
         return;
     };
@@ -1536,9 +1545,9 @@ fn changed_keys(changes: &[FieldChange]) -> Vec<String> {
 fn updatable_only(task: &Task, changes: &[FieldChange]) -> bool {
     let updatable = crate::driver::updatable(task);
     !changes.is_empty()
-        && changes.iter().all(|c| {
-            spec_key(&c.field).is_some_and(|k| updatable.contains(&k))
-        })
+        && changes
+            .iter()
+            .all(|c| spec_key(&c.field).is_some_and(|k| updatable.contains(&k)))
 }
 
 /// The request an update is sent as, for the plan (the one place it is named).

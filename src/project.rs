@@ -814,8 +814,16 @@ mod tests {
         let (project, diags) = read("timezone: UTC\non_remove: delete\n");
         assert_eq!(project.on_remove, OnRemove::Keep);
         let d = &diags[0];
-        assert_eq!((d.line, d.field.as_deref()), (2, Some("on_remove")), "{d:?}");
-        assert!(d.message.contains("`delete`") && d.expected.as_deref().is_some_and(|x| x.contains("`stop`")), "{d:?}");
+        assert_eq!(
+            (d.line, d.field.as_deref()),
+            (2, Some("on_remove")),
+            "{d:?}"
+        );
+        assert!(
+            d.message.contains("`delete`")
+                && d.expected.as_deref().is_some_and(|x| x.contains("`stop`")),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -165,7 +165,11 @@ pub fn steps_line(steps: &Steps) -> String {
         );
     }
     if let Some(s) = &steps.stop_superseded {
-        let note = s.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+        let note = s
+            .note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
         parts.push(format!(
             "then stop the superseded task {} ({}, IRREVERSIBLE; only once every step before it is done, else it still runs){note}",
             s.task_id, s.via

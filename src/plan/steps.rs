@@ -95,7 +95,7 @@ pub fn fresh(task: &Task) -> Steps {
         start,
         verb: None,
         update: None,
-                    stop_superseded: None,
+        stop_superseded: None,
     }
 }
 
@@ -318,7 +318,7 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
             start,
             verb,
             update: None,
-                    stop_superseded: None,
+            stop_superseded: None,
         }),
         reason: None,
         hints: Vec::new(),

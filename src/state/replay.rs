@@ -670,8 +670,7 @@ impl Replay {
                 at,
             } => {
                 let record = created_record(state, name, line)?;
-                let Some(old) = record.superseded.iter_mut().find(|s| s.task_id == *task_id)
-                else {
+                let Some(old) = record.superseded.iter_mut().find(|s| s.task_id == *task_id) else {
                     return Err(FoldError::StepOutOfOrder {
                         name: name.clone(),
                         line,

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{self, bin, emulator};
 
-const PROVIDERS: &str = "timezone: Asia/Shanghai\nproviders:\n  xfyeta: {token: \"${XFYETA_TOKEN}\"}\n  aliyun: {access_key_id: \"${ALIBABA_CLOUD_ACCESS_KEY_ID}\", access_key_secret: \"${ALIBABA_CLOUD_ACCESS_KEY_SECRET}\"}\n  volcengine: {access_key: \"${VOLCENGINE_ACCESS_KEY}\", secret_key: \"${VOLCENGINE_SECRET_KEY}\"}\n";
+const PROVIDERS: &str = "timezone: Asia/Shanghai\nproviders:\n  xfyeta: {token: \"${XFYETA_TOKEN}\"}\n  longlonglong: {user_id: 5832d184-dd53-42a0-8ace-0bf8d660f4cc, token: \"${LONGLONGLONG_TOKEN}\"}\n  aliyun: {access_key_id: \"${ALIBABA_CLOUD_ACCESS_KEY_ID}\", access_key_secret: \"${ALIBABA_CLOUD_ACCESS_KEY_SECRET}\"}\n  volcengine: {access_key: \"${VOLCENGINE_ACCESS_KEY}\", secret_key: \"${VOLCENGINE_SECRET_KEY}\"}\n";
 
 const NAME_CANARY: &str = "CANARY名";
 
@@ -47,6 +47,9 @@ fn manifest(vendor: &str, name: &str, status: &str) -> String {
         "aliyun" => format!(
             "name: {name}\nvendor: aliyun\nstatus: {status}\ncallees:\n  file: c.csv\n  variables: [客户姓名, 欠费金额]\nspec:\n  task_name: {name}\n  dialog_id: 1234567\n  caller: [\"057100000001\"]\n  number_status_ident: true\n  retry_type: 1\n  recall_times: 1\n  recall_interval: 5\n"
         ),
+        "longlonglong" => format!(
+            "name: {name}\nvendor: longlonglong\nstatus: {status}\ncallees:\n  file: c.csv\nspec:\n  name: {name}\n  task_type: old\n  destination_extension: 297\n  dial_time_id: 5\n  maximumcall: 1\n  task_extras:\n    start_time: 2027-01-04 09:00\n    stop_time: 2027-01-31 18:00\n    line: [29c39ec4-b292-4af9-a88b-922d61866sub]\n"
+        ),
         _ => format!(
             "name: {name}\nvendor: volcengine\nstatus: {status}\ncallees:\n  file: c.csv\nspec:\n  name: {name}\n  type: tts\n  resource: tts-template-1\n  number_pool_no: NP123456\n  start_time: 2027-01-04 09:00\n  end_time: 2027-01-31 18:00\n  concurrency: 10\n"
         ),
@@ -57,6 +60,7 @@ fn columns(vendor: &str) -> &'static [&'static str] {
     match vendor {
         "xfyeta" => &["客户姓名", "到期日"],
         "aliyun" => &["客户姓名", "欠费金额"],
+        "longlonglong" => &[],
         _ => &["param.amount"],
     }
 }
@@ -313,11 +317,7 @@ impl Project {
             manifest(self.vendor, name, "paused").replace("file: c.csv", "file: o.csv"),
         )
         .unwrap();
-        std::fs::write(
-            self.tasks.join("o.csv"),
-            csv(99, 3, columns(self.vendor)),
-        )
-        .unwrap();
+        std::fs::write(self.tasks.join("o.csv"), csv(99, 3, columns(self.vendor))).unwrap();
     }
 
     fn remove(&self) {
@@ -379,7 +379,10 @@ fn an_orphan_is_stopped_only_when_asked_with_stop_orphans() {
     assert_eq!(p.state()["tasks"][name]["run"]["state"], "stopped");
 
     // Kept in state as its history: nothing more to do, and `state rm` forgets it.
-    for args in [&["plan", "--detailed-exitcode"][..], &["plan", "--stop-orphans", "--detailed-exitcode"]] {
+    for args in [
+        &["plan", "--detailed-exitcode"][..],
+        &["plan", "--stop-orphans", "--detailed-exitcode"],
+    ] {
         let again = p.run(args);
         assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
         assert!(again.stdout.contains("state rm"), "{}", again.stdout);
@@ -388,7 +391,10 @@ fn an_orphan_is_stopped_only_when_asked_with_stop_orphans() {
     let out = p.run(&["apply", "--stop-orphans", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(p.verbs(), json!({"cancel": 1}), "never sent twice");
-    let rm = bin().args(["state", "rm", name, "--dir"]).arg(&p.tasks).run();
+    let rm = bin()
+        .args(["state", "rm", name, "--dir"])
+        .arg(&p.tasks)
+        .run();
     assert_eq!(rm.code, 0, "{}\n{}", rm.stdout, rm.stderr);
     assert!(p.state()["tasks"].get(name).is_none());
 }
@@ -419,7 +425,12 @@ fn on_remove_stop_in_callform_yaml_stops_orphans() {
     )
     .unwrap();
     let plan = p.run(&["plan"]);
-    assert!(plan.stdout.contains("-! stop"), "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("-! stop"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
     let out = p.run(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     p.clean(&out);
@@ -438,7 +449,11 @@ fn an_empty_manifest_directory_stops_no_orphan() {
     let plan = p.run(&["plan", "--stop-orphans"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
     assert!(plan.stdout.contains("orphaned"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("callform stop NAME"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("callform stop NAME"),
+        "{}",
+        plan.stdout
+    );
     let out = p.run(&["apply", "--stop-orphans", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(p.verbs(), json!({}));
@@ -545,20 +560,25 @@ fn a_replacement_stops_the_task_it_supersedes_last() {
     let plan = p.run(&["plan", "--replace", name]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
     assert!(
-        plan.stdout
-            .contains(&format!("then stop the superseded task {old} (CancelRobotTask, IRREVERSIBLE")),
+        plan.stdout.contains(&format!(
+            "then stop the superseded task {old} (CancelRobotTask, IRREVERSIBLE"
+        )),
         "{}",
         plan.stdout
     );
     let json = p.run(&["plan", "--replace", name, "--format", "json"]);
     let doc: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(doc["tasks"][0]["steps"]["stop_superseded"]["task_id"], old.as_str());
+    assert_eq!(
+        doc["tasks"][0]["steps"]["stop_superseded"]["task_id"],
+        old.as_str()
+    );
 
     let out = p.run(&["apply", "--replace", name, "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     p.clean(&out);
     assert!(
-        out.stdout.contains(&format!("stopped the superseded task {old}")),
+        out.stdout
+            .contains(&format!("stopped the superseded task {old}")),
         "{}",
         out.stdout
     );
@@ -575,7 +595,11 @@ fn a_replacement_stops_the_task_it_supersedes_last() {
     assert_eq!(rec["run"]["state"], "started");
     let again = p.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
-    assert!(!again.stdout.contains("may still be running"), "{}", again.stdout);
+    assert!(
+        !again.stdout.contains("may still be running"),
+        "{}",
+        again.stdout
+    );
 }
 
 #[test]
@@ -585,12 +609,14 @@ fn a_replacement_whose_create_fails_leaves_the_old_task_running() {
     p.apply();
     let old = p.task_id();
     p.change();
-    emulator().post_fault(json!({"match": name, "kind": "business_error", "op": "create", "times": 1}));
+    emulator()
+        .post_fault(json!({"match": name, "kind": "business_error", "op": "create", "times": 1}));
     let out = p.run(&["apply", "--replace", name, "--auto-approve"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     p.clean(&out);
     assert!(
-        out.stdout.contains(&format!("the superseded task {old} was not stopped")),
+        out.stdout
+            .contains(&format!("the superseded task {old} was not stopped")),
         "{}",
         out.stdout
     );
@@ -605,7 +631,11 @@ fn a_replacement_whose_create_fails_leaves_the_old_task_running() {
     assert_eq!(rec["superseded"][0]["task_id"], old.as_str());
     assert_eq!(rec["superseded"][0]["run"]["state"], "started");
     let plan = p.run(&["plan"]);
-    assert!(plan.stdout.contains("may still be running"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("may still be running"),
+        "{}",
+        plan.stdout
+    );
     assert!(!plan.stdout.contains("IRREVERSIBLE"), "{}", plan.stdout);
     let again = p.run(&["apply", "--auto-approve"]);
     assert_eq!(again.code, 1, "{}\n{}", again.stdout, again.stderr);
@@ -624,21 +654,175 @@ fn a_lost_answer_to_the_superseded_stop_is_uncertain_and_never_sent_again() {
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     p.clean(&out);
     assert!(
-        out.stdout.contains(&format!("stop of the superseded task {old} may or may not")),
+        out.stdout
+            .contains(&format!("stop of the superseded task {old} may or may not")),
         "{}",
         out.stdout
     );
-    assert_eq!(p.by_id(&old)["run"], "stopped", "the stop was done, its answer lost");
+    assert_eq!(
+        p.by_id(&old)["run"],
+        "stopped",
+        "the stop was done, its answer lost"
+    );
     let rec = &p.state()["tasks"][name];
     assert_eq!(rec["superseded"][0]["run"]["state"], "uncertain");
-    assert_eq!(rec["run"]["state"], "started", "the new task is not uncertain");
+    assert_eq!(
+        rec["run"]["state"], "started",
+        "the new task is not uncertain"
+    );
     let plan = p.run(&["plan"]);
     assert!(
-        plan.stdout.contains(&format!("the stop of superseded task {old}")),
+        plan.stdout
+            .contains(&format!("the stop of superseded task {old}")),
         "{}",
         plan.stdout
     );
     let again = p.run(&["apply", "--auto-approve"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     assert_eq!(p.stops_of(&old), json!({"cancel": 1}), "never sent again");
+}
+
+// ---- update in place ------------------------------------------------------------------
+
+impl Project {
+    fn edit(&self, from: &str, to: &str) {
+        let path = self.tasks.join("t.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{text}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+
+    fn settings(&self) -> Value {
+        let id = self.task_id();
+        emulator().get(&format!("/_emulator/tasks/{id}/settings"))
+    }
+
+    fn updates(&self) -> usize {
+        emulator()
+            .listed("/_emulator/requests", "task_id", &self.task_id())
+            .into_iter()
+            .filter(|r| r["op"] == "update")
+            .count()
+    }
+}
+
+fn update_in_place(
+    vendor: &'static str,
+    block: u64,
+    from: &str,
+    to: &str,
+    field: &str,
+    want: Value,
+    key: &str,
+) {
+    let name = format!("life-update-{vendor}");
+    // longlonglong documents no start: its tasks are created paused.
+    let status = if vendor == "longlonglong" {
+        "paused"
+    } else {
+        "running"
+    };
+    let p = Project::new(vendor, &name, block, status);
+    p.apply();
+    let id = p.task_id();
+    p.edit(from, to);
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("+~ update"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(&format!("spec.{field}")),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("update in place ("), "{}", plan.stdout);
+    p.clean(&plan);
+    let out = p.apply();
+    assert!(out.stdout.contains("updated in place"), "{}", out.stdout);
+    assert_eq!(p.task_id(), id, "the same vendor task");
+    assert_eq!(p.vendor_tasks().len(), 1, "nothing created");
+    assert_eq!(p.settings()[key], want, "{}", p.settings());
+    assert_eq!(p.updates(), 1);
+    let again = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}
+
+#[test]
+fn longlonglong_updates_a_task_in_place() {
+    update_in_place(
+        "longlonglong",
+        48,
+        "destination_extension: 297",
+        "destination_extension: 298",
+        "destination_extension",
+        json!(298),
+        "destination_extension",
+    );
+}
+
+#[test]
+fn volcengine_updates_a_task_in_place() {
+    update_in_place(
+        "volcengine",
+        49,
+        "concurrency: 10",
+        "concurrency: 20",
+        "concurrency",
+        json!(20),
+        "Concurrency",
+    );
+}
+
+#[test]
+fn a_change_the_vendor_cannot_update_stays_blocked() {
+    let name = "life-update-blocked";
+    let p = Project::new("volcengine", name, 50, "running");
+    p.apply();
+    p.edit("resource: tts-template-1", "resource: tts-template-2");
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("! blocked"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("+~ update"), "{}", plan.stdout);
+    // Updatable and not together: still blocked.
+    p.edit("concurrency: 10", "concurrency: 20");
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("! blocked"), "{}", plan.stdout);
+    assert_eq!(p.updates(), 0);
+}
+
+#[test]
+fn an_update_whose_answer_is_lost_is_uncertain_and_never_sent_again() {
+    let name = "life-update-lost";
+    let p = Project::new("volcengine", name, 51, "running");
+    p.apply();
+    p.edit("concurrency: 10", "concurrency: 30");
+    emulator().post_fault(json!({"match": name, "kind": "reset", "op": "update", "times": 1}));
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    p.clean(&out);
+    assert!(
+        out.stdout.contains("update may or may not"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        p.settings()["Concurrency"],
+        json!(30),
+        "done, its answer lost"
+    );
+    assert!(p.state()["tasks"][name]["update"].is_object());
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("? uncertain"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("state update"), "{}", plan.stdout);
+    let again = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(again.code, 1, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(p.updates(), 1, "never sent again");
+    // A person settles it: the record takes the manifest's spec.
+    let done = bin()
+        .args(["state", "update", name, "done", "--dir"])
+        .arg(&p.tasks)
+        .run();
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
 }
