@@ -1190,7 +1190,7 @@ impl Planner<'_> {
             }
             (Action::NoOp | Action::Update, Some(rec)) => {
                 let update = (p.action == Action::Update).then(|| UpdateStep {
-                    via: driver_update_via(task.vendor),
+                    via: crate::driver::update_via(task).to_string(),
                     fields: changed_keys(&p.changes),
                 });
                 let cx = steps::Context {
@@ -1548,15 +1548,6 @@ fn updatable_only(task: &Task, changes: &[FieldChange]) -> bool {
         && changes
             .iter()
             .all(|c| spec_key(&c.field).is_some_and(|k| updatable.contains(&k)))
-}
-
-/// The request an update is sent as, for the plan (the one place it is named).
-fn driver_update_via(vendor: Vendor) -> String {
-    match vendor {
-        Vendor::Volcengine => "UpdateTask".into(),
-        Vendor::Longlonglong => "PUT /agent-api/new/user/{uid}/task/{id}".into(),
-        other => format!("{other} has no update"),
-    }
 }
 
 /// An update whose outcome is unknown: nothing more is sent for the task until a read-back
