@@ -414,7 +414,12 @@ fn on_remove_stop_in_callform_yaml_stops_orphans() {
     .unwrap();
     let bad = p.run(&["plan"]);
     assert_eq!(bad.code, 1, "{}\n{}", bad.stdout, bad.stderr);
-    assert!(bad.stderr.contains("callform.yaml:6"), "{}", bad.stderr);
+    let line = PROVIDERS.lines().count() + 1;
+    assert!(
+        bad.stderr.contains(&format!("callform.yaml:{line}")),
+        "{}",
+        bad.stderr
+    );
     assert!(bad.stderr.contains("on_remove"), "{}", bad.stderr);
     assert!(bad.stderr.contains("`stop`"), "{}", bad.stderr);
     assert_eq!(p.verbs(), json!({}));
