@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::apply::{self, Finished, Limits};
 use crate::checkout;
-use crate::cli::{ApplyArgs, Outcome};
+use crate::cli::{ApplyArgs, Outcome, StopArgs};
 use crate::driver;
 use crate::emulator;
 use crate::env::Env;
@@ -51,14 +51,50 @@ pub fn run(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Out
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run_async(args, out, env))
+    runtime.block_on(run_async(args, &[], out, env))
 }
 
-async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
+/// `callform stop NAME…`: an apply whose plan is the stop of the named recorded tasks and
+/// nothing else; the same lock, journal, confirmation and exit codes.
+pub fn stop(args: &StopArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
+    let apply = ApplyArgs {
+        path: args.dir.clone(),
+        dir_flag: None,
+        auto_approve: args.auto_approve,
+        parallelism: args.parallelism,
+        target: Vec::new(),
+        replace: Vec::new(),
+        stop_orphans: false,
+        sandbox: args.sandbox,
+        state: args.state.clone(),
+        color: crate::cli::ColorArgs {
+            no_color: args.color.no_color,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(&apply, &args.names, out, env))
+}
+
+/// `stop`: the names `callform stop` was given (empty for an apply).
+async fn run_async(
+    args: &ApplyArgs,
+    stop: &[String],
+    out: &Printer,
+    env: &dyn Env,
+) -> anyhow::Result<Outcome> {
     let color = out.stdout_palette().on;
+    let stopping = !stop.is_empty();
+    if stopping && args.path.is_file() {
+        anyhow::bail!(
+            "--dir {}: a file; `callform stop` takes the manifest directory (to find callform.yaml and the state)",
+            args.path.display()
+        );
+    }
     let saved = if args.path.is_file() {
-        if !args.target.is_empty() || !args.replace.is_empty() {
-            anyhow::bail!("a saved plan is applied exactly as it was made: --target and --replace belong to `callform plan`");
+        if !args.target.is_empty() || !args.replace.is_empty() || args.stop_orphans {
+            anyhow::bail!("a saved plan is applied exactly as it was made: --target, --replace and --stop-orphans belong to `callform plan`");
         }
         Some(workspace::read_plan(&args.path).map_err(|e| WithHint::new(&e))?)
     } else {
@@ -114,8 +150,15 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let now = settings.now;
     let project = settings.project;
     let manifests = workspace::load_manifests(&dir, &project, settings.project_diagnostics, now);
-    // Warnings are part of the plan (shown with it); errors stop here.
-    if manifests.has_errors() {
+    // Warnings are part of the plan (shown with it); errors stop here, except for a stop,
+    // which reads only the state: a broken manifest must not keep a campaign dialling.
+    if manifests.has_errors() && stopping {
+        out.diagnostics(&manifests)?;
+        note!(
+            out,
+            "warning: the manifests have errors; `callform stop` plans from the state alone"
+        );
+    } else if manifests.has_errors() {
         out.diagnostics(&manifests)?;
         note!(
             out,
@@ -173,7 +216,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             }
         }
     }
-    if saved.is_none() {
+    if saved.is_none() && !stopping {
         if let Err(e) = workspace::empty_directory(&manifests, current.as_ref(), &dir) {
             note!(out, "{}", crate::error::report(&e));
             return Ok(Outcome::Failure);
@@ -202,6 +245,8 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             pending_run: None,
             running: None,
             lookups: lookups.clone(),
+            stop_orphans: p.stop_orphans,
+            stop: Vec::new(),
         },
         None => plan::Options {
             targets: args.target.clone(),
@@ -212,6 +257,8 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             pending_run: None,
             running: None,
             lookups: lookups.clone(),
+            stop_orphans: args.stop_orphans,
+            stop: stop.to_vec(),
         },
     };
     let plan = match plan::plan(&manifests, &project, current.as_ref(), &place, &options) {
@@ -268,7 +315,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             Outcome::Failure
         });
     }
-    if saved.is_none() && !args.auto_approve && !confirm(out)? {
+    if saved.is_none() && !args.auto_approve && !confirm(out, stopping)? {
         note!(out, "Apply cancelled: nothing was sent.");
         return Ok(Outcome::Failure);
     }
@@ -503,11 +550,18 @@ fn policy(project: &Project, plan: &Plan) -> Policy {
     policy
 }
 
-fn confirm(out: &Printer) -> anyhow::Result<bool> {
+fn confirm(out: &Printer, stopping: bool) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
+        if stopping {
+            anyhow::bail!("there is no terminal to confirm on: review the plan above and pass --auto-approve; nothing was sent");
+        }
         anyhow::bail!("there is no terminal to confirm on: review the plan and pass --auto-approve, or apply a saved plan file");
     }
-    out.prompt("\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ")?;
+    if stopping {
+        out.prompt("\nDo you want to stop these tasks? A stop cannot be undone.\n  Only 'yes' will be accepted: ")?;
+    } else {
+        out.prompt("\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ")?;
+    }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")

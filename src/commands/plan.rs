@@ -23,6 +23,8 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
         pending_run: None,
         running: None,
         lookups: Default::default(),
+        stop_orphans: args.stop_orphans,
+        stop: Vec::new(),
     };
     let dir = settings.dir.clone();
     let state_path = settings.state.path.clone();

@@ -61,6 +61,7 @@ pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
             &crate::settings::repair_args(dir, explicit, sandbox),
         ),
         StateCommand::Start { name, outcome } => start(&path()?, name, *outcome),
+        StateCommand::Update { name, outcome } => update(dir, &path()?, name, *outcome),
         StateCommand::Unlock => unlock(&path()?),
     }
 }
@@ -175,6 +176,56 @@ fn start(path: &Path, name: &str, mark: crate::cli::StartMark) -> anyhow::Result
             StartMark::Paused =>
                 "paused: the next apply resumes it if its manifest says `status: running`",
             StartMark::Stopped => "stopped: callform sends nothing more for it",
+        }
+    );
+    Ok(Outcome::Success)
+}
+
+/// `state update NAME done|not-done`: resolves an update whose outcome is unknown. Done
+/// takes the spec of the manifest, which must be the one the update carried (its digest).
+fn update(
+    dir: &Path,
+    path: &Path,
+    name: &str,
+    mark: crate::cli::UpdateMark,
+) -> anyhow::Result<Outcome> {
+    use crate::cli::UpdateMark;
+    let (backend, lock, mut st) = locked_state(path, "state update")?;
+    let salt = st.salt.clone();
+    let Some(rec) = st.tasks.get_mut(name) else {
+        anyhow::bail!(
+            "no task `{name}` in {}{}",
+            path.display(),
+            suggest(&st, name)
+        );
+    };
+    let Some(pending) = rec.update.clone() else {
+        anyhow::bail!("`{name}` has no update whose outcome is unknown\nhint: `callform plan` shows what the task needs");
+    };
+    match mark {
+        UpdateMark::NotDone => rec.update = None,
+        UpdateMark::Done => {
+            let (project, manifests) = load(dir, jiff::Timestamp::now());
+            let Some(task) = manifests.tasks.iter().find(|t| t.name == name) else {
+                anyhow::bail!("`{name}` is in no manifest under {}: the spec the update carried is not known\nhint: restore its manifest as it was when the update was sent, or pass --dir", dir.display());
+            };
+            let canon = canonical(task, &project.timezone_name, &salt);
+            if canon.digest != pending.spec_digest {
+                anyhow::bail!("the manifest of `{name}` is not the spec the update carried (it changed since)\nhint: restore it as it was when the update was sent, or record `not-done` and plan again");
+            }
+            rec.spec_digest = canon.digest;
+            rec.canonical_version = CANONICAL_VERSION;
+            rec.spec = canon.form.into();
+            rec.update = None;
+        }
+    }
+    backend.save(&lock, &mut st)?;
+    lock.release()?;
+    eprintln!(
+        "Recorded the update of `{name}` as {}.",
+        match mark {
+            UpdateMark::Done => "done: the record holds the manifest's spec",
+            UpdateMark::NotDone => "not done: the next apply sends it again",
         }
     );
     Ok(Outcome::Success)

@@ -218,6 +218,12 @@ pub fn updatable(task: &Task) -> &'static [&'static str] {
     task.spec.def().updatable()
 }
 
+/// The request `task`'s vendor updates a created task with, as a plan names it (empty
+/// where it has none).
+pub fn update_via(task: &Task) -> &'static str {
+    task.spec.def().update_via()
+}
+
 /// Builds the request that reads the created task `task_id` back.
 pub fn build_query(vendor: Vendor, task_id: &str, cx: &Context) -> Result<Request, BuildError> {
     vendor.def().build_query(task_id, cx)

@@ -331,6 +331,10 @@ fn router(emulator: Arc<Emulator>) -> Router {
         .route("/_emulator/tasks", get(control::tasks))
         .route("/_emulator/tasks/{task_id}/callees", get(control::callees))
         .route(
+            "/_emulator/tasks/{task_id}/settings",
+            get(control::settings),
+        )
+        .route(
             "/_emulator/tasks/{task_id}/run",
             axum::routing::post(control::set_run),
         )

@@ -53,6 +53,9 @@ fn some_names(names: &mut [String]) -> String {
 /// nothing.
 fn did(p: &Progress) -> String {
     let mut parts = Vec::new();
+    if p.updated {
+        parts.push("updated in place".to_string());
+    }
     if p.rows > 0 {
         parts.push(format!(
             "loaded {} callee{} in {} batch{}",
@@ -71,6 +74,9 @@ fn did(p: &Progress) -> String {
     }
     if p.started {
         parts.push("started".to_string());
+    }
+    if let Some(id) = &p.stopped_superseded {
+        parts.push(format!("stopped the superseded task {id}"));
     }
     parts.join("; ")
 }
@@ -131,6 +137,10 @@ impl crate::apply::Report for Reporter {
             Result_::Done => {
                 let verb = if f.progress.created {
                     "created  "
+                } else if f.progress.verb == Some(crate::driver::Verb::Stop) {
+                    "stopped  "
+                } else if f.progress.updated {
+                    "updated  "
                 } else {
                     "resumed  "
                 };
@@ -252,10 +262,16 @@ pub fn summary(
     finished.sort_by(|a, b| a.name.cmp(&b.name));
     let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
     let created = finished.iter().filter(|f| f.progress.created).count();
+    let stops = finished
+        .iter()
+        .filter(|f| f.resumed && f.result.is_done())
+        .filter(|f| f.progress.verb == Some(crate::driver::Verb::Stop))
+        .count();
     let resumed = finished
         .iter()
         .filter(|f| f.resumed && f.result.is_done())
-        .count();
+        .count()
+        - stops;
     let failed = count(|r| matches!(r, Result_::Failed { .. }));
     let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
     let skipped = count(|r| matches!(r, Result_::Skipped { .. } | Result_::AuthStopped { .. }));
@@ -287,6 +303,9 @@ pub fn summary(
     let resumed = match resumed {
         0 => String::new(),
         n => format!(", {n} resumed"),
+    } + &match stops {
+        0 => String::new(),
+        n => format!(", {n} stopped"),
     };
     let steps = if rows + batches > 0 || started > 0 {
         format!(
@@ -401,6 +420,8 @@ fn step_hint(step: &Step, vendor: &str, name: &str, state_args: &str) -> String 
         Step::Batch { i, .. } => format!("    hint: check the task's numbers in the {vendor} console, then `callform state batch {name} {i} loaded{state_args}` if they are there, or `callform state batch {name} {i} not-loaded{state_args}` if not (the next apply sends them)"),
         Step::Start => format!("    hint: check in the {vendor} console whether the task runs, then `callform state start {name} started{state_args}` or `callform state start {name} not-started{state_args}`"),
         Step::Verb(v) => format!("    hint: `callform refresh --write{state_args}` reads `{name}` back from {vendor}: its status settles whether the {v} took effect (it is never sent again blindly)"),
+        Step::Update => format!("    hint: `callform refresh{state_args}` or the {vendor} console shows whether `{name}` holds the new values; then `callform state update {name} done{state_args}` or `callform state update {name} not-done{state_args}` (it is never sent again blindly)"),
+        Step::StopSuperseded(id) => format!("    hint: task {id} (superseded by `{name}`) may still be dialling: check it in the {vendor} console and stop it there if it runs (callform never sends its stop again)"),
     }
 }
 

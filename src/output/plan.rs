@@ -24,6 +24,8 @@ fn symbol(action: Action) -> &'static str {
         Action::Pause => "||",
         // Loud: it cannot be undone.
         Action::Stop => "-!",
+        // `~` is resume's: an update in place changes what the task is, then it goes on.
+        Action::Update => "+~",
         Action::Rename => ">",
         // Taken in from the vendor: recorded, nothing sent.
         Action::Adopt => "<=",
@@ -39,9 +41,12 @@ fn symbol(action: Action) -> &'static str {
 fn paint_action(p: &Paint, action: Action, s: &str) -> String {
     match action {
         Action::Create => p.green(s),
-        Action::Replace | Action::Rename | Action::Adopt | Action::Resume | Action::Pause => {
-            p.yellow(s)
-        }
+        Action::Replace
+        | Action::Rename
+        | Action::Adopt
+        | Action::Resume
+        | Action::Pause
+        | Action::Update => p.yellow(s),
         Action::Stop => p.red(s),
         Action::Blocked => p.red(s),
         Action::Uncertain | Action::InFlight | Action::Orphaned => p.yellow(s),
@@ -157,6 +162,24 @@ pub fn steps_line(steps: &Steps) -> String {
             format!("then {w}")
         });
     }
+    // The update is sent first of all.
+    if let Some(u) = &steps.update {
+        parts.insert(
+            0,
+            format!("update in place ({}): {}", u.via, u.fields.join(", ")),
+        );
+    }
+    if let Some(s) = &steps.stop_superseded {
+        let note = s
+            .note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
+        parts.push(format!(
+            "then stop the superseded task {} ({}, IRREVERSIBLE; only once every step before it is done, else it still runs){note}",
+            s.task_id, s.via
+        ));
+    }
     parts.join(", ")
 }
 
@@ -193,7 +216,7 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
                 }
             }
         }
-        Action::Replace | Action::Blocked => {
+        Action::Replace | Action::Blocked | Action::Update => {
             for c in &t.changes {
                 match (&c.old, &c.new) {
                     (Some(o), Some(n)) => {
@@ -272,6 +295,7 @@ fn rare_counts(plan: &Plan, bold: bool) -> String {
         (plan.summary.adopt, "to adopt"),
         (plan.summary.pause, "to pause"),
         (plan.summary.stop, "to stop (irreversible)"),
+        (plan.summary.update, "to update in place"),
     ] {
         match n {
             0 => {}
@@ -322,6 +346,16 @@ fn endpoint_line(e: &EndpointUse, mixed: bool) -> String {
         e.tasks,
         if e.tasks == 1 { "" } else { "s" }
     )
+}
+
+/// Tasks in the state only that plan nothing because they never dial again (stopped,
+/// finished, deleted): kept as their history, with how to forget them.
+fn history_notes(plan: &Plan) -> Vec<(&str, &str)> {
+    plan.tasks
+        .iter()
+        .filter(|t| t.action == Action::NoOp && t.source.is_none())
+        .filter_map(|t| Some((t.name.as_str(), t.reason.as_deref()?)))
+        .collect()
 }
 
 /// The tasks a plan lists, orphans first: a campaign whose manifest was removed still
@@ -438,6 +472,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
         for w in &t.warnings {
             let _ = writeln!(out, "{} {}: {w}", p.yellow("warning:"), t.name);
         }
+    }
+    for (name, note) in history_notes(plan) {
+        let _ = writeln!(out, "{} {name}: {note}", p.yellow("note:"));
     }
     if plan.has_blocked() {
         let _ = writeln!(
@@ -635,6 +672,9 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(out, "- ⚠️ {}", md_escape(w));
         }
         let _ = writeln!(out, "</details>\n");
+    }
+    for (name, note) in history_notes(plan) {
+        let _ = writeln!(out, "- ℹ️ `{}`: {}\n", md_escape(name), md_escape(note));
     }
     let quiet: Vec<&PlannedTask> = plan
         .tasks

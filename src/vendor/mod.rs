@@ -379,6 +379,12 @@ pub(crate) trait VendorSpec {
     /// field stays blocked.
     fn updatable(&self) -> &'static [&'static str];
 
+    /// The request an update in place is sent as, as a plan names it (`UpdateTask`);
+    /// empty where the vendor has no update.
+    fn update_via(&self) -> &'static str {
+        ""
+    }
+
     /// The request that changes the created task `task_id` to this spec in place (`None`:
     /// the vendor has no update).
     fn build_update(

@@ -123,7 +123,8 @@ fn unchanged_tasks_plan_no_op_and_changes_are_blocked_with_the_ways_out() {
         .arg(&tasks));
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.contains("-/+ replace") && out.contains("keeps running"),
+        out.contains("-/+ replace")
+            && out.contains("then stop the superseded task id-3 (task/delete, IRREVERSIBLE"),
         "{out}"
     );
 

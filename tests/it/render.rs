@@ -210,8 +210,9 @@ fn warnings_and_orphans_are_in_every_rendering() {
     );
 }
 
-/// After a replacement, the replaced task may still be running: the unchanged task's
-/// warning is in the markdown comment too, not in the text plan alone.
+/// After a replacement, the replaced task may still be running (longlonglong has no stop,
+/// so apply cannot stop it): the unchanged task's warning is in the markdown comment too,
+/// not in the text plan alone.
 #[test]
 fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
     let (tmp, tasks, _) = examples();
@@ -225,11 +226,11 @@ fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
     };
     assert_eq!(apply(&[]).code, 0);
     edit(
-        &tasks.join("aliyun/overdue-notice.yaml"),
-        "  recall_times: 1",
-        "  recall_times: 2",
+        &tasks.join("longlonglong/payment-followup.yaml"),
+        "  destination_extension: 297",
+        "  destination_extension: 298",
     );
-    let out = apply(&["--replace", "overdue-notice-jan"]);
+    let out = apply(&["--replace", "payment-followup"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     // The callees, as the steps of a complete apply record them.
     let sandbox_state = tmp.path().join("callform.sandbox.state.json");
@@ -239,7 +240,7 @@ fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["name"] == "overdue-notice-jan")
+        .find(|t| t["name"] == "payment-followup")
         .unwrap();
     assert_eq!(task["action"], "no-op");
     assert!(

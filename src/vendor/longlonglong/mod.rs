@@ -192,6 +192,10 @@ impl VendorSpec for LonglonglongSpec {
         driver::build_start(task, self, task_id, cx)
     }
 
+    fn update_via(&self) -> &'static str {
+        "PUT /agent-api/new/user/{uid}/task/{id}"
+    }
+
     fn updatable(&self) -> &'static [&'static str] {
         driver::UPDATABLE
     }

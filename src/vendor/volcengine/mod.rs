@@ -243,6 +243,10 @@ impl VendorSpec for VolcengineSpec {
         driver::build_start(task, self, task_id, cx)
     }
 
+    fn update_via(&self) -> &'static str {
+        "UpdateTask"
+    }
+
     fn updatable(&self) -> &'static [&'static str] {
         driver::UPDATABLE
     }
