@@ -20,6 +20,12 @@ pub const EXPECTED_NUMBER: &str = "a mainland number: a mobile (11 digits starti
 /// number. The error says what is wrong with it ([`EXPECTED_NUMBER`] says what is
 /// wanted), and never contains the number itself.
 pub fn normalize(raw: &str) -> Result<(String, Kind), std::borrow::Cow<'static, str>> {
+    // Most numbers are written as bare digits: checked in place, one string made.
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(kind) = classify(raw) {
+            return Ok((raw.to_string(), kind));
+        }
+    }
     let compact: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
