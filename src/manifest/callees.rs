@@ -216,8 +216,9 @@ const CALLEE_FILE_EXPECTED: &str = "a UTF-8 file inside the project, relative to
 /// Most characters of one value of a callee row.
 pub const MAX_VALUE_CHARS: usize = 1000;
 
-/// A task's `callees:` as written: exactly one of `file`, `numbers` and `rows`. Its
-/// `Debug` shows the shape only: how many numbers and rows, never one of them.
+/// A task's `callees:` as written: exactly one of `file`, `numbers` and `rows`.
+// Its `Debug` shows the shape only: how many numbers and rows, never one of them (the doc
+// comment above is the schema's description).
 #[derive(Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalleesDoc {
