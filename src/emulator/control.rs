@@ -28,8 +28,10 @@
 //!   or not, as `{method, path, query, name, op, task_id}` — the vendor-visible task
 //!   name when the query (`TaskName`) or JSON body (`task_name`, `name`, `Name`) holds
 //!   one, or the named task's for a load or a start; `op` (`create`, `load`, `start`)
-//!   once the vendor's handler recognised the request, `task_id` once known; xfyeta's
-//!   token is `***`. Headers are not kept.
+//!   once the vendor's handler recognised the request, `task_id` once known, `fault` the
+//!   fault it was met with (`throttle`, `5xx`, … or null) and `done` whether the step was
+//!   done (the task created, the batch stored, the task started); xfyeta's token is
+//!   `***`. Headers are not kept.
 //! - `DELETE /_emulator/faults[?match=X]`: removes the rules with that pattern, or all;
 //!   answers `{"removed": n}`. Tests sharing an emulator should delete only their own.
 //!
