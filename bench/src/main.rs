@@ -470,7 +470,7 @@ fn generate_campaigns(dir: &Path, vendor: &str, tasks: usize, rows: usize) -> Pa
     std::fs::create_dir_all(&tasks_dir).expect("create the tasks directory");
     std::fs::write(
         root.join("callform.yaml"),
-        format!("providers:\n  xfyeta: {{token: \"${{XFYETA_TOKEN}}\"}}\n  volcengine: {{access_key: \"${{VOLCENGINE_ACCESS_KEY}}\", secret_key: \"${{VOLCENGINE_SECRET_KEY}}\"}}\n"),
+        "providers:\n  xfyeta: {token: \"${XFYETA_TOKEN}\"}\n  volcengine: {access_key: \"${VOLCENGINE_ACCESS_KEY}\", secret_key: \"${VOLCENGINE_SECRET_KEY}\"}\n",
     )
     .expect("write callform.yaml");
     for t in 0..tasks {
