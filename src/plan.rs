@@ -1289,7 +1289,8 @@ impl Planner<'_> {
             // adopted from under it.
             if p.action == Action::Uncertain && self.options.running.is_none() {
                 if let Some(lookup) = self.options.lookups.get(&task.name) {
-                    looked_up(p, task, rec, lookup, &self.options.state_args);
+                    let recorded = |id: &str| recorded_id(self.recorded, id);
+                    looked_up(p, task, rec, lookup, &recorded, &self.options.state_args);
                 }
             }
         } else if let Some(u) = rec.update.as_ref() {
@@ -1685,11 +1686,26 @@ fn uncertain(p: &mut PlannedTask, reason: Option<&str>, state_args: &str) {
 }
 
 /// An uncertain create, decided by its lookup by name ([`adopt::decide`]).
+/// Whose the vendor id `id` is in the state, if anyone's: a record's own task, or a task a
+/// record replaced.
+fn recorded_id(recorded: &BTreeMap<String, TaskRecord>, id: &str) -> Option<String> {
+    recorded.iter().find_map(|(name, r)| {
+        if r.task_id.as_deref() == Some(id) {
+            Some(format!("recorded as `{name}`"))
+        } else if r.superseded.iter().any(|s| s.task_id == id) {
+            Some(format!("the task `{name}` replaced"))
+        } else {
+            None
+        }
+    })
+}
+
 fn looked_up(
     p: &mut PlannedTask,
     task: &Task,
     rec: &TaskRecord,
     lookup: &adopt::Lookup,
+    recorded: &dyn Fn(&str) -> Option<String>,
     state_args: &str,
 ) {
     // The task is looked up where it was recorded: another vendor now means another
@@ -1697,7 +1713,13 @@ fn looked_up(
     if rec.vendor != task.vendor.key() {
         return;
     }
-    match adopt::decide(task.vendor, task.vendor_name(), &rec.created_at, lookup) {
+    match adopt::decide(
+        task.vendor,
+        task.vendor_name(),
+        &rec.created_at,
+        lookup,
+        recorded,
+    ) {
         adopt::Decision::Adopt { task_id, how } => {
             p.action = Action::Adopt;
             p.task_id = Some(task_id.clone());

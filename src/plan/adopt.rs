@@ -112,7 +112,17 @@ pub enum Decision {
 
 /// Decides an uncertain create of `vendor`, whose intent was recorded at `intent_at`
 /// (RFC 3339), by its lookup.
-pub fn decide(vendor: Vendor, visible: &str, intent_at: &str, lookup: &Lookup) -> Decision {
+///
+/// `recorded` names the ids callform already records (another task's, or a task this one
+/// replaced — a replacement has the vendor-visible name of the task it supersedes): such a
+/// candidate is never this create, whatever its name.
+pub fn decide(
+    vendor: Vendor,
+    visible: &str,
+    intent_at: &str,
+    lookup: &Lookup,
+    recorded: &dyn Fn(&str) -> Option<String>,
+) -> Decision {
     let (candidates, authoritative, at) = match lookup {
         Lookup::Failed { reason, at } => {
             return Decision::Uncertain {
@@ -126,7 +136,49 @@ pub fn decide(vendor: Vendor, visible: &str, intent_at: &str, lookup: &Lookup) -
             at,
         } => (candidates, *authoritative, at),
     };
-    match candidates.as_slice() {
+    let mut known = Vec::new();
+    let candidates: Vec<Candidate> = candidates
+        .iter()
+        .filter(|c| match recorded(&c.task_id) {
+            Some(whose) => {
+                known.push(format!("task {} is {whose}", c.task_id));
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
+    let decision = decide_among(vendor, visible, intent_at, &candidates, authoritative, at);
+    if known.is_empty() {
+        return decision;
+    }
+    let left_out = format!(" (left out, already in the state: {})", known.join("; "));
+    match decision {
+        Decision::Adopt { task_id, how } => Decision::Adopt {
+            task_id,
+            how: how + &left_out,
+        },
+        Decision::Uncertain { why, candidates } => Decision::Uncertain {
+            why: why + &left_out,
+            candidates,
+        },
+        // A listing that holds a task callform records proves nothing about this create's
+        // absence beyond what it shows; a create again is still only what it was.
+        Decision::CreateAgain { why } => Decision::CreateAgain {
+            why: why + &left_out,
+        },
+    }
+}
+
+fn decide_among(
+    vendor: Vendor,
+    visible: &str,
+    intent_at: &str,
+    candidates: &[Candidate],
+    authoritative: bool,
+    at: &str,
+) -> Decision {
+    match candidates {
         [] if authoritative => Decision::CreateAgain {
             why: format!(
                 "the {vendor} listing at {at} has no task named `{visible}`, and that listing is complete (it proves there is none): the earlier create did not make one"
@@ -148,7 +200,7 @@ pub fn decide(vendor: Vendor, visible: &str, intent_at: &str, lookup: &Lookup) -
             },
             Err(why) => Decision::Uncertain {
                 why: format!("looked up by name at {at}: one task named `{visible}`, but {why}"),
-                candidates: candidates.clone(),
+                candidates: candidates.to_vec(),
             },
         },
         many => Decision::Uncertain {
@@ -156,7 +208,7 @@ pub fn decide(vendor: Vendor, visible: &str, intent_at: &str, lookup: &Lookup) -
                 "looked up by name at {at}: {} tasks are named `{visible}`; callform cannot tell which one (if any) its create made, and never guesses",
                 many.len()
             ),
-            candidates: candidates.clone(),
+            candidates: candidates.to_vec(),
         },
     }
 }
@@ -220,6 +272,38 @@ mod tests {
 
     const SENT: &str = "2026-12-02T10:00:00Z";
 
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_task_the_state_records_is_never_the_create_found() {
+        // A replacement has the vendor-visible name of the task it supersedes.
+        let old = |id: &str| (id == "7").then(|| "the task `t` replaced".to_string());
+        let d = decide(
+            Vendor::Xfyeta,
+            "n",
+            SENT,
+            &listed(vec![cand("7", None)], false),
+            &old,
+        );
+        assert!(
+            matches!(d, Decision::Uncertain { ref why, ref candidates } if candidates.is_empty() && why.contains("task 7 is the task `t` replaced")),
+            "{d:?}"
+        );
+        let d = decide(
+            Vendor::Xfyeta,
+            "n",
+            SENT,
+            &listed(vec![cand("7", None), cand("8", None)], false),
+            &old,
+        );
+        assert!(
+            matches!(d, Decision::Adopt { ref task_id, ref how } if task_id == "8" && how.contains("left out")),
+            "{d:?}"
+        );
+    }
+
     #[test]
     fn one_match_without_creation_times_is_adopted_by_name() {
         let d = decide(
@@ -227,6 +311,7 @@ mod tests {
             "n",
             SENT,
             &listed(vec![cand("7", None)], false),
+            &none,
         );
         assert!(
             matches!(d, Decision::Adopt { ref task_id, ref how } if task_id == "7" && how.contains("name alone"))
@@ -241,6 +326,7 @@ mod tests {
             "n",
             SENT,
             &listed(vec![cand("9", Some("2026-12-02 18:01:00"))], false),
+            &none,
         );
         assert!(matches!(d, Decision::Adopt { ref task_id, .. } if task_id == "9"));
     }
@@ -253,6 +339,7 @@ mod tests {
                 "n",
                 SENT,
                 &listed(vec![cand("9", created)], false),
+                &none,
             );
             assert!(
                 matches!(d, Decision::Uncertain { ref candidates, .. } if candidates.len() == 1),
@@ -268,6 +355,7 @@ mod tests {
             "n",
             SENT,
             &listed(vec![cand("1", None), cand("2", None)], false),
+            &none,
         );
         assert!(
             matches!(d, Decision::Uncertain { ref candidates, ref why } if candidates.len() == 2 && why.contains("never guesses"))
@@ -276,12 +364,12 @@ mod tests {
 
     #[test]
     fn none_found_is_proof_only_with_an_authoritative_listing() {
-        let d = decide(Vendor::Volcengine, "n", SENT, &listed(vec![], false));
+        let d = decide(Vendor::Volcengine, "n", SENT, &listed(vec![], false), &none);
         assert!(
             matches!(d, Decision::Uncertain { ref why, .. } if why.contains("not proof")),
             "{d:?}"
         );
-        let d = decide(Vendor::Volcengine, "n", SENT, &listed(vec![], true));
+        let d = decide(Vendor::Volcengine, "n", SENT, &listed(vec![], true), &none);
         assert!(matches!(d, Decision::CreateAgain { .. }), "{d:?}");
     }
 
@@ -295,6 +383,7 @@ mod tests {
                 reason: "HTTP 500".into(),
                 at: "2026-12-02T10:30:00Z".into(),
             },
+            &none,
         );
         assert!(matches!(d, Decision::Uncertain { ref why, .. } if why.contains("HTTP 500")));
     }
