@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::driver::{self, Lifecycle, Observed, Op, Parsed};
 use crate::manifest::{RunStatus, Task, Vendor};
-use crate::state::model::{Batch, PendingState};
+use crate::state::model::PendingState;
 use crate::state::{ObservedRecord, RunState, State, TaskRecord, TaskStatus};
 use crate::transport::{Delivery, Transport};
 
@@ -507,16 +507,11 @@ pub fn settle_batch(rec: &mut TaskRecord) -> bool {
         progress.pending = Some(pending);
         return false;
     }
-    progress.rows += u64::from(pending.n);
-    progress.batches.push(Batch {
-        i: pending.i,
-        n: pending.n,
-        through: pending.through,
-    });
-    rec.warnings.push(format!(
+    let why = format!(
         "batch {} settled as loaded by reading the task back at {}: the vendor reports {total} callees, the rows before it plus its {}",
         pending.i, observed.at, pending.n
-    ));
+    );
+    progress.mark_loaded(pending, &mut rec.warnings, why);
     true
 }
 

@@ -76,7 +76,7 @@ fn batch(
     args: &str,
 ) -> anyhow::Result<Outcome> {
     use crate::cli::BatchMark;
-    use crate::state::{Batch, PendingState};
+    use crate::state::PendingState;
     let (backend, lock, mut st) = locked_state(path, "state batch")?;
     let Some(rec) = st.tasks.get_mut(name) else {
         anyhow::bail!(
@@ -100,6 +100,7 @@ fn batch(
         progress.pending = Some(pending);
         anyhow::bail!("`{name}` is uncertain as a whole (its create may or may not have reached the vendor), and its first batch rode in the create\nhint: `callform state import {name} TASK_ID{args}` records the task, with that batch, if it exists; `callform state rm {name}{args}` if it does not");
     }
+    let rows = (pending.offset + 1, pending.offset + u64::from(pending.n));
     let said = match mark {
         BatchMark::Loaded => {
             if pending.state == PendingState::Refused {
@@ -107,16 +108,11 @@ fn batch(
                 progress.pending = Some(pending);
                 anyhow::bail!("batch {index} of `{name}` was refused by the vendor ({code}): nothing of it was loaded\nhint: once the task takes data again, `callform state batch {name} {index} not-loaded{args}` and apply");
             }
-            progress.rows += u64::from(pending.n);
-            progress.batches.push(Batch {
-                i: pending.i,
-                n: pending.n,
-                through: pending.through,
-            });
-            rec.warnings.push(format!(
+            let why = format!(
                 "batch {index} recorded as loaded by hand on {}",
                 state::now_rfc3339()
-            ));
+            );
+            progress.mark_loaded(pending, &mut rec.warnings, why);
             "loaded: the next apply goes on after it"
         }
         BatchMark::NotLoaded => {
@@ -130,8 +126,7 @@ fn batch(
     lock.release()?;
     eprintln!(
         "Recorded batch {index} of `{name}` (rows {}–{}) as {said}.",
-        pending.offset + 1,
-        pending.offset + u64::from(pending.n)
+        rows.0, rows.1
     );
     Ok(Outcome::Success)
 }
