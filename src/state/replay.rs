@@ -417,6 +417,43 @@ enum End {
 }
 
 impl Replay {
+    /// The outcome of `verb` on the run it was in flight on (a task's own, or a task it
+    /// superseded): done moves it on, refused returns it to where it stood before, unknown
+    /// leaves it uncertain (under the task `name`).
+    fn verb_outcome(
+        &mut self,
+        run: &mut RunRecord,
+        verb: Verb,
+        at: &str,
+        outcome: &StepOutcome,
+        name: &str,
+    ) {
+        match outcome {
+            StepOutcome::Done { .. } => {
+                run.state = match verb {
+                    Verb::Pause => RunState::Paused,
+                    Verb::Resume => RunState::Started,
+                    Verb::Stop => RunState::Stopped,
+                };
+                run.at = at.to_string();
+                run.verb = None;
+                run.before = None;
+                run.reason = None;
+                self.steps.verbs += 1;
+            }
+            StepOutcome::Failed { message, code, .. } => {
+                run.state = run.before.take().unwrap_or(RunState::NotStarted);
+                run.verb = None;
+                run.reason = Some(format!("{verb} refused: {code}: {message}"));
+            }
+            StepOutcome::Uncertain { reason } => {
+                run.state = RunState::Uncertain;
+                run.reason = Some(reason.clone());
+                self.steps.uncertain.push(name.to_string());
+            }
+        }
+    }
+
     /// Applies one entry (not the header), or changes nothing and says why not.
     /// `line` is the entry's 1-based line in the journal, for messages.
     pub(crate) fn apply(
@@ -637,30 +674,7 @@ impl Replay {
                         found: format!("an outcome of a {verb} never sent"),
                     });
                 };
-                match outcome {
-                    StepOutcome::Done { .. } => {
-                        run.state = match verb {
-                            Verb::Pause => RunState::Paused,
-                            Verb::Resume => RunState::Started,
-                            Verb::Stop => RunState::Stopped,
-                        };
-                        run.at = at.clone();
-                        run.verb = None;
-                        run.before = None;
-                        run.reason = None;
-                        self.steps.verbs += 1;
-                    }
-                    StepOutcome::Failed { message, code, .. } => {
-                        run.state = run.before.take().unwrap_or(RunState::NotStarted);
-                        run.verb = None;
-                        run.reason = Some(format!("{verb} refused: {code}: {message}"));
-                    }
-                    StepOutcome::Uncertain { reason } => {
-                        run.state = RunState::Uncertain;
-                        run.reason = Some(reason.clone());
-                        self.steps.uncertain.push(name.clone());
-                    }
-                }
+                self.verb_outcome(run, *verb, at, outcome, name);
                 Ok(())
             }
             Entry::SupersededStop {
@@ -721,26 +735,7 @@ impl Replay {
                         found: format!("an outcome of a stop of task {task_id} never sent"),
                     });
                 };
-                match outcome {
-                    StepOutcome::Done { .. } => {
-                        run.state = RunState::Stopped;
-                        run.at = at.clone();
-                        run.verb = None;
-                        run.before = None;
-                        run.reason = None;
-                        self.steps.verbs += 1;
-                    }
-                    StepOutcome::Failed { message, code, .. } => {
-                        run.state = run.before.take().unwrap_or(RunState::NotStarted);
-                        run.verb = None;
-                        run.reason = Some(format!("stop refused: {code}: {message}"));
-                    }
-                    StepOutcome::Uncertain { reason } => {
-                        run.state = RunState::Uncertain;
-                        run.reason = Some(reason.clone());
-                        self.steps.uncertain.push(name.clone());
-                    }
-                }
+                self.verb_outcome(run, Verb::Stop, at, outcome, name);
                 Ok(())
             }
             Entry::Update {
