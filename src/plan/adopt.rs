@@ -24,12 +24,12 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{Lifecycle, Observed};
 use crate::manifest::Vendor;
 
-/// How far the vendor's clock may be from callform's [choice]: a creation time up to this
+/// How far the vendor's clock may be from callform's \[choice\]: a creation time up to this
 /// long before the intent was recorded, or after the create's answer could have come, is
 /// still in the window.
 pub const CLOCK_SKEW_SECS: i64 = 300;
 
-/// How long after its intent a create may have reached the vendor [choice]: the longest
+/// How long after its intent a create may have reached the vendor \[choice\]: the longest
 /// request timeout callform allows a provider, with room for a slow connect. A create is
 /// never retried, so nothing later can be it.
 pub const SENT_WITHIN_SECS: i64 = 600;
