@@ -701,7 +701,8 @@ const FULL_PLAN: &str = "the full plan is in the saved plan file: `callform show
 /// first), then without whole routine entries from the end, then, as a last resort, without
 /// entries that need a person. What is left out is always counted, with where to read it.
 fn md_fit(head: &str, entries: &[MdEntry], quiet: &[String], budget: usize) -> String {
-    const TABLE_HEAD: &str = "| action | task | vendor | provider | source |\n|---|---|---|---|---|\n";
+    const TABLE_HEAD: &str =
+        "| action | task | vendor | provider | source |\n|---|---|---|---|---|\n";
     let mut head = head.to_string();
     let mut head_cut = 0usize;
     if chars(&head) > MARKDOWN_HEAD_MAX {
@@ -751,17 +752,11 @@ fn md_fit(head: &str, entries: &[MdEntry], quiet: &[String], budget: usize) -> S
         }
     }
     let room = budget.saturating_sub(MARKDOWN_NOTE_ROOM);
-    let size = |e: &MdEntry, fields: bool| {
-        chars(&e.row) + chars(if fields { &e.full } else { &e.short })
-    };
+    let size =
+        |e: &MdEntry, fields: bool| chars(&e.row) + chars(if fields { &e.full } else { &e.short });
     let fixed = chars(&head) + chars(TABLE_HEAD) + 1;
     // Field lists go first: the routine creates', then (if still too long) all of them.
-    let with_fields_human = fixed
-        + entries
-            .iter()
-            .map(|e| size(e, e.human))
-            .sum::<usize>()
-        <= room;
+    let with_fields_human = fixed + entries.iter().map(|e| size(e, e.human)).sum::<usize>() <= room;
     let keep_fields = |e: &MdEntry| with_fields_human && e.human;
     // Then whole entries: every one that needs a person before any routine one.
     let mut used = fixed;
@@ -900,5 +895,132 @@ mod tests {
             "the rest is still masked: {text}"
         );
         assert!(text.contains("calls 137****0001"), "{text}");
+    }
+
+    fn empty_plan() -> Plan {
+        let project = crate::project::Project::defaults(std::path::Path::new("."));
+        let w = std::path::Path::new("/nonexistent-workdir");
+        let place = crate::checkout::Place::new(w, &w.join("d"), None, &w.join("s"), false);
+        let manifests = crate::manifest::Manifests::default();
+        crate::plan::plan(
+            &manifests,
+            &project,
+            None,
+            &place,
+            &crate::plan::Options::default(),
+        )
+        .unwrap()
+    }
+
+    fn task(name: &str, action: Action) -> PlannedTask {
+        PlannedTask {
+            steps: None,
+            batch_request: None,
+            start_request: None,
+            name: name.into(),
+            action,
+            vendor: "aliyun".into(),
+            provider: "aliyun".into(),
+            endpoint: "https://dyvmsapi.aliyuncs.com".into(),
+            source: Some(format!("tasks/{name}.yaml:1")),
+            task_id: None,
+            moved_from: None,
+            adopted: None,
+            candidates: Vec::new(),
+            spec_digest: None,
+            old_spec_digest: None,
+            spec: Some(serde_json::json!({
+                "spec": {"task_name": name, "dialog_id": 1234567, "caller": ["057100000001"]}
+            })),
+            changes: Vec::new(),
+            reason: (action == Action::Blocked).then(|| "dialog_id changed".to_string()),
+            hints: Vec::new(),
+            warnings: Vec::new(),
+            request: None,
+        }
+    }
+
+    fn plan_of(creates: usize, blocked: usize) -> Plan {
+        let mut plan = empty_plan();
+        for i in 0..creates {
+            plan.tasks
+                .push(task(&format!("create-{i:05}"), Action::Create));
+        }
+        for i in 0..blocked {
+            plan.tasks
+                .push(task(&format!("zz-blocked-{i}"), Action::Blocked));
+        }
+        plan.summary.create = creates;
+        plan.summary.blocked = blocked;
+        plan
+    }
+
+    #[test]
+    fn a_plan_of_20000_creates_fits_one_comment_and_says_how_many_are_left_out() {
+        let md = markdown(&plan_of(20_000, 0));
+        assert!(md.chars().count() <= MARKDOWN_BUDGET, "{}", md.len());
+        assert!(md.starts_with("### callform plan: 📝 changes"), "{md}");
+        assert!(md.contains("**20000** to create"), "{md}");
+        let shown = md.matches("<details>").count();
+        assert!(shown > 10, "some creates are shown: {shown}");
+        let more = format!(
+            "**{} more not shown** (routine creates)",
+            thousands((20_000 - shown) as u64)
+        );
+        assert!(md.contains(&more), "{more} in {md}");
+        assert!(md.contains("callform show PLANFILE"), "{md}");
+        // Field lists are cut first.
+        assert!(!md.contains("```diff"), "{md}");
+    }
+
+    #[test]
+    fn blocked_tasks_come_before_creates_and_are_kept_when_the_creates_are_cut() {
+        for creates in [3, 20_000] {
+            let md = markdown(&plan_of(creates, 5));
+            assert!(md.chars().count() <= MARKDOWN_BUDGET);
+            let blocked = md.find("<code>zz-blocked-0</code>").unwrap();
+            let create = md.find("<code>create-00000</code>").unwrap();
+            assert!(blocked < create, "{md}");
+            assert_eq!(md.matches("| `blocked` |").count(), 5, "{md}");
+            assert!(!md.contains("need a person"), "{md}");
+        }
+    }
+
+    #[test]
+    fn a_plan_of_only_blocked_tasks_is_cut_last_and_never_silently() {
+        let md = markdown(&plan_of(0, 5_000));
+        assert!(md.chars().count() <= MARKDOWN_BUDGET);
+        assert!(md.contains("<code>zz-blocked-0</code>"), "{md}");
+        assert!(md.contains("more not shown that need a person**"), "{md}");
+    }
+
+    /// A plan that fits is the rendering it always was: every field, no note.
+    #[test]
+    fn a_small_plan_is_rendered_in_full() {
+        let md = markdown(&plan_of(3, 1));
+        assert!(!md.contains("too long"), "{md}");
+        assert_eq!(md.matches("```diff").count(), 3, "{md}");
+        assert!(md.contains("+ spec.dialog_id = 1234567"), "{md}");
+    }
+
+    /// The cut itself, on a small budget: field lists go before any entry.
+    #[test]
+    fn field_lists_are_cut_before_entries() {
+        let plan = plan_of(30, 0);
+        let entries: Vec<MdEntry> = md_listed(&plan).into_iter().map(md_entry).collect();
+        let full: usize = entries.iter().map(|e| chars(&e.row) + chars(&e.full)).sum();
+        let short: usize = entries
+            .iter()
+            .map(|e| chars(&e.row) + chars(&e.short))
+            .sum();
+        let budget = short + 100 + MARKDOWN_NOTE_ROOM;
+        assert!(budget < full + 100);
+        let md = md_fit("head\n", &entries, &[], budget);
+        assert_eq!(md.matches("<details>").count(), 30, "{md}");
+        assert!(!md.contains("more not shown"), "{md}");
+        assert!(
+            md.contains("the field lists of 30 task(s) not shown"),
+            "{md}"
+        );
     }
 }
