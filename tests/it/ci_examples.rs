@@ -229,3 +229,37 @@ fn the_ci_example_checker_finds_what_does_not_exist() {
     assert!(all.contains("no subcommand `lisst`"), "{all}");
     assert_eq!(problems.len(), 4, "{all}");
 }
+
+/// The apply steps recognise a stale plan by `is stale` on stderr: callform says exactly
+/// that (exit 1, nothing sent) when the reviewed plan no longer matches, and both apply
+/// steps look for it.
+#[test]
+fn the_apply_steps_recognise_the_stale_plan_message() {
+    for path in &workflows()[1..] {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains("grep -q \"is stale\""), "{}", path.display());
+    }
+    let (tmp, tasks, _) = crate::harness::examples();
+    crate::harness::rename_tasks(&tasks, "ciwf-");
+    let plan = tmp.path().join("plan.cfplan");
+    let (code, _, err) = crate::harness::run(
+        crate::harness::bin()
+            .emulator()
+            .args(["plan", "--out"])
+            .arg(&plan)
+            .arg(&tasks),
+    );
+    assert_eq!(code, 0, "{err}");
+    let numbers = tasks.join("numbers/overdue-jan.csv");
+    let original = std::fs::read_to_string(&numbers).unwrap();
+    std::fs::write(&numbers, format!("{original}13700000009,钱先生,10.00\n")).unwrap();
+    let (code, _, err) = crate::harness::run(
+        crate::harness::bin()
+            .emulator()
+            .args(["apply", "--auto-approve"])
+            .arg(&plan),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is stale"), "{err}");
+    assert!(crate::harness::emulator().tasks("ciwf-").is_empty());
+}
