@@ -564,9 +564,13 @@ pub fn markdown(plan: &Plan) -> String {
         .iter()
         .filter(|t| t.action == Action::NoOp && !t.warnings.is_empty())
         .flat_map(|t| {
-            t.warnings
-                .iter()
-                .map(|w| format!("- ⚠️ `{}`: {}\n", md_escape(&t.name), md_escape(w)))
+            t.warnings.iter().map(|w| {
+                mask_phones_in_text(&format!(
+                    "- ⚠️ `{}`: {}\n",
+                    md_escape(&t.name),
+                    md_escape(w)
+                ))
+            })
         })
         .collect();
     let head = mask_phones_in_text(&out);
