@@ -263,3 +263,49 @@ fn the_apply_steps_recognise_the_stale_plan_message() {
     assert!(err.contains("is stale"), "{err}");
     assert!(crate::harness::emulator().tasks("ciwf-").is_empty());
 }
+
+/// A plan too long for one comment, through the binary: `plan --format markdown` and
+/// `show --format markdown PLANFILE` both fit, lead with the summary, count what they leave
+/// out and say where the full plan is.
+#[test]
+fn a_markdown_plan_too_long_for_a_comment_is_cut_and_says_so() {
+    let (tmp, tasks, _) = crate::harness::examples();
+    let mut docs = Vec::new();
+    for i in 0..2_000 {
+        docs.push(format!(
+            "name: ciwf-big-{i:04}\nvendor: aliyun\ncallees:\n  file: ../numbers/overdue-jan.csv\n  variables: [客户姓名, 欠费金额]\nspec:\n  dialog_id: 1234567\n  caller: [\"057100000001\"]\n  number_status_ident: true\n  retry_type: 1\n"
+        ));
+    }
+    std::fs::write(tasks.join("aliyun/big.yaml"), docs.join("---\n")).unwrap();
+    let plan = tmp.path().join("plan.cfplan");
+    let (code, md, err) = crate::harness::run(
+        crate::harness::bin()
+            .emulator()
+            .args(["plan", "--format", "markdown", "--out"])
+            .arg(&plan)
+            .arg(&tasks),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, shown, err) = crate::harness::run(
+        crate::harness::bin()
+            .args(["show", "--format", "markdown"])
+            .arg(&plan),
+    );
+    assert_eq!(code, 0, "{err}");
+    for md in [&md, &shown] {
+        assert!(md.chars().count() <= 60_000, "{}", md.chars().count());
+        assert!(md.starts_with("### callform plan: 📝 changes"), "{md}");
+        assert!(md.contains("**2005** to create"), "{md}");
+        let listed = md.matches("<details>").count();
+        assert!(listed > 10, "{md}");
+        let n = 2005 - listed;
+        let n = if n >= 1000 {
+            format!("{},{:03}", n / 1000, n % 1000)
+        } else {
+            n.to_string()
+        };
+        let left = format!("**{n} more not shown** (routine creates)");
+        assert!(md.contains(&left), "{md}");
+        assert!(md.contains("callform show PLANFILE"), "{md}");
+    }
+}
