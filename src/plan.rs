@@ -37,7 +37,8 @@ use crate::state::{State, TaskRecord, TaskStatus};
 pub mod adopt;
 pub mod steps;
 
-/// 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
+/// 6: `numbers_read`, the number lists a `plan --refresh` read for uncertain callee
+/// batches. 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
 /// task's `candidates` and `adopted`, and `looked_up` (the lookups a plan acted on);
 /// `stop_orphans`, orphans planned as `stop`, a replacement's `steps.stop_superseded`,
 /// and the `update` action. 4: the `pause` and `stop` actions and `refreshed`.
@@ -45,7 +46,7 @@ pub mod steps;
 /// action, and no callee digest in any spec (canonical form 3). 2: paths relative to the
 /// project root (`root`), `sandbox`, `state.outside_checkout`, `state.pending_run`.
 /// Version 1 recorded paths of the checkout it was made in.
-pub const PLAN_FORMAT_VERSION: u32 = 5;
+pub const PLAN_FORMAT_VERSION: u32 = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -392,6 +393,11 @@ pub struct Plan {
     /// plan decides with the same ones, and records the adoptions they found.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub looked_up: std::collections::BTreeMap<String, adopt::Lookup>,
+    /// The vendors' number lists read for uncertain callee batches when the plan was made
+    /// with `--refresh`, by task (counts only): apply of this plan settles the same
+    /// batches the same way before planning again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub numbers_read: std::collections::BTreeMap<String, crate::refresh::NumberCheck>,
     pub callform_version: String,
     pub canonical_version: u32,
     pub created_at: String,
@@ -779,6 +785,7 @@ pub fn plan(
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         refreshed: Default::default(),
+        numbers_read: Default::default(),
         looked_up: options
             .lookups
             .iter()

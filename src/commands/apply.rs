@@ -211,7 +211,10 @@ async fn run_async(
                 {
                     rec.observed = Some(observed.clone());
                     // As `plan --refresh` did with the same read.
-                    crate::refresh::settle_batch(rec);
+                    let by_count = crate::refresh::settle_batch(rec);
+                    if let (false, Some(check)) = (by_count, p.numbers_read.get(name)) {
+                        crate::refresh::settle_by_numbers(rec, check);
+                    }
                 }
             }
         }

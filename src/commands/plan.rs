@@ -32,6 +32,8 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     let sandbox = settings.sandbox;
     let mut opened = workspace::open(settings);
     let mut refreshed = Default::default();
+    let mut numbers_read = Default::default();
+    let mut number_notes = Vec::new();
     if args.refresh {
         if sandbox {
             out.problem("error: --refresh reads the vendors, and the sandbox emulator lives only while `apply --sandbox` runs: run `callform emulator` and point the providers' endpoints at it to read tasks back");
@@ -46,6 +48,8 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
                 ));
             }
             refreshed = read.written;
+            numbers_read = read.numbers;
+            number_notes = read.notes;
             options.lookups = read.lookups;
         }
     }
@@ -64,6 +68,12 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     };
     let mut plan = prepared.plan;
     plan.refreshed = refreshed;
+    plan.numbers_read = numbers_read;
+    for (name, note) in number_notes {
+        if let Some(t) = plan.tasks.iter_mut().find(|t| t.name == name) {
+            t.warnings.push(note);
+        }
+    }
     if args.format != crate::cli::PlanFormat::Text {
         for w in plan.warning_lines() {
             out.problem(&format!("warning: {w}"));

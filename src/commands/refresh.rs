@@ -106,7 +106,9 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
         .collect();
     let mut settled = 0;
     if let Some(lease) = &lock {
-        settled = refresh::record(&mut current, &observations, &at).len();
+        settled = refresh::record(&mut current, &observations, &at)
+            .settled
+            .len();
         backend.save(lease, &mut current)?;
     }
     let summary = Summary::of(&rows, settled);
@@ -137,6 +139,11 @@ pub(crate) struct InMemory {
     /// Uncertain creates looked up by name, for the planner ([`crate::plan::adopt`]).
     pub lookups: std::collections::BTreeMap<String, crate::plan::adopt::Lookup>,
     pub failed: Vec<String>,
+    /// Number lists read for uncertain callee batches, by task: for the saved plan, whose
+    /// apply settles the same batches the same way.
+    pub numbers: std::collections::BTreeMap<String, refresh::NumberCheck>,
+    /// What each number list said, in words (counts only), by task: warnings of the plan.
+    pub notes: Vec<(String, String)>,
 }
 
 /// `plan --refresh`: reads every task of `state` back and records what was read in it (in
@@ -153,7 +160,14 @@ pub(crate) fn refresh_in_memory(
     let targets = refresh::targets(state, &by_name);
     let observations = runtime.block_on(read(state, targets, project, None));
     let at = state::now_rfc3339();
-    refresh::record(state, &observations, &at);
+    let recorded = refresh::record(state, &observations, &at);
+    let numbers = observations
+        .iter()
+        .filter_map(|o| match &o.batch {
+            Some(refresh::NumberRead::Checked(check)) => Some((o.name.clone(), check.clone())),
+            _ => None,
+        })
+        .collect();
     let failed = observations
         .iter()
         .filter_map(|o| match &o.read {
@@ -174,6 +188,8 @@ pub(crate) fn refresh_in_memory(
         written,
         lookups: lookups(&observations, &at),
         failed,
+        numbers,
+        notes: recorded.notes,
     })
 }
 
@@ -219,6 +235,7 @@ async fn read(
                     provider: t.provider,
                     task_id: t.task_id,
                     read: refresh::Read::Failed { reason: e.clone() },
+                    batch: None,
                 })
                 .collect()
         }

@@ -14,7 +14,7 @@ pub mod answer;
 pub mod observe;
 
 pub use answer::{Op, Reading, Rejection, RetryPolicy};
-pub use observe::{Lifecycle, Listing, Observed, Verb, VerbRule};
+pub use observe::{Lifecycle, Listing, Numbers, Observed, Verb, VerbRule};
 
 use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
@@ -237,6 +237,23 @@ pub fn build_find(
     cx: &Context,
 ) -> Result<Request, BuildError> {
     vendor.def().build_find(name, page, cx)
+}
+
+/// Builds the request that reads page `page` (from 1) of the callee numbers the created
+/// task `task_id` holds; `None` for a vendor that reports no number list (only
+/// longlonglong does).
+pub fn build_numbers(
+    vendor: Vendor,
+    task_id: &str,
+    page: u32,
+    cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    vendor.def().build_numbers(task_id, page, cx)
+}
+
+/// Whether `vendor` reports the callee numbers a task holds (`Op::Numbers`).
+pub fn has_number_list(vendor: Vendor) -> bool {
+    vendor.def().has_number_list()
 }
 
 /// Builds the request of `verb` on the created task `task_id`, which is `from` at its vendor.

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::palette::Palette;
-use crate::refresh::{DriftItem, Observation, Read};
+use crate::refresh::{DriftItem, NumberRead, Observation, Read, NOT_LOADED_AFTER};
 
 /// The JSON format's version.
 pub const REFRESH_FORMAT_VERSION: u32 = 1;
@@ -123,6 +123,13 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
         for d in &r.drift {
             out.push_str(&format!("      {} {}\n", p.yellow("~"), describe(d)));
         }
+        if let Some(batch) = &o.batch {
+            out.push_str(&format!(
+                "      {} {}\n",
+                p.yellow("?"),
+                numbers(batch, &o.name)
+            ));
+        }
     }
     out.push_str(&format!(
         "\nRead {} task(s): {} drifted, {} gone, {} not read, {} looked up by name.",
@@ -130,7 +137,7 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
     ));
     if written {
         out.push_str(&format!(
-            " Recorded in the state ({} uncertain start(s) or verb(s) settled).",
+            " Recorded in the state ({} uncertain step(s) settled).",
             summary.settled
         ));
     } else {
@@ -138,6 +145,31 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
     }
     out.push('\n');
     out
+}
+
+/// What a number list said of an uncertain batch, in words: counts only.
+fn numbers(read: &NumberRead, name: &str) -> String {
+    match read {
+        NumberRead::Checked(c) if c.found == c.rows => format!(
+            "uncertain batch {}: all {} of its numbers are in the vendor's number list ({} entries): `--write` records it loaded",
+            c.batch, c.rows, c.listed
+        ),
+        NumberRead::Checked(c) if c.found == 0 => format!(
+            "uncertain batch {}: none of its {} numbers is in the vendor's number list ({} entries{}): `--write` records it not loaded when the list was read more than {} minutes after it was sent, every entry a readable number (the next apply then sends it again)",
+            c.batch,
+            c.rows,
+            c.listed,
+            if c.unreadable > 0 { format!(", {} unreadable", c.unreadable) } else { String::new() },
+            NOT_LOADED_AFTER.as_secs() / 60
+        ),
+        NumberRead::Checked(c) => format!(
+            "uncertain batch {}: {} of its {} numbers are in the vendor's number list ({} entries): the vendor holds part of it, so it stays for a person (`callform state batch {name} {} loaded|not-loaded`)",
+            c.batch, c.found, c.rows, c.listed, c.batch
+        ),
+        NumberRead::Failed { batch, reason } => format!(
+            "uncertain batch {batch}: not looked for in the vendor's number list: {reason}"
+        ),
+    }
 }
 
 /// One drift, in words.

@@ -171,12 +171,18 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
     let run = rec.run.as_ref().or(legacy_run.as_ref());
     let now = vendor_status(rec, run);
     // Ever started: a vendor that takes no callees after a start takes none once paused.
+    // A task callform never started that its vendor reports paused is no proof of a
+    // start: longlonglong has no "not started" and reads such a task as paused (the same
+    // reading `refresh` takes for no drift); a vendor that refuses the callees of a task
+    // started in its console says so, and the batch is kept as refused, nothing loaded.
+    let never_started = run.is_none_or(|r| r.state == RunState::NotStarted);
     let started = run.is_some_and(|r| {
         matches!(
             r.state,
             RunState::Started | RunState::Paused | RunState::Stopped
         )
-    }) || !matches!(now, Lifecycle::NotStarted | Lifecycle::Unknown);
+    }) || !(matches!(now, Lifecycle::NotStarted | Lifecycle::Unknown)
+        || (never_started && now == Lifecycle::Paused));
 
     if let Some(pending) = &progress.pending {
         return pending_batch(task, pending, cx);

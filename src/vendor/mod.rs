@@ -265,6 +265,22 @@ pub(crate) trait Vendor: Sync {
     /// (`Op::Find`). The vendor's match may be fuzzy: callers compare names exactly.
     fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError>;
 
+    /// Whether it reports the callee numbers a created task holds (`Op::Numbers`).
+    fn has_number_list(&self) -> bool {
+        false
+    }
+
+    /// The request that reads page `page` (from 1) of the numbers the created task
+    /// `task_id` holds; `None` where [`Vendor::has_number_list`] is false.
+    fn build_numbers(
+        &self,
+        _task_id: &str,
+        _page: u32,
+        _cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        Ok(None)
+    }
+
     /// Whether a lookup by name that finds nothing proves that no such task exists (the
     /// listing is exact and complete), so that an uncertain create may be sent again.
     fn find_is_authoritative(&self) -> bool;
