@@ -38,7 +38,7 @@ pub mod adopt;
 pub mod steps;
 
 /// 6: `numbers_read`, the number lists a `plan --refresh` read for uncertain callee
-/// batches. 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
+/// batches, and `updates_read`, the uncertain updates its reads settled. 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
 /// task's `candidates` and `adopted`, and `looked_up` (the lookups a plan acted on);
 /// `stop_orphans`, orphans planned as `stop`, a replacement's `steps.stop_superseded`,
 /// and the `update` action. 4: the `pause` and `stop` actions and `refreshed`.
@@ -398,6 +398,10 @@ pub struct Plan {
     /// batches the same way before planning again.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub numbers_read: std::collections::BTreeMap<String, crate::refresh::NumberCheck>,
+    /// Uncertain updates in place a `plan --refresh` settled by reading the task back, by
+    /// task: apply of this plan settles them the same way before planning again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub updates_read: std::collections::BTreeMap<String, crate::refresh::UpdateRead>,
     pub callform_version: String,
     pub canonical_version: u32,
     pub created_at: String,
@@ -786,6 +790,7 @@ pub fn plan(
         format_version: PLAN_FORMAT_VERSION,
         refreshed: Default::default(),
         numbers_read: Default::default(),
+        updates_read: Default::default(),
         looked_up: options
             .lookups
             .iter()
@@ -1301,7 +1306,8 @@ impl Planner<'_> {
                 }
             }
         } else if let Some(u) = rec.update.as_ref() {
-            uncertain_update(p, u, &self.options.state_args);
+            let changed = changed_keys(&field_changes(&rec.spec.value(), &canon.form));
+            uncertain_update(p, u, task.vendor, &changed, &self.options.state_args);
         } else if rec.vendor != task.vendor.key() {
             p.action = Action::Blocked;
             p.reason = Some(format!(
@@ -1412,7 +1418,7 @@ fn copy_record(p: &mut PlannedTask, rec: &TaskRecord) {
             Some((RunState::Stopped, _)) => {}
             Some((RunState::Uncertain | RunState::InFlight, r)) if r.verb.is_some() => {
                 p.warnings.push(format!(
-                    "the stop of superseded task {} on {} sent at {} may or may not have reached the vendor{}: check it in the vendor console (callform does not send it again)",
+                    "the stop of superseded task {} on {} sent at {} may or may not have reached the vendor{}: callform does not send it again; `callform refresh --write` reads that task back and settles the stop where the vendor reports it stopped, finished or deleted (or running or paused: not stopped), else check it in the vendor console",
                     s.task_id,
                     s.endpoint,
                     r.at,
@@ -1609,7 +1615,13 @@ fn updatable_only(task: &Task, changes: &[FieldChange]) -> bool {
 
 /// An update whose outcome is unknown: nothing more is sent for the task until a read-back
 /// or a person settles it.
-fn uncertain_update(p: &mut PlannedTask, u: &crate::state::model::PendingUpdate, state_args: &str) {
+fn uncertain_update(
+    p: &mut PlannedTask,
+    u: &crate::state::model::PendingUpdate,
+    vendor: Vendor,
+    changed: &[String],
+    state_args: &str,
+) {
     let name = p.name.clone();
     p.action = Action::Uncertain;
     p.spec = None;
@@ -1618,8 +1630,26 @@ fn uncertain_update(p: &mut PlannedTask, u: &crate::state::model::PendingUpdate,
         u.at,
         u.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
     ));
+    let returned = crate::driver::read_fields(vendor);
+    let mut unread: Vec<&str> = changed
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !k.is_empty() && !returned.contains(k))
+        .collect();
+    unread.dedup();
+    let first = if changed.is_empty() {
+        "the manifest holds the spec recorded before the update: look in the vendor console, then"
+            .to_string()
+    } else if unread.is_empty() {
+        format!("`callform refresh --write{state_args}` (or `plan --refresh`) reads the task back: {vendor}'s read returns every field the update changes, so it settles the update; or look in the vendor console, then")
+    } else {
+        format!(
+            "{vendor}'s read of a task does not return {}, so reading it back cannot settle the update: look in the vendor console, then",
+            unread.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        )
+    };
     p.hints = vec![
-        format!("read the task back: `callform refresh{state_args}` shows whether the vendor holds the new values, or look in the vendor console, then"),
+        first,
         format!("if it holds them: `callform state update {name} done{state_args}`"),
         format!("if it does not: `callform state update {name} not-done{state_args}` (the next apply sends the update again)"),
     ];

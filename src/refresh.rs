@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::driver::{self, Lifecycle, Observed, Op, Parsed};
 use crate::manifest::{RunStatus, Task, Vendor};
 use crate::state::model::PendingState;
-use crate::state::{ObservedRecord, RunState, State, TaskRecord, TaskStatus};
+use crate::state::{ObservedRecord, RunRecord, RunState, State, TaskRecord, TaskStatus};
 use crate::transport::{Delivery, Transport};
 
 /// One task to read back.
@@ -40,6 +40,31 @@ pub struct Target {
     /// An uncertain callee batch to look for in the vendor's number list, where the vendor
     /// has one ([`driver::has_number_list`]).
     pub batch: Option<BatchTarget>,
+    /// An update in place whose outcome is unknown, with the spec it carried (the
+    /// manifest's, when its digest is the update's).
+    pub update: Option<Arc<UpdateTarget>>,
+    /// A task this one superseded (`--replace`) whose stop's outcome is unknown: `task_id`
+    /// is the superseded task's, and the read settles that stop, nothing else.
+    pub superseded: bool,
+}
+
+/// The spec an uncertain update carried: its canonical form and digest (no personal data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateTarget {
+    pub form: serde_json::Value,
+    pub digest: String,
+}
+
+/// What reading a task back proved of its uncertain update: done (the vendor holds every
+/// changed field's new value) or not done (every one's old value). Kept in a saved plan
+/// (`updates_read`), so that its apply settles the update the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateRead {
+    /// The digest of the spec the update carried.
+    pub spec_digest: String,
+    pub done: bool,
+    /// When the task was read (RFC 3339 UTC).
+    pub at: String,
 }
 
 /// An uncertain callee batch of a target, as the number list is searched for it.
@@ -128,10 +153,48 @@ pub struct Observation {
     /// The number list's read of the task's uncertain callee batch, where one was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<NumberRead>,
+    /// The uncertain update the read is judged against (from the target; not shown).
+    #[serde(skip)]
+    pub update: Option<Arc<UpdateTarget>>,
+    /// A read of a task this one superseded, for its uncertain stop ([`Target::superseded`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub superseded: bool,
 }
 
-/// The targets of a state: every created task (by id) and every uncertain create (by name).
-pub fn targets(state: &State, tasks: &HashMap<&str, &Task>) -> Vec<Target> {
+/// The targets of a state: every created task (by id), every uncertain create (by name),
+/// and every superseded task whose stop's outcome is unknown (by its id). `timezone`: the
+/// project's, in which the manifests' spec is made canonical.
+pub fn targets(state: &State, tasks: &HashMap<&str, &Task>, timezone: &str) -> Vec<Target> {
+    let mut out = own_targets(state, tasks, timezone);
+    for (name, rec) in &state.tasks {
+        let Some(vendor) = Vendor::from_key(&rec.vendor) else {
+            continue;
+        };
+        for s in &rec.superseded {
+            // On another endpoint than the provider's now, its id would be read elsewhere.
+            if s.endpoint != rec.endpoint
+                || s.run
+                    .as_ref()
+                    .is_none_or(|r| r.state != RunState::Uncertain)
+            {
+                continue;
+            }
+            out.push(Target {
+                name: name.clone(),
+                vendor,
+                provider: rec.provider.clone(),
+                task_id: Some(s.task_id.clone()),
+                visible_name: None,
+                batch: None,
+                update: None,
+                superseded: true,
+            });
+        }
+    }
+    out
+}
+
+fn own_targets(state: &State, tasks: &HashMap<&str, &Task>, timezone: &str) -> Vec<Target> {
     state
         .tasks
         .iter()
@@ -143,6 +206,16 @@ pub fn targets(state: &State, tasks: &HashMap<&str, &Task>) -> Vec<Target> {
             let batch = tasks
                 .get(name.as_str())
                 .and_then(|task| batch_target(state, name, rec, task));
+            let update = rec.update.as_ref().and_then(|u| {
+                let task = tasks.get(name.as_str())?;
+                let canon = crate::canonical::canonical(task, timezone, &state.salt);
+                (canon.digest == u.spec_digest).then(|| {
+                    Arc::new(UpdateTarget {
+                        form: canon.form,
+                        digest: canon.digest,
+                    })
+                })
+            });
             Some(Target {
                 name: name.clone(),
                 vendor,
@@ -153,6 +226,8 @@ pub fn targets(state: &State, tasks: &HashMap<&str, &Task>) -> Vec<Target> {
                 },
                 visible_name,
                 batch,
+                update,
+                superseded: false,
             })
         })
         .collect()
@@ -326,6 +401,8 @@ fn observation(target: Target, read: Read) -> Observation {
         task_id: target.task_id,
         read,
         batch: None,
+        update: target.update,
+        superseded: target.superseded,
     }
 }
 
@@ -663,6 +740,8 @@ pub struct Recorded {
     /// Per task, what a number list read said of its uncertain batch (settled or not), in
     /// words with counts only: for the plan and the summary.
     pub notes: Vec<(String, String)>,
+    /// Per task, an uncertain update the read settled: for a saved plan.
+    pub updates: Vec<(String, UpdateRead)>,
 }
 
 /// Records what was read into `state` (what `refresh --write` saves): each found task's
@@ -676,6 +755,22 @@ pub fn record(state: &mut State, observations: &[Observation], at: &str) -> Reco
         let Some(rec) = state.tasks.get_mut(&o.name) else {
             continue;
         };
+        if o.superseded {
+            let vendor = match &o.read {
+                Read::Found { observed } => observed.status,
+                Read::Gone { .. } => Lifecycle::Deleted,
+                Read::Lookup { .. } | Read::Failed { .. } => continue,
+            };
+            let run = rec
+                .superseded
+                .iter_mut()
+                .filter(|s| Some(s.task_id.as_str()) == o.task_id.as_deref())
+                .find_map(|s| s.run.as_mut());
+            if run.is_some_and(|run| settle_run_record(run, vendor, at)) {
+                out.settled.push(o.name.clone());
+            }
+            continue;
+        }
         let (status, raw, called, total) = match &o.read {
             Read::Found { observed } => (
                 observed.status,
@@ -694,6 +789,16 @@ pub fn record(state: &mut State, observations: &[Observation], at: &str) -> Reco
             total,
         });
         let run = settle_run(rec, status, at);
+        let mut update = false;
+        if let (Read::Found { observed }, Some(target)) = (&o.read, &o.update) {
+            match judge_update(&o.name, rec, target, &observed.fields, at) {
+                Ok(read) => {
+                    update = apply_update_read(rec, &read, Some(&target.form));
+                    out.updates.push((o.name.clone(), read));
+                }
+                Err(why) => out.notes.push((o.name.clone(), why)),
+            }
+        }
         let mut batch = settle_batch(rec);
         match &o.batch {
             Some(NumberRead::Checked(check)) if !batch => {
@@ -707,11 +812,124 @@ pub fn record(state: &mut State, observations: &[Observation], at: &str) -> Reco
             )),
             _ => {}
         }
-        if run || batch {
+        if run || batch || update {
             out.settled.push(o.name.clone());
         }
     }
     out
+}
+
+/// The top-level spec keys whose values differ between `old` and `new` (canonical forms).
+fn changed_keys(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let old = old["spec"].as_object().unwrap_or(&empty);
+    let new = new["spec"].as_object().unwrap_or(&empty);
+    let mut keys: Vec<String> = old
+        .keys()
+        .chain(new.keys())
+        .filter(|k| old.get(*k) != new.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Judges an uncertain update by the fields the vendor's read returned: done when every
+/// field the update changes reads as its new value, not done when every one reads as its
+/// old value. A changed field the read does not return (longlonglong's detail returns
+/// no `task_extras`, `name` or enumerations; Volcengine's list none of the fields
+/// `UpdateTask` sets), or values that are neither or a mix, prove nothing: `Err` says
+/// which, for the person who settles it.
+pub fn judge_update(
+    name: &str,
+    rec: &TaskRecord,
+    target: &UpdateTarget,
+    fields: &[(String, serde_json::Value)],
+    at: &str,
+) -> Result<UpdateRead, String> {
+    let Some(pending) = rec.update.as_ref().filter(|u| !u.in_flight) else {
+        return Err("no settled update to judge".into());
+    };
+    if pending.spec_digest != target.digest {
+        return Err("the manifest is not the spec the update carried".into());
+    }
+    let old = rec.spec.value();
+    let keys = changed_keys(&old, &target.form);
+    let read: HashMap<&str, &serde_json::Value> =
+        fields.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let unread: Vec<&str> = keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !read.contains_key(k))
+        .collect();
+    if keys.is_empty() || !unread.is_empty() {
+        return Err(format!(
+            "the uncertain update is not settled by the read: the vendor's read does not return {} (check them in the console, then `callform state update {name} done|not-done`)",
+            if unread.is_empty() {
+                "what it changed".to_string()
+            } else {
+                unread.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            }
+        ));
+    }
+    let is = |form: &serde_json::Value| {
+        keys.iter()
+            .all(|k| read.get(k.as_str()).copied() == Some(&form["spec"][k.as_str()]))
+    };
+    let done = if is(&target.form) {
+        true
+    } else if is(&old) {
+        false
+    } else {
+        return Err(format!(
+            "the uncertain update is not settled by the read: the vendor's values of {} are neither all the update's nor all the ones before it (check the console, then `callform state update {name} done|not-done`)",
+            keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        ));
+    };
+    Ok(UpdateRead {
+        spec_digest: target.digest.clone(),
+        done,
+        at: at.to_string(),
+    })
+}
+
+/// Records what a read proved of `rec`'s uncertain update ([`judge_update`]): done, the
+/// record takes the spec the update carried (`form`, whose digest it is); not done, the
+/// update is forgotten and the next apply sends it again (an update sets values, so sending
+/// it to a task that does not hold them dials no one). Returns whether it settled it.
+pub fn apply_update_read(
+    rec: &mut TaskRecord,
+    read: &UpdateRead,
+    form: Option<&serde_json::Value>,
+) -> bool {
+    let Some(pending) = rec
+        .update
+        .as_ref()
+        .filter(|u| !u.in_flight && u.spec_digest == read.spec_digest)
+    else {
+        return false;
+    };
+    let sent = pending.at.clone();
+    if read.done {
+        let Some(form) = form.filter(|f| crate::canonical::digest(f) == read.spec_digest) else {
+            return false;
+        };
+        rec.spec = form.clone().into();
+        rec.spec_digest = read.spec_digest.clone();
+        rec.canonical_version = crate::canonical::CANONICAL_VERSION;
+        rec.warnings.push(format!(
+            "the update sent at {sent} settled as done by reading the task back at {}: the vendor holds every changed field's new value",
+            read.at
+        ));
+    } else {
+        rec.warnings.push(format!(
+            "the update sent at {sent} settled as not done by reading the task back at {}: the vendor holds every changed field's old value; sent again by the next apply",
+            read.at
+        ));
+    }
+    rec.update = None;
+    true
 }
 
 /// How long after an uncertain batch was sent its numbers' absence from the vendor's list
@@ -845,9 +1063,16 @@ pub fn settle_batch(rec: &mut TaskRecord) -> bool {
 /// Settles an uncertain start or verb by the vendor's status, where it proves the outcome:
 /// the status the request would leave (done), or the one it started from (not done).
 fn settle_run(rec: &mut TaskRecord, vendor: Lifecycle, at: &str) -> bool {
-    let Some(run) = rec.run.as_mut().filter(|r| r.state == RunState::Uncertain) else {
+    rec.run
+        .as_mut()
+        .is_some_and(|run| settle_run_record(run, vendor, at))
+}
+
+/// [`settle_run`] on one run record (a task's own, or a superseded task's).
+fn settle_run_record(run: &mut RunRecord, vendor: Lifecycle, at: &str) -> bool {
+    if run.state != RunState::Uncertain {
         return false;
-    };
+    }
     let (done, left, before) = match run.verb {
         None => (
             matches!(vendor, Lifecycle::Running | Lifecycle::Finished),
@@ -1003,5 +1228,58 @@ mod tests {
         other.batch = 2;
         assert!(!settle_by_numbers(&mut rec, &other).0);
         assert_eq!(rec, before);
+    }
+
+    fn with_update(old: serde_json::Value, new: &serde_json::Value) -> (TaskRecord, UpdateTarget) {
+        let mut rec = pending_at(SENT);
+        rec.callees = None;
+        rec.spec = old.into();
+        let digest = crate::canonical::digest(new);
+        rec.update = Some(crate::state::model::PendingUpdate {
+            spec_digest: digest.clone(),
+            at: SENT.into(),
+            in_flight: false,
+            reason: None,
+        });
+        (
+            rec,
+            UpdateTarget {
+                form: new.clone(),
+                digest,
+            },
+        )
+    }
+
+    #[test]
+    fn an_update_is_judged_only_by_fields_the_read_returns() {
+        let old =
+            serde_json::json!({"spec": {"maximumcall": 1, "remark": "a", "task_extras": {"x": 1}}});
+        let new =
+            serde_json::json!({"spec": {"maximumcall": 2, "remark": "a", "task_extras": {"x": 1}}});
+        let (mut rec, target) = with_update(old.clone(), &new);
+        let read = |v: i64| vec![("maximumcall".to_string(), serde_json::json!(v))];
+        let done = judge_update("t", &rec, &target, &read(2), LATER).unwrap();
+        assert!(done.done);
+        let not = judge_update("t", &rec, &target, &read(1), LATER).unwrap();
+        assert!(!not.done);
+        let neither = judge_update("t", &rec, &target, &read(7), LATER).unwrap_err();
+        assert!(neither.contains("neither"), "{neither}");
+        assert!(judge_update("t", &rec, &target, &[], LATER)
+            .unwrap_err()
+            .contains("`maximumcall`"));
+        // Done: the record takes the spec the update carried.
+        assert!(apply_update_read(&mut rec, &done, Some(&target.form)));
+        assert_eq!(rec.spec.value(), new);
+        assert!(rec.update.is_none());
+
+        // A changed field the read does not return proves nothing, even beside one it does.
+        let newer =
+            serde_json::json!({"spec": {"maximumcall": 2, "remark": "a", "task_extras": {"x": 2}}});
+        let (rec, target) = with_update(old, &newer);
+        let why = judge_update("t", &rec, &target, &read(2), LATER).unwrap_err();
+        assert!(
+            why.contains("`task_extras`") && why.contains("state update t"),
+            "{why}"
+        );
     }
 }

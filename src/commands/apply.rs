@@ -218,6 +218,18 @@ async fn run_async(
                 }
             }
         }
+        // The uncertain updates the reviewed plan's reads settled, the same way.
+        let salt = st.salt.clone();
+        for (name, read) in &p.updates_read {
+            let form = manifests
+                .tasks
+                .iter()
+                .find(|t| &t.name == name)
+                .map(|t| crate::canonical::canonical(t, &project.timezone_name, &salt).form);
+            if let Some(rec) = st.tasks.get_mut(name) {
+                crate::refresh::apply_update_read(rec, read, form.as_ref());
+            }
+        }
     }
     if saved.is_none() && !stopping {
         if let Err(e) = workspace::empty_directory(&manifests, current.as_ref(), &dir) {

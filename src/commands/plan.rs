@@ -34,6 +34,7 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     let mut refreshed = Default::default();
     let mut numbers_read = Default::default();
     let mut number_notes = Vec::new();
+    let mut updates_read = Default::default();
     if args.refresh {
         if sandbox {
             out.problem("error: --refresh reads the vendors, and the sandbox emulator lives only while `apply --sandbox` runs: run `callform emulator` and point the providers' endpoints at it to read tasks back");
@@ -50,6 +51,7 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
             refreshed = read.written;
             numbers_read = read.numbers;
             number_notes = read.notes;
+            updates_read = read.updates;
             options.lookups = read.lookups;
         }
     }
@@ -69,6 +71,7 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     let mut plan = prepared.plan;
     plan.refreshed = refreshed;
     plan.numbers_read = numbers_read;
+    plan.updates_read = updates_read;
     for (name, note) in number_notes {
         if let Some(t) = plan.tasks.iter_mut().find(|t| t.name == name) {
             t.warnings.push(note);

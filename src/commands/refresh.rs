@@ -69,7 +69,7 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
         })?;
         return Ok(Outcome::Success);
     };
-    let mut targets = refresh::targets(&current, &tasks);
+    let mut targets = refresh::targets(&current, &tasks, &project.timezone_name);
     if !args.target.is_empty() {
         targets.retain(|t| args.target.iter().any(|g| glob_match(g, &t.name)));
     }
@@ -97,9 +97,12 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
         .iter()
         .map(|o| Row {
             observation: o,
+            // A superseded task is read for its uncertain stop only: its record is not the
+            // task's own, so there is nothing to compare it with.
             drift: current
                 .tasks
                 .get(&o.name)
+                .filter(|_| !o.superseded)
                 .map(|rec| refresh::drift(o, rec, tasks.get(o.name.as_str()).copied()))
                 .unwrap_or_default(),
         })
@@ -144,6 +147,8 @@ pub(crate) struct InMemory {
     pub numbers: std::collections::BTreeMap<String, refresh::NumberCheck>,
     /// What each number list said, in words (counts only), by task: warnings of the plan.
     pub notes: Vec<(String, String)>,
+    /// Uncertain updates the reads settled, by task: for the saved plan.
+    pub updates: std::collections::BTreeMap<String, refresh::UpdateRead>,
 }
 
 /// `plan --refresh`: reads every task of `state` back and records what was read in it (in
@@ -157,7 +162,7 @@ pub(crate) fn refresh_in_memory(
         .enable_all()
         .build()?;
     let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
-    let targets = refresh::targets(state, &by_name);
+    let targets = refresh::targets(state, &by_name, &project.timezone_name);
     let observations = runtime.block_on(read(state, targets, project, None));
     let at = state::now_rfc3339();
     let recorded = refresh::record(state, &observations, &at);
@@ -190,6 +195,7 @@ pub(crate) fn refresh_in_memory(
         failed,
         numbers,
         notes: recorded.notes,
+        updates: recorded.updates.into_iter().collect(),
     })
 }
 
@@ -202,7 +208,7 @@ pub(crate) async fn look_up_uncertain(
     sandbox: Option<&str>,
 ) -> std::collections::BTreeMap<String, crate::plan::adopt::Lookup> {
     let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
-    let targets: Vec<refresh::Target> = refresh::targets(state, &by_name)
+    let targets: Vec<refresh::Target> = refresh::targets(state, &by_name, &project.timezone_name)
         .into_iter()
         .filter(|t| t.task_id.is_none() && t.visible_name.is_some())
         .collect();
@@ -236,6 +242,8 @@ async fn read(
                     task_id: t.task_id,
                     read: refresh::Read::Failed { reason: e.clone() },
                     batch: None,
+                    update: None,
+                    superseded: t.superseded,
                 })
                 .collect()
         }

@@ -251,6 +251,11 @@ pub fn build_numbers(
     vendor.def().build_numbers(task_id, page, cx)
 }
 
+/// The top-level spec keys `vendor`'s read of a created task returns.
+pub fn read_fields(vendor: Vendor) -> &'static [&'static str] {
+    vendor.def().read_fields()
+}
+
 /// Whether `vendor` reports the callee numbers a task holds (`Op::Numbers`).
 pub fn has_number_list(vendor: Vendor) -> bool {
     vendor.def().has_number_list()

@@ -78,7 +78,14 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
     for r in rows {
         let o = r.observation;
         let id = o.task_id.as_deref().unwrap_or("(no id)");
-        let head = format!("{} ({} {}, {id})", o.name, o.vendor, o.provider);
+        let head = if o.superseded {
+            format!(
+                "{} (superseded task {id}, {} {}, for its uncertain stop)",
+                o.name, o.vendor, o.provider
+            )
+        } else {
+            format!("{} ({} {}, {id})", o.name, o.vendor, o.provider)
+        };
         match &o.read {
             Read::Found { observed } => {
                 let progress = match (observed.called, observed.total) {

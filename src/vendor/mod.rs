@@ -265,6 +265,12 @@ pub(crate) trait Vendor: Sync {
     /// (`Op::Find`). The vendor's match may be fuzzy: callers compare names exactly.
     fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError>;
 
+    /// The top-level canonical spec keys its read of a created task (`Op::Query`) returns
+    /// (`Observed::fields`): what can settle an uncertain update by reading the task back.
+    fn read_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Whether it reports the callee numbers a created task holds (`Op::Numbers`).
     fn has_number_list(&self) -> bool {
         false

@@ -807,6 +807,17 @@ pub fn lifecycle(
     }
 }
 
+/// The spec keys `fields` reads from the detail (and the list).
+pub const READ_FIELDS: &[&str] = &[
+    "destination_extension",
+    "dial_time_id",
+    "maximumcall",
+    "bridge_group_id",
+    "background_id",
+    "llm_intention_id",
+    "remark",
+];
+
 /// The managed fields the detail and the list return under the create's own names
 /// (LL §2.2-2.3), integers and text exactly as the canonical form writes them. Left out:
 /// `name` ([`Observed::name`]), the enumerations (`end_action`, `group_type`: their wire
@@ -814,14 +825,7 @@ pub fn lifecycle(
 /// the form's the project timezone, which an answer's reading does not know).
 fn fields(item: &Value) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for key in [
-        "destination_extension",
-        "dial_time_id",
-        "maximumcall",
-        "bridge_group_id",
-        "background_id",
-        "llm_intention_id",
-    ] {
+    for key in READ_FIELDS.iter().copied().filter(|k| *k != "remark") {
         if let Some(n) = item.get(key).and_then(Value::as_i64) {
             out.push((key.to_string(), Value::from(n)));
         }

@@ -35,6 +35,10 @@ impl Vendor for Longlonglong {
         driver::build_find(name, page, cx)
     }
 
+    fn read_fields(&self) -> &'static [&'static str] {
+        driver::READ_FIELDS
+    }
+
     /// The number list (`driver::build_numbers`).
     fn has_number_list(&self) -> bool {
         true
