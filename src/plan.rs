@@ -1787,17 +1787,6 @@ fn looked_up(
             p.hints = hints;
             p.candidates = candidates;
         }
-        // No listing is authoritative today (`driver::find_is_authoritative`): kept for a
-        // vendor whose listing proves absence. Before one turns it on, apply must learn to
-        // create over an uncertain record: the journal's replay refuses an intent for a
-        // name already in state (`FoldError::AlreadyInState`).
-        adopt::Decision::CreateAgain { why } => {
-            p.action = Action::Create;
-            p.reason = Some(format!(
-                "an earlier create's answer was never recorded, but {why}: creating it again cannot make a second campaign"
-            ));
-            p.hints = Vec::new();
-        }
     }
 }
 
@@ -2020,9 +2009,8 @@ mod tests {
     }
 
     /// An uncertain create is decided by its lookup: one match adopts it (nothing to
-    /// send), two stay uncertain with both listed, and an authoritative empty listing — a
-    /// path no vendor takes today — plans the create again; without a lookup it stays
-    /// uncertain.
+    /// send), two stay uncertain with both listed, none stays uncertain (no listing is
+    /// proof of absence); without a lookup it stays uncertain.
     #[test]
     fn lookups_decide_uncertain_creates() {
         use crate::state::{State, TaskRecord, TaskStatus};
@@ -2062,13 +2050,12 @@ mod tests {
             // 08:01 Beijing time: one minute after the intent.
             created: Some("2026-11-22 08:01:00".into()),
         };
-        let planned = |candidates: Vec<adopt::Candidate>, authoritative: bool| {
+        let planned = |candidates: Vec<adopt::Candidate>| {
             let options = Options {
                 lookups: [(
                     "t".to_string(),
                     adopt::Lookup::Listed {
                         candidates,
-                        authoritative,
                         at: "2026-11-22T00:05:00Z".into(),
                     },
                 )]
@@ -2077,26 +2064,23 @@ mod tests {
             };
             plan(&manifests, &project, Some(&state), &test_place(), &options).unwrap()
         };
-        let one = planned(vec![candidate("9")], false);
+        let one = planned(vec![candidate("9")]);
         assert_eq!(one.tasks[0].action, Action::Adopt);
         assert_eq!(one.tasks[0].task_id.as_deref(), Some("9"));
         assert_eq!(one.summary.adopt, 1);
         assert!(one.has_changes());
         assert!(one.looked_up.contains_key("t"));
-        let two = planned(vec![candidate("9"), candidate("10")], false);
+        let two = planned(vec![candidate("9"), candidate("10")]);
         assert_eq!(two.tasks[0].action, Action::Uncertain);
         assert_eq!(two.tasks[0].candidates.len(), 2);
         assert!(two.tasks[0].hints[0].starts_with("candidate: task 9"));
-        let none = planned(vec![], false);
+        let none = planned(vec![]);
         assert_eq!(none.tasks[0].action, Action::Uncertain);
         assert!(none.tasks[0]
             .reason
             .as_deref()
             .unwrap()
             .contains("not proof"));
-        let proven = planned(vec![], true);
-        assert_eq!(proven.tasks[0].action, Action::Create);
-        assert!(proven.tasks[0].steps.as_ref().is_some_and(|s| s.create));
         let without = plan(
             &manifests,
             &project,

@@ -130,12 +130,8 @@ pub enum Read {
     /// The vendor answered and does not know the task (or reports it deleted).
     Gone { detail: String },
     /// An uncertain create looked up by name: the tasks whose name is exactly its
-    /// vendor-visible name (possibly none), and whether the vendor's listing makes "none"
-    /// a proof.
-    Lookup {
-        candidates: Vec<Observed>,
-        authoritative: bool,
-    },
+    /// vendor-visible name (possibly none; no vendor's listing makes "none" a proof).
+    Lookup { candidates: Vec<Observed> },
     /// The read failed: nothing is known.
     Failed { reason: String },
 }
@@ -551,10 +547,7 @@ async fn lookup(
             Err(e) => return Read::Failed { reason: e.0 },
         };
     }
-    Read::Lookup {
-        candidates,
-        authoritative: driver::find_is_authoritative(target.vendor),
-    }
+    Read::Lookup { candidates }
 }
 
 /// A query's delivery, read for the task `id`.

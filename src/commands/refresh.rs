@@ -271,12 +271,8 @@ fn lookups(
         .filter(|o| o.task_id.is_none())
         .filter_map(|o| {
             let lookup = match &o.read {
-                refresh::Read::Lookup {
-                    candidates,
-                    authoritative,
-                } => Lookup::Listed {
+                refresh::Read::Lookup { candidates } => Lookup::Listed {
                     candidates: candidates.iter().map(Candidate::of).collect(),
-                    authoritative: *authoritative,
                     at: at.to_string(),
                 },
                 refresh::Read::Failed { reason } => Lookup::Failed {

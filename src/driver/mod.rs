@@ -208,11 +208,6 @@ pub fn creation_time_utc_offset(vendor: Vendor) -> Option<i8> {
     vendor.def().creation_time_utc_offset()
 }
 
-/// Whether a lookup by name at `vendor` that finds nothing proves no such task exists.
-pub fn find_is_authoritative(vendor: Vendor) -> bool {
-    vendor.def().find_is_authoritative()
-}
-
 /// The top-level fields of `task`'s canonical spec its vendor changes in place.
 pub fn updatable(task: &Task) -> &'static [&'static str] {
     task.spec.def().updatable()

@@ -8,7 +8,7 @@ use super::palette::Palette;
 use crate::refresh::{DriftItem, NumberRead, Observation, Read, NOT_LOADED_AFTER};
 
 /// The JSON format's version.
-pub const REFRESH_FORMAT_VERSION: u32 = 1;
+pub const REFRESH_FORMAT_VERSION: u32 = 2;
 
 /// One task's line: its read and its drift.
 #[derive(Debug, Serialize)]
@@ -108,12 +108,8 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
             Read::Failed { reason } => {
                 out.push_str(&format!("  {head}: {} ({reason})\n", p.red("not read")));
             }
-            Read::Lookup {
-                candidates,
-                authoritative,
-            } => {
+            Read::Lookup { candidates } => {
                 let what = match candidates.len() {
-                    0 if *authoritative => "uncertain create: no task of its name at the vendor (its listing is complete: `callform plan --refresh` offers to create it again)".to_string(),
                     0 => "uncertain create: no task of its name found, but the vendor's listing does not prove there is none".to_string(),
                     1 => format!(
                         "uncertain create: exactly one task of its name, {} ({}): `callform plan --refresh` adopts it",

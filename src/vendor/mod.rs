@@ -287,10 +287,6 @@ pub(crate) trait Vendor: Sync {
         Ok(None)
     }
 
-    /// Whether a lookup by name that finds nothing proves that no such task exists (the
-    /// listing is exact and complete), so that an uncertain create may be sent again.
-    fn find_is_authoritative(&self) -> bool;
-
     /// Where the lookup's listing reports when each task was created (`Observed.created`,
     /// `yyyy-MM-dd HH:mm:ss`): the hours from UTC of that wall clock. `None`: the listing
     /// reports no creation time, and an adoption is decided by the name alone

@@ -33,12 +33,6 @@ impl Vendor for Aliyun {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: `QueryRobotTaskList`'s `TaskName` match is not stated (AL §3.2), so
-    /// an empty answer does not prove that a create made nothing.
-    fn find_is_authoritative(&self) -> bool {
-        false
-    }
-
     /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
         READ_QPS

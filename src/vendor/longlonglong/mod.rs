@@ -53,13 +53,6 @@ impl Vendor for Longlonglong {
         driver::build_numbers(task_id, page, cx).map(Some)
     }
 
-    /// No \[choice\]: the list's `name` match is not stated (LL §2.2) and it lists the
-    /// account's own tasks only (sub-accounts have their own list, `subset_task`), so an
-    /// empty answer does not prove that a create made nothing.
-    fn find_is_authoritative(&self) -> bool {
-        false
-    }
-
     /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
         READ_QPS

@@ -35,15 +35,9 @@ impl Vendor for Volcengine {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: `QueryTaskList` is seen only in the Java SDK and what `Keyword`
-    /// matches is not stated (VL §4.2), so an empty answer proves nothing.
     /// `resource` only (`driver::observed`): none of the fields `UpdateTask` sets.
     fn read_fields(&self) -> &'static [&'static str] {
         &["resource"]
-    }
-
-    fn find_is_authoritative(&self) -> bool {
-        false
     }
 
     /// [`READ_QPS`].
