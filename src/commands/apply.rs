@@ -239,11 +239,20 @@ async fn run_async(
     }
     // Uncertain creates looked up by name: a saved plan's own lookups (what was reviewed is
     // what is recorded), else read now (apply may read; a plain `plan` never does).
+    // Only the tasks this apply acts on are read: its `--target`s, or the names to stop.
     let lookups = match (&saved, current.as_ref()) {
         (Some(p), _) => p.looked_up.clone(),
         (None, Some(st)) => {
             let base = sandbox.as_ref().map(emulator::Running::url);
-            super::refresh::look_up_uncertain(st, &manifests.tasks, &project, base.as_deref()).await
+            let scope = if stopping { stop } else { &args.target[..] };
+            super::refresh::look_up_uncertain(
+                st,
+                &manifests.tasks,
+                &project,
+                base.as_deref(),
+                scope,
+            )
+            .await
         }
         (None, None) => Default::default(),
     };

@@ -41,8 +41,12 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
             return Ok(Outcome::Failure);
         }
         if let (Ok(Some(st)), false) = (&mut opened.state, opened.manifests.has_errors()) {
-            let read =
-                super::refresh::refresh_in_memory(st, &opened.manifests.tasks, &opened.project)?;
+            let read = super::refresh::refresh_in_memory(
+                st,
+                &opened.manifests.tasks,
+                &opened.project,
+                &options.targets,
+            )?;
             for f in &read.failed {
                 out.problem(&format!(
                     "warning: {f}; the plan uses what the state says of it"

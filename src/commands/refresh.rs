@@ -151,18 +151,28 @@ pub(crate) struct InMemory {
     pub updates: std::collections::BTreeMap<String, refresh::UpdateRead>,
 }
 
-/// `plan --refresh`: reads every task of `state` back and records what was read in it (in
-/// memory only), so that the plan acts on the vendors' truth.
+/// Whether the task `name` is within `scope` (`--target` globs; empty: every task).
+fn in_scope(scope: &[String], name: &str) -> bool {
+    scope.is_empty() || scope.iter().any(|g| glob_match(g, name))
+}
+
+/// `plan --refresh`: reads every task of `state` within `scope` (the plan's `--target`s)
+/// back and records what was read in it (in memory only), so that the plan acts on the
+/// vendors' truth.
 pub(crate) fn refresh_in_memory(
     state: &mut state::State,
     tasks: &[Task],
     project: &crate::project::Project,
+    scope: &[String],
 ) -> anyhow::Result<InMemory> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
-    let targets = refresh::targets(state, &by_name, &project.timezone_name);
+    let targets: Vec<refresh::Target> = refresh::targets(state, &by_name, &project.timezone_name)
+        .into_iter()
+        .filter(|t| in_scope(scope, &t.name))
+        .collect();
     let observations = runtime.block_on(read(state, targets, project, None));
     let at = state::now_rfc3339();
     let recorded = refresh::record(state, &observations, &at);
@@ -199,18 +209,20 @@ pub(crate) fn refresh_in_memory(
     })
 }
 
-/// `apply` planning for itself: looks every uncertain create still in the manifests up by
-/// its vendor-visible name (nothing else is read). `sandbox`: the sandbox emulator's URL.
+/// `apply` planning for itself: looks every uncertain create still in the manifests and
+/// within `scope` (its `--target`s, or the names `callform stop` stops) up by its
+/// vendor-visible name (nothing else is read). `sandbox`: the sandbox emulator's URL.
 pub(crate) async fn look_up_uncertain(
     state: &state::State,
     tasks: &[Task],
     project: &crate::project::Project,
     sandbox: Option<&str>,
+    scope: &[String],
 ) -> std::collections::BTreeMap<String, crate::plan::adopt::Lookup> {
     let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
     let targets: Vec<refresh::Target> = refresh::targets(state, &by_name, &project.timezone_name)
         .into_iter()
-        .filter(|t| t.task_id.is_none() && t.visible_name.is_some())
+        .filter(|t| t.task_id.is_none() && t.visible_name.is_some() && in_scope(scope, &t.name))
         .collect();
     if targets.is_empty() {
         return Default::default();

@@ -514,3 +514,47 @@ fn a_batch_longlonglong_lists_in_part_stays_for_a_person_with_the_counts() {
     );
     no_numbers(&p, &plan, 93);
 }
+
+#[test]
+fn apply_and_plan_refresh_read_only_the_targeted_tasks() {
+    let (inside, outside) = ("adopt-target-in", "adopt-target-out");
+    let p = Project::new("xfyeta", inside, 94, "paused");
+    let manifest = std::fs::read_to_string(p.tasks.join("t.yaml")).unwrap();
+    std::fs::write(p.tasks.join("t2.yaml"), manifest.replace(inside, outside)).unwrap();
+    // Both creates reach the vendor and are answered with HTTP 500: both uncertain.
+    emulator().post_fault(json!({"match": "adopt-target-", "kind": "5xx", "times": 2}));
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let state = p.state();
+    for name in [inside, outside] {
+        assert_eq!(state["tasks"][name]["status"], "uncertain", "{state}");
+    }
+    let reads = |name: &str| ops(name, "find") + ops(name, "query");
+    let outside_reads = reads(outside);
+
+    let plan = p.run(&["plan", "--refresh", "--target", inside]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("<= adopt"), "{}", plan.stdout);
+    assert_eq!(
+        reads(outside),
+        outside_reads,
+        "plan --refresh read an untargeted task"
+    );
+
+    let inside_reads = reads(inside);
+    let out = p.run(&["apply", "--target", inside, "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        reads(inside) > inside_reads,
+        "the targeted task was looked up"
+    );
+    assert_eq!(
+        reads(outside),
+        outside_reads,
+        "apply read an untargeted task"
+    );
+    let state = p.state();
+    assert_eq!(state["tasks"][inside]["status"], "created", "{state}");
+    assert_eq!(state["tasks"][outside]["status"], "uncertain", "{state}");
+    no_numbers(&p, &out, 94);
+}
