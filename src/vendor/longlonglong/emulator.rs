@@ -1,6 +1,7 @@
 //! longlonglong, with `Authorization: Bearer …` on every route. Beyond the two below,
 //! (longlonglong-task-lifecycle.md §2.2-2.7) the 2.0 detail `GET …/new/user/{uid}/task/
-//! {tid}/edit` and list `GET …/new/user/{uid}/task`, the pause `PUT …/task_stop/{tid}`,
+//! {tid}/edit` and list `GET …/new/user/{uid}/task`, the number list `GET /agent-api/user/
+//! {uid}/task/{tid}/number` ([`number_list`]), the pause `PUT …/task_stop/{tid}`,
 //! the 1.0 delete `DELETE /agent-api/user/{uid}/task/{tid}` and the update `PUT
 //! …/new/user/{uid}/task/{tid}`; states in [`state`], choices at each handler. The two:
 //!
