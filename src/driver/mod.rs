@@ -246,6 +246,11 @@ pub fn build_numbers(
     vendor.def().build_numbers(task_id, page, cx)
 }
 
+/// Whether `vendor`'s read of a task reports a status callform can map.
+pub fn reads_status(vendor: Vendor) -> bool {
+    vendor.def().reads_status()
+}
+
 /// The top-level spec keys `vendor`'s read of a created task returns.
 pub fn read_fields(vendor: Vendor) -> &'static [&'static str] {
     vendor.def().read_fields()

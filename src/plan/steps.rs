@@ -188,7 +188,7 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
         return pending_batch(task, pending, cx);
     }
     if let Some(run) = unsettled(rec, run) {
-        return uncertain_start(run, cx);
+        return uncertain_start(run, task.vendor, cx);
     }
     if let Some(end) = final_state(task, now, rec, cx) {
         return end;
@@ -604,11 +604,16 @@ fn pending_batch(task: &Task, pending: &Pending, cx: &Context<'_>) -> Derived {
     }
 }
 
-fn uncertain_start(run: &RunRecord, cx: &Context<'_>) -> Derived {
+fn uncertain_start(run: &RunRecord, vendor: crate::manifest::Vendor, cx: &Context<'_>) -> Derived {
     let (name, args) = (cx.recorded_as, cx.state_args);
     let what = run.verb.map_or("start", Verb::key);
     let hints = if cx.live_run {
         vec!["wait for the running apply to finish (it records the answer), then plan again".into()]
+    } else if !driver::reads_status(vendor) {
+        vec![
+            format!("{vendor}'s read reports no status callform can read (its values are documented nowhere), so reading the task back cannot settle the {what}: check the task in the vendor console, then record what it shows:"),
+            format!("`callform state start {name} started|paused|stopped|not-started{args}`"),
+        ]
     } else if run.verb.is_some() {
         vec![
             format!("`callform refresh --write{args}` reads the task back: the vendor's status settles whether the {what} took effect, where callform can read it; or"),
@@ -791,7 +796,7 @@ pub fn stop_record(vendor: crate::manifest::Vendor, rec: &TaskRecord, cx: &Conte
     }
     let run = rec.run.as_ref();
     if let Some(run) = unsettled(rec, run) {
-        return uncertain_start(run, cx);
+        return uncertain_start(run, vendor, cx);
     }
     let now = vendor_status(rec, run);
     if now.is_final() {

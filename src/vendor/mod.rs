@@ -265,6 +265,12 @@ pub(crate) trait Vendor: Sync {
     /// (`Op::Find`). The vendor's match may be fuzzy: callers compare names exactly.
     fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError>;
 
+    /// Whether its read of a task reports a status callform can map (not only
+    /// `Lifecycle::Unknown`): what can settle an uncertain start or verb by reading back.
+    fn reads_status(&self) -> bool {
+        true
+    }
+
     /// The top-level canonical spec keys its read of a created task (`Op::Query`) returns
     /// (`Observed::fields`): what can settle an uncertain update by reading the task back.
     fn read_fields(&self) -> &'static [&'static str] {

@@ -987,3 +987,31 @@ fn a_lost_update_the_vendor_did_not_make_is_sent_again_after_the_read_proves_it(
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     p.clean(&out);
 }
+
+#[test]
+fn a_lost_volcengine_pause_stays_for_a_person_whose_hint_says_why() {
+    let name = "life-verb-lost-volc";
+    let p = Project::new("volcengine", name, 56, "running");
+    p.apply();
+    p.status("paused");
+    emulator().post_fault(json!({"match": name, "kind": "reset", "op": "pause", "times": 1}));
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    assert_eq!(p.state()["tasks"][name]["run"]["state"], "uncertain");
+    let plan = p.run(&["plan"]);
+    assert!(
+        plan.stdout
+            .contains("reading the task back cannot settle the pause"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("state start {name} started|paused")),
+        "{}",
+        plan.stdout
+    );
+    p.clean(&plan);
+}

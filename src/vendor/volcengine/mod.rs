@@ -35,6 +35,11 @@ impl Vendor for Volcengine {
         driver::build_find(name, page, cx)
     }
 
+    /// Only once `driver::STATES` maps a `State` value (none is documented yet).
+    fn reads_status(&self) -> bool {
+        !driver::STATES.is_empty()
+    }
+
     /// `resource` only (`driver::observed`): none of the fields `UpdateTask` sets.
     fn read_fields(&self) -> &'static [&'static str] {
         &["resource"]
