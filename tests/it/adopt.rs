@@ -557,4 +557,23 @@ fn apply_and_plan_refresh_read_only_the_targeted_tasks() {
     assert_eq!(state["tasks"][inside]["status"], "created", "{state}");
     assert_eq!(state["tasks"][outside]["status"], "uncertain", "{state}");
     no_numbers(&p, &out, 94);
+
+    // `callform stop NAME` reads only the task it stops.
+    let out = crate::harness::bin()
+        .emulator()
+        .args(["stop", inside, "--auto-approve", "--dir"])
+        .arg(&p.tasks)
+        .run();
+    assert_eq!(
+        out.code, 0,
+        "{}
+{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(
+        reads(outside),
+        outside_reads,
+        "stop read a task it does not stop"
+    );
+    no_numbers(&p, &out, 94);
 }
