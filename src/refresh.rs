@@ -731,8 +731,11 @@ pub struct Recorded {
     /// The names whose uncertain run or batch was settled.
     pub settled: Vec<String>,
     /// Per task, what a number list read said of its uncertain batch (settled or not), in
-    /// words with counts only: for the plan and the summary.
+    /// words with counts only: for the plan.
     pub notes: Vec<(String, String)>,
+    /// Per task, what the read said of its uncertain update (settled or not), in words:
+    /// for the plan and `refresh`'s rows.
+    pub update_notes: Vec<(String, String)>,
     /// Per task, an uncertain update the read settled: for a saved plan.
     pub updates: Vec<(String, UpdateRead)>,
 }
@@ -786,10 +789,23 @@ pub fn record(state: &mut State, observations: &[Observation], at: &str) -> Reco
         if let (Read::Found { observed }, Some(target)) = (&o.read, &o.update) {
             match judge_update(&o.name, rec, target, &observed.fields, at) {
                 Ok(read) => {
+                    let sent = rec
+                        .update
+                        .as_ref()
+                        .map(|u| u.at.clone())
+                        .unwrap_or_default();
                     update = apply_update_read(rec, &read, Some(&target.form));
+                    out.update_notes.push((
+                        o.name.clone(),
+                        if read.done {
+                            format!("the uncertain update sent at {sent} was done: the vendor holds every field it changes at its new value")
+                        } else {
+                            format!("the uncertain update sent at {sent} was not done: the vendor holds every field it changes at its old value (the next apply sends it again)")
+                        },
+                    ));
                     out.updates.push((o.name.clone(), read));
                 }
-                Err(why) => out.notes.push((o.name.clone(), why)),
+                Err(why) => out.update_notes.push((o.name.clone(), why)),
             }
         }
         let mut batch = settle_batch(rec);

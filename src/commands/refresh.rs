@@ -93,25 +93,44 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
     )
     .await;
     let at = state::now_rfc3339();
-    let rows: Vec<Row<'_>> = observations
+    // Drift is against the state as it was read. A superseded task is read for its
+    // uncertain stop only: its record is not the task's own, so there is nothing to
+    // compare it with.
+    let drifts: Vec<Vec<refresh::DriftItem>> = observations
         .iter()
-        .map(|o| Row {
-            observation: o,
-            // A superseded task is read for its uncertain stop only: its record is not the
-            // task's own, so there is nothing to compare it with.
-            drift: current
+        .map(|o| {
+            current
                 .tasks
                 .get(&o.name)
                 .filter(|_| !o.superseded)
                 .map(|rec| refresh::drift(o, rec, tasks.get(o.name.as_str()).copied()))
-                .unwrap_or_default(),
+                .unwrap_or_default()
+        })
+        .collect();
+    // What the reads settle: recorded with --write; without, worked out on a copy, so
+    // that the rows say what --write would record.
+    let recorded = if lock.is_some() {
+        refresh::record(&mut current, &observations, &at)
+    } else {
+        refresh::record(&mut current.clone(), &observations, &at)
+    };
+    let rows: Vec<Row<'_>> = observations
+        .iter()
+        .zip(drifts)
+        .map(|(o, drift)| Row {
+            observation: o,
+            drift,
+            notes: recorded
+                .update_notes
+                .iter()
+                .filter(|(n, _)| !o.superseded && *n == o.name)
+                .map(|(_, note)| note.clone())
+                .collect(),
         })
         .collect();
     let mut settled = 0;
     if let Some(lease) = &lock {
-        settled = refresh::record(&mut current, &observations, &at)
-            .settled
-            .len();
+        settled = recorded.settled.len();
         backend.save(lease, &mut current)?;
     }
     let summary = Summary::of(&rows, settled);
@@ -145,7 +164,8 @@ pub(crate) struct InMemory {
     /// Number lists read for uncertain callee batches, by task: for the saved plan, whose
     /// apply settles the same batches the same way.
     pub numbers: std::collections::BTreeMap<String, refresh::NumberCheck>,
-    /// What each number list said, in words (counts only), by task: warnings of the plan.
+    /// What each number list said (counts only), and each read of an uncertain update, in
+    /// words, by task: warnings of the plan.
     pub notes: Vec<(String, String)>,
     /// Uncertain updates the reads settled, by task: for the saved plan.
     pub updates: std::collections::BTreeMap<String, refresh::UpdateRead>,
@@ -204,7 +224,11 @@ pub(crate) fn refresh_in_memory(
         lookups: lookups(&observations, &at),
         failed,
         numbers,
-        notes: recorded.notes,
+        notes: recorded
+            .notes
+            .into_iter()
+            .chain(recorded.update_notes)
+            .collect(),
         updates: recorded.updates.into_iter().collect(),
     })
 }

@@ -16,6 +16,10 @@ pub struct Row<'a> {
     #[serde(flatten)]
     pub observation: &'a Observation,
     pub drift: Vec<DriftItem>,
+    /// What the read settles of an uncertain update (with `--write`; without, what it
+    /// would), in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The counts at the bottom.
@@ -132,6 +136,9 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
                 p.yellow("?"),
                 numbers(batch, &o.name)
             ));
+        }
+        for note in &r.notes {
+            out.push_str(&format!("      {} {note}\n", p.yellow("?")));
         }
     }
     out.push_str(&format!(

@@ -948,6 +948,14 @@ fn a_lost_update_the_vendor_made_is_settled_done_by_reading_the_task_back() {
     let plan = p.run(&["plan", "--refresh", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
     assert_eq!(p.state_bytes(), before);
+    // refresh without --write says what the read shows, and writes nothing.
+    let read = p.run(&["refresh"]);
+    assert!(
+        read.stdout.contains("uncertain update sent at") && read.stdout.contains("was done"),
+        "{}",
+        read.stdout
+    );
+    assert_eq!(p.state_bytes(), before);
     let write = p.run(&["refresh", "--write"]);
     assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
     let rec = &p.state()["tasks"][name];
