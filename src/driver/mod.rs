@@ -246,6 +246,11 @@ pub fn build_numbers(
     vendor.def().build_numbers(task_id, page, cx)
 }
 
+/// Whether `vendor`'s read of a task reports how many callees it holds.
+pub fn reports_callee_count(vendor: Vendor) -> bool {
+    vendor.def().reports_callee_count()
+}
+
 /// Whether `vendor`'s read of a task reports a status callform can map.
 pub fn reads_status(vendor: Vendor) -> bool {
     vendor.def().reads_status()

@@ -566,11 +566,20 @@ fn pending_batch(task: &Task, pending: &Pending, cx: &Context<'_>) -> Derived {
                         .into(),
                 ]
             } else {
-                vec![
-                    format!("check the task's callees in the vendor console ({place}), then"),
-                    format!("if they are there: `callform state batch {name} {i} loaded{args}`"),
-                    format!("if they are not: `callform state batch {name} {i} not-loaded{args}` (the next apply sends them)"),
-                ]
+                let read = if !driver::reports_callee_count(task.vendor) {
+                    None
+                } else if driver::has_number_list(task.vendor) {
+                    Some(format!("`callform refresh --write{args}` reads {}'s number list: the batch is settled loaded when all of its numbers are there, not loaded when none are (read {} minutes or more after it was sent); or", task.vendor, crate::refresh::NOT_LOADED_AFTER.as_secs() / 60))
+                } else {
+                    Some(format!("`callform refresh --write{args}` settles it loaded where the vendor's count of the task's callees proves it; or"))
+                };
+                read.into_iter()
+                    .chain([
+                        format!("check the task's callees in the vendor console ({place}), then"),
+                        format!("if they are there: `callform state batch {name} {i} loaded{args}`"),
+                        format!("if they are not: `callform state batch {name} {i} not-loaded{args}` (the next apply sends them)"),
+                    ])
+                    .collect()
             };
             Derived {
                 action: Action::Uncertain,

@@ -265,6 +265,12 @@ pub(crate) trait Vendor: Sync {
     /// (`Op::Find`). The vendor's match may be fuzzy: callers compare names exactly.
     fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError>;
 
+    /// Whether its read of a task reports how many callees the task holds
+    /// (`Observed::total`): what can settle an uncertain batch as loaded.
+    fn reports_callee_count(&self) -> bool {
+        true
+    }
+
     /// Whether its read of a task reports a status callform can map (not only
     /// `Lifecycle::Unknown`): what can settle an uncertain start or verb by reading back.
     fn reads_status(&self) -> bool {

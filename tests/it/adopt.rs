@@ -512,6 +512,11 @@ fn a_batch_longlonglong_lists_in_part_stays_for_a_person_with_the_counts() {
         "the plan shows the counts:\n{}",
         plan.stdout
     );
+    assert!(
+        plan.stdout.contains("reads longlonglong's number list"),
+        "the hint says what a read settles:\n{}",
+        plan.stdout
+    );
     no_numbers(&p, &plan, 93);
 }
 

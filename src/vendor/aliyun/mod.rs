@@ -33,6 +33,11 @@ impl Vendor for Aliyun {
         driver::build_find(name, page, cx)
     }
 
+    /// `QueryRobotTaskDetail` reports no callee count.
+    fn reports_callee_count(&self) -> bool {
+        false
+    }
+
     /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
         READ_QPS
