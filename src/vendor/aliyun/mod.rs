@@ -33,9 +33,8 @@ impl Vendor for Aliyun {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: `QueryRobotTaskList`'s `TaskName` match is not stated (AL §3.2), so
-    /// an empty answer does not prove that a create made nothing.
-    fn find_is_authoritative(&self) -> bool {
+    /// `QueryRobotTaskDetail` reports no callee count.
+    fn reports_callee_count(&self) -> bool {
         false
     }
 

@@ -35,11 +35,22 @@ impl Vendor for Longlonglong {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: the list's `name` match is not stated (LL §2.2) and it lists the
-    /// account's own tasks only (sub-accounts have their own list, `subset_task`), so an
-    /// empty answer does not prove that a create made nothing.
-    fn find_is_authoritative(&self) -> bool {
-        false
+    fn read_fields(&self) -> &'static [&'static str] {
+        driver::READ_FIELDS
+    }
+
+    /// The number list (`driver::build_numbers`).
+    fn has_number_list(&self) -> bool {
+        true
+    }
+
+    fn build_numbers(
+        &self,
+        task_id: &str,
+        page: u32,
+        cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        driver::build_numbers(task_id, page, cx).map(Some)
     }
 
     /// [`READ_QPS`].

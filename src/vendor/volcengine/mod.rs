@@ -35,10 +35,14 @@ impl Vendor for Volcengine {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: `QueryTaskList` is seen only in the Java SDK and what `Keyword`
-    /// matches is not stated (VL §4.2), so an empty answer proves nothing.
-    fn find_is_authoritative(&self) -> bool {
-        false
+    /// Only once `driver::STATES` maps a `State` value (none is documented yet).
+    fn reads_status(&self) -> bool {
+        !driver::STATES.is_empty()
+    }
+
+    /// `resource` only (`driver::observed`): none of the fields `UpdateTask` sets.
+    fn read_fields(&self) -> &'static [&'static str] {
+        &["resource"]
     }
 
     /// [`READ_QPS`].

@@ -87,13 +87,6 @@ impl Vendor for Xfyeta {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: `task_name` is a fuzzy match (XL §1.2), and the page does not say
-    /// whether deleted tasks, task pools (`task_type` 2) or tasks outside a default time
-    /// window are listed, so an empty answer does not prove that a create made nothing.
-    fn find_is_authoritative(&self) -> bool {
-        false
-    }
-
     /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
         READ_QPS
