@@ -21,6 +21,7 @@
 pub mod error;
 pub mod file;
 pub mod model;
+pub mod postgres;
 pub mod replay;
 
 use std::future::Future;
@@ -39,10 +40,28 @@ pub use replay::{fold, Entry, FoldError, Folded, Outcome, NO_ID_REASON, STOPPED_
 /// A boxed future, as the object-safe async methods of the traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The state named by `location` (today always a path: the file backend). The one place a
-/// command turns a `--state` value into a store; it is opened once per command.
+/// The state named by `location`: a `postgres://` URL (the PostgreSQL backend; its workspace
+/// from `?workspace=`), else a path (the file backend). The one place a command turns a
+/// `--state` value into a store; it is opened once per command.
 pub fn open(location: &Path) -> Result<Box<dyn StateBackend>, StateError> {
+    if let Some(url) = location.to_str().filter(|s| postgres::is_postgres_url(s)) {
+        return open_postgres(url, None);
+    }
     Ok(Box::new(file::FileBackend::new(location)))
+}
+
+/// The PostgreSQL state at `url`, in `workspace` (or the URL's `?workspace=`).
+pub fn open_postgres(
+    url: &str,
+    workspace: Option<&str>,
+) -> Result<Box<dyn StateBackend>, StateError> {
+    let location =
+        postgres::PgLocation::parse(url, workspace).map_err(|reason| StateError::BadLocation {
+            location: postgres::mask(url),
+            reason,
+            hint: "see \"Team state on PostgreSQL\" in the README for the URL's form",
+        })?;
+    Ok(Box::new(postgres::PgBackend::new(location)))
 }
 
 /// Where a state is kept, and the only way commands and apply read or write it.

@@ -1,0 +1,280 @@
+//! Where a PostgreSQL state lives: a connection URL, a workspace, TLS, and how it is named in
+//! messages (never with its password).
+//!
+//! `postgres://USER[:PASSWORD]@HOST[:PORT]/DB?workspace=NAME&sslmode=MODE&schema=SCHEMA`
+//! (`postgresql://` too). callform takes `workspace`, `sslmode` and `schema` off the query;
+//! every other parameter goes to the client as given.
+//!
+//! TLS choices, kept here and documented in the README:
+//!
+//! - `sslmode=verify-full` and `sslmode=require` both use rustls with the Mozilla roots and
+//!   check the server's certificate and host name. `require` is not weakened to "encrypt
+//!   without checking" as libpq does: a state that decides whether people get dialled is not
+//!   worth a man in the middle.
+//! - `sslmode=disable` is allowed only for a loopback host (`127.0.0.1`, `::1`,
+//!   `localhost`) or a Unix socket; elsewhere it is refused. `prefer` and `allow` (which fall
+//!   back to plain text silently) are refused.
+//! - With no `sslmode`: `disable` on a loopback host or socket, `verify-full` elsewhere.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use postgres::config::{Host, SslMode};
+use postgres::{Client, NoTls};
+
+/// The schema callform's tables are in unless `schema=` names another.
+pub const DEFAULT_SCHEMA: &str = "callform";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    Disable,
+    VerifyFull,
+}
+
+/// A parsed PostgreSQL state location.
+#[derive(Clone)]
+pub struct PgLocation {
+    config: postgres::Config,
+    pub workspace: String,
+    pub schema: String,
+    pub tls: Tls,
+    /// For messages: the URL without its password, and the workspace.
+    display: String,
+}
+
+impl std::fmt::Debug for PgLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+/// Whether `s` names a PostgreSQL state rather than a file.
+pub fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// `url` with any password replaced by `***`: what may be shown of a URL that failed to
+/// parse.
+pub fn mask(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Whether a workspace name is acceptable: what it is keyed by in every table and lock key.
+pub fn valid_workspace(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+fn valid_schema(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+}
+
+impl PgLocation {
+    /// Parses `url`; `workspace` (from `callform.yaml` or `--workspace`) wins over the URL's
+    /// `?workspace=`. Errors never contain the password.
+    pub fn parse(url: &str, workspace: Option<&str>) -> Result<PgLocation, String> {
+        if !is_postgres_url(url) {
+            return Err("expected a URL starting with `postgres://`".into());
+        }
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let (mut ws, mut sslmode, mut schema) = (None, None, None);
+        let mut rest = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "workspace" => ws = Some(v.to_string()),
+                "sslmode" => sslmode = Some(v.to_string()),
+                "schema" => schema = Some(v.to_string()),
+                _ => rest.push(pair),
+            }
+        }
+        let workspace = match workspace.map(str::to_string).or(ws) {
+            Some(w) if valid_workspace(&w) => w,
+            Some(w) => {
+                return Err(format!(
+                    "the workspace `{w}` is not a valid name (1 to 63 of a-z, 0-9, `-`, `_`, `.`, starting with a letter or digit)"
+                ))
+            }
+            None => {
+                return Err(
+                    "no workspace: name one with `workspace:` in callform.yaml, `--workspace`, or `?workspace=NAME` in the URL"
+                        .into(),
+                )
+            }
+        };
+        let schema = schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_string());
+        if !valid_schema(&schema) {
+            return Err(format!(
+                "the schema `{schema}` is not a valid name (a-z, 0-9, `_`, not starting with a digit)"
+            ));
+        }
+        let client_url = if rest.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        let mut config = postgres::Config::from_str(&client_url)
+            .map_err(|e| format!("the URL does not parse: {e}"))?;
+        let hosts = config.get_hosts().to_vec();
+        let local = !hosts.is_empty()
+            && hosts.iter().all(|h| match h {
+                Host::Tcp(name) => matches!(name.as_str(), "127.0.0.1" | "::1" | "localhost"),
+                #[cfg(unix)]
+                Host::Unix(_) => true,
+            });
+        let tls = match sslmode.as_deref() {
+            None if local => Tls::Disable,
+            None | Some("require" | "verify-full" | "verify-ca") => Tls::VerifyFull,
+            Some("disable") if local => Tls::Disable,
+            Some("disable") => {
+                return Err("`sslmode=disable` is allowed only for a loopback host (127.0.0.1, ::1, localhost); use `sslmode=verify-full`".into())
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`sslmode={other}` is not supported: use `verify-full` (or `require`, which callform checks as strictly), or `disable` on a loopback host"
+                ))
+            }
+        };
+        config.ssl_mode(match tls {
+            Tls::Disable => SslMode::Disable,
+            Tls::VerifyFull => SslMode::Require,
+        });
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        config.application_name("callform");
+        let display = {
+            let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+            let host = hosts
+                .iter()
+                .map(|h| match h {
+                    Host::Tcp(name) => name.clone(),
+                    #[cfg(unix)]
+                    Host::Unix(path) => path.display().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            let port = config
+                .get_ports()
+                .first()
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default();
+            let db = config.get_dbname().unwrap_or("");
+            let schema_part = if schema == DEFAULT_SCHEMA {
+                String::new()
+            } else {
+                format!(", schema {schema}")
+            };
+            format!("postgres://{user}{host}{port}/{db} (workspace {workspace}{schema_part})")
+        };
+        Ok(PgLocation {
+            config,
+            workspace,
+            schema,
+            tls,
+            display,
+        })
+    }
+
+    /// The location for messages: no password.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// Opens a new client session.
+    pub(crate) fn connect(&self) -> Result<Client, String> {
+        let result = match self.tls {
+            Tls::Disable => self.config.connect(NoTls),
+            Tls::VerifyFull => {
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let roots = rustls::RootCertStore::from_iter(
+                    webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+                );
+                let tls = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| format!("cannot set up TLS: {e}"))?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                self.config
+                    .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+            }
+        };
+        result.map_err(|e| super::describe(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_never_shows() {
+        let loc = PgLocation::parse(
+            "postgres://ci:s3cret-canary@127.0.0.1:5432/team?workspace=billing",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            loc.display(),
+            "postgres://ci@127.0.0.1:5432/team (workspace billing)"
+        );
+        assert!(!format!("{loc:?}").contains("s3cret"));
+        assert_eq!(
+            mask("postgres://ci:s3cret@db.example:5432/x?sslmode=zz"),
+            "postgres://ci:***@db.example:5432/x?sslmode=zz"
+        );
+        let err = PgLocation::parse("postgres://ci:s3cret@db.example/x?sslmode=zz", Some("w"))
+            .unwrap_err();
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn tls_is_required_off_the_loopback() {
+        let remote = PgLocation::parse("postgres://u@db.example/x", Some("w")).unwrap();
+        assert_eq!(remote.tls, Tls::VerifyFull);
+        let local = PgLocation::parse("postgres://u@127.0.0.1/x", Some("w")).unwrap();
+        assert_eq!(local.tls, Tls::Disable);
+        let err = PgLocation::parse("postgres://u@db.example/x?sslmode=disable", Some("w"))
+            .unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        assert!(PgLocation::parse("postgres://u@db.example/x?sslmode=prefer", Some("w")).is_err());
+        let required =
+            PgLocation::parse("postgres://u@db.example/x?sslmode=require", Some("w")).unwrap();
+        assert_eq!(required.tls, Tls::VerifyFull);
+    }
+
+    #[test]
+    fn a_workspace_is_required_and_checked() {
+        assert!(PgLocation::parse("postgres://u@127.0.0.1/x", None)
+            .unwrap_err()
+            .contains("no workspace"));
+        assert!(PgLocation::parse("postgres://u@127.0.0.1/x?workspace=Bad Name", None).is_err());
+        let flag = PgLocation::parse("postgres://u@127.0.0.1/x?workspace=a", Some("b")).unwrap();
+        assert_eq!(flag.workspace, "b");
+    }
+}
