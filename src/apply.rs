@@ -54,8 +54,14 @@ pub struct TaskRun {
     pub start: Option<StartRun>,
     /// A pause or stop (sent before any batch) or a resume (sent last).
     pub verb: Option<VerbRun>,
-    /// What builds the load and start requests.
-    task: Arc<Task>,
+    /// For a replacement: the stop of the task it supersedes, sent after every other
+    /// step, and only when each of them is done.
+    pub supersede: Option<SupersedeRun>,
+    /// An update in place, sent first.
+    pub update: Option<UpdateRun>,
+    /// What builds the load and start requests (`None` for a stop of a task no longer in
+    /// the manifests, which needs only its record).
+    task: Option<Arc<Task>>,
     cx: Arc<driver::Context>,
 }
 
@@ -95,6 +101,21 @@ pub struct VerbRun {
     request: Request,
 }
 
+/// An update in place: the spec it carries (as its intent records it) and its request.
+pub struct UpdateRun {
+    pub spec_digest: String,
+    pub spec: serde_json::Value,
+    request: Request,
+}
+
+/// The stop of a superseded task: its id and request, built before anything is sent.
+pub struct SupersedeRun {
+    pub task_id: String,
+    /// Its action or path, as the journal records it.
+    pub how: String,
+    request: Request,
+}
+
 /// One step of a task, for results and messages.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -108,6 +129,10 @@ pub enum Step {
     Start,
     /// A pause, resume or stop.
     Verb(driver::Verb),
+    /// The stop of the task (this vendor id) a replacement superseded.
+    StopSuperseded(String),
+    /// An update in place.
+    Update,
 }
 
 impl std::fmt::Display for Step {
@@ -122,6 +147,8 @@ impl std::fmt::Display for Step {
             ),
             Step::Start => f.write_str("start"),
             Step::Verb(v) => f.write_str(v.key()),
+            Step::StopSuperseded(id) => write!(f, "stop of the superseded task {id}"),
+            Step::Update => f.write_str("update"),
         }
     }
 }
@@ -169,6 +196,10 @@ pub struct Progress {
     pub started: bool,
     /// The pause, resume or stop this run did.
     pub verb: Option<driver::Verb>,
+    /// The superseded task this run stopped.
+    pub stopped_superseded: Option<String>,
+    /// The task was updated in place by this run.
+    pub updated: bool,
     /// Notes of the vendor's answers (rows it refused, masked).
     pub warnings: Vec<String>,
 }
@@ -206,15 +237,28 @@ pub fn prepare(
     let mut runs = Vec::new();
     let mut errors = Vec::new();
     for p in plan.tasks.iter().filter(|p| p.action.sends()) {
-        let Some(task) = by_name.get(p.name.as_str()) else {
-            errors.push(format!("{}: in the plan but not in the manifests", p.name));
-            continue;
-        };
         let Some(steps) = &p.steps else {
             errors.push(format!(
                 "{}: the plan does not say which steps to take: plan again",
                 p.name
             ));
+            continue;
+        };
+        // A stop is built from the record alone (an orphan has no manifest), on the
+        // vendor and provider the task was created with.
+        if p.action == Action::Stop
+            && !steps.create
+            && steps.load.is_none()
+            && steps.start.is_none()
+        {
+            match stop_run(p, steps, state, context_for) {
+                Ok(run) => runs.push(run),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        let Some(task) = by_name.get(p.name.as_str()) else {
+            errors.push(format!("{}: in the plan but not in the manifests", p.name));
             continue;
         };
         let (cx, base_url) = match context_for(&task.provider, task.vendor) {
@@ -364,6 +408,67 @@ pub fn prepare(
                 continue;
             }
         };
+        let update = match (&steps.update, task_id.as_deref()) {
+            (None, _) => None,
+            (Some(_), Some(id)) => match driver::build_update(task, id, &cx) {
+                Ok(Some(request)) => Some(UpdateRun {
+                    spec_digest: p.spec_digest.clone().unwrap_or_default(),
+                    spec: p.spec.clone().unwrap_or(serde_json::Value::Null),
+                    request,
+                }),
+                Ok(None) => {
+                    errors.push(format!(
+                        "{}: the plan updates the task in place, but {} has no update: plan again",
+                        p.name, task.vendor
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(format!("{}: {e}", p.name));
+                    continue;
+                }
+            },
+            (Some(_), None) => {
+                errors.push(format!(
+                    "{}: the plan would update a task it creates: plan again",
+                    p.name
+                ));
+                continue;
+            }
+        };
+        if update.as_ref().is_some_and(|u| u.spec.is_null()) {
+            errors.push(format!(
+                "{}: the plan's update carries no spec: plan again",
+                p.name
+            ));
+            continue;
+        }
+        let supersede = match &steps.stop_superseded {
+            None => None,
+            Some(s)
+                if p.action == Action::Replace
+                    && record.and_then(|r| r.task_id.as_deref()) == Some(s.task_id.as_str()) =>
+            {
+                match driver::build_verb(task.vendor, driver::Verb::Stop, &s.task_id, s.from, &cx) {
+                    Ok(request) => Some(SupersedeRun {
+                        task_id: s.task_id.clone(),
+                        how: s.via.clone(),
+                        request,
+                    }),
+                    Err(e) => {
+                        errors.push(format!("{}: {e}", p.name));
+                        continue;
+                    }
+                }
+            }
+            Some(s) => {
+                errors.push(format!(
+                    "{}: the plan stops task {} as superseded, but the state does not record it as this task's: plan again",
+                    p.name, s.task_id
+                ));
+                continue;
+            }
+        };
         runs.push(TaskRun {
             name: p.name.clone(),
             vendor: task.vendor,
@@ -375,7 +480,9 @@ pub fn prepare(
             load: load_run,
             start,
             verb,
-            task: Arc::new((*task).clone()),
+            supersede,
+            update,
+            task: Some(Arc::new((*task).clone())),
             cx: Arc::new(cx),
         });
     }
@@ -384,6 +491,56 @@ pub fn prepare(
     } else {
         Err(errors)
     }
+}
+
+/// The run of a planned stop: its request built from the record's vendor, provider and id.
+fn stop_run(
+    p: &crate::plan::PlannedTask,
+    steps: &crate::plan::Steps,
+    state: &State,
+    context_for: ContextFor<'_>,
+) -> Result<TaskRun, String> {
+    let name = &p.name;
+    let record = state.tasks.get(name).ok_or_else(|| {
+        format!("{name}: the plan stops a task the state does not record: plan again")
+    })?;
+    let vendor = Vendor::from_key(&record.vendor).ok_or_else(|| {
+        format!(
+            "{name}: the state records an unknown vendor `{}`",
+            record.vendor
+        )
+    })?;
+    let task_id = record.task_id.clone().ok_or_else(|| {
+        format!("{name}: the state records no vendor task id, so it cannot be stopped")
+    })?;
+    let v = steps
+        .verb
+        .as_ref()
+        .ok_or_else(|| format!("{name}: the plan does not say which steps to take: plan again"))?;
+    let (cx, base_url) =
+        context_for(&record.provider, vendor).map_err(|e| format!("{name}: {e}"))?;
+    let request = driver::build_verb(vendor, v.verb, &task_id, v.from, &cx)
+        .map_err(|e| format!("{name}: {e}"))?;
+    Ok(TaskRun {
+        name: name.clone(),
+        vendor,
+        provider: record.provider.clone(),
+        endpoint: record.endpoint.clone(),
+        base_url,
+        create: None,
+        task_id: Some(task_id),
+        load: None,
+        start: None,
+        verb: Some(VerbRun {
+            verb: v.verb,
+            how: v.via.clone(),
+            request,
+        }),
+        supersede: None,
+        update: None,
+        task: None,
+        cx: Arc::new(cx),
+    })
 }
 
 impl TaskRun {
@@ -396,6 +553,8 @@ impl TaskRun {
             + batches
             + usize::from(self.start.is_some())
             + usize::from(self.verb.is_some())
+            + usize::from(self.supersede.is_some())
+            + usize::from(self.update.is_some())
     }
 }
 
@@ -468,7 +627,7 @@ pub async fn run(
                 tx: &tx,
             };
             let finished = lane.run(r).await;
-            let _ = tx.send(Event::Finished(finished));
+            let _ = tx.send(Event::Finished(Box::new(finished)));
         }));
     }
     drop(tx);
@@ -478,7 +637,7 @@ pub async fn run(
             Event::Step(s) => report.step(&s),
             Event::Finished(f) => {
                 report.finish(&f);
-                finished.push(f);
+                finished.push(*f);
             }
         }
     }
@@ -517,7 +676,7 @@ pub struct StepDone {
 
 enum Event {
     Step(StepDone),
-    Finished(Finished),
+    Finished(Box<Finished>),
 }
 
 /// What a run did, and whether its records reached the state file.
@@ -616,6 +775,13 @@ impl Lane<'_> {
         };
         let resumed = r.create.is_none();
         let result = self.steps(&mut r, &mut progress).await;
+        // Not reached: a step of the replacement did not finish, so the old task dials on.
+        if let Some(old) = &r.supersede {
+            progress.warnings.push(format!(
+                "the superseded task {} was not stopped, since the replacement's steps did not all finish: it still runs at the vendor (stop it in the console if it should not)",
+                old.task_id
+            ));
+        }
         Finished {
             name: r.name,
             vendor: r.vendor,
@@ -808,6 +974,12 @@ impl Lane<'_> {
                 request_id: None,
             };
         };
+        // An update first: what follows acts on the task as the manifest has it now.
+        if let Some(update) = r.update.take() {
+            if let Err(result) = self.update(r, update, progress, outcome).await {
+                return result;
+            }
+        }
         // A pause or a stop first: some vendors take callees only from a paused task, and
         // nothing is loaded into one being stopped.
         if r.verb
@@ -856,24 +1028,28 @@ impl Lane<'_> {
                         }
                     }
                 };
-                let request = match driver::build_load(
-                    &r.task,
-                    &task_id,
-                    &load.list.columns,
-                    &batch,
-                    &r.cx,
-                ) {
-                    Ok(req) => req,
-                    Err(e) => {
-                        return Result_::Failed {
-                            step,
-                            class: None,
-                            code: "build".into(),
-                            message: format!("{e}; nothing was sent"),
-                            request_id: None,
-                        }
-                    }
+                let Some(task) = r.task.as_deref() else {
+                    return Result_::Failed {
+                        step,
+                        class: None,
+                        code: "build".into(),
+                        message: "no manifest for the task's callees; nothing was sent".into(),
+                        request_id: None,
+                    };
                 };
+                let request =
+                    match driver::build_load(task, &task_id, &load.list.columns, &batch, &r.cx) {
+                        Ok(req) => req,
+                        Err(e) => {
+                            return Result_::Failed {
+                                step,
+                                class: None,
+                                code: "build".into(),
+                                message: format!("{e}; nothing was sent"),
+                                request_id: None,
+                            }
+                        }
+                    };
                 drop(batch);
                 let at = to_usize(offset);
                 for fp in &fps[at..at + to_usize(want)] {
@@ -930,7 +1106,11 @@ impl Lane<'_> {
         }
         if let Some(start) = r.start.take() {
             let step = Step::Start;
-            let request = match driver::build_start(&r.task, &task_id, &r.cx) {
+            let built = match r.task.as_deref() {
+                Some(task) => driver::build_start(task, &task_id, &r.cx),
+                None => Ok(None),
+            };
+            let request = match built {
                 Ok(Some(req)) => req,
                 Ok(None) => {
                     return Result_::Failed {
@@ -986,7 +1166,94 @@ impl Lane<'_> {
                 return result;
             }
         }
+        // Last, and only here: every step before it is done (each returns above when not).
+        if let Some(old) = r.supersede.take() {
+            if let Err(result) = self.stop_superseded(r, old, progress, outcome).await {
+                return result;
+            }
+        }
         Result_::Done
+    }
+
+    /// Sends an update in place: its intent (with the spec it carries) durable first, its
+    /// outcome after. An unknown outcome leaves the update pending, never sent again.
+    async fn update(
+        &self,
+        r: &TaskRun,
+        update: UpdateRun,
+        progress: &mut Progress,
+        outcome: &mut Option<(Step, Entry)>,
+    ) -> Result<(), Result_> {
+        let step = Step::Update;
+        let intent = Entry::Update {
+            name: r.name.clone(),
+            spec_digest: update.spec_digest.clone(),
+            canonical_version: CANONICAL_VERSION,
+            spec: update.spec.clone(),
+            at: state::now_rfc3339(),
+        };
+        let probe = self.gate.enter().await;
+        let permits = self.open(&step, outcome, intent).await?;
+        let delivery = self.send(Op::Update, r, &update.request, permits).await;
+        drop(probe);
+        self.note(&r.name, &step);
+        match step_ended(&step, delivery, |o| Entry::UpdateOutcome {
+            name: r.name.clone(),
+            at: state::now_rfc3339(),
+            outcome: o,
+        }) {
+            Ended::Done(entry) => {
+                progress.updated = true;
+                *outcome = Some((step, entry));
+                Ok(())
+            }
+            Ended::Stop(entry, result) => {
+                *outcome = entry.map(|e| (step, e));
+                Err(result)
+            }
+        }
+    }
+
+    /// Stops the task a replacement superseded: its intent durable first, its outcome
+    /// after, both under the new task's name and naming the old id, so that the fold puts
+    /// them on the superseded entry. An unknown outcome is never sent again.
+    async fn stop_superseded(
+        &self,
+        r: &TaskRun,
+        old: SupersedeRun,
+        progress: &mut Progress,
+        outcome: &mut Option<(Step, Entry)>,
+    ) -> Result<(), Result_> {
+        let step = Step::StopSuperseded(old.task_id.clone());
+        let intent = Entry::SupersededStop {
+            name: r.name.clone(),
+            task_id: old.task_id.clone(),
+            how: old.how.clone(),
+            at: state::now_rfc3339(),
+        };
+        let probe = self.gate.enter().await;
+        let permits = self.open(&step, outcome, intent).await?;
+        let delivery = self
+            .send(Op::Verb(driver::Verb::Stop), r, &old.request, permits)
+            .await;
+        drop(probe);
+        self.note(&r.name, &step);
+        match step_ended(&step, delivery, |o| Entry::SupersededStopOutcome {
+            name: r.name.clone(),
+            task_id: old.task_id.clone(),
+            at: state::now_rfc3339(),
+            outcome: o,
+        }) {
+            Ended::Done(entry) => {
+                progress.stopped_superseded = Some(old.task_id.clone());
+                *outcome = Some((step, entry));
+                Ok(())
+            }
+            Ended::Stop(entry, result) => {
+                *outcome = entry.map(|e| (step, e));
+                Err(result)
+            }
+        }
     }
 
     /// Sends a pause, resume or stop: its intent durable first, its outcome after. An
@@ -1149,6 +1416,8 @@ fn step_ended(step: &Step, delivery: Delivery, entry: impl Fn(StepOutcome) -> En
         Step::Verb(driver::Verb::Pause) => "the task was not paused",
         Step::Verb(driver::Verb::Resume) => "the task was not resumed",
         Step::Verb(driver::Verb::Stop) => "the task was not stopped",
+        Step::StopSuperseded(_) => "the superseded task was not stopped",
+        Step::Update => "the task was not updated",
         _ => "the batch was not loaded",
     };
     match delivery {
@@ -1238,4 +1507,95 @@ fn uncertain_step(step: &Step, entry: &impl Fn(StepOutcome) -> Entry, reason: St
             reason,
         },
     )
+}
+
+/// A provider whose preflight read failed: nothing of the apply is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreflightFailed {
+    pub provider: String,
+    pub vendor: Vendor,
+    /// What happened (the vendor's refusal, or why no answer came).
+    pub reason: String,
+    /// The vendor refused the credentials (rather than the read failing otherwise).
+    pub auth: bool,
+}
+
+/// Preflight: before the first mutating request, one read-only request per provider in
+/// `runs` (a lookup by name, page 1: the cheapest read every vendor has) proves that its
+/// credentials and endpoint work. Any provider whose read is not answered as a read — its
+/// credentials refused, a network error, a timeout, any other refusal — fails the whole
+/// apply, before anything is journalled or sent. Reads are idempotent: the transport
+/// retries them by their policy.
+pub async fn preflight(
+    runs: &[TaskRun],
+    transport: &Transport,
+    cancel: &AtomicBool,
+) -> Result<(), Vec<PreflightFailed>> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut failures = Vec::new();
+    // A handful of providers, read one after the other: the time is a few round trips.
+    for r in runs {
+        if seen.contains(&r.provider.as_str()) {
+            continue;
+        }
+        seen.push(&r.provider);
+        let failed = |reason: String, auth: bool| PreflightFailed {
+            provider: r.provider.clone(),
+            vendor: r.vendor,
+            reason,
+            auth,
+        };
+        // Any name proves the credentials; a stop of a task no longer in the manifests
+        // has only callform's name for it.
+        let name = r.task.as_ref().map_or(r.name.as_str(), |t| t.vendor_name());
+        let request = match driver::build_find(r.vendor, name, 1, &r.cx) {
+            Ok(req) => req,
+            Err(e) => {
+                failures.push(failed(e.to_string(), false));
+                continue;
+            }
+        };
+        let delivery = transport
+            .send(
+                Op::Find { page: 1 },
+                r.vendor,
+                &request,
+                &r.base_url,
+                cancel,
+            )
+            .await;
+        let failure = match delivery {
+            Delivery::Answered {
+                parsed: Parsed::Read { .. },
+                ..
+            } => continue,
+            Delivery::Answered {
+                parsed:
+                    Parsed::Rejected {
+                        class,
+                        code,
+                        message,
+                        ..
+                    },
+                status,
+                ..
+            } => failed(
+                format!("HTTP {status}, refused with {code}: {message}"),
+                class == ErrorClass::Auth,
+            ),
+            Delivery::Answered { status, .. } => failed(
+                format!("HTTP {status}, an answer that is not a listing's"),
+                false,
+            ),
+            Delivery::NotSent { reason, .. } | Delivery::Uncertain { reason, .. } => {
+                failed(reason, false)
+            }
+        };
+        failures.push(failure);
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
 }

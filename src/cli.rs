@@ -41,6 +41,11 @@ pub enum Command {
         after_help = "Examples:\n  callform apply tasks/                            # plan, ask, apply\n  callform apply billing.plan                      # exactly the reviewed plan\n  callform apply --sandbox --auto-approve tasks/   # against the built-in emulator"
     )]
     Apply(ApplyArgs),
+    /// Stop the named tasks in the state (irreversible): plan, ask, send, record.
+    #[command(
+        after_help = "Examples:\n  callform stop renewal-reminder-2027q1 --dir tasks/\n  callform stop 'renewal-*' --dir tasks/ --auto-approve   # without asking (CI)"
+    )]
+    Stop(StopArgs),
     /// Read every task in state back from its vendor: status, progress, drift (read-only
     /// unless --write).
     #[command(
@@ -175,6 +180,10 @@ pub struct PlanArgs {
     /// The state file (default: from callform.yaml, else beside the manifests).
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Plan a stop (irreversible) for every task removed from the manifests, as
+    /// callform.yaml's `on_remove: stop` does (without either, it is only a warning).
+    #[arg(long)]
+    pub stop_orphans: bool,
     /// Print, per task, the exact request its driver would send (secrets and numbers masked).
     #[arg(long)]
     pub show_requests: bool,
@@ -251,12 +260,40 @@ pub struct ApplyArgs {
     /// Replace this changed task with a new vendor task (repeatable). Not with a plan file.
     #[arg(long, value_name = "NAME")]
     pub replace: Vec<String>,
+    /// Stop (irreversible) every task removed from the manifests, as callform.yaml's
+    /// `on_remove: stop` does. Not with a plan file (it is `plan --stop-orphans`'s).
+    #[arg(long)]
+    pub stop_orphans: bool,
     /// Run against an in-process emulator with a state file of its own: no vendor account needed.
     #[arg(long)]
     pub sandbox: bool,
     /// The state file (default: from callform.yaml, else beside the manifests).
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The tasks to stop, as the state names them (`*` and `?` globs).
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// The manifest directory, to find callform.yaml and the state.
+    #[arg(long, short = 'C', default_value = ".")]
+    pub dir: PathBuf,
+    /// The state file (default: from callform.yaml, else beside the manifests).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Stop without asking (required when there is no terminal to confirm on).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Requests in flight at once, over all providers.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub parallelism: u32,
+    /// Stop tasks in the sandbox's state (`*.sandbox.state.json`).
+    #[arg(long)]
+    pub sandbox: bool,
     #[command(flatten)]
     pub color: ColorArgs,
 }
@@ -390,8 +427,25 @@ pub enum StateCommand {
         #[arg(value_enum)]
         outcome: StartMark,
     },
+    /// Resolve an update in place whose outcome is unknown: DONE if the vendor task holds
+    /// the manifest's new values (the record takes that spec), NOT-DONE if it does not (the
+    /// next apply sends the update again).
+    Update {
+        /// The task's name (its manifest's `name:`).
+        name: String,
+        /// What the vendor console (or `callform refresh`) shows: `done` or `not-done`.
+        #[arg(value_enum)]
+        outcome: UpdateMark,
+    },
     /// Remove a stale lock left by a process that is gone.
     Unlock,
+}
+
+/// What the vendor console shows of an update whose outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UpdateMark {
+    Done,
+    NotDone,
 }
 
 /// What the vendor console shows of a pending batch.

@@ -67,6 +67,7 @@ pub fn run() -> ExitCode {
         cli::Command::Validate(a) => a.color.no_color,
         cli::Command::Plan(a) => a.color.no_color,
         cli::Command::Apply(a) => a.color.no_color,
+        cli::Command::Stop(a) => a.color.no_color,
         cli::Command::Refresh(a) => a.color.no_color,
         cli::Command::Show(a) => a.color.no_color,
         cli::Command::Fmt(a) => a.color.no_color,
@@ -99,6 +100,7 @@ fn dispatch(
         Command::Validate(args) => commands::validate::run(&args, out, env),
         Command::Plan(args) => commands::plan::run(&args, out, env),
         Command::Apply(args) => commands::apply::run(&args, out, env),
+        Command::Stop(args) => commands::apply::stop(&args, out, env),
         Command::Refresh(args) => commands::refresh::run(&args, out, env),
         Command::Show(args) => match &args.plan {
             Some(path) => commands::show::run(path, &args, out),

@@ -20,6 +20,23 @@ pub const EXPECTED_NUMBER: &str = "a mainland number: a mobile (11 digits starti
 /// number. The error says what is wrong with it ([`EXPECTED_NUMBER`] says what is
 /// wanted), and never contains the number itself.
 pub fn normalize(raw: &str) -> Result<(String, Kind), std::borrow::Cow<'static, str>> {
+    normalize_in_place(raw).map(|(n, kind)| (n.into_owned(), kind))
+}
+
+/// [`normalize`], borrowing `raw` when it is already normal: most numbers are written as
+/// bare digits, and a million of them are checked without making a string each.
+pub fn normalize_in_place(
+    raw: &str,
+) -> Result<(std::borrow::Cow<'_, str>, Kind), std::borrow::Cow<'static, str>> {
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(kind) = classify(raw) {
+            return Ok((std::borrow::Cow::Borrowed(raw), kind));
+        }
+    }
+    normalize_owned(raw).map(|(n, kind)| (std::borrow::Cow::Owned(n), kind))
+}
+
+fn normalize_owned(raw: &str) -> Result<(String, Kind), std::borrow::Cow<'static, str>> {
     let compact: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))

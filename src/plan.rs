@@ -34,13 +34,18 @@ use crate::manifest::{Manifests, Task, Vendor};
 use crate::project::Project;
 use crate::state::{State, TaskRecord, TaskStatus};
 
+pub mod adopt;
 pub mod steps;
 
+/// 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
+/// task's `candidates` and `adopted`, and `looked_up` (the lookups a plan acted on);
+/// `stop_orphans`, orphans planned as `stop`, a replacement's `steps.stop_superseded`,
+/// and the `update` action. 4: the `pause` and `stop` actions and `refreshed`.
 /// 3: each task's `steps` (create, callee batches, start, when it dials), the `resume`
 /// action, and no callee digest in any spec (canonical form 3). 2: paths relative to the
 /// project root (`root`), `sandbox`, `state.outside_checkout`, `state.pending_run`.
 /// Version 1 recorded paths of the checkout it was made in.
-pub const PLAN_FORMAT_VERSION: u32 = 4;
+pub const PLAN_FORMAT_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -54,7 +59,13 @@ pub enum Action {
     Pause,
     /// The manifest says `status: stopped`: apply stops the task. Irreversible.
     Stop,
+    /// A change every field of which the vendor updates in place (longlonglong,
+    /// Volcengine `UpdateTask`): apply sends the update, then any steps left.
+    Update,
     Rename,
+    /// An uncertain create a lookup by name found exactly once: apply records its vendor
+    /// id and sends nothing.
+    Adopt,
     Blocked,
     Uncertain,
     /// Sent by an apply that is running now, its answer not recorded yet.
@@ -71,7 +82,9 @@ impl Action {
             Action::Resume => "resume",
             Action::Pause => "pause",
             Action::Stop => "stop",
+            Action::Update => "update",
             Action::Rename => "rename",
+            Action::Adopt => "adopt",
             Action::Blocked => "blocked",
             Action::Uncertain => "uncertain",
             Action::InFlight => "in-flight",
@@ -84,7 +97,12 @@ impl Action {
     pub fn sends(self) -> bool {
         matches!(
             self,
-            Action::Create | Action::Replace | Action::Resume | Action::Pause | Action::Stop
+            Action::Create
+                | Action::Replace
+                | Action::Resume
+                | Action::Pause
+                | Action::Stop
+                | Action::Update
         )
     }
 
@@ -121,6 +139,12 @@ pub struct PlannedTask {
     /// For a rename: the name the task is recorded under now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<String>,
+    /// For an adopt: how the task was found (what apply records with its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<String>,
+    /// For an uncertain create looked up by name: the tasks found with its name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<adopt::Candidate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,6 +189,14 @@ pub struct Steps {
     /// A pause, resume or stop (after the batches for a resume, before them for a pause).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verb: Option<VerbStep>,
+    /// An update in place of the created task, sent first (before any pause, batch, start
+    /// or resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateStep>,
+    /// For a replace: the stop of the task it supersedes, sent last and only once every
+    /// step of the new task is done (else the old task is left running). Irreversible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_superseded: Option<SupersededStop>,
     /// When the task dials, in words ("nobody (status: paused)", "from … within …").
     pub dials: String,
 }
@@ -218,6 +250,29 @@ pub struct VerbStep {
     /// It cannot be undone (every stop).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub irreversible: bool,
+}
+
+/// An update in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateStep {
+    /// The vendor's action or path (`UpdateTask`, `PUT …/task/{id}`).
+    pub via: String,
+    /// The top-level spec fields that change.
+    pub fields: Vec<String>,
+}
+
+/// The stop of the task a replacement supersedes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupersededStop {
+    /// The vendor id of the task superseded (the one the state records now).
+    pub task_id: String,
+    /// The vendor's action or path (`CancelRobotTask`, `StopTask`).
+    pub via: String,
+    /// Its status at the vendor, by the state (or a refresh).
+    pub from: crate::driver::Lifecycle,
+    /// What the reviewer must know (xfyeta's stop deletes the task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -304,12 +359,18 @@ pub struct Summary {
     pub resume: usize,
     #[serde(default)]
     pub rename: usize,
+    /// Uncertain creates found by name, to record (nothing is sent).
+    #[serde(default)]
+    pub adopt: usize,
     /// Tasks apply pauses.
     #[serde(default)]
     pub pause: usize,
     /// Tasks apply stops (irreversible).
     #[serde(default)]
     pub stop: usize,
+    /// Tasks apply updates in place.
+    #[serde(default)]
+    pub update: usize,
     pub blocked: usize,
     pub uncertain: usize,
     /// Creates a running apply has sent and not yet recorded the answer of.
@@ -327,6 +388,10 @@ pub struct Plan {
     /// derives the same steps.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub refreshed: std::collections::BTreeMap<String, crate::state::ObservedRecord>,
+    /// The lookups by name of uncertain creates the plan acted on, by task: apply of this
+    /// plan decides with the same ones, and records the adoptions they found.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub looked_up: std::collections::BTreeMap<String, adopt::Lookup>,
     pub callform_version: String,
     pub canonical_version: u32,
     pub created_at: String,
@@ -351,6 +416,10 @@ pub struct Plan {
     pub targets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replace: Vec<String>,
+    /// Made with `--stop-orphans` (or `on_remove: stop`): tasks removed from the manifests
+    /// plan a stop.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_orphans: bool,
     /// An apply (or another writer) holding the state's lock when the plan was made: its
     /// records are still coming in, and this plan will be stale once it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -416,8 +485,10 @@ impl Plan {
             + self.summary.replace
             + self.summary.resume
             + self.summary.rename
+            + self.summary.adopt
             + self.summary.pause
             + self.summary.stop
+            + self.summary.update
             > 0
     }
 
@@ -466,6 +537,14 @@ pub enum PlanError {
         /// What is wrong with it.
         why: String,
     },
+    /// `callform stop NAME` of a name that no task in the state has.
+    #[error("callform stop {name}: no task of that name in the state; it records {known}")]
+    Stop {
+        /// The name given.
+        name: String,
+        /// The names in the state, for the user to pick from.
+        known: String,
+    },
     /// A bug: the planner left a slot empty.
     #[error("a task was left unplanned")]
     Unplanned,
@@ -497,6 +576,16 @@ pub struct Options {
     pub pending_run: Option<PendingRun>,
     /// The live holder of the state's lock, if any: the pending run is still going.
     pub running: Option<crate::state::LockInfo>,
+    /// Lookups by name of uncertain creates (`plan --refresh`, `apply`), by task: each
+    /// decides whether the create is adopted ([`adopt::decide`]). Empty: no lookup was
+    /// made, and every uncertain create stays uncertain.
+    pub lookups: BTreeMap<String, adopt::Lookup>,
+    /// `--stop-orphans`: a task removed from the manifests plans a stop (as callform.yaml's
+    /// `on_remove: stop` does).
+    pub stop_orphans: bool,
+    /// `callform stop NAME…`: the recorded tasks matching these names or globs plan a
+    /// stop, whatever their manifests say; nothing else is planned.
+    pub stop: Vec<String>,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -557,10 +646,35 @@ pub fn plan(
     // sorted lists, not by a lookup per task, and the result comes out sorted.
     let mut all: Vec<&Task> = manifests.tasks.iter().collect();
     all.sort_by(|a, b| a.name.cmp(&b.name));
-    let tasks: Vec<&Task> = if options.targets.is_empty() {
+    let stopping = !options.stop.is_empty();
+    // `callform stop` plans recorded tasks only, and each name must name one.
+    if let Some(name) = options
+        .stop
+        .iter()
+        .find(|n| !recorded.keys().any(|r| glob_match(n, r)))
+    {
+        let mut names: Vec<&str> = recorded.keys().map(String::as_str).take(20).collect();
+        if recorded.len() > names.len() {
+            names.push("…");
+        }
+        return Err(PlanError::Stop {
+            name: name.clone(),
+            known: if names.is_empty() {
+                "no task at all".into()
+            } else {
+                names.join(", ")
+            },
+        });
+    }
+    let stop_named = |name: &str| stopping && options.stop.iter().any(|n| glob_match(n, name));
+    let tasks: Vec<&Task> = if options.targets.is_empty() && !stopping {
         all.clone()
     } else {
-        all.iter().copied().filter(|t| targeted(&t.name)).collect()
+        all.iter()
+            .copied()
+            .filter(|t| targeted(&t.name))
+            .filter(|t| !stopping || (stop_named(&t.name) && recorded.contains_key(&t.name)))
+            .collect()
     };
     let planner = Planner {
         project,
@@ -578,12 +692,38 @@ pub fn plan(
     }
     let planned = planner.tasks(&tasks)?;
     let claimed = claimed_by_renames(&all, recorded);
-    let orphaned = orphans(recorded, &all, &targeted, &claimed, options);
+    let asked_stop_orphans =
+        options.stop_orphans || project.on_remove == crate::project::OnRemove::Stop;
+    // No manifest at all is a wrong path far more often than every campaign removed: its
+    // orphans are not stopped by it (`callform stop NAME…` stops them by name).
+    let stop_orphans = asked_stop_orphans && !all.is_empty();
+    let orphaned = orphans(
+        recorded,
+        &all,
+        &|name: &str| targeted(name) && (!stopping || stop_named(name)),
+        &claimed,
+        options,
+        (&planner.key, &salt, stop_orphans),
+    );
     let mut out = merge_by_name(planned, orphaned);
+    if stopping {
+        for p in &mut out {
+            if let Some(rec) = recorded.get(&p.name) {
+                stop_planned(p, rec, options, &planner.key, &salt);
+            }
+        }
+    }
     if let Some(state) = state {
         block_shared_ids(&mut out, state);
     }
     let mut warnings = Vec::new();
+    if asked_stop_orphans && !stop_orphans && !stopping && !recorded.is_empty() {
+        warnings.push(Warning {
+            message: "the manifest directory holds no task, so its orphans are not stopped (`on_remove: stop` / `--stop-orphans`): a wrong directory is likelier than every campaign removed".into(),
+            task: None,
+            hint: Some("check the directory; to stop tasks anyway, name them: `callform stop NAME…`".into()),
+        });
+    }
     manifest_warnings(&mut out, &manifests.diagnostics, &mut warnings);
     rename_lookalikes(&out, &mut warnings, &options.state_args);
     let endpoints = endpoint_uses(&out, project);
@@ -626,7 +766,9 @@ pub fn plan(
             Action::Resume => summary.resume += 1,
             Action::Pause => summary.pause += 1,
             Action::Stop => summary.stop += 1,
+            Action::Update => summary.update += 1,
             Action::Rename => summary.rename += 1,
+            Action::Adopt => summary.adopt += 1,
             Action::Blocked => summary.blocked += 1,
             Action::Uncertain => summary.uncertain += 1,
             Action::InFlight => summary.in_flight += 1,
@@ -637,6 +779,16 @@ pub fn plan(
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         refreshed: Default::default(),
+        looked_up: options
+            .lookups
+            .iter()
+            .filter(|(name, _)| {
+                recorded
+                    .get(*name)
+                    .is_some_and(|r| r.status == TaskStatus::Uncertain)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         callform_version: env!("CARGO_PKG_VERSION").to_string(),
         canonical_version: CANONICAL_VERSION,
         created_at: jiff::Timestamp::from_second(options.now.as_second())
@@ -659,6 +811,7 @@ pub fn plan(
         salt: state.is_none().then_some(salt),
         targets: options.targets.clone(),
         replace: options.replace.clone(),
+        stop_orphans,
         running: options.running.clone(),
         summary,
         endpoints,
@@ -951,8 +1104,9 @@ impl Planner<'_> {
                     ));
                 }
             }
-            Action::Uncertain => {
+            Action::Uncertain | Action::Adopt => {
                 p.action = Action::Blocked;
+                p.adopted = None;
                 p.reason = Some(format!(
                     "`{old}`, which this task is moved from, is uncertain (an earlier create may or may not have reached the vendor): resolve it before renaming it"
                 ));
@@ -986,7 +1140,7 @@ impl Planner<'_> {
             }
             // A rename and the steps left are not one apply: the record moves first, so
             // that every batch and start is recorded under the name it is sent for.
-            Action::Resume | Action::Pause | Action::Stop => {
+            Action::Resume | Action::Pause | Action::Stop | Action::Update => {
                 p.action = Action::Blocked;
                 p.steps = None;
                 p.reason = Some(format!(
@@ -1038,7 +1192,10 @@ impl Planner<'_> {
             self.against_record(&mut p, task, rec, &canon);
         }
         // The canonical spec is shown for what apply would send or what blocks it.
-        if matches!(p.action, Action::Create | Action::Replace | Action::Blocked) {
+        if matches!(
+            p.action,
+            Action::Create | Action::Replace | Action::Blocked | Action::Update
+        ) {
             p.spec = Some(canon.form);
         }
         self.steps(&mut p, task, rec, recorded_as);
@@ -1058,11 +1215,22 @@ impl Planner<'_> {
                 );
             }
             (Action::Create | Action::Replace, _) => {
-                let steps = steps::fresh(task);
+                let mut steps = steps::fresh(task);
                 p.warnings.extend(steps::fresh_warnings(&steps));
+                if let (Action::Replace, Some(rec)) = (p.action, rec) {
+                    let vendor = Vendor::from_key(&rec.vendor).unwrap_or(task.vendor);
+                    match steps::supersede(vendor, rec) {
+                        Ok(stop) => steps.stop_superseded = stop,
+                        Err(why) => p.warnings.push(why),
+                    }
+                }
                 p.steps = Some(steps);
             }
-            (Action::NoOp, Some(rec)) => {
+            (Action::NoOp | Action::Update, Some(rec)) => {
+                let update = (p.action == Action::Update).then(|| UpdateStep {
+                    via: crate::driver::update_via(task).to_string(),
+                    fields: changed_keys(&p.changes),
+                });
                 let cx = steps::Context {
                     key: &self.key,
                     salt: self.salt,
@@ -1073,6 +1241,22 @@ impl Planner<'_> {
                 let derived = steps::resume(task, rec, &cx);
                 p.action = derived.action;
                 p.steps = derived.steps;
+                // The update is sent first; a step that is blocked or uncertain holds it too.
+                if let Some(update) = update {
+                    match p.action {
+                        Action::Blocked | Action::Uncertain | Action::InFlight => p.spec = None,
+                        _ => {
+                            if p.action == Action::NoOp {
+                                p.action = Action::Update;
+                            }
+                            let steps = p.steps.get_or_insert_with(|| Steps {
+                                dials: "as before the update".into(),
+                                ..Steps::default()
+                            });
+                            steps.update = Some(update);
+                        }
+                    }
+                }
                 if derived.reason.is_some() {
                     p.reason = derived.reason;
                 }
@@ -1101,6 +1285,16 @@ impl Planner<'_> {
         if rec.status == TaskStatus::Uncertain {
             unresolved(p, rec.uncertain_reason.as_deref(), self.options);
             p.endpoint = rec.endpoint.clone();
+            // While an apply holds the lock its records are still coming in: nothing is
+            // adopted from under it.
+            if p.action == Action::Uncertain && self.options.running.is_none() {
+                if let Some(lookup) = self.options.lookups.get(&task.name) {
+                    let recorded = |id: &str| recorded_id(self.recorded, id);
+                    looked_up(p, task, rec, lookup, &recorded, &self.options.state_args);
+                }
+            }
+        } else if let Some(u) = rec.update.as_ref() {
+            uncertain_update(p, u, &self.options.state_args);
         } else if rec.vendor != task.vendor.key() {
             p.action = Action::Blocked;
             p.reason = Some(format!(
@@ -1130,11 +1324,12 @@ impl Planner<'_> {
             } else {
                 p.changes = field_changes(&old_form, &canon.form);
                 if self.options.replace.iter().any(|r| r == &task.name) {
+                    // Its steps (`steps`) stop the current task last, or warn why not.
                     p.action = Action::Replace;
-                    p.warnings.push(format!(
-                        "the current task {} keeps running at the vendor: stop it in the console after the replacement is created",
-                        rec.task_id.as_deref().unwrap_or("?")
-                    ));
+                } else if rec.canonical_version == CANONICAL_VERSION
+                    && updatable_only(task, &p.changes)
+                {
+                    p.action = Action::Update;
                 } else if let Some(reason) =
                     canonical::upgrade_reason(&rec.vendor, rec.canonical_version)
                 {
@@ -1187,6 +1382,8 @@ fn planned(task: &Task, endpoint: String, digest: String) -> PlannedTask {
         )),
         task_id: None,
         moved_from: None,
+        adopted: None,
+        candidates: Vec::new(),
         spec_digest: Some(digest),
         old_spec_digest: None,
         spec: None,
@@ -1203,10 +1400,23 @@ fn copy_record(p: &mut PlannedTask, rec: &TaskRecord) {
     p.task_id = rec.task_id.clone();
     p.old_spec_digest = Some(rec.spec_digest.clone());
     for s in &rec.superseded {
-        p.warnings.push(format!(
-            "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
-            s.task_id, s.endpoint
-        ));
+        use crate::state::model::RunState;
+        match s.run.as_ref().map(|r| (r.state, r)) {
+            Some((RunState::Stopped, _)) => {}
+            Some((RunState::Uncertain | RunState::InFlight, r)) if r.verb.is_some() => {
+                p.warnings.push(format!(
+                    "the stop of superseded task {} on {} sent at {} may or may not have reached the vendor{}: check it in the vendor console (callform does not send it again)",
+                    s.task_id,
+                    s.endpoint,
+                    r.at,
+                    r.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                ));
+            }
+            _ => p.warnings.push(format!(
+                "task {} on {} was replaced by this one and may still be running: stop it in the vendor console",
+                s.task_id, s.endpoint
+            )),
+        }
     }
 }
 
@@ -1244,6 +1454,7 @@ fn orphans(
     targeted: &dyn Fn(&str) -> bool,
     claimed: &BTreeSet<&str>,
     options: &Options,
+    (key, salt, stop): (&[u8; 32], &str, bool),
 ) -> Vec<PlannedTask> {
     let state_args = options.state_args.as_str();
     let mut out = Vec::new();
@@ -1268,6 +1479,8 @@ fn orphans(
             source: None,
             task_id: rec.task_id.clone(),
             moved_from: None,
+            adopted: None,
+            candidates: Vec::new(),
             spec_digest: None,
             old_spec_digest: Some(rec.spec_digest.clone()),
             spec: None,
@@ -1288,10 +1501,121 @@ fn orphans(
         };
         if rec.status == TaskStatus::Uncertain {
             unresolved(&mut p, rec.uncertain_reason.as_deref(), options);
+        } else if stop {
+            stop_planned(&mut p, rec, options, key, salt);
+            if p.action == Action::Stop {
+                p.reason = Some(
+                    "no longer in the manifests, and the project stops removed tasks (`on_remove: stop` or `--stop-orphans`)"
+                        .into(),
+                );
+            }
+        } else if let Some(end) = stopped_for_good(rec, name, state_args) {
+            // It dials nobody: no warning that it still runs.
+            p.action = Action::NoOp;
+            p.reason = Some(end);
+            p.hints = Vec::new();
         }
         out.push(p);
     }
     out
+}
+
+/// The stop of a recorded task, planned from its record alone ([`steps::stop_record`]): for
+/// an orphan when the project opts in, and for `callform stop NAME`.
+fn stop_planned(
+    p: &mut PlannedTask,
+    rec: &TaskRecord,
+    options: &Options,
+    key: &[u8; 32],
+    salt: &str,
+) {
+    p.spec = None;
+    p.changes.clear();
+    p.steps = None;
+    p.warnings.clear();
+    if rec.status == TaskStatus::Uncertain {
+        return unresolved(p, rec.uncertain_reason.as_deref(), options);
+    }
+    let Some(vendor) = Vendor::from_key(&rec.vendor) else {
+        p.action = Action::Blocked;
+        p.reason = Some(format!(
+            "the state records an unknown vendor `{}`",
+            rec.vendor
+        ));
+        p.hints = vec!["upgrade callform".into()];
+        return;
+    };
+    // The vendor, provider and endpoint the task was created on.
+    p.vendor = rec.vendor.clone();
+    p.provider = rec.provider.clone();
+    p.endpoint = rec.endpoint.clone();
+    p.task_id = rec.task_id.clone();
+    let cx = steps::Context {
+        key,
+        salt,
+        recorded_as: &p.name,
+        state_args: &options.state_args,
+        live_run: options.running.is_some(),
+    };
+    let derived = steps::stop_record(vendor, rec, &cx);
+    p.action = derived.action;
+    p.steps = derived.steps;
+    p.reason = derived.reason;
+    p.hints = derived.hints;
+    p.warnings.extend(derived.warnings);
+}
+
+/// A recorded task that never dials again (stopped, finished or deleted at the vendor, as
+/// far as callform knows): the note a plan shows for it instead of a warning.
+fn stopped_for_good(rec: &TaskRecord, name: &str, state_args: &str) -> Option<String> {
+    let now = steps::vendor_status(rec, rec.run.as_ref());
+    now.is_final().then(|| {
+        format!("{now} at the vendor and no longer in the manifests: it dials nobody again; the state keeps it as its history (`callform state rm {name}{state_args}` forgets it)")
+    })
+}
+
+/// The top-level spec keys of `changes` (`spec.concurrency` → `concurrency`), or `None`
+/// for a change outside the spec (vendor, provider, timezone).
+fn spec_key(field: &str) -> Option<&str> {
+    let rest = field.strip_prefix("spec.")?;
+    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+fn changed_keys(changes: &[FieldChange]) -> Vec<String> {
+    let mut keys: Vec<String> = changes
+        .iter()
+        .filter_map(|c| spec_key(&c.field).map(str::to_string))
+        .collect();
+    keys.dedup();
+    keys
+}
+
+/// Whether every changed field is one the vendor updates in place (`driver::updatable`).
+fn updatable_only(task: &Task, changes: &[FieldChange]) -> bool {
+    let updatable = crate::driver::updatable(task);
+    !changes.is_empty()
+        && changes
+            .iter()
+            .all(|c| spec_key(&c.field).is_some_and(|k| updatable.contains(&k)))
+}
+
+/// An update whose outcome is unknown: nothing more is sent for the task until a read-back
+/// or a person settles it.
+fn uncertain_update(p: &mut PlannedTask, u: &crate::state::model::PendingUpdate, state_args: &str) {
+    let name = p.name.clone();
+    p.action = Action::Uncertain;
+    p.spec = None;
+    p.reason = Some(format!(
+        "the update sent at {} may or may not have reached the vendor{}; callform will not send it again by itself",
+        u.at,
+        u.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+    ));
+    p.hints = vec![
+        format!("read the task back: `callform refresh{state_args}` shows whether the vendor holds the new values, or look in the vendor console, then"),
+        format!("if it holds them: `callform state update {name} done{state_args}`"),
+        format!("if it does not: `callform state update {name} not-done{state_args}` (the next apply sends the update again)"),
+    ];
 }
 
 /// Merges two lists sorted by name (no name in both) into one.
@@ -1359,6 +1683,85 @@ fn uncertain(p: &mut PlannedTask, reason: Option<&str>, state_args: &str) {
             p.name
         ),
     ];
+}
+
+/// An uncertain create, decided by its lookup by name ([`adopt::decide`]).
+/// Whose the vendor id `id` is in the state, if anyone's: a record's own task, or a task a
+/// record replaced.
+fn recorded_id(recorded: &BTreeMap<String, TaskRecord>, id: &str) -> Option<String> {
+    recorded.iter().find_map(|(name, r)| {
+        if r.task_id.as_deref() == Some(id) {
+            Some(format!("recorded as `{name}`"))
+        } else if r.superseded.iter().any(|s| s.task_id == id) {
+            Some(format!("the task `{name}` replaced"))
+        } else {
+            None
+        }
+    })
+}
+
+fn looked_up(
+    p: &mut PlannedTask,
+    task: &Task,
+    rec: &TaskRecord,
+    lookup: &adopt::Lookup,
+    recorded: &dyn Fn(&str) -> Option<String>,
+    state_args: &str,
+) {
+    // The task is looked up where it was recorded: another vendor now means another
+    // listing, which proves nothing of this create.
+    if rec.vendor != task.vendor.key() {
+        return;
+    }
+    match adopt::decide(
+        task.vendor,
+        task.vendor_name(),
+        &rec.created_at,
+        lookup,
+        recorded,
+    ) {
+        adopt::Decision::Adopt { task_id, how } => {
+            p.action = Action::Adopt;
+            p.task_id = Some(task_id.clone());
+            p.reason = Some(format!(
+                "an earlier create's answer was never recorded; {how}: apply records it as task {task_id} and sends nothing to create it"
+            ));
+            p.adopted = Some(how);
+            p.hints = vec![format!(
+                "the steps after the create (callee batches, the start) are planned from the adopted record by the next `callform plan`"
+            )];
+        }
+        adopt::Decision::Uncertain { why, candidates } => {
+            let name = &p.name;
+            p.reason = Some(format!(
+                "an earlier create may or may not have reached the vendor; {why}; callform will not send it again by itself"
+            ));
+            let mut hints: Vec<String> = candidates
+                .iter()
+                .map(|c| format!("candidate: {}", c.line()))
+                .collect();
+            hints.push("look for the task in the vendor console, then:".into());
+            hints.push(format!(
+                "if it exists: `callform state import {name} TASK_ID{state_args}`"
+            ));
+            hints.push(format!(
+                "if it does not: `callform state rm {name}{state_args}` (the next apply creates it)"
+            ));
+            p.hints = hints;
+            p.candidates = candidates;
+        }
+        // No listing is authoritative today (`driver::find_is_authoritative`): kept for a
+        // vendor whose listing proves absence. Before one turns it on, apply must learn to
+        // create over an uncertain record: the journal's replay refuses an intent for a
+        // name already in state (`FoldError::AlreadyInState`).
+        adopt::Decision::CreateAgain { why } => {
+            p.action = Action::Create;
+            p.reason = Some(format!(
+                "an earlier create's answer was never recorded, but {why}: creating it again cannot make a second campaign"
+            ));
+            p.hints = Vec::new();
+        }
+    }
 }
 
 /// Field-level differences between two canonical forms, found with `similar` on their
@@ -1577,6 +1980,96 @@ mod tests {
             err.starts_with(&format!("t-{:05}: the endpoint of provider `bad`", 10)),
             "{err}"
         );
+    }
+
+    /// An uncertain create is decided by its lookup: one match adopts it (nothing to
+    /// send), two stay uncertain with both listed, and an authoritative empty listing — a
+    /// path no vendor takes today — plans the create again; without a lookup it stays
+    /// uncertain.
+    #[test]
+    fn lookups_decide_uncertain_creates() {
+        use crate::state::{State, TaskRecord, TaskStatus};
+        let mut project = Project::defaults(std::path::Path::new("."));
+        project.sandbox = true;
+        let mut state = State::new();
+        let task = aliyun_task("t", "aliyun", 1);
+        let c = canonical(&task, &project.timezone_name, &state.salt);
+        state.tasks.insert(
+            "t".into(),
+            TaskRecord {
+                vendor: "aliyun".into(),
+                provider: "aliyun".into(),
+                endpoint: project.endpoint("aliyun", task.vendor),
+                status: TaskStatus::Uncertain,
+                task_id: None,
+                spec_digest: c.digest,
+                canonical_version: CANONICAL_VERSION,
+                spec: c.form.into(),
+                created_at: "2026-11-22T00:00:00Z".into(),
+                request_id: None,
+                warnings: Vec::new(),
+                uncertain_reason: None,
+                superseded: Vec::new(),
+                callees: None,
+                run: None,
+                observed: None,
+                update: None,
+            },
+        );
+        let mut manifests = Manifests::default();
+        manifests.tasks.push(task);
+        let candidate = |id: &str| adopt::Candidate {
+            task_id: id.into(),
+            status: crate::driver::Lifecycle::NotStarted,
+            raw: "INIT".into(),
+            // 08:01 Beijing time: one minute after the intent.
+            created: Some("2026-11-22 08:01:00".into()),
+        };
+        let planned = |candidates: Vec<adopt::Candidate>, authoritative: bool| {
+            let options = Options {
+                lookups: [(
+                    "t".to_string(),
+                    adopt::Lookup::Listed {
+                        candidates,
+                        authoritative,
+                        at: "2026-11-22T00:05:00Z".into(),
+                    },
+                )]
+                .into(),
+                ..Options::default()
+            };
+            plan(&manifests, &project, Some(&state), &test_place(), &options).unwrap()
+        };
+        let one = planned(vec![candidate("9")], false);
+        assert_eq!(one.tasks[0].action, Action::Adopt);
+        assert_eq!(one.tasks[0].task_id.as_deref(), Some("9"));
+        assert_eq!(one.summary.adopt, 1);
+        assert!(one.has_changes());
+        assert!(one.looked_up.contains_key("t"));
+        let two = planned(vec![candidate("9"), candidate("10")], false);
+        assert_eq!(two.tasks[0].action, Action::Uncertain);
+        assert_eq!(two.tasks[0].candidates.len(), 2);
+        assert!(two.tasks[0].hints[0].starts_with("candidate: task 9"));
+        let none = planned(vec![], false);
+        assert_eq!(none.tasks[0].action, Action::Uncertain);
+        assert!(none.tasks[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("not proof"));
+        let proven = planned(vec![], true);
+        assert_eq!(proven.tasks[0].action, Action::Create);
+        assert!(proven.tasks[0].steps.as_ref().is_some_and(|s| s.create));
+        let without = plan(
+            &manifests,
+            &project,
+            Some(&state),
+            &test_place(),
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(without.tasks[0].action, Action::Uncertain);
+        assert!(without.looked_up.is_empty());
     }
 
     fn test_place() -> Place {

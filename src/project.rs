@@ -40,6 +40,19 @@ pub struct Project {
     /// Whether `providers` is every block of callform.yaml: false when the file, or its
     /// `providers:`, could not be read, and a task's provider cannot be judged.
     pub providers_known: bool,
+    /// `on_remove:` what a task removed from the manifests plans (`keep`: orphaned, a
+    /// warning; `stop`: a stop).
+    pub on_remove: OnRemove,
+}
+
+/// What a task removed from the manifests (an orphan) plans: callform.yaml's `on_remove:`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnRemove {
+    /// Orphaned: a warning, and the task keeps running at the vendor.
+    #[default]
+    Keep,
+    /// A stop (irreversible), in the reviewed plan.
+    Stop,
 }
 
 /// The directory manifests may name files in when callform.yaml says nothing more: the one
@@ -116,6 +129,8 @@ struct RawProject {
     providers: Option<BTreeMap<String, RawProvider>>,
     #[serde(default)]
     input_dirs: Option<Vec<String>>,
+    #[serde(default)]
+    on_remove: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -290,6 +305,7 @@ impl Project {
             input_roots: default_input_roots(manifest_dir),
             invalid_providers: BTreeSet::new(),
             providers_known: true,
+            on_remove: OnRemove::Keep,
         }
     }
 
@@ -604,6 +620,15 @@ pub fn load_text(
     if let Some(state) = raw.state {
         project.state_path = dir.join(state);
     }
+    match raw.on_remove.as_deref() {
+        None | Some("keep") => {}
+        Some("stop") => project.on_remove = OnRemove::Stop,
+        Some(other) => diags.push(
+            at(&base.k("on_remove"), format!("unknown on_remove `{other}`"))
+                .expected("`keep` (the default: a task removed from the manifests is orphaned, a warning) or `stop` (it plans a stop)")
+                .hint("write `on_remove: stop` to stop the vendor task of a removed manifest in the reviewed plan"),
+        ),
+    }
     project.input_roots = vec![real_dir(&dir)];
     for (i, extra) in raw.input_dirs.unwrap_or_default().iter().enumerate() {
         let at_item = || at(&base.k("input_dirs").i(i), String::new());
@@ -773,6 +798,32 @@ mod tests {
             "{d:?}"
         );
         assert!(d.hint.unwrap().contains("timezone:"));
+    }
+
+    #[test]
+    fn on_remove_is_keep_or_stop() {
+        let file = Path::new("callform.yaml");
+        let read = |text: &str| load_text(Project::defaults(Path::new(".")), file, file, text);
+        assert_eq!(read("timezone: UTC\n").0.on_remove, OnRemove::Keep);
+        assert_eq!(
+            read("timezone: UTC\non_remove: keep\n").0.on_remove,
+            OnRemove::Keep
+        );
+        let (project, diags) = read("timezone: UTC\non_remove: stop\n");
+        assert_eq!((project.on_remove, diags.len()), (OnRemove::Stop, 0));
+        let (project, diags) = read("timezone: UTC\non_remove: delete\n");
+        assert_eq!(project.on_remove, OnRemove::Keep);
+        let d = &diags[0];
+        assert_eq!(
+            (d.line, d.field.as_deref()),
+            (2, Some("on_remove")),
+            "{d:?}"
+        );
+        assert!(
+            d.message.contains("`delete`")
+                && d.expected.as_deref().is_some_and(|x| x.contains("`stop`")),
+            "{d:?}"
+        );
     }
 
     #[test]

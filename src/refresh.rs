@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use crate::driver::{self, Lifecycle, Observed, Op, Parsed};
 use crate::manifest::{RunStatus, Task, Vendor};
+use crate::state::model::PendingState;
 use crate::state::{ObservedRecord, RunState, State, TaskRecord, TaskStatus};
 use crate::transport::{Delivery, Transport};
 
@@ -437,9 +438,10 @@ pub fn drift(o: &Observation, rec: &TaskRecord, task: Option<&Task>) -> Vec<Drif
 }
 
 /// Records what was read into `state` (what `refresh --write` saves): each found task's
-/// status; a gone task as `deleted`; and a start or verb whose outcome was unknown,
-/// settled when the vendor's status proves it one way or the other. Returns the names
-/// whose uncertain run was settled.
+/// status; a gone task as `deleted`; a start or verb whose outcome was unknown, settled
+/// when the vendor's status proves it one way or the other; and an uncertain callee batch
+/// the vendor's count proves loaded ([`settle_batch`]). Returns the names whose uncertain
+/// run or batch was settled.
 pub fn record(state: &mut State, observations: &[Observation], at: &str) -> Vec<String> {
     let mut settled = Vec::new();
     for o in observations {
@@ -463,11 +465,54 @@ pub fn record(state: &mut State, observations: &[Observation], at: &str) -> Vec<
             called,
             total,
         });
-        if settle_run(rec, status, at) {
+        let run = settle_run(rec, status, at);
+        let batch = settle_batch(rec);
+        if run || batch {
             settled.push(o.name.clone());
         }
     }
     settled
+}
+
+/// Settles an uncertain callee batch by the callees the vendor reports the task holds
+/// (`observed.total`: xfyeta `count_tel`, longlonglong `number_count`, Volcengine
+/// `ListNum`; Aliyun's detail reports none), as a `batch_outcome` done would: proven loaded
+/// only when the count is exactly the rows recorded before it plus its rows — a batch
+/// the vendor took only in part, or a count that moved for any other reason, proves
+/// nothing and stays for a person (`state batch`). *Never proven not loaded* \[choice\]:
+/// no vendor page says its count is updated synchronously with a load, so a count of the
+/// rows before may be a load not counted yet. A batch that rode in a create is settled
+/// only once the task itself is created (adopted, or imported). Returns whether it
+/// settled one.
+pub fn settle_batch(rec: &mut TaskRecord) -> bool {
+    if rec.status != TaskStatus::Created {
+        return false;
+    }
+    let Some(observed) = rec.observed.clone() else {
+        return false;
+    };
+    let Some(total) = observed.total else {
+        return false;
+    };
+    let Some(progress) = rec.callees.as_mut() else {
+        return false;
+    };
+    let Some(pending) = progress
+        .pending
+        .take_if(|p| p.state == PendingState::Uncertain && p.offset == progress.rows)
+    else {
+        return false;
+    };
+    if total != progress.rows + u64::from(pending.n) {
+        progress.pending = Some(pending);
+        return false;
+    }
+    let why = format!(
+        "batch {} settled as loaded by reading the task back at {}: the vendor reports {total} callees, the rows before it plus its {}",
+        pending.i, observed.at, pending.n
+    );
+    progress.mark_loaded(pending, &mut rec.warnings, why);
+    true
 }
 
 /// Settles an uncertain start or verb by the vendor's status, where it proves the outcome:

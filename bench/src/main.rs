@@ -470,7 +470,7 @@ fn generate_campaigns(dir: &Path, vendor: &str, tasks: usize, rows: usize) -> Pa
     std::fs::create_dir_all(&tasks_dir).expect("create the tasks directory");
     std::fs::write(
         root.join("callform.yaml"),
-        format!("providers:\n  xfyeta: {{token: \"${{XFYETA_TOKEN}}\"}}\n  volcengine: {{access_key: \"${{VOLCENGINE_ACCESS_KEY}}\", secret_key: \"${{VOLCENGINE_SECRET_KEY}}\"}}\n"),
+        "providers:\n  xfyeta: {token: \"${XFYETA_TOKEN}\"}\n  volcengine: {access_key: \"${VOLCENGINE_ACCESS_KEY}\", secret_key: \"${VOLCENGINE_SECRET_KEY}\"}\n",
     )
     .expect("write callform.yaml");
     for t in 0..tasks {
@@ -498,11 +498,37 @@ fn generate_campaigns(dir: &Path, vendor: &str, tasks: usize, rows: usize) -> Pa
     tasks_dir
 }
 
+/// Validates one xfyeta task whose callee file has a header of `columns` names (and one
+/// row): the column checks are linear, so this takes what reading the file takes.
+fn wide_header_bench(callform: &Path, columns: usize) {
+    let tmp = tempdir("wide-header");
+    let dir = generate_campaigns(&tmp, "xfyeta", 1, 1);
+    let names: Vec<String> = (0..columns).map(|i| format!("v{i}")).collect();
+    let csv = format!(
+        "phone,{}\n13000000000{}\n",
+        names.join(","),
+        ",x".repeat(columns)
+    );
+    std::fs::write(dir.join("c000.csv"), csv).expect("write the wide callee file");
+    let mut validate = Command::new(callform);
+    validate.arg("validate").arg(&dir);
+    let best = (0..3)
+        .map(|_| measure(&mut validate))
+        .min_by(|a, b| a.secs.total_cmp(&b.secs))
+        .expect("three runs");
+    println!(
+        "validate a callee file with a {columns}-column header: {:>6.3} s, {:>5.0} MB peak (exit {})",
+        best.secs, best.peak_mb, best.code
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// The campaign benchmark (`--callees`): callees loaded batch by batch against the
 /// emulator in its own process, wall time and callform's peak memory, the latency bound,
 /// the no-change plan of the loaded project, and the state's size against its batches.
 fn callees_bench(callform: &Path, quick: bool) {
     let scale = if quick { 10 } else { 1 };
+    wide_header_bench(callform, 80_000 / scale);
     let runs = [
         ("volcengine", 100 / scale, 10_000, 10_000),
         ("xfyeta", 20 / scale, 5_000, 50),
@@ -511,6 +537,17 @@ fn callees_bench(callform: &Path, quick: bool) {
         let total = tasks * rows;
         let tmp = tempdir("callees");
         let dir = generate_campaigns(&tmp, vendor, tasks, rows);
+        // Validation streams every callee file and checks every row: best of three.
+        let mut validate = Command::new(callform);
+        validate.arg("validate").arg(&dir);
+        let validated = (0..3)
+            .map(|_| measure(&mut validate))
+            .min_by(|a, b| a.secs.total_cmp(&b.secs))
+            .expect("three runs");
+        println!(
+            "validate {total:>9} callees over {tasks:>3} {vendor} tasks: {:>6.3} s, {:>5.0} MB peak (exit {})",
+            validated.secs, validated.peak_mb, validated.code
+        );
         let (mut emulator, url) = start_emulator(callform, 0);
         let applied = apply_in(callform, &dir, &url, 10);
         let mut plan = Command::new(callform);

@@ -166,7 +166,10 @@ mod tests {
         ] {
             assert_ne!(a, other);
         }
-        assert_eq!(format!("{:?}", row("13700000001", &["张三"])), "Row(***)");
+        assert_eq!(
+            format!("{:?}", row("13700000001", &["张三"])),
+            "Row { phone: 137****0001, values: 1 }"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::apply::{self, Finished, Limits};
 use crate::checkout;
-use crate::cli::{ApplyArgs, Outcome};
+use crate::cli::{ApplyArgs, Outcome, StopArgs};
 use crate::driver;
 use crate::emulator;
 use crate::env::Env;
@@ -51,14 +51,50 @@ pub fn run(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Out
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run_async(args, out, env))
+    runtime.block_on(run_async(args, &[], out, env))
 }
 
-async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
+/// `callform stop NAME…`: an apply whose plan is the stop of the named recorded tasks and
+/// nothing else; the same lock, journal, confirmation and exit codes.
+pub fn stop(args: &StopArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
+    let apply = ApplyArgs {
+        path: args.dir.clone(),
+        dir_flag: None,
+        auto_approve: args.auto_approve,
+        parallelism: args.parallelism,
+        target: Vec::new(),
+        replace: Vec::new(),
+        stop_orphans: false,
+        sandbox: args.sandbox,
+        state: args.state.clone(),
+        color: crate::cli::ColorArgs {
+            no_color: args.color.no_color,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(&apply, &args.names, out, env))
+}
+
+/// `stop`: the names `callform stop` was given (empty for an apply).
+async fn run_async(
+    args: &ApplyArgs,
+    stop: &[String],
+    out: &Printer,
+    env: &dyn Env,
+) -> anyhow::Result<Outcome> {
     let color = out.stdout_palette().on;
+    let stopping = !stop.is_empty();
+    if stopping && args.path.is_file() {
+        anyhow::bail!(
+            "--dir {}: a file; `callform stop` takes the manifest directory (to find callform.yaml and the state)",
+            args.path.display()
+        );
+    }
     let saved = if args.path.is_file() {
-        if !args.target.is_empty() || !args.replace.is_empty() {
-            anyhow::bail!("a saved plan is applied exactly as it was made: --target and --replace belong to `callform plan`");
+        if !args.target.is_empty() || !args.replace.is_empty() || args.stop_orphans {
+            anyhow::bail!("a saved plan is applied exactly as it was made: --target, --replace and --stop-orphans belong to `callform plan`");
         }
         Some(workspace::read_plan(&args.path).map_err(|e| WithHint::new(&e))?)
     } else {
@@ -114,8 +150,15 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let now = settings.now;
     let project = settings.project;
     let manifests = workspace::load_manifests(&dir, &project, settings.project_diagnostics, now);
-    // Warnings are part of the plan (shown with it); errors stop here.
-    if manifests.has_errors() {
+    // Warnings are part of the plan (shown with it); errors stop here, except for a stop,
+    // which reads only the state: a broken manifest must not keep a campaign dialling.
+    if manifests.has_errors() && stopping {
+        out.diagnostics(&manifests)?;
+        note!(
+            out,
+            "warning: the manifests have errors; `callform stop` plans from the state alone"
+        );
+    } else if manifests.has_errors() {
         out.diagnostics(&manifests)?;
         note!(
             out,
@@ -167,16 +210,28 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
                     .is_none_or(|o| crate::state::is_later(&observed.at, &o.at))
                 {
                     rec.observed = Some(observed.clone());
+                    // As `plan --refresh` did with the same read.
+                    crate::refresh::settle_batch(rec);
                 }
             }
         }
     }
-    if saved.is_none() {
+    if saved.is_none() && !stopping {
         if let Err(e) = workspace::empty_directory(&manifests, current.as_ref(), &dir) {
             note!(out, "{}", crate::error::report(&e));
             return Ok(Outcome::Failure);
         }
     }
+    // Uncertain creates looked up by name: a saved plan's own lookups (what was reviewed is
+    // what is recorded), else read now (apply may read; a plain `plan` never does).
+    let lookups = match (&saved, current.as_ref()) {
+        (Some(p), _) => p.looked_up.clone(),
+        (None, Some(st)) => {
+            let base = sandbox.as_ref().map(emulator::Running::url);
+            super::refresh::look_up_uncertain(st, &manifests.tasks, &project, base.as_deref()).await
+        }
+        (None, None) => Default::default(),
+    };
     let options = match &saved {
         Some(p) => plan::Options {
             targets: p.targets.clone(),
@@ -189,6 +244,9 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             state_args,
             pending_run: None,
             running: None,
+            lookups: lookups.clone(),
+            stop_orphans: p.stop_orphans,
+            stop: Vec::new(),
         },
         None => plan::Options {
             targets: args.target.clone(),
@@ -198,6 +256,9 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             state_args,
             pending_run: None,
             running: None,
+            lookups: lookups.clone(),
+            stop_orphans: args.stop_orphans,
+            stop: stop.to_vec(),
         },
     };
     let plan = match plan::plan(&manifests, &project, current.as_ref(), &place, &options) {
@@ -254,7 +315,7 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
             Outcome::Failure
         });
     }
-    if saved.is_none() && !args.auto_approve && !confirm(out)? {
+    if saved.is_none() && !args.auto_approve && !confirm(out, stopping)? {
         note!(out, "Apply cancelled: nothing was sent.");
         return Ok(Outcome::Failure);
     }
@@ -297,6 +358,13 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
         }
     };
 
+    // Uncertain creates a lookup found: recorded in the run's journal, nothing sent.
+    let adopted: Vec<(String, String, String)> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.action == plan::Action::Adopt)
+        .filter_map(|t| Some((t.name.clone(), t.task_id.clone()?, t.adopted.clone()?)))
+        .collect();
     let policy = policy(&project, &plan);
     let transport = Arc::new(
         Transport::new(policy, base.is_some() || all_loopback(&plan))
@@ -313,11 +381,17 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let cancel = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&cancel), *out);
 
+    // Preflight: one read per provider proves its credentials before anything is sent.
+    if let Err(failures) = apply::preflight(&sends, &transport, &cancel).await {
+        crate::output::apply::preflight_failed(out, &failures, &project);
+        return Ok(Outcome::Failure);
+    }
     let besides = crate::output::apply::Besides {
         renamed: &renamed,
         earlier_uncertain: &earlier_uncertain,
+        adopted: &adopted,
     };
-    if sends.is_empty() {
+    if sends.is_empty() && adopted.is_empty() {
         let _ = lock.release();
         if let Some(running) = sandbox {
             running.shutdown().await;
@@ -337,6 +411,29 @@ async fn run_async(args: &ApplyArgs, out: &Printer, env: &dyn Env) -> anyhow::Re
     let progress = Reporter::new(total, out);
     let journal = backend.begin(&lock, &mut state).await?;
     let run_log = journal.location();
+    if !adopted.is_empty() {
+        let at = state::now_rfc3339();
+        let entries = adopted
+            .iter()
+            .map(|(name, task_id, how)| state::Entry::Adopt {
+                name: name.clone(),
+                task_id: task_id.clone(),
+                at: at.clone(),
+                how: how.clone(),
+            })
+            .collect();
+        // One write, one sync for every adoption; a failure leaves them uncertain, as
+        // they were, and sends nothing.
+        if let Err(e) = journal.record_all(entries).await {
+            note!(
+                out,
+                "error: the adoptions could not be recorded, so nothing was sent: {e}"
+            );
+            let _ = journal.commit(&mut state).await;
+            let _ = lock.release();
+            return Ok(Outcome::Failure);
+        }
+    }
     let ran = apply::run(
         journal,
         state,
@@ -453,11 +550,18 @@ fn policy(project: &Project, plan: &Plan) -> Policy {
     policy
 }
 
-fn confirm(out: &Printer) -> anyhow::Result<bool> {
+fn confirm(out: &Printer, stopping: bool) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
+        if stopping {
+            anyhow::bail!("there is no terminal to confirm on: review the plan above and pass --auto-approve; nothing was sent");
+        }
         anyhow::bail!("there is no terminal to confirm on: review the plan and pass --auto-approve, or apply a saved plan file");
     }
-    out.prompt("\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ")?;
+    if stopping {
+        out.prompt("\nDo you want to stop these tasks? A stop cannot be undone.\n  Only 'yes' will be accepted: ")?;
+    } else {
+        out.prompt("\nDo you want to create these tasks? They will dial real people.\n  Only 'yes' will be accepted: ")?;
+    }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")

@@ -14,7 +14,7 @@ use crate::workspace;
 
 pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(&args.dir, args.state.as_deref(), None, args.sandbox, env);
-    let options = plan::Options {
+    let mut options = plan::Options {
         targets: args.target.clone(),
         replace: args.replace.clone(),
         salt: crate::env::salt(env)?,
@@ -22,6 +22,9 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
         state_args: settings.state_args(),
         pending_run: None,
         running: None,
+        lookups: Default::default(),
+        stop_orphans: args.stop_orphans,
+        stop: Vec::new(),
     };
     let dir = settings.dir.clone();
     let state_path = settings.state.path.clone();
@@ -35,14 +38,15 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
             return Ok(Outcome::Failure);
         }
         if let (Ok(Some(st)), false) = (&mut opened.state, opened.manifests.has_errors()) {
-            let (written, failed) =
+            let read =
                 super::refresh::refresh_in_memory(st, &opened.manifests.tasks, &opened.project)?;
-            for f in &failed {
+            for f in &read.failed {
                 out.problem(&format!(
                     "warning: {f}; the plan uses what the state says of it"
                 ));
             }
-            refreshed = written;
+            refreshed = read.written;
+            options.lookups = read.lookups;
         }
     }
     // Errors go to stderr (there is no plan). Warnings are part of the plan, so that every

@@ -128,38 +128,30 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
     })
 }
 
+/// What `plan --refresh` read: the records written into the state (in memory), the
+/// lookups of uncertain creates, and the reads that failed.
+#[derive(Debug, Default)]
+pub(crate) struct InMemory {
+    /// For the saved plan: its apply puts the same records in before planning again.
+    pub written: std::collections::BTreeMap<String, state::ObservedRecord>,
+    /// Uncertain creates looked up by name, for the planner ([`crate::plan::adopt`]).
+    pub lookups: std::collections::BTreeMap<String, crate::plan::adopt::Lookup>,
+    pub failed: Vec<String>,
+}
+
 /// `plan --refresh`: reads every task of `state` back and records what was read in it (in
-/// memory only), so that the plan acts on the vendors' truth. Returns the records written,
-/// for the saved plan (its apply puts the same ones in before planning again), and the
-/// reads that failed.
+/// memory only), so that the plan acts on the vendors' truth.
 pub(crate) fn refresh_in_memory(
     state: &mut state::State,
     tasks: &[Task],
     project: &crate::project::Project,
-) -> anyhow::Result<(
-    std::collections::BTreeMap<String, state::ObservedRecord>,
-    Vec<String>,
-)> {
+) -> anyhow::Result<InMemory> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
     let targets = refresh::targets(state, &by_name);
-    let loopback = state
-        .tasks
-        .values()
-        .all(|r| r.endpoint.starts_with("http://127.0.0.1"));
-    let transport =
-        Arc::new(Transport::new(Policy::default(), loopback).map_err(anyhow::Error::msg)?);
-    let context_for =
-        |provider: &str, vendor| super::apply::context(project, provider, vendor, None);
-    let observations = runtime.block_on(refresh::read_all(
-        targets,
-        transport,
-        &context_for,
-        10,
-        Arc::new(AtomicBool::new(false)),
-    ));
+    let observations = runtime.block_on(read(state, targets, project, None));
     let at = state::now_rfc3339();
     refresh::record(state, &observations, &at);
     let failed = observations
@@ -178,5 +170,97 @@ pub(crate) fn refresh_in_memory(
             Some((o.name.clone(), rec.observed.clone()?))
         })
         .collect();
-    Ok((written, failed))
+    Ok(InMemory {
+        written,
+        lookups: lookups(&observations, &at),
+        failed,
+    })
+}
+
+/// `apply` planning for itself: looks every uncertain create still in the manifests up by
+/// its vendor-visible name (nothing else is read). `sandbox`: the sandbox emulator's URL.
+pub(crate) async fn look_up_uncertain(
+    state: &state::State,
+    tasks: &[Task],
+    project: &crate::project::Project,
+    sandbox: Option<&str>,
+) -> std::collections::BTreeMap<String, crate::plan::adopt::Lookup> {
+    let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
+    let targets: Vec<refresh::Target> = refresh::targets(state, &by_name)
+        .into_iter()
+        .filter(|t| t.task_id.is_none() && t.visible_name.is_some())
+        .collect();
+    if targets.is_empty() {
+        return Default::default();
+    }
+    let observations = read(state, targets, project, sandbox).await;
+    lookups(&observations, &state::now_rfc3339())
+}
+
+async fn read(
+    state: &state::State,
+    targets: Vec<refresh::Target>,
+    project: &crate::project::Project,
+    sandbox: Option<&str>,
+) -> Vec<refresh::Observation> {
+    let loopback = sandbox.is_some()
+        || state
+            .tasks
+            .values()
+            .all(|r| r.endpoint.starts_with("http://127.0.0.1"));
+    let transport = match Transport::new(Policy::default(), loopback) {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            return targets
+                .into_iter()
+                .map(|t| refresh::Observation {
+                    name: t.name,
+                    vendor: t.vendor,
+                    provider: t.provider,
+                    task_id: t.task_id,
+                    read: refresh::Read::Failed { reason: e.clone() },
+                })
+                .collect()
+        }
+    };
+    let context_for =
+        |provider: &str, vendor| super::apply::context(project, provider, vendor, sandbox);
+    refresh::read_all(
+        targets,
+        transport,
+        &context_for,
+        10,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+}
+
+/// The lookups among `observations`, as the planner takes them.
+fn lookups(
+    observations: &[refresh::Observation],
+    at: &str,
+) -> std::collections::BTreeMap<String, crate::plan::adopt::Lookup> {
+    use crate::plan::adopt::{Candidate, Lookup};
+    observations
+        .iter()
+        .filter(|o| o.task_id.is_none())
+        .filter_map(|o| {
+            let lookup = match &o.read {
+                refresh::Read::Lookup {
+                    candidates,
+                    authoritative,
+                } => Lookup::Listed {
+                    candidates: candidates.iter().map(Candidate::of).collect(),
+                    authoritative: *authoritative,
+                    at: at.to_string(),
+                },
+                refresh::Read::Failed { reason } => Lookup::Failed {
+                    reason: reason.clone(),
+                    at: at.to_string(),
+                },
+                _ => return None,
+            };
+            Some((o.name.clone(), lookup))
+        })
+        .collect()
 }

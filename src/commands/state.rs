@@ -61,6 +61,7 @@ pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
             &crate::settings::repair_args(dir, explicit, sandbox),
         ),
         StateCommand::Start { name, outcome } => start(&path()?, name, *outcome),
+        StateCommand::Update { name, outcome } => update(dir, &path()?, name, *outcome),
         StateCommand::Unlock => unlock(&path()?),
     }
 }
@@ -75,7 +76,7 @@ fn batch(
     args: &str,
 ) -> anyhow::Result<Outcome> {
     use crate::cli::BatchMark;
-    use crate::state::{Batch, PendingState};
+    use crate::state::PendingState;
     let (backend, lock, mut st) = locked_state(path, "state batch")?;
     let Some(rec) = st.tasks.get_mut(name) else {
         anyhow::bail!(
@@ -99,6 +100,7 @@ fn batch(
         progress.pending = Some(pending);
         anyhow::bail!("`{name}` is uncertain as a whole (its create may or may not have reached the vendor), and its first batch rode in the create\nhint: `callform state import {name} TASK_ID{args}` records the task, with that batch, if it exists; `callform state rm {name}{args}` if it does not");
     }
+    let rows = (pending.offset + 1, pending.offset + u64::from(pending.n));
     let said = match mark {
         BatchMark::Loaded => {
             if pending.state == PendingState::Refused {
@@ -106,16 +108,11 @@ fn batch(
                 progress.pending = Some(pending);
                 anyhow::bail!("batch {index} of `{name}` was refused by the vendor ({code}): nothing of it was loaded\nhint: once the task takes data again, `callform state batch {name} {index} not-loaded{args}` and apply");
             }
-            progress.rows += u64::from(pending.n);
-            progress.batches.push(Batch {
-                i: pending.i,
-                n: pending.n,
-                through: pending.through,
-            });
-            rec.warnings.push(format!(
+            let why = format!(
                 "batch {index} recorded as loaded by hand on {}",
                 state::now_rfc3339()
-            ));
+            );
+            progress.mark_loaded(pending, &mut rec.warnings, why);
             "loaded: the next apply goes on after it"
         }
         BatchMark::NotLoaded => {
@@ -129,8 +126,7 @@ fn batch(
     lock.release()?;
     eprintln!(
         "Recorded batch {index} of `{name}` (rows {}–{}) as {said}.",
-        pending.offset + 1,
-        pending.offset + u64::from(pending.n)
+        rows.0, rows.1
     );
     Ok(Outcome::Success)
 }
@@ -175,6 +171,56 @@ fn start(path: &Path, name: &str, mark: crate::cli::StartMark) -> anyhow::Result
             StartMark::Paused =>
                 "paused: the next apply resumes it if its manifest says `status: running`",
             StartMark::Stopped => "stopped: callform sends nothing more for it",
+        }
+    );
+    Ok(Outcome::Success)
+}
+
+/// `state update NAME done|not-done`: resolves an update whose outcome is unknown. Done
+/// takes the spec of the manifest, which must be the one the update carried (its digest).
+fn update(
+    dir: &Path,
+    path: &Path,
+    name: &str,
+    mark: crate::cli::UpdateMark,
+) -> anyhow::Result<Outcome> {
+    use crate::cli::UpdateMark;
+    let (backend, lock, mut st) = locked_state(path, "state update")?;
+    let salt = st.salt.clone();
+    let Some(rec) = st.tasks.get_mut(name) else {
+        anyhow::bail!(
+            "no task `{name}` in {}{}",
+            path.display(),
+            suggest(&st, name)
+        );
+    };
+    let Some(pending) = rec.update.clone() else {
+        anyhow::bail!("`{name}` has no update whose outcome is unknown\nhint: `callform plan` shows what the task needs");
+    };
+    match mark {
+        UpdateMark::NotDone => rec.update = None,
+        UpdateMark::Done => {
+            let (project, manifests) = load(dir, jiff::Timestamp::now());
+            let Some(task) = manifests.tasks.iter().find(|t| t.name == name) else {
+                anyhow::bail!("`{name}` is in no manifest under {}: the spec the update carried is not known\nhint: restore its manifest as it was when the update was sent, or pass --dir", dir.display());
+            };
+            let canon = canonical(task, &project.timezone_name, &salt);
+            if canon.digest != pending.spec_digest {
+                anyhow::bail!("the manifest of `{name}` is not the spec the update carried (it changed since)\nhint: restore it as it was when the update was sent, or record `not-done` and plan again");
+            }
+            rec.spec_digest = canon.digest;
+            rec.canonical_version = CANONICAL_VERSION;
+            rec.spec = canon.form.into();
+            rec.update = None;
+        }
+    }
+    backend.save(&lock, &mut st)?;
+    lock.release()?;
+    eprintln!(
+        "Recorded the update of `{name}` as {}.",
+        match mark {
+            UpdateMark::Done => "done: the record holds the manifest's spec",
+            UpdateMark::NotDone => "not done: the next apply sends it again",
         }
     );
     Ok(Outcome::Success)

@@ -203,6 +203,11 @@ pub fn read_qps(vendor: Vendor) -> u32 {
     vendor.def().read_qps().max(1)
 }
 
+/// Hours from UTC of the creation times `vendor`'s listing reports; `None`: it reports none.
+pub fn creation_time_utc_offset(vendor: Vendor) -> Option<i8> {
+    vendor.def().creation_time_utc_offset()
+}
+
 /// Whether a lookup by name at `vendor` that finds nothing proves no such task exists.
 pub fn find_is_authoritative(vendor: Vendor) -> bool {
     vendor.def().find_is_authoritative()
@@ -211,6 +216,12 @@ pub fn find_is_authoritative(vendor: Vendor) -> bool {
 /// The top-level fields of `task`'s canonical spec its vendor changes in place.
 pub fn updatable(task: &Task) -> &'static [&'static str] {
     task.spec.def().updatable()
+}
+
+/// The request `task`'s vendor updates a created task with, as a plan names it (empty
+/// where it has none).
+pub fn update_via(task: &Task) -> &'static str {
+    task.spec.def().update_via()
 }
 
 /// Builds the request that reads the created task `task_id` back.

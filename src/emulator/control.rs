@@ -19,6 +19,8 @@
 //!   the vendor reports (at most the task's callee count; after the action). Answers the
 //!   task as `/_emulator/tasks` shows it; 409 `{"error"}` for an action its state does not
 //!   take (nothing is changed), 404 for an unknown id.
+//! - `GET /_emulator/tasks/{id}/settings`: the task's settings now (the create body as
+//!   accepted updates left it), 404 for an unknown id.
 //! - `GET /_emulator/faults`: the fault rules in force.
 //! - `POST /_emulator/faults` with `{"match": "...", "kind": "...", "times": N, "op": …,
 //!   "batch": N}`: adds a rule (see `faults.rs`); answers 201 with the rule.
@@ -26,8 +28,10 @@
 //!   or not, as `{method, path, query, name, op, task_id}` — the vendor-visible task
 //!   name when the query (`TaskName`) or JSON body (`task_name`, `name`, `Name`) holds
 //!   one, or the named task's for a load or a start; `op` (`create`, `load`, `start`)
-//!   once the vendor's handler recognised the request, `task_id` once known; xfyeta's
-//!   token is `***`. Headers are not kept.
+//!   once the vendor's handler recognised the request, `task_id` once known, `fault` the
+//!   fault it was met with (`throttle`, `5xx`, … or null) and `done` whether the step was
+//!   done (the task created, the batch stored, the task started); xfyeta's token is
+//!   `***`. Headers are not kept.
 //! - `DELETE /_emulator/faults[?match=X]`: removes the rules with that pattern, or all;
 //!   answers `{"removed": n}`. Tests sharing an emulator should delete only their own.
 //!
@@ -103,6 +107,19 @@ pub(crate) async fn callees(
     Path(task_id): Path<String>,
 ) -> Response {
     match locked(&emu.tasks).callees(&task_id) {
+        Some(view) => Json(view).into_response(),
+        None => no_task(&task_id),
+    }
+}
+
+/// `GET /_emulator/tasks/{id}/settings`: what the task is set to now (the create body,
+/// as accepted updates left it), for tests of updates in place. Loopback only, like the
+/// callees it may name (Volcengine's `PhoneList`).
+pub(crate) async fn settings(
+    State(emu): State<Arc<Emulator>>,
+    Path(task_id): Path<String>,
+) -> Response {
+    match locked(&emu.tasks).settings(&task_id) {
         Some(view) => Json(view).into_response(),
         None => no_task(&task_id),
     }

@@ -13,7 +13,7 @@
 use super::conn::{ConnHandle, ResettableListener};
 use super::control;
 use super::credentials::Credentials;
-use super::faults::{FaultOp, FaultRules, Faults};
+use super::faults::{FaultKind, FaultOp, FaultRules, Faults};
 use super::tasks::Tasks;
 use super::verify::NonceCache;
 use super::Config;
@@ -80,6 +80,11 @@ pub(crate) struct Received {
     pub op: Option<FaultOp>,
     /// The task it created or named, once known.
     pub task_id: Option<String>,
+    /// The fault the emulator met it with (a rule's or a global share's kind), if any.
+    pub fault: Option<FaultKind>,
+    /// Whether the emulator did the step (created the task, stored the batch, started
+    /// it, answered the read): false for a refused, throttled or business-error request.
+    pub done: bool,
 }
 
 /// A request's number in `Emulator::received`, put in its extensions by the middleware.
@@ -92,6 +97,17 @@ impl Emulator {
     pub(crate) fn note_task(&self, seq: Option<u64>, op: FaultOp, task_id: &str) {
         let name = locked(&self.tasks).get_mut(task_id).map(|t| t.name.clone());
         self.note(seq, op, Some(task_id), name.as_deref());
+    }
+
+    /// Notes how request `seq` was met: the fault decided for it, and whether the step
+    /// was done.
+    pub(crate) fn note_outcome(&self, seq: Option<u64>, fault: Option<FaultKind>, done: bool) {
+        let Some(seq) = seq else { return };
+        let mut received = locked(&self.received);
+        if let Some(r) = received.iter_mut().rev().find(|r| r.seq == seq) {
+            r.fault = fault;
+            r.done = done;
+        }
     }
 
     /// Notes what request `seq` was: its operation, and the task id and name when they
@@ -331,6 +347,10 @@ fn router(emulator: Arc<Emulator>) -> Router {
         .route("/_emulator/tasks", get(control::tasks))
         .route("/_emulator/tasks/{task_id}/callees", get(control::callees))
         .route(
+            "/_emulator/tasks/{task_id}/settings",
+            get(control::settings),
+        )
+        .route(
             "/_emulator/tasks/{task_id}/run",
             axum::routing::post(control::set_run),
         )
@@ -408,6 +428,8 @@ async fn latency(State(emu): State<Arc<Emulator>>, request: Request, next: Next)
             name,
             op: None,
             task_id: None,
+            fault: None,
+            done: false,
         });
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))

@@ -104,6 +104,7 @@ pub(crate) async fn step<'a>(
         }
         let rule = locked(&emu.rules).take(&ready.name, op, ready.batch);
         let fault = rule.as_ref().map(|r| r.kind).or_else(|| emu.faults.draw());
+        emu.note_outcome(seq, fault, false);
         match fault {
             Some(FaultKind::Throttle) => return answers.throttled(),
             Some(FaultKind::BusinessError) => return answers.business_error(),
@@ -116,6 +117,7 @@ pub(crate) async fn step<'a>(
             return scripted(r, ready.task_id.as_deref());
         }
         let done = (ready.commit)(&mut tasks);
+        emu.note_outcome(seq, fault, true);
         if !done.task_id.is_empty() {
             emu.note(seq, op, Some(&done.task_id), None);
         }

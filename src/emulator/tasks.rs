@@ -450,6 +450,13 @@ impl Tasks {
         let i = *self.index.get(task_id)?;
         self.records.get(i).map(|r| r.callees.view())
     }
+
+    /// The task's settings now (the create body, replaced or extended by accepted
+    /// updates), for `GET /_emulator/tasks/{id}/settings`.
+    pub(crate) fn settings(&self, task_id: &str) -> Option<Value> {
+        let i = *self.index.get(task_id)?;
+        self.records.get(i).map(|r| r.settings.clone())
+    }
 }
 
 /// A random (version 4) UUID in its usual lowercase form.

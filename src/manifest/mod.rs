@@ -540,7 +540,71 @@ fn written_by_callform(text: &str) -> bool {
 }
 
 /// Puts what was collected in the order callers rely on.
+/// Vendor-visible names unique per provider: an uncertain create is resolved by looking
+/// its task up by that name ([`crate::plan::adopt`]), which only means "this task" when no
+/// other task of the provider's account carries it. Every later task of a name is an error
+/// naming the first (both files, lines and tasks); the tasks stay loaded (they are valid
+/// each on its own), but the errors stop plan and apply.
+fn unique_vendor_names(out: &mut Manifests) {
+    let mut seen: HashMap<(&str, &str), &Task> = HashMap::with_capacity(out.tasks.len());
+    let mut found = Vec::new();
+    for t in &out.tasks {
+        match seen.entry((t.provider.as_str(), t.vendor_name())) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(t);
+            }
+            std::collections::hash_map::Entry::Occupied(first) => {
+                found.push((*first.get(), t));
+            }
+        }
+    }
+    let mut diags = Vec::with_capacity(found.len());
+    for (first, t) in found {
+        let field = vendor_name_field(t);
+        diags.push(
+            Diagnostic::error(
+                &t.source.file,
+                format!(
+                    "task `{}` has the vendor-visible name `{}`, as task `{}` ({}:{}) on the same provider `{}`",
+                    t.name,
+                    t.vendor_name(),
+                    first.name,
+                    first.source.file.display(),
+                    first.source.line,
+                    t.provider
+                ),
+            )
+            .at(t.source.line, 1, 0)
+            .task(Some(&t.name))
+            .field(field.clone())
+            .expected("vendor-visible names unique per provider (callform finds a task whose create had no answer by this name)")
+            .hint(format!(
+                "set a distinct `{field}` in one of the two tasks, or put them on different providers"
+            )),
+        );
+    }
+    for d in &diags {
+        if !out.texts.contains_key(&d.file) {
+            // Read again for the excerpt: texts are kept only for files with problems.
+            if let Ok(text) = callees::read_text(&d.file, &d.file) {
+                out.texts.insert(d.file.clone(), text);
+            }
+        }
+    }
+    out.diagnostics.extend(diags);
+}
+
+/// The manifest field the vendor-visible name comes from: the vendor's own key under
+/// `spec`, or `name` when that defaults it.
+fn vendor_name_field(t: &Task) -> String {
+    match t.spec.def().vendor_name() {
+        None => "name".into(),
+        Some(_) => t.spec.def().vendor_name_field().into(),
+    }
+}
+
 fn finish(out: &mut Manifests) {
+    unique_vendor_names(out);
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     // A callee file named by several tasks is one file.
     out.files.dedup_by(|a, b| a.path == b.path);
@@ -967,6 +1031,11 @@ mod tests {
             &text[end..]
         )
         .replace("renewal-reminder-2027q1", name)
+        // Vendor-visible names are unique per provider.
+        .replace(
+            "task_name: 续保提醒2027Q1",
+            &format!("task_name: 续保提醒-{name}"),
+        )
     }
 
     #[test]

@@ -53,6 +53,9 @@ fn some_names(names: &mut [String]) -> String {
 /// nothing.
 fn did(p: &Progress) -> String {
     let mut parts = Vec::new();
+    if p.updated {
+        parts.push("updated in place".to_string());
+    }
     if p.rows > 0 {
         parts.push(format!(
             "loaded {} callee{} in {} batch{}",
@@ -71,6 +74,9 @@ fn did(p: &Progress) -> String {
     }
     if p.started {
         parts.push("started".to_string());
+    }
+    if let Some(id) = &p.stopped_superseded {
+        parts.push(format!("stopped the superseded task {id}"));
     }
     parts.join("; ")
 }
@@ -131,6 +137,10 @@ impl crate::apply::Report for Reporter {
             Result_::Done => {
                 let verb = if f.progress.created {
                     "created  "
+                } else if f.progress.verb == Some(crate::driver::Verb::Stop) {
+                    "stopped  "
+                } else if f.progress.updated {
+                    "updated  "
                 } else {
                     "resumed  "
                 };
@@ -207,6 +217,33 @@ pub struct Besides<'a> {
     pub renamed: &'a [(String, String)],
     /// Tasks of earlier runs that are still uncertain: (name, the plan's reason and hints).
     pub earlier_uncertain: &'a [(String, Vec<String>)],
+    /// Uncertain creates recorded as found by a lookup: (name, vendor task id, how).
+    pub adopted: &'a [(String, String, String)],
+}
+
+/// Why the apply stopped before sending anything: the providers whose preflight read
+/// failed, each with the variables that hold its credentials.
+pub fn preflight_failed(
+    out: &Printer,
+    failures: &[crate::apply::PreflightFailed],
+    project: &Project,
+) {
+    for f in failures {
+        let vars = project.credential_vars(&f.provider, f.vendor).join(", ");
+        let what = if f.auth {
+            "its credentials were refused"
+        } else {
+            "the read failed"
+        };
+        out.problem(&format!(
+            "error: preflight: provider `{}` ({}): {what}: {}\nhint: check the credentials in {vars}, and the endpoint ({})",
+            f.provider,
+            f.vendor,
+            f.reason,
+            crate::project::endpoint_source(&f.provider, f.vendor)
+        ));
+    }
+    out.problem("Nothing was sent: a read-only request per provider checks its credentials before the first create, batch, start or verb.");
 }
 
 /// The summary of an apply, on stdout.
@@ -225,10 +262,16 @@ pub fn summary(
     finished.sort_by(|a, b| a.name.cmp(&b.name));
     let count = |f: fn(&Result_) -> bool| finished.iter().filter(|x| f(&x.result)).count();
     let created = finished.iter().filter(|f| f.progress.created).count();
+    let stops = finished
+        .iter()
+        .filter(|f| f.resumed && f.result.is_done())
+        .filter(|f| f.progress.verb == Some(crate::driver::Verb::Stop))
+        .count();
     let resumed = finished
         .iter()
         .filter(|f| f.resumed && f.result.is_done())
-        .count();
+        .count()
+        - stops;
     let failed = count(|r| matches!(r, Result_::Failed { .. }));
     let uncertain = count(|r| matches!(r, Result_::Uncertain { .. }));
     let skipped = count(|r| matches!(r, Result_::Skipped { .. } | Result_::AuthStopped { .. }));
@@ -249,6 +292,10 @@ pub fn summary(
         0 => String::new(),
         n => format!(", {n} renamed"),
     };
+    let renamed = match besides.adopted.len() {
+        0 => renamed,
+        n => format!("{renamed}, {n} adopted"),
+    };
     let earlier_count = match earlier {
         0 => String::new(),
         n => format!("; {n} uncertain from earlier runs, still unresolved"),
@@ -256,6 +303,9 @@ pub fn summary(
     let resumed = match resumed {
         0 => String::new(),
         n => format!(", {n} resumed"),
+    } + &match stops {
+        0 => String::new(),
+        n => format!(", {n} stopped"),
     };
     let steps = if rows + batches > 0 || started > 0 {
         format!(
@@ -273,6 +323,12 @@ pub fn summary(
         say!(
             out,
             "  renamed   {old} → {new} (the record moved; nothing was sent)"
+        );
+    }
+    for (name, task_id, _) in besides.adopted {
+        say!(
+            out,
+            "  adopted   {name} as task {task_id} (found by name; nothing was sent to create it)"
         );
     }
     if let Some(journal) = unsaved {
@@ -364,6 +420,8 @@ fn step_hint(step: &Step, vendor: &str, name: &str, state_args: &str) -> String 
         Step::Batch { i, .. } => format!("    hint: check the task's numbers in the {vendor} console, then `callform state batch {name} {i} loaded{state_args}` if they are there, or `callform state batch {name} {i} not-loaded{state_args}` if not (the next apply sends them)"),
         Step::Start => format!("    hint: check in the {vendor} console whether the task runs, then `callform state start {name} started{state_args}` or `callform state start {name} not-started{state_args}`"),
         Step::Verb(v) => format!("    hint: `callform refresh --write{state_args}` reads `{name}` back from {vendor}: its status settles whether the {v} took effect (it is never sent again blindly)"),
+        Step::Update => format!("    hint: `callform refresh{state_args}` or the {vendor} console shows whether `{name}` holds the new values; then `callform state update {name} done{state_args}` or `callform state update {name} not-done{state_args}` (it is never sent again blindly)"),
+        Step::StopSuperseded(id) => format!("    hint: task {id} (superseded by `{name}`) may still be dialling: check it in the {vendor} console and stop it there if it runs (callform never sends its stop again)"),
     }
 }
 

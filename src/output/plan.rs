@@ -24,7 +24,11 @@ fn symbol(action: Action) -> &'static str {
         Action::Pause => "||",
         // Loud: it cannot be undone.
         Action::Stop => "-!",
+        // `~` is resume's: an update in place changes what the task is, then it goes on.
+        Action::Update => "+~",
         Action::Rename => ">",
+        // Taken in from the vendor: recorded, nothing sent.
+        Action::Adopt => "<=",
         Action::Blocked => "!",
         Action::Uncertain => "?",
         Action::InFlight => "…",
@@ -37,7 +41,12 @@ fn symbol(action: Action) -> &'static str {
 fn paint_action(p: &Paint, action: Action, s: &str) -> String {
     match action {
         Action::Create => p.green(s),
-        Action::Replace | Action::Rename | Action::Resume | Action::Pause => p.yellow(s),
+        Action::Replace
+        | Action::Rename
+        | Action::Adopt
+        | Action::Resume
+        | Action::Pause
+        | Action::Update => p.yellow(s),
         Action::Stop => p.red(s),
         Action::Blocked => p.red(s),
         Action::Uncertain | Action::InFlight | Action::Orphaned => p.yellow(s),
@@ -153,6 +162,24 @@ pub fn steps_line(steps: &Steps) -> String {
             format!("then {w}")
         });
     }
+    // The update is sent first of all.
+    if let Some(u) = &steps.update {
+        parts.insert(
+            0,
+            format!("update in place ({}): {}", u.via, u.fields.join(", ")),
+        );
+    }
+    if let Some(s) = &steps.stop_superseded {
+        let note = s
+            .note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
+        parts.push(format!(
+            "then stop the superseded task {} ({}, IRREVERSIBLE; only once every step before it is done, else it still runs){note}",
+            s.task_id, s.via
+        ));
+    }
     parts.join(", ")
 }
 
@@ -189,7 +216,7 @@ fn task_lines(t: &PlannedTask, p: &Paint, out: &mut String) {
                 }
             }
         }
-        Action::Replace | Action::Blocked => {
+        Action::Replace | Action::Blocked | Action::Update => {
             for c in &t.changes {
                 match (&c.old, &c.new) {
                     (Some(o), Some(n)) => {
@@ -265,8 +292,10 @@ fn rare_counts(plan: &Plan, bold: bool) -> String {
     for (n, what) in [
         (plan.summary.resume, "to resume"),
         (plan.summary.rename, "to rename"),
+        (plan.summary.adopt, "to adopt"),
         (plan.summary.pause, "to pause"),
         (plan.summary.stop, "to stop (irreversible)"),
+        (plan.summary.update, "to update in place"),
     ] {
         match n {
             0 => {}
@@ -317,6 +346,16 @@ fn endpoint_line(e: &EndpointUse, mixed: bool) -> String {
         e.tasks,
         if e.tasks == 1 { "" } else { "s" }
     )
+}
+
+/// Tasks in the state only that plan nothing because they never dial again (stopped,
+/// finished, deleted): kept as their history, with how to forget them.
+fn history_notes(plan: &Plan) -> Vec<(&str, &str)> {
+    plan.tasks
+        .iter()
+        .filter(|t| t.action == Action::NoOp && t.source.is_none())
+        .filter_map(|t| Some((t.name.as_str(), t.reason.as_deref()?)))
+        .collect()
 }
 
 /// The tasks a plan lists, orphans first: a campaign whose manifest was removed still
@@ -433,6 +472,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
         for w in &t.warnings {
             let _ = writeln!(out, "{} {}: {w}", p.yellow("warning:"), t.name);
         }
+    }
+    for (name, note) in history_notes(plan) {
+        let _ = writeln!(out, "{} {name}: {note}", p.yellow("note:"));
     }
     if plan.has_blocked() {
         let _ = writeln!(
@@ -553,99 +595,298 @@ pub fn markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    let listed = listed(plan);
-    if !listed.is_empty() {
-        let _ = writeln!(out, "| action | task | vendor | provider | source |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
-        for t in &listed {
-            let _ = writeln!(
-                out,
-                "| `{}` | `{}` | {} | {} | {} |",
-                t.action.as_str(),
-                md_escape(&t.name),
-                t.vendor,
-                md_escape(&t.provider),
-                t.source.as_deref().map(md_escape).unwrap_or_default()
-            );
-        }
-        out.push('\n');
-    }
-    for t in &listed {
-        let moved = match (&t.moved_from, t.action) {
-            (Some(old), Action::Rename) => format!(" from <code>{}</code>", md_escape(old)),
-            _ => String::new(),
-        };
-        // The vendor task id, as the text plan shows it: the task to stop in the console
-        // (an orphan, a replaced task) or to look for (an uncertain one).
-        let id = t
-            .task_id
-            .as_deref()
-            .map(|id| format!(", vendor task <code>{}</code>", md_escape(id)))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "<details><summary><code>{}</code> {} {}{moved}{id}</summary>\n",
-            md_escape(&t.name),
-            md_escape(symbol(t.action)),
-            t.action.as_str()
-        );
-        if let Some(reason) = &t.reason {
-            let _ = writeln!(out, "{}\n", md_escape(reason));
-        }
-        if let Some(steps) = &t.steps {
-            let _ = writeln!(
-                out,
-                "- steps: {}\n- dials: {}\n",
-                md_escape(&steps_line(steps)),
-                md_escape(&steps.dials)
-            );
-        }
-        let mut diff = String::new();
-        match t.action {
-            Action::Create => {
-                if let Some(spec) = &t.spec {
-                    for (k, v) in created_fields(spec) {
-                        let _ = writeln!(diff, "+ {k} = {v}");
-                    }
-                }
-            }
-            _ => {
-                for c in &t.changes {
-                    if let Some(o) = &c.old {
-                        let _ = writeln!(diff, "- {} = {o}", c.field);
-                    }
-                    if let Some(n) = &c.new {
-                        let _ = writeln!(diff, "+ {} = {n}", c.field);
-                    }
-                }
-            }
-        }
-        if !diff.is_empty() {
-            let _ = writeln!(out, "```diff\n{diff}```\n");
-        }
-        for h in &t.hints {
-            let _ = writeln!(out, "- {}", md_escape(h));
-        }
-        for w in &t.warnings {
-            let _ = writeln!(out, "- ⚠️ {}", md_escape(w));
-        }
-        let _ = writeln!(out, "</details>\n");
-    }
-    let quiet: Vec<&PlannedTask> = plan
+    let entries: Vec<MdEntry> = md_listed(plan).into_iter().map(md_entry).collect();
+    let mut quiet: Vec<String> = plan
         .tasks
         .iter()
         .filter(|t| t.action == Action::NoOp && !t.warnings.is_empty())
+        .flat_map(|t| {
+            t.warnings.iter().map(|w| {
+                mask_phones_in_text(&format!(
+                    "- ⚠️ `{}`: {}\n",
+                    md_escape(&t.name),
+                    md_escape(w)
+                ))
+            })
+        })
         .collect();
-    if !quiet.is_empty() {
-        let _ = writeln!(out, "Warnings on unchanged tasks:\n");
-        for t in quiet {
-            for w in &t.warnings {
-                let _ = writeln!(out, "- ⚠️ `{}`: {}", md_escape(&t.name), md_escape(w));
+    quiet.extend(history_notes(plan).into_iter().map(|(name, note)| {
+        mask_phones_in_text(&format!(
+            "- ℹ️ `{}`: {}\n",
+            md_escape(name),
+            md_escape(note)
+        ))
+    }));
+    let head = mask_phones_in_text(&out);
+    md_fit(&head, &entries, &quiet, MARKDOWN_BUDGET)
+}
+
+/// The most characters a markdown plan may have: it must fit one pull-request comment
+/// (GitHub takes 65,536, GitLab more), with room left for the marker and a line or two a
+/// CI workflow adds. The one place this budget is chosen.
+pub const MARKDOWN_BUDGET: usize = 60_000;
+
+/// The part of the head (notes, warnings, endpoints) kept when it alone nears the budget.
+const MARKDOWN_HEAD_MAX: usize = 20_000;
+
+/// Room kept for the lines that say what was left out.
+const MARKDOWN_NOTE_ROOM: usize = 1_000;
+
+/// One listed task of the markdown plan: its table row and its collapsible details, with
+/// and without the field list.
+struct MdEntry {
+    human: bool,
+    row: String,
+    full: String,
+    short: String,
+    has_fields: bool,
+}
+
+/// Routine: a create, which a reviewer reads in bulk. Every other listed action (blocked,
+/// uncertain, replace, stop, orphaned, adopt, …) needs a person and comes first.
+fn is_routine(action: Action) -> bool {
+    matches!(action, Action::Create | Action::NoOp)
+}
+
+/// The markdown plan's order: orphans, then the rest of what needs a person, then the
+/// routine creates, each group in name order (as [`listed`]).
+fn md_listed(plan: &Plan) -> Vec<&PlannedTask> {
+    let mut tasks = listed(plan);
+    tasks.sort_by_key(|t| (is_routine(t.action), t.action != Action::Orphaned));
+    tasks
+}
+
+fn md_entry(t: &PlannedTask) -> MdEntry {
+    let row = format!(
+        "| `{}` | `{}` | {} | {} | {} |\n",
+        t.action.as_str(),
+        md_escape(&t.name),
+        t.vendor,
+        md_escape(&t.provider),
+        t.source.as_deref().map(md_escape).unwrap_or_default()
+    );
+    let moved = match (&t.moved_from, t.action) {
+        (Some(old), Action::Rename) => format!(" from <code>{}</code>", md_escape(old)),
+        _ => String::new(),
+    };
+    // The vendor task id, as the text plan shows it: the task to stop in the console
+    // (an orphan, a replaced task) or to look for (an uncertain one).
+    let id = t
+        .task_id
+        .as_deref()
+        .map(|id| format!(", vendor task <code>{}</code>", md_escape(id)))
+        .unwrap_or_default();
+    let mut top = String::new();
+    let _ = writeln!(
+        top,
+        "<details><summary><code>{}</code> {} {}{moved}{id}</summary>\n",
+        md_escape(&t.name),
+        md_escape(symbol(t.action)),
+        t.action.as_str()
+    );
+    if let Some(reason) = &t.reason {
+        let _ = writeln!(top, "{}\n", md_escape(reason));
+    }
+    if let Some(steps) = &t.steps {
+        let _ = writeln!(
+            top,
+            "- steps: {}\n- dials: {}\n",
+            md_escape(&steps_line(steps)),
+            md_escape(&steps.dials)
+        );
+    }
+    let mut diff = String::new();
+    match t.action {
+        Action::Create => {
+            if let Some(spec) = &t.spec {
+                for (k, v) in created_fields(spec) {
+                    let _ = writeln!(diff, "+ {k} = {v}");
+                }
             }
         }
-        out.push('\n');
+        _ => {
+            for c in &t.changes {
+                if let Some(o) = &c.old {
+                    let _ = writeln!(diff, "- {} = {o}", c.field);
+                }
+                if let Some(n) = &c.new {
+                    let _ = writeln!(diff, "+ {} = {n}", c.field);
+                }
+            }
+        }
     }
-    mask_phones_in_text(&out)
+    let mut tail = String::new();
+    for h in &t.hints {
+        let _ = writeln!(tail, "- {}", md_escape(h));
+    }
+    for w in &t.warnings {
+        let _ = writeln!(tail, "- ⚠️ {}", md_escape(w));
+    }
+    let _ = writeln!(tail, "</details>\n");
+    let fields = if diff.is_empty() {
+        String::new()
+    } else {
+        format!("```diff\n{diff}```\n\n")
+    };
+    MdEntry {
+        human: !is_routine(t.action),
+        row: mask_phones_in_text(&row),
+        full: mask_phones_in_text(&format!("{top}{fields}{tail}")),
+        short: mask_phones_in_text(&format!("{top}{tail}")),
+        has_fields: !fields.is_empty(),
+    }
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Where the whole plan is, in every note about what a comment leaves out.
+const FULL_PLAN: &str = "the full plan is in the saved plan file: `callform show PLANFILE` (in CI: the plan artifact of this run), or run `callform plan` yourself";
+
+/// Lays out the markdown plan within `budget` characters: in full when it fits (the
+/// rendering of every ordinary plan); else without the field lists (routine creates'
+/// first), then without whole routine entries from the end, then, as a last resort, without
+/// entries that need a person. What is left out is always counted, with where to read it.
+fn md_fit(head: &str, entries: &[MdEntry], quiet: &[String], budget: usize) -> String {
+    const TABLE_HEAD: &str =
+        "| action | task | vendor | provider | source |\n|---|---|---|---|---|\n";
+    let mut head = head.to_string();
+    let mut head_cut = 0usize;
+    if chars(&head) > MARKDOWN_HEAD_MAX {
+        let mut kept = String::new();
+        let mut lines = head.split_inclusive('\n');
+        for line in lines.by_ref() {
+            if chars(&kept) + chars(line) > MARKDOWN_HEAD_MAX {
+                head_cut += 1;
+                break;
+            }
+            kept.push_str(line);
+        }
+        head_cut += lines.count();
+        head = kept;
+    }
+    let quiet_block = |n: usize| -> String {
+        if quiet.is_empty() || n == 0 {
+            return String::new();
+        }
+        let mut s = String::from("Warnings on unchanged tasks:\n\n");
+        for w in &quiet[..n] {
+            s.push_str(w);
+        }
+        s.push('\n');
+        s
+    };
+    let render = |full: &dyn Fn(&MdEntry) -> bool, shown: &[bool], quiet_n: usize| {
+        let mut out = head.clone();
+        if shown.iter().any(|s| *s) {
+            out.push_str(TABLE_HEAD);
+            for (e, _) in entries.iter().zip(shown).filter(|(_, s)| **s) {
+                out.push_str(&e.row);
+            }
+            out.push('\n');
+            for (e, _) in entries.iter().zip(shown).filter(|(_, s)| **s) {
+                out.push_str(if full(e) { &e.full } else { &e.short });
+            }
+        }
+        out.push_str(&quiet_block(quiet_n));
+        out
+    };
+    let all = vec![true; entries.len()];
+    if head_cut == 0 {
+        let full = render(&|_: &MdEntry| true, &all, quiet.len());
+        if chars(&full) <= budget {
+            return full;
+        }
+    }
+    let room = budget.saturating_sub(MARKDOWN_NOTE_ROOM);
+    let size =
+        |e: &MdEntry, fields: bool| chars(&e.row) + chars(if fields { &e.full } else { &e.short });
+    let fixed = chars(&head) + chars(TABLE_HEAD) + 1;
+    // Field lists go first: the routine creates', then (if still too long) all of them.
+    let with_fields_human = fixed + entries.iter().map(|e| size(e, e.human)).sum::<usize>() <= room;
+    let keep_fields = |e: &MdEntry| with_fields_human && e.human;
+    // Then whole entries: every one that needs a person before any routine one.
+    let mut used = fixed;
+    let mut shown = vec![false; entries.len()];
+    for pass_human in [true, false] {
+        for (i, e) in entries.iter().enumerate() {
+            if e.human != pass_human {
+                continue;
+            }
+            let n = size(e, keep_fields(e));
+            if used + n <= room {
+                used += n;
+                shown[i] = true;
+            } else if !pass_human {
+                break;
+            }
+        }
+    }
+    let mut quiet_n = 0;
+    for w in quiet {
+        if used + chars(w) + 40 > room {
+            break;
+        }
+        used += chars(w);
+        quiet_n += 1;
+    }
+    let mut out = render(&keep_fields, &shown, quiet_n);
+    let left_human = entries
+        .iter()
+        .zip(&shown)
+        .filter(|(e, s)| e.human && !**s)
+        .count();
+    let left_routine = entries
+        .iter()
+        .zip(&shown)
+        .filter(|(e, s)| !e.human && !**s)
+        .count();
+    let fields_cut = entries
+        .iter()
+        .zip(&shown)
+        .filter(|(e, s)| **s && e.has_fields && !keep_fields(e))
+        .count();
+    let _ = writeln!(
+        out,
+        "> ✂️ **This plan is too long for one comment ({} characters at most)**: {FULL_PLAN}.",
+        thousands(budget as u64)
+    );
+    let mut cuts = Vec::new();
+    if head_cut > 0 {
+        cuts.push(format!(
+            "{} more line(s) of notes and warnings not shown",
+            thousands(head_cut as u64)
+        ));
+    }
+    if fields_cut > 0 {
+        cuts.push(format!(
+            "the field lists of {} task(s) not shown",
+            thousands(fields_cut as u64)
+        ));
+    }
+    if left_human > 0 {
+        cuts.push(format!(
+            "**{} more not shown that need a person**",
+            thousands(left_human as u64)
+        ));
+    }
+    if left_routine > 0 {
+        cuts.push(format!(
+            "**{} more not shown** (routine creates)",
+            thousands(left_routine as u64)
+        ));
+    }
+    if quiet_n < quiet.len() {
+        cuts.push(format!(
+            "{} more warning(s) on unchanged tasks not shown",
+            thousands((quiet.len() - quiet_n) as u64)
+        ));
+    }
+    for c in cuts {
+        let _ = writeln!(out, "> - {c}");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -679,6 +920,8 @@ mod tests {
             source: None,
             task_id: None,
             moved_from: None,
+            adopted: None,
+            candidates: Vec::new(),
             spec_digest: None,
             old_spec_digest: None,
             spec: None,
@@ -700,5 +943,132 @@ mod tests {
             "the rest is still masked: {text}"
         );
         assert!(text.contains("calls 137****0001"), "{text}");
+    }
+
+    fn empty_plan() -> Plan {
+        let project = crate::project::Project::defaults(std::path::Path::new("."));
+        let w = std::path::Path::new("/nonexistent-workdir");
+        let place = crate::checkout::Place::new(w, &w.join("d"), None, &w.join("s"), false);
+        let manifests = crate::manifest::Manifests::default();
+        crate::plan::plan(
+            &manifests,
+            &project,
+            None,
+            &place,
+            &crate::plan::Options::default(),
+        )
+        .unwrap()
+    }
+
+    fn task(name: &str, action: Action) -> PlannedTask {
+        PlannedTask {
+            steps: None,
+            batch_request: None,
+            start_request: None,
+            name: name.into(),
+            action,
+            vendor: "aliyun".into(),
+            provider: "aliyun".into(),
+            endpoint: "https://dyvmsapi.aliyuncs.com".into(),
+            source: Some(format!("tasks/{name}.yaml:1")),
+            task_id: None,
+            moved_from: None,
+            adopted: None,
+            candidates: Vec::new(),
+            spec_digest: None,
+            old_spec_digest: None,
+            spec: Some(serde_json::json!({
+                "spec": {"task_name": name, "dialog_id": 1234567, "caller": ["057100000001"]}
+            })),
+            changes: Vec::new(),
+            reason: (action == Action::Blocked).then(|| "dialog_id changed".to_string()),
+            hints: Vec::new(),
+            warnings: Vec::new(),
+            request: None,
+        }
+    }
+
+    fn plan_of(creates: usize, blocked: usize) -> Plan {
+        let mut plan = empty_plan();
+        for i in 0..creates {
+            plan.tasks
+                .push(task(&format!("create-{i:05}"), Action::Create));
+        }
+        for i in 0..blocked {
+            plan.tasks
+                .push(task(&format!("zz-blocked-{i}"), Action::Blocked));
+        }
+        plan.summary.create = creates;
+        plan.summary.blocked = blocked;
+        plan
+    }
+
+    #[test]
+    fn a_plan_of_20000_creates_fits_one_comment_and_says_how_many_are_left_out() {
+        let md = markdown(&plan_of(20_000, 0));
+        assert!(md.chars().count() <= MARKDOWN_BUDGET, "{}", md.len());
+        assert!(md.starts_with("### callform plan: 📝 changes"), "{md}");
+        assert!(md.contains("**20000** to create"), "{md}");
+        let shown = md.matches("<details>").count();
+        assert!(shown > 10, "some creates are shown: {shown}");
+        let more = format!(
+            "**{} more not shown** (routine creates)",
+            thousands((20_000 - shown) as u64)
+        );
+        assert!(md.contains(&more), "{more} in {md}");
+        assert!(md.contains("callform show PLANFILE"), "{md}");
+        // Field lists are cut first.
+        assert!(!md.contains("```diff"), "{md}");
+    }
+
+    #[test]
+    fn blocked_tasks_come_before_creates_and_are_kept_when_the_creates_are_cut() {
+        for creates in [3, 20_000] {
+            let md = markdown(&plan_of(creates, 5));
+            assert!(md.chars().count() <= MARKDOWN_BUDGET);
+            let blocked = md.find("<code>zz-blocked-0</code>").unwrap();
+            let create = md.find("<code>create-00000</code>").unwrap();
+            assert!(blocked < create, "{md}");
+            assert_eq!(md.matches("| `blocked` |").count(), 5, "{md}");
+            assert!(!md.contains("need a person"), "{md}");
+        }
+    }
+
+    #[test]
+    fn a_plan_of_only_blocked_tasks_is_cut_last_and_never_silently() {
+        let md = markdown(&plan_of(0, 5_000));
+        assert!(md.chars().count() <= MARKDOWN_BUDGET);
+        assert!(md.contains("<code>zz-blocked-0</code>"), "{md}");
+        assert!(md.contains("more not shown that need a person**"), "{md}");
+    }
+
+    /// A plan that fits is the rendering it always was: every field, no note.
+    #[test]
+    fn a_small_plan_is_rendered_in_full() {
+        let md = markdown(&plan_of(3, 1));
+        assert!(!md.contains("too long"), "{md}");
+        assert_eq!(md.matches("```diff").count(), 3, "{md}");
+        assert!(md.contains("+ spec.dialog_id = 1234567"), "{md}");
+    }
+
+    /// The cut itself, on a small budget: field lists go before any entry.
+    #[test]
+    fn field_lists_are_cut_before_entries() {
+        let plan = plan_of(30, 0);
+        let entries: Vec<MdEntry> = md_listed(&plan).into_iter().map(md_entry).collect();
+        let full: usize = entries.iter().map(|e| chars(&e.row) + chars(&e.full)).sum();
+        let short: usize = entries
+            .iter()
+            .map(|e| chars(&e.row) + chars(&e.short))
+            .sum();
+        let budget = short + 100 + MARKDOWN_NOTE_ROOM;
+        assert!(budget < full + 100);
+        let md = md_fit("head\n", &entries, &[], budget);
+        assert_eq!(md.matches("<details>").count(), 30, "{md}");
+        assert!(!md.contains("more not shown"), "{md}");
+        assert!(
+            md.contains("the field lists of 30 task(s) not shown"),
+            "{md}"
+        );
     }
 }

@@ -94,6 +94,51 @@ pub fn fresh(task: &Task) -> Steps {
         load,
         start,
         verb: None,
+        update: None,
+        stop_superseded: None,
+    }
+}
+
+/// For a replacement: the stop of the task it supersedes (the one `rec` records now),
+/// sent last, once every step of the new task is done. `Ok(None)`: nothing to stop (it
+/// never dials again). `Err`: it is not stopped by the apply, and why, for the plan's
+/// warning (no stop at that vendor, or an outcome callform does not know).
+pub fn supersede(
+    vendor: crate::manifest::Vendor,
+    rec: &TaskRecord,
+) -> Result<Option<super::SupersededStop>, String> {
+    let Some(id) = rec.task_id.as_deref() else {
+        return Err("the current task has no recorded vendor id and keeps running at the vendor: stop it in the console after the replacement is created".into());
+    };
+    let unknown = |what: &str| {
+        Err(format!(
+            "the current task {id} is not stopped by this apply, since {what} has an unknown outcome: it keeps running at the vendor; stop it in the console after the replacement is created"
+        ))
+    };
+    if rec.callees.as_ref().is_some_and(|c| c.pending.is_some()) {
+        return unknown("a callee batch");
+    }
+    let run = rec.run.as_ref();
+    if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight)) {
+        if rec.observed.as_ref().is_none_or(|o| o.at < run.at) {
+            return unknown(run.verb.map_or("its start", Verb::key));
+        }
+    }
+    let now = vendor_status(rec, run);
+    if now.is_final() {
+        return Ok(None);
+    }
+    match driver::verb_rule(vendor, Verb::Stop, now) {
+        VerbRule::Send { action, note } => Ok(Some(super::SupersededStop {
+            task_id: id.to_string(),
+            via: action.to_string(),
+            from: now,
+            note: note.map(str::to_string),
+        })),
+        VerbRule::Already => Ok(None),
+        VerbRule::Missing { why, instead } => Err(format!(
+            "the current task {id} keeps running at the vendor: {vendor} has no request to stop it ({why}); {instead}"
+        )),
     }
 }
 
@@ -136,15 +181,8 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
     if let Some(pending) = &progress.pending {
         return pending_batch(task, pending, cx);
     }
-    if let Some(run) = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight)) {
-        // Only a read after the step, whose status could be read, says where it stands.
-        if rec
-            .observed
-            .as_ref()
-            .is_none_or(|o| state::is_later(&run.at, &o.at) || o.status == Lifecycle::Unknown)
-        {
-            return uncertain_start(run, cx);
-        }
+    if let Some(run) = unsettled(rec, run) {
+        return uncertain_start(run, cx);
     }
     if let Some(end) = final_state(task, now, rec, cx) {
         return end;
@@ -162,6 +200,8 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
                     load: None,
                     start: None,
                     verb: Some(verb),
+                    update: None,
+                    stop_superseded: None,
                 }),
                 reason: None,
                 hints: Vec::new(),
@@ -278,6 +318,8 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
             load,
             start,
             verb,
+            update: None,
+            stop_superseded: None,
         }),
         reason: None,
         hints: Vec::new(),
@@ -616,6 +658,16 @@ fn no_op() -> Derived {
     }
 }
 
+/// The start or verb whose outcome is unknown, unless a read-back after it, whose status
+/// could be read, says where the task stands.
+fn unsettled<'a>(rec: &TaskRecord, run: Option<&'a RunRecord>) -> Option<&'a RunRecord> {
+    let run = run.filter(|r| matches!(r.state, RunState::Uncertain | RunState::InFlight))?;
+    rec.observed
+        .as_ref()
+        .is_none_or(|o| state::is_later(&run.at, &o.at) || o.status == Lifecycle::Unknown)
+        .then_some(run)
+}
+
 /// The task's status at its vendor as far as callform knows: what a read-back said
 /// (`refresh --write`, or `plan --refresh` in memory) when it is newer than callform's own
 /// last step and the vendor's value could be read, else what that step left. A read whose
@@ -698,6 +750,82 @@ fn verb_step(
                 ],
             )))
         }
+    }
+}
+
+/// The stop of a recorded task that is to end whatever its manifest says: an orphan when
+/// the project opts in (`on_remove: stop`, `--stop-orphans`), or a task named to
+/// `callform stop`. Derived from the record alone (an orphan has no manifest): a step whose
+/// outcome is unknown keeps it `uncertain`; a task that never dials again plans nothing,
+/// with a note that `callform state rm` forgets it; a vendor without a stop blocks it with
+/// the vendor's way out.
+pub fn stop_record(vendor: crate::manifest::Vendor, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
+    let (name, args) = (cx.recorded_as, cx.state_args);
+    if let Some(pending) = rec.callees.as_ref().and_then(|c| c.pending.as_ref()) {
+        let i = pending.i;
+        let place = rows_range(pending.offset, u64::from(pending.n));
+        return match pending.state {
+            PendingState::Uncertain | PendingState::InFlight => Derived {
+                action: Action::Uncertain,
+                steps: None,
+                reason: Some(format!(
+                    "batch {i} ({place}) may or may not have reached the vendor; callform sends no stop for this task until it is resolved"
+                )),
+                hints: vec![
+                    format!("check the task's callees in the vendor console ({place}), then"),
+                    format!("`callform state batch {name} {i} loaded{args}` or `callform state batch {name} {i} not-loaded{args}`"),
+                ],
+                warnings: Vec::new(),
+            },
+            PendingState::Refused => blocked(
+                format!("batch {i} ({place}) was refused and is still pending in the state; callform sends no stop for this task until it is resolved"),
+                vec![format!("`callform state batch {name} {i} not-loaded{args}`, then plan again")],
+            ),
+        };
+    }
+    let run = rec.run.as_ref();
+    if let Some(run) = unsettled(rec, run) {
+        return uncertain_start(run, cx);
+    }
+    let now = vendor_status(rec, run);
+    if now.is_final() {
+        return Derived {
+            reason: Some(format!(
+                "{now} at the vendor: it dials nobody again; the state keeps it as its history (`callform state rm {name}{args}` forgets it)"
+            )),
+            ..no_op()
+        };
+    }
+    match driver::verb_rule(vendor, Verb::Stop, now) {
+        VerbRule::Send { action, note } => Derived {
+            action: Action::Stop,
+            steps: Some(Steps {
+                create: false,
+                dials: "nobody: stopped for good".into(),
+                load: None,
+                start: None,
+                verb: Some(VerbStep {
+                    verb: Verb::Stop,
+                    via: action.to_string(),
+                    from: now,
+                    note: note.map(str::to_string),
+                    irreversible: true,
+                }),
+                update: None,
+                    stop_superseded: None,
+            }),
+            reason: None,
+            hints: Vec::new(),
+            warnings: Vec::new(),
+        },
+        VerbRule::Already => no_op(),
+        VerbRule::Missing { why, instead } => blocked(
+            format!("the task is {now} at the vendor, but {vendor} has no request to stop it: {why}"),
+            vec![
+                instead.to_string(),
+                format!("then `callform refresh --write{args}` records what the vendor says (task `{name}`), or `callform state rm {name}{args}` forgets it"),
+            ],
+        ),
     }
 }
 

@@ -165,6 +165,20 @@ pub struct CalleeProgress {
     pub keyed_as: Option<String>,
 }
 
+impl CalleeProgress {
+    /// Records the pending batch `pending` as loaded, after the batches before it, with
+    /// `why` (how that is known) among the record's warnings.
+    pub fn mark_loaded(&mut self, pending: Pending, warnings: &mut Vec<String>, why: String) {
+        self.rows += u64::from(pending.n);
+        self.batches.push(Batch {
+            i: pending.i,
+            n: pending.n,
+            through: pending.through,
+        });
+        warnings.push(why);
+    }
+}
+
 impl TaskRecord {
     /// Notes, before the record is kept under another name, the name its callee digests
     /// are keyed with (the first one, for a record moved twice).

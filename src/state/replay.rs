@@ -112,6 +112,23 @@ pub enum Entry {
         at: String,
         outcome: StepOutcome,
     },
+    /// The stop of the task `task_id` that the replacement `name` superseded, written and
+    /// made durable BEFORE its request is sent. It is the superseded entry's (under
+    /// `name`'s record), never the new task's.
+    SupersededStop {
+        name: String,
+        task_id: String,
+        /// The request's action or path (`CancelRobotTask`, `StopTask`).
+        how: String,
+        at: String,
+    },
+    /// Written right after the superseded task's stop is answered.
+    SupersededStopOutcome {
+        name: String,
+        task_id: String,
+        at: String,
+        outcome: StepOutcome,
+    },
     /// An update in place, written and made durable BEFORE its request is sent: the spec
     /// it carries, as an intent carries a create's.
     Update {
@@ -370,6 +387,16 @@ fn settle_in_flight(state: &mut State, folded: &mut Folded) {
             run.reason = Some(STOPPED_REASON.to_string());
             settled = true;
         }
+        for run in record
+            .superseded
+            .iter_mut()
+            .filter_map(|s| s.run.as_mut())
+            .filter(|r| r.state == RunState::InFlight)
+        {
+            run.state = RunState::Uncertain;
+            run.reason = Some(STOPPED_REASON.to_string());
+            settled = true;
+        }
         if let Some(u) = record.update.as_mut().filter(|u| u.in_flight) {
             u.in_flight = false;
             u.reason = Some(STOPPED_REASON.to_string());
@@ -390,6 +417,43 @@ enum End {
 }
 
 impl Replay {
+    /// The outcome of `verb` on the run it was in flight on (a task's own, or a task it
+    /// superseded): done moves it on, refused returns it to where it stood before, unknown
+    /// leaves it uncertain (under the task `name`).
+    fn verb_outcome(
+        &mut self,
+        run: &mut RunRecord,
+        verb: Verb,
+        at: &str,
+        outcome: &StepOutcome,
+        name: &str,
+    ) {
+        match outcome {
+            StepOutcome::Done { .. } => {
+                run.state = match verb {
+                    Verb::Pause => RunState::Paused,
+                    Verb::Resume => RunState::Started,
+                    Verb::Stop => RunState::Stopped,
+                };
+                run.at = at.to_string();
+                run.verb = None;
+                run.before = None;
+                run.reason = None;
+                self.steps.verbs += 1;
+            }
+            StepOutcome::Failed { message, code, .. } => {
+                run.state = run.before.take().unwrap_or(RunState::NotStarted);
+                run.verb = None;
+                run.reason = Some(format!("{verb} refused: {code}: {message}"));
+            }
+            StepOutcome::Uncertain { reason } => {
+                run.state = RunState::Uncertain;
+                run.reason = Some(reason.clone());
+                self.steps.uncertain.push(name.to_string());
+            }
+        }
+    }
+
     /// Applies one entry (not the header), or changes nothing and says why not.
     /// `line` is the entry's 1-based line in the journal, for messages.
     pub(crate) fn apply(
@@ -610,30 +674,68 @@ impl Replay {
                         found: format!("an outcome of a {verb} never sent"),
                     });
                 };
-                match outcome {
-                    StepOutcome::Done { .. } => {
-                        run.state = match verb {
-                            Verb::Pause => RunState::Paused,
-                            Verb::Resume => RunState::Started,
-                            Verb::Stop => RunState::Stopped,
-                        };
-                        run.at = at.clone();
-                        run.verb = None;
-                        run.before = None;
-                        run.reason = None;
-                        self.steps.verbs += 1;
-                    }
-                    StepOutcome::Failed { message, code, .. } => {
-                        run.state = run.before.take().unwrap_or(RunState::NotStarted);
-                        run.verb = None;
-                        run.reason = Some(format!("{verb} refused: {code}: {message}"));
-                    }
-                    StepOutcome::Uncertain { reason } => {
-                        run.state = RunState::Uncertain;
-                        run.reason = Some(reason.clone());
-                        self.steps.uncertain.push(name.clone());
-                    }
+                self.verb_outcome(run, *verb, at, outcome, name);
+                Ok(())
+            }
+            Entry::SupersededStop {
+                name,
+                task_id,
+                how,
+                at,
+            } => {
+                let record = created_record(state, name, line)?;
+                let Some(old) = record.superseded.iter_mut().find(|s| s.task_id == *task_id) else {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "the stop of a task this one superseded".into(),
+                        found: format!("a stop of task {task_id}, which it did not supersede"),
+                    });
+                };
+                let before = old.run.as_ref().map_or(RunState::NotStarted, |r| r.state);
+                if matches!(
+                    before,
+                    RunState::InFlight | RunState::Uncertain | RunState::Stopped
+                ) {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: "a superseded task whose run is resolved and not stopped".into(),
+                        found: format!("a stop of task {task_id} while it is {before:?}"),
+                    });
                 }
+                old.run = Some(RunRecord {
+                    state: RunState::InFlight,
+                    at: at.clone(),
+                    how: how.clone(),
+                    reason: None,
+                    verb: Some(Verb::Stop),
+                    before: Some(before),
+                });
+                Ok(())
+            }
+            Entry::SupersededStopOutcome {
+                name,
+                task_id,
+                at,
+                outcome,
+            } => {
+                let record = created_record(state, name, line)?;
+                let Some(run) = record
+                    .superseded
+                    .iter_mut()
+                    .find(|s| s.task_id == *task_id)
+                    .and_then(|s| s.run.as_mut())
+                    .filter(|r| r.state == RunState::InFlight && r.verb == Some(Verb::Stop))
+                else {
+                    return Err(FoldError::StepOutOfOrder {
+                        name: name.clone(),
+                        line,
+                        expected: format!("an outcome of the stop of task {task_id} in flight"),
+                        found: format!("an outcome of a stop of task {task_id} never sent"),
+                    });
+                };
+                self.verb_outcome(run, Verb::Stop, at, outcome, name);
                 Ok(())
             }
             Entry::Update {

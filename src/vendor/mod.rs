@@ -269,6 +269,14 @@ pub(crate) trait Vendor: Sync {
     /// listing is exact and complete), so that an uncertain create may be sent again.
     fn find_is_authoritative(&self) -> bool;
 
+    /// Where the lookup's listing reports when each task was created (`Observed.created`,
+    /// `yyyy-MM-dd HH:mm:ss`): the hours from UTC of that wall clock. `None`: the listing
+    /// reports no creation time, and an adoption is decided by the name alone
+    /// ([`crate::plan::adopt`]).
+    fn creation_time_utc_offset(&self) -> Option<i8> {
+        None
+    }
+
     /// The documented rate of reads this vendor accepts, per second: `refresh`'s pace.
     fn read_qps(&self) -> u32;
 
@@ -319,6 +327,9 @@ pub(crate) trait VendorSpec {
     /// The vendor's own name parameter, if set.
     fn vendor_name(&self) -> Option<&str>;
 
+    /// That parameter's path in a manifest (`spec.task_name`), for diagnostics.
+    fn vendor_name_field(&self) -> &'static str;
+
     /// When a started task dials, in words, for the plan (`None`: callform never starts it).
     fn dials(&self) -> Option<String>;
 
@@ -367,6 +378,12 @@ pub(crate) trait VendorSpec {
     /// created task (`Op::Update`); empty where it has no update. A change of any other
     /// field stays blocked.
     fn updatable(&self) -> &'static [&'static str];
+
+    /// The request an update in place is sent as, as a plan names it (`UpdateTask`);
+    /// empty where the vendor has no update.
+    fn update_via(&self) -> &'static str {
+        ""
+    }
 
     /// The request that changes the created task `task_id` to this spec in place (`None`:
     /// the vendor has no update).

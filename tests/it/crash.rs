@@ -105,6 +105,25 @@ fn journal_lines(state: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Runs `apply` and SIGKILLs it once the journal beside `state` has `kill_at` lines
+/// (intents and outcomes), or once it ends by itself.
+fn kill_at_journal_lines(mut apply: Command, state: &Path, kill_at: usize) {
+    let mut child = apply
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while journal_lines(state) < kill_at && Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+}
+
 #[test]
 fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
     let tmp = tempfile::tempdir().unwrap();
@@ -122,20 +141,7 @@ fn sigkill_mid_apply_never_duplicates_and_never_forgets() {
             .args(["apply", "--auto-approve", "--parallelism", "20"])
             .arg(&tasks);
         env(&mut apply, &url);
-        let mut child = apply
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while journal_lines(&state) < kill_at && Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        kill_at_journal_lines(apply, &state, kill_at);
     }
     // Then apply to the end.
     let mut apply = harness::bin().command();
@@ -555,20 +561,7 @@ fn sigkill_during_a_batch_of_stops_sends_each_stop_once() {
             .args(["apply", "--auto-approve", "--parallelism", "8"])
             .arg(&tasks);
         campaign_env(&mut apply, &url);
-        let mut child = apply
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while journal_lines(&state) < kill_at && Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        kill_at_journal_lines(apply, &state, kill_at);
     }
     // What the kills left: stops done, stops uncertain (sent or not), stops not sent.
     let after_kills = run(&["apply", "--auto-approve", "--parallelism", "8"]);

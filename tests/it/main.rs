@@ -5,8 +5,10 @@
 
 mod harness;
 
+mod adopt;
 mod answers;
 mod apply;
+mod ci_examples;
 mod conformance;
 mod crash;
 mod drivers;

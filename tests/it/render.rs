@@ -167,6 +167,8 @@ fn warnings_and_orphans_are_in_every_rendering() {
     let survey = std::fs::read_to_string(tasks.join("longlonglong/satisfaction-survey.yaml"))
         .unwrap()
         .replace("name: satisfaction-survey", "name: late-survey")
+        // Vendor-visible names are unique per provider.
+        .replace("name: 满意度回访-2027", "name: 满意度回访-late")
         .replace(
             "start_time: 2027-01-04 09:00:00",
             "start_time: 2026-01-04 09:00:00",
@@ -208,8 +210,9 @@ fn warnings_and_orphans_are_in_every_rendering() {
     );
 }
 
-/// After a replacement, the replaced task may still be running: the unchanged task's
-/// warning is in the markdown comment too, not in the text plan alone.
+/// After a replacement, the replaced task may still be running (longlonglong has no stop,
+/// so apply cannot stop it): the unchanged task's warning is in the markdown comment too,
+/// not in the text plan alone.
 #[test]
 fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
     let (tmp, tasks, _) = examples();
@@ -223,11 +226,11 @@ fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
     };
     assert_eq!(apply(&[]).code, 0);
     edit(
-        &tasks.join("aliyun/overdue-notice.yaml"),
-        "  recall_times: 1",
-        "  recall_times: 2",
+        &tasks.join("longlonglong/payment-followup.yaml"),
+        "  destination_extension: 297",
+        "  destination_extension: 298",
     );
-    let out = apply(&["--replace", "overdue-notice-jan"]);
+    let out = apply(&["--replace", "payment-followup"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     // The callees, as the steps of a complete apply record them.
     let sandbox_state = tmp.path().join("callform.sandbox.state.json");
@@ -237,7 +240,7 @@ fn the_replaced_task_warning_of_an_unchanged_task_is_in_every_rendering() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["name"] == "overdue-notice-jan")
+        .find(|t| t["name"] == "payment-followup")
         .unwrap();
     assert_eq!(task["action"], "no-op");
     assert!(
@@ -491,8 +494,12 @@ fn state_mv_moves_a_record_and_refuses_to_lose_one() {
 fn an_apply_fails_while_earlier_uncertain_tasks_are_unresolved() {
     let (tmp, tasks, _) = examples();
     harness::rename_tasks(&tasks, "eu-");
-    harness::emulator()
-        .post_fault(serde_json::json!({"match": "eu-满意度回访", "kind": "5xx", "times": 1}));
+    // A create the vendor did not make, answered with a bare 502: uncertain, and a lookup
+    // by name finds nothing (which no listing proves), so it stays uncertain.
+    harness::emulator().post_fault(
+        serde_json::json!({"match": "eu-满意度回访", "kind": "answer",
+        "status": 502, "body": "bad gateway", "create": false, "times": 1}),
+    );
     let out = in_project(tmp.path(), &["apply", "--auto-approve", "tasks"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     // Nothing left to create: the uncertain task still fails the apply.

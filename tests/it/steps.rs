@@ -432,8 +432,13 @@ fn throttling_is_retried_where_nothing_was_loaded() {
         ("a.yaml", aliyun(name, "running", "a.csv")),
         ("a.csv", csv(41, 0, 120, &["客户姓名", "欠费金额"])),
     ]);
+    // The emulator numbers a task's load calls as they come, a throttled one included:
+    // batch 1's first attempt is call 1, its retry call 2, and the one after that call 3.
     emulator().post_fault(
-        json!({"match": name, "kind": "throttle", "times": 2, "op": "load", "batch": 1}),
+        json!({"match": name, "kind": "throttle", "times": 1, "op": "load", "batch": 1}),
+    );
+    emulator().post_fault(
+        json!({"match": name, "kind": "throttle", "times": 1, "op": "load", "batch": 2}),
     );
     emulator().post_fault(json!({"match": name, "kind": "throttle", "times": 1, "op": "start"}));
     let out = p.apply();
@@ -448,6 +453,94 @@ fn throttling_is_retried_where_nothing_was_loaded() {
     );
     assert_eq!(vendor_task(name)["callees"]["duplicates"], 0);
     assert_eq!(vendor_task(name)["run"], "running");
+    // At the emulator: batch 1 was refused twice with the throttling error, stored by the
+    // third attempt, and the start refused once, then done; five load calls, three stored.
+    let loads = met(name, "load");
+    assert_eq!(
+        loads,
+        [
+            (None, true),
+            (Some("throttle".into()), false),
+            (Some("throttle".into()), false),
+            (None, true),
+            (None, true),
+        ],
+        "the task's load requests, in order"
+    );
+    assert_eq!(
+        met(name, "start"),
+        [(Some("throttle".into()), false), (None, true)]
+    );
+    assert_eq!(vendor_task(name)["callees"]["calls"], 5);
+    assert_eq!(vendor_task(name)["callees"]["count"], 120);
+    assert!(
+        emulator()
+            .get("/_emulator/faults")
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["match"] != name),
+        "every throttling rule was used up"
+    );
+}
+
+/// How the emulator met each request of `op` for the task `name`, in order: the fault
+/// (`None` for none) and whether it did the step.
+fn met(name: &str, op: &str) -> Vec<(Option<String>, bool)> {
+    let id = vendor_task(name)["task_id"].as_str().unwrap().to_string();
+    emulator()
+        .get("/_emulator/requests")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["task_id"] == id.as_str() && r["op"] == op)
+        .map(|r| {
+            (
+                r["fault"].as_str().map(str::to_string),
+                r["done"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A throttling code after which the batch may have been stored — under a 5xx, or next to
+/// the task's id — is an unknown outcome: never sent again by itself.
+#[test]
+fn a_throttling_answer_after_which_the_batch_may_be_loaded_is_not_retried() {
+    let under_5xx = "steps-throttle503-ali";
+    let with_id = "steps-throttleid-ali";
+    let p = Project::new(&[
+        ("a.yaml", aliyun(under_5xx, "running", "a.csv")),
+        ("a.csv", csv(43, 0, 120, &["客户姓名", "欠费金额"])),
+        ("b.yaml", aliyun(with_id, "running", "b.csv")),
+        ("b.csv", csv(44, 0, 120, &["客户姓名", "欠费金额"])),
+    ]);
+    // The emulator stores batch 1, then answers the throttling code.
+    emulator().post_fault(json!({"match": under_5xx, "kind": "answer", "op": "load", "batch": 1,
+        "times": 1, "status": 503, "body": "{\"Code\":\"Throttling.User\",\"Message\":\"Request was denied due to user flow control.\"}"}));
+    emulator().post_fault(json!({"match": with_id, "kind": "answer", "op": "load", "batch": 1,
+        "times": 1, "status": 400, "body": "{\"Code\":\"Throttling.User\",\"Data\":\"{task_id}\"}"}));
+    let out = p.apply();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    for name in [under_5xx, with_id] {
+        assert!(
+            out.stdout
+                .contains(&format!("callform state batch {name} 1 loaded")),
+            "{name}: {}",
+            out.stdout
+        );
+        // Sent once, stored: no second attempt, no batch after it, no start.
+        assert_eq!(
+            met(name, "load"),
+            [(None, true), (Some("answer".into()), true)],
+            "{name}: its load requests"
+        );
+        assert!(met(name, "start").is_empty(), "{name}: never started");
+        assert_eq!(vendor_task(name)["callees"]["count"], 100);
+        assert_eq!(vendor_task(name)["callees"]["duplicates"], 0);
+        assert_eq!(vendor_task(name)["run"], "not_started");
+        assert_eq!(task(&p.plan(), name)["action"], "uncertain");
+    }
 }
 
 #[test]

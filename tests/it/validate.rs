@@ -2008,6 +2008,37 @@ fn duplicate_names_across_files_point_at_the_second_and_name_the_first() {
 }
 
 #[test]
+fn vendor_visible_names_are_unique_per_provider() {
+    // Two tasks, one provider, the same `task_name`: the second names the first, the field
+    // and what to do (an uncertain create is found by this name).
+    let other = set(XFYETA, "name", "xf-other");
+    let run = check_one(&[("a.yaml", XFYETA), ("b.yaml", &other)]);
+    let errors = run.errors();
+    assert_eq!(errors.len(), 1, "{}", run.summary());
+    let d = errors[0];
+    assert_eq!(d["file"], "b.yaml");
+    assert_eq!(d["line"], 1, "{d}");
+    assert_eq!(d["task"], "xf-other");
+    assert_eq!(d["field"], "spec.task_name");
+    let message = d["message"].as_str().unwrap();
+    assert!(
+        message.contains("`续保提醒`") && message.contains("`xf-base` (a.yaml:1)"),
+        "{d}"
+    );
+    assert!(d["hint"].as_str().unwrap().contains("distinct"), "{d}");
+    // A vendor-visible name defaulted from `name:` counts the same.
+    let by_name = set(&remove(XFYETA, "spec.task_name"), "name", "续保提醒");
+    let run = check_one(&[("a.yaml", XFYETA), ("b.yaml", &by_name)]);
+    let errors = run.errors();
+    assert_eq!(errors.len(), 1, "{}", run.summary());
+    assert_eq!(errors[0]["field"], "name");
+    // Distinct names validate clean.
+    let distinct = set(&other, "spec.task_name", "续保提醒二");
+    let run = check_one(&[("a.yaml", XFYETA), ("b.yaml", &distinct)]);
+    assert!(run.errors().is_empty(), "{}", run.summary());
+}
+
+#[test]
 fn duplicate_names_are_found_even_when_a_task_has_other_errors() {
     // The first occurrence has its own error; the duplicate is still reported.
     let broken = set(XFYETA, "spec.recall_count", "9");
@@ -2749,7 +2780,10 @@ fn invisible_characters_in_messages_are_escaped() {
 
 #[test]
 fn a_callee_file_named_by_several_tasks_is_counted_once() {
-    let second = aliyun_from_file("numbers.txt").replace("ali-base", "ali-second");
+    let second = aliyun_from_file("numbers.txt")
+        .replace("ali-base", "ali-second")
+        // Vendor-visible names are unique per provider.
+        .replace("task_name: 欠费提醒", "task_name: 欠费提醒二");
     let dir = project_dir(&[
         ("a.yaml", &aliyun_from_file("numbers.txt")),
         ("b.yaml", &second),
@@ -3419,4 +3453,180 @@ fn github_annotations_name_files_from_the_repository_root() {
         files(&deploy, "tasks", Some(repo.path())),
         ["deploy/tasks/task.yaml"]
     );
+}
+
+/// One diagnostic in full, as a user reads it: where (file:line, task, field), what,
+/// what was expected, and what to do.
+fn in_full(d: &Value) -> String {
+    let text = |k: &str| d[k].as_str().unwrap_or("-").to_string();
+    format!(
+        "{}:{} [{}] {}: {} | expected: {} | hint: {}",
+        text("file"),
+        d["line"],
+        text("task"),
+        text("field"),
+        text("message"),
+        text("expected"),
+        text("hint"),
+    )
+}
+
+/// The only error of `run` whose message contains `part`, in full.
+fn error_in_full(run: &Run, part: &str) -> String {
+    let found: Vec<&Value> = run
+        .errors()
+        .into_iter()
+        .filter(|d| d["message"].as_str().unwrap_or("").contains(part))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one error with {part:?}:\n{}",
+        run.summary()
+    );
+    in_full(found[0])
+}
+
+fn xfyeta_from_file(path: &str) -> String {
+    set(&remove(XFYETA, "callees.rows"), "callees.file", path)
+}
+
+/// Item: xfyeta's `call_column` is the number's label (default `客户手机号码`), then the
+/// variables: a variable of that name was sent twice in one `call_column`.
+#[test]
+fn an_xfyeta_variable_named_as_the_default_phone_column_is_refused() {
+    let csv = "phone,客户手机号码\n13700000001,a\n13700000002,b\n13700000003,c\n";
+    let run = check_one(&[("task.yaml", &xfyeta_from_file("c.csv")), ("c.csv", csv)]);
+    assert_eq!(
+        error_in_full(&run, "客户手机号码"),
+        "task.yaml:4 [xf-base] callees: the callee column `客户手机号码` is also the label xfyeta's `call_column` gives the number (spec.phone_column's default) | expected: variables named otherwise than the number's label `客户手机号码` | hint: rename the variable (in the callee file's header and in `variables`), or set spec.phone_column to the label the robot's template gives the number"
+    );
+    // Inline rows the same.
+    let rows = XFYETA.replace("客户姓名", "客户手机号码");
+    let run = check_one(&[("task.yaml", &rows)]);
+    assert!(
+        error_in_full(&run, "客户手机号码").starts_with("task.yaml:4 [xf-base] callees: "),
+        "{}",
+        run.summary()
+    );
+    // The ways out: another label for the number, or another name for the variable.
+    let labelled = set(&xfyeta_from_file("c.csv"), "spec.phone_column", "手机号");
+    let run = check_one(&[("task.yaml", &labelled), ("c.csv", csv)]);
+    assert!(run.errors().is_empty(), "{}", run.summary());
+    let renamed = csv.replace("客户手机号码", "客户姓名");
+    let run = check_one(&[
+        ("task.yaml", &xfyeta_from_file("c.csv")),
+        ("c.csv", &renamed),
+    ]);
+    assert!(run.errors().is_empty(), "{}", run.summary());
+    // Set to the default explicitly: the same clash, said of the field.
+    let explicit = set(
+        &xfyeta_from_file("c.csv"),
+        "spec.phone_column",
+        "客户手机号码",
+    );
+    let run = check_one(&[("task.yaml", &explicit), ("c.csv", csv)]);
+    assert!(
+        error_in_full(&run, "phone_column is also").contains("[xf-base] spec.phone_column: "),
+        "{}",
+        run.summary()
+    );
+}
+
+/// Item: callee messages without a place, an expectation or a hint. One of each family,
+/// in full.
+#[test]
+fn callee_messages_say_where_what_was_expected_and_what_to_do() {
+    let xf = |csv: &str| check_one(&[("task.yaml", &xfyeta_from_file("c.csv")), ("c.csv", csv)]);
+    let volc = |csv: &str| check_one(&[("task.yaml", &volc_from_file("c.csv")), ("c.csv", csv)]);
+    let mut shown = Vec::new();
+    // The file.
+    let run = check_one(&[("task.yaml", &xfyeta_from_file("missing.csv"))]);
+    shown.push(error_in_full(&run, "missing.csv"));
+    let run = xf("");
+    shown.push(error_in_full(&run, "empty"));
+    // The header.
+    let run = xf("number,客户姓名\n13700000001,a\n");
+    shown.push(error_in_full(&run, "no `phone` column"));
+    let run = xf("客户姓名,phone,客户姓名\n a,13700000001,b\n");
+    shown.push(error_in_full(&run, "named twice"));
+    let declared = set(
+        &xfyeta_from_file("c.csv"),
+        "callees.variables",
+        "[客户姓名, 到期日]",
+    );
+    let run = check_one(&[
+        ("task.yaml", &declared),
+        ("c.csv", "phone,客户姓名\n13700000001,a\n"),
+    ]);
+    shown.push(error_in_full(&run, "declared in `variables`"));
+    let declared = set(
+        &xfyeta_from_file("c.csv"),
+        "callees.variables",
+        "[客户姓名, phone]",
+    );
+    let run = check_one(&[
+        ("task.yaml", &declared),
+        ("c.csv", "phone,客户姓名\n13700000001,a\n"),
+    ]);
+    shown.push(error_in_full(&run, "variables: `phone`"));
+    // The rows.
+    let run = xf("phone,客户姓名\n13700000001,a\n13700000002\n13700000003,c\n");
+    shown.push(error_in_full(&run, "fields where"));
+    let run = xf("phone,客户姓名\n13700000001,a\n1370000000,b\n13700000003,c\n");
+    shown.push(error_in_full(&run, "invalid phone number"));
+    let run = xf("phone,客户姓名\n13700000001,a\n055169101407,b\n13700000003,c\n");
+    shown.push(error_in_full(&run, "fixed line"));
+    let run = xf("phone,客户姓名\n13700000001,a\n13700000002,b\n13700000001,c\n");
+    shown.push(error_in_full(&run, "repeats"));
+    let run = xf("phone,客户姓名\n13700000001,a\n13700000002,\"b\tc\"\n13700000003,c\n");
+    shown.push(error_in_full(&run, "control character"));
+    let dir = project_dir(&[("task.yaml", &xfyeta_from_file("c.csv"))]);
+    write(
+        dir.path(),
+        "c.csv",
+        &b"phone,name\n13700000001,a\n13700000002,\xff\n13700000003,c\n"[..],
+    );
+    let run = validate(dir.path());
+    shown.push(error_in_full(&run, "UTF-8"));
+    let long = "长".repeat(251);
+    let run = volc(&format!(
+        "phone,tts_content\n13700000001,a\n13700000002,{long}\n13700000003,c\n"
+    ));
+    shown.push(error_in_full(&run, "TtsContent"));
+    // The count.
+    let run = check_one(&[
+        ("task.yaml", &volc_from_file("c.csv")),
+        ("c.csv", "phone\n"),
+    ]);
+    shown.push(error_in_full(&run, "at least"));
+    let many: String = (0..25)
+        .map(|i| format!("1370000{i:04},a\n13700001{i:03},b\n"))
+        .collect();
+    let run = xf(&format!(
+        "phone,客户姓名\n{}",
+        many.replace("13700001", "1370001")
+    ));
+    shown.push(error_in_full(&run, "more rows with errors"));
+    let want = [
+        "task.yaml:5 [xf-base] callees.file: missing.csv: cannot read the file: No such file or directory (os error 2) | expected: a UTF-8 file inside the project, relative to the manifest: `*.csv` with a header row naming `phone`, or one number a line | hint: check the path: it is relative to the manifest that names it",
+        "task.yaml:5 [xf-base] callees.file: c.csv: the file is empty: a CSV callee file starts with a header row | expected: a UTF-8 file inside the project, relative to the manifest: `*.csv` with a header row naming `phone`, or one number a line | hint: write a first line naming the columns, such as `phone,客户姓名`, then one callee a line",
+        "c.csv:1 [xf-base] callees.file: the CSV file has no `phone` column | expected: a header row naming `phone` and the script's variables | hint: add a first line such as `phone,客户姓名`",
+        "c.csv:1 [xf-base] callees.file: column `客户姓名` is named twice (column number 1 and column number 3) | expected: each column named once | hint: rename or remove column number 3",
+        "c.csv:1 [xf-base] callees.file: `到期日` is declared in `variables` but the callees have no such column | expected: the header (or each row) names exactly the declared variables besides `phone` | hint: add the column, or remove it from `variables`",
+        "task.yaml:6 [xf-base] callees.variables[1]: variables: `phone` is the number's column, not a variable | expected: `[A-Za-z_` or a Chinese character`][A-Za-z0-9_.-` or Chinese`]`, at most 40 characters, each once, not `phone` | hint: remove `phone` from `variables`: the number is always sent",
+        "c.csv:3 [xf-base] callees.file: a row has 1 fields where the header has 2 | expected: every row has every column (leave a value empty, not out) | hint: add the missing values (empty between commas) or remove the extra ones; a value holding a comma is written in double quotes",
+        "c.csv:3 [xf-base] callees.file: invalid phone number 137****0000: it has 10 digits; a mobile number has 11 | expected: a mainland number: a mobile (11 digits starting 13–19) or a fixed line (0 and 9–11 more digits); `+86`, spaces and dashes are removed first | hint: correct the number (digits only; spaces, dashes and +86 are removed), or remove the row",
+        "c.csv:3 [xf-base] callees.file: 055****1407 is a fixed line; this vendor calls mobile numbers only | expected: a mobile number (11 digits starting 13–19) | hint: remove the row, or give this callee to a task of a vendor that calls fixed lines",
+        "c.csv:4 [xf-base] callees.file: number 137****0001 repeats line 2: a person would be called twice | expected: each number once in a task | hint: remove one of them",
+        "c.csv:3 [xf-base] callees.file: the value of `客户姓名` holds a control character (a tab, a line break…) | expected: text on one line, without tabs or other control characters | hint: remove the control character from the `客户姓名` value of this row",
+        "c.csv:3 [xf-base] callees.file: the row is not valid UTF-8 text | expected: UTF-8 CSV, one callee a line | hint: save the file as UTF-8 and fix this row: a value holding a comma, a quote or a line break is written in double quotes, a quote in it doubled",
+        "c.csv:3 [volc-base] callees.file: tts_content is 251 characters long; TtsContent takes at most 250 | expected: a row within the vendor's limits on one callee | hint: shorten this row's values, or leave out a variable the script does not use",
+        "task.yaml:4 [volc-base] callees: callees: 0 rows; this vendor needs at least 1 | expected: 1 to 1000000 callees | hint: add the callees to the list: this vendor refuses a task that has nobody to call",
+        "c.csv:41 [xf-base] callees.file: and 5 more rows with errors in this callee list after line 41 (25 in all; the first 20 are shown) | expected: every row valid, as for the rows shown | hint: every row was checked; the rest are of the same kinds as those shown",
+    ];
+    assert_eq!(shown.len(), want.len());
+    for (got, want) in shown.iter().zip(want) {
+        assert_eq!(got, want);
+    }
 }

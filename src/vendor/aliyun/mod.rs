@@ -44,6 +44,12 @@ impl Vendor for Aliyun {
         READ_QPS
     }
 
+    /// `QueryRobotTaskList` rows carry `createTime` (AL §3.2) \[seen\], Beijing time
+    /// \[inferred: the pages name no zone; the vendor's other wall clocks are Beijing time\].
+    fn creation_time_utc_offset(&self) -> Option<i8> {
+        Some(8)
+    }
+
     fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {
         driver::verb(verb, from)
     }
@@ -179,6 +185,10 @@ impl VendorSpec for AliyunSpec {
 
     fn vendor_name(&self) -> Option<&str> {
         self.task_name.as_deref()
+    }
+
+    fn vendor_name_field(&self) -> &'static str {
+        "spec.task_name"
     }
 
     fn moved(&self) -> Vec<(&'static str, &'static str)> {

@@ -47,6 +47,12 @@ impl Vendor for Longlonglong {
         READ_QPS
     }
 
+    /// The 2.0 task list's items carry `create_datetime` (LL §2.2) \[seen\], Beijing time
+    /// \[inferred: the pages name no zone\].
+    fn creation_time_utc_offset(&self) -> Option<i8> {
+        Some(8)
+    }
+
     fn verb(&self, verb: Verb, from: Lifecycle) -> VerbRule {
         driver::verb(verb, from)
     }
@@ -154,6 +160,10 @@ impl VendorSpec for LonglonglongSpec {
         self.name.as_deref()
     }
 
+    fn vendor_name_field(&self) -> &'static str {
+        "spec.name"
+    }
+
     fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
         Self::check(self, cx, name, task)
     }
@@ -180,6 +190,10 @@ impl VendorSpec for LonglonglongSpec {
         cx: &Context,
     ) -> Result<Option<Request>, BuildError> {
         driver::build_start(task, self, task_id, cx)
+    }
+
+    fn update_via(&self) -> &'static str {
+        "PUT /agent-api/new/user/{uid}/task/{id}"
     }
 
     fn updatable(&self) -> &'static [&'static str] {

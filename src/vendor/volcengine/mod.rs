@@ -200,6 +200,10 @@ impl VendorSpec for VolcengineSpec {
         self.name.as_deref()
     }
 
+    fn vendor_name_field(&self) -> &'static str {
+        "spec.name"
+    }
+
     fn moved(&self) -> Vec<(&'static str, &'static str)> {
         vec![
             ("phone_list", "the task-level `callees: {rows: [...]}`"),
@@ -237,6 +241,10 @@ impl VendorSpec for VolcengineSpec {
         cx: &Context,
     ) -> Result<Option<Request>, BuildError> {
         driver::build_start(task, self, task_id, cx)
+    }
+
+    fn update_via(&self) -> &'static str {
+        "UpdateTask"
     }
 
     fn updatable(&self) -> &'static [&'static str] {

@@ -153,6 +153,10 @@ impl VendorSpec for XfyetaSpec {
         self.task_name.as_deref()
     }
 
+    fn vendor_name_field(&self) -> &'static str {
+        "spec.task_name"
+    }
+
     fn check(&self, cx: &mut Checker<'_>, name: &str, task: &crate::vendor::TaskFacts<'_>) {
         Self::check(self, cx, name, task)
     }

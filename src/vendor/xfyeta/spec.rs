@@ -81,9 +81,31 @@ impl XfyetaSpec {
                 let d = cx
                     .error(&at, message)
                     .expected("the label of the number column in the robot's template: 1 to 40 characters, not a variable's name")
-                    .hint("leave it out for the default `客户手机号码`");
+                    .hint(if label == DEFAULT_PHONE_COLUMN {
+                        "rename the variable, or set phone_column to the label the robot's template gives the number"
+                    } else {
+                        "leave it out for the default `客户手机号码`, or rename the variable"
+                    });
                 cx.push(d);
             }
+        } else if task
+            .callees
+            .is_some_and(|c| c.columns.iter().any(|n| n == DEFAULT_PHONE_COLUMN))
+        {
+            // `call_column` is the number's label, then the variables': a variable named
+            // as the default label would send that label twice, and the vendor would read
+            // the number's column as the variable or the variable as the number.
+            let at = crate::manifest::path::FieldPath::root().k("callees");
+            let d = cx
+                .error_at_key(
+                    &at,
+                    format!("the callee column `{DEFAULT_PHONE_COLUMN}` is also the label xfyeta's `call_column` gives the number (spec.phone_column's default)"),
+                )
+                .expected(format!(
+                    "variables named otherwise than the number's label `{DEFAULT_PHONE_COLUMN}`"
+                ))
+                .hint("rename the variable (in the callee file's header and in `variables`), or set spec.phone_column to the label the robot's template gives the number");
+            cx.push(d);
         }
         let task_name = self.task_name.as_deref().unwrap_or(name);
         cx.vendor_name(&p.k("task_name"), task_name, None, "xfyeta");
