@@ -67,6 +67,7 @@ pub fn stop(args: &StopArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Out
         stop_orphans: false,
         sandbox: args.sandbox,
         state: args.state.clone(),
+        lock_timeout: args.lock_timeout,
         color: crate::cli::ColorArgs {
             no_color: args.color.no_color,
         },
@@ -178,7 +179,7 @@ async fn run_async(
     };
 
     let backend = state::open(&state_path)?;
-    let lock = backend.lock_as("apply", &state::Who::from_env(env))?;
+    let lock = backend.lock_waiting("apply", &state::Who::from_env(env), args.lock_timeout)?;
     if let Some(dead) = &lock.replaced_stale {
         status!(
             out,

@@ -18,6 +18,8 @@ mod fuzz_regressions;
 mod human;
 mod lifecycle;
 mod pacing;
+mod pg;
+mod pg_state;
 mod plan;
 mod printer;
 mod readback;

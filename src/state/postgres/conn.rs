@@ -96,7 +96,10 @@ impl Conn {
     }
 
     /// Queues `job` on the session without waiting for it.
-    pub(crate) fn spawn(&self, job: impl FnOnce(&mut Client) + Send + 'static) -> Result<(), String> {
+    pub(crate) fn spawn(
+        &self,
+        job: impl FnOnce(&mut Client) + Send + 'static,
+    ) -> Result<(), String> {
         self.send(Box::new(job))
     }
 

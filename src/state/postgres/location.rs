@@ -38,6 +38,9 @@ pub struct PgLocation {
     pub workspace: String,
     pub schema: String,
     pub tls: Tls,
+    /// `sslrootcert=PATH`: the certificates (PEM) that sign the server's, instead of the
+    /// Mozilla roots.
+    pub root_cert: Option<std::path::PathBuf>,
     /// For messages: the URL without its password, and the workspace.
     display: String,
 }
@@ -48,9 +51,118 @@ impl std::fmt::Debug for PgLocation {
     }
 }
 
-/// Whether `s` names a PostgreSQL state rather than a file.
+/// Whether `s` is a PostgreSQL URL (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// Whether a state location as written (`--state`, a saved plan, callform.yaml's `state:`
+/// mapping) names a PostgreSQL state rather than a file: a `postgres://` URL, or one that
+/// starts with a `${VAR}` reference (`${CALLFORM_STATE_URL}`, `${CALLFORM_STATE_URL}?workspace=w`).
+pub fn is_postgres_location(s: &str) -> bool {
+    is_postgres_url(s) || s.starts_with("${")
+}
+
+/// The location as written, with every `${VAR}` replaced by the variable's value from `var`.
+/// The text as written may hold no literal password (in the URL's user part or a
+/// `password=` parameter): credentials come from the environment only. Errors name
+/// variables, never a value.
+pub fn expand(written: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    if let Some(what) = literal_password(written) {
+        return Err(format!(
+            "the state URL holds a literal {what}; credentials are only read from the environment: write e.g. `${{CALLFORM_STATE_URL}}` (the whole URL) or `postgres://user:${{PGPASSWORD}}@host/db`, and export the variable"
+        ));
+    }
+    let mut out = String::with_capacity(written.len());
+    let mut rest = written;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("a `${` without its closing `}`".into());
+        };
+        let name = &after[..end];
+        let ok = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(format!(
+                "`${{{name}}}` is not an environment variable reference (letters, digits and `_`)"
+            ));
+        }
+        match var(name) {
+            Some(value) if !value.is_empty() => out.push_str(&value),
+            _ => {
+                return Err(format!(
+                    "the environment variable `{name}` that the state URL names is not set"
+                ))
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    if !is_postgres_url(&out) {
+        return Err(
+            "it does not expand to a URL starting with `postgres://` or `postgresql://`".into(),
+        );
+    }
+    Ok(out)
+}
+
+/// The location callform.yaml's `state: {backend: postgres, url, workspace, schema}` names, as
+/// one text (what `--state` takes and a saved plan records): the URL as written, with the
+/// workspace (and schema) as parameters after it.
+pub fn written(url: &str, workspace: &str, schema: Option<&str>) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut out = format!("{url}{sep}workspace={workspace}");
+    if let Some(schema) = schema {
+        out.push_str(&format!("&schema={schema}"));
+    }
+    out
+}
+
+/// Why `written` (a state URL as callform.yaml or `--state` has it, before its variables
+/// are read) cannot be used, checked without the environment: a literal password.
+pub fn check_written(written: &str) -> Result<(), String> {
+    match literal_password(written) {
+        Some(what) => Err(format!(
+            "the state URL holds a literal {what}; credentials are only read from the environment"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether a schema name is acceptable (it is spelled into every query).
+pub fn valid_schema_name(name: &str) -> bool {
+    valid_schema(name)
+}
+
+/// What of a password `written` holds literally (not as one `${VAR}`), if anything.
+fn literal_password(written: &str) -> Option<&'static str> {
+    let is_ref = |v: &str| {
+        v.strip_prefix("${")
+            .and_then(|r| r.strip_suffix('}'))
+            .is_some_and(|n| !n.is_empty() && !n.contains(['{', '}']))
+    };
+    if let Some((_, rest)) = written.split_once("://") {
+        let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            if let Some((_, password)) = userinfo.split_once(':') {
+                if !password.is_empty() && !is_ref(password) {
+                    return Some("password");
+                }
+            }
+        }
+    }
+    let query = written.split_once('?').map_or("", |(_, q)| q);
+    for pair in query.split(['&', '?']) {
+        if let Some(("password", value)) = pair.split_once('=') {
+            if !is_ref(value) {
+                return Some("`password=` parameter");
+            }
+        }
+    }
+    None
 }
 
 /// `url` with any password replaced by `***`: what may be shown of a URL that failed to
@@ -102,14 +214,17 @@ impl PgLocation {
             return Err("expected a URL starting with `postgres://`".into());
         }
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        let (mut ws, mut sslmode, mut schema) = (None, None, None);
+        let (mut ws, mut sslmode, mut schema, mut root_cert) = (None, None, None, None);
         let mut rest = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
+        // A `?` after the first one separates parameters too: callform.yaml's `workspace:`
+        // is appended to a URL from the environment that may have a query of its own.
+        for pair in query.split(['&', '?']).filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
                 "workspace" => ws = Some(v.to_string()),
                 "sslmode" => sslmode = Some(v.to_string()),
                 "schema" => schema = Some(v.to_string()),
+                "sslrootcert" => root_cert = Some(std::path::PathBuf::from(v)),
                 _ => rest.push(pair),
             }
         }
@@ -169,7 +284,10 @@ impl PgLocation {
         }
         config.application_name("callform");
         let display = {
-            let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+            let user = config
+                .get_user()
+                .map(|u| format!("{u}@"))
+                .unwrap_or_default();
             let host = hosts
                 .iter()
                 .map(|h| match h {
@@ -192,11 +310,15 @@ impl PgLocation {
             };
             format!("postgres://{user}{host}{port}/{db} (workspace {workspace}{schema_part})")
         };
+        if root_cert.is_some() && tls == Tls::Disable {
+            return Err("`sslrootcert=` needs TLS: add `sslmode=verify-full`".into());
+        }
         Ok(PgLocation {
             config,
             workspace,
             schema,
             tls,
+            root_cert,
             display,
         })
     }
@@ -212,9 +334,33 @@ impl PgLocation {
             Tls::Disable => self.config.connect(NoTls),
             Tls::VerifyFull => {
                 let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let roots = rustls::RootCertStore::from_iter(
-                    webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
-                );
+                let roots = match &self.root_cert {
+                    None => rustls::RootCertStore::from_iter(
+                        webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+                    ),
+                    Some(path) => {
+                        use rustls::pki_types::{pem::PemObject, CertificateDer};
+                        let mut roots = rustls::RootCertStore::empty();
+                        let certs = CertificateDer::pem_file_iter(path).map_err(|e| {
+                            format!("cannot read `sslrootcert` {}: {e}", path.display())
+                        })?;
+                        for cert in certs {
+                            let cert = cert.map_err(|e| {
+                                format!("cannot read `sslrootcert` {}: {e}", path.display())
+                            })?;
+                            roots
+                                .add(cert)
+                                .map_err(|e| format!("`sslrootcert` {}: {e}", path.display()))?;
+                        }
+                        if roots.is_empty() {
+                            return Err(format!(
+                                "`sslrootcert` {} holds no certificate",
+                                path.display()
+                            ));
+                        }
+                        roots
+                    }
+                };
                 let tls = rustls::ClientConfig::builder_with_provider(provider)
                     .with_safe_default_protocol_versions()
                     .map_err(|e| format!("cannot set up TLS: {e}"))?
@@ -259,8 +405,8 @@ mod tests {
         assert_eq!(remote.tls, Tls::VerifyFull);
         let local = PgLocation::parse("postgres://u@127.0.0.1/x", Some("w")).unwrap();
         assert_eq!(local.tls, Tls::Disable);
-        let err = PgLocation::parse("postgres://u@db.example/x?sslmode=disable", Some("w"))
-            .unwrap_err();
+        let err =
+            PgLocation::parse("postgres://u@db.example/x?sslmode=disable", Some("w")).unwrap_err();
         assert!(err.contains("loopback"), "{err}");
         assert!(PgLocation::parse("postgres://u@db.example/x?sslmode=prefer", Some("w")).is_err());
         let required =

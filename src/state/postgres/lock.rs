@@ -221,7 +221,8 @@ impl LeaseGuard for PgLease {
         let row = conn
             .run(move |client| read_row(client, &ctx))
             .ok()
-            .and_then(Result::ok);
+            .and_then(Result::ok)
+            .flatten();
         match row {
             Some((_, pid)) if pid == ours => Ok(()),
             _ => Err(StateError::LockReplaced {

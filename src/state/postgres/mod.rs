@@ -50,7 +50,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use self::conn::Conn;
-pub use self::location::{is_postgres_url, mask, PgLocation};
+pub use self::location::{expand, is_postgres_location, is_postgres_url, mask, PgLocation};
 use self::lock::PgLease;
 use super::file::lock::{LockInfo, Who};
 use super::model::{now_rfc3339, random_hex, validate};
@@ -391,7 +391,11 @@ fn parse_journal(ctx: &Ctx, raw: &Raw) -> Result<Option<Vec<Entry>>, StateError>
 }
 
 /// Reads and replays, as the file store's load does.
-fn load_in(tx: &mut impl GenericClient, ctx: &Ctx, for_update: bool) -> Result<(Loaded, Option<State>), StateError> {
+fn load_in(
+    tx: &mut impl GenericClient,
+    ctx: &Ctx,
+    for_update: bool,
+) -> Result<(Loaded, Option<State>), StateError> {
     let raw = read_raw(tx, ctx, for_update, true)?;
     let stored = parse_state(ctx, &raw)?;
     let Some(entries) = parse_journal(ctx, &raw)? else {
@@ -502,10 +506,12 @@ fn write_state(
     for (name, record) in &new.tasks {
         if old_tasks.get(name) != Some(record) {
             names.push(name.clone());
-            records.push(serde_json::to_value(record).map_err(|e| StateError::Invalid {
-                path: ctx.path(),
-                reason: format!("task `{name}` cannot be written: {e}"),
-            })?);
+            records.push(
+                serde_json::to_value(record).map_err(|e| StateError::Invalid {
+                    path: ctx.path(),
+                    reason: format!("task `{name}` cannot be written: {e}"),
+                })?,
+            );
         }
     }
     if !names.is_empty() {
@@ -624,61 +630,61 @@ impl StateBackend for PgBackend {
             let ctx = Ctx::of(&self.location);
             let started = conn
                 .run_async(move |client| {
-                in_tx(client, &ctx, "start a run in", move |tx, ctx| {
-                    let raw = read_raw(tx, ctx, true, true)?;
-                    if !raw.journal.is_empty() {
-                        return Err(StateError::JournalExists { path: ctx.path() });
-                    }
-                    let stored = parse_state(ctx, &raw)?;
-                    let mut base = base;
-                    match &stored {
-                        // A brand-new state is saved first, so the run's header names a
-                        // stored state.
-                        None if base.serial == 0 => write_state(tx, ctx, None, &mut base)?,
-                        None => {
-                            return Err(StateError::SerialConflict {
-                                path: ctx.path(),
-                                expected: base.serial,
-                                on_disk: 0,
-                            })
+                    in_tx(client, &ctx, "start a run in", move |tx, ctx| {
+                        let raw = read_raw(tx, ctx, true, true)?;
+                        if !raw.journal.is_empty() {
+                            return Err(StateError::JournalExists { path: ctx.path() });
                         }
-                        Some(old) if old.lineage != base.lineage => {
-                            return Err(StateError::LineageConflict {
-                                path: ctx.path(),
-                                on_disk: old.lineage.clone(),
-                                ours: base.lineage.clone(),
-                            })
+                        let stored = parse_state(ctx, &raw)?;
+                        let mut base = base;
+                        match &stored {
+                            // A brand-new state is saved first, so the run's header names a
+                            // stored state.
+                            None if base.serial == 0 => write_state(tx, ctx, None, &mut base)?,
+                            None => {
+                                return Err(StateError::SerialConflict {
+                                    path: ctx.path(),
+                                    expected: base.serial,
+                                    on_disk: 0,
+                                })
+                            }
+                            Some(old) if old.lineage != base.lineage => {
+                                return Err(StateError::LineageConflict {
+                                    path: ctx.path(),
+                                    on_disk: old.lineage.clone(),
+                                    ours: base.lineage.clone(),
+                                })
+                            }
+                            Some(old) if old.serial != base.serial => {
+                                return Err(StateError::SerialConflict {
+                                    path: ctx.path(),
+                                    expected: base.serial,
+                                    on_disk: old.serial,
+                                })
+                            }
+                            Some(_) => {}
                         }
-                        Some(old) if old.serial != base.serial => {
-                            return Err(StateError::SerialConflict {
-                                path: ctx.path(),
-                                expected: base.serial,
-                                on_disk: old.serial,
-                            })
-                        }
-                        Some(_) => {}
-                    }
-                    let header = Entry::Begin {
-                        lineage: base.lineage.clone(),
-                        salt: base.salt.clone(),
-                        base_serial: base.serial,
-                        run: header_run.clone(),
-                        at: now_rfc3339(),
-                    };
-                    insert_entries(tx, ctx, &header_run, &[(0, to_json(ctx, &header)?)])?;
-                    tx.execute(
-                        &format!(
-                            "UPDATE {}.locks SET run = $2 WHERE workspace = $1",
-                            ctx.schema
-                        ),
-                        &[&ctx.workspace, &header_run],
-                    )
-                    .map_err(ctx.db("start a run in"))?;
-                    Ok(base)
+                        let header = Entry::Begin {
+                            lineage: base.lineage.clone(),
+                            salt: base.salt.clone(),
+                            base_serial: base.serial,
+                            run: header_run.clone(),
+                            at: now_rfc3339(),
+                        };
+                        insert_entries(tx, ctx, &header_run, &[(0, to_json(ctx, &header)?)])?;
+                        tx.execute(
+                            &format!(
+                                "UPDATE {}.locks SET run = $2 WHERE workspace = $1",
+                                ctx.schema
+                            ),
+                            &[&ctx.workspace, &header_run],
+                        )
+                        .map_err(ctx.db("start a run in"))?;
+                        Ok(base)
+                    })
                 })
-            })
-            .await
-            .map_err(self.db_error("start a run in"))??;
+                .await
+                .map_err(self.db_error("start a run in"))??;
             *state = started;
             // The run's rows go through a session of their own, so a slow read elsewhere
             // never delays a record.
@@ -857,9 +863,7 @@ impl RunLog for PgRunLog {
                     drop(q);
                     let job = self.flush_job();
                     // The session runs jobs in order: this flush follows every earlier one.
-                    self.conn
-                        .spawn(job)
-                        .map_err(|e| self.write_error(e))?;
+                    self.conn.spawn(job).map_err(|e| self.write_error(e))?;
                 }
                 refused
             };
@@ -905,12 +909,11 @@ impl RunLog for PgRunLog {
                             return Err(StateError::JournalMissing { path: ctx.path() });
                         };
                         let mut state = base;
-                        let folded = fold(&mut state, &entries).map_err(|cause| {
-                            StateError::Fold {
+                        let folded =
+                            fold(&mut state, &entries).map_err(|cause| StateError::Fold {
                                 path: ctx.path(),
                                 cause,
-                            }
-                        })?;
+                            })?;
                         if !folded.already_folded {
                             write_state(tx, ctx, stored.as_ref(), &mut state)?;
                         }
