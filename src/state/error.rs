@@ -296,6 +296,15 @@ pub enum StateError {
         reason: String,
     },
 
+    /// The PostgreSQL lease's session no longer holds the lock (it ended, or the server
+    /// restarted): another process may hold it now.
+    #[error(
+        "{location}: this command's lock on the state is no longer held: {reason}\n\
+         hint: another callform may hold it now; nothing more was written. Run the command again: \
+         it recovers what was recorded"
+    )]
+    LockLost { location: String, reason: String },
+
     /// The database's callform tables were set up by a newer callform.
     #[error(
         "{location}: the database's callform tables are version {found}, this callform knows up to version {supported}\n\

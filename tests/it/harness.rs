@@ -25,7 +25,13 @@ pub(crate) const ALI_ID: &str = "LTAICanaryKeyId";
 pub(crate) const ALI_SECRET: &str = "CANARY-ali-Secret-7d9e";
 pub(crate) const VOLC_AK: &str = "AKLTCanaryAccess";
 pub(crate) const VOLC_SK: &str = "CANARY-volc-Secret-3b8f";
-pub(crate) const CANARIES: [&str; 4] = [XF_TOKEN, LLL_TOKEN, ALI_SECRET, VOLC_SK];
+pub(crate) const CANARIES: [&str; 5] = [
+    XF_TOKEN,
+    LLL_TOKEN,
+    ALI_SECRET,
+    VOLC_SK,
+    crate::pg::PASSWORD,
+];
 
 /// How long a `hang_after_create` fault hangs; every client in the tests times out first.
 pub(crate) const HANG: Duration = Duration::from_secs(3);

@@ -19,6 +19,7 @@ mod human;
 mod lifecycle;
 mod pacing;
 mod pg;
+mod pg_apply;
 mod pg_state;
 mod plan;
 mod printer;

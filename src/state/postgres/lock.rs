@@ -43,6 +43,64 @@ fn state_key(ctx: &Ctx) -> i64 {
     key("state", &ctx.schema, &ctx.workspace)
 }
 
+/// Whether the session of server process `pid` holds the workspace's advisory lock now.
+fn holds(client: &mut impl postgres::GenericClient, ctx: &Ctx, pid: i32) -> Result<bool, String> {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks
+               WHERE locktype = 'advisory' AND granted AND pid = $1 AND objsubid = 1
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND classid = (($2::bigint >> 32) & 4294967295)::oid
+                 AND objid = ($2::bigint & 4294967295)::oid)",
+            &[&pid, &state_key(ctx)],
+        )
+        .map(|row| row.get(0))
+        .map_err(|e| describe(&e))
+}
+
+/// In a transaction that writes the workspace's run: that the lease is still held by the
+/// session `lock_pid` (what the lock row named when the run began). The workspace's header
+/// row is share-locked first, so a recover by another holder (which takes it for update)
+/// either sees this transaction's rows or runs before it, when the check fails: a run whose
+/// lock was lost (its session ended) writes nothing more.
+pub(crate) fn still_held(
+    tx: &mut impl postgres::GenericClient,
+    ctx: &Ctx,
+    lock_pid: i32,
+) -> Result<(), String> {
+    tx.execute(
+        &format!(
+            "SELECT 1 FROM {}.workspaces WHERE workspace = $1 FOR SHARE",
+            ctx.schema
+        ),
+        &[&ctx.workspace],
+    )
+    .map_err(|e| describe(&e))?;
+    if holds(tx, ctx, lock_pid)? {
+        Ok(())
+    } else {
+        Err("the run's lock on the state is no longer held (its session ended): nothing more is written; run apply again, which recovers what was recorded".into())
+    }
+}
+
+/// The server process whose session holds the lease, as the lock row names it, checked to
+/// hold the advisory lock now.
+pub(crate) fn holder_pid(tx: &mut postgres::Transaction<'_>, ctx: &Ctx) -> Result<i32, String> {
+    let row = tx
+        .query_opt(
+            &format!(
+                "SELECT backend_pid FROM {}.locks WHERE workspace = $1",
+                ctx.schema
+            ),
+            &[&ctx.workspace],
+        )
+        .map_err(|e| describe(&e))?;
+    match row.map(|r| r.get::<_, i32>(0)) {
+        Some(pid) if holds(tx, ctx, pid)? => Ok(pid),
+        _ => Err("the state's lock is not held by this run's lease".into()),
+    }
+}
+
 /// The lock row of the workspace, if there is one.
 fn read_row(client: &mut postgres::Client, ctx: &Ctx) -> Result<Option<(LockInfo, i32)>, String> {
     let row = client
@@ -213,21 +271,29 @@ impl PgLease {
 
 impl LeaseGuard for PgLease {
     fn verify(&self) -> Result<(), StateError> {
-        let conn = self.conn.as_ref().ok_or_else(|| StateError::LockReplaced {
-            path: self.ctx.path(),
-        })?;
+        let lost = |reason: String| StateError::LockLost {
+            location: self.ctx.display.clone(),
+            reason,
+        };
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| lost("the lease was given up".into()))?;
         let ctx = self.ctx.clone();
         let ours = conn.backend_pid;
-        let row = conn
-            .run(move |client| read_row(client, &ctx))
-            .ok()
-            .and_then(Result::ok)
-            .flatten();
-        match row {
-            Some((_, pid)) if pid == ours => Ok(()),
-            _ => Err(StateError::LockReplaced {
-                path: self.ctx.path(),
-            }),
+        let checked = conn
+            .run(move |client| -> Result<(Option<i32>, bool), String> {
+                let row = read_row(client, &ctx)?.map(|(_, pid)| pid);
+                Ok((row, holds(client, &ctx, ours)?))
+            })
+            .and_then(|r| r);
+        match checked {
+            Ok((Some(pid), true)) if pid == ours => Ok(()),
+            Ok((_, false)) => Err(lost("the lock's session no longer holds it".into())),
+            Ok(_) => Err(lost(
+                "the lock row names another holder (it was cleared or taken over)".into(),
+            )),
+            Err(reason) => Err(lost(reason)),
         }
     }
 

@@ -671,6 +671,11 @@ impl StateBackend for PgBackend {
                             run: header_run.clone(),
                             at: now_rfc3339(),
                         };
+                        let lock_pid =
+                            lock::holder_pid(tx, ctx).map_err(|reason| StateError::LockLost {
+                                location: ctx.display.clone(),
+                                reason,
+                            })?;
                         insert_entries(tx, ctx, &header_run, &[(0, to_json(ctx, &header)?)])?;
                         tx.execute(
                             &format!(
@@ -680,11 +685,12 @@ impl StateBackend for PgBackend {
                             &[&ctx.workspace, &header_run],
                         )
                         .map_err(ctx.db("start a run in"))?;
-                        Ok(base)
+                        Ok((base, lock_pid))
                     })
                 })
                 .await
                 .map_err(self.db_error("start a run in"))??;
+            let (started, lock_pid) = started;
             *state = started;
             // The run's rows go through a session of their own, so a slow read elsewhere
             // never delays a record.
@@ -692,6 +698,7 @@ impl StateBackend for PgBackend {
             let log: Arc<dyn RunLog> = Arc::new(PgRunLog {
                 ctx: Ctx::of(&self.location),
                 run,
+                lock_pid,
                 conn: Arc::new(conn),
                 check: Mutex::new(Check {
                     state: state.clone(),
@@ -765,6 +772,8 @@ struct Queue {
 struct PgRunLog {
     ctx: Ctx,
     run: String,
+    /// The server process of the lease's session: every write checks it still holds the lock.
+    lock_pid: i32,
     conn: Arc<Conn>,
     check: Mutex<Check>,
     queue: Arc<Mutex<Queue>>,
@@ -782,11 +791,12 @@ impl PgRunLog {
     /// What the session runs to write the waiting rows: everything queued by then goes in
     /// one transaction, and each waiter is woken only after its commit.
     fn flush_job(&self) -> impl FnOnce(&mut Client) + Send + 'static {
-        let (queue, ctx, run, writes) = (
+        let (queue, ctx, run, writes, lock_pid) = (
             Arc::clone(&self.queue),
             self.ctx.clone(),
             self.run.clone(),
             Arc::clone(&self.writes),
+            self.lock_pid,
         );
         move |client: &mut Client| {
             let (rows, acks) = {
@@ -801,6 +811,7 @@ impl PgRunLog {
                 .transaction()
                 .map_err(|e| describe(&e))
                 .and_then(|mut tx| {
+                    lock::still_held(&mut tx, &ctx, lock_pid)?;
                     insert_entries(&mut tx, &ctx, &run, &rows).map_err(|e| e.to_string())?;
                     tx.commit().map_err(|e| describe(&e))
                 });
@@ -898,12 +909,19 @@ impl RunLog for PgRunLog {
             }
             let base = state.clone();
             let ctx = log.ctx.clone();
+            let lock_pid = log.lock_pid;
             // After every flush queued before it: the session runs jobs in order.
             let (folded, new) = log
                 .conn
                 .run_async(move |client| {
                     in_tx(client, &ctx, "commit the run into", move |tx, ctx| {
                         let raw = read_raw(tx, ctx, true, true)?;
+                        lock::still_held(tx, ctx, lock_pid).map_err(|reason| {
+                            StateError::LockLost {
+                                location: ctx.display.clone(),
+                                reason,
+                            }
+                        })?;
                         let stored = parse_state(ctx, &raw)?;
                         let Some(entries) = parse_journal(ctx, &raw)? else {
                             return Err(StateError::JournalMissing { path: ctx.path() });
