@@ -112,6 +112,97 @@ fn check(what: &str, out: std::io::Result<std::process::Output>) {
     );
 }
 
+/// A test certificate authority (`ca.pem`) and the server's certificate for 127.0.0.1 and
+/// localhost signed by it (`server.pem`, `server.key`), with openssl (which Debian's
+/// postgresql package brings along).
+fn make_certificates(dir: &Path) {
+    let openssl = |what: &str, args: &[&str]| {
+        check(
+            what,
+            Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .output(),
+        )
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        "openssl: the test CA",
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=callform-test-ca",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        "openssl: the server's key",
+        &[
+            &["req"],
+            &ec[..],
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        "openssl: the server's certificate",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+}
+
 impl Cluster {
     /// initdb, start, and a database `callform` owned by the superuser `callform`.
     pub(crate) fn start() -> Cluster {
@@ -121,6 +212,7 @@ impl Cluster {
             .tempdir()
             .unwrap()
             .keep();
+        make_certificates(&dir);
         if as_root() {
             check(
                 "chown the cluster directory",
@@ -188,9 +280,9 @@ impl Cluster {
                 .arg(self.dir.join("log"))
                 .arg("-o")
                 .arg(format!(
-                    "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=on -c full_page_writes=off -c max_connections=300",
-                    self.port,
-                    self.dir.display()
+                    "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=on -c full_page_writes=off -c max_connections=300 -c ssl=on -c ssl_cert_file={dir}/server.pem -c ssl_key_file={dir}/server.key",
+                    port = self.port,
+                    dir = self.dir.display()
                 ))
                 .args(["-w", "-t", "60", "start"])
                 .output(),
@@ -212,6 +304,12 @@ impl Cluster {
     /// Starts a stopped server again on the same port.
     pub(crate) fn restart(&self) {
         self.run_server();
+    }
+
+    /// The certificate authority that signed the server's certificate (for
+    /// `sslrootcert=`); the server offers TLS (and plain connections) on 127.0.0.1.
+    pub(crate) fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
     }
 
     /// The URL of `db` with the canary password.

@@ -5,7 +5,7 @@
 //! every URL is a canary the harness looks for in every output.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -88,10 +88,11 @@ fn spawn_until_rows(
     db: &str,
     workspace: &str,
     rows: usize,
-) -> Child {
+) -> Running {
+    let out = tempfile::NamedTempFile::new().unwrap();
     let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out.reopen().unwrap())
+        .stderr(out.reopen().unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -101,7 +102,33 @@ fn spawn_until_rows(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    child
+    Running { child, out }
+}
+
+/// A spawned callform, its output going to a file.
+struct Running {
+    child: Child,
+    out: tempfile::NamedTempFile,
+}
+
+impl Running {
+    /// Waits for the end: the exit code (None when killed) and the output, checked for
+    /// panics and secrets.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        let text = std::fs::read_to_string(self.out.path()).unwrap();
+        assert!(!text.contains("panicked"), "{text}");
+        for secret in harness::CANARIES {
+            assert!(!text.contains(secret), "a secret leaked: {text}");
+        }
+        (status.code(), text)
+    }
+
+    /// SIGKILL, then [`Running::finish`].
+    fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        self.finish().1
+    }
 }
 
 /// Every task at the vendor exists once and is in the state (created with its id, or
@@ -292,9 +319,10 @@ fn a_second_apply_from_another_copy_fails_at_once_and_unlock_waits_for_the_holde
         4,
     );
     assert!(
-        first.try_wait().unwrap().is_none(),
+        first.child.try_wait().unwrap().is_none(),
         "the first apply still runs"
     );
+    let pid = first.child.id();
     let started = Instant::now();
     let (code, out, err) = finish(command(&url, &db_url, &apply, &tasks_two));
     assert_eq!(code, 1, "{out}{err}");
@@ -303,9 +331,7 @@ fn a_second_apply_from_another_copy_fails_at_once_and_unlock_waits_for_the_holde
         "refused at once, not after waiting"
     );
     assert!(
-        err.contains("locked by")
-            && err.contains(&format!("pid {}", first.id()))
-            && err.contains("`apply`"),
+        err.contains("locked by") && err.contains(&format!("pid {pid}")) && err.contains("`apply`"),
         "{err}"
     );
     let (code, _, err) = finish(command(
@@ -315,10 +341,9 @@ fn a_second_apply_from_another_copy_fails_at_once_and_unlock_waits_for_the_holde
         &tasks_two,
     ));
     assert_eq!(code, 1, "unlock is refused while the holder lives: {err}");
-    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
 
-    first.kill().unwrap(); // SIGKILL
-    first.wait().unwrap();
+    first.kill();
     let (code, _, err) = finish(command(
         &url,
         &db_url,
@@ -327,7 +352,7 @@ fn a_second_apply_from_another_copy_fails_at_once_and_unlock_waits_for_the_holde
     ));
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("Cleared the lock") && err.contains(&format!("pid {}", first.id())),
+        err.contains("Cleared the lock") && err.contains(&format!("pid {pid}")),
         "{err}"
     );
 
@@ -363,15 +388,14 @@ fn sigkill_mid_apply_then_another_copy_loses_and_duplicates_nothing() {
     let apply = ["apply", "--auto-approve", "--parallelism", "20"];
     for (i, kill_at) in [10, 120, 300].into_iter().enumerate() {
         let tasks = if i % 2 == 0 { &tasks_one } else { &tasks_two };
-        let mut child = spawn_until_rows(
+        spawn_until_rows(
             command(&url, &db_url, &apply, tasks),
             cluster,
             "callform",
             &ws,
             kill_at,
-        );
-        let _ = child.kill();
-        let _ = child.wait();
+        )
+        .kill();
     }
     let (_, out, err) = finish(command(&url, &db_url, &apply, &tasks_two));
     assert!(
@@ -449,4 +473,139 @@ fn lock_timeout_waits_for_the_lock_and_no_timeout_fails_at_once() {
     lease.release().unwrap();
     let _ = emulator.kill();
     let _ = emulator.wait();
+}
+
+/// The server stops (as a crash would) in the middle of an apply, on a cluster of this
+/// test's own: the apply stops sending and fails; nothing is lost (every task at the vendor
+/// is in the state, created or uncertain) and nothing is created twice; once the server is
+/// back, the next apply creates the rest.
+#[test]
+fn the_server_restarted_mid_apply_loses_and_duplicates_nothing() {
+    let cluster = Cluster::start();
+    let db_url = cluster.url("callform");
+    let ws = "restart";
+    let (_copy, tasks) = working_copy(ws);
+    let (mut emulator, url) = start_emulator(10);
+    let apply = ["apply", "--auto-approve", "--parallelism", "10"];
+    let running = spawn_until_rows(
+        command(&url, &db_url, &apply, &tasks),
+        &cluster,
+        "callform",
+        ws,
+        60,
+    );
+    cluster.stop();
+    let (code, text) = running.finish();
+    assert_eq!(
+        code,
+        Some(1),
+        "the apply fails when its state is gone: {text}"
+    );
+    let sent = vendor_tasks(&url).as_array().unwrap().len();
+    assert!(sent < TASKS, "it stopped sending ({sent} sent)");
+    // Still down: a plan says so and changes nothing.
+    let (code, _, err) = finish(command(&url, &db_url, &["plan"], &tasks));
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot connect to the database"), "{err}");
+    assert_eq!(vendor_tasks(&url).as_array().unwrap().len(), sent);
+
+    cluster.restart();
+    let (_, out, err) = finish(command(&url, &db_url, &apply, &tasks));
+    let state = listed(&state_json(&url, &db_url, &tasks));
+    assert_eq!(
+        state["tasks"].as_object().unwrap().len(),
+        TASKS,
+        "{out}{err}"
+    );
+    let created = vendor_matches_state(&url, &state);
+    assert!(
+        created > sent,
+        "the next apply went on: {created} created, {sent} before"
+    );
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+}
+
+/// TLS with rustls: the shared cluster offers TLS with a certificate of a test CA.
+/// `sslmode=verify-full` with that CA as `sslrootcert` connects; without it (the Mozilla
+/// roots) the certificate is refused, so the connection was TLS and the server checked.
+#[test]
+fn tls_verify_full_checks_the_servers_certificate() {
+    let cluster = pg::cluster();
+    let db_url = cluster.url("callform");
+    let dir = tempfile::tempdir().unwrap();
+    let ws = pg::unique("tls");
+    let with_ca = format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}&sslmode=verify-full&sslrootcert={}",
+        cluster.ca().display()
+    );
+    let list = |state: &str| {
+        let mut cmd = bin().command();
+        cmd.args(["state", "list", "--dir"])
+            .arg(dir.path())
+            .arg("--state")
+            .arg(state)
+            .env("CALLFORM_STATE_URL", &db_url);
+        finish(cmd)
+    };
+    let (code, out, err) = list(&with_ca);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("nothing has been applied yet"), "{out}");
+
+    let (code, _, err) = list(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}&sslmode=verify-full"
+    ));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("cannot connect") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+}
+
+/// The password of the URL is never shown: not in an error that names the database, not
+/// in a plan, not in `state list`; a literal password is refused before anything connects.
+#[test]
+fn the_url_is_shown_without_its_password() {
+    let cluster = pg::cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let ws = pg::unique("canary");
+    std::fs::write(dir.path().join("callform.yaml"), state_block(&ws)).unwrap();
+    // A database that does not exist: the error names the location, masked.
+    let mut cmd = bin().command();
+    cmd.args(["state", "list", "--dir"])
+        .arg(dir.path())
+        .env("CALLFORM_STATE_URL", cluster.url("no_such_db"));
+    let (code, _, err) = finish(cmd);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!(
+            "postgres://{}@127.0.0.1:{}/no_such_db",
+            pg::USER,
+            cluster.port
+        )) && err.contains(&format!("workspace {ws}")),
+        "{err}"
+    );
+    // A literal password in `--state` is refused, and masked in the refusal.
+    let literal = format!("{}?workspace={ws}", cluster.url("callform"));
+    let mut cmd = bin().command();
+    cmd.args(["state", "list", "--dir"])
+        .arg(dir.path())
+        .arg("--state")
+        .arg(&literal);
+    let (code, _, err) = finish(cmd);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("literal password") && err.contains(":***@"),
+        "{err}"
+    );
+    // The variable unset: named, nothing else.
+    let mut cmd = bin().command();
+    cmd.args(["state", "list", "--dir"]).arg(dir.path());
+    cmd.env_remove("CALLFORM_STATE_URL");
+    let (code, _, err) = finish(cmd);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("`CALLFORM_STATE_URL`") && err.contains("not set"),
+        "{err}"
+    );
 }
