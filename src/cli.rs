@@ -558,3 +558,23 @@ impl std::str::FromStr for Loaded {
             .map_err(|_| format!("expected a count or `all`, found {s:?}"))
     }
 }
+
+#[cfg(test)]
+mod lock_timeout_tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn lock_timeouts_are_read_with_their_unit() {
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("5h").unwrap_err().contains("unit"));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("2000m")
+            .unwrap_err()
+            .contains("longer than a day"));
+    }
+}

@@ -670,6 +670,9 @@ pub fn load_text(
     match raw.state {
         None => {}
         Some(RawState::Path(state)) => project.state_path = dir.join(state),
+        // A mapping with a field set aside (unknown, or of the wrong type) is reported and
+        // names no state.
+        Some(RawState::Table(_)) if tainted.iter().any(|t| t.starts_with(&base.k("state"))) => {}
         Some(RawState::Table(table)) => {
             let sp = base.k("state");
             match state_table(&dir, table, &|field: &str, message: String| {
@@ -960,6 +963,142 @@ mod tests {
             "{d:?}"
         );
         assert!(d.hint.unwrap().contains("timezone:"));
+    }
+
+    #[test]
+    fn state_names_a_file_or_a_postgres_workspace() {
+        let file = Path::new("dir/callform.yaml");
+        let read = |text: &str| {
+            load_text(
+                Project::defaults(Path::new(".")),
+                file,
+                file,
+                &format!("timezone: UTC\n{text}"),
+            )
+        };
+        let (p, d) = read("state: s.json\n");
+        assert_eq!((p.state_path, d.len()), (PathBuf::from("dir/s.json"), 0));
+        let (p, d) = read("state: {backend: file, path: x.json}\n");
+        assert_eq!((p.state_path, d.len()), (PathBuf::from("dir/x.json"), 0));
+        let (p, d) = read("state: {backend: file}\n");
+        assert_eq!(p.state_path, PathBuf::from("dir/callform.state.json"));
+        assert!(d.is_empty());
+
+        let (p, d) = read(
+            "state: {backend: postgres, url: \"${CALLFORM_STATE_URL}\", workspace: billing-prod}\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            p.state_path,
+            PathBuf::from("${CALLFORM_STATE_URL}?workspace=billing-prod")
+        );
+        assert_eq!(
+            p.sandbox_state_path(),
+            PathBuf::from("dir/callform.sandbox.state.json")
+        );
+        let (p, d) = read(
+            "state: {backend: postgres, url: \"postgres://ci:${PGPW}@db/x?sslmode=verify-full\", workspace: w, schema: team_state}\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            p.state_path,
+            PathBuf::from(
+                "postgres://ci:${PGPW}@db/x?sslmode=verify-full&workspace=w&schema=team_state"
+            )
+        );
+    }
+
+    #[test]
+    fn a_bad_state_mapping_is_reported_field_by_field() {
+        let file = Path::new("callform.yaml");
+        let errors = |text: &str| -> Vec<(Option<String>, String)> {
+            let (p, d) = load_text(
+                Project::defaults(Path::new(".")),
+                file,
+                file,
+                &format!("timezone: UTC\n{text}"),
+            );
+            assert_eq!(
+                p.state_path,
+                PathBuf::from("callform.state.json"),
+                "a refused `state:` names no state"
+            );
+            d.into_iter().map(|d| (d.field, d.message)).collect()
+        };
+        let one = |text: &str, field: &str, words: &str| {
+            let found = errors(text);
+            assert!(
+                found
+                    .iter()
+                    .any(|(f, m)| f.as_deref() == Some(field) && m.contains(words)),
+                "{text}: {found:?}"
+            );
+        };
+        let secret = "s3cret-pw";
+        one(
+            &format!(
+                "state: {{backend: postgres, url: \"postgres://u:{secret}@h/db\", workspace: w}}\n"
+            ),
+            "state.url",
+            "literal password",
+        );
+        assert!(!format!(
+            "{:?}",
+            errors(&format!(
+                "state: {{backend: postgres, url: \"postgres://u:{secret}@h/db\", workspace: w}}\n"
+            ))
+        )
+        .contains(secret));
+        one(
+            "state: {backend: postgres, url: \"postgres://u@h/db?password=x\", workspace: w}\n",
+            "state.url",
+            "literal `password=`",
+        );
+        one(
+            "state: {backend: postgres, url: \"mysql://h/db\", workspace: w}\n",
+            "state.url",
+            "neither",
+        );
+        one(
+            "state: {backend: postgres, workspace: w}\n",
+            "state.backend",
+            "needs `url:`",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\"}\n",
+            "state.backend",
+            "needs `workspace:`",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\", workspace: Bad}\n",
+            "state.workspace",
+            "invalid workspace",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\", workspace: w, schema: \"x; drop\"}\n",
+            "state.schema",
+            "invalid schema",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\", workspace: w, path: s.json}\n",
+            "state.path",
+            "not a setting of the postgres backend",
+        );
+        one(
+            "state: {backend: file, url: \"${U}\"}\n",
+            "state.url",
+            "not a setting of the file backend",
+        );
+        one(
+            "state: {backend: mysql}\n",
+            "state.backend",
+            "unknown state backend",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\", workspace: w, pool: 3}\n",
+            "state.pool",
+            "unknown field",
+        );
     }
 
     #[test]

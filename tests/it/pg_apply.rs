@@ -609,3 +609,73 @@ fn the_url_is_shown_without_its_password() {
         "{err}"
     );
 }
+
+/// The CI hand-off on a PostgreSQL state: a plan saved in one checkout records the state
+/// as written (`${CALLFORM_STATE_URL}?workspace=…`, no password), is applied in another
+/// checkout against the same workspace, and is stale once applied.
+#[test]
+fn a_saved_plan_made_in_one_checkout_applies_in_another_on_the_same_workspace() {
+    let cluster = pg::cluster();
+    let db_url = cluster.url("callform");
+    let ws = pg::unique("saved");
+    let (one, tasks_one) = working_copy(&ws);
+    let (two, tasks_two) = working_copy(&ws);
+    for root in [one.path(), two.path()] {
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        for f in 1..10 {
+            std::fs::remove_file(root.join(format!("tasks/f{f}.yaml"))).unwrap();
+        }
+    }
+    let (mut emulator, url) = start_emulator(0);
+    let mut plan = command(
+        &url,
+        &db_url,
+        &["plan", "--out", "../p.cfplan"],
+        Path::new("tasks"),
+    );
+    plan.current_dir(one.path());
+    let (code, _, err) = finish(plan);
+    assert_eq!(code, 0, "{err}");
+    let saved_at = one.path().parent().unwrap().join("p.cfplan");
+    let text = std::fs::read_to_string(&saved_at).unwrap();
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        saved["state"]["path"],
+        format!("${{CALLFORM_STATE_URL}}?workspace={ws}")
+    );
+    assert!(!text.contains(pg::PASSWORD));
+
+    let apply = |cwd: &Path| {
+        let mut cmd = command(&url, &db_url, &["apply", "--auto-approve"], &saved_at);
+        cmd.current_dir(cwd);
+        finish(cmd)
+    };
+    let (code, out, err) = apply(two.path());
+    assert_eq!(code, 0, "{out}{err}");
+    let state = listed(&state_json(&url, &db_url, &tasks_one));
+    assert_eq!(vendor_matches_state(&url, &state), TASKS / 10);
+    let (code, _, err) = apply(one.path());
+    assert_eq!(code, 1, "applied once, the plan is stale: {err}");
+    assert!(err.contains("stale"), "{err}");
+    assert_eq!(vendor_tasks(&url).as_array().unwrap().len(), TASKS / 10);
+    drop(tasks_two);
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+}
+
+/// `--sandbox` never touches the team's database: its state is a file beside callform.yaml,
+/// and no `CALLFORM_STATE_URL` is needed.
+#[test]
+fn the_sandbox_of_a_postgres_project_keeps_a_file_of_its_own() {
+    let (copy, tasks) = working_copy("never-used");
+    for f in 1..10 {
+        std::fs::remove_file(tasks.join(format!("f{f}.yaml"))).unwrap();
+    }
+    let mut cmd = bin().command();
+    cmd.args(["apply", "--sandbox", "--auto-approve"])
+        .arg(&tasks)
+        .env_remove("CALLFORM_STATE_URL");
+    let (code, out, err) = finish(cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(copy.path().join("callform.sandbox.state.json").is_file());
+}

@@ -1159,3 +1159,41 @@ fn rm_of_an_uncertain_replacement_restores_the_old_task_with_its_callees_and_run
         "{out}"
     );
 }
+
+/// `--lock-timeout` on the file backend: an apply waits for the holder's lock file to be
+/// released, instead of failing at once; a timeout that runs out names the holder.
+#[test]
+fn lock_timeout_waits_for_the_file_lock() {
+    let (_tmp, tasks, _) = crate::harness::examples();
+    let sandbox_state = tasks.parent().unwrap().join("callform.sandbox.state.json");
+    let held = StateLock::acquire(&sandbox_state, "state rm").unwrap();
+    let apply = |timeout: &str| {
+        crate::harness::run(
+            crate::harness::bin()
+                .args([
+                    "apply",
+                    "--sandbox",
+                    "--auto-approve",
+                    "--lock-timeout",
+                    timeout,
+                ])
+                .arg(&tasks),
+        )
+    };
+    let started = std::time::Instant::now();
+    let (code, _, err) = apply("200ms");
+    assert_eq!(code, 1, "{err}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert!(
+        err.contains("locked by") && err.contains("`state rm`"),
+        "{err}"
+    );
+
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        held.release().unwrap();
+    });
+    let (code, out, err) = apply("30s");
+    release.join().unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -423,4 +423,57 @@ mod tests {
         let flag = PgLocation::parse("postgres://u@127.0.0.1/x?workspace=a", Some("b")).unwrap();
         assert_eq!(flag.workspace, "b");
     }
+
+    #[test]
+    fn variables_are_read_and_literal_passwords_refused() {
+        let env = |name: &str| match name {
+            "URL" => Some("postgres://ci:pw@db.example:5432/team?sslmode=verify-full".to_string()),
+            "PW" => Some("pw".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            expand("${URL}?workspace=w", &env).unwrap(),
+            "postgres://ci:pw@db.example:5432/team?sslmode=verify-full?workspace=w"
+        );
+        // The second `?` separates parameters, as the first does.
+        let loc = PgLocation::parse(&expand("${URL}?workspace=w", &env).unwrap(), None).unwrap();
+        assert_eq!((loc.workspace.as_str(), loc.tls), ("w", Tls::VerifyFull));
+        assert_eq!(
+            expand("postgres://ci:${PW}@h/db", &env).unwrap(),
+            "postgres://ci:pw@h/db"
+        );
+        let err = expand("${NOPE}", &env).unwrap_err();
+        assert!(err.contains("`NOPE`") && err.contains("not set"), "{err}");
+        assert!(expand("${BAD NAME}", &env).is_err());
+        assert!(expand("${URL", &env).is_err());
+        let err = expand("postgres://ci:hunter2@h/db", &env).unwrap_err();
+        assert!(
+            err.contains("literal password") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(expand("postgres://ci@h/db?password=hunter2", &env).is_err());
+        assert!(expand("postgres://ci@h/db?password=${PW}", &env).is_ok());
+        assert!(check_written("${URL}").is_ok());
+        assert!(check_written("postgres://u:${PW}@h/db").is_ok());
+        assert!(check_written("postgres://u:x${PW}@h/db").is_err());
+    }
+
+    #[test]
+    fn a_root_certificate_needs_tls() {
+        assert!(PgLocation::parse(
+            "postgres://u@127.0.0.1/x?workspace=w&sslrootcert=/ca.pem",
+            None
+        )
+        .unwrap_err()
+        .contains("sslmode=verify-full"));
+        let loc = PgLocation::parse(
+            "postgres://u@127.0.0.1/x?workspace=w&sslmode=verify-full&sslrootcert=/ca.pem",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            loc.root_cert.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+    }
 }
