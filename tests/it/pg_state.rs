@@ -93,3 +93,100 @@ impl conformance::Subject for PgStore {
 }
 
 conformance::suite!(|_dir: &Path| -> Box<dyn conformance::Subject> { Box::new(PgStore::new()) });
+
+/// A backend at `location` (as written) with `CALLFORM_STATE_URL` the shared database.
+fn open(location: &str) -> Box<dyn StateBackend> {
+    let url = pg::cluster().url("callform");
+    state::open_with(Path::new(location), &move |name| {
+        (name == "CALLFORM_STATE_URL").then(|| url.clone())
+    })
+    .unwrap()
+}
+
+/// One workspace name in two schemas of one database is two states with two locks: the
+/// lock key is derived from the schema and the workspace, so neither blocks the other.
+#[test]
+fn schemas_and_workspaces_never_share_a_lock_or_rows() {
+    let ws = pg::unique("same");
+    let (a, b) = (
+        pg::unique("schema").replace('-', "_"),
+        pg::unique("schema").replace('-', "_"),
+    );
+    let in_a = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}&schema={a}"
+    ));
+    let in_b = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}&schema={b}"
+    ));
+    let other_ws = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}-2&schema={a}"
+    ));
+    let lease_a = in_a.lock("apply").unwrap();
+    let lease_b = in_b.lock("apply").unwrap();
+    let lease_c = other_ws.lock("apply").unwrap();
+    let mut state = in_a.recover(&lease_a).unwrap().state.unwrap_or_default();
+    in_a.save(&lease_a, &mut state).unwrap();
+    assert!(in_b.load().unwrap().state.is_none());
+    assert!(other_ws.load().unwrap().state.is_none());
+    // The same schema and workspace is one lock.
+    let again = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}&schema={a}"
+    ));
+    assert!(matches!(
+        again.lock("apply"),
+        Err(callform::state::StateError::Locked { .. })
+    ));
+    for lease in [lease_a, lease_b, lease_c] {
+        lease.release().unwrap();
+    }
+}
+
+/// Tables set up by a newer callform are refused, never altered.
+#[test]
+fn tables_of_a_newer_callform_are_refused() {
+    let schema = pg::unique("newer").replace('-', "_");
+    let backend = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace=w&schema={schema}"
+    ));
+    assert!(backend.load().unwrap().state.is_none());
+    pg::cluster().psql(
+        "callform",
+        &format!("INSERT INTO {schema}.schema_version VALUES (99)"),
+    );
+    let err = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace=w&schema={schema}"
+    ))
+    .load()
+    .err()
+    .unwrap();
+    assert!(
+        matches!(
+            err,
+            callform::state::StateError::SchemaNewer { found: 99, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("upgrade callform"), "{err}");
+}
+
+/// `state unlock` through the library: refused while the holder's session lives, and once
+/// the session is gone (the lease dropped without release, as a killed process's is) the row
+/// it left is cleared and named.
+#[test]
+fn unlock_is_refused_while_the_holders_session_lives() {
+    let location = format!("${{CALLFORM_STATE_URL}}?workspace={}", pg::unique("unlock"));
+    let held = open(&location).lock("apply").unwrap();
+    let err = open(&location).unlock().err().unwrap();
+    assert!(
+        matches!(err, callform::state::StateError::Locked { .. }),
+        "{err:?}"
+    );
+    drop(held);
+    let cleared = open(&location).unlock().unwrap().unwrap();
+    assert_eq!(cleared.operation, "apply");
+    assert_eq!(cleared.pid, std::process::id());
+    assert!(matches!(
+        open(&location).unlock(),
+        Err(callform::state::StateError::NotLocked { .. })
+    ));
+}
