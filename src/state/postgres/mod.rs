@@ -33,7 +33,7 @@
 //!   in-memory copy first; a contradicting entry is refused and its request not sent.
 //! - **Folding once.** Commit folds the rows as stored into the state, writes the changed
 //!   task rows, bumps the serial and deletes the run's rows, in one transaction.
-//! - **One writer** ([`lock`]): a session-level advisory lock on a dedicated connection,
+//! - **One writer** (`lock.rs`): a session-level advisory lock on a dedicated connection,
 //!   plus a row describing the holder.
 
 mod conn;
