@@ -636,6 +636,12 @@ fn a_saved_plan_made_in_one_checkout_applies_in_another_on_the_same_workspace() 
     plan.current_dir(one.path());
     let (code, _, err) = finish(plan);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "Its state is in PostgreSQL, ${{CALLFORM_STATE_URL}}?workspace={ws}"
+        )),
+        "{err}"
+    );
     let saved_at = one.path().parent().unwrap().join("p.cfplan");
     let text = std::fs::read_to_string(&saved_at).unwrap();
     let saved: Value = serde_json::from_str(&text).unwrap();
