@@ -190,3 +190,35 @@ fn unlock_is_refused_while_the_holders_session_lives() {
         Err(callform::state::StateError::NotLocked { .. })
     ));
 }
+
+/// Group commit: 50 steps recording at once share transactions (fewer commits than
+/// records), and each one's row is committed when its `record` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_records_share_commits() {
+    use crate::conformance::{created, intent};
+    use std::sync::Arc;
+    let location = format!("${{CALLFORM_STATE_URL}}?workspace={}", pg::unique("group"));
+    let backend = open(&location);
+    let lease = backend.lock("apply").unwrap();
+    let mut state = callform::state::State::new();
+    let log = backend.begin(&lease, &mut state).await.unwrap();
+    let before = log.durable_writes().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let log = Arc::clone(&log);
+        tasks.spawn(async move {
+            let name = format!("g-{i:02}");
+            log.record(intent(&name)).await?;
+            log.record(created(&name, &format!("T-{i}"))).await
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+    }
+    let writes = log.durable_writes().unwrap() - before;
+    assert!(writes < 100, "{writes} commits for 100 records");
+    let seen = open(&location).load().unwrap();
+    assert_eq!(seen.journal.unwrap().created.len(), 50);
+    log.commit(&mut state).await.unwrap().unwrap();
+    lease.release().unwrap();
+}
