@@ -170,21 +170,60 @@ fn tables_of_a_newer_callform_are_refused() {
 }
 
 /// `state unlock` through the library: refused while the holder's session lives, and once
-/// the session is gone (the lease dropped without release, as a killed process's is) the row
-/// it left is cleared and named.
+/// the session is gone (ended by the server, as a killed process's is) the row it left is
+/// cleared and named. A lease dropped while its session lives clears its own row.
 #[test]
 fn unlock_is_refused_while_the_holders_session_lives() {
-    let location = format!("${{CALLFORM_STATE_URL}}?workspace={}", pg::unique("unlock"));
+    let workspace = pg::unique("unlock");
+    let location = format!("${{CALLFORM_STATE_URL}}?workspace={workspace}");
     let held = open(&location).lock("apply").unwrap();
     let err = open(&location).unlock().err().unwrap();
     assert!(
         matches!(err, callform::state::StateError::Locked { .. }),
         "{err:?}"
     );
+    off_runtime(move || {
+        let mut c = pg::cluster().client("callform");
+        let pid: i32 = c
+            .query_one(
+                "SELECT backend_pid FROM callform.locks WHERE workspace = $1",
+                &[&workspace],
+            )
+            .unwrap()
+            .get(0);
+        c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .unwrap();
+        // Until the server process has exited (and freed the lock).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                &[&pid],
+            )
+            .unwrap()
+            .get::<_, bool>(0)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the session did not end"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+    // The session is gone: the lease knows it, and its drop cannot clear the row.
+    assert!(matches!(
+        held.verify(),
+        Err(callform::state::StateError::LockLost { .. })
+    ));
     drop(held);
     let cleared = open(&location).unlock().unwrap().unwrap();
     assert_eq!(cleared.operation, "apply");
     assert_eq!(cleared.pid, std::process::id());
+    assert!(matches!(
+        open(&location).unlock(),
+        Err(callform::state::StateError::NotLocked { .. })
+    ));
+    drop(open(&location).lock("state rm").unwrap());
     assert!(matches!(
         open(&location).unlock(),
         Err(callform::state::StateError::NotLocked { .. })
