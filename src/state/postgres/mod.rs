@@ -871,10 +871,25 @@ impl RunLog for PgRunLog {
                     replay,
                     rows,
                 } = &mut *check;
+                // Everything that can fail before an entry is accepted is done first, so an
+                // entry is applied to the in-memory check only when its row will be queued.
+                let jsons = entries
+                    .iter()
+                    .map(|e| to_json(&self.ctx, e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Some(reason) = &self
+                    .queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .failed
+                {
+                    return Err(self.write_error(format!(
+                        "an earlier write failed, nothing more is accepted: {reason}"
+                    )));
+                }
                 let mut refused = None;
                 let mut accepted = Vec::new();
-                for entry in &entries {
-                    let json = to_json(&self.ctx, entry)?;
+                for (entry, json) in entries.iter().zip(jsons) {
                     if let Err(cause) = replay.apply(state, entry, *rows + 1) {
                         refused = Some(StateError::JournalRejected {
                             path: self.ctx.path(),
