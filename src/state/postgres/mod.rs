@@ -283,8 +283,10 @@ fn ensure_schema(tx: &mut Transaction<'_>, ctx: &Ctx) -> Result<(), StateError> 
 /// A workspace's rows as read.
 struct Raw {
     header: Option<Header>,
-    tasks: Vec<(String, Value)>,
-    journal: Vec<(String, i64, Value)>,
+    /// Each task's record as the JSON text the server gives (parsed once, straight into
+    /// its type).
+    tasks: Vec<(String, String)>,
+    journal: Vec<(String, i64, String)>,
 }
 
 struct Header {
@@ -321,7 +323,7 @@ fn read_raw(
         });
     let tasks = tx
         .query(
-            &format!("SELECT name, record FROM {s}.tasks WHERE workspace = $1 ORDER BY name"),
+            &format!("SELECT name, record::text FROM {s}.tasks WHERE workspace = $1 ORDER BY name"),
             &[ws],
         )
         .map_err(&db)?
@@ -331,7 +333,7 @@ fn read_raw(
     let journal = if with_journal {
         tx.query(
             &format!(
-                "SELECT run, seq, entry FROM {s}.journal WHERE workspace = $1 ORDER BY seq, run"
+                "SELECT run, seq, entry::text FROM {s}.journal WHERE workspace = $1 ORDER BY seq, run"
             ),
             &[ws],
         )
@@ -377,7 +379,7 @@ fn parse_state(ctx: &Ctx, raw: &Raw) -> Result<Option<State>, StateError> {
         .map_err(|_| invalid(format!("the serial {} is negative", h.serial)))?;
     let mut tasks = BTreeMap::new();
     for (name, record) in &raw.tasks {
-        let record: TaskRecord = serde_json::from_value(record.clone())
+        let record: TaskRecord = serde_json::from_str(record)
             .map_err(|e| invalid(format!("the row of task `{name}` does not read: {e}")))?;
         tasks.insert(name.clone(), record);
     }
@@ -412,7 +414,7 @@ fn parse_journal(ctx: &Ctx, raw: &Raw) -> Result<Option<Vec<Entry>>, StateError>
         if *seq != i as i64 {
             return Err(corrupt(format!("row {i} of run {run} is missing")));
         }
-        entries.push(serde_json::from_value(entry.clone()).map_err(|e| corrupt(e.to_string()))?);
+        entries.push(serde_json::from_str(entry).map_err(|e| corrupt(e.to_string()))?);
     }
     Ok(Some(entries))
 }
