@@ -194,9 +194,15 @@ impl Place {
         let project_file = project_file.map(|f| absolute(workdir, f));
         let (kind, root) = find_root(&dir, project_file.as_deref());
         let state_abs = absolute(workdir, state);
-        let (state, state_outside, state_escapes) = match below(&state_abs, &root) {
-            Some(rel) => (rel, false, false),
-            None => (state_abs.display().to_string(), true, !state_flag_absolute),
+        let postgres = state
+            .to_str()
+            .filter(|s| crate::state::postgres::is_postgres_location(s));
+        let (state, state_outside, state_escapes) = match (postgres, below(&state_abs, &root)) {
+            // A database is the same one from every checkout: recorded as written (its
+            // variables unread), used as is.
+            (Some(written), _) => (written.to_string(), true, false),
+            (None, Some(rel)) => (rel, false, false),
+            (None, None) => (state_abs.display().to_string(), true, !state_flag_absolute),
         };
         Place {
             saved_root: PlanRoot {

@@ -267,11 +267,39 @@ pub struct ApplyArgs {
     /// Run against an in-process emulator with a state file of its own: no vendor account needed.
     #[arg(long)]
     pub sandbox: bool,
-    /// The state file (default: from callform.yaml, else beside the manifests).
+    /// The state file (default: from callform.yaml, else beside the manifests), or a
+    /// PostgreSQL state: `'${CALLFORM_STATE_URL}?workspace=NAME'` (single-quoted: callform
+    /// reads the variable; a literal password is refused).
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// How long to wait for another run's lock on the state before giving up (`30s`, `5m`,
+    /// `500ms`; a number is seconds). Default: fail at once, naming the holder.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0")]
+    pub lock_timeout: std::time::Duration,
     #[command(flatten)]
     pub color: ColorArgs,
+}
+
+/// `--lock-timeout`: `500ms`, `30s`, `5m`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: expected e.g. `30s`, `5m`, `500ms`"))?;
+    let d = match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("`{text}`: the unit is `ms`, `s` or `m`")),
+    };
+    if d > std::time::Duration::from_secs(24 * 3600) {
+        return Err(format!("`{text}` is longer than a day"));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +322,9 @@ pub struct StopArgs {
     /// Stop tasks in the sandbox's state (`*.sandbox.state.json`).
     #[arg(long)]
     pub sandbox: bool,
+    /// How long to wait for another run's lock on the state (as `apply --lock-timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0")]
+    pub lock_timeout: std::time::Duration,
     #[command(flatten)]
     pub color: ColorArgs,
 }
@@ -525,5 +556,25 @@ impl std::str::FromStr for Loaded {
         s.parse()
             .map(Loaded)
             .map_err(|_| format!("expected a count or `all`, found {s:?}"))
+    }
+}
+
+#[cfg(test)]
+mod lock_timeout_tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn lock_timeouts_are_read_with_their_unit() {
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("5h").unwrap_err().contains("unit"));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("2000m")
+            .unwrap_err()
+            .contains("longer than a day"));
     }
 }

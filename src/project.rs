@@ -26,7 +26,11 @@ pub struct Project {
     pub file: Option<PathBuf>,
     pub timezone_name: String,
     pub timezone: TimeZone,
+    /// The state: a file path, or a PostgreSQL location as written (see
+    /// [`crate::state::postgres::location`]), whose variables are read when it is opened.
     pub state_path: PathBuf,
+    /// The sandbox's own state file when `state_path` is not a file.
+    pub sandbox_state: Option<PathBuf>,
     pub providers: BTreeMap<String, Provider>,
     /// `--sandbox`: every task goes to the in-process emulator, recorded as [`SANDBOX_ENDPOINT`].
     pub sandbox: bool,
@@ -124,13 +128,53 @@ struct RawProject {
     #[serde(default)]
     timezone: Option<String>,
     #[serde(default)]
-    state: Option<String>,
+    state: Option<RawState>,
     #[serde(default)]
     providers: Option<BTreeMap<String, RawProvider>>,
     #[serde(default)]
     input_dirs: Option<Vec<String>>,
     #[serde(default)]
     on_remove: Option<String>,
+}
+
+/// callform.yaml's `state:`: a path (the file backend), or a mapping that names the backend.
+enum RawState {
+    Path(String),
+    Table(RawStateTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStateTable {
+    backend: String,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    workspace: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawState, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RawState;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a state file path, or a mapping such as `{backend: postgres, url: \"${CALLFORM_STATE_URL}\", workspace: NAME}`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawState, E> {
+                Ok(RawState::Path(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawState, A::Error> {
+                RawStateTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawState::Table)
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 #[derive(Deserialize)]
@@ -300,6 +344,7 @@ impl Project {
             timezone_name: DEFAULT_TIMEZONE.to_string(),
             timezone: TimeZone::get(DEFAULT_TIMEZONE).unwrap_or(TimeZone::UTC),
             state_path: base.join(DEFAULT_STATE),
+            sandbox_state: None,
             providers: BTreeMap::new(),
             sandbox: false,
             input_roots: default_input_roots(manifest_dir),
@@ -310,8 +355,13 @@ impl Project {
     }
 
     /// The state file for `--sandbox`: its own, beside the real one
-    /// (`callform.state.json` → `callform.sandbox.state.json`).
+    /// (`callform.state.json` → `callform.sandbox.state.json`); with a state in PostgreSQL,
+    /// `callform.sandbox.state.json` beside callform.yaml (the sandbox never writes the
+    /// team's database).
     pub fn sandbox_state_path(&self) -> PathBuf {
+        if let Some(path) = &self.sandbox_state {
+            return path.clone();
+        }
         let name = self
             .state_path
             .file_name()
@@ -617,8 +667,24 @@ pub fn load_text(
             ),
         }
     }
-    if let Some(state) = raw.state {
-        project.state_path = dir.join(state);
+    match raw.state {
+        None => {}
+        Some(RawState::Path(state)) => project.state_path = dir.join(state),
+        // A mapping with a field set aside (unknown, or of the wrong type) is reported and
+        // names no state.
+        Some(RawState::Table(_)) if tainted.iter().any(|t| t.starts_with(&base.k("state"))) => {}
+        Some(RawState::Table(table)) => {
+            let sp = base.k("state");
+            match state_table(&dir, table, &|field: &str, message: String| {
+                at(&sp.k(field.to_string()), message)
+            }) {
+                Ok((path, sandbox)) => {
+                    project.state_path = path;
+                    project.sandbox_state = sandbox;
+                }
+                Err(mut found) => diags.append(&mut found),
+            }
+        }
     }
     match raw.on_remove.as_deref() {
         None | Some("keep") => {}
@@ -769,6 +835,105 @@ fn env_ref(value: &str) -> Option<String> {
     ok.then(|| name.to_string())
 }
 
+/// callform.yaml's `state:` mapping: the state it names (a path, or a PostgreSQL location as
+/// written) and the sandbox's own state file; or every problem of it, made by `at(field,
+/// message)`.
+fn state_table(
+    dir: &Path,
+    table: RawStateTable,
+    at: &dyn Fn(&str, String) -> Diagnostic,
+) -> Result<(PathBuf, Option<PathBuf>), Vec<Diagnostic>> {
+    use crate::state::postgres::location;
+    let mut diags = Vec::new();
+    let not_for = |field: &str, backend: &str| {
+        at(
+            field,
+            format!("`{field}` is not a setting of the {backend} backend"),
+        )
+    };
+    match table.backend.as_str() {
+        "file" => {
+            for (field, set) in [
+                ("url", table.url.is_some()),
+                ("workspace", table.workspace.is_some()),
+                ("schema", table.schema.is_some()),
+            ] {
+                if set {
+                    diags.push(
+                        not_for(field, "file")
+                            .expected("`path:` (the state file, relative to callform.yaml)"),
+                    );
+                }
+            }
+            if diags.is_empty() {
+                let path = table.path.unwrap_or_else(|| DEFAULT_STATE.to_string());
+                return Ok((dir.join(path), None));
+            }
+        }
+        "postgres" => {
+            if table.path.is_some() {
+                diags.push(
+                    not_for("path", "postgres")
+                        .expected("`url:`, `workspace:` and optionally `schema:`"),
+                );
+            }
+            match table.url.as_deref() {
+                None => diags.push(
+                    at("backend", "the postgres backend needs `url:`".into())
+                        .expected("`url: \"${CALLFORM_STATE_URL}\"`, an environment variable that holds the URL"),
+                ),
+                Some(url) if !location::is_postgres_location(url) => diags.push(
+                    // Not echoed: it may be a secret pasted in the wrong place.
+                    at("url", "`url` is neither a `postgres://` URL nor an environment variable reference".into())
+                        .expected("`\"${CALLFORM_STATE_URL}\"` (the whole URL from the environment) or `postgres://user:${PGPASSWORD}@host:5432/db`"),
+                ),
+                Some(url) => {
+                    if let Err(why) = location::check_written(url) {
+                        diags.push(
+                            at("url", why)
+                                .expected("`\"${CALLFORM_STATE_URL}\"`, or the password as `${VAR}` in the URL")
+                                .hint("remove the password from this file (and from git history), export the URL, and write `url: \"${CALLFORM_STATE_URL}\"`"),
+                        );
+                    }
+                }
+            }
+            match table.workspace.as_deref() {
+                None => diags.push(
+                    at("backend", "the postgres backend needs `workspace:`".into())
+                        .expected("`workspace: NAME`, this project's own name in the shared database (e.g. `billing-prod`)"),
+                ),
+                Some(w) if !location::valid_workspace(w) => diags.push(
+                    at("workspace", format!("invalid workspace `{w}`"))
+                        .expected("1 to 63 of a-z, 0-9, `-`, `_`, `.`, starting with a letter or digit"),
+                ),
+                Some(_) => {}
+            }
+            if let Some(schema) = table.schema.as_deref() {
+                if !location::valid_schema_name(schema) {
+                    diags.push(
+                        at("schema", format!("invalid schema `{schema}`"))
+                            .expected("1 to 63 of a-z, 0-9 and `_`, not starting with a digit"),
+                    );
+                }
+            }
+            if diags.is_empty() {
+                if let (Some(url), Some(workspace)) = (&table.url, &table.workspace) {
+                    let written = location::written(url, workspace, table.schema.as_deref());
+                    return Ok((
+                        PathBuf::from(written),
+                        Some(dir.join("callform.sandbox.state.json")),
+                    ));
+                }
+            }
+        }
+        other => diags.push(
+            at("backend", format!("unknown state backend `{other}`"))
+                .expected("`file` or `postgres`"),
+        ),
+    }
+    Err(diags)
+}
+
 /// A path as the user would write it: relative to the current directory when inside it.
 pub fn pathdiff(path: &Path) -> PathBuf {
     std::env::current_dir()
@@ -798,6 +963,142 @@ mod tests {
             "{d:?}"
         );
         assert!(d.hint.unwrap().contains("timezone:"));
+    }
+
+    #[test]
+    fn state_names_a_file_or_a_postgres_workspace() {
+        let file = Path::new("dir/callform.yaml");
+        let read = |text: &str| {
+            load_text(
+                Project::defaults(Path::new(".")),
+                file,
+                file,
+                &format!("timezone: UTC\n{text}"),
+            )
+        };
+        let (p, d) = read("state: s.json\n");
+        assert_eq!((p.state_path, d.len()), (PathBuf::from("dir/s.json"), 0));
+        let (p, d) = read("state: {backend: file, path: x.json}\n");
+        assert_eq!((p.state_path, d.len()), (PathBuf::from("dir/x.json"), 0));
+        let (p, d) = read("state: {backend: file}\n");
+        assert_eq!(p.state_path, PathBuf::from("dir/callform.state.json"));
+        assert!(d.is_empty());
+
+        let (p, d) = read(
+            "state: {backend: postgres, url: \"${CALLFORM_STATE_URL}\", workspace: billing-prod}\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            p.state_path,
+            PathBuf::from("${CALLFORM_STATE_URL}?workspace=billing-prod")
+        );
+        assert_eq!(
+            p.sandbox_state_path(),
+            PathBuf::from("dir/callform.sandbox.state.json")
+        );
+        let (p, d) = read(
+            "state: {backend: postgres, url: \"postgres://ci:${PGPW}@db/x?sslmode=verify-full\", workspace: w, schema: team_state}\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            p.state_path,
+            PathBuf::from(
+                "postgres://ci:${PGPW}@db/x?sslmode=verify-full&workspace=w&schema=team_state"
+            )
+        );
+    }
+
+    #[test]
+    fn a_bad_state_mapping_is_reported_field_by_field() {
+        let file = Path::new("callform.yaml");
+        let errors = |text: &str| -> Vec<(Option<String>, String)> {
+            let (p, d) = load_text(
+                Project::defaults(Path::new(".")),
+                file,
+                file,
+                &format!("timezone: UTC\n{text}"),
+            );
+            assert_eq!(
+                p.state_path,
+                PathBuf::from("callform.state.json"),
+                "a refused `state:` names no state"
+            );
+            d.into_iter().map(|d| (d.field, d.message)).collect()
+        };
+        let one = |text: &str, field: &str, words: &str| {
+            let found = errors(text);
+            assert!(
+                found
+                    .iter()
+                    .any(|(f, m)| f.as_deref() == Some(field) && m.contains(words)),
+                "{text}: {found:?}"
+            );
+        };
+        let secret = "s3cret-pw";
+        one(
+            &format!(
+                "state: {{backend: postgres, url: \"postgres://u:{secret}@h/db\", workspace: w}}\n"
+            ),
+            "state.url",
+            "literal password",
+        );
+        assert!(!format!(
+            "{:?}",
+            errors(&format!(
+                "state: {{backend: postgres, url: \"postgres://u:{secret}@h/db\", workspace: w}}\n"
+            ))
+        )
+        .contains(secret));
+        one(
+            "state: {backend: postgres, url: \"postgres://u@h/db?password=x\", workspace: w}\n",
+            "state.url",
+            "literal `password=`",
+        );
+        one(
+            "state: {backend: postgres, url: \"mysql://h/db\", workspace: w}\n",
+            "state.url",
+            "neither",
+        );
+        one(
+            "state: {backend: postgres, workspace: w}\n",
+            "state.backend",
+            "needs `url:`",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\"}\n",
+            "state.backend",
+            "needs `workspace:`",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\", workspace: Bad}\n",
+            "state.workspace",
+            "invalid workspace",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\", workspace: w, schema: \"x; drop\"}\n",
+            "state.schema",
+            "invalid schema",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\", workspace: w, path: s.json}\n",
+            "state.path",
+            "not a setting of the postgres backend",
+        );
+        one(
+            "state: {backend: file, url: \"${U}\"}\n",
+            "state.url",
+            "not a setting of the file backend",
+        );
+        one(
+            "state: {backend: mysql}\n",
+            "state.backend",
+            "unknown state backend",
+        );
+        one(
+            "state: {backend: postgres, url: \"${U}\", workspace: w, pool: 3}\n",
+            "state.pool",
+            "unknown field",
+        );
     }
 
     #[test]

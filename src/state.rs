@@ -2,8 +2,10 @@
 //!
 //! [`model`] is the data, [`replay`] the pure rules that fold a run's journal entries into
 //! it. Both are shared by every store, so a store adds storage, not semantics. A store is a
-//! [`StateBackend`]; [`file`](mod@file) is the store on disk (state file, journal, lock), and the one
-//! [`open`] returns today. What the file store offers is also re-exported here.
+//! [`StateBackend`]; [`file`](mod@file) is the store on disk (state file, journal, lock), the
+//! default, and [`postgres`] the team's store in a database (rows, an advisory lock). [`open`]
+//! is the one place a state location becomes a store. What the file store offers is also
+//! re-exported here.
 //!
 //! What every backend promises (and the conformance suite in `tests/conformance/` checks):
 //!
@@ -21,6 +23,7 @@
 pub mod error;
 pub mod file;
 pub mod model;
+pub mod postgres;
 pub mod replay;
 
 use std::future::Future;
@@ -39,10 +42,41 @@ pub use replay::{fold, Entry, FoldError, Folded, Outcome, NO_ID_REASON, STOPPED_
 /// A boxed future, as the object-safe async methods of the traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The state named by `location` (today always a path: the file backend). The one place a
-/// command turns a `--state` value into a store; it is opened once per command.
+/// The state named by `location`: a PostgreSQL location (a `postgres://` URL or one from
+/// `${VAR}`, its workspace in `?workspace=`; see [`postgres::location`]) with its variables
+/// read from the environment, else a path (the file backend). The one place a command turns
+/// a `--state` value, a saved plan's state or callform.yaml's `state:` into a store; it is
+/// opened once per command.
 pub fn open(location: &Path) -> Result<Box<dyn StateBackend>, StateError> {
-    Ok(Box::new(file::FileBackend::new(location)))
+    open_with(location, &|name| std::env::var(name).ok())
+}
+
+/// [`open`], with the environment variables of a PostgreSQL location read from `var`.
+pub fn open_with(
+    location: &Path,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Box<dyn StateBackend>, StateError> {
+    match location.to_str() {
+        Some(text) if postgres::is_postgres_location(text) => {
+            Ok(Box::new(open_postgres(text, var)?))
+        }
+        _ => Ok(Box::new(file::FileBackend::new(location))),
+    }
+}
+
+/// The PostgreSQL state a location as written names (see [`open`]).
+pub fn open_postgres(
+    written: &str,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<postgres::PgBackend, StateError> {
+    let bad = |reason: String| StateError::BadLocation {
+        location: postgres::mask(written),
+        reason,
+        hint: "see \"State in PostgreSQL\" in the README for the form of `state:` and `--state`",
+    };
+    let url = postgres::expand(written, var).map_err(bad)?;
+    let location = postgres::PgLocation::parse(&url, None).map_err(bad)?;
+    Ok(postgres::PgBackend::new(location))
 }
 
 /// Where a state is kept, and the only way commands and apply read or write it.
@@ -58,6 +92,31 @@ pub trait StateBackend: Send + Sync {
 
     /// [`StateBackend::lock`], naming `who` (the user and CI job) as the holder.
     fn lock_as(&self, operation: &str, who: &Who) -> Result<Lease, StateError>;
+
+    /// [`StateBackend::lock_as`], trying again while another live holder has the lock, for
+    /// up to `timeout` (zero: one try). What the last try found is returned: the holder's
+    /// `Locked` error once the time is up.
+    fn lock_waiting(
+        &self,
+        operation: &str,
+        who: &Who,
+        timeout: std::time::Duration,
+    ) -> Result<Lease, StateError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.lock_as(operation, who) {
+                Err(StateError::Locked { .. } | StateError::LockUnreadable { .. }) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return self.lock_as(operation, who);
+                    }
+                    let pause = (deadline - now).min(std::time::Duration::from_millis(100));
+                    std::thread::sleep(pause);
+                }
+                other => return other,
+            }
+        }
+    }
 
     /// The process holding the lease now, if one does: what a reader (`plan`) tells about
     /// a run in progress. Never blocks a writer for longer than a probe.

@@ -67,6 +67,7 @@ pub fn stop(args: &StopArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Out
         stop_orphans: false,
         sandbox: args.sandbox,
         state: args.state.clone(),
+        lock_timeout: args.lock_timeout,
         color: crate::cli::ColorArgs {
             no_color: args.color.no_color,
         },
@@ -178,7 +179,20 @@ async fn run_async(
     };
 
     let backend = state::open(&state_path)?;
-    let lock = backend.lock_as("apply", &state::Who::from_env(env))?;
+    let who = state::Who::from_env(env);
+    let lock = match backend.lock_as("apply", &who) {
+        Err(state::StateError::Locked { info, .. }) if !args.lock_timeout.is_zero() => {
+            status!(
+                out,
+                "The state is locked by {}, running `{}`: waiting up to {:?} for it (--lock-timeout).",
+                info.describe(),
+                info.operation,
+                args.lock_timeout
+            );
+            backend.lock_waiting("apply", &who, args.lock_timeout)?
+        }
+        other => other?,
+    };
     if let Some(dead) = &lock.replaced_stale {
         status!(
             out,

@@ -282,6 +282,47 @@ pub enum StateError {
         path.display()
     )]
     JournalRejected { path: PathBuf, cause: FoldError },
+
+    /// The PostgreSQL state could not be reached or read or written. The location never
+    /// holds a password.
+    #[error(
+        "{location}: cannot {action} the database: {reason}\n\
+         hint: check that the server is reachable, the URL (`state:` in callform.yaml or `--state`) \
+         and its credentials; what was stored is unchanged by the failed step"
+    )]
+    Database {
+        location: String,
+        action: &'static str,
+        reason: String,
+    },
+
+    /// The PostgreSQL lease's session no longer holds the lock (it ended, or the server
+    /// restarted): another process may hold it now.
+    #[error(
+        "{location}: this command's lock on the state is no longer held: {reason}\n\
+         hint: another callform may hold it now; nothing more was written. Run the command again: \
+         it recovers what was recorded"
+    )]
+    LockLost { location: String, reason: String },
+
+    /// The database's callform tables were set up by a newer callform.
+    #[error(
+        "{location}: the database's callform tables are version {found}, this callform knows up to version {supported}\n\
+         hint: they were set up by a newer callform; upgrade callform (nothing was changed)"
+    )]
+    SchemaNewer {
+        location: String,
+        found: i32,
+        supported: i32,
+    },
+
+    /// A `postgres://` state location that cannot be used.
+    #[error("{location}: {reason}\nhint: {hint}")]
+    BadLocation {
+        location: String,
+        reason: String,
+        hint: &'static str,
+    },
 }
 
 impl StateError {

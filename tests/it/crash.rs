@@ -15,11 +15,11 @@ use serde_json::Value;
 
 use crate::harness;
 
-const TASKS: usize = 300;
+pub(crate) const TASKS: usize = 300;
 
 /// `callform emulator` in a process of its own, with `latency_ms` on every request so that
 /// signals land while creates are in flight. Returns the child and its URL.
-fn start_emulator(latency_ms: u32) -> (std::process::Child, String) {
+pub(crate) fn start_emulator(latency_ms: u32) -> (std::process::Child, String) {
     let mut emu = harness::bin().command();
     emu.args([
         "emulator",
@@ -46,7 +46,7 @@ fn start_emulator(latency_ms: u32) -> (std::process::Child, String) {
     (emulator, url)
 }
 
-fn vendor_tasks(url: &str) -> Value {
+pub(crate) fn vendor_tasks(url: &str) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -63,7 +63,7 @@ fn vendor_tasks(url: &str) -> Value {
     })
 }
 
-fn write_tasks(dir: &Path) {
+pub(crate) fn write_tasks(dir: &Path) {
     std::fs::create_dir_all(dir.join("tasks")).unwrap();
     std::fs::write(
         dir.join("callform.yaml"),
@@ -87,7 +87,7 @@ fn write_tasks(dir: &Path) {
     }
 }
 
-fn env(cmd: &mut Command, url: &str) {
+pub(crate) fn env(cmd: &mut Command, url: &str) {
     for v in ["XFYETA", "ALIYUN"] {
         cmd.env(format!("CALLFORM_{v}_ENDPOINT"), url);
     }
@@ -329,7 +329,7 @@ fn campaign_env(cmd: &mut Command, url: &str) {
     cmd.env("CALLFORM_VOLCENGINE_ENDPOINT", url);
 }
 
-fn get_json(url: &str, path: &str) -> Value {
+pub(crate) fn get_json(url: &str, path: &str) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

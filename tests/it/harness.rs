@@ -25,7 +25,13 @@ pub(crate) const ALI_ID: &str = "LTAICanaryKeyId";
 pub(crate) const ALI_SECRET: &str = "CANARY-ali-Secret-7d9e";
 pub(crate) const VOLC_AK: &str = "AKLTCanaryAccess";
 pub(crate) const VOLC_SK: &str = "CANARY-volc-Secret-3b8f";
-pub(crate) const CANARIES: [&str; 4] = [XF_TOKEN, LLL_TOKEN, ALI_SECRET, VOLC_SK];
+pub(crate) const CANARIES: [&str; 5] = [
+    XF_TOKEN,
+    LLL_TOKEN,
+    ALI_SECRET,
+    VOLC_SK,
+    crate::pg::PASSWORD,
+];
 
 /// How long a `hang_after_create` fault hangs; every client in the tests times out first.
 pub(crate) const HANG: Duration = Duration::from_secs(3);
@@ -473,4 +479,39 @@ pub(crate) fn rename_tasks(dir: &Path, prefix: &str) {
             std::fs::write(&path, out).unwrap();
         }
     }
+}
+
+/// Runs `cmd` (an apply with `--lock-timeout`) until it says it waits for the lock, then
+/// calls `release` (which gives the lock up) and waits for the end: the exit code and
+/// stderr, checked for panics and secrets. stdout is discarded.
+pub(crate) fn released_while_waiting(
+    mut cmd: std::process::Command,
+    release: impl FnOnce(),
+) -> (i32, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run callform");
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut err = String::new();
+    let mut release = Some(release);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        err.push_str(&line);
+        err.push('\n');
+        if line.contains("waiting up to") {
+            if let Some(release) = release.take() {
+                release();
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(release.is_none(), "it never said it waits: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for secret in CANARIES {
+        assert!(!err.contains(secret), "a secret leaked: {err}");
+    }
+    (status.code().unwrap_or(-1), err)
 }

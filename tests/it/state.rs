@@ -1159,3 +1159,48 @@ fn rm_of_an_uncertain_replacement_restores_the_old_task_with_its_callees_and_run
         "{out}"
     );
 }
+
+/// `--lock-timeout` on the file backend: an apply waits for the holder's lock file to be
+/// released, instead of failing at once; a timeout that runs out names the holder.
+#[test]
+fn lock_timeout_waits_for_the_file_lock() {
+    let (_tmp, tasks, _) = crate::harness::examples();
+    let sandbox_state = tasks.parent().unwrap().join("callform.sandbox.state.json");
+    let held = StateLock::acquire(&sandbox_state, "state rm").unwrap();
+    let apply = |timeout: &str| {
+        crate::harness::run(
+            crate::harness::bin()
+                .args([
+                    "apply",
+                    "--sandbox",
+                    "--auto-approve",
+                    "--lock-timeout",
+                    timeout,
+                ])
+                .arg(&tasks),
+        )
+    };
+    let started = std::time::Instant::now();
+    let (code, _, err) = apply("200ms");
+    assert_eq!(code, 1, "{err}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert!(
+        err.contains("locked by") && err.contains("`state rm`"),
+        "{err}"
+    );
+
+    let mut cmd = crate::harness::bin()
+        .args([
+            "apply",
+            "--sandbox",
+            "--auto-approve",
+            "--lock-timeout",
+            "30s",
+        ])
+        .arg(&tasks)
+        .command();
+    cmd.env("NO_COLOR", "1");
+    let (code, err) = crate::harness::released_while_waiting(cmd, move || held.release().unwrap());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("waiting up to 30s"), "{err}");
+}

@@ -376,7 +376,7 @@ pub fn live_holder(state_path: &Path) -> Option<LockInfo> {
     }
 }
 
-fn current_host() -> String {
+pub(crate) fn current_host() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
