@@ -43,6 +43,8 @@ pub struct Project {
     /// `on_remove:` what a task removed from the manifests plans (`keep`: orphaned, a
     /// warning; `stop`: a stop).
     pub on_remove: OnRemove,
+    /// `policy:`, the compliance rules (the preset when callform.yaml has none).
+    pub policy: crate::policy::Policy,
 }
 
 /// What a task removed from the manifests (an orphan) plans: callform.yaml's `on_remove:`.
@@ -131,6 +133,8 @@ struct RawProject {
     input_dirs: Option<Vec<String>>,
     #[serde(default)]
     on_remove: Option<String>,
+    #[serde(default)]
+    policy: Option<crate::policy::RawPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -306,6 +310,7 @@ impl Project {
             invalid_providers: BTreeSet::new(),
             providers_known: true,
             on_remove: OnRemove::Keep,
+            policy: crate::policy::Policy::preset(),
         }
     }
 
@@ -629,6 +634,15 @@ pub fn load_text(
                 .hint("write `on_remove: stop` to stop the vendor task of a removed manifest in the reviewed plan"),
         ),
     }
+    project.policy = crate::policy::resolve(
+        raw.policy,
+        &crate::policy::ConfigSite {
+            file: shown,
+            root,
+            dir: &dir,
+        },
+        &mut diags,
+    );
     project.input_roots = vec![real_dir(&dir)];
     for (i, extra) in raw.input_dirs.unwrap_or_default().iter().enumerate() {
         let at_item = || at(&base.k("input_dirs").i(i), String::new());

@@ -428,6 +428,80 @@ pub fn state_notes(plan: &Plan) -> Vec<String> {
     notes
 }
 
+/// The most findings each rendering lists (all are counted, and all are in the JSON
+/// plan); exceptions and partial checks are always listed in full.
+const COMPLIANCE_LINES: usize = 50;
+
+/// The compliance section, as lines (`- ` items for markdown): the policy, each finding,
+/// each exception with its reason, each partial check.
+pub fn compliance_lines(c: &crate::policy::Compliance, markdown: bool) -> Vec<String> {
+    use crate::policy::Level;
+    let esc = |s: &str| {
+        if markdown {
+            md_escape(s)
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = Vec::new();
+    let errors = c.findings.iter().filter(|f| f.blocks()).count();
+    let rules: Vec<String> = c
+        .rules
+        .iter()
+        .map(|(r, l)| format!("{r} {}", l.key()))
+        .collect();
+    out.push(format!(
+        "policy: {} ({}); calling hours {}; {} task(s) checked: {} error(s), {} warning(s), {} exception(s)",
+        c.policy,
+        rules.join(", "),
+        c.hours,
+        c.tasks,
+        errors,
+        c.findings.len() - errors,
+        c.exceptions.len()
+    ));
+    for f in c.findings.iter().take(COMPLIANCE_LINES) {
+        let level = match (&f.excepted, f.severity) {
+            (Some(_), _) => "excepted",
+            (None, Level::Error) => "error",
+            _ => "warning",
+        };
+        let mut line = format!(
+            "{level} [{}] {}: {} ({}, {})",
+            f.rule, f.task, f.message, f.field, f.place
+        );
+        if let Some(r) = &f.excepted {
+            line.push_str(&format!("; exception: {r}"));
+        }
+        out.push(esc(&line));
+    }
+    if c.findings.len() > COMPLIANCE_LINES {
+        out.push(format!(
+            "… and {} more finding(s) (all are in the JSON plan and in `callform validate`)",
+            c.findings.len() - COMPLIANCE_LINES
+        ));
+    }
+    for e in &c.exceptions {
+        out.push(esc(&format!(
+            "exception [{}] {}: {} ({}; excuses {} finding(s))",
+            e.rule, e.task, e.reason, e.place, e.excuses
+        )));
+    }
+    for p in &c.partial {
+        out.push(esc(&format!(
+            "partial [{}] {}: checked in part: {}{}",
+            p.rule,
+            p.task,
+            p.why,
+            p.place
+                .as_ref()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default()
+        )));
+    }
+    out
+}
+
 /// Terraform-like text. Unchanged tasks are counted, not listed.
 pub fn text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
@@ -449,6 +523,11 @@ pub fn text(plan: &Plan, color: bool) -> String {
     if !plan.warnings.is_empty() {
         out.push('\n');
     }
+    let _ = writeln!(out, "Compliance:");
+    for line in compliance_lines(&plan.compliance, false) {
+        let _ = writeln!(out, "  {line}");
+    }
+    out.push('\n');
     let listed = listed(plan);
     if listed.is_empty() {
         let _ = writeln!(
@@ -587,6 +666,11 @@ pub fn markdown(plan: &Plan) -> String {
         s.uncertain,
         s.orphaned
     );
+    let _ = writeln!(out, "Compliance:\n");
+    for line in compliance_lines(&plan.compliance, true) {
+        let _ = writeln!(out, "- {line}");
+    }
+    out.push('\n');
     if !plan.endpoints.is_empty() {
         let _ = writeln!(out, "Endpoints:\n");
         let mixed = crate::plan::mixes_loopback_and_real(&plan.endpoints);

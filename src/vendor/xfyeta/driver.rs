@@ -645,6 +645,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         let cx = Context {
             timezone: TimeZone::get(tz).unwrap(),
@@ -720,6 +721,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         let cx = Context {
             timezone: TimeZone::UTC,
