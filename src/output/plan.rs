@@ -450,15 +450,15 @@ pub fn compliance_lines(c: &crate::policy::Compliance, markdown: bool) -> Vec<St
         .iter()
         .map(|(r, l)| format!("{r} {}", l.key()))
         .collect();
+    out.push(format!("policy: {} ({})", c.policy, rules.join(", ")));
+    out.push(format!("calling hours: {}", c.hours));
     out.push(format!(
-        "policy: {} ({}); calling hours {}; {} task(s) checked: {} error(s), {} warning(s), {} exception(s)",
-        c.policy,
-        rules.join(", "),
-        c.hours,
+        "{} task(s) checked: {} error(s), {} warning(s), {} exception(s), {} checked in part",
         c.tasks,
         errors,
         c.findings.len() - errors,
-        c.exceptions.len()
+        c.exceptions.len(),
+        c.partial.len()
     ));
     for f in c.findings.iter().take(COMPLIANCE_LINES) {
         let level = match (&f.excepted, f.severity) {
@@ -489,7 +489,7 @@ pub fn compliance_lines(c: &crate::policy::Compliance, markdown: bool) -> Vec<St
     }
     for p in &c.partial {
         out.push(esc(&format!(
-            "partial [{}] {}: checked in part: {}{}",
+            "partial [{}] {}: {}{}",
             p.rule,
             p.task,
             p.why,
@@ -666,7 +666,7 @@ pub fn markdown(plan: &Plan) -> String {
         s.uncertain,
         s.orphaned
     );
-    let _ = writeln!(out, "Compliance:\n");
+    let _ = writeln!(out, "#### Compliance\n");
     for line in compliance_lines(&plan.compliance, true) {
         let _ = writeln!(out, "- {line}");
     }

@@ -107,7 +107,11 @@ impl WeekWindows {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        out.push_str(&format!("; holidays {}", text(&self.holiday)));
+        if self.holiday.is_empty() {
+            out.push_str(", none on holidays");
+        } else {
+            out.push_str(&format!(", on holidays {}", text(&self.holiday)));
+        }
         out
     }
 }
@@ -743,10 +747,7 @@ pub(super) fn check(found: &mut TaskFindings<'_>, cache: &mut Cache, project_tz:
             ),
         );
         f.count = judged.holidays.len() as u64;
-        f.expected = Some(format!(
-            "holidays: {}",
-            policy.week.describe().rsplit("; ").next().unwrap_or("")
-        ));
+        f.expected = Some(format!("calls only {hours_text} ({zone})"));
         f.hint = Some("pause the task on those dates (longlonglong `task_extras.holiday`), or end it before them".into());
     }
     for o in &judged.outside {

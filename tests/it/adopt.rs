@@ -69,7 +69,7 @@ fn adopts_exactly_one_match(vendor: &'static str, block: u64) {
     no_numbers(&p, &plan, block);
     let json = p.run(&["plan", "--refresh", "--format", "json"]);
     let doc: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(doc["format_version"], 5);
+    assert_eq!(doc["format_version"], 6);
     assert_eq!(doc["summary"]["adopt"], 1);
     assert_eq!(doc["tasks"][0]["action"], "adopt");
     assert_eq!(doc["tasks"][0]["task_id"], id.as_str());
