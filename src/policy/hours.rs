@@ -792,3 +792,263 @@ pub(super) fn check(found: &mut TaskFindings<'_>, cache: &mut Cache, project_tz:
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Daily, Forbidden, Partial, Pause};
+
+    fn t(text: &str) -> LocalDateTime {
+        LocalDateTime::parse(text).unwrap()
+    }
+
+    fn clock_of(text: &str) -> Time {
+        crate::manifest::time::parse_clock(text, crate::manifest::time::ClockFormat::Minutes)
+            .unwrap()
+    }
+
+    fn daily(windows: &[(&str, &str)], from: &str, to: Option<&str>) -> Dialling {
+        Dialling {
+            begin: Some((t(from), Field::default())),
+            end: to.map(|e| (t(e), Field::default())),
+            daily: Some(
+                windows
+                    .iter()
+                    .map(|(b, e)| Daily {
+                        begin: clock_of(b),
+                        end: clock_of(e),
+                        field: Field::default(),
+                    })
+                    .collect(),
+            ),
+            ..Dialling::default()
+        }
+    }
+
+    fn zone(name: &str) -> HoursPolicy {
+        HoursPolicy {
+            timezone_name: name.into(),
+            timezone: TimeZone::get(name).unwrap(),
+            ..HoursPolicy::preset()
+        }
+    }
+
+    fn hours(policy: &mut HoursPolicy, begin: u32, end: u32) {
+        policy.week = WeekWindows::every_day(vec![Span {
+            begin: begin * 3600,
+            end: end * 3600,
+        }]);
+    }
+
+    fn shanghai() -> TimeZone {
+        TimeZone::get("Asia/Shanghai").unwrap()
+    }
+
+    fn counts(j: &Judged) -> Vec<(Option<usize>, u64)> {
+        j.outside.iter().map(|o| (o.window, o.count)).collect()
+    }
+
+    #[test]
+    fn windows_within_the_preset_pass() {
+        let d = daily(
+            &[("09:00", "12:00"), ("13:30", "20:00")],
+            "2027-01-04 09:00",
+            Some("2027-03-31 20:00"),
+        );
+        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        assert!(j.outside.is_empty(), "{j:?}");
+    }
+
+    #[test]
+    fn an_evening_window_is_outside_on_every_day() {
+        let d = daily(
+            &[("09:00", "12:00"), ("20:00", "22:00")],
+            "2027-01-04 00:00",
+            Some("2027-01-10 23:00"),
+        );
+        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        assert_eq!(counts(&j), [(Some(1), 7)]);
+        let tz = shanghai();
+        assert_eq!(
+            stretch(&tz, j.outside[0].first),
+            "Mon 2027-01-04 21:00–22:00"
+        );
+    }
+
+    #[test]
+    fn an_overnight_window_is_outside() {
+        let d = daily(
+            &[("22:00", "02:00")],
+            "2027-01-04 00:00",
+            Some("2027-01-05 12:00"),
+        );
+        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        // The 3rd's window dials from the start to 02:00; the 4th's runs into the 5th.
+        assert_eq!(counts(&j), [(Some(0), 2)]);
+        assert_eq!(
+            stretch(&shanghai(), j.outside[0].first),
+            "Mon 2027-01-04 00:00–02:00"
+        );
+    }
+
+    /// Beijing 20:00–21:00 is 07:00–08:00 in New York on standard time, 08:00–09:00 on
+    /// daylight time: outside 08:00–21:00 only on the days before the change.
+    #[test]
+    fn a_daylight_saving_callee_zone_is_judged_with_each_days_offset() {
+        let mut ny = zone("America/New_York");
+        hours(&mut ny, 8, 21);
+        let spring = daily(
+            &[("20:00", "21:00")],
+            "2027-03-01 00:00",
+            Some("2027-03-31 23:00"),
+        );
+        let j = judge(&spring, &ny, None, &shanghai());
+        // 1 to 13 March; clocks go forward on the 14th at 02:00 in New York.
+        assert_eq!(counts(&j), [(Some(0), 13)]);
+        assert_eq!(
+            stretch(&ny.timezone, j.outside[0].first),
+            "Mon 2027-03-01 07:00–08:00"
+        );
+        let autumn = daily(
+            &[("20:00", "21:00")],
+            "2026-10-25 00:00",
+            Some("2026-11-07 23:00"),
+        );
+        let j = judge(&autumn, &ny, None, &shanghai());
+        // Clocks go back on 1 November: 1 to 7 November are outside.
+        assert_eq!(counts(&j), [(Some(0), 7)]);
+        assert_eq!(
+            stretch(&ny.timezone, j.outside[0].first),
+            "Sun 2026-11-01 07:00–08:00"
+        );
+    }
+
+    #[test]
+    fn around_the_clock_minus_forbidden_nights() {
+        let night = |days: Vec<Weekday>| {
+            vec![
+                Forbidden {
+                    days: days.clone(),
+                    begin: clock_of("00:00"),
+                    end: clock_of("09:00"),
+                    field: Field::default(),
+                },
+                Forbidden {
+                    days,
+                    begin: clock_of("21:00"),
+                    end: clock_of("23:59"),
+                    field: Field::default(),
+                },
+            ]
+        };
+        let mut d = Dialling {
+            begin: Some((t("2027-01-04 09:00"), Field::default())),
+            end: Some((t("2027-01-31 18:00"), Field::default())),
+            forbidden: night(Vec::new()),
+            ..Dialling::default()
+        };
+        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        assert!(j.outside.is_empty(), "{j:?}");
+        // Nights forbidden on weekdays only: each weekend night dials.
+        d.forbidden = night(vec![
+            Weekday::Monday,
+            Weekday::Tuesday,
+            Weekday::Wednesday,
+            Weekday::Thursday,
+            Weekday::Friday,
+        ]);
+        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        // Each weekend: Sat 00:00–09:00, Sat 21:00–Sun 09:00, Sun 21:00–24:00; the
+        // last ends on Sunday at 18:00.
+        assert_eq!(counts(&j), [(None, 11)]);
+        d.forbidden.clear();
+        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        assert_eq!(counts(&j), [(None, 27)]);
+    }
+
+    #[test]
+    fn holidays_have_their_own_windows() {
+        let mut policy = HoursPolicy::preset();
+        policy.holidays.insert("2027-01-05".parse().unwrap());
+        let d = daily(
+            &[("09:00", "12:00")],
+            "2027-01-04 00:00",
+            Some("2027-01-06 23:00"),
+        );
+        let j = judge(&d, &policy, None, &shanghai());
+        assert_eq!(counts(&j), [(Some(0), 1)]);
+        assert_eq!(
+            stretch(&shanghai(), j.outside[0].first),
+            "Tue 2027-01-05 09:00–12:00"
+        );
+        policy.week.holiday = vec![Span {
+            begin: 10 * 3600,
+            end: 12 * 3600,
+        }];
+        let j = judge(&d, &policy, None, &shanghai());
+        assert_eq!(
+            stretch(&shanghai(), j.outside[0].first),
+            "Tue 2027-01-05 09:00–10:00"
+        );
+    }
+
+    #[test]
+    fn a_purposes_hours_narrow_the_policys() {
+        let stricter = WeekWindows::every_day(vec![Span {
+            begin: 10 * 3600,
+            end: 20 * 3600,
+        }]);
+        let d = daily(
+            &[("09:00", "12:00")],
+            "2027-01-04 00:00",
+            Some("2027-01-04 23:00"),
+        );
+        let j = judge(&d, &HoursPolicy::preset(), Some(&stricter), &shanghai());
+        assert_eq!(counts(&j), [(Some(0), 1)]);
+        assert_eq!(
+            stretch(&shanghai(), j.outside[0].first),
+            "Mon 2027-01-04 09:00–10:00"
+        );
+    }
+
+    #[test]
+    fn an_open_ended_task_is_judged_over_the_horizon() {
+        let d = daily(&[("20:00", "22:00")], "2027-01-04 00:00", None);
+        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        assert_eq!(counts(&j), [(Some(0), HORIZON_DAYS as u64)]);
+    }
+
+    #[test]
+    fn windows_at_the_vendor_check_the_start_and_the_holidays() {
+        let mut policy = HoursPolicy::preset();
+        for d in ["2027-02-12", "2027-02-20"] {
+            policy.holidays.insert(d.parse().unwrap());
+        }
+        let d = Dialling {
+            begin: Some((t("2027-01-04 08:00"), Field::default())),
+            end: Some((t("2027-02-28 18:00"), Field::default())),
+            pauses: vec![Pause {
+                begin: t("2027-02-10 00:00"),
+                end: t("2027-02-17 23:59"),
+                field: Field::default(),
+            }],
+            partial: Some(Partial::default()),
+            ..Dialling::default()
+        };
+        let j = judge(&d, &policy, None, &shanghai());
+        assert!(j.outside.is_empty());
+        assert!(j.start_outside.is_some());
+        // The 12th is paused by the task's own holiday; the 20th is not.
+        assert_eq!(j.holidays, ["2027-02-20".parse::<Date>().unwrap()]);
+    }
+
+    #[test]
+    fn interval_arithmetic() {
+        let a = vec![(0, 10), (20, 30)];
+        assert_eq!(minus(&a, &vec![(5, 25)]), [(0, 5), (25, 30)]);
+        assert_eq!(minus(&a, &vec![(-5, 40)]), Vec::<(i64, i64)>::new());
+        assert_eq!(minus(&a, &Vec::new()), a);
+        assert_eq!(within(&a, &vec![(5, 25)]), [(5, 10), (20, 25)]);
+        assert_eq!(normalise(vec![(5, 8), (0, 6), (9, 9)]), [(0, 8)]);
+    }
+}
