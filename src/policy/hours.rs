@@ -528,7 +528,10 @@ fn judge(
             out.start_outside = Some(begin);
         }
         let tz = &policy.timezone;
-        if let (Some(first), Some(last)) = (date_of(tz, begin), date_of(tz, end)) {
+        // Only a task that ends can be paused on a date in the manifest (longlonglong's
+        // `holiday`); one that runs until stopped (Aliyun) keeps its days in the console.
+        let bounded = dialling.end.is_some();
+        if let (true, Some(first), Some(last)) = (bounded, date_of(tz, begin), date_of(tz, end)) {
             for d in dates(first, last).filter(|d| policy.holidays.contains(d)) {
                 let day = normalise(vec![(
                     instant(tz, d, 0).unwrap_or(0),
@@ -656,6 +659,13 @@ fn stretch(tz: &TimeZone, (a, b): (i64, i64)) -> String {
     }
 }
 
+/// An instant as the callee reads it: `Mon 2027-01-04 22:30`.
+fn moment(tz: &TimeZone, at: i64) -> String {
+    jiff::Timestamp::from_second(at)
+        .map(|ts| tz.to_datetime(ts).strftime("%a %Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| at.to_string())
+}
+
 /// The `calling_hours` rule on one task.
 pub(super) fn check(found: &mut TaskFindings<'_>, cache: &mut Cache, project_tz: &TimeZone) {
     if !found.on(RuleId::CallingHours) {
@@ -711,7 +721,7 @@ pub(super) fn check(found: &mut TaskFindings<'_>, cache: &mut Cache, project_tz:
             &begin_field,
             format!(
                 "the task may start dialling at {} ({zone}), outside the allowed hours",
-                stretch(tz, (at, at)).split(" to ").next().unwrap_or("")
+                moment(tz, at)
             ),
         );
         f.expected = Some(format!("calls only {hours_text}"));
