@@ -480,16 +480,52 @@ pub(super) struct Judged {
 #[derive(Default)]
 pub(crate) struct Cache {
     judged: HashMap<String, Judged>,
+    /// What the policy allows, per purpose, over the stretch computed so far (tasks of a
+    /// project mostly dial in the same months: each is a slice of it).
+    allowed: HashMap<Option<String>, (i64, i64, Set)>,
+    vendor: Option<TimeZone>,
+}
+
+impl Cache {
+    /// What the policy allows in `[from, to)` for a task of `purpose` (with `extra`
+    /// hours), from the stretch already computed, grown by a month each way when short.
+    fn allowed(
+        &mut self,
+        policy: &HoursPolicy,
+        purpose: Option<&str>,
+        extra: Option<&WeekWindows>,
+        from: i64,
+        to: i64,
+    ) -> Set {
+        let key = extra.and(purpose).map(str::to_string);
+        let entry = self.allowed.entry(key).or_insert((0, 0, Vec::new()));
+        if entry.2.is_empty() && entry.0 == entry.1 || from < entry.0 || to > entry.1 {
+            let (a, b) = if entry.0 == entry.1 {
+                (from - 30 * DAY, to + 30 * DAY)
+            } else {
+                (entry.0.min(from - 30 * DAY), entry.1.max(to + 30 * DAY))
+            };
+            *entry = (a, b, allowed(policy, extra, a, b));
+        }
+        let set = &entry.2;
+        let first = set.partition_point(|(_, e)| *e <= from);
+        let last = set.partition_point(|(s, _)| *s < to);
+        set[first..last.max(first)].to_vec()
+    }
 }
 
 fn judge(
     dialling: &Dialling,
     policy: &HoursPolicy,
-    extra: Option<&WeekWindows>,
+    (purpose, extra): (Option<&str>, Option<&WeekWindows>),
     project_tz: &TimeZone,
+    cache: &mut Cache,
 ) -> Judged {
     let mut out = Judged::default();
-    let vendor = TimeZone::get(VENDOR_TIMEZONE).unwrap_or(TimeZone::UTC);
+    let vendor = cache
+        .vendor
+        .get_or_insert_with(|| TimeZone::get(VENDOR_TIMEZONE).unwrap_or(TimeZone::UTC))
+        .clone();
     let Some(begin) = dialling
         .begin
         .as_ref()
@@ -507,7 +543,7 @@ fn judge(
         return out;
     }
     let end = end.max(begin + 1);
-    let allow = allowed(policy, extra, begin - DAY, end + DAY);
+    let allow = cache.allowed(policy, purpose, extra, begin - DAY, end + DAY);
     let pauses = normalise(
         dialling
             .pauses
@@ -681,11 +717,15 @@ pub(super) fn check(found: &mut TaskFindings<'_>, cache: &mut Cache, project_tz:
     let extra = purpose
         .and_then(|p| found.policy.purposes.get(p))
         .and_then(|r| r.hours.as_ref());
-    let judged = cache
-        .judged
-        .entry(key(dialling, purpose))
-        .or_insert_with(|| judge(dialling, policy, extra, project_tz))
-        .clone();
+    let k = key(dialling, purpose);
+    let judged = match cache.judged.get(&k) {
+        Some(j) => j.clone(),
+        None => {
+            let j = judge(dialling, policy, (purpose, extra), project_tz, cache);
+            cache.judged.insert(k, j.clone());
+            j
+        }
+    };
     let tz = &policy.timezone;
     let zone = &policy.timezone_name;
     let hours_text = match (extra, purpose) {
@@ -865,7 +905,13 @@ mod tests {
             "2027-01-04 09:00",
             Some("2027-03-31 20:00"),
         );
-        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        let j = judge(
+            &d,
+            &HoursPolicy::preset(),
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert!(j.outside.is_empty(), "{j:?}");
     }
 
@@ -876,7 +922,13 @@ mod tests {
             "2027-01-04 00:00",
             Some("2027-01-10 23:00"),
         );
-        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        let j = judge(
+            &d,
+            &HoursPolicy::preset(),
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert_eq!(counts(&j), [(Some(1), 7)]);
         let tz = shanghai();
         assert_eq!(
@@ -892,7 +944,13 @@ mod tests {
             "2027-01-04 00:00",
             Some("2027-01-05 12:00"),
         );
-        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        let j = judge(
+            &d,
+            &HoursPolicy::preset(),
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         // The 3rd's window dials from the start to 02:00; the 4th's runs into the 5th.
         assert_eq!(counts(&j), [(Some(0), 2)]);
         assert_eq!(
@@ -912,7 +970,13 @@ mod tests {
             "2027-03-01 00:00",
             Some("2027-03-31 23:00"),
         );
-        let j = judge(&spring, &ny, None, &shanghai());
+        let j = judge(
+            &spring,
+            &ny,
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         // 1 to 13 March; clocks go forward on the 14th at 02:00 in New York.
         assert_eq!(counts(&j), [(Some(0), 13)]);
         assert_eq!(
@@ -924,7 +988,13 @@ mod tests {
             "2026-10-25 00:00",
             Some("2026-11-07 23:00"),
         );
-        let j = judge(&autumn, &ny, None, &shanghai());
+        let j = judge(
+            &autumn,
+            &ny,
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         // Clocks go back on 1 November: 1 to 7 November are outside.
         assert_eq!(counts(&j), [(Some(0), 7)]);
         assert_eq!(
@@ -957,7 +1027,13 @@ mod tests {
             forbidden: night(Vec::new()),
             ..Dialling::default()
         };
-        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        let j = judge(
+            &d,
+            &HoursPolicy::preset(),
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert!(j.outside.is_empty(), "{j:?}");
         // Nights forbidden on weekdays only: each weekend night dials.
         d.forbidden = night(vec![
@@ -967,12 +1043,24 @@ mod tests {
             Weekday::Thursday,
             Weekday::Friday,
         ]);
-        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        let j = judge(
+            &d,
+            &HoursPolicy::preset(),
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         // Each weekend: Sat 00:00–09:00, Sat 21:00–Sun 09:00, Sun 21:00–24:00; the
         // last ends on Sunday at 18:00.
         assert_eq!(counts(&j), [(None, 11)]);
         d.forbidden.clear();
-        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        let j = judge(
+            &d,
+            &HoursPolicy::preset(),
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert_eq!(counts(&j), [(None, 27)]);
     }
 
@@ -985,7 +1073,13 @@ mod tests {
             "2027-01-04 00:00",
             Some("2027-01-06 23:00"),
         );
-        let j = judge(&d, &policy, None, &shanghai());
+        let j = judge(
+            &d,
+            &policy,
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert_eq!(counts(&j), [(Some(0), 1)]);
         assert_eq!(
             stretch(&shanghai(), j.outside[0].first),
@@ -995,7 +1089,13 @@ mod tests {
             begin: 10 * 3600,
             end: 12 * 3600,
         }];
-        let j = judge(&d, &policy, None, &shanghai());
+        let j = judge(
+            &d,
+            &policy,
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert_eq!(
             stretch(&shanghai(), j.outside[0].first),
             "Tue 2027-01-05 09:00–10:00"
@@ -1013,7 +1113,13 @@ mod tests {
             "2027-01-04 00:00",
             Some("2027-01-04 23:00"),
         );
-        let j = judge(&d, &HoursPolicy::preset(), Some(&stricter), &shanghai());
+        let j = judge(
+            &d,
+            &HoursPolicy::preset(),
+            (Some("marketing"), Some(&stricter)),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert_eq!(counts(&j), [(Some(0), 1)]);
         assert_eq!(
             stretch(&shanghai(), j.outside[0].first),
@@ -1024,7 +1130,13 @@ mod tests {
     #[test]
     fn an_open_ended_task_is_judged_over_the_horizon() {
         let d = daily(&[("20:00", "22:00")], "2027-01-04 00:00", None);
-        let j = judge(&d, &HoursPolicy::preset(), None, &shanghai());
+        let j = judge(
+            &d,
+            &HoursPolicy::preset(),
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert_eq!(counts(&j), [(Some(0), HORIZON_DAYS as u64)]);
     }
 
@@ -1045,11 +1157,49 @@ mod tests {
             partial: Some(Partial::default()),
             ..Dialling::default()
         };
-        let j = judge(&d, &policy, None, &shanghai());
+        let j = judge(
+            &d,
+            &policy,
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
         assert!(j.outside.is_empty());
         assert!(j.start_outside.is_some());
         // The 12th is paused by the task's own holiday; the 20th is not.
         assert_eq!(j.holidays, ["2027-02-20".parse::<Date>().unwrap()]);
+    }
+
+    /// One cache across tasks of other months judges each as a cache of its own does.
+    #[test]
+    fn a_shared_cache_judges_as_a_fresh_one() {
+        let mut ny = zone("America/New_York");
+        hours(&mut ny, 8, 21);
+        ny.holidays.insert("2027-07-05".parse().unwrap());
+        let tasks = [
+            daily(
+                &[("20:00", "21:00")],
+                "2027-03-01 00:00",
+                Some("2027-03-31 23:00"),
+            ),
+            daily(
+                &[("20:00", "23:00")],
+                "2026-10-20 00:00",
+                Some("2026-11-20 23:00"),
+            ),
+            daily(
+                &[("09:00", "10:00")],
+                "2027-06-01 00:00",
+                Some("2027-09-30 23:00"),
+            ),
+            daily(&[("20:00", "21:00")], "2027-03-10 00:00", None),
+        ];
+        let mut shared = Cache::default();
+        for d in &tasks {
+            let a = judge(d, &ny, (None, None), &shanghai(), &mut shared);
+            let b = judge(d, &ny, (None, None), &shanghai(), &mut Cache::default());
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
     }
 
     #[test]
