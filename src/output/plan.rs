@@ -481,26 +481,55 @@ pub fn compliance_lines(c: &crate::policy::Compliance, markdown: bool) -> Vec<St
             c.findings.len() - COMPLIANCE_LINES
         ));
     }
-    for e in &c.exceptions {
+    // The markdown comment must fit: past this many, exceptions are counted there (the
+    // text and JSON plans list them all).
+    let shown = if markdown {
+        MARKDOWN_EXCEPTIONS
+    } else {
+        usize::MAX
+    };
+    for e in c.exceptions.iter().take(shown) {
         out.push(esc(&format!(
             "exception [{}] {}: {} ({}; excuses {} finding(s))",
             e.rule, e.task, e.reason, e.place, e.excuses
         )));
     }
+    if c.exceptions.len() > shown {
+        out.push(format!(
+            "… and {} more exception(s): every one is in the text and JSON plans and in `callform validate`",
+            c.exceptions.len() - shown
+        ));
+    }
+    // Tasks checked in part, by reason: thousands of Aliyun tasks share one.
+    let mut reasons: Vec<(&str, crate::policy::RuleId, Vec<&str>)> = Vec::new();
     for p in &c.partial {
+        match reasons
+            .iter_mut()
+            .find(|(why, rule, _)| *why == p.why && *rule == p.rule)
+        {
+            Some((_, _, tasks)) => tasks.push(&p.task),
+            None => reasons.push((&p.why, p.rule, vec![&p.task])),
+        }
+    }
+    for (why, rule, tasks) in reasons {
+        let mut names: Vec<&str> = tasks.iter().take(5).copied().collect();
+        let more = tasks.len().saturating_sub(names.len());
+        let rest = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        names.dedup();
         out.push(esc(&format!(
-            "partial [{}] {}: {}{}",
-            p.rule,
-            p.task,
-            p.why,
-            p.place
-                .as_ref()
-                .map(|x| format!(" ({x})"))
-                .unwrap_or_default()
+            "partial [{rule}] {}{rest}: {why}",
+            names.join(", ")
         )));
     }
     out
 }
+
+/// The most exceptions the markdown plan lists.
+const MARKDOWN_EXCEPTIONS: usize = 100;
 
 /// Terraform-like text. Unchanged tasks are counted, not listed.
 pub fn text(plan: &Plan, color: bool) -> String {
@@ -628,6 +657,13 @@ pub fn markdown(plan: &Plan) -> String {
     for note in state_notes(plan) {
         let _ = writeln!(out, "> ℹ️ {}\n", md_escape(&note));
     }
+    // Before the warnings: a long list of those must not push the exceptions out of the
+    // head, which is cut beyond MARKDOWN_HEAD_MAX.
+    let _ = writeln!(out, "#### Compliance\n");
+    for line in compliance_lines(&plan.compliance, true) {
+        let _ = writeln!(out, "- {line}");
+    }
+    out.push('\n');
     for w in &plan.warnings {
         let _ = writeln!(out, "> ⚠️ **warning:** {}\n", md_escape(&w.line()));
     }
@@ -666,11 +702,6 @@ pub fn markdown(plan: &Plan) -> String {
         s.uncertain,
         s.orphaned
     );
-    let _ = writeln!(out, "#### Compliance\n");
-    for line in compliance_lines(&plan.compliance, true) {
-        let _ = writeln!(out, "- {line}");
-    }
-    out.push('\n');
     if !plan.endpoints.is_empty() {
         let _ = writeln!(out, "Endpoints:\n");
         let mixed = crate::plan::mixes_loopback_and_real(&plan.endpoints);

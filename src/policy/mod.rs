@@ -413,6 +413,9 @@ pub struct Finding {
     pub file: Option<Arc<Path>>,
     #[serde(skip)]
     pub line: usize,
+    /// An error whatever the task's status (a purpose callform does not know).
+    #[serde(skip)]
+    pub firm: bool,
 }
 
 impl Finding {
@@ -595,6 +598,7 @@ impl TaskFindings<'_> {
             excepted: None,
             file: Some(self.task.source.file.clone()),
             line,
+            firm: false,
         });
         let last = self.findings.len() - 1;
         &mut self.findings[last]
@@ -626,11 +630,28 @@ pub fn check(policy: &Policy, project_tz: &jiff::tz::TimeZone, tasks: &[Task]) -
             partial,
             ..
         } = found;
+        if task.status == crate::manifest::RunStatus::Paused {
+            paused(&mut findings);
+        }
         exceptions(task, &mut findings, &mut out);
         out.findings.extend(findings);
         out.partial.extend(partial);
     }
     out
+}
+
+/// A paused task dials nobody until a later plan starts it, which the policy checks
+/// again: its errors are warnings now, so that pausing a campaign that breaks the policy
+/// is never what the policy stops.
+fn paused(findings: &mut [Finding]) {
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.severity == Level::Error && !f.firm)
+    {
+        f.severity = Level::Warn;
+        f.message
+            .push_str(" (the task is paused: an error once it is `running`)");
+    }
 }
 
 /// Applies a task's exceptions to its findings, and lists every exception.

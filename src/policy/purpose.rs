@@ -149,6 +149,7 @@ pub(super) fn check(found: &mut TaskFindings<'_>) {
         );
         // A misspelt purpose escapes its rules: always an error.
         f.severity = super::Level::Error;
+        f.firm = true;
         f.expected = Some(format!("one of {}", names.join(", ")));
         f.hint = Some(match crate::manifest::de::closest(&purpose.value, &names) {
             Some(best) => format!("did you mean `{best}`? (or add the purpose under `policy.purposes` in callform.yaml)"),

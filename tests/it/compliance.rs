@@ -450,7 +450,7 @@ fn windows_kept_at_the_vendor_are_a_partial_check_with_what_the_manifest_says() 
     // The text plan says the check is partial.
     let text = run(&["plan"], &tasks);
     assert!(
-        text.stdout.contains("partial [calling_hours] cp10-payment-followup: its daily windows are the calling-time group `dial_time_id: 5`"),
+        text.stdout.contains("partial [calling_hours] cp10-payment-followup, cp10-satisfaction-survey: its daily windows are the calling-time group `dial_time_id: 5`"),
         "{}",
         text.stdout
     );
@@ -558,4 +558,33 @@ fn rules_can_be_turned_off() {
     assert!(f
         .iter()
         .all(|f| f["rule"] == "purpose" && f["field"] == "purpose"));
+}
+
+#[test]
+fn a_paused_task_is_warned_not_stopped_so_that_pausing_is_never_refused() {
+    let policy = "policy:\n  rules:\n    calling_hours: error\n";
+    let (_tmp, tasks) = project(
+        "cp13-",
+        policy,
+        &[EVENING, (XF, "status: running", "status: paused")],
+    );
+    let plan = run(&["plan"], &tasks);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let f = findings(&tasks);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["severity"], "warn");
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the task is paused"),
+        "{f:?}"
+    );
+    // An unknown purpose stays an error.
+    let (_tmp, tasks) = project(
+        "cp13-",
+        policy,
+        &[(XF, "status: running", "status: paused\npurpose: markting")],
+    );
+    assert_eq!(run(&["plan"], &tasks).code, 1);
 }
