@@ -15,7 +15,7 @@
 //! Whatever the task may dial outside what the policy allows is a finding, one per daily
 //! window (the field to change), with the first such stretch and how many there are.
 //!
-//! [choice] An open-ended task (xfyeta without `time_end`), or one longer than
+//! \[choice\] An open-ended task (xfyeta without `time_end`), or one longer than
 //! [`HORIZON_DAYS`], is judged over its first [`HORIZON_DAYS`] days: a year and a month
 //! holds every weekday, both daylight-saving changes and a year of holidays.
 //!

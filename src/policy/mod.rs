@@ -315,7 +315,7 @@ pub struct Pause {
 }
 
 /// When a task may dial, as its vendor's fields say: declared by each vendor
-/// ([`crate::vendor::VendorSpec::dialling`]).
+/// (`VendorSpec::dialling` in `crate::vendor`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Dialling {
     /// The first moment it may dial (project time zone), when the manifest says.
