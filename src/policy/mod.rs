@@ -13,8 +13,11 @@
 //! - `hours.rs`: calling hours (`calling_hours`);
 //! - `purpose.rs`: purposes and consent (`purpose`, `consent`);
 //! - rules over callees (suppression lists, per-callee caps) plug in the same way: a
-//!   module, a [`RuleId`] variant, its config under `policy:` ([`RawPolicy`]), and one
-//!   call in [`check`].
+//!   module, a [`RuleId`] variant (with its preset level, cited in the README), its
+//!   config under `policy:` ([`RawPolicy`], read in [`resolve`]), and one call in
+//!   [`check`] — in the loop for a rule of one task, after it for a rule over every task
+//!   at once. Findings are made with [`Finding::on`]; [`check`] then applies each task's
+//!   status and exceptions to all of them, and every rendering shows them.
 //!
 //! A task may carry an exception for a rule (`exceptions: [{rule, reason}]`): its findings
 //! of that rule stop nothing, and are shown with the reason wherever findings are, so the
@@ -419,6 +422,37 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `rule` on `task`, at `field` (the task's own line when the field's is
+    /// not known), at the level `policy` gives the rule.
+    pub fn on(
+        task: &Task,
+        policy: &Policy,
+        rule: RuleId,
+        field: &Field,
+        message: String,
+    ) -> Finding {
+        let line = if field.line > 0 {
+            field.line
+        } else {
+            task.source.line
+        };
+        Finding {
+            rule,
+            severity: policy.level(rule),
+            task: task.name.clone(),
+            field: field.path.clone(),
+            place: format!("{}:{}", task.source.file.display(), line),
+            message,
+            expected: None,
+            hint: None,
+            count: 1,
+            excepted: None,
+            file: Some(task.source.file.clone()),
+            line,
+            firm: false,
+        }
+    }
+
     /// Whether it stops the plan: an error no exception excuses.
     pub fn blocks(&self) -> bool {
         self.severity == Level::Error && self.excepted.is_none()
@@ -579,27 +613,8 @@ pub(crate) struct TaskFindings<'a> {
 impl TaskFindings<'_> {
     /// A finding of `rule` at `field` of the task (file and line from the task).
     pub(crate) fn push(&mut self, rule: RuleId, field: &Field, message: String) -> &mut Finding {
-        let level = self.policy.level(rule);
-        let line = if field.line > 0 {
-            field.line
-        } else {
-            self.task.source.line
-        };
-        self.findings.push(Finding {
-            rule,
-            severity: level,
-            task: self.task.name.clone(),
-            field: field.path.clone(),
-            place: format!("{}:{}", self.task.source.file.display(), line),
-            message,
-            expected: None,
-            hint: None,
-            count: 1,
-            excepted: None,
-            file: Some(self.task.source.file.clone()),
-            line,
-            firm: false,
-        });
+        self.findings
+            .push(Finding::on(self.task, self.policy, rule, field, message));
         let last = self.findings.len() - 1;
         &mut self.findings[last]
     }
@@ -614,7 +629,9 @@ impl TaskFindings<'_> {
 /// are written in.
 pub fn check(policy: &Policy, project_tz: &jiff::tz::TimeZone, tasks: &[Task]) -> Compliance {
     let mut out = Compliance::empty(policy, tasks.len());
+    let mut findings = Vec::new();
     let mut hours_cache = hours::Cache::default();
+    // The rules of one task at a time.
     for task in tasks {
         let mut found = TaskFindings {
             task,
@@ -624,20 +641,35 @@ pub fn check(policy: &Policy, project_tz: &jiff::tz::TimeZone, tasks: &[Task]) -
         };
         purpose::check(&mut found);
         hours::check(&mut found, &mut hours_cache, project_tz);
-        // Rules over callees (suppression, per-callee caps) go here.
-        let TaskFindings {
-            mut findings,
-            partial,
-            ..
-        } = found;
-        if task.status == crate::manifest::RunStatus::Paused {
-            paused(&mut findings);
-        }
-        exceptions(task, &mut findings, &mut out);
-        out.findings.extend(findings);
-        out.partial.extend(partial);
+        findings.extend(found.findings);
+        out.partial.extend(found.partial);
     }
+    // Rules over every task at once (per-callee caps across tasks and vendors) go here,
+    // each finding made with [`Finding::on`] the task it is about.
+    settle(tasks, findings, &mut out);
     out
+}
+
+/// Puts the findings in task order, then applies each task's status and exceptions.
+fn settle(tasks: &[Task], mut findings: Vec<Finding>, out: &mut Compliance) {
+    let index: std::collections::HashMap<&str, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
+    // Stable: a task's findings keep the order its rules made them in.
+    findings.sort_by_key(|f| index.get(f.task.as_str()).copied().unwrap_or(usize::MAX));
+    let mut rest = findings.as_mut_slice();
+    for task in tasks {
+        let n = rest.iter().take_while(|f| f.task == task.name).count();
+        let (mine, after) = rest.split_at_mut(n);
+        if task.status == crate::manifest::RunStatus::Paused {
+            paused(mine);
+        }
+        exceptions(task, mine, out);
+        rest = after;
+    }
+    out.findings = findings;
 }
 
 /// A paused task dials nobody until a later plan starts it, which the policy checks
@@ -672,5 +704,148 @@ fn exceptions(task: &Task, findings: &mut [Finding], out: &mut Compliance) {
             file: Some(task.source.file.clone()),
             line: e.line,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::tz::TimeZone;
+
+    /// Two xfyeta tasks in one text: `a` with an evening window, `b` as given.
+    fn tasks(a_extra: &str, b_extra: &str) -> Vec<Task> {
+        let task = |name: &str, extra: &str, window: &str| {
+            format!(
+                "name: {name}\nvendor: xfyeta\nstatus: running\n{extra}callees: {{numbers: [\"13700000021\"]}}\nspec:\n  task_name: t-{name}\n  line_num: [\"055169101407\"]\n  robot_id: \"11\"\n  time_range: [\"{window}\"]\n  time_begin: 2027-01-04 09:00\n  time_end: 2027-01-10 20:00\n"
+            )
+        };
+        let text = format!(
+            "{}---\n{}",
+            task("a", a_extra, "19:00:00-22:00:00"),
+            task("b", b_extra, "09:00:00-12:00:00")
+        );
+        let out = crate::manifest::load_text(
+            Path::new("t.yaml"),
+            &text,
+            &TimeZone::get("Asia/Shanghai").unwrap(),
+            jiff::Timestamp::UNIX_EPOCH,
+            None,
+        );
+        assert!(!out.has_errors(), "{:?}", out.diagnostics);
+        out.tasks
+    }
+
+    fn strict() -> Policy {
+        let mut p = Policy::preset();
+        p.rules.insert(RuleId::CallingHours, Level::Error);
+        p.rules.insert(RuleId::Consent, Level::Error);
+        p
+    }
+
+    fn tz() -> TimeZone {
+        TimeZone::get("Asia/Shanghai").unwrap()
+    }
+
+    #[test]
+    fn findings_are_on_their_task_and_field_with_the_rules_level() {
+        let c = check(&strict(), &tz(), &tasks("", ""));
+        assert_eq!(c.findings.len(), 1, "{:?}", c.findings);
+        let f = &c.findings[0];
+        assert_eq!(
+            (f.task.as_str(), f.field.as_str()),
+            ("a", "spec.time_range[0]")
+        );
+        assert_eq!(f.severity, Level::Error);
+        // 4 to 9 January: the task ends on the 10th at 20:00.
+        assert_eq!(f.count, 6);
+        assert_eq!(f.place, "t.yaml:9");
+        assert!(c.has_errors());
+        let d = f.diagnostic();
+        assert!(
+            d.is_error() && d.line == 9 && d.task.as_deref() == Some("a"),
+            "{d:?}"
+        );
+        // The preset only warns.
+        let c = check(&Policy::preset(), &tz(), &tasks("", ""));
+        assert!(!c.has_errors() && c.warnings() == 1);
+    }
+
+    #[test]
+    fn an_exception_excuses_its_rule_on_its_task_only() {
+        let ex =
+            "exceptions:\n  - {rule: calling_hours, reason: \"approved evening calls, CMP-1\"}\n";
+        let c = check(&strict(), &tz(), &tasks(ex, ex));
+        assert!(!c.has_errors(), "{:?}", c.findings);
+        assert_eq!(
+            c.findings[0].excepted.as_deref(),
+            Some("approved evening calls, CMP-1")
+        );
+        let uses: Vec<(&str, u64)> = c
+            .exceptions
+            .iter()
+            .map(|e| (e.task.as_str(), e.excuses))
+            .collect();
+        assert_eq!(uses, [("a", 6), ("b", 0)]);
+        // `b`'s excuses nothing: a warning at its line.
+        let unused: Vec<Diagnostic> = c
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.field.as_deref() == Some("exceptions"))
+            .collect();
+        assert_eq!(unused.len(), 1);
+        assert_eq!(unused[0].task.as_deref(), Some("b"));
+        // An exception for another rule excuses nothing here.
+        let other = "exceptions:\n  - {rule: consent, reason: \"consent is held by the bank\"}\n";
+        let c = check(&strict(), &tz(), &tasks(other, ""));
+        assert!(c.has_errors());
+    }
+
+    #[test]
+    fn consent_and_purpose() {
+        let c = check(
+            &strict(),
+            &tz(),
+            &tasks(
+                "purpose: marketing\n",
+                "purpose: marketing\nconsent: crm-2026\n",
+            ),
+        );
+        let consent: Vec<&str> = c
+            .findings
+            .iter()
+            .filter(|f| f.rule == RuleId::Consent)
+            .map(|f| f.task.as_str())
+            .collect();
+        assert_eq!(consent, ["a"]);
+        let mut p = strict();
+        p.rules.insert(RuleId::Purpose, Level::Warn);
+        let c = check(&p, &tz(), &tasks("", "purpose: survey\n"));
+        let missing: Vec<&str> = c
+            .findings
+            .iter()
+            .filter(|f| f.rule == RuleId::Purpose)
+            .map(|f| f.task.as_str())
+            .collect();
+        assert_eq!(missing, ["a"]);
+        // An unknown purpose is an error even where the rule is off, and on a paused task.
+        p.rules.insert(RuleId::Purpose, Level::Off);
+        let c = check(&p, &tz(), &tasks("purpose: surveys\n", ""));
+        assert!(c
+            .findings
+            .iter()
+            .any(|f| f.rule == RuleId::Purpose && f.blocks()));
+    }
+
+    #[test]
+    fn a_paused_tasks_errors_are_warnings() {
+        let mut t = tasks("", "");
+        t[0].status = crate::manifest::RunStatus::Paused;
+        let c = check(&strict(), &tz(), &t);
+        assert!(!c.has_errors());
+        assert!(c.findings[0]
+            .message
+            .ends_with("(the task is paused: an error once it is `running`)"));
+        t[0].status = crate::manifest::RunStatus::Stopped;
+        assert!(check(&strict(), &tz(), &t).findings.is_empty());
     }
 }
