@@ -764,7 +764,7 @@ pub(super) fn check(found: &mut TaskFindings<'_>, cache: &mut Cache, project_tz:
                 moment(tz, at)
             ),
         );
-        f.expected = Some(format!("calls only {hours_text}"));
+        f.expected = Some(format!("calls only {hours_text} ({zone})"));
         f.hint = Some(format!(
             "start it within the allowed hours; its daily windows ({}) must keep to them too",
             dialling.partial.as_ref().map_or("", |p| p.why.as_str())
@@ -1168,6 +1168,62 @@ mod tests {
         assert!(j.start_outside.is_some());
         // The 12th is paused by the task's own holiday; the 20th is not.
         assert_eq!(j.holidays, ["2027-02-20".parse::<Date>().unwrap()]);
+    }
+
+    /// Volcengine dialling Beijing 21:00–10:00 is New York 08:00–21:00 on standard time,
+    /// 09:00–22:00 on daylight time: from the change on, each morning's last hour is out.
+    #[test]
+    fn volcengine_forbidden_times_against_a_new_york_callee_across_dst() {
+        let mut ny = zone("America/New_York");
+        hours(&mut ny, 8, 21);
+        let d = Dialling {
+            begin: Some((t("2027-03-01 00:00"), Field::default())),
+            end: Some((t("2027-03-31 23:00"), Field::default())),
+            forbidden: vec![Forbidden {
+                days: Vec::new(),
+                begin: clock_of("10:00"),
+                end: clock_of("21:00"),
+                field: Field::default(),
+            }],
+            ..Dialling::default()
+        };
+        let j = judge(&d, &ny, (None, None), &shanghai(), &mut Cache::default());
+        // Beijing mornings of 15 to 31 March (New York evenings of 14 to 30 March).
+        assert_eq!(counts(&j), [(None, 17)]);
+        assert_eq!(
+            stretch(&ny.timezone, j.outside[0].first),
+            "Sun 2027-03-14 21:00–22:00"
+        );
+    }
+
+    /// A start at the vendor (longlonglong `start_time`, Aliyun `schedule_time`) of 20:30
+    /// Beijing is 07:30 in New York the day before the change, 08:30 the day of it.
+    #[test]
+    fn a_start_at_the_vendor_against_a_new_york_callee_across_dst() {
+        let mut ny = zone("America/New_York");
+        hours(&mut ny, 8, 21);
+        let start = |at: &str, end: Option<&str>| Dialling {
+            begin: Some((t(at), Field::default())),
+            end: end.map(|e| (t(e), Field::default())),
+            partial: Some(Partial::default()),
+            ..Dialling::default()
+        };
+        let before = judge(
+            &start("2027-03-13 20:30", Some("2027-03-20 18:00")),
+            &ny,
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
+        assert!(before.start_outside.is_some());
+        let after = judge(
+            &start("2027-03-14 20:30", None),
+            &ny,
+            (None, None),
+            &shanghai(),
+            &mut Cache::default(),
+        );
+        assert!(after.start_outside.is_none());
     }
 
     /// One cache across tasks of other months judges each as a cache of its own does.
