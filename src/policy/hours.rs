@@ -548,10 +548,12 @@ fn judge(
         dialling
             .pauses
             .iter()
+            // A pause's end is a minute, and includes it (`23:59` pauses the whole day):
+            // longlonglong's holidays have minute precision.
             .filter_map(|p| {
                 Some((
                     local_instant(project_tz, &p.begin)?,
-                    local_instant(project_tz, &p.end)?,
+                    local_instant(project_tz, &p.end)? + 60,
                 ))
             })
             .collect(),
@@ -1143,7 +1145,7 @@ mod tests {
     #[test]
     fn windows_at_the_vendor_check_the_start_and_the_holidays() {
         let mut policy = HoursPolicy::preset();
-        for d in ["2027-02-12", "2027-02-20"] {
+        for d in ["2027-02-12", "2027-02-17", "2027-02-20"] {
             policy.holidays.insert(d.parse().unwrap());
         }
         let d = Dialling {
@@ -1166,7 +1168,8 @@ mod tests {
         );
         assert!(j.outside.is_empty());
         assert!(j.start_outside.is_some());
-        // The 12th is paused by the task's own holiday; the 20th is not.
+        // The 12th is paused by the task's own holiday; the 20th is not. The pause ends at
+        // 23:59 on the 17th, which it includes.
         assert_eq!(j.holidays, ["2027-02-20".parse::<Date>().unwrap()]);
     }
 
