@@ -445,6 +445,7 @@ pub fn compliance_lines(c: &crate::policy::Compliance, markdown: bool) -> Vec<St
     };
     let mut out = Vec::new();
     let errors = c.findings.iter().filter(|f| f.blocks()).count();
+    let excepted = c.findings.iter().filter(|f| f.excepted.is_some()).count();
     let rules: Vec<String> = c
         .rules
         .iter()
@@ -453,10 +454,11 @@ pub fn compliance_lines(c: &crate::policy::Compliance, markdown: bool) -> Vec<St
     out.push(format!("policy: {} ({})", c.policy, rules.join(", ")));
     out.push(format!("calling hours: {}", c.hours));
     out.push(format!(
-        "{} task(s) checked: {} error(s), {} warning(s), {} exception(s), {} checked in part",
+        "{} task(s) checked: {} error(s), {} warning(s), {} excepted by {} exception(s), {} checked in part",
         c.tasks,
         errors,
-        c.findings.len() - errors,
+        c.findings.len() - errors - excepted,
+        excepted,
         c.exceptions.len(),
         c.partial.len()
     ));
