@@ -634,15 +634,6 @@ pub fn load_text(
                 .hint("write `on_remove: stop` to stop the vendor task of a removed manifest in the reviewed plan"),
         ),
     }
-    project.policy = crate::policy::resolve(
-        raw.policy,
-        &crate::policy::ConfigSite {
-            file: shown,
-            root,
-            dir: &dir,
-        },
-        &mut diags,
-    );
     project.input_roots = vec![real_dir(&dir)];
     for (i, extra) in raw.input_dirs.unwrap_or_default().iter().enumerate() {
         let at_item = || at(&base.k("input_dirs").i(i), String::new());
@@ -660,6 +651,17 @@ pub fn load_text(
             .expected("an existing directory, relative to callform.yaml, outside /proc, /sys and /dev")),
         }
     }
+    // After `input_dirs`: a holidays file must lie where manifests' files may.
+    project.policy = crate::policy::resolve(
+        raw.policy,
+        &crate::policy::ConfigSite {
+            file: shown,
+            root,
+            dir: &dir,
+            roots: &project.input_roots,
+        },
+        &mut diags,
+    );
     for (name, raw) in raw.providers.unwrap_or_default() {
         let pp = base.k("providers").k(name.clone());
         // Checks that need no vendor come first, so a block of unknown vendor is not let

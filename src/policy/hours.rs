@@ -291,14 +291,14 @@ pub(super) fn resolve(
     if let Some(file) = holidays_file {
         let path = site.dir.join(&file);
         let shown = crate::project::pathdiff(&path);
-        match crate::manifest::callees::read_text(&path, &shown) {
-            Err(d) => diags.push(
-                Diagnostic {
-                    message: format!("holidays_file: {}", d.message),
-                    ..site.error(&base.k("holidays_file"), String::new())
-                }
-                .expected("a file of dates `YYYY-MM-DD`, one a line, relative to callform.yaml"),
-            ),
+        match crate::manifest::callees::read_confined(&path, site.roots) {
+            Err(d) => diags.push(Diagnostic {
+                message: format!("holidays_file: {}", d.message),
+                hint: d.hint,
+                ..site
+                    .error(&base.k("holidays_file"), String::new())
+                    .expected("a file of dates `YYYY-MM-DD`, one a line, relative to callform.yaml, inside the project or an `input_dirs:` directory")
+            }),
             Ok(text) => {
                 for (n, line) in text.lines().enumerate() {
                     let line = line.split('#').next().unwrap_or("").trim();

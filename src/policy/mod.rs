@@ -188,6 +188,8 @@ pub struct ConfigSite<'a> {
     pub root: &'a crate::manifest::yaml::Node,
     /// The directory of callform.yaml (a holidays file is relative to it).
     pub dir: &'a Path,
+    /// Where files named in it must lie ([`crate::project::Project::input_roots`]).
+    pub roots: &'a [std::path::PathBuf],
 }
 
 impl ConfigSite<'_> {

@@ -530,6 +530,25 @@ fn policy_settings_are_checked_with_their_lines() {
             "{name}: {d}"
         );
     }
+    // A holidays file lies where manifests' files may.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("holidays.txt");
+    std::fs::write(&outside, "2027-01-01\n").unwrap();
+    let (_tmp, tasks) = project(
+        "cp11-",
+        &format!("policy:\n  holidays_file: {}\n", outside.display()),
+        &[],
+    );
+    let (code, diags) = diagnostics(&tasks);
+    assert_eq!(code, 1);
+    assert!(
+        diags.iter().any(|d| d["field"] == "policy.holidays_file"
+            && d["message"]
+                .as_str()
+                .unwrap()
+                .contains("outside the project")),
+        "{diags:?}"
+    );
     // A bad line of the holidays file is reported at that line of that file.
     let (tmp, tasks) = project("cp11-", "policy:\n  holidays_file: holidays.txt\n", &[]);
     std::fs::write(tmp.path().join("holidays.txt"), "2027-01-01\nnot a date\n").unwrap();
