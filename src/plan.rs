@@ -37,7 +37,8 @@ use crate::state::{State, TaskRecord, TaskStatus};
 pub mod adopt;
 pub mod steps;
 
-/// 6: `numbers_read`, the number lists a `plan --refresh` read for uncertain callee
+/// 7: `compliance`, the policy's findings, exceptions and partial checks (its own
+/// `version` inside). 6: `numbers_read`, the number lists a `plan --refresh` read for uncertain callee
 /// batches, and `updates_read`, the uncertain updates its reads settled. 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
 /// task's `candidates` and `adopted`, and `looked_up` (the lookups a plan acted on);
 /// `stop_orphans`, orphans planned as `stop`, a replacement's `steps.stop_superseded`,
@@ -46,7 +47,7 @@ pub mod steps;
 /// action, and no callee digest in any spec (canonical form 3). 2: paths relative to the
 /// project root (`root`), `sandbox`, `state.outside_checkout`, `state.pending_run`.
 /// Version 1 recorded paths of the checkout it was made in.
-pub const PLAN_FORMAT_VERSION: u32 = 6;
+pub const PLAN_FORMAT_VERSION: u32 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -443,6 +444,9 @@ pub struct Plan {
     /// in its `warnings`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    /// What the compliance policy found over the manifests' tasks (docs/plan-format.md).
+    #[serde(default)]
+    pub compliance: crate::policy::Compliance,
     pub tasks: Vec<PlannedTask>,
 }
 
@@ -828,6 +832,7 @@ pub fn plan(
         summary,
         endpoints,
         warnings,
+        compliance: manifests.compliance.clone(),
         tasks: out,
     })
 }
@@ -1885,6 +1890,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         }
     }
 

@@ -363,6 +363,11 @@ pub(crate) trait VendorSpec {
     /// When a started task dials, in words, for the plan (`None`: callform never starts it).
     fn dials(&self) -> Option<String>;
 
+    /// When the task may dial, as its fields say, for the calling-hours policy
+    /// ([`crate::policy::hours`]): its period, daily windows, forbidden times and pauses,
+    /// or that its windows are kept at the vendor.
+    fn dialling(&self) -> crate::policy::Dialling;
+
     /// The time the start request schedules the task for (Aliyun's `ScheduleTime`).
     fn schedule_time(&self) -> Option<String> {
         None

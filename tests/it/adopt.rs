@@ -69,7 +69,7 @@ fn adopts_exactly_one_match(vendor: &'static str, block: u64) {
     no_numbers(&p, &plan, block);
     let json = p.run(&["plan", "--refresh", "--format", "json"]);
     let doc: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(doc["format_version"], 6);
+    assert_eq!(doc["format_version"], 7);
     assert_eq!(doc["summary"]["adopt"], 1);
     assert_eq!(doc["tasks"][0]["action"], "adopt");
     assert_eq!(doc["tasks"][0]["task_id"], id.as_str());
@@ -421,7 +421,7 @@ fn a_batch_none_of_whose_numbers_longlonglong_lists_is_proven_not_loaded_and_sen
     assert_eq!(p.state_bytes(), before, "plan --refresh wrote the state");
     no_numbers(&p, &plan, 91);
     let saved: Value = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], 6);
+    assert_eq!(saved["format_version"], 7);
     assert_eq!(saved["numbers_read"][name]["found"], 0);
     assert_eq!(saved["numbers_read"][name]["rows"], 60);
 

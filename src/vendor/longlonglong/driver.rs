@@ -1051,6 +1051,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         build(&task, &spec, cx)
     }

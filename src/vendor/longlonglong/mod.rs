@@ -163,6 +163,36 @@ impl Vendor for Longlonglong {
 }
 
 impl VendorSpec for LonglonglongSpec {
+    fn dialling(&self) -> crate::policy::Dialling {
+        use crate::manifest::path::FieldPath;
+        use crate::policy::{Dialling, Field, Partial, Pause};
+        let x = FieldPath::root().k("spec").k("task_extras");
+        let e = &self.task_extras;
+        Dialling {
+            begin: Some((e.start_time, Field::at(x.k("start_time")))),
+            end: Some((e.stop_time, Field::at(x.k("stop_time")))),
+            pauses: e
+                .holiday
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, h)| Pause {
+                    begin: h.begin,
+                    end: h.end,
+                    field: Field::at(x.k("holiday").i(i)),
+                })
+                .collect(),
+            partial: Some(Partial {
+                why: format!(
+                    "its daily windows are the calling-time group `dial_time_id: {}` in the longlonglong console",
+                    self.dial_time_id
+                ),
+                field: Some(Field::at(FieldPath::root().k("spec").k("dial_time_id"))),
+            }),
+            ..Dialling::default()
+        }
+    }
+
     fn dials(&self) -> Option<String> {
         None
     }

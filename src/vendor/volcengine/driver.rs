@@ -876,6 +876,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         let credentials = Credentials {
             access_key: Some("AKLT-test".into()),

@@ -653,6 +653,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         let cx = Context {
             timezone: TimeZone::get(tz).unwrap(),
@@ -728,6 +729,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         let cx = Context {
             timezone: TimeZone::UTC,

@@ -134,6 +134,33 @@ impl Vendor for Xfyeta {
 }
 
 impl VendorSpec for XfyetaSpec {
+    fn dialling(&self) -> crate::policy::Dialling {
+        use crate::manifest::path::FieldPath;
+        use crate::manifest::time::{parse_window, ClockFormat};
+        use crate::policy::{Daily, Dialling, Field};
+        let p = FieldPath::root().k("spec");
+        Dialling {
+            begin: Some((self.time_begin, Field::at(p.k("time_begin")))),
+            end: self.time_end.map(|t| (t, Field::at(p.k("time_end")))),
+            daily: Some(
+                self.time_range
+                    .iter()
+                    .enumerate()
+                    // Validation refused a malformed window already.
+                    .filter_map(|(i, w)| {
+                        let (begin, end) = parse_window(w, ClockFormat::Seconds)?;
+                        Some(Daily {
+                            begin,
+                            end,
+                            field: Field::at(p.k("time_range").i(i)),
+                        })
+                    })
+                    .collect(),
+            ),
+            ..Dialling::default()
+        }
+    }
+
     fn dials(&self) -> Option<String> {
         Some(format!(
             "from {} (time_begin), within {} (time_range)",
