@@ -162,7 +162,7 @@ pub fn resolve(
             Ok(sha) => out.files.push((shown, sha)),
             Err(d) => diags.push(
                 Diagnostic {
-                    message: format!("suppress: {}", d.message),
+                    message: format!("suppress: {name}: {}", d.message),
                     ..site.error(&at, String::new())
                 }
                 .expected("a file of numbers, one a line, or a CSV with a `phone` column (and optional `until`, `reason`), relative to callform.yaml")
