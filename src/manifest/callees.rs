@@ -1210,7 +1210,7 @@ impl<'r, 'a> RowCheck<'r, 'a> {
 /// and a shift, where the default hasher (SipHash, built against hostile keys) took a
 /// tenth of a million-row check. A file can only slow its own validation down.
 #[derive(Default, Clone, Copy)]
-struct NumberHasher(u64);
+pub(crate) struct NumberHasher(u64);
 
 impl std::hash::Hasher for NumberHasher {
     fn finish(&self) -> u64 {
