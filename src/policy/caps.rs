@@ -386,6 +386,33 @@ pub(crate) fn check(found: &mut TaskFindings<'_>, caps: &[Cap], mine: &TaskCaps,
     }
 }
 
+/// A task whose every callee the rules remove: an error whatever the rules' levels (a
+/// vendor would refuse the task, or run it dialling no one), unless excused.
+pub(crate) fn emptied(found: &mut TaskFindings<'_>, removed: usize) {
+    let total = found.task.callees.as_ref().map_or(0, |c| c.len());
+    if removed == 0 || removed < total {
+        return;
+    }
+    let rule = if found.policy.level(RuleId::Suppression) != super::Level::Off {
+        RuleId::Suppression
+    } else {
+        RuleId::CalleeCaps
+    };
+    let field = Field {
+        path: "callees".into(),
+        line: 0,
+    };
+    let f = found.push(
+        rule,
+        &field,
+        format!("all {total} callees are suppressed or over a cap: the task would dial no one"),
+    );
+    f.severity = super::Level::Error;
+    f.count = total as u64;
+    f.expected = Some("at least one callee left to call".into());
+    f.hint = Some("remove the task (or its callees) from the manifests, or give it callees the lists and caps allow".into());
+}
+
 /// The rows of a list both rules remove, as indices into the list: `suppressed` indexes
 /// it, `capped` the rows suppression left.
 pub(crate) fn merge_removed(suppressed: &[u32], capped: &[u32]) -> Vec<u32> {

@@ -671,6 +671,10 @@ pub fn check_at(
         hours::check(&mut found, &mut hours_cache, project_tz);
         suppress::check(&mut found, callees.suppressed[i].len());
         caps::check(&mut found, &policy.caps, &callees.capped[i], tasks);
+        caps::emptied(
+            &mut found,
+            callees.suppressed[i].len() + callees.capped[i].rows.len(),
+        );
         let TaskFindings {
             mut findings,
             partial,

@@ -422,3 +422,32 @@ fn caps_leave_tasks_apart_by_more_than_the_period_alone() {
     assert!(caps.is_empty(), "three days apart, two a week: {caps:?}");
     assert_eq!(load_rows(&plan, b), 3);
 }
+
+#[test]
+fn a_task_the_lists_empty_stops_the_plan() {
+    let (a, b) = ("suppr-e-xf", "suppr-e-volc");
+    let list: String = (0..3).map(|i| format!("{}\n", number(7, i))).collect();
+    let p = Project::new(
+        "policy:\n  suppress: [dnc.txt]\n",
+        &[
+            ("tasks/a.yaml", xfyeta(a, "a.csv", 0)),
+            ("tasks/b.yaml", volcengine(b, "b.csv", 0)),
+            ("tasks/a.csv", callees(7, 0..3)),
+            ("tasks/b.csv", callees(7, 1..4)),
+            ("dnc.txt", list),
+        ],
+    );
+    let out = p.run(&["plan"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("all 3 callees are suppressed or over a cap"),
+        "{}",
+        out.stderr
+    );
+    // The task with a callee left is not the one stopped.
+    assert!(!out.stderr.contains("all 2 callees"));
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_ne!(apply.code, 0);
+    assert!(emulator().tasks("suppr-e-").is_empty());
+}
