@@ -28,7 +28,6 @@ use super::{ConfigSite, Field, RuleId, TaskFindings};
 use crate::diag::Diagnostic;
 use crate::manifest::path::FieldPath;
 use crate::manifest::Task;
-use crate::vendor::Spec;
 
 /// One cap, as `policy.caps` configures it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,16 +122,8 @@ pub fn resolve(
 
 /// A task's retries per callee, and the field that says so.
 fn retries(task: &Task) -> (u32, Field) {
-    let (value, path) = match &task.spec {
-        Spec::Xfyeta(s) => (s.recall_count, "spec.recall_count"),
-        Spec::Aliyun(s) => (s.recall_times, "spec.recall_times"),
-        Spec::Volcengine(s) => (s.ring_again_times, "spec.ring_again_times"),
-        Spec::Longlonglong(s) => (
-            s.task_extras.redial_max_times,
-            "spec.task_extras.redial_max_times",
-        ),
-    };
-    let n = value.unwrap_or(0).clamp(0, i64::from(u32::MAX / 2)) as u32;
+    let (value, path) = task.spec.def().retries();
+    let n = value.clamp(0, i64::from(u32::MAX / 2)) as u32;
     (
         n,
         Field {

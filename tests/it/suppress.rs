@@ -451,3 +451,34 @@ fn a_task_the_lists_empty_stops_the_plan() {
     assert_ne!(apply.code, 0);
     assert!(emulator().tasks("suppr-e-").is_empty());
 }
+
+#[test]
+fn a_number_suppressed_after_its_batch_was_loaded_blocks_the_task() {
+    let a = "suppr-f-xf";
+    let p = Project::new(
+        "policy:\n  suppress: [dnc.txt]\n",
+        &[
+            ("tasks/a.yaml", xfyeta(a, "a.csv", 0)),
+            ("tasks/a.csv", callees(8, 0..5)),
+            ("dnc.txt", String::new()),
+        ],
+    );
+    let applied = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert_eq!(held(a).len(), 5);
+    std::fs::write(p.root.join("dnc.txt"), format!("{}\n", number(8, 2))).unwrap();
+    // callform cannot take a callee out of a vendor task: the plan says so, and blocks it.
+    let out = p.run(&["plan"]);
+    assert!(out.stdout.contains("1 callee suppressed"), "{}", out.stdout);
+    assert!(out.stdout.contains("blocked"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("the callees already loaded"),
+        "{}",
+        out.stdout
+    );
+    let sent = requests(a).len();
+    let again = p.run(&["apply", "--auto-approve"]);
+    assert_ne!(again.code, 0);
+    assert_eq!(requests(a).len(), sent, "nothing sent");
+    assert_eq!(held(a).len(), 5);
+}
