@@ -676,14 +676,15 @@ fn refresh_bench(callform: &Path, quick: bool) {
 /// The compliance benchmark's project: `tasks` tasks (xfyeta and Volcengine in turn, all
 /// dialling in the same January weeks) of `rows` callees each, row `i` of task `t` being
 /// number `t × 0.95·rows + i` (so each task shares 5% of its callees with the next), and
-/// a suppression list of `suppressed` numbers from `suppress_from` on. `policy`: whether
+/// a suppression list of `suppressed` numbers: every tenth callee number below
+/// `distinct` (the callees' range), then numbers no task calls. `policy`: whether
 /// callform.yaml sets the policy (the list and a cap of one task a day per callee).
 fn generate_policy_project(
     dir: &Path,
     tasks: usize,
     rows: usize,
     suppressed: usize,
-    suppress_from: usize,
+    distinct: usize,
     policy: bool,
 ) -> PathBuf {
     let tasks_dir = dir.join("tasks");
@@ -716,8 +717,12 @@ fn generate_policy_project(
             }
         }
         let mut list = String::with_capacity(suppressed * 13);
-        for i in 0..suppressed {
-            let _ = writeln!(list, "13{:09}", suppress_from + i);
+        let hits = (distinct / 10).min(suppressed);
+        for i in 0..hits {
+            let _ = writeln!(list, "13{:09}", i * 10);
+        }
+        for i in 0..suppressed - hits {
+            let _ = writeln!(list, "13{:09}", distinct + i);
         }
         std::fs::write(dir.join("suppress.txt"), list).expect("write the suppression list");
     }
@@ -743,15 +748,14 @@ fn policy_bench(callform: &Path, quick: bool) {
     };
     let total = tasks * rows;
     let tmp = tempdir("policy");
-    // Numbers from 90% of the way through the callees' range on are suppressed.
+    // A tenth of the callees' numbers are suppressed, spread over every task.
     let distinct = (tasks - 1) * (rows - rows / 20) + rows;
-    let from = distinct * 9 / 10;
     let url = "http://127.0.0.1:9";
     let mut best: [Option<Measured>; 2] = [None, None];
     let rounds = if quick { 3 } else { 5 };
     for _ in 0..rounds {
         for (k, with_policy) in [false, true].into_iter().enumerate() {
-            let dir = generate_policy_project(&tmp, tasks, rows, suppressed, from, with_policy);
+            let dir = generate_policy_project(&tmp, tasks, rows, suppressed, distinct, with_policy);
             let mut plan = Command::new(callform);
             plan.args(["plan", "--out"])
                 .arg(tmp.join("bench.plan"))
