@@ -68,6 +68,13 @@ fn normalize_owned(raw: &str) -> Result<(String, Kind), std::borrow::Cow<'static
         })
 }
 
+/// A normalised number as one `u64`: its digits, and its length in the top byte (so
+/// `0101234567` and `101234567` differ). Callee lists and suppression lists are compared
+/// by it, with no string per number.
+pub fn number_key(normalised: &str) -> u64 {
+    normalised.parse::<u64>().unwrap_or(u64::MAX) | ((normalised.len() as u64) << 56)
+}
+
 /// What a calling line is, for the `expected:` line under an invalid one.
 pub const EXPECTED_LINE: &str = "a calling line number: a mainland number (0 and 9–11 more digits, or a mobile), a 400/800 number of 10 digits, or a 95/96/10/12 service number of 5–8 digits";
 

@@ -48,15 +48,19 @@ pub fn load_manifests(
         &project.input_roots,
     );
     manifests.diagnostics.splice(0..0, project_diags);
-    check_policy(project, &mut manifests);
+    check_policy(project, &mut manifests, now);
     manifests
 }
 
 /// Runs the policy over the loaded tasks: its section goes with the manifests into the
 /// plan, and its blocking findings are errors, which stop `plan` and `apply` as invalid
 /// manifests do.
-pub fn check_policy(project: &Project, manifests: &mut Manifests) {
-    let compliance = crate::policy::check(&project.policy, &project.timezone, &manifests.tasks);
+pub fn check_policy(project: &Project, manifests: &mut Manifests, now: jiff::Timestamp) {
+    let compliance =
+        crate::policy::check_at(&project.policy, &project.timezone, &manifests.tasks, now);
+    // Suppressed and capped callees leave the lists here, before any batch is built.
+    compliance.remove_callees(&mut manifests.tasks);
+    crate::policy::suppress::add_files(&project.policy.suppress, &mut manifests.files);
     let blocking: Vec<Diagnostic> = compliance.blocking().map(|f| f.diagnostic()).collect();
     for d in &blocking {
         if !manifests.texts.contains_key(&d.file) {

@@ -372,6 +372,13 @@ pub struct CalleeList {
     pub columns: Vec<String>,
     pub origin: Origin,
     fingerprints: Arc<[Fingerprint]>,
+    /// Each row's number as [`phone::number_key`] (in memory only, like the
+    /// fingerprints): what suppression lists and per-callee caps compare.
+    keys: Arc<[u64]>,
+    /// Rows of the file (by their index among its rows, ascending) the policy removed
+    /// ([`CalleeList::without`]): never read out, never sent, not in `len` nor in the
+    /// fingerprints, so that digests and counts describe what is sent.
+    skip: Arc<[u32]>,
 }
 
 impl std::fmt::Debug for CalleeList {
@@ -404,10 +411,71 @@ impl CalleeList {
     /// A list of inline rows (tests, and the inline forms of the manifest).
     pub fn inline(columns: Vec<String>, rows: Vec<Row>) -> CalleeList {
         let fingerprints = rows.iter().map(|r| fingerprint(r, &columns)).collect();
+        let keys = rows.iter().map(|r| phone::number_key(&r.phone)).collect();
         CalleeList {
             columns,
             origin: Origin::Inline(rows.into()),
             fingerprints,
+            keys,
+            skip: Arc::from(Vec::new()),
+        }
+    }
+
+    /// Each row's number as [`phone::number_key`], in row order.
+    pub fn keys(&self) -> &[u64] {
+        &self.keys
+    }
+
+    /// This list without the rows at `drop` (indices into it, ascending): what a
+    /// suppression list or a per-callee cap removes. The rows left keep their order, and
+    /// everything counted or digested from the list counts only them.
+    pub fn without(&self, drop: &[u32]) -> CalleeList {
+        if drop.is_empty() {
+            return self.clone();
+        }
+        let mut dropping = drop.iter().copied().peekable();
+        let mut fingerprints = Vec::with_capacity(self.len().saturating_sub(drop.len()));
+        let mut keys = Vec::with_capacity(fingerprints.capacity());
+        let mut skip: Vec<u32> = Vec::with_capacity(self.skip.len() + drop.len());
+        let mut old_skip = self.skip.iter().copied().peekable();
+        let mut source = 0u32;
+        let mut kept_rows = Vec::new();
+        for i in 0..self.len() {
+            // The source index of row `i`: past the rows skipped already.
+            while old_skip.peek() == Some(&source) {
+                skip.push(source);
+                old_skip.next();
+                source += 1;
+            }
+            if dropping.peek() == Some(&(i as u32)) {
+                dropping.next();
+                skip.push(source);
+            } else {
+                fingerprints.push(self.fingerprints[i]);
+                keys.push(self.keys[i]);
+                kept_rows.push(i);
+            }
+            source += 1;
+        }
+        skip.extend(old_skip);
+        let origin = match &self.origin {
+            Origin::Inline(rows) => {
+                Origin::Inline(kept_rows.iter().map(|&i| rows[i].clone()).collect())
+            }
+            file => file.clone(),
+        };
+        let inline = matches!(origin, Origin::Inline(_));
+        CalleeList {
+            columns: self.columns.clone(),
+            origin,
+            fingerprints: fingerprints.into(),
+            keys: keys.into(),
+            // Inline rows are filtered themselves; a file's are skipped as it is read.
+            skip: if inline {
+                Arc::from(Vec::new())
+            } else {
+                skip.into()
+            },
         }
     }
 
@@ -511,6 +579,8 @@ impl CalleeList {
         let mut order: Option<Vec<Option<usize>>> = None;
         let mut phone_at = 0;
         let mut index = 0usize;
+        let mut source = 0usize;
+        let mut skipped = self.skip.iter().copied().peekable();
         let mut sent = 0usize;
         let mut stopped = false;
         let mut failed = None;
@@ -536,6 +606,15 @@ impl CalleeList {
                     return ControlFlow::Break(());
                 }
                 Record::Row { fields, .. } => {
+                    let at = source;
+                    source += 1;
+                    while skipped.peek().is_some_and(|&s| (s as usize) < at) {
+                        skipped.next();
+                    }
+                    if skipped.peek() == Some(&(at as u32)) {
+                        // Removed by the policy: never read out.
+                        return ControlFlow::Continue(());
+                    }
                     if index >= from {
                         let phone = fields
                             .get(phone_at)
@@ -601,8 +680,18 @@ impl CalleeList {
         }
         let mut file = open_regular(real, shown, MAX_CALLEE_FILE_BYTES).ok()?;
         let (mut index, mut first, mut last) = (0usize, None, None);
+        let mut source = 0usize;
+        let mut skipped = self.skip.iter().copied().peekable();
         each_record(*format, &mut file, |record| {
             if let Record::Row { line, .. } | Record::Bad { line, .. } = record {
+                let at = source;
+                source += 1;
+                while skipped.peek().is_some_and(|&s| (s as usize) < at) {
+                    skipped.next();
+                }
+                if skipped.peek() == Some(&(at as u32)) {
+                    return ControlFlow::Continue(());
+                }
                 if index == from {
                     first = Some(line);
                 }
@@ -841,6 +930,8 @@ struct RowCheck<'r, 'a> {
     columns: Vec<String>,
     seen: HashMap<u64, usize, std::hash::BuildHasherDefault<NumberHasher>>,
     fingerprints: Vec<Fingerprint>,
+    /// Each kept row's number as [`phone::number_key`], for the policy's callee rules.
+    keys: Vec<u64>,
     /// The row a vendor's row check is given, its strings reused from row to row.
     scratch: Row,
     rows: Vec<Row>,
@@ -992,7 +1083,7 @@ impl<'r, 'a> RowCheck<'r, 'a> {
                 return;
             }
         };
-        let key = number.parse::<u64>().unwrap_or(u64::MAX) | ((number.len() as u64) << 56);
+        let key = phone::number_key(&number);
         let here = match at {
             At::Line(l) => l,
             At::Item(i, _) => i,
@@ -1074,6 +1165,7 @@ impl<'r, 'a> RowCheck<'r, 'a> {
         if self.rules.row.is_none() && !self.keep_rows {
             let fp = fingerprint_of(&number, &self.columns, self.order.iter().map(|&i| value(i)));
             self.fingerprints.push(fp);
+            self.keys.push(key);
             return;
         }
         let mut row = std::mem::replace(
@@ -1093,6 +1185,7 @@ impl<'r, 'a> RowCheck<'r, 'a> {
         let problem = self.rules.row.and_then(|check| check(&self.columns, &row));
         if problem.is_none() {
             self.fingerprints.push(fingerprint(&row, &self.columns));
+            self.keys.push(key);
             if self.keep_rows {
                 self.rows.push(row.clone());
             }
@@ -1117,7 +1210,7 @@ impl<'r, 'a> RowCheck<'r, 'a> {
 /// and a shift, where the default hasher (SipHash, built against hostile keys) took a
 /// tenth of a million-row check. A file can only slow its own validation down.
 #[derive(Default, Clone, Copy)]
-struct NumberHasher(u64);
+pub(crate) struct NumberHasher(u64);
 
 impl std::hash::Hasher for NumberHasher {
     fn finish(&self) -> u64 {
@@ -1360,6 +1453,7 @@ fn read_list_as(
         columns: Vec::new(),
         seen: HashMap::default(),
         fingerprints: Vec::new(),
+        keys: Vec::new(),
         scratch: Row {
             phone: String::new(),
             values: Vec::new(),
@@ -1618,6 +1712,7 @@ fn read_list_as(
         cx,
         columns,
         fingerprints,
+        keys,
         rows,
         errors,
         ..
@@ -1630,6 +1725,8 @@ fn read_list_as(
         columns,
         origin: origin.unwrap_or_else(|| Origin::Inline(rows.into())),
         fingerprints: fingerprints.into(),
+        keys: keys.into(),
+        skip: Arc::from(Vec::new()),
     };
     let n = list.len();
     let d = if n < rules.min_rows {
@@ -1782,6 +1879,8 @@ mod tests {
             .collect();
         CalleeList {
             fingerprints: rows.iter().map(|r| fingerprint(r, &columns)).collect(),
+            keys: rows.iter().map(|r| phone::number_key(&r.phone)).collect(),
+            skip: Arc::from(Vec::new()),
             columns,
             origin: Origin::File {
                 shown: path.clone(),
@@ -1813,6 +1912,54 @@ mod tests {
         let mut rx = inline.stream(8, 4);
         assert_eq!(rx.blocking_recv().unwrap().unwrap().len(), 2);
         assert!(rx.blocking_recv().is_none());
+    }
+
+    #[test]
+    fn a_list_without_some_rows_never_reads_them_out_and_counts_only_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "phone,name\n13700000001,a\n13700000002,b\n13700000003,c\n13700000004,d\n";
+        let list = file_list(dir.path(), text);
+        let less = list.without(&[1]);
+        assert_eq!(less.len(), 3);
+        assert_eq!(
+            less.fingerprints(),
+            &[
+                list.fingerprints()[0],
+                list.fingerprints()[2],
+                list.fingerprints()[3]
+            ]
+        );
+        let phones: Vec<String> = less
+            .rows(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.phone)
+            .collect();
+        assert_eq!(phones, ["13700000001", "13700000003", "13700000004"]);
+        // Twice over: the second removal is of the rows left.
+        let least = less.without(&[0, 2]);
+        let phones: Vec<String> = least
+            .rows(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.phone)
+            .collect();
+        assert_eq!(phones, ["13700000003"]);
+        assert_eq!(least.keys(), &[phone::number_key("13700000003")]);
+        assert_eq!(least.lines(0, 1).map(|(_, a, b)| (a, b)), Some((4, 4)));
+        let inline = CalleeList::inline(
+            vec![],
+            ["13700000001", "13700000002"]
+                .iter()
+                .map(|p| Row {
+                    phone: p.to_string(),
+                    values: vec![],
+                })
+                .collect(),
+        )
+        .without(&[0]);
+        assert_eq!(inline.rows(0, 5).unwrap()[0].phone, "13700000002");
+        assert_eq!(inline.len(), 1);
     }
 
     #[test]
@@ -1894,6 +2041,8 @@ mod tests {
         };
         let list = CalleeList {
             fingerprints: vec![fingerprint(&want, &columns)].into(),
+            keys: vec![phone::number_key(&want.phone)].into(),
+            skip: Arc::from(Vec::new()),
             columns,
             origin: Origin::File {
                 shown: path.clone(),

@@ -24,8 +24,10 @@
 //! reviewer sees what was let through and why. An exception that excuses nothing is a
 //! warning: it would let a later change through unreviewed.
 
+pub mod caps;
 pub mod hours;
 pub mod purpose;
+pub mod suppress;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -101,6 +103,11 @@ rules! {
     Consent = "consent", preset Warn;
     /// A task declares no `purpose:`.
     Purpose = "purpose", preset Off;
+    /// A callee a suppression list (`policy.suppress`) names: removed (`warn`) or an error.
+    Suppression = "suppression", preset Warn;
+    /// A callee over a per-callee cap across tasks (`policy.caps`): removed from the later
+    /// tasks (`warn`) or an error.
+    CalleeCaps = "callee_caps", preset Warn;
 }
 
 impl RuleId {
@@ -131,6 +138,10 @@ pub struct Policy {
     pub hours: HoursPolicy,
     /// Purposes: the known ones, and what each requires (consent, stricter hours).
     pub purposes: PurposePolicy,
+    /// Suppression lists: numbers never called.
+    pub suppress: suppress::SuppressPolicy,
+    /// Per-callee caps across tasks and vendors.
+    pub caps: Vec<caps::Cap>,
 }
 
 impl Default for Policy {
@@ -149,6 +160,8 @@ impl Policy {
             rules: RuleId::ALL.iter().map(|r| (*r, r.preset())).collect(),
             hours: HoursPolicy::preset(),
             purposes: PurposePolicy::preset(),
+            suppress: suppress::SuppressPolicy::default(),
+            caps: Vec::new(),
         }
     }
 
@@ -180,6 +193,12 @@ pub struct RawPolicy {
     /// Purpose → what it requires.
     #[serde(default)]
     purposes: Option<BTreeMap<String, purpose::RawPurpose>>,
+    /// Suppression lists, relative to callform.yaml ([`suppress`]).
+    #[serde(default)]
+    suppress: Option<Vec<String>>,
+    /// Per-callee caps ([`caps`]).
+    #[serde(default)]
+    caps: Option<Vec<caps::RawCap>>,
 }
 
 /// Where diagnostics about callform.yaml's `policy:` point: the file and its parsed tree.
@@ -244,6 +263,8 @@ pub fn resolve(
         diags,
     );
     policy.purposes = purpose::resolve(raw.purposes, &base, site, diags);
+    policy.suppress = suppress::resolve(raw.suppress, &base, site, diags);
+    policy.caps = caps::resolve(raw.caps, &base, site, diags);
     policy
 }
 
@@ -550,6 +571,11 @@ pub struct Compliance {
     pub exceptions: Vec<ExceptionUse>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partial: Vec<PartialCheck>,
+    /// Per task (by its index among the tasks checked): the rows of its callees the
+    /// callee rules remove, ascending (applied by [`Compliance::remove_callees`]). Not in
+    /// plans: the findings count them.
+    #[serde(skip)]
+    pub removed: Vec<(usize, Vec<u32>)>,
 }
 
 impl Default for Compliance {
@@ -573,6 +599,17 @@ impl Compliance {
             findings: Vec::new(),
             exceptions: Vec::new(),
             partial: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+
+    /// Removes from `tasks` (the tasks checked) the callees the rules remove: the rows
+    /// left are what every batch, digest and count is made of.
+    pub fn remove_callees(&self, tasks: &mut [Task]) {
+        for (i, rows) in &self.removed {
+            if let Some(list) = tasks.get_mut(*i).and_then(|t| t.callees.as_mut()) {
+                *list = list.without(rows);
+            }
         }
     }
 
@@ -630,11 +667,23 @@ impl TaskFindings<'_> {
 /// tasks (rules cache what tasks share). `project_tz`: the zone manifests' date-times
 /// are written in.
 pub fn check(policy: &Policy, project_tz: &jiff::tz::TimeZone, tasks: &[Task]) -> Compliance {
+    check_at(policy, project_tz, tasks, jiff::Timestamp::now())
+}
+
+/// [`check`] as of `now`: a suppression list's `until` dates, and the begin of a task
+/// whose fields give none (for per-callee caps), are judged against it.
+pub fn check_at(
+    policy: &Policy,
+    project_tz: &jiff::tz::TimeZone,
+    tasks: &[Task],
+    now: jiff::Timestamp,
+) -> Compliance {
     let mut out = Compliance::empty(policy, tasks.len());
+    let callees = callee_rules(policy, project_tz, tasks, now);
     let mut findings = Vec::new();
     let mut hours_cache = hours::Cache::default();
     // The rules of one task at a time.
-    for task in tasks {
+    for (i, task) in tasks.iter().enumerate() {
         let mut found = TaskFindings {
             task,
             policy,
@@ -643,12 +692,19 @@ pub fn check(policy: &Policy, project_tz: &jiff::tz::TimeZone, tasks: &[Task]) -
         };
         purpose::check(&mut found);
         hours::check(&mut found, &mut hours_cache, project_tz);
+        suppress::check(&mut found, callees.suppressed[i].len());
+        caps::check(&mut found, &policy.caps, &callees.capped[i], tasks);
+        caps::emptied(
+            &mut found,
+            callees.suppressed[i].len() + callees.capped[i].rows.len(),
+        );
         findings.extend(found.findings);
         out.partial.extend(found.partial);
     }
-    // Rules over every task at once (per-callee caps across tasks and vendors) go here,
-    // each finding made with [`Finding::on`] the task it is about.
+    // The caps were counted over every task at once (`callee_rules`); each task's
+    // findings are made on it, and the removals of every task recorded once.
     settle(tasks, findings, &mut out);
+    out.removed = callees.removed();
     out
 }
 
@@ -686,6 +742,54 @@ fn paused(findings: &mut [Finding]) {
         f.message
             .push_str(" (the task is paused: an error once it is `running`)");
     }
+}
+
+/// What the rules over callees remove, per task.
+struct CalleeRules {
+    /// Rows suppressed (indices into the task's callees), ascending.
+    suppressed: Vec<Vec<u32>>,
+    /// What the caps found (rows indexed into the callees left after suppression).
+    capped: Vec<caps::TaskCaps>,
+}
+
+impl CalleeRules {
+    /// Both removals of each task at once, as indices into its callees.
+    fn removed(&self) -> Vec<(usize, Vec<u32>)> {
+        let mut out = Vec::new();
+        for (i, (sup, cap)) in self.suppressed.iter().zip(&self.capped).enumerate() {
+            if sup.is_empty() && cap.rows.is_empty() {
+                continue;
+            }
+            out.push((i, caps::merge_removed(sup, &cap.rows)));
+        }
+        out
+    }
+}
+
+/// Suppression first, then the caps over what it leaves; a rule that is `off` removes
+/// nothing.
+fn callee_rules(
+    policy: &Policy,
+    project_tz: &jiff::tz::TimeZone,
+    tasks: &[Task],
+    now: jiff::Timestamp,
+) -> CalleeRules {
+    let today = suppress::day_number(now.to_zoned(policy.hours.timezone.clone()).date());
+    let suppressed: Vec<Vec<u32>> = tasks
+        .iter()
+        .map(|t| match &t.callees {
+            Some(list) if policy.level(RuleId::Suppression) != Level::Off => {
+                policy.suppress.rows(list.keys(), today)
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    let capped = if policy.level(RuleId::CalleeCaps) == Level::Off {
+        vec![caps::TaskCaps::default(); tasks.len()]
+    } else {
+        caps::plan(&policy.caps, project_tz, tasks, now, &suppressed)
+    };
+    CalleeRules { suppressed, capped }
 }
 
 /// Applies a task's exceptions to its findings, and lists every exception.

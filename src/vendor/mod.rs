@@ -360,6 +360,12 @@ pub(crate) trait VendorSpec {
     /// That parameter's path in a manifest (`spec.task_name`), for diagnostics.
     fn vendor_name_field(&self) -> &'static str;
 
+    /// Redials per callee after the first attempt, and the field that sets them, for the
+    /// per-callee caps ([`crate::policy::caps`]).
+    fn retries(&self) -> (i64, &'static str) {
+        (0, "spec")
+    }
+
     /// When a started task dials, in words, for the plan (`None`: callform never starts it).
     fn dials(&self) -> Option<String>;
 

@@ -31,6 +31,7 @@ mod schema;
 mod signing;
 mod state;
 mod steps;
+mod suppress;
 mod validate;
 mod wire;
 

@@ -187,6 +187,10 @@ impl VendorSpec for AliyunSpec {
         }
     }
 
+    fn retries(&self) -> (i64, &'static str) {
+        (self.recall_times.unwrap_or(0), "spec.recall_times")
+    }
+
     fn dials(&self) -> Option<String> {
         Some(match &self.schedule_time {
             Some(t) => format!("from {t} (schedule_time)"),

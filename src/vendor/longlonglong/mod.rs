@@ -193,6 +193,13 @@ impl VendorSpec for LonglonglongSpec {
         }
     }
 
+    fn retries(&self) -> (i64, &'static str) {
+        (
+            self.task_extras.redial_max_times.unwrap_or(0),
+            "spec.task_extras.redial_max_times",
+        )
+    }
+
     fn dials(&self) -> Option<String> {
         None
     }

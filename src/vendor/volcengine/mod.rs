@@ -236,6 +236,10 @@ impl VendorSpec for VolcengineSpec {
         }
     }
 
+    fn retries(&self) -> (i64, &'static str) {
+        (self.ring_again_times.unwrap_or(0), "spec.ring_again_times")
+    }
+
     fn dials(&self) -> Option<String> {
         Some(format!(
             "from {} to {} (start_time to end_time; Start in the create)",

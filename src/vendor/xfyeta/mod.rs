@@ -161,6 +161,10 @@ impl VendorSpec for XfyetaSpec {
         }
     }
 
+    fn retries(&self) -> (i64, &'static str) {
+        (self.recall_count.unwrap_or(0), "spec.recall_count")
+    }
+
     fn dials(&self) -> Option<String> {
         Some(format!(
             "from {} (time_begin), within {} (time_range)",
