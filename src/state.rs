@@ -23,6 +23,7 @@ pub mod file;
 pub mod model;
 pub mod postgres;
 pub mod replay;
+pub mod rescue;
 
 use std::future::Future;
 use std::path::Path;

@@ -23,6 +23,7 @@ fn state_path(dir: &Path, explicit: Option<&Path>, sandbox: bool) -> anyhow::Res
 
 pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
     let dir = args.dir.as_path();
+    crate::state::rescue::set_dir(&crate::settings::project_root(dir));
     let (explicit, sandbox) = (args.state.as_deref(), args.sandbox);
     let path = || state_path(dir, explicit, sandbox);
     match &args.command {
