@@ -64,6 +64,11 @@ pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
         StateCommand::Start { name, outcome } => start(&path()?, name, *outcome),
         StateCommand::Update { name, outcome } => update(dir, &path()?, name, *outcome),
         StateCommand::Unlock => unlock(&path()?),
+        StateCommand::Migrate {
+            to,
+            to_state,
+            overwrite,
+        } => super::migrate::run(&path()?, dir, *to, to_state.as_deref(), *overwrite),
     }
 }
 

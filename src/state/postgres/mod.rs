@@ -629,6 +629,18 @@ impl StateBackend for PgBackend {
         Ok(())
     }
 
+    fn replace(&self, lease: &Lease, state: &State) -> Result<(), StateError> {
+        lease.verify()?;
+        let state = state.clone();
+        self.in_tx("write the state in", move |tx, ctx| {
+            let raw = read_raw(tx, ctx, true, true)?;
+            if !raw.journal.is_empty() {
+                return Err(StateError::JournalExists { path: ctx.path() });
+            }
+            replace_state(tx, ctx, &state)
+        })
+    }
+
     fn begin<'a>(
         &'a self,
         lease: &'a Lease,
@@ -742,6 +754,65 @@ impl StateBackend for PgBackend {
         self.push_rescue()?;
         lock::unlock(&self.location)
     }
+}
+
+/// Writes `state` as it is over the workspace's rows (header, every task): what
+/// [`StateBackend::replace`] does, in the caller's transaction.
+fn replace_state(tx: &mut Transaction<'_>, ctx: &Ctx, state: &State) -> Result<(), StateError> {
+    validate(state).map_err(|reason| StateError::Invalid {
+        path: ctx.path(),
+        reason: format!("refusing to write it: {reason}"),
+    })?;
+    let db = ctx.db("write the state in");
+    let (s, ws) = (&ctx.schema, &ctx.workspace);
+    let serial = i64::try_from(state.serial).map_err(|_| StateError::Invalid {
+        path: ctx.path(),
+        reason: format!("the serial {} is too large", state.serial),
+    })?;
+    tx.execute(
+        &format!(
+            "INSERT INTO {s}.workspaces (workspace, format_version, lineage, serial, salt)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (workspace) DO UPDATE SET format_version = excluded.format_version,
+               lineage = excluded.lineage, serial = excluded.serial, salt = excluded.salt,
+               updated_at = now()"
+        ),
+        &[
+            ws,
+            &(FORMAT_VERSION as i32),
+            &state.lineage,
+            &serial,
+            &state.salt,
+        ],
+    )
+    .map_err(&db)?;
+    tx.execute(
+        &format!("DELETE FROM {s}.tasks WHERE workspace = $1"),
+        &[ws],
+    )
+    .map_err(&db)?;
+    let mut names = Vec::with_capacity(state.tasks.len());
+    let mut records = Vec::with_capacity(state.tasks.len());
+    for (name, record) in &state.tasks {
+        names.push(name.clone());
+        records.push(
+            serde_json::to_value(record).map_err(|e| StateError::Invalid {
+                path: ctx.path(),
+                reason: format!("task `{name}` cannot be written: {e}"),
+            })?,
+        );
+    }
+    if !names.is_empty() {
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.tasks (workspace, name, record)
+                 SELECT $1, n, r FROM unnest($2::text[], $3::jsonb[]) AS t(n, r)"
+            ),
+            &[ws, &names, &records],
+        )
+        .map_err(&db)?;
+    }
+    Ok(())
 }
 
 fn to_json(ctx: &Ctx, entry: &Entry) -> Result<Value, StateError> {
