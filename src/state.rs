@@ -2,8 +2,10 @@
 //!
 //! [`model`] is the data, [`replay`] the pure rules that fold a run's journal entries into
 //! it. Both are shared by every store, so a store adds storage, not semantics. A store is a
-//! [`StateBackend`]; [`file`](mod@file) is the store on disk (state file, journal, lock), and the one
-//! [`open`] returns today. What the file store offers is also re-exported here.
+//! [`StateBackend`]; [`file`](mod@file) is the store on disk (state file, journal, lock), the
+//! default, and [`postgres`] the team's store in a database (rows, an advisory lock). [`open`]
+//! is the one place a state location becomes a store. What the file store offers is also
+//! re-exported here.
 //!
 //! What every backend promises (and the conformance suite in `tests/conformance/` checks):
 //!

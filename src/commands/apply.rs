@@ -179,7 +179,20 @@ async fn run_async(
     };
 
     let backend = state::open(&state_path)?;
-    let lock = backend.lock_waiting("apply", &state::Who::from_env(env), args.lock_timeout)?;
+    let who = state::Who::from_env(env);
+    let lock = match backend.lock_as("apply", &who) {
+        Err(state::StateError::Locked { info, .. }) if !args.lock_timeout.is_zero() => {
+            status!(
+                out,
+                "The state is locked by {}, running `{}`: waiting up to {:?} for it (--lock-timeout).",
+                info.describe(),
+                info.operation,
+                args.lock_timeout
+            );
+            backend.lock_waiting("apply", &who, args.lock_timeout)?
+        }
+        other => other?,
+    };
     if let Some(dead) = &lock.replaced_stale {
         status!(
             out,

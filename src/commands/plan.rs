@@ -118,7 +118,12 @@ fn saved_note(plan: &Plan, file: &std::path::Path) -> String {
     if plan.sandbox {
         note.push_str("\n  It was made with --sandbox: it is applied in the sandbox (the built-in emulator), never at a vendor.");
     }
-    if plan.state.outside_checkout {
+    if crate::state::postgres::is_postgres_location(&plan.state.path) {
+        note.push_str(&format!(
+            "\n  Its state is in PostgreSQL, {}: the variables it names are read wherever the plan is applied.",
+            plan.state.path
+        ));
+    } else if plan.state.outside_checkout {
         note.push_str(&format!(
             "\n  Its state {} lies outside the project and is used as is wherever the plan is applied.",
             plan.state.path

@@ -2,7 +2,8 @@
 //! stores in. Each check is a function on a [`Subject`] (a fresh, empty store and the few
 //! hooks a check needs to reach beneath the trait); [`suite!`] makes one `#[test]` of each.
 //!
-//! A second backend runs the same suite from its own test file:
+//! Each backend runs the same suite from its own test module (`state.rs` for the file store,
+//! `pg_state.rs` for PostgreSQL):
 //!
 //! ```ignore
 //! mod conformance;

@@ -480,3 +480,38 @@ pub(crate) fn rename_tasks(dir: &Path, prefix: &str) {
         }
     }
 }
+
+/// Runs `cmd` (an apply with `--lock-timeout`) until it says it waits for the lock, then
+/// calls `release` (which gives the lock up) and waits for the end: the exit code and
+/// stderr, checked for panics and secrets. stdout is discarded.
+pub(crate) fn released_while_waiting(
+    mut cmd: std::process::Command,
+    release: impl FnOnce(),
+) -> (i32, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run callform");
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut err = String::new();
+    let mut release = Some(release);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        err.push_str(&line);
+        err.push('\n');
+        if line.contains("waiting up to") {
+            if let Some(release) = release.take() {
+                release();
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(release.is_none(), "it never said it waits: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for secret in CANARIES {
+        assert!(!err.contains(secret), "a secret leaked: {err}");
+    }
+    (status.code().unwrap_or(-1), err)
+}

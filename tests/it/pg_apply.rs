@@ -446,18 +446,15 @@ fn lock_timeout_waits_for_the_lock_and_no_timeout_fails_at_once() {
         "{err}"
     );
 
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
-        lease.release().unwrap();
-    });
-    let started = Instant::now();
     let waiting = ["apply", "--auto-approve", "--lock-timeout", "30s"];
-    let (code, out, err) = finish(command(&url, &db_url, &waiting, &tasks));
-    release.join().unwrap();
-    assert_eq!(code, 0, "{out}{err}");
+    let (code, err) =
+        harness::released_while_waiting(command(&url, &db_url, &waiting, &tasks), move || {
+            lease.release().unwrap()
+        });
+    assert_eq!(code, 0, "{err}");
     assert!(
-        started.elapsed() >= Duration::from_millis(500),
-        "it waited for the lock"
+        err.contains("The state is locked by") && err.contains("`state rm`: waiting up to 30s"),
+        "it said it waited: {err}"
     );
     let state = listed(&state_json(&url, &db_url, &tasks));
     assert_eq!(vendor_matches_state(&url, &state), TASKS / 10);
@@ -636,6 +633,12 @@ fn a_saved_plan_made_in_one_checkout_applies_in_another_on_the_same_workspace() 
     plan.current_dir(one.path());
     let (code, _, err) = finish(plan);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "Its state is in PostgreSQL, ${{CALLFORM_STATE_URL}}?workspace={ws}"
+        )),
+        "{err}"
+    );
     let saved_at = one.path().parent().unwrap().join("p.cfplan");
     let text = std::fs::read_to_string(&saved_at).unwrap();
     let saved: Value = serde_json::from_str(&text).unwrap();

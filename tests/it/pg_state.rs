@@ -93,3 +93,171 @@ impl conformance::Subject for PgStore {
 }
 
 conformance::suite!(|_dir: &Path| -> Box<dyn conformance::Subject> { Box::new(PgStore::new()) });
+
+/// A backend at `location` (as written) with `CALLFORM_STATE_URL` the shared database.
+fn open(location: &str) -> Box<dyn StateBackend> {
+    let url = pg::cluster().url("callform");
+    state::open_with(Path::new(location), &move |name| {
+        (name == "CALLFORM_STATE_URL").then(|| url.clone())
+    })
+    .unwrap()
+}
+
+/// One workspace name in two schemas of one database is two states with two locks: the
+/// lock key is derived from the schema and the workspace, so neither blocks the other.
+#[test]
+fn schemas_and_workspaces_never_share_a_lock_or_rows() {
+    let ws = pg::unique("same");
+    let (a, b) = (
+        pg::unique("schema").replace('-', "_"),
+        pg::unique("schema").replace('-', "_"),
+    );
+    let in_a = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}&schema={a}"
+    ));
+    let in_b = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}&schema={b}"
+    ));
+    let other_ws = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}-2&schema={a}"
+    ));
+    let lease_a = in_a.lock("apply").unwrap();
+    let lease_b = in_b.lock("apply").unwrap();
+    let lease_c = other_ws.lock("apply").unwrap();
+    let mut state = in_a.recover(&lease_a).unwrap().state.unwrap_or_default();
+    in_a.save(&lease_a, &mut state).unwrap();
+    assert!(in_b.load().unwrap().state.is_none());
+    assert!(other_ws.load().unwrap().state.is_none());
+    // The same schema and workspace is one lock.
+    let again = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace={ws}&schema={a}"
+    ));
+    assert!(matches!(
+        again.lock("apply"),
+        Err(callform::state::StateError::Locked { .. })
+    ));
+    for lease in [lease_a, lease_b, lease_c] {
+        lease.release().unwrap();
+    }
+}
+
+/// Tables set up by a newer callform are refused, never altered.
+#[test]
+fn tables_of_a_newer_callform_are_refused() {
+    let schema = pg::unique("newer").replace('-', "_");
+    let backend = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace=w&schema={schema}"
+    ));
+    assert!(backend.load().unwrap().state.is_none());
+    pg::cluster().psql(
+        "callform",
+        &format!("INSERT INTO {schema}.schema_version VALUES (99)"),
+    );
+    let err = open(&format!(
+        "${{CALLFORM_STATE_URL}}?workspace=w&schema={schema}"
+    ))
+    .load()
+    .err()
+    .unwrap();
+    assert!(
+        matches!(
+            err,
+            callform::state::StateError::SchemaNewer { found: 99, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("upgrade callform"), "{err}");
+}
+
+/// `state unlock` through the library: refused while the holder's session lives, and once
+/// the session is gone (ended by the server, as a killed process's is) the row it left is
+/// cleared and named. A lease dropped while its session lives clears its own row.
+#[test]
+fn unlock_is_refused_while_the_holders_session_lives() {
+    let workspace = pg::unique("unlock");
+    let location = format!("${{CALLFORM_STATE_URL}}?workspace={workspace}");
+    let held = open(&location).lock("apply").unwrap();
+    let err = open(&location).unlock().err().unwrap();
+    assert!(
+        matches!(err, callform::state::StateError::Locked { .. }),
+        "{err:?}"
+    );
+    off_runtime(move || {
+        let mut c = pg::cluster().client("callform");
+        let pid: i32 = c
+            .query_one(
+                "SELECT backend_pid FROM callform.locks WHERE workspace = $1",
+                &[&workspace],
+            )
+            .unwrap()
+            .get(0);
+        c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .unwrap();
+        // Until the server process has exited (and freed the lock).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                &[&pid],
+            )
+            .unwrap()
+            .get::<_, bool>(0)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the session did not end"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+    // The session is gone: the lease knows it, and its drop cannot clear the row.
+    assert!(matches!(
+        held.verify(),
+        Err(callform::state::StateError::LockLost { .. })
+    ));
+    drop(held);
+    let cleared = open(&location).unlock().unwrap().unwrap();
+    assert_eq!(cleared.operation, "apply");
+    assert_eq!(cleared.pid, std::process::id());
+    assert!(matches!(
+        open(&location).unlock(),
+        Err(callform::state::StateError::NotLocked { .. })
+    ));
+    drop(open(&location).lock("state rm").unwrap());
+    assert!(matches!(
+        open(&location).unlock(),
+        Err(callform::state::StateError::NotLocked { .. })
+    ));
+}
+
+/// Group commit: 50 steps recording at once share transactions (fewer commits than
+/// records), and each one's row is committed when its `record` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_records_share_commits() {
+    use crate::conformance::{created, intent};
+    use std::sync::Arc;
+    let location = format!("${{CALLFORM_STATE_URL}}?workspace={}", pg::unique("group"));
+    let backend = open(&location);
+    let lease = backend.lock("apply").unwrap();
+    let mut state = callform::state::State::new();
+    let log = backend.begin(&lease, &mut state).await.unwrap();
+    let before = log.durable_writes().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let log = Arc::clone(&log);
+        tasks.spawn(async move {
+            let name = format!("g-{i:02}");
+            log.record(intent(&name)).await?;
+            log.record(created(&name, &format!("T-{i}"))).await
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+    }
+    let writes = log.durable_writes().unwrap() - before;
+    assert!(writes < 100, "{writes} commits for 100 records");
+    let seen = open(&location).load().unwrap();
+    assert_eq!(seen.journal.unwrap().created.len(), 50);
+    log.commit(&mut state).await.unwrap().unwrap();
+    lease.release().unwrap();
+}

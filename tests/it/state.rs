@@ -1189,11 +1189,18 @@ fn lock_timeout_waits_for_the_file_lock() {
         "{err}"
     );
 
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        held.release().unwrap();
-    });
-    let (code, out, err) = apply("30s");
-    release.join().unwrap();
-    assert_eq!(code, 0, "{out}{err}");
+    let mut cmd = crate::harness::bin()
+        .args([
+            "apply",
+            "--sandbox",
+            "--auto-approve",
+            "--lock-timeout",
+            "30s",
+        ])
+        .arg(&tasks)
+        .command();
+    cmd.env("NO_COLOR", "1");
+    let (code, err) = crate::harness::released_while_waiting(cmd, move || held.release().unwrap());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("waiting up to 30s"), "{err}");
 }

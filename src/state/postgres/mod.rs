@@ -33,7 +33,7 @@
 //!   in-memory copy first; a contradicting entry is refused and its request not sent.
 //! - **Folding once.** Commit folds the rows as stored into the state, writes the changed
 //!   task rows, bumps the serial and deletes the run's rows, in one transaction.
-//! - **One writer** ([`lock`]): a session-level advisory lock on a dedicated connection,
+//! - **One writer** (`lock.rs`): a session-level advisory lock on a dedicated connection,
 //!   plus a row describing the holder.
 
 mod conn;
@@ -204,6 +204,33 @@ fn in_tx<R>(
 fn ensure_schema(tx: &mut Transaction<'_>, ctx: &Ctx) -> Result<(), StateError> {
     let db = ctx.db("set up the tables of");
     let s = &ctx.schema;
+    // Set up already: no DDL at all, so a role that may use the tables but not create
+    // schemas (a DBA set them up) works, and opening a session stays cheap.
+    let present: bool = tx
+        .query_one(
+            &format!("SELECT to_regclass('{s}.schema_version') IS NOT NULL"),
+            &[],
+        )
+        .map_err(&db)?
+        .get(0);
+    if present {
+        let found: Option<i32> = tx
+            .query_opt(&format!("SELECT max(version) FROM {s}.schema_version"), &[])
+            .map_err(&db)?
+            .and_then(|row| row.get(0));
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StateError::SchemaNewer {
+                    location: ctx.display.clone(),
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                })
+            }
+            Some(_) => return Ok(()),
+            // Created by a first use that has not committed its tables: wait for it below.
+            None => {}
+        }
+    }
     tx.execute(
         "SELECT pg_advisory_xact_lock($1)",
         &[&lock::key("schema", s, "")],
