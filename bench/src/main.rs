@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+mod postgres;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Workload {
     /// One short document per vendor, round-robin, 100 files, callees inline.
@@ -30,6 +32,8 @@ struct Args {
     callees: bool,
     /// Only the read-back benchmark: `callform refresh` of many tasks.
     refresh: bool,
+    /// Only the state benchmark: PostgreSQL against the file.
+    postgres: bool,
 }
 
 fn parse_args() -> Args {
@@ -41,6 +45,7 @@ fn parse_args() -> Args {
         plan_only: false,
         callees: false,
         refresh: false,
+        postgres: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -52,6 +57,7 @@ fn parse_args() -> Args {
             "--plan-only" => args.plan_only = true,
             "--callees" => args.callees = true,
             "--refresh" => args.refresh = true,
+            "--postgres" => args.postgres = true,
             // For profiling: write N tasks under DIR, apply them to the emulator so that DIR
             // holds their state, and keep them.
             "--generate" | "--generate-examples" => {
@@ -73,7 +79,7 @@ fn parse_args() -> Args {
                 std::process::exit(0);
             }
             other => {
-                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--callees] [--refresh] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
+                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--callees] [--refresh] [--postgres] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
                 std::process::exit(2);
             }
         }
@@ -671,6 +677,16 @@ fn refresh_bench(callform: &Path, quick: bool) {
 
 fn main() {
     let args = parse_args();
+    if args.postgres {
+        println!(
+            "callform state benchmark — {} cores, release build; PostgreSQL (fsync on) against the file state, the emulator in its own process",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        );
+        postgres::bench(&args.callform, args.quick);
+        return;
+    }
     if args.refresh {
         println!(
             "callform read-back benchmark — {} cores, release build, one run; the emulator in its own process",
