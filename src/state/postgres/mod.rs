@@ -761,6 +761,7 @@ impl StateBackend for PgBackend {
             let log: Arc<dyn RunLog> = Arc::new(PgRunLog {
                 ctx: Ctx::of(&self.location),
                 rescue,
+                insert: Arc::new(Mutex::new(None)),
                 run,
                 lock_pid,
                 conn: Arc::new(conn),
@@ -936,6 +937,8 @@ struct PgRunLog {
     ctx: Ctx,
     /// Where rows go once the database failed ([`rescue`]).
     rescue: Option<Arc<rescue::Writer>>,
+    /// The journal insert, prepared on the run's session at its first write.
+    insert: Arc<Mutex<Option<postgres::Statement>>>,
     run: String,
     /// The server process of the lease's session: every write checks it still holds the lock.
     lock_pid: i32,
@@ -967,13 +970,14 @@ impl PgRunLog {
     /// What the session runs to write the waiting rows: everything queued by then goes in
     /// one transaction, and each waiter is woken only after its commit.
     fn flush_job(&self) -> impl FnOnce(&mut Client) + Send + 'static {
-        let (queue, ctx, run, writes, lock_pid, writer) = (
+        let (queue, ctx, run, writes, lock_pid, writer, insert) = (
             Arc::clone(&self.queue),
             self.ctx.clone(),
             self.run.clone(),
             Arc::clone(&self.writes),
             self.lock_pid,
             self.rescue.clone(),
+            Arc::clone(&self.insert),
         );
         move |client: &mut Client| {
             let (rows, acks, failed) = {
@@ -992,14 +996,10 @@ impl PgRunLog {
             // rows there must stay a prefix of the run, the rest in the rescue file.
             let written = match failed {
                 Some(reason) => Err(reason),
-                None => client
-                    .transaction()
-                    .map_err(|e| describe(&e))
-                    .and_then(|mut tx| {
-                        lock::still_held(&mut tx, &ctx, lock_pid)?;
-                        insert_entries(&mut tx, &ctx, &run, &rows).map_err(|e| e.to_string())?;
-                        tx.commit().map_err(|e| describe(&e))
-                    }),
+                None => {
+                    let mut stmt = insert.lock().unwrap_or_else(PoisonError::into_inner);
+                    lock::insert_if_held(client, &ctx, &mut stmt, lock_pid, &run, &rows)
+                }
             };
             let result = match written {
                 Ok(()) => {
