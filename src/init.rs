@@ -31,6 +31,12 @@ pub fn files(today: jiff::civil::Date) -> Vec<File> {
          # `callform apply --sandbox` fills them in for the built-in emulator.\n\
          timezone: Asia/Shanghai\n\
          state: callform.state.json\n\
+         # The compliance policy (README, \"Compliance\"). Without it, a preset warns of calls\n\
+         # outside 09:00-21:00 in Asia/Shanghai and of marketing tasks without `consent:`.\n\
+         # policy:\n\
+         #   rules: {calling_hours: error, consent: error}\n\
+         #   timezone: Asia/Shanghai        # the callees' time zone\n\
+         #   hours: {default: [\"09:00-21:00\"], sunday: []}\n\
          providers:\n",
     );
     let mut out = Vec::new();

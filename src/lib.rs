@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod output;
 pub mod phone;
 pub mod plan;
+pub mod policy;
 pub mod project;
 pub mod refresh;
 pub mod settings;

@@ -37,7 +37,9 @@ use crate::state::{State, TaskRecord, TaskStatus};
 pub mod adopt;
 pub mod steps;
 
-/// 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
+/// 7: `compliance`, the policy's findings, exceptions and partial checks (its own
+/// `version` inside). 6: `numbers_read`, the number lists a `plan --refresh` read for uncertain callee
+/// batches, and `updates_read`, the uncertain updates its reads settled. 5: the `adopt` action (an uncertain create found by name), `summary.adopt`, each
 /// task's `candidates` and `adopted`, and `looked_up` (the lookups a plan acted on);
 /// `stop_orphans`, orphans planned as `stop`, a replacement's `steps.stop_superseded`,
 /// and the `update` action. 4: the `pause` and `stop` actions and `refreshed`.
@@ -45,7 +47,7 @@ pub mod steps;
 /// action, and no callee digest in any spec (canonical form 3). 2: paths relative to the
 /// project root (`root`), `sandbox`, `state.outside_checkout`, `state.pending_run`.
 /// Version 1 recorded paths of the checkout it was made in.
-pub const PLAN_FORMAT_VERSION: u32 = 5;
+pub const PLAN_FORMAT_VERSION: u32 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -392,6 +394,15 @@ pub struct Plan {
     /// plan decides with the same ones, and records the adoptions they found.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub looked_up: std::collections::BTreeMap<String, adopt::Lookup>,
+    /// The vendors' number lists read for uncertain callee batches when the plan was made
+    /// with `--refresh`, by task (counts only): apply of this plan settles the same
+    /// batches the same way before planning again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub numbers_read: std::collections::BTreeMap<String, crate::refresh::NumberCheck>,
+    /// Uncertain updates in place a `plan --refresh` settled by reading the task back, by
+    /// task: apply of this plan settles them the same way before planning again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub updates_read: std::collections::BTreeMap<String, crate::refresh::UpdateRead>,
     pub callform_version: String,
     pub canonical_version: u32,
     pub created_at: String,
@@ -433,6 +444,9 @@ pub struct Plan {
     /// in its `warnings`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    /// What the compliance policy found over the manifests' tasks (docs/plan-format.md).
+    #[serde(default)]
+    pub compliance: crate::policy::Compliance,
     pub tasks: Vec<PlannedTask>,
 }
 
@@ -779,6 +793,8 @@ pub fn plan(
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         refreshed: Default::default(),
+        numbers_read: Default::default(),
+        updates_read: Default::default(),
         looked_up: options
             .lookups
             .iter()
@@ -816,6 +832,7 @@ pub fn plan(
         summary,
         endpoints,
         warnings,
+        compliance: manifests.compliance.clone(),
         tasks: out,
     })
 }
@@ -1294,7 +1311,8 @@ impl Planner<'_> {
                 }
             }
         } else if let Some(u) = rec.update.as_ref() {
-            uncertain_update(p, u, &self.options.state_args);
+            let changed = changed_keys(&field_changes(&rec.spec.value(), &canon.form));
+            uncertain_update(p, u, task.vendor, &changed, &self.options.state_args);
         } else if rec.vendor != task.vendor.key() {
             p.action = Action::Blocked;
             p.reason = Some(format!(
@@ -1405,7 +1423,7 @@ fn copy_record(p: &mut PlannedTask, rec: &TaskRecord) {
             Some((RunState::Stopped, _)) => {}
             Some((RunState::Uncertain | RunState::InFlight, r)) if r.verb.is_some() => {
                 p.warnings.push(format!(
-                    "the stop of superseded task {} on {} sent at {} may or may not have reached the vendor{}: check it in the vendor console (callform does not send it again)",
+                    "the stop of superseded task {} on {} sent at {} may or may not have reached the vendor{}: callform does not send it again; `callform refresh --write` reads that task back and settles the stop where the vendor reports it stopped, finished or deleted (or running or paused: not stopped), else check it in the vendor console",
                     s.task_id,
                     s.endpoint,
                     r.at,
@@ -1602,7 +1620,13 @@ fn updatable_only(task: &Task, changes: &[FieldChange]) -> bool {
 
 /// An update whose outcome is unknown: nothing more is sent for the task until a read-back
 /// or a person settles it.
-fn uncertain_update(p: &mut PlannedTask, u: &crate::state::model::PendingUpdate, state_args: &str) {
+fn uncertain_update(
+    p: &mut PlannedTask,
+    u: &crate::state::model::PendingUpdate,
+    vendor: Vendor,
+    changed: &[String],
+    state_args: &str,
+) {
     let name = p.name.clone();
     p.action = Action::Uncertain;
     p.spec = None;
@@ -1611,8 +1635,26 @@ fn uncertain_update(p: &mut PlannedTask, u: &crate::state::model::PendingUpdate,
         u.at,
         u.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
     ));
+    let returned = crate::driver::read_fields(vendor);
+    let mut unread: Vec<&str> = changed
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !k.is_empty() && !returned.contains(k))
+        .collect();
+    unread.dedup();
+    let first = if changed.is_empty() {
+        "the manifest holds the spec recorded before the update: look in the vendor console, then"
+            .to_string()
+    } else if unread.is_empty() {
+        format!("`callform refresh --write{state_args}` (or `plan --refresh`) reads the task back: {vendor}'s read returns every field the update changes, so it settles the update; or look in the vendor console, then")
+    } else {
+        format!(
+            "{vendor}'s read of a task does not return {}, so reading it back cannot settle the update: look in the vendor console, then",
+            unread.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        )
+    };
     p.hints = vec![
-        format!("read the task back: `callform refresh{state_args}` shows whether the vendor holds the new values, or look in the vendor console, then"),
+        first,
         format!("if it holds them: `callform state update {name} done{state_args}`"),
         format!("if it does not: `callform state update {name} not-done{state_args}` (the next apply sends the update again)"),
     ];
@@ -1750,17 +1792,6 @@ fn looked_up(
             p.hints = hints;
             p.candidates = candidates;
         }
-        // No listing is authoritative today (`driver::find_is_authoritative`): kept for a
-        // vendor whose listing proves absence. Before one turns it on, apply must learn to
-        // create over an uncertain record: the journal's replay refuses an intent for a
-        // name already in state (`FoldError::AlreadyInState`).
-        adopt::Decision::CreateAgain { why } => {
-            p.action = Action::Create;
-            p.reason = Some(format!(
-                "an earlier create's answer was never recorded, but {why}: creating it again cannot make a second campaign"
-            ));
-            p.hints = Vec::new();
-        }
     }
 }
 
@@ -1859,6 +1890,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         }
     }
 
@@ -1983,9 +2015,8 @@ mod tests {
     }
 
     /// An uncertain create is decided by its lookup: one match adopts it (nothing to
-    /// send), two stay uncertain with both listed, and an authoritative empty listing — a
-    /// path no vendor takes today — plans the create again; without a lookup it stays
-    /// uncertain.
+    /// send), two stay uncertain with both listed, none stays uncertain (no listing is
+    /// proof of absence); without a lookup it stays uncertain.
     #[test]
     fn lookups_decide_uncertain_creates() {
         use crate::state::{State, TaskRecord, TaskStatus};
@@ -2025,13 +2056,12 @@ mod tests {
             // 08:01 Beijing time: one minute after the intent.
             created: Some("2026-11-22 08:01:00".into()),
         };
-        let planned = |candidates: Vec<adopt::Candidate>, authoritative: bool| {
+        let planned = |candidates: Vec<adopt::Candidate>| {
             let options = Options {
                 lookups: [(
                     "t".to_string(),
                     adopt::Lookup::Listed {
                         candidates,
-                        authoritative,
                         at: "2026-11-22T00:05:00Z".into(),
                     },
                 )]
@@ -2040,26 +2070,23 @@ mod tests {
             };
             plan(&manifests, &project, Some(&state), &test_place(), &options).unwrap()
         };
-        let one = planned(vec![candidate("9")], false);
+        let one = planned(vec![candidate("9")]);
         assert_eq!(one.tasks[0].action, Action::Adopt);
         assert_eq!(one.tasks[0].task_id.as_deref(), Some("9"));
         assert_eq!(one.summary.adopt, 1);
         assert!(one.has_changes());
         assert!(one.looked_up.contains_key("t"));
-        let two = planned(vec![candidate("9"), candidate("10")], false);
+        let two = planned(vec![candidate("9"), candidate("10")]);
         assert_eq!(two.tasks[0].action, Action::Uncertain);
         assert_eq!(two.tasks[0].candidates.len(), 2);
         assert!(two.tasks[0].hints[0].starts_with("candidate: task 9"));
-        let none = planned(vec![], false);
+        let none = planned(vec![]);
         assert_eq!(none.tasks[0].action, Action::Uncertain);
         assert!(none.tasks[0]
             .reason
             .as_deref()
             .unwrap()
             .contains("not proof"));
-        let proven = planned(vec![], true);
-        assert_eq!(proven.tasks[0].action, Action::Create);
-        assert!(proven.tasks[0].steps.as_ref().is_some_and(|s| s.create));
         let without = plan(
             &manifests,
             &project,

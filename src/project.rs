@@ -47,6 +47,8 @@ pub struct Project {
     /// `on_remove:` what a task removed from the manifests plans (`keep`: orphaned, a
     /// warning; `stop`: a stop).
     pub on_remove: OnRemove,
+    /// `policy:`, the compliance rules (the preset when callform.yaml has none).
+    pub policy: crate::policy::Policy,
 }
 
 /// What a task removed from the manifests (an orphan) plans: callform.yaml's `on_remove:`.
@@ -135,6 +137,8 @@ struct RawProject {
     input_dirs: Option<Vec<String>>,
     #[serde(default)]
     on_remove: Option<String>,
+    #[serde(default)]
+    policy: Option<crate::policy::RawPolicy>,
 }
 
 /// callform.yaml's `state:`: a path (the file backend), or a mapping that names the backend.
@@ -351,6 +355,7 @@ impl Project {
             invalid_providers: BTreeSet::new(),
             providers_known: true,
             on_remove: OnRemove::Keep,
+            policy: crate::policy::Policy::preset(),
         }
     }
 
@@ -712,6 +717,17 @@ pub fn load_text(
             .expected("an existing directory, relative to callform.yaml, outside /proc, /sys and /dev")),
         }
     }
+    // After `input_dirs`: a holidays file must lie where manifests' files may.
+    project.policy = crate::policy::resolve(
+        raw.policy,
+        &crate::policy::ConfigSite {
+            file: shown,
+            root,
+            dir: &dir,
+            roots: &project.input_roots,
+        },
+        &mut diags,
+    );
     for (name, raw) in raw.providers.unwrap_or_default() {
         let pp = base.k("providers").k(name.clone());
         // Checks that need no vendor come first, so a block of unknown vendor is not let

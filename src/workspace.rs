@@ -48,7 +48,29 @@ pub fn load_manifests(
         &project.input_roots,
     );
     manifests.diagnostics.splice(0..0, project_diags);
+    check_policy(project, &mut manifests);
     manifests
+}
+
+/// Runs the policy over the loaded tasks: its section goes with the manifests into the
+/// plan, and its blocking findings are errors, which stop `plan` and `apply` as invalid
+/// manifests do.
+pub fn check_policy(project: &Project, manifests: &mut Manifests) {
+    let compliance = crate::policy::check(&project.policy, &project.timezone, &manifests.tasks);
+    let blocking: Vec<Diagnostic> = compliance.blocking().map(|f| f.diagnostic()).collect();
+    for d in &blocking {
+        if !manifests.texts.contains_key(&d.file) {
+            // Read again for the excerpt: texts are kept only for files with problems.
+            if let Ok(text) = manifest::callees::read_text(&d.file, &d.file) {
+                manifests.texts.insert(d.file.clone(), text);
+            }
+        }
+    }
+    if !blocking.is_empty() {
+        manifests.diagnostics.extend(blocking);
+        crate::diag::sort(&mut manifests.diagnostics);
+    }
+    manifests.compliance = compliance;
 }
 
 /// The manifests and the state, read together.

@@ -103,7 +103,7 @@ fn run(data: &[u8]) {
 
     // The same bytes as callform.yaml.
     let project_file = dir.join("callform.yaml");
-    let (_, diags) = project::load_text(
+    let (project, diags) = project::load_text(
         Project::defaults(dir),
         &project_file,
         Path::new("callform.yaml"),
@@ -111,6 +111,12 @@ fn run(data: &[u8]) {
     );
     for d in &diags {
         show(d, Some(&text));
+    }
+    // Its policy (as read, whatever else was wrong) over the tasks read above, and every
+    // finding shown.
+    let compliance = callform::policy::check(&project.policy, &tz, &out.tasks);
+    for d in compliance.diagnostics() {
+        show(&d, None);
     }
 
     // And as the callee files a task may name, in both forms, for every vendor.

@@ -289,6 +289,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         }
     }
 

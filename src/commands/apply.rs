@@ -225,8 +225,23 @@ async fn run_async(
                 {
                     rec.observed = Some(observed.clone());
                     // As `plan --refresh` did with the same read.
-                    crate::refresh::settle_batch(rec);
+                    let by_count = crate::refresh::settle_batch(rec);
+                    if let (false, Some(check)) = (by_count, p.numbers_read.get(name)) {
+                        crate::refresh::settle_by_numbers(rec, check);
+                    }
                 }
+            }
+        }
+        // The uncertain updates the reviewed plan's reads settled, the same way.
+        let salt = st.salt.clone();
+        for (name, read) in &p.updates_read {
+            let form = manifests
+                .tasks
+                .iter()
+                .find(|t| &t.name == name)
+                .map(|t| crate::canonical::canonical(t, &project.timezone_name, &salt).form);
+            if let Some(rec) = st.tasks.get_mut(name) {
+                crate::refresh::apply_update_read(rec, read, form.as_ref());
             }
         }
     }
@@ -238,11 +253,20 @@ async fn run_async(
     }
     // Uncertain creates looked up by name: a saved plan's own lookups (what was reviewed is
     // what is recorded), else read now (apply may read; a plain `plan` never does).
+    // Only the tasks this apply acts on are read: its `--target`s, or the names to stop.
     let lookups = match (&saved, current.as_ref()) {
         (Some(p), _) => p.looked_up.clone(),
         (None, Some(st)) => {
             let base = sandbox.as_ref().map(emulator::Running::url);
-            super::refresh::look_up_uncertain(st, &manifests.tasks, &project, base.as_deref()).await
+            let scope = if stopping { stop } else { &args.target[..] };
+            super::refresh::look_up_uncertain(
+                st,
+                &manifests.tasks,
+                &project,
+                base.as_deref(),
+                scope,
+            )
+            .await
         }
         (None, None) => Default::default(),
     };

@@ -32,20 +32,30 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     let sandbox = settings.sandbox;
     let mut opened = workspace::open(settings);
     let mut refreshed = Default::default();
+    let mut numbers_read = Default::default();
+    let mut number_notes = Vec::new();
+    let mut updates_read = Default::default();
     if args.refresh {
         if sandbox {
             out.problem("error: --refresh reads the vendors, and the sandbox emulator lives only while `apply --sandbox` runs: run `callform emulator` and point the providers' endpoints at it to read tasks back");
             return Ok(Outcome::Failure);
         }
         if let (Ok(Some(st)), false) = (&mut opened.state, opened.manifests.has_errors()) {
-            let read =
-                super::refresh::refresh_in_memory(st, &opened.manifests.tasks, &opened.project)?;
+            let read = super::refresh::refresh_in_memory(
+                st,
+                &opened.manifests.tasks,
+                &opened.project,
+                &options.targets,
+            )?;
             for f in &read.failed {
                 out.problem(&format!(
                     "warning: {f}; the plan uses what the state says of it"
                 ));
             }
             refreshed = read.written;
+            numbers_read = read.numbers;
+            number_notes = read.notes;
+            updates_read = read.updates;
             options.lookups = read.lookups;
         }
     }
@@ -64,6 +74,13 @@ pub fn run(args: &PlanArgs, out: &Printer, env: &dyn Env) -> anyhow::Result<Outc
     };
     let mut plan = prepared.plan;
     plan.refreshed = refreshed;
+    plan.numbers_read = numbers_read;
+    plan.updates_read = updates_read;
+    for (name, note) in number_notes {
+        if let Some(t) = plan.tasks.iter_mut().find(|t| t.name == name) {
+            t.warnings.push(note);
+        }
+    }
     if args.format != crate::cli::PlanFormat::Text {
         for w in plan.warning_lines() {
             out.problem(&format!("warning: {w}"));

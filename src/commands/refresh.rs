@@ -69,7 +69,7 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
         })?;
         return Ok(Outcome::Success);
     };
-    let mut targets = refresh::targets(&current, &tasks);
+    let mut targets = refresh::targets(&current, &tasks, &project.timezone_name);
     if !args.target.is_empty() {
         targets.retain(|t| args.target.iter().any(|g| glob_match(g, &t.name)));
     }
@@ -93,20 +93,44 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
     )
     .await;
     let at = state::now_rfc3339();
-    let rows: Vec<Row<'_>> = observations
+    // Drift is against the state as it was read. A superseded task is read for its
+    // uncertain stop only: its record is not the task's own, so there is nothing to
+    // compare it with.
+    let drifts: Vec<Vec<refresh::DriftItem>> = observations
         .iter()
-        .map(|o| Row {
-            observation: o,
-            drift: current
+        .map(|o| {
+            current
                 .tasks
                 .get(&o.name)
+                .filter(|_| !o.superseded)
                 .map(|rec| refresh::drift(o, rec, tasks.get(o.name.as_str()).copied()))
-                .unwrap_or_default(),
+                .unwrap_or_default()
+        })
+        .collect();
+    // What the reads settle: recorded with --write; without, worked out on a copy, so
+    // that the rows say what --write would record.
+    let recorded = if lock.is_some() {
+        refresh::record(&mut current, &observations, &at)
+    } else {
+        refresh::record(&mut current.clone(), &observations, &at)
+    };
+    let rows: Vec<Row<'_>> = observations
+        .iter()
+        .zip(drifts)
+        .map(|(o, drift)| Row {
+            observation: o,
+            drift,
+            notes: recorded
+                .update_notes
+                .iter()
+                .filter(|(n, _)| !o.superseded && *n == o.name)
+                .map(|(_, note)| note.clone())
+                .collect(),
         })
         .collect();
     let mut settled = 0;
     if let Some(lease) = &lock {
-        settled = refresh::record(&mut current, &observations, &at).len();
+        settled = recorded.settled.len();
         backend.save(lease, &mut current)?;
     }
     let summary = Summary::of(&rows, settled);
@@ -137,23 +161,48 @@ pub(crate) struct InMemory {
     /// Uncertain creates looked up by name, for the planner ([`crate::plan::adopt`]).
     pub lookups: std::collections::BTreeMap<String, crate::plan::adopt::Lookup>,
     pub failed: Vec<String>,
+    /// Number lists read for uncertain callee batches, by task: for the saved plan, whose
+    /// apply settles the same batches the same way.
+    pub numbers: std::collections::BTreeMap<String, refresh::NumberCheck>,
+    /// What each number list said (counts only), and each read of an uncertain update, in
+    /// words, by task: warnings of the plan.
+    pub notes: Vec<(String, String)>,
+    /// Uncertain updates the reads settled, by task: for the saved plan.
+    pub updates: std::collections::BTreeMap<String, refresh::UpdateRead>,
 }
 
-/// `plan --refresh`: reads every task of `state` back and records what was read in it (in
-/// memory only), so that the plan acts on the vendors' truth.
+/// Whether the task `name` is within `scope` (`--target` globs; empty: every task).
+fn in_scope(scope: &[String], name: &str) -> bool {
+    scope.is_empty() || scope.iter().any(|g| glob_match(g, name))
+}
+
+/// `plan --refresh`: reads every task of `state` within `scope` (the plan's `--target`s)
+/// back and records what was read in it (in memory only), so that the plan acts on the
+/// vendors' truth.
 pub(crate) fn refresh_in_memory(
     state: &mut state::State,
     tasks: &[Task],
     project: &crate::project::Project,
+    scope: &[String],
 ) -> anyhow::Result<InMemory> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
-    let targets = refresh::targets(state, &by_name);
+    let targets: Vec<refresh::Target> = refresh::targets(state, &by_name, &project.timezone_name)
+        .into_iter()
+        .filter(|t| in_scope(scope, &t.name))
+        .collect();
     let observations = runtime.block_on(read(state, targets, project, None));
     let at = state::now_rfc3339();
-    refresh::record(state, &observations, &at);
+    let recorded = refresh::record(state, &observations, &at);
+    let numbers = observations
+        .iter()
+        .filter_map(|o| match &o.batch {
+            Some(refresh::NumberRead::Checked(check)) => Some((o.name.clone(), check.clone())),
+            _ => None,
+        })
+        .collect();
     let failed = observations
         .iter()
         .filter_map(|o| match &o.read {
@@ -174,21 +223,30 @@ pub(crate) fn refresh_in_memory(
         written,
         lookups: lookups(&observations, &at),
         failed,
+        numbers,
+        notes: recorded
+            .notes
+            .into_iter()
+            .chain(recorded.update_notes)
+            .collect(),
+        updates: recorded.updates.into_iter().collect(),
     })
 }
 
-/// `apply` planning for itself: looks every uncertain create still in the manifests up by
-/// its vendor-visible name (nothing else is read). `sandbox`: the sandbox emulator's URL.
+/// `apply` planning for itself: looks every uncertain create still in the manifests and
+/// within `scope` (its `--target`s, or the names `callform stop` stops) up by its
+/// vendor-visible name (nothing else is read). `sandbox`: the sandbox emulator's URL.
 pub(crate) async fn look_up_uncertain(
     state: &state::State,
     tasks: &[Task],
     project: &crate::project::Project,
     sandbox: Option<&str>,
+    scope: &[String],
 ) -> std::collections::BTreeMap<String, crate::plan::adopt::Lookup> {
     let by_name: HashMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
-    let targets: Vec<refresh::Target> = refresh::targets(state, &by_name)
+    let targets: Vec<refresh::Target> = refresh::targets(state, &by_name, &project.timezone_name)
         .into_iter()
-        .filter(|t| t.task_id.is_none() && t.visible_name.is_some())
+        .filter(|t| t.task_id.is_none() && t.visible_name.is_some() && in_scope(scope, &t.name))
         .collect();
     if targets.is_empty() {
         return Default::default();
@@ -219,6 +277,9 @@ async fn read(
                     provider: t.provider,
                     task_id: t.task_id,
                     read: refresh::Read::Failed { reason: e.clone() },
+                    batch: None,
+                    update: None,
+                    superseded: t.superseded,
                 })
                 .collect()
         }
@@ -246,12 +307,8 @@ fn lookups(
         .filter(|o| o.task_id.is_none())
         .filter_map(|o| {
             let lookup = match &o.read {
-                refresh::Read::Lookup {
-                    candidates,
-                    authoritative,
-                } => Lookup::Listed {
+                refresh::Read::Lookup { candidates } => Lookup::Listed {
                     candidates: candidates.iter().map(Candidate::of).collect(),
-                    authoritative: *authoritative,
                     at: at.to_string(),
                 },
                 refresh::Read::Failed { reason } => Lookup::Failed {

@@ -19,6 +19,18 @@ pub fn run(args: &ValidateArgs, printer: &Printer, env: &dyn Env) -> anyhow::Res
             .hint("pass the directory that holds your task files"),
         );
     }
+    // The policy's errors are among the diagnostics already; its warnings, excused
+    // findings and idle exceptions are shown here too, for the reviewer.
+    let shown: Vec<Diagnostic> = manifests
+        .compliance
+        .diagnostics()
+        .into_iter()
+        .filter(|d| !d.is_error())
+        .collect();
+    if !shown.is_empty() {
+        manifests.diagnostics.extend(shown);
+        crate::diag::sort(&mut manifests.diagnostics);
+    }
     let workspace = env.var("GITHUB_WORKSPACE").map(std::path::PathBuf::from);
     printer.diagnostics_data(&manifests, args.format, workspace.as_deref())?;
     let errors = manifests

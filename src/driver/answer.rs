@@ -42,6 +42,10 @@ pub enum Op {
     Query,
     /// Lists tasks by their vendor-visible name (`page` from 1). Idempotent.
     Find { page: u32 },
+    /// Lists the callee numbers a created task holds (`page` from 1; longlonglong's
+    /// number list). Idempotent. Its answer carries numbers in clear: they are compared
+    /// in memory and never kept, shown or written.
+    Numbers { page: u32 },
     /// Pauses, resumes or stops a created task. Not idempotent in effect: a resume dials
     /// people, a stop cannot be undone; an unknown outcome is resolved by reading the task
     /// back, never by sending the verb again.
@@ -69,7 +73,7 @@ impl Op {
             Op::Create | Op::LoadCallees { .. } | Op::Start | Op::Verb(_) | Op::Update => {
                 RetryPolicy::OnlyIfNothingHappened
             }
-            Op::Query | Op::Find { .. } => RetryPolicy::Idempotent,
+            Op::Query | Op::Find { .. } | Op::Numbers { .. } => RetryPolicy::Idempotent,
         }
     }
 
@@ -90,7 +94,7 @@ impl Op {
             Op::LoadCallees { .. } | Op::Start | Op::Verb(_) | Op::Update => {
                 classify_step(self, vendor, status, body, truncated, target)
             }
-            Op::Query | Op::Find { .. } => {
+            Op::Query | Op::Find { .. } | Op::Numbers { .. } => {
                 classify_read(self, vendor, status, body, truncated, target)
             }
         }
@@ -104,6 +108,7 @@ impl Op {
             Op::Start => "start",
             Op::Query => "query",
             Op::Find { .. } => "lookup by name",
+            Op::Numbers { .. } => "number list",
             Op::Verb(Verb::Pause) => "pause",
             Op::Verb(Verb::Resume) => "resume",
             Op::Verb(Verb::Stop) => "stop",

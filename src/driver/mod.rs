@@ -14,7 +14,7 @@ pub mod answer;
 pub mod observe;
 
 pub use answer::{Op, Reading, Rejection, RetryPolicy};
-pub use observe::{Lifecycle, Listing, Observed, Verb, VerbRule};
+pub use observe::{Lifecycle, Listing, Numbers, Observed, Verb, VerbRule};
 
 use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
@@ -208,11 +208,6 @@ pub fn creation_time_utc_offset(vendor: Vendor) -> Option<i8> {
     vendor.def().creation_time_utc_offset()
 }
 
-/// Whether a lookup by name at `vendor` that finds nothing proves no such task exists.
-pub fn find_is_authoritative(vendor: Vendor) -> bool {
-    vendor.def().find_is_authoritative()
-}
-
 /// The top-level fields of `task`'s canonical spec its vendor changes in place.
 pub fn updatable(task: &Task) -> &'static [&'static str] {
     task.spec.def().updatable()
@@ -237,6 +232,38 @@ pub fn build_find(
     cx: &Context,
 ) -> Result<Request, BuildError> {
     vendor.def().build_find(name, page, cx)
+}
+
+/// Builds the request that reads page `page` (from 1) of the callee numbers the created
+/// task `task_id` holds; `None` for a vendor that reports no number list (only
+/// longlonglong does).
+pub fn build_numbers(
+    vendor: Vendor,
+    task_id: &str,
+    page: u32,
+    cx: &Context,
+) -> Result<Option<Request>, BuildError> {
+    vendor.def().build_numbers(task_id, page, cx)
+}
+
+/// Whether `vendor`'s read of a task reports how many callees it holds.
+pub fn reports_callee_count(vendor: Vendor) -> bool {
+    vendor.def().reports_callee_count()
+}
+
+/// Whether `vendor`'s read of a task reports a status callform can map.
+pub fn reads_status(vendor: Vendor) -> bool {
+    vendor.def().reads_status()
+}
+
+/// The top-level spec keys `vendor`'s read of a created task returns.
+pub fn read_fields(vendor: Vendor) -> &'static [&'static str] {
+    vendor.def().read_fields()
+}
+
+/// Whether `vendor` reports the callee numbers a task holds (`Op::Numbers`).
+pub fn has_number_list(vendor: Vendor) -> bool {
+    vendor.def().has_number_list()
 }
 
 /// Builds the request of `verb` on the created task `task_id`, which is `from` at its vendor.

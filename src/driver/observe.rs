@@ -90,10 +90,35 @@ pub struct Observed {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Listing {
     pub tasks: Vec<Observed>,
+    /// A number list's page (`Op::Numbers`): the task's callee numbers on it.
+    pub numbers: Numbers,
     /// The vendor's total of matches, where it reports one.
     pub total: Option<u64>,
     /// Whether another page may hold more (a full page, or a total larger than seen).
     pub more: bool,
+}
+
+/// Callee numbers as a vendor's number list wrote them, normalised (`+86`, spaces and
+/// dashes taken off; a `number_add_suffix` suffix cut), in memory only: compared with
+/// the numbers of a batch and dropped. Its `Debug` shows how many, never one.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Numbers {
+    /// The numbers read as full mainland numbers.
+    pub clear: Vec<String>,
+    /// Entries that are no full number (masked, encrypted, empty): a list with any of
+    /// them cannot prove a number absent.
+    pub unreadable: u64,
+}
+
+impl std::fmt::Debug for Numbers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Numbers({} readable, {} unreadable)",
+            self.clear.len(),
+            self.unreadable
+        )
+    }
 }
 
 /// A run-state verb: what `status:` changes and `callform stop` send.

@@ -16,7 +16,9 @@
 //!   `paused`; `resume` (alias `start`) a paused or never started one to `running`;
 //!   `finish` and `stop` any task not over to `finished` (every callee called) or
 //!   `stopped`; `delete` any task not deleted to `deleted`; `called` sets the progress
-//!   the vendor reports (at most the task's callee count; after the action). Answers the
+//!   the vendor reports (at most the task's callee count; after the action);
+//!   `remove_numbers` deletes the task's last N callees, as longlonglong's console (and
+//!   its number-batch-delete) can. Answers the
 //!   task as `/_emulator/tasks` shows it; 409 `{"error"}` for an action its state does not
 //!   take (nothing is changed), 404 for an unknown id.
 //! - `GET /_emulator/tasks/{id}/settings`: the task's settings now (the create body as
@@ -188,6 +190,8 @@ struct ConsoleChange {
     action: Option<Action>,
     #[serde(default)]
     called: Option<u64>,
+    #[serde(default)]
+    remove_numbers: Option<usize>,
 }
 
 /// The state `action` takes a task in state `from` to, or `None` when it does not take it.
@@ -207,12 +211,12 @@ pub(crate) async fn console(
     Path(task_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let expected = "expected {\"action\": \"pause|resume|finish|stop|delete\", \"called\": N} (either or both)";
+    let expected = "expected {\"action\": \"pause|resume|finish|stop|delete\", \"called\": N, \"remove_numbers\": N} (any of them)";
     let change: ConsoleChange = match serde_json::from_slice(&body) {
         Ok(change) => change,
         Err(e) => return bad_request(format!("{expected}: {e}")),
     };
-    if change.action.is_none() && change.called.is_none() {
+    if change.action.is_none() && change.called.is_none() && change.remove_numbers.is_none() {
         return bad_request(expected);
     }
     let mut tasks = locked(&emu.tasks);
@@ -244,6 +248,9 @@ pub(crate) async fn console(
         Some(run) => task.end(run),
         None => {}
     }
+    if let Some(n) = change.remove_numbers {
+        task.callees.remove_last(n);
+    }
     if let Some(n) = change.called {
         task.called = n;
     }
@@ -257,7 +264,7 @@ pub(crate) async fn list_faults(State(emu): State<Arc<Emulator>>) -> Response {
 pub(crate) async fn add_fault(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
     let rule: FaultRule = match serde_json::from_slice(&body) {
         Ok(rule) => rule,
-        Err(e) => return bad_request(format!("a fault rule is {{\"match\": \"...\", \"kind\": \"5xx|throttle|reset|hang_after_create|business_error|answer|oversized_body\", \"times\": N, \"op\": \"create|load|start|query|find|pause|resume|stop|delete|update|any\", \"batch\": N}} (with `answer`: \"status\", \"body\", \"create\"; with `oversized_body`: \"size\"): {e}")),
+        Err(e) => return bad_request(format!("a fault rule is {{\"match\": \"...\", \"kind\": \"5xx|throttle|reset|hang_after_create|business_error|answer|oversized_body\", \"times\": N, \"op\": \"create|load|start|query|find|pause|resume|stop|delete|update|numbers|any\", \"batch\": N}} (with `answer`: \"status\", \"body\", \"create\"; with `oversized_body`: \"size\"): {e}")),
     };
     match locked(&emu.rules).add(rule.clone()) {
         Ok(()) => (StatusCode::CREATED, Json(rule)).into_response(),

@@ -153,6 +153,8 @@ pub enum FaultOp {
     Delete,
     /// An update in place (longlonglong `PUT …/task/{id}`, Volcengine `UpdateTask`).
     Update,
+    /// A page of a task's number list (longlonglong `GET …/task/{id}/number`).
+    Numbers,
     /// A rule only: every operation.
     Any,
 }
@@ -163,7 +165,7 @@ pub(crate) const DEFAULT_OVERSIZE: usize = 64 * 1024 * 1024;
 pub(crate) const MAX_OVERSIZE: usize = 1024 * 1024 * 1024;
 
 /// A run-time rule: `{"match": "<substring of the task name>", "kind": "...", "times": N}`,
-/// optionally `"op": "create"|"load"|"start"|"query"|"find"|"pause"|"resume"|"stop"|"delete"|"update"|"any"` and, with `load`, `"batch": N`; for
+/// optionally `"op": "create"|"load"|"start"|"query"|"find"|"pause"|"resume"|"stop"|"delete"|"update"|"numbers"|"any"` and, with `load`, `"batch": N`; for
 /// `answer` also `"status": 400, "body": "...", "create": false`; for `oversized_body`
 /// optionally `"size": BYTES`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -387,7 +389,7 @@ mod tests {
         .unwrap();
         assert_eq!(parsed.create, Some(false));
         for op in [
-            "query", "find", "pause", "resume", "stop", "delete", "update",
+            "query", "find", "pause", "resume", "stop", "delete", "update", "numbers",
         ] {
             let rule: FaultRule =
                 serde_json::from_str(&format!(r#"{{"match":"t","kind":"5xx","op":"{op}"}}"#))

@@ -177,6 +177,33 @@ impl Callees {
         true
     }
 
+    /// The numbers of rows `from..from + n` in load order, a suffixed one with its suffix
+    /// (`137…_ab12cd`): what a vendor's number list shows.
+    pub(crate) fn numbers(&self, from: usize, n: usize) -> Vec<String> {
+        self.rows
+            .iter()
+            .skip(from)
+            .take(n)
+            .map(|c| {
+                let mut phone = decode_number(c.number);
+                if let Some(s) = &c.suffix {
+                    phone.push_str(s);
+                }
+                phone
+            })
+            .collect()
+    }
+
+    /// Removes the last `n` callees (a person deleting numbers in the console).
+    pub(crate) fn remove_last(&mut self, n: usize) {
+        let keep = self.rows.len().saturating_sub(n);
+        for c in self.rows.drain(keep..) {
+            if c.suffix.is_none() {
+                self.held.remove(&c.number);
+            }
+        }
+    }
+
     /// `{"columns": […], "phone_column"?: "…", "rows": [{"phone": "…", "vars": {…}}]}`,
     /// rows in load order; a suffixed number shows its suffix (`137…_ab12cd`).
     pub(crate) fn view(&self) -> Value {

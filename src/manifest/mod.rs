@@ -85,6 +85,9 @@ pub struct Task {
     /// `callees:`, checked; `None` when the task names none.
     pub callees: Option<CalleeList>,
     pub source: Source,
+    /// `purpose`, `consent`, `exceptions`, and when the task dials: what the policy
+    /// checks ([`crate::policy`]).
+    pub policy: crate::policy::TaskPolicy,
 }
 
 impl Task {
@@ -110,6 +113,8 @@ pub struct Manifests {
     /// Texts of the manifests that have diagnostics, for source excerpts under them (the
     /// others are not kept: 100,000 tasks are tens of megabytes of text).
     pub texts: HashMap<PathBuf, String>,
+    /// What the policy found ([`crate::policy::check`], run once the tasks are loaded).
+    pub compliance: crate::policy::Compliance,
 }
 
 impl Manifests {
@@ -134,8 +139,22 @@ struct Envelope {
     status: Option<RunStatus>,
     #[serde(default)]
     callees: Option<CalleesDoc>,
+    #[serde(default)]
+    purpose: Option<String>,
+    #[serde(default)]
+    consent: Option<String>,
+    #[serde(default)]
+    exceptions: Option<Vec<RawException>>,
     #[allow(dead_code)]
     spec: serde::de::IgnoredAny,
+}
+
+/// An `exceptions:` item as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawException {
+    rule: String,
+    reason: String,
 }
 
 /// Finds the task files under `dir` (or reads `dir` itself when it is a file).
@@ -930,6 +949,15 @@ fn load_task(
         None => None,
     };
     let line = root.pos.line;
+    let (policy, policy_ok) = task_policy(
+        file,
+        root,
+        &name,
+        (&env.purpose, &env.consent, &env.exceptions),
+        &spec,
+        out,
+    );
+    ok &= policy_ok;
     ok.then(|| Task {
         provider,
         vendor: env.vendor,
@@ -943,7 +971,123 @@ fn load_task(
             file: file.clone(),
             line,
         },
+        policy,
     })
+}
+
+/// The task's `purpose`, `consent` and `exceptions`, checked (a rule's name, a reason,
+/// no personal data: they are printed in every plan), and when its vendor's fields say
+/// it dials. `false` when any is wrong.
+fn task_policy(
+    file: &Arc<Path>,
+    root: &yaml::Node,
+    name: &str,
+    (purpose, consent, raw_exceptions): (
+        &Option<String>,
+        &Option<String>,
+        &Option<Vec<RawException>>,
+    ),
+    spec: &Spec,
+    out: &mut Manifests,
+) -> (crate::policy::TaskPolicy, bool) {
+    use crate::policy::{Exception, Placed, RuleId};
+    let base = FieldPath::root();
+    let mut ok = true;
+    let line_of = |path: &FieldPath| path.locate(root, false).line;
+    let mut error = |path: FieldPath, message: String, expected: &str, hint: &str| {
+        let pos = path.locate(root, false);
+        out.diagnostics.push(
+            Diagnostic::error(file, message)
+                .at(pos.line, pos.col, pos.len)
+                .task(Some(name))
+                .field(path.to_string())
+                .expected(expected)
+                .hint(hint),
+        );
+    };
+    let personal = |text: &str| {
+        crate::phone::may_hold_number(text) && crate::phone::mask_phones_in_text(text) != text
+    };
+    let mut placed = |key: &'static str, value: &Option<String>, ok: &mut bool| {
+        let value = value.as_ref()?;
+        let path = base.k(key);
+        if value.trim().is_empty() || personal(value) {
+            error(
+                path.clone(),
+                format!("{key} is empty or holds a phone number"),
+                if key == "purpose" {
+                    "a purpose such as `notification`, `marketing`, `collection` or `survey`"
+                } else {
+                    "a reference to where consent is recorded (a campaign or list id), never personal data"
+                },
+                "plans print it in clear: name the record, not a callee",
+            );
+            *ok = false;
+            return None;
+        }
+        Some(Placed {
+            value: value.trim().to_string(),
+            line: line_of(&path),
+        })
+    };
+    let purpose = placed("purpose", purpose, &mut ok);
+    let consent = placed("consent", consent, &mut ok);
+    let mut exceptions = Vec::new();
+    for (i, e) in raw_exceptions.iter().flatten().enumerate() {
+        let at = base.k("exceptions").i(i);
+        let Some(rule) = RuleId::from_key(&e.rule) else {
+            let keys = RuleId::keys();
+            let hint = match de::closest(&e.rule, &keys) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "name the rule whose finding this task is excused from".into(),
+            };
+            error(
+                at.k("rule"),
+                format!("unknown rule `{}`", e.rule),
+                &format!("one of {}", keys.join(", ")),
+                &hint,
+            );
+            ok = false;
+            continue;
+        };
+        let reason = e.reason.trim();
+        if reason.chars().count() < 10 || personal(reason) {
+            error(
+                at.k("reason"),
+                "the exception's reason is too short or holds a phone number".into(),
+                "why the task may break the rule, in at least 10 characters (who approved it, a ticket)",
+                "the reason is shown to every reviewer of the plan: say why, without personal data",
+            );
+            ok = false;
+            continue;
+        }
+        if exceptions.iter().any(|x: &Exception| x.rule == rule) {
+            error(
+                at.k("rule"),
+                format!("a second exception for `{rule}`"),
+                "one exception per rule",
+                "merge the reasons into one exception",
+            );
+            ok = false;
+            continue;
+        }
+        exceptions.push(Exception {
+            rule,
+            reason: reason.to_string(),
+            line: line_of(&at),
+        });
+    }
+    let mut dialling = spec.def().dialling();
+    dialling.locate(root);
+    (
+        crate::policy::TaskPolicy {
+            purpose,
+            consent,
+            exceptions,
+            dialling,
+        },
+        ok,
+    )
 }
 
 /// Whether the rule diagnostic `d` is about a field in `tainted` (read from a stand-in

@@ -34,8 +34,31 @@ pub(crate) struct Envelope<S> {
     /// The people the task calls: a file (`*.csv` with a header `phone,<variables…>`, any
     /// other name one number a line), or inline `numbers` or `rows`. Each number once.
     callees: Option<crate::manifest::callees::CalleesDoc>,
+    /// What the calls are for: `notification`, `marketing`, `collection`, `survey`, or a
+    /// purpose `policy.purposes` of callform.yaml names. The policy may require a consent
+    /// reference and stricter calling hours for a purpose.
+    #[schemars(regex(pattern = r"^[a-z0-9_]{1,40}$"))]
+    purpose: Option<String>,
+    /// Where the callees' consent is recorded (a consent campaign, a CRM list id): a
+    /// reference, never personal data. Required by the policy for some purposes.
+    consent: Option<String>,
+    /// Rules of the policy this task is excused from, each with the reason a reviewer
+    /// reads in every plan.
+    exceptions: Option<Vec<ExceptionDoc>>,
     /// The vendor's own parameters, in snake_case.
     spec: S,
+}
+
+/// An exception from a policy rule.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ExceptionDoc {
+    /// The rule: `calling_hours`, `consent` or `purpose`.
+    rule: String,
+    /// Why the task may break it (who approved it, a ticket), at least 10 characters.
+    #[schemars(length(min = 10))]
+    reason: String,
 }
 
 /// The schema as pretty JSON.

@@ -428,6 +428,111 @@ pub fn state_notes(plan: &Plan) -> Vec<String> {
     notes
 }
 
+/// The most findings each rendering lists (all are counted, and all are in the JSON
+/// plan); exceptions and partial checks are always listed in full.
+const COMPLIANCE_LINES: usize = 50;
+
+/// The compliance section, as lines (`- ` items for markdown): the policy, each finding,
+/// each exception with its reason, each partial check.
+pub fn compliance_lines(c: &crate::policy::Compliance, markdown: bool) -> Vec<String> {
+    use crate::policy::Level;
+    let esc = |s: &str| {
+        if markdown {
+            md_escape(s)
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = Vec::new();
+    let errors = c.findings.iter().filter(|f| f.blocks()).count();
+    let excepted = c.findings.iter().filter(|f| f.excepted.is_some()).count();
+    let rules: Vec<String> = c
+        .rules
+        .iter()
+        .map(|(r, l)| format!("{r} {}", l.key()))
+        .collect();
+    out.push(format!("policy: {} ({})", c.policy, rules.join(", ")));
+    out.push(format!("calling hours: {}", c.hours));
+    out.push(format!(
+        "{} task(s) checked: {} error(s), {} warning(s), {} excepted by {} exception(s), {} checked in part",
+        c.tasks,
+        errors,
+        c.findings.len() - errors - excepted,
+        excepted,
+        c.exceptions.len(),
+        c.partial.len()
+    ));
+    for f in c.findings.iter().take(COMPLIANCE_LINES) {
+        let level = match (&f.excepted, f.severity) {
+            (Some(_), _) => "excepted",
+            (None, Level::Error) => "error",
+            _ => "warning",
+        };
+        let mut line = format!(
+            "{level} [{}] {}: {} ({}, {})",
+            f.rule, f.task, f.message, f.field, f.place
+        );
+        if let Some(r) = &f.excepted {
+            line.push_str(&format!("; exception: {r}"));
+        }
+        out.push(esc(&line));
+    }
+    if c.findings.len() > COMPLIANCE_LINES {
+        out.push(format!(
+            "… and {} more finding(s) (all are in the JSON plan and in `callform validate`)",
+            c.findings.len() - COMPLIANCE_LINES
+        ));
+    }
+    // The markdown comment must fit: past this many, exceptions are counted there (the
+    // text and JSON plans list them all).
+    let shown = if markdown {
+        MARKDOWN_EXCEPTIONS
+    } else {
+        usize::MAX
+    };
+    for e in c.exceptions.iter().take(shown) {
+        out.push(esc(&format!(
+            "exception [{}] {}: {} ({}; excuses {} finding(s))",
+            e.rule, e.task, e.reason, e.place, e.excuses
+        )));
+    }
+    if c.exceptions.len() > shown {
+        out.push(format!(
+            "… and {} more exception(s): every one is in the text and JSON plans and in `callform validate`",
+            c.exceptions.len() - shown
+        ));
+    }
+    // Tasks checked in part, by reason: thousands of Aliyun tasks share one.
+    let mut reasons: Vec<(&str, crate::policy::RuleId, Vec<&str>)> = Vec::new();
+    for p in &c.partial {
+        match reasons
+            .iter_mut()
+            .find(|(why, rule, _)| *why == p.why && *rule == p.rule)
+        {
+            Some((_, _, tasks)) => tasks.push(&p.task),
+            None => reasons.push((&p.why, p.rule, vec![&p.task])),
+        }
+    }
+    for (why, rule, tasks) in reasons {
+        let mut names: Vec<&str> = tasks.iter().take(5).copied().collect();
+        let more = tasks.len().saturating_sub(names.len());
+        let rest = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        names.dedup();
+        out.push(esc(&format!(
+            "partial [{rule}] {}{rest}: {why}",
+            names.join(", ")
+        )));
+    }
+    out
+}
+
+/// The most exceptions the markdown plan lists.
+const MARKDOWN_EXCEPTIONS: usize = 100;
+
 /// Terraform-like text. Unchanged tasks are counted, not listed.
 pub fn text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
@@ -449,6 +554,11 @@ pub fn text(plan: &Plan, color: bool) -> String {
     if !plan.warnings.is_empty() {
         out.push('\n');
     }
+    let _ = writeln!(out, "Compliance:");
+    for line in compliance_lines(&plan.compliance, false) {
+        let _ = writeln!(out, "  {line}");
+    }
+    out.push('\n');
     let listed = listed(plan);
     if listed.is_empty() {
         let _ = writeln!(
@@ -549,6 +659,13 @@ pub fn markdown(plan: &Plan) -> String {
     for note in state_notes(plan) {
         let _ = writeln!(out, "> ℹ️ {}\n", md_escape(&note));
     }
+    // Before the warnings: a long list of those must not push the exceptions out of the
+    // head, which is cut beyond MARKDOWN_HEAD_MAX.
+    let _ = writeln!(out, "#### Compliance\n");
+    for line in compliance_lines(&plan.compliance, true) {
+        let _ = writeln!(out, "- {line}");
+    }
+    out.push('\n');
     for w in &plan.warnings {
         let _ = writeln!(out, "> ⚠️ **warning:** {}\n", md_escape(&w.line()));
     }

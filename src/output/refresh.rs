@@ -5,10 +5,10 @@
 use serde::Serialize;
 
 use super::palette::Palette;
-use crate::refresh::{DriftItem, Observation, Read};
+use crate::refresh::{DriftItem, NumberRead, Observation, Read, NOT_LOADED_AFTER};
 
 /// The JSON format's version.
-pub const REFRESH_FORMAT_VERSION: u32 = 1;
+pub const REFRESH_FORMAT_VERSION: u32 = 2;
 
 /// One task's line: its read and its drift.
 #[derive(Debug, Serialize)]
@@ -16,6 +16,10 @@ pub struct Row<'a> {
     #[serde(flatten)]
     pub observation: &'a Observation,
     pub drift: Vec<DriftItem>,
+    /// What the read settles of an uncertain update (with `--write`; without, what it
+    /// would), in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The counts at the bottom.
@@ -78,7 +82,14 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
     for r in rows {
         let o = r.observation;
         let id = o.task_id.as_deref().unwrap_or("(no id)");
-        let head = format!("{} ({} {}, {id})", o.name, o.vendor, o.provider);
+        let head = if o.superseded {
+            format!(
+                "{} (superseded task {id}, {} {}, for its uncertain stop)",
+                o.name, o.vendor, o.provider
+            )
+        } else {
+            format!("{} ({} {}, {id})", o.name, o.vendor, o.provider)
+        };
         match &o.read {
             Read::Found { observed } => {
                 let progress = match (observed.called, observed.total) {
@@ -101,12 +112,8 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
             Read::Failed { reason } => {
                 out.push_str(&format!("  {head}: {} ({reason})\n", p.red("not read")));
             }
-            Read::Lookup {
-                candidates,
-                authoritative,
-            } => {
+            Read::Lookup { candidates } => {
                 let what = match candidates.len() {
-                    0 if *authoritative => "uncertain create: no task of its name at the vendor (its listing is complete: `callform plan --refresh` offers to create it again)".to_string(),
                     0 => "uncertain create: no task of its name found, but the vendor's listing does not prove there is none".to_string(),
                     1 => format!(
                         "uncertain create: exactly one task of its name, {} ({}): `callform plan --refresh` adopts it",
@@ -123,6 +130,16 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
         for d in &r.drift {
             out.push_str(&format!("      {} {}\n", p.yellow("~"), describe(d)));
         }
+        if let Some(batch) = &o.batch {
+            out.push_str(&format!(
+                "      {} {}\n",
+                p.yellow("?"),
+                numbers(batch, &o.name)
+            ));
+        }
+        for note in &r.notes {
+            out.push_str(&format!("      {} {note}\n", p.yellow("?")));
+        }
     }
     out.push_str(&format!(
         "\nRead {} task(s): {} drifted, {} gone, {} not read, {} looked up by name.",
@@ -130,7 +147,7 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
     ));
     if written {
         out.push_str(&format!(
-            " Recorded in the state ({} uncertain start(s) or verb(s) settled).",
+            " Recorded in the state ({} uncertain step(s) settled).",
             summary.settled
         ));
     } else {
@@ -138,6 +155,31 @@ pub fn text(rows: &[Row<'_>], summary: &Summary, written: bool, color: bool) -> 
     }
     out.push('\n');
     out
+}
+
+/// What a number list said of an uncertain batch, in words: counts only.
+fn numbers(read: &NumberRead, name: &str) -> String {
+    match read {
+        NumberRead::Checked(c) if c.found == c.rows => format!(
+            "uncertain batch {}: all {} of its numbers are in the vendor's number list ({} entries): `--write` records it loaded",
+            c.batch, c.rows, c.listed
+        ),
+        NumberRead::Checked(c) if c.found == 0 => format!(
+            "uncertain batch {}: none of its {} numbers is in the vendor's number list ({} entries{}): `--write` records it not loaded when the list was read more than {} minutes after it was sent, every entry a readable number (the next apply then sends it again)",
+            c.batch,
+            c.rows,
+            c.listed,
+            if c.unreadable > 0 { format!(", {} unreadable", c.unreadable) } else { String::new() },
+            NOT_LOADED_AFTER.as_secs() / 60
+        ),
+        NumberRead::Checked(c) => format!(
+            "uncertain batch {}: {} of its {} numbers are in the vendor's number list ({} entries): the vendor holds part of it, so it stays for a person (`callform state batch {name} {} loaded|not-loaded`)",
+            c.batch, c.found, c.rows, c.listed, c.batch
+        ),
+        NumberRead::Failed { batch, reason } => format!(
+            "uncertain batch {batch}: not looked for in the vendor's number list: {reason}"
+        ),
+    }
 }
 
 /// One drift, in words.

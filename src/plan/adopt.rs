@@ -10,9 +10,15 @@
 //!   the vendor's id, and sends nothing to create it;
 //! - two or more, one created outside the window, or one whose creation time cannot be
 //!   read: it stays `uncertain`, the candidates listed for a person;
-//! - none: it stays `uncertain` ("not found, but the listing is not proof"), unless the
-//!   vendor's listing is authoritative ([`crate::driver::find_is_authoritative`]; none of
-//!   the four is today), when the plan may create it again;
+//! - none: it stays `uncertain` ("not found, but the listing is not proof"). No vendor's
+//!   listing proves absence \[choice\]: none of the four documents its name search as
+//!   exact and complete (xfyeta's is fuzzy; longlonglong's, Aliyun's and Volcengine's
+//!   matches are not stated, and longlonglong lists sub-accounts' tasks elsewhere), so an
+//!   uncertain create is never planned as a create again: a person settles it with
+//!   `state rm` (it does not exist) or `state import`. A vendor that one day documents a
+//!   complete listing needs a create-again decision here and an apply that creates over
+//!   an uncertain record (the journal's replay refuses an intent for a name already in
+//!   state, `FoldError::AlreadyInState`), both tested, before it plans one;
 //! - a lookup that failed: it stays `uncertain`, with the reason.
 //!
 //! Validation makes vendor-visible names unique per provider, which is what makes "one
@@ -87,8 +93,6 @@ pub enum Lookup {
     /// The listing answered: the tasks of exactly that name.
     Listed {
         candidates: Vec<Candidate>,
-        /// Whether the vendor's listing makes "none" a proof that there is none.
-        authoritative: bool,
         /// When the lookup was made (RFC 3339 UTC).
         at: String,
     },
@@ -106,8 +110,6 @@ pub enum Decision {
         why: String,
         candidates: Vec<Candidate>,
     },
-    /// The listing proves no such task exists: it may be created again (why that is safe).
-    CreateAgain { why: String },
 }
 
 /// Decides an uncertain create of `vendor`, whose intent was recorded at `intent_at`
@@ -123,18 +125,14 @@ pub fn decide(
     lookup: &Lookup,
     recorded: &dyn Fn(&str) -> Option<String>,
 ) -> Decision {
-    let (candidates, authoritative, at) = match lookup {
+    let (candidates, at) = match lookup {
         Lookup::Failed { reason, at } => {
             return Decision::Uncertain {
                 why: format!("the lookup by name at {at} failed: {reason}"),
                 candidates: Vec::new(),
             }
         }
-        Lookup::Listed {
-            candidates,
-            authoritative,
-            at,
-        } => (candidates, *authoritative, at),
+        Lookup::Listed { candidates, at } => (candidates, at),
     };
     let mut known = Vec::new();
     let candidates: Vec<Candidate> = candidates
@@ -148,7 +146,7 @@ pub fn decide(
         })
         .cloned()
         .collect();
-    let decision = decide_among(vendor, visible, intent_at, &candidates, authoritative, at);
+    let decision = decide_among(vendor, visible, intent_at, &candidates, at);
     if known.is_empty() {
         return decision;
     }
@@ -162,11 +160,6 @@ pub fn decide(
             why: why + &left_out,
             candidates,
         },
-        // A listing that holds a task callform records proves nothing about this create's
-        // absence beyond what it shows; a create again is still only what it was.
-        Decision::CreateAgain { why } => Decision::CreateAgain {
-            why: why + &left_out,
-        },
     }
 }
 
@@ -175,15 +168,9 @@ fn decide_among(
     visible: &str,
     intent_at: &str,
     candidates: &[Candidate],
-    authoritative: bool,
     at: &str,
 ) -> Decision {
     match candidates {
-        [] if authoritative => Decision::CreateAgain {
-            why: format!(
-                "the {vendor} listing at {at} has no task named `{visible}`, and that listing is complete (it proves there is none): the earlier create did not make one"
-            ),
-        },
         [] => Decision::Uncertain {
             why: format!(
                 "looked up by name at {at}: no task named `{visible}` was found, but the {vendor} listing is not proof that there is none (it may lag or be incomplete)"
@@ -262,10 +249,9 @@ mod tests {
         }
     }
 
-    fn listed(c: Vec<Candidate>, authoritative: bool) -> Lookup {
+    fn listed(c: Vec<Candidate>) -> Lookup {
         Lookup::Listed {
             candidates: c,
-            authoritative,
             at: "2026-12-02T10:30:00Z".into(),
         }
     }
@@ -284,7 +270,7 @@ mod tests {
             Vendor::Xfyeta,
             "n",
             SENT,
-            &listed(vec![cand("7", None)], false),
+            &listed(vec![cand("7", None)]),
             &old,
         );
         assert!(
@@ -295,7 +281,7 @@ mod tests {
             Vendor::Xfyeta,
             "n",
             SENT,
-            &listed(vec![cand("7", None), cand("8", None)], false),
+            &listed(vec![cand("7", None), cand("8", None)]),
             &old,
         );
         assert!(
@@ -310,7 +296,7 @@ mod tests {
             Vendor::Xfyeta,
             "n",
             SENT,
-            &listed(vec![cand("7", None)], false),
+            &listed(vec![cand("7", None)]),
             &none,
         );
         assert!(
@@ -325,7 +311,7 @@ mod tests {
             Vendor::Aliyun,
             "n",
             SENT,
-            &listed(vec![cand("9", Some("2026-12-02 18:01:00"))], false),
+            &listed(vec![cand("9", Some("2026-12-02 18:01:00"))]),
             &none,
         );
         assert!(matches!(d, Decision::Adopt { ref task_id, .. } if task_id == "9"));
@@ -338,7 +324,7 @@ mod tests {
                 Vendor::Longlonglong,
                 "n",
                 SENT,
-                &listed(vec![cand("9", created)], false),
+                &listed(vec![cand("9", created)]),
                 &none,
             );
             assert!(
@@ -354,7 +340,7 @@ mod tests {
             Vendor::Xfyeta,
             "n",
             SENT,
-            &listed(vec![cand("1", None), cand("2", None)], false),
+            &listed(vec![cand("1", None), cand("2", None)]),
             &none,
         );
         assert!(
@@ -363,14 +349,12 @@ mod tests {
     }
 
     #[test]
-    fn none_found_is_proof_only_with_an_authoritative_listing() {
-        let d = decide(Vendor::Volcengine, "n", SENT, &listed(vec![], false), &none);
+    fn none_found_is_no_proof() {
+        let d = decide(Vendor::Volcengine, "n", SENT, &listed(vec![]), &none);
         assert!(
             matches!(d, Decision::Uncertain { ref why, .. } if why.contains("not proof")),
             "{d:?}"
         );
-        let d = decide(Vendor::Volcengine, "n", SENT, &listed(vec![], true), &none);
-        assert!(matches!(d, Decision::CreateAgain { .. }), "{d:?}");
     }
 
     #[test]

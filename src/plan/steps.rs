@@ -171,18 +171,24 @@ pub fn resume(task: &Task, rec: &TaskRecord, cx: &Context<'_>) -> Derived {
     let run = rec.run.as_ref().or(legacy_run.as_ref());
     let now = vendor_status(rec, run);
     // Ever started: a vendor that takes no callees after a start takes none once paused.
+    // A task callform never started that its vendor reports paused is no proof of a
+    // start: longlonglong has no "not started" and reads such a task as paused (the same
+    // reading `refresh` takes for no drift); a vendor that refuses the callees of a task
+    // started in its console says so, and the batch is kept as refused, nothing loaded.
+    let never_started = run.is_none_or(|r| r.state == RunState::NotStarted);
     let started = run.is_some_and(|r| {
         matches!(
             r.state,
             RunState::Started | RunState::Paused | RunState::Stopped
         )
-    }) || !matches!(now, Lifecycle::NotStarted | Lifecycle::Unknown);
+    }) || !(matches!(now, Lifecycle::NotStarted | Lifecycle::Unknown)
+        || (never_started && now == Lifecycle::Paused));
 
     if let Some(pending) = &progress.pending {
         return pending_batch(task, pending, cx);
     }
     if let Some(run) = unsettled(rec, run) {
-        return uncertain_start(run, cx);
+        return uncertain_start(run, task.vendor, cx);
     }
     if let Some(end) = final_state(task, now, rec, cx) {
         return end;
@@ -560,11 +566,20 @@ fn pending_batch(task: &Task, pending: &Pending, cx: &Context<'_>) -> Derived {
                         .into(),
                 ]
             } else {
-                vec![
-                    format!("check the task's callees in the vendor console ({place}), then"),
-                    format!("if they are there: `callform state batch {name} {i} loaded{args}`"),
-                    format!("if they are not: `callform state batch {name} {i} not-loaded{args}` (the next apply sends them)"),
-                ]
+                let read = if !driver::reports_callee_count(task.vendor) {
+                    None
+                } else if driver::has_number_list(task.vendor) {
+                    Some(format!("`callform refresh --write{args}` reads {}'s number list: the batch is settled loaded when all of its numbers are there, not loaded when none are (read {} minutes or more after it was sent); or", task.vendor, crate::refresh::NOT_LOADED_AFTER.as_secs() / 60))
+                } else {
+                    Some(format!("`callform refresh --write{args}` settles it loaded where the vendor's count of the task's callees proves it; or"))
+                };
+                read.into_iter()
+                    .chain([
+                        format!("check the task's callees in the vendor console ({place}), then"),
+                        format!("if they are there: `callform state batch {name} {i} loaded{args}`"),
+                        format!("if they are not: `callform state batch {name} {i} not-loaded{args}` (the next apply sends them)"),
+                    ])
+                    .collect()
             };
             Derived {
                 action: Action::Uncertain,
@@ -598,11 +613,16 @@ fn pending_batch(task: &Task, pending: &Pending, cx: &Context<'_>) -> Derived {
     }
 }
 
-fn uncertain_start(run: &RunRecord, cx: &Context<'_>) -> Derived {
+fn uncertain_start(run: &RunRecord, vendor: crate::manifest::Vendor, cx: &Context<'_>) -> Derived {
     let (name, args) = (cx.recorded_as, cx.state_args);
     let what = run.verb.map_or("start", Verb::key);
     let hints = if cx.live_run {
         vec!["wait for the running apply to finish (it records the answer), then plan again".into()]
+    } else if !driver::reads_status(vendor) {
+        vec![
+            format!("{vendor}'s read reports no status callform can read (its values are documented nowhere), so reading the task back cannot settle the {what}: check the task in the vendor console, then record what it shows:"),
+            format!("`callform state start {name} started|paused|stopped|not-started{args}`"),
+        ]
     } else if run.verb.is_some() {
         vec![
             format!("`callform refresh --write{args}` reads the task back: the vendor's status settles whether the {what} took effect, where callform can read it; or"),
@@ -785,7 +805,7 @@ pub fn stop_record(vendor: crate::manifest::Vendor, rec: &TaskRecord, cx: &Conte
     }
     let run = rec.run.as_ref();
     if let Some(run) = unsettled(rec, run) {
-        return uncertain_start(run, cx);
+        return uncertain_start(run, vendor, cx);
     }
     let now = vendor_status(rec, run);
     if now.is_final() {

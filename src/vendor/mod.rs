@@ -265,9 +265,39 @@ pub(crate) trait Vendor: Sync {
     /// (`Op::Find`). The vendor's match may be fuzzy: callers compare names exactly.
     fn build_find(&self, name: &str, page: u32, cx: &Context) -> Result<Request, BuildError>;
 
-    /// Whether a lookup by name that finds nothing proves that no such task exists (the
-    /// listing is exact and complete), so that an uncertain create may be sent again.
-    fn find_is_authoritative(&self) -> bool;
+    /// Whether its read of a task reports how many callees the task holds
+    /// (`Observed::total`): what can settle an uncertain batch as loaded.
+    fn reports_callee_count(&self) -> bool {
+        true
+    }
+
+    /// Whether its read of a task reports a status callform can map (not only
+    /// `Lifecycle::Unknown`): what can settle an uncertain start or verb by reading back.
+    fn reads_status(&self) -> bool {
+        true
+    }
+
+    /// The top-level canonical spec keys its read of a created task (`Op::Query`) returns
+    /// (`Observed::fields`): what can settle an uncertain update by reading the task back.
+    fn read_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether it reports the callee numbers a created task holds (`Op::Numbers`).
+    fn has_number_list(&self) -> bool {
+        false
+    }
+
+    /// The request that reads page `page` (from 1) of the numbers the created task
+    /// `task_id` holds; `None` where [`Vendor::has_number_list`] is false.
+    fn build_numbers(
+        &self,
+        _task_id: &str,
+        _page: u32,
+        _cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        Ok(None)
+    }
 
     /// Where the lookup's listing reports when each task was created (`Observed.created`,
     /// `yyyy-MM-dd HH:mm:ss`): the hours from UTC of that wall clock. `None`: the listing
@@ -332,6 +362,11 @@ pub(crate) trait VendorSpec {
 
     /// When a started task dials, in words, for the plan (`None`: callform never starts it).
     fn dials(&self) -> Option<String>;
+
+    /// When the task may dial, as its fields say, for the calling-hours policy
+    /// ([`crate::policy::hours`]): its period, daily windows, forbidden times and pauses,
+    /// or that its windows are kept at the vendor.
+    fn dialling(&self) -> crate::policy::Dialling;
 
     /// The time the start request schedules the task for (Aliyun's `ScheduleTime`).
     fn schedule_time(&self) -> Option<String> {

@@ -69,7 +69,7 @@ fn adopts_exactly_one_match(vendor: &'static str, block: u64) {
     no_numbers(&p, &plan, block);
     let json = p.run(&["plan", "--refresh", "--format", "json"]);
     let doc: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(doc["format_version"], 5);
+    assert_eq!(doc["format_version"], 7);
     assert_eq!(doc["summary"]["adopt"], 1);
     assert_eq!(doc["tasks"][0]["action"], "adopt");
     assert_eq!(doc["tasks"][0]["task_id"], id.as_str());
@@ -329,4 +329,256 @@ fn a_batch_whose_count_does_not_match_stays_for_a_person() {
     assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
     let pending = &p.state()["tasks"][name]["callees"]["pending"];
     assert_eq!(pending["state"], "uncertain", "{pending}");
+}
+
+/// The state of `p` with `edit` applied, written back with its checksum line made afresh
+/// (what a state written at another time would hold): a test-only way to age a record.
+fn edit_state(p: &Project, edit: impl FnOnce(&mut Value)) {
+    use sha2::{Digest, Sha256};
+    let mut state = p.state();
+    if let Some(map) = state.as_object_mut() {
+        map.remove("checksum");
+    }
+    edit(&mut state);
+    let document = serde_json::to_string_pretty(&state).unwrap() + "\n";
+    let sum: String = Sha256::digest(document.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let rest = document.strip_prefix("{\n").unwrap();
+    let sealed = format!("{{\n  \"checksum\": \"sha256:{sum}\",\n{rest}");
+    std::fs::write(p.tasks.join("../callform.state.json"), sealed).unwrap();
+    // The edited state reads.
+    let list = crate::harness::bin()
+        .args(["state", "list", "--state"])
+        .arg(p.tasks.join("../callform.state.json"))
+        .run();
+    assert_eq!(list.code, 0, "{}\n{}", list.stdout, list.stderr);
+}
+
+/// A longlonglong task whose first batch (all 60 rows) is uncertain: `stored` says whether
+/// the vendor stored it before the answer was lost.
+fn uncertain_batch(name: &str, block: u64, stored: bool) -> Project {
+    let p = Project::new("longlonglong", name, block, "paused");
+    let rule = if stored {
+        json!({"match": name, "op": "load", "batch": 0, "kind": "5xx", "times": 1})
+    } else {
+        json!({"match": name, "op": "load", "batch": 0, "kind": "answer",
+            "status": 502, "body": "bad gateway", "create": false, "times": 1})
+    };
+    emulator().post_fault(rule);
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let pending = &p.state()["tasks"][name]["callees"]["pending"];
+    assert_eq!(pending["state"], "uncertain", "{pending}");
+    p
+}
+
+#[test]
+fn a_batch_none_of_whose_numbers_longlonglong_lists_is_proven_not_loaded_and_sent_again() {
+    let name = "adopt-numbers-none";
+    let p = uncertain_batch(name, 91, false);
+    assert_eq!(p.vendor_task()["callees"]["count"], 0);
+
+    // Read at once: none of its numbers is listed, but a request still at the vendor
+    // might yet load it, so the batch stays uncertain.
+    let soon = p.run(&["refresh", "--write"]);
+    assert_eq!(soon.code, 0, "{}\n{}", soon.stdout, soon.stderr);
+    assert!(
+        soon.stdout.contains("none of its 60 numbers"),
+        "{}",
+        soon.stdout
+    );
+    assert_eq!(ops(name, "numbers"), 1, "one page of the number list");
+    assert_eq!(
+        p.state()["tasks"][name]["callees"]["pending"]["state"],
+        "uncertain"
+    );
+    no_numbers(&p, &soon, 91);
+
+    // Sent an hour ago: the same read proves it was not loaded.
+    edit_state(&p, |s| {
+        s["tasks"][name]["callees"]["pending"]["at"] = json!("2020-01-01T00:00:00Z");
+    });
+    let before = p.state_bytes();
+    let plain = p.run(&["plan"]);
+    assert!(plain.stdout.contains("? uncertain"), "{}", plain.stdout);
+    let plan_file = p.tasks.join("../plan.json");
+    let plan_path = plan_file.to_str().unwrap();
+    let plan = p.run(&["plan", "--refresh", "--out", plan_path]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("load 60 callees"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    assert!(
+        plan.stdout.contains("proven not loaded") && plan.stdout.contains("calls no one twice"),
+        "the plan says why sending it again is safe:\n{}",
+        plan.stdout
+    );
+    assert_eq!(p.state_bytes(), before, "plan --refresh wrote the state");
+    no_numbers(&p, &plan, 91);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], 7);
+    assert_eq!(saved["numbers_read"][name]["found"], 0);
+    assert_eq!(saved["numbers_read"][name]["rows"], 60);
+
+    // Applying the reviewed plan sends the batch once: the vendor holds each number once.
+    let loads = ops(name, "load");
+    let out = crate::harness::bin()
+        .emulator()
+        .args(["apply", plan_path, "--auto-approve"])
+        .run();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(ops(name, "load"), loads + 1);
+    let held = &p.vendor_task()["callees"];
+    assert_eq!(
+        (held["count"].as_u64(), held["duplicates"].as_u64()),
+        (Some(60), Some(0)),
+        "{held}"
+    );
+    assert_eq!(p.state()["tasks"][name]["callees"]["rows"], 60);
+    p.clean(&out);
+}
+
+#[test]
+fn refresh_write_records_a_batch_longlonglong_does_not_list_as_not_loaded() {
+    let name = "adopt-numbers-write";
+    let p = uncertain_batch(name, 92, false);
+    edit_state(&p, |s| {
+        s["tasks"][name]["callees"]["pending"]["at"] = json!("2020-01-01T00:00:00Z");
+    });
+    let write = p.run(&["refresh", "--write", "--format", "json"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    let doc: Value = serde_json::from_str(&write.stdout).unwrap();
+    let batch = &doc["tasks"][0]["batch"];
+    assert_eq!(
+        (
+            batch["numbers"].as_str(),
+            batch["found"].as_u64(),
+            batch["rows"].as_u64()
+        ),
+        (Some("checked"), Some(0), Some(60)),
+        "{batch}"
+    );
+    assert_eq!(doc["summary"]["settled"], 1);
+    let rec = &p.state()["tasks"][name];
+    assert!(rec.get("callees").is_none_or(Value::is_null), "{rec}");
+    assert!(
+        rec["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("settled as not loaded")),
+        "{rec}"
+    );
+    no_numbers(&p, &write, 92);
+    p.apply();
+    assert_eq!(p.vendor_task()["callees"]["count"], 60);
+}
+
+#[test]
+fn a_batch_longlonglong_lists_in_part_stays_for_a_person_with_the_counts() {
+    let name = "adopt-numbers-part";
+    let p = uncertain_batch(name, 93, true);
+    // A person deletes 20 of its numbers in the console: the count (40) proves nothing,
+    // and the list holds part of the batch.
+    let id = p.vendor_task()["task_id"].as_str().unwrap().to_string();
+    let (status, answer) = emulator().post(
+        &format!("/_emulator/tasks/{id}/console"),
+        json!({"remove_numbers": 20}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    edit_state(&p, |s| {
+        s["tasks"][name]["callees"]["pending"]["at"] = json!("2020-01-01T00:00:00Z");
+    });
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    assert!(
+        write.stdout.contains("40 of its 60 numbers") && write.stdout.contains("for a person"),
+        "{}",
+        write.stdout
+    );
+    assert_eq!(
+        p.state()["tasks"][name]["callees"]["pending"]["state"],
+        "uncertain"
+    );
+    let plan = p.run(&["plan", "--refresh"]);
+    assert!(plan.stdout.contains("? uncertain"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("40 of its 60 numbers"),
+        "the plan shows the counts:\n{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("reads longlonglong's number list"),
+        "the hint says what a read settles:\n{}",
+        plan.stdout
+    );
+    no_numbers(&p, &plan, 93);
+}
+
+#[test]
+fn apply_and_plan_refresh_read_only_the_targeted_tasks() {
+    let (inside, outside) = ("adopt-target-in", "adopt-target-out");
+    let p = Project::new("xfyeta", inside, 94, "paused");
+    let manifest = std::fs::read_to_string(p.tasks.join("t.yaml")).unwrap();
+    std::fs::write(p.tasks.join("t2.yaml"), manifest.replace(inside, outside)).unwrap();
+    // Both creates reach the vendor and are answered with HTTP 500: both uncertain.
+    emulator().post_fault(json!({"match": "adopt-target-", "kind": "5xx", "times": 2}));
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let state = p.state();
+    for name in [inside, outside] {
+        assert_eq!(state["tasks"][name]["status"], "uncertain", "{state}");
+    }
+    let reads = |name: &str| ops(name, "find") + ops(name, "query");
+    let outside_reads = reads(outside);
+
+    let plan = p.run(&["plan", "--refresh", "--target", inside]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("<= adopt"), "{}", plan.stdout);
+    assert_eq!(
+        reads(outside),
+        outside_reads,
+        "plan --refresh read an untargeted task"
+    );
+
+    let inside_reads = reads(inside);
+    let out = p.run(&["apply", "--target", inside, "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        reads(inside) > inside_reads,
+        "the targeted task was looked up"
+    );
+    assert_eq!(
+        reads(outside),
+        outside_reads,
+        "apply read an untargeted task"
+    );
+    let state = p.state();
+    assert_eq!(state["tasks"][inside]["status"], "created", "{state}");
+    assert_eq!(state["tasks"][outside]["status"], "uncertain", "{state}");
+    no_numbers(&p, &out, 94);
+
+    // `callform stop NAME` reads only the task it stops.
+    let out = crate::harness::bin()
+        .emulator()
+        .args(["stop", inside, "--auto-approve", "--dir"])
+        .arg(&p.tasks)
+        .run();
+    assert_eq!(
+        out.code, 0,
+        "{}
+{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(
+        reads(outside),
+        outside_reads,
+        "stop read a task it does not stop"
+    );
+    no_numbers(&p, &out, 94);
 }

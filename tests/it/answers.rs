@@ -684,11 +684,10 @@ fn an_update_is_done_only_on_its_documented_success() {
 }
 
 #[test]
-fn reads_are_paced_and_no_lookup_is_authoritative() {
+fn reads_are_paced_and_idempotent() {
     assert_eq!(driver::read_qps(Vendor::Aliyun), 100);
     for vendor in Vendor::ALL {
         assert!(driver::read_qps(vendor) >= 1);
-        assert!(!driver::find_is_authoritative(vendor), "{vendor}");
         assert_eq!(Op::Query.retry_policy(), answer::RetryPolicy::Idempotent);
         assert_eq!(
             Op::Verb(Verb::Stop).retry_policy(),

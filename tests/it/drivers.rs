@@ -120,7 +120,8 @@ fn steps(task: &Task) -> Vec<(String, Request)> {
 /// `<task>.<verb>.json` for each verb the vendor sends from the state it is usually sent
 /// from (pause a running task, resume a paused one, stop a running one) and
 /// `<task>.<verb>.<from>.json` where another state takes another request (Aliyun's
-/// stop of a task not started), `<task>.update.json` where the vendor updates in place.
+/// stop of a task not started), `<task>.update.json` where the vendor updates in place,
+/// `<task>.numbers.json` (the first page of its number list) where the vendor has one.
 fn steering(task: &Task) -> Vec<(String, Request)> {
     use driver::{Lifecycle, Verb, VerbRule};
     let cx = context();
@@ -161,6 +162,11 @@ fn steering(task: &Task) -> Vec<(String, Request)> {
         driver::build_update(task, TASK_ID, &cx).unwrap_or_else(|e| panic!("{}: {e}", task.name))
     {
         out.push((format!("{}.update.json", task.name), update));
+    }
+    if let Some(numbers) = driver::build_numbers(task.vendor, TASK_ID, 1, &cx)
+        .unwrap_or_else(|e| panic!("{}: {e}", task.name))
+    {
+        out.push((format!("{}.numbers.json", task.name), numbers));
     }
     out
 }

@@ -819,6 +819,16 @@ fn an_update_whose_answer_is_lost_is_uncertain_and_never_sent_again() {
     let plan = p.run(&["plan"]);
     assert!(plan.stdout.contains("? uncertain"), "{}", plan.stdout);
     assert!(plan.stdout.contains("state update"), "{}", plan.stdout);
+    // Volcengine's read returns none of the fields its update sets: a read settles nothing.
+    assert!(
+        plan.stdout
+            .contains("does not return `concurrency`, so reading it back cannot settle"),
+        "{}",
+        plan.stdout
+    );
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    assert!(p.state()["tasks"][name]["update"].is_object());
     let again = p.run(&["apply", "--auto-approve"]);
     assert_eq!(again.code, 1, "{}\n{}", again.stdout, again.stderr);
     assert_eq!(p.updates(), 1, "never sent again");
@@ -830,4 +840,186 @@ fn an_update_whose_answer_is_lost_is_uncertain_and_never_sent_again() {
     assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
     let plan = p.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+}
+
+// ---- mutating verbs whose answer is lost, settled by reading the task back -------------
+
+#[test]
+fn a_lost_pause_and_a_lost_resume_are_settled_by_reading_the_task_back() {
+    let name = "life-verb-lost";
+    let p = Project::new("aliyun", name, 52, "running");
+    p.apply();
+    let verbs = |verb: &str| p.verbs()[verb].as_u64().unwrap_or(0);
+
+    p.status("paused");
+    emulator().post_fault(json!({"match": name, "kind": "reset", "op": "pause", "times": 1}));
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.vendor_task()["run"], "paused", "done, its answer lost");
+    assert_eq!(p.state()["tasks"][name]["run"]["state"], "uncertain");
+    let plain = p.run(&["plan"]);
+    assert!(plain.stdout.contains("? uncertain"), "{}", plain.stdout);
+    // The read shows it paused: planned as done, without sending the pause again.
+    let plan = p.run(&["plan", "--refresh", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    assert_eq!(p.state()["tasks"][name]["run"]["state"], "paused");
+    assert_eq!(verbs("pause"), 1, "sent once");
+
+    p.status("running");
+    emulator().post_fault(json!({"match": name, "kind": "reset", "op": "resume", "times": 1}));
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.vendor_task()["run"], "running");
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    assert_eq!(p.state()["tasks"][name]["run"]["state"], "started");
+    let again = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    p.clean(&write);
+}
+
+#[test]
+fn a_lost_stop_of_a_superseded_task_is_settled_by_reading_that_task_back() {
+    let name = "life-replace-lost-read";
+    let p = Project::new("aliyun", name, 53, "running");
+    p.apply();
+    let old = p.task_id();
+    p.change();
+    emulator().post_fault(json!({"match": name, "kind": "reset", "op": "stop", "times": 1}));
+    let out = p.run(&["apply", "--replace", name, "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.by_id(&old)["run"], "stopped", "done, its answer lost");
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("refresh --write"), "{}", plan.stdout);
+
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    assert!(
+        write.stdout.contains(&format!("superseded task {old}")),
+        "{}",
+        write.stdout
+    );
+    let rec = &p.state()["tasks"][name];
+    assert_eq!(rec["superseded"][0]["run"]["state"], "stopped", "{rec}");
+    let plan = p.run(&["plan"]);
+    assert!(
+        !plan.stdout.contains("may or may not"),
+        "settled:\n{}",
+        plan.stdout
+    );
+    assert_eq!(p.stops_of(&old), json!({"cancel": 1}), "never sent again");
+    p.clean(&write);
+}
+
+/// A longlonglong update whose answer is lost (the request reached the vendor or not).
+fn lost_update(name: &str, block: u64, applied: bool) -> Project {
+    let p = Project::new("longlonglong", name, block, "paused");
+    p.apply();
+    p.edit("destination_extension: 297", "destination_extension: 298");
+    let rule = if applied {
+        json!({"match": name, "kind": "reset", "op": "update", "times": 1})
+    } else {
+        json!({"match": name, "kind": "answer", "op": "update", "status": 502,
+            "body": "bad gateway", "create": false, "times": 1})
+    };
+    emulator().post_fault(rule);
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(p.state()["tasks"][name]["update"].is_object());
+    let plan = p.run(&["plan"]);
+    assert!(
+        plan.stdout
+            .contains("returns every field the update changes"),
+        "the hint says a read settles it:\n{}",
+        plan.stdout
+    );
+    p
+}
+
+#[test]
+fn a_lost_update_the_vendor_made_is_settled_done_by_reading_the_task_back() {
+    let name = "life-update-lost-done";
+    let p = lost_update(name, 54, true);
+    assert_eq!(p.settings()["destination_extension"], json!(298));
+    // plan --refresh acts on the read: nothing to do, nothing written.
+    let before = p.state_bytes();
+    let plan = p.run(&["plan", "--refresh", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(p.state_bytes(), before);
+    // refresh without --write says what the read shows, and writes nothing.
+    let read = p.run(&["refresh"]);
+    assert!(
+        read.stdout.contains("uncertain update sent at") && read.stdout.contains("was done"),
+        "{}",
+        read.stdout
+    );
+    assert_eq!(p.state_bytes(), before);
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    let rec = &p.state()["tasks"][name];
+    assert!(rec.get("update").is_none_or(Value::is_null), "{rec}");
+    assert_eq!(rec["spec"]["spec"]["destination_extension"], 298, "{rec}");
+    let again = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(p.updates(), 1, "never sent again");
+    p.clean(&write);
+}
+
+#[test]
+fn a_lost_update_the_vendor_did_not_make_is_sent_again_after_the_read_proves_it() {
+    let name = "life-update-lost-not";
+    let p = lost_update(name, 55, false);
+    assert_eq!(p.settings()["destination_extension"], json!(297));
+    // A saved refreshed plan carries what the read proved; its apply sends the update once.
+    let plan_file = p.tasks.join("../plan.json");
+    let plan_path = plan_file.to_str().unwrap();
+    let plan = p.run(&["plan", "--refresh", "--out", plan_path]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("+~ update"), "{}", plan.stdout);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
+    assert_eq!(saved["updates_read"][name]["done"], false, "{saved}");
+    let out = bin()
+        .emulator()
+        .args(["apply", plan_path, "--auto-approve"])
+        .run();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.settings()["destination_extension"], json!(298));
+    assert_eq!(
+        p.updates(),
+        2,
+        "the lost one, then the one the read allowed"
+    );
+    let again = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    p.clean(&out);
+}
+
+#[test]
+fn a_lost_volcengine_pause_stays_for_a_person_whose_hint_says_why() {
+    let name = "life-verb-lost-volc";
+    let p = Project::new("volcengine", name, 56, "running");
+    p.apply();
+    p.status("paused");
+    emulator().post_fault(json!({"match": name, "kind": "reset", "op": "pause", "times": 1}));
+    let out = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let write = p.run(&["refresh", "--write"]);
+    assert_eq!(write.code, 0, "{}\n{}", write.stdout, write.stderr);
+    assert_eq!(p.state()["tasks"][name]["run"]["state"], "uncertain");
+    let plan = p.run(&["plan"]);
+    assert!(
+        plan.stdout
+            .contains("reading the task back cannot settle the pause"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("state start {name} started|paused")),
+        "{}",
+        plan.stdout
+    );
+    p.clean(&plan);
 }

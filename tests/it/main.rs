@@ -9,6 +9,7 @@ mod adopt;
 mod answers;
 mod apply;
 mod ci_examples;
+mod compliance;
 mod conformance;
 mod crash;
 mod drivers;

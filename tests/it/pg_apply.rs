@@ -334,6 +334,10 @@ fn a_second_apply_from_another_copy_fails_at_once_and_unlock_waits_for_the_holde
         err.contains("locked by") && err.contains(&format!("pid {pid}")) && err.contains("`apply`"),
         "{err}"
     );
+    // A plan from the other copy reads the state meanwhile and names the running apply.
+    let (code, out, err) = finish(command(&url, &db_url, &["plan"], &tasks_two));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("pid {pid}")), "{out}");
     let (code, _, err) = finish(command(
         &url,
         &db_url,

@@ -182,34 +182,7 @@ fn unlock_is_refused_while_the_holders_session_lives() {
         matches!(err, callform::state::StateError::Locked { .. }),
         "{err:?}"
     );
-    off_runtime(move || {
-        let mut c = pg::cluster().client("callform");
-        let pid: i32 = c
-            .query_one(
-                "SELECT backend_pid FROM callform.locks WHERE workspace = $1",
-                &[&workspace],
-            )
-            .unwrap()
-            .get(0);
-        c.execute("SELECT pg_terminate_backend($1)", &[&pid])
-            .unwrap();
-        // Until the server process has exited (and freed the lock).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while c
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
-                &[&pid],
-            )
-            .unwrap()
-            .get::<_, bool>(0)
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the session did not end"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    });
+    end_lock_session(&workspace);
     // The session is gone: the lease knows it, and its drop cannot clear the row.
     assert!(matches!(
         held.verify(),
@@ -228,6 +201,70 @@ fn unlock_is_refused_while_the_holders_session_lives() {
         open(&location).unlock(),
         Err(callform::state::StateError::NotLocked { .. })
     ));
+}
+
+/// Ends, at the server, the session holding `workspace`'s lock (as a killed holder's or a
+/// lost connection's ends), and waits until its server process is gone.
+fn end_lock_session(workspace: &str) {
+    let workspace = workspace.to_string();
+    off_runtime(move || {
+        let mut c = pg::cluster().client("callform");
+        let pid: i32 = c
+            .query_one(
+                "SELECT backend_pid FROM callform.locks WHERE workspace = $1",
+                &[&workspace],
+            )
+            .unwrap()
+            .get(0);
+        c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                &[&pid],
+            )
+            .unwrap()
+            .get::<_, bool>(0)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the session did not end"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+}
+
+/// A run whose lock's session ended writes nothing more, though its own session lives:
+/// another holder may have taken the lock and recovered the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_lost_its_lock_records_nothing_more() {
+    use crate::conformance::{created, intent};
+    let workspace = pg::unique("lost");
+    let location = format!("${{CALLFORM_STATE_URL}}?workspace={workspace}");
+    let backend = open(&location);
+    let lease = backend.lock("apply").unwrap();
+    let mut state = callform::state::State::new();
+    let log = backend.begin(&lease, &mut state).await.unwrap();
+    log.record(intent("a")).await.unwrap();
+    end_lock_session(&workspace);
+    let err = log.record(created("a", "T-A")).await.unwrap_err();
+    assert!(err.to_string().contains("no longer held"), "{err}");
+    // Another holder takes the lock and recovers the run: `a` is uncertain, nothing after
+    // the lost lock was stored.
+    let other = open(&location);
+    let lease2 = other.lock("apply").unwrap();
+    let recovered = other.recover(&lease2).unwrap().state.unwrap();
+    assert_eq!(
+        recovered.tasks["a"].status,
+        callform::state::TaskStatus::Uncertain
+    );
+    assert!(log.record(intent("b")).await.is_err());
+    assert!(log.commit(&mut state).await.is_err());
+    assert!(other.load().unwrap().journal.is_none());
+    lease2.release().unwrap();
+    drop(lease);
 }
 
 /// Group commit: 50 steps recording at once share transactions (fewer commits than

@@ -50,7 +50,7 @@ fn plans_never_show_numbers_or_colour_off_a_terminal() {
     let saved = std::fs::read_to_string(&out_file).unwrap();
     assert!(!saved.contains("13700000001") && !saved.contains("055169101407"));
     let plan: Value = serde_json::from_str(&saved).unwrap();
-    assert_eq!(plan["format_version"], 5);
+    assert_eq!(plan["format_version"], 7);
     assert_eq!(plan["summary"]["create"], 5);
     assert_eq!(plan["state"]["exists"], false);
     // Every file the plan was made from, the named callee files included, is digested.

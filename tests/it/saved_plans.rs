@@ -43,7 +43,7 @@ fn a_saved_plan_applies_in_the_checkout_it_is_applied_in() {
     assert!(err.contains("callform apply ../p.plan"), "{err}");
     assert!(err.contains("made with --sandbox"), "{err}");
     let saved = plan_json(&plan);
-    assert_eq!(saved["format_version"], 5);
+    assert_eq!(saved["format_version"], 7);
     assert_eq!(saved["sandbox"], true);
     assert_eq!(saved["root"]["kind"], "git");
     assert_eq!(saved["root"]["from_workdir"], ".");

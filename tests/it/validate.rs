@@ -130,7 +130,7 @@ spec:
   start_time: 2090-01-04 09:00
   end_time: 2090-01-31 18:00
   concurrency: 10
-  forbid_time_list: [{times: ["12:00-13:30"], weekdays: [monday, 3]}]
+  forbid_time_list: [{times: ["12:00-13:30"], weekdays: [monday, 3]}, {times: ["00:00-09:00", "21:00-23:59"], weekdays: [1, 2, 3, 4, 5, 6, 7]}]
   sms_config: [{template_id: "1234", sign: 【示例】, status_set: [1, 2]}]
   ring_again_times: 5
   ring_again_interval: 1440
@@ -1804,7 +1804,7 @@ fn volcengine_rules() {
             .set("spec.forbid_time_list", "[{times: [\"10:00-11:00\"], weekdays: [1, 8]}]")
             .error("spec.forbid_time_list[0].weekdays[1]", "unknown code 8"),
         case("weekdays 1 to 7 and names are valid", VOLC)
-            .set("spec.forbid_time_list", "[{times: [\"10:00-11:00\"], weekdays: [1, 2, 3, 4, 5, 6, 7, sunday, saturday]}]"),
+            .set("spec.forbid_time_list", "[{times: [\"10:00-11:00\"], weekdays: [1, 2, 3, 4, 5, 6, 7, sunday, saturday]}, {times: [\"00:00-09:00\", \"21:00-23:59\"], weekdays: [1, 2, 3, 4, 5, 6, 7]}]"),
         case("misspelt weekday", VOLC)
             .set("spec.forbid_time_list", "[{times: [\"10:00-11:00\"], weekdays: [sundy]}]")
             .error("spec.forbid_time_list[0].weekdays[0]", "unknown value `sundy`")

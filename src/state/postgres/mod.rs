@@ -292,8 +292,10 @@ fn ensure_schema(tx: &mut Transaction<'_>, ctx: &Ctx) -> Result<(), StateError> 
 /// A workspace's rows as read.
 struct Raw {
     header: Option<Header>,
-    tasks: Vec<(String, Value)>,
-    journal: Vec<(String, i64, Value)>,
+    /// Each task's record as the JSON text the server gives (parsed once, straight into
+    /// its type).
+    tasks: Vec<(String, String)>,
+    journal: Vec<(String, i64, String)>,
 }
 
 struct Header {
@@ -330,7 +332,7 @@ fn read_raw(
         });
     let tasks = tx
         .query(
-            &format!("SELECT name, record FROM {s}.tasks WHERE workspace = $1 ORDER BY name"),
+            &format!("SELECT name, record::text FROM {s}.tasks WHERE workspace = $1 ORDER BY name"),
             &[ws],
         )
         .map_err(&db)?
@@ -340,7 +342,7 @@ fn read_raw(
     let journal = if with_journal {
         tx.query(
             &format!(
-                "SELECT run, seq, entry FROM {s}.journal WHERE workspace = $1 ORDER BY seq, run"
+                "SELECT run, seq, entry::text FROM {s}.journal WHERE workspace = $1 ORDER BY seq, run"
             ),
             &[ws],
         )
@@ -386,7 +388,7 @@ fn parse_state(ctx: &Ctx, raw: &Raw) -> Result<Option<State>, StateError> {
         .map_err(|_| invalid(format!("the serial {} is negative", h.serial)))?;
     let mut tasks = BTreeMap::new();
     for (name, record) in &raw.tasks {
-        let record: TaskRecord = serde_json::from_value(record.clone())
+        let record: TaskRecord = serde_json::from_str(record)
             .map_err(|e| invalid(format!("the row of task `{name}` does not read: {e}")))?;
         tasks.insert(name.clone(), record);
     }
@@ -421,7 +423,7 @@ fn parse_journal(ctx: &Ctx, raw: &Raw) -> Result<Option<Vec<Entry>>, StateError>
         if *seq != i as i64 {
             return Err(corrupt(format!("row {i} of run {run} is missing")));
         }
-        entries.push(serde_json::from_value(entry.clone()).map_err(|e| corrupt(e.to_string()))?);
+        entries.push(serde_json::from_str(entry).map_err(|e| corrupt(e.to_string()))?);
     }
     Ok(Some(entries))
 }
@@ -1046,10 +1048,25 @@ impl RunLog for PgRunLog {
                     replay,
                     rows,
                 } = &mut *check;
+                // Everything that can fail before an entry is accepted is done first, so an
+                // entry is applied to the in-memory check only when its row will be queued.
+                let jsons = entries
+                    .iter()
+                    .map(|e| to_json(&self.ctx, e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Some(reason) = &self
+                    .queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .failed
+                {
+                    return Err(self.write_error(format!(
+                        "an earlier write failed, nothing more is accepted: {reason}"
+                    )));
+                }
                 let mut refused = None;
                 let mut accepted = Vec::new();
-                for entry in &entries {
-                    let json = to_json(&self.ctx, entry)?;
+                for (entry, json) in entries.iter().zip(jsons) {
                     if let Err(cause) = replay.apply(state, entry, *rows + 1) {
                         refused = Some(StateError::JournalRejected {
                             path: self.ctx.path(),

@@ -273,7 +273,8 @@ pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Re
             read_listing(op, &mut r, body, target);
             false
         }
-        Op::Update => false,
+        // Aliyun reports no number list: callform never sends `Numbers` there.
+        Op::Update | Op::Numbers { .. } => false,
     };
     r
 }
@@ -507,6 +508,7 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
                         tasks: vec![task],
                         total: Some(1),
                         more: false,
+                        ..Listing::default()
                     });
                 }
                 Some(_) => {
@@ -536,7 +538,12 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
             };
             let total = count(answer.get("TotalCount"));
             let more = more_pages(page, u64::from(FIND_PAGE_SIZE), items.len(), total);
-            r.listing = Some(Listing { tasks, total, more });
+            r.listing = Some(Listing {
+                tasks,
+                total,
+                more,
+                ..Listing::default()
+            });
         }
         _ => {}
     }
@@ -593,6 +600,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         build(
             &task,

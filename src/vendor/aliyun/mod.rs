@@ -33,9 +33,8 @@ impl Vendor for Aliyun {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: `QueryRobotTaskList`'s `TaskName` match is not stated (AL §3.2), so
-    /// an empty answer does not prove that a create made nothing.
-    fn find_is_authoritative(&self) -> bool {
+    /// `QueryRobotTaskDetail` reports no callee count.
+    fn reports_callee_count(&self) -> bool {
         false
     }
 
@@ -172,6 +171,22 @@ fn signed_handle<'a>(
 }
 
 impl VendorSpec for AliyunSpec {
+    fn dialling(&self) -> crate::policy::Dialling {
+        use crate::manifest::path::FieldPath;
+        use crate::policy::{Dialling, Field, Partial};
+        let spec = FieldPath::root().k("spec");
+        Dialling {
+            begin: self
+                .schedule_time
+                .map(|t| (t, Field::at(spec.k("schedule_time")))),
+            partial: Some(Partial {
+                why: "Aliyun keeps a robot task's calling windows in its console".into(),
+                field: None,
+            }),
+            ..Dialling::default()
+        }
+    }
+
     fn dials(&self) -> Option<String> {
         Some(match &self.schedule_time {
             Some(t) => format!("from {t} (schedule_time)"),

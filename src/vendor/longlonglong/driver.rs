@@ -484,7 +484,9 @@ pub fn rejections(op: Op) -> &'static [Rejection] {
     match op {
         Op::Create => CREATE_REJECTIONS,
         Op::LoadCallees { .. } => LOAD_REJECTIONS,
-        Op::Start | Op::Query | Op::Find { .. } | Op::Verb(_) | Op::Update => &[],
+        Op::Start | Op::Query | Op::Find { .. } | Op::Numbers { .. } | Op::Verb(_) | Op::Update => {
+            &[]
+        }
     }
 }
 
@@ -510,6 +512,7 @@ pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Re
                 && field("status").as_ref().and_then(Value::as_str) == Some("success");
         }
         Op::Query | Op::Find { .. } => read_listing(op, &mut r, body, target),
+        Op::Numbers { page } => read_numbers(page, &mut r, body),
         _ => {}
     }
     r
@@ -599,6 +602,92 @@ pub fn build_find(name: &str, page: u32, cx: &Context) -> Result<Request, BuildE
             ("per_page".into(), FIND_PAGE_SIZE.to_string()),
         ],
     ))
+}
+
+/// The number list, `GET /agent-api/user/{user_id}/task/{task_id}/number?page=&per_page=`
+/// (LL §2.1, "Related number APIs": the 1.0 route, beside the number API callform loads
+/// with, which says it works with 2.0 tasks). What callform reads from it settles an
+/// uncertain callee batch (`crate::refresh`). The one place its open points are kept:
+///
+/// - \[seen\] the path and the parameters `page`, `per_page`, `status[]`, `start_at`,
+///   `end_at`, `encryption`; callform sends `page` and `per_page` only (a filter it does
+///   not send cannot hide a number);
+/// - \[inferred\] the page size: the pages give no maximum; [`NUMBER_PAGE_SIZE`] rows a
+///   page, the number API's own limit a call;
+/// - \[inferred\] the answer: the platform's list shape (LL §2.2), `{"code":200,
+///   "status":"success","meta":{"total","last_page",…},"data":[{"phone",…}]}`, one item a
+///   number, its number in `phone` (the field the number API takes);
+/// - \[inferred\] numbers come back in clear when `encryption` is not sent (the
+///   parameter exists to ask for them otherwise); an entry that is not a full number
+///   (masked, encrypted) is counted as unreadable, and a list with any cannot prove a
+///   number absent;
+/// - \[seen\] `number_add_suffix` stores a repeat with `_` and random characters after
+///   it (LL:42): the suffix is cut before comparing;
+/// - \[inferred\] the list holds a number as soon as the synchronous number API has
+///   answered (the page calls that API synchronous, 同步接口); callform still reads a
+///   batch as absent only some minutes after it was sent (`crate::refresh`).
+pub fn build_numbers(task_id: &str, page: u32, cx: &Context) -> Result<Request, BuildError> {
+    let user_id = need(&cx.credentials.user_id, "user_id", Vendor::Longlonglong)?;
+    let token = need_secret(&cx.credentials.token, "token", Vendor::Longlonglong)?;
+    let mut r = bearer_get(
+        token,
+        format!(
+            "/agent-api/user/{}/task/{}/number",
+            path_segment(user_id),
+            path_segment(task_id)
+        ),
+        vec![
+            ("page".into(), page.max(1).to_string()),
+            ("per_page".into(), NUMBER_PAGE_SIZE.to_string()),
+        ],
+    );
+    r.target = Some(task_id.into());
+    Ok(r)
+}
+
+/// Rows a page of the number list asks for (`per_page`) \[inferred\]: see [`build_numbers`].
+pub const NUMBER_PAGE_SIZE: u32 = 100;
+
+/// A number list's page ([`build_numbers`]): `data` a list of items with `phone`, `meta`
+/// with `total` and `last_page`. An answer without `meta.total` is read, but cannot say
+/// the list is complete: `more` then follows a full page.
+fn read_numbers(page: u32, r: &mut Reading, body: &[u8]) {
+    if !r.success_code || r.error_code.is_some() {
+        return;
+    }
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let Some(items) = answer.get("data").and_then(Value::as_array) else {
+        r.shaped = false;
+        r.problem = Some("the number list's `data` is not a list");
+        return;
+    };
+    let mut numbers = crate::driver::Numbers::default();
+    for item in items {
+        let raw = item.get("phone").and_then(Value::as_str).unwrap_or("");
+        // `number_add_suffix` appends `_` and random characters (LL:42).
+        let bare = raw.split('_').next().unwrap_or("");
+        match crate::phone::normalize(bare) {
+            Ok((n, _)) => numbers.clear.push(n),
+            Err(_) => numbers.unreadable += 1,
+        }
+    }
+    let meta = answer.get("meta");
+    let total = meta.and_then(|m| m.get("total")).and_then(Value::as_u64);
+    let last = meta
+        .and_then(|m| m.get("last_page"))
+        .and_then(Value::as_u64);
+    let more = match last {
+        Some(last) => u64::from(page) < last,
+        None => more_pages(page, u64::from(NUMBER_PAGE_SIZE), items.len(), total),
+    };
+    r.listing = Some(Listing {
+        tasks: Vec::new(),
+        numbers,
+        total,
+        more,
+    });
 }
 
 /// How a verb is done (LL §2.5-2.7): pause is `PUT …/task_stop/{task_id}`; resume has no
@@ -718,6 +807,17 @@ pub fn lifecycle(
     }
 }
 
+/// The spec keys `fields` reads from the detail (and the list).
+pub const READ_FIELDS: &[&str] = &[
+    "destination_extension",
+    "dial_time_id",
+    "maximumcall",
+    "bridge_group_id",
+    "background_id",
+    "llm_intention_id",
+    "remark",
+];
+
 /// The managed fields the detail and the list return under the create's own names
 /// (LL §2.2-2.3), integers and text exactly as the canonical form writes them. Left out:
 /// `name` ([`Observed::name`]), the enumerations (`end_action`, `group_type`: their wire
@@ -725,14 +825,7 @@ pub fn lifecycle(
 /// the form's the project timezone, which an answer's reading does not know).
 fn fields(item: &Value) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for key in [
-        "destination_extension",
-        "dial_time_id",
-        "maximumcall",
-        "bridge_group_id",
-        "background_id",
-        "llm_intention_id",
-    ] {
+    for key in READ_FIELDS.iter().copied().filter(|k| *k != "remark") {
         if let Some(n) = item.get(key).and_then(Value::as_i64) {
             out.push((key.to_string(), Value::from(n)));
         }
@@ -840,6 +933,7 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
                 tasks: vec![task],
                 total: Some(1),
                 more: false,
+                ..Listing::default()
             });
         }
         Op::Find { page } => {
@@ -868,7 +962,12 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
                 Some(last) => u64::from(page) < last,
                 None => more_pages(page, u64::from(FIND_PAGE_SIZE), items.len(), total),
             };
-            r.listing = Some(Listing { tasks, total, more });
+            r.listing = Some(Listing {
+                tasks,
+                total,
+                more,
+                ..Listing::default()
+            });
         }
         _ => {}
     }
@@ -952,6 +1051,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         build(&task, &spec, cx)
     }
@@ -1094,5 +1194,37 @@ mod tests {
         let mut c = cx("UTC", "u");
         c.credentials.token = Some(String::new());
         assert!(build_with(old(), &c).unwrap_err().0.contains("`token`"));
+    }
+
+    #[test]
+    fn the_number_list_is_read_without_suffixes_and_masked_entries_count_as_unreadable() {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "code": 200, "status": "success", "message": "ok",
+            "meta": {"total": 4, "last_page": 2, "current_page": 1, "per_page": 100},
+            "data": [
+                {"phone": "13700000001"},
+                {"phone": "13700000002_ab12cd"},
+                {"phone": "137****0003"},
+                {"name": "no phone"},
+            ]
+        }))
+        .unwrap();
+        let r = read_answer(Op::Numbers { page: 1 }, 200, &body, Some("t"));
+        let listing = r.listing.expect("a listing");
+        assert_eq!(
+            listing.numbers.clear,
+            vec!["13700000001".to_string(), "13700000002".to_string()]
+        );
+        assert_eq!(listing.numbers.unreadable, 2);
+        assert_eq!(listing.total, Some(4));
+        assert!(listing.more, "page 1 of 2");
+        assert!(!format!("{:?}", listing.numbers).contains("137"));
+        let refused = serde_json::to_vec(
+            &serde_json::json!({"code": 404, "status": "error", "message": "no"}),
+        )
+        .unwrap();
+        assert!(read_answer(Op::Numbers { page: 1 }, 404, &refused, None)
+            .listing
+            .is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! longlonglong, with `Authorization: Bearer …` on every route. Beyond the two below,
 //! (longlonglong-task-lifecycle.md §2.2-2.7) the 2.0 detail `GET …/new/user/{uid}/task/
-//! {tid}/edit` and list `GET …/new/user/{uid}/task`, the pause `PUT …/task_stop/{tid}`,
+//! {tid}/edit` and list `GET …/new/user/{uid}/task`, the number list `GET /agent-api/user/
+//! {uid}/task/{tid}/number` ([`number_list`]), the pause `PUT …/task_stop/{tid}`,
 //! the 1.0 delete `DELETE /agent-api/user/{uid}/task/{tid}` and the update `PUT
 //! …/new/user/{uid}/task/{tid}`; states in [`state`], choices at each handler. The two:
 //!
@@ -497,7 +498,7 @@ pub(crate) fn routes() -> Vec<Route> {
         ),
         Route::Post(
             "/agent-api/user/{user_id}/task/{task_id}/number",
-            Box::new(post(numbers)),
+            Box::new(post(numbers).get(number_list)),
         ),
     ]
 }
@@ -945,6 +946,108 @@ pub(crate) async fn list(
         &LonglonglongAnswers,
         move |_: &Tasks| Ok((name, String::new())),
         move |tasks: &Tasks| Json(list_answer(tasks, list, user_id)).into_response(),
+    )
+    .await
+}
+
+/// The number list's query (longlonglong-task-lifecycle.md §2.1, "Related number APIs":
+/// `page`, `per_page`, `status[]`, `start_at`, `end_at`, `encryption`). `page` from 1
+/// (default 1); `per_page` **\[inferred\]** 1 to 100, default 15, as the task list; the
+/// filters are accepted and, but for `encryption`, ignored (no task here has a call
+/// status other than 0, waiting, and every number was added now). `encryption=true` is
+/// refused with 422: the emulator keeps no encryption key.
+pub(crate) fn validate_number_list(query: &[(String, String)]) -> Checked<(usize, usize)> {
+    let list = validate_list(
+        &query
+            .iter()
+            .filter(|(k, _)| k == "page" || k == "per_page")
+            .cloned()
+            .collect::<Vec<_>>(),
+    )?;
+    if let Some((_, v)) = query.iter().find(|(k, _)| k == "encryption") {
+        if v == "true" || v == "1" {
+            return Err(ParamError::invalid(
+                "encryption",
+                "is not available on this account (no API encryption is set up)",
+            ));
+        }
+    }
+    Ok((list.page, list.per_page))
+}
+
+/// `GET /agent-api/user/{uid}/task/{tid}/number?page=&per_page=`: the task's numbers in
+/// load order, in the shape of the platform's lists **\[inferred\]** (the page's answer
+/// is not in the stored excerpts): `{code:200, status:"success", message, meta:
+/// {has_pages, total, last_page, current_page, per_page}, data: [{phone, status: 0,
+/// name?}]}`; numbers in clear (no `encryption`), a suffixed repeat with its suffix. 404
+/// for a task unknown or deleted.
+pub(crate) async fn number_list(
+    State(emu): State<Arc<Emulator>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path((user_id, task_id)): Path<(String, String)>,
+    incoming: Incoming,
+) -> Response {
+    emu.note_task(incoming.seq, FaultOp::Numbers, &task_id);
+    let known = [
+        "page",
+        "per_page",
+        "status[]",
+        "start_at",
+        "end_at",
+        "encryption",
+        "sub_user_id",
+    ];
+    let query = match authorize_with(&emu, &incoming, &user_id, &known) {
+        Ok(query) => query,
+        Err(refusal) => return refusal,
+    };
+    let (page, per_page) = match validate_number_list(&query) {
+        Ok(p) => p,
+        Err(e) => return invalid(&e),
+    };
+    let id = task_id.clone();
+    let look = move |tasks: &Tasks| match tasks
+        .read(Vendor::Longlonglong, &id)
+        .filter(|t| t.run != Run::Deleted)
+    {
+        Some(task) => Ok((task.name.clone(), id.clone())),
+        None => Err(no_task()),
+    };
+    read(
+        &emu,
+        &conn,
+        incoming.seq,
+        FaultOp::Numbers,
+        (Vendor::Longlonglong, READ_QPS),
+        &LonglonglongAnswers,
+        look,
+        move |tasks: &Tasks| {
+            let Some(task) = tasks.read(Vendor::Longlonglong, &task_id) else {
+                return no_task();
+            };
+            let total = task.callees.count();
+            let last_page = total.div_ceil(per_page).max(1);
+            let data: Vec<Value> = task
+                .callees
+                .numbers((page - 1).saturating_mul(per_page), per_page)
+                .into_iter()
+                .map(|phone| json!({ "phone": phone, "status": 0 }))
+                .collect();
+            Json(json!({
+                "code": 200,
+                "status": "success",
+                "message": "获取号码列表成功",
+                "meta": {
+                    "has_pages": last_page > 1,
+                    "total": total,
+                    "last_page": last_page,
+                    "current_page": page,
+                    "per_page": per_page,
+                },
+                "data": data,
+            }))
+            .into_response()
+        },
     )
     .await
 }

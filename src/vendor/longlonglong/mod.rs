@@ -35,11 +35,22 @@ impl Vendor for Longlonglong {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: the list's `name` match is not stated (LL §2.2) and it lists the
-    /// account's own tasks only (sub-accounts have their own list, `subset_task`), so an
-    /// empty answer does not prove that a create made nothing.
-    fn find_is_authoritative(&self) -> bool {
-        false
+    fn read_fields(&self) -> &'static [&'static str] {
+        driver::READ_FIELDS
+    }
+
+    /// The number list (`driver::build_numbers`).
+    fn has_number_list(&self) -> bool {
+        true
+    }
+
+    fn build_numbers(
+        &self,
+        task_id: &str,
+        page: u32,
+        cx: &Context,
+    ) -> Result<Option<Request>, BuildError> {
+        driver::build_numbers(task_id, page, cx).map(Some)
     }
 
     /// [`READ_QPS`].
@@ -152,6 +163,36 @@ impl Vendor for Longlonglong {
 }
 
 impl VendorSpec for LonglonglongSpec {
+    fn dialling(&self) -> crate::policy::Dialling {
+        use crate::manifest::path::FieldPath;
+        use crate::policy::{Dialling, Field, Partial, Pause};
+        let x = FieldPath::root().k("spec").k("task_extras");
+        let e = &self.task_extras;
+        Dialling {
+            begin: Some((e.start_time, Field::at(x.k("start_time")))),
+            end: Some((e.stop_time, Field::at(x.k("stop_time")))),
+            pauses: e
+                .holiday
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, h)| Pause {
+                    begin: h.begin,
+                    end: h.end,
+                    field: Field::at(x.k("holiday").i(i)),
+                })
+                .collect(),
+            partial: Some(Partial {
+                why: format!(
+                    "its daily windows are the calling-time group `dial_time_id: {}` in the longlonglong console",
+                    self.dial_time_id
+                ),
+                field: Some(Field::at(FieldPath::root().k("spec").k("dial_time_id"))),
+            }),
+            ..Dialling::default()
+        }
+    }
+
     fn dials(&self) -> Option<String> {
         None
     }

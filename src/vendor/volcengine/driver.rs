@@ -398,7 +398,8 @@ pub fn rejections(op: Op) -> &'static [Rejection] {
         | Op::Find { .. }
         | Op::Verb(_)
         | Op::Update => CREATE_REJECTIONS,
-        Op::Start => &[],
+        // No start is ever sent, and no number list is read (none is documented).
+        Op::Start | Op::Numbers { .. } => &[],
     }
 }
 
@@ -796,11 +797,17 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
                 tasks,
                 total: Some(1),
                 more: false,
+                ..Listing::default()
             });
         }
         Op::Find { page } => {
             let more = more_pages(page, u64::from(FIND_PAGE_SIZE), records.len(), total);
-            r.listing = Some(Listing { tasks, total, more });
+            r.listing = Some(Listing {
+                tasks,
+                total,
+                more,
+                ..Listing::default()
+            });
         }
         _ => {}
     }
@@ -869,6 +876,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         let credentials = Credentials {
             access_key: Some("AKLT-test".into()),

@@ -35,10 +35,14 @@ impl Vendor for Volcengine {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: `QueryTaskList` is seen only in the Java SDK and what `Keyword`
-    /// matches is not stated (VL §4.2), so an empty answer proves nothing.
-    fn find_is_authoritative(&self) -> bool {
-        false
+    /// Only once `driver::STATES` maps a `State` value (none is documented yet).
+    fn reads_status(&self) -> bool {
+        !driver::STATES.is_empty()
+    }
+
+    /// `resource` only (`driver::observed`): none of the fields `UpdateTask` sets.
+    fn read_fields(&self) -> &'static [&'static str] {
+        &["resource"]
     }
 
     /// [`READ_QPS`].
@@ -189,6 +193,49 @@ fn signed_handle<'a>(
 }
 
 impl VendorSpec for VolcengineSpec {
+    fn dialling(&self) -> crate::policy::Dialling {
+        use crate::manifest::path::FieldPath;
+        use crate::manifest::time::{parse_window, ClockFormat};
+        use crate::policy::{Dialling, Field, Forbidden};
+        use spec::Weekday as W;
+        let p = FieldPath::root().k("spec");
+        let mut forbidden = Vec::new();
+        for (i, f) in self.forbid_time_list.iter().flatten().enumerate() {
+            let days: Vec<jiff::civil::Weekday> = f
+                .weekdays
+                .iter()
+                .flatten()
+                .map(|d| match d {
+                    W::Sunday => jiff::civil::Weekday::Sunday,
+                    W::Monday => jiff::civil::Weekday::Monday,
+                    W::Tuesday => jiff::civil::Weekday::Tuesday,
+                    W::Wednesday => jiff::civil::Weekday::Wednesday,
+                    W::Thursday => jiff::civil::Weekday::Thursday,
+                    W::Friday => jiff::civil::Weekday::Friday,
+                    W::Saturday => jiff::civil::Weekday::Saturday,
+                })
+                .collect();
+            for (j, w) in f.times.iter().enumerate() {
+                // Validation refused a malformed window already.
+                if let Some((begin, end)) = parse_window(w, ClockFormat::Minutes) {
+                    forbidden.push(Forbidden {
+                        days: days.clone(),
+                        begin,
+                        end,
+                        field: Field::at(p.k("forbid_time_list").i(i).k("times").i(j)),
+                    });
+                }
+            }
+        }
+        Dialling {
+            begin: Some((self.start_time, Field::at(p.k("start_time")))),
+            end: Some((self.end_time, Field::at(p.k("end_time")))),
+            daily: None,
+            forbidden,
+            ..Dialling::default()
+        }
+    }
+
     fn dials(&self) -> Option<String> {
         Some(format!(
             "from {} to {} (start_time to end_time; Start in the create)",

@@ -311,7 +311,7 @@ pub fn rejections(op: Op) -> &'static [Rejection] {
         Op::Start => START_REJECTIONS,
         Op::Verb(_) => VERB_REJECTIONS,
         Op::Query | Op::Find { .. } => READ_REJECTIONS,
-        Op::Update => &[],
+        Op::Update | Op::Numbers { .. } => &[],
     }
 }
 
@@ -346,7 +346,9 @@ pub fn read_answer(op: Op, status: u16, body: &[u8], target: Option<&str>) -> Re
             r.id_present = false;
             read_listing(op, &mut r, body, target);
         }
-        Op::Update => {
+        // xfyeta reports no number list: callform never sends this op there, and an
+        // answer to it lists nothing.
+        Op::Update | Op::Numbers { .. } => {
             r.task_id = None;
             r.id_present = false;
         }
@@ -560,6 +562,7 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
                         }],
                         total: Some(1),
                         more: false,
+                        ..Listing::default()
                     });
                 }
                 return;
@@ -605,7 +608,12 @@ fn read_listing(op: Op, r: &mut Reading, body: &[u8], target: Option<&str>) {
         Op::Find { page } => more_pages(page, u64::from(FIND_PAGE_SIZE), rows.len(), total),
         _ => false,
     };
-    r.listing = Some(Listing { tasks, total, more });
+    r.listing = Some(Listing {
+        tasks,
+        total,
+        more,
+        ..Listing::default()
+    });
 }
 
 #[cfg(test)]
@@ -645,6 +653,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         let cx = Context {
             timezone: TimeZone::get(tz).unwrap(),
@@ -720,6 +729,7 @@ mod tests {
                 file: std::path::Path::new("t.yaml").into(),
                 line: 1,
             },
+            policy: Default::default(),
         };
         let cx = Context {
             timezone: TimeZone::UTC,

@@ -87,13 +87,6 @@ impl Vendor for Xfyeta {
         driver::build_find(name, page, cx)
     }
 
-    /// No \[choice\]: `task_name` is a fuzzy match (XL §1.2), and the page does not say
-    /// whether deleted tasks, task pools (`task_type` 2) or tasks outside a default time
-    /// window are listed, so an empty answer does not prove that a create made nothing.
-    fn find_is_authoritative(&self) -> bool {
-        false
-    }
-
     /// [`READ_QPS`].
     fn read_qps(&self) -> u32 {
         READ_QPS
@@ -141,6 +134,33 @@ impl Vendor for Xfyeta {
 }
 
 impl VendorSpec for XfyetaSpec {
+    fn dialling(&self) -> crate::policy::Dialling {
+        use crate::manifest::path::FieldPath;
+        use crate::manifest::time::{parse_window, ClockFormat};
+        use crate::policy::{Daily, Dialling, Field};
+        let p = FieldPath::root().k("spec");
+        Dialling {
+            begin: Some((self.time_begin, Field::at(p.k("time_begin")))),
+            end: self.time_end.map(|t| (t, Field::at(p.k("time_end")))),
+            daily: Some(
+                self.time_range
+                    .iter()
+                    .enumerate()
+                    // Validation refused a malformed window already.
+                    .filter_map(|(i, w)| {
+                        let (begin, end) = parse_window(w, ClockFormat::Seconds)?;
+                        Some(Daily {
+                            begin,
+                            end,
+                            field: Field::at(p.k("time_range").i(i)),
+                        })
+                    })
+                    .collect(),
+            ),
+            ..Dialling::default()
+        }
+    }
+
     fn dials(&self) -> Option<String> {
         Some(format!(
             "from {} (time_begin), within {} (time_range)",
