@@ -112,11 +112,16 @@ impl PgBackend {
                     CORRUPT_HINT,
                 ));
             }
-            let stored: Vec<_> = raw
-                .journal
-                .iter()
-                .map(|(_, seq, entry)| (*seq, entry.clone()))
-                .collect();
+            let mut stored = Vec::with_capacity(raw.journal.len());
+            for (_, seq, entry) in &raw.journal {
+                let entry: serde_json::Value = serde_json::from_str(entry).map_err(|e| {
+                    refused(
+                        format!("row {seq} of run {run} in the database does not read: {e}"),
+                        CORRUPT_HINT,
+                    )
+                })?;
+                stored.push((*seq, entry));
+            }
             if stored.iter().enumerate().any(|(i, (seq, _))| *seq != i as i64) {
                 return Err(refused(
                     format!("the database's rows of run {run} have a gap"),
