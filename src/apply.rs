@@ -834,7 +834,9 @@ impl Lane<'_> {
             // Not on disk, so not sent. When the last outcome rode with it, that step is
             // left as an intent without an outcome: uncertain at the fold.
             let message = format!("could not record the intent of {step}, so it was not sent: {e}");
-            return Err(if had_outcome {
+            // A rescued outcome is kept (the next command pushes it): only this step failed.
+            let outcome_kept = matches!(e, state::StateError::Rescued { .. });
+            return Err(if had_outcome && !outcome_kept {
                 Result_::Uncertain {
                     step: step.clone(),
                     reason: format!("{message}; the step before it was done but its outcome could not be recorded either"),

@@ -470,6 +470,31 @@ pub enum StateCommand {
     },
     /// Remove a stale lock left by a process that is gone.
     Unlock,
+    /// Copy the state to another backend, exactly (lineage, serial, every record), under
+    /// both locks; the source is left as it was. Refused while a run is pending, or when
+    /// the target holds another state (unless --overwrite).
+    Migrate {
+        /// The backend to copy to: `file` or `postgres`.
+        #[arg(long, value_enum)]
+        to: MigrateTo,
+        /// Where to copy to: a path, or a PostgreSQL location (`postgres://…?workspace=NAME`,
+        /// `${VAR}` allowed). Default: callform.yaml's `state:` when it is of that backend
+        /// and not the source (the source is then `--state`); for `file`,
+        /// callform.state.json beside callform.yaml.
+        #[arg(long, value_name = "LOCATION")]
+        to_state: Option<PathBuf>,
+        /// Replace a state the target holds of another lineage, or one ahead of the source
+        /// (what it records is lost).
+        #[arg(long)]
+        overwrite: bool,
+    },
+}
+
+/// The backend `state migrate` copies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateTo {
+    File,
+    Postgres,
 }
 
 /// What the vendor console shows of an update whose outcome is unknown.

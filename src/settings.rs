@@ -97,6 +97,14 @@ pub(crate) fn shell_quote(s: &str) -> String {
     }
 }
 
+/// The directory of the project: where callform.yaml is, else `dir`. A PostgreSQL
+/// state's rescue file goes there ([`crate::state::rescue`]).
+pub fn project_root(dir: &Path) -> PathBuf {
+    project::find(dir)
+        .and_then(|file| file.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| dir.to_path_buf())
+}
+
 /// What a command runs with, resolved once.
 #[derive(Debug)]
 pub struct Settings {
@@ -125,6 +133,7 @@ impl Settings {
     ) -> Settings {
         let (mut project, project_diagnostics) = project::load(dir);
         project.sandbox = sandbox;
+        crate::state::rescue::set_dir(&project_root(dir));
         let state = StateChoice::choose(&project, state_flag, saved_plan_state, sandbox);
         Settings {
             dir: dir.to_path_buf(),
@@ -175,6 +184,7 @@ pub fn state_for_repair(
     flag: Option<&Path>,
     sandbox: bool,
 ) -> Result<PathBuf, ProjectRefused> {
+    crate::state::rescue::set_dir(&project_root(dir));
     if let Some(p) = flag {
         return Ok(p.to_path_buf());
     }

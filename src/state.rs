@@ -22,9 +22,11 @@
 
 pub mod error;
 pub mod file;
+pub mod migrate;
 pub mod model;
 pub mod postgres;
 pub mod replay;
+pub mod rescue;
 
 use std::future::Future;
 use std::path::Path;
@@ -132,6 +134,11 @@ pub trait StateBackend: Send + Sync {
     /// Under the lease: replaces the version `state` was loaded as (same lineage and serial)
     /// and bumps `state.serial`. Anything else stored meanwhile is refused, never overwritten.
     fn save(&self, lease: &Lease, state: &mut State) -> Result<(), StateError>;
+
+    /// Under the lease: writes `state` exactly as it is (lineage, serial, salt, records) in
+    /// place of whatever is stored, which the caller has checked (`state migrate`). Refused
+    /// while a run is pending here.
+    fn replace(&self, lease: &Lease, state: &State) -> Result<(), StateError>;
 
     /// Under the lease: starts the run log of a run on `state` (as recovered, or new; a new
     /// state may be saved first). Fails if a run is pending: it must be recovered first.

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+mod postgres;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Workload {
     /// One short document per vendor, round-robin, 100 files, callees inline.
@@ -32,6 +34,8 @@ struct Args {
     refresh: bool,
     /// Only the compliance benchmark: a plan with a suppression list and per-callee caps.
     policy: bool,
+    /// Only the state benchmark: PostgreSQL against the file.
+    postgres: bool,
 }
 
 fn parse_args() -> Args {
@@ -44,6 +48,7 @@ fn parse_args() -> Args {
         callees: false,
         refresh: false,
         policy: false,
+        postgres: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -56,6 +61,7 @@ fn parse_args() -> Args {
             "--callees" => args.callees = true,
             "--refresh" => args.refresh = true,
             "--policy" => args.policy = true,
+            "--postgres" => args.postgres = true,
             // For profiling: write N tasks under DIR, apply them to the emulator so that DIR
             // holds their state, and keep them.
             "--generate" | "--generate-examples" => {
@@ -77,7 +83,7 @@ fn parse_args() -> Args {
                 std::process::exit(0);
             }
             other => {
-                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--callees] [--refresh] [--policy] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
+                eprintln!("unknown argument {other}; usage: bench/run [--quick] [--no-terraform] [--plan-only] [--callees] [--refresh] [--policy] [--postgres] [--baseline BIN | --baseline-rev REV] [--generate|--generate-examples N DIR]");
                 std::process::exit(2);
             }
         }
@@ -796,6 +802,16 @@ fn main() {
                 .unwrap_or(1),
         );
         policy_bench(&args.callform, args.quick);
+        return;
+    }
+    if args.postgres {
+        println!(
+            "callform state benchmark — {} cores, release build; PostgreSQL (fsync on) against the file state, the emulator in its own process",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        );
+        postgres::bench(&args.callform, args.quick);
         return;
     }
     if args.refresh {

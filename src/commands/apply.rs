@@ -484,7 +484,9 @@ async fn run_async(
     .await;
     progress.done();
     let finished = ran.finished;
-    if let Err(e) = &ran.committed {
+    if let Err(e @ state::StateError::Rescued { .. }) = &ran.committed {
+        note!(out, "error: {e}");
+    } else if let Err(e) = &ran.committed {
         note!(out, "error: the results below are in the journal but could not be written to the state: {e}\nhint: the next `callform apply` or `callform state` command folds them in; do not delete the journal");
     }
     if let Err(e) = lock.verify() {

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod emulator;
 pub mod fmt;
 pub mod init;
+pub mod migrate;
 pub mod plan;
 pub mod refresh;
 pub mod show;

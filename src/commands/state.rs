@@ -23,6 +23,7 @@ fn state_path(dir: &Path, explicit: Option<&Path>, sandbox: bool) -> anyhow::Res
 
 pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
     let dir = args.dir.as_path();
+    crate::state::rescue::set_dir(&crate::settings::project_root(dir));
     let (explicit, sandbox) = (args.state.as_deref(), args.sandbox);
     let path = || state_path(dir, explicit, sandbox);
     match &args.command {
@@ -63,6 +64,11 @@ pub fn run(args: &StateArgs) -> anyhow::Result<Outcome> {
         StateCommand::Start { name, outcome } => start(&path()?, name, *outcome),
         StateCommand::Update { name, outcome } => update(dir, &path()?, name, *outcome),
         StateCommand::Unlock => unlock(&path()?),
+        StateCommand::Migrate {
+            to,
+            to_state,
+            overwrite,
+        } => super::migrate::run(&path()?, dir, *to, to_state.as_deref(), *overwrite),
     }
 }
 

@@ -275,6 +275,38 @@ pub enum StateError {
     )]
     JournalWrite { path: PathBuf, reason: String },
 
+    /// The database stopped taking the run's records: nothing more is sent, and what it
+    /// could not take is kept in the rescue file.
+    #[error(
+        "{location}: the database stopped taking this run's records ({reason}); nothing more was sent. \
+         What it did not take is kept in {}\n\
+         hint: do not delete that file. Once the database is reachable, the next `callform plan`, \
+         `apply`, `refresh` or `state` command in this project pushes it into the database before \
+         anything else",
+        rescue.display()
+    )]
+    Rescued {
+        location: String,
+        rescue: PathBuf,
+        reason: String,
+    },
+
+    /// A rescue file is there and could not be read or pushed: nothing is read or changed
+    /// until it is.
+    #[error(
+        "{}{}: a rescue file holds records of a run that {location} has not got, and it cannot be pushed: {reason}\n\
+         hint: {hint}",
+        rescue.display(),
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    )]
+    RescueRefused {
+        location: String,
+        rescue: PathBuf,
+        line: Option<usize>,
+        reason: String,
+        hint: String,
+    },
+
     /// The caller tried to record an entry that contradicts the state or the run so far.
     #[error(
         "{}: refusing to record this entry: {cause}\n\

@@ -21,6 +21,8 @@ mod lifecycle;
 mod pacing;
 mod pg;
 mod pg_apply;
+mod pg_migrate;
+mod pg_rescue;
 mod pg_state;
 mod plan;
 mod printer;

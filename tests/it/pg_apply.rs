@@ -15,14 +15,14 @@ use crate::harness::{self, bin};
 use crate::pg::{self, Cluster};
 
 /// The `state:` block of a project in `workspace`, its URL from `CALLFORM_STATE_URL`.
-fn state_block(workspace: &str) -> String {
+pub(crate) fn state_block(workspace: &str) -> String {
     format!(
         "state: {{backend: postgres, url: \"${{CALLFORM_STATE_URL}}\", workspace: {workspace}}}\n"
     )
 }
 
 /// A working copy of the crash tests' 300-task project with its state in `workspace`.
-fn working_copy(workspace: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn working_copy(workspace: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     write_tasks(tmp.path());
     let yaml = tmp.path().join("callform.yaml");
@@ -33,7 +33,7 @@ fn working_copy(workspace: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// `callform ARGS` against the emulator at `url` and the database at `db_url`.
-fn command(url: &str, db_url: &str, args: &[&str], target: &Path) -> Command {
+pub(crate) fn command(url: &str, db_url: &str, args: &[&str], target: &Path) -> Command {
     let mut cmd = bin().command();
     cmd.args(args).arg(target);
     crash::env(&mut cmd, url);
@@ -42,7 +42,7 @@ fn command(url: &str, db_url: &str, args: &[&str], target: &Path) -> Command {
 }
 
 /// Runs `cmd` to its end: (exit code, stdout, stderr), the password checked absent.
-fn finish(mut cmd: Command) -> (i32, String, String) {
+pub(crate) fn finish(mut cmd: Command) -> (i32, String, String) {
     let out = cmd.output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -82,7 +82,7 @@ fn journal_rows(cluster: &Cluster, db: &str, workspace: &str) -> usize {
 
 /// Spawns `cmd` (output to files in `dir`) and waits until the workspace's run has at least
 /// `rows` journal rows, or the run ended.
-fn spawn_until_rows(
+pub(crate) fn spawn_until_rows(
     mut cmd: Command,
     cluster: &Cluster,
     db: &str,
@@ -106,7 +106,7 @@ fn spawn_until_rows(
 }
 
 /// A spawned callform, its output going to a file.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     out: tempfile::NamedTempFile,
 }
@@ -114,7 +114,7 @@ struct Running {
 impl Running {
     /// Waits for the end: the exit code (None when killed) and the output, checked for
     /// panics and secrets.
-    fn finish(mut self) -> (Option<i32>, String) {
+    pub(crate) fn finish(mut self) -> (Option<i32>, String) {
         let status = self.child.wait().unwrap();
         let text = std::fs::read_to_string(self.out.path()).unwrap();
         assert!(!text.contains("panicked"), "{text}");
@@ -134,7 +134,7 @@ impl Running {
 /// Every task at the vendor exists once and is in the state (created with its id, or
 /// uncertain); every task of the state created is at the vendor with that id. Returns how
 /// many are created.
-fn vendor_matches_state(url: &str, state: &Value) -> usize {
+pub(crate) fn vendor_matches_state(url: &str, state: &Value) -> usize {
     let records = state["tasks"].as_object().unwrap();
     let mut seen = std::collections::HashMap::new();
     for t in vendor_tasks(url).as_array().unwrap() {
@@ -168,7 +168,7 @@ fn vendor_matches_state(url: &str, state: &Value) -> usize {
 }
 
 /// The state as `state list --format json` shows it.
-fn state_json(url: &str, db_url: &str, tasks: &Path) -> Value {
+pub(crate) fn state_json(url: &str, db_url: &str, tasks: &Path) -> Value {
     let (code, out, err) = finish(command(
         url,
         db_url,
@@ -180,7 +180,7 @@ fn state_json(url: &str, db_url: &str, tasks: &Path) -> Value {
 }
 
 /// The tasks of the state as `state list --format json` names them, with status and id.
-fn listed(state: &Value) -> Value {
+pub(crate) fn listed(state: &Value) -> Value {
     let mut out = serde_json::Map::new();
     for t in state["tasks"].as_array().into_iter().flatten() {
         out.insert(t["name"].as_str().unwrap().to_string(), t.clone());

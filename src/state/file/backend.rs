@@ -68,6 +68,11 @@ impl StateBackend for FileBackend {
         save(&self.path, state)
     }
 
+    fn replace(&self, lease: &Lease, state: &State) -> Result<(), StateError> {
+        lease.verify()?;
+        super::replace(&self.path, state)
+    }
+
     fn begin<'a>(
         &'a self,
         _lease: &'a Lease,

@@ -392,6 +392,33 @@ pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
     Ok(())
 }
 
+/// Writes `state` to `path` as it is (serial included), in place of any state there, the
+/// previous version kept in `P.backup`: what `state migrate` writes. Refused while a
+/// journal is beside it.
+pub fn replace(path: &Path, state: &State) -> Result<(), StateError> {
+    let path = &resolve(path)?;
+    validate(state).map_err(|reason| StateError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("refusing to write it: {reason}"),
+    })?;
+    let journal = journal_path(path);
+    if journal.exists() {
+        return Err(StateError::JournalExists { path: journal });
+    }
+    let mut next = state.clone();
+    next.format_version = FORMAT_VERSION;
+    let mut bytes = serde_json::to_vec_pretty(&next).map_err(|e| StateError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("cannot serialise it: {e}"),
+    })?;
+    bytes.push(b'\n');
+    let bytes = checksum::seal(&bytes);
+    if let Some(previous) = read_store_file(path)? {
+        write_atomically(&sibling(path, ".backup"), &previous)?;
+    }
+    write_atomically(path, &bytes)
+}
+
 /// The lock file of the state at `path`.
 pub fn lock_path(path: &Path) -> PathBuf {
     sibling(path, ".lock")

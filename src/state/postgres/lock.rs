@@ -83,6 +83,61 @@ pub(crate) fn still_held(
     }
 }
 
+/// [`still_held`] and the insert of a run's journal rows as one statement (its own
+/// transaction, one round trip with `stmt` prepared once per session): the header row is
+/// share-locked and the lock checked in the same snapshot as the rows are written, exactly
+/// as the two steps in one transaction would. Nothing is written when the lock is not held.
+pub(crate) fn insert_if_held(
+    client: &mut postgres::Client,
+    ctx: &Ctx,
+    stmt: &mut Option<postgres::Statement>,
+    lock_pid: i32,
+    run: &str,
+    rows: &[(i64, serde_json::Value)],
+) -> Result<(), String> {
+    let statement = match stmt {
+        Some(s) => s.clone(),
+        None => {
+            let prepared = client
+                .prepare(&format!(
+                    "WITH header AS (SELECT 1 FROM {s}.workspaces WHERE workspace = $1 FOR SHARE),
+                          held AS (SELECT 1 FROM pg_locks
+                            WHERE locktype = 'advisory' AND granted AND pid = $5 AND objsubid = 1
+                              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                              AND classid = (($6::bigint >> 32) & 4294967295)::oid
+                              AND objid = ($6::bigint & 4294967295)::oid)
+                     INSERT INTO {s}.journal (workspace, run, seq, entry)
+                     SELECT $1, $2, t.s, t.e FROM unnest($3::bigint[], $4::jsonb[]) AS t(s, e)
+                     WHERE EXISTS (SELECT 1 FROM header) AND EXISTS (SELECT 1 FROM held)",
+                    s = ctx.schema
+                ))
+                .map_err(|e| describe(&e))?;
+            *stmt = Some(prepared.clone());
+            prepared
+        }
+    };
+    let seqs: Vec<i64> = rows.iter().map(|(s, _)| *s).collect();
+    let entries: Vec<&serde_json::Value> = rows.iter().map(|(_, e)| e).collect();
+    let written = client
+        .execute(
+            &statement,
+            &[
+                &ctx.workspace,
+                &run,
+                &seqs,
+                &entries,
+                &lock_pid,
+                &state_key(ctx),
+            ],
+        )
+        .map_err(|e| describe(&e))?;
+    if written as usize == rows.len() {
+        Ok(())
+    } else {
+        Err("the run's lock on the state is no longer held (its session ended): nothing more is written; run apply again, which recovers what was recorded".into())
+    }
+}
+
 /// The server process whose session holds the lease, as the lock row names it, checked to
 /// hold the advisory lock now.
 pub(crate) fn holder_pid(tx: &mut postgres::Transaction<'_>, ctx: &Ctx) -> Result<i32, String> {

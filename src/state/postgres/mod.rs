@@ -39,6 +39,7 @@
 mod conn;
 pub mod location;
 mod lock;
+mod push;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -55,6 +56,7 @@ use self::lock::PgLease;
 use super::file::lock::{LockInfo, Who};
 use super::model::{now_rfc3339, random_hex, validate};
 use super::replay::{self, fold, Entry, Folded, Replay, Unreplayable};
+use super::rescue;
 use super::{
     BoxFuture, Lease, Loaded, RunLog, State, StateBackend, StateError, TaskRecord, FORMAT_VERSION,
 };
@@ -84,13 +86,20 @@ pub struct PgBackend {
     location: PgLocation,
     /// The session for reads and saves, opened on first use.
     conn: Mutex<Option<Arc<Conn>>>,
+    /// Where a run's records go when the database stops taking them ([`rescue`]); `None`
+    /// when no project directory is set.
+    rescue: Option<PathBuf>,
+    /// The rescue file was looked for (and pushed, if there was one).
+    rescue_checked: Mutex<bool>,
 }
 
 impl PgBackend {
     pub fn new(location: PgLocation) -> PgBackend {
         PgBackend {
+            rescue: rescue::path_for(&location.workspace),
             location,
             conn: Mutex::new(None),
+            rescue_checked: Mutex::new(false),
         }
     }
 
@@ -588,6 +597,7 @@ impl StateBackend for PgBackend {
     fn lock_as(&self, operation: &str, who: &Who) -> Result<Lease, StateError> {
         // Tables first, on the ordinary session: the lock's session only locks.
         self.conn()?;
+        self.push_rescue()?;
         let lease = PgLease::acquire(&self.location, operation, who)?;
         let replaced = lease.replaced_stale.clone();
         Ok(Lease::new(Box::new(lease), replaced))
@@ -595,11 +605,14 @@ impl StateBackend for PgBackend {
 
     fn live_holder(&self) -> Option<LockInfo> {
         let conn = self.conn().ok()?;
+        // A rescue that cannot be pushed is reported by the load that follows.
+        let _ = self.push_rescue();
         lock::live_holder(&conn, &Ctx::of(&self.location))
     }
 
     fn load(&self) -> Result<Loaded, StateError> {
         let conn = self.conn()?;
+        self.push_rescue()?;
         let ctx = Ctx::of(&self.location);
         conn.run(move |client| {
             // One snapshot: the state and its pending run as of one moment.
@@ -643,6 +656,18 @@ impl StateBackend for PgBackend {
         })?;
         *state = saved;
         Ok(())
+    }
+
+    fn replace(&self, lease: &Lease, state: &State) -> Result<(), StateError> {
+        lease.verify()?;
+        let state = state.clone();
+        self.in_tx("write the state in", move |tx, ctx| {
+            let raw = read_raw(tx, ctx, true, true)?;
+            if !raw.journal.is_empty() {
+                return Err(StateError::JournalExists { path: ctx.path() });
+            }
+            replace_state(tx, ctx, &state)
+        })
     }
 
     fn begin<'a>(
@@ -724,8 +749,21 @@ impl StateBackend for PgBackend {
             // The run's rows go through a session of their own, so a slow read elsewhere
             // never delays a record.
             let conn = open_session(&self.location)?;
+            let rescue = self.rescue.clone().map(|path| {
+                Arc::new(rescue::Writer::new(
+                    path,
+                    rescue::Header {
+                        rescue: rescue::RESCUE_VERSION,
+                        location: self.location.display().to_string(),
+                        workspace: self.location.workspace.clone(),
+                        run: run.clone(),
+                    },
+                ))
+            });
             let log: Arc<dyn RunLog> = Arc::new(PgRunLog {
                 ctx: Ctx::of(&self.location),
+                rescue,
+                insert: Arc::new(Mutex::new(None)),
                 run,
                 lock_pid,
                 conn: Arc::new(conn),
@@ -743,8 +781,68 @@ impl StateBackend for PgBackend {
 
     fn unlock(&self) -> Result<Option<LockInfo>, StateError> {
         self.conn()?;
+        self.push_rescue()?;
         lock::unlock(&self.location)
     }
+}
+
+/// Writes `state` as it is over the workspace's rows (header, every task): what
+/// [`StateBackend::replace`] does, in the caller's transaction.
+fn replace_state(tx: &mut Transaction<'_>, ctx: &Ctx, state: &State) -> Result<(), StateError> {
+    validate(state).map_err(|reason| StateError::Invalid {
+        path: ctx.path(),
+        reason: format!("refusing to write it: {reason}"),
+    })?;
+    let db = ctx.db("write the state in");
+    let (s, ws) = (&ctx.schema, &ctx.workspace);
+    let serial = i64::try_from(state.serial).map_err(|_| StateError::Invalid {
+        path: ctx.path(),
+        reason: format!("the serial {} is too large", state.serial),
+    })?;
+    tx.execute(
+        &format!(
+            "INSERT INTO {s}.workspaces (workspace, format_version, lineage, serial, salt)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (workspace) DO UPDATE SET format_version = excluded.format_version,
+               lineage = excluded.lineage, serial = excluded.serial, salt = excluded.salt,
+               updated_at = now()"
+        ),
+        &[
+            ws,
+            &(FORMAT_VERSION as i32),
+            &state.lineage,
+            &serial,
+            &state.salt,
+        ],
+    )
+    .map_err(&db)?;
+    tx.execute(
+        &format!("DELETE FROM {s}.tasks WHERE workspace = $1"),
+        &[ws],
+    )
+    .map_err(&db)?;
+    let mut names = Vec::with_capacity(state.tasks.len());
+    let mut records = Vec::with_capacity(state.tasks.len());
+    for (name, record) in &state.tasks {
+        names.push(name.clone());
+        records.push(
+            serde_json::to_value(record).map_err(|e| StateError::Invalid {
+                path: ctx.path(),
+                reason: format!("task `{name}` cannot be written: {e}"),
+            })?,
+        );
+    }
+    if !names.is_empty() {
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.tasks (workspace, name, record)
+                 SELECT $1, n, r FROM unnest($2::text[], $3::jsonb[]) AS t(n, r)"
+            ),
+            &[ws, &names, &records],
+        )
+        .map_err(&db)?;
+    }
+    Ok(())
 }
 
 fn to_json(ctx: &Ctx, entry: &Entry) -> Result<Value, StateError> {
@@ -784,7 +882,14 @@ struct Check {
     rows: usize,
 }
 
-type Ack = oneshot::Sender<Result<(), String>>;
+/// Why rows were not stored, and whether the rescue file holds them.
+#[derive(Clone)]
+struct Failure {
+    reason: String,
+    rescued: Option<PathBuf>,
+}
+
+type Ack = oneshot::Sender<Result<(), Failure>>;
 
 /// Rows checked and waiting for the next transaction.
 #[derive(Default)]
@@ -793,13 +898,49 @@ struct Queue {
     acks: Vec<Ack>,
     /// A flush is queued on the session and has not taken the rows yet.
     scheduled: bool,
-    /// The first failed write: nothing is accepted after it.
+    /// The first failed write: nothing is written to the database after it, and no intent
+    /// is accepted.
     failed: Option<String>,
+    /// A row since the failure could not be written to the rescue file either: nothing
+    /// more goes there (its rows must follow on without a gap).
+    rescue_broken: bool,
+}
+
+impl Queue {
+    /// After a failure: keeps `rows` in the rescue file, `unsent` marking the intents that
+    /// will not be sent. `Some(path)` when they are on disk there.
+    fn rescue(
+        &mut self,
+        writer: Option<&rescue::Writer>,
+        rows: Vec<rescue::Row>,
+    ) -> Option<PathBuf> {
+        let writer = writer?;
+        if self.rescue_broken {
+            return None;
+        }
+        match writer.append(&rows) {
+            Ok(()) => Some(writer.path().to_path_buf()),
+            Err(_) => {
+                self.rescue_broken = true;
+                None
+            }
+        }
+    }
+}
+
+/// Whether a stored row is an intent (see [`rescue::is_intent`]); a row that does not read
+/// back counts as one, so it is never pushed as an outcome.
+fn row_is_intent(entry: &Value) -> bool {
+    serde_json::from_value::<Entry>(entry.clone()).map_or(true, |e| rescue::is_intent(&e))
 }
 
 /// A run's journal rows.
 struct PgRunLog {
     ctx: Ctx,
+    /// Where rows go once the database failed ([`rescue`]).
+    rescue: Option<Arc<rescue::Writer>>,
+    /// The journal insert, prepared on the run's session at its first write.
+    insert: Arc<Mutex<Option<postgres::Statement>>>,
     run: String,
     /// The server process of the lease's session: every write checks it still holds the lock.
     lock_pid: i32,
@@ -817,39 +958,73 @@ impl PgRunLog {
         }
     }
 
+    fn failure_error(&self, failure: Failure) -> StateError {
+        match failure.rescued {
+            Some(rescue) => StateError::Rescued {
+                location: self.ctx.display.clone(),
+                rescue,
+                reason: failure.reason,
+            },
+            None => self.write_error(failure.reason),
+        }
+    }
+
     /// What the session runs to write the waiting rows: everything queued by then goes in
     /// one transaction, and each waiter is woken only after its commit.
     fn flush_job(&self) -> impl FnOnce(&mut Client) + Send + 'static {
-        let (queue, ctx, run, writes, lock_pid) = (
+        let (queue, ctx, run, writes, lock_pid, writer, insert) = (
             Arc::clone(&self.queue),
             self.ctx.clone(),
             self.run.clone(),
             Arc::clone(&self.writes),
             self.lock_pid,
+            self.rescue.clone(),
+            Arc::clone(&self.insert),
         );
         move |client: &mut Client| {
-            let (rows, acks) = {
+            let (rows, acks, failed) = {
                 let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
                 q.scheduled = false;
-                (std::mem::take(&mut q.rows), std::mem::take(&mut q.acks))
+                (
+                    std::mem::take(&mut q.rows),
+                    std::mem::take(&mut q.acks),
+                    q.failed.clone(),
+                )
             };
             if rows.is_empty() {
                 return;
             }
-            let result = client
-                .transaction()
-                .map_err(|e| describe(&e))
-                .and_then(|mut tx| {
-                    lock::still_held(&mut tx, &ctx, lock_pid)?;
-                    insert_entries(&mut tx, &ctx, &run, &rows).map_err(|e| e.to_string())?;
-                    tx.commit().map_err(|e| describe(&e))
-                });
-            if let Err(reason) = &result {
-                let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
-                q.failed.get_or_insert_with(|| reason.clone());
-            } else {
-                writes.fetch_add(1, Ordering::SeqCst);
-            }
+            // After a failure nothing more goes to the database, even if it came back: the
+            // rows there must stay a prefix of the run, the rest in the rescue file.
+            let written = match failed {
+                Some(reason) => Err(reason),
+                None => {
+                    let mut stmt = insert.lock().unwrap_or_else(PoisonError::into_inner);
+                    lock::insert_if_held(client, &ctx, &mut stmt, lock_pid, &run, &rows)
+                }
+            };
+            let result = match written {
+                Ok(()) => {
+                    writes.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+                Err(reason) => {
+                    let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
+                    q.failed.get_or_insert_with(|| reason.clone());
+                    // Whether this write committed is unknown: its rows are kept, and its
+                    // intents (whose callers hear of the failure) are marked unsent.
+                    let kept = rows
+                        .into_iter()
+                        .map(|(seq, entry)| rescue::Row {
+                            unsent: row_is_intent(&entry),
+                            seq,
+                            entry,
+                        })
+                        .collect();
+                    let rescued = q.rescue(writer.as_deref(), kept);
+                    Err(Failure { reason, rescued })
+                }
+            };
             for ack in acks {
                 let _ = ack.send(result.clone());
             }
@@ -906,10 +1081,23 @@ impl RunLog for PgRunLog {
                     return refused.map_or(Ok(()), Err);
                 }
                 let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(reason) = &q.failed {
-                    return Err(self.write_error(format!(
-                        "an earlier write failed, nothing more is accepted: {reason}"
-                    )));
+                if let Some(reason) = q.failed.clone() {
+                    // The database failed: outcomes (requests already sent) are kept in the
+                    // rescue file; the first intent and all after it are refused, not sent.
+                    let mut unsent = false;
+                    let kept: Vec<rescue::Row> = accepted
+                        .into_iter()
+                        .zip(&entries)
+                        .map(|((seq, entry), e)| {
+                            unsent |= rescue::is_intent(e);
+                            rescue::Row { seq, entry, unsent }
+                        })
+                        .collect();
+                    let reason = format!("an earlier write failed: {reason}");
+                    return match q.rescue(self.rescue.as_deref(), kept) {
+                        Some(_) if !unsent => refused.map_or(Ok(()), Err),
+                        rescued => Err(self.failure_error(Failure { reason, rescued })),
+                    };
                 }
                 q.rows.extend(accepted);
                 q.acks.push(ack);
@@ -925,7 +1113,7 @@ impl RunLog for PgRunLog {
             acked
                 .await
                 .map_err(|_| self.write_error("the database session ended"))?
-                .map_err(|reason| self.write_error(reason))?;
+                .map_err(|failure| self.failure_error(failure))?;
             refused.map_or(Ok(()), Err)
         })
     }
@@ -942,14 +1130,24 @@ impl RunLog for PgRunLog {
             let Ok(log) = Arc::try_unwrap(self) else {
                 return Ok(None);
             };
-            let failed = log
-                .queue
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .failed
-                .clone();
-            if let Some(reason) = failed {
-                return Err(log.write_error(reason));
+            let failed = {
+                let q = log.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                q.failed.clone().map(|reason| Failure {
+                    reason,
+                    rescued: (!q.rescue_broken)
+                        .then(|| log.rescue.as_ref().map(|w| w.path().to_path_buf()))
+                        .flatten(),
+                })
+            };
+            if let Some(failure) = failed {
+                // Only when rows were in fact kept there: a failure with nothing to rescue
+                // leaves no file.
+                let kept = failure.rescued.as_ref().is_some_and(|p| p.exists());
+                return Err(if kept {
+                    log.failure_error(failure)
+                } else {
+                    log.write_error(failure.reason)
+                });
             }
             let base = state.clone();
             let ctx = log.ctx.clone();
