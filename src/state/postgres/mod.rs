@@ -1054,16 +1054,8 @@ impl RunLog for PgRunLog {
                     .iter()
                     .map(|e| to_json(&self.ctx, e))
                     .collect::<Result<Vec<_>, _>>()?;
-                if let Some(reason) = &self
-                    .queue
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .failed
-                {
-                    return Err(self.write_error(format!(
-                        "an earlier write failed, nothing more is accepted: {reason}"
-                    )));
-                }
+                // After a failure, entries are still checked and numbered: an outcome (its
+                // request already sent) goes to the rescue file below, an intent is refused.
                 let mut refused = None;
                 let mut accepted = Vec::new();
                 for (entry, json) in entries.iter().zip(jsons) {
