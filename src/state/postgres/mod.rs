@@ -28,7 +28,9 @@
 //!   transaction is in flight go together in the next one (group commit), in the order
 //!   they were checked; [`RunLog::record_all`]'s entries are one transaction, so the
 //!   outcome of a step and the intent of the next are durable together or not at all. A
-//!   failed write poisons the log: nothing more is accepted, apply stops sending.
+//!   failed write poisons the log: nothing more goes to the database; outcomes of requests
+//!   already sent go to the rescue file ([`super::rescue`]), intents are refused, so apply
+//!   stops sending.
 //! - **Checked before written.** As in the file store, each entry is replayed on an
 //!   in-memory copy first; a contradicting entry is refused and its request not sent.
 //! - **Folding once.** Commit folds the rows as stored into the state, writes the changed
