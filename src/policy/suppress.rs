@@ -162,15 +162,21 @@ pub fn resolve(
         let at = base.k("suppress").i(i);
         let path = site.dir.join(name);
         let shown = crate::project::pathdiff(&path);
-        match read(&path, &shown, &mut list, diags) {
+        // Inside the project or an `input_dirs:` directory, as callee and holiday files.
+        let mut outside: Option<String> = None;
+        let confined = crate::manifest::callees::confine(&path, site.roots).map_err(|why| {
+            outside = crate::error::Hint::hint(&why);
+            Diagnostic::error(&shown, why.to_string())
+        });
+        match confined.and_then(|real| read(&real, &shown, &mut list, diags)) {
             Ok(sha) => out.files.push((shown, sha)),
             Err(d) => diags.push(
                 Diagnostic {
                     message: format!("suppress: {name}: {}", d.message),
                     ..site.error(&at, String::new())
                 }
-                .expected("a file of numbers, one a line, or a CSV with a `phone` column (and optional `until`, `reason`), relative to callform.yaml")
-                .hint("check the path; until it can be read, no plan is made (its numbers would be dialled)"),
+                .expected("a file of numbers, one a line, or a CSV with a `phone` column (and optional `until`, `reason`), relative to callform.yaml, inside the project or an `input_dirs:` directory")
+                .hint(outside.unwrap_or_else(|| "check the path; until it can be read, no plan is made (its numbers would be dialled)".into())),
             ),
         }
     }
@@ -482,11 +488,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(name), text).unwrap();
         let root = crate::manifest::yaml::parse("policy: {}\n").unwrap();
+        let roots = vec![dir.path().canonicalize().unwrap()];
         let site = ConfigSite {
             file: std::path::Path::new("callform.yaml"),
             root: &root[0].root,
             dir: dir.path(),
-            roots: &[],
+            roots: &roots,
         };
         let mut diags = Vec::new();
         let p = resolve(
@@ -564,11 +571,12 @@ mod tests {
     fn a_missing_file_is_an_error_at_its_entry() {
         let root = crate::manifest::yaml::parse("policy:\n  suppress: [gone.txt]\n").unwrap();
         let dir = tempfile::tempdir().unwrap();
+        let roots = vec![dir.path().canonicalize().unwrap()];
         let site = ConfigSite {
             file: std::path::Path::new("callform.yaml"),
             root: &root[0].root,
             dir: dir.path(),
-            roots: &[],
+            roots: &roots,
         };
         let mut diags = Vec::new();
         resolve(

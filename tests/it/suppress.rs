@@ -313,6 +313,40 @@ fn a_bad_suppression_list_stops_the_plan_at_its_line_and_masks_the_entry() {
 }
 
 #[test]
+fn a_suppression_list_outside_the_project_is_refused_until_input_dirs_names_it() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("dnc.txt"),
+        format!("{}\n", number(3, 1)),
+    )
+    .unwrap();
+    let list = outside.path().join("dnc.txt");
+    let p = Project::new(
+        &format!("policy:\n  suppress: [{}]\n", list.display()),
+        &[
+            ("tasks/a.yaml", xfyeta("suppr-o-xf", "a.csv", 0)),
+            ("tasks/a.csv", callees(3, 0..2)),
+        ],
+    );
+    let out = p.run(&["validate"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("outside the project"), "{all}");
+    assert!(all.contains("input_dirs"), "{all}");
+    assert!(all.contains("callform.yaml:"), "{all}");
+    // Listed under `input_dirs:`, it is read and its number removed.
+    let yaml = p.root.join("callform.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(
+        &yaml,
+        format!("input_dirs: [{}]\n{text}", outside.path().display()),
+    )
+    .unwrap();
+    let plan = p.plan();
+    assert_eq!(load_rows(&plan, "suppr-o-xf"), 1, "{plan}");
+}
+
+#[test]
 fn a_changed_suppression_list_makes_a_saved_plan_stale() {
     let p = Project::new(
         "policy:\n  suppress: [dnc.txt]\n",
