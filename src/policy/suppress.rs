@@ -164,11 +164,14 @@ pub fn resolve(
         let shown = crate::project::pathdiff(&path);
         // Inside the project or an `input_dirs:` directory, as callee and holiday files.
         let mut outside: Option<String> = None;
-        let confined = crate::manifest::callees::confine(&path, site.roots).map_err(|why| {
-            outside = crate::error::Hint::hint(&why);
-            Diagnostic::error(&shown, why.to_string())
-        });
-        match confined.and_then(|real| read(&real, &shown, &mut list, diags)) {
+        let result = match crate::manifest::callees::confine(&path, site.roots) {
+            Ok(real) => read(&real, &shown, &mut list, diags),
+            Err(why) => {
+                outside = crate::error::Hint::hint(&why);
+                Err(Diagnostic::error(&shown, why.to_string()))
+            }
+        };
+        match result {
             Ok(sha) => out.files.push((shown, sha)),
             Err(d) => diags.push(
                 Diagnostic {
