@@ -236,15 +236,7 @@ impl PgLease {
         who: &Who,
     ) -> Result<PgLease, StateError> {
         let ctx = Ctx::of(location);
-        let error = |action: &'static str| {
-            let location = ctx.display.clone();
-            move |reason: String| StateError::Database {
-                location: location.clone(),
-                action,
-                reason,
-            }
-        };
-        let conn = Conn::open(location).map_err(error("connect to"))?;
+        let conn = Conn::open(location).map_err(ctx.failed("connect to"))?;
         // The server notices a holder whose machine vanished (no FIN, no RST) within about a
         // minute and frees its lock, instead of after the system's two-hour default.
         conn.run(|client| {
@@ -255,7 +247,7 @@ impl PgLease {
                 .map_err(|e| describe(&e))
         })
         .and_then(|r| r)
-        .map_err(error("set up the lock's session in"))?;
+        .map_err(ctx.failed("set up the lock's session in"))?;
         let key = state_key(&ctx);
         let info = LockInfo {
             holder: who.holder.clone(),
@@ -314,8 +306,8 @@ impl PgLease {
                 }
                 Ok(Taken::Busy(None))
             })
-            .map_err(error("lock the state in"))?
-            .map_err(error("lock the state in"))?;
+            .map_err(ctx.failed("lock the state in"))?
+            .map_err(ctx.failed("lock the state in"))?;
         match taken {
             Taken::Held(stale) => Ok(PgLease {
                 conn: Some(conn),
@@ -383,11 +375,7 @@ impl LeaseGuard for PgLease {
         drop(conn);
         result
             .and_then(|r| r)
-            .map_err(|reason| StateError::Database {
-                location: self.ctx.display.clone(),
-                action: "release the lock of",
-                reason,
-            })
+            .map_err(self.ctx.failed("release the lock of"))
     }
 }
 
@@ -433,15 +421,7 @@ pub(crate) fn live_holder(conn: &Conn, ctx: &Ctx) -> Option<LockInfo> {
 /// holds the lock. Runs on a session of its own, so it never holds the lock afterwards.
 pub(crate) fn unlock(location: &PgLocation) -> Result<Option<LockInfo>, StateError> {
     let ctx = Ctx::of(location);
-    let error = |action: &'static str| {
-        let location = ctx.display.clone();
-        move |reason: String| StateError::Database {
-            location: location.clone(),
-            action,
-            reason,
-        }
-    };
-    let conn = Conn::open(location).map_err(error("connect to"))?;
+    let conn = Conn::open(location).map_err(ctx.failed("connect to"))?;
     let key = state_key(&ctx);
     let job_ctx = ctx.clone();
     let taken = conn
@@ -461,8 +441,8 @@ pub(crate) fn unlock(location: &PgLocation) -> Result<Option<LockInfo>, StateErr
             cleared?;
             Ok(Taken::Held(row))
         })
-        .map_err(error("unlock the state in"))?
-        .map_err(error("unlock the state in"))?;
+        .map_err(ctx.failed("unlock the state in"))?
+        .map_err(ctx.failed("unlock the state in"))?;
     match taken {
         Taken::Held(Some(info)) => Ok(Some(info)),
         Taken::Held(None) => Err(StateError::NotLocked { path: ctx.path() }),

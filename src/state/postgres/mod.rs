@@ -143,18 +143,11 @@ impl PgBackend {
 
 /// Opens a session and makes sure the tables are there, of a version this callform knows.
 fn open_session(location: &PgLocation) -> Result<Conn, StateError> {
-    let error = |action: &'static str| {
-        let location = location.display().to_string();
-        move |reason: String| StateError::Database {
-            location: location.clone(),
-            action,
-            reason,
-        }
-    };
-    let conn = Conn::open(location).map_err(error("connect to"))?;
     let ctx = Ctx::of(location);
-    conn.run(move |client| in_tx(client, &ctx, "set up the tables of", ensure_schema))
-        .map_err(error("set up the tables of"))??;
+    let conn = Conn::open(location).map_err(ctx.failed("connect to"))?;
+    let job_ctx = ctx.clone();
+    conn.run(move |client| in_tx(client, &job_ctx, "set up the tables of", ensure_schema))
+        .map_err(ctx.failed("set up the tables of"))??;
     Ok(conn)
 }
 
@@ -181,12 +174,35 @@ impl Ctx {
     }
 
     fn db(&self, action: &'static str) -> impl Fn(postgres::Error) -> StateError + '_ {
-        move |e| StateError::Database {
+        move |e| self.failed(action)(describe(&e))
+    }
+
+    /// A failure to `action` the state here, for a reason already put in words.
+    pub(crate) fn failed(&self, action: &'static str) -> impl Fn(String) -> StateError + '_ {
+        move |reason| StateError::Database {
             location: self.display.clone(),
             action,
-            reason: describe(&e),
+            reason,
         }
     }
+}
+
+/// The rows of `tasks` as the `unnest` inserts take them: names and JSONB records.
+fn task_rows<'a>(
+    ctx: &Ctx,
+    tasks: impl Iterator<Item = (&'a String, &'a TaskRecord)>,
+) -> Result<(Vec<String>, Vec<Value>), StateError> {
+    let (mut names, mut records) = (Vec::new(), Vec::new());
+    for (name, record) in tasks {
+        names.push(name.clone());
+        records.push(
+            serde_json::to_value(record).map_err(|e| StateError::Invalid {
+                path: ctx.path(),
+                reason: format!("task `{name}` cannot be written: {e}"),
+            })?,
+        );
+    }
+    Ok((names, records))
 }
 
 fn in_tx<R>(
@@ -542,18 +558,12 @@ fn write_state(
         }
     }
     let old_tasks = stored.map_or(&empty, |s| &s.tasks);
-    let (mut names, mut records) = (Vec::new(), Vec::new());
-    for (name, record) in &new.tasks {
-        if old_tasks.get(name) != Some(record) {
-            names.push(name.clone());
-            records.push(
-                serde_json::to_value(record).map_err(|e| StateError::Invalid {
-                    path: ctx.path(),
-                    reason: format!("task `{name}` cannot be written: {e}"),
-                })?,
-            );
-        }
-    }
+    let (names, records) = task_rows(
+        ctx,
+        new.tasks
+            .iter()
+            .filter(|(name, record)| old_tasks.get(*name) != Some(*record)),
+    )?;
     if !names.is_empty() {
         tx.execute(
             &format!(
@@ -823,17 +833,7 @@ fn replace_state(tx: &mut Transaction<'_>, ctx: &Ctx, state: &State) -> Result<(
         &[ws],
     )
     .map_err(&db)?;
-    let mut names = Vec::with_capacity(state.tasks.len());
-    let mut records = Vec::with_capacity(state.tasks.len());
-    for (name, record) in &state.tasks {
-        names.push(name.clone());
-        records.push(
-            serde_json::to_value(record).map_err(|e| StateError::Invalid {
-                path: ctx.path(),
-                reason: format!("task `{name}` cannot be written: {e}"),
-            })?,
-        );
-    }
+    let (names, records) = task_rows(ctx, state.tasks.iter())?;
     if !names.is_empty() {
         tx.execute(
             &format!(
