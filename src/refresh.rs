@@ -252,10 +252,11 @@ fn batch_target(state: &State, name: &str, rec: &TaskRecord, task: &Task) -> Opt
     let Some(list) = task.callees.as_ref() else {
         return unknown("the manifest names no callees now, so the batch's numbers are not known");
     };
-    let (Ok(offset), Ok(end)) = (
-        usize::try_from(pending.offset),
-        usize::try_from(pending.offset + u64::from(pending.n)),
-    ) else {
+    // Both numbers come from the state file: summed without overflow.
+    let end = (pending.offset)
+        .checked_add(u64::from(pending.n))
+        .and_then(|end| usize::try_from(end).ok());
+    let (Ok(offset), Some(end)) = (usize::try_from(pending.offset), end) else {
         return unknown("the batch lies beyond what this machine can address");
     };
     let Some(fps) = list.fingerprints().get(..end) else {

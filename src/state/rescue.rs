@@ -163,7 +163,7 @@ impl Writer {
             .and_then(|()| file.sync_data())
             .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
         if created {
-            sync_dir(&self.path);
+            let _ = super::file::sync_dir(&self.path);
         }
         Ok(())
     }
@@ -174,20 +174,6 @@ fn line(value: &impl Serialize) -> Result<Vec<u8>, String> {
     let mut out = sum_line(&json);
     out.push(b'\n');
     Ok(out)
-}
-
-/// Makes a new or removed directory entry durable (where the platform allows).
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
 }
 
 /// Why a rescue file was refused: `line` is 1-based, 0 for the file as a whole.
@@ -297,8 +283,9 @@ pub fn merge(rescue: &Rescue, stored: &[(i64, Value)]) -> Result<Vec<(i64, Value
     let mut add = Vec::new();
     for row in &rescue.rows {
         if row.seq < have {
-            let (_, there) = &stored[row.seq as usize];
-            if there != &row.entry {
+            // A number below 0 (a file edited by hand) matches no stored row: refused.
+            let there = usize::try_from(row.seq).ok().and_then(|i| stored.get(i));
+            if there.map(|(_, entry)| entry) != Some(&row.entry) {
                 return Err(format!(
                     "row {} of run {} differs between the database and the rescue file",
                     row.seq, rescue.header.run
@@ -318,7 +305,7 @@ pub fn merge(rescue: &Rescue, stored: &[(i64, Value)]) -> Result<Vec<(i64, Value
 /// Removes a pushed rescue file, durably.
 pub fn remove(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(path)?;
-    sync_dir(path);
+    let _ = super::file::sync_dir(path);
     Ok(())
 }
 
@@ -510,5 +497,16 @@ mod tests {
         let mut there = stored(5);
         there.push((5, outcome("other")));
         assert!(merge(&sorted, &there).unwrap_err().contains("differs"));
+    }
+
+    #[test]
+    fn merge_refuses_a_row_numbered_below_zero_without_panicking() {
+        let mut r = Rescue {
+            header: header(),
+            rows: rows(),
+        };
+        r.rows.sort_by_key(|r| r.seq);
+        r.rows[0].seq = -1;
+        assert!(merge(&r, &stored(5)).unwrap_err().contains("differs"));
     }
 }
