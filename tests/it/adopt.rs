@@ -334,19 +334,13 @@ fn a_batch_whose_count_does_not_match_stays_for_a_person() {
 /// The state of `p` with `edit` applied, written back with its checksum line made afresh
 /// (what a state written at another time would hold): a test-only way to age a record.
 fn edit_state(p: &Project, edit: impl FnOnce(&mut Value)) {
-    use sha2::{Digest, Sha256};
     let mut state = p.state();
     if let Some(map) = state.as_object_mut() {
         map.remove("checksum");
     }
     edit(&mut state);
-    let document = serde_json::to_string_pretty(&state).unwrap() + "\n";
-    let sum: String = Sha256::digest(document.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let rest = document.strip_prefix("{\n").unwrap();
-    let sealed = format!("{{\n  \"checksum\": \"sha256:{sum}\",\n{rest}");
+    let document = serde_json::to_string_pretty(&state).unwrap();
+    let sealed = callform::state::checksum::seal(document.as_bytes());
     std::fs::write(p.tasks.join("../callform.state.json"), sealed).unwrap();
     // The edited state reads.
     let list = crate::harness::bin()
