@@ -602,6 +602,11 @@ pub struct Options {
     pub stop: Vec<String>,
 }
 
+/// Whether the task `name` is within `scope` (`--target` globs; empty: every task).
+pub fn in_scope(scope: &[String], name: &str) -> bool {
+    scope.is_empty() || scope.iter().any(|g| glob_match(g, name))
+}
+
 /// `*` matches any run of characters, `?` one character.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
@@ -650,9 +655,7 @@ pub fn plan(
     let salt = state
         .map(|s| s.salt.clone())
         .unwrap_or_else(|| options.salt.clone());
-    let targeted = |name: &str| {
-        options.targets.is_empty() || options.targets.iter().any(|t| glob_match(t, name))
-    };
+    let targeted = |name: &str| in_scope(&options.targets, name);
     let empty = BTreeMap::new();
     let recorded = state.map(|s| &s.tasks).unwrap_or(&empty);
 

@@ -14,7 +14,7 @@ use crate::env::Env;
 use crate::manifest::Task;
 use crate::output::refresh::{self as render, Row, Summary};
 use crate::output::Printer;
-use crate::plan::glob_match;
+use crate::plan::in_scope;
 use crate::refresh;
 use crate::settings::Settings;
 use crate::state;
@@ -70,9 +70,7 @@ async fn run_async(args: &RefreshArgs, out: &Printer, env: &dyn Env) -> anyhow::
         return Ok(Outcome::Success);
     };
     let mut targets = refresh::targets(&current, &tasks, &project.timezone_name);
-    if !args.target.is_empty() {
-        targets.retain(|t| args.target.iter().any(|g| glob_match(g, &t.name)));
-    }
+    targets.retain(|t| in_scope(&args.target, &t.name));
     let loopback = targets.iter().all(|t| {
         current
             .tasks
@@ -169,11 +167,6 @@ pub(crate) struct InMemory {
     pub notes: Vec<(String, String)>,
     /// Uncertain updates the reads settled, by task: for the saved plan.
     pub updates: std::collections::BTreeMap<String, refresh::UpdateRead>,
-}
-
-/// Whether the task `name` is within `scope` (`--target` globs; empty: every task).
-fn in_scope(scope: &[String], name: &str) -> bool {
-    scope.is_empty() || scope.iter().any(|g| glob_match(g, name))
 }
 
 /// `plan --refresh`: reads every task of `state` within `scope` (the plan's `--target`s)
