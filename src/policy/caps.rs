@@ -248,13 +248,17 @@ fn run(
         let gone = &removed[s.task];
         let mut g = gone.iter().peekable();
         all.reserve(list.len());
+        // Rows are numbered among those suppression leaves, as `TaskCaps::rows` holds them
+        // (`merge_removed` maps them back).
+        let mut left = 0u32;
         for (row, &key) in list.keys().iter().enumerate() {
             let row = row as u32;
             if g.peek() == Some(&&row) {
                 g.next();
                 continue;
             }
-            all.push((key, pos as u32, row));
+            all.push((key, pos as u32, left));
+            left += 1;
         }
     }
     all.sort_unstable();

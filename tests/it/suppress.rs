@@ -442,6 +442,29 @@ fn caps_count_callees_across_two_vendors() {
 }
 
 #[test]
+fn a_cap_removes_the_callee_it_counts_when_suppression_removed_one_before_it() {
+    let (a, b) = ("capsc-xf", "capsc-volc");
+    // The Volcengine task: row 0 suppressed, rows 1 and 3 shared with the earlier task (over
+    // a cap of one task a day), row 2 its own.
+    let p = Project::new(
+        "policy:\n  suppress: [dnc.txt]\n  caps:\n    - {period: 24h, tasks: 1}\n",
+        &[
+            ("tasks/a.yaml", xfyeta(a, "a.csv", 0)),
+            ("tasks/b.yaml", volcengine(b, "b.csv", 0)),
+            ("tasks/a.csv", callees(7, 0..10)),
+            ("tasks/b.csv", callees(7, [20, 6, 21, 7])),
+            ("dnc.txt", format!("{}\n", number(7, 20))),
+        ],
+    );
+    let plan = p.plan();
+    assert_eq!(load_rows(&plan, b), 1, "{plan}");
+    let applied = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    assert_eq!(held(b), vec![number(7, 21)]);
+    assert_eq!(held(a).len(), 10);
+}
+
+#[test]
 fn caps_leave_tasks_apart_by_more_than_the_period_alone() {
     let (a, b) = ("capsb-xf", "capsb-volc");
     let later = volcengine(b, "b.csv", 0)
